@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![deny(missing_docs)]
+#![deny(clippy::indexing_slicing)]
+
+extern crate alloc;
+
+pub mod armor;
+pub mod cbor;
+pub mod claims;
+pub mod cose;
+pub mod kid;
+pub mod pubkey;
+
+pub use cbor::{DecodeError, DecodeErrorKind};
+pub use claims::{
+    Features, LicenseClaims, LicenseKind, Licensee, Limit, MachineBinding, MetaValue, NamedFeature,
+    UnixTime,
+};
+pub use cose::{EnvelopeError, ObjectType, Sign1};
+pub use kid::KeyId;

@@ -1,0 +1,458 @@
+//! Issuing: turning a license description into signed license bytes (`SPEC.md` §4).
+//!
+//! [`Issuer`] holds an unlocked signing key and signs any airseal object type;
+//! [`LicenseSpec`] is the human-level description (days, dates, "unlimited") that the CLI
+//! flags and TOML templates fill in and that [`LicenseSpec::to_claims`] turns into claims.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use airseal_core::claims::bit_name;
+use airseal_core::cose::{self, ObjectType};
+use airseal_core::{KeyId, LicenseClaims, LicenseKind, Licensee, Limit, MetaValue, NamedFeature, UnixTime};
+use chrono::{DateTime, NaiveDate, Utc};
+use ed25519_dalek::{Signer, SigningKey};
+use rand::Rng;
+use serde::Deserialize;
+
+/// Length of a license id in random bytes (rendered as 13 Crockford base32 symbols).
+const LICENSE_ID_BYTES: usize = 8;
+/// Length of a `cti` token id.
+const TOKEN_ID_BYTES: usize = 8;
+
+/// Signs airseal objects with one vendor key.
+pub struct Issuer {
+    key: SigningKey,
+    kid: KeyId,
+}
+
+impl fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print the key itself.
+        f.debug_struct("Issuer").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl Issuer {
+    /// An issuer signing with `key`.
+    pub fn new(key: SigningKey) -> Self {
+        let kid = KeyId::of_public_key(key.verifying_key().as_bytes());
+        Self { key, kid }
+    }
+
+    /// The signing key's id.
+    pub fn key_id(&self) -> KeyId {
+        self.kid
+    }
+
+    /// The 32-byte public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    /// Signs `payload` as an object of type `typ`: a tagged COSE_Sign1 whose protected
+    /// header is `{alg: EdDSA, kid, typ}`.
+    pub fn sign(&self, typ: ObjectType, payload: &[u8]) -> Vec<u8> {
+        let protected = cose::encode_protected(&self.kid, typ);
+        let signature = self.key.sign(&cose::sig_structure(&protected, payload));
+        cose::encode_sign1(&protected, payload, &signature.to_bytes())
+    }
+
+    /// Signs a license: normalizes and validates the claims, encodes them deterministically
+    /// and signs the result.
+    ///
+    /// # Errors
+    /// [`IssueError::InvalidClaims`] when the claims break a rule every verifier enforces.
+    pub fn issue(&self, mut claims: LicenseClaims) -> Result<Vec<u8>, IssueError> {
+        claims.normalize();
+        claims.validate().map_err(IssueError::InvalidClaims)?;
+        Ok(self.sign(ObjectType::License, &claims.encode()))
+    }
+}
+
+/// Why a license could not be issued.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueError {
+    /// The claims break a format rule (the message names it).
+    InvalidClaims(&'static str),
+    /// A field of the license description is wrong.
+    InvalidField {
+        /// The field (flag or template key), e.g. `expires`.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl fmt::Display for IssueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IssueError::InvalidClaims(why) => write!(f, "invalid license: {why}"),
+            IssueError::InvalidField { field, message } => write!(f, "{field}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for IssueError {}
+
+fn field_error(field: &'static str, message: impl Into<String>) -> IssueError {
+    IssueError::InvalidField { field, message: message.into() }
+}
+
+/// A limit as people write it: a number or `"unlimited"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum LimitSpec {
+    /// At most this many.
+    Count(u64),
+    /// The word `unlimited`.
+    Word(UnlimitedWord),
+}
+
+/// The only word a [`LimitSpec`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnlimitedWord {
+    /// No limit.
+    Unlimited,
+}
+
+impl LimitSpec {
+    /// Parses `"5"` or `"unlimited"`.
+    ///
+    /// # Errors
+    /// A message when it is neither.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("unlimited") {
+            return Ok(LimitSpec::Word(UnlimitedWord::Unlimited));
+        }
+        s.parse::<u64>()
+            .map(LimitSpec::Count)
+            .map_err(|_| format!("expected a whole number or `unlimited`, got {s:?}"))
+    }
+
+    fn to_limit(self) -> Limit {
+        match self {
+            LimitSpec::Count(n) => Limit::AtMost(n),
+            LimitSpec::Word(_) => Limit::Unlimited,
+        }
+    }
+}
+
+/// A metadata value as written in a template: text or integer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum MetaSpec {
+    /// Integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+}
+
+/// A human-level description of a license: what `airseal issue` flags and a TOML
+/// `--template` file fill in. Field names are the template's keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseSpec {
+    /// Product id (`aud`).
+    pub product: Option<String>,
+    /// Vendor name (`iss`); defaults to the signing key id.
+    pub issuer: Option<String>,
+    /// `perpetual` (default), `subscription` or `trial`.
+    pub kind: Option<String>,
+    /// Licensee's name.
+    pub licensee_name: Option<String>,
+    /// Licensee's e-mail.
+    pub licensee_email: Option<String>,
+    /// Licensee's organisation.
+    pub licensee_org: Option<String>,
+    /// The product key the license belongs to.
+    pub product_key: Option<String>,
+    /// Valid for this many days from issue.
+    pub days: Option<u32>,
+    /// Valid until this date (`YYYY-MM-DD`, end of that day UTC) or RFC 3339 instant.
+    pub expires: Option<String>,
+    /// Not valid before this date or instant.
+    pub not_before: Option<String>,
+    /// Features: `F1`..`F8` or names, each optionally `=DATE` for an end date.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Maximum activations.
+    pub max_activations: Option<LimitSpec>,
+    /// Maximum deactivations.
+    pub max_deactivations: Option<LimitSpec>,
+    /// Maintenance (updates) covered until this date or instant.
+    pub maintenance_until: Option<String>,
+    /// Days of grace after expiry.
+    pub grace_days: Option<u32>,
+    /// Tolerated clock skew, in minutes.
+    pub clock_offset_minutes: Option<u32>,
+    /// Metadata (at most 50 entries).
+    #[serde(default)]
+    pub metadata: BTreeMap<String, MetaSpec>,
+}
+
+impl LicenseSpec {
+    /// Reads a TOML template.
+    ///
+    /// # Errors
+    /// The TOML parser's message, which names the line and the key.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Fills every field this spec leaves empty from `base` (a template).
+    pub fn or(mut self, base: LicenseSpec) -> Self {
+        macro_rules! fill {
+            ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = base.$f; } )* };
+        }
+        fill!(
+            product, issuer, kind, licensee_name, licensee_email, licensee_org, product_key, days,
+            expires, not_before, max_activations, max_deactivations, maintenance_until, grace_days,
+            clock_offset_minutes
+        );
+        if self.features.is_empty() {
+            self.features = base.features;
+        }
+        for (k, v) in base.metadata {
+            self.metadata.entry(k).or_insert(v);
+        }
+        self
+    }
+
+    /// Turns the description into claims issued at `now`, with fresh random ids.
+    ///
+    /// # Errors
+    /// [`IssueError::InvalidField`] naming the field that is missing or wrong.
+    pub fn to_claims(&self, issuer: &Issuer, now: UnixTime, rng: &mut impl Rng) -> Result<LicenseClaims, IssueError> {
+        let product = self.product.clone().ok_or_else(|| field_error("product", "a product id is required"))?;
+        if product.is_empty() {
+            return Err(field_error("product", "must not be empty"));
+        }
+        let issuer_name = self.issuer.clone().unwrap_or_else(|| issuer.key_id().to_string());
+        let mut claims = LicenseClaims::new(issuer_name, new_license_id(rng), product, now, random_bytes(rng, TOKEN_ID_BYTES));
+        claims.kind = match self.kind.as_deref().unwrap_or("perpetual") {
+            "perpetual" => LicenseKind::Perpetual,
+            "subscription" => LicenseKind::Subscription,
+            "trial" => LicenseKind::Trial,
+            other => {
+                return Err(field_error("kind", format!("{other:?}: expected perpetual, subscription or trial")));
+            }
+        };
+        claims.licensee = Licensee {
+            name: self.licensee_name.clone(),
+            email: self.licensee_email.clone(),
+            organization: self.licensee_org.clone(),
+        };
+        if let Some(email) = &claims.licensee.email {
+            if !email.contains('@') || email.chars().any(char::is_whitespace) {
+                return Err(field_error("licensee-email", format!("{email:?} is not an e-mail address")));
+            }
+        }
+        claims.product_key = self.product_key.clone();
+        claims.expires_at = match (self.days, &self.expires) {
+            (Some(_), Some(_)) => return Err(field_error("expires", "give either days or expires, not both")),
+            (Some(days), None) => Some(now + i64::from(days) * 86_400),
+            (None, Some(date)) => Some(parse_time("expires", date, EndOfDay::Yes)?),
+            (None, None) => None,
+        };
+        if let Some(exp) = claims.expires_at {
+            if exp <= now {
+                return Err(field_error("expires", "the license would already be expired"));
+            }
+        }
+        claims.not_before = self.not_before.as_deref().map(|d| parse_time("not-before", d, EndOfDay::No)).transpose()?;
+        for f in &self.features {
+            let (name, date) = match f.split_once('=') {
+                Some((n, d)) => (n.trim(), Some(parse_time("feature", d.trim(), EndOfDay::Yes)?)),
+                None => (f.trim(), None),
+            };
+            if let Some(bit) = bit_name(name) {
+                let i = usize::from(bit - 1);
+                claims.features.bits |= 1 << i;
+                if let Some(slot) = claims.features.bit_expiry.get_mut(i) {
+                    *slot = date;
+                }
+            } else if name.is_empty() {
+                return Err(field_error("feature", "empty feature name"));
+            } else if claims.features.named.iter().any(|n| n.name == name) {
+                return Err(field_error("feature", format!("{name:?} given twice")));
+            } else {
+                claims.features.named.push(NamedFeature { name: name.to_string(), expires_at: date });
+            }
+        }
+        claims.max_activations = self.max_activations.map(LimitSpec::to_limit);
+        claims.max_deactivations = self.max_deactivations.map(LimitSpec::to_limit);
+        claims.maintenance_until = self
+            .maintenance_until
+            .as_deref()
+            .map(|d| parse_time("maintenance-until", d, EndOfDay::Yes))
+            .transpose()?;
+        claims.grace_period = self.grace_days.map(|d| u64::from(d) * 86_400);
+        claims.clock_offset = self.clock_offset_minutes.map(|m| u64::from(m) * 60);
+        claims.metadata = self
+            .metadata
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    MetaSpec::Int(i) => MetaValue::Int(*i),
+                    MetaSpec::Text(s) => MetaValue::Text(s.clone()),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        claims.normalize();
+        claims.validate().map_err(IssueError::InvalidClaims)?;
+        Ok(claims)
+    }
+}
+
+/// Whether a bare date means the start or the end of that day (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndOfDay {
+    /// `2027-01-31` means up to the end of 31 January: the instant 2027-02-01T00:00:00Z.
+    Yes,
+    /// `2027-01-31` means from 2027-01-31T00:00:00Z.
+    No,
+}
+
+/// Parses `YYYY-MM-DD` or an RFC 3339 instant into seconds since 1970.
+///
+/// # Errors
+/// [`IssueError::InvalidField`] naming `field`.
+pub fn parse_time(field: &'static str, s: &str, end: EndOfDay) -> Result<UnixTime, IssueError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc).timestamp());
+    }
+    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        field_error(field, format!("{s:?} is not a date (YYYY-MM-DD) or RFC 3339 time (2027-01-31T12:00:00Z)"))
+    })?;
+    let date = match end {
+        EndOfDay::Yes => date.succ_opt().ok_or_else(|| field_error(field, "date out of range"))?,
+        EndOfDay::No => date,
+    };
+    Ok(date.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp()).unwrap_or_default())
+}
+
+/// Formats seconds since 1970 as RFC 3339 UTC, for people and JSON.
+pub fn format_time(t: UnixTime) -> String {
+    DateTime::<Utc>::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// A new random license id: 8 random bytes as 13 Crockford base32 symbols.
+pub fn new_license_id(rng: &mut impl Rng) -> String {
+    crockford(&random_bytes(rng, LICENSE_ID_BYTES))
+}
+
+fn random_bytes(rng: &mut impl Rng, n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    rng.fill_bytes(&mut v);
+    v
+}
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// Crockford base32 (no padding) of `bytes`, most significant bits first.
+pub fn crockford(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(CROCKFORD[((acc >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(CROCKFORD[((acc << (5 - bits)) & 31) as usize]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issuer() -> Issuer {
+        Issuer::new(SigningKey::from_bytes(&[1u8; 32]))
+    }
+
+    #[test]
+    fn spec_to_claims_fills_every_field() {
+        let spec = LicenseSpec::from_toml(
+            r#"
+            product = "photo-pro"
+            kind = "subscription"
+            licensee_email = "jane@example.com"
+            days = 30
+            features = ["F1", "F3=2030-01-01", "export-raw"]
+            max_activations = "unlimited"
+            grace_days = 7
+            [metadata]
+            order = "A-1001"
+            seats = 5
+            "#,
+        )
+        .unwrap();
+        let c = spec.to_claims(&issuer(), 1_700_000_000, &mut rand::rng()).unwrap();
+        assert_eq!(c.product, "photo-pro");
+        assert_eq!(c.kind, LicenseKind::Subscription);
+        assert_eq!(c.expires_at, Some(1_700_000_000 + 30 * 86_400));
+        assert_eq!(c.features.bits, 0b101);
+        assert_eq!(c.features.bit_expiry[2], Some(1_893_456_000 + 86_400));
+        assert_eq!(c.features.named[0].name, "export-raw");
+        assert_eq!(c.max_activations, Some(Limit::Unlimited));
+        assert_eq!(c.grace_period, Some(7 * 86_400));
+        assert_eq!(c.metadata[0], ("order".to_string(), MetaValue::Text("A-1001".into())));
+        assert_eq!(c.metadata[1], ("seats".to_string(), MetaValue::Int(5)));
+        assert_eq!(c.license_id.len(), 13);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let mut spec = LicenseSpec { product: Some("p".into()), ..Default::default() };
+        spec.expires = Some("31/01/2027".into());
+        let e = spec.to_claims(&issuer(), 0, &mut rand::rng()).unwrap_err();
+        assert!(matches!(e, IssueError::InvalidField { field: "expires", .. }), "{e}");
+        let spec = LicenseSpec { product: Some("p".into()), kind: Some("forever".into()), ..Default::default() };
+        assert!(spec.to_claims(&issuer(), 0, &mut rand::rng()).is_err());
+        let too_many = LicenseSpec {
+            product: Some("p".into()),
+            metadata: (0..51).map(|i| (format!("k{i}"), MetaSpec::Int(i))).collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            too_many.to_claims(&issuer(), 0, &mut rand::rng()).unwrap_err(),
+            IssueError::InvalidClaims("more than 50 metadata entries")
+        );
+        assert!(LicenseSpec::from_toml("produkt = 1").is_err());
+    }
+
+    #[test]
+    fn template_fills_only_missing_fields() {
+        let base = LicenseSpec { product: Some("a".into()), days: Some(5), ..Default::default() };
+        let spec = LicenseSpec { product: Some("b".into()), ..Default::default() }.or(base);
+        assert_eq!(spec.product.as_deref(), Some("b"));
+        assert_eq!(spec.days, Some(5));
+    }
+
+    #[test]
+    fn crockford_matches_the_base32_crate() {
+        for len in 0..20u8 {
+            let bytes: Vec<u8> = (0..len).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
+            assert_eq!(crockford(&bytes), base32::encode(base32::Alphabet::Crockford, &bytes));
+        }
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_time("x", "1970-01-01", EndOfDay::No).unwrap(), 0);
+        assert_eq!(parse_time("x", "1970-01-01", EndOfDay::Yes).unwrap(), 86_400);
+        assert_eq!(parse_time("x", "1970-01-01T01:00:00+01:00", EndOfDay::Yes).unwrap(), 0);
+        assert_eq!(format_time(86_400), "1970-01-02T00:00:00Z");
+    }
+}

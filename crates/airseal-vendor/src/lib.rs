@@ -1,0 +1,11 @@
+//! The vendor side of airseal: signing keys at rest and issuing signed license files.
+//!
+//! Everything a vendor's own backend needs lives here so that the `airseal` CLI stays a thin
+//! shell. The wire formats are in `airseal-core` and `SPEC.md`.
+#![deny(missing_docs)]
+
+pub mod issue;
+pub mod json;
+pub mod keyfile;
+pub mod passphrase;
+pub mod skgl;

@@ -1,0 +1,145 @@
+//! The one error type of the verifier: a flat enum whose variants name the failure.
+
+use alloc::string::String;
+use core::fmt;
+
+use airseal_core::{DecodeError, KeyId, UnixTime};
+
+/// Why a license was not accepted.
+///
+/// A parse failure is always [`Error::Malformed`] and never [`Error::BadSignature`], and the
+/// reverse: anything that changed a signed byte is `BadSignature`. [`Error::code`] gives each
+/// variant a stable number (the CLI's exit code and the C ABI's return value).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The bytes are not a well-formed airseal object (armor, CBOR, COSE or claims); the
+    /// [`DecodeError`] says what, where (byte offset) and in which field.
+    Malformed(DecodeError),
+    /// The protected header names an algorithm other than EdDSA (-8) or Ed25519 (-19).
+    UnsupportedAlgorithm {
+        /// The COSE algorithm found.
+        alg: i64,
+    },
+    /// The object is a signed airseal object of another type (a revocation list, an
+    /// activation request…), or of a type this version does not know.
+    WrongType {
+        /// The `typ` header found.
+        found: String,
+    },
+    /// No trusted key has this key id: the license was signed by a key the app does not know.
+    UnknownKeyId {
+        /// The key id in the license.
+        kid: KeyId,
+    },
+    /// The signature does not verify: the file was modified or forged.
+    BadSignature,
+    /// The license is for another product.
+    WrongProduct {
+        /// The product the app expects.
+        expected: String,
+        /// The product in the license.
+        found: String,
+    },
+    /// The license is not valid yet.
+    NotYetValid {
+        /// When it becomes valid (`nbf`, or `iat`), less the allowed clock offset.
+        valid_from: UnixTime,
+        /// The time given.
+        now: UnixTime,
+    },
+    /// The license has expired (and any grace period is over).
+    Expired {
+        /// When it stopped being valid (`exp` plus any grace period).
+        expired_at: UnixTime,
+        /// The time given.
+        now: UnixTime,
+    },
+    /// The license is bound to another machine (or no machine was given for a node-locked
+    /// license, in which case `matched` is 0).
+    WrongMachine {
+        /// How many fingerprint components matched.
+        matched: u8,
+        /// How many must match.
+        required: u8,
+    },
+    /// A public key given to the trust store is not a valid Ed25519 key (or is a weak,
+    /// small-order key that `verify_strict` would refuse anyway).
+    InvalidPublicKey,
+}
+
+impl Error {
+    /// A stable number per variant: the `airseal verify` exit code and the C ABI code.
+    ///
+    /// 0 is success; 1-9 are left to the caller (1 generic error, 2 usage, 3 I/O).
+    pub fn code(&self) -> u8 {
+        match self {
+            Error::Malformed(_) => 10,
+            Error::UnsupportedAlgorithm { .. } => 11,
+            Error::WrongType { .. } => 12,
+            Error::UnknownKeyId { .. } => 13,
+            Error::BadSignature => 14,
+            Error::WrongProduct { .. } => 15,
+            Error::NotYetValid { .. } => 16,
+            Error::Expired { .. } => 17,
+            Error::WrongMachine { .. } => 18,
+            Error::InvalidPublicKey => 19,
+        }
+    }
+
+    /// A stable snake_case name per variant, used in `--json` output and in `vectors/`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Error::Malformed(_) => "malformed",
+            Error::UnsupportedAlgorithm { .. } => "unsupported_algorithm",
+            Error::WrongType { .. } => "wrong_type",
+            Error::UnknownKeyId { .. } => "unknown_key_id",
+            Error::BadSignature => "bad_signature",
+            Error::WrongProduct { .. } => "wrong_product",
+            Error::NotYetValid { .. } => "not_yet_valid",
+            Error::Expired { .. } => "expired",
+            Error::WrongMachine { .. } => "wrong_machine",
+            Error::InvalidPublicKey => "invalid_public_key",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Malformed(e) => write!(f, "malformed license: {e}"),
+            Error::UnsupportedAlgorithm { alg } => {
+                write!(f, "unsupported signature algorithm {alg} (expected EdDSA -8 or Ed25519 -19)")
+            }
+            Error::WrongType { found } => {
+                write!(f, "not a license: the signed object's type is {found:?}")
+            }
+            Error::UnknownKeyId { kid } => {
+                write!(f, "signed by unknown key {kid}: no trusted public key has this id")
+            }
+            Error::BadSignature => f.write_str("bad signature: the license was modified or forged"),
+            Error::WrongProduct { expected, found } => {
+                write!(f, "license is for product {found:?}, not {expected:?}")
+            }
+            Error::NotYetValid { valid_from, now } => {
+                write!(f, "license not valid until {valid_from} (now {now}, seconds since 1970)")
+            }
+            Error::Expired { expired_at, now } => {
+                write!(f, "license expired at {expired_at} (now {now}, seconds since 1970)")
+            }
+            Error::WrongMachine { matched, required } => write!(
+                f,
+                "license is bound to another machine ({matched} of {required} required fingerprint components match)"
+            ),
+            Error::InvalidPublicKey => f.write_str("not a valid Ed25519 public key"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Self {
+        Error::Malformed(e)
+    }
+}

@@ -1,0 +1,198 @@
+//! The trust store and the verification call (`SPEC.md` §6 gives the order of checks).
+
+use alloc::borrow::Cow;
+use alloc::string::ToString;
+use alloc::vec::Vec;
+
+use airseal_core::claims::COMPONENT_HASH_LEN;
+use airseal_core::cose::{self, EnvelopeError, ObjectType};
+use airseal_core::{KeyId, LicenseClaims, UnixTime, armor, pubkey};
+use ed25519_dalek::{Signature, VerifyingKey};
+
+use crate::error::Error;
+use crate::license::{License, Status};
+
+/// One trusted public key, decoded once when it is added.
+#[derive(Clone, Debug)]
+struct TrustedKey {
+    id: KeyId,
+    key: VerifyingKey,
+}
+
+/// The public keys an app trusts, each known by its key id.
+///
+/// Keys are decompressed and checked when added, not on every verification.
+#[derive(Clone, Debug, Default)]
+pub struct TrustStore {
+    keys: Vec<TrustedKey>,
+}
+
+/// The fingerprint of the machine the app is running on: salted component hashes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Machine {
+    components: Vec<[u8; COMPONENT_HASH_LEN]>,
+}
+
+impl Machine {
+    /// A machine from its component hashes (computed by the activation helpers).
+    pub fn from_component_hashes(components: Vec<[u8; COMPONENT_HASH_LEN]>) -> Self {
+        Self { components }
+    }
+
+    /// The component hashes.
+    pub fn components(&self) -> &[[u8; COMPONENT_HASH_LEN]] {
+        &self.components
+    }
+}
+
+/// What the app expects of a license.
+#[derive(Clone, Copy, Debug)]
+pub struct Expected<'a> {
+    product: &'a str,
+    machine: Option<&'a Machine>,
+}
+
+impl<'a> Expected<'a> {
+    /// Expect a license for this product id.
+    pub fn product(product: &'a str) -> Self {
+        Self { product, machine: None }
+    }
+
+    /// Also check a node-locked license against this machine.
+    pub fn machine(mut self, machine: &'a Machine) -> Self {
+        self.machine = Some(machine);
+        self
+    }
+}
+
+impl TrustStore {
+    /// An empty trust store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trusts a raw 32-byte Ed25519 public key; returns its key id.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPublicKey`] if the bytes are not a point on the curve, or are a
+    /// small-order ("weak") key.
+    pub fn add_key(&mut self, public_key: &[u8; 32]) -> Result<KeyId, Error> {
+        let key = VerifyingKey::from_bytes(public_key).map_err(|_| Error::InvalidPublicKey)?;
+        if key.is_weak() {
+            return Err(Error::InvalidPublicKey);
+        }
+        let id = KeyId::of_public_key(public_key);
+        if !self.keys.iter().any(|k| k.id == id) {
+            self.keys.push(TrustedKey { id, key });
+        }
+        Ok(id)
+    }
+
+    /// Trusts the key in a public key file (`airseal-pk-v1:…`); returns its key id.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] when the file cannot be read as a public key file,
+    /// [`Error::InvalidPublicKey`] when the key itself is unusable.
+    pub fn add_public_key_file(&mut self, text: &[u8]) -> Result<KeyId, Error> {
+        let key = pubkey::parse_public_key(text).map_err(|e| {
+            Error::Malformed(airseal_core::DecodeError::new(
+                0,
+                "public key file",
+                airseal_core::DecodeErrorKind::InvalidValue(public_key_problem(&e)),
+            ))
+        })?;
+        self.add_key(&key)
+    }
+
+    /// The ids of the trusted keys.
+    pub fn key_ids(&self) -> impl Iterator<Item = KeyId> + '_ {
+        self.keys.iter().map(|k| k.id)
+    }
+
+    /// Verifies a license file (raw or armored bytes) at time `now` (seconds since 1970).
+    ///
+    /// The checks run in the order of `SPEC.md` §6: decode the envelope, check its type,
+    /// find the key, verify the signature over the exact bytes, decode the claims, then the
+    /// product, the validity window and the machine binding.
+    ///
+    /// # Errors
+    /// The first check that fails, as an [`Error`] variant naming it.
+    pub fn verify(&self, input: &[u8], now: UnixTime, expected: &Expected<'_>) -> Result<License, Error> {
+        let (claims, key_id) = self.verify_signed(input, ObjectType::License)?;
+        check_claims(claims, key_id, now, expected)
+    }
+
+    /// Checks armor, envelope, type, key and signature; returns the decoded claims.
+    fn verify_signed(&self, input: &[u8], typ: ObjectType) -> Result<(LicenseClaims, KeyId), Error> {
+        let bytes: Cow<'_, [u8]> = armor::dearmor(input)?;
+        let sign1 = cose::parse_sign1(&bytes).map_err(|e| match e {
+            EnvelopeError::Malformed(d) => Error::Malformed(d),
+            EnvelopeError::UnsupportedAlgorithm(alg) => Error::UnsupportedAlgorithm { alg },
+            // EnvelopeError is non_exhaustive; a new kind is still a malformed envelope.
+            _ => Error::Malformed(airseal_core::DecodeError::new(
+                0,
+                "envelope",
+                airseal_core::DecodeErrorKind::InvalidValue("unrecognised envelope problem"),
+            )),
+        })?;
+        if sign1.header.typ != typ.typ() {
+            return Err(Error::WrongType { found: sign1.header.typ.to_string() });
+        }
+        let kid = sign1.header.kid;
+        let trusted = self.keys.iter().find(|k| k.id == kid).ok_or(Error::UnknownKeyId { kid })?;
+        let message = cose::sig_structure(sign1.protected, sign1.payload);
+        let signature = Signature::from_bytes(&sign1.signature);
+        trusted.key.verify_strict(&message, &signature).map_err(|_| Error::BadSignature)?;
+        let claims = LicenseClaims::decode(sign1.payload, sign1.payload_offset)?;
+        Ok((claims, kid))
+    }
+}
+
+fn public_key_problem(e: &pubkey::PublicKeyError) -> &'static str {
+    match e {
+        pubkey::PublicKeyError::NoKeyLine => "no airseal-pk-v1 line",
+        pubkey::PublicKeyError::SeveralKeys { .. } => "more than one key line",
+        pubkey::PublicKeyError::KeyIdMismatch { .. } => "key id does not match the key",
+        _ => "bad key line",
+    }
+}
+
+fn check_claims(
+    claims: LicenseClaims,
+    key_id: KeyId,
+    now: UnixTime,
+    expected: &Expected<'_>,
+) -> Result<License, Error> {
+    if claims.product != expected.product {
+        return Err(Error::WrongProduct {
+            expected: expected.product.to_string(),
+            found: claims.product,
+        });
+    }
+    let skew = i64::try_from(claims.clock_offset.unwrap_or(0)).unwrap_or(i64::MAX);
+    let valid_from = claims.valid_from().saturating_sub(skew);
+    if now < valid_from {
+        return Err(Error::NotYetValid { valid_from, now });
+    }
+    let mut status = Status::Valid;
+    if let Some(exp) = claims.expires_at {
+        if now >= exp {
+            let grace = i64::try_from(claims.grace_period.unwrap_or(0)).unwrap_or(i64::MAX);
+            let until = exp.saturating_add(grace);
+            if now >= until {
+                return Err(Error::Expired { expired_at: until, now });
+            }
+            status = Status::InGrace { until };
+        }
+    }
+    if let Some(binding) = &claims.machine {
+        let matched = expected.machine.map_or(0, |m| {
+            binding.components.iter().filter(|c| m.components.contains(c)).count()
+        });
+        let matched = u8::try_from(matched).unwrap_or(u8::MAX);
+        if matched < binding.threshold {
+            return Err(Error::WrongMachine { matched, required: binding.threshold });
+        }
+    }
+    Ok(License { claims, key_id, status })
+}

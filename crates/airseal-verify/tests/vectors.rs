@@ -1,0 +1,125 @@
+//! Every case in `vectors/manifest.json` verifies to exactly its expected outcome, and every
+//! valid license re-encodes to the same claim bytes (decode → encode is the identity).
+
+use std::path::PathBuf;
+
+use airseal_core::LicenseClaims;
+use airseal_core::armor::dearmor;
+use airseal_core::cose::parse_sign1;
+use airseal_verify::{Expected, Machine, Status, TrustStore};
+use serde_json::Value;
+
+fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../vectors")
+}
+
+fn manifest() -> Value {
+    let text = std::fs::read_to_string(vectors_dir().join("manifest.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn hex32(s: &str) -> [u8; 32] {
+    hex::decode(s).unwrap().try_into().unwrap()
+}
+
+fn machine(case: &Value) -> Option<Machine> {
+    case["machine"].as_array().map(|list| {
+        Machine::from_component_hashes(
+            list.iter().map(|h| hex::decode(h.as_str().unwrap()).unwrap().try_into().unwrap()).collect(),
+        )
+    })
+}
+
+#[test]
+fn every_vector_has_its_expected_outcome() {
+    let m = manifest();
+    let cases = m["cases"].as_array().unwrap();
+    let (mut valid, mut hostile) = (0, 0);
+    for case in cases {
+        let name = case["file"].as_str().unwrap();
+        let bytes = std::fs::read(vectors_dir().join(name)).unwrap();
+        let mut trust = TrustStore::new();
+        for k in case["trusted_public_keys"].as_array().unwrap() {
+            trust.add_key(&hex32(k.as_str().unwrap())).unwrap();
+        }
+        let now = case["now"].as_i64().unwrap();
+        let machine = machine(case);
+        let mut expected = Expected::product(case["product"].as_str().unwrap());
+        if let Some(m) = &machine {
+            expected = expected.machine(m);
+        }
+        let result = trust.verify(&bytes, now, &expected);
+        let want = &case["expected"];
+        match want["result"].as_str().unwrap() {
+            "valid" => {
+                valid += 1;
+                let license = result.unwrap_or_else(|e| panic!("{name}: expected valid, got {e}"));
+                let status = match license.status() {
+                    Status::Valid => "valid",
+                    Status::InGrace { .. } => "in_grace",
+                    _ => "other",
+                };
+                assert_eq!(status, want["status"].as_str().unwrap(), "{name}: status");
+                assert_eq!(
+                    airseal_vendor::json::claims_to_json(license.claims()),
+                    want["claims"],
+                    "{name}: claims"
+                );
+                let active: Vec<Value> = license.active_features(now).into_iter().map(Value::from).collect();
+                assert_eq!(Value::from(active), want["active_features"], "{name}: active features");
+            }
+            "error" => {
+                hostile += 1;
+                let err = match result {
+                    Ok(_) => panic!("{name}: expected {}, got a valid license", want["error"]),
+                    Err(e) => e,
+                };
+                assert_eq!(err.class(), want["error"].as_str().unwrap(), "{name}: {err}");
+                if let airseal_verify::Error::Malformed(e) = &err {
+                    // Malformed cases also pin where and which rule, so a vector cannot pass
+                    // by failing for some other reason.
+                    assert_eq!(e.context, want["context"].as_str().unwrap(), "{name}: {err}");
+                    assert_eq!(e.kind.rule(), want["rule"].as_str().unwrap(), "{name}: {err}");
+                }
+            }
+            other => panic!("{name}: unknown expected result {other}"),
+        }
+    }
+    assert!(valid >= 12, "only {valid} valid vectors");
+    assert!(hostile >= 30, "only {hostile} hostile vectors");
+}
+
+#[test]
+fn decode_then_encode_gives_the_same_bytes() {
+    let m = manifest();
+    let mut checked = 0;
+    for case in m["cases"].as_array().unwrap() {
+        if case["expected"]["result"] != "valid" {
+            continue;
+        }
+        let bytes = std::fs::read(vectors_dir().join(case["file"].as_str().unwrap())).unwrap();
+        let raw = dearmor(&bytes).unwrap();
+        let sign1 = parse_sign1(&raw).unwrap();
+        let claims = LicenseClaims::decode(sign1.payload, 0).unwrap();
+        assert_eq!(claims.encode(), sign1.payload, "{}", case["file"]);
+        // The envelope too: re-assembling the parts gives the input bytes.
+        let again = airseal_core::cose::encode_sign1(sign1.protected, sign1.payload, &sign1.signature);
+        assert_eq!(again, raw.as_ref());
+        checked += 1;
+    }
+    assert!(checked >= 12);
+}
+
+#[test]
+fn typical_node_locked_license_is_under_300_bytes() {
+    let bytes = std::fs::read(vectors_dir().join("licenses/valid-node-locked.cose")).unwrap();
+    assert!(bytes.len() < 300, "typical node-locked license is {} bytes", bytes.len());
+}
+
+#[test]
+fn readme_example_files_verify() {
+    let (public, license) = airseal_verify::doc_example();
+    let mut trust = TrustStore::new();
+    trust.add_public_key_file(public.as_bytes()).unwrap();
+    trust.verify(license.as_bytes(), 1_767_225_600, &Expected::product("photo-pro")).unwrap();
+}

@@ -1,0 +1,39 @@
+//! Writes `vectors/`: `cargo run -p airseal-vectors [-- DIR]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let dir = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."));
+    match write(&dir) {
+        Ok(n) => {
+            println!("wrote {n} cases to {}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write(dir: &std::path::Path) -> std::io::Result<usize> {
+    let cases = airseal_vectors::generate();
+    let lic = dir.join("licenses");
+    if lic.exists() {
+        std::fs::remove_dir_all(&lic)?;
+    }
+    std::fs::create_dir_all(&lic)?;
+    for c in &cases {
+        std::fs::write(lic.join(&c.file), &c.bytes)?;
+    }
+    let manifest = serde_json::to_string_pretty(&airseal_vectors::manifest(&cases)).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("manifest.json"), manifest + "\n")?;
+    let (public, license) = airseal_vectors::doc_example();
+    std::fs::write(dir.join("doc-example.pub"), public)?;
+    std::fs::write(dir.join("doc-example.lic"), license)?;
+    Ok(cases.len())
+}
