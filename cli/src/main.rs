@@ -1,1 +1,62 @@
-fn main() {}
+//! `airseal`: a thin command-line shell over `airseal-vendor` and `airseal-verify`.
+//!
+//! Argument parsing, printing and exit codes live here; everything else is in the
+//! libraries so a vendor's own backend can do the same without shelling out.
+
+mod cmd;
+mod exit;
+mod io;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Offline software licensing: signing keys, signed license files, offline verification.
+#[derive(Debug, Parser)]
+#[command(name = "airseal", version, about, long_about = None, after_help = exit::EXIT_CODES_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a vendor signing key: DIR/signing.key (encrypted) and DIR/signing.pub.
+    Keygen(cmd::keygen::KeygenArgs),
+    /// Issue a signed license file.
+    Issue(Box<cmd::issue::IssueArgs>),
+    /// Verify a license file offline (exit 0 only when valid; see EXIT CODES).
+    Verify(cmd::verify::VerifyArgs),
+    /// Show a license's contents WITHOUT verifying it.
+    Inspect(cmd::inspect::InspectArgs),
+    /// Run the whole flow in a fresh temporary folder, printing each step.
+    Demo(cmd::demo::DemoArgs),
+}
+
+/// How commands that need the signing key get its passphrase.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PassphraseArgs {
+    /// Read the passphrase from the first line of FILE. Otherwise the AIRSEAL_PASSPHRASE
+    /// environment variable is used, and failing that a prompt on the terminal.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(a) => cmd::keygen::run(&a),
+        Command::Issue(a) => cmd::issue::run(&a),
+        Command::Verify(a) => cmd::verify::run(&a),
+        Command::Inspect(a) => cmd::inspect::run(&a),
+        Command::Demo(a) => cmd::demo::run(&a),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code().into()
+        }
+    }
+}

@@ -68,6 +68,17 @@ impl Issuer {
         claims.validate().map_err(IssueError::InvalidClaims)?;
         Ok(self.sign(ObjectType::License, &claims.encode()))
     }
+
+    /// Issues a license from a description at time `now`, with fresh random ids from the
+    /// operating system's generator. Returns the claims signed and the license bytes.
+    ///
+    /// # Errors
+    /// [`IssueError`] naming the field that is missing or wrong.
+    pub fn issue_spec(&self, spec: &LicenseSpec, now: UnixTime) -> Result<(LicenseClaims, Vec<u8>), IssueError> {
+        let claims = spec.to_claims(self, now, &mut rand::rng())?;
+        let bytes = self.issue(claims.clone())?;
+        Ok((claims, bytes))
+    }
 }
 
 /// Why a license could not be issued.

@@ -254,9 +254,8 @@ impl fmt::Display for KeyFileError {
                 f,
                 "signing key file asks for unreasonable Argon2id parameters \
                  (memory {m_cost_kib} KiB, {t_cost} passes, {parallelism} lanes); \
-                 the limits are {} KiB of memory (at least 8 KiB per lane), 1 to {MAX_T_COST} \
-                 passes and 1 to {MAX_PARALLELISM} lanes",
-                MAX_M_COST_KIB
+                 the limits are {MAX_M_COST_KIB} KiB of memory (at least 8 KiB per lane), \
+                 1 to {MAX_T_COST} passes and 1 to {MAX_PARALLELISM} lanes"
             ),
             Self::OutOfMemory { m_cost_kib } => write!(
                 f,
@@ -434,6 +433,7 @@ fn derive_key(
 /// # Panics
 /// If the operating system cannot supply random bytes. That only happens on a broken or
 /// unsupported system, where continuing could mean a predictable key.
+#[must_use]
 pub fn generate_signing_key() -> SigningKey {
     SigningKey::generate(&mut rand::rand_core::UnwrapErr(SysRng))
 }
@@ -748,9 +748,10 @@ mod tests {
             let e = result
                 .err()
                 .unwrap_or_else(|| panic!("byte {i} changed, still decrypted"));
-            // Outside the magic, a change is either refused outright or fails the AEAD:
-            // the header is authenticated.
-            if i >= MAGIC.len() + 1 {
+            // After the magic and the KDF id, a change is either refused before any work or
+            // fails the AEAD: the header is authenticated.
+            let kdf_id_at = MAGIC.len();
+            if i > kdf_id_at {
                 assert!(
                     matches!(
                         e,
@@ -859,13 +860,7 @@ mod tests {
         bytes.extend_from_slice(&tag);
         let e = decrypt_signing_key(rearmor(&bytes).as_bytes(), PASS).unwrap_err();
         assert!(
-            matches!(
-                e,
-                KeyFileError::KeyIdMismatch {
-                    header: KeyId([9; 8]),
-                    ..
-                }
-            ),
+            matches!(e, KeyFileError::KeyIdMismatch { header, .. } if header == KeyId([9; 8])),
             "{e:?}"
         );
     }

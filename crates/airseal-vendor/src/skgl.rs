@@ -636,28 +636,27 @@ mod tests {
 #[cfg(test)]
 mod probe {
     use super::*;
+    fn f(bits: u8) -> [bool; 8] { let mut a = [false; 8]; for i in 0..8 { a[i] = bits & (0x80 >> i) != 0; } a }
     #[test]
     fn probe() {
-        for (k, s) in [
-            ("LMFME-OTQAF-JVBUP-OKFGP", "My$ecretPa$$W0rd"),
-            ("KTZEY-UBGPZ-REXIG-INWXB", "hello"),
-            ("KSIDN-MNDOJ-TYVXK-NTACZ", "981965692"),
-        ] {
-            let base: Vec<char> = k.chars().filter(|c| *c != '-').collect();
-            for i in 0..20 {
-                for c in 'A'..='Z' {
-                    let mut v = base.clone();
-                    v[i] = c;
-                    let t: String = v.iter().collect();
-                    if let Ok(d) = decode(&t, s) { println!("{k} sub {i} {c}: {t} {d:?}"); }
-                }
-                if i < 19 {
-                    let mut v = base.clone();
-                    v.swap(i, i + 1);
-                    let t: String = v.iter().collect();
-                    if let Ok(d) = decode(&t, s) { println!("{k} swap {i}: {t} {d:?}"); }
-                }
-            }
+        let cases: Vec<((i32,u32,u32), u32, u8, u32, &str)> = vec![
+            ((2000,1,1), 0, 0, 0, ""),
+            ((2099,12,31), 999, 0xff, 99999, ""),
+            ((2024,2,29), 365, 0x81, 12345, "567"),
+            ((1999,12,31), 30, 0x40, 1, "My$ecretPa$$W0rd"),
+            ((2031,7,4), 90, 0x28, 54321, "d87e468e-02ae-4112-a687-fb4a402a2f7a"),
+            ((2010,10,10), 7, 0x10, 777, "\u{f1}and\u{fa}\u{20ac}"),
+            ((2025,6,15), 180, 0x04, 424, "abcd\u{1f511}efghij"),
+            ((1000,1,1), 1, 0x02, 10, "testdemo"),
+            ((9999,12,31), 999, 0x01, 99998, "x"),
+            ((2016,2,29), 366, 0x55, 50000, "a much longer secret phrase, over thirty characters"),
+        ];
+        for (c, d, fe, id, s) in cases {
+            let k = SkglKey { created: c, days: d, features: f(fe), id };
+            let g = generate(&k, s).unwrap();
+            let back = decode(&g, s).unwrap();
+            assert_eq!(back, k);
+            println!("{g} {s:?} {c:?} {d} {fe:#04x} {id} exp {:?}", k.expires());
         }
     }
 }

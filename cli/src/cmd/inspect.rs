@@ -1,0 +1,113 @@
+//! `airseal inspect`: show what a license says, without verifying it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use airseal_core::cose::{EnvelopeError, parse_sign1};
+use airseal_core::{LicenseClaims, Limit, MetaValue, armor};
+use airseal_vendor::issue::format_time;
+use airseal_vendor::json::claims_to_json;
+use clap::Args;
+use serde_json::json;
+
+use crate::exit::CliError;
+
+/// Arguments of `airseal inspect`.
+#[derive(Debug, Args)]
+#[command(after_help = "Nothing shown is verified: anyone can write any claims into a file. \
+    Use `airseal verify` to check a license.")]
+pub struct InspectArgs {
+    /// The license file (armored or raw; `-` for stdin).
+    pub file: PathBuf,
+    /// Print as JSON (with "verified": false).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `airseal inspect`.
+pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
+    let input = crate::io::read_input(&args.file)?;
+    let fail = |what: String| CliError::Message(format!("{}: {what}", args.file.display()), 10);
+    let raw = armor::dearmor(&input).map_err(|e| fail(format!("malformed: {e}")))?;
+    let sign1 = parse_sign1(&raw).map_err(|e| match e {
+        EnvelopeError::Malformed(d) => fail(format!("malformed: {d}")),
+        other => fail(other.to_string()),
+    })?;
+    let claims = LicenseClaims::decode(sign1.payload, sign1.payload_offset);
+    if args.json {
+        let mut j = json!({
+            "verified": false,
+            "typ": sign1.header.typ,
+            "alg": sign1.header.alg,
+            "key_id": sign1.header.kid.to_string(),
+            "size": raw.len(),
+        });
+        match &claims {
+            Ok(c) => j["claims"] = claims_to_json(c),
+            Err(e) => j["claims_error"] = json!(e.to_string()),
+        }
+        println!("{j}");
+    } else {
+        println!("UNVERIFIED — shows what the file claims; run `airseal verify` to check it");
+        println!("  type       {} (alg {}, key {}, {} bytes)", sign1.header.typ, sign1.header.alg, sign1.header.kid, raw.len());
+        match &claims {
+            Ok(c) => {
+                println!("  license    {} for product {}", c.license_id, c.product);
+                print_claims(c, chrono::Utc::now().timestamp());
+            }
+            Err(e) => println!("  claims     cannot be decoded: {e}"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints claims for people, one field a line.
+pub fn print_claims(c: &LicenseClaims, now: i64) {
+    let l = &c.licensee;
+    let who: Vec<String> = [l.name.clone(), l.email.as_ref().map(|e| format!("<{e}>")), l.organization.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !who.is_empty() {
+        println!("  licensee   {}", who.join(" "));
+    }
+    println!("  issuer     {}", c.issuer);
+    println!("  kind       {}", c.kind.as_str());
+    println!("  issued     {}", format_time(c.issued_at));
+    if let Some(t) = c.not_before {
+        println!("  not before {}", format_time(t));
+    }
+    match c.expires_at {
+        Some(t) => println!("  expires    {}", format_time(t)),
+        None => println!("  expires    never"),
+    }
+    if let Some(g) = c.grace_period {
+        println!("  grace      {} days", g / 86_400);
+    }
+    if let Some(t) = c.maintenance_until {
+        println!("  updates    until {}", format_time(t));
+    }
+    if let Some(k) = &c.product_key {
+        println!("  key        {k}");
+    }
+    let active = c.features.active(now);
+    if !active.is_empty() {
+        println!("  features   {}", active.join(", "));
+    }
+    let limit = |l: Limit| match l {
+        Limit::AtMost(n) => n.to_string(),
+        Limit::Unlimited => "unlimited".to_string(),
+    };
+    if let Some(l) = c.max_activations {
+        println!("  activations at most {}", limit(l));
+    }
+    if let Some(m) = &c.machine {
+        println!("  machine    node-locked ({} of {} components must match)", m.threshold, m.components.len());
+    }
+    for (k, v) in &c.metadata {
+        match v {
+            MetaValue::Text(s) => println!("  meta       {k} = {s}"),
+            MetaValue::Int(i) => println!("  meta       {k} = {i}"),
+        }
+    }
+}

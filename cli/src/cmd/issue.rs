@@ -1,0 +1,169 @@
+//! `airseal issue`: sign a license file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use airseal_core::ObjectType;
+use airseal_core::armor::armor;
+use airseal_vendor::issue::{LicenseSpec, LimitSpec, MetaSpec};
+use clap::Args;
+
+use crate::PassphraseArgs;
+use crate::exit::CliError;
+
+/// Arguments of `airseal issue`.
+#[derive(Debug, Args)]
+#[command(after_help = "DATES are YYYY-MM-DD (meaning the end of that day, UTC) or RFC 3339 \
+    instants (2027-01-31T12:00:00Z). Flags override the --template file's values.\n\n\
+    Example:\n  airseal issue --key keys/signing.key --product photo-pro \\\n    \
+    --licensee-email jane@example.com --days 365 --features F1,F3 \\\n    \
+    --feature export-raw=2026-12-31 --meta order=A-1001 --max-activations 3 --out jane.lic")]
+pub struct IssueArgs {
+    /// The encrypted signing key (from `airseal keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// TOML file with default values (same names as the flags, with `_` for `-`).
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+    /// Product id the license is for (the verifier must expect the same).
+    #[arg(long, value_name = "ID")]
+    pub product: Option<String>,
+    /// Vendor id written as the license's issuer (default: the signing key id).
+    #[arg(long, value_name = "NAME")]
+    pub issuer: Option<String>,
+    /// perpetual, subscription or trial.
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Licensee's e-mail address.
+    #[arg(long, value_name = "E")]
+    pub licensee_email: Option<String>,
+    /// Licensee's name.
+    #[arg(long, value_name = "N")]
+    pub licensee_name: Option<String>,
+    /// Licensee's organisation.
+    #[arg(long, value_name = "O")]
+    pub licensee_org: Option<String>,
+    /// The product key this license belongs to.
+    #[arg(long, value_name = "KEY")]
+    pub product_key: Option<String>,
+    /// Expiry date or instant.
+    #[arg(long, value_name = "DATE", conflicts_with = "days")]
+    pub expires: Option<String>,
+    /// Valid for N days from now.
+    #[arg(long, value_name = "N")]
+    pub days: Option<u32>,
+    /// Not valid before this date or instant.
+    #[arg(long, value_name = "DATE")]
+    pub not_before: Option<String>,
+    /// Feature bits to grant, comma-separated: F1,F3.
+    #[arg(long, value_name = "F1,F2,…", value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// A named feature (or F1..F8) with an optional end date; repeatable.
+    #[arg(long = "feature", value_name = "NAME[=DATE]")]
+    pub feature: Vec<String>,
+    /// Metadata entry; a value of decimal digits is stored as an integer. Repeatable, ≤ 50.
+    #[arg(long = "meta", value_name = "K=V")]
+    pub meta: Vec<String>,
+    /// Maximum activations: a number or `unlimited`.
+    #[arg(long, value_name = "N|unlimited", value_parser = LimitSpec::parse)]
+    pub max_activations: Option<LimitSpec>,
+    /// Maximum deactivations (seat transfers): a number or `unlimited`.
+    #[arg(long, value_name = "N|unlimited", value_parser = LimitSpec::parse)]
+    pub max_deactivations: Option<LimitSpec>,
+    /// Updates released until this date are covered (perpetual fallback).
+    #[arg(long, value_name = "DATE")]
+    pub maintenance_until: Option<String>,
+    /// Days the license keeps working after expiry, flagged as "in grace".
+    #[arg(long, value_name = "DAYS")]
+    pub grace_days: Option<u32>,
+    /// Clock skew tolerated by the verifier, in minutes.
+    #[arg(long, value_name = "MINUTES")]
+    pub clock_offset_minutes: Option<u32>,
+    /// Where to write the license (`-` for standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Write raw COSE bytes instead of armored text.
+    #[arg(long)]
+    pub raw: bool,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+impl IssueArgs {
+    /// The license description from the flags alone.
+    pub fn spec(&self) -> Result<LicenseSpec, CliError> {
+        let mut metadata = std::collections::BTreeMap::new();
+        for m in &self.meta {
+            let (k, v) = m
+                .split_once('=')
+                .ok_or_else(|| CliError::msg(format!("--meta {m:?}: expected KEY=VALUE")))?;
+            let is_int = !v.is_empty() && v.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit());
+            let value = match v.parse::<i64>() {
+                Ok(i) if is_int && (i.to_string() == v) => MetaSpec::Int(i),
+                _ => MetaSpec::Text(v.to_string()),
+            };
+            if metadata.insert(k.to_string(), value).is_some() {
+                return Err(CliError::msg(format!("--meta {k:?} given twice")));
+            }
+        }
+        let mut features = self.features.clone();
+        features.extend(self.feature.iter().cloned());
+        Ok(LicenseSpec {
+            product: self.product.clone(),
+            issuer: self.issuer.clone(),
+            kind: self.kind.clone(),
+            licensee_name: self.licensee_name.clone(),
+            licensee_email: self.licensee_email.clone(),
+            licensee_org: self.licensee_org.clone(),
+            product_key: self.product_key.clone(),
+            days: self.days,
+            expires: self.expires.clone(),
+            not_before: self.not_before.clone(),
+            features,
+            max_activations: self.max_activations,
+            max_deactivations: self.max_deactivations,
+            maintenance_until: self.maintenance_until.clone(),
+            grace_days: self.grace_days,
+            clock_offset_minutes: self.clock_offset_minutes,
+            metadata,
+        })
+    }
+}
+
+/// Runs `airseal issue`.
+pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
+    let mut spec = args.spec()?;
+    if let Some(t) = &args.template {
+        let text = crate::io::read_input(t)?;
+        let text = String::from_utf8(text).map_err(|_| CliError::msg(format!("{}: not UTF-8 text", t.display())))?;
+        let base = LicenseSpec::from_toml(&text).map_err(|e| CliError::msg(format!("{}: {e}", t.display())))?;
+        spec = spec.or(base);
+    }
+    if spec.product.is_none() {
+        return Err(CliError::msg("--product is required (or `product` in the --template file)"));
+    }
+    if args.out.as_os_str() != "-" && args.out.exists() && !args.force {
+        // Checked before asking for the passphrase, so nobody types it for nothing.
+        return Err(CliError::msg(format!("{} already exists; pass --force to replace it", args.out.display())));
+    }
+    let issuer = super::unlock_key(&args.key, &args.passphrase)?;
+    let (claims, bytes) = issuer.issue_spec(&spec, chrono::Utc::now().timestamp())?;
+    let license_id = claims.license_id;
+    let out = if args.raw { bytes.clone() } else { armor(ObjectType::License.armor_label(), &bytes).into_bytes() };
+    if args.out.as_os_str() == "-" {
+        use std::io::Write as _;
+        std::io::stdout().write_all(&out).map_err(|e| CliError::io(&args.out, e))?;
+    } else {
+        crate::io::write_output(&args.out, &out, args.force)?;
+        eprintln!(
+            "issued license {license_id} ({} bytes signed, key {}) → {}",
+            bytes.len(),
+            issuer.key_id(),
+            args.out.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,26 @@
+//! One module per subcommand.
+
+pub mod demo;
+pub mod inspect;
+pub mod issue;
+pub mod keygen;
+pub mod verify;
+
+use std::path::Path;
+
+use airseal_vendor::issue::Issuer;
+use airseal_vendor::keyfile;
+use airseal_vendor::passphrase::{PassphraseOptions, Purpose, obtain_passphrase};
+
+use crate::PassphraseArgs;
+use crate::exit::CliError;
+
+/// Unlocks the signing key in `path` with the passphrase from the usual sources.
+pub fn unlock_key(path: &Path, pass: &PassphraseArgs) -> Result<Issuer, CliError> {
+    let text = crate::io::read_input(path)?;
+    let opts = PassphraseOptions { file: pass.passphrase_file.clone() };
+    let passphrase = obtain_passphrase(&opts, Purpose::Unlock)?;
+    keyfile::decrypt_signing_key(&text, passphrase.as_bytes())
+        .map(Issuer::new)
+        .map_err(|e| CliError::msg(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,116 @@
+//! `airseal verify`: check a license offline, exactly as an app embedding
+//! `airseal-verify` would.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use airseal_verify::{Error, Expected, License, Status, TrustStore};
+use airseal_vendor::issue::{EndOfDay, format_time, parse_time};
+use airseal_vendor::json::claims_to_json;
+use clap::Args;
+use serde_json::json;
+
+use crate::exit::{CliError, EXIT_CODES_HELP};
+
+/// Arguments of `airseal verify`.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub struct VerifyArgs {
+    /// The license file: armored text (also inside an e-mail) or raw bytes; `-` for stdin.
+    pub file: PathBuf,
+    /// A trusted public key file (signing.pub); repeat it to trust several keys (rotation).
+    #[arg(long = "public-key", value_name = "FILE", required = true)]
+    pub public_key: Vec<PathBuf>,
+    /// The product id the license must be for.
+    #[arg(long, value_name = "ID")]
+    pub product: String,
+    /// Verify as of this instant (RFC 3339, or YYYY-MM-DD for its start) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// Print the verified claims, or the error, as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `airseal verify`.
+pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
+    let mut trust = TrustStore::new();
+    for p in &args.public_key {
+        let text = crate::io::read_input(p)?;
+        trust
+            .add_public_key_file(&text)
+            .map_err(|e| CliError::msg(format!("{}: not a usable public key file: {e}", p.display())))?;
+    }
+    let now = match &args.now {
+        Some(s) => parse_time("--now", s, EndOfDay::No)?,
+        None => chrono::Utc::now().timestamp(),
+    };
+    let input = crate::io::read_input(&args.file)?;
+    match trust.verify(&input, now, &Expected::product(&args.product)) {
+        Ok(license) => {
+            if args.json {
+                println!("{}", success_json(&license, now));
+            } else {
+                print_license(&license, now);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let message = describe(&e, &input);
+            if args.json {
+                let mut j = json!({"valid": false, "error": e.class(), "code": e.code(), "message": message});
+                if let Error::Malformed(d) = &e {
+                    j["context"] = json!(d.context);
+                    j["rule"] = json!(d.kind.rule());
+                    j["offset"] = json!(d.offset);
+                }
+                println!("{j}");
+            } else {
+                eprintln!("{}: invalid: {message}", args.file.display());
+            }
+            Ok(ExitCode::from(e.code()))
+        }
+    }
+}
+
+/// The error message, with line and column when the problem is in armored text.
+pub fn describe(e: &Error, input: &[u8]) -> String {
+    match e {
+        Error::Malformed(d) if d.context == "armor" && !airseal_core::armor::is_raw(input) => {
+            let (line, col) = crate::io::line_col(input, d.offset);
+            format!("malformed license: {} (line {line}, column {col})", d.kind)
+        }
+        Error::Malformed(d) if !airseal_core::armor::is_raw(input) && !input.is_empty() => {
+            format!("{e} of the decoded license")
+        }
+        _ => e.to_string(),
+    }
+}
+
+fn success_json(license: &License, now: i64) -> serde_json::Value {
+    let (status, grace_until) = match license.status() {
+        Status::InGrace { until } => ("in_grace", Some(until)),
+        _ => ("valid", None),
+    };
+    let mut j = json!({
+        "valid": true,
+        "status": status,
+        "key_id": license.key_id().to_string(),
+        "claims": claims_to_json(license.claims()),
+        "active_features": license.active_features(now),
+    });
+    if let Some(t) = grace_until {
+        j["grace_until"] = json!(t);
+    }
+    j
+}
+
+fn print_license(license: &License, now: i64) {
+    let c = license.claims();
+    println!("VALID license {} for product {}", c.license_id, c.product);
+    if let Status::InGrace { until } = license.status() {
+        println!("  IN GRACE   expired, keeps working until {}: renew now", format_time(until));
+    }
+    super::inspect::print_claims(c, now);
+    println!("  signed by  key {}", license.key_id());
+}

@@ -1,0 +1,41 @@
+//! Reading inputs and writing outputs safely: bounded reads, nothing overwritten without
+//! `--force`, atomic replacement.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::exit::CliError;
+
+/// Largest input file read (armored text of the largest object, with room for an e-mail
+/// around it). Checked before reading it all.
+pub const MAX_INPUT: u64 = 1024 * 1024;
+
+/// Reads a whole input file (`-` = standard input), refusing anything over [`MAX_INPUT`].
+pub fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
+    let mut buf = Vec::new();
+    let limit = MAX_INPUT + 1;
+    if path == Path::new("-") {
+        std::io::stdin().take(limit).read_to_end(&mut buf).map_err(|e| CliError::io(path, e))?;
+    } else {
+        let f = std::fs::File::open(path).map_err(|e| CliError::io(path, e))?;
+        f.take(limit).read_to_end(&mut buf).map_err(|e| CliError::io(path, e))?;
+    }
+    if buf.len() as u64 > MAX_INPUT {
+        return Err(CliError::msg(format!("{}: larger than {MAX_INPUT} bytes, not a license", path.display())));
+    }
+    Ok(buf)
+}
+
+/// Writes `contents` to `path` atomically; refuses to replace an existing file without
+/// `force`.
+pub fn write_output(path: &Path, contents: &[u8], force: bool) -> Result<(), CliError> {
+    airseal_vendor::keyfile::write_public_file(path, contents, force).map_err(CliError::from)
+}
+
+/// Converts a byte offset in text to a 1-based line and column.
+pub fn line_col(text: &[u8], offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let col = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+    (line, col)
+}
