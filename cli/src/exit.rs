@@ -30,7 +30,10 @@ pub enum CliError {
     /// A message and an exit code.
     Message(String, u8),
     /// A file that could not be read or written.
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl CliError {
@@ -49,7 +52,10 @@ impl CliError {
 
     /// An I/O error on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        CliError::Io { path: path.to_path_buf(), source }
+        CliError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 

@@ -15,13 +15,21 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
     let mut buf = Vec::new();
     let limit = MAX_INPUT + 1;
     if path == Path::new("-") {
-        std::io::stdin().take(limit).read_to_end(&mut buf).map_err(|e| CliError::io(path, e))?;
+        std::io::stdin()
+            .take(limit)
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::io(path, e))?;
     } else {
         let f = std::fs::File::open(path).map_err(|e| CliError::io(path, e))?;
-        f.take(limit).read_to_end(&mut buf).map_err(|e| CliError::io(path, e))?;
+        f.take(limit)
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::io(path, e))?;
     }
     if buf.len() as u64 > MAX_INPUT {
-        return Err(CliError::msg(format!("{}: larger than {MAX_INPUT} bytes, not a license", path.display())));
+        return Err(CliError::msg(format!(
+            "{}: larger than {MAX_INPUT} bytes, not a license",
+            path.display()
+        )));
     }
     Ok(buf)
 }

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(&a),
     };
     match result {
-        Ok(code) => code.into(),
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
             e.exit_code().into()

@@ -24,18 +24,32 @@ fn step(n: u32, title: &str, command: &str) {
 
 /// Runs the demo.
 pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
-    let tmp = tempfile::Builder::new().prefix("airseal-demo-").tempdir().map_err(|e| CliError::io(Path::new("(temp)"), e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix("airseal-demo-")
+        .tempdir()
+        .map_err(|e| CliError::io(Path::new("(temp)"), e))?;
     let dir = tmp.path().to_path_buf();
     println!("airseal demo in {}", dir.display());
 
     // A demo passphrase in a file, the way scripts and CI supply one.
     let pass_file = dir.join("passphrase.txt");
-    std::fs::write(&pass_file, "correct horse battery staple\n").map_err(|e| CliError::io(&pass_file, e))?;
-    let pass = PassphraseArgs { passphrase_file: Some(pass_file.clone()) };
+    std::fs::write(&pass_file, "correct horse battery staple\n")
+        .map_err(|e| CliError::io(&pass_file, e))?;
+    let pass = PassphraseArgs {
+        passphrase_file: Some(pass_file.clone()),
+    };
     let keys = dir.join("keys");
 
-    step(1, "Create the vendor signing key (encrypted at rest)", "airseal keygen --out keys --passphrase-file passphrase.txt");
-    keygen::run(&keygen::KeygenArgs { out: keys.clone(), force: false, passphrase: pass.clone() })?;
+    step(
+        1,
+        "Create the vendor signing key (encrypted at rest)",
+        "airseal keygen --out keys --passphrase-file passphrase.txt",
+    );
+    keygen::run(&keygen::KeygenArgs {
+        out: keys.clone(),
+        force: false,
+        passphrase: pass.clone(),
+    })?;
 
     let license = dir.join("jane.lic");
     step(
@@ -50,22 +64,41 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
     let text = std::fs::read_to_string(&license).map_err(|e| CliError::io(&license, e))?;
     print!("{text}");
 
-    step(3, "Verify it offline, as the app does at startup", "airseal verify jane.lic --public-key keys/signing.pub --product photo-pro");
+    step(
+        3,
+        "Verify it offline, as the app does at startup",
+        "airseal verify jane.lic --public-key keys/signing.pub --product photo-pro",
+    );
     let code = verify::run(&verify_args(&license, &keys, "photo-pro"))?;
     expect(code, 0, "a valid license")?;
 
-    step(4, "The same license for another product is refused", "airseal verify jane.lic --public-key keys/signing.pub --product video-pro");
+    step(
+        4,
+        "The same license for another product is refused",
+        "airseal verify jane.lic --public-key keys/signing.pub --product video-pro",
+    );
     let code = verify::run(&verify_args(&license, &keys, "video-pro"))?;
     expect(code, 15, "wrong product (exit 15)")?;
 
     let tampered = dir.join("tampered.lic");
-    step(5, "A license edited by hand is refused", "airseal verify tampered.lic --public-key keys/signing.pub --product photo-pro");
+    step(
+        5,
+        "A license edited by hand is refused",
+        "airseal verify tampered.lic --public-key keys/signing.pub --product photo-pro",
+    );
     std::fs::write(&tampered, tamper(&text)).map_err(|e| CliError::io(&tampered, e))?;
     let code = verify::run(&verify_args(&tampered, &keys, "photo-pro"))?;
     expect(code, 14, "bad signature (exit 14)")?;
 
-    step(6, "Look inside without verifying", "airseal inspect jane.lic");
-    inspect::run(&inspect::InspectArgs { file: license.clone(), json: false })?;
+    step(
+        6,
+        "Look inside without verifying",
+        "airseal inspect jane.lic",
+    );
+    inspect::run(&inspect::InspectArgs {
+        file: license.clone(),
+        json: false,
+    })?;
 
     println!("\nDemo complete: every step behaved as expected.");
     if args.keep {
@@ -135,4 +168,3 @@ fn expect(code: ExitCode, want: u8, what: &str) -> Result<(), CliError> {
         Err(CliError::msg(format!("demo step did not give {what}")))
     }
 }
-

@@ -14,8 +14,10 @@ use crate::exit::CliError;
 
 /// Arguments of `airseal inspect`.
 #[derive(Debug, Args)]
-#[command(after_help = "Nothing shown is verified: anyone can write any claims into a file. \
-    Use `airseal verify` to check a license.")]
+#[command(
+    after_help = "Nothing shown is verified: anyone can write any claims into a file. \
+    Use `airseal verify` to check a license."
+)]
 pub struct InspectArgs {
     /// The license file (armored or raw; `-` for stdin).
     pub file: PathBuf,
@@ -49,7 +51,13 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
         println!("{j}");
     } else {
         println!("UNVERIFIED — shows what the file claims; run `airseal verify` to check it");
-        println!("  type       {} (alg {}, key {}, {} bytes)", sign1.header.typ, sign1.header.alg, sign1.header.kid, raw.len());
+        println!(
+            "  type       {} (alg {}, key {}, {} bytes)",
+            sign1.header.typ,
+            sign1.header.alg,
+            sign1.header.kid,
+            raw.len()
+        );
         match &claims {
             Ok(c) => {
                 println!("  license    {} for product {}", c.license_id, c.product);
@@ -64,10 +72,14 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
 /// Prints claims for people, one field a line.
 pub fn print_claims(c: &LicenseClaims, now: i64) {
     let l = &c.licensee;
-    let who: Vec<String> = [l.name.clone(), l.email.as_ref().map(|e| format!("<{e}>")), l.organization.clone()]
-        .into_iter()
-        .flatten()
-        .collect();
+    let who: Vec<String> = [
+        l.name.clone(),
+        l.email.as_ref().map(|e| format!("<{e}>")),
+        l.organization.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     if !who.is_empty() {
         println!("  licensee   {}", who.join(" "));
     }
@@ -102,7 +114,11 @@ pub fn print_claims(c: &LicenseClaims, now: i64) {
         println!("  activations at most {}", limit(l));
     }
     if let Some(m) = &c.machine {
-        println!("  machine    node-locked ({} of {} components must match)", m.threshold, m.components.len());
+        println!(
+            "  machine    node-locked ({} of {} components must match)",
+            m.threshold,
+            m.components.len()
+        );
     }
     for (k, v) in &c.metadata {
         match v {

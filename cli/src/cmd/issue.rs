@@ -13,11 +13,13 @@ use crate::exit::CliError;
 
 /// Arguments of `airseal issue`.
 #[derive(Debug, Args)]
-#[command(after_help = "DATES are YYYY-MM-DD (meaning the end of that day, UTC) or RFC 3339 \
+#[command(
+    after_help = "DATES are YYYY-MM-DD (meaning the end of that day, UTC) or RFC 3339 \
     instants (2027-01-31T12:00:00Z). Flags override the --template file's values.\n\n\
     Example:\n  airseal issue --key keys/signing.key --product photo-pro \\\n    \
     --licensee-email jane@example.com --days 365 --features F1,F3 \\\n    \
-    --feature export-raw=2026-12-31 --meta order=A-1001 --max-activations 3 --out jane.lic")]
+    --feature export-raw=2026-12-31 --meta order=A-1001 --max-activations 3 --out jane.lic"
+)]
 pub struct IssueArgs {
     /// The encrypted signing key (from `airseal keygen`).
     #[arg(long, value_name = "FILE")]
@@ -100,7 +102,10 @@ impl IssueArgs {
             let (k, v) = m
                 .split_once('=')
                 .ok_or_else(|| CliError::msg(format!("--meta {m:?}: expected KEY=VALUE")))?;
-            let is_int = !v.is_empty() && v.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit());
+            let is_int = !v.is_empty()
+                && v.trim_start_matches('-')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit());
             let value = match v.parse::<i64>() {
                 Ok(i) if is_int && (i.to_string() == v) => MetaSpec::Int(i),
                 _ => MetaSpec::Text(v.to_string()),
@@ -138,24 +143,37 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
     let mut spec = args.spec()?;
     if let Some(t) = &args.template {
         let text = crate::io::read_input(t)?;
-        let text = String::from_utf8(text).map_err(|_| CliError::msg(format!("{}: not UTF-8 text", t.display())))?;
-        let base = LicenseSpec::from_toml(&text).map_err(|e| CliError::msg(format!("{}: {e}", t.display())))?;
+        let text = String::from_utf8(text)
+            .map_err(|_| CliError::msg(format!("{}: not UTF-8 text", t.display())))?;
+        let base = LicenseSpec::from_toml(&text)
+            .map_err(|e| CliError::msg(format!("{}: {e}", t.display())))?;
         spec = spec.or(base);
     }
     if spec.product.is_none() {
-        return Err(CliError::msg("--product is required (or `product` in the --template file)"));
+        return Err(CliError::msg(
+            "--product is required (or `product` in the --template file)",
+        ));
     }
     if args.out.as_os_str() != "-" && args.out.exists() && !args.force {
         // Checked before asking for the passphrase, so nobody types it for nothing.
-        return Err(CliError::msg(format!("{} already exists; pass --force to replace it", args.out.display())));
+        return Err(CliError::msg(format!(
+            "{} already exists; pass --force to replace it",
+            args.out.display()
+        )));
     }
     let issuer = super::unlock_key(&args.key, &args.passphrase)?;
     let (claims, bytes) = issuer.issue_spec(&spec, chrono::Utc::now().timestamp())?;
     let license_id = claims.license_id;
-    let out = if args.raw { bytes.clone() } else { armor(ObjectType::License.armor_label(), &bytes).into_bytes() };
+    let out = if args.raw {
+        bytes.clone()
+    } else {
+        armor(ObjectType::License.armor_label(), &bytes).into_bytes()
+    };
     if args.out.as_os_str() == "-" {
         use std::io::Write as _;
-        std::io::stdout().write_all(&out).map_err(|e| CliError::io(&args.out, e))?;
+        std::io::stdout()
+            .write_all(&out)
+            .map_err(|e| CliError::io(&args.out, e))?;
     } else {
         crate::io::write_output(&args.out, &out, args.force)?;
         eprintln!(

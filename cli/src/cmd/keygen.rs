@@ -13,9 +13,11 @@ use crate::exit::CliError;
 
 /// Arguments of `airseal keygen`.
 #[derive(Debug, Args)]
-#[command(after_help = "The private key is encrypted with Argon2id + XChaCha20-Poly1305 \
+#[command(
+    after_help = "The private key is encrypted with Argon2id + XChaCha20-Poly1305 \
     (parameters in the file) and written with mode 0600. Back it up: a lost key cannot sign \
-    renewals, and a leaked one must be rotated (see README, key rotation).")]
+    renewals, and a leaked one must be rotated (see README, key rotation)."
+)]
 pub struct KeygenArgs {
     /// Folder for signing.key (private, encrypted) and signing.pub; created if missing.
     #[arg(long, value_name = "DIR")]
@@ -43,15 +45,30 @@ pub fn run(args: &KeygenArgs) -> Result<ExitCode, CliError> {
         }
     }
     std::fs::create_dir_all(&args.out).map_err(|e| CliError::io(&args.out, e))?;
-    let opts = PassphraseOptions { file: args.passphrase.passphrase_file.clone() };
+    let opts = PassphraseOptions {
+        file: args.passphrase.passphrase_file.clone(),
+    };
     let passphrase = obtain_passphrase(&opts, Purpose::Create)?;
     let key = keyfile::generate_signing_key();
     let public = key.verifying_key().to_bytes();
     let text = keyfile::encrypt_signing_key(&key, passphrase.as_bytes(), KdfParams::DEFAULT)?;
     keyfile::write_secret_file(&secret_path, text.as_bytes(), args.force)?;
-    keyfile::write_public_file(&public_path, encode_public_key(&public).as_bytes(), args.force)?;
-    println!("key id      {}", airseal_core::KeyId::of_public_key(&public));
-    println!("private key {} (encrypted, mode 0600; keep it secret, back it up)", secret_path.display());
-    println!("public key  {} (ship it with your app)", public_path.display());
+    keyfile::write_public_file(
+        &public_path,
+        encode_public_key(&public).as_bytes(),
+        args.force,
+    )?;
+    println!(
+        "key id      {}",
+        airseal_core::KeyId::of_public_key(&public)
+    );
+    println!(
+        "private key {} (encrypted, mode 0600; keep it secret, back it up)",
+        secret_path.display()
+    );
+    println!(
+        "public key  {} (ship it with your app)",
+        public_path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -18,7 +18,9 @@ use crate::exit::CliError;
 /// Unlocks the signing key in `path` with the passphrase from the usual sources.
 pub fn unlock_key(path: &Path, pass: &PassphraseArgs) -> Result<Issuer, CliError> {
     let text = crate::io::read_input(path)?;
-    let opts = PassphraseOptions { file: pass.passphrase_file.clone() };
+    let opts = PassphraseOptions {
+        file: pass.passphrase_file.clone(),
+    };
     let passphrase = obtain_passphrase(&opts, Purpose::Unlock)?;
     keyfile::decrypt_signing_key(&text, passphrase.as_bytes())
         .map(Issuer::new)

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use airseal_verify::{Error, Expected, License, Status, TrustStore};
 use airseal_vendor::issue::{EndOfDay, format_time, parse_time};
 use airseal_vendor::json::claims_to_json;
+use airseal_verify::{Error, Expected, License, Status, TrustStore};
 use clap::Args;
 use serde_json::json;
 
@@ -37,9 +37,12 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     let mut trust = TrustStore::new();
     for p in &args.public_key {
         let text = crate::io::read_input(p)?;
-        trust
-            .add_public_key_file(&text)
-            .map_err(|e| CliError::msg(format!("{}: not a usable public key file: {e}", p.display())))?;
+        trust.add_public_key_file(&text).map_err(|e| {
+            CliError::msg(format!(
+                "{}: not a usable public key file: {e}",
+                p.display()
+            ))
+        })?;
     }
     let now = match &args.now {
         Some(s) => parse_time("--now", s, EndOfDay::No)?,
@@ -109,7 +112,10 @@ fn print_license(license: &License, now: i64) {
     let c = license.claims();
     println!("VALID license {} for product {}", c.license_id, c.product);
     if let Status::InGrace { until } = license.status() {
-        println!("  IN GRACE   expired, keeps working until {}: renew now", format_time(until));
+        println!(
+            "  IN GRACE   expired, keeps working until {}: renew now",
+            format_time(until)
+        );
     }
     super::inspect::print_claims(c, now);
     println!("  signed by  key {}", license.key_id());

@@ -27,7 +27,8 @@ const MAX_BASE64: usize = MAX_OBJECT_SIZE.div_ceil(3) * 4;
 /// Wraps raw object bytes in armor with the given label (e.g. `"AIRSEAL LICENSE"`).
 pub fn armor(label: &str, bytes: &[u8]) -> String {
     let body = STANDARD.encode(bytes);
-    let mut out = String::with_capacity(body.len() + body.len() / LINE_WIDTH + 2 * label.len() + 40);
+    let mut out =
+        String::with_capacity(body.len() + body.len() / LINE_WIDTH + 2 * label.len() + 40);
     out.push_str("-----BEGIN ");
     out.push_str(label);
     out.push_str("-----\n");
@@ -75,9 +76,14 @@ pub fn dearmor(input: &[u8]) -> Result<Cow<'_, [u8]>, DecodeError> {
     let Some(begin) = find(input, BEGIN, 0) else {
         // Binary input is handed to the COSE decoder, which says precisely what is wrong;
         // text without an armor block is not an airseal object at all.
-        let is_text = input.iter().all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+        let is_text = input
+            .iter()
+            .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
         if is_text {
-            return Err(err(0, "not an airseal object: no -----BEGIN AIRSEAL …----- block found"));
+            return Err(err(
+                0,
+                "not an airseal object: no -----BEGIN AIRSEAL …----- block found",
+            ));
         }
         return Ok(Cow::Borrowed(input));
     };
@@ -88,7 +94,12 @@ pub fn dearmor(input: &[u8]) -> Result<Cow<'_, [u8]>, DecodeError> {
     let mut pos = label_end + DASHES.len();
     // The rest of the BEGIN line must be blank.
     let line_end = find(input, b"\n", pos).ok_or_else(|| err(pos, "armor has no body"))?;
-    if !input.get(pos..line_end).unwrap_or_default().iter().all(u8::is_ascii_whitespace) {
+    if !input
+        .get(pos..line_end)
+        .unwrap_or_default()
+        .iter()
+        .all(u8::is_ascii_whitespace)
+    {
         return Err(err(pos, "text after the BEGIN line"));
     }
     pos = line_end + 1;
@@ -115,22 +126,30 @@ pub fn dearmor(input: &[u8]) -> Result<Cow<'_, [u8]>, DecodeError> {
         }
         for (i, &c) in content.iter().enumerate() {
             if !(c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=') {
-                return Err(err(line_offset + i, "character that is not base64 inside the armor"));
+                return Err(err(
+                    line_offset + i,
+                    "character that is not base64 inside the armor",
+                ));
             }
         }
         if body.len() + content.len() > MAX_BASE64 {
             return Err(DecodeError::new(
                 line_offset,
                 "armor",
-                DecodeErrorKind::TooLarge { limit: MAX_OBJECT_SIZE, size: (body.len() + content.len()) / 4 * 3 },
+                DecodeErrorKind::TooLarge {
+                    limit: MAX_OBJECT_SIZE,
+                    size: (body.len() + content.len()) / 4 * 3,
+                },
             ));
         }
         body.extend_from_slice(content);
     }
-    STANDARD
-        .decode(&body)
-        .map(Cow::Owned)
-        .map_err(|_| err(label_end, "invalid base64 in the armor body (bad length, padding or trailing bits)"))
+    STANDARD.decode(&body).map(Cow::Owned).map_err(|_| {
+        err(
+            label_end,
+            "invalid base64 in the armor body (bad length, padding or trailing bits)",
+        )
+    })
 }
 
 /// Trims whitespace (including the CR of CRLF) and leading e-mail quote markers (`> `).
@@ -151,7 +170,10 @@ mod tests {
     fn round_trip_and_surroundings() {
         let data: Vec<u8> = (0u8..=200).collect();
         let text = armor("AIRSEAL LICENSE", &data);
-        assert!(text.lines().all(|l| l.len() <= LINE_WIDTH || l.starts_with("-----")));
+        assert!(
+            text.lines()
+                .all(|l| l.len() <= LINE_WIDTH || l.starts_with("-----"))
+        );
         assert_eq!(dearmor(text.as_bytes()).unwrap().as_ref(), data.as_slice());
         let crlf = text.replace('\n', "\r\n");
         assert_eq!(dearmor(crlf.as_bytes()).unwrap().as_ref(), data.as_slice());

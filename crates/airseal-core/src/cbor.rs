@@ -201,13 +201,21 @@ pub struct DecodeError {
 impl DecodeError {
     /// A new error at `offset` in `context`.
     pub fn new(offset: usize, context: &'static str, kind: DecodeErrorKind) -> Self {
-        Self { offset, context, kind }
+        Self {
+            offset,
+            context,
+            kind,
+        }
     }
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {} ({})", self.kind, self.offset, self.context)
+        write!(
+            f,
+            "{} at byte {} ({})",
+            self.kind, self.offset, self.context
+        )
     }
 }
 
@@ -230,15 +238,28 @@ pub struct Reader<'a> {
     context: &'static str,
 }
 
+// Every fallible method here fails the same way: a `DecodeError` naming the rule broken, the
+// offset and the context. Saying so once is clearer than fifteen identical `# Errors` notes.
+#[allow(clippy::missing_errors_doc)]
 impl<'a> Reader<'a> {
     /// A reader over `buf`, reporting offsets relative to `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0, base: 0, context: "" }
+        Self {
+            buf,
+            pos: 0,
+            base: 0,
+            context: "",
+        }
     }
 
     /// A reader over `buf` that reports offsets as `base + position`.
     pub fn with_base(buf: &'a [u8], base: usize) -> Self {
-        Self { buf, pos: 0, base, context: "" }
+        Self {
+            buf,
+            pos: 0,
+            base,
+            context: "",
+        }
     }
 
     /// Names the field being decoded, for error messages.
@@ -268,25 +289,49 @@ impl<'a> Reader<'a> {
 
     /// Fails with `TrailingBytes` unless the whole buffer has been consumed.
     pub fn finish(&self) -> Result<(), DecodeError> {
-        if self.is_empty() { Ok(()) } else { Err(self.error(DecodeErrorKind::TrailingBytes)) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(self.error(DecodeErrorKind::TrailingBytes))
+        }
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self.pos.checked_add(n).ok_or_else(|| self.error(DecodeErrorKind::UnexpectedEnd))?;
-        let out = self.buf.get(self.pos..end).ok_or_else(|| self.error(DecodeErrorKind::UnexpectedEnd))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or_else(|| self.error(DecodeErrorKind::UnexpectedEnd))?;
+        let out = self
+            .buf
+            .get(self.pos..end)
+            .ok_or_else(|| self.error(DecodeErrorKind::UnexpectedEnd))?;
         self.pos = end;
         Ok(out)
     }
 
+    fn take_array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let start = self.pos;
+        let slice = self.take(N)?;
+        slice
+            .try_into()
+            .map_err(|_| self.error_at(start, DecodeErrorKind::UnexpectedEnd))
+    }
+
     fn byte(&mut self) -> Result<u8, DecodeError> {
-        let b = *self.buf.get(self.pos).ok_or_else(|| self.error(DecodeErrorKind::UnexpectedEnd))?;
+        let b = *self
+            .buf
+            .get(self.pos)
+            .ok_or_else(|| self.error(DecodeErrorKind::UnexpectedEnd))?;
         self.pos += 1;
         Ok(b)
     }
 
     /// The major type of the next item, without consuming it.
     pub fn peek_major(&self) -> Result<Major, DecodeError> {
-        let b = self.buf.get(self.pos).ok_or_else(|| self.error(DecodeErrorKind::UnexpectedEnd))?;
+        let b = self
+            .buf
+            .get(self.pos)
+            .ok_or_else(|| self.error(DecodeErrorKind::UnexpectedEnd))?;
         Ok(Major::from_bits(b >> 5))
     }
 
@@ -300,18 +345,9 @@ impl<'a> Reader<'a> {
         let arg = match info {
             0..=23 => u64::from(info),
             24 => u64::from(self.byte()?),
-            25 => {
-                let b = self.take(2)?;
-                u64::from(u16::from_be_bytes([b[0], b[1]]))
-            }
-            26 => {
-                let b = self.take(4)?;
-                u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-            }
-            27 => {
-                let b = self.take(8)?;
-                u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-            }
+            25 => u64::from(u16::from_be_bytes(self.take_array()?)),
+            26 => u64::from(u32::from_be_bytes(self.take_array()?)),
+            27 => u64::from_be_bytes(self.take_array()?),
             28..=30 => return Err(self.error_at(start, DecodeErrorKind::ReservedAdditionalInfo)),
             _ => return Err(self.error_at(start, DecodeErrorKind::IndefiniteLength)),
         };
@@ -343,7 +379,10 @@ impl<'a> Reader<'a> {
         if major != want {
             return Err(self.error_at(
                 start,
-                DecodeErrorKind::UnexpectedType { expected: want.name(), found: major.name() },
+                DecodeErrorKind::UnexpectedType {
+                    expected: want.name(),
+                    found: major.name(),
+                },
             ));
         }
         Ok(arg)
@@ -361,10 +400,15 @@ impl<'a> Reader<'a> {
         let out_of_range = || self.error_at(start, DecodeErrorKind::IntegerOutOfRange);
         match major {
             Major::Unsigned => i64::try_from(arg).map_err(|_| out_of_range()),
-            Major::Negative => i64::try_from(arg).map(|n| -1 - n).map_err(|_| out_of_range()),
+            Major::Negative => i64::try_from(arg)
+                .map(|n| -1 - n)
+                .map_err(|_| out_of_range()),
             other => Err(self.error_at(
                 start,
-                DecodeErrorKind::UnexpectedType { expected: "integer", found: other.name() },
+                DecodeErrorKind::UnexpectedType {
+                    expected: "integer",
+                    found: other.name(),
+                },
             )),
         }
     }
@@ -390,7 +434,8 @@ impl<'a> Reader<'a> {
     pub fn bytes_exact<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let start = self.pos;
         let b = self.bytes()?;
-        b.try_into().map_err(|_| self.error_at(start, DecodeErrorKind::InvalidValue("wrong length")))
+        b.try_into()
+            .map_err(|_| self.error_at(start, DecodeErrorKind::InvalidValue("wrong length")))
     }
 
     /// Reads a UTF-8 text string, borrowing it from the input.
@@ -488,6 +533,9 @@ impl<'a> KeyOrder<'a> {
     }
 
     /// Checks the key that the reader just consumed, starting at `key_start`.
+    ///
+    /// # Errors
+    /// `DuplicateKey` or `UnsortedKeys` at the key's offset.
     pub fn check(&mut self, r: &Reader<'a>, key_start: usize) -> Result<(), DecodeError> {
         let key = r.slice(key_start, r.position());
         if let Some(prev) = self.prev {
@@ -605,7 +653,9 @@ impl Writer {
 
 /// Orders text keys as RFC 8949 §4.2.1 orders their encodings: shorter first, then bytewise.
 pub fn text_key_order(a: &str, b: &str) -> core::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes()))
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 #[cfg(test)]
@@ -613,33 +663,66 @@ mod tests {
     use super::*;
     use alloc::vec;
 
-    fn err(bytes: &[u8], f: impl FnOnce(&mut Reader<'_>) -> Result<(), DecodeError>) -> DecodeErrorKind {
+    fn err(
+        bytes: &[u8],
+        f: impl FnOnce(&mut Reader<'_>) -> Result<(), DecodeError>,
+    ) -> DecodeErrorKind {
         let mut r = Reader::new(bytes);
-        f(&mut r).map(|()| r.finish()).and_then(|x| x).unwrap_err().kind
+        f(&mut r)
+            .map(|()| r.finish())
+            .and_then(|x| x)
+            .unwrap_err()
+            .kind
     }
 
     #[test]
     fn rejects_non_shortest_integers() {
-        assert_eq!(err(&[0x18, 0x17], |r| r.uint().map(drop)), DecodeErrorKind::NonShortestEncoding);
-        assert_eq!(err(&[0x19, 0x00, 0xff], |r| r.uint().map(drop)), DecodeErrorKind::NonShortestEncoding);
+        assert_eq!(
+            err(&[0x18, 0x17], |r| r.uint().map(drop)),
+            DecodeErrorKind::NonShortestEncoding
+        );
+        assert_eq!(
+            err(&[0x19, 0x00, 0xff], |r| r.uint().map(drop)),
+            DecodeErrorKind::NonShortestEncoding
+        );
         assert_eq!(
             err(&[0x1a, 0, 0, 0xff, 0xff], |r| r.uint().map(drop)),
             DecodeErrorKind::NonShortestEncoding
         );
         assert_eq!(
-            err(&[0x1b, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff], |r| r.uint().map(drop)),
+            err(&[0x1b, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff], |r| r
+                .uint()
+                .map(drop)),
             DecodeErrorKind::NonShortestEncoding
         );
-        assert_eq!(err(&[0x58, 0x01, 0xaa], |r| r.bytes().map(drop)), DecodeErrorKind::NonShortestEncoding);
+        assert_eq!(
+            err(&[0x58, 0x01, 0xaa], |r| r.bytes().map(drop)),
+            DecodeErrorKind::NonShortestEncoding
+        );
     }
 
     #[test]
     fn rejects_indefinite_floats_and_reserved() {
-        assert_eq!(err(&[0x5f, 0x41, 0, 0xff], |r| r.bytes().map(drop)), DecodeErrorKind::IndefiniteLength);
-        assert_eq!(err(&[0xbf, 0xff], |r| r.map().map(drop)), DecodeErrorKind::IndefiniteLength);
-        assert_eq!(err(&[0xf9, 0, 0], |r| r.skip()), DecodeErrorKind::FloatNotAllowed);
-        assert_eq!(err(&[0x1c], |r| r.skip()), DecodeErrorKind::ReservedAdditionalInfo);
-        assert_eq!(err(&[0xf7], |r| r.skip()), DecodeErrorKind::UnsupportedSimpleValue);
+        assert_eq!(
+            err(&[0x5f, 0x41, 0, 0xff], |r| r.bytes().map(drop)),
+            DecodeErrorKind::IndefiniteLength
+        );
+        assert_eq!(
+            err(&[0xbf, 0xff], |r| r.map().map(drop)),
+            DecodeErrorKind::IndefiniteLength
+        );
+        assert_eq!(
+            err(&[0xf9, 0, 0], |r| r.skip()),
+            DecodeErrorKind::FloatNotAllowed
+        );
+        assert_eq!(
+            err(&[0x1c], |r| r.skip()),
+            DecodeErrorKind::ReservedAdditionalInfo
+        );
+        assert_eq!(
+            err(&[0xf7], |r| r.skip()),
+            DecodeErrorKind::UnsupportedSimpleValue
+        );
     }
 
     #[test]
@@ -648,23 +731,52 @@ mod tests {
             err(&[0x5a, 0xff, 0xff, 0xff, 0xff, 0], |r| r.bytes().map(drop)),
             DecodeErrorKind::LengthExceedsInput
         );
-        assert_eq!(err(&[0x9a, 0xff, 0xff, 0xff, 0xff], |r| r.array().map(drop)), DecodeErrorKind::LengthExceedsInput);
-        assert_eq!(err(&[0x62, 0xff, 0xfe], |r| r.text().map(drop)), DecodeErrorKind::InvalidUtf8);
+        assert_eq!(
+            err(&[0x9a, 0xff, 0xff, 0xff, 0xff], |r| r.array().map(drop)),
+            DecodeErrorKind::LengthExceedsInput
+        );
+        assert_eq!(
+            err(&[0x62, 0xff, 0xfe], |r| r.text().map(drop)),
+            DecodeErrorKind::InvalidUtf8
+        );
     }
 
     #[test]
     fn skip_checks_nested_maps() {
-        assert_eq!(err(&[0xa2, 0x01, 0x00, 0x01, 0x00], |r| r.skip()), DecodeErrorKind::DuplicateKey);
-        assert_eq!(err(&[0xa2, 0x02, 0x00, 0x01, 0x00], |r| r.skip()), DecodeErrorKind::UnsortedKeys);
+        assert_eq!(
+            err(&[0xa2, 0x01, 0x00, 0x01, 0x00], |r| r.skip()),
+            DecodeErrorKind::DuplicateKey
+        );
+        assert_eq!(
+            err(&[0xa2, 0x02, 0x00, 0x01, 0x00], |r| r.skip()),
+            DecodeErrorKind::UnsortedKeys
+        );
         let mut deep = vec![0x81u8; 40];
         deep.push(0);
         assert_eq!(err(&deep, |r| r.skip()), DecodeErrorKind::TooDeep);
-        assert_eq!(err(&[0x01, 0x02], |r| r.skip()), DecodeErrorKind::TrailingBytes);
+        assert_eq!(
+            err(&[0x01, 0x02], |r| r.skip()),
+            DecodeErrorKind::TrailingBytes
+        );
     }
 
     #[test]
     fn int_extremes_round_trip() {
-        for v in [0i64, 23, 24, 255, 256, 65535, 65536, -1, -24, -25, -65537, i64::MIN, i64::MAX] {
+        for v in [
+            0i64,
+            23,
+            24,
+            255,
+            256,
+            65535,
+            65536,
+            -1,
+            -24,
+            -25,
+            -65537,
+            i64::MIN,
+            i64::MAX,
+        ] {
             let mut w = Writer::new();
             w.int(v);
             let bytes = w.into_bytes();

@@ -144,9 +144,16 @@ pub struct Features {
 impl Features {
     /// Is `F{n}` (n in 1..=8) granted and not expired at `now`?
     pub fn bit_enabled(&self, n: u8, now: UnixTime) -> bool {
-        let Some(i) = n.checked_sub(1).filter(|i| *i < 8) else { return false };
+        let Some(i) = n.checked_sub(1).filter(|i| *i < 8) else {
+            return false;
+        };
         self.bits & (1 << i) != 0
-            && self.bit_expiry.get(usize::from(i)).copied().flatten().is_none_or(|exp| now < exp)
+            && self
+                .bit_expiry
+                .get(usize::from(i))
+                .copied()
+                .flatten()
+                .is_none_or(|exp| now < exp)
     }
 
     /// Is the named feature granted and not expired at `now`? `F1`..`F8` name the bits.
@@ -242,6 +249,11 @@ pub struct LicenseClaims {
     pub clock_offset: Option<u64>,
     /// Free-form metadata, sorted by the deterministic order of its keys.
     pub metadata: Vec<(String, MetaValue)>,
+    /// Non-critical extensions: top-level claims with negative keys (other than airseal's
+    /// own), as (key, encoded CBOR value). Kept verbatim so re-encoding loses nothing.
+    pub extensions: Vec<(i64, Vec<u8>)>,
+    /// Non-critical extensions inside airseal's claims map (negative keys), verbatim.
+    pub airseal_extensions: Vec<(i64, Vec<u8>)>,
 }
 
 impl LicenseClaims {
@@ -272,6 +284,8 @@ impl LicenseClaims {
             grace_period: None,
             clock_offset: None,
             metadata: Vec::new(),
+            extensions: Vec::new(),
+            airseal_extensions: Vec::new(),
         }
     }
 
@@ -282,7 +296,9 @@ impl LicenseClaims {
 
     /// Puts named features and metadata into deterministic order, as the encoding requires.
     pub fn normalize(&mut self) {
-        self.features.named.sort_by(|a, b| text_key_order(&a.name, &b.name));
+        self.features
+            .named
+            .sort_by(|a, b| text_key_order(&a.name, &b.name));
         self.metadata.sort_by(|a, b| text_key_order(&a.0, &b.0));
     }
 
@@ -306,10 +322,20 @@ impl LicenseClaims {
         if self.features.named.len() > MAX_NAMED_FEATURES {
             return Err("more than 64 named features");
         }
-        if self.features.named.iter().any(|f| f.name.is_empty() || f.name.len() > MAX_NAME_LEN) {
+        if self
+            .features
+            .named
+            .iter()
+            .any(|f| f.name.is_empty() || f.name.len() > MAX_NAME_LEN)
+        {
             return Err("feature names must be 1 to 64 bytes");
         }
-        if self.features.named.iter().any(|f| bit_name(&f.name).is_some()) {
+        if self
+            .features
+            .named
+            .iter()
+            .any(|f| bit_name(&f.name).is_some())
+        {
             return Err("F1..F8 are feature bits, not named features");
         }
         if !strictly_sorted(self.features.named.iter().map(|f| f.name.as_str())) {
@@ -318,7 +344,11 @@ impl LicenseClaims {
         if self.metadata.len() > MAX_METADATA {
             return Err("more than 50 metadata entries");
         }
-        if self.metadata.iter().any(|(k, _)| k.is_empty() || k.len() > MAX_NAME_LEN) {
+        if self
+            .metadata
+            .iter()
+            .any(|(k, _)| k.is_empty() || k.len() > MAX_NAME_LEN)
+        {
             return Err("metadata keys must be 1 to 64 bytes");
         }
         if !strictly_sorted(self.metadata.iter().map(|(k, _)| k.as_str())) {
@@ -345,8 +375,10 @@ impl LicenseClaims {
         let top = 5
             + usize::from(self.expires_at.is_some())
             + usize::from(self.not_before.is_some())
-            + 1; // airseal map
+            + 1 // airseal map
+            + self.extensions.len();
         w.map(top);
+        // Registered claims 1..=7 encode below every negative key, so they come first.
         w.int(ISS).text(&self.issuer);
         w.int(SUB).text(&self.license_id);
         w.int(AUD).text(&self.product);
@@ -358,8 +390,20 @@ impl LicenseClaims {
         }
         w.int(IAT).int(self.issued_at);
         w.int(CTI).bytes(&self.token_id);
-        w.int(AIRSEAL_CLAIMS_KEY);
-        self.encode_private(&mut w);
+        // Negative keys (airseal's and extensions) in the bytewise order of their encodings.
+        let mut private = Writer::new();
+        self.encode_private(&mut private);
+        let mut rest: Vec<(Vec<u8>, &[u8])> = self
+            .extensions
+            .iter()
+            .map(|(k, v)| (encoded_key(*k), v.as_slice()))
+            .collect();
+        let private = private.into_bytes();
+        rest.push((encoded_key(AIRSEAL_CLAIMS_KEY), &private));
+        rest.sort_by(|a, b| a.0.cmp(&b.0));
+        for (k, v) in rest {
+            w.raw(&k).raw(v);
+        }
         w.into_bytes()
     }
 
@@ -381,10 +425,15 @@ impl LicenseClaims {
             + usize::from(self.maintenance_until.is_some())
             + usize::from(self.grace_period.is_some())
             + usize::from(self.clock_offset.is_some())
-            + usize::from(!self.metadata.is_empty());
+            + usize::from(!self.metadata.is_empty())
+            + self.airseal_extensions.len();
         w.map(n);
         w.uint(K_KIND).uint(self.kind.code());
-        for (key, value) in [(K_NAME, &l.name), (K_EMAIL, &l.email), (K_ORG, &l.organization)] {
+        for (key, value) in [
+            (K_NAME, &l.name),
+            (K_EMAIL, &l.email),
+            (K_ORG, &l.organization),
+        ] {
             if let Some(v) = value {
                 w.uint(key).text(v);
             }
@@ -415,9 +464,10 @@ impl LicenseClaims {
                 };
             }
         }
-        for (key, limit) in
-            [(K_MAX_ACTIVATIONS, self.max_activations), (K_MAX_DEACTIVATIONS, self.max_deactivations)]
-        {
+        for (key, limit) in [
+            (K_MAX_ACTIVATIONS, self.max_activations),
+            (K_MAX_DEACTIVATIONS, self.max_deactivations),
+        ] {
             match limit {
                 Some(Limit::AtMost(n)) => {
                     w.uint(key).uint(n);
@@ -429,7 +479,8 @@ impl LicenseClaims {
             }
         }
         if let Some(m) = &self.machine {
-            w.uint(K_MACHINE).map(2 + usize::from(m.device_key.is_some()));
+            w.uint(K_MACHINE)
+                .map(2 + usize::from(m.device_key.is_some()));
             w.uint(M_THRESHOLD).uint(u64::from(m.threshold));
             w.uint(M_COMPONENTS).array(m.components.len());
             for c in &m.components {
@@ -458,6 +509,16 @@ impl LicenseClaims {
                 };
             }
         }
+        // Negative keys encode above every non-negative one, so extensions come last.
+        let mut ext: Vec<(Vec<u8>, &[u8])> = self
+            .airseal_extensions
+            .iter()
+            .map(|(k, v)| (encoded_key(*k), v.as_slice()))
+            .collect();
+        ext.sort_by(|a, b| a.0.cmp(&b.0));
+        for (k, v) in ext {
+            w.raw(&k).raw(v);
+        }
     }
 
     /// Decodes a claims set with every strictness rule of `SPEC.md` §2 and §4.
@@ -473,8 +534,10 @@ impl LicenseClaims {
         let start = r.position();
         let n = r.map()?;
         let mut order = KeyOrder::new();
-        let (mut iss, mut sub, mut aud, mut iat, mut cti, mut private) = (None, None, None, None, None, None);
+        let (mut iss, mut sub, mut aud, mut iat, mut cti, mut private) =
+            (None, None, None, None, None, None);
         let (mut exp, mut nbf) = (None, None);
+        let mut extensions = Vec::new();
         for _ in 0..n {
             r.set_context("claims");
             let key_at = r.position();
@@ -510,7 +573,10 @@ impl LicenseClaims {
                     let at = r.position();
                     let b = r.bytes()?;
                     if b.is_empty() || b.len() > MAX_TOKEN_ID_LEN {
-                        return Err(r.error_at(at, DecodeErrorKind::InvalidValue("cti must be 1 to 32 bytes")));
+                        return Err(r.error_at(
+                            at,
+                            DecodeErrorKind::InvalidValue("cti must be 1 to 32 bytes"),
+                        ));
                     }
                     cti = Some(b.to_vec());
                 }
@@ -518,16 +584,23 @@ impl LicenseClaims {
                     r.set_context("claims.airseal");
                     private = Some(decode_private(&mut r)?);
                 }
-                k if k >= 0 => return Err(r.error_at(key_at, DecodeErrorKind::UnknownCriticalKey(k))),
+                k if k >= 0 => {
+                    return Err(r.error_at(key_at, DecodeErrorKind::UnknownCriticalKey(k)));
+                }
                 _ => {
                     r.set_context("claims (extension)");
+                    let at = r.position();
                     r.skip()?;
+                    extensions.push((key, r.slice(at, r.position()).to_vec()));
                 }
             }
         }
         r.set_context("claims");
         r.finish()?;
-        let missing = |ctx| r.error_at(start, DecodeErrorKind::MissingField).with_context(ctx);
+        let missing = |ctx| {
+            r.error_at(start, DecodeErrorKind::MissingField)
+                .with_context(ctx)
+        };
         let p = private.ok_or_else(|| missing("claims.airseal"))?;
         Ok(LicenseClaims {
             issuer: iss.ok_or_else(|| missing("claims.iss"))?,
@@ -548,6 +621,8 @@ impl LicenseClaims {
             grace_period: p.grace_period,
             clock_offset: p.clock_offset,
             metadata: p.metadata,
+            extensions,
+            airseal_extensions: p.extensions,
         })
     }
 }
@@ -559,8 +634,16 @@ impl DecodeError {
     }
 }
 
+fn encoded_key(k: i64) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.int(k);
+    w.into_bytes()
+}
+
 fn strictly_sorted<'a>(mut it: impl Iterator<Item = &'a str>) -> bool {
-    let Some(mut prev) = it.next() else { return true };
+    let Some(mut prev) = it.next() else {
+        return true;
+    };
     for k in it {
         if text_key_order(prev, k) != core::cmp::Ordering::Less {
             return false;
@@ -582,6 +665,7 @@ struct Private {
     grace_period: Option<u64>,
     clock_offset: Option<u64>,
     metadata: Vec<(String, MetaValue)>,
+    extensions: Vec<(i64, Vec<u8>)>,
 }
 
 fn invalid(r: &Reader<'_>, at: usize, why: &'static str) -> DecodeError {
@@ -605,6 +689,7 @@ fn decode_private(r: &mut Reader<'_>) -> Result<Private, DecodeError> {
         grace_period: None,
         clock_offset: None,
         metadata: Vec::new(),
+        extensions: Vec::new(),
     };
     for _ in 0..n {
         r.set_context("claims.airseal");
@@ -613,7 +698,9 @@ fn decode_private(r: &mut Reader<'_>) -> Result<Private, DecodeError> {
         order.check(r, key_at)?;
         let Ok(key) = u64::try_from(key) else {
             r.set_context("claims.airseal (extension)");
+            let at = r.position();
             r.skip()?;
+            p.extensions.push((key, r.slice(at, r.position()).to_vec()));
             continue;
         };
         let at = r.position();
@@ -621,7 +708,10 @@ fn decode_private(r: &mut Reader<'_>) -> Result<Private, DecodeError> {
             K_KIND => {
                 r.set_context("claims.airseal.kind");
                 let code = r.uint()?;
-                kind = Some(LicenseKind::from_code(code).ok_or_else(|| invalid(r, at, "unknown license kind"))?);
+                kind = Some(
+                    LicenseKind::from_code(code)
+                        .ok_or_else(|| invalid(r, at, "unknown license kind"))?,
+                );
             }
             K_NAME => {
                 r.set_context("claims.airseal.licensee_name");
@@ -642,10 +732,9 @@ fn decode_private(r: &mut Reader<'_>) -> Result<Private, DecodeError> {
             K_FEATURE_BITS => {
                 r.set_context("claims.airseal.feature_bits");
                 let bits = r.uint()?;
-                p.features.bits = u8::try_from(bits)
-                    .ok()
-                    .filter(|b| *b != 0)
-                    .ok_or_else(|| invalid(r, at, "feature bits must be 1..=255 (omit when none)"))?;
+                p.features.bits = u8::try_from(bits).ok().filter(|b| *b != 0).ok_or_else(|| {
+                    invalid(r, at, "feature bits must be 1..=255 (omit when none)")
+                })?;
             }
             K_FEATURE_BIT_EXPIRY => {
                 r.set_context("claims.airseal.feature_bit_expiry");
@@ -661,7 +750,9 @@ fn decode_private(r: &mut Reader<'_>) -> Result<Private, DecodeError> {
                     let idx = bit
                         .checked_sub(1)
                         .filter(|i| *i < 8 && p.features.bits & (1 << i) != 0)
-                        .ok_or_else(|| invalid(r, k_at, "expiry for a feature bit that is not granted"))?;
+                        .ok_or_else(|| {
+                            invalid(r, k_at, "expiry for a feature bit that is not granted")
+                        })?;
                     let exp = r.int()?;
                     if let Some(slot) = p.features.bit_expiry.get_mut(idx as usize) {
                         *slot = Some(exp);
@@ -680,17 +771,28 @@ fn decode_private(r: &mut Reader<'_>) -> Result<Private, DecodeError> {
                     let name = r.text()?;
                     inner.check(r, k_at)?;
                     if name.is_empty() || name.len() > MAX_NAME_LEN || bit_name(name).is_some() {
-                        return Err(invalid(r, k_at, "feature name must be 1 to 64 bytes and not F1..F8"));
+                        return Err(invalid(
+                            r,
+                            k_at,
+                            "feature name must be 1 to 64 bytes and not F1..F8",
+                        ));
                     }
                     let expires_at = if r.null() { None } else { Some(r.int()?) };
-                    p.features.named.push(NamedFeature { name: name.to_string(), expires_at });
+                    p.features.named.push(NamedFeature {
+                        name: name.to_string(),
+                        expires_at,
+                    });
                 }
             }
             K_MAX_ACTIVATIONS => {
                 r.set_context("claims.airseal.max_activations");
                 let limit = decode_limit(r)?;
                 if limit == Limit::AtMost(0) {
-                    return Err(invalid(r, at, "max activations must be at least 1 (or null)"));
+                    return Err(invalid(
+                        r,
+                        at,
+                        "max activations must be at least 1 (or null)",
+                    ));
                 }
                 p.max_activations = Some(limit);
             }
@@ -735,7 +837,10 @@ fn decode_private(r: &mut Reader<'_>) -> Result<Private, DecodeError> {
                         other => {
                             return Err(r.error_at(
                                 v_at,
-                                DecodeErrorKind::UnexpectedType { expected: "text or integer", found: other.name() },
+                                DecodeErrorKind::UnexpectedType {
+                                    expected: "text or integer",
+                                    found: other.name(),
+                                },
                             ));
                         }
                     };
@@ -748,13 +853,18 @@ fn decode_private(r: &mut Reader<'_>) -> Result<Private, DecodeError> {
         }
     }
     p.kind = kind.ok_or_else(|| {
-        r.error_at(start, DecodeErrorKind::MissingField).with_context("claims.airseal.kind")
+        r.error_at(start, DecodeErrorKind::MissingField)
+            .with_context("claims.airseal.kind")
     })?;
     Ok(p)
 }
 
 fn decode_limit(r: &mut Reader<'_>) -> Result<Limit, DecodeError> {
-    if r.null() { Ok(Limit::Unlimited) } else { Ok(Limit::AtMost(r.uint()?)) }
+    if r.null() {
+        Ok(Limit::Unlimited)
+    } else {
+        Ok(Limit::AtMost(r.uint()?))
+    }
 }
 
 fn decode_machine(r: &mut Reader<'_>) -> Result<MachineBinding, DecodeError> {
@@ -770,7 +880,8 @@ fn decode_machine(r: &mut Reader<'_>) -> Result<MachineBinding, DecodeError> {
         match key {
             M_THRESHOLD => {
                 threshold = Some(
-                    u8::try_from(r.uint()?).map_err(|_| invalid(r, at, "threshold out of range"))?,
+                    u8::try_from(r.uint()?)
+                        .map_err(|_| invalid(r, at, "threshold out of range"))?,
                 );
             }
             M_COMPONENTS => {
@@ -785,14 +896,24 @@ fn decode_machine(r: &mut Reader<'_>) -> Result<MachineBinding, DecodeError> {
                 components = Some(list);
             }
             M_DEVICE_KEY => device_key = Some(r.bytes_exact::<8>()?),
-            other => return Err(r.error_at(key_at, DecodeErrorKind::UnknownCriticalKey(other as i64))),
+            other => {
+                return Err(r.error_at(key_at, DecodeErrorKind::UnknownCriticalKey(other as i64)));
+            }
         }
     }
     let missing = || r.error_at(start, DecodeErrorKind::MissingField);
     let threshold = threshold.ok_or_else(missing)?;
     let components = components.ok_or_else(missing)?;
     if threshold == 0 || usize::from(threshold) > components.len() {
-        return Err(invalid(r, start, "threshold must be between 1 and the number of components"));
+        return Err(invalid(
+            r,
+            start,
+            "threshold must be between 1 and the number of components",
+        ));
     }
-    Ok(MachineBinding { threshold, components, device_key })
+    Ok(MachineBinding {
+        threshold,
+        components,
+        device_key,
+    })
 }

@@ -136,7 +136,10 @@ impl core::fmt::Display for EnvelopeError {
         match self {
             EnvelopeError::Malformed(e) => e.fmt(f),
             EnvelopeError::UnsupportedAlgorithm(alg) => {
-                write!(f, "unsupported COSE algorithm {alg} (expected EdDSA -8 or Ed25519 -19)")
+                write!(
+                    f,
+                    "unsupported COSE algorithm {alg} (expected EdDSA -8 or Ed25519 -19)"
+                )
             }
         }
     }
@@ -154,7 +157,10 @@ pub fn parse_sign1(input: &[u8]) -> Result<Sign1<'_>, EnvelopeError> {
     r.set_context("envelope");
     if input.len() > MAX_OBJECT_SIZE {
         return Err(r
-            .error(DecodeErrorKind::TooLarge { limit: MAX_OBJECT_SIZE, size: input.len() })
+            .error(DecodeErrorKind::TooLarge {
+                limit: MAX_OBJECT_SIZE,
+                size: input.len(),
+            })
             .into());
     }
     let tag_at = r.position();
@@ -164,7 +170,10 @@ pub fn parse_sign1(input: &[u8]) -> Result<Sign1<'_>, EnvelopeError> {
     let array_at = r.position();
     if r.array()? != 4 {
         return Err(r
-            .error_at(array_at, DecodeErrorKind::InvalidValue("COSE_Sign1 must have 4 elements"))
+            .error_at(
+                array_at,
+                DecodeErrorKind::InvalidValue("COSE_Sign1 must have 4 elements"),
+            )
             .into());
     }
     r.set_context("protected header");
@@ -178,7 +187,10 @@ pub fn parse_sign1(input: &[u8]) -> Result<Sign1<'_>, EnvelopeError> {
     let unprotected_at = r.position();
     if r.map()? != 0 {
         return Err(r
-            .error_at(unprotected_at, DecodeErrorKind::InvalidValue("unprotected header must be empty"))
+            .error_at(
+                unprotected_at,
+                DecodeErrorKind::InvalidValue("unprotected header must be empty"),
+            )
             .into());
     }
     r.set_context("payload");
@@ -189,7 +201,13 @@ pub fn parse_sign1(input: &[u8]) -> Result<Sign1<'_>, EnvelopeError> {
     let signature = r.bytes_exact::<64>()?;
     r.set_context("envelope");
     r.finish()?;
-    Ok(Sign1 { protected, header, payload, payload_offset, signature })
+    Ok(Sign1 {
+        protected,
+        header,
+        payload,
+        payload_offset,
+        signature,
+    })
 }
 
 fn parse_protected(bytes: &[u8], base: usize) -> Result<ProtectedHeader<'_>, EnvelopeError> {
@@ -216,7 +234,9 @@ fn parse_protected(bytes: &[u8], base: usize) -> Result<ProtectedHeader<'_>, Env
                 typ = Some(r.text()?);
             }
             _ => {
-                return Err(r.error_at(key_at, DecodeErrorKind::UnknownCriticalKey(label)).into());
+                return Err(r
+                    .error_at(key_at, DecodeErrorKind::UnknownCriticalKey(label))
+                    .into());
             }
         }
         r.set_context("protected header");
@@ -260,6 +280,11 @@ pub fn sig_structure(protected: &[u8], payload: &[u8]) -> Vec<u8> {
 /// Assembles a tagged COSE_Sign1 from its parts.
 pub fn encode_sign1(protected: &[u8], payload: &[u8], signature: &[u8; 64]) -> Vec<u8> {
     let mut w = Writer::new();
-    w.tag(COSE_SIGN1_TAG).array(4).bytes(protected).map(0).bytes(payload).bytes(signature);
+    w.tag(COSE_SIGN1_TAG)
+        .array(4)
+        .bytes(protected)
+        .map(0)
+        .bytes(payload)
+        .bytes(signature);
     w.into_bytes()
 }

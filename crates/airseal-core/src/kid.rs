@@ -16,7 +16,10 @@ pub struct KeyId(pub [u8; 8]);
 impl KeyId {
     /// The key id of an Ed25519 public key.
     pub fn of_public_key(public_key: &[u8; 32]) -> Self {
-        let digest = Sha512::new().chain_update(KID_DOMAIN).chain_update(public_key).finalize();
+        let digest = Sha512::new()
+            .chain_update(KID_DOMAIN)
+            .chain_update(public_key)
+            .finalize();
         let mut id = [0u8; 8];
         id.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
         KeyId(id)

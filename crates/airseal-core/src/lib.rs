@@ -9,6 +9,8 @@ pub mod armor;
 pub mod cbor;
 pub mod claims;
 pub mod cose;
+#[doc(hidden)]
+pub mod fuzz_hooks;
 pub mod kid;
 pub mod pubkey;
 

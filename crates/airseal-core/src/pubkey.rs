@@ -47,11 +47,18 @@ pub enum PublicKeyError {
 impl core::fmt::Display for PublicKeyError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::NoKeyLine => f.write_str("no `airseal-pk-v1:` line found: not an airseal public key file"),
-            Self::SeveralKeys { line } => write!(f, "line {line}: a second public key (one key per file)"),
+            Self::NoKeyLine => {
+                f.write_str("no `airseal-pk-v1:` line found: not an airseal public key file")
+            }
+            Self::SeveralKeys { line } => {
+                write!(f, "line {line}: a second public key (one key per file)")
+            }
             Self::BadKeyLine { line, what } => write!(f, "line {line}: {what}"),
             Self::KeyIdMismatch { line } => {
-                write!(f, "line {line}: key id does not match the key (file corrupted or edited)")
+                write!(
+                    f,
+                    "line {line}: key id does not match the key (file corrupted or edited)"
+                )
             }
         }
     }
@@ -81,15 +88,24 @@ pub fn parse_public_key(text: &[u8]) -> Result<[u8; 32], PublicKeyError> {
         if line.is_empty() || line.starts_with(b"#") {
             continue;
         }
-        let bad = |what| PublicKeyError::BadKeyLine { line: line_no, what };
+        let bad = |what| PublicKeyError::BadKeyLine {
+            line: line_no,
+            what,
+        };
         let line = core::str::from_utf8(line).map_err(|_| bad("not UTF-8 text"))?;
-        let rest = line.strip_prefix(PREFIX).ok_or(bad("expected `airseal-pk-v1:<key id>:<key>`"))?;
+        let rest = line
+            .strip_prefix(PREFIX)
+            .ok_or(bad("expected `airseal-pk-v1:<key id>:<key>`"))?;
         if found.is_some() {
             return Err(PublicKeyError::SeveralKeys { line: line_no });
         }
-        let (kid_hex, key_b64) = rest.split_once(':').ok_or(bad("missing `:` between key id and key"))?;
+        let (kid_hex, key_b64) = rest
+            .split_once(':')
+            .ok_or(bad("missing `:` between key id and key"))?;
         let kid = KeyId::from_hex(kid_hex).ok_or(bad("key id must be 16 hex digits"))?;
-        let bytes = STANDARD.decode(key_b64).map_err(|_| bad("key is not valid base64"))?;
+        let bytes = STANDARD
+            .decode(key_b64)
+            .map_err(|_| bad("key is not valid base64"))?;
         let key: [u8; 32] = bytes.try_into().map_err(|_| bad("key must be 32 bytes"))?;
         if KeyId::of_public_key(&key) != kid {
             return Err(PublicKeyError::KeyIdMismatch { line: line_no });
@@ -102,19 +118,35 @@ pub fn parse_public_key(text: &[u8]) -> Result<[u8; 32], PublicKeyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn round_trip_and_damage() {
         let key = [7u8; 32];
         let text = encode_public_key(&key);
         assert_eq!(parse_public_key(text.as_bytes()).unwrap(), key);
-        assert_eq!(parse_public_key(text.replace('\n', "\r\n").as_bytes()).unwrap(), key);
+        assert_eq!(
+            parse_public_key(text.replace('\n', "\r\n").as_bytes()).unwrap(),
+            key
+        );
         let kid = KeyId::of_public_key(&key).to_string();
         let wrong_kid = text.replace(&kid, "0000000000000000");
-        assert_eq!(parse_public_key(wrong_kid.as_bytes()), Err(PublicKeyError::KeyIdMismatch { line: 2 }));
-        assert_eq!(parse_public_key(b"# only a comment\n"), Err(PublicKeyError::NoKeyLine));
+        assert_eq!(
+            parse_public_key(wrong_kid.as_bytes()),
+            Err(PublicKeyError::KeyIdMismatch { line: 2 })
+        );
+        assert_eq!(
+            parse_public_key(b"# only a comment\n"),
+            Err(PublicKeyError::NoKeyLine)
+        );
         let twice = format!("{text}{text}");
-        assert_eq!(parse_public_key(twice.as_bytes()), Err(PublicKeyError::SeveralKeys { line: 4 }));
-        assert!(matches!(parse_public_key(b"hello"), Err(PublicKeyError::BadKeyLine { line: 1, .. })));
+        assert_eq!(
+            parse_public_key(twice.as_bytes()),
+            Err(PublicKeyError::SeveralKeys { line: 4 })
+        );
+        assert!(matches!(
+            parse_public_key(b"hello"),
+            Err(PublicKeyError::BadKeyLine { line: 1, .. })
+        ));
     }
 }

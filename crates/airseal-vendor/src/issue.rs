@@ -9,7 +9,9 @@ use std::fmt;
 
 use airseal_core::claims::bit_name;
 use airseal_core::cose::{self, ObjectType};
-use airseal_core::{KeyId, LicenseClaims, LicenseKind, Licensee, Limit, MetaValue, NamedFeature, UnixTime};
+use airseal_core::{
+    KeyId, LicenseClaims, LicenseKind, Licensee, Limit, MetaValue, NamedFeature, UnixTime,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use ed25519_dalek::{Signer, SigningKey};
 use rand::Rng;
@@ -29,7 +31,9 @@ pub struct Issuer {
 impl fmt::Debug for Issuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print the key itself.
-        f.debug_struct("Issuer").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("Issuer")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -74,7 +78,11 @@ impl Issuer {
     ///
     /// # Errors
     /// [`IssueError`] naming the field that is missing or wrong.
-    pub fn issue_spec(&self, spec: &LicenseSpec, now: UnixTime) -> Result<(LicenseClaims, Vec<u8>), IssueError> {
+    pub fn issue_spec(
+        &self,
+        spec: &LicenseSpec,
+        now: UnixTime,
+    ) -> Result<(LicenseClaims, Vec<u8>), IssueError> {
         let claims = spec.to_claims(self, now, &mut rand::rng())?;
         let bytes = self.issue(claims.clone())?;
         Ok((claims, bytes))
@@ -108,7 +116,10 @@ impl fmt::Display for IssueError {
 impl std::error::Error for IssueError {}
 
 fn field_error(field: &'static str, message: impl Into<String>) -> IssueError {
-    IssueError::InvalidField { field, message: message.into() }
+    IssueError::InvalidField {
+        field,
+        message: message.into(),
+    }
 }
 
 /// A limit as people write it: a number or `"unlimited"`.
@@ -219,8 +230,20 @@ impl LicenseSpec {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = base.$f; } )* };
         }
         fill!(
-            product, issuer, kind, licensee_name, licensee_email, licensee_org, product_key, days,
-            expires, not_before, max_activations, max_deactivations, maintenance_until, grace_days,
+            product,
+            issuer,
+            kind,
+            licensee_name,
+            licensee_email,
+            licensee_org,
+            product_key,
+            days,
+            expires,
+            not_before,
+            max_activations,
+            max_deactivations,
+            maintenance_until,
+            grace_days,
             clock_offset_minutes
         );
         if self.features.is_empty() {
@@ -236,19 +259,39 @@ impl LicenseSpec {
     ///
     /// # Errors
     /// [`IssueError::InvalidField`] naming the field that is missing or wrong.
-    pub fn to_claims(&self, issuer: &Issuer, now: UnixTime, rng: &mut impl Rng) -> Result<LicenseClaims, IssueError> {
-        let product = self.product.clone().ok_or_else(|| field_error("product", "a product id is required"))?;
+    pub fn to_claims(
+        &self,
+        issuer: &Issuer,
+        now: UnixTime,
+        rng: &mut impl Rng,
+    ) -> Result<LicenseClaims, IssueError> {
+        let product = self
+            .product
+            .clone()
+            .ok_or_else(|| field_error("product", "a product id is required"))?;
         if product.is_empty() {
             return Err(field_error("product", "must not be empty"));
         }
-        let issuer_name = self.issuer.clone().unwrap_or_else(|| issuer.key_id().to_string());
-        let mut claims = LicenseClaims::new(issuer_name, new_license_id(rng), product, now, random_bytes(rng, TOKEN_ID_BYTES));
+        let issuer_name = self
+            .issuer
+            .clone()
+            .unwrap_or_else(|| issuer.key_id().to_string());
+        let mut claims = LicenseClaims::new(
+            issuer_name,
+            new_license_id(rng),
+            product,
+            now,
+            random_bytes(rng, TOKEN_ID_BYTES),
+        );
         claims.kind = match self.kind.as_deref().unwrap_or("perpetual") {
             "perpetual" => LicenseKind::Perpetual,
             "subscription" => LicenseKind::Subscription,
             "trial" => LicenseKind::Trial,
             other => {
-                return Err(field_error("kind", format!("{other:?}: expected perpetual, subscription or trial")));
+                return Err(field_error(
+                    "kind",
+                    format!("{other:?}: expected perpetual, subscription or trial"),
+                ));
             }
         };
         claims.licensee = Licensee {
@@ -258,25 +301,43 @@ impl LicenseSpec {
         };
         if let Some(email) = &claims.licensee.email {
             if !email.contains('@') || email.chars().any(char::is_whitespace) {
-                return Err(field_error("licensee-email", format!("{email:?} is not an e-mail address")));
+                return Err(field_error(
+                    "licensee-email",
+                    format!("{email:?} is not an e-mail address"),
+                ));
             }
         }
         claims.product_key = self.product_key.clone();
         claims.expires_at = match (self.days, &self.expires) {
-            (Some(_), Some(_)) => return Err(field_error("expires", "give either days or expires, not both")),
+            (Some(_), Some(_)) => {
+                return Err(field_error(
+                    "expires",
+                    "give either days or expires, not both",
+                ));
+            }
             (Some(days), None) => Some(now + i64::from(days) * 86_400),
             (None, Some(date)) => Some(parse_time("expires", date, EndOfDay::Yes)?),
             (None, None) => None,
         };
         if let Some(exp) = claims.expires_at {
             if exp <= now {
-                return Err(field_error("expires", "the license would already be expired"));
+                return Err(field_error(
+                    "expires",
+                    "the license would already be expired",
+                ));
             }
         }
-        claims.not_before = self.not_before.as_deref().map(|d| parse_time("not-before", d, EndOfDay::No)).transpose()?;
+        claims.not_before = self
+            .not_before
+            .as_deref()
+            .map(|d| parse_time("not-before", d, EndOfDay::No))
+            .transpose()?;
         for f in &self.features {
             let (name, date) = match f.split_once('=') {
-                Some((n, d)) => (n.trim(), Some(parse_time("feature", d.trim(), EndOfDay::Yes)?)),
+                Some((n, d)) => (
+                    n.trim(),
+                    Some(parse_time("feature", d.trim(), EndOfDay::Yes)?),
+                ),
                 None => (f.trim(), None),
             };
             if let Some(bit) = bit_name(name) {
@@ -290,7 +351,10 @@ impl LicenseSpec {
             } else if claims.features.named.iter().any(|n| n.name == name) {
                 return Err(field_error("feature", format!("{name:?} given twice")));
             } else {
-                claims.features.named.push(NamedFeature { name: name.to_string(), expires_at: date });
+                claims.features.named.push(NamedFeature {
+                    name: name.to_string(),
+                    expires_at: date,
+                });
             }
         }
         claims.max_activations = self.max_activations.map(LimitSpec::to_limit);
@@ -337,13 +401,21 @@ pub fn parse_time(field: &'static str, s: &str, end: EndOfDay) -> Result<UnixTim
         return Ok(t.with_timezone(&Utc).timestamp());
     }
     let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        field_error(field, format!("{s:?} is not a date (YYYY-MM-DD) or RFC 3339 time (2027-01-31T12:00:00Z)"))
+        field_error(
+            field,
+            format!("{s:?} is not a date (YYYY-MM-DD) or RFC 3339 time (2027-01-31T12:00:00Z)"),
+        )
     })?;
     let date = match end {
-        EndOfDay::Yes => date.succ_opt().ok_or_else(|| field_error(field, "date out of range"))?,
+        EndOfDay::Yes => date
+            .succ_opt()
+            .ok_or_else(|| field_error(field, "date out of range"))?,
         EndOfDay::No => date,
     };
-    Ok(date.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp()).unwrap_or_default())
+    Ok(date
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc().timestamp())
+        .unwrap_or_default())
 }
 
 /// Formats seconds since 1970 as RFC 3339 UTC, for people and JSON.
@@ -409,7 +481,9 @@ mod tests {
             "#,
         )
         .unwrap();
-        let c = spec.to_claims(&issuer(), 1_700_000_000, &mut rand::rng()).unwrap();
+        let c = spec
+            .to_claims(&issuer(), 1_700_000_000, &mut rand::rng())
+            .unwrap();
         assert_eq!(c.product, "photo-pro");
         assert_eq!(c.kind, LicenseKind::Subscription);
         assert_eq!(c.expires_at, Some(1_700_000_000 + 30 * 86_400));
@@ -418,26 +492,49 @@ mod tests {
         assert_eq!(c.features.named[0].name, "export-raw");
         assert_eq!(c.max_activations, Some(Limit::Unlimited));
         assert_eq!(c.grace_period, Some(7 * 86_400));
-        assert_eq!(c.metadata[0], ("order".to_string(), MetaValue::Text("A-1001".into())));
+        assert_eq!(
+            c.metadata[0],
+            ("order".to_string(), MetaValue::Text("A-1001".into()))
+        );
         assert_eq!(c.metadata[1], ("seats".to_string(), MetaValue::Int(5)));
         assert_eq!(c.license_id.len(), 13);
     }
 
     #[test]
     fn bad_fields_are_named() {
-        let mut spec = LicenseSpec { product: Some("p".into()), ..Default::default() };
+        let mut spec = LicenseSpec {
+            product: Some("p".into()),
+            ..Default::default()
+        };
         spec.expires = Some("31/01/2027".into());
         let e = spec.to_claims(&issuer(), 0, &mut rand::rng()).unwrap_err();
-        assert!(matches!(e, IssueError::InvalidField { field: "expires", .. }), "{e}");
-        let spec = LicenseSpec { product: Some("p".into()), kind: Some("forever".into()), ..Default::default() };
+        assert!(
+            matches!(
+                e,
+                IssueError::InvalidField {
+                    field: "expires",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let spec = LicenseSpec {
+            product: Some("p".into()),
+            kind: Some("forever".into()),
+            ..Default::default()
+        };
         assert!(spec.to_claims(&issuer(), 0, &mut rand::rng()).is_err());
         let too_many = LicenseSpec {
             product: Some("p".into()),
-            metadata: (0..51).map(|i| (format!("k{i}"), MetaSpec::Int(i))).collect(),
+            metadata: (0..51)
+                .map(|i| (format!("k{i}"), MetaSpec::Int(i)))
+                .collect(),
             ..Default::default()
         };
         assert_eq!(
-            too_many.to_claims(&issuer(), 0, &mut rand::rng()).unwrap_err(),
+            too_many
+                .to_claims(&issuer(), 0, &mut rand::rng())
+                .unwrap_err(),
             IssueError::InvalidClaims("more than 50 metadata entries")
         );
         assert!(LicenseSpec::from_toml("produkt = 1").is_err());
@@ -445,8 +542,16 @@ mod tests {
 
     #[test]
     fn template_fills_only_missing_fields() {
-        let base = LicenseSpec { product: Some("a".into()), days: Some(5), ..Default::default() };
-        let spec = LicenseSpec { product: Some("b".into()), ..Default::default() }.or(base);
+        let base = LicenseSpec {
+            product: Some("a".into()),
+            days: Some(5),
+            ..Default::default()
+        };
+        let spec = LicenseSpec {
+            product: Some("b".into()),
+            ..Default::default()
+        }
+        .or(base);
         assert_eq!(spec.product.as_deref(), Some("b"));
         assert_eq!(spec.days, Some(5));
     }
@@ -454,16 +559,27 @@ mod tests {
     #[test]
     fn crockford_matches_the_base32_crate() {
         for len in 0..20u8 {
-            let bytes: Vec<u8> = (0..len).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
-            assert_eq!(crockford(&bytes), base32::encode(base32::Alphabet::Crockford, &bytes));
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| i.wrapping_mul(37).wrapping_add(11))
+                .collect();
+            assert_eq!(
+                crockford(&bytes),
+                base32::encode(base32::Alphabet::Crockford, &bytes)
+            );
         }
     }
 
     #[test]
     fn dates() {
         assert_eq!(parse_time("x", "1970-01-01", EndOfDay::No).unwrap(), 0);
-        assert_eq!(parse_time("x", "1970-01-01", EndOfDay::Yes).unwrap(), 86_400);
-        assert_eq!(parse_time("x", "1970-01-01T01:00:00+01:00", EndOfDay::Yes).unwrap(), 0);
+        assert_eq!(
+            parse_time("x", "1970-01-01", EndOfDay::Yes).unwrap(),
+            86_400
+        );
+        assert_eq!(
+            parse_time("x", "1970-01-01T01:00:00+01:00", EndOfDay::Yes).unwrap(),
+            0
+        );
         assert_eq!(format_time(86_400), "1970-01-02T00:00:00Z");
     }
 }

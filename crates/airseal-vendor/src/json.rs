@@ -32,7 +32,11 @@ pub fn claims_to_json(c: &LicenseClaims) -> Value {
     m.insert("cti".into(), json!(hex(&c.token_id)));
     m.insert("kind".into(), json!(c.kind.as_str()));
     let mut licensee = Map::new();
-    for (k, v) in [("name", &c.licensee.name), ("email", &c.licensee.email), ("organization", &c.licensee.organization)] {
+    for (k, v) in [
+        ("name", &c.licensee.name),
+        ("email", &c.licensee.email),
+        ("organization", &c.licensee.organization),
+    ] {
         if let Some(v) = v {
             licensee.insert(k.into(), json!(v));
         }
@@ -51,8 +55,12 @@ pub fn claims_to_json(c: &LicenseClaims) -> Value {
         m.insert("feature_bits".into(), Value::Array(bits));
     }
     if !c.features.named.is_empty() {
-        let named: Vec<Value> =
-            c.features.named.iter().map(|f| json!({"name": f.name, "expires": f.expires_at})).collect();
+        let named: Vec<Value> = c
+            .features
+            .named
+            .iter()
+            .map(|f| json!({"name": f.name, "expires": f.expires_at}))
+            .collect();
         m.insert("features".into(), Value::Array(named));
     }
     if let Some(l) = c.max_activations {
@@ -64,7 +72,10 @@ pub fn claims_to_json(c: &LicenseClaims) -> Value {
     if let Some(mb) = &c.machine {
         let mut o = Map::new();
         o.insert("threshold".into(), json!(mb.threshold));
-        o.insert("components".into(), json!(mb.components.iter().map(|h| hex(h)).collect::<Vec<_>>()));
+        o.insert(
+            "components".into(),
+            json!(mb.components.iter().map(|h| hex(h)).collect::<Vec<_>>()),
+        );
         if let Some(dk) = &mb.device_key {
             o.insert("device_key".into(), json!(hex(dk)));
         }
@@ -92,6 +103,18 @@ pub fn claims_to_json(c: &LicenseClaims) -> Value {
             })
             .collect();
         m.insert("metadata".into(), Value::Object(meta));
+    }
+    for (name, ext) in [
+        ("extensions", &c.extensions),
+        ("airseal_extensions", &c.airseal_extensions),
+    ] {
+        if !ext.is_empty() {
+            let list: Vec<Value> = ext
+                .iter()
+                .map(|(k, v)| json!({"key": k, "cbor": hex(v)}))
+                .collect();
+            m.insert(name.into(), Value::Array(list));
+        }
     }
     Value::Object(m)
 }

@@ -65,8 +65,8 @@
 //!
 //! **Letters** (`base10ToBase26` / `base26ToBase10`). The 28-digit string `checksum ++ payload`
 //! is read as one decimal number and written in base 26 with `A` = 0 … `Z` = 25, most
-//! significant first and without padding. Because the checksum never starts with a digit below
-//! 1, the number lies in `[10^27, 10^28)`, which is always exactly 20 letters
+//! significant first and without padding. Because the checksum is at least `10^8` (nine digits,
+//! no leading zero), the number lies in `[10^27, 10^28)`, which is always exactly 20 letters
 //! (`26^19 < 10^27`, `10^28 < 26^20`). `doKey` then inserts a dash after every 5 letters.
 //!
 //! **Validation** (`Validate._IsValid`). The key must be 23 characters with dashes or 20
@@ -92,8 +92,16 @@
 //!   keystream digit. Different phrases with equal keystream prefixes are interchangeable.
 //! * **The "digits only" phrase check does nothing.** `doKey` and `decodeKeyToString` throw if the
 //!   *hashed* phrase matches `^\d$`, which a 9-or-more-digit string never does; any phrase works.
-//! * **Hash reduction.** The `result == 0` and `== 1e9` corrections are those of 2.0.5.2; older
-//!   releases lacked them, which only matters for about one key in 10^7.
+//! * **Older releases differ.** A VB.NET SKGL source of the same ISF-2/SKA-2 generation
+//!   (2011–2012, using MegaMath; found in the code index, its repository not identified) differs
+//!   from the C# 2.0.5.2 code in two ways. Its `amountOfBlocks = s.Length / 5` is a
+//!   floating-point division rounded to nearest by VB's implicit conversion (per VB's documented
+//!   conversion rules; not executed here), so a phrase longer than 5 units whose length is 3 or
+//!   4 more than a multiple of 5 (8, 9, 13, 14, …) gets one more, shorter last block: keys made
+//!   by those releases with such phrases validate neither here nor in SKGL 2.0.5.2. And its
+//!   reduction lacks the `0` and `10^9` corrections, which matters for about one payload in
+//!   10^7. The codeplex wiki page "Algorithm versions" also records an earlier checksum change
+//!   after which older keys stopped validating. We follow 2.0.5.2 only.
 //! * **Features above 255.** The three feature digits of a forged but checksum-valid key may
 //!   read 256–999; SKGL's `intToBoolean` then pads its binary string "to 8 digits" in a loop that
 //!   never ends. We return [`SkglError::OutOfRange`] with field `"features"`.
@@ -115,6 +123,25 @@
 //!   `Substring` → invalid) or from `10^28` up (SKGL would read the first 28 of 29 digits and
 //!   ignore the last; a checksum match there needs the checksum `100000000`, about one chance in
 //!   10^7 per forged key). Both are rejected here with [`SkglError::NumberOutOfRange`].
+//!
+//! # Verification
+//!
+//! * Seven keys published with their phrase (two in SKGL's own tests, the example on its NuGet
+//!   page, four in third-party code) decode to the fields their sources assert, and
+//!   [`generate`] gives each back letter for letter; two keys those sources call invalid are
+//!   rejected. The decimal example on the codeplex wiki page "How SKGL works"
+//!   (`693937080 | 20120430 030 000 80966`) has exactly our checksum. All of them are in
+//!   `tests/data/skgl/vectors.tsv` with their sources.
+//! * Once, by hand (it needs Mono and a transcription of the third-party C# code, so it is not
+//!   part of the test suite): SKGL 2.0.5.2's `methods` class transcribed and run under Mono 6.8
+//!   agreed with this module on 20,000 random generations (years 1000–9999, phrases with
+//!   non-ASCII and astral characters) and on 103,533 validations (right and wrong phrases,
+//!   one-letter changes, random letters, digit-count edges).
+//! * Two keys found in third-party code do *not* validate: the documentation example
+//!   `LMFME-OTQAF-JVBUP-OKFGP` with `My$ecretPa$$W0rd` (deciphers to nonsense, so another
+//!   phrase or an older release), and `KTZEY-UBGPZ-REXIG-INWXB` with `hello`, whose payload
+//!   deciphers cleanly (2017-07-15, 30 days, the machine code 92040 given beside it) but whose
+//!   checksum differs, which suggests a modified generator.
 //!
 //! # Security
 //!
@@ -185,7 +212,10 @@ impl SkglKey {
 
     /// The enabled features as 1-based numbers (1 for `features[0]`, "F1"), ascending.
     pub fn enabled_features(&self) -> impl Iterator<Item = u8> + '_ {
-        (1u8..).zip(self.features.iter()).filter(|(_, on)| **on).map(|(n, _)| n)
+        (1u8..)
+            .zip(self.features.iter())
+            .filter(|(_, on)| **on)
+            .map(|(n, _)| n)
     }
 }
 
@@ -239,10 +269,16 @@ impl fmt::Display for SkglError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::WrongLength { found } => {
-                write!(f, "an SKGL key has {KEY_LETTERS} letters, this one has {found}")
+                write!(
+                    f,
+                    "an SKGL key has {KEY_LETTERS} letters, this one has {found}"
+                )
             }
             Self::InvalidCharacter { position, found } => {
-                write!(f, "invalid character {found:?} at position {position} of the SKGL key")
+                write!(
+                    f,
+                    "invalid character {found:?} at position {position} of the SKGL key"
+                )
             }
             Self::NumberOutOfRange { digits } => write!(
                 f,
@@ -383,8 +419,9 @@ fn parse_letters(key: &str) -> Result<[u8; KEY_LETTERS], SkglError> {
 
 /// Splits a number into exactly 28 decimal digits, rejecting any other length.
 fn number_to_digits(mut number: u128) -> Result<[u8; TOTAL_DIGITS], SkglError> {
-    const LOW: u128 = 10u128.pow(TOTAL_DIGITS as u32 - 1);
-    const HIGH: u128 = 10u128.pow(TOTAL_DIGITS as u32);
+    // 10^(TOTAL_DIGITS - 1) and 10^TOTAL_DIGITS.
+    const LOW: u128 = 10u128.pow(27);
+    const HIGH: u128 = 10u128.pow(28);
     if !(LOW..HIGH).contains(&number) {
         let digits = number.checked_ilog10().map_or(1, |l| l as usize + 1);
         return Err(SkglError::NumberOutOfRange { digits });
@@ -458,9 +495,9 @@ fn write_digits(out: &mut [u8], mut value: u64) {
 
 /// The value of a run of decimal digits (at most 19, so it fits).
 fn digits_value(digits: &[u8]) -> u64 {
-    digits
-        .iter()
-        .fold(0u64, |acc, &d| acc.wrapping_mul(10).wrapping_add(u64::from(d)))
+    digits.iter().fold(0u64, |acc, &d| {
+        acc.wrapping_mul(10).wrapping_add(u64::from(d))
+    })
 }
 
 /// The UTF-16LE bytes of a digit string, as `Encoding.Unicode.GetBytes` gives them.
@@ -601,62 +638,700 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
-    fn key(created: (i32, u32, u32), days: u32, features: [bool; 8], id: u32) -> SkglKey {
+    /// Feature flags from a byte, F1 = most significant bit (as SKGL's `booleanToInt`).
+    fn features(bits: u8) -> [bool; 8] {
+        let mut out = [false; 8];
+        for (i, f) in out.iter_mut().enumerate() {
+            *f = bits & (0x80 >> i) != 0;
+        }
+        out
+    }
+
+    fn key(created: (i32, u32, u32), days: u32, bits: u8, id: u32) -> SkglKey {
         SkglKey {
             created,
             days,
-            features,
+            features: features(bits),
             id,
         }
     }
 
+    /// Builds a checksum-valid key around an arbitrary 19-digit payload, bypassing `generate`'s
+    /// field checks, to reach the checks that only forged keys can trigger.
+    fn forge(payload: &str, secret: &str) -> String {
+        let mut digits = [0u8; TOTAL_DIGITS];
+        let (hash, body) = digits.split_at_mut(HASH_DIGITS);
+        for (d, c) in body.iter_mut().zip(payload.bytes()) {
+            *d = c - b'0';
+        }
+        write_digits(hash, eight_byte_hash(&payload_utf16le(body)).into());
+        encipher(body, &secret_keystream(secret));
+        let number = digits.iter().fold(0u128, |a, &d| a * 10 + u128::from(d));
+        number_to_letters(number)
+            .unwrap()
+            .iter()
+            .map(|&l| char::from(b'A' + l))
+            .collect()
+    }
+
+    // Keys published together with their secret phrase, decoded with the fields SKGL reports.
+    // Sources are in the module docs and in tests/data/skgl/vectors.tsv.
     #[test]
-    fn explore() {
-        for (k, s) in [
+    fn real_world_keys_decode() {
+        // Cryptolens/SKGL SKGLTest/UnitTest1.cs, CreateAndValidateA: valid, expired, SetTime 30.
+        let k = decode("MXNBF-ITLDZ-WPOBY-UCHQW", "567").unwrap();
+        assert_eq!(k, key((2013, 12, 28), 30, 0, 23159));
+        assert_eq!(k.expires_string(), "2014-01-27");
+
+        // Same file, CreateAndValidateCJ: valid, expired, SetTime 30, Features[0] set.
+        let k = decode("LZWXQ-SMBAS-JDVDL-XTEHB", "567").unwrap();
+        assert_eq!(k, key((2013, 12, 28), 30, 0x80, 5868));
+        assert_eq!(k.enabled_features().collect::<Vec<_>>(), [1]);
+
+        // The example key on SKGL's NuGet page; it validates without a phrase.
+        let k = decode("MUYVD-LSEBY-CXHRQ-XFAGY", "").unwrap();
+        assert_eq!(k, key((2012, 4, 29), 30, 0, 78636));
+
+        // Third-party test (Digiphoto Lumen): one valid key, one "correct but expired".
+        let k = decode("LBWRB-QOITK-SLCCU-MCGKS", "My$ecretPa$$W0rd").unwrap();
+        assert_eq!(k, key((2015, 12, 27), 999, 0, 59074));
+        let k = decode("LREYZ-AAIDV-RLGRK-EVPFQ", "My$ecretPa$$W0rd").unwrap();
+        assert_eq!(k, key((2000, 1, 1), 30, 0, 63314));
+        assert_eq!(k.expires(), (2000, 1, 31));
+
+        // Third-party demo: doKey(30) and doKey(30, 61123) with phrase "testdemo"; the second
+        // key carries the machine code that was passed in.
+        let k = decode("MFZIL-NSTBB-DLLXZ-RFHYV", "testdemo").unwrap();
+        assert_eq!(k, key((2015, 6, 18), 30, 0, 39136));
+        let k = decode("JPVFS-BLQOQ-FLFTN-HXLFW", "testdemo").unwrap();
+        assert_eq!(k, key((2015, 6, 18), 30, 0, 61123));
+    }
+
+    #[test]
+    fn real_world_invalid_keys_are_rejected() {
+        // Asserted invalid by the Lumen test (its lowercase `y` makes SKGL's IndexOf return -1;
+        // read as `Y` the number is too large).
+        assert_eq!(
+            decode("yFBFR-SZNVH-DGVXL-RTCLT", "My$ecretPa$$W0rd"),
+            Err(SkglError::NumberOutOfRange { digits: 29 })
+        );
+        // Used as "the invalid serial number" by another third-party test.
+        assert_eq!(
+            decode("HCXDB-MQXOD-TRQKD-JQMVQ", "My$ecretPa$$W0rd"),
+            Err(SkglError::HashMismatch)
+        );
+    }
+
+    #[test]
+    fn generate_reproduces_real_keys() {
+        for (text, secret) in [
             ("MXNBF-ITLDZ-WPOBY-UCHQW", "567"),
             ("LZWXQ-SMBAS-JDVDL-XTEHB", "567"),
+            ("MUYVD-LSEBY-CXHRQ-XFAGY", ""),
             ("LBWRB-QOITK-SLCCU-MCGKS", "My$ecretPa$$W0rd"),
             ("LREYZ-AAIDV-RLGRK-EVPFQ", "My$ecretPa$$W0rd"),
-            ("yFBFR-SZNVH-DGVXL-RTCLT", "My$ecretPa$$W0rd"),
-            ("LMFME-OTQAF-JVBUP-OKFGP", "My$ecretPa$$W0rd"),
-            ("HCXDB-MQXOD-TRQKD-JQMVQ", "My$ecretPa$$W0rd"),
             ("MFZIL-NSTBB-DLLXZ-RFHYV", "testdemo"),
             ("JPVFS-BLQOQ-FLFTN-HXLFW", "testdemo"),
-            ("KTZEY-UBGPZ-REXIG-INWXB", "hello"),
-            ("KSIDN-MNDOJ-TYVXK-NTACZ", "981965692"),
-            ("MUYVD-LSEBY-CXHRQ-XFAGY", ""),
         ] {
-            let r = decode(k, s);
-            println!("{k} {s:?} -> {r:?} {:?}", r.as_ref().map(|k| k.expires()));
+            let k = decode(text, secret).unwrap();
+            assert_eq!(generate(&k, secret).unwrap(), text);
         }
-        let _ = key((2020, 1, 1), 0, [false; 8], 0);
     }
-}
-#[cfg(test)]
-mod probe {
-    use super::*;
-    fn f(bits: u8) -> [bool; 8] { let mut a = [false; 8]; for i in 0..8 { a[i] = bits & (0x80 >> i) != 0; } a }
+
+    // skgl.codeplex.com, "How SKGL works", shows the decimal form of a key generated without a
+    // phrase: 693937080 | 20120430 030 000 80966. Our checksum must give the same 9 digits.
     #[test]
-    fn probe() {
-        let cases: Vec<((i32,u32,u32), u32, u8, u32, &str)> = vec![
-            ((2000,1,1), 0, 0, 0, ""),
-            ((2099,12,31), 999, 0xff, 99999, ""),
-            ((2024,2,29), 365, 0x81, 12345, "567"),
-            ((1999,12,31), 30, 0x40, 1, "My$ecretPa$$W0rd"),
-            ((2031,7,4), 90, 0x28, 54321, "d87e468e-02ae-4112-a687-fb4a402a2f7a"),
-            ((2010,10,10), 7, 0x10, 777, "\u{f1}and\u{fa}\u{20ac}"),
-            ((2025,6,15), 180, 0x04, 424, "abcd\u{1f511}efghij"),
-            ((1000,1,1), 1, 0x02, 10, "testdemo"),
-            ((9999,12,31), 999, 0x01, 99998, "x"),
-            ((2016,2,29), 366, 0x55, 50000, "a much longer secret phrase, over thirty characters"),
+    fn documented_checksum_example() {
+        let payload: Vec<u8> = "2012043003000080966".bytes().map(|b| b - b'0').collect();
+        assert_eq!(eight_byte_hash(&payload_utf16le(&payload)), 693_937_080);
+        let k = key((2012, 4, 30), 30, 0, 80966);
+        assert_eq!(generate(&k, "").unwrap(), "JBKHZ-GVABX-QWZRY-QAOZE");
+        assert_eq!(decode("JBKHZ-GVABX-QWZRY-QAOZE", "").unwrap(), k);
+    }
+
+    // Keys made by this implementation (each also checked against a transcription of SKGL
+    // 2.0.5.2's C# core under Mono, which produced the same letters).
+    #[test]
+    fn fixed_generated_vectors() {
+        let long = "a much longer secret phrase, over thirty characters";
+        let cases: [(&str, &str, SkglKey, &str); 10] = [
+            (
+                "MFPAW-KJSDD-CDRPA-FGZOQ",
+                "",
+                key((2000, 1, 1), 0, 0, 0),
+                "2000-01-01",
+            ),
+            (
+                "KKYIW-WNOSG-INYZI-QBOUX",
+                "",
+                key((2099, 12, 31), 999, 0xff, 99999),
+                "2102-09-26",
+            ),
+            (
+                "MDKCF-SADJL-SNUST-RDLQQ",
+                "567",
+                key((2024, 2, 29), 365, 0x81, 12345),
+                "2025-02-28",
+            ),
+            (
+                "MXCPQ-KGUFY-YIHNG-WOUUP",
+                "My$ecretPa$$W0rd",
+                key((1999, 12, 31), 30, 0x40, 1),
+                "2000-01-30",
+            ),
+            (
+                "MJNUU-CJGON-VFQZJ-NUQHA",
+                "d87e468e-02ae-4112-a687-fb4a402a2f7a",
+                key((2031, 7, 4), 90, 0x28, 54321),
+                "2031-10-02",
+            ),
+            (
+                "LVVOB-CSYPL-XPBKS-ULJTL",
+                "\u{f1}and\u{fa}\u{20ac}",
+                key((2010, 10, 10), 7, 0x10, 777),
+                "2010-10-17",
+            ),
+            (
+                "MZQUW-PKDGD-XKKYT-JPDCL",
+                "abcd\u{1f511}efghij",
+                key((2025, 6, 15), 180, 0x04, 424),
+                "2025-12-12",
+            ),
+            (
+                "MZYSJ-ZQVPC-QMITJ-RBCDP",
+                "testdemo",
+                key((1000, 1, 1), 1, 0x02, 10),
+                "1000-01-02",
+            ),
+            (
+                "KRBXU-UKVDG-IJKEY-VCGFF",
+                "x",
+                key((9999, 12, 31), 999, 0x01, 99998),
+                "10002-09-25",
+            ),
+            (
+                "HPBVX-YSIUP-BXYWA-VYCNG",
+                long,
+                key((2016, 2, 29), 366, 0x55, 50000),
+                "2017-03-01",
+            ),
         ];
-        for (c, d, fe, id, s) in cases {
-            let k = SkglKey { created: c, days: d, features: f(fe), id };
-            let g = generate(&k, s).unwrap();
-            let back = decode(&g, s).unwrap();
-            assert_eq!(back, k);
-            println!("{g} {s:?} {c:?} {d} {fe:#04x} {id} exp {:?}", k.expires());
+        for (text, secret, fields, expires) in cases {
+            assert_eq!(generate(&fields, secret).unwrap(), text, "{text}");
+            let decoded = decode(text, secret).unwrap();
+            assert_eq!(decoded, fields, "{text}");
+            assert_eq!(decoded.expires_string(), expires, "{text}");
+        }
+    }
+
+    fn parse_features(s: &str) -> [bool; 8] {
+        let mut out = [false; 8];
+        assert_eq!(s.len(), 8);
+        for (f, c) in out.iter_mut().zip(s.chars()) {
+            *f = c == '1';
+        }
+        out
+    }
+
+    fn parse_date(s: &str) -> (i32, u32, u32) {
+        let mut parts = s.split('-');
+        let y = parts.next().unwrap().parse().unwrap();
+        let m = parts.next().unwrap().parse().unwrap();
+        let d = parts.next().unwrap().parse().unwrap();
+        (y, m, d)
+    }
+
+    fn error_name(e: &SkglError) -> &'static str {
+        match e {
+            SkglError::WrongLength { .. } => "WrongLength",
+            SkglError::InvalidCharacter { .. } => "InvalidCharacter",
+            SkglError::NumberOutOfRange { .. } => "NumberOutOfRange",
+            SkglError::HashMismatch => "HashMismatch",
+            SkglError::InvalidDate { .. } => "InvalidDate",
+            SkglError::OutOfRange { .. } => "OutOfRange",
+        }
+    }
+
+    /// Every case of the cross-language manifest.
+    #[test]
+    fn manifest_vectors() {
+        let manifest = include_str!("../tests/data/skgl/vectors.tsv");
+        let mut checked = 0;
+        for line in manifest
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let f: Vec<&str> = line.split('\t').collect();
+            assert_eq!(f.len(), 8, "{line}");
+            let (outcome, text, secret) = (f[0], f[1], f[2]);
+            match decode(text, secret) {
+                Ok(k) => {
+                    assert_eq!(outcome, "valid", "{line}");
+                    let expected = SkglKey {
+                        created: parse_date(f[3]),
+                        days: f[4].parse().unwrap(),
+                        features: parse_features(f[5]),
+                        id: f[6].parse().unwrap(),
+                    };
+                    assert_eq!(k, expected, "{line}");
+                    assert_eq!(generate(&k, secret).unwrap(), text, "{line}");
+                }
+                Err(e) => assert_eq!(error_name(&e), outcome, "{line}"),
+            }
+            checked += 1;
+        }
+        assert!(checked >= 25);
+    }
+
+    fn sample_keys() -> Vec<(String, &'static str)> {
+        let mut out: Vec<(String, &'static str)> = [
+            ("MXNBF-ITLDZ-WPOBY-UCHQW", "567"),
+            ("LZWXQ-SMBAS-JDVDL-XTEHB", "567"),
+            ("MUYVD-LSEBY-CXHRQ-XFAGY", ""),
+            ("LBWRB-QOITK-SLCCU-MCGKS", "My$ecretPa$$W0rd"),
+            ("JPVFS-BLQOQ-FLFTN-HXLFW", "testdemo"),
+            ("KKYIW-WNOSG-INYZI-QBOUX", ""),
+            ("MFPAW-KJSDD-CDRPA-FGZOQ", ""),
+        ]
+        .iter()
+        .map(|(k, s)| ((*k).to_owned(), *s))
+        .collect();
+        for (i, secret) in ["", "567", "hunter2", "d87e468e-02ae-4112-a687-fb4a402a2f7a"]
+            .into_iter()
+            .enumerate()
+        {
+            let k = key(
+                (2020 + i as i32, 3, 9),
+                42 * i as u32,
+                0x5a,
+                31337 + i as u32,
+            );
+            out.push((generate(&k, secret).unwrap(), secret));
+        }
+        out
+    }
+
+    #[test]
+    fn every_single_letter_change_is_rejected() {
+        for (text, secret) in sample_keys() {
+            let original = decode(&text, secret).unwrap();
+            let letters: Vec<char> = text.chars().filter(|&c| c != '-').collect();
+            for pos in 0..letters.len() {
+                for c in 'A'..='Z' {
+                    if c == letters[pos] {
+                        continue;
+                    }
+                    let mut changed = letters.clone();
+                    changed[pos] = c;
+                    let changed: String = changed.into_iter().collect();
+                    match decode(&changed, secret) {
+                        Ok(k) => panic!("{changed} accepted ({k:?}), original {original:?}"),
+                        Err(
+                            SkglError::HashMismatch
+                            | SkglError::NumberOutOfRange { .. }
+                            | SkglError::InvalidDate { .. }
+                            | SkglError::OutOfRange { .. },
+                        ) => {}
+                        Err(e) => panic!("{changed}: unexpected {e:?}"),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_secret_is_rejected() {
+        for (text, secret) in sample_keys() {
+            for wrong in [
+                "",
+                "567",
+                "568",
+                "My$ecretPa$$W0rd",
+                "my$ecretpa$$w0rd",
+                "testdemo ",
+            ] {
+                if wrong != secret {
+                    assert_eq!(
+                        decode(&text, wrong),
+                        Err(SkglError::HashMismatch),
+                        "{text} {wrong:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn input_forms() {
+        let k = key((2013, 12, 28), 30, 0, 23159);
+        for text in [
+            "MXNBF-ITLDZ-WPOBY-UCHQW",
+            "MXNBFITLDZWPOBYUCHQW",
+            "mxnbf-itldz-wpoby-uchqw",
+            "MxNbF-iTlDz-WpObY-uChQw",
+            "  \tMXNBF-ITLDZ-WPOBY-UCHQW\r\n",
+            "MXNB-FITLD-ZWPOB-YUCHQW",
+            "-MXNBF-ITLDZ-WPOBY-UCHQW-",
+        ] {
+            assert_eq!(decode(text, "567"), Ok(k), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_input() {
+        assert_eq!(decode("", ""), Err(SkglError::WrongLength { found: 0 }));
+        assert_eq!(decode("---", ""), Err(SkglError::WrongLength { found: 0 }));
+        assert_eq!(
+            decode(" - - ", ""),
+            Err(SkglError::InvalidCharacter {
+                position: 2,
+                found: ' '
+            })
+        );
+        assert_eq!(
+            decode("MXNBF-ITLDZ-WPOBY-UCHQ", ""),
+            Err(SkglError::WrongLength { found: 19 })
+        );
+        assert_eq!(
+            decode("MXNBF-ITLDZ-WPOBY-UCHQWA", ""),
+            Err(SkglError::WrongLength { found: 21 })
+        );
+        assert_eq!(
+            decode(" MXNBF-ITLDZ-WPOBY-UCHQ1", ""),
+            Err(SkglError::InvalidCharacter {
+                position: 23,
+                found: '1'
+            })
+        );
+        assert_eq!(
+            decode("MXNBF ITLDZ WPOBY UCHQW", ""),
+            Err(SkglError::InvalidCharacter {
+                position: 5,
+                found: ' '
+            })
+        );
+        assert_eq!(
+            decode("MXNBF\u{2010}ITLDZ-WPOBY-UCHQW", ""),
+            Err(SkglError::InvalidCharacter {
+                position: 5,
+                found: '\u{2010}'
+            })
+        );
+        assert_eq!(
+            decode("\u{c9}XNBF-ITLDZ-WPOBY-UCHQW", ""),
+            Err(SkglError::InvalidCharacter {
+                position: 0,
+                found: '\u{c9}'
+            })
+        );
+        assert_eq!(
+            decode("AAAAA-AAAAA-AAAAA-AAAAA", ""),
+            Err(SkglError::NumberOutOfRange { digits: 1 })
+        );
+        assert_eq!(
+            decode("ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ", ""),
+            Err(SkglError::NumberOutOfRange { digits: 29 })
+        );
+        // Just below 10^27: 27 digits.
+        assert_eq!(
+            decode("BHXZE-SSRTY-VAQGX-MERIL", ""),
+            Err(SkglError::NumberOutOfRange { digits: 27 })
+        );
+    }
+
+    #[test]
+    fn digit_count_boundaries() {
+        let low = 10u128.pow(27);
+        let high = 10u128.pow(28);
+        assert!(number_to_digits(low - 1).is_err());
+        assert_eq!(number_to_digits(low).unwrap()[0], 1);
+        assert!(number_to_digits(high - 1).is_ok());
+        assert!(number_to_digits(high).is_err());
+        // Every 28-digit number fits 20 letters, none needs fewer (so no key starts with 'A').
+        assert_eq!(number_to_letters(high - 1).unwrap().len(), KEY_LETTERS);
+        assert_ne!(number_to_letters(low).unwrap()[0], 0);
+        let below: String = number_to_letters(low - 1)
+            .unwrap()
+            .iter()
+            .map(|&l| char::from(b'A' + l))
+            .collect();
+        assert_eq!(below, "BHXZESSRTYVAQGXMERIL");
+    }
+
+    #[test]
+    fn forged_keys_with_impossible_fields() {
+        // The checksum is unkeyed, so a forger can make these; SKGL's IsValid accepts them.
+        let secret = "567";
+        let features_300 = forge("2020010103030012345", secret);
+        assert_eq!(
+            decode(&features_300, secret),
+            Err(SkglError::OutOfRange { field: "features" })
+        );
+        let month_13 = forge("2020130103000012345", secret);
+        assert_eq!(
+            decode(&month_13, secret),
+            Err(SkglError::InvalidDate {
+                year: 2020,
+                month: 13,
+                day: 1
+            })
+        );
+        let feb_29 = forge("2023022903000012345", "");
+        assert!(matches!(
+            decode(&feb_29, ""),
+            Err(SkglError::InvalidDate { .. })
+        ));
+        let year_0 = forge("0000010103000012345", "");
+        assert!(matches!(
+            decode(&year_0, ""),
+            Err(SkglError::InvalidDate { year: 0, .. })
+        ));
+        // Year 999 is a valid .NET DateTime, so Validate accepts it; generate cannot make it.
+        let year_999 = forge("0999010103000012345", "");
+        let k = decode(&year_999, "").unwrap();
+        assert_eq!(k, key((999, 1, 1), 30, 0, 12345));
+        assert_eq!(
+            generate(&k, ""),
+            Err(SkglError::OutOfRange { field: "year" })
+        );
+        // The largest forged values that still decode.
+        let max = forge("2020010199925599999", secret);
+        assert_eq!(
+            decode(&max, secret).unwrap(),
+            key((2020, 1, 1), 999, 0xff, 99999)
+        );
+    }
+
+    #[test]
+    fn generate_rejects_what_skgl_cannot_encode() {
+        let ok = key((2020, 1, 1), 30, 0, 1);
+        assert!(generate(&ok, "").is_ok());
+        let days = SkglKey { days: 1000, ..ok };
+        assert_eq!(
+            generate(&days, ""),
+            Err(SkglError::OutOfRange { field: "days" })
+        );
+        let id = SkglKey { id: 100_000, ..ok };
+        assert_eq!(
+            generate(&id, ""),
+            Err(SkglError::OutOfRange { field: "id" })
+        );
+        for year in [999, 10_000, 0, -5] {
+            let k = SkglKey {
+                created: (year, 1, 1),
+                ..ok
+            };
+            assert!(generate(&k, "").is_err(), "{year}");
+        }
+        for (y, m, d) in [
+            (2023, 2, 29),
+            (2020, 0, 1),
+            (2020, 13, 1),
+            (2020, 4, 31),
+            (2020, 1, 0),
+        ] {
+            let k = SkglKey {
+                created: (y, m, d),
+                ..ok
+            };
+            assert_eq!(
+                generate(&k, ""),
+                Err(SkglError::InvalidDate {
+                    year: y,
+                    month: m,
+                    day: d
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn secret_phrase_blocks() {
+        let h = |s: &str| {
+            let mut b = [0u8; HASH_DIGITS];
+            let units: Vec<u16> = s.encode_utf16().collect();
+            write_digits(&mut b, eight_byte_hash(&utf16le_bytes(&units)).into());
+            b.to_vec()
+        };
+        assert!(secret_keystream("").is_empty());
+        for (phrase, blocks) in [
+            ("a", vec!["a"]),
+            ("abcde", vec!["abcde"]),
+            ("abcdef", vec!["abcdef"]),
+            ("abcdefghi", vec!["abcdefghi"]),
+            ("abcdefghij", vec!["abcde", "fghij"]),
+            ("abcdefghijklmn", vec!["abcde", "fghijklmn"]),
+            ("abcdefghijklmno", vec!["abcde", "fghij", "klmno"]),
+        ] {
+            let expected: Vec<u8> = blocks.iter().flat_map(|b| h(b)).collect();
+            assert_eq!(secret_keystream(phrase), expected, "{phrase}");
+        }
+    }
+
+    #[test]
+    fn hash_reduction_edge_cases() {
+        // The empty string hashes to 0 → 1 → 10^9 → 10^8: the keystream SKGL's Generate uses
+        // when its secretPhase is explicitly set to "" (see the module docs).
+        assert_eq!(eight_byte_hash(&[]), 100_000_000);
+        // Two 5-letter phrases whose checksums both land on a divisor of 10^9 and so reduce to
+        // 100000000: they are interchangeable (checked against the C# code too).
+        assert_eq!(secret_keystream("j1sqz"), secret_keystream("maqe5"));
+        let k = key((2020, 5, 17), 45, 9, 4242);
+        let a = generate(&k, "j1sqz").unwrap();
+        assert_eq!(a, "LSRJA-PUTWL-JCHHG-NRTKL");
+        assert_eq!(generate(&k, "maqe5").unwrap(), a);
+        assert_eq!(decode(&a, "maqe5"), Ok(k));
+        for r in [1u32, 2, 3, 7, 999, 500_000_000, 999_999_999] {
+            let check = HASH_MODULUS / r;
+            let mut v = if check > 1 { r * check } else { r };
+            if v == HASH_MODULUS {
+                v /= 10;
+            }
+            assert!((100_000_000..HASH_MODULUS).contains(&v), "{r} -> {v}");
+        }
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        let mut previous = days_from_civil(999, 12, 31);
+        for day in days_from_civil(1000, 1, 1)..=days_from_civil(10_003, 1, 1) {
+            let (y, m, d) = civil_from_days(day);
+            assert!(is_valid_date(i32::try_from(y).unwrap(), m, d));
+            assert_eq!(days_from_civil(y, m, d), day);
+            assert_eq!(day, previous + 1);
+            previous = day;
+        }
+        assert!(is_valid_date(2000, 2, 29));
+        assert!(!is_valid_date(1900, 2, 29));
+        assert!(!is_valid_date(2100, 2, 29));
+        assert_eq!(format_date((2024, 2, 9)), "2024-02-09");
+        // expires() on hand-built nonsense must not panic.
+        for created in [
+            (i32::MAX, 12, 31),
+            (i32::MIN, 1, 1),
+            (2020, 0, 0),
+            (2020, 99, 99),
+        ] {
+            let _ = SkglKey {
+                created,
+                days: u32::MAX,
+                features: [true; 8],
+                id: u32::MAX,
+            }
+            .expires_string();
+        }
+    }
+
+    #[test]
+    fn error_messages() {
+        let msgs = [
+            SkglError::WrongLength { found: 3 }.to_string(),
+            SkglError::InvalidCharacter {
+                position: 4,
+                found: '!',
+            }
+            .to_string(),
+            SkglError::NumberOutOfRange { digits: 29 }.to_string(),
+            SkglError::HashMismatch.to_string(),
+            SkglError::InvalidDate {
+                year: 2023,
+                month: 2,
+                day: 29,
+            }
+            .to_string(),
+            SkglError::OutOfRange { field: "days" }.to_string(),
+        ];
+        assert!(msgs[0].contains("20 letters") && msgs[0].contains('3'));
+        assert!(msgs[1].contains("'!'") && msgs[1].contains('4'));
+        assert!(msgs[3].contains("secret phrase"));
+        assert_eq!(msgs[4], "2023-02-29 is not a valid date");
+        assert!(msgs[5].contains("days"));
+        let _: &dyn std::error::Error = &SkglError::HashMismatch;
+    }
+
+    fn arb_secret() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just("567".to_owned()),
+            Just("My$ecretPa$$W0rd".to_owned()),
+            Just("d87e468e-02ae-4112-a687-fb4a402a2f7a".to_owned()),
+            "[ -~]{1,40}",
+            "\\PC{1,20}",
+        ]
+    }
+
+    fn arb_key() -> impl Strategy<Value = SkglKey> {
+        let first = days_from_civil(2000, 1, 1);
+        let last = days_from_civil(2099, 12, 31);
+        (first..=last, 0u32..=MAX_DAYS, any::<u8>(), 0u32..=MAX_ID).prop_map(
+            |(day, days, bits, id)| {
+                let (y, m, d) = civil_from_days(day);
+                key((i32::try_from(y).unwrap(), m, d), days, bits, id)
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(k in arb_key(), secret in arb_secret()) {
+            let text = generate(&k, &secret).unwrap();
+            prop_assert_eq!(text.len(), 23);
+            prop_assert_eq!(decode(&text, &secret), Ok(k));
+            prop_assert_eq!(decode(&text.to_lowercase().replace('-', ""), &secret), Ok(k));
+        }
+
+        #[test]
+        fn other_secret_fails(k in arb_key(), a in arb_secret(), b in arb_secret()) {
+            // Phrases with the same 19-digit keystream prefix are equivalent by design.
+            let (ka, kb) = (secret_keystream(&a), secret_keystream(&b));
+            let stream = |k: &[u8]| -> Vec<u8> {
+                k.iter().copied().cycle().take(PAYLOAD_DIGITS).collect()
+            };
+            if stream(&ka) == stream(&kb) {
+                return Ok(());
+            }
+            let text = generate(&k, &a).unwrap();
+            prop_assert!(decode(&text, &b).is_err());
+        }
+
+        #[test]
+        fn single_change_fails(
+            k in arb_key(),
+            secret in arb_secret(),
+            pos in 0usize..20,
+            shift in 1u8..26,
+        ) {
+            let text = generate(&k, &secret).unwrap();
+            let mut changed: Vec<u8> = text.bytes().filter(|&b| b != b'-').collect();
+            changed[pos] = b'A' + (changed[pos] - b'A' + shift) % 26;
+            let changed = String::from_utf8(changed).unwrap();
+            prop_assert!(decode(&changed, &secret).is_err());
+        }
+
+        #[test]
+        fn decode_never_panics(text in any::<String>(), secret in any::<String>()) {
+            let _ = decode(&text, &secret);
+        }
+
+        #[test]
+        fn decode_key_shaped_never_panics(
+            text in "[A-Za-z]{5}-?[A-Za-z]{5}-?[A-Za-z]{5}-?[A-Za-z]{5}|[A-Za-z -]{0,30}",
+            secret in arb_secret(),
+        ) {
+            if let Ok(k) = decode(&text, &secret) {
+                // Anything accepted is exactly what generate would have written.
+                if k.created.0 >= 1000 {
+                    let canonical = generate(&k, &secret).unwrap();
+                    let given = text.trim().to_uppercase().replace('-', "");
+                    prop_assert_eq!(canonical.replace('-', ""), given);
+                }
+            }
         }
     }
 }

@@ -109,23 +109,35 @@ impl fmt::Display for Error {
         match self {
             Error::Malformed(e) => write!(f, "malformed license: {e}"),
             Error::UnsupportedAlgorithm { alg } => {
-                write!(f, "unsupported signature algorithm {alg} (expected EdDSA -8 or Ed25519 -19)")
+                write!(
+                    f,
+                    "unsupported signature algorithm {alg} (expected EdDSA -8 or Ed25519 -19)"
+                )
             }
             Error::WrongType { found } => {
                 write!(f, "not a license: the signed object's type is {found:?}")
             }
             Error::UnknownKeyId { kid } => {
-                write!(f, "signed by unknown key {kid}: no trusted public key has this id")
+                write!(
+                    f,
+                    "signed by unknown key {kid}: no trusted public key has this id"
+                )
             }
             Error::BadSignature => f.write_str("bad signature: the license was modified or forged"),
             Error::WrongProduct { expected, found } => {
                 write!(f, "license is for product {found:?}, not {expected:?}")
             }
             Error::NotYetValid { valid_from, now } => {
-                write!(f, "license not valid until {valid_from} (now {now}, seconds since 1970)")
+                write!(
+                    f,
+                    "license not valid until {valid_from} (now {now}, seconds since 1970)"
+                )
             }
             Error::Expired { expired_at, now } => {
-                write!(f, "license expired at {expired_at} (now {now}, seconds since 1970)")
+                write!(
+                    f,
+                    "license expired at {expired_at} (now {now}, seconds since 1970)"
+                )
             }
             Error::WrongMachine { matched, required } => write!(
                 f,

@@ -55,7 +55,10 @@ pub struct Expected<'a> {
 impl<'a> Expected<'a> {
     /// Expect a license for this product id.
     pub fn product(product: &'a str) -> Self {
-        Self { product, machine: None }
+        Self {
+            product,
+            machine: None,
+        }
     }
 
     /// Also check a node-locked license against this machine.
@@ -117,13 +120,22 @@ impl TrustStore {
     ///
     /// # Errors
     /// The first check that fails, as an [`Error`] variant naming it.
-    pub fn verify(&self, input: &[u8], now: UnixTime, expected: &Expected<'_>) -> Result<License, Error> {
+    pub fn verify(
+        &self,
+        input: &[u8],
+        now: UnixTime,
+        expected: &Expected<'_>,
+    ) -> Result<License, Error> {
         let (claims, key_id) = self.verify_signed(input, ObjectType::License)?;
         check_claims(claims, key_id, now, expected)
     }
 
     /// Checks armor, envelope, type, key and signature; returns the decoded claims.
-    fn verify_signed(&self, input: &[u8], typ: ObjectType) -> Result<(LicenseClaims, KeyId), Error> {
+    fn verify_signed(
+        &self,
+        input: &[u8],
+        typ: ObjectType,
+    ) -> Result<(LicenseClaims, KeyId), Error> {
         let bytes: Cow<'_, [u8]> = armor::dearmor(input)?;
         let sign1 = cose::parse_sign1(&bytes).map_err(|e| match e {
             EnvelopeError::Malformed(d) => Error::Malformed(d),
@@ -136,15 +148,46 @@ impl TrustStore {
             )),
         })?;
         if sign1.header.typ != typ.typ() {
-            return Err(Error::WrongType { found: sign1.header.typ.to_string() });
+            return Err(Error::WrongType {
+                found: sign1.header.typ.to_string(),
+            });
         }
         let kid = sign1.header.kid;
-        let trusted = self.keys.iter().find(|k| k.id == kid).ok_or(Error::UnknownKeyId { kid })?;
+        let trusted = self
+            .keys
+            .iter()
+            .find(|k| k.id == kid)
+            .ok_or(Error::UnknownKeyId { kid })?;
         let message = cose::sig_structure(sign1.protected, sign1.payload);
         let signature = Signature::from_bytes(&sign1.signature);
-        trusted.key.verify_strict(&message, &signature).map_err(|_| Error::BadSignature)?;
+        trusted
+            .key
+            .verify_strict(&message, &signature)
+            .map_err(|_| Error::BadSignature)?;
         let claims = LicenseClaims::decode(sign1.payload, sign1.payload_offset)?;
         Ok((claims, kid))
+    }
+}
+
+/// Fuzzing-only entry points (compiled with `--cfg fuzzing`, as cargo-fuzz does).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// Runs everything after the signature check on an unsigned payload, so the fuzzer
+    /// explores the claims decoder and the policy checks without having to forge Ed25519.
+    pub fn verify_unsigned_claims(payload: &[u8], now: UnixTime) {
+        if let Ok(claims) = LicenseClaims::decode(payload, 0) {
+            let product = claims.product.clone();
+            let machine = Machine::from_component_hashes(alloc::vec![[1; 8], [2; 8]]);
+            let _ = check_claims(
+                claims,
+                KeyId([0; 8]),
+                now,
+                &Expected::product(&product).machine(&machine),
+            );
+        }
     }
 }
 
@@ -180,19 +223,33 @@ fn check_claims(
             let grace = i64::try_from(claims.grace_period.unwrap_or(0)).unwrap_or(i64::MAX);
             let until = exp.saturating_add(grace);
             if now >= until {
-                return Err(Error::Expired { expired_at: until, now });
+                return Err(Error::Expired {
+                    expired_at: until,
+                    now,
+                });
             }
             status = Status::InGrace { until };
         }
     }
     if let Some(binding) = &claims.machine {
         let matched = expected.machine.map_or(0, |m| {
-            binding.components.iter().filter(|c| m.components.contains(c)).count()
+            binding
+                .components
+                .iter()
+                .filter(|c| m.components.contains(c))
+                .count()
         });
         let matched = u8::try_from(matched).unwrap_or(u8::MAX);
         if matched < binding.threshold {
-            return Err(Error::WrongMachine { matched, required: binding.threshold });
+            return Err(Error::WrongMachine {
+                matched,
+                required: binding.threshold,
+            });
         }
     }
-    Ok(License { claims, key_id, status })
+    Ok(License {
+        claims,
+        key_id,
+        status,
+    })
 }

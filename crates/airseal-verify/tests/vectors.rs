@@ -1,6 +1,9 @@
 //! Every case in `vectors/manifest.json` verifies to exactly its expected outcome, and every
 //! valid license re-encodes to the same claim bytes (decode → encode is the identity).
 
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use airseal_core::LicenseClaims;
@@ -25,7 +28,14 @@ fn hex32(s: &str) -> [u8; 32] {
 fn machine(case: &Value) -> Option<Machine> {
     case["machine"].as_array().map(|list| {
         Machine::from_component_hashes(
-            list.iter().map(|h| hex::decode(h.as_str().unwrap()).unwrap().try_into().unwrap()).collect(),
+            list.iter()
+                .map(|h| {
+                    hex::decode(h.as_str().unwrap())
+                        .unwrap()
+                        .try_into()
+                        .unwrap()
+                })
+                .collect(),
         )
     })
 }
@@ -65,8 +75,16 @@ fn every_vector_has_its_expected_outcome() {
                     want["claims"],
                     "{name}: claims"
                 );
-                let active: Vec<Value> = license.active_features(now).into_iter().map(Value::from).collect();
-                assert_eq!(Value::from(active), want["active_features"], "{name}: active features");
+                let active: Vec<Value> = license
+                    .active_features(now)
+                    .into_iter()
+                    .map(Value::from)
+                    .collect();
+                assert_eq!(
+                    Value::from(active),
+                    want["active_features"],
+                    "{name}: active features"
+                );
             }
             "error" => {
                 hostile += 1;
@@ -74,12 +92,24 @@ fn every_vector_has_its_expected_outcome() {
                     Ok(_) => panic!("{name}: expected {}, got a valid license", want["error"]),
                     Err(e) => e,
                 };
-                assert_eq!(err.class(), want["error"].as_str().unwrap(), "{name}: {err}");
+                assert_eq!(
+                    err.class(),
+                    want["error"].as_str().unwrap(),
+                    "{name}: {err}"
+                );
                 if let airseal_verify::Error::Malformed(e) = &err {
                     // Malformed cases also pin where and which rule, so a vector cannot pass
                     // by failing for some other reason.
-                    assert_eq!(e.context, want["context"].as_str().unwrap(), "{name}: {err}");
-                    assert_eq!(e.kind.rule(), want["rule"].as_str().unwrap(), "{name}: {err}");
+                    assert_eq!(
+                        e.context,
+                        want["context"].as_str().unwrap(),
+                        "{name}: {err}"
+                    );
+                    assert_eq!(
+                        e.kind.rule(),
+                        want["rule"].as_str().unwrap(),
+                        "{name}: {err}"
+                    );
                 }
             }
             other => panic!("{name}: unknown expected result {other}"),
@@ -103,7 +133,8 @@ fn decode_then_encode_gives_the_same_bytes() {
         let claims = LicenseClaims::decode(sign1.payload, 0).unwrap();
         assert_eq!(claims.encode(), sign1.payload, "{}", case["file"]);
         // The envelope too: re-assembling the parts gives the input bytes.
-        let again = airseal_core::cose::encode_sign1(sign1.protected, sign1.payload, &sign1.signature);
+        let again =
+            airseal_core::cose::encode_sign1(sign1.protected, sign1.payload, &sign1.signature);
         assert_eq!(again, raw.as_ref());
         checked += 1;
     }
@@ -113,7 +144,11 @@ fn decode_then_encode_gives_the_same_bytes() {
 #[test]
 fn typical_node_locked_license_is_under_300_bytes() {
     let bytes = std::fs::read(vectors_dir().join("licenses/valid-node-locked.cose")).unwrap();
-    assert!(bytes.len() < 300, "typical node-locked license is {} bytes", bytes.len());
+    assert!(
+        bytes.len() < 300,
+        "typical node-locked license is {} bytes",
+        bytes.len()
+    );
 }
 
 #[test]
@@ -121,5 +156,11 @@ fn readme_example_files_verify() {
     let (public, license) = airseal_verify::doc_example();
     let mut trust = TrustStore::new();
     trust.add_public_key_file(public.as_bytes()).unwrap();
-    trust.verify(license.as_bytes(), 1_767_225_600, &Expected::product("photo-pro")).unwrap();
+    trust
+        .verify(
+            license.as_bytes(),
+            1_767_225_600,
+            &Expected::product("photo-pro"),
+        )
+        .unwrap();
 }

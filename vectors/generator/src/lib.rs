@@ -8,7 +8,9 @@
 use airseal_core::armor::armor;
 use airseal_core::cbor::{Reader, Writer};
 use airseal_core::cose::{self, ObjectType};
-use airseal_core::{KeyId, LicenseClaims, LicenseKind, Licensee, Limit, MachineBinding, MetaValue, NamedFeature};
+use airseal_core::{
+    KeyId, LicenseClaims, LicenseKind, Licensee, Limit, MachineBinding, MetaValue, NamedFeature,
+};
 use airseal_vendor::issue::Issuer;
 use airseal_vendor::json::claims_to_json;
 use ed25519_dalek::{Signer, SigningKey};
@@ -34,7 +36,10 @@ pub struct TestKey {
 impl TestKey {
     fn new(name: &'static str, seed_byte: u8) -> Self {
         // Seeds are fixed and public: these keys exist only to make vectors.
-        Self { name, key: SigningKey::from_bytes(&[seed_byte; 32]) }
+        Self {
+            name,
+            key: SigningKey::from_bytes(&[seed_byte; 32]),
+        }
     }
 
     /// The public key bytes.
@@ -50,7 +55,11 @@ impl TestKey {
 
 /// The three test keys: A and B trusted, U unknown to every verifier.
 pub fn keys() -> [TestKey; 3] {
-    [TestKey::new("A", 0xA1), TestKey::new("B", 0xB2), TestKey::new("U", 0x55)]
+    [
+        TestKey::new("A", 0xA1),
+        TestKey::new("B", 0xB2),
+        TestKey::new("U", 0x55),
+    ]
 }
 
 /// One generated case.
@@ -70,8 +79,18 @@ fn hex(b: &[u8]) -> String {
 
 /// The baseline license most cases start from.
 fn base_claims() -> LicenseClaims {
-    let mut c = LicenseClaims::new("acme", "0C8G2X9RTV4MA", PRODUCT, IAT, vec![0x5e, 0xa1, 0, 1, 2, 3, 4, 5]);
-    c.licensee = Licensee { name: None, email: Some("jane@example.com".into()), organization: None };
+    let mut c = LicenseClaims::new(
+        "acme",
+        "0C8G2X9RTV4MA",
+        PRODUCT,
+        IAT,
+        vec![0x5e, 0xa1, 0, 1, 2, 3, 4, 5],
+    );
+    c.licensee = Licensee {
+        name: None,
+        email: Some("jane@example.com".into()),
+        organization: None,
+    };
     c
 }
 
@@ -86,7 +105,11 @@ pub fn typical_node_locked() -> LicenseClaims {
     c.max_activations = Some(Limit::AtMost(3));
     c.machine = Some(MachineBinding {
         threshold: 2,
-        components: vec![[1, 1, 1, 1, 1, 1, 1, 1], [2, 2, 2, 2, 2, 2, 2, 2], [3, 3, 3, 3, 3, 3, 3, 3]],
+        components: vec![
+            [1, 1, 1, 1, 1, 1, 1, 1],
+            [2, 2, 2, 2, 2, 2, 2, 2],
+            [3, 3, 3, 3, 3, 3, 3, 3],
+        ],
         device_key: Some([0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1]),
     });
     c.metadata = vec![
@@ -106,7 +129,13 @@ fn sign_raw(key: &SigningKey, protected: &[u8], payload: &[u8]) -> Vec<u8> {
 
 fn protected_with(alg: i64, kid: &KeyId, typ: &str) -> Vec<u8> {
     let mut w = Writer::new();
-    w.map(3).uint(1).int(alg).uint(4).bytes(&kid.0).uint(16).text(typ);
+    w.map(3)
+        .uint(1)
+        .int(alg)
+        .uint(4)
+        .bytes(&kid.0)
+        .uint(16)
+        .text(typ);
     w.into_bytes()
 }
 
@@ -156,10 +185,18 @@ fn with_private(payload: &[u8], key: u64, value: Vec<u8>) -> Vec<u8> {
         w.int(airseal_core::claims::AIRSEAL_CLAIMS_KEY);
     });
     let mut top = entries(payload);
-    let (_, private) = top.iter().find(|(k, _)| *k == akey).cloned().unwrap_or_default();
-    let new_private = with_claim(&private, enc(|w| {
-        w.uint(key);
-    }), value);
+    let (_, private) = top
+        .iter()
+        .find(|(k, _)| *k == akey)
+        .cloned()
+        .unwrap_or_default();
+    let new_private = with_claim(
+        &private,
+        enc(|w| {
+            w.uint(key);
+        }),
+        value,
+    );
     top.retain(|(k, _)| *k != akey);
     top.push((akey, new_private));
     top.sort();
@@ -181,13 +218,21 @@ struct Check<'a> {
 
 impl Default for Check<'_> {
     fn default() -> Self {
-        Check { trusted: &["A", "B"], product: PRODUCT, now: NOW, machine: None }
+        Check {
+            trusted: &["A", "B"],
+            product: PRODUCT,
+            now: NOW,
+            machine: None,
+        }
     }
 }
 
 impl Builder {
     fn key(&self, name: &str) -> &TestKey {
-        self.keys.iter().find(|k| k.name == name).unwrap_or(&self.keys[0])
+        self.keys
+            .iter()
+            .find(|k| k.name == name)
+            .unwrap_or(&self.keys[0])
     }
 
     fn issuer(&self, name: &str) -> Issuer {
@@ -200,7 +245,10 @@ impl Builder {
             .iter()
             .map(|n| json!(hex(&self.key(n).public())))
             .collect();
-        let machine = check.machine.as_ref().map(|m| m.iter().map(|c| hex(c)).collect::<Vec<_>>());
+        let machine = check
+            .machine
+            .as_ref()
+            .map(|m| m.iter().map(|c| hex(c)).collect::<Vec<_>>());
         json!({
             "file": format!("licenses/{file}"),
             "description": description,
@@ -212,32 +260,75 @@ impl Builder {
         })
     }
 
-    fn push(&mut self, file: &str, bytes: Vec<u8>, description: &str, check: Check<'_>, expected: Value) {
+    fn push(
+        &mut self,
+        file: &str,
+        bytes: Vec<u8>,
+        description: &str,
+        check: Check<'_>,
+        expected: Value,
+    ) {
         let entry = self.entry(file, description, &check, expected);
-        self.cases.push(Case { file: file.to_string(), bytes, entry });
+        self.cases.push(Case {
+            file: file.to_string(),
+            bytes,
+            entry,
+        });
     }
 
-    fn valid(&mut self, file: &str, description: &str, bytes: Vec<u8>, claims: &LicenseClaims, check: Check<'_>, status: &str) {
+    fn valid(
+        &mut self,
+        file: &str,
+        description: &str,
+        bytes: Vec<u8>,
+        claims: &LicenseClaims,
+        check: Check<'_>,
+        status: &str,
+    ) {
         let expected = json!({"result": "valid", "status": status, "claims": claims_to_json(claims),
             "active_features": claims.features.active(check.now)});
         self.push(file, bytes, description, check, expected);
     }
 
-    fn error(&mut self, file: &str, description: &str, bytes: Vec<u8>, check: Check<'_>, class: &str) {
-        self.push(file, bytes, description, check, json!({"result": "error", "error": class}));
+    fn error(
+        &mut self,
+        file: &str,
+        description: &str,
+        bytes: Vec<u8>,
+        check: Check<'_>,
+        class: &str,
+    ) {
+        self.push(
+            file,
+            bytes,
+            description,
+            check,
+            json!({"result": "error", "error": class}),
+        );
     }
 
     /// A malformed case, with the rule it breaks (the Display text of the decode error kind)
     /// and the field it is found in, so the vector pins the reason and not only the class.
-    fn malformed(&mut self, file: &str, description: &str, bytes: Vec<u8>, context: &str, rule: &str) {
-        let expected = json!({"result": "error", "error": "malformed", "context": context, "rule": rule});
+    fn malformed(
+        &mut self,
+        file: &str,
+        description: &str,
+        bytes: Vec<u8>,
+        context: &str,
+        rule: &str,
+    ) {
+        let expected =
+            json!({"result": "error", "error": "malformed", "context": context, "rule": rule});
         self.push(file, bytes, description, Check::default(), expected);
     }
 }
 
 /// Makes every case, in manifest order.
 pub fn generate() -> Vec<Case> {
-    let mut b = Builder { keys: keys(), cases: Vec::new() };
+    let mut b = Builder {
+        keys: keys(),
+        cases: Vec::new(),
+    };
     let a = b.issuer("A");
     let sign = |c: &LicenseClaims| a.issue(c.clone()).unwrap_or_default();
     let armored = |bytes: &[u8]| armor(ObjectType::License.armor_label(), bytes).into_bytes();
@@ -245,34 +336,89 @@ pub fn generate() -> Vec<Case> {
     // ---- valid cases -------------------------------------------------------------------
     let perpetual = base_claims();
     let raw = sign(&perpetual);
-    b.valid("valid-perpetual.cose", "minimal perpetual license, raw COSE bytes", raw.clone(), &perpetual, Check::default(), "valid");
-    b.valid("valid-perpetual-armored.lic", "the same license in armored text form", armored(&raw), &perpetual, Check::default(), "valid");
+    b.valid(
+        "valid-perpetual.cose",
+        "minimal perpetual license, raw COSE bytes",
+        raw.clone(),
+        &perpetual,
+        Check::default(),
+        "valid",
+    );
+    b.valid(
+        "valid-perpetual-armored.lic",
+        "the same license in armored text form",
+        armored(&raw),
+        &perpetual,
+        Check::default(),
+        "valid",
+    );
 
     let mail = format!(
         "From: sales@acme.example\r\nSubject: your license\r\n\r\nHello Jane,\r\n\r\n{}\r\nRegards\r\n",
-        String::from_utf8_lossy(&armored(&raw)).lines().map(|l| format!("> {l}")).collect::<Vec<_>>().join("\r\n")
+        String::from_utf8_lossy(&armored(&raw))
+            .lines()
+            .map(|l| format!("> {l}"))
+            .collect::<Vec<_>>()
+            .join("\r\n")
     );
-    b.valid("valid-armored-in-email.txt", "armor quoted inside an e-mail with CRLF line endings", mail.into_bytes(), &perpetual, Check::default(), "valid");
+    b.valid(
+        "valid-armored-in-email.txt",
+        "armor quoted inside an e-mail with CRLF line endings",
+        mail.into_bytes(),
+        &perpetual,
+        Check::default(),
+        "valid",
+    );
 
     let mut expiring = base_claims();
     expiring.kind = LicenseKind::Subscription;
     expiring.expires_at = Some(IAT + 365 * DAY);
-    b.valid("valid-subscription-expiring.cose", "subscription, verified before exp", sign(&expiring), &expiring, Check::default(), "valid");
+    b.valid(
+        "valid-subscription-expiring.cose",
+        "subscription, verified before exp",
+        sign(&expiring),
+        &expiring,
+        Check::default(),
+        "valid",
+    );
 
     let mut features = base_claims();
     features.features.bits = 0b1000_0101;
-    b.valid("valid-feature-bits.cose", "feature bits F1, F3 and F8", sign(&features), &features, Check::default(), "valid");
+    b.valid(
+        "valid-feature-bits.cose",
+        "feature bits F1, F3 and F8",
+        sign(&features),
+        &features,
+        Check::default(),
+        "valid",
+    );
 
     let mut named = base_claims();
     named.features.bits = 0b11;
     named.features.bit_expiry[1] = Some(NOW - DAY);
     named.features.named = vec![
-        NamedFeature { name: "export-raw".into(), expires_at: None },
-        NamedFeature { name: "cloud-sync".into(), expires_at: Some(NOW - DAY) },
-        NamedFeature { name: "hdr".into(), expires_at: Some(NOW + 30 * DAY) },
+        NamedFeature {
+            name: "export-raw".into(),
+            expires_at: None,
+        },
+        NamedFeature {
+            name: "cloud-sync".into(),
+            expires_at: Some(NOW - DAY),
+        },
+        NamedFeature {
+            name: "hdr".into(),
+            expires_at: Some(NOW + 30 * DAY),
+        },
     ];
     named.normalize();
-    b.valid("valid-feature-expiry.cose", "named features and F2 with their own expiry; cloud-sync and F2 already ended", sign(&named), &named, Check::default(), "valid");
+    b.valid(
+        "valid-feature-expiry.cose",
+        "named features and F2 with their own expiry; cloud-sync and F2 already ended",
+        sign(&named),
+        &named,
+        Check::default(),
+        "valid",
+    );
 
     let mut meta = base_claims();
     meta.metadata = vec![
@@ -281,77 +427,225 @@ pub fn generate() -> Vec<Case> {
         ("balance".into(), MetaValue::Int(-12)),
     ];
     meta.normalize();
-    b.valid("valid-metadata.cose", "metadata with text, positive and negative integer values", sign(&meta), &meta, Check::default(), "valid");
+    b.valid(
+        "valid-metadata.cose",
+        "metadata with text, positive and negative integer values",
+        sign(&meta),
+        &meta,
+        Check::default(),
+        "valid",
+    );
 
     let mut meta50 = base_claims();
-    meta50.metadata = (0..50).map(|i| (format!("k{i:02}"), MetaValue::Int(i))).collect();
+    meta50.metadata = (0..50)
+        .map(|i| (format!("k{i:02}"), MetaValue::Int(i)))
+        .collect();
     meta50.normalize();
-    b.valid("valid-metadata-50.cose", "the maximum of 50 metadata entries", sign(&meta50), &meta50, Check::default(), "valid");
+    b.valid(
+        "valid-metadata-50.cose",
+        "the maximum of 50 metadata entries",
+        sign(&meta50),
+        &meta50,
+        Check::default(),
+        "valid",
+    );
 
     let mut unlimited = base_claims();
     unlimited.max_activations = Some(Limit::Unlimited);
     unlimited.max_deactivations = Some(Limit::AtMost(2));
-    b.valid("valid-max-activations-unlimited.cose", "max activations explicitly unlimited (null), 2 deactivations", sign(&unlimited), &unlimited, Check::default(), "valid");
+    b.valid(
+        "valid-max-activations-unlimited.cose",
+        "max activations explicitly unlimited (null), 2 deactivations",
+        sign(&unlimited),
+        &unlimited,
+        Check::default(),
+        "valid",
+    );
 
     let mut by_b = base_claims();
     by_b.max_activations = Some(Limit::AtMost(5));
     let bytes_b = b.issuer("B").issue(by_b.clone()).unwrap_or_default();
-    b.valid("valid-signed-by-key-b.cose", "signed by the second trusted key (rotation)", bytes_b, &by_b, Check::default(), "valid");
+    b.valid(
+        "valid-signed-by-key-b.cose",
+        "signed by the second trusted key (rotation)",
+        bytes_b,
+        &by_b,
+        Check::default(),
+        "valid",
+    );
 
     let typical = typical_node_locked();
     let typical_bytes = sign(&typical);
     let this_machine = vec![[1u8; 8], [2u8; 8], [3u8; 8], [9u8; 8]];
-    b.valid("valid-node-locked.cose", "typical node-locked license (size reported in SPEC.md), all components match",
-        typical_bytes.clone(), &typical, Check { machine: Some(this_machine), ..Check::default() }, "valid");
-    b.valid("valid-node-locked-one-component-changed.cose", "same license; one of three components changed, threshold 2 still met",
-        typical_bytes.clone(), &typical, Check { machine: Some(vec![[1u8; 8], [7u8; 8], [3u8; 8]]), ..Check::default() }, "valid");
+    b.valid(
+        "valid-node-locked.cose",
+        "typical node-locked license (size reported in SPEC.md), all components match",
+        typical_bytes.clone(),
+        &typical,
+        Check {
+            machine: Some(this_machine),
+            ..Check::default()
+        },
+        "valid",
+    );
+    b.valid(
+        "valid-node-locked-one-component-changed.cose",
+        "same license; one of three components changed, threshold 2 still met",
+        typical_bytes.clone(),
+        &typical,
+        Check {
+            machine: Some(vec![[1u8; 8], [7u8; 8], [3u8; 8]]),
+            ..Check::default()
+        },
+        "valid",
+    );
 
     let mut grace = base_claims();
     grace.kind = LicenseKind::Subscription;
     grace.expires_at = Some(NOW - DAY);
     grace.grace_period = Some(7 * DAY as u64);
-    b.valid("valid-in-grace.cose", "expired a day ago, inside a 7-day grace period", sign(&grace), &grace, Check::default(), "in_grace");
+    b.valid(
+        "valid-in-grace.cose",
+        "expired a day ago, inside a 7-day grace period",
+        sign(&grace),
+        &grace,
+        Check::default(),
+        "in_grace",
+    );
 
     let mut trial = base_claims();
     trial.kind = LicenseKind::Trial;
     trial.expires_at = Some(NOW + 14 * DAY);
     trial.maintenance_until = Some(NOW + 14 * DAY);
-    b.valid("valid-trial.cose", "a 14-day trial", sign(&trial), &trial, Check::default(), "valid");
+    b.valid(
+        "valid-trial.cose",
+        "a 14-day trial",
+        sign(&trial),
+        &trial,
+        Check::default(),
+        "valid",
+    );
 
     let mut skew = base_claims();
     skew.not_before = Some(NOW + 60);
     skew.clock_offset = Some(300);
-    b.valid("valid-clock-offset.cose", "nbf one minute ahead of now, within the 5-minute allowed clock offset", sign(&skew), &skew, Check::default(), "valid");
+    b.valid(
+        "valid-clock-offset.cose",
+        "nbf one minute ahead of now, within the 5-minute allowed clock offset",
+        sign(&skew),
+        &skew,
+        Check::default(),
+        "valid",
+    );
 
     let alt_alg = {
         let payload = perpetual.encode();
-        sign_raw(&b.key("A").key, &protected_with(cose::ALG_ED25519, &b.key("A").kid(), "airseal-license"), &payload)
+        sign_raw(
+            &b.key("A").key,
+            &protected_with(cose::ALG_ED25519, &b.key("A").kid(), "airseal-license"),
+            &payload,
+        )
     };
-    b.valid("valid-alg-ed25519.cose", "protected header alg -19 (Ed25519, fully specified) instead of -8", alt_alg, &perpetual, Check::default(), "valid");
+    b.valid(
+        "valid-alg-ed25519.cose",
+        "protected header alg -19 (Ed25519, fully specified) instead of -8",
+        alt_alg,
+        &perpetual,
+        Check::default(),
+        "valid",
+    );
+
+    let mut ext = base_claims();
+    ext.extensions = vec![(
+        -70_000,
+        enc(|w| {
+            w.text("vendor-x");
+        }),
+    )];
+    ext.airseal_extensions = vec![(
+        -1,
+        enc(|w| {
+            w.array(2).uint(1).uint(2);
+        }),
+    )];
+    b.valid("valid-noncritical-extensions.cose", "unknown negative-key claims (top level -70000, airseal map -1) are non-critical: kept, not enforced",
+        sign(&ext), &ext, Check::default(), "valid");
 
     // ---- hostile cases: envelope ------------------------------------------------------
-    b.malformed("empty.cose", "zero bytes", Vec::new(), "armor", "invalid_value");
+    b.malformed(
+        "empty.cose",
+        "zero bytes",
+        Vec::new(),
+        "armor",
+        "invalid_value",
+    );
     let mut trailing = raw.clone();
     trailing.push(0x00);
-    b.malformed("trailing-byte-after-envelope.cose", "one byte after the COSE_Sign1", trailing, "envelope", "trailing_bytes");
+    b.malformed(
+        "trailing-byte-after-envelope.cose",
+        "one byte after the COSE_Sign1",
+        trailing,
+        "envelope",
+        "trailing_bytes",
+    );
     for (n, at, ctx, rule) in [
         ("1", 1, "envelope", "unexpected_end"),
         ("half", raw.len() / 2, "payload", "length_exceeds_input"),
-        ("last-byte", raw.len() - 1, "signature", "length_exceeds_input"),
+        (
+            "last-byte",
+            raw.len() - 1,
+            "signature",
+            "length_exceeds_input",
+        ),
     ] {
-        b.malformed(&format!("truncated-{n}.cose"), &format!("truncated to {at} bytes"), raw[..at].to_vec(), ctx, rule);
+        b.malformed(
+            &format!("truncated-{n}.cose"),
+            &format!("truncated to {at} bytes"),
+            raw[..at].to_vec(),
+            ctx,
+            rule,
+        );
     }
-    b.malformed("untagged.cose", "COSE_Sign1 without tag 18", raw[1..].to_vec(), "envelope", "unexpected_type");
+    b.malformed(
+        "untagged.cose",
+        "COSE_Sign1 without tag 18",
+        raw[1..].to_vec(),
+        "envelope",
+        "unexpected_type",
+    );
     let mut wrong_tag = raw.clone();
     wrong_tag[0] = 0xd1; // tag 17: COSE_Mac0
-    b.malformed("wrong-tag.cose", "tag 17 (COSE_Mac0) instead of 18", wrong_tag, "envelope", "wrong_tag");
+    b.malformed(
+        "wrong-tag.cose",
+        "tag 17 (COSE_Mac0) instead of 18",
+        wrong_tag,
+        "envelope",
+        "wrong_tag",
+    );
     let protected = cose::encode_protected(&b.key("A").kid(), ObjectType::License);
     let payload = perpetual.encode();
-    let good_sig = b.key("A").key.sign(&cose::sig_structure(&protected, &payload)).to_bytes();
+    let good_sig = b
+        .key("A")
+        .key
+        .sign(&cose::sig_structure(&protected, &payload))
+        .to_bytes();
     let unprotected = enc(|w| {
-        w.tag(18).array(4).bytes(&protected).map(1).uint(4).bytes(&[0; 8]).bytes(&payload).bytes(&good_sig);
+        w.tag(18)
+            .array(4)
+            .bytes(&protected)
+            .map(1)
+            .uint(4)
+            .bytes(&[0; 8])
+            .bytes(&payload)
+            .bytes(&good_sig);
     });
-    b.malformed("unprotected-header-not-empty.cose", "a kid in the unprotected header (must be empty)", unprotected, "unprotected header", "invalid_value");
+    b.malformed(
+        "unprotected-header-not-empty.cose",
+        "a kid in the unprotected header (must be empty)",
+        unprotected,
+        "unprotected header",
+        "invalid_value",
+    );
     let long_len = {
         // Protected header length written with a 2-byte head: not shortest form.
         let mut v = vec![0xd2, 0x84, 0x59, 0x00, protected.len() as u8];
@@ -361,42 +655,128 @@ pub fn generate() -> Vec<Case> {
         }));
         v
     };
-    b.malformed("non-shortest-length-in-envelope.cose", "protected header length in a 2-byte head", long_len, "protected header", "non_shortest_encoding");
+    b.malformed(
+        "non-shortest-length-in-envelope.cose",
+        "protected header length in a 2-byte head",
+        long_len,
+        "protected header",
+        "non_shortest_encoding",
+    );
     let short_sig = enc(|w| {
-        w.tag(18).array(4).bytes(&protected).map(0).bytes(&payload).bytes(&good_sig[..63]);
+        w.tag(18)
+            .array(4)
+            .bytes(&protected)
+            .map(0)
+            .bytes(&payload)
+            .bytes(&good_sig[..63]);
     });
-    b.malformed("signature-63-bytes.cose", "signature of 63 bytes", short_sig, "signature", "invalid_value");
+    b.malformed(
+        "signature-63-bytes.cose",
+        "signature of 63 bytes",
+        short_sig,
+        "signature",
+        "invalid_value",
+    );
     let five = enc(|w| {
-        w.tag(18).array(5).bytes(&protected).map(0).bytes(&payload).bytes(&good_sig).uint(0);
+        w.tag(18)
+            .array(5)
+            .bytes(&protected)
+            .map(0)
+            .bytes(&payload)
+            .bytes(&good_sig)
+            .uint(0);
     });
-    b.malformed("array-of-five.cose", "COSE_Sign1 array with a fifth element", five, "envelope", "invalid_value");
+    b.malformed(
+        "array-of-five.cose",
+        "COSE_Sign1 array with a fifth element",
+        five,
+        "envelope",
+        "invalid_value",
+    );
     let mut big = raw.clone();
     big.resize(cose::MAX_OBJECT_SIZE + 1, 0);
-    b.malformed("oversized.cose", "65537 bytes, over the size limit", big, "envelope", "too_large");
+    b.malformed(
+        "oversized.cose",
+        "65537 bytes, over the size limit",
+        big,
+        "envelope",
+        "too_large",
+    );
     let extra_param = enc(|w| {
-        w.map(4).uint(1).int(-8).uint(4).bytes(&b.key("A").kid().0).uint(16).text("airseal-license").uint(33).bytes(&[1]);
+        w.map(4)
+            .uint(1)
+            .int(-8)
+            .uint(4)
+            .bytes(&b.key("A").kid().0)
+            .uint(16)
+            .text("airseal-license")
+            .uint(33)
+            .bytes(&[1]);
     });
-    b.malformed("protected-unknown-parameter.cose", "protected header with x5chain (33)",
-        sign_raw(&b.key("A").key, &extra_param, &payload), "protected header", "unknown_critical_key");
+    b.malformed(
+        "protected-unknown-parameter.cose",
+        "protected header with x5chain (33)",
+        sign_raw(&b.key("A").key, &extra_param, &payload),
+        "protected header",
+        "unknown_critical_key",
+    );
     let short_kid = enc(|w| {
-        w.map(3).uint(1).int(-8).uint(4).bytes(&b.key("A").kid().0[..4]).uint(16).text("airseal-license");
+        w.map(3)
+            .uint(1)
+            .int(-8)
+            .uint(4)
+            .bytes(&b.key("A").kid().0[..4])
+            .uint(16)
+            .text("airseal-license");
     });
-    b.malformed("kid-4-bytes.cose", "a 4-byte kid", sign_raw(&b.key("A").key, &short_kid, &payload), "protected header kid", "invalid_value");
-    b.error("alg-es256.cose", "alg -7 (ES256)",
-        sign_raw(&b.key("A").key, &protected_with(-7, &b.key("A").kid(), "airseal-license"), &payload),
-        Check::default(), "unsupported_algorithm");
+    b.malformed(
+        "kid-4-bytes.cose",
+        "a 4-byte kid",
+        sign_raw(&b.key("A").key, &short_kid, &payload),
+        "protected header kid",
+        "invalid_value",
+    );
+    b.error(
+        "alg-es256.cose",
+        "alg -7 (ES256)",
+        sign_raw(
+            &b.key("A").key,
+            &protected_with(-7, &b.key("A").kid(), "airseal-license"),
+            &payload,
+        ),
+        Check::default(),
+        "unsupported_algorithm",
+    );
 
     // ---- hostile cases: claims (validly signed, so they reach the claims decoder) -------
     let signed = |p: &[u8]| a.sign(ObjectType::License, p);
     let mut p = payload.clone();
     p.push(0x00);
-    b.malformed("claims-trailing-byte.cose", "a byte after the claims map, signed", signed(&p), "claims", "trailing_bytes");
+    b.malformed(
+        "claims-trailing-byte.cose",
+        "a byte after the claims map, signed",
+        signed(&p),
+        "claims",
+        "trailing_bytes",
+    );
     let mut dup = entries(&payload);
     dup.insert(1, dup[0].clone());
-    b.malformed("claims-duplicate-key.cose", "iss twice", signed(&map_of(&dup)), "claims", "duplicate_key");
+    b.malformed(
+        "claims-duplicate-key.cose",
+        "iss twice",
+        signed(&map_of(&dup)),
+        "claims",
+        "duplicate_key",
+    );
     let mut unsorted = entries(&payload);
     unsorted.swap(0, 1);
-    b.malformed("claims-unsorted-keys.cose", "sub before iss", signed(&map_of(&unsorted)), "claims", "unsorted_keys");
+    b.malformed(
+        "claims-unsorted-keys.cose",
+        "sub before iss",
+        signed(&map_of(&unsorted)),
+        "claims",
+        "unsorted_keys",
+    );
     let indefinite = {
         let mut v = vec![0xbf];
         for (k, val) in entries(&payload) {
@@ -406,78 +786,292 @@ pub fn generate() -> Vec<Case> {
         v.push(0xff);
         v
     };
-    b.malformed("claims-indefinite-map.cose", "claims as an indefinite-length map", signed(&indefinite), "claims", "indefinite_length");
-    let indef_text = with_claim(&payload, enc(|w| { w.uint(1); }), vec![0x7f, 0x64, b'A', b'c', b'm', b'e', 0xff]);
-    b.malformed("claims-indefinite-text.cose", "iss as an indefinite-length text string", signed(&indef_text), "claims.iss", "indefinite_length");
-    let long_iat = with_claim(&payload, enc(|w| { w.uint(6); }), {
-        let mut v = vec![0x1b];
-        v.extend_from_slice(&(IAT as u64).to_be_bytes());
-        v
-    });
-    b.malformed("claims-non-shortest-iat.cose", "iat in an 8-byte head", signed(&long_iat), "claims.iat", "non_shortest_encoding");
-    let cnf = with_claim(&payload, enc(|w| { w.uint(8); }), enc(|w| { w.map(0); }));
-    b.malformed("claims-unknown-critical-claim.cose", "registered claim 8 (cnf), which airseal does not know", signed(&cnf), "claims", "unknown_critical_key");
-    let unknown_private = with_private(&payload, 63, enc(|w| { w.uint(1); }));
-    b.malformed("claims-unknown-airseal-claim.cose", "airseal claim 63, unknown and critical", signed(&unknown_private), "claims.airseal", "unknown_critical_key");
-    let iss_int = with_claim(&payload, enc(|w| { w.uint(1); }), enc(|w| { w.uint(7); }));
-    b.malformed("claims-iss-not-text.cose", "iss is an integer", signed(&iss_int), "claims.iss", "unexpected_type");
-    let exp_text = with_claim(&payload, enc(|w| { w.uint(4); }), enc(|w| { w.text("2027-01-01"); }));
-    b.malformed("claims-exp-not-integer.cose", "exp is a date string", signed(&exp_text), "claims.exp", "unexpected_type");
-    let exp_float = with_claim(&payload, enc(|w| { w.uint(4); }), {
-        let mut v = vec![0xfb];
-        v.extend_from_slice(&(NOW as f64).to_be_bytes());
-        v
-    });
-    b.malformed("claims-exp-float.cose", "exp as a 64-bit float", signed(&exp_float), "claims.exp", "float_not_allowed");
+    b.malformed(
+        "claims-indefinite-map.cose",
+        "claims as an indefinite-length map",
+        signed(&indefinite),
+        "claims",
+        "indefinite_length",
+    );
+    let indef_text = with_claim(
+        &payload,
+        enc(|w| {
+            w.uint(1);
+        }),
+        vec![0x7f, 0x64, b'A', b'c', b'm', b'e', 0xff],
+    );
+    b.malformed(
+        "claims-indefinite-text.cose",
+        "iss as an indefinite-length text string",
+        signed(&indef_text),
+        "claims.iss",
+        "indefinite_length",
+    );
+    let long_iat = with_claim(
+        &payload,
+        enc(|w| {
+            w.uint(6);
+        }),
+        {
+            let mut v = vec![0x1b];
+            v.extend_from_slice(&(IAT as u64).to_be_bytes());
+            v
+        },
+    );
+    b.malformed(
+        "claims-non-shortest-iat.cose",
+        "iat in an 8-byte head",
+        signed(&long_iat),
+        "claims.iat",
+        "non_shortest_encoding",
+    );
+    let cnf = with_claim(
+        &payload,
+        enc(|w| {
+            w.uint(8);
+        }),
+        enc(|w| {
+            w.map(0);
+        }),
+    );
+    b.malformed(
+        "claims-unknown-critical-claim.cose",
+        "registered claim 8 (cnf), which airseal does not know",
+        signed(&cnf),
+        "claims",
+        "unknown_critical_key",
+    );
+    let unknown_private = with_private(
+        &payload,
+        63,
+        enc(|w| {
+            w.uint(1);
+        }),
+    );
+    b.malformed(
+        "claims-unknown-airseal-claim.cose",
+        "airseal claim 63, unknown and critical",
+        signed(&unknown_private),
+        "claims.airseal",
+        "unknown_critical_key",
+    );
+    let iss_int = with_claim(
+        &payload,
+        enc(|w| {
+            w.uint(1);
+        }),
+        enc(|w| {
+            w.uint(7);
+        }),
+    );
+    b.malformed(
+        "claims-iss-not-text.cose",
+        "iss is an integer",
+        signed(&iss_int),
+        "claims.iss",
+        "unexpected_type",
+    );
+    let exp_text = with_claim(
+        &payload,
+        enc(|w| {
+            w.uint(4);
+        }),
+        enc(|w| {
+            w.text("2027-01-01");
+        }),
+    );
+    b.malformed(
+        "claims-exp-not-integer.cose",
+        "exp is a date string",
+        signed(&exp_text),
+        "claims.exp",
+        "unexpected_type",
+    );
+    let exp_float = with_claim(
+        &payload,
+        enc(|w| {
+            w.uint(4);
+        }),
+        {
+            let mut v = vec![0xfb];
+            v.extend_from_slice(&(NOW as f64).to_be_bytes());
+            v
+        },
+    );
+    b.malformed(
+        "claims-exp-float.cose",
+        "exp as a 64-bit float",
+        signed(&exp_float),
+        "claims.exp",
+        "float_not_allowed",
+    );
     let mut no_iss = entries(&payload);
     no_iss.remove(0);
-    b.malformed("claims-missing-iss.cose", "no iss claim", signed(&map_of(&no_iss)), "claims.iss", "missing_field");
+    b.malformed(
+        "claims-missing-iss.cose",
+        "no iss claim",
+        signed(&map_of(&no_iss)),
+        "claims.iss",
+        "missing_field",
+    );
     let mut no_private = entries(&payload);
     no_private.pop();
-    b.malformed("claims-missing-airseal.cose", "no airseal claims map", signed(&map_of(&no_private)), "claims.airseal", "missing_field");
-    let bad_utf8 = with_claim(&payload, enc(|w| { w.uint(1); }), vec![0x62, 0xc3, 0x28]);
-    b.malformed("claims-invalid-utf8.cose", "iss is not valid UTF-8", signed(&bad_utf8), "claims.iss", "invalid_utf8");
-    let meta51 = with_private(&payload, 14, enc(|w| {
-        w.map(51);
-        let mut keys: Vec<String> = (0..51).map(|i| format!("k{i:02}")).collect();
-        keys.sort();
-        for (i, k) in keys.iter().enumerate() {
-            w.text(k).uint(i as u64);
-        }
-    }));
-    b.malformed("claims-metadata-51.cose", "51 metadata entries (limit 50)", signed(&meta51), "claims.airseal.metadata", "invalid_value");
-    let zero_bits = with_private(&payload, 5, enc(|w| { w.uint(0); }));
-    b.malformed("claims-feature-bits-zero.cose", "feature bits 0 written out (must be omitted)", signed(&zero_bits), "claims.airseal.feature_bits", "invalid_value");
-    let zero_act = with_private(&payload, 8, enc(|w| { w.uint(0); }));
-    b.malformed("claims-max-activations-zero.cose", "max activations 0", signed(&zero_act), "claims.airseal.max_activations", "invalid_value");
-    let bad_threshold = with_private(&payload, 10, enc(|w| {
-        w.map(2).uint(1).uint(3).uint(2).array(2).bytes(&[1; 8]).bytes(&[2; 8]);
-    }));
-    b.malformed("claims-machine-threshold-too-high.cose", "threshold 3 with 2 components", signed(&bad_threshold), "claims.airseal.machine", "invalid_value");
+    b.malformed(
+        "claims-missing-airseal.cose",
+        "no airseal claims map",
+        signed(&map_of(&no_private)),
+        "claims.airseal",
+        "missing_field",
+    );
+    let bad_utf8 = with_claim(
+        &payload,
+        enc(|w| {
+            w.uint(1);
+        }),
+        vec![0x62, 0xc3, 0x28],
+    );
+    b.malformed(
+        "claims-invalid-utf8.cose",
+        "iss is not valid UTF-8",
+        signed(&bad_utf8),
+        "claims.iss",
+        "invalid_utf8",
+    );
+    let meta51 = with_private(
+        &payload,
+        14,
+        enc(|w| {
+            w.map(51);
+            let mut keys: Vec<String> = (0..51).map(|i| format!("k{i:02}")).collect();
+            keys.sort();
+            for (i, k) in keys.iter().enumerate() {
+                w.text(k).uint(i as u64);
+            }
+        }),
+    );
+    b.malformed(
+        "claims-metadata-51.cose",
+        "51 metadata entries (limit 50)",
+        signed(&meta51),
+        "claims.airseal.metadata",
+        "invalid_value",
+    );
+    let zero_bits = with_private(
+        &payload,
+        5,
+        enc(|w| {
+            w.uint(0);
+        }),
+    );
+    b.malformed(
+        "claims-feature-bits-zero.cose",
+        "feature bits 0 written out (must be omitted)",
+        signed(&zero_bits),
+        "claims.airseal.feature_bits",
+        "invalid_value",
+    );
+    let zero_act = with_private(
+        &payload,
+        8,
+        enc(|w| {
+            w.uint(0);
+        }),
+    );
+    b.malformed(
+        "claims-max-activations-zero.cose",
+        "max activations 0",
+        signed(&zero_act),
+        "claims.airseal.max_activations",
+        "invalid_value",
+    );
+    let bad_threshold = with_private(
+        &payload,
+        10,
+        enc(|w| {
+            w.map(2)
+                .uint(1)
+                .uint(3)
+                .uint(2)
+                .array(2)
+                .bytes(&[1; 8])
+                .bytes(&[2; 8]);
+        }),
+    );
+    b.malformed(
+        "claims-machine-threshold-too-high.cose",
+        "threshold 3 with 2 components",
+        signed(&bad_threshold),
+        "claims.airseal.machine",
+        "invalid_value",
+    );
 
     // ---- hostile cases: armor ------------------------------------------------------------
     let text = String::from_utf8_lossy(&armored(&raw)).into_owned();
     let second_line_start = text.find('\n').map_or(0, |i| i + 1);
     let mut damaged = text.clone();
     damaged.replace_range(second_line_start + 10..second_line_start + 11, "*");
-    b.malformed("armor-bad-character.lic", "a '*' inside the base64 body", damaged.into_bytes(), "armor", "invalid_value");
-    b.malformed("armor-missing-end.lic", "no END line", text.replace("-----END AIRSEAL LICENSE-----\n", "").into_bytes(), "armor", "invalid_value");
-    b.malformed("armor-label-mismatch.lic", "END label differs from BEGIN", text.replace("END AIRSEAL LICENSE", "END AIRSEAL KEY").into_bytes(), "armor", "invalid_value");
+    b.malformed(
+        "armor-bad-character.lic",
+        "a '*' inside the base64 body",
+        damaged.into_bytes(),
+        "armor",
+        "invalid_value",
+    );
+    b.malformed(
+        "armor-missing-end.lic",
+        "no END line",
+        text.replace("-----END AIRSEAL LICENSE-----\n", "")
+            .into_bytes(),
+        "armor",
+        "invalid_value",
+    );
+    b.malformed(
+        "armor-label-mismatch.lic",
+        "END label differs from BEGIN",
+        text.replace("END AIRSEAL LICENSE", "END AIRSEAL KEY")
+            .into_bytes(),
+        "armor",
+        "invalid_value",
+    );
     let mut cut = text.clone();
     cut.replace_range(second_line_start..second_line_start + 1, "");
-    b.malformed("armor-body-truncated.lic", "one base64 character removed", cut.into_bytes(), "armor", "invalid_value");
+    b.malformed(
+        "armor-body-truncated.lic",
+        "one base64 character removed",
+        cut.into_bytes(),
+        "armor",
+        "invalid_value",
+    );
 
     // ---- hostile cases: signature, key, type ---------------------------------------------
     let mut bad_sig = raw.clone();
     let last = bad_sig.len() - 1;
     bad_sig[last] ^= 0x01;
-    b.error("bad-signature.cose", "last signature byte flipped", bad_sig, Check::default(), "bad_signature");
+    b.error(
+        "bad-signature.cose",
+        "last signature byte flipped",
+        bad_sig,
+        Check::default(),
+        "bad_signature",
+    );
     let mut tampered = raw.clone();
     let at = find(&tampered, b"jane@").unwrap_or(0);
     tampered[at] = b'j' ^ 0x20; // "Jane@…": still valid UTF-8 and well-formed
-    b.error("tampered-payload.cose", "licensee e-mail changed after signing", tampered, Check::default(), "bad_signature");
-    let tampered_header = sign_swap_alg(&raw, &b.key("A"));
-    b.error("tampered-protected-header.cose", "alg -8 changed to -19 after signing (both accepted, signature breaks)", tampered_header, Check::default(), "bad_signature");
+    b.error(
+        "tampered-payload.cose",
+        "licensee e-mail changed after signing",
+        tampered,
+        Check::default(),
+        "bad_signature",
+    );
+    let tampered_header = swap_alg(&raw);
+    b.error(
+        "tampered-protected-header.cose",
+        "alg -8 changed to -19 after signing (both accepted, signature breaks)",
+        tampered_header,
+        Check::default(),
+        "bad_signature",
+    );
     let high_s = {
         // S + l: a malleated signature that plain verify may accept and verify_strict must not.
         let mut v = raw.clone();
@@ -485,31 +1079,117 @@ pub fn generate() -> Vec<Case> {
         add_l(&mut v[s_at..]);
         v
     };
-    b.error("signature-s-not-canonical.cose", "S replaced by S + l (signature malleability)", high_s, Check::default(), "bad_signature");
+    b.error(
+        "signature-s-not-canonical.cose",
+        "S replaced by S + l (signature malleability)",
+        high_s,
+        Check::default(),
+        "bad_signature",
+    );
     let unknown = b.issuer("U").issue(perpetual.clone()).unwrap_or_default();
-    b.error("unknown-key-id.cose", "signed by a key the verifier does not trust", unknown, Check::default(), "unknown_key_id");
-    b.error("valid-but-key-not-trusted.cose", "signed by B, only A trusted", b.issuer("B").issue(perpetual.clone()).unwrap_or_default(),
-        Check { trusted: &["A"], ..Check::default() }, "unknown_key_id");
-    b.error("wrong-type-revocation-list.cose", "license claims signed with typ airseal-revocations",
-        a.sign(ObjectType::RevocationList, &payload), Check::default(), "wrong_type");
-    b.error("wrong-type-unknown.cose", "typ \"x-other\"",
-        sign_raw(&b.key("A").key, &protected_with(-8, &b.key("A").kid(), "x-other"), &payload), Check::default(), "wrong_type");
+    b.error(
+        "unknown-key-id.cose",
+        "signed by a key the verifier does not trust",
+        unknown,
+        Check::default(),
+        "unknown_key_id",
+    );
+    b.error(
+        "valid-but-key-not-trusted.cose",
+        "signed by B, only A trusted",
+        b.issuer("B").issue(perpetual.clone()).unwrap_or_default(),
+        Check {
+            trusted: &["A"],
+            ..Check::default()
+        },
+        "unknown_key_id",
+    );
+    b.error(
+        "wrong-type-revocation-list.cose",
+        "license claims signed with typ airseal-revocations",
+        a.sign(ObjectType::RevocationList, &payload),
+        Check::default(),
+        "wrong_type",
+    );
+    b.error(
+        "wrong-type-unknown.cose",
+        "typ \"x-other\"",
+        sign_raw(
+            &b.key("A").key,
+            &protected_with(-8, &b.key("A").kid(), "x-other"),
+            &payload,
+        ),
+        Check::default(),
+        "wrong_type",
+    );
 
     // ---- policy --------------------------------------------------------------------------
-    b.error("wrong-product.cose", "valid license verified for another product", raw.clone(),
-        Check { product: "video-pro", ..Check::default() }, "wrong_product");
-    b.error("expired.cose", "verified one second after exp", sign(&expiring),
-        Check { now: IAT + 365 * DAY, ..Check::default() }, "expired");
-    b.error("expired-after-grace.cose", "verified after exp + grace", sign(&grace),
-        Check { now: NOW + 6 * DAY, ..Check::default() }, "expired");
+    b.error(
+        "wrong-product.cose",
+        "valid license verified for another product",
+        raw.clone(),
+        Check {
+            product: "video-pro",
+            ..Check::default()
+        },
+        "wrong_product",
+    );
+    b.error(
+        "expired.cose",
+        "verified one second after exp",
+        sign(&expiring),
+        Check {
+            now: IAT + 365 * DAY,
+            ..Check::default()
+        },
+        "expired",
+    );
+    b.error(
+        "expired-after-grace.cose",
+        "verified after exp + grace",
+        sign(&grace),
+        Check {
+            now: NOW + 6 * DAY,
+            ..Check::default()
+        },
+        "expired",
+    );
     let mut future = base_claims();
     future.not_before = Some(NOW + 3600);
-    b.error("not-yet-valid.cose", "nbf an hour after now", sign(&future), Check::default(), "not_yet_valid");
-    b.error("issued-in-the-future.cose", "iat after now, no nbf", sign(&perpetual), Check { now: IAT - 1, ..Check::default() }, "not_yet_valid");
-    b.error("wrong-machine.cose", "node-locked license on a machine with one of three components", typical_bytes.clone(),
-        Check { machine: Some(vec![[1u8; 8], [8u8; 8]]), ..Check::default() }, "wrong_machine");
-    b.error("machine-not-given.cose", "node-locked license verified without a machine", typical_bytes,
-        Check::default(), "wrong_machine");
+    b.error(
+        "not-yet-valid.cose",
+        "nbf an hour after now",
+        sign(&future),
+        Check::default(),
+        "not_yet_valid",
+    );
+    b.error(
+        "issued-in-the-future.cose",
+        "iat after now, no nbf",
+        sign(&perpetual),
+        Check {
+            now: IAT - 1,
+            ..Check::default()
+        },
+        "not_yet_valid",
+    );
+    b.error(
+        "wrong-machine.cose",
+        "node-locked license on a machine with one of three components",
+        typical_bytes.clone(),
+        Check {
+            machine: Some(vec![[1u8; 8], [8u8; 8]]),
+            ..Check::default()
+        },
+        "wrong_machine",
+    );
+    b.error(
+        "machine-not-given.cose",
+        "node-locked license verified without a machine",
+        typical_bytes,
+        Check::default(),
+        "wrong_machine",
+    );
 
     b.cases
 }
@@ -520,7 +1200,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Rewrites the alg in a signed license's protected header from -8 (0x27) to -19 (0x32),
 /// keeping the old signature.
-fn sign_swap_alg(raw: &[u8], _key: &TestKey) -> Vec<u8> {
+fn swap_alg(raw: &[u8]) -> Vec<u8> {
     let mut v = raw.to_vec();
     // Protected header starts at byte 3 (tag, array, bstr head): map head, then 01 27.
     if let Some(at) = find(&v, &[0x01, 0x27]) {
@@ -532,8 +1212,8 @@ fn sign_swap_alg(raw: &[u8], _key: &TestKey) -> Vec<u8> {
 /// Adds the group order l to a 32-byte little-endian scalar, in place.
 fn add_l(s: &mut [u8]) {
     const L: [u8; 32] = [
-        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0,
-        0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
     ];
     let mut carry = 0u16;
     for (b, l) in s.iter_mut().zip(L) {
@@ -563,5 +1243,8 @@ pub fn doc_example() -> (String, String) {
     let mut c = base_claims();
     c.features.bits = 1;
     let bytes = Issuer::new(k.key.clone()).issue(c).unwrap_or_default();
-    (airseal_core::pubkey::encode_public_key(&k.public()), armor(ObjectType::License.armor_label(), &bytes))
+    (
+        airseal_core::pubkey::encode_public_key(&k.public()),
+        armor(ObjectType::License.armor_label(), &bytes),
+    )
 }

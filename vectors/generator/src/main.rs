@@ -30,7 +30,8 @@ fn write(dir: &std::path::Path) -> std::io::Result<usize> {
     for c in &cases {
         std::fs::write(lic.join(&c.file), &c.bytes)?;
     }
-    let manifest = serde_json::to_string_pretty(&airseal_vectors::manifest(&cases)).map_err(std::io::Error::other)?;
+    let manifest = serde_json::to_string_pretty(&airseal_vectors::manifest(&cases))
+        .map_err(std::io::Error::other)?;
     std::fs::write(dir.join("manifest.json"), manifest + "\n")?;
     let (public, license) = airseal_vectors::doc_example();
     std::fs::write(dir.join("doc-example.pub"), public)?;

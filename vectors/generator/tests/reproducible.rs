@@ -1,6 +1,9 @@
 //! The committed `vectors/` are exactly what the generator makes: regenerate with
 //! `cargo run -p airseal-vectors` after a deliberate format change, never by hand.
 
+// Tests fail by panicking.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -14,25 +17,43 @@ fn committed_files_match_the_generator() {
     for c in &cases {
         let on_disk = std::fs::read(dir().join("licenses").join(&c.file))
             .unwrap_or_else(|e| panic!("{}: {e} (run `cargo run -p airseal-vectors`)", c.file));
-        assert!(on_disk == c.bytes, "{} differs from the generator's output", c.file);
+        assert!(
+            on_disk == c.bytes,
+            "{} differs from the generator's output",
+            c.file
+        );
     }
     let names: BTreeSet<String> = cases.iter().map(|c| c.file.clone()).collect();
     assert_eq!(names.len(), cases.len(), "two cases share a file name");
     for entry in std::fs::read_dir(dir().join("licenses")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
-        assert!(names.contains(&name), "{name} is in vectors/licenses but no case makes it");
+        assert!(
+            names.contains(&name),
+            "{name} is in vectors/licenses but no case makes it"
+        );
     }
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir().join("manifest.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir().join("manifest.json")).unwrap())
+            .unwrap();
     assert_eq!(manifest, airseal_vectors::manifest(&cases));
     let (public, license) = airseal_vectors::doc_example();
-    assert_eq!(std::fs::read_to_string(dir().join("doc-example.pub")).unwrap(), public);
-    assert_eq!(std::fs::read_to_string(dir().join("doc-example.lic")).unwrap(), license);
+    assert_eq!(
+        std::fs::read_to_string(dir().join("doc-example.pub")).unwrap(),
+        public
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir().join("doc-example.lic")).unwrap(),
+        license
+    );
 }
 
 #[test]
 fn generation_is_deterministic() {
     let a = airseal_vectors::generate();
     let b = airseal_vectors::generate();
-    assert!(a.iter().zip(&b).all(|(x, y)| x.bytes == y.bytes && x.entry == y.entry));
+    assert!(
+        a.iter()
+            .zip(&b)
+            .all(|(x, y)| x.bytes == y.bytes && x.entry == y.entry)
+    );
 }

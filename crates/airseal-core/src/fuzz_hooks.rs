@@ -1,0 +1,45 @@
+//! Hooks the fuzz targets call (`fuzz/fuzz_targets/`): each target is one line over one of
+//! these, so the properties checked live next to the code they test.
+//!
+//! Each hook panics only when a property is broken, which is what the fuzzer looks for.
+
+#![allow(clippy::panic)]
+
+use crate::armor;
+use crate::claims::LicenseClaims;
+use crate::cose;
+
+/// Armor: never panics; whatever it accepts re-armors to something it reads back the same.
+pub fn armor_round_trip(data: &[u8]) {
+    if let Ok(bytes) = armor::dearmor(data) {
+        let again = armor::armor("AIRSEAL LICENSE", &bytes);
+        let back = armor::dearmor(again.as_bytes());
+        if back.as_deref() != Ok(bytes.as_ref()) && !armor::is_raw(data) {
+            panic!("armor did not round-trip");
+        }
+    }
+}
+
+/// Envelope: anything `parse_sign1` accepts re-assembles to exactly the input bytes.
+pub fn envelope_round_trip(data: &[u8]) {
+    if let Ok(s) = cose::parse_sign1(data) {
+        if cose::encode_sign1(s.protected, s.payload, &s.signature) != data {
+            panic!("envelope parse → encode changed the bytes");
+        }
+    }
+}
+
+/// Claims: anything `decode` accepts encodes back to exactly the input bytes (every
+/// accepted encoding is the deterministic one).
+pub fn claims_round_trip(data: &[u8]) {
+    if let Ok(c) = LicenseClaims::decode(data, 0) {
+        if c.encode() != data {
+            panic!("claims decode → encode changed the bytes");
+        }
+    }
+}
+
+/// Public key file parser: never panics.
+pub fn public_key(data: &[u8]) {
+    let _ = crate::pubkey::parse_public_key(data);
+}
