@@ -1,0 +1,925 @@
+#!/usr/bin/env python3
+"""Independent verifier for the airseal license test vectors (vectors/manifest.json).
+
+Written in Python from the format rules, sharing no code with the Rust implementation:
+
+* the COSE_Sign1 signature is checked by pycose (RFC 9052), whose Ed25519 comes from the
+  `cryptography` package (OpenSSL);
+* claims payloads are decoded by cbor2, after a small strict scanner written here has
+  enforced deterministic CBOR (RFC 8949 section 4.2.1 plus airseal's restrictions), and a
+  canonical re-encoding of cbor2's result is compared with the original bytes;
+* the armor, the envelope rules, the claims-to-JSON mapping and the verification policy
+  are re-implemented here.
+
+For every case the outcome must match `expected`: the same claims (in the manifest's JSON
+form), status and active features for valid cases, the same error class otherwise. For
+malformed cases the (context, rule) we find is also compared with the manifest; a
+difference is printed as a note, not counted as a failure (any rejection is a pass).
+
+Usage: python3 vectors/interop/verify_vectors.py [-v] [path/to/manifest.json]
+Prints one line per case, then "N passed, M failed"; exits 0 only when M == 0.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import pathlib
+import sys
+import traceback
+
+import cbor2
+from pycose import headers
+from pycose.algorithms import CoseAlgorithm, EdDSA
+from pycose.keys import OKPKey
+from pycose.keys.curves import Ed25519
+from pycose.messages import Sign1Message
+
+# --- pycose and alg -19 --------------------------------------------------------------------
+# pycose 1.1.0 knows EdDSA (-8) but not the fully specified "Ed25519" (-19, RFC 9864): its
+# header parser raises "Unknown COSE attribute with value: [CoseAlgorithm - -19]" while
+# decoding. Both values mean exactly the same operation with an Ed25519 key, so -19 is mapped
+# to pycose's EdDSA class for verification (an alias in pycose's algorithm registry). The
+# protected header bytes are not touched: pycose signs/verifies over the exact bytes it
+# decoded (`phdr_encoded`), and the script asserts that below.
+_ALGS = CoseAlgorithm.get_registered_classes()
+if -19 not in _ALGS:
+    _ALGS[-19] = EdDSA
+
+ALG_EDDSA = -8
+ALG_ED25519 = -19
+COSE_SIGN1_TAG = 18
+MAX_OBJECT_SIZE = 64 * 1024
+MAX_BASE64 = -(-MAX_OBJECT_SIZE // 3) * 4
+KID_DOMAIN = b"airseal-kid-v1"
+TYP_LICENSE = "airseal-license"
+I64_MIN, I64_MAX = -(2**63), 2**63 - 1
+U64_MAX = 2**64 - 1
+# Ed25519 group order l. A signature's S must be < l (RFC 8032 section 5.1.7).
+ED25519_L = 2**252 + 27742317777372353535851937790883648493
+
+AIRSEAL_KEY = -65537
+MAX_METADATA = 50
+MAX_NAMED_FEATURES = 64
+MAX_NAME_LEN = 64
+MAX_COMPONENTS = 16
+MAX_TOKEN_ID_LEN = 32
+MAX_SKIP_DEPTH = 16
+
+CLAIM_NAMES = {1: "iss", 2: "sub", 3: "aud", 4: "exp", 5: "nbf", 6: "iat", 7: "cti"}
+AIRSEAL_NAMES = {
+    0: "kind", 1: "licensee_name", 2: "licensee_email", 3: "licensee_org", 4: "product_key",
+    5: "feature_bits", 6: "feature_bit_expiry", 7: "features", 8: "max_activations",
+    9: "max_deactivations", 10: "machine", 11: "maintenance_until", 12: "grace_period",
+    13: "clock_offset", 14: "metadata",
+}
+KINDS = {0: "perpetual", 1: "subscription", 2: "trial"}
+
+
+class Reject(Exception):
+    """Verification failed with an error class (and, for malformed input, context and rule)."""
+
+    def __init__(self, cls: str, context: str = "", rule: str = "", detail: str = ""):
+        super().__init__(f"{cls} {context} {rule} {detail}".strip())
+        self.cls, self.context, self.rule, self.detail = cls, context, rule, detail
+
+
+def malformed(context: str, rule: str, detail: str = "") -> Reject:
+    return Reject("malformed", context, rule, detail)
+
+
+# --- armor -----------------------------------------------------------------------------------
+
+ASCII_WS = b" \t\n\r\x0c"  # what Rust's u8::is_ascii_whitespace accepts (no vertical tab)
+
+
+def strip_quote(line: bytes) -> bytes:
+    """Trims whitespace (incl. the CR of CRLF) and leading e-mail quote markers ('>')."""
+    s = line.strip(ASCII_WS)
+    while s.startswith(b">"):
+        s = s[1:].lstrip(ASCII_WS)
+    return s
+
+
+def dearmor(data: bytes) -> bytes:
+    """Raw COSE bytes are returned as is; an armored block is located and decoded."""
+    if data[:1] == b"\xd2":
+        return data
+    if not data:
+        raise malformed("armor", "invalid_value", "empty input")
+    begin = data.find(b"-----BEGIN AIRSEAL ")
+    if begin < 0:
+        is_text = all(0x21 <= b <= 0x7E or b in ASCII_WS for b in data)
+        if is_text:
+            raise malformed("armor", "invalid_value", "no -----BEGIN AIRSEAL ...----- block")
+        return data  # binary but not tag 18: the envelope parser says what is wrong
+    label_start = begin + len(b"-----BEGIN ")
+    label_end = data.find(b"-----", begin + len(b"-----BEGIN AIRSEAL "))
+    if label_end < 0:
+        raise malformed("armor", "invalid_value", "unterminated BEGIN line")
+    label = data[label_start:label_end]
+    pos = label_end + 5
+    nl = data.find(b"\n", pos)
+    if nl < 0:
+        raise malformed("armor", "invalid_value", "armor has no body")
+    if data[pos:nl].strip(ASCII_WS):
+        raise malformed("armor", "invalid_value", "text after the BEGIN line")
+    pos = nl + 1
+    body = bytearray()
+    while True:
+        if pos >= len(data):
+            raise malformed("armor", "invalid_value", "missing END line")
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            nl = len(data)
+        content = strip_quote(data[pos:nl])
+        pos = nl + 1
+        if content.startswith(b"-----END "):
+            if content != b"-----END " + label + b"-----":
+                raise malformed("armor", "invalid_value", "END label does not match BEGIN label")
+            break
+        for c in content:
+            if not (chr(c).isascii() and (chr(c).isalnum() or c in b"+/=")):
+                raise malformed("armor", "invalid_value", f"non-base64 character {chr(c)!r}")
+        if len(body) + len(content) > MAX_BASE64:
+            raise malformed("armor", "too_large")
+        body += content
+    body = bytes(body)
+    try:
+        raw = base64.b64decode(body, validate=True)
+    except ValueError as e:  # binascii.Error
+        raise malformed("armor", "invalid_value", f"invalid base64: {e}") from None
+    # Canonical base64 only (RFC 4648 section 3.5): padding present, no stray bits.
+    if base64.b64encode(raw) != body:
+        raise malformed("armor", "invalid_value", "non-canonical base64")
+    return raw
+
+
+# --- strict deterministic CBOR reader ------------------------------------------------------
+
+UNSIGNED, NEGATIVE, BYTES, TEXT, ARRAY, MAP, TAG, SIMPLE = range(8)
+MAJOR_NAMES = ["unsigned", "negative", "bytes", "text", "array", "map", "tag", "simple"]
+
+
+class Reader:
+    """Reads one deterministic CBOR item at a time; raises Reject('malformed', ...)."""
+
+    def __init__(self, buf: bytes, context: str = ""):
+        self.buf, self.pos, self.context = buf, 0, context
+
+    def err(self, rule: str, detail: str = "") -> Reject:
+        return malformed(self.context, rule, f"{detail} at byte {self.pos}".strip())
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.buf):
+            raise self.err("unexpected_end")
+        out = self.buf[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def head(self) -> tuple[int, int]:
+        initial = self.take(1)[0]
+        major, info = initial >> 5, initial & 0x1F
+        if info < 24:
+            arg = info
+        elif info <= 27:
+            arg = int.from_bytes(self.take(1 << (info - 24)), "big")
+        elif info <= 30:
+            raise self.err("reserved_additional_info")
+        else:
+            raise self.err("indefinite_length")
+        if major == SIMPLE:
+            if 20 <= info <= 22:  # false, true, null
+                return major, arg
+            if 25 <= info <= 27:
+                raise self.err("float_not_allowed")
+            raise self.err("unsupported_simple_value")
+        limits = {24: 24, 25: 0x100, 26: 0x10000, 27: 0x1_0000_0000}
+        if info in limits and arg < limits[info]:
+            raise self.err("non_shortest_encoding")
+        return major, arg
+
+    def expect(self, want: int) -> int:
+        major, arg = self.head()
+        if major != want:
+            raise self.err("unexpected_type", f"expected {MAJOR_NAMES[want]}, found {MAJOR_NAMES[major]}")
+        return arg
+
+    def int(self) -> int:
+        major, arg = self.head()
+        if major == UNSIGNED:
+            v = arg
+        elif major == NEGATIVE:
+            v = -1 - arg
+        else:
+            raise self.err("unexpected_type", f"expected integer, found {MAJOR_NAMES[major]}")
+        if not I64_MIN <= v <= I64_MAX:
+            raise self.err("integer_out_of_range")
+        return v
+
+    def length(self, major: int) -> int:
+        n = self.expect(major)
+        if n > len(self.buf) - self.pos:
+            raise self.err("length_exceeds_input")
+        return n
+
+    def bytes(self) -> bytes:
+        return self.take(self.length(BYTES))
+
+    def bytes_exact(self, n: int) -> bytes:
+        b = self.bytes()
+        if len(b) != n:
+            raise self.err("invalid_value", f"wrong length {len(b)}, want {n}")
+        return b
+
+    def text(self) -> str:
+        raw = self.take(self.length(TEXT))
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.err("invalid_utf8") from None
+
+    def finish(self) -> None:
+        if self.pos != len(self.buf):
+            raise self.err("trailing_bytes")
+
+
+class KeyOrder:
+    """RFC 8949 section 4.2.1: each map key's encoding sorts bytewise after the previous one."""
+
+    def __init__(self):
+        self.prev = None
+
+    def check(self, r: Reader, key: bytes) -> None:
+        if self.prev is not None:
+            if self.prev == key:
+                raise r.err("duplicate_key")
+            if self.prev > key:
+                raise r.err("unsorted_keys")
+        self.prev = key
+
+
+# --- envelope ------------------------------------------------------------------------------
+
+def parse_protected(data: bytes) -> dict:
+    r = Reader(data, "protected header")
+    n = r.length(MAP)
+    found = {}
+    order = KeyOrder()
+    for _ in range(n):
+        r.context = "protected header"
+        at = r.pos
+        label = r.int()
+        order.check(r, data[at:r.pos])
+        if label == 1:
+            r.context = "protected header alg"
+            found["alg"] = r.int()
+        elif label == 4:
+            r.context = "protected header kid"
+            found["kid"] = r.bytes_exact(8)
+        elif label == 16:
+            r.context = "protected header typ"
+            found["typ"] = r.text()
+        else:
+            r.context = "protected header"
+            raise r.err("unknown_critical_key", f"label {label}")
+    r.context = "protected header"
+    r.finish()
+    for name in ("alg", "kid", "typ"):
+        if name not in found:
+            raise malformed(f"protected header {name}", "missing_field")
+    if found["alg"] not in (ALG_EDDSA, ALG_ED25519):
+        raise Reject("unsupported_algorithm", detail=f"alg {found['alg']}")
+    return found
+
+
+def parse_envelope(data: bytes) -> dict:
+    """Strict COSE_Sign1 parse: tag 18, 4 elements, protected {1,4,16}, empty unprotected."""
+    if len(data) > MAX_OBJECT_SIZE:
+        raise malformed("envelope", "too_large", f"{len(data)} bytes")
+    r = Reader(data, "envelope")
+    if r.expect(TAG) != COSE_SIGN1_TAG:
+        raise r.err("wrong_tag")
+    if r.length(ARRAY) != 4:
+        raise r.err("invalid_value", "COSE_Sign1 must have 4 elements")
+    r.context = "protected header"
+    protected = r.bytes()
+    header = parse_protected(protected)
+    r.context = "unprotected header"
+    if r.length(MAP) != 0:
+        raise r.err("invalid_value", "unprotected header must be empty")
+    r.context = "payload"
+    payload = r.bytes()
+    r.context = "signature"
+    signature = r.bytes_exact(64)
+    r.context = "envelope"
+    r.finish()
+    return {"protected": protected, "header": header, "payload": payload, "signature": signature}
+
+
+def kid_of(public_key: bytes) -> bytes:
+    return hashlib.sha512(KID_DOMAIN + public_key).digest()[:8]
+
+
+# --- strict Ed25519 extras -------------------------------------------------------------------
+# SPEC.md 3.1 asks for verify_strict semantics: S < l, and neither R nor the public key of
+# small order. OpenSSL (behind pycose/cryptography) rejects S >= l itself, but does not
+# reject small-order points, so those two checks are done here, with plain affine Edwards
+# arithmetic on edwards25519 (-x^2 + y^2 = 1 + d x^2 y^2).
+P25519 = 2**255 - 19
+D25519 = -121665 * pow(121666, -1, P25519) % P25519
+SQRT_M1 = pow(2, (P25519 - 1) // 4, P25519)
+
+
+def decode_point(enc: bytes):
+    """RFC 8032 section 5.1.3 decoding; None when the bytes are not a curve point."""
+    if len(enc) != 32:
+        return None
+    y = int.from_bytes(enc, "little") & ((1 << 255) - 1)
+    sign = enc[31] >> 7
+    if y >= P25519:
+        return None
+    u, v = (y * y - 1) % P25519, (D25519 * y * y + 1) % P25519
+    x2 = u * pow(v, -1, P25519) % P25519
+    x = pow(x2, (P25519 + 3) // 8, P25519)
+    if (x * x - x2) % P25519:
+        x = x * SQRT_M1 % P25519
+    if (x * x - x2) % P25519:
+        return None
+    if x == 0 and sign:
+        return None
+    if x & 1 != sign:
+        x = P25519 - x
+    return x, y
+
+
+def point_add(a, b):
+    (x1, y1), (x2, y2) = a, b
+    t = D25519 * x1 * x2 * y1 * y2 % P25519
+    x3 = (x1 * y2 + y1 * x2) * pow(1 + t, -1, P25519) % P25519
+    y3 = (y1 * y2 + x1 * x2) * pow(1 - t, -1, P25519) % P25519
+    return x3, y3
+
+
+def is_small_order(point) -> bool:
+    """True when [8]P is the identity (the point lies in the torsion subgroup)."""
+    for _ in range(3):
+        point = point_add(point, point)
+    return point == (0, 1)
+
+
+def usable_public_key(key: bytes) -> bool:
+    point = decode_point(key)
+    return point is not None and not is_small_order(point)
+
+
+# --- claims: strict scan, cbor2 decode, re-encode cross-check -------------------------------
+
+def claims_context(path: tuple) -> str:
+    """The field name the Rust decoder reports for an item at `path` (map keys from the root)."""
+    if not path:
+        return "claims"
+    k = path[0]
+    if k == AIRSEAL_KEY:
+        if len(path) == 1:
+            return "claims.airseal"
+        k2 = path[1]
+        if isinstance(k2, int) and k2 < 0:
+            return "claims.airseal (extension)"
+        return "claims.airseal." + AIRSEAL_NAMES[k2] if k2 in AIRSEAL_NAMES else "claims.airseal"
+    if isinstance(k, int) and k < 0:
+        return "claims (extension)"
+    return "claims." + CLAIM_NAMES[k] if k in CLAIM_NAMES else "claims"
+
+
+def is_extension(path: tuple) -> bool:
+    """Non-critical extension values (negative keys) are opaque: any well-formed item."""
+    if path and isinstance(path[0], int) and path[0] < 0 and path[0] != AIRSEAL_KEY:
+        return True
+    return len(path) >= 2 and path[0] == AIRSEAL_KEY and isinstance(path[1], int) and path[1] < 0
+
+
+class Scan:
+    """Walks a whole claims payload enforcing deterministic CBOR, before cbor2 sees it.
+
+    Records the byte span of every value reached through integer keys (for the raw bytes of
+    extensions) and whether any tag occurs (tags are only allowed inside extension values).
+    """
+
+    def __init__(self, payload: bytes):
+        self.r = Reader(payload, "claims")
+        self.spans: dict[tuple, tuple[int, int]] = {}
+        self.saw_tag = False
+        self.item((), None)
+        self.r.context = "claims"
+        self.r.finish()
+
+    def item(self, path: tuple, depth: int | None) -> None:
+        r = self.r
+        if depth is None and is_extension(path):
+            depth = 0  # the Rust decoder skips extensions with a depth limit from here
+        if depth is not None and depth > MAX_SKIP_DEPTH:
+            raise r.err("too_deep")
+        r.context = claims_context(path)
+        start = r.pos
+        major, arg = r.head()
+        nd = None if depth is None else depth + 1
+        if major in (BYTES, TEXT):
+            r.pos = start
+            r.bytes() if major == BYTES else r.text()
+        elif major == ARRAY:
+            r.pos = start
+            for _ in range(r.length(ARRAY)):
+                self.item(path, nd)
+        elif major == MAP:
+            r.pos = start
+            order = KeyOrder()
+            for _ in range(r.length(MAP)):
+                key_at = r.pos
+                self.item(path, nd)  # the key itself
+                r.context = claims_context(path)
+                order.check(r, r.buf[key_at:r.pos])
+                key = self.key_value(key_at)
+                value_at = r.pos
+                self.item(path + (key,), nd)
+                self.spans[path + (key,)] = (value_at, r.pos)
+        elif major == TAG:
+            if depth is None:
+                r.pos = start
+                raise r.err("unexpected_type", "a tag outside an extension value")
+            self.saw_tag = True
+            self.item(path, nd)
+
+    def key_value(self, at: int):
+        """Decodes an integer or text key again (already validated) to name the path."""
+        sub = Reader(self.r.buf[at:])
+        major, arg = sub.head()
+        if major == UNSIGNED:
+            return arg
+        if major == NEGATIVE:
+            return -1 - arg
+        if major == TEXT:
+            return sub.buf[sub.pos:sub.pos + arg].decode("utf-8")
+        return object()  # other key types: never a known field
+
+
+def det_encode(v) -> bytes:
+    """Deterministic CBOR (RFC 8949 section 4.2.1: shortest heads, definite lengths, map keys
+    sorted bytewise by their encodings). cbor2's own canonical=True sorts keys length-first
+    (RFC 7049 canonical order), which is not the same rule, so the few lines are written here."""
+
+    def head(major: int, n: int) -> bytes:
+        if n < 24:
+            return bytes([major << 5 | n])
+        for info, size in ((24, 1), (25, 2), (26, 4), (27, 8)):
+            if n < 1 << (8 * size):
+                return bytes([major << 5 | info]) + n.to_bytes(size, "big")
+        raise ValueError("integer too large")
+
+    if v is False:
+        return b"\xf4"
+    if v is True:
+        return b"\xf5"
+    if v is None:
+        return b"\xf6"
+    if type(v) is int:
+        return head(0, v) if v >= 0 else head(1, -1 - v)
+    if isinstance(v, bytes):
+        return head(2, len(v)) + v
+    if isinstance(v, str):
+        b = v.encode("utf-8")
+        return head(3, len(b)) + b
+    if isinstance(v, (list, tuple)):
+        return head(4, len(v)) + b"".join(det_encode(x) for x in v)
+    if isinstance(v, dict):
+        items = sorted((det_encode(k), det_encode(x)) for k, x in v.items())
+        return head(5, len(items)) + b"".join(k + x for k, x in items)
+    if isinstance(v, cbor2.CBORTag):
+        return head(6, v.tag) + det_encode(v.value)
+    raise ValueError(f"cannot encode {type(v).__name__} deterministically")
+
+
+def cbor2_layer(payload: bytes, reencode: bool = True):
+    """cbor2 decode plus the canonical re-encoding check (the library-based layer)."""
+    try:
+        value = cbor2.loads(payload)
+    except Exception as e:  # cbor2.CBORDecodeError and friends
+        raise malformed("claims", "cbor2_decode_error", str(e)) from None
+    if not reencode:
+        return value
+    try:
+        again = det_encode(value)
+    except ValueError as e:
+        raise malformed("claims", "not_deterministic", str(e)) from None
+    if again != payload:  # also catches trailing bytes, which cbor2.loads ignores
+        raise malformed("claims", "not_deterministic", "canonical re-encoding differs")
+    return value
+
+
+def hexs(b: bytes) -> str:
+    return b.hex()
+
+
+def want(cond: bool, ctx: str, rule: str, detail: str = "") -> None:
+    if not cond:
+        raise malformed(ctx, rule, detail)
+
+
+def as_int(v, ctx: str) -> int:
+    want(type(v) is int, ctx, "unexpected_type", f"expected integer, found {type(v).__name__}")
+    want(I64_MIN <= v <= I64_MAX, ctx, "integer_out_of_range")
+    return v
+
+
+def as_uint(v, ctx: str) -> int:
+    want(type(v) is int and v >= 0, ctx, "unexpected_type", f"expected unsigned, found {v!r}")
+    want(v <= U64_MAX, ctx, "integer_out_of_range")
+    return v
+
+
+def as_text(v, ctx: str) -> str:
+    want(type(v) is str, ctx, "unexpected_type", f"expected text, found {type(v).__name__}")
+    return v
+
+
+def as_bytes(v, ctx: str, n: int | None = None) -> bytes:
+    want(type(v) is bytes, ctx, "unexpected_type", f"expected bytes, found {type(v).__name__}")
+    if n is not None:
+        want(len(v) == n, ctx, "invalid_value", "wrong length")
+    return v
+
+
+def as_map(v, ctx: str) -> dict:
+    want(type(v) is dict, ctx, "unexpected_type", f"expected map, found {type(v).__name__}")
+    return v
+
+
+def as_limit(v, ctx: str):
+    return "unlimited" if v is None else as_uint(v, ctx)
+
+
+def bit_name(name: str) -> bool:
+    return len(name) == 2 and name[0] in "Ff" and name[1] in "12345678"
+
+
+def decode_machine(v) -> dict:
+    ctx = "claims.airseal.machine"
+    m = as_map(v, ctx)
+    out = {}
+    for key, val in m.items():
+        k = as_uint(key, ctx)
+        if k == 1:
+            t = as_uint(val, ctx)
+            want(t <= 255, ctx, "invalid_value", "threshold out of range")
+            out["threshold"] = t
+        elif k == 2:
+            want(type(val) is list, ctx, "unexpected_type", "components must be an array")
+            want(1 <= len(val) <= MAX_COMPONENTS, ctx, "invalid_value", "1 to 16 components")
+            out["components"] = [as_bytes(c, ctx, 8) for c in val]
+        elif k == 3:
+            out["device_key"] = as_bytes(val, ctx, 8)
+        else:
+            raise malformed(ctx, "unknown_critical_key", f"machine key {k}")
+    want("threshold" in out and "components" in out, ctx, "missing_field")
+    want(1 <= out["threshold"] <= len(out["components"]), ctx, "invalid_value",
+         "threshold must be between 1 and the number of components")
+    return out
+
+
+def decode_airseal(v, spans) -> tuple[dict, dict]:
+    """airseal's own claims map (key -65537). Returns (JSON fields, values for the policy)."""
+    ctx = "claims.airseal"
+    m = as_map(v, ctx)
+    js: dict = {}
+    pol = {"bits": 0, "bit_expiry": [None] * 8, "named": [], "machine": None,
+           "grace": None, "clock_offset": None}
+    licensee = {}
+    kind = None
+    extensions = []
+    for key, val in m.items():
+        k = as_int(key, ctx)
+        if k < 0:  # non-critical: kept verbatim, not interpreted
+            start, end = spans[(AIRSEAL_KEY, k)]
+            extensions.append((k, start, end))
+            continue
+        if k not in AIRSEAL_NAMES:
+            raise malformed(ctx, "unknown_critical_key", f"airseal claim {k}")
+        fctx = "claims.airseal." + AIRSEAL_NAMES[k]
+        if k == 0:
+            code = as_uint(val, fctx)
+            want(code in KINDS, fctx, "invalid_value", "unknown license kind")
+            kind = KINDS[code]
+        elif k in (1, 2, 3):
+            licensee[{1: "name", 2: "email", 3: "organization"}[k]] = as_text(val, fctx)
+        elif k == 4:
+            js["product_key"] = as_text(val, fctx)
+        elif k == 5:
+            bits = as_uint(val, fctx)
+            want(1 <= bits <= 255, fctx, "invalid_value", "feature bits must be 1..=255")
+            pol["bits"] = bits
+        elif k == 6:
+            em = as_map(val, fctx)
+            want(len(em) > 0, fctx, "invalid_value", "empty map")
+            for bit, exp in em.items():
+                bit = as_uint(bit, fctx)
+                want(1 <= bit <= 8 and pol["bits"] >> (bit - 1) & 1, fctx, "invalid_value",
+                     "expiry for a feature bit that is not granted")
+                pol["bit_expiry"][bit - 1] = as_int(exp, fctx)
+        elif k == 7:
+            nm = as_map(val, fctx)
+            want(1 <= len(nm) <= MAX_NAMED_FEATURES, fctx, "invalid_value", "1 to 64 named features")
+            for name, exp in nm.items():
+                name = as_text(name, fctx)
+                want(1 <= len(name.encode()) <= MAX_NAME_LEN and not bit_name(name), fctx,
+                     "invalid_value", "feature name must be 1 to 64 bytes and not F1..F8")
+                pol["named"].append((name, None if exp is None else as_int(exp, fctx)))
+        elif k == 8:
+            lim = as_limit(val, fctx)
+            want(lim != 0, fctx, "invalid_value", "max activations must be at least 1 (or null)")
+            js["max_activations"] = lim
+        elif k == 9:
+            js["max_deactivations"] = as_limit(val, fctx)
+        elif k == 10:
+            pol["machine"] = decode_machine(val)
+            mj = {"threshold": pol["machine"]["threshold"],
+                  "components": [hexs(c) for c in pol["machine"]["components"]]}
+            if "device_key" in pol["machine"]:
+                mj["device_key"] = hexs(pol["machine"]["device_key"])
+            js["machine"] = mj
+        elif k == 11:
+            js["maintenance_until"] = as_int(val, fctx)
+        elif k == 12:
+            js["grace_period"] = pol["grace"] = as_uint(val, fctx)
+        elif k == 13:
+            js["clock_offset"] = pol["clock_offset"] = as_uint(val, fctx)
+        elif k == 14:
+            mm = as_map(val, fctx)
+            want(1 <= len(mm) <= MAX_METADATA, fctx, "invalid_value", "metadata must have 1 to 50 entries")
+            meta = {}
+            for mk, mv in mm.items():
+                mk = as_text(mk, fctx)
+                want(1 <= len(mk.encode()) <= MAX_NAME_LEN, fctx, "invalid_value", "metadata key length")
+                if type(mv) is str:
+                    meta[mk] = mv
+                else:
+                    want(type(mv) is int, fctx, "unexpected_type", "metadata value must be text or integer")
+                    meta[mk] = as_int(mv, fctx)
+            js["metadata"] = meta
+    want(kind is not None, "claims.airseal.kind", "missing_field")
+    js["kind"] = kind
+    if licensee:
+        js["licensee"] = licensee
+    bits = [{"bit": f"F{i + 1}", "expires": pol["bit_expiry"][i]} for i in range(8) if pol["bits"] >> i & 1]
+    if bits:
+        js["feature_bits"] = bits
+    if pol["named"]:
+        js["features"] = [{"name": n, "expires": e} for n, e in pol["named"]]
+    pol["extensions"] = extensions
+    return js, pol
+
+
+def decode_claims(payload: bytes) -> tuple[dict, dict]:
+    scan = Scan(payload)  # strict deterministic CBOR: rejects before cbor2 is consulted
+    # cbor2 turns some tags (dates, bignums) into Python objects that do not re-encode to
+    # the same bytes; tags may only occur inside extension values, which the strict scan has
+    # already validated, so the re-encoding comparison is skipped in that case.
+    value = cbor2_layer(payload, reencode=not scan.saw_tag)
+    ctx = "claims"
+    m = as_map(value, ctx)
+    fields: dict = {}
+    ext = []
+    private = None
+    for key, val in m.items():
+        k = as_int(key, ctx)
+        if k in (1, 2, 3):
+            fields[CLAIM_NAMES[k]] = as_text(val, "claims." + CLAIM_NAMES[k])
+        elif k in (4, 5, 6):
+            fields[CLAIM_NAMES[k]] = as_int(val, "claims." + CLAIM_NAMES[k])
+        elif k == 7:
+            cti = as_bytes(val, "claims.cti")
+            want(1 <= len(cti) <= MAX_TOKEN_ID_LEN, "claims.cti", "invalid_value", "cti must be 1 to 32 bytes")
+            fields["cti"] = hexs(cti)
+        elif k == AIRSEAL_KEY:
+            private = decode_airseal(val, scan.spans)
+        elif k >= 0:
+            raise malformed(ctx, "unknown_critical_key", f"claim {k}")
+        else:
+            start, end = scan.spans[(k,)]
+            ext.append({"key": k, "cbor": hexs(payload[start:end])})
+    want(private is not None, "claims.airseal", "missing_field")
+    for name in ("iss", "sub", "aud", "iat", "cti"):
+        want(name in fields, "claims." + name, "missing_field")
+    js, pol = private
+    claims = dict(fields)
+    claims.update(js)
+    if ext:
+        claims["extensions"] = ext
+    if pol["extensions"]:
+        claims["airseal_extensions"] = [{"key": k, "cbor": hexs(payload[s:e])} for k, s, e in pol["extensions"]]
+    pol.update(product=fields["aud"], iat=fields["iat"], nbf=fields.get("nbf"), exp=fields.get("exp"))
+    return claims, pol
+
+
+# --- policy --------------------------------------------------------------------------------
+
+def sat(v: int) -> int:
+    return max(I64_MIN, min(I64_MAX, v))
+
+
+def apply_policy(pol: dict, product: str, now: int, machine: list[bytes] | None) -> tuple[str, list]:
+    if pol["product"] != product:
+        raise Reject("wrong_product", detail=f"license is for {pol['product']!r}")
+    skew = min(pol["clock_offset"] or 0, I64_MAX)
+    valid_from = sat((pol["nbf"] if pol["nbf"] is not None else pol["iat"]) - skew)
+    if now < valid_from:
+        raise Reject("not_yet_valid", detail=f"valid from {valid_from}")
+    status = "valid"
+    if pol["exp"] is not None and now >= pol["exp"]:
+        until = sat(pol["exp"] + min(pol["grace"] or 0, I64_MAX))
+        if now >= until:
+            raise Reject("expired", detail=f"expired at {until}")
+        status = "in_grace"
+    if pol["machine"] is not None:
+        have = machine or []
+        matched = sum(1 for c in pol["machine"]["components"] if c in have)
+        if matched < pol["machine"]["threshold"]:
+            raise Reject("wrong_machine", detail=f"{matched} of {pol['machine']['threshold']} components")
+    active = [f"F{i + 1}" for i in range(8)
+              if pol["bits"] >> i & 1 and (pol["bit_expiry"][i] is None or now < pol["bit_expiry"][i])]
+    active += [n for n, e in pol["named"] if e is None or now < e]
+    return status, active
+
+
+# --- the whole verification ----------------------------------------------------------------
+
+def verify_signature_pycose(data: bytes, env: dict, public_key: bytes) -> bool:
+    msg = Sign1Message.decode(data)
+    # pycose must have seen the same envelope as the strict parser.
+    assert msg.phdr_encoded == env["protected"], "pycose protected header bytes differ"
+    assert msg.payload == env["payload"], "pycose payload differs"
+    assert msg.signature == env["signature"], "pycose signature differs"
+    assert msg.get_attr(headers.Algorithm) is EdDSA, "alg is not (mapped to) EdDSA"
+    msg.key = OKPKey(crv=Ed25519, x=public_key)
+    return msg.verify_signature()
+
+
+def verify(data: bytes, trusted: list[bytes], product: str, now: int, machine, notes: list) -> dict:
+    raw = dearmor(data)
+    env = parse_envelope(raw)
+    if env["header"]["typ"] != TYP_LICENSE:
+        raise Reject("wrong_type", detail=f"typ {env['header']['typ']!r}")
+    key = next((k for k in trusted if kid_of(k) == env["header"]["kid"]), None)
+    if key is None:
+        raise Reject("unknown_key_id", detail=env["header"]["kid"].hex())
+    s = int.from_bytes(env["signature"][32:], "little")
+    if not verify_signature_pycose(raw, env, key):
+        if s >= ED25519_L:
+            notes.append("S >= l; pycose/cryptography rejected it itself")
+        raise Reject("bad_signature")
+    # pycose accepted. A strict verifier additionally refuses these (never reached by the
+    # committed vectors; kept so that this script is a verify_strict-equivalent oracle).
+    if s >= ED25519_L:
+        notes.append("GAP: pycose accepted S >= l")
+        raise Reject("bad_signature", detail="S >= l (strict check in this script)")
+    r_point = decode_point(env["signature"][:32])
+    if r_point is None or is_small_order(r_point):
+        notes.append("pycose accepted a small-order or undecodable R")
+        raise Reject("bad_signature", detail="R of small order (strict check in this script)")
+    if env["header"]["alg"] == ALG_ED25519:
+        notes.append("alg -19 mapped to pycose EdDSA")
+    try:
+        claims, pol = decode_claims(env["payload"])
+    except Reject:
+        if not cbor2_only_rejects_typed(env["payload"]):
+            notes.append("only the strict scanner catches this (cbor2 layer alone accepts)")
+        raise
+    status, active = apply_policy(pol, product, now, machine)
+    return {"claims": claims, "status": status, "active_features": active}
+
+
+def cbor2_only_rejects_typed(payload: bytes) -> bool:
+    """Diagnostic: does the cbor2 layer (decode + re-encode) plus typed decoding reject it,
+    without the strict scanner? Shows what the library-based checks alone would miss."""
+    try:
+        value = cbor2_layer(payload)
+        # typed decoding needs spans only for extensions; fake them when absent
+        class Spans(dict):
+            def __missing__(self, key):
+                return (0, 0)
+        m = as_map(value, "claims")
+        if AIRSEAL_KEY in m:
+            decode_airseal(m[AIRSEAL_KEY], Spans())
+        for k, name in CLAIM_NAMES.items():
+            if k in m:
+                (as_text if k <= 3 else as_bytes if k == 7 else as_int)(m[k], name)
+        for k in m:
+            as_int(k, "claims")
+            want(k < 0 or k in CLAIM_NAMES, "claims", "unknown_critical_key")
+        for name in (1, 2, 3, 6, 7, AIRSEAL_KEY):
+            want(name in m, "claims", "missing_field")
+        return False
+    except Reject:
+        return True
+
+
+def run_case(base: pathlib.Path, case: dict) -> tuple[bool, str]:
+    data = (base / case["file"]).read_bytes()
+    trusted = [bytes.fromhex(k) for k in case["trusted_public_keys"]]
+    for k in trusted:  # a trust store refuses non-points and small-order ("weak") keys
+        if not usable_public_key(k):
+            return False, f"trusted key {k.hex()} is not a usable Ed25519 public key"
+    machine = None if case["machine"] is None else [bytes.fromhex(c) for c in case["machine"]]
+    exp = case["expected"]
+    notes: list[str] = []
+    try:
+        got = verify(data, trusted, case["product"], case["now"], machine, notes)
+    except Reject as e:
+        if exp["result"] != "error":
+            return False, f"expected valid, got {e.cls} ({e.context} {e.rule} {e.detail})".replace("  ", " ")
+        if e.cls != exp["error"]:
+            return False, f"expected {exp['error']}, got {e.cls} ({e.context} {e.rule} {e.detail})"
+        if e.cls == "malformed":
+            if (e.context, e.rule) == (exp.get("context"), exp.get("rule")):
+                notes.append(f"{e.context}/{e.rule}")
+            else:
+                notes.append(f"NOTE rule differs: ours {e.context}/{e.rule}, "
+                             f"manifest {exp.get('context')}/{exp.get('rule')}")
+        else:
+            notes.append(e.cls)
+        return True, "; ".join(notes)
+    if exp["result"] != "valid":
+        return False, f"expected {exp['error']}, but the license verified ({got['status']})"
+    problems = []
+    if got["claims"] != exp["claims"]:
+        keys = sorted(set(got["claims"]) | set(exp["claims"]))
+        diff = [k for k in keys if got["claims"].get(k) != exp["claims"].get(k)]
+        problems.append(f"claims differ in {diff}: ours {[got['claims'].get(k) for k in diff]}, "
+                        f"manifest {[exp['claims'].get(k) for k in diff]}")
+    if got["status"] != exp["status"]:
+        problems.append(f"status ours {got['status']}, manifest {exp['status']}")
+    if got["active_features"] != exp["active_features"]:
+        problems.append(f"active features ours {got['active_features']}, manifest {exp['active_features']}")
+    if problems:
+        return False, "; ".join(problems)
+    return True, "; ".join([got["status"]] + notes)
+
+
+def doc_example(vectors: pathlib.Path, product: str, now: int) -> tuple[bool, str]:
+    """Extra check: the README example (public key file + armored license) verifies."""
+    key = None
+    for line in (vectors / "doc-example.pub").read_text().splitlines():
+        line = line.strip()
+        if line.startswith("airseal-pk-v1:"):
+            _, kid, b64 = line.split(":")
+            key = base64.b64decode(b64, validate=True)
+            if len(key) != 32 or kid_of(key).hex() != kid:
+                return False, "public key file: key id does not match the key"
+            if not usable_public_key(key):
+                return False, "public key file: not a usable Ed25519 public key"
+    if key is None:
+        return False, "no airseal-pk-v1 line"
+    try:
+        got = verify((vectors / "doc-example.lic").read_bytes(), [key], product, now, None, [])
+    except Reject as e:
+        return False, f"rejected: {e}"
+    return True, f"{got['status']}, features {got['active_features']}"
+
+
+def main(argv: list[str]) -> int:
+    verbose = "-v" in argv
+    args = [a for a in argv if a != "-v"]
+    manifest_path = pathlib.Path(args[0]) if args else pathlib.Path(__file__).resolve().parent.parent / "manifest.json"
+    base = manifest_path.parent
+    manifest = json.loads(manifest_path.read_text())
+    for k in manifest["keys"]:  # the manifest's own key table must be self-consistent
+        if kid_of(bytes.fromhex(k["public_key"])).hex() != k["kid"]:
+            print(f"FAIL manifest key {k['name']}: kid does not match SHA-512(domain || key)[:8]")
+            print("0 passed, 1 failed")
+            return 1
+    passed = failed = 0
+    for case in manifest["cases"]:
+        try:
+            ok, why = run_case(base, case)
+        except Exception as e:  # a bug here, or a library surprise: never crash the run
+            ok, why = False, f"internal error: {e!r} {traceback.format_exc(limit=2).splitlines()[-1]}"
+        if ok:
+            passed += 1
+            print(f"ok   {case['file']}" + (f"  [{why}]" if verbose and why else ""))
+        else:
+            failed += 1
+            print(f"FAIL {case['file']}: {why}")
+    if (base / "doc-example.lic").exists():
+        ok, why = doc_example(base, "photo-pro", 1767225600)
+        if ok:
+            passed += 1
+            print("ok   doc-example.lic" + (f"  [{why}]" if verbose else ""))
+        else:
+            failed += 1
+            print(f"FAIL doc-example.lic: {why}")
+    print(f"{passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
