@@ -534,10 +534,13 @@ impl LicenseClaims {
         let start = r.position();
         let n = r.map()?;
         let mut order = KeyOrder::new();
-        let (mut iss, mut sub, mut aud, mut iat, mut cti, mut private) =
-            (None, None, None, None, None, None);
+        let (mut iss, mut sub, mut aud, mut iat, mut cti) = (None, None, None, None, None);
+        // airseal's own claims are decoded straight into the result; the registered claims
+        // are filled in once all are known to be present.
+        let mut claims =
+            LicenseClaims::new(String::new(), String::new(), String::new(), 0, Vec::new());
+        let mut seen_private = false;
         let (mut exp, mut nbf) = (None, None);
-        let mut extensions = Vec::new();
         for _ in 0..n {
             r.set_context("claims");
             let key_at = r.position();
@@ -582,7 +585,8 @@ impl LicenseClaims {
                 }
                 AIRSEAL_CLAIMS_KEY => {
                     r.set_context("claims.airseal");
-                    private = Some(decode_private(&mut r)?);
+                    decode_private(&mut r, &mut claims)?;
+                    seen_private = true;
                 }
                 k if k >= 0 => {
                     return Err(r.error_at(key_at, DecodeErrorKind::UnknownCriticalKey(k)));
@@ -591,7 +595,9 @@ impl LicenseClaims {
                     r.set_context("claims (extension)");
                     let at = r.position();
                     r.skip()?;
-                    extensions.push((key, r.slice(at, r.position()).to_vec()));
+                    claims
+                        .extensions
+                        .push((key, r.slice(at, r.position()).to_vec()));
                 }
             }
         }
@@ -601,29 +607,17 @@ impl LicenseClaims {
             r.error_at(start, DecodeErrorKind::MissingField)
                 .with_context(ctx)
         };
-        let p = private.ok_or_else(|| missing("claims.airseal"))?;
-        Ok(LicenseClaims {
-            issuer: iss.ok_or_else(|| missing("claims.iss"))?,
-            license_id: sub.ok_or_else(|| missing("claims.sub"))?,
-            product: aud.ok_or_else(|| missing("claims.aud"))?,
-            issued_at: iat.ok_or_else(|| missing("claims.iat"))?,
-            not_before: nbf,
-            expires_at: exp,
-            token_id: cti.ok_or_else(|| missing("claims.cti"))?,
-            kind: p.kind,
-            licensee: p.licensee,
-            product_key: p.product_key,
-            features: p.features,
-            max_activations: p.max_activations,
-            max_deactivations: p.max_deactivations,
-            machine: p.machine,
-            maintenance_until: p.maintenance_until,
-            grace_period: p.grace_period,
-            clock_offset: p.clock_offset,
-            metadata: p.metadata,
-            extensions,
-            airseal_extensions: p.extensions,
-        })
+        if !seen_private {
+            return Err(missing("claims.airseal"));
+        }
+        claims.issuer = iss.ok_or_else(|| missing("claims.iss"))?;
+        claims.license_id = sub.ok_or_else(|| missing("claims.sub"))?;
+        claims.product = aud.ok_or_else(|| missing("claims.aud"))?;
+        claims.issued_at = iat.ok_or_else(|| missing("claims.iat"))?;
+        claims.token_id = cti.ok_or_else(|| missing("claims.cti"))?;
+        claims.not_before = nbf;
+        claims.expires_at = exp;
+        Ok(claims)
     }
 }
 
@@ -653,44 +647,16 @@ fn strictly_sorted<'a>(mut it: impl Iterator<Item = &'a str>) -> bool {
     true
 }
 
-struct Private {
-    kind: LicenseKind,
-    licensee: Licensee,
-    product_key: Option<String>,
-    features: Features,
-    max_activations: Option<Limit>,
-    max_deactivations: Option<Limit>,
-    machine: Option<MachineBinding>,
-    maintenance_until: Option<UnixTime>,
-    grace_period: Option<u64>,
-    clock_offset: Option<u64>,
-    metadata: Vec<(String, MetaValue)>,
-    extensions: Vec<(i64, Vec<u8>)>,
-}
-
 fn invalid(r: &Reader<'_>, at: usize, why: &'static str) -> DecodeError {
     r.error_at(at, DecodeErrorKind::InvalidValue(why))
 }
 
-fn decode_private(r: &mut Reader<'_>) -> Result<Private, DecodeError> {
+/// Decodes airseal's claims map into `p` (whose registered claims the caller fills in).
+fn decode_private(r: &mut Reader<'_>, p: &mut LicenseClaims) -> Result<(), DecodeError> {
     let start = r.position();
     let n = r.map()?;
     let mut order = KeyOrder::new();
     let mut kind = None;
-    let mut p = Private {
-        kind: LicenseKind::Perpetual,
-        licensee: Licensee::default(),
-        product_key: None,
-        features: Features::default(),
-        max_activations: None,
-        max_deactivations: None,
-        machine: None,
-        maintenance_until: None,
-        grace_period: None,
-        clock_offset: None,
-        metadata: Vec::new(),
-        extensions: Vec::new(),
-    };
     for _ in 0..n {
         r.set_context("claims.airseal");
         let key_at = r.position();
@@ -700,7 +666,8 @@ fn decode_private(r: &mut Reader<'_>) -> Result<Private, DecodeError> {
             r.set_context("claims.airseal (extension)");
             let at = r.position();
             r.skip()?;
-            p.extensions.push((key, r.slice(at, r.position()).to_vec()));
+            p.airseal_extensions
+                .push((key, r.slice(at, r.position()).to_vec()));
             continue;
         };
         let at = r.position();
@@ -856,7 +823,7 @@ fn decode_private(r: &mut Reader<'_>) -> Result<Private, DecodeError> {
         r.error_at(start, DecodeErrorKind::MissingField)
             .with_context("claims.airseal.kind")
     })?;
-    Ok(p)
+    Ok(())
 }
 
 fn decode_limit(r: &mut Reader<'_>) -> Result<Limit, DecodeError> {
