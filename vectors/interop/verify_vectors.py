@@ -4,12 +4,14 @@
 Written in Python from the format rules, sharing no code with the Rust implementation:
 
 * the COSE_Sign1 signature is checked by pycose (RFC 9052), whose Ed25519 comes from the
-  `cryptography` package (OpenSSL);
+  `cryptography` package (OpenSSL); two checks of verify_strict that OpenSSL does not make
+  (R and the public key must not have small order) are added here;
 * claims payloads are decoded by cbor2, after a small strict scanner written here has
   enforced deterministic CBOR (RFC 8949 section 4.2.1 plus airseal's restrictions), and a
   canonical re-encoding of cbor2's result is compared with the original bytes;
-* the armor, the envelope rules, the claims-to-JSON mapping and the verification policy
-  are re-implemented here.
+* the armor, the strict envelope parse (pycose itself accepts trailing bytes, extra array
+  elements, non-empty unprotected headers, non-shortest heads...), the claims-to-JSON
+  mapping and the verification policy are re-implemented here.
 
 For every case the outcome must match `expected`: the same claims (in the manifest's JSON
 form), status and active features for valid cases, the same error class otherwise. For
@@ -24,12 +26,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import pathlib
 import sys
 import traceback
+from collections.abc import Mapping
 
 import cbor2
+import cbor2._decoder
+import cbor2._types
 from pycose import headers
 from pycose.algorithms import CoseAlgorithm, EdDSA
 from pycose.keys import OKPKey
@@ -42,7 +48,7 @@ from pycose.messages import Sign1Message
 # decoding. Both values mean exactly the same operation with an Ed25519 key, so -19 is mapped
 # to pycose's EdDSA class for verification (an alias in pycose's algorithm registry). The
 # protected header bytes are not touched: pycose signs/verifies over the exact bytes it
-# decoded (`phdr_encoded`), and the script asserts that below.
+# decoded (`phdr_encoded`), and verify_signature_pycose() checks that.
 _ALGS = CoseAlgorithm.get_registered_classes()
 if -19 not in _ALGS:
     _ALGS[-19] = EdDSA
@@ -403,14 +409,13 @@ def is_extension(path: tuple) -> bool:
 class Scan:
     """Walks a whole claims payload enforcing deterministic CBOR, before cbor2 sees it.
 
-    Records the byte span of every value reached through integer keys (for the raw bytes of
-    extensions) and whether any tag occurs (tags are only allowed inside extension values).
+    Records the byte span of every value reached through map keys (for the raw bytes of
+    extensions). Tags are only allowed inside extension values.
     """
 
     def __init__(self, payload: bytes):
         self.r = Reader(payload, "claims")
         self.spans: dict[tuple, tuple[int, int]] = {}
-        self.saw_tag = False
         self.item((), None)
         self.r.context = "claims"
         self.r.finish()
@@ -448,7 +453,6 @@ class Scan:
             if depth is None:
                 r.pos = start
                 raise r.err("unexpected_type", "a tag outside an extension value")
-            self.saw_tag = True
             self.item(path, nd)
 
     def key_value(self, at: int):
@@ -462,6 +466,10 @@ class Scan:
         if major == TEXT:
             return sub.buf[sub.pos:sub.pos + arg].decode("utf-8")
         return object()  # other key types: never a known field
+
+
+# cbor2's C extension and its pure-Python decoder each have their own CBORTag class.
+TAG_TYPES = (cbor2.CBORTag, cbor2._types.CBORTag)
 
 
 def det_encode(v) -> bytes:
@@ -492,22 +500,37 @@ def det_encode(v) -> bytes:
         return head(3, len(b)) + b
     if isinstance(v, (list, tuple)):
         return head(4, len(v)) + b"".join(det_encode(x) for x in v)
-    if isinstance(v, dict):
+    if isinstance(v, Mapping):  # cbor2 gives FrozenDict for maps used as keys
         items = sorted((det_encode(k), det_encode(x)) for k, x in v.items())
         return head(5, len(items)) + b"".join(k + x for k, x in items)
-    if isinstance(v, cbor2.CBORTag):
+    if isinstance(v, TAG_TYPES):
         return head(6, v.tag) + det_encode(v.value)
     raise ValueError(f"cannot encode {type(v).__name__} deterministically")
 
 
-def cbor2_layer(payload: bytes, reencode: bool = True):
+def cbor2_loads_plain_tags(data: bytes):
+    """cbor2's (pure-Python) decoder, with every tag left as a plain CBORTag.
+
+    By default cbor2 interprets tags 0-5, 24-37, 256... (dates, bignums, shared references)
+    and fails on values it cannot interpret (tag 0 around "2020", say). In airseal, tags can
+    only occur inside opaque non-critical extension values, which a verifier must accept as
+    long as they are well-formed, and whose exact bytes are reported; interpreting them would
+    be wrong (and would break the re-encoding comparison). cbor2 has no switch for this, so
+    its table of tag interpreters is emptied for the duration of the call."""
+    saved = cbor2._decoder.semantic_decoders
+    cbor2._decoder.semantic_decoders = {}
+    try:
+        return cbor2._decoder.CBORDecoder(io.BytesIO(data)).decode()
+    finally:
+        cbor2._decoder.semantic_decoders = saved
+
+
+def cbor2_layer(payload: bytes):
     """cbor2 decode plus the canonical re-encoding check (the library-based layer)."""
     try:
-        value = cbor2.loads(payload)
+        value = cbor2_loads_plain_tags(payload)
     except Exception as e:  # cbor2.CBORDecodeError and friends
         raise malformed("claims", "cbor2_decode_error", str(e)) from None
-    if not reencode:
-        return value
     try:
         again = det_encode(value)
     except ValueError as e:
@@ -690,10 +713,7 @@ def decode_claims(payload: bytes) -> tuple[dict, dict]:
         except Reject as e2:
             e.detail += f"; the cbor2 layer alone also rejects it ({e2.rule})"
         raise
-    # cbor2 turns some tags (dates, bignums) into Python objects that do not re-encode to
-    # the same bytes; tags may only occur inside extension values, which the strict scan has
-    # already validated, so the re-encoding comparison is skipped in that case.
-    value = cbor2_layer(payload, reencode=not scan.saw_tag)
+    value = cbor2_layer(payload)
     ctx = "claims"
     m = as_map(value, ctx)
     fields: dict = {}

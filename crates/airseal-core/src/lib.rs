@@ -12,6 +12,7 @@ pub mod cose;
 #[doc(hidden)]
 pub mod fuzz_hooks;
 pub mod kid;
+pub mod productkey;
 pub mod pubkey;
 
 pub use cbor::{DecodeError, DecodeErrorKind};

@@ -7,5 +7,6 @@
 pub mod issue;
 pub mod json;
 pub mod keyfile;
+pub mod keys;
 pub mod passphrase;
 pub mod skgl;

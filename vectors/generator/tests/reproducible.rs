@@ -57,3 +57,17 @@ fn generation_is_deterministic() {
             .all(|(x, y)| x.bytes == y.bytes && x.entry == y.entry)
     );
 }
+
+/// The small-order-R vector is meaningful: the cofactorless equation holds, so a verifier
+/// without `verify_strict`'s small-order check accepts it.
+#[test]
+fn small_order_r_vector_passes_plain_verify_only() {
+    use ed25519_dalek::{Signature, SigningKey, Verifier};
+    let bytes = std::fs::read(dir().join("licenses/signature-r-small-order.cose")).unwrap();
+    let s = airseal_core::cose::parse_sign1(&bytes).unwrap();
+    let message = airseal_core::cose::sig_structure(s.protected, s.payload);
+    let key = SigningKey::from_bytes(&[0xA1; 32]).verifying_key();
+    let sig = Signature::from_bytes(&s.signature);
+    assert!(key.verify(&message, &sig).is_ok(), "plain verify should accept it");
+    assert!(key.verify_strict(&message, &sig).is_err(), "verify_strict must refuse it");
+}
