@@ -66,6 +66,9 @@ pub fn symbol(v: u8) -> u8 {
 // ---- the check symbol: a weighted sum over GF(2^5) ----------------------------------------
 
 /// GF(32) with the primitive polynomial x^5 + x^2 + 1; `EXP[i]` = α^i, `LOG[x]` = log_α x.
+// Evaluated at compile time with loop-bounded indices: an out-of-range index would fail the
+// build, not panic at run time.
+#[allow(clippy::indexing_slicing)]
 const EXP: [u8; 62] = {
     let mut t = [0u8; 62];
     let mut x: u8 = 1;
@@ -80,6 +83,7 @@ const EXP: [u8; 62] = {
     }
     t
 };
+#[allow(clippy::indexing_slicing)]
 const LOG: [u8; 32] = {
     let mut t = [0u8; 32];
     let mut i = 0;
@@ -104,7 +108,10 @@ fn mul_alpha(v: u8, k: usize) -> u8 {
 /// Every weight α^(i+1) is non-zero (so any single change shows) and neighbouring weights
 /// differ (so swapping two different adjacent symbols shows).
 pub fn check_value(values: impl IntoIterator<Item = u8>) -> u8 {
-    values.into_iter().enumerate().fold(0, |acc, (i, v)| acc ^ mul_alpha(v, i + 1))
+    values
+        .into_iter()
+        .enumerate()
+        .fold(0, |acc, (i, v)| acc ^ mul_alpha(v, i + 1))
 }
 
 // ---- patterns ------------------------------------------------------------------------------
@@ -152,7 +159,9 @@ impl fmt::Display for PatternError {
                 "character {found:?} at position {position}: use X for a symbol, Crockford letters/digits \
                  (no I, L, O, U) for literals, \\X for a literal X, `-` or space between groups"
             ),
-            Self::TooFewSlots => f.write_str("a pattern needs at least two X slots (the last is the check symbol)"),
+            Self::TooFewSlots => {
+                f.write_str("a pattern needs at least two X slots (the last is the check symbol)")
+            }
             Self::TooLong => write!(f, "a pattern may have at most {MAX_SLOTS} symbols"),
             Self::TooWeak { bits, required } => write!(
                 f,
@@ -169,6 +178,15 @@ impl core::error::Error for PatternError {}
 pub struct Pattern {
     parts: Vec<Part>,
     source: String,
+    /// Precomputed for generation, the hot loop of batch generation: the canonical key with
+    /// literals in place and zeros in the slots, ...
+    template: Vec<u8>,
+    /// ... the canonical positions of the payload slots, ...
+    slot_positions: Vec<usize>,
+    /// ... per payload slot, `v · α^(position + 1)` for every symbol value `v`, ...
+    slot_weights: Vec<[u8; 32]>,
+    /// ... and the check-value contribution of the literals.
+    literal_check: u8,
 }
 
 /// The default pattern: 20 symbols, 19 random (95 bits) plus the check symbol.
@@ -187,22 +205,63 @@ impl Pattern {
                 'X' => Part::Slot,
                 '\\' => match chars.next() {
                     Some((_, 'X')) => Part::Literal(b'X'),
-                    _ => return Err(PatternError::InvalidCharacter { position: i, found: c }),
+                    _ => {
+                        return Err(PatternError::InvalidCharacter {
+                            position: i,
+                            found: c,
+                        });
+                    }
                 },
                 '-' | ' ' => Part::Separator(c as u8),
                 c if c.is_ascii() && ALPHABET.contains(&(c as u8)) => Part::Literal(c as u8),
-                _ => return Err(PatternError::InvalidCharacter { position: i, found: c }),
+                _ => {
+                    return Err(PatternError::InvalidCharacter {
+                        position: i,
+                        found: c,
+                    });
+                }
             };
             parts.push(part);
         }
-        let p = Pattern { parts, source: source.into() };
+        let mut p = Pattern {
+            parts,
+            source: source.into(),
+            template: Vec::new(),
+            slot_positions: Vec::new(),
+            slot_weights: Vec::new(),
+            literal_check: 0,
+        };
         if p.slots() < 2 {
             return Err(PatternError::TooFewSlots);
         }
         if p.symbols() > MAX_SLOTS {
             return Err(PatternError::TooLong);
         }
+        p.compile();
         Ok(p)
+    }
+
+    fn compile(&mut self) {
+        let symbols = self.parts.iter().filter(|p| !matches!(p, Part::Separator(_)));
+        for (pos, part) in symbols.enumerate() {
+            match part {
+                Part::Literal(c) => {
+                    self.template.push(*c);
+                    self.literal_check ^= mul_alpha(symbol_value(*c).unwrap_or(0), pos + 1);
+                }
+                _ => {
+                    self.template.push(b'0');
+                    self.slot_positions.push(pos);
+                }
+            }
+        }
+        // The last slot is the check symbol, not payload.
+        self.slot_positions.pop();
+        self.slot_weights = self
+            .slot_positions
+            .iter()
+            .map(|pos| core::array::from_fn(|v| mul_alpha(v as u8, pos + 1)))
+            .collect();
     }
 
     /// The pattern as written.
@@ -217,7 +276,10 @@ impl Pattern {
 
     /// Number of symbols in the canonical form (slots and literals).
     pub fn symbols(&self) -> usize {
-        self.parts.iter().filter(|p| !matches!(p, Part::Separator(_))).count()
+        self.parts
+            .iter()
+            .filter(|p| !matches!(p, Part::Separator(_)))
+            .count()
     }
 
     /// Bits carried by the slots other than the check symbol.
@@ -231,7 +293,11 @@ impl Pattern {
     /// [`PatternError::TooWeak`] with the pattern's bit count.
     pub fn require_bits(&self, required: u32) -> Result<(), PatternError> {
         let bits = self.payload_bits();
-        if bits < required { Err(PatternError::TooWeak { bits, required }) } else { Ok(()) }
+        if bits < required {
+            Err(PatternError::TooWeak { bits, required })
+        } else {
+            Ok(())
+        }
     }
 
     /// Fills the slots of a canonical key from `payload` symbol values (5 bits each, at
@@ -239,24 +305,40 @@ impl Pattern {
     /// Writes exactly `symbols()` bytes into `out`.
     pub fn fill(&self, mut payload: impl Iterator<Item = u8>, out: &mut Vec<u8>) {
         let start = out.len();
-        let slots = self.slots();
-        let mut filled = 0;
-        for part in &self.parts {
-            match part {
-                Part::Slot if filled + 1 < slots => {
-                    out.push(symbol(payload.next().unwrap_or(0)));
-                    filled += 1;
-                }
-                Part::Slot => {
-                    // The check symbol covers every symbol before it, literals included.
-                    let tail = out.get(start..).unwrap_or_default();
-                    let check = check_value(tail.iter().map(|c| symbol_value(*c).unwrap_or(0)));
-                    out.push(symbol(check));
-                }
-                Part::Literal(c) => out.push(*c),
-                Part::Separator(_) => {}
+        out.extend_from_slice(&self.template);
+        let key = out.get_mut(start..).unwrap_or_default();
+        // The check symbol covers every symbol before it, literals included.
+        let mut check = self.literal_check;
+        for (pos, weights) in self.slot_positions.iter().zip(&self.slot_weights) {
+            let v = payload.next().unwrap_or(0) & 31;
+            if let Some(c) = key.get_mut(*pos) {
+                *c = symbol(v);
             }
+            check ^= weights.get(usize::from(v)).copied().unwrap_or(0);
         }
+        if let Some(last) = key.last_mut() {
+            *last = symbol(check);
+        }
+    }
+
+    /// [`Pattern::fill`] from random 64-bit words: 12 symbols (60 bits) from each word.
+    /// This is the batch generator's inner loop.
+    pub fn fill_random(&self, mut next_u64: impl FnMut() -> u64, out: &mut Vec<u8>) {
+        let mut word = 0u64;
+        let mut left = 0;
+        self.fill(
+            core::iter::from_fn(|| {
+                if left == 0 {
+                    word = next_u64();
+                    left = 12;
+                }
+                let v = (word & 31) as u8;
+                word >>= 5;
+                left -= 1;
+                Some(v)
+            }),
+            out,
+        );
     }
 
     /// Reads a key as typed into its canonical form.
@@ -271,14 +353,23 @@ impl Pattern {
             if SEPARATORS.contains(&c) {
                 continue;
             }
-            let v = symbol_value(c).ok_or(KeyError::InvalidCharacter { position: i, found: c as char })?;
+            let v = symbol_value(c).ok_or(KeyError::InvalidCharacter {
+                position: i,
+                found: c as char,
+            })?;
             out.push(char::from(symbol(v)));
             count += 1;
         }
         if count != self.symbols() {
-            return Err(KeyError::WrongLength { found: count, expected: self.symbols() });
+            return Err(KeyError::WrongLength {
+                found: count,
+                expected: self.symbols(),
+            });
         }
-        let literals = self.parts.iter().filter(|p| !matches!(p, Part::Separator(_)));
+        let literals = self
+            .parts
+            .iter()
+            .filter(|p| !matches!(p, Part::Separator(_)));
         for (i, (part, c)) in literals.zip(out.bytes()).enumerate() {
             if let Part::Literal(l) = part {
                 if symbol_value(*l) != symbol_value(c) {
@@ -297,7 +388,10 @@ impl Pattern {
     /// The payload symbol values of a canonical key (slots only, check symbol excluded).
     pub fn payload_values(&self, canonical: &str) -> Vec<u8> {
         let slots = self.slots();
-        let parts = self.parts.iter().filter(|p| !matches!(p, Part::Separator(_)));
+        let parts = self
+            .parts
+            .iter()
+            .filter(|p| !matches!(p, Part::Separator(_)));
         parts
             .zip(canonical.bytes())
             .filter(|(p, _)| **p == Part::Slot)
@@ -351,15 +445,25 @@ impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::InvalidCharacter { position, found } => {
-                write!(f, "character {found:?} at position {} is not a key symbol", position + 1)
+                write!(
+                    f,
+                    "character {found:?} at position {} is not a key symbol",
+                    position + 1
+                )
             }
             Self::WrongLength { found, expected } => {
                 write!(f, "{found} symbols, expected {expected}")
             }
             Self::LiteralMismatch { position } => {
-                write!(f, "symbol {} should be the pattern's fixed text", position + 1)
+                write!(
+                    f,
+                    "symbol {} should be the pattern's fixed text",
+                    position + 1
+                )
             }
-            Self::CheckSymbolMismatch => f.write_str("check symbol does not match: a symbol was mistyped"),
+            Self::CheckSymbolMismatch => {
+                f.write_str("check symbol does not match: a symbol was mistyped")
+            }
         }
     }
 }
@@ -377,7 +481,9 @@ pub fn bits_to_values(bytes: &[u8], nbits: usize) -> Vec<u8> {
         for j in 0..5 {
             let bit = i + j;
             let b = if bit < nbits {
-                bytes.get(bit / 8).map_or(0, |byte| (byte >> (7 - bit % 8)) & 1)
+                bytes
+                    .get(bit / 8)
+                    .map_or(0, |byte| (byte >> (7 - bit % 8)) & 1)
             } else {
                 0
             };
@@ -424,11 +530,17 @@ mod tests {
     fn pattern_parsing() {
         let p = Pattern::parse("ACME-XXXX-\\XXXX").unwrap();
         assert_eq!((p.slots(), p.symbols()), (7, 12));
-        assert!(matches!(Pattern::parse("ABCI-XXXX"), Err(PatternError::InvalidCharacter { position: 3, .. })));
+        assert!(matches!(
+            Pattern::parse("ABCI-XXXX"),
+            Err(PatternError::InvalidCharacter { position: 3, .. })
+        ));
         assert_eq!(Pattern::parse("X"), Err(PatternError::TooFewSlots));
         assert_eq!(
             Pattern::parse("XXXX-XXXX").unwrap().require_bits(64),
-            Err(PatternError::TooWeak { bits: 35, required: 64 })
+            Err(PatternError::TooWeak {
+                bits: 35,
+                required: 64
+            })
         );
         assert_eq!(Pattern::parse(DEFAULT_PATTERN).unwrap().payload_bits(), 95);
     }
@@ -444,18 +556,44 @@ mod tests {
         assert_eq!(shown.len(), 22);
         assert_eq!(p.canonicalize(&shown).unwrap(), canonical);
         // Typo tolerance: lower case, O for 0, I/L for 1, extra spaces.
-        let sloppy = shown.to_lowercase().replace('0', "o").replace('1', "l").replace('-', " - ");
+        let sloppy = shown
+            .to_lowercase()
+            .replace('0', "o")
+            .replace('1', "l")
+            .replace('-', " - ");
         assert_eq!(p.canonicalize(&sloppy).unwrap(), canonical);
         assert_eq!(p.payload_values(&canonical), (3u8..17).collect::<Vec<_>>());
     }
 
     #[test]
+    fn precompiled_fill_matches_the_definition() {
+        let p = Pattern::parse("ACME-XXXXX-\\XXXX-XXXXX").unwrap();
+        let mut out = Vec::new();
+        p.fill((5u8..40).map(|v| v % 32), &mut out);
+        let (body, check) = out.split_at(out.len() - 1);
+        assert_eq!(symbol_value(check[0]), Some(check_value(body.iter().map(|c| symbol_value(*c).unwrap()))));
+        assert!(out.starts_with(b"ACME") && out[9] == b'X');
+    }
+
+    #[test]
     fn errors_are_classified() {
         let p = Pattern::parse(DEFAULT_PATTERN).unwrap();
-        assert!(matches!(p.canonicalize("ABCDE-FGHJK"), Err(KeyError::WrongLength { found: 10, expected: 20 })));
-        assert!(matches!(p.canonicalize("ABCDE-FGHJK-MNPQR-STVWU"), Err(KeyError::InvalidCharacter { position: 22, .. })));
+        assert!(matches!(
+            p.canonicalize("ABCDE-FGHJK"),
+            Err(KeyError::WrongLength {
+                found: 10,
+                expected: 20
+            })
+        ));
+        assert!(matches!(
+            p.canonicalize("ABCDE-FGHJK-MNPQR-STVWU"),
+            Err(KeyError::InvalidCharacter { position: 22, .. })
+        ));
         let lit = Pattern::parse("ACME-XXXX").unwrap();
-        assert_eq!(lit.canonicalize("ACMF-0000"), Err(KeyError::LiteralMismatch { position: 3 }));
+        assert_eq!(
+            lit.canonicalize("ACMF-0000"),
+            Err(KeyError::LiteralMismatch { position: 3 })
+        );
     }
 
     #[test]
@@ -485,10 +623,22 @@ mod tests {
 
     #[test]
     fn data_key_fields_pack_round_trip() {
-        let f = DataKeyFields { features: 0xa5, days: 4095, created_day: 32_767, product_tag: 9, serial: 0xabcdef };
+        let f = DataKeyFields {
+            features: 0xa5,
+            days: 4095,
+            created_day: 32_767,
+            product_tag: 9,
+            serial: 0xabcdef,
+        };
         assert_eq!(DataKeyFields::unpack(f.pack()), f);
         assert_eq!(f.pack()[7] & 1, 0, "63 bits, left-aligned");
-        let z = DataKeyFields { features: 0, days: 0, created_day: 0, product_tag: 0, serial: 0 };
+        let z = DataKeyFields {
+            features: 0,
+            days: 0,
+            created_day: 0,
+            product_tag: 0,
+            serial: 0,
+        };
         assert_eq!(z.expires_at(), None);
     }
 
@@ -606,6 +756,12 @@ impl DataKeyFields {
 /// Data keys carry its low 4 bits, signed keys its first two bytes.
 pub fn product_tag(product: &str) -> [u8; 2] {
     use sha2::{Digest, Sha512};
-    let d = Sha512::new().chain_update(b"airseal-product-tag").chain_update(product.as_bytes()).finalize();
-    [d.first().copied().unwrap_or(0), d.get(1).copied().unwrap_or(0)]
+    let d = Sha512::new()
+        .chain_update(b"airseal-product-tag")
+        .chain_update(product.as_bytes())
+        .finalize();
+    [
+        d.first().copied().unwrap_or(0),
+        d.get(1).copied().unwrap_or(0),
+    ]
 }

@@ -8,8 +8,8 @@
 use std::fmt;
 
 use airseal_core::productkey::{
-    DATA_FIELD_BITS, DATA_KEY_MIN_BITS, DataKeyFields, KEY_EPOCH, KeyError, Pattern, PatternError, bits_to_values,
-    product_tag, values_to_bits,
+    DATA_FIELD_BITS, DATA_KEY_MIN_BITS, DataKeyFields, KEY_EPOCH, KeyError, Pattern, PatternError,
+    bits_to_values, product_tag, values_to_bits,
 };
 use hmac::{KeyInit, Mac};
 use rand::rngs::StdRng;
@@ -99,7 +99,6 @@ pub struct KeyGenerator {
     rng: StdRng,
     data: Option<(DataKeySpec, u16, u8)>,
     payload_slots: usize,
-    values: Vec<u8>,
 }
 
 impl KeyGenerator {
@@ -108,7 +107,9 @@ impl KeyGenerator {
     /// # Errors
     /// [`GeneratorError::Pattern`] when the pattern is too weak.
     pub fn random(pattern: Pattern, min_bits: u32, rng: StdRng) -> Result<Self, GeneratorError> {
-        pattern.require_bits(min_bits).map_err(GeneratorError::Pattern)?;
+        pattern
+            .require_bits(min_bits)
+            .map_err(GeneratorError::Pattern)?;
         Ok(Self::new(pattern, rng, None))
     }
 
@@ -118,7 +119,9 @@ impl KeyGenerator {
     /// # Errors
     /// [`GeneratorError`] for a short pattern or out-of-range days or creation date.
     pub fn data(pattern: Pattern, spec: DataKeySpec, rng: StdRng) -> Result<Self, GeneratorError> {
-        pattern.require_bits(DATA_KEY_MIN_BITS).map_err(GeneratorError::Pattern)?;
+        pattern
+            .require_bits(DATA_KEY_MIN_BITS)
+            .map_err(GeneratorError::Pattern)?;
         if spec.days > DataKeyFields::MAX_DAYS {
             return Err(GeneratorError::OutOfRange("days (at most 4095)"));
         }
@@ -126,14 +129,21 @@ impl KeyGenerator {
         let day = u16::try_from(day)
             .ok()
             .filter(|d| *d <= DataKeyFields::MAX_CREATED_DAY)
-            .ok_or(GeneratorError::OutOfRange("creation date (2020-01-01 to 2109)"))?;
+            .ok_or(GeneratorError::OutOfRange(
+                "creation date (2020-01-01 to 2109)",
+            ))?;
         let tag = product_tag(&spec.product)[0] & 0x0f;
         Ok(Self::new(pattern, rng, Some((spec, day, tag))))
     }
 
     fn new(pattern: Pattern, rng: StdRng, data: Option<(DataKeySpec, u16, u8)>) -> Self {
         let payload_slots = pattern.slots() - 1;
-        Self { pattern, rng, data, payload_slots, values: Vec::with_capacity(payload_slots) }
+        Self {
+            pattern,
+            rng,
+            data,
+            payload_slots,
+        }
     }
 
     /// The pattern.
@@ -143,17 +153,10 @@ impl KeyGenerator {
 
     /// Appends the canonical form of a new key to `out`.
     pub fn next_into(&mut self, out: &mut Vec<u8>) {
-        self.values.clear();
         match &self.data {
             None => {
-                // 12 symbols per 64-bit draw (60 bits used).
-                while self.values.len() < self.payload_slots {
-                    let mut r = self.rng.next_u64();
-                    for _ in 0..12.min(self.payload_slots - self.values.len()) {
-                        self.values.push((r & 31) as u8);
-                        r >>= 5;
-                    }
-                }
+                let rng = &mut self.rng;
+                self.pattern.fill_random(|| rng.next_u64(), out);
             }
             Some((spec, day, tag)) => {
                 let fields = DataKeyFields {
@@ -163,10 +166,11 @@ impl KeyGenerator {
                     product_tag: *tag,
                     serial: (self.rng.next_u32()) & 0x00ff_ffff,
                 };
-                self.values = data_key_values(&fields, &spec.product, &spec.mac_key, self.payload_slots);
+                let values =
+                    data_key_values(&fields, &spec.product, &spec.mac_key, self.payload_slots);
+                self.pattern.fill(values.into_iter(), out);
             }
         }
-        self.pattern.fill(self.values.iter().copied(), out);
     }
 
     /// A new key in canonical form.
@@ -203,7 +207,12 @@ fn data_key_mac(fields_bytes: &[u8; 8], product: &str, mac_key: &[u8; 32]) -> [u
 }
 
 /// The payload symbol values of a data key: 63 field bits then MAC bits.
-fn data_key_values(fields: &DataKeyFields, product: &str, mac_key: &[u8; 32], slots: usize) -> Vec<u8> {
+fn data_key_values(
+    fields: &DataKeyFields,
+    product: &str,
+    mac_key: &[u8; 32],
+    slots: usize,
+) -> Vec<u8> {
     let packed = fields.pack();
     let mac = data_key_mac(&packed, product, mac_key);
     let total_bits = slots * 5;
@@ -215,11 +224,17 @@ fn data_key_values(fields: &DataKeyFields, product: &str, mac_key: &[u8; 32], sl
         }
     };
     for i in 0..DATA_FIELD_BITS {
-        put(i, (packed.get(i / 8).copied().unwrap_or(0) >> (7 - i % 8)) & 1);
+        put(
+            i,
+            (packed.get(i / 8).copied().unwrap_or(0) >> (7 - i % 8)) & 1,
+        );
     }
     for i in DATA_FIELD_BITS..total_bits {
         let j = i - DATA_FIELD_BITS;
-        put(i, (mac.get(j / 8 % 32).copied().unwrap_or(0) >> (7 - j % 8)) & 1);
+        put(
+            i,
+            (mac.get(j / 8 % 32).copied().unwrap_or(0) >> (7 - j % 8)) & 1,
+        );
     }
     bits_to_values(&bits, total_bits)
 }
@@ -228,7 +243,11 @@ fn data_key_values(fields: &DataKeyFields, product: &str, mac_key: &[u8; 32], sl
 /// second secret to store: SHA-256("airseal-data-key-mac-v1" || seed).
 pub fn data_key_mac_key(signing_seed: &[u8; 32]) -> [u8; 32] {
     use sha2::Digest;
-    Sha256::new().chain_update(b"airseal-data-key-mac-v1").chain_update(signing_seed).finalize().into()
+    Sha256::new()
+        .chain_update(b"airseal-data-key-mac-v1")
+        .chain_update(signing_seed)
+        .finalize()
+        .into()
 }
 
 /// What a data key says, and whether its MAC checked out.
@@ -244,7 +263,12 @@ pub struct DataKeyInfo {
 }
 
 /// Decodes a canonical data key; checks the MAC when `mac_key` is given.
-pub fn decode_data_key(pattern: &Pattern, canonical: &str, product: &str, mac_key: Option<&[u8; 32]>) -> DataKeyInfo {
+pub fn decode_data_key(
+    pattern: &Pattern,
+    canonical: &str,
+    product: &str,
+    mac_key: Option<&[u8; 32]>,
+) -> DataKeyInfo {
     let values = pattern.payload_values(canonical);
     let bytes = values_to_bits(&values, 8);
     let mut packed = [0u8; 8];
@@ -253,7 +277,11 @@ pub fn decode_data_key(pattern: &Pattern, canonical: &str, product: &str, mac_ke
     let fields = DataKeyFields::unpack(packed);
     let product_matches = fields.product_tag == product_tag(product)[0] & 0x0f;
     let mac_valid = mac_key.map(|k| data_key_values(&fields, product, k, values.len()) == values);
-    DataKeyInfo { fields, product_matches, mac_valid }
+    DataKeyInfo {
+        fields,
+        product_matches,
+        mac_valid,
+    }
 }
 
 /// How a typed key reads, before consulting the ledger.
@@ -299,7 +327,10 @@ mod tests {
         let weak = Pattern::parse("XXXX-XXXX").unwrap();
         assert!(matches!(
             KeyGenerator::random(weak, MIN_RANDOM_BITS, seeded_rng(1)),
-            Err(GeneratorError::Pattern(PatternError::TooWeak { bits: 35, required: 64 }))
+            Err(GeneratorError::Pattern(PatternError::TooWeak {
+                bits: 35,
+                required: 64
+            }))
         ));
     }
 
@@ -332,25 +363,46 @@ mod tests {
         assert!(info.product_matches);
         assert_eq!(info.mac_valid, Some(true));
         // Anyone can decode; the MAC needs the vendor's key.
-        assert_eq!(decode_data_key(&pattern(), &key, "photo-pro", None).mac_valid, None);
-        assert_eq!(decode_data_key(&pattern(), &key, "photo-pro", Some(&[0; 32])).mac_valid, Some(false));
+        assert_eq!(
+            decode_data_key(&pattern(), &key, "photo-pro", None).mac_valid,
+            None
+        );
+        assert_eq!(
+            decode_data_key(&pattern(), &key, "photo-pro", Some(&[0; 32])).mac_valid,
+            Some(false)
+        );
         // A "forged" key: features changed and the check symbol recomputed — MAC fails.
         let mut values = pattern().payload_values(&key);
         values[0] ^= 0b10000;
         let mut forged = Vec::new();
         pattern().fill(values.into_iter(), &mut forged);
         let forged = String::from_utf8(forged).unwrap();
-        assert!(matches!(read_key(&pattern(), &forged), KeyReading::Canonical(_)));
-        assert_eq!(decode_data_key(&pattern(), &forged, "photo-pro", Some(&mac_key)).mac_valid, Some(false));
+        assert!(matches!(
+            read_key(&pattern(), &forged),
+            KeyReading::Canonical(_)
+        ));
+        assert_eq!(
+            decode_data_key(&pattern(), &forged, "photo-pro", Some(&mac_key)).mac_valid,
+            Some(false)
+        );
         // A key read for another product: its 4-bit tag differs for this pair of ids.
-        assert_ne!(product_tag("photo-pro")[0] & 15, product_tag("video-pro")[0] & 15);
+        assert_ne!(
+            product_tag("photo-pro")[0] & 15,
+            product_tag("video-pro")[0] & 15
+        );
         assert!(!decode_data_key(&pattern(), &key, "video-pro", None).product_matches);
     }
 
     #[test]
     fn data_keys_need_room() {
         let short = Pattern::parse("XXXXX-XXXXX-XXXXX").unwrap();
-        let spec = DataKeySpec { product: "p".into(), features: 0, days: 0, created: KEY_EPOCH, mac_key: [0; 32] };
+        let spec = DataKeySpec {
+            product: "p".into(),
+            features: 0,
+            days: 0,
+            created: KEY_EPOCH,
+            mac_key: [0; 32],
+        };
         assert!(KeyGenerator::data(short, spec.clone(), seeded_rng(1)).is_err());
         let bad_days = DataKeySpec { days: 5000, ..spec };
         assert_eq!(
