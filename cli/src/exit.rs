@@ -19,7 +19,8 @@ EXIT CODES:
   16  not yet valid
   17  expired (grace period included)
   18  bound to another machine
-  19  invalid public key";
+  19  invalid public key
+  20  typo: a product key's check symbol does not match (compare with the key sent)";
 
 /// Exit code for I/O failures.
 pub const IO: u8 = 3;

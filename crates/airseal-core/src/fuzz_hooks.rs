@@ -43,3 +43,23 @@ pub fn claims_round_trip(data: &[u8]) {
 pub fn public_key(data: &[u8]) {
     let _ = crate::pubkey::parse_public_key(data);
 }
+
+/// Product keys: pattern parsing and key reading never panic; a key read successfully
+/// re-reads to itself from its display form.
+pub fn product_key(data: &[u8]) {
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
+    let (pattern, key) = text
+        .split_once('\n')
+        .unwrap_or((crate::productkey::DEFAULT_PATTERN, text));
+    let Ok(p) = crate::productkey::Pattern::parse(pattern) else {
+        return;
+    };
+    if let Ok(canonical) = p.canonicalize(key) {
+        if p.canonicalize(&p.display(&canonical)).as_deref() != Ok(canonical.as_str()) {
+            panic!("display form of a key does not read back");
+        }
+    }
+    let _ = crate::signedkey::decode(text);
+}

@@ -242,7 +242,10 @@ impl Pattern {
     }
 
     fn compile(&mut self) {
-        let symbols = self.parts.iter().filter(|p| !matches!(p, Part::Separator(_)));
+        let symbols = self
+            .parts
+            .iter()
+            .filter(|p| !matches!(p, Part::Separator(_)));
         for (pos, part) in symbols.enumerate() {
             match part {
                 Part::Literal(c) => {
@@ -571,7 +574,10 @@ mod tests {
         let mut out = Vec::new();
         p.fill((5u8..40).map(|v| v % 32), &mut out);
         let (body, check) = out.split_at(out.len() - 1);
-        assert_eq!(symbol_value(check[0]), Some(check_value(body.iter().map(|c| symbol_value(*c).unwrap()))));
+        assert_eq!(
+            symbol_value(check[0]),
+            Some(check_value(body.iter().map(|c| symbol_value(*c).unwrap())))
+        );
         assert!(out.starts_with(b"ACME") && out[9] == b'X');
     }
 

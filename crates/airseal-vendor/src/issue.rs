@@ -62,6 +62,19 @@ impl Issuer {
         cose::encode_sign1(&protected, payload, &signature.to_bytes())
     }
 
+    /// Signs `message` as it is, with no envelope: for formats that carry a bare Ed25519
+    /// signature (signed keys). The caller is responsible for domain separation: `message`
+    /// must start with a prefix no other airseal format signs.
+    pub fn sign_raw(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
+    }
+
+    /// The MAC key of this vendor's data keys, derived from the signing key so there is no
+    /// second secret to keep: SHA-256("airseal-data-key-mac-v1" || seed).
+    pub fn data_key_mac_key(&self) -> [u8; 32] {
+        crate::keys::data_key_mac_key(&self.key.to_bytes())
+    }
+
     /// Signs a license: normalizes and validates the claims, encodes them deterministically
     /// and signs the result.
     ///

@@ -151,6 +151,15 @@ impl KeyGenerator {
         &self.pattern
     }
 
+    /// Random or data keys.
+    pub fn kind(&self) -> KeyKind {
+        if self.data.is_some() {
+            KeyKind::Data
+        } else {
+            KeyKind::Random
+        }
+    }
+
     /// Appends the canonical form of a new key to `out`.
     pub fn next_into(&mut self, out: &mut Vec<u8>) {
         match &self.data {

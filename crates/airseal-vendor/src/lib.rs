@@ -8,5 +8,8 @@ pub mod issue;
 pub mod json;
 pub mod keyfile;
 pub mod keys;
+pub mod ledger;
 pub mod passphrase;
+pub mod signedkey;
 pub mod skgl;
+pub mod vendor_dir;

@@ -66,6 +66,10 @@ pub enum Error {
     /// A public key given to the trust store is not a valid Ed25519 key (or is a weak,
     /// small-order key that `verify_strict` would refuse anyway).
     InvalidPublicKey,
+    /// A typed signed key's check symbol does not match: a symbol was mistyped or two were
+    /// swapped. Kept apart from [`Error::Malformed`] because the remedy differs: the key is
+    /// probably fine and the user should compare what they typed with it.
+    Typo,
 }
 
 impl Error {
@@ -84,6 +88,7 @@ impl Error {
             Error::Expired { .. } => 17,
             Error::WrongMachine { .. } => 18,
             Error::InvalidPublicKey => 19,
+            Error::Typo => 20,
         }
     }
 
@@ -100,6 +105,7 @@ impl Error {
             Error::Expired { .. } => "expired",
             Error::WrongMachine { .. } => "wrong_machine",
             Error::InvalidPublicKey => "invalid_public_key",
+            Error::Typo => "typo",
         }
     }
 }
@@ -144,6 +150,9 @@ impl fmt::Display for Error {
                 "license is bound to another machine ({matched} of {required} required fingerprint components match)"
             ),
             Error::InvalidPublicKey => f.write_str("not a valid Ed25519 public key"),
+            Error::Typo => f.write_str(
+                "the key's check symbol does not match: a symbol was mistyped; compare it with the key you were sent",
+            ),
         }
     }
 }

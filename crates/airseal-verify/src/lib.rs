@@ -7,6 +7,7 @@ extern crate alloc;
 
 mod error;
 mod license;
+mod signedkey;
 mod trust;
 
 pub use airseal_core::{
@@ -15,22 +16,34 @@ pub use airseal_core::{
 };
 pub use error::Error;
 pub use license::{License, Status};
+pub use signedkey::{SignedKeyPayload, VerifiedKey};
 #[cfg(fuzzing)]
 pub use trust::fuzzing;
 pub use trust::{Expected, Machine, TrustStore};
+
+/// Public key A of `vectors/` (seed `a1` × 32), for the fuzz hooks.
+const FUZZ_KEY_A: [u8; 32] = [
+    0xbc, 0x7c, 0xbc, 0xb5, 0x63, 0x63, 0x75, 0xfa, 0x1d, 0x82, 0x43, 0x4d, 0x46, 0x67, 0x24, 0xd9,
+    0x23, 0x77, 0xf5, 0x3b, 0x98, 0x06, 0x95, 0xdd, 0x49, 0xd2, 0x6d, 0x0c, 0xe1, 0x22, 0x05, 0xa5,
+];
 
 /// Full verification of arbitrary bytes against the test key A of `vectors/` (so seeds
 /// from the vectors reach every check): never panics. Used by the fuzz targets.
 #[doc(hidden)]
 pub fn fuzz_verify(data: &[u8]) {
-    const KEY_A: [u8; 32] = [
-        0xbc, 0x7c, 0xbc, 0xb5, 0x63, 0x63, 0x75, 0xfa, 0x1d, 0x82, 0x43, 0x4d, 0x46, 0x67, 0x24,
-        0xd9, 0x23, 0x77, 0xf5, 0x3b, 0x98, 0x06, 0x95, 0xdd, 0x49, 0xd2, 0x6d, 0x0c, 0xe1, 0x22,
-        0x05, 0xa5,
-    ];
     let mut trust = TrustStore::new();
-    if trust.add_key(&KEY_A).is_ok() {
+    if trust.add_key(&FUZZ_KEY_A).is_ok() {
         let _ = trust.verify(data, 1_767_225_600, &Expected::product("photo-pro"));
+    }
+}
+
+/// Signed-key verification of arbitrary text against the test key A: never panics. Used by
+/// the fuzz targets.
+#[doc(hidden)]
+pub fn fuzz_signed_key(data: &[u8]) {
+    let mut trust = TrustStore::new();
+    if let (Ok(text), Ok(_)) = (core::str::from_utf8(data), trust.add_key(&FUZZ_KEY_A)) {
+        let _ = trust.verify_signed_key(text, "photo-pro", 1_767_225_600);
     }
 }
 

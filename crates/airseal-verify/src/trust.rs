@@ -107,6 +107,11 @@ impl TrustStore {
         self.add_key(&key)
     }
 
+    /// The trusted key with this id, if any (used by signed-key verification).
+    pub(crate) fn key(&self, kid: KeyId) -> Option<&VerifyingKey> {
+        self.keys.iter().find(|k| k.id == kid).map(|k| &k.key)
+    }
+
     /// The ids of the trusted keys.
     pub fn key_ids(&self) -> impl Iterator<Item = KeyId> + '_ {
         self.keys.iter().map(|k| k.id)

@@ -572,9 +572,20 @@ pub fn generate() -> Vec<Case> {
         sign(&ext), &ext, Check::default(), "valid");
 
     let mut tagged_ext = base_claims();
-    tagged_ext.extensions = vec![(-70_001, enc(|w| { w.tag(0).text("2020-01-01T00:00:00Z"); }))];
-    b.valid("valid-extension-with-tag.cose", "an extension value holding a tagged item (tag 0): opaque to the verifier, kept verbatim",
-        sign(&tagged_ext), &tagged_ext, Check::default(), "valid");
+    tagged_ext.extensions = vec![(
+        -70_001,
+        enc(|w| {
+            w.tag(0).text("2020-01-01T00:00:00Z");
+        }),
+    )];
+    b.valid(
+        "valid-extension-with-tag.cose",
+        "an extension value holding a tagged item (tag 0): opaque to the verifier, kept verbatim",
+        sign(&tagged_ext),
+        &tagged_ext,
+        Check::default(),
+        "valid",
+    );
 
     // ---- hostile cases: envelope ------------------------------------------------------
     b.malformed(
@@ -1129,43 +1140,185 @@ pub fn generate() -> Vec<Case> {
     );
 
     // ---- more decoder rules ---------------------------------------------------------------
-    let reserved = with_claim(&payload, enc(|w| { w.uint(4); }), vec![0x1c]);
-    b.malformed("claims-reserved-additional-info.cose", "exp head uses reserved additional info 28", signed(&reserved), "claims.exp", "reserved_additional_info");
-    let undefined = with_claim(&payload, enc(|w| { w.uint(1); }), vec![0xf7]);
-    b.malformed("claims-undefined-value.cose", "iss is the simple value undefined", signed(&undefined), "claims.iss", "unsupported_simple_value");
-    let deep = with_claim(&payload, enc(|w| { w.int(-70_000); }), {
-        let mut v = vec![0x81u8; 20];
-        v.push(0);
-        v
-    });
-    b.malformed("claims-extension-too-deep.cose", "an extension value nested 20 arrays deep", signed(&deep), "claims (extension)", "too_deep");
-    let huge = with_claim(&payload, enc(|w| { w.uint(6); }), vec![0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
-    b.malformed("claims-iat-out-of-range.cose", "iat = -2^64, outside a signed 64-bit integer", signed(&huge), "claims.iat", "integer_out_of_range");
-    for (label, name, ctx) in [(1u64, "alg", "protected header alg"), (4, "kid", "protected header kid"), (16, "typ", "protected header typ")] {
+    let reserved = with_claim(
+        &payload,
+        enc(|w| {
+            w.uint(4);
+        }),
+        vec![0x1c],
+    );
+    b.malformed(
+        "claims-reserved-additional-info.cose",
+        "exp head uses reserved additional info 28",
+        signed(&reserved),
+        "claims.exp",
+        "reserved_additional_info",
+    );
+    let undefined = with_claim(
+        &payload,
+        enc(|w| {
+            w.uint(1);
+        }),
+        vec![0xf7],
+    );
+    b.malformed(
+        "claims-undefined-value.cose",
+        "iss is the simple value undefined",
+        signed(&undefined),
+        "claims.iss",
+        "unsupported_simple_value",
+    );
+    let deep = with_claim(
+        &payload,
+        enc(|w| {
+            w.int(-70_000);
+        }),
+        {
+            let mut v = vec![0x81u8; 20];
+            v.push(0);
+            v
+        },
+    );
+    b.malformed(
+        "claims-extension-too-deep.cose",
+        "an extension value nested 20 arrays deep",
+        signed(&deep),
+        "claims (extension)",
+        "too_deep",
+    );
+    let huge = with_claim(
+        &payload,
+        enc(|w| {
+            w.uint(6);
+        }),
+        vec![0x3b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    );
+    b.malformed(
+        "claims-iat-out-of-range.cose",
+        "iat = -2^64, outside a signed 64-bit integer",
+        signed(&huge),
+        "claims.iat",
+        "integer_out_of_range",
+    );
+    for (label, name, ctx) in [
+        (1u64, "alg", "protected header alg"),
+        (4, "kid", "protected header kid"),
+        (16, "typ", "protected header typ"),
+    ] {
         let header = enc(|w| {
             w.map(2);
-            if label != 1 { w.uint(1).int(-8); }
-            if label != 4 { w.uint(4).bytes(&b.key("A").kid().0); }
-            if label != 16 { w.uint(16).text("airseal-license"); }
+            if label != 1 {
+                w.uint(1).int(-8);
+            }
+            if label != 4 {
+                w.uint(4).bytes(&b.key("A").kid().0);
+            }
+            if label != 16 {
+                w.uint(16).text("airseal-license");
+            }
         });
-        b.malformed(&format!("protected-missing-{name}.cose"), &format!("protected header without {name}"),
-            sign_raw(&b.key("A").key, &header, &payload), ctx, "missing_field");
+        b.malformed(
+            &format!("protected-missing-{name}.cose"),
+            &format!("protected header without {name}"),
+            sign_raw(&b.key("A").key, &header, &payload),
+            ctx,
+            "missing_field",
+        );
     }
-    let cti0 = with_claim(&payload, enc(|w| { w.uint(7); }), enc(|w| { w.bytes(&[]); }));
-    b.malformed("claims-cti-empty.cose", "cti of 0 bytes", signed(&cti0), "claims.cti", "invalid_value");
-    let cti33 = with_claim(&payload, enc(|w| { w.uint(7); }), enc(|w| { w.bytes(&[7; 33]); }));
-    b.malformed("claims-cti-33-bytes.cose", "cti of 33 bytes", signed(&cti33), "claims.cti", "invalid_value");
-    let exp_unset = with_private(&payload, 6, enc(|w| { w.map(1).uint(2).int(NOW); }));
-    b.malformed("claims-expiry-for-unset-feature-bit.cose", "expiry for F2, which is not granted", signed(&exp_unset), "claims.airseal.feature_bit_expiry", "invalid_value");
-    let named_f1 = with_private(&payload, 7, enc(|w| { w.map(1).text("F1").null(); }));
-    b.malformed("claims-named-feature-f1.cose", "a named feature called F1", signed(&named_f1), "claims.airseal.features", "invalid_value");
-    let empty_meta = with_private(&payload, 14, enc(|w| { w.map(0); }));
-    b.malformed("claims-metadata-empty.cose", "an empty metadata map (must be omitted)", signed(&empty_meta), "claims.airseal.metadata", "invalid_value");
-    let kind3 = with_private(&payload, 0, enc(|w| { w.uint(3); }));
-    b.malformed("claims-unknown-kind.cose", "license kind 3", signed(&kind3), "claims.airseal.kind", "invalid_value");
+    let cti0 = with_claim(
+        &payload,
+        enc(|w| {
+            w.uint(7);
+        }),
+        enc(|w| {
+            w.bytes(&[]);
+        }),
+    );
+    b.malformed(
+        "claims-cti-empty.cose",
+        "cti of 0 bytes",
+        signed(&cti0),
+        "claims.cti",
+        "invalid_value",
+    );
+    let cti33 = with_claim(
+        &payload,
+        enc(|w| {
+            w.uint(7);
+        }),
+        enc(|w| {
+            w.bytes(&[7; 33]);
+        }),
+    );
+    b.malformed(
+        "claims-cti-33-bytes.cose",
+        "cti of 33 bytes",
+        signed(&cti33),
+        "claims.cti",
+        "invalid_value",
+    );
+    let exp_unset = with_private(
+        &payload,
+        6,
+        enc(|w| {
+            w.map(1).uint(2).int(NOW);
+        }),
+    );
+    b.malformed(
+        "claims-expiry-for-unset-feature-bit.cose",
+        "expiry for F2, which is not granted",
+        signed(&exp_unset),
+        "claims.airseal.feature_bit_expiry",
+        "invalid_value",
+    );
+    let named_f1 = with_private(
+        &payload,
+        7,
+        enc(|w| {
+            w.map(1).text("F1").null();
+        }),
+    );
+    b.malformed(
+        "claims-named-feature-f1.cose",
+        "a named feature called F1",
+        signed(&named_f1),
+        "claims.airseal.features",
+        "invalid_value",
+    );
+    let empty_meta = with_private(
+        &payload,
+        14,
+        enc(|w| {
+            w.map(0);
+        }),
+    );
+    b.malformed(
+        "claims-metadata-empty.cose",
+        "an empty metadata map (must be omitted)",
+        signed(&empty_meta),
+        "claims.airseal.metadata",
+        "invalid_value",
+    );
+    let kind3 = with_private(
+        &payload,
+        0,
+        enc(|w| {
+            w.uint(3);
+        }),
+    );
+    b.malformed(
+        "claims-unknown-kind.cose",
+        "license kind 3",
+        signed(&kind3),
+        "claims.airseal.kind",
+        "invalid_value",
+    );
     let trailing_bits = {
         // 178 raw bytes → base64 ends in "==": give the last symbol non-zero unused bits.
-        let body = text.lines().filter(|l| !l.starts_with("-----")).collect::<String>();
+        let body = text
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>();
         let at = body.rfind("==").unwrap_or(0) - 1;
         let c = body.as_bytes()[at];
         const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -1175,8 +1328,20 @@ pub fn generate() -> Vec<Case> {
         let body = String::from_utf8(bytes).unwrap_or_default();
         format!("-----BEGIN AIRSEAL LICENSE-----\n{body}\n-----END AIRSEAL LICENSE-----\n")
     };
-    b.malformed("armor-trailing-bits.lic", "base64 whose last symbol has non-zero unused bits", trailing_bits.into_bytes(), "armor", "invalid_value");
-    b.malformed("not-airseal-text.txt", "a text file with no armor block", b"Dear customer,\nyour license key is 7K3QD-M2XRP-9FTWB-4HCNV.\n".to_vec(), "armor", "invalid_value");
+    b.malformed(
+        "armor-trailing-bits.lic",
+        "base64 whose last symbol has non-zero unused bits",
+        trailing_bits.into_bytes(),
+        "armor",
+        "invalid_value",
+    );
+    b.malformed(
+        "not-airseal-text.txt",
+        "a text file with no armor block",
+        b"Dear customer,\nyour license key is 7K3QD-M2XRP-9FTWB-4HCNV.\n".to_vec(),
+        "armor",
+        "invalid_value",
+    );
     b.error("signature-r-small-order.cose", "R is the identity point and S = k*a: passes the cofactorless equation, refused by verify_strict (small-order R)",
         small_order_r(&b.key("A").key, &raw), Check::default(), "bad_signature");
 
@@ -1271,12 +1436,19 @@ fn swap_alg(raw: &[u8]) -> Vec<u8> {
 fn small_order_r(key: &SigningKey, raw: &[u8]) -> Vec<u8> {
     use curve25519_dalek::Scalar;
     use sha2::{Digest, Sha512};
-    let Ok(s) = cose::parse_sign1(raw) else { return Vec::new() };
+    let Ok(s) = cose::parse_sign1(raw) else {
+        return Vec::new();
+    };
     let message = cose::sig_structure(s.protected, s.payload);
     let mut r = [0u8; 32];
     r[0] = 1; // the identity point (0, 1)
     let public = key.verifying_key().to_bytes();
-    let digest: [u8; 64] = Sha512::new().chain_update(r).chain_update(public).chain_update(&message).finalize().into();
+    let digest: [u8; 64] = Sha512::new()
+        .chain_update(r)
+        .chain_update(public)
+        .chain_update(&message)
+        .finalize()
+        .into();
     let k = Scalar::from_bytes_mod_order_wide(&digest);
     let s_scalar = k * key.to_scalar();
     let mut sig = [0u8; 64];

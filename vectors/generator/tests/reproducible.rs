@@ -68,6 +68,12 @@ fn small_order_r_vector_passes_plain_verify_only() {
     let message = airseal_core::cose::sig_structure(s.protected, s.payload);
     let key = SigningKey::from_bytes(&[0xA1; 32]).verifying_key();
     let sig = Signature::from_bytes(&s.signature);
-    assert!(key.verify(&message, &sig).is_ok(), "plain verify should accept it");
-    assert!(key.verify_strict(&message, &sig).is_err(), "verify_strict must refuse it");
+    assert!(
+        key.verify(&message, &sig).is_ok(),
+        "plain verify should accept it"
+    );
+    assert!(
+        key.verify_strict(&message, &sig).is_err(),
+        "verify_strict must refuse it"
+    );
 }
