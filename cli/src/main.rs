@@ -22,8 +22,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a vendor folder: config, signing key and ledger.
+    Init(cmd::init::InitArgs),
     /// Create a vendor signing key: DIR/signing.key (encrypted) and DIR/signing.pub.
     Keygen(cmd::keygen::KeygenArgs),
+    /// Product keys: generate batches, inspect a key, recover an interrupted batch.
+    Keys(cmd::keys::KeysArgs),
     /// Issue a signed license file.
     Issue(Box<cmd::issue::IssueArgs>),
     /// Verify a license file offline (exit 0 only when valid; see EXIT CODES).
@@ -46,7 +50,9 @@ pub struct PassphraseArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init(a) => cmd::init::run(&a),
         Command::Keygen(a) => cmd::keygen::run(&a),
+        Command::Keys(a) => cmd::keys::run(&a),
         Command::Issue(a) => cmd::issue::run(&a),
         Command::Verify(a) => cmd::verify::run(&a),
         Command::Inspect(a) => cmd::inspect::run(&a),

@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod init;
 pub mod inspect;
 pub mod issue;
 pub mod keygen;
+pub mod keys;
 pub mod verify;
 
 use std::path::Path;

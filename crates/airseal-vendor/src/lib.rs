@@ -4,6 +4,7 @@
 //! shell. The wire formats are in `airseal-core` and `SPEC.md`.
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod issue;
 pub mod json;
 pub mod keyfile;

@@ -1,0 +1,486 @@
+//! Batch generation of product keys (`SPEC.md` §12.5): unique against the ledger, streamed
+//! to a file, and consistent with the ledger even if the process is killed.
+//!
+//! The order of operations is what makes a kill harmless:
+//!
+//! 1. open a ledger transaction and a batch row; write keys to a temporary file beside the
+//!    output while inserting each into the ledger (a key already present is replaced by a
+//!    fresh one, so the batch has exactly the requested count);
+//! 2. flush and fsync the temporary file;
+//! 3. commit the transaction — the batch is now recorded as `pending` with its output path;
+//! 4. rename the temporary file onto the output path (atomic), fsync the folder;
+//! 5. mark the batch `complete`.
+//!
+//! Killed before 3: the transaction never commits, the ledger holds nothing of the batch, and
+//! no output file appears (only a stale temporary file, removed by the next run). Killed
+//! between 3 and 5: the ledger holds the batch; [`recover_pending`] (run at the start of every
+//! batch) re-writes the output from the ledger and marks it complete. Either way the output
+//! file and the ledger agree, and re-running never duplicates a key.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use airseal_core::productkey::Pattern;
+
+use rand::Rng;
+use rand::rngs::StdRng;
+
+use crate::issue::Issuer;
+use crate::keys::{KeyGenerator, KeyKind};
+use crate::ledger::{Ledger, LedgerError};
+use crate::signedkey;
+
+/// Output file formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// `key,product,kind,batch` with a header line.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// One key per line.
+    Txt,
+}
+
+impl OutputFormat {
+    /// Parses `csv`, `jsonl` or `txt`.
+    ///
+    /// # Errors
+    /// A message listing the formats.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "csv" => Ok(OutputFormat::Csv),
+            "jsonl" => Ok(OutputFormat::Jsonl),
+            "txt" => Ok(OutputFormat::Txt),
+            other => Err(format!("{other:?}: expected csv, jsonl or txt")),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => "csv",
+            OutputFormat::Jsonl => "jsonl",
+            OutputFormat::Txt => "txt",
+        }
+    }
+}
+
+/// Why a batch failed. Nothing is recorded in the ledger and no output file is written.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum BatchError {
+    /// The ledger refused (the message says why).
+    Ledger(LedgerError),
+    /// The output (or its temporary file) could not be written.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// The output file exists and `force` was not given.
+    OutputExists(PathBuf),
+    /// The product is not in the ledger (define it in `airseal.toml`).
+    UnknownProduct(String),
+    /// The generator kept producing keys the ledger already holds: the key space of this
+    /// pattern is nearly exhausted for the product.
+    KeySpaceExhausted {
+        /// Keys written before giving up (none are recorded).
+        generated: u64,
+    },
+}
+
+impl std::fmt::Display for BatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchError::Ledger(e) => write!(f, "ledger: {e}"),
+            BatchError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            BatchError::OutputExists(p) => write!(
+                f,
+                "{} already exists; pass --force to replace it",
+                p.display()
+            ),
+            BatchError::UnknownProduct(p) => {
+                write!(
+                    f,
+                    "unknown product {p:?}: add a [products.{p}] table to airseal.toml"
+                )
+            }
+            BatchError::KeySpaceExhausted { generated } => write!(
+                f,
+                "after {generated} keys, new keys keep colliding with ones already issued: use a longer pattern"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BatchError {}
+
+impl From<LedgerError> for BatchError {
+    fn from(e: LedgerError) -> Self {
+        BatchError::Ledger(e)
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BatchError + '_ {
+    move |source| BatchError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where a batch's keys come from.
+#[derive(Debug)]
+pub enum KeySource<'a> {
+    /// Random or data keys from a generator.
+    Generator(KeyGenerator),
+    /// Signed keys: random serials, signed on every core.
+    Signed {
+        /// Signs the keys.
+        issuer: &'a Issuer,
+        /// Feature bits.
+        features: u8,
+        /// Validity in days (0 = none).
+        days: u16,
+        /// Creation instant.
+        created: i64,
+        /// Draws the serials.
+        rng: StdRng,
+    },
+}
+
+impl KeySource<'_> {
+    fn kind(&self) -> KeyKind {
+        match self {
+            KeySource::Generator(g) => g.kind(),
+            KeySource::Signed { .. } => KeyKind::Signed,
+        }
+    }
+
+    /// The pattern of display forms (signed keys have their own fixed layout).
+    fn pattern(&self) -> Option<&Pattern> {
+        match self {
+            KeySource::Generator(g) => Some(g.pattern()),
+            KeySource::Signed { .. } => None,
+        }
+    }
+
+    /// Appends `n` candidate keys (canonical form) to `out`.
+    fn fill(&mut self, product: &str, n: usize, out: &mut Vec<String>) {
+        match self {
+            KeySource::Generator(g) => {
+                let mut buf = Vec::with_capacity(g.pattern().symbols());
+                for _ in 0..n {
+                    buf.clear();
+                    g.next_into(&mut buf);
+                    out.push(String::from_utf8_lossy(&buf).into_owned());
+                }
+            }
+            KeySource::Signed {
+                issuer,
+                features,
+                days,
+                created,
+                rng,
+            } => {
+                let serials: Vec<u32> = (0..n).map(|_| rng.next_u32()).collect();
+                let keys = signedkey::sign_keys_parallel(
+                    issuer, product, *features, *days, *created, &serials,
+                );
+                out.extend(keys.into_iter().map(|k| k.replace('-', "")));
+            }
+        }
+    }
+}
+
+/// Display form of a canonical key.
+fn display(pattern: Option<&Pattern>, canonical: &str) -> String {
+    match pattern {
+        Some(p) => p.display(canonical),
+        None => canonical
+            .as_bytes()
+            .chunks(airseal_core::signedkey::GROUP)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("-"),
+    }
+}
+
+/// What to generate.
+#[derive(Debug)]
+pub struct BatchRequest<'a> {
+    /// Product id (must be in the ledger).
+    pub product: &'a str,
+    /// How many keys.
+    pub count: u64,
+    /// Where the keys come from.
+    pub source: KeySource<'a>,
+    /// Output format.
+    pub format: OutputFormat,
+    /// Output file (never `-`: the CLI copies the published file to stdout).
+    pub output: &'a Path,
+    /// Replace an existing output file.
+    pub force: bool,
+}
+
+/// What a batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchReport {
+    /// The batch id in the ledger.
+    pub batch: i64,
+    /// Keys written and recorded.
+    pub keys: u64,
+    /// Candidates discarded because the ledger (or the batch) already held them.
+    pub collisions: u64,
+}
+
+/// A batch recorded in the ledger whose output is written to a temporary file but not yet
+/// published (steps 1–3 done). [`publish`] finishes it; if the process dies first,
+/// [`recover_pending`] does.
+#[derive(Debug)]
+#[must_use = "the batch's output is not in place until it is published"]
+pub struct Unpublished {
+    report: BatchReport,
+    temp: PathBuf,
+    output: PathBuf,
+}
+
+/// Writes one key line.
+fn write_line(
+    w: &mut impl Write,
+    format: OutputFormat,
+    display: &str,
+    product: &str,
+    kind: KeyKind,
+    batch: i64,
+) -> io::Result<()> {
+    match format {
+        OutputFormat::Txt => writeln!(w, "{display}"),
+        // Keys, product ids and kinds contain no commas or quotes (product ids are checked
+        // by the CLI), so no CSV quoting is needed.
+        OutputFormat::Csv => writeln!(w, "{display},{product},{},{batch}", kind.as_str()),
+        OutputFormat::Jsonl => writeln!(
+            w,
+            "{{\"key\":\"{display}\",\"product\":{},\"kind\":\"{}\",\"batch\":{batch}}}",
+            serde_json::Value::from(product),
+            kind.as_str()
+        ),
+    }
+}
+
+fn write_header(w: &mut impl Write, format: OutputFormat) -> io::Result<()> {
+    if format == OutputFormat::Csv {
+        writeln!(w, "key,product,kind,batch")?;
+    }
+    Ok(())
+}
+
+/// The temporary file a batch writes before publishing it.
+fn temp_path(output: &Path, batch: i64) -> PathBuf {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    output.with_file_name(format!(".{name}.airseal-batch-{batch}.tmp"))
+}
+
+/// Removes temporary files of batches that never committed (a kill before step 3).
+fn remove_stale_temps(output: &Path) {
+    let Some(dir) = output.parent().map(|d| {
+        if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        }
+    }) else {
+        return;
+    };
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{name}.airseal-batch-");
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+}
+
+/// Generates a batch and publishes it (steps 1–5). `progress` is called with the number
+/// of keys done so far, every few thousand keys. Runs [`recover_pending`] first.
+///
+/// # Errors
+/// [`BatchError`]; on error nothing of this batch is recorded or published.
+pub fn generate(
+    ledger: &mut Ledger,
+    req: BatchRequest<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<BatchReport, BatchError> {
+    let unpublished = generate_unpublished(ledger, req, progress)?;
+    publish(ledger, unpublished)
+}
+
+/// Steps 1–3: records the batch and writes its keys to a temporary file, without putting the
+/// file in place.
+///
+/// # Errors
+/// [`BatchError`]; on error nothing of this batch is recorded.
+pub fn generate_unpublished(
+    ledger: &mut Ledger,
+    mut req: BatchRequest<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Unpublished, BatchError> {
+    recover_pending(ledger)?;
+    ledger
+        .product(req.product)?
+        .ok_or_else(|| BatchError::UnknownProduct(req.product.to_string()))?;
+    if req.output.exists() && !req.force {
+        return Err(BatchError::OutputExists(req.output.to_path_buf()));
+    }
+    remove_stale_temps(req.output);
+    let kind = req.source.kind();
+    let pattern = req.source.pattern().cloned();
+    let params = serde_json::json!({
+        "pattern": pattern.as_ref().map(Pattern::as_str),
+        "format": req.format.as_str(),
+    });
+    let mut writer = ledger.begin_batch(
+        req.product,
+        kind.as_str(),
+        req.count,
+        Some(req.output),
+        &params,
+    )?;
+    let batch = writer.batch_id();
+    let temp = temp_path(req.output, batch);
+    let file = File::create(&temp).map_err(io_err(&temp))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    write_header(&mut out, req.format).map_err(io_err(&temp))?;
+
+    let chunk = if kind == KeyKind::Signed { 4096 } else { 8192 };
+    let mut candidates = Vec::with_capacity(chunk);
+    let (mut done, mut collisions) = (0u64, 0u64);
+    while done < req.count {
+        candidates.clear();
+        let want = usize::try_from(req.count - done)
+            .unwrap_or(chunk)
+            .min(chunk);
+        req.source.fill(req.product, want, &mut candidates);
+        for canonical in &candidates {
+            if !writer.insert_key(canonical)? {
+                collisions += 1;
+                // A handful of collisions is chance; a run of them means the space is full.
+                if collisions > 1000 + done / 10 {
+                    drop(out);
+                    let _ = fs::remove_file(&temp);
+                    return Err(BatchError::KeySpaceExhausted { generated: done });
+                }
+                continue;
+            }
+            write_line(
+                &mut out,
+                req.format,
+                &display(pattern.as_ref(), canonical),
+                req.product,
+                kind,
+                batch,
+            )
+            .map_err(io_err(&temp))?;
+            done += 1;
+        }
+        progress(done);
+    }
+    let file = out.into_inner().map_err(|e| BatchError::Io {
+        path: temp.clone(),
+        source: e.into_error(),
+    })?;
+    file.sync_all().map_err(io_err(&temp))?;
+    drop(file);
+    writer.commit()?;
+    Ok(Unpublished {
+        report: BatchReport {
+            batch,
+            keys: done,
+            collisions,
+        },
+        temp,
+        output: req.output.to_path_buf(),
+    })
+}
+
+/// Steps 4–5: moves the batch's file into place and marks the batch complete.
+///
+/// # Errors
+/// [`BatchError`]; the batch stays pending and [`recover_pending`] will finish it.
+pub fn publish(ledger: &mut Ledger, u: Unpublished) -> Result<BatchReport, BatchError> {
+    fs::rename(&u.temp, &u.output).map_err(io_err(&u.output))?;
+    sync_dir(&u.output);
+    ledger.mark_batch_complete(u.report.batch)?;
+    Ok(u.report)
+}
+
+/// Finishes batches that were committed but whose output was not confirmed (a kill between
+/// commit and publication): re-writes each output from the ledger, then marks it complete.
+/// Returns the ids of the batches recovered.
+///
+/// # Errors
+/// [`BatchError`] when the ledger or the output cannot be written.
+pub fn recover_pending(ledger: &mut Ledger) -> Result<Vec<i64>, BatchError> {
+    let mut recovered = Vec::new();
+    for pending in ledger.pending_batches()? {
+        let Some(output) = pending.output.clone() else {
+            // A batch with no output file has nothing to publish.
+            ledger.mark_batch_complete(pending.id)?;
+            continue;
+        };
+        let format = pending.params["format"]
+            .as_str()
+            .and_then(|f| OutputFormat::parse(f).ok())
+            .unwrap_or(OutputFormat::Txt);
+        let pattern = pending.params["pattern"]
+            .as_str()
+            .and_then(|s| Pattern::parse(s).ok());
+        let kind = KeyKind::parse(&pending.kind).unwrap_or(KeyKind::Random);
+        let temp = temp_path(&output, pending.id);
+        let file = File::create(&temp).map_err(io_err(&temp))?;
+        let mut out = BufWriter::new(file);
+        write_header(&mut out, format).map_err(io_err(&temp))?;
+        for key in ledger.batch_keys(pending.id)? {
+            write_line(
+                &mut out,
+                format,
+                &display(pattern.as_ref(), &key),
+                &pending.product,
+                kind,
+                pending.id,
+            )
+            .map_err(io_err(&temp))?;
+        }
+        let file = out.into_inner().map_err(|e| BatchError::Io {
+            path: temp.clone(),
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(io_err(&temp))?;
+        fs::rename(&temp, &output).map_err(io_err(&output))?;
+        sync_dir(&output);
+        ledger.mark_batch_complete(pending.id)?;
+        recovered.push(pending.id);
+    }
+    Ok(recovered)
+}

@@ -1,0 +1,791 @@
+//! The vendor folder: one directory holding everything a vendor's airseal commands share,
+//! found the way git finds a repository.
+//!
+//! ```text
+//! airseal.toml        configuration: vendor id, products, key patterns, license templates
+//! keys/signing.key    the signing key, encrypted (written by `airseal keygen`)
+//! keys/signing.pub    its public key, to ship inside the app
+//! ledger.sqlite3      the ledger (see [`crate::ledger`])
+//! ```
+//!
+//! Commands take the folder from `--vendor DIR`, else from the `AIRSEAL_VENDOR` environment
+//! variable, else from the nearest folder holding `airseal.toml` at or above the working
+//! directory ([`find_vendor_dir`]). [`VendorDir::init`] creates one.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use airseal_core::productkey::Pattern;
+use serde::{Deserialize, Serialize};
+
+use crate::issue::LicenseSpec;
+use crate::ledger::{Ledger, LedgerError};
+
+/// The configuration file whose presence makes a folder a vendor folder.
+pub const CONFIG_FILE: &str = "airseal.toml";
+/// Environment variable naming the vendor folder when `--vendor` is not given.
+pub const VENDOR_ENV: &str = "AIRSEAL_VENDOR";
+/// Folder of the signing key files, inside the vendor folder.
+pub const KEYS_DIR: &str = "keys";
+/// The encrypted signing key, inside [`KEYS_DIR`].
+pub const SIGNING_KEY_FILE: &str = "signing.key";
+/// The public key, inside [`KEYS_DIR`].
+pub const PUBLIC_KEY_FILE: &str = "signing.pub";
+/// The ledger database, inside the vendor folder.
+pub const LEDGER_FILE: &str = "ledger.sqlite3";
+
+/// Where [`find_vendor_dir`] was told (or had) to look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchOrigin {
+    /// The `--vendor` flag.
+    Flag,
+    /// The [`VENDOR_ENV`] environment variable.
+    Env,
+    /// The working directory and its parents.
+    WorkingDir,
+}
+
+/// Why a vendor folder could not be found, created or read.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum VendorDirError {
+    /// No `airseal.toml` where we looked.
+    NotFound {
+        /// The folders looked in, nearest first.
+        searched: Vec<PathBuf>,
+        /// Why those folders.
+        origin: SearchOrigin,
+    },
+    /// `airseal.toml` is not valid TOML or does not have the expected fields. The message
+    /// is the TOML parser's and names the line and column.
+    ConfigParse {
+        /// The configuration file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value in `airseal.toml` is well-formed TOML but unusable (an empty vendor id, a
+    /// bad key pattern).
+    InvalidConfig {
+        /// The configuration file.
+        path: PathBuf,
+        /// The key, e.g. `products.photo-pro.key_pattern`.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A license template in `airseal.toml` is not a valid license description.
+    InvalidTemplate {
+        /// The configuration file.
+        path: PathBuf,
+        /// The product it belongs to.
+        product: String,
+        /// The template's name.
+        template: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The product or template is not in `airseal.toml`.
+    UnknownTemplate {
+        /// The product asked for.
+        product: String,
+        /// The template asked for.
+        template: String,
+    },
+    /// `init` found an existing `airseal.toml` and was not told to replace it.
+    AlreadyInitialized {
+        /// The existing configuration file.
+        path: PathBuf,
+    },
+    /// Reading or writing a file or folder failed.
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The ledger could not be created or opened.
+    Ledger(LedgerError),
+}
+
+impl fmt::Display for VendorDirError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound { searched, origin } => {
+                let first = searched
+                    .first()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                match origin {
+                    SearchOrigin::Flag => write!(
+                        f,
+                        "--vendor {first}: no {CONFIG_FILE} there; create a vendor folder with \
+                         `airseal init {first}`"
+                    ),
+                    SearchOrigin::Env => write!(
+                        f,
+                        "{VENDOR_ENV}={first}: no {CONFIG_FILE} there; create a vendor folder \
+                         with `airseal init {first}`"
+                    ),
+                    SearchOrigin::WorkingDir => write!(
+                        f,
+                        "no vendor folder: no {CONFIG_FILE} in {first} or any folder above it \
+                         ({} searched); run `airseal init` to create one here, or pass \
+                         --vendor DIR or set {VENDOR_ENV}",
+                        searched.len()
+                    ),
+                }
+            }
+            Self::ConfigParse { path, message } => {
+                write!(f, "{}: {}", path.display(), message.trim_end())
+            }
+            Self::InvalidConfig { path, key, message } => {
+                write!(f, "{}: {key}: {message}", path.display())
+            }
+            Self::InvalidTemplate {
+                path,
+                product,
+                template,
+                message,
+            } => write!(
+                f,
+                "{}: template products.{product}.templates.{template}: {}",
+                path.display(),
+                message.trim_end()
+            ),
+            Self::UnknownTemplate { product, template } => write!(
+                f,
+                "no template {template:?} for product {product:?} in {CONFIG_FILE}"
+            ),
+            Self::AlreadyInitialized { path } => write!(
+                f,
+                "{} already exists; pass --force to rewrite it (the ledger and keys are kept)",
+                path.display()
+            ),
+            Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Self::Ledger(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for VendorDirError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            Self::Ledger(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<LedgerError> for VendorDirError {
+    fn from(e: LedgerError) -> Self {
+        Self::Ledger(e)
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> VendorDirError + '_ {
+    move |source| VendorDirError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The contents of `airseal.toml`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The vendor id, written into every license as its issuer (`iss`).
+    pub vendor: String,
+    /// Products by id (the license `aud`).
+    #[serde(default)]
+    pub products: BTreeMap<String, ProductConfig>,
+}
+
+/// One `[products.<id>]` table.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductConfig {
+    /// Human-readable name.
+    pub name: Option<String>,
+    /// Pattern of this product's keys, e.g. `XXXXX-XXXXX-XXXXX-XXXXX` (see
+    /// [`airseal_core::productkey::Pattern`]); checked when the file is read.
+    pub key_pattern: Option<String>,
+    /// Secret phrase of legacy Cryptolens SKGL keys, only to read them (see [`crate::skgl`]).
+    pub skgl_secret: Option<String>,
+    /// License templates by name, with the fields of [`LicenseSpec`]. Kept as TOML tables
+    /// (checked when the file is read) so the CLI can lay flags over them before parsing.
+    #[serde(default)]
+    pub templates: BTreeMap<String, toml::Table>,
+}
+
+impl Config {
+    /// Parses and checks the text of `airseal.toml`; `path` is only used in messages.
+    ///
+    /// # Errors
+    /// [`VendorDirError::ConfigParse`] for bad TOML or unknown fields,
+    /// [`VendorDirError::InvalidConfig`] for an unusable value,
+    /// [`VendorDirError::InvalidTemplate`] for a template that is not a license description.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, VendorDirError> {
+        let config: Self = toml::from_str(text).map_err(|e| VendorDirError::ConfigParse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    /// Reads and checks `airseal.toml`.
+    ///
+    /// # Errors
+    /// [`VendorDirError::Io`], or those of [`Config::parse`].
+    pub fn load(path: &Path) -> Result<Self, VendorDirError> {
+        let text = fs::read_to_string(path).map_err(io_error(path))?;
+        Self::parse(&text, path)
+    }
+
+    /// Everything serde cannot check, reported at load time rather than at first use.
+    fn check(&self, path: &Path) -> Result<(), VendorDirError> {
+        let invalid = |key: String, message: String| VendorDirError::InvalidConfig {
+            path: path.to_path_buf(),
+            key,
+            message,
+        };
+        if self.vendor.trim().is_empty() {
+            return Err(invalid("vendor".into(), "must not be empty".into()));
+        }
+        for (id, product) in &self.products {
+            if id.trim().is_empty() || id.trim() != id {
+                return Err(invalid(
+                    format!("products.{id:?}"),
+                    "a product id must be non-empty, without leading or trailing spaces".into(),
+                ));
+            }
+            if let Some(pattern) = &product.key_pattern {
+                Pattern::parse(pattern)
+                    .map_err(|e| invalid(format!("products.{id}.key_pattern"), e.to_string()))?;
+            }
+            for name in product.templates.keys() {
+                self.template_spec(id, name).map_err(|e| match e {
+                    VendorDirError::InvalidTemplate {
+                        product,
+                        template,
+                        message,
+                        ..
+                    } => VendorDirError::InvalidTemplate {
+                        path: path.to_path_buf(),
+                        product,
+                        template,
+                        message,
+                    },
+                    other => other,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The license description of a template, with `product` filled in from the table it
+    /// sits in and `issuer` from [`Config::vendor`] when the template leaves them out.
+    ///
+    /// # Errors
+    /// [`VendorDirError::UnknownTemplate`], or [`VendorDirError::InvalidTemplate`] (which
+    /// [`Config::load`] already rules out).
+    pub fn template_spec(&self, product: &str, name: &str) -> Result<LicenseSpec, VendorDirError> {
+        let table = self
+            .products
+            .get(product)
+            .and_then(|p| p.templates.get(name))
+            .ok_or_else(|| VendorDirError::UnknownTemplate {
+                product: product.to_string(),
+                template: name.to_string(),
+            })?;
+        // The path is the file name only; `Config::load` reports the full path.
+        let invalid = |message: String| VendorDirError::InvalidTemplate {
+            path: PathBuf::from(CONFIG_FILE),
+            product: product.to_string(),
+            template: name.to_string(),
+            message,
+        };
+        // Through `toml`, so the template is read exactly as `--template FILE` would be.
+        let mut spec: LicenseSpec = toml::Value::Table(table.clone())
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+        match &spec.product {
+            Some(p) if p != product => {
+                return Err(invalid(format!(
+                    "names product {p:?} but sits under [products.{product}]"
+                )));
+            }
+            Some(_) => {}
+            None => spec.product = Some(product.to_string()),
+        }
+        if spec.issuer.is_none() {
+            spec.issuer = Some(self.vendor.clone());
+        }
+        Ok(spec)
+    }
+}
+
+/// Finds the vendor folder: `explicit` (the `--vendor` flag) if given, else `env` (the
+/// value of [`VENDOR_ENV`]) if set and non-empty, else the nearest folder at or above `cwd`
+/// that holds [`CONFIG_FILE`]. Relative paths are taken from `cwd`. The environment is
+/// passed in rather than read here so callers and tests control it.
+///
+/// # Errors
+/// [`VendorDirError::NotFound`] saying where it looked.
+pub fn find_vendor_dir(
+    explicit: Option<&Path>,
+    env: Option<OsString>,
+    cwd: &Path,
+) -> Result<PathBuf, VendorDirError> {
+    let named = match (explicit, env.filter(|v| !v.is_empty())) {
+        (Some(dir), _) => Some((cwd.join(dir), SearchOrigin::Flag)),
+        (None, Some(dir)) => Some((cwd.join(dir), SearchOrigin::Env)),
+        (None, None) => None,
+    };
+    if let Some((dir, origin)) = named {
+        // An explicit folder is not searched upwards: naming one folder and silently
+        // getting its parent would be a surprise.
+        return if dir.join(CONFIG_FILE).is_file() {
+            Ok(dir)
+        } else {
+            Err(VendorDirError::NotFound {
+                searched: vec![dir],
+                origin,
+            })
+        };
+    }
+    let mut searched = Vec::new();
+    for dir in cwd.ancestors() {
+        if dir.join(CONFIG_FILE).is_file() {
+            return Ok(dir.to_path_buf());
+        }
+        searched.push(dir.to_path_buf());
+    }
+    Err(VendorDirError::NotFound {
+        searched,
+        origin: SearchOrigin::WorkingDir,
+    })
+}
+
+/// The default `airseal.toml`, with the vendor id substituted for `{vendor}`. The example
+/// product is commented out: the vendor names their own products.
+const DEFAULT_CONFIG: &str = r#"# airseal vendor configuration.
+#
+# This folder holds everything airseal commands share: this file, the signing key in
+# keys/ (create it with `airseal keygen`) and the ledger (ledger.sqlite3) that records
+# every key and batch. Commands find it from the working directory upwards, from
+# --vendor DIR, or from the AIRSEAL_VENDOR environment variable.
+
+# Your vendor id: the issuer (`iss`) of every license you sign.
+vendor = {vendor}
+
+# One [products.<id>] table per product; <id> is the product id apps check (`aud`).
+#
+# [products.photo-pro]
+# name = "Photo Pro"
+# # Product keys: X is one random symbol (5 bits), the last X a check symbol against typos.
+# key_pattern = "XXXXX-XXXXX-XXXXX-XXXXX"
+# # Only to read legacy Cryptolens SKGL keys:
+# # skgl_secret = "..."
+#
+# # License templates, with the same fields as `airseal issue --template FILE`:
+# [products.photo-pro.templates.pro]
+# kind = "subscription"
+# days = 365
+# features = ["F1", "F3"]
+# max_activations = 3
+"#;
+
+/// The default configuration text for `vendor_id`.
+pub fn default_config(vendor_id: &str) -> String {
+    // `toml` quotes and escapes the id, whatever it contains.
+    DEFAULT_CONFIG.replace(
+        "{vendor}",
+        &toml::Value::String(vendor_id.to_string()).to_string(),
+    )
+}
+
+/// An opened vendor folder: its location and its checked configuration.
+#[derive(Clone, Debug)]
+pub struct VendorDir {
+    root: PathBuf,
+    config: Config,
+}
+
+impl VendorDir {
+    /// Opens the vendor folder at `root`, reading and checking its `airseal.toml`.
+    ///
+    /// # Errors
+    /// [`VendorDirError::NotFound`] when there is no `airseal.toml`, or the errors of
+    /// [`Config::load`].
+    pub fn open(root: &Path) -> Result<Self, VendorDirError> {
+        let path = root.join(CONFIG_FILE);
+        if !path.is_file() {
+            return Err(VendorDirError::NotFound {
+                searched: vec![root.to_path_buf()],
+                origin: SearchOrigin::Flag,
+            });
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            config: Config::load(&path)?,
+        })
+    }
+
+    /// [`find_vendor_dir`] then [`VendorDir::open`].
+    ///
+    /// # Errors
+    /// Those of both.
+    pub fn discover(
+        explicit: Option<&Path>,
+        env: Option<OsString>,
+        cwd: &Path,
+    ) -> Result<Self, VendorDirError> {
+        Self::open(&find_vendor_dir(explicit, env, cwd)?)
+    }
+
+    /// Makes `dir` a vendor folder: writes a commented default `airseal.toml` for
+    /// `vendor_id`, creates `keys/` (owner-only on Unix) and the ledger. The signing key is
+    /// left to the caller (`airseal keygen`), so that this library never asks for a
+    /// passphrase.
+    ///
+    /// An existing `airseal.toml` is refused unless `force`; with `force` only the
+    /// configuration is rewritten. An existing ledger or key is never touched.
+    ///
+    /// # Errors
+    /// [`VendorDirError::AlreadyInitialized`], [`VendorDirError::InvalidConfig`] for an
+    /// empty vendor id, [`VendorDirError::Io`], or [`VendorDirError::Ledger`].
+    pub fn init(dir: &Path, vendor_id: &str, force: bool) -> Result<Self, VendorDirError> {
+        let config_path = dir.join(CONFIG_FILE);
+        if vendor_id.trim().is_empty() {
+            return Err(VendorDirError::InvalidConfig {
+                path: config_path,
+                key: "vendor".into(),
+                message: "must not be empty".into(),
+            });
+        }
+        if config_path.exists() && !force {
+            return Err(VendorDirError::AlreadyInitialized { path: config_path });
+        }
+        fs::create_dir_all(dir).map_err(io_error(dir))?;
+        let keys = dir.join(KEYS_DIR);
+        create_private_dir(&keys).map_err(io_error(&keys))?;
+        let text = default_config(vendor_id);
+        // Checked before writing, so `init` can never leave a file that `open` refuses.
+        Config::parse(&text, &config_path)?;
+        write_atomically(&config_path, text.as_bytes()).map_err(io_error(&config_path))?;
+        let vendor = Self::open(dir)?;
+        let mut ledger = vendor.open_ledger()?;
+        ledger.audit(
+            "vendor.init",
+            vendor_id,
+            &serde_json::json!({ "forced": force }),
+        )?;
+        Ok(vendor)
+    }
+
+    /// The folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The checked configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// `airseal.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join(CONFIG_FILE)
+    }
+
+    /// `keys/`.
+    pub fn keys_dir(&self) -> PathBuf {
+        self.root.join(KEYS_DIR)
+    }
+
+    /// `keys/signing.key`.
+    pub fn signing_key_path(&self) -> PathBuf {
+        self.keys_dir().join(SIGNING_KEY_FILE)
+    }
+
+    /// `keys/signing.pub`.
+    pub fn public_key_path(&self) -> PathBuf {
+        self.keys_dir().join(PUBLIC_KEY_FILE)
+    }
+
+    /// `ledger.sqlite3`.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.root.join(LEDGER_FILE)
+    }
+
+    /// Opens (creating if needed) the ledger and records in it the products and templates
+    /// of `airseal.toml`, so that batches can refer to them. Only changes are written (and
+    /// audited), so calling this on every command is cheap.
+    ///
+    /// # Errors
+    /// [`LedgerError`] from opening or writing the ledger.
+    pub fn open_ledger(&self) -> Result<Ledger, LedgerError> {
+        let mut ledger = Ledger::open(&self.ledger_path())?;
+        self.sync_ledger(&mut ledger)?;
+        Ok(ledger)
+    }
+
+    /// Records the products and templates of `airseal.toml` in `ledger` (see
+    /// [`VendorDir::open_ledger`]). Products and templates removed from the file stay in
+    /// the ledger: it is a record of what existed.
+    ///
+    /// # Errors
+    /// [`LedgerError`] from writing the ledger.
+    pub fn sync_ledger(&self, ledger: &mut Ledger) -> Result<(), LedgerError> {
+        for (id, product) in &self.config.products {
+            ledger.ensure_product(id, product.name.as_deref())?;
+            for (name, table) in &product.templates {
+                ledger.put_template(id, name, &table.to_string())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Creates a folder readable only by its owner on Unix (it will hold the signing key).
+fn create_private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// Writes through a temporary file and a rename, so a crash never leaves a half-written
+/// configuration.
+fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    fs::write(&tmp, contents)?;
+    fs::File::open(&tmp)?.sync_all()?;
+    fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The default configuration with its example product uncommented: the example must
+    /// stay valid as the configuration format evolves.
+    fn uncommented_example() -> String {
+        let text = default_config("acme");
+        let start = text.find("# [products.photo-pro]").unwrap();
+        let (head, example) = text.split_at(start);
+        let example: Vec<&str> = example
+            .lines()
+            .filter(|l| !l.starts_with("# #") && *l != "#")
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .collect();
+        format!("{head}{}\n", example.join("\n"))
+    }
+
+    #[test]
+    fn default_config_parses_and_its_example_is_valid() {
+        let config = Config::parse(&default_config("acme"), Path::new("airseal.toml")).unwrap();
+        assert_eq!(config.vendor, "acme");
+        assert!(config.products.is_empty());
+
+        let text = uncommented_example();
+        let config = Config::parse(&text, Path::new("airseal.toml")).unwrap();
+        let product = &config.products["photo-pro"];
+        assert_eq!(product.name.as_deref(), Some("Photo Pro"));
+        assert_eq!(
+            product.key_pattern.as_deref(),
+            Some("XXXXX-XXXXX-XXXXX-XXXXX")
+        );
+        let spec = config.template_spec("photo-pro", "pro").unwrap();
+        assert_eq!(spec.product.as_deref(), Some("photo-pro"));
+        assert_eq!(spec.issuer.as_deref(), Some("acme"));
+        assert_eq!(spec.days, Some(365));
+    }
+
+    #[test]
+    fn vendor_id_is_escaped() {
+        let config =
+            Config::parse(&default_config("a \"quoted\"\\ vendor"), Path::new("x")).unwrap();
+        assert_eq!(config.vendor, "a \"quoted\"\\ vendor");
+    }
+
+    #[test]
+    fn bad_template_is_reported_with_product_and_name() {
+        let text = "vendor = \"acme\"\n[products.p.templates.t]\ndays = \"soon\"\n";
+        let e = Config::parse(text, Path::new("airseal.toml")).unwrap_err();
+        assert!(
+            matches!(&e, VendorDirError::InvalidTemplate { product, template, .. }
+            if product == "p" && template == "t")
+        );
+        assert!(e.to_string().contains("products.p.templates.t"), "{e}");
+
+        let text = "vendor = \"acme\"\n[products.p.templates.t]\nfeaturez = []\n";
+        let e = Config::parse(text, Path::new("airseal.toml")).unwrap_err();
+        assert!(e.to_string().contains("featurez"), "{e}");
+
+        let text = "vendor = \"acme\"\n[products.p.templates.t]\nproduct = \"q\"\n";
+        let e = Config::parse(text, Path::new("airseal.toml")).unwrap_err();
+        assert!(e.to_string().contains("sits under"), "{e}");
+    }
+
+    #[test]
+    fn parse_errors_name_line_and_unknown_fields() {
+        let e =
+            Config::parse("vendor = \"acme\"\nproducts = 3\n", Path::new("c.toml")).unwrap_err();
+        assert!(matches!(e, VendorDirError::ConfigParse { .. }));
+        assert!(e.to_string().contains("line 2"), "{e}");
+
+        let e = Config::parse("vendor = \"acme\"\nvendorr = 1\n", Path::new("c.toml")).unwrap_err();
+        assert!(e.to_string().contains("vendorr"), "{e}");
+
+        let e = Config::parse("vendor = \"\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(matches!(e, VendorDirError::InvalidConfig { .. }), "{e}");
+    }
+
+    #[test]
+    fn bad_key_pattern_is_reported() {
+        let text = "vendor = \"acme\"\n[products.p]\nkey_pattern = \"XX-I\"\n";
+        let e = Config::parse(text, Path::new("c.toml")).unwrap_err();
+        assert!(
+            matches!(&e, VendorDirError::InvalidConfig { key, .. } if key == "products.p.key_pattern"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn find_prefers_flag_then_env_then_search() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let a = root.join("a");
+        let b = root.join("b");
+        let deep = a.join("x").join("y");
+        fs::create_dir_all(&deep).unwrap();
+        fs::create_dir_all(&b).unwrap();
+        fs::write(a.join(CONFIG_FILE), "vendor = \"a\"\n").unwrap();
+        fs::write(b.join(CONFIG_FILE), "vendor = \"b\"\n").unwrap();
+
+        assert_eq!(find_vendor_dir(None, None, &deep).unwrap(), a);
+        assert_eq!(
+            find_vendor_dir(None, Some(b.clone().into()), &deep).unwrap(),
+            b
+        );
+        assert_eq!(
+            find_vendor_dir(Some(&b), Some(a.clone().into()), &deep).unwrap(),
+            b
+        );
+        // Relative to the working directory; an empty variable counts as unset.
+        assert_eq!(
+            find_vendor_dir(Some(Path::new("b")), None, root).unwrap(),
+            root.join("b")
+        );
+        assert_eq!(find_vendor_dir(None, Some("".into()), &deep).unwrap(), a);
+
+        let e = find_vendor_dir(Some(&deep), None, root).unwrap_err();
+        assert!(matches!(
+            e,
+            VendorDirError::NotFound {
+                origin: SearchOrigin::Flag,
+                ..
+            }
+        ));
+        assert!(e.to_string().contains("airseal init"), "{e}");
+        let e = find_vendor_dir(None, Some(deep.clone().into()), root).unwrap_err();
+        assert!(e.to_string().contains(VENDOR_ENV), "{e}");
+    }
+
+    #[test]
+    fn search_failure_lists_where_it_looked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let deep = tmp.path().join("p").join("q");
+        fs::create_dir_all(&deep).unwrap();
+        // Unless some folder above the temporary directory is a vendor folder.
+        match find_vendor_dir(None, None, &deep) {
+            Err(VendorDirError::NotFound { searched, origin }) => {
+                assert_eq!(origin, SearchOrigin::WorkingDir);
+                assert_eq!(searched.first(), Some(&deep));
+                assert!(searched.contains(&tmp.path().to_path_buf()));
+            }
+            Ok(found) => assert!(!found.starts_with(tmp.path())),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn init_creates_the_layout_and_refuses_to_overwrite() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("vendor");
+        let vendor = VendorDir::init(&dir, "acme", false).unwrap();
+        assert_eq!(vendor.config().vendor, "acme");
+        assert!(vendor.config_path().is_file());
+        assert!(vendor.keys_dir().is_dir());
+        assert!(vendor.ledger_path().is_file());
+        assert!(!vendor.signing_key_path().exists());
+        assert_eq!(
+            vendor.public_key_path(),
+            dir.join("keys").join("signing.pub")
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = fs::metadata(vendor.keys_dir())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        let ledger = vendor.open_ledger().unwrap();
+        assert!(
+            ledger
+                .audit_log(10)
+                .unwrap()
+                .iter()
+                .any(|e| e.action == "vendor.init" && e.subject == "acme")
+        );
+        drop(ledger);
+
+        let e = VendorDir::init(&dir, "other", false).unwrap_err();
+        assert!(
+            matches!(e, VendorDirError::AlreadyInitialized { .. }),
+            "{e}"
+        );
+        assert_eq!(VendorDir::open(&dir).unwrap().config().vendor, "acme");
+
+        let vendor = VendorDir::init(&dir, "other", true).unwrap();
+        assert_eq!(vendor.config().vendor, "other");
+        assert!(VendorDir::init(&dir, " ", true).is_err());
+    }
+
+    #[test]
+    fn open_ledger_records_products_and_templates() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        VendorDir::init(dir, "acme", false).unwrap();
+        fs::write(dir.join(CONFIG_FILE), uncommented_example()).unwrap();
+        let vendor = VendorDir::discover(None, None, dir).unwrap();
+        let ledger = vendor.open_ledger().unwrap();
+        let products = ledger.list_products().unwrap();
+        assert_eq!(products.len(), 1);
+        assert_eq!(products[0].id, "photo-pro");
+        assert_eq!(products[0].name.as_deref(), Some("Photo Pro"));
+        let body = ledger.template("photo-pro", "pro").unwrap().unwrap();
+        assert!(body.contains("days = 365"), "{body}");
+        let audited = ledger.audit_log(100).unwrap().len();
+        drop(ledger);
+        // Opening again changes nothing, so audits nothing.
+        let ledger = vendor.open_ledger().unwrap();
+        assert_eq!(ledger.audit_log(100).unwrap().len(), audited);
+    }
+}

@@ -1,0 +1,584 @@
+//! The vendor ledger: migrations, batches and their crash behaviour, uniqueness, the audit
+//! log, and two processes sharing one ledger.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use airseal_vendor::ledger::{BatchStatus, KeyStatus, Ledger, LedgerError, SCHEMA_VERSION};
+use serde_json::json;
+
+fn ledger_path(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("ledger.sqlite3")
+}
+
+/// A ledger with products `p` and `q`.
+fn new_ledger() -> (tempfile::TempDir, Ledger) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::open(&ledger_path(&dir)).unwrap();
+    ledger.ensure_product("p", Some("Product P")).unwrap();
+    ledger.ensure_product("q", None).unwrap();
+    (dir, ledger)
+}
+
+/// Commits a batch of `keys` for `product` and returns its id.
+fn batch_of(ledger: &mut Ledger, product: &str, keys: &[&str]) -> i64 {
+    let mut w = ledger
+        .begin_batch(product, "random", keys.len() as u64, None, &json!({}))
+        .unwrap();
+    for k in keys {
+        w.insert_key(k).unwrap();
+    }
+    w.commit().unwrap()
+}
+
+fn actions(ledger: &Ledger) -> Vec<String> {
+    let mut log = ledger.audit_log(1000).unwrap();
+    log.reverse();
+    log.into_iter().map(|e| e.action).collect()
+}
+
+#[test]
+fn migrations_apply_once_and_reopening_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = ledger_path(&dir);
+    let ledger = Ledger::open(&path).unwrap();
+    assert_eq!(ledger.schema_version().unwrap(), SCHEMA_VERSION);
+    let version: u32 = ledger
+        .connection()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    drop(ledger);
+    for _ in 0..3 {
+        let ledger = Ledger::open(&path).unwrap();
+        assert_eq!(ledger.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(actions(&ledger), ["ledger.migrate"]);
+    }
+    let log = Ledger::open(&path).unwrap().audit_log(10).unwrap();
+    assert_eq!(log[0].detail, json!({ "from": 0, "to": SCHEMA_VERSION }));
+}
+
+#[test]
+fn a_ledger_from_a_newer_airseal_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = ledger_path(&dir);
+    let ledger = Ledger::open(&path).unwrap();
+    ledger
+        .connection()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    drop(ledger);
+    match Ledger::open(&path) {
+        Err(LedgerError::TooNew { found, supported }) => {
+            assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+        }
+        other => panic!("expected TooNew, got {other:?}"),
+    }
+    let e = Ledger::open(&path).unwrap_err();
+    assert!(e.to_string().contains("upgrade airseal"), "{e}");
+}
+
+#[test]
+fn files_that_are_not_ledgers_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(
+        &text,
+        "just some text, long enough to not look like an empty file\n".repeat(20),
+    )
+    .unwrap();
+    assert!(matches!(
+        Ledger::open(&text),
+        Err(LedgerError::NotALedger { .. })
+    ));
+
+    let other = dir.path().join("other.sqlite3");
+    let conn = rusqlite::Connection::open(&other).unwrap();
+    conn.execute_batch("CREATE TABLE customers (id INTEGER)")
+        .unwrap();
+    drop(conn);
+    assert!(matches!(
+        Ledger::open(&other),
+        Err(LedgerError::NotALedger { .. })
+    ));
+
+    let missing = dir.path().join("no").join("such").join("ledger.sqlite3");
+    assert!(matches!(
+        Ledger::open(&missing),
+        Err(LedgerError::Open { .. })
+    ));
+}
+
+#[test]
+fn wal_foreign_keys_and_synchronous_normal_are_on() {
+    let (_dir, ledger) = new_ledger();
+    let c = ledger.connection();
+    let mode: String = c
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let fk: i64 = c
+        .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+        .unwrap();
+    assert_eq!(fk, 1);
+    let sync: i64 = c
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
+    assert_eq!(sync, 1, "NORMAL");
+}
+
+#[test]
+fn products_are_recorded_once_and_renames_are_audited() {
+    let (_dir, mut ledger) = new_ledger();
+    assert!(!ledger.ensure_product("p", Some("Product P")).unwrap());
+    assert!(!ledger.ensure_product("p", None).unwrap());
+    assert!(ledger.ensure_product("p", Some("Product P 2")).unwrap());
+    let products = ledger.list_products().unwrap();
+    let ids: Vec<_> = products.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["p", "q"]);
+    assert_eq!(products[0].name.as_deref(), Some("Product P 2"));
+    assert_eq!(
+        actions(&ledger),
+        [
+            "ledger.migrate",
+            "product.create",
+            "product.create",
+            "product.rename"
+        ]
+    );
+    assert!(matches!(
+        ledger.ensure_product("", None),
+        Err(LedgerError::EmptyProductId)
+    ));
+}
+
+#[test]
+fn templates_are_stored_and_changes_audited() {
+    let (_dir, mut ledger) = new_ledger();
+    assert!(ledger.put_template("p", "pro", "days = 365\n").unwrap());
+    assert!(!ledger.put_template("p", "pro", "days = 365\n").unwrap());
+    assert!(ledger.put_template("p", "pro", "days = 30\n").unwrap());
+    assert_eq!(
+        ledger.template("p", "pro").unwrap().as_deref(),
+        Some("days = 30\n")
+    );
+    assert_eq!(ledger.template("p", "basic").unwrap(), None);
+    assert!(matches!(
+        ledger.put_template("nope", "pro", ""),
+        Err(LedgerError::UnknownProduct { .. })
+    ));
+    let log = actions(&ledger);
+    assert_eq!(&log[3..], ["template.create", "template.update"]);
+}
+
+#[test]
+fn a_committed_batch_records_its_keys_and_an_audit_row() {
+    let (dir, mut ledger) = new_ledger();
+    let out = dir.path().join("keys.csv");
+    let mut w = ledger
+        .begin_batch("p", "random", 3, Some(&out), &json!({ "pattern": "XXXXX" }))
+        .unwrap();
+    let id = w.batch_id();
+    assert!(w.insert_key("AAAAA").unwrap());
+    assert!(w.insert_key("BBBBB").unwrap());
+    assert!(w.insert_key("CCCCC").unwrap());
+    assert_eq!(w.inserted(), 3);
+    assert_eq!(w.commit().unwrap(), id);
+
+    assert_eq!(ledger.count_keys("p").unwrap(), 3);
+    assert_eq!(ledger.count_keys("q").unwrap(), 0);
+    let batch = ledger.batch(id).unwrap().unwrap();
+    assert_eq!(batch.product, "p");
+    assert_eq!(batch.kind, "random");
+    assert_eq!((batch.requested, batch.inserted), (3, 3));
+    assert_eq!(batch.status, BatchStatus::Pending);
+    assert_eq!(batch.output.as_deref(), Some(out.as_path()));
+    assert_eq!(batch.params, json!({ "pattern": "XXXXX" }));
+
+    let key = ledger.key_info(Some("p"), "BBBBB").unwrap().unwrap();
+    assert_eq!(key.batch, id);
+    assert_eq!(key.kind, "random");
+    assert_eq!(key.status, KeyStatus::Active);
+    assert_eq!(key.created, batch.created);
+    assert_eq!(ledger.key_info(None, "BBBBB").unwrap(), Some(key));
+    assert_eq!(ledger.key_info(Some("q"), "BBBBB").unwrap(), None);
+    assert_eq!(ledger.key_info(None, "ZZZZZ").unwrap(), None);
+
+    let log = ledger.audit_log(1).unwrap();
+    assert_eq!(log[0].action, "batch.commit");
+    assert_eq!(log[0].subject, id.to_string());
+    assert_eq!(log[0].detail["inserted"], 3);
+    assert_eq!(log[0].detail["product"], "p");
+}
+
+#[test]
+fn dropping_a_batch_without_commit_leaves_nothing() {
+    let (_dir, mut ledger) = new_ledger();
+    let before = actions(&ledger);
+    let id = {
+        let mut w = ledger
+            .begin_batch("p", "random", 2, None, &json!({}))
+            .unwrap();
+        assert!(w.insert_key("AAAAA").unwrap());
+        assert_eq!(w.insert_keys(&["BBBBB", "CCCCC"]).unwrap(), [true, true]);
+        w.batch_id()
+    };
+    assert_eq!(ledger.batch(id).unwrap(), None);
+    assert!(ledger.pending_batches().unwrap().is_empty());
+    assert_eq!(ledger.count_keys("p").unwrap(), 0);
+    assert_eq!(actions(&ledger), before);
+    // The ledger is usable afterwards, and the keys can be recorded for real.
+    batch_of(&mut ledger, "p", &["AAAAA"]);
+    assert_eq!(ledger.count_keys("p").unwrap(), 1);
+}
+
+#[test]
+fn duplicates_are_refused_within_a_batch_and_against_earlier_ones() {
+    let (_dir, mut ledger) = new_ledger();
+    batch_of(&mut ledger, "p", &["AAAAA", "BBBBB"]);
+
+    let mut w = ledger
+        .begin_batch("p", "random", 6, None, &json!({}))
+        .unwrap();
+    assert!(!w.insert_key("AAAAA").unwrap(), "from an earlier batch");
+    assert!(w.insert_key("CCCCC").unwrap());
+    assert!(!w.insert_key("CCCCC").unwrap(), "earlier in this batch");
+    // In bulk: the first occurrence wins, whatever the sort order inside the call.
+    let flags = w
+        .insert_keys(&[
+            "ZZZZZ", "BBBBB", "DDDDD", "ZZZZZ", "CCCCC", "EEEEE", "DDDDD",
+        ])
+        .unwrap();
+    assert_eq!(flags, [true, false, true, false, false, true, false]);
+    assert_eq!(w.inserted(), 4);
+    let id = w.commit().unwrap();
+    assert_eq!(ledger.batch(id).unwrap().unwrap().inserted, 4);
+    assert_eq!(ledger.count_keys("p").unwrap(), 6);
+    // Keys come back in the order they were offered, not the order they were inserted.
+    assert_eq!(
+        ledger.batch_keys(id).unwrap(),
+        ["CCCCC", "ZZZZZ", "DDDDD", "EEEEE"]
+    );
+}
+
+#[test]
+fn the_same_key_may_belong_to_two_products() {
+    let (_dir, mut ledger) = new_ledger();
+    batch_of(&mut ledger, "p", &["AAAAA"]);
+    let mut w = ledger
+        .begin_batch("q", "random", 1, None, &json!({}))
+        .unwrap();
+    assert!(w.insert_key("AAAAA").unwrap());
+    w.commit().unwrap();
+    assert_eq!(ledger.count_keys("q").unwrap(), 1);
+    assert_eq!(
+        ledger
+            .key_info(Some("q"), "AAAAA")
+            .unwrap()
+            .unwrap()
+            .product,
+        "q"
+    );
+    match ledger.key_info(None, "AAAAA") {
+        Err(LedgerError::AmbiguousKey { products, .. }) => assert_eq!(products, ["p", "q"]),
+        other => panic!("expected AmbiguousKey, got {other:?}"),
+    }
+}
+
+#[test]
+fn batches_need_a_known_product_and_non_empty_keys() {
+    let (_dir, mut ledger) = new_ledger();
+    assert!(matches!(
+        ledger.begin_batch("nope", "random", 1, None, &json!({})),
+        Err(LedgerError::UnknownProduct { .. })
+    ));
+    let mut w = ledger
+        .begin_batch("p", "random", 1, None, &json!({}))
+        .unwrap();
+    assert!(matches!(w.insert_key(""), Err(LedgerError::EmptyKey)));
+    assert!(matches!(
+        w.insert_keys(&["AAAAA", ""]),
+        Err(LedgerError::EmptyKey)
+    ));
+    assert_eq!(w.inserted(), 0, "a refused call records nothing");
+}
+
+#[test]
+fn the_audit_log_is_append_only() {
+    let (_dir, mut ledger) = new_ledger();
+    let id = ledger
+        .audit(
+            "license.issue",
+            "p",
+            &json!({ "licensee": "jane@example.com" }),
+        )
+        .unwrap();
+    let c = ledger.connection();
+    let e = c
+        .execute("UPDATE audit SET action = 'nothing' WHERE id = ?1", [id])
+        .unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    let e = c
+        .execute("DELETE FROM audit WHERE id = ?1", [id])
+        .unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    let e = c.execute("DELETE FROM audit", []).unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    let last = &ledger.audit_log(1).unwrap()[0];
+    assert_eq!((last.id, last.action.as_str()), (id, "license.issue"));
+    assert_eq!(last.detail["licensee"], "jane@example.com");
+}
+
+#[test]
+fn key_status_changes_are_audited() {
+    let (_dir, mut ledger) = new_ledger();
+    batch_of(&mut ledger, "p", &["AAAAA"]);
+    assert_eq!(
+        ledger
+            .set_key_status("p", "AAAAA", KeyStatus::Revoked)
+            .unwrap(),
+        KeyStatus::Active
+    );
+    assert_eq!(
+        ledger.key_info(Some("p"), "AAAAA").unwrap().unwrap().status,
+        KeyStatus::Revoked
+    );
+    let n = ledger.audit_log(100).unwrap().len();
+    // Setting the same status again changes and audits nothing.
+    ledger
+        .set_key_status("p", "AAAAA", KeyStatus::Revoked)
+        .unwrap();
+    assert_eq!(ledger.audit_log(100).unwrap().len(), n);
+    let last = &ledger.audit_log(1).unwrap()[0];
+    assert_eq!(last.action, "key.status");
+    assert_eq!(last.subject, "p/AAAAA");
+    assert_eq!(last.detail, json!({ "from": "active", "to": "revoked" }));
+    assert!(matches!(
+        ledger.set_key_status("q", "AAAAA", KeyStatus::Revoked),
+        Err(LedgerError::UnknownKey { .. })
+    ));
+}
+
+#[test]
+fn pending_batches_are_listed_until_completed_or_aborted() {
+    let (dir, mut ledger) = new_ledger();
+    let out = dir.path().join("a.txt");
+    let mut w = ledger
+        .begin_batch("p", "random", 2, Some(&out), &json!({ "format": "txt" }))
+        .unwrap();
+    w.insert_keys(&["BBBBB", "AAAAA"]).unwrap();
+    let a = w.commit().unwrap();
+    let b = batch_of(&mut ledger, "p", &["CCCCC", "DDDDD"]);
+
+    let pending = ledger.pending_batches().unwrap();
+    assert_eq!(pending.iter().map(|p| p.id).collect::<Vec<_>>(), [a, b]);
+    assert_eq!(pending[0].output.as_deref(), Some(out.as_path()));
+    assert_eq!(pending[0].params["format"], "txt");
+
+    // Recovery reads the keys back in the order they were offered.
+    let mut seen = Vec::new();
+    let n = ledger
+        .for_each_batch_key(a, |k| {
+            seen.push(k.to_string());
+            Ok::<(), LedgerError>(())
+        })
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(seen, ["BBBBB", "AAAAA"]);
+
+    ledger.mark_batch_complete(a).unwrap();
+    ledger.mark_batch_complete(a).unwrap(); // again: nothing to do
+    assert_eq!(ledger.abort_batch(b).unwrap(), 2);
+    assert!(ledger.pending_batches().unwrap().is_empty());
+    assert_eq!(
+        ledger.batch(a).unwrap().unwrap().status,
+        BatchStatus::Complete
+    );
+    assert_eq!(
+        ledger.batch(b).unwrap().unwrap().status,
+        BatchStatus::Aborted
+    );
+    assert_eq!(ledger.count_keys("p").unwrap(), 2);
+    assert!(ledger.batch_keys(b).unwrap().is_empty());
+    assert!(matches!(
+        ledger.mark_batch_complete(b),
+        Err(LedgerError::BatchNotPending {
+            status: BatchStatus::Aborted,
+            ..
+        })
+    ));
+    assert!(matches!(
+        ledger.abort_batch(a),
+        Err(LedgerError::BatchNotPending {
+            status: BatchStatus::Complete,
+            ..
+        })
+    ));
+    assert!(matches!(
+        ledger.mark_batch_complete(999),
+        Err(LedgerError::UnknownBatch { id: 999 })
+    ));
+    assert!(matches!(
+        ledger.batch_keys(999),
+        Err(LedgerError::UnknownBatch { id: 999 })
+    ));
+    let log = actions(&ledger);
+    assert_eq!(&log[log.len() - 2..], ["batch.complete", "batch.abort"]);
+}
+
+#[test]
+fn a_second_connection_waits_for_the_batch_then_sees_all_of_it() {
+    let (dir, ledger) = new_ledger();
+    drop(ledger);
+    let path = ledger_path(&dir);
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let writer_path = path.clone();
+    let writer = thread::spawn(move || {
+        let mut ledger = Ledger::open(&writer_path).unwrap();
+        let mut w = ledger
+            .begin_batch("p", "random", 1000, None, &json!({}))
+            .unwrap();
+        let keys: Vec<String> = (0..1000).map(|i| format!("K{i:05}")).collect();
+        w.insert_keys(&keys).unwrap();
+        ready_tx.send(()).unwrap();
+        thread::sleep(Duration::from_millis(600));
+        w.commit().unwrap();
+    });
+    ready_rx.recv().unwrap();
+    let mut other = Ledger::open(&path).unwrap();
+    // Readers are not blocked, and see the ledger as it was before the batch.
+    assert_eq!(other.count_keys("p").unwrap(), 0);
+    // A writer waits for the batch's lock (busy timeout) instead of failing...
+    let start = Instant::now();
+    other.ensure_product("r", None).unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(300),
+        "did not wait: {:?}",
+        start.elapsed()
+    );
+    writer.join().unwrap();
+    // ...and afterwards sees the whole batch, never part of it.
+    assert_eq!(other.count_keys("p").unwrap(), 1000);
+    assert_eq!(other.pending_batches().unwrap()[0].inserted, 1000);
+}
+
+#[test]
+fn bulk_batch_of_200_000_keys() {
+    let (_dir, mut ledger) = new_ledger();
+    // Deterministic pseudo-random 20-symbol keys (xorshift), like real random keys.
+    let alphabet = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut next_key = move || {
+        let mut key = String::with_capacity(20);
+        for _ in 0..20 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            key.push(char::from(alphabet[(state >> 59) as usize]));
+        }
+        key
+    };
+    let first: Vec<String> = (0..100_000).map(|_| next_key()).collect();
+    let second: Vec<String> = (0..100_000).map(|_| next_key()).collect();
+
+    let mut w = ledger
+        .begin_batch("p", "random", 200_000, None, &json!({}))
+        .unwrap();
+    let flags = w.insert_keys(&first).unwrap();
+    assert!(flags.iter().all(|&f| f));
+    // The same keys again (all refused), then fresh ones one at a time.
+    assert!(w.insert_keys(&first[..1000]).unwrap().iter().all(|&f| !f));
+    for key in &second {
+        assert!(w.insert_key(key).unwrap());
+    }
+    assert_eq!(w.inserted(), 200_000);
+    let id = w.commit().unwrap();
+
+    assert_eq!(ledger.count_keys("p").unwrap(), 200_000);
+    assert_eq!(ledger.batch(id).unwrap().unwrap().inserted, 200_000);
+    let keys = ledger.batch_keys(id).unwrap();
+    assert_eq!(keys.len(), 200_000);
+    assert_eq!(&keys[..100_000], first.as_slice());
+    assert_eq!(&keys[100_000..], second.as_slice());
+}
+
+/// Runs in a child process (see the next test): starts a batch, or commits one, and dies
+/// without unwinding, as `kill -9` would leave it.
+#[test]
+fn crash_child() {
+    let Ok(path) = std::env::var("AIRSEAL_LEDGER_CRASH") else {
+        return;
+    };
+    let mut ledger = Ledger::open(Path::new(&path)).unwrap();
+    // A tiny page cache makes SQLite spill uncommitted pages into the WAL mid-batch, the
+    // hardest case for "nothing recorded".
+    ledger
+        .connection()
+        .pragma_update(None, "cache_size", 10)
+        .unwrap();
+    let commit = std::env::var("AIRSEAL_LEDGER_CRASH_COMMIT").is_ok();
+    let mut w = ledger
+        .begin_batch(
+            "p",
+            "random",
+            20_000,
+            Some(Path::new("out.txt")),
+            &json!({}),
+        )
+        .unwrap();
+    let keys: Vec<String> = (0..20_000).map(|i| format!("CRASH{i:06}")).collect();
+    w.insert_keys(&keys).unwrap();
+    if commit {
+        w.commit().unwrap();
+    }
+    std::process::abort();
+}
+
+fn run_crash_child(path: &Path, commit: bool) {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "crash_child", "--test-threads=1", "--nocapture"])
+        .env("AIRSEAL_LEDGER_CRASH", path);
+    if commit {
+        cmd.env("AIRSEAL_LEDGER_CRASH_COMMIT", "1");
+    }
+    let output = cmd.output().unwrap();
+    let status = output.status;
+    // SIGABRT, not a panic (exit code 101) before reaching the abort.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        assert_eq!(
+            status.signal(),
+            Some(6),
+            "the child should have aborted: {status:?}\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+    assert!(!status.success(), "the child should have aborted");
+}
+
+#[test]
+fn a_killed_batch_leaves_nothing_or_a_pending_batch() {
+    let (dir, ledger) = new_ledger();
+    drop(ledger);
+    let path = ledger_path(&dir);
+
+    run_crash_child(&path, false);
+    let ledger = Ledger::open(&path).unwrap();
+    assert_eq!(ledger.count_keys("p").unwrap(), 0);
+    assert!(ledger.pending_batches().unwrap().is_empty());
+    drop(ledger);
+
+    run_crash_child(&path, true);
+    let mut ledger = Ledger::open(&path).unwrap();
+    let pending = ledger.pending_batches().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].inserted, 20_000);
+    assert_eq!(ledger.count_keys("p").unwrap(), 20_000);
+    assert_eq!(ledger.batch_keys(pending[0].id).unwrap().len(), 20_000);
+    ledger.mark_batch_complete(pending[0].id).unwrap();
+    assert!(ledger.pending_batches().unwrap().is_empty());
+}
