@@ -242,6 +242,16 @@ fn data_and_signed_keys_carry_their_features() {
     let now = chrono::Utc::now().timestamp();
     let verified = trust.verify_signed_key(key, "photo-pro", now).unwrap();
     assert!(verified.feature_enabled("F2") && !verified.feature_enabled("F1"));
+    // `keys inspect` recognises it, verifies it and finds it in the ledger.
+    let o = airseal(d, &["keys", "inspect", key, "--json"]);
+    let info: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (o.status.code(), info["status"].as_str()),
+        (Some(0), Some("valid")),
+        "{info}"
+    );
+    assert_eq!(info["features"], serde_json::json!(["F2"]));
+    assert!(info["batch"].is_i64(), "{info}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{inspect, issue, keygen, verify};
+use super::{init, inspect, issue, keys, verify};
 use crate::PassphraseArgs;
 use crate::exit::CliError;
 
@@ -38,60 +38,124 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
     let pass = PassphraseArgs {
         passphrase_file: Some(pass_file.clone()),
     };
-    let keys = dir.join("keys");
-
+    let vendor = dir.join("acme");
     step(
         1,
-        "Create the vendor signing key (encrypted at rest)",
-        "airseal keygen --out keys --passphrase-file passphrase.txt",
+        "Create a vendor folder: config, encrypted signing key, ledger",
+        "airseal init acme --vendor-id acme --passphrase-file passphrase.txt",
     );
-    keygen::run(&keygen::KeygenArgs {
-        out: keys.clone(),
+    init::run(&init::InitArgs {
+        dir: vendor.clone(),
+        vendor_id: Some("acme".into()),
         force: false,
         passphrase: pass.clone(),
     })?;
+    let keys = vendor.join("keys");
+    let config = vendor.join("airseal.toml");
+    let mut cfg = std::fs::read_to_string(&config).map_err(|e| CliError::io(&config, e))?;
+    cfg.push_str(
+        "\n[products.photo-pro]\nname = \"Photo Pro\"\nkey_pattern = \"XXXXX-XXXXX-XXXXX-XXXXX\"\n",
+    );
+    std::fs::write(&config, cfg).map_err(|e| CliError::io(&config, e))?;
+    println!("(added a [products.photo-pro] table to acme/airseal.toml)");
+
+    let batch_file = dir.join("photo-pro-keys.csv");
+    step(
+        2,
+        "Generate a batch of unique product keys, recorded in the ledger",
+        "airseal keys generate --vendor acme --product photo-pro --count 5 --out photo-pro-keys.csv",
+    );
+    let vendor_args = keys::VendorArgs {
+        vendor: Some(vendor.clone()),
+    };
+    keys::run(&keys::KeysArgs {
+        command: keys::KeysCommand::Generate(keys::GenerateArgs {
+            product: "photo-pro".into(),
+            count: 5,
+            kind: airseal_vendor::keys::KeyKind::Random,
+            pattern: None,
+            features: Vec::new(),
+            days: 0,
+            format: None,
+            out: batch_file.clone(),
+            force: false,
+            quiet: false,
+            allow_weak: false,
+            seed: None,
+            insecure_seed: false,
+            passphrase: pass.clone(),
+        }),
+        vendor: vendor_args.clone(),
+    })?;
+    let csv = std::fs::read_to_string(&batch_file).map_err(|e| CliError::io(&batch_file, e))?;
+    print!("{csv}");
+    let product_key = csv
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next())
+        .unwrap_or_default()
+        .to_string();
+
+    let typo = typo_of(&product_key);
+    step(
+        3,
+        "A customer mistypes the key: airseal tells a typo from an unknown or forged key",
+        &format!("airseal keys inspect --vendor acme {typo}"),
+    );
+    let code = keys::run(&keys::KeysArgs {
+        command: keys::KeysCommand::Inspect(keys::InspectKeyArgs {
+            key: typo,
+            product: Some("photo-pro".into()),
+            format: "airseal".into(),
+            secret: None,
+            json: false,
+        }),
+        vendor: vendor_args,
+    })?;
+    expect(code, 20, "a typo (exit 20)")?;
 
     let license = dir.join("jane.lic");
     step(
-        2,
-        "Issue a license",
-        "airseal issue --key keys/signing.key --product photo-pro --licensee-email jane@example.com \\\n    \
-         --licensee-name 'Jane Doe' --days 365 --features F1,F3 --feature export-raw \\\n    \
-         --meta order=A-1001 --max-activations 3 --out jane.lic --passphrase-file passphrase.txt",
+        4,
+        "Issue a license for that key",
+        "airseal issue --key acme/keys/signing.key --product photo-pro --product-key KEY \\\n    \
+         --licensee-email jane@example.com --licensee-name 'Jane Doe' --days 365 --features F1,F3 \\\n    \
+         --feature export-raw --meta order=A-1001 --max-activations 3 --out jane.lic",
     );
-    let issue_args = demo_issue_args(&keys, &license, &pass);
+    let mut issue_args = demo_issue_args(&keys, &license, &pass);
+    issue_args.product_key = Some(product_key.replace('-', ""));
     issue::run(&issue_args)?;
     let text = std::fs::read_to_string(&license).map_err(|e| CliError::io(&license, e))?;
     print!("{text}");
 
     step(
-        3,
+        5,
         "Verify it offline, as the app does at startup",
-        "airseal verify jane.lic --public-key keys/signing.pub --product photo-pro",
+        "airseal verify jane.lic --public-key acme/keys/signing.pub --product photo-pro",
     );
     let code = verify::run(&verify_args(&license, &keys, "photo-pro"))?;
     expect(code, 0, "a valid license")?;
 
     step(
-        4,
+        6,
         "The same license for another product is refused",
-        "airseal verify jane.lic --public-key keys/signing.pub --product video-pro",
+        "airseal verify jane.lic --public-key acme/keys/signing.pub --product video-pro",
     );
     let code = verify::run(&verify_args(&license, &keys, "video-pro"))?;
     expect(code, 15, "wrong product (exit 15)")?;
 
     let tampered = dir.join("tampered.lic");
     step(
-        5,
+        7,
         "A license edited by hand is refused",
-        "airseal verify tampered.lic --public-key keys/signing.pub --product photo-pro",
+        "airseal verify tampered.lic --public-key acme/keys/signing.pub --product photo-pro",
     );
     std::fs::write(&tampered, tamper(&text)).map_err(|e| CliError::io(&tampered, e))?;
     let code = verify::run(&verify_args(&tampered, &keys, "photo-pro"))?;
     expect(code, 14, "bad signature (exit 14)")?;
 
     step(
-        6,
+        8,
         "Look inside without verifying",
         "airseal inspect jane.lic",
     );
@@ -145,6 +209,15 @@ fn verify_args(file: &Path, keys: &Path, product: &str) -> verify::VerifyArgs {
         now: None,
         json: false,
     }
+}
+
+/// The key with one symbol changed, as a customer might mistype it.
+fn typo_of(key: &str) -> String {
+    let mut chars: Vec<char> = key.chars().collect();
+    if let Some(c) = chars.get_mut(7) {
+        *c = if *c == 'K' { 'H' } else { 'K' };
+    }
+    chars.into_iter().collect()
 }
 
 /// Changes one base64 character in the middle of the armor body.

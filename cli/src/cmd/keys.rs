@@ -323,6 +323,12 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
         None => vendor.config().products.keys().cloned().collect(),
     };
     let ledger = open_ledger(&vendor)?;
+    if !matches!(
+        airseal_core::signedkey::decode(&a.key),
+        Err(airseal_core::signedkey::SignedKeyError::WrongLength { .. })
+    ) {
+        return inspect_signed(&vendor, &ledger, &products, a);
+    }
     // Read the key with each candidate product's pattern; the first that reads it wins.
     let mut verdict =
         json!({"key": a.key, "status": "malformed", "reason": "no product's pattern matches"});
@@ -378,6 +384,73 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
                         v
                     }
                 };
+                break;
+            }
+        }
+    }
+    if a.json {
+        println!("{verdict}");
+    } else {
+        for (k, v) in verdict.as_object().into_iter().flatten() {
+            println!(
+                "{k:<13} {}",
+                v.as_str().map_or_else(|| v.to_string(), str::to_string)
+            );
+        }
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// A 136-symbol key: verify it as a signed key with the vendor's own public key.
+fn inspect_signed(
+    vendor: &VendorDir,
+    ledger: &Ledger,
+    products: &[String],
+    a: &InspectKeyArgs,
+) -> Result<ExitCode, CliError> {
+    let mut trust = airseal_verify::TrustStore::new();
+    let public = crate::io::read_input(&vendor.public_key_path())?;
+    trust
+        .add_public_key_file(&public)
+        .map_err(|e| CliError::msg(e.to_string()))?;
+    let now = chrono::Utc::now().timestamp();
+    let canonical: String = a
+        .key
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_uppercase();
+    let mut verdict = json!({"key": a.key, "status": "invalid"});
+    let mut code = 1u8;
+    for product in products {
+        match trust.verify_signed_key(&a.key, product, now) {
+            Ok(k) => {
+                let record = ledger
+                    .key_info(Some(product), &canonical)
+                    .map_err(|e| CliError::msg(e.to_string()))?;
+                verdict = json!({
+                    "key": a.key, "status": "valid", "kind": "signed", "product": product,
+                    "features": (1..=8u8).filter(|n| k.feature_enabled(&format!("F{n}"))).map(|n| format!("F{n}")).collect::<Vec<_>>(),
+                    "key_created": airseal_vendor::issue::format_time(k.created_at()),
+                    "expires": k.expires_at().map(airseal_vendor::issue::format_time),
+                    "serial": k.serial(), "signed_by": k.key_id().to_string(),
+                    "batch": record.as_ref().map(|r| r.batch),
+                    "ledger_status": record.as_ref().map(|r| r.status.as_str()),
+                });
+                code = 0;
+                break;
+            }
+            Err(e @ airseal_verify::Error::WrongProduct { .. }) => {
+                verdict = json!({"key": a.key, "status": "invalid", "reason": e.to_string(), "code": e.code()});
+            }
+            Err(e) => {
+                let status = if e.class() == "typo" {
+                    "typo"
+                } else {
+                    "invalid"
+                };
+                verdict = json!({"key": a.key, "status": status, "reason": e.to_string(), "class": e.class()});
+                code = e.code();
                 break;
             }
         }

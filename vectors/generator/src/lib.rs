@@ -1496,3 +1496,94 @@ pub fn doc_example() -> (String, String) {
         armor(ObjectType::License.armor_label(), &bytes),
     )
 }
+
+/// Product key vectors (`vectors/keys.json`): patterns and keys with their expected reading,
+/// data keys with their fields and MAC key, and signed keys with their verifying key.
+pub fn key_vectors() -> Value {
+    use airseal_core::productkey::{DataKeyFields, KEY_EPOCH, Pattern};
+    use airseal_vendor::keys::{DataKeySpec, KeyGenerator, data_key_mac_key, seeded_rng};
+
+    let mut cases = Vec::new();
+    for (pattern_text, seed) in [
+        ("XXXXX-XXXXX-XXXXX-XXXXX", 1u64),
+        ("ACME-XXXX-XXXX-XXXX-XXXX", 2),
+        ("XXXXXX-XXXXXX-XXXXXX-XXXXXX", 3),
+    ] {
+        let Ok(pattern) = Pattern::parse(pattern_text) else {
+            continue;
+        };
+        let Ok(mut generator) = KeyGenerator::random(pattern.clone(), 64, seeded_rng(seed)) else {
+            continue;
+        };
+        for i in 0..3 {
+            let canonical = generator.next_key();
+            let shown = pattern.display(&canonical);
+            cases.push(json!({"pattern": pattern_text, "input": shown, "expected": "valid", "canonical": canonical}));
+            if i == 0 {
+                // Typo tolerance: lower case and O/I/L look-alikes read as the same key.
+                let sloppy = shown.to_lowercase().replace('0', "o").replace('1', "l");
+                cases.push(json!({"pattern": pattern_text, "input": sloppy, "expected": "valid", "canonical": canonical}));
+                // One symbol changed, and two adjacent symbols swapped: typos.
+                let mut changed = canonical.clone().into_bytes();
+                let at = changed.len() - 3;
+                changed[at] = if changed[at] == b'7' { b'8' } else { b'7' };
+                cases.push(json!({"pattern": pattern_text, "input": String::from_utf8_lossy(&changed), "expected": "typo"}));
+                let mut swapped = canonical.clone().into_bytes();
+                if let Some(j) = (0..swapped.len() - 1).rev().find(|j| {
+                    swapped[*j] != swapped[j + 1] && pattern_text.as_bytes().get(*j) == Some(&b'X')
+                }) {
+                    swapped.swap(j, j + 1);
+                    cases.push(json!({"pattern": pattern_text, "input": String::from_utf8_lossy(&swapped), "expected": "typo"}));
+                }
+                cases.push(json!({"pattern": pattern_text, "input": &shown[..shown.len() - 1], "expected": "malformed", "reason": "wrong_length"}));
+                cases.push(json!({"pattern": pattern_text, "input": shown.replacen(|c: char| c.is_ascii_alphanumeric(), "U", 1), "expected": "malformed", "reason": "invalid_character"}));
+            }
+        }
+    }
+
+    let key_a = &keys()[0];
+    let mac_key = data_key_mac_key(&key_a.key.to_bytes());
+    let mut data = Vec::new();
+    let Ok(pattern) = Pattern::parse("XXXXX-XXXXX-XXXXX-XXXXX") else {
+        return Value::Null;
+    };
+    for (features, days, seed) in [(0b101u8, 365u16, 11u64), (0xff, 0, 12), (0, 4095, 13)] {
+        let spec = DataKeySpec {
+            product: PRODUCT.into(),
+            features,
+            days,
+            created: NOW,
+            mac_key,
+        };
+        let Ok(mut g) = KeyGenerator::data(pattern.clone(), spec, seeded_rng(seed)) else {
+            continue;
+        };
+        let canonical = g.next_key();
+        let info =
+            airseal_vendor::keys::decode_data_key(&pattern, &canonical, PRODUCT, Some(&mac_key));
+        let f: DataKeyFields = info.fields;
+        data.push(json!({"pattern": pattern.as_str(), "key": pattern.display(&canonical), "product": PRODUCT,
+            "features": f.features, "days": f.days, "created_day": f.created_day, "created": f.created_at(),
+            "product_tag": f.product_tag, "serial": f.serial, "mac_valid": info.mac_valid}));
+    }
+
+    let issuer = Issuer::new(key_a.key.clone());
+    let signed: Vec<Value> = [(0b101u8, 365u16, 0x1234_5678u32), (0, 0, 1)]
+        .into_iter()
+        .map(|(features, days, serial)| {
+            let key = airseal_vendor::signedkey::sign_key(&issuer, PRODUCT, features, days, NOW, serial);
+            json!({"key": key, "product": PRODUCT, "public_key": hex(&key_a.public()), "features": features,
+                   "days": days, "created": NOW - NOW.rem_euclid(86_400), "serial": serial, "now": NOW, "expected": "valid"})
+        })
+        .collect();
+
+    json!({
+        "format": "airseal-key-vectors",
+        "version": 1,
+        "epoch": KEY_EPOCH,
+        "data_key_mac_key": hex(&mac_key),
+        "keys": cases,
+        "data_keys": data,
+        "signed_keys": signed,
+    })
+}

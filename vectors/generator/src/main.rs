@@ -33,6 +33,9 @@ fn write(dir: &std::path::Path) -> std::io::Result<usize> {
     let manifest = serde_json::to_string_pretty(&airseal_vectors::manifest(&cases))
         .map_err(std::io::Error::other)?;
     std::fs::write(dir.join("manifest.json"), manifest + "\n")?;
+    let keys = serde_json::to_string_pretty(&airseal_vectors::key_vectors())
+        .map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("keys.json"), keys + "\n")?;
     let (public, license) = airseal_vectors::doc_example();
     std::fs::write(dir.join("doc-example.pub"), public)?;
     std::fs::write(dir.join("doc-example.lic"), license)?;
