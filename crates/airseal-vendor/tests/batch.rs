@@ -82,7 +82,7 @@ fn stopping_before_commit_leaves_nothing() {
         // the transaction is dropped, never committed.
         let mut calls = 0;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            batch::generate(&mut l, request(&out, 50_000, 3), &mut |_| {
+            batch::generate(&mut l, request(&out, 200_000, 3), &mut |_| {
                 calls += 1;
                 if calls == 2 {
                     panic!("simulated crash");
