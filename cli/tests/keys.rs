@@ -482,3 +482,60 @@ fn killed_batch_leaves_ledger_and_file_in_agreement() {
     assert!(leftovers.is_empty(), "stale temporary files: {leftovers:?}");
     drop(ledger);
 }
+
+#[test]
+fn issue_inside_a_vendor_folder_uses_its_key_vendor_id_and_named_templates() {
+    let v = vendor();
+    let d = v.path();
+    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
+    cfg.push_str("\n[products.photo-pro.templates.yearly]\nkind = \"subscription\"\ndays = 365\nfeatures = [\"F1\"]\n");
+    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
+    ok(&airseal(
+        d,
+        &[
+            "issue",
+            "--product",
+            "photo-pro",
+            "--template",
+            "yearly",
+            "--licensee-email",
+            "a@b.c",
+            "--out",
+            "y.lic",
+        ],
+    ));
+    let o = airseal(
+        d,
+        &[
+            "verify",
+            "y.lic",
+            "--public-key",
+            "keys/signing.pub",
+            "--product",
+            "photo-pro",
+            "--json",
+        ],
+    );
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["claims"]["iss"], "acme", "{j}");
+    assert_eq!(j["claims"]["kind"], "subscription");
+    assert_eq!(j["active_features"], serde_json::json!(["F1"]));
+    let o = airseal(
+        d,
+        &[
+            "issue",
+            "--product",
+            "photo-pro",
+            "--template",
+            "nope",
+            "--out",
+            "z.lic",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("nope"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -174,8 +174,9 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
 
 fn demo_issue_args(keys: &Path, out: &Path, pass: &PassphraseArgs) -> issue::IssueArgs {
     issue::IssueArgs {
-        key: keys.join("signing.key"),
+        key: Some(keys.join("signing.key")),
         template: None,
+        vendor: None,
         product: Some("photo-pro".into()),
         issuer: Some("acme".into()),
         kind: Some("subscription".into()),

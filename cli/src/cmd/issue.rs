@@ -21,12 +21,17 @@ use crate::exit::CliError;
     --feature export-raw=2026-12-31 --meta order=A-1001 --max-activations 3 --out jane.lic"
 )]
 pub struct IssueArgs {
-    /// The encrypted signing key (from `airseal keygen`).
+    /// The encrypted signing key (default: the vendor folder's keys/signing.key).
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// TOML file with default values (same names as the flags, with `_` for `-`).
-    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Default values: a TOML file (same names as the flags, with `_` for `-`), or the name
+    /// of a template of the product in the vendor folder's airseal.toml.
+    #[arg(long, value_name = "FILE|NAME")]
     pub template: Option<PathBuf>,
+    /// The vendor folder (default: $AIRSEAL_VENDOR, else the nearest folder holding
+    /// airseal.toml); supplies the key, the issuer id and named templates.
+    #[arg(long, value_name = "DIR")]
+    pub vendor: Option<PathBuf>,
     /// Product id the license is for (the verifier must expect the same).
     #[arg(long, value_name = "ID")]
     pub product: Option<String>,
@@ -141,14 +146,53 @@ impl IssueArgs {
 /// Runs `airseal issue`.
 pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
     let mut spec = args.spec()?;
+    // The vendor folder is optional for `issue`: used when found (or named), for the key,
+    // the vendor id and named templates.
+    let vendor_args = super::keys::VendorArgs {
+        vendor: args.vendor.clone(),
+    };
+    let vendor = match vendor_args.open() {
+        Ok(v) => Some(v),
+        Err(e) if args.vendor.is_some() => return Err(e),
+        Err(_) => None,
+    };
     if let Some(t) = &args.template {
-        let text = crate::io::read_input(t)?;
-        let text = String::from_utf8(text)
-            .map_err(|_| CliError::msg(format!("{}: not UTF-8 text", t.display())))?;
-        let base = LicenseSpec::from_toml(&text)
-            .map_err(|e| CliError::msg(format!("{}: {e}", t.display())))?;
+        let base = if t.exists() || vendor.is_none() {
+            let text = crate::io::read_input(t)?;
+            let text = String::from_utf8(text)
+                .map_err(|_| CliError::msg(format!("{}: not UTF-8 text", t.display())))?;
+            LicenseSpec::from_toml(&text)
+                .map_err(|e| CliError::msg(format!("{}: {e}", t.display())))?
+        } else {
+            let product = spec
+                .product
+                .clone()
+                .ok_or_else(|| CliError::msg("--template NAME needs --product"))?;
+            let name = t.to_string_lossy();
+            match &vendor {
+                Some(v) => v
+                    .config()
+                    .template_spec(&product, &name)
+                    .map_err(|e| CliError::msg(e.to_string()))?,
+                None => LicenseSpec::default(),
+            }
+        };
         spec = spec.or(base);
     }
+    if let Some(v) = &vendor {
+        if spec.issuer.is_none() {
+            spec.issuer = Some(v.config().vendor.clone());
+        }
+    }
+    let key_path = match (&args.key, &vendor) {
+        (Some(k), _) => k.clone(),
+        (None, Some(v)) => v.signing_key_path(),
+        (None, None) => {
+            return Err(CliError::msg(
+                "--key is required outside a vendor folder (see `airseal init`)",
+            ));
+        }
+    };
     if spec.product.is_none() {
         return Err(CliError::msg(
             "--product is required (or `product` in the --template file)",
@@ -161,7 +205,7 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
             args.out.display()
         )));
     }
-    let issuer = super::unlock_key(&args.key, &args.passphrase)?;
+    let issuer = super::unlock_key(&key_path, &args.passphrase)?;
     let (claims, bytes) = issuer.issue_spec(&spec, chrono::Utc::now().timestamp())?;
     let license_id = claims.license_id;
     let out = if args.raw {

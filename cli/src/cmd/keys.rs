@@ -96,7 +96,7 @@ pub struct GenerateArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Accept patterns with fewer than 80 bits (but never fewer than 64... unless this).
+    /// Accept a pattern whose random keys carry fewer than 64 bits (the default pattern has 95).
     #[arg(long)]
     pub allow_weak: bool,
     /// Seed the generator (reproducible keys, FOR TESTS ONLY; needs --insecure-seed).

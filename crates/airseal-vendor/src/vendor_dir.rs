@@ -660,7 +660,8 @@ mod tests {
         let text = "vendor = \"acme\"\n[products.p]\nkey_pattern = \"XX-I\"\n";
         let e = Config::parse(text, Path::new("c.toml")).unwrap_err();
         assert!(
-            matches!(&e, VendorDirError::InvalidConfig { key, .. } if key == "products.p.key_pattern"),
+            matches!(&e, VendorDirError::InvalidConfig { key, .. }
+                if key == "products.p.key_pattern"),
             "{e}"
         );
     }
