@@ -144,6 +144,20 @@ pub fn run(args: &KeysArgs) -> Result<ExitCode, CliError> {
     }
 }
 
+/// Prints a key verdict as JSON, or as aligned `field value` lines for people.
+fn print_verdict(verdict: &serde_json::Value, as_json: bool) {
+    if as_json {
+        println!("{verdict}");
+        return;
+    }
+    for (k, v) in verdict.as_object().into_iter().flatten() {
+        println!(
+            "{k:<13} {}",
+            v.as_str().map_or_else(|| v.to_string(), str::to_string)
+        );
+    }
+}
+
 fn open_ledger(vendor: &VendorDir) -> Result<Ledger, CliError> {
     vendor
         .open_ledger()
@@ -388,16 +402,7 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
             }
         }
     }
-    if a.json {
-        println!("{verdict}");
-    } else {
-        for (k, v) in verdict.as_object().into_iter().flatten() {
-            println!(
-                "{k:<13} {}",
-                v.as_str().map_or_else(|| v.to_string(), str::to_string)
-            );
-        }
-    }
+    print_verdict(&verdict, a.json);
     Ok(ExitCode::from(code))
 }
 
@@ -455,16 +460,7 @@ fn inspect_signed(
             }
         }
     }
-    if a.json {
-        println!("{verdict}");
-    } else {
-        for (k, v) in verdict.as_object().into_iter().flatten() {
-            println!(
-                "{k:<13} {}",
-                v.as_str().map_or_else(|| v.to_string(), str::to_string)
-            );
-        }
-    }
+    print_verdict(&verdict, a.json);
     Ok(ExitCode::from(code))
 }
 
@@ -493,16 +489,7 @@ fn inspect_skgl(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode
         Err(e) => json!({"valid": false, "error": e.to_string()}),
     };
     let valid = out["valid"] == true;
-    if a.json {
-        println!("{out}");
-    } else {
-        for (k, v) in out.as_object().into_iter().flatten() {
-            println!(
-                "{k:<8} {}",
-                v.as_str().map_or_else(|| v.to_string(), str::to_string)
-            );
-        }
-    }
+    print_verdict(&out, a.json);
     Ok(if valid {
         ExitCode::SUCCESS
     } else {
