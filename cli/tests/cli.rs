@@ -400,3 +400,21 @@ fn help_documents_exit_codes() {
         "{out}"
     );
 }
+
+#[test]
+fn release_gating_follows_the_maintenance_period() {
+    let (_tmp, dir) = setup();
+    let o = airseal(
+        &dir,
+        &[
+            "issue", "--key", "keys/signing.key", "--product", "photo-pro", "--maintenance-until", "2030-06-30",
+            "--out", "m.lic",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // Released before the end of maintenance (2030-07-01T00:00Z exclusive): covered.
+    let (c, _) = verify_json(&dir, "m.lic", &["--release-date", "2030-06-30"]);
+    assert_eq!(c, 0);
+    let (c, j) = verify_json(&dir, "m.lic", &["--release-date", "2030-07-01"]);
+    assert_eq!((c, j["error"].as_str()), (21, Some("maintenance_ended")), "{j}");
+}

@@ -797,7 +797,8 @@ def verify_signature_pycose(data: bytes, env: dict, public_key: bytes) -> bool:
     return msg.verify_signature()
 
 
-def verify(data: bytes, trusted: list[bytes], product: str, now: int, machine, notes: list) -> dict:
+def verify(data: bytes, trusted: list[bytes], product: str, now: int, machine, notes: list,
+           validity: dict | None = None, release_date: int | None = None) -> dict:
     raw = dearmor(data)
     env = parse_envelope(raw)
     if env["header"]["typ"] != TYP_LICENSE:
@@ -822,7 +823,17 @@ def verify(data: bytes, trusted: list[bytes], product: str, now: int, machine, n
     if env["header"]["alg"] == ALG_ED25519:
         notes.append("alg -19 mapped to pycose EdDSA")
     claims, pol = decode_claims(env["payload"])
+    # Key rotation (SPEC.md §6.1): the signing key must have been trusted at the license's
+    # issue time: not_before <= iat < not_after.
+    window = (validity or {}).get(key.hex(), {})
+    nb, na = window.get("not_before"), window.get("not_after")
+    if (nb is not None and pol["iat"] < nb) or (na is not None and pol["iat"] >= na):
+        raise Reject("key_out_of_validity", detail=f"iat {pol['iat']} outside [{nb}, {na})")
     status, active = apply_policy(pol, product, now, machine)
+    # Release gating: the app's release must be before the maintenance end (exclusive).
+    until = claims.get("maintenance_until")
+    if release_date is not None and until is not None and release_date >= until:
+        raise Reject("maintenance_ended", detail=f"release {release_date} >= maintenance end {until}")
     return {"claims": claims, "status": status, "active_features": active}
 
 
@@ -836,7 +847,8 @@ def run_case(base: pathlib.Path, case: dict) -> tuple[bool, str]:
     exp = case["expected"]
     notes: list[str] = []
     try:
-        got = verify(data, trusted, case["product"], case["now"], machine, notes)
+        got = verify(data, trusted, case["product"], case["now"], machine, notes,
+                     case.get("key_validity"), case.get("release_date"))
     except Reject as e:
         if exp["result"] != "error":
             return False, f"expected valid, got {e.cls} ({e.context} {e.rule} {e.detail})".replace("  ", " ")

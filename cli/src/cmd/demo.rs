@@ -208,6 +208,7 @@ fn verify_args(file: &Path, keys: &Path, product: &str) -> verify::VerifyArgs {
         public_key: vec![keys.join("signing.pub")],
         product: product.into(),
         now: None,
+        release_date: None,
         json: false,
     }
 }

@@ -27,6 +27,10 @@ pub struct VerifyArgs {
     /// Verify as of this instant (RFC 3339, or YYYY-MM-DD for its start) instead of now.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
+    /// The app's release date (YYYY-MM-DD or RFC 3339): refuse licenses whose maintenance
+    /// ended before it (release gating).
+    #[arg(long, value_name = "DATE")]
+    pub release_date: Option<String>,
     /// Print the verified claims, or the error, as JSON on standard output.
     #[arg(long)]
     pub json: bool,
@@ -49,7 +53,11 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
         None => chrono::Utc::now().timestamp(),
     };
     let input = crate::io::read_input(&args.file)?;
-    match trust.verify(&input, now, &Expected::product(&args.product)) {
+    let mut expected = Expected::product(&args.product);
+    if let Some(d) = &args.release_date {
+        expected = expected.release_date(parse_time("--release-date", d, EndOfDay::No)?);
+    }
+    match trust.verify(&input, now, &expected) {
         Ok(license) => {
             if args.json {
                 println!("{}", success_json(&license, now));

@@ -63,6 +63,22 @@ pub enum Error {
         /// How many must match.
         required: u8,
     },
+    /// The license's maintenance (updates) ended before this release of the app was
+    /// published: the license still covers older releases (perpetual fallback).
+    MaintenanceEnded {
+        /// When maintenance ended.
+        maintenance_until: UnixTime,
+        /// The release date the app passed.
+        release_date: UnixTime,
+    },
+    /// The key that signed the license was not trusted at the license's issue time: it was
+    /// retired before (or introduced after) the license was issued.
+    KeyOutOfValidity {
+        /// The signing key.
+        kid: KeyId,
+        /// The license's issue time.
+        issued_at: UnixTime,
+    },
     /// A public key given to the trust store is not a valid Ed25519 key (or is a weak,
     /// small-order key that `verify_strict` would refuse anyway).
     InvalidPublicKey,
@@ -89,6 +105,8 @@ impl Error {
             Error::WrongMachine { .. } => 18,
             Error::InvalidPublicKey => 19,
             Error::Typo => 20,
+            Error::MaintenanceEnded { .. } => 21,
+            Error::KeyOutOfValidity { .. } => 22,
         }
     }
 
@@ -106,6 +124,8 @@ impl Error {
             Error::WrongMachine { .. } => "wrong_machine",
             Error::InvalidPublicKey => "invalid_public_key",
             Error::Typo => "typo",
+            Error::MaintenanceEnded { .. } => "maintenance_ended",
+            Error::KeyOutOfValidity { .. } => "key_out_of_validity",
         }
     }
 }
@@ -150,6 +170,15 @@ impl fmt::Display for Error {
                 "license is bound to another machine ({matched} of {required} required fingerprint components match)"
             ),
             Error::InvalidPublicKey => f.write_str("not a valid Ed25519 public key"),
+            Error::MaintenanceEnded { maintenance_until, release_date } => write!(
+                f,
+                "this release ({release_date}) is newer than the license's maintenance end ({maintenance_until}): \
+                 the license covers releases published before that date"
+            ),
+            Error::KeyOutOfValidity { kid, issued_at } => write!(
+                f,
+                "license issued at {issued_at} by key {kid}, which was not trusted at that time (rotated out or not yet introduced)"
+            ),
             Error::Typo => f.write_str(
                 "the key's check symbol does not match: a symbol was mistyped; compare it with the key you were sent",
             ),

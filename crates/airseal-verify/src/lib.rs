@@ -19,7 +19,7 @@ pub use license::{License, Status};
 pub use signedkey::{SignedKeyPayload, VerifiedKey};
 #[cfg(fuzzing)]
 pub use trust::fuzzing;
-pub use trust::{Expected, Machine, TrustStore};
+pub use trust::{Expected, KeyValidity, Machine, TrustStore};
 
 /// Public key A of `vectors/` (seed `a1` × 32), for the fuzz hooks.
 const FUZZ_KEY_A: [u8; 32] = [

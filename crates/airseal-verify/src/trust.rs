@@ -17,6 +17,26 @@ use crate::license::{License, Status};
 struct TrustedKey {
     id: KeyId,
     key: VerifyingKey,
+    validity: KeyValidity,
+}
+
+/// When a trusted key may have signed: licenses whose issue time (`iat`) falls outside the
+/// window are refused with [`Error::KeyOutOfValidity`]. This is what makes key rotation
+/// safe: retire an old key by giving it a `not_after`, and licenses it signs afterwards (if
+/// it leaks) are refused while the ones it signed before keep working.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyValidity {
+    /// Licenses issued before this instant are refused.
+    pub not_before: Option<UnixTime>,
+    /// Licenses issued at or after this instant are refused.
+    pub not_after: Option<UnixTime>,
+}
+
+impl KeyValidity {
+    fn covers(&self, issued_at: UnixTime) -> bool {
+        self.not_before.is_none_or(|t| issued_at >= t)
+            && self.not_after.is_none_or(|t| issued_at < t)
+    }
 }
 
 /// The public keys an app trusts, each known by its key id.
@@ -50,6 +70,7 @@ impl Machine {
 pub struct Expected<'a> {
     product: &'a str,
     machine: Option<&'a Machine>,
+    release_date: Option<UnixTime>,
 }
 
 impl<'a> Expected<'a> {
@@ -58,7 +79,15 @@ impl<'a> Expected<'a> {
         Self {
             product,
             machine: None,
+            release_date: None,
         }
+    }
+
+    /// Also check release gating: the app's own release date must be before the license's
+    /// maintenance end, if it has one (the perpetual-fallback model).
+    pub fn release_date(mut self, released: UnixTime) -> Self {
+        self.release_date = Some(released);
+        self
     }
 
     /// Also check a node-locked license against this machine.
@@ -80,13 +109,27 @@ impl TrustStore {
     /// [`Error::InvalidPublicKey`] if the bytes are not a point on the curve, or are a
     /// small-order ("weak") key.
     pub fn add_key(&mut self, public_key: &[u8; 32]) -> Result<KeyId, Error> {
+        self.add_key_with_validity(public_key, KeyValidity::default())
+    }
+
+    /// Trusts a key for licenses issued inside `validity` only (key rotation; SPEC.md §6.1).
+    /// Adding a key that is already trusted replaces its window.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPublicKey`], as for [`TrustStore::add_key`].
+    pub fn add_key_with_validity(
+        &mut self,
+        public_key: &[u8; 32],
+        validity: KeyValidity,
+    ) -> Result<KeyId, Error> {
         let key = VerifyingKey::from_bytes(public_key).map_err(|_| Error::InvalidPublicKey)?;
         if key.is_weak() {
             return Err(Error::InvalidPublicKey);
         }
         let id = KeyId::of_public_key(public_key);
-        if !self.keys.iter().any(|k| k.id == id) {
-            self.keys.push(TrustedKey { id, key });
+        match self.keys.iter_mut().find(|k| k.id == id) {
+            Some(existing) => existing.validity = validity,
+            None => self.keys.push(TrustedKey { id, key, validity }),
         }
         Ok(id)
     }
@@ -131,7 +174,13 @@ impl TrustStore {
         now: UnixTime,
         expected: &Expected<'_>,
     ) -> Result<License, Error> {
-        let (claims, key_id) = self.verify_signed(input, ObjectType::License)?;
+        let (claims, key_id, validity) = self.verify_signed(input, ObjectType::License)?;
+        if !validity.covers(claims.issued_at) {
+            return Err(Error::KeyOutOfValidity {
+                kid: key_id,
+                issued_at: claims.issued_at,
+            });
+        }
         check_claims(claims, key_id, now, expected)
     }
 
@@ -140,7 +189,7 @@ impl TrustStore {
         &self,
         input: &[u8],
         typ: ObjectType,
-    ) -> Result<(LicenseClaims, KeyId), Error> {
+    ) -> Result<(LicenseClaims, KeyId, KeyValidity), Error> {
         let bytes: Cow<'_, [u8]> = armor::dearmor(input)?;
         let sign1 = cose::parse_sign1(&bytes).map_err(|e| match e {
             EnvelopeError::Malformed(d) => Error::Malformed(d),
@@ -170,7 +219,7 @@ impl TrustStore {
             .verify_strict(&message, &signature)
             .map_err(|_| Error::BadSignature)?;
         let claims = LicenseClaims::decode(sign1.payload, sign1.payload_offset)?;
-        Ok((claims, kid))
+        Ok((claims, kid, trusted.validity))
     }
 }
 
@@ -249,6 +298,14 @@ fn check_claims(
             return Err(Error::WrongMachine {
                 matched,
                 required: binding.threshold,
+            });
+        }
+    }
+    if let (Some(released), Some(until)) = (expected.release_date, claims.maintenance_until) {
+        if released >= until {
+            return Err(Error::MaintenanceEnded {
+                maintenance_until: until,
+                release_date: released,
             });
         }
     }

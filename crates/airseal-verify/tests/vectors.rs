@@ -50,13 +50,22 @@ fn every_vector_has_its_expected_outcome() {
         let bytes = std::fs::read(vectors_dir().join(name)).unwrap();
         let mut trust = TrustStore::new();
         for k in case["trusted_public_keys"].as_array().unwrap() {
-            trust.add_key(&hex32(k.as_str().unwrap())).unwrap();
+            let hex = k.as_str().unwrap();
+            let window = &case["key_validity"][hex];
+            let validity = airseal_verify::KeyValidity {
+                not_before: window["not_before"].as_i64(),
+                not_after: window["not_after"].as_i64(),
+            };
+            trust.add_key_with_validity(&hex32(hex), validity).unwrap();
         }
         let now = case["now"].as_i64().unwrap();
         let machine = machine(case);
         let mut expected = Expected::product(case["product"].as_str().unwrap());
         if let Some(m) = &machine {
             expected = expected.machine(m);
+        }
+        if let Some(released) = case["release_date"].as_i64() {
+            expected = expected.release_date(released);
         }
         let result = trust.verify(&bytes, now, &expected);
         let want = &case["expected"];

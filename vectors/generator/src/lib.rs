@@ -214,6 +214,10 @@ struct Check<'a> {
     product: &'a str,
     now: i64,
     machine: Option<Vec<[u8; 8]>>,
+    /// The app's release date, for release gating.
+    release_date: Option<i64>,
+    /// Validity windows of trusted keys: (key name, not before, not after).
+    validity: &'a [(&'a str, Option<i64>, Option<i64>)],
 }
 
 impl Default for Check<'_> {
@@ -223,6 +227,8 @@ impl Default for Check<'_> {
             product: PRODUCT,
             now: NOW,
             machine: None,
+            release_date: None,
+            validity: &[],
         }
     }
 }
@@ -249,6 +255,16 @@ impl Builder {
             .machine
             .as_ref()
             .map(|m| m.iter().map(|c| hex(c)).collect::<Vec<_>>());
+        let validity: serde_json::Map<String, Value> = check
+            .validity
+            .iter()
+            .map(|(n, nb, na)| {
+                (
+                    hex(&self.key(n).public()),
+                    json!({"not_before": nb, "not_after": na}),
+                )
+            })
+            .collect();
         json!({
             "file": format!("licenses/{file}"),
             "description": description,
@@ -256,6 +272,8 @@ impl Builder {
             "product": check.product,
             "now": check.now,
             "machine": machine,
+            "release_date": check.release_date,
+            "key_validity": validity,
             "expected": expected,
         })
     }
@@ -585,6 +603,62 @@ pub fn generate() -> Vec<Case> {
         &tagged_ext,
         Check::default(),
         "valid",
+    );
+
+    let mut maint = base_claims();
+    maint.maintenance_until = Some(NOW - 30 * DAY);
+    let maint_bytes = sign(&maint);
+    b.valid(
+        "valid-maintenance-covers-release.cose",
+        "maintenance ended 30 days ago; the app release is older, so it is still covered",
+        maint_bytes.clone(),
+        &maint,
+        Check {
+            release_date: Some(NOW - 60 * DAY),
+            ..Check::default()
+        },
+        "valid",
+    );
+    b.error(
+        "maintenance-ended.cose",
+        "the app release is dated exactly at the maintenance end (exclusive)",
+        maint_bytes,
+        Check {
+            release_date: Some(NOW - 30 * DAY),
+            ..Check::default()
+        },
+        "maintenance_ended",
+    );
+    b.valid(
+        "valid-key-window.cose",
+        "key A trusted for licenses issued within a day of this one's iat",
+        raw.clone(),
+        &perpetual,
+        Check {
+            validity: &[("A", Some(IAT - DAY), Some(IAT + DAY))],
+            ..Check::default()
+        },
+        "valid",
+    );
+    b.error(
+        "key-retired-before-issue.cose",
+        "key A retired (not_after) at exactly this license's iat",
+        raw.clone(),
+        Check {
+            validity: &[("A", None, Some(IAT))],
+            ..Check::default()
+        },
+        "key_out_of_validity",
+    );
+    b.error(
+        "key-introduced-after-issue.cose",
+        "key A trusted only from one second after this license's iat",
+        raw.clone(),
+        Check {
+            validity: &[("A", Some(IAT + 1), None)],
+            ..Check::default()
+        },
+        "key_out_of_validity",
     );
 
     // ---- hostile cases: envelope ------------------------------------------------------
