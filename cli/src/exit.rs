@@ -22,7 +22,8 @@ EXIT CODES:
   19  invalid public key
   20  typo: a product key's check symbol does not match (compare with the key sent)
   21  maintenance ended: this release is newer than the license's updates period
-  22  signing key not trusted at the license's issue time (rotated out)";
+  22  signing key not trusted at the license's issue time (rotated out)
+  23  revoked by the --revocations list";
 
 /// Exit code for I/O failures.
 pub const IO: u8 = 3;

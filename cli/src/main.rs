@@ -32,6 +32,10 @@ enum Command {
     Issue(Box<cmd::issue::IssueArgs>),
     /// Verify a license file offline (exit 0 only when valid; see EXIT CODES).
     Verify(cmd::verify::VerifyArgs),
+    /// Revoke a license, a product key, or everything issued before a date (offline).
+    Revoke(cmd::revoke::RevokeArgs),
+    /// Export the signed revocation list apps load.
+    Revocations(cmd::revoke::RevocationsArgs),
     /// Show a license's contents WITHOUT verifying it.
     Inspect(cmd::inspect::InspectArgs),
     /// Run the whole flow in a fresh temporary folder, printing each step.
@@ -56,6 +60,8 @@ fn main() -> ExitCode {
         Command::Issue(a) => cmd::issue::run(&a),
         Command::Verify(a) => cmd::verify::run(&a),
         Command::Inspect(a) => cmd::inspect::run(&a),
+        Command::Revoke(a) => cmd::revoke::revoke(&a),
+        Command::Revocations(a) => cmd::revoke::revocations(&a),
         Command::Demo(a) => cmd::demo::run(&a),
     };
     match result {

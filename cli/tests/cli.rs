@@ -407,8 +407,15 @@ fn release_gating_follows_the_maintenance_period() {
     let o = airseal(
         &dir,
         &[
-            "issue", "--key", "keys/signing.key", "--product", "photo-pro", "--maintenance-until", "2030-06-30",
-            "--out", "m.lic",
+            "issue",
+            "--key",
+            "keys/signing.key",
+            "--product",
+            "photo-pro",
+            "--maintenance-until",
+            "2030-06-30",
+            "--out",
+            "m.lic",
         ],
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -416,5 +423,9 @@ fn release_gating_follows_the_maintenance_period() {
     let (c, _) = verify_json(&dir, "m.lic", &["--release-date", "2030-06-30"]);
     assert_eq!(c, 0);
     let (c, j) = verify_json(&dir, "m.lic", &["--release-date", "2030-07-01"]);
-    assert_eq!((c, j["error"].as_str()), (21, Some("maintenance_ended")), "{j}");
+    assert_eq!(
+        (c, j["error"].as_str()),
+        (21, Some("maintenance_ended")),
+        "{j}"
+    );
 }

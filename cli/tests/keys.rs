@@ -539,3 +539,130 @@ fn issue_inside_a_vendor_folder_uses_its_key_vendor_id_and_named_templates() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn revocation_lists_carry_revocations_to_offline_apps() {
+    let v = vendor();
+    let d = v.path();
+    ok(&airseal(
+        d,
+        &[
+            "keys",
+            "generate",
+            "--product",
+            "photo-pro",
+            "--count",
+            "2",
+            "--out",
+            "k.txt",
+        ],
+    ));
+    let key = std::fs::read_to_string(d.join("k.txt"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    ok(&airseal(
+        d,
+        &[
+            "issue",
+            "--product",
+            "photo-pro",
+            "--product-key",
+            &key.replace('-', ""),
+            "--out",
+            "a.lic",
+        ],
+    ));
+    ok(&airseal(
+        d,
+        &["issue", "--product", "photo-pro", "--out", "b.lic"],
+    ));
+    let id_of = |f: &str| -> String {
+        let o = airseal(d, &["inspect", f, "--json"]);
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()["claims"]["sub"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let verify = |f: &str, list: &str| {
+        airseal(
+            d,
+            &[
+                "verify",
+                f,
+                "--public-key",
+                "keys/signing.pub",
+                "--product",
+                "photo-pro",
+                "--revocations",
+                list,
+            ],
+        )
+        .status
+        .code()
+    };
+    ok(&airseal(
+        d,
+        &["revocations", "export", "--out", "list1.txt"],
+    ));
+    assert_eq!(verify("a.lic", "list1.txt"), Some(0));
+
+    ok(&airseal(
+        d,
+        &["revoke", "--key", &key, "--reason", "chargeback"],
+    ));
+    ok(&airseal(d, &["revoke", "--license", &id_of("b.lic")]));
+    ok(&airseal(
+        d,
+        &["revocations", "export", "--out", "list2.txt"],
+    ));
+    assert_eq!(
+        verify("a.lic", "list2.txt"),
+        Some(23),
+        "revoked through its product key"
+    );
+    assert_eq!(
+        verify("b.lic", "list2.txt"),
+        Some(23),
+        "revoked by license id"
+    );
+    assert_eq!(
+        verify("a.lic", "list1.txt"),
+        Some(0),
+        "the older list did not have it"
+    );
+
+    // The list is a signed object of its own type: it is not a license, and a license is
+    // not a list.
+    let o = airseal(
+        d,
+        &[
+            "verify",
+            "list2.txt",
+            "--public-key",
+            "keys/signing.pub",
+            "--product",
+            "photo-pro",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(12));
+    assert_eq!(verify("a.lic", "b.lic"), Some(12));
+    // Sequence numbers grow.
+    let trust = {
+        let mut t = airseal_verify::TrustStore::new();
+        t.add_public_key_file(&std::fs::read(d.join("keys/signing.pub")).unwrap())
+            .unwrap();
+        t
+    };
+    let l1 = trust
+        .verify_revocations(&std::fs::read(d.join("list1.txt")).unwrap())
+        .unwrap();
+    let l2 = trust
+        .verify_revocations(&std::fs::read(d.join("list2.txt")).unwrap())
+        .unwrap();
+    assert!(l2.seq > l1.seq);
+    assert_eq!(l2.licenses.len(), 1);
+    assert_eq!(l2.product_keys.len(), 1);
+}

@@ -209,6 +209,7 @@ fn verify_args(file: &Path, keys: &Path, product: &str) -> verify::VerifyArgs {
         product: product.into(),
         now: None,
         release_date: None,
+        revocations: None,
         json: false,
     }
 }

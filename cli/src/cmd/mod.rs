@@ -6,6 +6,7 @@ pub mod inspect;
 pub mod issue;
 pub mod keygen;
 pub mod keys;
+pub mod revoke;
 pub mod verify;
 
 use std::path::Path;

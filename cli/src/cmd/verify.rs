@@ -31,6 +31,10 @@ pub struct VerifyArgs {
     /// ended before it (release gating).
     #[arg(long, value_name = "DATE")]
     pub release_date: Option<String>,
+    /// A revocation list (from `airseal revocations export`) to check the license against;
+    /// it must be signed by one of the --public-key keys.
+    #[arg(long, value_name = "FILE")]
+    pub revocations: Option<PathBuf>,
     /// Print the verified claims, or the error, as JSON on standard output.
     #[arg(long)]
     pub json: bool,
@@ -56,6 +60,22 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     let mut expected = Expected::product(&args.product);
     if let Some(d) = &args.release_date {
         expected = expected.release_date(parse_time("--release-date", d, EndOfDay::No)?);
+    }
+    let list = match &args.revocations {
+        Some(p) => Some(
+            trust
+                .verify_revocations(&crate::io::read_input(p)?)
+                .map_err(|e| {
+                    CliError::Message(
+                        format!("{}: not a usable revocation list: {e}", p.display()),
+                        e.code(),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    if let Some(l) = &list {
+        expected = expected.revocations(l);
     }
     match trust.verify(&input, now, &expected) {
         Ok(license) => {

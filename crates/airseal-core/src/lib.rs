@@ -14,6 +14,7 @@ pub mod fuzz_hooks;
 pub mod kid;
 pub mod productkey;
 pub mod pubkey;
+pub mod revocation;
 pub mod signedkey;
 
 pub use cbor::{DecodeError, DecodeErrorKind};

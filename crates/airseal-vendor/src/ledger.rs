@@ -136,10 +136,45 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 
 /// The schema migrations, numbered from 1 without gaps; `PRAGMA user_version` is the number
 /// of the last one applied. Append only: a migration that has shipped is never changed.
-pub const MIGRATIONS: &[(u32, &str)] = &[(1, MIGRATION_1)];
+pub const MIGRATIONS: &[(u32, &str)] = &[(1, MIGRATION_1), (2, MIGRATION_2)];
 
 /// The schema version this build writes: the number of the last migration.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Migration 2: revocations (SPEC.md §13) and the revocation lists exported from them.
+const MIGRATION_2: &str = "
+CREATE TABLE revocations (
+    id      INTEGER PRIMARY KEY,
+    kind    TEXT NOT NULL CHECK (kind IN ('license', 'key', 'min_issued_at')),
+    product TEXT,
+    value   TEXT NOT NULL,
+    at      INTEGER NOT NULL,
+    reason  TEXT,
+    UNIQUE (kind, product, value)
+) STRICT;
+
+CREATE TABLE revocation_lists (
+    seq     INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    entries INTEGER NOT NULL
+) STRICT;
+";
+
+/// One revocation recorded by the vendor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    /// A license id (`sub`).
+    License(String),
+    /// A product key (canonical form).
+    Key(String),
+    /// Licenses of `product` issued before `before` are refused.
+    MinIssuedAt {
+        /// The product.
+        product: String,
+        /// The instant.
+        before: i64,
+    },
+}
 
 /// Why a ledger operation failed.
 #[non_exhaustive]
@@ -1213,6 +1248,113 @@ impl Ledger {
         )?;
         tx.commit().map_err(db("committing a key's status"))?;
         Ok(old)
+    }
+
+    /// Records a revocation (idempotent: revoking twice changes nothing). A minimum issue
+    /// time replaces the product's previous one. Audited.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn revoke(&mut self, what: &Revocation, reason: Option<&str>) -> Result<bool, LedgerError> {
+        let tx = self.write_tx()?;
+        let (kind, product, value) = match what {
+            Revocation::License(id) => ("license", None, id.clone()),
+            Revocation::Key(k) => ("key", None, k.clone()),
+            Revocation::MinIssuedAt { product, before } => {
+                ("min_issued_at", Some(product.clone()), before.to_string())
+            }
+        };
+        if kind == "min_issued_at" {
+            tx.execute(
+                "DELETE FROM revocations WHERE kind = 'min_issued_at' AND product = ?1",
+                [&product],
+            )
+            .map_err(db("replacing a minimum issue time"))?;
+        }
+        let changed = tx
+            .execute(
+                "INSERT OR IGNORE INTO revocations (kind, product, value, at, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![kind, product, value, now(), reason],
+            )
+            .map_err(db("recording a revocation"))?;
+        if changed == 1 {
+            audit_in(
+                &tx,
+                "revoke",
+                &format!(
+                    "{kind}:{}{value}",
+                    product
+                        .as_deref()
+                        .map(|p| format!("{p}/"))
+                        .unwrap_or_default()
+                ),
+                &serde_json::json!({ "reason": reason }),
+            )?;
+        }
+        tx.commit().map_err(db("committing a revocation"))?;
+        Ok(changed == 1)
+    }
+
+    /// Every revocation recorded, and the next list's sequence number (one more than the
+    /// last exported, so lists only ever grow).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn revocations(&self) -> Result<(Vec<Revocation>, u64), LedgerError> {
+        let conn = self.connection();
+        let mut stmt = conn
+            .prepare("SELECT kind, product, value FROM revocations ORDER BY id")
+            .map_err(db("reading revocations"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(db("reading revocations"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, product, value) = row.map_err(db("reading revocations"))?;
+            out.push(match kind.as_str() {
+                "license" => Revocation::License(value),
+                "key" => Revocation::Key(value),
+                _ => Revocation::MinIssuedAt {
+                    product: product.unwrap_or_default(),
+                    before: value.parse().unwrap_or(i64::MIN),
+                },
+            });
+        }
+        let last: Option<i64> = conn
+            .query_row("SELECT MAX(seq) FROM revocation_lists", [], |r| r.get(0))
+            .map_err(db("reading revocation lists"))?;
+        Ok((out, u64::try_from(last.unwrap_or(0)).unwrap_or(0) + 1))
+    }
+
+    /// Records that revocation list `seq` was exported with `entries` entries. Audited.
+    ///
+    /// # Errors
+    /// A database error (also when `seq` was already used).
+    pub fn record_revocation_list(&mut self, seq: u64, entries: u64) -> Result<(), LedgerError> {
+        let tx = self.write_tx()?;
+        tx.execute(
+            "INSERT INTO revocation_lists (seq, at, entries) VALUES (?1, ?2, ?3)",
+            params![
+                i64::try_from(seq).unwrap_or(i64::MAX),
+                now(),
+                i64::try_from(entries).unwrap_or(i64::MAX)
+            ],
+        )
+        .map_err(db("recording a revocation list"))?;
+        audit_in(
+            &tx,
+            "revocations.export",
+            &seq.to_string(),
+            &serde_json::json!({ "entries": entries }),
+        )?;
+        tx.commit().map_err(db("committing a revocation list"))?;
+        Ok(())
     }
 
     /// Records a vendor action that changes nothing else in the ledger (a license issued, a

@@ -11,6 +11,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod ledger;
 pub mod passphrase;
+pub mod revoke;
 pub mod signedkey;
 pub mod skgl;
 pub mod vendor_dir;

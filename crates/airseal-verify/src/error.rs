@@ -79,6 +79,13 @@ pub enum Error {
         /// The license's issue time.
         issued_at: UnixTime,
     },
+    /// The license is revoked by the revocation list the app supplied.
+    Revoked {
+        /// Why: the license id, its product key, or an issue time below the product's minimum.
+        reason: &'static str,
+        /// Sequence number of the revocation list.
+        list_seq: u64,
+    },
     /// A public key given to the trust store is not a valid Ed25519 key (or is a weak,
     /// small-order key that `verify_strict` would refuse anyway).
     InvalidPublicKey,
@@ -107,6 +114,7 @@ impl Error {
             Error::Typo => 20,
             Error::MaintenanceEnded { .. } => 21,
             Error::KeyOutOfValidity { .. } => 22,
+            Error::Revoked { .. } => 23,
         }
     }
 
@@ -126,6 +134,7 @@ impl Error {
             Error::Typo => "typo",
             Error::MaintenanceEnded { .. } => "maintenance_ended",
             Error::KeyOutOfValidity { .. } => "key_out_of_validity",
+            Error::Revoked { .. } => "revoked",
         }
     }
 }
@@ -175,6 +184,9 @@ impl fmt::Display for Error {
                 "this release ({release_date}) is newer than the license's maintenance end ({maintenance_until}): \
                  the license covers releases published before that date"
             ),
+            Error::Revoked { reason, list_seq } => {
+                write!(f, "license revoked ({reason}; revocation list #{list_seq})")
+            }
             Error::KeyOutOfValidity { kid, issued_at } => write!(
                 f,
                 "license issued at {issued_at} by key {kid}, which was not trusted at that time (rotated out or not yet introduced)"

@@ -6,15 +6,21 @@
 extern crate alloc;
 
 mod error;
+mod fast;
 mod license;
 mod signedkey;
 mod trust;
 
+pub use airseal_core::revocation::RevocationList;
 pub use airseal_core::{
     DecodeError, DecodeErrorKind, Features, KeyId, LicenseClaims, LicenseKind, Licensee, Limit,
     MachineBinding, MetaValue, NamedFeature, UnixTime,
 };
 pub use error::Error;
+/// Precomputed strict verification; not yet used by [`TrustStore`], exported for its tests
+/// and benchmark until it replaces `verify_strict` there.
+#[doc(hidden)]
+pub use fast::PrecomputedKey;
 pub use license::{License, Status};
 pub use signedkey::{SignedKeyPayload, VerifiedKey};
 #[cfg(fuzzing)]

@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 
 use airseal_core::claims::COMPONENT_HASH_LEN;
 use airseal_core::cose::{self, EnvelopeError, ObjectType};
+use airseal_core::revocation::RevocationList;
 use airseal_core::{KeyId, LicenseClaims, UnixTime, armor, pubkey};
 use ed25519_dalek::{Signature, VerifyingKey};
 
@@ -71,6 +72,7 @@ pub struct Expected<'a> {
     product: &'a str,
     machine: Option<&'a Machine>,
     release_date: Option<UnixTime>,
+    revocations: Option<&'a RevocationList>,
 }
 
 impl<'a> Expected<'a> {
@@ -80,7 +82,15 @@ impl<'a> Expected<'a> {
             product,
             machine: None,
             release_date: None,
+            revocations: None,
         }
+    }
+
+    /// Also refuse licenses revoked by this list (obtained from
+    /// [`TrustStore::verify_revocations`]).
+    pub fn revocations(mut self, list: &'a RevocationList) -> Self {
+        self.revocations = Some(list);
+        self
     }
 
     /// Also check release gating: the app's own release date must be before the license's
@@ -184,6 +194,20 @@ impl TrustStore {
         check_claims(claims, key_id, now, expected)
     }
 
+    /// Verifies a revocation list (raw or armored) signed by a trusted key.
+    ///
+    /// The caller should also refuse a list whose `seq` is lower than the newest it has
+    /// seen (see `SPEC.md` §13); this call only proves the list is authentic.
+    ///
+    /// # Errors
+    /// As for [`TrustStore::verify`] up to the signature, then [`Error::Malformed`] for a
+    /// malformed list.
+    pub fn verify_revocations(&self, input: &[u8]) -> Result<RevocationList, Error> {
+        let bytes: Cow<'_, [u8]> = armor::dearmor(input)?;
+        let (sign1, _) = self.check_envelope(&bytes, ObjectType::RevocationList)?;
+        Ok(RevocationList::decode(sign1.payload, sign1.payload_offset)?)
+    }
+
     /// Checks armor, envelope, type, key and signature; returns the decoded claims.
     fn verify_signed(
         &self,
@@ -191,7 +215,19 @@ impl TrustStore {
         typ: ObjectType,
     ) -> Result<(LicenseClaims, KeyId, KeyValidity), Error> {
         let bytes: Cow<'_, [u8]> = armor::dearmor(input)?;
-        let sign1 = cose::parse_sign1(&bytes).map_err(|e| match e {
+        let (sign1, trusted) = self.check_envelope(&bytes, typ)?;
+        let claims = LicenseClaims::decode(sign1.payload, sign1.payload_offset)?;
+        Ok((claims, trusted.id, trusted.validity))
+    }
+
+    /// Envelope, type, key lookup and strict signature check over the exact bytes: the
+    /// steps every signed object shares (SPEC.md §6, steps 2-6).
+    fn check_envelope<'b>(
+        &self,
+        bytes: &'b [u8],
+        typ: ObjectType,
+    ) -> Result<(cose::Sign1<'b>, &TrustedKey), Error> {
+        let sign1 = cose::parse_sign1(bytes).map_err(|e| match e {
             EnvelopeError::Malformed(d) => Error::Malformed(d),
             EnvelopeError::UnsupportedAlgorithm(alg) => Error::UnsupportedAlgorithm { alg },
             // EnvelopeError is non_exhaustive; a new kind is still a malformed envelope.
@@ -218,8 +254,7 @@ impl TrustStore {
             .key
             .verify_strict(&message, &signature)
             .map_err(|_| Error::BadSignature)?;
-        let claims = LicenseClaims::decode(sign1.payload, sign1.payload_offset)?;
-        Ok((claims, kid, trusted.validity))
+        Ok((sign1, trusted))
     }
 }
 
@@ -298,6 +333,20 @@ fn check_claims(
             return Err(Error::WrongMachine {
                 matched,
                 required: binding.threshold,
+            });
+        }
+    }
+    if let Some(list) = expected.revocations {
+        let product_key = claims.product_key.as_deref();
+        if let Some(reason) = list.revokes(
+            &claims.license_id,
+            product_key,
+            &claims.product,
+            claims.issued_at,
+        ) {
+            return Err(Error::Revoked {
+                reason,
+                list_seq: list.seq,
             });
         }
     }

@@ -1,0 +1,137 @@
+//! `airseal revoke` and `airseal revocations export`: offline revocation.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use airseal_core::ObjectType;
+use airseal_core::armor::armor;
+use airseal_vendor::issue::{EndOfDay, parse_time};
+use airseal_vendor::ledger::Revocation;
+use clap::{Args, Subcommand};
+
+use super::keys::VendorArgs;
+use crate::PassphraseArgs;
+use crate::exit::CliError;
+
+/// Arguments of `airseal revoke`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Revocations take effect on an app when it loads a revocation list that \
+    includes them: run `airseal revocations export --out FILE` and ship the file (USB stick, \
+    update, e-mail). Apps refuse a list older than the newest they have seen."
+)]
+pub struct RevokeArgs {
+    /// Revoke one license by its id (the license's `sub`).
+    #[arg(long, value_name = "ID", group = "what")]
+    pub license: Option<String>,
+    /// Revoke a product key (every license carrying it).
+    #[arg(long, value_name = "KEY", group = "what")]
+    pub key: Option<String>,
+    /// Refuse every license of --product issued before DATE (e.g. after a key leak).
+    #[arg(long, value_name = "DATE", group = "what", requires = "product")]
+    pub issued_before: Option<String>,
+    /// The product, for --issued-before.
+    #[arg(long, value_name = "ID")]
+    pub product: Option<String>,
+    /// Why (kept in the ledger's audit log).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub vendor: VendorArgs,
+}
+
+/// `airseal revocations …`
+#[derive(Debug, Args)]
+pub struct RevocationsArgs {
+    #[command(subcommand)]
+    pub command: RevocationsCommand,
+    #[command(flatten)]
+    pub vendor: VendorArgs,
+}
+
+/// The `revocations` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RevocationsCommand {
+    /// Sign the next revocation list (every revocation so far, a higher sequence number).
+    Export {
+        /// Where to write it (armored text).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
+}
+
+/// Runs `airseal revoke`.
+pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
+    let what = match (&args.license, &args.key, &args.issued_before) {
+        (Some(id), _, _) => Revocation::License(id.clone()),
+        (_, Some(k), _) => Revocation::Key(
+            k.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_uppercase(),
+        ),
+        (_, _, Some(d)) => Revocation::MinIssuedAt {
+            product: args.product.clone().unwrap_or_default(),
+            before: parse_time("--issued-before", d, EndOfDay::No)?,
+        },
+        _ => {
+            return Err(CliError::msg(
+                "say what to revoke: --license ID, --key KEY, or --product P --issued-before DATE",
+            ));
+        }
+    };
+    let vendor = args.vendor.open()?;
+    let mut ledger = vendor
+        .open_ledger()
+        .map_err(|e| CliError::msg(e.to_string()))?;
+    let new = ledger
+        .revoke(&what, args.reason.as_deref())
+        .map_err(|e| CliError::msg(e.to_string()))?;
+    println!(
+        "{} {what:?}; export a new list with `airseal revocations export`",
+        if new { "revoked" } else { "already revoked:" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `airseal revocations …`.
+pub fn revocations(args: &RevocationsArgs) -> Result<ExitCode, CliError> {
+    let RevocationsCommand::Export {
+        out,
+        force,
+        passphrase,
+    } = &args.command;
+    if out.exists() && !force {
+        return Err(CliError::msg(format!(
+            "{} already exists; pass --force to replace it",
+            out.display()
+        )));
+    }
+    let vendor = args.vendor.open()?;
+    let issuer = super::unlock_key(&vendor.signing_key_path(), passphrase)?;
+    let mut ledger = vendor
+        .open_ledger()
+        .map_err(|e| CliError::msg(e.to_string()))?;
+    let (list, bytes) =
+        airseal_vendor::revoke::export(&mut ledger, &issuer, chrono::Utc::now().timestamp())
+            .map_err(|e| CliError::msg(e.to_string()))?;
+    crate::io::write_output(
+        out,
+        armor(ObjectType::RevocationList.armor_label(), &bytes).as_bytes(),
+        *force,
+    )?;
+    eprintln!(
+        "revocation list #{}: {} licenses, {} keys, {} minimum issue times → {}",
+        list.seq,
+        list.licenses.len(),
+        list.product_keys.len(),
+        list.min_issued_at.len(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
