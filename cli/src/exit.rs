@@ -23,7 +23,8 @@ EXIT CODES:
   20  typo: a product key's check symbol does not match (compare with the key sent)
   21  maintenance ended: this release is newer than the license's updates period
   22  signing key not trusted at the license's issue time (rotated out)
-  23  revoked by the --revocations list";
+  23  revoked by the --revocations list
+  24-26 clock guard (library only): clock rolled back, stale revocation list, guard state";
 
 /// Exit code for I/O failures.
 pub const IO: u8 = 3;

@@ -63,3 +63,12 @@ pub fn product_key(data: &[u8]) {
     }
     let _ = crate::signedkey::decode(text);
 }
+
+/// Revocation lists: anything `decode` accepts encodes back to exactly the input bytes.
+pub fn revocations_round_trip(data: &[u8]) {
+    if let Ok(list) = crate::revocation::RevocationList::decode(data, 0) {
+        if list.encode() != data {
+            panic!("revocation list decode → encode changed the bytes");
+        }
+    }
+}

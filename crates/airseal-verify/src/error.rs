@@ -86,6 +86,27 @@ pub enum Error {
         /// Sequence number of the revocation list.
         list_seq: u64,
     },
+    /// The clock reads earlier than a time already observed (by more than the license's
+    /// allowed clock offset): the system clock was turned back.
+    ClockRolledBack {
+        /// The time given.
+        now: UnixTime,
+        /// The latest time observed before.
+        last_seen: UnixTime,
+    },
+    /// A revocation list older than one already accepted (a user restoring an old list to
+    /// un-revoke a license).
+    StaleRevocationList {
+        /// The list's sequence number.
+        seq: u64,
+        /// The newest sequence number accepted before.
+        newest: u64,
+    },
+    /// The clock guard's state file cannot be read or written, or fails authentication.
+    GuardState {
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A public key given to the trust store is not a valid Ed25519 key (or is a weak,
     /// small-order key that `verify_strict` would refuse anyway).
     InvalidPublicKey,
@@ -115,6 +136,9 @@ impl Error {
             Error::MaintenanceEnded { .. } => 21,
             Error::KeyOutOfValidity { .. } => 22,
             Error::Revoked { .. } => 23,
+            Error::ClockRolledBack { .. } => 24,
+            Error::StaleRevocationList { .. } => 25,
+            Error::GuardState { .. } => 26,
         }
     }
 
@@ -135,6 +159,9 @@ impl Error {
             Error::MaintenanceEnded { .. } => "maintenance_ended",
             Error::KeyOutOfValidity { .. } => "key_out_of_validity",
             Error::Revoked { .. } => "revoked",
+            Error::ClockRolledBack { .. } => "clock_rolled_back",
+            Error::StaleRevocationList { .. } => "stale_revocation_list",
+            Error::GuardState { .. } => "guard_state",
         }
     }
 }
@@ -184,6 +211,14 @@ impl fmt::Display for Error {
                 "this release ({release_date}) is newer than the license's maintenance end ({maintenance_until}): \
                  the license covers releases published before that date"
             ),
+            Error::ClockRolledBack { now, last_seen } => write!(
+                f,
+                "clock rolled back: it reads {now}, but {last_seen} was already observed (seconds since 1970)"
+            ),
+            Error::StaleRevocationList { seq, newest } => {
+                write!(f, "revocation list #{seq} is older than #{newest}, already seen")
+            }
+            Error::GuardState { reason } => f.write_str(reason),
             Error::Revoked { reason, list_seq } => {
                 write!(f, "license revoked ({reason}; revocation list #{list_seq})")
             }

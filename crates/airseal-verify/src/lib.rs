@@ -7,6 +7,8 @@ extern crate alloc;
 
 mod error;
 mod fast;
+#[cfg(feature = "std")]
+mod guard;
 mod license;
 mod signedkey;
 mod trust;
@@ -21,6 +23,8 @@ pub use error::Error;
 /// and benchmark until it replaces `verify_strict` there.
 #[doc(hidden)]
 pub use fast::PrecomputedKey;
+#[cfg(feature = "std")]
+pub use guard::ClockGuard;
 pub use license::{License, Status};
 pub use signedkey::{SignedKeyPayload, VerifiedKey};
 #[cfg(fuzzing)]
