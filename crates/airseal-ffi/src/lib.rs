@@ -1,0 +1,858 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![deny(clippy::indexing_slicing)]
+
+// A C ABI over `airseal-verify` (the checks and the codes are `SPEC.md` section 6). Every entry
+// point checks each pointer for NULL, caps every length before it builds a slice, and runs
+// its body inside `catch_unwind`, so no panic crosses into C. This file is also cbindgen's
+// input: the doc comments on public items become the comments of `include/airseal.h`.
+
+use std::ffi::c_char;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr;
+
+use airseal_verify::{Error, Expected, License, Machine, Status, TrustStore};
+
+/// The longest license accepted, in bytes (1 MiB); a longer one is `AIRSEAL_STATUS_TOO_LARGE`.
+/// Real licenses are a few hundred bytes.
+pub const AIRSEAL_MAX_LICENSE_LEN: usize = 1 << 20;
+
+/// The longest text argument accepted, in bytes: a public key file, and every NUL-terminated
+/// string (product, feature name, signed key), not counting the NUL (64 KiB).
+pub const AIRSEAL_MAX_TEXT_LEN: usize = 1 << 16;
+
+/// The most machine fingerprint components accepted by `airseal_verify`.
+pub const AIRSEAL_MAX_MACHINE_COMPONENTS: usize = 1024;
+
+/// The length of a raw Ed25519 public key, in bytes.
+pub const AIRSEAL_PUBLIC_KEY_LEN: usize = 32;
+
+/// The length of one machine fingerprint component hash, in bytes.
+pub const AIRSEAL_COMPONENT_LEN: usize = 8;
+
+/// What a call returned: 0 for success, 10-89 exactly the verifier's error codes (the
+/// `airseal verify` exit codes, `SPEC.md` section 6), 90-92 misuse of the C API, 99 an internal
+/// error. Functions return these as `int32_t`; `airseal_error_message` describes each.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AirsealStatus {
+    /// Success.
+    Ok = 0,
+    /// Not a well-formed airseal object (armor, CBOR, COSE or claims), or a public key file
+    /// that cannot be read.
+    Malformed = 10,
+    /// The signature algorithm is neither EdDSA (-8) nor Ed25519 (-19).
+    UnsupportedAlgorithm = 11,
+    /// A signed airseal object of another type (a revocation list, an activation request...).
+    WrongType = 12,
+    /// Signed by a key the trust store does not hold.
+    UnknownKeyId = 13,
+    /// The signature does not verify: the file was modified or forged.
+    BadSignature = 14,
+    /// The license (or signed key) is for another product.
+    WrongProduct = 15,
+    /// Not valid yet at the time given.
+    NotYetValid = 16,
+    /// Expired, grace period included.
+    Expired = 17,
+    /// Bound to another machine, or node-locked and no machine was given.
+    WrongMachine = 18,
+    /// The public key is not a valid (non-small-order) Ed25519 key.
+    InvalidPublicKey = 19,
+    /// A signed key's check symbol does not match: a symbol was mistyped.
+    Typo = 20,
+    /// The app's release date is after the license's maintenance period ended.
+    MaintenanceEnded = 21,
+    /// The signing key was not trusted at the license's issue time (key rotation).
+    KeyOutOfValidity = 22,
+    /// Revoked by the revocation list the app supplied.
+    Revoked = 23,
+    /// The clock reads earlier than a time already observed: it was turned back.
+    ClockRolledBack = 24,
+    /// A revocation list older than one already accepted.
+    StaleRevocationList = 25,
+    /// The clock guard's state file cannot be read or written, or fails authentication.
+    GuardState = 26,
+    /// A required pointer argument was NULL. FFI only.
+    NullPointer = 90,
+    /// A string argument is not valid UTF-8. FFI only.
+    InvalidUtf8 = 91,
+    /// An argument is longer than its limit (`AIRSEAL_MAX_*`), or a NUL-terminated string
+    /// has no NUL within `AIRSEAL_MAX_TEXT_LEN` bytes. FFI only.
+    TooLarge = 92,
+    /// A panic inside the library was caught at the C boundary (a bug: please report it).
+    /// FFI only.
+    Panic = 99,
+}
+
+/// Every status, in code order (for `from_code` and the tests).
+const ALL_STATUSES: [AirsealStatus; 22] = [
+    AirsealStatus::Ok,
+    AirsealStatus::Malformed,
+    AirsealStatus::UnsupportedAlgorithm,
+    AirsealStatus::WrongType,
+    AirsealStatus::UnknownKeyId,
+    AirsealStatus::BadSignature,
+    AirsealStatus::WrongProduct,
+    AirsealStatus::NotYetValid,
+    AirsealStatus::Expired,
+    AirsealStatus::WrongMachine,
+    AirsealStatus::InvalidPublicKey,
+    AirsealStatus::Typo,
+    AirsealStatus::MaintenanceEnded,
+    AirsealStatus::KeyOutOfValidity,
+    AirsealStatus::Revoked,
+    AirsealStatus::ClockRolledBack,
+    AirsealStatus::StaleRevocationList,
+    AirsealStatus::GuardState,
+    AirsealStatus::NullPointer,
+    AirsealStatus::InvalidUtf8,
+    AirsealStatus::TooLarge,
+    AirsealStatus::Panic,
+];
+
+impl AirsealStatus {
+    /// The status with this code, if any.
+    pub fn from_code(code: i32) -> Option<Self> {
+        ALL_STATUSES.into_iter().find(|s| *s as i32 == code)
+    }
+
+    /// The status of a verifier error: its `Error::code()`, which the tests prove equal to
+    /// the constant of the same name.
+    pub fn of_error(e: &Error) -> i32 {
+        i32::from(e.code())
+    }
+
+    /// A short, static, NUL-terminated description.
+    pub fn message(self) -> &'static std::ffi::CStr {
+        match self {
+            Self::Ok => c"ok",
+            Self::Malformed => {
+                c"malformed: not a well-formed airseal object (armor, CBOR, COSE or claims)"
+            }
+            Self::UnsupportedAlgorithm => {
+                c"unsupported algorithm: the signature algorithm is not EdDSA (-8) or Ed25519 (-19)"
+            }
+            Self::WrongType => c"wrong type: a signed airseal object that is not a license",
+            Self::UnknownKeyId => c"unknown key id: signed by a key that is not trusted",
+            Self::BadSignature => c"bad signature: the license was modified or forged",
+            Self::WrongProduct => c"wrong product: the license is for another product",
+            Self::NotYetValid => c"not yet valid at the time given",
+            Self::Expired => c"expired: past its expiry and any grace period",
+            Self::WrongMachine => c"wrong machine: the license is bound to another machine",
+            Self::InvalidPublicKey => c"invalid public key: not a valid Ed25519 public key",
+            Self::Typo => {
+                c"typo: the key's check symbol does not match; compare it with the key sent"
+            }
+            Self::MaintenanceEnded => {
+                c"maintenance ended: the license's maintenance period ended before this release"
+            }
+            Self::KeyOutOfValidity => {
+                c"key out of validity: the signing key was not trusted when the license was issued"
+            }
+            Self::Revoked => c"revoked: the revocation list revokes this license",
+            Self::ClockRolledBack => {
+                c"clock rolled back: the clock reads earlier than a time already seen"
+            }
+            Self::StaleRevocationList => {
+                c"stale revocation list: older than a revocation list already accepted"
+            }
+            Self::GuardState => c"guard state: the clock guard's state cannot be used",
+            Self::NullPointer => c"null pointer: a required pointer argument was NULL",
+            Self::InvalidUtf8 => c"invalid utf8: a string argument is not valid UTF-8",
+            Self::TooLarge => c"too large: an argument is longer than its limit (AIRSEAL_MAX_*)",
+            Self::Panic => c"panic: an internal error was caught at the C boundary",
+        }
+    }
+}
+
+/// A set of trusted public keys (opaque). Create with `airseal_trust_store_new`, add keys,
+/// then share it read-only: `airseal_verify` and `airseal_verify_signed_key` may run on one
+/// store from several threads at once, but adding a key must not overlap any other use.
+/// Free with `airseal_trust_store_free`.
+#[derive(Debug)]
+pub struct AirsealTrustStore {
+    inner: TrustStore,
+}
+
+/// A verified license (opaque): its signature, type, product, dates and machine binding
+/// have been checked. Immutable; free with `airseal_license_free`.
+#[derive(Debug)]
+pub struct AirsealLicense {
+    inner: License,
+}
+
+// The README promises that both handles may be shared between threads (read-only).
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<AirsealTrustStore>();
+    send_sync::<AirsealLicense>();
+};
+
+/// Runs `f`, returning `on_panic` if it panics: no unwinding crosses the C boundary.
+fn guard<T>(on_panic: T, f: impl FnOnce() -> T) -> T {
+    // AssertUnwindSafe: after a caught panic the caller only gets an error code; the one
+    // mutable object (a trust store being added to) stays a valid, if shorter, key list.
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(on_panic)
+}
+
+/// [`guard`] for the functions that return a status.
+fn status(f: impl FnOnce() -> Result<(), AirsealStatus>) -> i32 {
+    guard(AirsealStatus::Panic as i32, || match f() {
+        Ok(()) => AirsealStatus::Ok as i32,
+        Err(s) => s as i32,
+    })
+}
+
+/// Maps a verifier error to its status (a code outside the enum, which the tests rule out,
+/// would be reported as `Panic` rather than as success).
+fn fail(e: &Error) -> AirsealStatus {
+    AirsealStatus::from_code(AirsealStatus::of_error(e)).unwrap_or(AirsealStatus::Panic)
+}
+
+/// The `len` bytes at `ptr`, after checking `ptr` for NULL and `len` against `max`.
+///
+/// # Safety
+/// `ptr` is NULL or points to `len` readable bytes that do not change during the call.
+#[allow(unsafe_code)]
+unsafe fn bytes<'a>(ptr: *const u8, len: usize, max: usize) -> Result<&'a [u8], AirsealStatus> {
+    if ptr.is_null() {
+        return Err(AirsealStatus::NullPointer);
+    }
+    if len > max {
+        return Err(AirsealStatus::TooLarge);
+    }
+    // SAFETY: `ptr` is non-null and, by the caller's contract, `len` bytes are readable and
+    // unchanged; `len` ≤ `max` ≤ 1 MiB, far below `isize::MAX`; `u8` has alignment 1.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A NUL-terminated UTF-8 string, reading at most `AIRSEAL_MAX_TEXT_LEN + 1` bytes.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that does not change during the call.
+#[allow(unsafe_code)]
+unsafe fn c_str<'a>(ptr: *const c_char) -> Result<&'a str, AirsealStatus> {
+    if ptr.is_null() {
+        return Err(AirsealStatus::NullPointer);
+    }
+    let mut len = 0;
+    loop {
+        if len > AIRSEAL_MAX_TEXT_LEN {
+            return Err(AirsealStatus::TooLarge);
+        }
+        // SAFETY: the string is NUL-terminated and no byte before `len` was NUL, so byte
+        // `len` is still inside it.
+        if unsafe { ptr.wrapping_add(len).read() } == 0 {
+            break;
+        }
+        len += 1;
+    }
+    // SAFETY: the `len` bytes before the NUL were just read, so they are readable; the
+    // caller keeps them unchanged for the call.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>(), len) };
+    std::str::from_utf8(bytes).map_err(|_| AirsealStatus::InvalidUtf8)
+}
+
+/// The machine described by `n` component hashes of 8 bytes at `ptr`; none when `n` is 0.
+///
+/// # Safety
+/// When `n` > 0, `ptr` is NULL or points to `n * 8` readable bytes.
+#[allow(unsafe_code)]
+unsafe fn machine(ptr: *const u8, n: usize) -> Result<Option<Machine>, AirsealStatus> {
+    if n == 0 {
+        return Ok(None);
+    }
+    if n > AIRSEAL_MAX_MACHINE_COMPONENTS {
+        return Err(AirsealStatus::TooLarge);
+    }
+    let max = AIRSEAL_MAX_MACHINE_COMPONENTS * AIRSEAL_COMPONENT_LEN;
+    // SAFETY: the caller's contract; `n * 8` ≤ 8 KiB cannot overflow.
+    let bytes = unsafe { bytes(ptr, n * AIRSEAL_COMPONENT_LEN, max) }?;
+    let components = bytes
+        .chunks_exact(AIRSEAL_COMPONENT_LEN)
+        .filter_map(|c| <[u8; AIRSEAL_COMPONENT_LEN]>::try_from(c).ok())
+        .collect();
+    Ok(Some(Machine::from_component_hashes(components)))
+}
+
+/// Copies `s` and a NUL into `buf` if `buf_len` leaves room; returns the size needed
+/// (`strlen + 1`). Writes nothing when `buf` is NULL or `buf_len` is 0, and only an empty
+/// string when the buffer is too small, so a truncated id can never be mistaken for a real
+/// one.
+///
+/// # Safety
+/// `buf` is NULL or points to `buf_len` writable bytes that do not overlap `s`.
+#[allow(unsafe_code)]
+unsafe fn write_string(s: &str, buf: *mut c_char, buf_len: usize) -> usize {
+    let needed = s.len() + 1;
+    if buf.is_null() || buf_len == 0 {
+        return needed;
+    }
+    let buf = buf.cast::<u8>();
+    if buf_len < needed {
+        // SAFETY: `buf` is non-null with `buf_len` ≥ 1 writable bytes.
+        unsafe { buf.write(0) };
+        return needed;
+    }
+    // SAFETY: `buf` has `buf_len` ≥ `s.len() + 1` writable bytes, and does not overlap `s`
+    // (the caller's buffer versus memory this library owns); alignment is 1.
+    unsafe { ptr::copy_nonoverlapping(s.as_ptr(), buf, s.len()) };
+    // SAFETY: byte `s.len()` < `needed` ≤ `buf_len` is inside the buffer.
+    unsafe { buf.wrapping_add(s.len()).write(0) };
+    needed
+}
+
+/// Creates an empty trust store. Returns NULL only if the library failed internally.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub extern "C" fn airseal_trust_store_new() -> *mut AirsealTrustStore {
+    guard(ptr::null_mut(), || {
+        Box::into_raw(Box::new(AirsealTrustStore {
+            inner: TrustStore::new(),
+        }))
+    })
+}
+
+/// Frees a trust store. NULL is ignored.
+///
+/// # Safety
+/// `store` is NULL or a pointer from `airseal_trust_store_new` not yet freed, and no other
+/// thread is using it.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_trust_store_free(store: *mut AirsealTrustStore) {
+    guard((), || {
+        if !store.is_null() {
+            // SAFETY: by the contract, `store` came from `Box::into_raw` in
+            // `airseal_trust_store_new` and is freed only once.
+            drop(unsafe { Box::from_raw(store) });
+        }
+    });
+}
+
+/// Trusts a raw 32-byte Ed25519 public key.
+///
+/// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_INVALID_PUBLIC_KEY` (not a point on the
+/// curve, or a weak small-order key) or `AIRSEAL_STATUS_NULL_POINTER`. Adding a key twice is
+/// allowed and has no effect.
+///
+/// # Safety
+/// `store` is NULL or a live trust store that no other thread is using during the call;
+/// `key` is NULL or points to `AIRSEAL_PUBLIC_KEY_LEN` (32) readable bytes.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_trust_store_add_key(
+    store: *mut AirsealTrustStore,
+    key: *const u8,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `store` is NULL or live and not shared during the call.
+        let store = unsafe { store.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `key` is NULL or points to 32 readable bytes; a byte
+        // array has alignment 1.
+        let key = unsafe { key.cast::<[u8; AIRSEAL_PUBLIC_KEY_LEN]>().as_ref() }
+            .ok_or(AirsealStatus::NullPointer)?;
+        store.inner.add_key(key).map(drop).map_err(|e| fail(&e))
+    })
+}
+
+/// Trusts the key in a public key file (the text `airseal-pk-v1:<key id>:<base64>`, comment
+/// lines allowed), given as `len` bytes (no NUL needed).
+///
+/// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_MALFORMED` (not a public key file, or its key
+/// id does not match the key), `AIRSEAL_STATUS_INVALID_PUBLIC_KEY`,
+/// `AIRSEAL_STATUS_NULL_POINTER` or `AIRSEAL_STATUS_TOO_LARGE` (over `AIRSEAL_MAX_TEXT_LEN`).
+///
+/// # Safety
+/// `store` is NULL or a live trust store that no other thread is using during the call;
+/// `text` is NULL or points to `len` readable bytes.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_trust_store_add_key_file(
+    store: *mut AirsealTrustStore,
+    text: *const u8,
+    len: usize,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `store` is NULL or live and not shared during the call.
+        let store = unsafe { store.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `text` is NULL or has `len` readable bytes.
+        let text = unsafe { bytes(text, len, AIRSEAL_MAX_TEXT_LEN) }?;
+        store
+            .inner
+            .add_public_key_file(text)
+            .map(drop)
+            .map_err(|e| fail(&e))
+    })
+}
+
+/// Verifies a license file (raw COSE bytes or armored text, `len` bytes) at time `now`
+/// (seconds since 1970, from the caller's clock: the library reads none) for `product`.
+///
+/// `machine_components` holds `n_components` fingerprint component hashes of
+/// `AIRSEAL_COMPONENT_LEN` (8) bytes each, back to back; pass NULL and 0 when the app does
+/// not use machine binding (a node-locked license then fails with
+/// `AIRSEAL_STATUS_WRONG_MACHINE`).
+///
+/// On success returns `AIRSEAL_STATUS_OK` and stores a new license in `*out`, to be freed
+/// with `airseal_license_free`. Otherwise stores NULL in `*out` (if `out` is not NULL) and
+/// returns the first check that failed, in the order of `SPEC.md` section 6 (10-18), or 90-92 for
+/// a NULL pointer, a product that is not UTF-8, or an argument over its limit.
+///
+/// # Safety
+/// `store` is NULL or a live trust store (other threads may verify with it at the same
+/// time, but not add keys); `license` is NULL or points to `len` readable bytes; `product`
+/// is NULL or a NUL-terminated string; `machine_components` is NULL or points to
+/// `n_components * 8` readable bytes; `out` is NULL or writable.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_verify(
+    store: *const AirsealTrustStore,
+    license: *const u8,
+    len: usize,
+    now: i64,
+    product: *const c_char,
+    machine_components: *const u8,
+    n_components: usize,
+    out: *mut *mut AirsealLicense,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `out` is NULL or writable (and a pointer is aligned).
+        let out = unsafe { out.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        *out = ptr::null_mut();
+        // SAFETY: by the contract, `store` is NULL or live, and only read here.
+        let store = unsafe { store.as_ref() }.ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `license` is NULL or has `len` readable bytes.
+        let license = unsafe { bytes(license, len, AIRSEAL_MAX_LICENSE_LEN) }?;
+        // SAFETY: by the contract, `product` is NULL or NUL-terminated.
+        let product = unsafe { c_str(product) }?;
+        // SAFETY: by the contract, `machine_components` has `n_components * 8` bytes.
+        let machine = unsafe { machine(machine_components, n_components) }?;
+        let mut expected = Expected::product(product);
+        if let Some(m) = &machine {
+            expected = expected.machine(m);
+        }
+        let verified = store
+            .inner
+            .verify(license, now, &expected)
+            .map_err(|e| fail(&e))?;
+        *out = Box::into_raw(Box::new(AirsealLicense { inner: verified }));
+        Ok(())
+    })
+}
+
+/// Verifies a signed product key as the user typed it (NUL-terminated; separators, case and
+/// the usual misreadings are tolerated) for `product` at time `now`.
+///
+/// Returns `AIRSEAL_STATUS_OK` and, if `features_out` is not NULL, stores the key's feature
+/// bits there (bit i grants `F(i+1)`). Otherwise stores 0 there and returns
+/// `AIRSEAL_STATUS_TYPO` (a mistyped symbol), `AIRSEAL_STATUS_MALFORMED` (not a signed key),
+/// then 13-17 as for licenses, or 90-92.
+///
+/// # Safety
+/// `store` is NULL or a live trust store (shared read-only as for `airseal_verify`); `key`
+/// and `product` are NULL or NUL-terminated strings; `features_out` is NULL or writable.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_verify_signed_key(
+    store: *const AirsealTrustStore,
+    key: *const c_char,
+    product: *const c_char,
+    now: i64,
+    features_out: *mut u8,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `features_out` is NULL or writable; alignment is 1.
+        let mut features_out = unsafe { features_out.as_mut() };
+        if let Some(f) = features_out.as_deref_mut() {
+            *f = 0;
+        }
+        // SAFETY: by the contract, `store` is NULL or live, and only read here.
+        let store = unsafe { store.as_ref() }.ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `key` is NULL or NUL-terminated.
+        let key = unsafe { c_str(key) }?;
+        // SAFETY: by the contract, `product` is NULL or NUL-terminated.
+        let product = unsafe { c_str(product) }?;
+        let verified = store
+            .inner
+            .verify_signed_key(key, product, now)
+            .map_err(|e| fail(&e))?;
+        if let Some(f) = features_out {
+            *f = verified.features();
+        }
+        Ok(())
+    })
+}
+
+/// Frees a license. NULL is ignored.
+///
+/// # Safety
+/// `license` is NULL or a pointer stored by `airseal_verify` not yet freed, and no other
+/// thread is using it.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_license_free(license: *mut AirsealLicense) {
+    guard((), || {
+        if !license.is_null() {
+            // SAFETY: by the contract, `license` came from `Box::into_raw` in
+            // `airseal_verify` and is freed only once.
+            drop(unsafe { Box::from_raw(license) });
+        }
+    });
+}
+
+/// Copies the license id (`sub`) and a NUL into `buf` when `buf_len` bytes are enough, and
+/// returns the size needed including the NUL. Call with NULL and 0 to learn the size. When
+/// `buf_len` is too small, writes only an empty string (never a truncated id). Returns 0
+/// when `license` is NULL.
+///
+/// # Safety
+/// `license` is NULL or a live license; `buf` is NULL or points to `buf_len` writable bytes.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_license_id(
+    license: *const AirsealLicense,
+    buf: *mut c_char,
+    buf_len: usize,
+) -> usize {
+    guard(0, || {
+        // SAFETY: by the contract, `license` is NULL or live.
+        let Some(license) = (unsafe { license.as_ref() }) else {
+            return 0;
+        };
+        // SAFETY: by the contract, `buf` is NULL or has `buf_len` writable bytes, and it
+        // cannot overlap the library-owned id.
+        unsafe { write_string(license.inner.id(), buf, buf_len) }
+    })
+}
+
+/// Copies the product id (`aud`) as `airseal_license_id` copies the license id.
+///
+/// # Safety
+/// `license` is NULL or a live license; `buf` is NULL or points to `buf_len` writable bytes.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_license_product(
+    license: *const AirsealLicense,
+    buf: *mut c_char,
+    buf_len: usize,
+) -> usize {
+    guard(0, || {
+        // SAFETY: by the contract, `license` is NULL or live.
+        let Some(license) = (unsafe { license.as_ref() }) else {
+            return 0;
+        };
+        // SAFETY: by the contract, `buf` is NULL or has `buf_len` writable bytes, and it
+        // cannot overlap the library-owned product id.
+        unsafe { write_string(&license.inner.claims().product, buf, buf_len) }
+    })
+}
+
+/// If the license expires, stores when (`exp`, seconds since 1970) in `*out` and returns
+/// true; returns false for a license that never expires, or when an argument is NULL.
+///
+/// # Safety
+/// `license` is NULL or a live license; `out` is NULL or writable.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_license_expires_at(
+    license: *const AirsealLicense,
+    out: *mut i64,
+) -> bool {
+    guard(false, || {
+        // SAFETY: by the contract, `license` is NULL or live.
+        let license = unsafe { license.as_ref() };
+        // SAFETY: by the contract, `out` is NULL or writable (and aligned for an i64).
+        let out = unsafe { out.as_mut() };
+        match (license.and_then(|l| l.inner.expires_at()), out) {
+            (Some(exp), Some(out)) => {
+                *out = exp;
+                true
+            }
+            _ => false,
+        }
+    })
+}
+
+/// True when the license was past its expiry but inside its grace period at the `now` it was
+/// verified at: the app should keep working and urge renewal. False when NULL.
+///
+/// # Safety
+/// `license` is NULL or a live license.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_license_in_grace(license: *const AirsealLicense) -> bool {
+    guard(false, || {
+        // SAFETY: by the contract, `license` is NULL or live.
+        let license = unsafe { license.as_ref() };
+        license.is_some_and(|l| matches!(l.inner.status(), Status::InGrace { .. }))
+    })
+}
+
+/// Is the feature `name` (`"F1"`..`"F8"`, or a named feature) enabled at `now`? False when
+/// an argument is NULL, not UTF-8 or too long.
+///
+/// # Safety
+/// `license` is NULL or a live license; `name` is NULL or a NUL-terminated string.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_license_feature_enabled(
+    license: *const AirsealLicense,
+    name: *const c_char,
+    now: i64,
+) -> bool {
+    guard(false, || {
+        // SAFETY: by the contract, `license` is NULL or live.
+        let Some(license) = (unsafe { license.as_ref() }) else {
+            return false;
+        };
+        // SAFETY: by the contract, `name` is NULL or NUL-terminated.
+        unsafe { c_str(name) }.is_ok_and(|name| license.inner.feature_enabled(name, now))
+    })
+}
+
+/// The feature bits enabled at `now`: bit i set when `F(i+1)` is (named features are not
+/// included; ask for them with `airseal_license_feature_enabled`). 0 when NULL.
+///
+/// # Safety
+/// `license` is NULL or a live license.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_license_feature_bits(
+    license: *const AirsealLicense,
+    now: i64,
+) -> u8 {
+    guard(0, || {
+        // SAFETY: by the contract, `license` is NULL or live.
+        let Some(license) = (unsafe { license.as_ref() }) else {
+            return 0;
+        };
+        (0..8u8)
+            .filter(|i| license.inner.feature_enabled(&format!("F{}", i + 1), now))
+            .fold(0, |bits, i| bits | (1 << i))
+    })
+}
+
+/// A static, NUL-terminated description of a status code (never NULL, never to be freed);
+/// "unknown status code" for a number that is not one.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub extern "C" fn airseal_error_message(code: i32) -> *const c_char {
+    guard(c"internal error".as_ptr(), || {
+        AirsealStatus::from_code(code)
+            .map_or(c"unknown status code", AirsealStatus::message)
+            .as_ptr()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airseal_verify::{DecodeError, DecodeErrorKind, KeyId};
+
+    /// One value of every `Error` variant, with the status of the same name.
+    fn every_error() -> Vec<(Error, AirsealStatus)> {
+        vec![
+            (
+                Error::Malformed(DecodeError::new(
+                    0,
+                    "test",
+                    DecodeErrorKind::InvalidValue("x"),
+                )),
+                AirsealStatus::Malformed,
+            ),
+            (
+                Error::UnsupportedAlgorithm { alg: -7 },
+                AirsealStatus::UnsupportedAlgorithm,
+            ),
+            (
+                Error::WrongType {
+                    found: "airseal-revocations".into(),
+                },
+                AirsealStatus::WrongType,
+            ),
+            (
+                Error::UnknownKeyId { kid: KeyId([0; 8]) },
+                AirsealStatus::UnknownKeyId,
+            ),
+            (Error::BadSignature, AirsealStatus::BadSignature),
+            (
+                Error::WrongProduct {
+                    expected: "a".into(),
+                    found: "b".into(),
+                },
+                AirsealStatus::WrongProduct,
+            ),
+            (
+                Error::NotYetValid {
+                    valid_from: 1,
+                    now: 0,
+                },
+                AirsealStatus::NotYetValid,
+            ),
+            (
+                Error::Expired {
+                    expired_at: 0,
+                    now: 1,
+                },
+                AirsealStatus::Expired,
+            ),
+            (
+                Error::WrongMachine {
+                    matched: 0,
+                    required: 1,
+                },
+                AirsealStatus::WrongMachine,
+            ),
+            (Error::InvalidPublicKey, AirsealStatus::InvalidPublicKey),
+            (Error::Typo, AirsealStatus::Typo),
+            (
+                Error::MaintenanceEnded {
+                    maintenance_until: 0,
+                    release_date: 1,
+                },
+                AirsealStatus::MaintenanceEnded,
+            ),
+            (
+                Error::KeyOutOfValidity {
+                    kid: KeyId([0; 8]),
+                    issued_at: 0,
+                },
+                AirsealStatus::KeyOutOfValidity,
+            ),
+            (
+                Error::Revoked {
+                    reason: "license id",
+                    list_seq: 1,
+                },
+                AirsealStatus::Revoked,
+            ),
+            (
+                Error::ClockRolledBack {
+                    now: 0,
+                    last_seen: 1,
+                },
+                AirsealStatus::ClockRolledBack,
+            ),
+            (
+                Error::StaleRevocationList { seq: 1, newest: 2 },
+                AirsealStatus::StaleRevocationList,
+            ),
+            (
+                Error::GuardState { reason: "test" },
+                AirsealStatus::GuardState,
+            ),
+        ]
+    }
+
+    /// `WrongProduct` → `wrong_product`.
+    fn snake(name: &str) -> String {
+        let mut out = String::new();
+        for c in name.chars() {
+            if c.is_ascii_uppercase() && !out.is_empty() {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    }
+
+    #[test]
+    fn status_codes_mirror_the_error_enum() {
+        let errors = every_error();
+        for (e, s) in &errors {
+            assert_eq!(i32::from(e.code()), *s as i32, "{e:?}");
+            assert_eq!(AirsealStatus::of_error(e), *s as i32, "{e:?}");
+            assert_eq!(fail(e), *s);
+            // The names agree too: `AirsealStatus::WrongProduct` is class `wrong_product`.
+            assert_eq!(snake(&format!("{s:?}")), e.class(), "{e:?}");
+        }
+        // Every code 1..=89 the enum defines is an `Error` variant's, so a new variant
+        // with a new code fails here until it has a constant.
+        let verifier_statuses: Vec<AirsealStatus> = ALL_STATUSES
+            .into_iter()
+            .filter(|s| (1..90).contains(&(*s as i32)))
+            .collect();
+        let mapped: Vec<AirsealStatus> = errors.iter().map(|(_, s)| *s).collect();
+        assert_eq!(verifier_statuses, mapped);
+    }
+
+    /// Reads `Error::code()` from the verifier's source: every `Error::Variant … => N,` arm.
+    /// A variant added there without a constant here fails `every_error_code_has_a_status`
+    /// even before anyone adds it to `every_error`.
+    fn codes_in_verifier_source() -> Vec<(String, i32)> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../airseal-verify/src/error.rs"
+        );
+        let source = std::fs::read_to_string(path).unwrap();
+        let start = source.find("pub fn code(&self)").unwrap();
+        let body = &source[start..];
+        let body = &body[..body.find("\n    }\n").unwrap()];
+        body.lines()
+            .filter_map(|line| {
+                let line = line.trim();
+                let rest = line.strip_prefix("Error::")?;
+                let (arm, code) = rest.split_once("=>")?;
+                let name: String = arm
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
+                let code = code.trim().trim_end_matches(',').parse().ok()?;
+                Some((name, code))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_error_code_has_a_status() {
+        let codes = codes_in_verifier_source();
+        assert!(codes.len() >= 11, "{codes:?}");
+        for (name, code) in &codes {
+            let status = AirsealStatus::from_code(*code);
+            assert_eq!(
+                status.map(|s| format!("{s:?}")).as_deref(),
+                Some(name.as_str()),
+                "Error::{name} has code {code}: add `{name} = {code}` to AirsealStatus (and \
+                 to every_error), then regenerate the header"
+            );
+        }
+        let verifier_statuses = ALL_STATUSES
+            .into_iter()
+            .filter(|s| (1..90).contains(&(*s as i32)))
+            .count();
+        assert_eq!(verifier_statuses, codes.len());
+        assert_eq!(every_error().len(), codes.len());
+    }
+
+    #[test]
+    fn from_code_and_messages_cover_every_status() {
+        for s in ALL_STATUSES {
+            assert_eq!(AirsealStatus::from_code(s as i32), Some(s));
+            // Each message opens with the status's name in words: "wrong product: …".
+            let name = snake(&format!("{s:?}")).replace('_', " ");
+            let message = s.message().to_str().unwrap();
+            assert!(message.starts_with(&name), "{message}");
+        }
+        let known = (-1..=256)
+            .filter(|c| AirsealStatus::from_code(*c).is_some())
+            .count();
+        assert_eq!(known, ALL_STATUSES.len());
+        let unknown = airseal_error_message(42);
+        // SAFETY: `airseal_error_message` returns a static NUL-terminated string.
+        #[allow(unsafe_code)]
+        let text = unsafe { std::ffi::CStr::from_ptr(unknown) };
+        assert_eq!(text, c"unknown status code");
+    }
+
+    #[test]
+    fn a_panic_becomes_status_99() {
+        #[allow(clippy::panic)]
+        let code = status(|| panic!("boom"));
+        assert_eq!(code, 99);
+        assert_eq!(guard(7, || -> i32 { panic!("boom") }), 7);
+        assert_eq!(status(|| Err(AirsealStatus::TooLarge)), 92);
+        assert_eq!(status(|| Ok(())), 0);
+    }
+}

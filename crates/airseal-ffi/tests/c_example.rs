@@ -1,0 +1,273 @@
+//! Compiles `examples/verify.c` with the system C compiler against the committed header and
+//! the crate's shared library, runs it on vectors, and checks its output and exit code.
+//!
+//! Skips (with a message) only when there is no C compiler (`$CC`, else `cc`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg(unix)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The `now` of the vectors: 2026-01-01T00:00:00Z.
+const NOW: &str = "1767225600";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The folder holding `libairseal.so`: the profile folder this test binary was built into
+/// (`target/<profile>/deps/c_example-…` → `target/<profile>`). `cargo test` builds the
+/// library but leaves it in `deps/` under a hashed name, so build it the way a C user would;
+/// this is quick when it is up to date, and never links a stale library.
+fn lib_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let profile = match dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "airseal-ffi", "--lib", "--profile", profile])
+            .current_dir(repo())
+            .status()
+            .unwrap();
+        assert!(status.success(), "cargo build -p airseal-ffi failed");
+        let so = dir.join(format!("libairseal{}", std::env::consts::DLL_SUFFIX));
+        assert!(so.exists(), "no {}", so.display());
+        dir
+    })
+    .clone()
+}
+
+fn c_compiler() -> Option<String> {
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let works = Command::new(&cc)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    works.then_some(cc)
+}
+
+/// The compiled example, built once per test run; `None` when there is no C compiler.
+fn example() -> Option<&'static Path> {
+    static EXE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    EXE.get_or_init(|| {
+        let Some(cc) = c_compiler() else {
+            eprintln!("SKIPPED: no C compiler (set CC or install cc); the C example was not run");
+            return None;
+        };
+        let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let lib = lib_dir();
+        let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join("airseal-verify-c-example");
+        let out = Command::new(&cc)
+            .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-o"])
+            .arg(&exe)
+            .arg("-I")
+            .arg(crate_dir.join("include"))
+            .arg(crate_dir.join("examples/verify.c"))
+            .arg("-L")
+            .arg(&lib)
+            .arg("-lairseal")
+            .arg(format!("-Wl,-rpath,{}", lib.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cc} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(exe)
+    })
+    .as_deref()
+}
+
+/// Runs the example on a vector (relative to `vectors/`) with key A's public key file.
+fn run(license: &str, now: &str) -> Option<Output> {
+    let exe = example()?;
+    let vectors = repo().join("vectors");
+    Some(
+        Command::new(exe)
+            .arg(vectors.join(license))
+            .arg(vectors.join("doc-example.pub"))
+            .arg(now)
+            .output()
+            .unwrap(),
+    )
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn valid_armored_license() {
+    let Some(out) = run("licenses/valid-perpetual-armored.lic", NOW) else {
+        return;
+    };
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout(&out),
+        "license id: 0C8G2X9RTV4MA\nexpires: never\nF1: disabled\n"
+    );
+}
+
+#[test]
+fn license_with_f1() {
+    let Some(out) = run("doc-example.lic", NOW) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).ends_with("expires: never\nF1: enabled\n"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn license_in_grace() {
+    let Some(out) = run("licenses/valid-in-grace.cose", NOW) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).contains("expires: 1767139200 (in grace period)\n"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn refusals_exit_with_the_verifier_code() {
+    for (file, now, code, message) in [
+        ("licenses/bad-signature.cose", NOW, 14, "bad signature"),
+        (
+            "licenses/wrong-type-revocation-list.cose",
+            NOW,
+            12,
+            "wrong type",
+        ),
+        (
+            "licenses/expired-after-grace.cose",
+            "1767744000",
+            17,
+            "expired",
+        ),
+        ("licenses/truncated-half.cose", NOW, 10, "malformed"),
+        (
+            "licenses/valid-signed-by-key-b.cose",
+            NOW,
+            13,
+            "unknown key id",
+        ),
+    ] {
+        let Some(out) = run(file, now) else {
+            return;
+        };
+        assert_eq!(out.status.code(), Some(code), "{file}");
+        assert_eq!(stdout(&out), "", "{file}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!("license refused ({code}): {message}")),
+            "{file}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn unreadable_file_and_bad_arguments() {
+    let Some(out) = run("licenses/no-such-file.lic", NOW) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(3));
+    let Some(out) = run("doc-example.lic", "yesterday") else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// The README's static-linking command works: the same example against `libairseal.a`
+/// and the system libraries `rustc --print native-static-libs` names on Linux.
+#[cfg(target_os = "linux")]
+#[test]
+fn static_library_links() {
+    let Some(cc) = c_compiler() else {
+        eprintln!("SKIPPED: no C compiler");
+        return;
+    };
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join("airseal-verify-c-example-static");
+    let out = Command::new(&cc)
+        .args(["-std=c99", "-o"])
+        .arg(&exe)
+        .arg("-I")
+        .arg(crate_dir.join("include"))
+        .arg(crate_dir.join("examples/verify.c"))
+        .arg(lib_dir().join("libairseal.a"))
+        .args([
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vectors = repo().join("vectors");
+    let out = Command::new(&exe)
+        .arg(vectors.join("doc-example.lic"))
+        .arg(vectors.join("doc-example.pub"))
+        .arg(NOW)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).ends_with("F1: enabled\n"), "{}", stdout(&out));
+}
+
+/// The header also compiles as C++ (`extern "C"`, the enum's underlying type), if a C++
+/// compiler is installed.
+#[test]
+fn header_compiles_as_cpp() {
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".to_string());
+    if !Command::new(&cxx)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("SKIPPED: no C++ compiler");
+        return;
+    }
+    let header = Path::new(env!("CARGO_MANIFEST_DIR")).join("include/airseal.h");
+    let out = Command::new(&cxx)
+        .args([
+            "-x",
+            "c++",
+            "-std=c++11",
+            "-Wall",
+            "-Werror",
+            "-fsyntax-only",
+        ])
+        .arg(header)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
