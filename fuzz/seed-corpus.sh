@@ -3,7 +3,7 @@
 # COSE payloads (claims) for the claims targets. Usage: fuzz/seed-corpus.sh
 set -euo pipefail
 cd "$(dirname "$0")"
-for t in armor envelope verify public_key claims claims_policy product_key signed_key revocations; do mkdir -p "corpus/$t"; done
+for t in armor envelope verify public_key claims claims_policy product_key signed_key revocations fast_differential; do mkdir -p "corpus/$t"; done
 for f in ../vectors/licenses/*; do
   base=$(basename "$f")
   for t in armor envelope verify; do cp "$f" "corpus/$t/$base"; done
@@ -20,3 +20,6 @@ printf 'M5WTBGEQ-F5AHX2JB-9R2G2V88-J0938NKR-ZV8SQPHQ-AQCCNBHX-HFDNTM5A-2CXKGHNH-
 cp corpus/signed_key/example corpus/product_key/signed
 # A revocation list payload: seq 1, issued 0, one license, one key, one product minimum.
 printf '\xa5\x01\x01\x02\x00\x03\x81\x6dABCDEFGHJKMNP\x04\x81\x64ABCD\x05\xa1\x61p\x00' > corpus/revocations/list
+# The differential fuzzer starts from whole license files (key, signature, message are
+# carved from the input by the hook).
+cp corpus/verify/* corpus/fast_differential/

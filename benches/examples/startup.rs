@@ -10,11 +10,15 @@ fn main() -> ExitCode {
         eprintln!("usage: startup read LICENSE | startup verify LICENSE PUBLIC_KEY");
         return ExitCode::from(2);
     };
-    let Ok(bytes) = std::fs::read(license) else { return ExitCode::from(3) };
+    let Ok(bytes) = std::fs::read(license) else {
+        return ExitCode::from(3);
+    };
     if mode == "read" {
         return ExitCode::from(u8::from(bytes.is_empty()));
     }
-    let Some(Ok(public)) = args.get(3).map(std::fs::read) else { return ExitCode::from(3) };
+    let Some(Ok(public)) = args.get(3).map(std::fs::read) else {
+        return ExitCode::from(3);
+    };
     let mut trust = airseal_verify::TrustStore::new();
     if trust.add_public_key_file(&public).is_err() {
         return ExitCode::from(19);

@@ -37,5 +37,8 @@ fn main() {
         verify.push(run(&bin, &["verify", lic, public]));
     }
     let (r, v) = (median(&mut read), median(&mut verify));
-    println!("read only: {r:.0} us | read + verify: {v:.0} us | ratio {:.3} (target <= 1.1)", v / r);
+    println!(
+        "read only: {r:.0} us | read + verify: {v:.0} us | ratio {:.3} (target <= 1.1)",
+        v / r
+    );
 }

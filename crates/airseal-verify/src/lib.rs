@@ -22,7 +22,7 @@ pub use error::Error;
 /// Precomputed strict verification; not yet used by [`TrustStore`], exported for its tests
 /// and benchmark until it replaces `verify_strict` there.
 #[doc(hidden)]
-pub use fast::PrecomputedKey;
+pub use fast::{PrecomputedKey, fuzz_differential};
 #[cfg(feature = "std")]
 pub use guard::ClockGuard;
 pub use license::{License, Status};
