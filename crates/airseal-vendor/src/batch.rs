@@ -275,13 +275,18 @@ fn write_header(w: &mut impl Write, format: OutputFormat) -> io::Result<()> {
     Ok(())
 }
 
-/// The temporary file a batch writes before publishing it.
+/// The temporary file a batch writes before publishing it. The process id keeps a recovery
+/// run by another process (which rewrites the same batch) from touching this process's file:
+/// both then publish identical contents, and marking complete is idempotent.
 fn temp_path(output: &Path, batch: i64) -> PathBuf {
     let name = output
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    output.with_file_name(format!(".{name}.airseal-batch-{batch}.tmp"))
+    output.with_file_name(format!(
+        ".{name}.airseal-batch-{batch}-{}.tmp",
+        std::process::id()
+    ))
 }
 
 /// Removes temporary files of batches that never committed (a kill before step 3).

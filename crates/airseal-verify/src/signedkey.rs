@@ -87,7 +87,7 @@ impl TrustStore {
         now: UnixTime,
     ) -> Result<VerifiedKey, Error> {
         let (bytes, payload, signature) = signedkey::decode(typed).map_err(decode_error)?;
-        let key = self
+        let (key, validity) = self
             .key(payload.kid)
             .ok_or(Error::UnknownKeyId { kid: payload.kid })?;
         key.verify_strict(
@@ -95,6 +95,14 @@ impl TrustStore {
             &Signature::from_bytes(&signature),
         )
         .map_err(|_| Error::BadSignature)?;
+        // Key rotation applies to keys as to licenses: the creation day stands for the
+        // issue time (SPEC.md §6.1, §12.4).
+        if !validity.covers(payload.created_at()) {
+            return Err(Error::KeyOutOfValidity {
+                kid: payload.kid,
+                issued_at: payload.created_at(),
+            });
+        }
         if payload.product_tag != signedkey::product_tag(product) {
             let [a, b] = payload.product_tag;
             return Err(Error::WrongProduct {

@@ -34,7 +34,7 @@ pub struct KeyValidity {
 }
 
 impl KeyValidity {
-    fn covers(&self, issued_at: UnixTime) -> bool {
+    pub(crate) fn covers(&self, issued_at: UnixTime) -> bool {
         self.not_before.is_none_or(|t| issued_at >= t)
             && self.not_after.is_none_or(|t| issued_at < t)
     }
@@ -160,9 +160,13 @@ impl TrustStore {
         self.add_key(&key)
     }
 
-    /// The trusted key with this id, if any (used by signed-key verification).
-    pub(crate) fn key(&self, kid: KeyId) -> Option<&VerifyingKey> {
-        self.keys.iter().find(|k| k.id == kid).map(|k| &k.key)
+    /// The trusted key with this id and its validity window, if any (used by signed-key
+    /// verification).
+    pub(crate) fn key(&self, kid: KeyId) -> Option<(&VerifyingKey, KeyValidity)> {
+        self.keys
+            .iter()
+            .find(|k| k.id == kid)
+            .map(|k| (&k.key, k.validity))
     }
 
     /// The ids of the trusted keys.

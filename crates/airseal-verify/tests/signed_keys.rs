@@ -378,3 +378,37 @@ fn known_answer() {
         .verify_signed_key(&key, "photo-pro", DAY_START)
         .unwrap();
 }
+
+/// A key retired before a signed key's creation day cannot vouch for it.
+#[test]
+fn signed_keys_respect_key_validity_windows() {
+    use airseal_verify::KeyValidity;
+    let issuer =
+        airseal_vendor::issue::Issuer::new(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
+    let created = 1_767_225_600; // 2026-01-01
+    let key = airseal_vendor::signedkey::sign_key(&issuer, "photo-pro", 1, 0, created, 42);
+    let mut trust = airseal_verify::TrustStore::new();
+    trust
+        .add_key_with_validity(
+            &issuer.public_key(),
+            KeyValidity {
+                not_before: None,
+                not_after: Some(created + 1),
+            },
+        )
+        .unwrap();
+    assert!(trust.verify_signed_key(&key, "photo-pro", created).is_ok());
+    trust
+        .add_key_with_validity(
+            &issuer.public_key(),
+            KeyValidity {
+                not_before: None,
+                not_after: Some(created),
+            },
+        )
+        .unwrap();
+    assert!(matches!(
+        trust.verify_signed_key(&key, "photo-pro", created),
+        Err(airseal_verify::Error::KeyOutOfValidity { .. })
+    ));
+}
