@@ -383,11 +383,10 @@ fn known_answer() {
 #[test]
 fn signed_keys_respect_key_validity_windows() {
     use airseal_verify::KeyValidity;
-    let issuer =
-        airseal_vendor::issue::Issuer::new(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
+    let issuer = Issuer::new(SigningKey::from_bytes(&[3; 32]));
     let created = 1_767_225_600; // 2026-01-01
-    let key = airseal_vendor::signedkey::sign_key(&issuer, "photo-pro", 1, 0, created, 42);
-    let mut trust = airseal_verify::TrustStore::new();
+    let key = sign_key(&issuer, "photo-pro", 1, 0, created, 42);
+    let mut trust = TrustStore::new();
     trust
         .add_key_with_validity(
             &issuer.public_key(),
@@ -409,6 +408,6 @@ fn signed_keys_respect_key_validity_windows() {
         .unwrap();
     assert!(matches!(
         trust.verify_signed_key(&key, "photo-pro", created),
-        Err(airseal_verify::Error::KeyOutOfValidity { .. })
+        Err(Error::KeyOutOfValidity { .. })
     ));
 }
