@@ -8,6 +8,8 @@ extern crate alloc;
 mod error;
 mod fast;
 #[cfg(feature = "std")]
+pub mod fingerprint;
+#[cfg(feature = "std")]
 mod guard;
 mod license;
 mod signedkey;
