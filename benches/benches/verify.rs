@@ -49,6 +49,11 @@ fn bench(c: &mut Criterion) {
     g.bench_function("airseal_full_verify", |b| {
         b.iter(|| trust.verify(black_box(&license), black_box(NOW), black_box(&expected)))
     });
+    let mut precomputed = trust.clone();
+    precomputed.precompute();
+    g.bench_function("airseal_full_verify_precomputed", |b| {
+        b.iter(|| precomputed.verify(black_box(&license), black_box(NOW), black_box(&expected)))
+    });
     let armored = airseal_core::armor::armor("AIRSEAL LICENSE", &license);
     g.bench_function("airseal_full_verify_armored", |b| {
         b.iter(|| {

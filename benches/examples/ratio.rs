@@ -3,8 +3,9 @@
 //!
 //! * `cargo run --release -p airseal-benches --example ratio` — 301 interleaved rounds of
 //!   200 floor calls then 200 full verifications; prints medians and the median ratio.
-//! * `valgrind --tool=callgrind target/release/examples/ratio floor N` (or `full N`) — just N
-//!   calls, for instruction counts; subtract the `N = 0` run for the per-call figure.
+//! * `valgrind --tool=callgrind target/release/examples/ratio floor N` (or `full N`, or
+//!   `precomputed N` for a trust store after `precompute()`) — just N calls, for instruction
+//!   counts; subtract the `N = 0` run for the per-call figure.
 //!
 //! BENCHMARKS.md records the results.
 
@@ -41,6 +42,8 @@ fn main() {
     trust.add_key(public.as_bytes()).unwrap();
     let machine = Machine::from_component_hashes(vec![[1; 8], [2; 8], [3; 8]]);
     let expected = Expected::product("photo-pro").machine(&machine);
+    let mut precomputed = trust.clone();
+    precomputed.precompute();
     let s = cose::parse_sign1(&license).unwrap();
     let msg = cose::sig_structure(s.protected, s.payload);
     let sig = Signature::from_bytes(&s.signature);
@@ -50,6 +53,8 @@ fn main() {
         for _ in 0..n {
             if mode == "floor" {
                 black_box(public.verify_strict(black_box(&msg), black_box(&sig))).unwrap();
+            } else if mode == "precomputed" {
+                drop(black_box(precomputed.verify(black_box(&license), NOW, &expected)).unwrap());
             } else {
                 drop(black_box(trust.verify(black_box(&license), NOW, &expected)).unwrap());
             }

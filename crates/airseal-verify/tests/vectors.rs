@@ -42,6 +42,16 @@ fn machine(case: &Value) -> Option<Machine> {
 
 #[test]
 fn every_vector_has_its_expected_outcome() {
+    check_every_vector(false);
+}
+
+/// The same with precomputed tables: the fast path must give exactly the same outcomes.
+#[test]
+fn every_vector_has_its_expected_outcome_with_precomputed_keys() {
+    check_every_vector(true);
+}
+
+fn check_every_vector(precompute: bool) {
     let m = manifest();
     let cases = m["cases"].as_array().unwrap();
     let (mut valid, mut hostile) = (0, 0);
@@ -57,6 +67,9 @@ fn every_vector_has_its_expected_outcome() {
                 not_after: window["not_after"].as_i64(),
             };
             trust.add_key_with_validity(&hex32(hex), validity).unwrap();
+        }
+        if precompute {
+            trust.precompute();
         }
         let now = case["now"].as_i64().unwrap();
         let machine = machine(case);
