@@ -5,6 +5,7 @@
 
 extern crate alloc;
 
+pub mod activation;
 pub mod armor;
 pub mod cbor;
 pub mod claims;

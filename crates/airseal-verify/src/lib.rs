@@ -5,6 +5,7 @@
 
 extern crate alloc;
 
+pub mod activation;
 mod error;
 mod fast;
 #[cfg(feature = "std")]
@@ -47,6 +48,14 @@ pub fn fuzz_verify(data: &[u8]) {
     if trust.add_key(&FUZZ_KEY_A).is_ok() {
         let _ = trust.verify(data, 1_767_225_600, &Expected::product("photo-pro"));
     }
+}
+
+/// Activation request and deactivation proof verification of arbitrary bytes: never
+/// panics. Used by the fuzz targets.
+#[doc(hidden)]
+pub fn fuzz_activation(data: &[u8]) {
+    let _ = activation::verify_request(data);
+    let _ = activation::verify_deactivation(data);
 }
 
 /// Signed-key verification of arbitrary text against the test key A: never panics. Used by
