@@ -12,7 +12,6 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use airseal_core::{LicenseClaims, cose};
 use airseal_verify::{Expected, Machine, TrustStore};
@@ -20,18 +19,7 @@ use ed25519_dalek::{Signature, SigningKey};
 
 const NOW: i64 = 1_767_225_600;
 
-fn time<F: FnMut()>(n: u32, mut f: F) -> f64 {
-    let t = Instant::now();
-    for _ in 0..n {
-        f();
-    }
-    t.elapsed().as_secs_f64() * 1e9 / f64::from(n)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+use airseal_benches::{median, time};
 
 fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors");

@@ -17,10 +17,7 @@ fn run(bin: &PathBuf, args: &[&str]) -> f64 {
     elapsed
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
+use airseal_benches::median;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");

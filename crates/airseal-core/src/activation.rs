@@ -73,9 +73,8 @@ fn invalid(r: &Reader<'_>, at: usize, why: &'static str) -> DecodeError {
 }
 
 fn missing(r: &Reader<'_>, at: usize, context: &'static str) -> DecodeError {
-    let mut e = r.error_at(at, DecodeErrorKind::MissingField);
-    e.context = context;
-    e
+    r.error_at(at, DecodeErrorKind::MissingField)
+        .with_context(context)
 }
 
 impl ActivationRequest {

@@ -207,6 +207,13 @@ impl DecodeError {
             kind,
         }
     }
+
+    /// The same error, attributed to another field (e.g. a missing claim, reported at the
+    /// map that lacks it).
+    pub fn with_context(mut self, context: &'static str) -> Self {
+        self.context = context;
+        self
+    }
 }
 
 impl fmt::Display for DecodeError {

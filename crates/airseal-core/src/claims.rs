@@ -621,13 +621,6 @@ impl LicenseClaims {
     }
 }
 
-impl DecodeError {
-    fn with_context(mut self, context: &'static str) -> Self {
-        self.context = context;
-        self
-    }
-}
-
 fn encoded_key(k: i64) -> Vec<u8> {
     let mut w = Writer::new();
     w.int(k);

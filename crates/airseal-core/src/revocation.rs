@@ -196,9 +196,8 @@ impl RevocationList {
         r.set_context("revocations");
         r.finish()?;
         let missing = |ctx| {
-            let mut e = r.error_at(start, DecodeErrorKind::MissingField);
-            e.context = ctx;
-            e
+            r.error_at(start, DecodeErrorKind::MissingField)
+                .with_context(ctx)
         };
         out.seq = seq.ok_or_else(|| missing("revocations.seq"))?;
         out.issued_at = issued.ok_or_else(|| missing("revocations.issued_at"))?;

@@ -4,32 +4,13 @@
 //! to.
 
 use alloc::borrow::Cow;
-use alloc::string::ToString;
 
 use airseal_core::activation::{ActivationRequest, DeactivationProof};
-use airseal_core::cose::{self, EnvelopeError, ObjectType, Sign1};
+use airseal_core::cose::{self, ObjectType, Sign1};
 use airseal_core::{DecodeError, DecodeErrorKind, KeyId, armor};
 use ed25519_dalek::{Signature, VerifyingKey};
 
-use crate::error::Error;
-
-fn envelope(bytes: &[u8], typ: ObjectType) -> Result<Sign1<'_>, Error> {
-    let sign1 = cose::parse_sign1(bytes).map_err(|e| match e {
-        EnvelopeError::Malformed(d) => Error::Malformed(d),
-        EnvelopeError::UnsupportedAlgorithm(alg) => Error::UnsupportedAlgorithm { alg },
-        _ => Error::Malformed(DecodeError::new(
-            0,
-            "envelope",
-            DecodeErrorKind::InvalidValue("unrecognised envelope problem"),
-        )),
-    })?;
-    if sign1.header.typ != typ.typ() {
-        return Err(Error::WrongType {
-            found: sign1.header.typ.to_string(),
-        });
-    }
-    Ok(sign1)
-}
+use crate::error::{Error, parse_typed};
 
 /// Checks that the header's kid names the embedded device key, then the device key's strict
 /// Ed25519 signature over the exact bytes.
@@ -58,7 +39,7 @@ fn check_device_signature(sign1: &Sign1<'_>, device_key: &[u8; 32]) -> Result<()
 /// invalid device key), [`Error::BadSignature`].
 pub fn verify_request(input: &[u8]) -> Result<ActivationRequest, Error> {
     let bytes: Cow<'_, [u8]> = armor::dearmor(input)?;
-    let sign1 = envelope(&bytes, ObjectType::ActivationRequest)?;
+    let sign1 = parse_typed(&bytes, ObjectType::ActivationRequest)?;
     let request = ActivationRequest::decode(sign1.payload, sign1.payload_offset)?;
     check_device_signature(&sign1, &request.device_key)?;
     Ok(request)
@@ -70,7 +51,7 @@ pub fn verify_request(input: &[u8]) -> Result<ActivationRequest, Error> {
 /// As for [`verify_request`].
 pub fn verify_deactivation(input: &[u8]) -> Result<DeactivationProof, Error> {
     let bytes: Cow<'_, [u8]> = armor::dearmor(input)?;
-    let sign1 = envelope(&bytes, ObjectType::DeactivationProof)?;
+    let sign1 = parse_typed(&bytes, ObjectType::DeactivationProof)?;
     let proof = DeactivationProof::decode(sign1.payload, sign1.payload_offset)?;
     check_device_signature(&sign1, &proof.device_key)?;
     Ok(proof)

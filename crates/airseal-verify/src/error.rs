@@ -235,6 +235,37 @@ impl fmt::Display for Error {
 
 impl core::error::Error for Error {}
 
+impl From<airseal_core::EnvelopeError> for Error {
+    fn from(e: airseal_core::EnvelopeError) -> Self {
+        match e {
+            airseal_core::EnvelopeError::Malformed(d) => Error::Malformed(d),
+            airseal_core::EnvelopeError::UnsupportedAlgorithm(alg) => {
+                Error::UnsupportedAlgorithm { alg }
+            }
+            // EnvelopeError is non_exhaustive; a new kind is still a malformed envelope.
+            _ => Error::Malformed(DecodeError::new(
+                0,
+                "envelope",
+                airseal_core::DecodeErrorKind::InvalidValue("unrecognised envelope problem"),
+            )),
+        }
+    }
+}
+
+/// Parses a COSE_Sign1 and checks its `typ` (SPEC.md §6 steps 2-4), for every signed type.
+pub(crate) fn parse_typed(
+    bytes: &[u8],
+    typ: airseal_core::ObjectType,
+) -> Result<airseal_core::Sign1<'_>, Error> {
+    let sign1 = airseal_core::cose::parse_sign1(bytes)?;
+    if sign1.header.typ != typ.typ() {
+        return Err(Error::WrongType {
+            found: sign1.header.typ.into(),
+        });
+    }
+    Ok(sign1)
+}
+
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Self {
         Error::Malformed(e)

@@ -69,16 +69,17 @@ impl ClockGuard {
         Ok(guard)
     }
 
-    fn mac(&self, body: &[u8]) -> [u8; 32] {
-        // HMAC accepts any key length; a 64-byte block pads the 32-byte key with zeros
-        // exactly as RFC 2104 does, so this constructor cannot fail.
+    /// HMAC-SHA256 under the guard's key, fed with `body`. HMAC accepts any key length; a
+    /// 64-byte block pads the 32-byte key with zeros exactly as RFC 2104 does, so this
+    /// constructor cannot fail.
+    fn hmac(&self, body: &[u8]) -> hmac::Hmac<Sha256> {
         let mut block = [0u8; 64];
         if let Some(head) = block.get_mut(..32) {
             head.copy_from_slice(&self.key);
         }
         let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new(&block.into());
         mac.update(body);
-        mac.finalize().into_bytes().into()
+        mac
     }
 
     fn load(&mut self, bytes: &[u8]) -> Result<(), Error> {
@@ -90,18 +91,7 @@ impl ClockGuard {
         }
         let (body, tag) = bytes.split_at(STATE_LEN - 32);
         // Constant time is not needed (the attacker owns the file), but costs nothing.
-        let mut verifier = <hmac::Hmac<Sha256> as KeyInit>::new(
-            &{
-                let mut block = [0u8; 64];
-                if let Some(head) = block.get_mut(..32) {
-                    head.copy_from_slice(&self.key);
-                }
-                block
-            }
-            .into(),
-        );
-        verifier.update(body);
-        verifier.verify_slice(tag).map_err(|_| bad.clone())?;
+        self.hmac(body).verify_slice(tag).map_err(|_| bad.clone())?;
         let field = |at: usize| -> [u8; 8] {
             let mut b = [0u8; 8];
             if let Some(src) = body.get(at..at + 8) {
@@ -119,7 +109,7 @@ impl ClockGuard {
         body.extend_from_slice(MAGIC);
         body.extend_from_slice(&self.high_water.to_be_bytes());
         body.extend_from_slice(&self.revocations_seq.to_be_bytes());
-        let tag = self.mac(&body);
+        let tag: [u8; 32] = self.hmac(&body).finalize().into_bytes().into();
         body.extend_from_slice(&tag);
         let unwritable = Error::GuardState {
             reason: "the clock guard state file cannot be written",

@@ -5,7 +5,7 @@ use alloc::string::ToString;
 use alloc::vec::Vec;
 
 use airseal_core::claims::COMPONENT_HASH_LEN;
-use airseal_core::cose::{self, EnvelopeError, ObjectType};
+use airseal_core::cose::{self, ObjectType};
 use airseal_core::revocation::RevocationList;
 use airseal_core::{KeyId, LicenseClaims, UnixTime, armor, pubkey};
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -267,21 +267,7 @@ impl TrustStore {
         bytes: &'b [u8],
         typ: ObjectType,
     ) -> Result<(cose::Sign1<'b>, &TrustedKey), Error> {
-        let sign1 = cose::parse_sign1(bytes).map_err(|e| match e {
-            EnvelopeError::Malformed(d) => Error::Malformed(d),
-            EnvelopeError::UnsupportedAlgorithm(alg) => Error::UnsupportedAlgorithm { alg },
-            // EnvelopeError is non_exhaustive; a new kind is still a malformed envelope.
-            _ => Error::Malformed(airseal_core::DecodeError::new(
-                0,
-                "envelope",
-                airseal_core::DecodeErrorKind::InvalidValue("unrecognised envelope problem"),
-            )),
-        })?;
-        if sign1.header.typ != typ.typ() {
-            return Err(Error::WrongType {
-                found: sign1.header.typ.to_string(),
-            });
-        }
+        let sign1 = crate::error::parse_typed(bytes, typ)?;
         let kid = sign1.header.kid;
         let trusted = self
             .keys
