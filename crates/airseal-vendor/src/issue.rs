@@ -15,7 +15,7 @@ use airseal_core::{
 use chrono::{DateTime, NaiveDate, Utc};
 use ed25519_dalek::{Signer, SigningKey};
 use rand::Rng;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Length of a license id in random bytes (rendered as 13 Crockford base32 symbols).
 const LICENSE_ID_BYTES: usize = 8;
@@ -136,7 +136,7 @@ fn field_error(field: &'static str, message: impl Into<String>) -> IssueError {
 }
 
 /// A limit as people write it: a number or `"unlimited"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LimitSpec {
     /// At most this many.
@@ -146,7 +146,7 @@ pub enum LimitSpec {
 }
 
 /// The only word a [`LimitSpec`] accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UnlimitedWord {
     /// No limit.
@@ -176,7 +176,7 @@ impl LimitSpec {
 }
 
 /// A metadata value as written in a template: text or integer.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MetaSpec {
     /// Integer.
@@ -187,44 +187,59 @@ pub enum MetaSpec {
 
 /// A human-level description of a license: what `airseal issue` flags and a TOML
 /// `--template` file fill in. Field names are the template's keys.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LicenseSpec {
     /// Product id (`aud`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
     /// Vendor name (`iss`); defaults to the signing key id.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     /// `perpetual` (default), `subscription` or `trial`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// Licensee's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub licensee_name: Option<String>,
     /// Licensee's e-mail.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub licensee_email: Option<String>,
     /// Licensee's organisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub licensee_org: Option<String>,
     /// The product key the license belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub product_key: Option<String>,
     /// Valid for this many days from issue.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub days: Option<u32>,
     /// Valid until this date (`YYYY-MM-DD`, end of that day UTC) or RFC 3339 instant.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
     /// Not valid before this date or instant.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub not_before: Option<String>,
     /// Features: `F1`..`F8` or names, each optionally `=DATE` for an end date.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<String>,
     /// Maximum activations.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_activations: Option<LimitSpec>,
     /// Maximum deactivations.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_deactivations: Option<LimitSpec>,
     /// Maintenance (updates) covered until this date or instant.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub maintenance_until: Option<String>,
     /// Days of grace after expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grace_days: Option<u32>,
     /// Tolerated clock skew, in minutes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_offset_minutes: Option<u32>,
     /// Metadata (at most 50 entries).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, MetaSpec>,
 }
 

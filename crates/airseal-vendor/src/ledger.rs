@@ -52,6 +52,12 @@ use rusqlite::{
 };
 use serde_json::Value;
 
+mod imports;
+mod seats;
+mod terms;
+
+pub use terms::KeyTerms;
+
 /// How long a process waits for another one holding the ledger's write lock before giving
 /// up with [`LedgerError::Busy`]. A large batch holds the lock for a few seconds.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -136,10 +142,16 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 
 /// The schema migrations, numbered from 1 without gaps; `PRAGMA user_version` is the number
 /// of the last one applied. Append only: a migration that has shipped is never changed.
-pub const MIGRATIONS: &[(u32, &str)] = &[(1, MIGRATION_1), (2, MIGRATION_2)];
+pub const MIGRATIONS: &[(u32, &str)] = &[
+    (1, MIGRATION_1),
+    (2, MIGRATION_2),
+    (3, terms::MIGRATION_3),
+    (4, seats::MIGRATION_4),
+    (5, imports::MIGRATION_5),
+];
 
 /// The schema version this build writes: the number of the last migration.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Migration 2: revocations (SPEC.md §13) and the revocation lists exported from them.
 const MIGRATION_2: &str = "
