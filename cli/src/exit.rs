@@ -24,7 +24,9 @@ EXIT CODES:
   21  maintenance ended: this release is newer than the license's updates period
   22  signing key not trusted at the license's issue time (rotated out)
   23  revoked by the --revocations list
-  24-26 clock guard (library only): clock rolled back, stale revocation list, guard state";
+  24-26 clock guard: clock rolled back, stale revocation list, guard state
+  27  bound to another device key (activated for another machine)
+  28  activation response answers another request";
 
 /// Exit code for I/O failures.
 pub const IO: u8 = 3;

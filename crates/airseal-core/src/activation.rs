@@ -14,7 +14,7 @@ use crate::cbor::{DecodeError, DecodeErrorKind, KeyOrder, Reader, Writer, text_k
 use crate::claims::{COMPONENT_HASH_LEN, MAX_COMPONENTS, UnixTime};
 
 /// Length of the random nonce of requests and proofs.
-pub const NONCE_LEN: usize = 16;
+pub const NONCE_LEN: usize = crate::claims::REQUEST_NONCE_LEN;
 /// At most this many meter values in a request.
 pub const MAX_METERS: usize = 16;
 

@@ -25,6 +25,8 @@ pub const MAX_NAME_LEN: usize = 64;
 pub const MAX_COMPONENTS: usize = 16;
 /// Length of one fingerprint component hash.
 pub const COMPONENT_HASH_LEN: usize = 8;
+/// Length of the request nonce an activation response echoes (the request's nonce).
+pub const REQUEST_NONCE_LEN: usize = 16;
 /// Longest `cti` (token id).
 pub const MAX_TOKEN_ID_LEN: usize = 32;
 
@@ -53,6 +55,7 @@ const K_MAINTENANCE_UNTIL: u64 = 11;
 const K_GRACE: u64 = 12;
 const K_CLOCK_OFFSET: u64 = 13;
 const K_METADATA: u64 = 14;
+const K_REQUEST_NONCE: u64 = 15;
 
 // Machine binding keys.
 const M_THRESHOLD: u64 = 1;
@@ -249,6 +252,10 @@ pub struct LicenseClaims {
     pub clock_offset: Option<u64>,
     /// Free-form metadata, sorted by the deterministic order of its keys.
     pub metadata: Vec<(String, MetaValue)>,
+    /// The nonce of the activation request this license answers (`SPEC.md` §15.3): set in
+    /// activation responses only, so the app can refuse a response made for another
+    /// request.
+    pub request_nonce: Option<[u8; REQUEST_NONCE_LEN]>,
     /// Non-critical extensions: top-level claims with negative keys (other than airseal's
     /// own), as (key, encoded CBOR value). Kept verbatim so re-encoding loses nothing.
     pub extensions: Vec<(i64, Vec<u8>)>,
@@ -284,6 +291,7 @@ impl LicenseClaims {
             grace_period: None,
             clock_offset: None,
             metadata: Vec::new(),
+            request_nonce: None,
             extensions: Vec::new(),
             airseal_extensions: Vec::new(),
         }
@@ -426,6 +434,7 @@ impl LicenseClaims {
             + usize::from(self.grace_period.is_some())
             + usize::from(self.clock_offset.is_some())
             + usize::from(!self.metadata.is_empty())
+            + usize::from(self.request_nonce.is_some())
             + self.airseal_extensions.len();
         w.map(n);
         w.uint(K_KIND).uint(self.kind.code());
@@ -508,6 +517,9 @@ impl LicenseClaims {
                     MetaValue::Int(i) => w.int(*i),
                 };
             }
+        }
+        if let Some(nonce) = &self.request_nonce {
+            w.uint(K_REQUEST_NONCE).bytes(nonce);
         }
         // Negative keys encode above every non-negative one, so extensions come last.
         let mut ext: Vec<(Vec<u8>, &[u8])> = self
@@ -806,6 +818,10 @@ fn decode_private(r: &mut Reader<'_>, p: &mut LicenseClaims) -> Result<(), Decod
                     };
                     p.metadata.push((k.to_string(), v));
                 }
+            }
+            K_REQUEST_NONCE => {
+                r.set_context("claims.airseal.request_nonce");
+                p.request_nonce = Some(r.bytes_exact::<REQUEST_NONCE_LEN>()?);
             }
             other => {
                 return Err(r.error_at(key_at, DecodeErrorKind::UnknownCriticalKey(other as i64)));

@@ -5,7 +5,7 @@
  *
  * NOW is the time in seconds since 1970 (an app would pass time(NULL)). Prints the license
  * id, its expiry and whether feature F1 is enabled, and exits with the status code: 0 when
- * the license is valid, else the code of the check that failed (10-26, the same numbers as
+ * the license is valid, else the code of the check that failed (10-28, the same numbers as
  * `airseal verify`), 2 for bad arguments and 3 for an unreadable file.
  *
  * Build (after `cargo build -p airseal-ffi`, from the repository root):

@@ -81,6 +81,10 @@ enum AirsealStatus
   AIRSEAL_STATUS_STALE_REVOCATION_LIST = 25,
   // The clock guard's state file cannot be read or written, or fails authentication.
   AIRSEAL_STATUS_GUARD_STATE = 26,
+  // Bound to another device key: activated for another machine.
+  AIRSEAL_STATUS_WRONG_DEVICE = 27,
+  // An activation response that does not answer the pending request.
+  AIRSEAL_STATUS_WRONG_REQUEST = 28,
   // A required pointer argument was NULL. FFI only.
   AIRSEAL_STATUS_NULL_POINTER = 90,
   // A string argument is not valid UTF-8. FFI only.

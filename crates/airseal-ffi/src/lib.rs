@@ -73,6 +73,10 @@ pub enum AirsealStatus {
     StaleRevocationList = 25,
     /// The clock guard's state file cannot be read or written, or fails authentication.
     GuardState = 26,
+    /// Bound to another device key: activated for another machine.
+    WrongDevice = 27,
+    /// An activation response that does not answer the pending request.
+    WrongRequest = 28,
     /// A required pointer argument was NULL. FFI only.
     NullPointer = 90,
     /// A string argument is not valid UTF-8. FFI only.
@@ -86,7 +90,7 @@ pub enum AirsealStatus {
 }
 
 /// Every status, in code order (for `from_code` and the tests).
-const ALL_STATUSES: [AirsealStatus; 22] = [
+const ALL_STATUSES: [AirsealStatus; 24] = [
     AirsealStatus::Ok,
     AirsealStatus::Malformed,
     AirsealStatus::UnsupportedAlgorithm,
@@ -105,6 +109,8 @@ const ALL_STATUSES: [AirsealStatus; 22] = [
     AirsealStatus::ClockRolledBack,
     AirsealStatus::StaleRevocationList,
     AirsealStatus::GuardState,
+    AirsealStatus::WrongDevice,
+    AirsealStatus::WrongRequest,
     AirsealStatus::NullPointer,
     AirsealStatus::InvalidUtf8,
     AirsealStatus::TooLarge,
@@ -158,6 +164,8 @@ impl AirsealStatus {
                 c"stale revocation list: older than a revocation list already accepted"
             }
             Self::GuardState => c"guard state: the clock guard's state cannot be used",
+            Self::WrongDevice => c"wrong device: the license was activated for another machine",
+            Self::WrongRequest => c"wrong request: the activation response answers another request",
             Self::NullPointer => c"null pointer: a required pointer argument was NULL",
             Self::InvalidUtf8 => c"invalid utf8: a string argument is not valid UTF-8",
             Self::TooLarge => c"too large: an argument is longer than its limit (AIRSEAL_MAX_*)",
@@ -742,6 +750,11 @@ mod tests {
             (
                 Error::GuardState { reason: "test" },
                 AirsealStatus::GuardState,
+            ),
+            (Error::WrongDevice, AirsealStatus::WrongDevice),
+            (
+                Error::WrongRequest { reason: "test" },
+                AirsealStatus::WrongRequest,
             ),
         ]
     }

@@ -65,6 +65,8 @@ fn header_names_every_status_by_its_class() {
         ("clock_rolled_back", 24),
         ("stale_revocation_list", 25),
         ("guard_state", 26),
+        ("wrong_device", 27),
+        ("wrong_request", 28),
         ("null_pointer", 90),
         ("invalid_utf8", 91),
         ("too_large", 92),

@@ -83,7 +83,36 @@ impl Issuer {
     pub fn issue(&self, mut claims: LicenseClaims) -> Result<Vec<u8>, IssueError> {
         claims.normalize();
         claims.validate().map_err(IssueError::InvalidClaims)?;
+        if claims.request_nonce.is_some() {
+            return Err(IssueError::InvalidClaims(
+                "only an activation response carries a request nonce",
+            ));
+        }
         Ok(self.sign(ObjectType::License, &claims.encode()))
+    }
+
+    /// Signs an activation response (`SPEC.md` §15.3): a license of type
+    /// `airseal-activation` that echoes the request's nonce and is bound to its device key.
+    ///
+    /// # Errors
+    /// [`IssueError::InvalidClaims`] when the claims break a format rule, or lack the
+    /// request nonce or the device key binding every verifier requires of a response.
+    pub fn issue_activation_response(
+        &self,
+        mut claims: LicenseClaims,
+    ) -> Result<Vec<u8>, IssueError> {
+        claims.normalize();
+        claims.validate().map_err(IssueError::InvalidClaims)?;
+        let device_bound = claims
+            .machine
+            .as_ref()
+            .is_some_and(|m| m.device_key.is_some());
+        if claims.request_nonce.is_none() || !device_bound {
+            return Err(IssueError::InvalidClaims(
+                "an activation response needs a request nonce and a device key",
+            ));
+        }
+        Ok(self.sign(ObjectType::ActivationResponse, &claims.encode()))
     }
 
     /// Issues a license from a description at time `now`, with fresh random ids from the

@@ -114,6 +114,15 @@ pub enum Error {
     /// swapped. Kept apart from [`Error::Malformed`] because the remedy differs: the key is
     /// probably fine and the user should compare what they typed with it.
     Typo,
+    /// The license is bound to another device key than this machine's: it answers another
+    /// machine's activation request, or was copied here together with a faked fingerprint.
+    WrongDevice,
+    /// An activation response that does not answer the pending request: its nonce is
+    /// another request's (a replayed or mixed-up response), or there is no pending request.
+    WrongRequest {
+        /// What does not match.
+        reason: &'static str,
+    },
 }
 
 impl Error {
@@ -139,6 +148,8 @@ impl Error {
             Error::ClockRolledBack { .. } => 24,
             Error::StaleRevocationList { .. } => 25,
             Error::GuardState { .. } => 26,
+            Error::WrongDevice => 27,
+            Error::WrongRequest { .. } => 28,
         }
     }
 
@@ -162,6 +173,8 @@ impl Error {
             Error::ClockRolledBack { .. } => "clock_rolled_back",
             Error::StaleRevocationList { .. } => "stale_revocation_list",
             Error::GuardState { .. } => "guard_state",
+            Error::WrongDevice => "wrong_device",
+            Error::WrongRequest { .. } => "wrong_request",
         }
     }
 }
@@ -226,6 +239,12 @@ impl fmt::Display for Error {
                 f,
                 "license issued at {issued_at} by key {kid}, which was not trusted at that time (rotated out or not yet introduced)"
             ),
+            Error::WrongDevice => f.write_str(
+                "license is bound to another device key: it was activated for another machine",
+            ),
+            Error::WrongRequest { reason } => {
+                write!(f, "activation response does not answer this machine's request: {reason}")
+            }
             Error::Typo => f.write_str(
                 "the key's check symbol does not match: a symbol was mistyped; compare it with the key you were sent",
             ),
@@ -257,13 +276,21 @@ pub(crate) fn parse_typed(
     bytes: &[u8],
     typ: airseal_core::ObjectType,
 ) -> Result<airseal_core::Sign1<'_>, Error> {
+    parse_typed_any(bytes, &[typ]).map(|(sign1, _)| sign1)
+}
+
+/// [`parse_typed`] for a step that accepts several types; also returns the one found.
+pub(crate) fn parse_typed_any<'b>(
+    bytes: &'b [u8],
+    accepted: &[airseal_core::ObjectType],
+) -> Result<(airseal_core::Sign1<'b>, airseal_core::ObjectType), Error> {
     let sign1 = airseal_core::cose::parse_sign1(bytes)?;
-    if sign1.header.typ != typ.typ() {
-        return Err(Error::WrongType {
+    match accepted.iter().find(|t| t.typ() == sign1.header.typ) {
+        Some(&typ) => Ok((sign1, typ)),
+        None => Err(Error::WrongType {
             found: sign1.header.typ.into(),
-        });
+        }),
     }
-    Ok(sign1)
 }
 
 impl From<DecodeError> for Error {

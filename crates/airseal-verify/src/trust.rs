@@ -71,12 +71,24 @@ pub struct TrustStore {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Machine {
     components: Vec<[u8; COMPONENT_HASH_LEN]>,
+    device_key: Option<[u8; 8]>,
 }
 
 impl Machine {
     /// A machine from its component hashes (computed by the activation helpers).
     pub fn from_component_hashes(components: Vec<[u8; COMPONENT_HASH_LEN]>) -> Self {
-        Self { components }
+        Self {
+            components,
+            device_key: None,
+        }
+    }
+
+    /// Also check that a license bound to a device key is bound to this one (the public
+    /// half of the machine's device key): a license copied from another machine then fails
+    /// with [`Error::WrongDevice`] even where the fingerprint was faked or the machine cloned.
+    pub fn with_device_key(mut self, public_key: &[u8; 32]) -> Self {
+        self.device_key = Some(KeyId::of_public_key(public_key).0);
+        self
     }
 
     /// The component hashes.
@@ -224,7 +236,7 @@ impl TrustStore {
         now: UnixTime,
         expected: &Expected<'_>,
     ) -> Result<License, Error> {
-        let (claims, key_id, validity) = self.verify_signed(input, ObjectType::License)?;
+        let (claims, key_id, validity) = self.verify_signed(input)?;
         if !validity.covers(claims.issued_at) {
             return Err(Error::KeyOutOfValidity {
                 kid: key_id,
@@ -244,19 +256,42 @@ impl TrustStore {
     /// malformed list.
     pub fn verify_revocations(&self, input: &[u8]) -> Result<RevocationList, Error> {
         let bytes: Cow<'_, [u8]> = armor::dearmor(input)?;
-        let (sign1, _) = self.check_envelope(&bytes, ObjectType::RevocationList)?;
+        let (sign1, _, _) = self.check_envelope(&bytes, &[ObjectType::RevocationList])?;
         Ok(RevocationList::decode(sign1.payload, sign1.payload_offset)?)
     }
 
     /// Checks armor, envelope, type, key and signature; returns the decoded claims.
-    fn verify_signed(
+    ///
+    /// A license is either a plain license (`airseal-license`) or an activation response
+    /// (`airseal-activation`, SPEC.md §15.3): the same claims, but only a response carries a
+    /// request nonce, and it must be bound to a device key.
+    pub(crate) fn verify_signed(
         &self,
         input: &[u8],
-        typ: ObjectType,
     ) -> Result<(LicenseClaims, KeyId, KeyValidity), Error> {
         let bytes: Cow<'_, [u8]> = armor::dearmor(input)?;
-        let (sign1, trusted) = self.check_envelope(&bytes, typ)?;
+        let (sign1, trusted, typ) = self.check_envelope(
+            &bytes,
+            &[ObjectType::License, ObjectType::ActivationResponse],
+        )?;
         let claims = LicenseClaims::decode(sign1.payload, sign1.payload_offset)?;
+        let is_response = typ == ObjectType::ActivationResponse;
+        let device_bound = claims
+            .machine
+            .as_ref()
+            .is_some_and(|m| m.device_key.is_some());
+        if claims.request_nonce.is_some() != is_response || (is_response && !device_bound) {
+            let why = if is_response {
+                "an activation response needs a request nonce and a device key"
+            } else {
+                "only an activation response carries a request nonce"
+            };
+            return Err(Error::Malformed(airseal_core::DecodeError::new(
+                sign1.payload_offset,
+                "claims",
+                airseal_core::DecodeErrorKind::InvalidValue(why),
+            )));
+        }
         Ok((claims, trusted.id, trusted.validity))
     }
 
@@ -265,9 +300,9 @@ impl TrustStore {
     fn check_envelope<'b>(
         &self,
         bytes: &'b [u8],
-        typ: ObjectType,
-    ) -> Result<(cose::Sign1<'b>, &TrustedKey), Error> {
-        let sign1 = crate::error::parse_typed(bytes, typ)?;
+        accepted: &[ObjectType],
+    ) -> Result<(cose::Sign1<'b>, &TrustedKey, ObjectType), Error> {
+        let (sign1, typ) = crate::error::parse_typed_any(bytes, accepted)?;
         let kid = sign1.header.kid;
         let trusted = self
             .keys
@@ -278,7 +313,7 @@ impl TrustStore {
         if !trusted.verify_strict(&message, &sign1.signature) {
             return Err(Error::BadSignature);
         }
-        Ok((sign1, trusted))
+        Ok((sign1, trusted, typ))
     }
 }
 
@@ -358,6 +393,12 @@ fn check_claims(
                 matched,
                 required: binding.threshold,
             });
+        }
+        let device = expected.machine.and_then(|m| m.device_key);
+        if let (Some(bound), Some(ours)) = (binding.device_key, device) {
+            if bound != ours {
+                return Err(Error::WrongDevice);
+            }
         }
     }
     if let Some(list) = expected.revocations {
