@@ -60,6 +60,8 @@ MAX_OBJECT_SIZE = 64 * 1024
 MAX_BASE64 = -(-MAX_OBJECT_SIZE // 3) * 4
 KID_DOMAIN = b"airseal-kid-v1"
 TYP_LICENSE = "airseal-license"
+# An activation response is a license bound to a request (SPEC.md section 15.3).
+TYP_RESPONSE = "airseal-activation"
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 U64_MAX = 2**64 - 1
 # Ed25519 group order l. A signature's S must be < l (RFC 8032 section 5.1.7).
@@ -78,7 +80,7 @@ AIRSEAL_NAMES = {
     0: "kind", 1: "licensee_name", 2: "licensee_email", 3: "licensee_org", 4: "product_key",
     5: "feature_bits", 6: "feature_bit_expiry", 7: "features", 8: "max_activations",
     9: "max_deactivations", 10: "machine", 11: "maintenance_until", 12: "grace_period",
-    13: "clock_offset", 14: "metadata",
+    13: "clock_offset", 14: "metadata", 15: "request_nonce",
 }
 KINDS = {0: "perpetual", 1: "subscription", 2: "trial"}
 
@@ -689,6 +691,8 @@ def decode_airseal(v, spans) -> tuple[dict, dict]:
                     want(type(mv) is int, fctx, "unexpected_type", "metadata value must be text or integer")
                     meta[mk] = as_int(mv, fctx)
             js["metadata"] = meta
+        elif k == 15:
+            js["request_nonce"] = hexs(as_bytes(val, fctx, 16))
     want(kind is not None, "claims.airseal.kind", "missing_field")
     js["kind"] = kind
     if licensee:
@@ -756,7 +760,8 @@ def sat(v: int) -> int:
     return max(I64_MIN, min(I64_MAX, v))
 
 
-def apply_policy(pol: dict, product: str, now: int, machine: list[bytes] | None) -> tuple[str, list]:
+def apply_policy(pol: dict, product: str, now: int, machine: list[bytes] | None,
+                 device_public_key: bytes | None = None) -> tuple[str, list]:
     if pol["product"] != product:
         raise Reject("wrong_product", detail=f"license is for {pol['product']!r}")
     skew = min(pol["clock_offset"] or 0, I64_MAX)
@@ -774,6 +779,9 @@ def apply_policy(pol: dict, product: str, now: int, machine: list[bytes] | None)
         matched = sum(1 for c in pol["machine"]["components"] if c in have)
         if matched < pol["machine"]["threshold"]:
             raise Reject("wrong_machine", detail=f"{matched} of {pol['machine']['threshold']} components")
+        bound = pol["machine"].get("device_key")
+        if bound is not None and device_public_key is not None and kid_of(device_public_key) != bound:
+            raise Reject("wrong_device", detail=f"bound to device key {bound.hex()}")
     active = [f"F{i + 1}" for i in range(8)
               if pol["bits"] >> i & 1 and (pol["bit_expiry"][i] is None or now < pol["bit_expiry"][i])]
     active += [n for n, e in pol["named"] if e is None or now < e]
@@ -798,10 +806,11 @@ def verify_signature_pycose(data: bytes, env: dict, public_key: bytes) -> bool:
 
 
 def verify(data: bytes, trusted: list[bytes], product: str, now: int, machine, notes: list,
-           validity: dict | None = None, release_date: int | None = None) -> dict:
+           validity: dict | None = None, release_date: int | None = None,
+           device_public_key: bytes | None = None) -> dict:
     raw = dearmor(data)
     env = parse_envelope(raw)
-    if env["header"]["typ"] != TYP_LICENSE:
+    if env["header"]["typ"] not in (TYP_LICENSE, TYP_RESPONSE):
         raise Reject("wrong_type", detail=f"typ {env['header']['typ']!r}")
     key = next((k for k in trusted if kid_of(k) == env["header"]["kid"]), None)
     if key is None:
@@ -823,13 +832,18 @@ def verify(data: bytes, trusted: list[bytes], product: str, now: int, machine, n
     if env["header"]["alg"] == ALG_ED25519:
         notes.append("alg -19 mapped to pycose EdDSA")
     claims, pol = decode_claims(env["payload"])
+    # Only an activation response carries a request nonce, and it must be device-bound.
+    is_response = env["header"]["typ"] == TYP_RESPONSE
+    device_bound = pol["machine"] is not None and "device_key" in pol["machine"]
+    want(("request_nonce" in claims) == is_response and (device_bound or not is_response),
+         "claims", "invalid_value", "request nonce and device key rules of section 15.3")
     # Key rotation (SPEC.md §6.1): the signing key must have been trusted at the license's
     # issue time: not_before <= iat < not_after.
     window = (validity or {}).get(key.hex(), {})
     nb, na = window.get("not_before"), window.get("not_after")
     if (nb is not None and pol["iat"] < nb) or (na is not None and pol["iat"] >= na):
         raise Reject("key_out_of_validity", detail=f"iat {pol['iat']} outside [{nb}, {na})")
-    status, active = apply_policy(pol, product, now, machine)
+    status, active = apply_policy(pol, product, now, machine, device_public_key)
     # Release gating: the app's release must be before the maintenance end (exclusive).
     until = claims.get("maintenance_until")
     if release_date is not None and until is not None and release_date >= until:
@@ -848,7 +862,8 @@ def run_case(base: pathlib.Path, case: dict) -> tuple[bool, str]:
     notes: list[str] = []
     try:
         got = verify(data, trusted, case["product"], case["now"], machine, notes,
-                     case.get("key_validity"), case.get("release_date"))
+                     case.get("key_validity"), case.get("release_date"),
+                     bytes.fromhex(case["device_public_key"]) if case.get("device_public_key") else None)
     except Reject as e:
         if exp["result"] != "error":
             return False, f"expected valid, got {e.cls} ({e.context} {e.rule} {e.detail})".replace("  ", " ")

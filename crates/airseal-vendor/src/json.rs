@@ -104,6 +104,9 @@ pub fn claims_to_json(c: &LicenseClaims) -> Value {
             .collect();
         m.insert("metadata".into(), Value::Object(meta));
     }
+    if let Some(nonce) = &c.request_nonce {
+        m.insert("request_nonce".into(), json!(hex(nonce)));
+    }
     for (name, ext) in [
         ("extensions", &c.extensions),
         ("airseal_extensions", &c.airseal_extensions),

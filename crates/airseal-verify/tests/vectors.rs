@@ -72,7 +72,10 @@ fn check_every_vector(precompute: bool) {
             trust.precompute();
         }
         let now = case["now"].as_i64().unwrap();
-        let machine = machine(case);
+        let machine = machine(case).map(|m| match case["device_public_key"].as_str() {
+            Some(device) => m.with_device_key(&hex32(device)),
+            None => m,
+        });
         let mut expected = Expected::product(case["product"].as_str().unwrap());
         if let Some(m) = &machine {
             expected = expected.machine(m);

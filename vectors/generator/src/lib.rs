@@ -218,6 +218,8 @@ struct Check<'a> {
     release_date: Option<i64>,
     /// Validity windows of trusted keys: (key name, not before, not after).
     validity: &'a [(&'a str, Option<i64>, Option<i64>)],
+    /// The machine's device public key, checked against a device-bound license.
+    device: Option<[u8; 32]>,
 }
 
 impl Default for Check<'_> {
@@ -229,6 +231,7 @@ impl Default for Check<'_> {
             machine: None,
             release_date: None,
             validity: &[],
+            device: None,
         }
     }
 }
@@ -274,6 +277,7 @@ impl Builder {
             "machine": machine,
             "release_date": check.release_date,
             "key_validity": validity,
+            "device_public_key": check.device.map(|d| hex(&d)),
             "expected": expected,
         })
     }
@@ -1486,8 +1490,103 @@ pub fn generate() -> Vec<Case> {
         Check::default(),
         "wrong_machine",
     );
+    activation_responses(&mut b, &a);
 
     b.cases
+}
+
+/// The public half of the device key of the activation-response vectors (seed `d1` × 32).
+pub fn device_public_key() -> [u8; 32] {
+    SigningKey::from_bytes(&[0xd1; 32])
+        .verifying_key()
+        .to_bytes()
+}
+
+/// Activation responses (SPEC.md §15.3): licenses of type `airseal-activation` that echo a
+/// request nonce and are bound to the requesting device's key.
+fn activation_responses(b: &mut Builder, a: &Issuer) {
+    let device = device_public_key();
+    let mut response = typical_node_locked();
+    response.request_nonce = Some([0x4e; 16]);
+    if let Some(m) = response.machine.as_mut() {
+        m.device_key = Some(KeyId::of_public_key(&device).0);
+    }
+    let bytes = a
+        .issue_activation_response(response.clone())
+        .unwrap_or_default();
+    let here = Some(vec![[1u8; 8], [2u8; 8], [3u8; 8]]);
+    b.valid(
+        "activation-response.cose",
+        "activation response: node-locked, bound to the device key, echoing the request nonce",
+        bytes.clone(),
+        &response,
+        Check {
+            machine: here.clone(),
+            device: Some(device),
+            ..Check::default()
+        },
+        "valid",
+    );
+    b.valid(
+        "activation-response-armored.txt",
+        "the same response, armored as AIRSEAL ACTIVATION RESPONSE",
+        armor(ObjectType::ActivationResponse.armor_label(), &bytes).into_bytes(),
+        &response,
+        Check {
+            machine: here.clone(),
+            device: Some(device),
+            ..Check::default()
+        },
+        "valid",
+    );
+    b.error(
+        "activation-response-other-device.cose",
+        "the response verified on a machine whose device key is another (copied license)",
+        bytes,
+        Check {
+            machine: here,
+            device: Some(TestKey::new("device-2", 0xd2).public()),
+            ..Check::default()
+        },
+        "wrong_device",
+    );
+    let mut no_nonce = response.clone();
+    no_nonce.request_nonce = None;
+    b.malformed(
+        "activation-response-without-nonce.cose",
+        "typ airseal-activation without a request nonce",
+        a.sign(ObjectType::ActivationResponse, &no_nonce.encode()),
+        "claims",
+        "invalid_value",
+    );
+    let mut unbound = response.clone();
+    if let Some(m) = unbound.machine.as_mut() {
+        m.device_key = None;
+    }
+    b.malformed(
+        "activation-response-without-device-key.cose",
+        "typ airseal-activation whose machine binding has no device key",
+        a.sign(ObjectType::ActivationResponse, &unbound.encode()),
+        "claims",
+        "invalid_value",
+    );
+    b.malformed(
+        "license-with-request-nonce.cose",
+        "typ airseal-license carrying a request nonce (only responses may)",
+        a.sign(ObjectType::License, &response.encode()),
+        "claims",
+        "invalid_value",
+    );
+    let short = with_private(&response.encode(), 15, enc(|w| {
+        w.bytes(&[0x4e; 15]);
+    }));
+    b.malformed(
+        "activation-response-short-nonce.cose",
+        "request nonce of 15 bytes",
+        a.sign(ObjectType::ActivationResponse, &short),
+        "claims.airseal.request_nonce",
+        "invalid_value",
+    );
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
