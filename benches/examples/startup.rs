@@ -1,13 +1,17 @@
 //! What an app pays at startup: `startup read LICENSE` only reads the file; `startup verify
-//! LICENSE PUBLIC_KEY` reads it and the public key file and verifies the license. The
-//! `startup_bench` example runs both many times, interleaved, and compares wall times.
+//! LICENSE` reads it and verifies it against the vendor public key compiled into the
+//! program, as an app ships it. The `startup_bench` example runs both many times,
+//! interleaved, and compares wall times.
 
 use std::process::ExitCode;
+
+/// The vendor public key, compiled in (apps do not read their trust anchor from a file).
+const PUBLIC_KEY: &str = include_str!("../../vectors/doc-example.pub");
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let (Some(mode), Some(license)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: startup read LICENSE | startup verify LICENSE PUBLIC_KEY");
+        eprintln!("usage: startup read LICENSE | startup verify LICENSE");
         return ExitCode::from(2);
     };
     let Ok(bytes) = std::fs::read(license) else {
@@ -16,11 +20,8 @@ fn main() -> ExitCode {
     if mode == "read" {
         return ExitCode::from(u8::from(bytes.is_empty()));
     }
-    let Some(Ok(public)) = args.get(3).map(std::fs::read) else {
-        return ExitCode::from(3);
-    };
     let mut trust = airseal_verify::TrustStore::new();
-    if trust.add_public_key_file(&public).is_err() {
+    if trust.add_public_key_file(PUBLIC_KEY.as_bytes()).is_err() {
         return ExitCode::from(19);
     }
     let expected = airseal_verify::Expected::product("photo-pro");

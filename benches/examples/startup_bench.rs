@@ -23,15 +23,14 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let bin = std::env::current_exe().unwrap().with_file_name("startup");
     let license = root.join("vectors/doc-example.lic");
-    let public = root.join("vectors/doc-example.pub");
-    let (lic, public) = (license.to_str().unwrap(), public.to_str().unwrap());
+    let lic = license.to_str().unwrap();
     let (mut read, mut verify) = (Vec::new(), Vec::new());
     for _ in 0..20 {
-        run(&bin, &["verify", lic, public]); // warm the page cache and the binary
+        run(&bin, &["verify", lic]); // warm the page cache and the binary
     }
     for _ in 0..501 {
         read.push(run(&bin, &["read", lic]));
-        verify.push(run(&bin, &["verify", lic, public]));
+        verify.push(run(&bin, &["verify", lic]));
     }
     let (r, v) = (median(&mut read), median(&mut verify));
     println!(
