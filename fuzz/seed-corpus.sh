@@ -3,7 +3,7 @@
 # COSE payloads (claims) for the claims targets. Usage: fuzz/seed-corpus.sh
 set -euo pipefail
 cd "$(dirname "$0")"
-for t in armor envelope verify public_key claims claims_policy product_key signed_key revocations fast_differential activation; do mkdir -p "corpus/$t"; done
+for t in armor envelope verify public_key claims claims_policy product_key signed_key revocations fast_differential activation activation_response; do mkdir -p "corpus/$t"; done
 for f in ../vectors/licenses/*; do
   base=$(basename "$f")
   for t in armor envelope verify; do cp "$f" "corpus/$t/$base"; done
@@ -25,3 +25,4 @@ printf '\xa5\x01\x01\x02\x00\x03\x81\x6dABCDEFGHJKMNP\x04\x81\x64ABCD\x05\xa1\x6
 cp corpus/verify/* corpus/fast_differential/
 # Activation messages share the license envelope: seed with the license files.
 cp corpus/verify/* corpus/activation/
+cp ../vectors/licenses/activation-response* corpus/activation_response/

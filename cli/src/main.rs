@@ -6,6 +6,7 @@
 mod cmd;
 mod exit;
 mod io;
+mod qr;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,10 +29,25 @@ enum Command {
     Keygen(cmd::keygen::KeygenArgs),
     /// Product keys: generate batches, inspect a key, recover an interrupted batch.
     Keys(cmd::keys::KeysArgs),
-    /// Issue a signed license file.
+    /// Issue a signed license file (or, with --batch --from-import, one per imported key).
     Issue(Box<cmd::issue::IssueArgs>),
-    /// Verify a license file offline (exit 0 only when valid; see EXIT CODES).
+    /// Import keys and their terms from another platform's CSV export.
+    Import(cmd::import::ImportArgs),
+    /// Verify a license file offline (exit 0 only when valid; see EXIT CODES); with
+    /// --machine, the license installed on this machine.
     Verify(cmd::verify::VerifyArgs),
+    /// Create an activation (or trial) request on this machine, as a file or a QR code.
+    Request(Box<cmd::request::RequestArgs>),
+    /// Install the vendor's activation response on this machine.
+    Install(cmd::install::InstallArgs),
+    /// Give this machine's seat back: delete the license and print a deactivation proof.
+    Release(cmd::release::ReleaseArgs),
+    /// Answer an activation or trial request: record the seat, write the signed response.
+    Activate(Box<cmd::activate::ActivateArgs>),
+    /// Free a seat: accept a machine's deactivation proof (or release a lost machine).
+    Deactivate(cmd::activate::DeactivateArgs),
+    /// List and search keys, activations and the audit log (table, CSV or JSON).
+    Ledger(cmd::ledger::LedgerArgs),
     /// Revoke a license, a product key, or everything issued before a date (offline).
     Revoke(cmd::revoke::RevokeArgs),
     /// Export the signed revocation list apps load.
@@ -58,8 +74,15 @@ fn main() -> ExitCode {
         Command::Keygen(a) => cmd::keygen::run(&a),
         Command::Keys(a) => cmd::keys::run(&a),
         Command::Issue(a) => cmd::issue::run(&a),
+        Command::Import(a) => cmd::import::run(&a),
         Command::Verify(a) => cmd::verify::run(&a),
+        Command::Request(a) => cmd::request::run(&a),
+        Command::Install(a) => cmd::install::run(&a),
+        Command::Release(a) => cmd::release::run(&a),
         Command::Inspect(a) => cmd::inspect::run(&a),
+        Command::Activate(a) => cmd::activate::activate(&a),
+        Command::Deactivate(a) => cmd::activate::deactivate(&a),
+        Command::Ledger(a) => cmd::ledger::run(&a),
         Command::Revoke(a) => cmd::revoke::revoke(&a),
         Command::Revocations(a) => cmd::revoke::revocations(&a),
         Command::Demo(a) => cmd::demo::run(&a),

@@ -81,6 +81,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
             force: false,
             quiet: false,
             allow_weak: false,
+            template: None,
             seed: None,
             insecure_seed: false,
             passphrase: pass.clone(),
@@ -195,22 +196,26 @@ fn demo_issue_args(keys: &Path, out: &Path, pass: &PassphraseArgs) -> issue::Iss
         maintenance_until: None,
         grace_days: None,
         clock_offset_minutes: None,
-        out: out.to_path_buf(),
+        out: Some(out.to_path_buf()),
         raw: false,
         force: false,
         passphrase: pass.clone(),
+        batch: Default::default(),
     }
 }
 
 fn verify_args(file: &Path, keys: &Path, product: &str) -> verify::VerifyArgs {
     verify::VerifyArgs {
-        file: file.to_path_buf(),
+        file: Some(file.to_path_buf()),
         public_key: vec![keys.join("signing.pub")],
         product: product.into(),
         now: None,
         release_date: None,
         revocations: None,
         json: false,
+        machine: false,
+        data_dir: None,
+        fingerprint: Default::default(),
     }
 }
 

@@ -87,8 +87,8 @@ pub struct IssueArgs {
     #[arg(long, value_name = "MINUTES")]
     pub clock_offset_minutes: Option<u32>,
     /// Where to write the license (`-` for standard output).
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "from_import")]
+    pub out: Option<PathBuf>,
     /// Write raw COSE bytes instead of armored text.
     #[arg(long)]
     pub raw: bool,
@@ -97,6 +97,9 @@ pub struct IssueArgs {
     pub force: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
+    /// `--batch --from-import BATCH_ID --out-dir DIR`: licenses for every imported key.
+    #[command(flatten)]
+    pub batch: super::issue_batch::BatchArgs,
 }
 
 impl IssueArgs {
@@ -139,12 +142,20 @@ impl IssueArgs {
             grace_days: self.grace_days,
             clock_offset_minutes: self.clock_offset_minutes,
             metadata,
+            machine_threshold: None,
         })
     }
 }
 
 /// Runs `airseal issue`.
 pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
+    if let Some(batch) = args.batch.from_import {
+        return super::issue_batch::run(args, batch);
+    }
+    let out_path = args
+        .out
+        .clone()
+        .ok_or_else(|| CliError::msg("--out is required (or --batch --from-import)"))?;
     let mut spec = args.spec()?;
     // The vendor folder is optional for `issue`: used when found (or named), for the key,
     // the vendor id and named templates.
@@ -198,11 +209,11 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
             "--product is required (or `product` in the --template file)",
         ));
     }
-    if args.out.as_os_str() != "-" && args.out.exists() && !args.force {
+    if out_path.as_os_str() != "-" && out_path.exists() && !args.force {
         // Checked before asking for the passphrase, so nobody types it for nothing.
         return Err(CliError::msg(format!(
             "{} already exists; pass --force to replace it",
-            args.out.display()
+            out_path.display()
         )));
     }
     let issuer = super::unlock_key(&key_path, &args.passphrase)?;
@@ -213,18 +224,18 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
     } else {
         armor(ObjectType::License.armor_label(), &bytes).into_bytes()
     };
-    if args.out.as_os_str() == "-" {
+    if out_path.as_os_str() == "-" {
         use std::io::Write as _;
         std::io::stdout()
             .write_all(&out)
-            .map_err(|e| CliError::io(&args.out, e))?;
+            .map_err(|e| CliError::io(&out_path, e))?;
     } else {
-        crate::io::write_output(&args.out, &out, args.force)?;
+        crate::io::write_output(&out_path, &out, args.force)?;
         eprintln!(
             "issued license {license_id} ({} bytes signed, key {}) → {}",
             bytes.len(),
             issuer.key_id(),
-            args.out.display()
+            out_path.display()
         );
     }
     Ok(ExitCode::SUCCESS)

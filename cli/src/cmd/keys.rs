@@ -99,6 +99,10 @@ pub struct GenerateArgs {
     /// Accept a pattern whose random keys carry fewer than 64 bits (the default pattern has 95).
     #[arg(long)]
     pub allow_weak: bool,
+    /// The license template (under [products.<id>.templates]) that `airseal activate` uses
+    /// for these keys (default: the product's activation_template).
+    #[arg(long, value_name = "NAME")]
+    pub template: Option<String>,
     /// Seed the generator (reproducible keys, FOR TESTS ONLY; needs --insecure-seed).
     #[arg(long, value_name = "N", requires = "insecure_seed")]
     pub seed: Option<u64>,
@@ -189,6 +193,15 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
             vendor.config_path().display()
         ))
     })?;
+    if let Some(t) = &a.template {
+        if !product_cfg.templates.contains_key(t) {
+            return Err(CliError::msg(format!(
+                "--template {t:?}: no [products.{}.templates.{t}] in {}",
+                a.product,
+                vendor.config_path().display()
+            )));
+        }
+    }
     let pattern_text = a
         .pattern
         .clone()
@@ -286,6 +299,7 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
             format,
             output: &out_path,
             force: a.force,
+            template: a.template.as_deref(),
         },
         &mut |done| {
             if let Some(b) = &bar {

@@ -1,11 +1,19 @@
 //! One module per subcommand.
 
+pub mod activate;
 pub mod demo;
+pub mod import;
 pub mod init;
 pub mod inspect;
+pub mod install;
 pub mod issue;
+pub mod issue_batch;
 pub mod keygen;
 pub mod keys;
+pub mod ledger;
+pub mod machine;
+pub mod release;
+pub mod request;
 pub mod revoke;
 pub mod verify;
 

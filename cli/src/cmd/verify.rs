@@ -17,7 +17,8 @@ use crate::exit::{CliError, EXIT_CODES_HELP};
 #[command(after_help = EXIT_CODES_HELP)]
 pub struct VerifyArgs {
     /// The license file: armored text (also inside an e-mail) or raw bytes; `-` for stdin.
-    pub file: PathBuf,
+    #[arg(required_unless_present = "machine", conflicts_with = "machine")]
+    pub file: Option<PathBuf>,
     /// A trusted public key file (signing.pub); repeat it to trust several keys (rotation).
     #[arg(long = "public-key", value_name = "FILE", required = true)]
     pub public_key: Vec<PathBuf>,
@@ -38,6 +39,17 @@ pub struct VerifyArgs {
     /// Print the verified claims, or the error, as JSON on standard output.
     #[arg(long)]
     pub json: bool,
+    /// Verify the license installed on this machine (`airseal install`) instead of a file:
+    /// also checks this machine's fingerprint against its binding and its device key.
+    #[arg(long)]
+    pub machine: bool,
+    /// With --machine: the data folder (default: $AIRSEAL_DATA_DIR, else the product's
+    /// folder under $XDG_DATA_HOME/airseal or ~/.local/share/airseal).
+    #[arg(long, value_name = "DIR", requires = "machine")]
+    pub data_dir: Option<PathBuf>,
+    /// With --machine: how this machine is identified (as for `airseal request`).
+    #[command(flatten)]
+    pub fingerprint: super::machine::FingerprintArgs,
 }
 
 /// Runs `airseal verify`.
@@ -56,7 +68,10 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
         Some(s) => parse_time("--now", s, EndOfDay::No)?,
         None => chrono::Utc::now().timestamp(),
     };
-    let input = crate::io::read_input(&args.file)?;
+    let (shown, input) = match &args.file {
+        Some(file) if !args.machine => (file.clone(), crate::io::read_input(file)?),
+        _ => super::machine::installed_license(args.data_dir.as_deref(), &args.product)?,
+    };
     let mut expected = Expected::product(&args.product);
     if let Some(d) = &args.release_date {
         expected = expected.release_date(parse_time("--release-date", d, EndOfDay::No)?);
@@ -77,7 +92,19 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     if let Some(l) = &list {
         expected = expected.revocations(l);
     }
-    match trust.verify(&input, now, &expected) {
+    let verified = if args.machine {
+        super::machine::verify_installed(
+            args.data_dir.as_deref(),
+            &args.product,
+            &args.fingerprint,
+            &trust,
+            now,
+            expected,
+        )?
+    } else {
+        trust.verify(&input, now, &expected)
+    };
+    match verified {
         Ok(license) => {
             if args.json {
                 println!("{}", success_json(&license, now));
@@ -97,7 +124,7 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
                 }
                 println!("{j}");
             } else {
-                eprintln!("{}: invalid: {message}", args.file.display());
+                eprintln!("{}: invalid: {message}", shown.display());
             }
             Ok(ExitCode::from(e.code()))
         }

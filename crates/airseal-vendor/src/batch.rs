@@ -221,6 +221,9 @@ pub struct BatchRequest<'a> {
     pub output: &'a Path,
     /// Replace an existing output file.
     pub force: bool,
+    /// The license template activations of these keys use (recorded in the batch's
+    /// parameters; see [`crate::activate`]); `None` = the product's default.
+    pub template: Option<&'a str>,
 }
 
 /// What a batch did.
@@ -361,10 +364,13 @@ pub fn generate_unpublished(
     remove_stale_temps(req.output);
     let kind = req.source.kind();
     let pattern = req.source.pattern().cloned();
-    let params = serde_json::json!({
+    let mut params = serde_json::json!({
         "pattern": pattern.as_ref().map(Pattern::as_str),
         "format": req.format.as_str(),
     });
+    if let Some(t) = req.template {
+        params["template"] = serde_json::Value::from(t);
+    }
     let mut writer = ledger.begin_batch(
         req.product,
         kind.as_str(),

@@ -270,6 +270,12 @@ pub struct LicenseSpec {
     /// Metadata (at most 50 entries).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, MetaSpec>,
+    /// For offline activation only: how many of the requesting machine's fingerprint
+    /// components must match for the license to verify there (default: a majority). Not a
+    /// claim of its own: it becomes the threshold of the machine binding (`SPEC.md` §4.2),
+    /// so [`LicenseSpec::to_claims`] ignores it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine_threshold: Option<u8>,
 }
 
 impl LicenseSpec {
@@ -301,7 +307,8 @@ impl LicenseSpec {
             max_deactivations,
             maintenance_until,
             grace_days,
-            clock_offset_minutes
+            clock_offset_minutes,
+            machine_threshold
         );
         if self.features.is_empty() {
             self.features = base.features;

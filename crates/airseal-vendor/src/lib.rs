@@ -4,7 +4,9 @@
 //! shell. The wire formats are in `airseal-core` and `SPEC.md`.
 #![deny(missing_docs)]
 
+pub mod activate;
 pub mod batch;
+pub mod import;
 pub mod issue;
 pub mod json;
 pub mod keyfile;

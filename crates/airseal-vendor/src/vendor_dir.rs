@@ -221,6 +221,11 @@ pub struct ProductConfig {
     /// (checked when the file is read) so the CLI can lay flags over them before parsing.
     #[serde(default)]
     pub templates: BTreeMap<String, toml::Table>,
+    /// The template `airseal activate` answers a product key's activation request with, when
+    /// neither the key's own terms nor its batch name one (see [`crate::activate`]).
+    pub activation_template: Option<String>,
+    /// The template of this product's trial; without one, trial requests are refused.
+    pub trial_template: Option<String>,
 }
 
 impl Config {
@@ -268,6 +273,19 @@ impl Config {
             if let Some(pattern) = &product.key_pattern {
                 Pattern::parse(pattern)
                     .map_err(|e| invalid(format!("products.{id}.key_pattern"), e.to_string()))?;
+            }
+            for (field, name) in [
+                ("activation_template", &product.activation_template),
+                ("trial_template", &product.trial_template),
+            ] {
+                if let Some(name) = name {
+                    if !product.templates.contains_key(name) {
+                        return Err(invalid(
+                            format!("products.{id}.{field}"),
+                            format!("no template {name:?} under [products.{id}.templates]"),
+                        ));
+                    }
+                }
             }
             for name in product.templates.keys() {
                 self.template_spec(id, name).map_err(|e| match e {

@@ -26,6 +26,7 @@ fn request<'a>(out: &'a Path, count: u64, seed: u64) -> BatchRequest<'a> {
         format: OutputFormat::Txt,
         output: out,
         force: false,
+        template: None,
     }
 }
 

@@ -14,7 +14,6 @@
 //! "find and delete the right file", and says so honestly.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use hmac::{KeyInit, Mac};
@@ -111,27 +110,11 @@ impl ClockGuard {
         body.extend_from_slice(&self.revocations_seq.to_be_bytes());
         let tag: [u8; 32] = self.hmac(&body).finalize().into_bytes().into();
         body.extend_from_slice(&tag);
-        let unwritable = Error::GuardState {
-            reason: "the clock guard state file cannot be written",
-        };
-        let tmp = self
-            .path
-            .with_extension(format!("tmp-{}", std::process::id()));
-        let mut f = fs::File::create(&tmp).map_err(|_| unwritable.clone())?;
-        f.write_all(&body)
-            .and_then(|()| f.sync_all())
-            .map_err(|_| unwritable.clone())?;
-        drop(f);
-        fs::rename(&tmp, &self.path).map_err(|_| {
-            let _ = fs::remove_file(&tmp);
-            unwritable.clone()
-        })?;
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(d) = fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
+        crate::atomic::write_atomic(&self.path, &body, crate::atomic::Access::Default).map_err(
+            |_| Error::GuardState {
+                reason: "the clock guard state file cannot be written",
+            },
+        )
     }
 
     /// The latest time observed.

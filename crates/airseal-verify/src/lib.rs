@@ -6,6 +6,10 @@
 extern crate alloc;
 
 pub mod activation;
+#[cfg(feature = "std")]
+mod atomic;
+#[cfg(feature = "std")]
+pub mod device;
 mod error;
 mod fast;
 #[cfg(feature = "std")]
@@ -57,6 +61,43 @@ pub fn fuzz_activation(data: &[u8]) {
     let _ = activation::verify_request(data);
     let _ = activation::verify_deactivation(data);
 }
+
+/// Activation-response checks of arbitrary bytes, as [`device::Device::install`] makes them
+/// against the pending request of `vectors/licenses/activation-response.cose` (key A, the
+/// vectors' device key and nonce): never panics. Used by the fuzz targets.
+#[cfg(feature = "std")]
+#[doc(hidden)]
+pub fn fuzz_activation_response(data: &[u8]) {
+    let mut trust = TrustStore::new();
+    if trust.add_key(&FUZZ_KEY_A).is_ok() {
+        let _ = device::check_response(&trust, data, &fuzz_pending_request(), 1_767_225_600);
+    }
+}
+
+/// The pending request `vectors/licenses/activation-response.cose` answers (the fuzz
+/// hook's, checked against the vector by the tests so the hook reaches every check).
+#[cfg(feature = "std")]
+#[doc(hidden)]
+pub fn fuzz_pending_request() -> airseal_core::activation::ActivationRequest {
+    airseal_core::activation::ActivationRequest {
+        product: "photo-pro".into(),
+        product_key: None,
+        components: alloc::vec![[1; 8], [2; 8], [3; 8]],
+        device_key: FUZZ_DEVICE_KEY,
+        nonce: [0x4e; 16],
+        created: 1_767_225_600,
+        app_version: None,
+        purpose: airseal_core::activation::Purpose::Activation,
+        meters: alloc::vec![],
+    }
+}
+
+/// The device public key of the activation-response vectors (seed `d1` × 32).
+#[cfg(feature = "std")]
+const FUZZ_DEVICE_KEY: [u8; 32] = [
+    0x6e, 0xe0, 0x91, 0xfd, 0x28, 0x0a, 0x9b, 0x68, 0x55, 0x4f, 0xa7, 0x3c, 0x58, 0x81, 0x25, 0xd4,
+    0x7d, 0x34, 0x25, 0xc6, 0x8a, 0x26, 0xba, 0x23, 0x6b, 0x4d, 0xad, 0x90, 0xf9, 0x0a, 0x8f, 0x92,
+];
 
 /// Signed-key verification of arbitrary text against the test key A: never panics. Used by
 /// the fuzz targets.

@@ -136,6 +136,12 @@ impl<'a> Expected<'a> {
         self.machine = Some(machine);
         self
     }
+
+    /// The product id expected (the app-side activation helpers salt the fingerprint with it).
+    #[cfg(feature = "std")]
+    pub(crate) fn product_id(&self) -> &'a str {
+        self.product
+    }
 }
 
 impl TrustStore {

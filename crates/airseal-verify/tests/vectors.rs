@@ -189,3 +189,29 @@ fn readme_example_files_verify() {
         )
         .unwrap();
 }
+
+/// The activation-response vector installs against the request the fuzz hook uses (so the
+/// fuzzer starts from a response that passes every check), and only against that request.
+#[test]
+fn activation_response_vector_answers_the_fuzz_hooks_request() {
+    let bytes = std::fs::read(vectors_dir().join("licenses/activation-response.cose")).unwrap();
+    let mut trust = TrustStore::new();
+    trust
+        .add_key(&hex32(
+            "bc7cbcb5636375fa1d82434d466724d92377f53b980695dd49d26d0ce12205a5",
+        ))
+        .unwrap();
+    let request = airseal_verify::fuzz_pending_request();
+    let license =
+        airseal_verify::device::check_response(&trust, &bytes, &request, 1_767_225_600).unwrap();
+    assert_eq!(license.claims().request_nonce, Some(request.nonce));
+    let mut other = request.clone();
+    other.nonce[0] ^= 1;
+    assert!(matches!(
+        airseal_verify::device::check_response(&trust, &bytes, &other, 1_767_225_600),
+        Err(airseal_verify::Error::WrongRequest { .. })
+    ));
+    let mut moved = request;
+    moved.device_key = [0x6e; 32];
+    assert!(airseal_verify::device::check_response(&trust, &bytes, &moved, 1_767_225_600).is_err());
+}

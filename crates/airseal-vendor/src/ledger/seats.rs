@@ -1,5 +1,925 @@
-//! Seat accounting for offline activation (migration 4). Placeholder, filled in by the
-//! activation work.
+//! Seat accounting for offline activation (migration 4, `SPEC.md` §15): which machines
+//! hold a seat of which product key, every response issued, the deactivation proofs
+//! accepted, and the trials each machine has had.
+//!
+//! The rules that keep the vendor from overselling live here as constraints and in one
+//! transaction, not only in the caller's code:
+//!
+//! * **One live seat per (product, key, device key)**: a partial unique index. Asking again
+//!   from the same device is answered by re-issuing on the existing seat.
+//! * **Check and insert together**: [`Ledger::begin_seats`] takes SQLite's write lock
+//!   (`BEGIN IMMEDIATE`) *before* anything is read, so the seat count a caller checks
+//!   cannot change until it commits or drops the [`SeatTx`]. Two processes racing for the
+//!   last seat are serialised by the lock: the second one reads the first one's seat.
+//! * **A change and its audit row commit together**, or neither does (a crash included).
+//!
+//! Trials are activations without a key. A machine counts as one that already had the
+//! product's trial when at least *threshold* of an earlier trial's component hashes are
+//! among its own — exactly the test the verifier applies to a machine binding (§4.2), so
+//! "the earlier trial license would run here" and "this machine already had a trial" agree.
+//! `trial_components` indexes every trial's hashes so the test is a few index probes.
 
-/// Migration 4.
-pub(super) const MIGRATION_4: &str = "";
+use std::collections::BTreeMap;
+
+use airseal_core::activation::{ActivationRequest, DeactivationProof, NONCE_LEN, Purpose};
+use airseal_core::claims::COMPONENT_HASH_LEN;
+use airseal_core::{KeyId, LicenseClaims};
+use rusqlite::{OptionalExtension as _, Row, Transaction, params};
+use serde_json::{Value, json};
+
+use super::{
+    BatchId, KeyStatus, Ledger, LedgerError, Revocation, audit_in, db, parse_json, require_product,
+    terms, to_u64,
+};
+use crate::ledger::KeyTerms;
+
+mod listing;
+
+pub use listing::{ActivationFilter, AuditFilter, IssuedResponse, KeyFilter, KeyOverview};
+
+/// Migration 4: activations (seats and trials), the responses issued for them, trial
+/// component hashes, and accepted deactivation proofs.
+///
+/// `activations.key` is NULL for a trial (the CHECK ties it to `purpose`); the composite
+/// foreign key is then not enforced, as SQL specifies for NULLs. `components` is the
+/// request's hashes end to end (8 bytes each) and `threshold` the binding's, as signed.
+/// `response` is the last signed response, so a re-issue keeps the license's terms and
+/// `airseal ledger` can show them. `token_id` and `request_nonce` are those of that last
+/// response; `responses` keeps every one ever issued, because a deactivation proof may
+/// name any of them (the device may not have installed the newest).
+pub(super) const MIGRATION_4: &str = "
+CREATE TABLE activations (
+    id             INTEGER PRIMARY KEY,
+    product        TEXT NOT NULL REFERENCES products(id),
+    key            TEXT,
+    purpose        TEXT NOT NULL CHECK (purpose IN ('activation', 'trial')),
+    device_key     BLOB NOT NULL CHECK (length(device_key) = 32),
+    device_kid     BLOB NOT NULL CHECK (length(device_kid) = 8),
+    license_id     TEXT NOT NULL UNIQUE,
+    token_id       BLOB NOT NULL,
+    components     BLOB NOT NULL
+                   CHECK (length(components) BETWEEN 8 AND 128 AND length(components) % 8 = 0),
+    threshold      INTEGER NOT NULL CHECK (threshold >= 1 AND threshold * 8 <= length(components)),
+    request_nonce  BLOB NOT NULL CHECK (length(request_nonce) = 16),
+    activated_at   INTEGER NOT NULL,
+    reissued_at    INTEGER,
+    reissues       INTEGER NOT NULL DEFAULT 0 CHECK (reissues >= 0),
+    deactivated_at INTEGER,
+    deactivated_by TEXT CHECK (deactivated_by IN ('proof', 'vendor')),
+    app_version    TEXT,
+    meters         TEXT CHECK (meters IS NULL OR json_valid(meters)),
+    email          TEXT,
+    response       BLOB NOT NULL,
+    CHECK ((purpose = 'trial') = (key IS NULL)),
+    CHECK ((deactivated_at IS NULL) = (deactivated_by IS NULL)),
+    FOREIGN KEY (product, key) REFERENCES keys(product, key)
+) STRICT;
+
+CREATE UNIQUE INDEX activations_live_seat ON activations (product, key, device_key)
+    WHERE deactivated_at IS NULL AND key IS NOT NULL;
+CREATE UNIQUE INDEX activations_live_trial ON activations (product, device_key)
+    WHERE deactivated_at IS NULL AND key IS NULL;
+CREATE INDEX activations_by_key ON activations (product, key);
+CREATE INDEX activations_by_device ON activations (device_kid);
+CREATE INDEX activations_by_email ON activations (email) WHERE email IS NOT NULL;
+
+CREATE TABLE responses (
+    token_id      BLOB PRIMARY KEY,
+    activation    INTEGER NOT NULL REFERENCES activations(id),
+    request_nonce BLOB NOT NULL CHECK (length(request_nonce) = 16),
+    issued_at     INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX responses_by_activation ON responses (activation);
+
+CREATE TABLE trial_components (
+    product    TEXT NOT NULL,
+    hash       BLOB NOT NULL CHECK (length(hash) = 8),
+    activation INTEGER NOT NULL REFERENCES activations(id),
+    PRIMARY KEY (product, hash, activation)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE deactivation_proofs (
+    nonce       BLOB PRIMARY KEY CHECK (length(nonce) = 16),
+    activation  INTEGER NOT NULL REFERENCES activations(id),
+    token_id    BLOB NOT NULL,
+    created     INTEGER NOT NULL,
+    accepted_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+";
+
+/// Identifies an activation: the `activations` table's integer primary key.
+pub type ActivationId = i64;
+
+/// One seat (or trial) as the ledger records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activation {
+    /// Its id.
+    pub id: ActivationId,
+    /// The product.
+    pub product: String,
+    /// The product key (canonical form); `None` for a trial.
+    pub key: Option<String>,
+    /// Activation or trial.
+    pub purpose: Purpose,
+    /// The device public key the license is bound to.
+    pub device_key: [u8; 32],
+    /// The license id (`sub`) of the responses issued for this seat (kept on re-issue).
+    pub license_id: String,
+    /// The `cti` of the last response issued.
+    pub token_id: Vec<u8>,
+    /// The machine's component hashes from the last request.
+    pub components: Vec<[u8; COMPONENT_HASH_LEN]>,
+    /// How many of them must match (the binding's threshold).
+    pub threshold: u8,
+    /// The nonce of the last request answered.
+    pub request_nonce: [u8; NONCE_LEN],
+    /// When the seat was first granted.
+    pub activated_at: i64,
+    /// When a response was last re-issued for it, if ever.
+    pub reissued_at: Option<i64>,
+    /// How many times a response was re-issued.
+    pub reissues: u64,
+    /// When the seat was given back, if it was.
+    pub deactivated_at: Option<i64>,
+    /// `proof` (the device's deactivation proof) or `vendor` (released by the vendor).
+    pub deactivated_by: Option<String>,
+    /// The app version of the last request.
+    pub app_version: Option<String>,
+    /// The meters of the last request.
+    pub meters: Vec<(String, i64)>,
+    /// The licensee's e-mail written into the license, for searching.
+    pub email: Option<String>,
+    /// The last signed response (raw COSE bytes).
+    pub response: Vec<u8>,
+}
+
+impl Activation {
+    /// The device key's id, as licenses and `airseal ledger` show it.
+    pub fn device_key_id(&self) -> KeyId {
+        KeyId::of_public_key(&self.device_key)
+    }
+
+    /// Whether the seat is still held.
+    pub fn is_live(&self) -> bool {
+        self.deactivated_at.is_none()
+    }
+}
+
+/// The columns [`activation_from_row`] reads, in order.
+const ACTIVATION_COLUMNS: &str = "a.id, a.product, a.key, a.purpose, a.device_key, a.license_id, \
+     a.token_id, a.components, a.threshold, a.request_nonce, a.activated_at, a.reissued_at, \
+     a.reissues, a.deactivated_at, a.deactivated_by, a.app_version, a.meters, a.email, a.response";
+
+/// An activation row as stored, before its blobs and words are checked.
+struct RawActivation {
+    id: i64,
+    product: String,
+    key: Option<String>,
+    purpose: String,
+    device_key: Vec<u8>,
+    license_id: String,
+    token_id: Vec<u8>,
+    components: Vec<u8>,
+    threshold: i64,
+    request_nonce: Vec<u8>,
+    activated_at: i64,
+    reissued_at: Option<i64>,
+    reissues: i64,
+    deactivated_at: Option<i64>,
+    deactivated_by: Option<String>,
+    app_version: Option<String>,
+    meters: Option<String>,
+    email: Option<String>,
+    response: Vec<u8>,
+}
+
+fn raw_activation(r: &Row<'_>) -> rusqlite::Result<RawActivation> {
+    Ok(RawActivation {
+        id: r.get(0)?,
+        product: r.get(1)?,
+        key: r.get(2)?,
+        purpose: r.get(3)?,
+        device_key: r.get(4)?,
+        license_id: r.get(5)?,
+        token_id: r.get(6)?,
+        components: r.get(7)?,
+        threshold: r.get(8)?,
+        request_nonce: r.get(9)?,
+        activated_at: r.get(10)?,
+        reissued_at: r.get(11)?,
+        reissues: r.get(12)?,
+        deactivated_at: r.get(13)?,
+        deactivated_by: r.get(14)?,
+        app_version: r.get(15)?,
+        meters: r.get(16)?,
+        email: r.get(17)?,
+        response: r.get(18)?,
+    })
+}
+
+fn corrupt(what: String) -> LedgerError {
+    LedgerError::Corrupt { what }
+}
+
+impl RawActivation {
+    fn check(self) -> Result<Activation, LedgerError> {
+        let id = self.id;
+        let purpose = match self.purpose.as_str() {
+            "activation" => Purpose::Activation,
+            "trial" => Purpose::Trial,
+            other => return Err(corrupt(format!("activation {id}: purpose {other:?}"))),
+        };
+        let device_key = <[u8; 32]>::try_from(self.device_key.as_slice())
+            .map_err(|_| corrupt(format!("activation {id}: device key length")))?;
+        let request_nonce = <[u8; NONCE_LEN]>::try_from(self.request_nonce.as_slice())
+            .map_err(|_| corrupt(format!("activation {id}: nonce length")))?;
+        let components = split_components(&self.components)
+            .ok_or_else(|| corrupt(format!("activation {id}: components length")))?;
+        let threshold = u8::try_from(self.threshold)
+            .map_err(|_| corrupt(format!("activation {id}: threshold {}", self.threshold)))?;
+        let meters = match self.meters {
+            None => Vec::new(),
+            Some(text) => match parse_json(&text, "activation meters")? {
+                Value::Object(map) => map
+                    .into_iter()
+                    .map(|(k, v)| v.as_i64().map(|v| (k, v)))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| corrupt(format!("activation {id}: meter values")))?,
+                _ => return Err(corrupt(format!("activation {id}: meters"))),
+            },
+        };
+        Ok(Activation {
+            id,
+            product: self.product,
+            key: self.key,
+            purpose,
+            device_key,
+            license_id: self.license_id,
+            token_id: self.token_id,
+            components,
+            threshold,
+            request_nonce,
+            activated_at: self.activated_at,
+            reissued_at: self.reissued_at,
+            reissues: to_u64(self.reissues, "re-issue count")?,
+            deactivated_at: self.deactivated_at,
+            deactivated_by: self.deactivated_by,
+            app_version: self.app_version,
+            meters,
+            email: self.email,
+            response: self.response,
+        })
+    }
+}
+
+fn split_components(bytes: &[u8]) -> Option<Vec<[u8; COMPONENT_HASH_LEN]>> {
+    if bytes.is_empty() || bytes.len() % COMPONENT_HASH_LEN != 0 {
+        return None;
+    }
+    bytes
+        .chunks_exact(COMPONENT_HASH_LEN)
+        .map(|c| <[u8; COMPONENT_HASH_LEN]>::try_from(c).ok())
+        .collect()
+}
+
+fn join_components(components: &[[u8; COMPONENT_HASH_LEN]]) -> Vec<u8> {
+    components.concat()
+}
+
+fn meters_json(meters: &[(String, i64)]) -> Option<String> {
+    if meters.is_empty() {
+        return None;
+    }
+    let map: serde_json::Map<String, Value> =
+        meters.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    Some(Value::Object(map).to_string())
+}
+
+fn purpose_word(p: Purpose) -> &'static str {
+    match p {
+        Purpose::Activation => "activation",
+        Purpose::Trial => "trial",
+    }
+}
+
+/// `product/key`, or `product/trial`: the audit log's subject for a seat.
+fn seat_subject(product: &str, key: Option<&str>) -> String {
+    format!("{product}/{}", key.unwrap_or("trial"))
+}
+
+/// What the ledger knows about a product key, read inside a seat transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeatKey {
+    /// Whether the key may be used.
+    pub status: KeyStatus,
+    /// The batch that recorded it.
+    pub batch: BatchId,
+    /// The batch's kind (`random`, `data`, `signed`, `import`, …).
+    pub kind: String,
+    /// The batch's parameters (a `template` entry names the key's template).
+    pub batch_params: Value,
+    /// The key's own terms, if it has any (imported keys).
+    pub terms: Option<KeyTerms>,
+}
+
+/// A write transaction over the seat tables: the ledger's write lock is held from
+/// [`Ledger::begin_seats`] until [`SeatTx::commit`] (or drop, which rolls back), so every
+/// read inside sees the state its writes will be checked against.
+pub struct SeatTx<'a> {
+    tx: Transaction<'a>,
+}
+
+impl std::fmt::Debug for SeatTx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeatTx").finish_non_exhaustive()
+    }
+}
+
+impl Ledger {
+    /// Starts a seat transaction: takes the ledger's write lock (`BEGIN IMMEDIATE`, waiting
+    /// up to [`super::BUSY_TIMEOUT`] for another process) before anything is read.
+    ///
+    /// # Errors
+    /// [`LedgerError::Busy`], or a database error.
+    pub fn begin_seats(&mut self) -> Result<SeatTx<'_>, LedgerError> {
+        Ok(SeatTx {
+            tx: self.write_tx()?,
+        })
+    }
+
+    /// Gives an existing key its own terms (or replaces them), audited: what an importer
+    /// records for each key, and how a vendor changes one key's limits by hand.
+    ///
+    /// # Errors
+    /// [`LedgerError::UnknownKey`], or a database error.
+    pub fn set_key_terms(
+        &mut self,
+        product: &str,
+        key: &str,
+        terms: &KeyTerms,
+    ) -> Result<(), LedgerError> {
+        let tx = self.write_tx()?;
+        let exists = tx
+            .prepare_cached("SELECT 1 FROM keys WHERE product = ?1 AND key = ?2")
+            .and_then(|mut st| st.exists([product, key]))
+            .map_err(db("reading a key"))?;
+        if !exists {
+            return Err(LedgerError::UnknownKey {
+                product: product.to_string(),
+                key: key.to_string(),
+            });
+        }
+        terms::put_key_terms_in(&tx, product, key, terms)?;
+        audit_in(
+            &tx,
+            "key.terms",
+            &format!("{product}/{key}"),
+            &json!({
+                "template": terms.template,
+                "prior_activations": terms.prior_activations,
+                "prior_deactivations": terms.prior_deactivations,
+                "source": terms.source,
+            }),
+        )?;
+        tx.commit().map_err(db("committing key terms"))?;
+        Ok(())
+    }
+
+    /// One activation by id.
+    ///
+    /// # Errors
+    /// A database error, or [`LedgerError::Corrupt`].
+    pub fn activation(&self, id: ActivationId) -> Result<Option<Activation>, LedgerError> {
+        activation_where(&self.conn, "a.id = ?1", params![id])
+    }
+
+    /// Frees a seat without a proof from the device (a machine that was lost or wiped), as
+    /// the vendor's own decision: audited with `reason`, counted as a deactivation. Returns
+    /// the activation as it now is.
+    ///
+    /// # Errors
+    /// [`LedgerError::Corrupt`] naming the activation when it does not exist or is already
+    /// free, or a database error.
+    pub fn release_activation(
+        &mut self,
+        id: ActivationId,
+        reason: &str,
+        now: i64,
+    ) -> Result<Activation, LedgerError> {
+        let tx = self.write_tx()?;
+        let changed = tx
+            .execute(
+                "UPDATE activations SET deactivated_at = ?2, deactivated_by = 'vendor'
+                 WHERE id = ?1 AND deactivated_at IS NULL",
+                params![id, now],
+            )
+            .map_err(db("releasing a seat"))?;
+        let a = activation_where(&tx, "a.id = ?1", params![id])?
+            .ok_or_else(|| corrupt(format!("there is no activation {id}")))?;
+        if changed == 0 {
+            return Err(corrupt(format!(
+                "activation {id} (license {}) is already deactivated",
+                a.license_id
+            )));
+        }
+        audit_in(
+            &tx,
+            "activation.release",
+            &seat_subject(&a.product, a.key.as_deref()),
+            &json!({ "activation": id, "license_id": a.license_id, "reason": reason }),
+        )?;
+        tx.commit().map_err(db("committing a released seat"))?;
+        Ok(a)
+    }
+}
+
+fn activation_where(
+    conn: &rusqlite::Connection,
+    condition: &str,
+    params: impl rusqlite::Params,
+) -> Result<Option<Activation>, LedgerError> {
+    conn.prepare_cached(&format!(
+        "SELECT {ACTIVATION_COLUMNS} FROM activations a WHERE {condition}"
+    ))
+    .and_then(|mut st| st.query_row(params, raw_activation).optional())
+    .map_err(db("reading an activation"))?
+    .map(RawActivation::check)
+    .transpose()
+}
+
+impl SeatTx<'_> {
+    /// The key's status, batch and terms, or `None` when the ledger does not have it.
+    ///
+    /// # Errors
+    /// [`LedgerError::UnknownProduct`], a database error, or [`LedgerError::Corrupt`].
+    pub fn key(&self, product: &str, key: &str) -> Result<Option<SeatKey>, LedgerError> {
+        require_product(&self.tx, product)?;
+        let row = self
+            .tx
+            .query_row(
+                "SELECT k.status, k.batch, b.kind, b.params FROM keys k
+                 JOIN batches b ON b.id = k.batch WHERE k.product = ?1 AND k.key = ?2",
+                [product, key],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(db("reading a key"))?;
+        let Some((status, batch, kind, params)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(SeatKey {
+            status: KeyStatus::from_ledger(&status)?,
+            batch,
+            kind,
+            batch_params: parse_json(&params, "batch parameters")?,
+            terms: terms::key_terms_in(&self.tx, product, key)?,
+        }))
+    }
+
+    /// The revocation recorded against a product key or a license id, if any.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn revocation(
+        &self,
+        key: Option<&str>,
+        license_id: Option<&str>,
+    ) -> Result<Option<Revocation>, LedgerError> {
+        let mut st = self
+            .tx
+            .prepare_cached("SELECT 1 FROM revocations WHERE kind = ?1 AND value = ?2")
+            .map_err(db("reading revocations"))?;
+        for (kind, value) in [("key", key), ("license", license_id)] {
+            let Some(value) = value else { continue };
+            if st
+                .exists([kind, value])
+                .map_err(db("reading revocations"))?
+            {
+                return Ok(Some(match kind {
+                    "key" => Revocation::Key(value.to_string()),
+                    _ => Revocation::License(value.to_string()),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The live seat (or live trial, when `key` is `None`) this device key holds.
+    ///
+    /// # Errors
+    /// A database error, or [`LedgerError::Corrupt`].
+    pub fn live_activation(
+        &self,
+        product: &str,
+        key: Option<&str>,
+        device_key: &[u8; 32],
+    ) -> Result<Option<Activation>, LedgerError> {
+        match key {
+            Some(k) => activation_where(
+                &self.tx,
+                "a.product = ?1 AND a.key = ?2 AND a.device_key = ?3 AND a.deactivated_at IS NULL",
+                params![product, k, device_key.as_slice()],
+            ),
+            None => activation_where(
+                &self.tx,
+                "a.product = ?1 AND a.key IS NULL AND a.device_key = ?2 \
+                 AND a.deactivated_at IS NULL",
+                params![product, device_key.as_slice()],
+            ),
+        }
+    }
+
+    /// Seats of a key held now in this ledger (not counting seats used elsewhere before an
+    /// import: add [`KeyTerms::prior_activations`]).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn live_seats(&self, product: &str, key: &str) -> Result<u64, LedgerError> {
+        let n: i64 = self
+            .tx
+            .query_row(
+                "SELECT count(*) FROM activations
+                 WHERE product = ?1 AND key = ?2 AND deactivated_at IS NULL",
+                [product, key],
+                |r| r.get(0),
+            )
+            .map_err(db("counting seats"))?;
+        to_u64(n, "seat count")
+    }
+
+    /// Deactivations of a key recorded in this ledger (add
+    /// [`KeyTerms::prior_deactivations`] for the total).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn deactivations(&self, product: &str, key: &str) -> Result<u64, LedgerError> {
+        let n: i64 = self
+            .tx
+            .query_row(
+                "SELECT count(*) FROM activations
+                 WHERE product = ?1 AND key = ?2 AND deactivated_at IS NOT NULL",
+                [product, key],
+                |r| r.get(0),
+            )
+            .map_err(db("counting deactivations"))?;
+        to_u64(n, "deactivation count")
+    }
+
+    /// The earliest trial of `product` this machine already had: one from the same device
+    /// key, or one at least *threshold* of whose component hashes (its own threshold, as
+    /// in its license) are among `components`. Deactivated trials count: giving a trial
+    /// back does not earn a new one.
+    ///
+    /// # Errors
+    /// A database error, or [`LedgerError::Corrupt`].
+    pub fn earlier_trial(
+        &self,
+        product: &str,
+        components: &[[u8; COMPONENT_HASH_LEN]],
+        device_key: &[u8; 32],
+    ) -> Result<Option<Activation>, LedgerError> {
+        let kid = KeyId::of_public_key(device_key);
+        if let Some(a) = activation_where(
+            &self.tx,
+            "a.device_kid = ?1 AND a.product = ?2 AND a.key IS NULL AND a.device_key = ?3 \
+             ORDER BY a.id LIMIT 1",
+            params![kid.0.as_slice(), product, device_key.as_slice()],
+        )? {
+            return Ok(Some(a));
+        }
+        // Count, per earlier trial, how many of this machine's hashes it recorded. A
+        // request's hashes are not required to be distinct, so each is counted once.
+        let mut distinct: Vec<&[u8; COMPONENT_HASH_LEN]> = components.iter().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let mut matches: BTreeMap<i64, u8> = BTreeMap::new();
+        let mut st = self
+            .tx
+            .prepare_cached(
+                "SELECT activation FROM trial_components WHERE product = ?1 AND hash = ?2",
+            )
+            .map_err(db("looking up trials"))?;
+        for hash in distinct {
+            let ids = st
+                .query_map(params![product, hash.as_slice()], |r| r.get::<_, i64>(0))
+                .map_err(db("looking up trials"))?;
+            for id in ids {
+                let id = id.map_err(db("looking up trials"))?;
+                let n = matches.entry(id).or_insert(0);
+                *n = n.saturating_add(1);
+            }
+        }
+        for (id, matched) in matches {
+            let Some(a) = activation_where(&self.tx, "a.id = ?1", params![id])? else {
+                continue;
+            };
+            if matched >= a.threshold {
+                return Ok(Some(a));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records a new seat (or trial) for `request`, answered with `response` whose claims
+    /// are `claims`, and its audit row. `key` is the canonical product key (`None` for a
+    /// trial). Returns the new activation's id.
+    ///
+    /// # Errors
+    /// A database error; a second live seat for the same (product, key, device key) is
+    /// refused by the unique index.
+    pub fn insert_activation(
+        &self,
+        request: &ActivationRequest,
+        key: Option<&str>,
+        claims: &LicenseClaims,
+        response: &[u8],
+        now: i64,
+    ) -> Result<ActivationId, LedgerError> {
+        let threshold = claims.machine.as_ref().map_or(0, |m| m.threshold);
+        let kid = KeyId::of_public_key(&request.device_key);
+        self.tx
+            .prepare_cached(
+                "INSERT INTO activations (product, key, purpose, device_key, device_kid,
+                     license_id, token_id, components, threshold, request_nonce, activated_at,
+                     app_version, meters, email, response)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    request.product,
+                    key,
+                    purpose_word(request.purpose),
+                    request.device_key.as_slice(),
+                    kid.0.as_slice(),
+                    claims.license_id,
+                    claims.token_id,
+                    join_components(&request.components),
+                    threshold,
+                    request.nonce.as_slice(),
+                    now,
+                    request.app_version,
+                    meters_json(&request.meters),
+                    claims.licensee.email,
+                    response,
+                ])
+            })
+            .map_err(db("recording an activation"))?;
+        let id = self.tx.last_insert_rowid();
+        self.record_response(id, request, claims, now)?;
+        audit_in(
+            &self.tx,
+            if key.is_some() {
+                "activation.create"
+            } else {
+                "trial.create"
+            },
+            &seat_subject(&request.product, key),
+            &json!({
+                "activation": id,
+                "license_id": claims.license_id,
+                "token_id": hex(&claims.token_id),
+                "device_key_id": kid.to_string(),
+                "app_version": request.app_version,
+            }),
+        )?;
+        Ok(id)
+    }
+
+    /// Records a response re-issued on an existing seat (same device, new request): the
+    /// seat now has the request's components, nonce, version and meters, and the new
+    /// response. Audited.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn record_reissue(
+        &self,
+        activation: &Activation,
+        request: &ActivationRequest,
+        claims: &LicenseClaims,
+        response: &[u8],
+        now: i64,
+    ) -> Result<(), LedgerError> {
+        let threshold = claims.machine.as_ref().map_or(0, |m| m.threshold);
+        self.tx
+            .prepare_cached(
+                "UPDATE activations SET token_id = ?2, components = ?3, threshold = ?4,
+                     request_nonce = ?5, reissued_at = ?6, reissues = reissues + 1,
+                     app_version = ?7, meters = ?8, response = ?9
+                 WHERE id = ?1",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    activation.id,
+                    claims.token_id,
+                    join_components(&request.components),
+                    threshold,
+                    request.nonce.as_slice(),
+                    now,
+                    request.app_version,
+                    meters_json(&request.meters),
+                    response,
+                ])
+            })
+            .map_err(db("recording a re-issued response"))?;
+        self.record_response(activation.id, request, claims, now)?;
+        audit_in(
+            &self.tx,
+            "activation.reissue",
+            &seat_subject(&activation.product, activation.key.as_deref()),
+            &json!({
+                "activation": activation.id,
+                "license_id": activation.license_id,
+                "token_id": hex(&claims.token_id),
+                "app_version": request.app_version,
+            }),
+        )?;
+        Ok(())
+    }
+
+    fn record_response(
+        &self,
+        id: ActivationId,
+        request: &ActivationRequest,
+        claims: &LicenseClaims,
+        now: i64,
+    ) -> Result<(), LedgerError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO responses (token_id, activation, request_nonce, issued_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![claims.token_id, id, request.nonce.as_slice(), now])
+            })
+            .map_err(db("recording a response"))?;
+        if request.purpose == Purpose::Trial {
+            let mut st = self
+                .tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO trial_components (product, hash, activation)
+                     VALUES (?1, ?2, ?3)",
+                )
+                .map_err(db("recording a trial"))?;
+            for c in &request.components {
+                st.execute(params![request.product, c.as_slice(), id])
+                    .map_err(db("recording a trial"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// When a deactivation proof with this nonce was accepted, if one was.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn proof_accepted_at(&self, nonce: &[u8; NONCE_LEN]) -> Result<Option<i64>, LedgerError> {
+        self.tx
+            .query_row(
+                "SELECT accepted_at FROM deactivation_proofs WHERE nonce = ?1",
+                [nonce.as_slice()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db("reading deactivation proofs"))
+    }
+
+    /// The activation (live or not) that issued license `license_id` of `product`.
+    ///
+    /// # Errors
+    /// A database error, or [`LedgerError::Corrupt`].
+    pub fn activation_by_license(
+        &self,
+        product: &str,
+        license_id: &str,
+    ) -> Result<Option<Activation>, LedgerError> {
+        activation_where(
+            &self.tx,
+            "a.license_id = ?1 AND a.product = ?2",
+            params![license_id, product],
+        )
+    }
+
+    /// Whether `token_id` is the `cti` of a response issued for this activation.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn issued_token(&self, id: ActivationId, token_id: &[u8]) -> Result<bool, LedgerError> {
+        self.tx
+            .prepare_cached("SELECT 1 FROM responses WHERE token_id = ?1 AND activation = ?2")
+            .and_then(|mut st| st.exists(params![token_id, id]))
+            .map_err(db("reading responses"))
+    }
+
+    /// Frees the seat named by an accepted deactivation proof and records the proof's nonce
+    /// (so the same proof is refused next time). Audited.
+    ///
+    /// # Errors
+    /// A database error (including a replayed nonce, refused by the primary key).
+    pub fn record_deactivation(
+        &self,
+        activation: &Activation,
+        proof: &DeactivationProof,
+        now: i64,
+    ) -> Result<(), LedgerError> {
+        self.tx
+            .execute(
+                "UPDATE activations SET deactivated_at = ?2, deactivated_by = 'proof'
+                 WHERE id = ?1 AND deactivated_at IS NULL",
+                params![activation.id, now],
+            )
+            .map_err(db("freeing a seat"))?;
+        self.tx
+            .execute(
+                "INSERT INTO deactivation_proofs (nonce, activation, token_id, created, accepted_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    proof.nonce.as_slice(),
+                    activation.id,
+                    proof.token_id,
+                    proof.created,
+                    now
+                ],
+            )
+            .map_err(db("recording a deactivation proof"))?;
+        audit_in(
+            &self.tx,
+            "activation.deactivate",
+            &seat_subject(&activation.product, activation.key.as_deref()),
+            &json!({
+                "activation": activation.id,
+                "license_id": activation.license_id,
+                "token_id": hex(&proof.token_id),
+                "proof_nonce": hex(&proof.nonce),
+            }),
+        )?;
+        Ok(())
+    }
+
+    /// Commits everything done in this transaction, with its audit rows, and releases the
+    /// write lock.
+    ///
+    /// # Errors
+    /// A database error; nothing is then recorded.
+    pub fn commit(self) -> Result<(), LedgerError> {
+        self.tx.commit().map_err(db("committing seats"))
+    }
+}
+
+/// Lowercase hex, for audit details.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_round_trip_and_bad_lengths_are_refused() {
+        let c = vec![[1u8; 8], [2u8; 8]];
+        assert_eq!(split_components(&join_components(&c)), Some(c));
+        assert_eq!(split_components(&[0u8; 7]), None);
+        assert_eq!(split_components(&[]), None);
+    }
+
+    #[test]
+    fn migration_enforces_one_live_seat_per_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        ledger.ensure_product("p", None).unwrap();
+        let c = ledger.connection();
+        let insert = "INSERT INTO activations (product, key, purpose, device_key, device_kid,
+            license_id, token_id, components, threshold, request_nonce, activated_at, response)
+            VALUES ('p', NULL, 'trial', zeroblob(32), zeroblob(8), ?1, x'01', zeroblob(8), 1,
+                    zeroblob(16), 0, x'00')";
+        c.execute(insert, ["A"]).unwrap();
+        // A second live trial for the same device key is refused by the partial index…
+        assert!(c.execute(insert, ["B"]).is_err());
+        // …but not once the first is deactivated.
+        c.execute(
+            "UPDATE activations SET deactivated_at = 1, deactivated_by = 'proof'",
+            [],
+        )
+        .unwrap();
+        c.execute(insert, ["B"]).unwrap();
+        // A trial must not name a key, a threshold must fit the components.
+        assert!(
+            c.execute(
+                "INSERT INTO activations (product, key, purpose, device_key, device_kid,
+                 license_id, token_id, components, threshold, request_nonce, activated_at, response)
+                 VALUES ('p', NULL, 'trial', zeroblob(32), zeroblob(8), 'C', x'01', zeroblob(8),
+                         2, zeroblob(16), 0, x'00')",
+                [],
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,275 @@
+//! `airseal activate` and `airseal deactivate`: the vendor's side of offline activation
+//! (`SPEC.md` §15), over [`airseal_vendor::activate`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use airseal_core::KeyId;
+use airseal_core::activation::Purpose;
+use airseal_vendor::activate::{self, ActivationError, Seats};
+use airseal_vendor::issue::{EndOfDay, format_time, parse_time};
+use clap::Args;
+use serde_json::json;
+
+use super::keys::VendorArgs;
+use crate::PassphraseArgs;
+use crate::exit::CliError;
+use crate::qr::QrArgs;
+
+/// Arguments of `airseal activate`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Checks the key (known, not blocked, revoked or expired), the seat \
+    limit and, for a trial, that this machine never had one; records the seat in the ledger \
+    and only then writes the response. A request from a device that already holds a seat is \
+    answered on that seat (the same license, no seat used), so re-running a request whose \
+    response was lost is always safe. A refused request changes nothing.\n\n\
+    Example:\n  airseal activate request.txt --out response.txt --qr"
+)]
+pub struct ActivateArgs {
+    /// The activation (or trial) request: armored text or raw bytes; `-` for standard input.
+    pub request: PathBuf,
+    /// Where to write the response (default: standard output, armored).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write raw COSE bytes instead of armored text.
+    #[arg(long, requires = "out", conflicts_with = "armor")]
+    pub raw: bool,
+    /// Write armored text (the default).
+    #[arg(long)]
+    pub armor: bool,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub force: bool,
+    /// The vendor's time (RFC 3339 or YYYY-MM-DD) instead of the clock, for tests.
+    #[arg(long, value_name = "RFC3339", hide = true)]
+    pub now: Option<String>,
+    /// Print a JSON summary on standard output (needs --out).
+    #[arg(long, requires = "out")]
+    pub json: bool,
+    #[command(flatten)]
+    pub qr: QrArgs,
+    #[command(flatten)]
+    pub vendor: VendorArgs,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+/// Arguments of `airseal deactivate`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "With a deactivation proof (made by `airseal release` on the \
+    machine): verifies it, enforces the key's maximum number of deactivations and frees the \
+    seat; the same proof is never accepted twice. Without one, --activation ID --reason TEXT \
+    frees a seat on the vendor's own authority (a lost or wiped machine), audited.\n\n\
+    Example:\n  airseal deactivate proof.txt"
+)]
+pub struct DeactivateArgs {
+    /// The deactivation proof: armored text or raw bytes; `-` for standard input.
+    #[arg(required_unless_present = "activation")]
+    pub proof: Option<PathBuf>,
+    /// Free this activation (an id from `airseal ledger activations`) without a proof.
+    #[arg(long, value_name = "ID", conflicts_with = "proof", requires = "reason")]
+    pub activation: Option<i64>,
+    /// Why the vendor frees the seat (kept in the audit log).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The vendor's time instead of the clock, for tests.
+    #[arg(long, value_name = "RFC3339", hide = true)]
+    pub now: Option<String>,
+    /// Print a JSON summary.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub vendor: VendorArgs,
+}
+
+fn now_from(arg: Option<&String>) -> Result<i64, CliError> {
+    match arg {
+        Some(s) => Ok(parse_time("--now", s, EndOfDay::No)?),
+        None => Ok(chrono::Utc::now().timestamp()),
+    }
+}
+
+/// Refusals: a request or proof that does not verify keeps the verifier's exit code
+/// (malformed 10, bad signature 14, …); every other refusal is 1.
+fn refusal_code(e: &ActivationError) -> u8 {
+    match e {
+        ActivationError::BadRequest(v) | ActivationError::BadProof(v) => v.code(),
+        _ => 1,
+    }
+}
+
+fn seats_json(s: Option<Seats>) -> serde_json::Value {
+    s.map_or(serde_json::Value::Null, |s| {
+        json!({
+            "used": s.used,
+            "limit": match s.limit {
+                airseal_core::Limit::AtMost(n) => json!(n),
+                airseal_core::Limit::Unlimited => json!("unlimited"),
+            },
+        })
+    })
+}
+
+/// Runs `airseal activate`.
+pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
+    // Every output is checked before the passphrase is asked for and before the ledger
+    // changes, so a refusal to overwrite never leaves a seat without its file.
+    for path in args.out.iter().map(PathBuf::as_path).chain(args.qr.files()) {
+        if path.exists() && !args.force {
+            return Err(CliError::msg(format!(
+                "{} already exists; pass --force to replace it",
+                path.display()
+            )));
+        }
+    }
+    let now = now_from(args.now.as_ref())?;
+    let request = crate::io::read_input(&args.request)?;
+    let vendor = args.vendor.open()?;
+    let issuer = super::unlock_key(&vendor.signing_key_path(), &args.passphrase)?;
+    let mut ledger = vendor
+        .open_ledger()
+        .map_err(|e| CliError::msg(format!("{}: {e}", vendor.ledger_path().display())))?;
+    let response = activate::answer_request(&mut ledger, &issuer, vendor.config(), &request, now)
+        .map_err(|e| {
+        let code = refusal_code(&e);
+        match e {
+            ActivationError::BadRequest(_) => {
+                CliError::Message(format!("{}: {e}", args.request.display()), code)
+            }
+            other => CliError::Message(other.to_string(), code),
+        }
+    })?;
+    // The seat is committed: from here on a failure loses only the file, and re-running the
+    // same command re-issues on the same seat.
+    let armored = response.armored();
+    let committed = |e: CliError| {
+        CliError::msg(format!(
+            "{e}\nthe activation is recorded (license {}); run the same command again to \
+             write the response — no further seat is used",
+            response.claims.license_id
+        ))
+    };
+    match &args.out {
+        Some(path) => {
+            let contents = if args.raw {
+                &response.bytes[..]
+            } else {
+                armored.as_bytes()
+            };
+            activate::write_response_file(path, contents, args.force)
+                .map_err(|e| committed(CliError::io(path, e)))?;
+        }
+        None => print!("{armored}"),
+    }
+    args.qr
+        .emit(&response.bytes, args.force)
+        .map_err(committed)?;
+    let a = &response.activation;
+    let what = match (a.purpose, response.reissued) {
+        (Purpose::Trial, false) => "trial started",
+        (Purpose::Trial, true) => "trial re-issued (same device)",
+        (_, false) => "activated",
+        (_, true) => "re-issued on the device's existing seat",
+    };
+    let device = KeyId::of_public_key(&a.device_key).to_string();
+    let expires = response
+        .claims
+        .expires_at
+        .map_or_else(|| "never".to_string(), format_time);
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "result": if response.reissued { "reissued" } else { "activated" },
+                "purpose": if a.purpose == Purpose::Trial { "trial" } else { "activation" },
+                "product": a.product,
+                "key": a.key,
+                "license_id": a.license_id,
+                "activation": a.id,
+                "device_key_id": device,
+                "seats": seats_json(response.seats),
+                "expires": response.claims.expires_at,
+                "bytes": response.bytes.len(),
+            })
+        );
+    }
+    eprintln!(
+        "{what}: license {} for {}{} on device {device}; expires {expires}{}{}",
+        a.license_id,
+        a.product,
+        a.key
+            .as_deref()
+            .map(|k| format!(" key {k}"))
+            .unwrap_or_default(),
+        response
+            .seats
+            .map(|s| format!("; seats {s}"))
+            .unwrap_or_default(),
+        args.out
+            .as_ref()
+            .map(|p| format!(" → {}", p.display()))
+            .unwrap_or_default(),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `airseal deactivate`.
+pub fn deactivate(args: &DeactivateArgs) -> Result<ExitCode, CliError> {
+    let now = now_from(args.now.as_ref())?;
+    let vendor = args.vendor.open()?;
+    let mut ledger = vendor
+        .open_ledger()
+        .map_err(|e| CliError::msg(format!("{}: {e}", vendor.ledger_path().display())))?;
+    let (activation, deactivations, seats, by) = match (&args.proof, args.activation) {
+        (_, Some(id)) => {
+            let reason = args.reason.clone().unwrap_or_default();
+            let a = ledger
+                .release_activation(id, &reason, now)
+                .map_err(|e| CliError::msg(e.to_string()))?;
+            (a, None, None, "vendor")
+        }
+        (Some(path), None) => {
+            let proof = crate::io::read_input(path)?;
+            let done = activate::deactivate(&mut ledger, &proof, now).map_err(|e| {
+                let code = refusal_code(&e);
+                CliError::Message(format!("{}: {e}", path.display()), code)
+            })?;
+            (done.activation, done.deactivations, done.seats, "proof")
+        }
+        (None, None) => return Err(CliError::msg("give a PROOF file, or --activation ID")),
+    };
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "result": "deactivated",
+                "by": by,
+                "product": activation.product,
+                "key": activation.key,
+                "license_id": activation.license_id,
+                "activation": activation.id,
+                "device_key_id": activation.device_key_id().to_string(),
+                "deactivations": seats_json(deactivations),
+                "seats": seats_json(seats),
+            })
+        );
+    }
+    eprintln!(
+        "deactivated license {} of {}{} (device {}){}{}",
+        activation.license_id,
+        activation.product,
+        activation
+            .key
+            .as_deref()
+            .map(|k| format!(" key {k}"))
+            .unwrap_or_default(),
+        activation.device_key_id(),
+        seats.map(|s| format!("; seats {s}")).unwrap_or_default(),
+        deactivations
+            .map(|d| format!("; deactivations {d}"))
+            .unwrap_or_default(),
+    );
+    Ok(ExitCode::SUCCESS)
+}

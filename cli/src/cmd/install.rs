@@ -1,0 +1,84 @@
+//! `airseal install`: install the vendor's activation response on this machine, after
+//! checking it answers the pending request (`SPEC.md` §15).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use airseal_vendor::issue::{EndOfDay, parse_time};
+use airseal_verify::device::Device;
+use clap::Args;
+
+use super::machine;
+use crate::exit::{CliError, EXIT_CODES_HELP};
+
+/// Arguments of `airseal install`.
+#[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES_HELP)]
+pub struct InstallArgs {
+    /// The activation response (armored text or raw bytes; `-` for stdin).
+    #[arg(value_name = "RESPONSE")]
+    pub file: PathBuf,
+    /// A trusted public key file (the vendor's signing.pub); repeatable.
+    #[arg(long = "public-key", value_name = "FILE", required = true)]
+    pub public_key: Vec<PathBuf>,
+    /// The data folder of the pending request (default: $AIRSEAL_DATA_DIR, else the
+    /// product's folder under $XDG_DATA_HOME/airseal or ~/.local/share/airseal).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The product, to find its default data folder (default: the one the response names).
+    #[arg(long, value_name = "ID")]
+    pub product: Option<String>,
+    /// Check validity as of this instant (RFC 3339 or YYYY-MM-DD) instead of now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+/// Runs `airseal install`.
+pub fn run(args: &InstallArgs) -> Result<ExitCode, CliError> {
+    let trust = machine::load_trust(&args.public_key)?;
+    let now = match &args.now {
+        Some(s) => parse_time("--now", s, EndOfDay::No)?,
+        None => chrono::Utc::now().timestamp(),
+    };
+    let input = crate::io::read_input(&args.file)?;
+    let dir = machine::data_dir(args.data_dir.as_deref(), || {
+        args.product
+            .clone()
+            .or_else(|| machine::unverified_product(&input))
+            .ok_or_else(|| {
+                CliError::msg(format!(
+                    "{}: not an activation response (give --product or --data-dir)",
+                    args.file.display()
+                ))
+            })
+    })?;
+    let device = Device::open(&dir);
+    let license = match device.install(&input, &trust, now) {
+        Ok(l) => l,
+        Err(airseal_verify::device::DeviceError::Verify(e)) => {
+            eprintln!(
+                "{}: refused: {}",
+                args.file.display(),
+                super::verify::describe(&e, &input)
+            );
+            return Ok(ExitCode::from(e.code()));
+        }
+        Err(e) => return Err(machine::device_error(e, &dir)),
+    };
+    let c = license.claims();
+    println!(
+        "INSTALLED license {} for product {} in {}",
+        c.license_id,
+        c.product,
+        dir.display()
+    );
+    if let Some(m) = &c.machine {
+        println!(
+            "  bound to  this machine ({} of {} fingerprint components must match) and its device key",
+            m.threshold,
+            m.components.len()
+        );
+    }
+    super::inspect::print_claims(c, now);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,488 @@
+//! `airseal ledger`: list and search the vendor ledger — keys, activations (the licenses
+//! issued to machines) and the audit log — as a table, CSV or JSON.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use airseal_vendor::issue::{EndOfDay, format_time, parse_time};
+use airseal_vendor::ledger::{
+    Activation, ActivationFilter, AuditEntry, AuditFilter, KeyFilter, KeyOverview, KeyStatus,
+};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use super::keys::VendorArgs;
+use crate::exit::CliError;
+
+/// `airseal ledger …`
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Searches combine: every option given narrows the list. Text \
+    searches (--email, --search) ignore case.\n\n\
+    Examples:\n  airseal ledger activations --email jane@ --live\n  \
+    airseal ledger keys --product photo-pro --format csv --out keys.csv\n  \
+    airseal ledger audit --action activation. --since 2026-01-01 --format json"
+)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    pub command: LedgerCommand,
+    #[command(flatten)]
+    pub vendor: VendorArgs,
+}
+
+/// Output options shared by every listing.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// table (for people), csv or json.
+    #[arg(long, value_enum, default_value = "table", global = true)]
+    pub format: Format,
+    /// Write to FILE instead of standard output.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long, global = true)]
+    pub force: bool,
+    /// At most N rows.
+    #[arg(long, value_name = "N", global = true)]
+    pub limit: Option<u32>,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns.
+    Table,
+    /// RFC 4180 CSV with a header line.
+    Csv,
+    /// One JSON array.
+    Json,
+}
+
+/// The `ledger` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Product keys with their status, terms and seats.
+    Keys {
+        /// Only this product.
+        #[arg(long, value_name = "ID")]
+        product: Option<String>,
+        /// Only keys starting with this (separators and case ignored).
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
+        /// Only keys whose (imported) licensee e-mail contains this.
+        #[arg(long, value_name = "TEXT")]
+        email: Option<String>,
+        /// Only keys with this status: active, suspended or revoked.
+        #[arg(long, value_parser = KeyStatus::parse)]
+        status: Option<KeyStatus>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Activations and trials: the licenses issued to machines.
+    #[command(visible_alias = "licenses")]
+    Activations {
+        /// Only this product.
+        #[arg(long, value_name = "ID")]
+        product: Option<String>,
+        /// Only this product key.
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
+        /// Only this license id.
+        #[arg(long, value_name = "ID")]
+        license: Option<String>,
+        /// Only devices whose key id (or public key) starts with this hex.
+        #[arg(long, value_name = "HEX")]
+        device: Option<String>,
+        /// Only licenses whose licensee e-mail contains this.
+        #[arg(long, value_name = "TEXT")]
+        email: Option<String>,
+        /// Only seats still held.
+        #[arg(long)]
+        live: bool,
+        /// Only trials.
+        #[arg(long, conflicts_with = "no_trials")]
+        trials: bool,
+        /// Only key activations.
+        #[arg(long)]
+        no_trials: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// The audit log, newest first.
+    Audit {
+        /// Only actions starting with this (e.g. `activation.`, `key.status`).
+        #[arg(long, value_name = "PREFIX")]
+        action: Option<String>,
+        /// Only rows whose subject or details contain this (a key, license id, device id).
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        /// Only rows at or after this date (YYYY-MM-DD or RFC 3339).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+/// A listing: column names and rows of JSON values (strings, numbers, null, arrays).
+struct Listing {
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Value>>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn time(t: Option<i64>) -> Value {
+    t.map_or(Value::Null, |t| Value::String(format_time(t)))
+}
+
+fn canonical(key: &str) -> String {
+    key.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
+fn keys_listing(keys: Vec<KeyOverview>) -> Listing {
+    Listing {
+        columns: &[
+            "product",
+            "key",
+            "status",
+            "kind",
+            "batch",
+            "created",
+            "email",
+            "template",
+            "seats_in_use",
+            "live_seats",
+            "prior_activations",
+            "deactivations",
+            "prior_deactivations",
+        ],
+        rows: keys
+            .into_iter()
+            .map(|k| {
+                vec![
+                    json!(k.record.product),
+                    json!(k.record.key),
+                    json!(k.record.status.as_str()),
+                    json!(k.record.kind),
+                    json!(k.record.batch),
+                    time(Some(k.record.created)),
+                    json!(k.email),
+                    json!(k.template),
+                    json!(k.seats_in_use()),
+                    json!(k.live_seats),
+                    json!(k.prior_activations),
+                    json!(k.deactivations),
+                    json!(k.prior_deactivations),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn activations_listing(list: Vec<Activation>) -> Listing {
+    Listing {
+        columns: &[
+            "id",
+            "product",
+            "key",
+            "purpose",
+            "license_id",
+            "device_key_id",
+            "email",
+            "activated_at",
+            "deactivated_at",
+            "deactivated_by",
+            "reissues",
+            "app_version",
+            "threshold",
+            "components",
+            "token_id",
+            "device_key",
+            "meters",
+        ],
+        rows: list
+            .into_iter()
+            .map(|a| {
+                let meters: serde_json::Map<String, Value> = a
+                    .meters
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!(v)))
+                    .collect();
+                vec![
+                    json!(a.id),
+                    json!(a.product),
+                    json!(a.key),
+                    json!(match a.purpose {
+                        airseal_core::activation::Purpose::Trial => "trial",
+                        airseal_core::activation::Purpose::Activation => "activation",
+                    }),
+                    json!(a.license_id),
+                    json!(a.device_key_id().to_string()),
+                    json!(a.email),
+                    time(Some(a.activated_at)),
+                    time(a.deactivated_at),
+                    json!(a.deactivated_by),
+                    json!(a.reissues),
+                    json!(a.app_version),
+                    json!(a.threshold),
+                    json!(a.components.iter().map(|c| hex(c)).collect::<Vec<_>>()),
+                    json!(hex(&a.token_id)),
+                    json!(hex(&a.device_key)),
+                    Value::Object(meters),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn audit_listing(entries: Vec<AuditEntry>) -> Listing {
+    Listing {
+        columns: &["id", "at", "action", "subject", "detail"],
+        rows: entries
+            .into_iter()
+            .map(|e| {
+                vec![
+                    json!(e.id),
+                    time(Some(e.at)),
+                    json!(e.action),
+                    json!(e.subject),
+                    e.detail,
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// A cell as text: strings as they are, null as empty, arrays joined with spaces, anything
+/// else as compact JSON.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(" "),
+        Value::Object(m) if m.is_empty() => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// RFC 4180: quote a field holding a comma, quote, CR or LF, doubling inner quotes. A
+/// field starting with `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet does not
+/// run it as a formula (e-mails and app versions come from outside).
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn render(listing: &Listing, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let rows: Vec<Value> = listing
+                .rows
+                .iter()
+                .map(|row| {
+                    Value::Object(
+                        listing
+                            .columns
+                            .iter()
+                            .zip(row)
+                            .map(|(c, v)| ((*c).to_string(), v.clone()))
+                            .collect(),
+                    )
+                })
+                .collect();
+            let mut text = serde_json::to_string_pretty(&rows).unwrap_or_default();
+            text.push('\n');
+            text
+        }
+        Format::Csv => {
+            let mut out = listing.columns.join(",");
+            out.push('\n');
+            for row in &listing.rows {
+                let fields: Vec<String> = row.iter().map(|v| csv_field(&cell(v))).collect();
+                out.push_str(&fields.join(","));
+                out.push('\n');
+            }
+            out
+        }
+        Format::Table => {
+            // The long hex columns and JSON blobs stay out of the table; CSV and JSON
+            // carry everything.
+            const WIDE: &[&str] = &["components", "token_id", "device_key", "meters"];
+            let shown: Vec<usize> = (0..listing.columns.len())
+                .filter(|i| listing.columns.get(*i).is_some_and(|c| !WIDE.contains(c)))
+                .collect();
+            let cells: Vec<Vec<String>> = listing
+                .rows
+                .iter()
+                .map(|row| {
+                    shown
+                        .iter()
+                        .map(|i| row.get(*i).map(cell).unwrap_or_default().replace('\n', " "))
+                        .collect()
+                })
+                .collect();
+            let widths: Vec<usize> = shown
+                .iter()
+                .enumerate()
+                .map(|(n, i)| {
+                    let head = listing.columns.get(*i).map_or(0, |c| c.len());
+                    cells
+                        .iter()
+                        .map(|r| r.get(n).map_or(0, |c| c.chars().count()))
+                        .fold(head, usize::max)
+                })
+                .collect();
+            let line = |items: Vec<&str>| {
+                let mut l = items
+                    .iter()
+                    .zip(&widths)
+                    .map(|(s, w)| format!("{s:<w$}"))
+                    .collect::<Vec<_>>()
+                    .join("  ");
+                l.truncate(l.trim_end().len());
+                l.push('\n');
+                l
+            };
+            let mut out = line(
+                shown
+                    .iter()
+                    .filter_map(|i| listing.columns.get(*i).copied())
+                    .collect(),
+            );
+            for row in &cells {
+                out.push_str(&line(row.iter().map(String::as_str).collect()));
+            }
+            out.push_str(&format!("({} rows)\n", listing.rows.len()));
+            out
+        }
+    }
+}
+
+fn emit(listing: &Listing, output: &OutputArgs) -> Result<(), CliError> {
+    let text = render(listing, output.format);
+    match &output.out {
+        Some(path) => {
+            crate::io::write_output(path, text.as_bytes(), output.force)?;
+            eprintln!("{} rows → {}", listing.rows.len(), path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// Runs `airseal ledger …`.
+pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
+    let output = match &args.command {
+        LedgerCommand::Keys { output, .. }
+        | LedgerCommand::Activations { output, .. }
+        | LedgerCommand::Audit { output, .. } => output,
+    };
+    if let Some(path) = &output.out {
+        if path.exists() && !output.force {
+            return Err(CliError::msg(format!(
+                "{} already exists; pass --force to replace it",
+                path.display()
+            )));
+        }
+    }
+    let vendor = args.vendor.open()?;
+    let ledger = vendor
+        .open_ledger()
+        .map_err(|e| CliError::msg(format!("{}: {e}", vendor.ledger_path().display())))?;
+    let db = |e: airseal_vendor::ledger::LedgerError| CliError::msg(e.to_string());
+    let listing = match &args.command {
+        LedgerCommand::Keys {
+            product,
+            key,
+            email,
+            status,
+            output,
+        } => keys_listing(
+            ledger
+                .list_keys(&KeyFilter {
+                    product: product.clone(),
+                    key_prefix: key.as_deref().map(canonical),
+                    email: email.clone(),
+                    status: *status,
+                    limit: output.limit,
+                })
+                .map_err(db)?,
+        ),
+        LedgerCommand::Activations {
+            product,
+            key,
+            license,
+            device,
+            email,
+            live,
+            trials,
+            no_trials,
+            output,
+        } => activations_listing(
+            ledger
+                .list_activations(&ActivationFilter {
+                    product: product.clone(),
+                    key: key.as_deref().map(canonical),
+                    license_id: license.clone(),
+                    device: device.clone(),
+                    email: email.clone(),
+                    live_only: *live,
+                    trials: match (trials, no_trials) {
+                        (true, _) => Some(true),
+                        (_, true) => Some(false),
+                        _ => None,
+                    },
+                    limit: output.limit,
+                })
+                .map_err(db)?,
+        ),
+        LedgerCommand::Audit {
+            action,
+            search,
+            since,
+            output,
+        } => audit_listing(
+            ledger
+                .search_audit(&AuditFilter {
+                    action: action.clone(),
+                    text: search.clone(),
+                    since: since
+                        .as_deref()
+                        .map(|s| parse_time("--since", s, EndOfDay::No))
+                        .transpose()?,
+                    limit: output.limit,
+                })
+                .map_err(db)?,
+        ),
+    };
+    emit(&listing, output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=cmd()"), "'=cmd()");
+        assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
+    }
+}

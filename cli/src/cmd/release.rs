@@ -1,0 +1,100 @@
+//! `airseal release`: give this machine's seat back. Signs a deactivation proof with the
+//! device key and deletes the installed license (`SPEC.md` §15); the vendor frees the seat
+//! with `airseal deactivate PROOF`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use airseal_core::ObjectType;
+use airseal_core::armor::armor;
+use airseal_vendor::issue::{EndOfDay, parse_time};
+use airseal_verify::device::Device;
+use clap::Args;
+
+use super::machine;
+use crate::exit::CliError;
+use crate::qr::QrArgs;
+
+/// Arguments of `airseal release`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The proof goes to --out (armored text, or raw bytes with --raw), else \
+    to standard output; a copy stays in the data folder, and running `airseal release` again \
+    prints it again."
+)]
+pub struct ReleaseArgs {
+    /// The product, to find its default data folder.
+    #[arg(long, value_name = "ID", required_unless_present = "data_dir")]
+    pub product: Option<String>,
+    /// The data folder (default: $AIRSEAL_DATA_DIR, else the product's folder under
+    /// $XDG_DATA_HOME/airseal or ~/.local/share/airseal).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Write the deactivation proof to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write raw bytes (COSE) instead of armored text.
+    #[arg(long, requires = "out")]
+    pub raw: bool,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub force: bool,
+    /// The proof's creation time (RFC 3339 or YYYY-MM-DD) instead of the clock.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    #[command(flatten)]
+    pub qr: QrArgs,
+}
+
+/// Runs `airseal release`.
+pub fn run(args: &ReleaseArgs) -> Result<ExitCode, CliError> {
+    let now = match &args.now {
+        Some(s) => parse_time("--now", s, EndOfDay::No)?,
+        None => chrono::Utc::now().timestamp(),
+    };
+    // Refuse before deleting the license.
+    for path in args.out.iter().map(PathBuf::as_path).chain(args.qr.files()) {
+        machine::check_overwrite(path, args.force)?;
+    }
+    let dir = machine::data_dir(args.data_dir.as_deref(), || {
+        args.product
+            .clone()
+            .ok_or_else(|| CliError::msg("give --product or --data-dir"))
+    })?;
+    let device = Device::open(&dir);
+    let had_license = device
+        .installed_license()
+        .map_err(|e| machine::device_error(e, &dir))?
+        .is_some();
+    let bytes = device
+        .deactivate(now)
+        .map_err(|e| machine::device_error(e, &dir))?;
+    let text = armor(ObjectType::DeactivationProof.armor_label(), &bytes);
+    args.qr.emit(&bytes, args.force)?;
+    match &args.out {
+        Some(path) => {
+            let contents = if args.raw {
+                &bytes[..]
+            } else {
+                text.as_bytes()
+            };
+            crate::io::write_output(path, contents, args.force)?;
+        }
+        None => print!("{text}"),
+    }
+    if had_license {
+        eprintln!(
+            "RELEASED: the license was deleted from {}; send the proof to the vendor to free the seat",
+            dir.display()
+        );
+    } else {
+        eprintln!(
+            "no license installed in {}: this is the proof made when it was released",
+            dir.display()
+        );
+    }
+    if let Some(path) = &args.out {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

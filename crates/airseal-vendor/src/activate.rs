@@ -1,0 +1,934 @@
+//! Offline activation, the vendor's half (`SPEC.md` §15): answering an activation request
+//! with a license bound to the requesting machine, and freeing a seat when the machine
+//! sends a deactivation proof.
+//!
+//! [`answer_request`] verifies the request (the device key's signature), checks the key
+//! (known for the product, not blocked, revoked or expired), enforces the seat limit, and
+//! records the seat and signs the response — all inside one ledger write transaction
+//! ([`Ledger::begin_seats`]), so two vendor processes can never grant more seats than the
+//! limit, and a refused request changes nothing.
+//!
+//! # Which terms a key's license gets
+//!
+//! The license is the key's template, with the key's own terms (imported keys,
+//! [`KeyTerms`]) laid over it. The template is, first found:
+//!
+//! 1. the template named in the key's terms;
+//! 2. the `template` entry of the key's batch parameters (`airseal keys generate
+//!    --template NAME`);
+//! 3. the product's `activation_template` in `airseal.toml`.
+//!
+//! A key with terms but no template uses its terms alone; a key with neither is refused
+//! ([`ActivationError::NoTemplate`]). Trials use the product's `trial_template`.
+//!
+//! The template's `max_activations` is the seat limit (absent: **1**, written into the
+//! license so it states what was enforced); seats in use are the key's live seats plus the
+//! `prior_activations` an import brought. The machine binding's threshold is the
+//! template's `machine_threshold` (a request with fewer components is refused), else a
+//! majority of the request's components (`n / 2 + 1`).
+//!
+//! # Idempotency and crashes
+//!
+//! A request from a device key that already holds a live seat of the key (a reinstall, a
+//! lost response file) is answered on that seat: the same license (id, expiry, features,
+//! licensee) re-signed as a new document (new `cti`, issued now) echoing the new nonce and
+//! bound to the request's components. No seat is used. The seat, its response and its audit
+//! row commit together; the caller writes the response file after the commit, so a crash in
+//! between leaves a recorded seat whose response is lost — re-running the same request (or
+//! a new one from the same device) re-issues it without using another seat.
+
+use std::fmt;
+use std::path::Path;
+
+use airseal_core::activation::{ActivationRequest, DeactivationProof, Purpose};
+use airseal_core::armor::armor;
+use airseal_core::cose::{self, ObjectType};
+use airseal_core::productkey::Pattern;
+use airseal_core::{KeyId, LicenseClaims, LicenseKind, Limit, MachineBinding, UnixTime};
+use rand::Rng as _;
+
+use crate::issue::{EndOfDay, IssueError, Issuer, LicenseSpec, LimitSpec, format_time, parse_time};
+use crate::ledger::{
+    Activation, KeyStatus, KeyTerms, Ledger, LedgerError, Revocation, SeatKey, SeatTx,
+};
+use crate::vendor_dir::{Config, VendorDirError};
+
+/// Length of the `cti` of a re-issued response (as [`LicenseSpec::to_claims`] makes them).
+const TOKEN_ID_BYTES: usize = 8;
+
+/// Seats of a key: how many are in use and how many may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seats {
+    /// In use: live seats in this ledger plus seats an import says were used before.
+    pub used: u64,
+    /// The limit.
+    pub limit: Limit,
+}
+
+impl fmt::Display for Seats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.limit {
+            Limit::AtMost(n) => write!(f, "{} of {n}", self.used),
+            Limit::Unlimited => write!(f, "{} (unlimited)", self.used),
+        }
+    }
+}
+
+/// A signed activation response and what it records.
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// The signed response (raw COSE bytes, `typ` `airseal-activation`).
+    pub bytes: Vec<u8>,
+    /// Its claims.
+    pub claims: LicenseClaims,
+    /// The activation (seat or trial) it belongs to, as recorded.
+    pub activation: Activation,
+    /// Whether it was re-issued on a seat the device already held (no seat used).
+    pub reissued: bool,
+    /// The key's seats after this activation (`None` for a trial).
+    pub seats: Option<Seats>,
+}
+
+impl Response {
+    /// The armored text form (`AIRSEAL ACTIVATION RESPONSE`).
+    pub fn armored(&self) -> String {
+        armor(ObjectType::ActivationResponse.armor_label(), &self.bytes)
+    }
+}
+
+/// A seat given back.
+#[derive(Clone, Debug)]
+pub struct Deactivated {
+    /// The activation, now deactivated.
+    pub activation: Activation,
+    /// The key's deactivations after this one and their limit (`None` for a trial).
+    pub deactivations: Option<Seats>,
+    /// The key's seats after this one was freed (`None` for a trial).
+    pub seats: Option<Seats>,
+}
+
+/// Why an activation request or a deactivation proof was refused. Nothing is recorded in
+/// the ledger when one of these is returned.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum ActivationError {
+    /// The request is not a valid activation request (malformed, wrong type, bad
+    /// device-key signature).
+    BadRequest(airseal_verify::Error),
+    /// The proof is not a valid deactivation proof.
+    BadProof(airseal_verify::Error),
+    /// The product is not in `airseal.toml` (or not in the ledger).
+    UnknownProduct {
+        /// The product id the request names.
+        product: String,
+    },
+    /// The key is not in the ledger for this product.
+    UnknownKey {
+        /// The product.
+        product: String,
+        /// The key, canonical form.
+        key: String,
+    },
+    /// The key is suspended (e.g. a payment dispute).
+    KeyBlocked {
+        /// The product.
+        product: String,
+        /// The key.
+        key: String,
+    },
+    /// The key is revoked (its status, or the revocation list).
+    KeyRevoked {
+        /// The product.
+        product: String,
+        /// The key.
+        key: String,
+    },
+    /// The license this seat holds is on the revocation list.
+    LicenseRevoked {
+        /// The license id.
+        license_id: String,
+    },
+    /// The key's terms (or a data key itself) ended.
+    KeyExpired {
+        /// The key.
+        key: String,
+        /// When.
+        at: UnixTime,
+    },
+    /// The license of the seat this device holds has expired: re-issuing it would not help.
+    LicenseExpired {
+        /// The license id.
+        license_id: String,
+        /// When.
+        at: UnixTime,
+    },
+    /// Every seat of the key is in use.
+    NoSeatsLeft {
+        /// The key.
+        key: String,
+        /// Seats in use (including seats used before an import).
+        used: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The product has no `trial_template`.
+    TrialsNotOffered {
+        /// The product.
+        product: String,
+    },
+    /// This machine (or device key) already had the product's trial.
+    TrialUsed {
+        /// The product.
+        product: String,
+        /// When the earlier trial began.
+        at: UnixTime,
+        /// Its license id.
+        license_id: String,
+    },
+    /// No template says what this key's license contains.
+    NoTemplate {
+        /// The product.
+        product: String,
+        /// The key.
+        key: String,
+    },
+    /// The template asks more components to match than the request has.
+    TooFewComponents {
+        /// Components in the request.
+        given: usize,
+        /// The template's `machine_threshold`.
+        required: u8,
+    },
+    /// The template (or key terms) cannot be read or turned into a license.
+    Template {
+        /// The product.
+        product: String,
+        /// The template, if one was used.
+        template: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// This deactivation proof was already accepted.
+    ProofReplayed {
+        /// The license it named.
+        license_id: String,
+        /// When it was accepted.
+        accepted_at: UnixTime,
+    },
+    /// No activation matches the proof (license id, product, device key and token id).
+    UnknownActivation {
+        /// The product.
+        product: String,
+        /// The license id the proof names.
+        license_id: String,
+        /// Which part did not match.
+        reason: &'static str,
+    },
+    /// The seat was already given back (by another proof, or by the vendor).
+    AlreadyDeactivated {
+        /// The license id.
+        license_id: String,
+        /// When.
+        at: UnixTime,
+    },
+    /// The key's deactivations are used up: the seat stays taken.
+    DeactivationLimit {
+        /// The license id.
+        license_id: String,
+        /// Deactivations so far (including those before an import).
+        used: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Signing failed (the claims break a format rule).
+    Issue(IssueError),
+    /// The ledger could not be read or written.
+    Ledger(LedgerError),
+}
+
+impl fmt::Display for ActivationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadRequest(e) => write!(f, "not a valid activation request: {e}"),
+            Self::BadProof(e) => write!(f, "not a valid deactivation proof: {e}"),
+            Self::UnknownProduct { product } => write!(
+                f,
+                "product {product:?} is not in airseal.toml: the request is for another vendor \
+                 or product"
+            ),
+            Self::UnknownKey { product, key } => {
+                write!(f, "key {key} is not in the ledger for product {product:?}")
+            }
+            Self::KeyBlocked { product, key } => write!(
+                f,
+                "key {key} of {product:?} is suspended; reinstate it with the ledger before \
+                 activating"
+            ),
+            Self::KeyRevoked { product, key } => write!(f, "key {key} of {product:?} is revoked"),
+            Self::LicenseRevoked { license_id } => {
+                write!(f, "license {license_id} held by this device is revoked")
+            }
+            Self::KeyExpired { key, at } => {
+                write!(f, "key {key} expired at {}", format_time(*at))
+            }
+            Self::LicenseExpired { license_id, at } => write!(
+                f,
+                "license {license_id} held by this device expired at {}",
+                format_time(*at)
+            ),
+            Self::NoSeatsLeft { key, used, limit } => write!(
+                f,
+                "no seats left for key {key}: {used} of {limit} in use; free one with a \
+                 deactivation proof from a machine that has it"
+            ),
+            Self::TrialsNotOffered { product } => write!(
+                f,
+                "product {product:?} offers no trial (set trial_template under \
+                 [products.{product}] in airseal.toml)"
+            ),
+            Self::TrialUsed {
+                product,
+                at,
+                license_id,
+            } => write!(
+                f,
+                "the trial of {product:?} was already used on this machine ({}, license \
+                 {license_id})",
+                format_time(*at)
+            ),
+            Self::NoTemplate { product, key } => write!(
+                f,
+                "no template for key {key}: set activation_template under [products.{product}] \
+                 in airseal.toml, or generate keys with --template"
+            ),
+            Self::TooFewComponents { given, required } => write!(
+                f,
+                "the request has {given} machine components; the template's \
+                 machine_threshold needs at least {required}"
+            ),
+            Self::Template {
+                product,
+                template,
+                message,
+            } => match template {
+                Some(t) => write!(f, "template {t:?} of {product:?}: {message}"),
+                None => write!(f, "key terms of {product:?}: {message}"),
+            },
+            Self::ProofReplayed {
+                license_id,
+                accepted_at,
+            } => write!(
+                f,
+                "this deactivation proof for license {license_id} was already accepted at {}: \
+                 a proof frees a seat once",
+                format_time(*accepted_at)
+            ),
+            Self::UnknownActivation {
+                product,
+                license_id,
+                reason,
+            } => write!(
+                f,
+                "no activation of {product:?} matches license {license_id}: {reason}"
+            ),
+            Self::AlreadyDeactivated { license_id, at } => write!(
+                f,
+                "license {license_id} was already deactivated at {}",
+                format_time(*at)
+            ),
+            Self::DeactivationLimit {
+                license_id,
+                used,
+                limit,
+            } => write!(
+                f,
+                "deactivation limit reached for license {license_id}: {used} of {limit} used; \
+                 the seat stays taken"
+            ),
+            Self::Issue(e) => e.fmt(f),
+            Self::Ledger(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ActivationError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::BadRequest(e) | Self::BadProof(e) => Some(e),
+            Self::Issue(e) => Some(e),
+            Self::Ledger(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<LedgerError> for ActivationError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::UnknownProduct { product } => Self::UnknownProduct { product },
+            other => Self::Ledger(other),
+        }
+    }
+}
+
+impl From<IssueError> for ActivationError {
+    fn from(e: IssueError) -> Self {
+        Self::Issue(e)
+    }
+}
+
+/// A product key as the ledger stores it: the request should already carry the canonical
+/// form (`SPEC.md` §12.1); separators and case are forgiven.
+fn canonical_key(key: &str) -> String {
+    key.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
+/// Answers an activation (or trial) request, `request_bytes` raw or armored, at `now`.
+///
+/// # Errors
+/// An [`ActivationError`] naming why the request is refused; the ledger is then unchanged.
+pub fn answer_request(
+    ledger: &mut Ledger,
+    issuer: &Issuer,
+    config: &Config,
+    request_bytes: &[u8],
+    now: UnixTime,
+) -> Result<Response, ActivationError> {
+    let request = airseal_verify::activation::verify_request(request_bytes)
+        .map_err(ActivationError::BadRequest)?;
+    if !config.products.contains_key(&request.product) {
+        return Err(ActivationError::UnknownProduct {
+            product: request.product,
+        });
+    }
+    match request.purpose {
+        Purpose::Activation => activate_key(ledger, issuer, config, &request, now),
+        Purpose::Trial => start_trial(ledger, issuer, config, &request, now),
+    }
+}
+
+fn activate_key(
+    ledger: &mut Ledger,
+    issuer: &Issuer,
+    config: &Config,
+    request: &ActivationRequest,
+    now: UnixTime,
+) -> Result<Response, ActivationError> {
+    let product = request.product.as_str();
+    let key = canonical_key(request.product_key.as_deref().unwrap_or_default());
+    let tx = ledger.begin_seats()?;
+    let record = tx
+        .key(product, &key)?
+        .ok_or_else(|| ActivationError::UnknownKey {
+            product: product.to_string(),
+            key: key.clone(),
+        })?;
+    match record.status {
+        KeyStatus::Active => {}
+        KeyStatus::Suspended => {
+            return Err(ActivationError::KeyBlocked {
+                product: product.to_string(),
+                key,
+            });
+        }
+        _ => {
+            return Err(ActivationError::KeyRevoked {
+                product: product.to_string(),
+                key,
+            });
+        }
+    }
+    if let Some(Revocation::Key(_)) = tx.revocation(Some(&key), None)? {
+        return Err(ActivationError::KeyRevoked {
+            product: product.to_string(),
+            key,
+        });
+    }
+    let (spec, template) = key_spec(config, product, &key, &record)?;
+    check_key_expiry(
+        &spec,
+        &record,
+        issuer,
+        product,
+        &key,
+        template.as_deref(),
+        now,
+    )?;
+    let threshold = threshold(&spec, request.components.len())?;
+    let limit = spec.max_activations.map_or(Limit::AtMost(1), |l| match l {
+        LimitSpec::Count(n) => Limit::AtMost(n),
+        LimitSpec::Word(_) => Limit::Unlimited,
+    });
+    let prior = record.terms.as_ref().map_or(0, |t| t.prior_activations);
+    let used = tx.live_seats(product, &key)?.saturating_add(prior);
+
+    if let Some(seat) = tx.live_activation(product, Some(&key), &request.device_key)? {
+        let (claims, bytes) = reissue(&tx, issuer, &seat, request, threshold, now)?;
+        tx.record_reissue(&seat, request, &claims, &bytes, now)?;
+        tx.commit()?;
+        return finish(
+            ledger,
+            seat.id,
+            claims,
+            bytes,
+            true,
+            Some(Seats { used, limit }),
+        );
+    }
+    if let Limit::AtMost(n) = limit {
+        if used >= n {
+            return Err(ActivationError::NoSeatsLeft {
+                key,
+                used,
+                limit: n,
+            });
+        }
+    }
+    let mut claims = spec
+        .to_claims(issuer, now, &mut rand::rng())
+        .map_err(|e| template_error(product, template.as_deref(), &e))?;
+    claims.max_activations = Some(limit);
+    bind(&mut claims, request, threshold);
+    let bytes = issuer.issue_activation_response(claims.clone())?;
+    let id = tx.insert_activation(request, Some(&key), &claims, &bytes, now)?;
+    tx.commit()?;
+    finish(
+        ledger,
+        id,
+        claims,
+        bytes,
+        false,
+        Some(Seats {
+            used: used.saturating_add(1),
+            limit,
+        }),
+    )
+}
+
+fn start_trial(
+    ledger: &mut Ledger,
+    issuer: &Issuer,
+    config: &Config,
+    request: &ActivationRequest,
+    now: UnixTime,
+) -> Result<Response, ActivationError> {
+    let product = request.product.as_str();
+    let name = config
+        .products
+        .get(product)
+        .and_then(|p| p.trial_template.clone())
+        .ok_or_else(|| ActivationError::TrialsNotOffered {
+            product: product.to_string(),
+        })?;
+    let mut spec = config
+        .template_spec(product, &name)
+        .map_err(|e| config_error(product, Some(&name), e))?;
+    if spec.kind.is_none() {
+        spec.kind = Some(LicenseKind::Trial.as_str().to_string());
+    }
+    let threshold = threshold(&spec, request.components.len())?;
+    let tx = ledger.begin_seats()?;
+    if let Some(trial) = tx.live_activation(product, None, &request.device_key)? {
+        // The same device asking again (a reinstall): the same trial, never a longer one.
+        let (claims, bytes) = reissue(&tx, issuer, &trial, request, threshold, now)?;
+        tx.record_reissue(&trial, request, &claims, &bytes, now)?;
+        tx.commit()?;
+        return finish(ledger, trial.id, claims, bytes, true, None);
+    }
+    if let Some(earlier) = tx.earlier_trial(product, &request.components, &request.device_key)? {
+        return Err(ActivationError::TrialUsed {
+            product: product.to_string(),
+            at: earlier.activated_at,
+            license_id: earlier.license_id,
+        });
+    }
+    let mut claims = spec
+        .to_claims(issuer, now, &mut rand::rng())
+        .map_err(|e| template_error(product, Some(&name), &e))?;
+    bind(&mut claims, request, threshold);
+    let bytes = issuer.issue_activation_response(claims.clone())?;
+    let id = tx.insert_activation(request, None, &claims, &bytes, now)?;
+    tx.commit()?;
+    finish(ledger, id, claims, bytes, false, None)
+}
+
+/// Reads back the activation as committed, for the caller's summary.
+fn finish(
+    ledger: &Ledger,
+    id: i64,
+    claims: LicenseClaims,
+    bytes: Vec<u8>,
+    reissued: bool,
+    seats: Option<Seats>,
+) -> Result<Response, ActivationError> {
+    let activation = ledger.activation(id)?.ok_or_else(|| {
+        ActivationError::Ledger(LedgerError::Corrupt {
+            what: format!("activation {id} vanished after its commit"),
+        })
+    })?;
+    Ok(Response {
+        bytes,
+        claims,
+        activation,
+        reissued,
+        seats,
+    })
+}
+
+/// Binds claims to the requesting machine and echoes its nonce.
+/// How far before its issue time a response may start being valid, to absorb a customer
+/// clock that is behind the vendor's (see [`bind`]).
+pub const MAX_CLOCK_BEHIND: UnixTime = 30 * 86_400;
+
+/// Binds the claims to the requesting machine: its components, threshold, device key and
+/// nonce. Validity starts when the request was made (at most [`MAX_CLOCK_BEHIND`] before
+/// issue) unless the template sets a start: the customer's clock may be behind the vendor's,
+/// and a response that is "not yet valid" on arrival would be useless. Starting earlier
+/// extends nothing, since expiry is counted from the issue time.
+fn bind(claims: &mut LicenseClaims, request: &ActivationRequest, threshold: u8) {
+    if claims.not_before.is_none() && request.created < claims.issued_at {
+        let earliest = claims.issued_at.saturating_sub(MAX_CLOCK_BEHIND);
+        claims.not_before = Some(request.created.max(earliest));
+    }
+    claims.machine = Some(MachineBinding {
+        threshold,
+        components: request.components.clone(),
+        device_key: Some(KeyId::of_public_key(&request.device_key).0),
+    });
+    claims.request_nonce = Some(request.nonce);
+    claims.normalize();
+}
+
+/// The same license as the seat's last response, signed again as a new document for a new
+/// request: issued now (so a rotated signing key's validity window accepts it), a new
+/// `cti`, the new nonce and components. Expiry and every term stay as first issued, so
+/// asking again never extends a license or a trial.
+fn reissue(
+    tx: &SeatTx<'_>,
+    issuer: &Issuer,
+    seat: &Activation,
+    request: &ActivationRequest,
+    threshold: u8,
+    now: UnixTime,
+) -> Result<(LicenseClaims, Vec<u8>), ActivationError> {
+    if let Some(Revocation::License(_)) = tx.revocation(None, Some(&seat.license_id))? {
+        return Err(ActivationError::LicenseRevoked {
+            license_id: seat.license_id.clone(),
+        });
+    }
+    let corrupt = |what: String| {
+        ActivationError::Ledger(LedgerError::Corrupt {
+            what: format!("activation {}: {what}", seat.id),
+        })
+    };
+    let sign1 = cose::parse_sign1(&seat.response).map_err(|e| corrupt(format!("{e:?}")))?;
+    let mut claims = LicenseClaims::decode(sign1.payload, sign1.payload_offset)
+        .map_err(|e| corrupt(e.to_string()))?;
+    if let Some(exp) = claims.expires_at {
+        let grace = i64::try_from(claims.grace_period.unwrap_or(0)).unwrap_or(i64::MAX);
+        if now >= exp.saturating_add(grace) {
+            return Err(ActivationError::LicenseExpired {
+                license_id: seat.license_id.clone(),
+                at: exp,
+            });
+        }
+    }
+    claims.issued_at = now;
+    let mut token = vec![0u8; TOKEN_ID_BYTES];
+    rand::rng().fill_bytes(&mut token);
+    claims.token_id = token;
+    bind(&mut claims, request, threshold);
+    let bytes = issuer.issue_activation_response(claims.clone())?;
+    Ok((claims, bytes))
+}
+
+/// The key's license description and the template it came from (see the module docs).
+fn key_spec(
+    config: &Config,
+    product: &str,
+    key: &str,
+    record: &SeatKey,
+) -> Result<(LicenseSpec, Option<String>), ActivationError> {
+    let terms: Option<&KeyTerms> = record.terms.as_ref();
+    let name = terms
+        .and_then(|t| t.template.clone())
+        .or_else(|| record.batch_params["template"].as_str().map(str::to_string))
+        .or_else(|| {
+            config
+                .products
+                .get(product)
+                .and_then(|p| p.activation_template.clone())
+        });
+    let base = match &name {
+        Some(n) => config
+            .template_spec(product, n)
+            .map_err(|e| config_error(product, Some(n), e))?,
+        None if terms.is_some() => LicenseSpec {
+            issuer: Some(config.vendor.clone()),
+            ..LicenseSpec::default()
+        },
+        None => {
+            return Err(ActivationError::NoTemplate {
+                product: product.to_string(),
+                key: key.to_string(),
+            });
+        }
+    };
+    let mut spec = match terms {
+        Some(t) => t.spec.clone().or(base),
+        None => base,
+    };
+    match &spec.product {
+        Some(p) if p != product => {
+            return Err(ActivationError::Template {
+                product: product.to_string(),
+                template: name,
+                message: format!("names product {p:?}"),
+            });
+        }
+        _ => spec.product = Some(product.to_string()),
+    }
+    spec.product_key = Some(key.to_string());
+    Ok((spec, name))
+}
+
+/// Refuses a key whose terms end before `now`, or a data key past its own validity (the
+/// key carries days from its creation, checked with the vendor's MAC).
+fn check_key_expiry(
+    spec: &LicenseSpec,
+    record: &SeatKey,
+    issuer: &Issuer,
+    product: &str,
+    key: &str,
+    template: Option<&str>,
+    now: UnixTime,
+) -> Result<(), ActivationError> {
+    if let Some(expires) = &spec.expires {
+        let at = parse_time("expires", expires, EndOfDay::Yes)
+            .map_err(|e| template_error(product, template, &e))?;
+        if at <= now {
+            return Err(ActivationError::KeyExpired {
+                key: key.to_string(),
+                at,
+            });
+        }
+    }
+    if record.kind == "data" {
+        let pattern = record.batch_params["pattern"]
+            .as_str()
+            .and_then(|p| Pattern::parse(p).ok());
+        if let Some(pattern) = pattern {
+            let info = crate::keys::decode_data_key(
+                &pattern,
+                key,
+                product,
+                Some(&issuer.data_key_mac_key()),
+            );
+            if info.mac_valid == Some(true) {
+                if let Some(at) = info.fields.expires_at().filter(|at| *at <= now) {
+                    return Err(ActivationError::KeyExpired {
+                        key: key.to_string(),
+                        at,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The binding's threshold for a request with `n` components (1..=16, as decoding checked).
+fn threshold(spec: &LicenseSpec, n: usize) -> Result<u8, ActivationError> {
+    let majority = u8::try_from(n / 2 + 1).unwrap_or(u8::MAX);
+    match spec.machine_threshold {
+        None => Ok(majority),
+        Some(t) if usize::from(t) > n || t == 0 => Err(ActivationError::TooFewComponents {
+            given: n,
+            required: t.max(1),
+        }),
+        Some(t) => Ok(t),
+    }
+}
+
+fn template_error(product: &str, template: Option<&str>, e: &IssueError) -> ActivationError {
+    ActivationError::Template {
+        product: product.to_string(),
+        template: template.map(str::to_string),
+        message: e.to_string(),
+    }
+}
+
+fn config_error(product: &str, template: Option<&str>, e: VendorDirError) -> ActivationError {
+    ActivationError::Template {
+        product: product.to_string(),
+        template: template.map(str::to_string),
+        message: e.to_string(),
+    }
+}
+
+/// Accepts a deactivation proof (raw or armored) at `now`: frees the seat it names.
+///
+/// The proof must name a license of this ledger, signed by the device key that license is
+/// bound to, with a token id that is one of the responses issued for it; its nonce must be
+/// new. When the key's terms set a maximum number of deactivations (the license's
+/// `max_deactivations`), deactivations so far — including those before an import — must be
+/// below it, or the seat stays taken.
+///
+/// # Errors
+/// An [`ActivationError`] naming why the proof is refused; the ledger is then unchanged.
+pub fn deactivate(
+    ledger: &mut Ledger,
+    proof_bytes: &[u8],
+    now: UnixTime,
+) -> Result<Deactivated, ActivationError> {
+    let proof: DeactivationProof = airseal_verify::activation::verify_deactivation(proof_bytes)
+        .map_err(ActivationError::BadProof)?;
+    let tx = ledger.begin_seats()?;
+    if let Some(accepted_at) = tx.proof_accepted_at(&proof.nonce)? {
+        return Err(ActivationError::ProofReplayed {
+            license_id: proof.license_id,
+            accepted_at,
+        });
+    }
+    let unknown = |reason| ActivationError::UnknownActivation {
+        product: proof.product.clone(),
+        license_id: proof.license_id.clone(),
+        reason,
+    };
+    let seat = tx
+        .activation_by_license(&proof.product, &proof.license_id)?
+        .ok_or_else(|| unknown("no license with this id was activated for this product"))?;
+    if seat.device_key != proof.device_key {
+        return Err(unknown("the proof is signed by another device key"));
+    }
+    if !tx.issued_token(seat.id, &proof.token_id)? {
+        return Err(unknown(
+            "the token id is not one of this license's responses",
+        ));
+    }
+    if let Some(at) = seat.deactivated_at {
+        return Err(ActivationError::AlreadyDeactivated {
+            license_id: seat.license_id,
+            at,
+        });
+    }
+    let (mut deactivations, mut seats) = (None, None);
+    if let Some(key) = &seat.key {
+        let record = tx.key(&seat.product, key)?;
+        let terms = record.as_ref().and_then(|r| r.terms.as_ref());
+        let prior_d = terms.map_or(0, |t| t.prior_deactivations);
+        let prior_a = terms.map_or(0, |t| t.prior_activations);
+        let used = tx
+            .deactivations(&seat.product, key)?
+            .saturating_add(prior_d);
+        let license = license_limits(&seat)?;
+        let limit = license.max_deactivations.unwrap_or(Limit::Unlimited);
+        if let Limit::AtMost(n) = limit {
+            if used >= n {
+                return Err(ActivationError::DeactivationLimit {
+                    license_id: seat.license_id,
+                    used,
+                    limit: n,
+                });
+            }
+        }
+        deactivations = Some(Seats {
+            used: used.saturating_add(1),
+            limit,
+        });
+        let live = tx.live_seats(&seat.product, key)?;
+        seats = Some(Seats {
+            used: live.saturating_sub(1).saturating_add(prior_a),
+            limit: license.max_activations.unwrap_or(Limit::AtMost(1)),
+        });
+    }
+    tx.record_deactivation(&seat, &proof, now)?;
+    tx.commit()?;
+    let activation = ledger.activation(seat.id)?.ok_or_else(|| {
+        ActivationError::Ledger(LedgerError::Corrupt {
+            what: format!("activation {} vanished after its commit", seat.id),
+        })
+    })?;
+    Ok(Deactivated {
+        activation,
+        deactivations,
+        seats,
+    })
+}
+
+/// The claims of a seat's last response: its limits are the ones the key was sold with.
+fn license_limits(seat: &Activation) -> Result<LicenseClaims, ActivationError> {
+    let corrupt = |what: String| {
+        ActivationError::Ledger(LedgerError::Corrupt {
+            what: format!("activation {}: {what}", seat.id),
+        })
+    };
+    let sign1 = cose::parse_sign1(&seat.response).map_err(|e| corrupt(format!("{e:?}")))?;
+    LicenseClaims::decode(sign1.payload, sign1.payload_offset).map_err(|e| corrupt(e.to_string()))
+}
+
+/// Writes a response file durably and atomically: a temporary file beside `path` is
+/// written and fsynced, then moved into place (replacing an existing file only with
+/// `force`; without it, a hard link refuses an existing target atomically), and the folder
+/// is fsynced. A reader never sees half a response, and a crash leaves either no file or
+/// the whole one.
+///
+/// # Errors
+/// An I/O error; [`std::io::ErrorKind::AlreadyExists`] when `path` exists and not `force`.
+pub fn write_response_file(path: &Path, contents: &[u8], force: bool) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if !force && path.exists() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "already exists; pass --force to replace it",
+        ));
+    }
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(
+        ".tmp-{}-{:08x}",
+        std::process::id(),
+        rand::rng().next_u32()
+    ));
+    let tmp = dir.join(tmp_name);
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        drop(f);
+        if force {
+            std::fs::rename(&tmp, path)
+        } else {
+            std::fs::hard_link(&tmp, path)
+        }
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    let result = result.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "already exists; pass --force to replace it",
+            )
+        } else {
+            e
+        }
+    });
+    result?;
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! Issuing one signed license per key an import wrote, on every core.
+//!
+//! [`plan`] reads the import's keys from the ledger and builds each key's license
+//! description: the key's own terms (licensee, expiry, features, limits, metadata, from the
+//! export) over the caller's defaults over the template recorded at import. Keys that are
+//! suspended or revoked, or whose expiry has passed, get no license and are listed with the
+//! reason instead. [`issue_parallel`] then signs the descriptions on one thread per core
+//! (the calling thread included), handing each license to the caller's sink on the thread
+//! that made it, so writing files is spread over the cores too.
+
+use std::collections::HashMap;
+use std::num::NonZero;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread;
+
+use airseal_core::UnixTime;
+
+use crate::issue::{EndOfDay, IssueError, Issuer, LicenseSpec, parse_time};
+use crate::ledger::{BatchId, KeyStatus, Ledger, LedgerError};
+
+/// A license to make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LicenseJob {
+    /// The product key, as imported.
+    pub key: String,
+    /// The full description (product and product key filled in).
+    pub spec: LicenseSpec,
+}
+
+/// A key that gets no license, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The product key.
+    pub key: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What [`plan`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The product.
+    pub product: String,
+    /// The licenses to make, in the import's order.
+    pub jobs: Vec<LicenseJob>,
+    /// The keys left out.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Why a plan could not be made.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum PlanError {
+    /// The ledger failed, or the batch is not an import.
+    Ledger(LedgerError),
+    /// A template recorded at import could not be read.
+    Template {
+        /// Its name.
+        name: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ledger(LedgerError::UnknownBatch { id }) => {
+                write!(f, "batch {id} is not an import (see the import's report)")
+            }
+            Self::Ledger(e) => e.fmt(f),
+            Self::Template { name, message } => write!(f, "template {name:?}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+impl From<LedgerError> for PlanError {
+    fn from(e: LedgerError) -> Self {
+        Self::Ledger(e)
+    }
+}
+
+/// Builds the license descriptions for every key import `batch` wrote. Each key's terms
+/// come first, then `defaults` (the caller's flags and explicit template), then the template
+/// the import recorded, read through `template` (called once per name).
+///
+/// # Errors
+/// [`PlanError`].
+pub fn plan(
+    ledger: &Ledger,
+    batch: BatchId,
+    defaults: &LicenseSpec,
+    mut template: impl FnMut(&str) -> Result<LicenseSpec, String>,
+    now: UnixTime,
+) -> Result<Plan, PlanError> {
+    let product = ledger
+        .import_info(batch)?
+        .ok_or(LedgerError::UnknownBatch { id: batch })?
+        .product;
+    let mut templates: HashMap<String, LicenseSpec> = HashMap::new();
+    let mut jobs = Vec::new();
+    let mut skipped = Vec::new();
+    for k in ledger.import_keys(batch)? {
+        if k.status != KeyStatus::Active {
+            skipped.push(Skipped {
+                key: k.key,
+                reason: format!("the key is {}", k.status),
+            });
+            continue;
+        }
+        let mut spec = k.terms.spec.or(defaults.clone());
+        if let Some(name) = &k.terms.template {
+            if !templates.contains_key(name) {
+                let t = template(name).map_err(|message| PlanError::Template {
+                    name: name.clone(),
+                    message,
+                })?;
+                templates.insert(name.clone(), t);
+            }
+            if let Some(t) = templates.get(name) {
+                spec = spec.or(t.clone());
+            }
+        }
+        spec.product = Some(product.clone());
+        spec.product_key = Some(k.key.clone());
+        if let Some(exp) = &spec.expires {
+            if spec.days.is_none()
+                && parse_time("expires", exp, EndOfDay::Yes).is_ok_and(|t| t <= now)
+            {
+                skipped.push(Skipped {
+                    key: k.key,
+                    reason: format!("expired on {exp}"),
+                });
+                continue;
+            }
+        }
+        jobs.push(LicenseJob { key: k.key, spec });
+    }
+    Ok(Plan {
+        product,
+        jobs,
+        skipped,
+    })
+}
+
+/// A signed license (its id and bytes), or why it could not be made.
+pub type Issued = Result<(String, Vec<u8>), IssueError>;
+
+/// How many licenses a worker takes at a time: enough to make the shared counter cheap,
+/// few enough that the threads finish together.
+const CHUNK: usize = 64;
+
+/// Signs a license for every description, at time `now`, on `threads` threads (0 = one per
+/// core). `sink(i, result)` receives each license (its id and bytes) or the reason it could
+/// not be made, on the thread that made it, in no particular order; the first error the
+/// sink returns stops every thread and is returned.
+///
+/// # Errors
+/// The first error `sink` returned.
+pub fn issue_parallel<E: Send>(
+    issuer: &Issuer,
+    specs: &[LicenseSpec],
+    now: UnixTime,
+    threads: usize,
+    sink: &(dyn Fn(usize, Issued) -> Result<(), E> + Sync),
+) -> Result<(), E> {
+    let threads = if threads == 0 {
+        thread::available_parallelism().map_or(1, NonZero::get)
+    } else {
+        threads
+    }
+    .clamp(1, specs.len().div_ceil(CHUNK).max(1));
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let first_error: Mutex<Option<E>> = Mutex::new(None);
+    let work = || {
+        let mut rng = rand::rng();
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+            let Some(part) = specs.get(start..specs.len().min(start + CHUNK)) else {
+                return;
+            };
+            if part.is_empty() {
+                return;
+            }
+            for (offset, spec) in part.iter().enumerate() {
+                let result = spec
+                    .to_claims(issuer, now, &mut rng)
+                    .and_then(|c| {
+                        let id = c.license_id.clone();
+                        issuer.issue(c).map(|bytes| (id, bytes))
+                    });
+                if let Err(e) = sink(start + offset, result) {
+                    stop.store(true, Ordering::Relaxed);
+                    if let Ok(mut slot) = first_error.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    return;
+                }
+            }
+        }
+    };
+    thread::scope(|s| {
+        let work = &work;
+        for _ in 1..threads {
+            // If a thread cannot be started, the others (and this one) do its share.
+            let _ = thread::Builder::new().spawn_scoped(s, work);
+        }
+        work();
+    });
+    match first_error.into_inner() {
+        Ok(Some(e)) => Err(e),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,1270 @@
+//! Importing licenses from other platforms' CSV exports (Cryptlex, Keygen, Lemon Squeezy,
+//! Cryptolens, or any CSV with a mapping), keeping every key string exactly as exported.
+//! `SPEC.md` §16 and the README's "Migrating from…" sections describe the presets.
+//!
+//! [`parse_export`] reads a file into valid rows and rejected rows without touching the
+//! ledger; [`import`] then writes the valid rows as one batch in one transaction
+//! ([`Ledger::write_import`]) and returns an [`ImportReport`] that puts every data row in
+//! exactly one bucket: `read = imported + already_present + rejected`.
+//!
+//! # Columns
+//!
+//! Each column of the header goes to one [`Target`]: what `--map` says, else what the
+//! preset knows the column to be, else — if its name is one that platforms use for
+//! different things ([`presets::AMBIGUOUS`], e.g. `activations`: the limit or the count
+//! used?) — the import is refused with [`ImportError::AmbiguousColumn`], whose message shows
+//! the `--map` that settles it; else the column becomes a metadata entry named after its
+//! header. Nothing in a row is dropped without `--map COLUMN=ignore`.
+//!
+//! # Rows
+//!
+//! A row is rejected, with its line, column and reason, when: it has more or fewer fields
+//! than the header; a field is malformed; it has no key, or a key with control characters or
+//! surrounding spaces inside quotes; its key already appeared earlier in the file (both
+//! lines are named); a value does not parse (date, number, status, e-mail, custom fields);
+//! its status says expired but it has no expiry; it would carry more than 50 metadata
+//! entries (never truncated); or it conflicts with a key already in the ledger (unless
+//! `update`). Blank lines (and rows of empty cells) are not rows; the report counts them.
+
+mod csv;
+pub mod licenses;
+mod presets;
+mod values;
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use airseal_core::claims::{MAX_METADATA, MAX_NAME_LEN};
+use serde::Serialize;
+
+use crate::issue::{LicenseSpec, LimitSpec, MetaSpec, UnlimitedWord};
+use crate::ledger::{
+    BatchId, ImportRow, ImportWrite, KeyStatus, KeyTerms, Ledger, LedgerError, RowOutcome,
+};
+use presets::{AMBIGUOUS, PresetDef, normalize};
+use values::{IsoDuration, When};
+
+/// The export formats `--from` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Preset {
+    /// Cryptlex v2 dashboard export (`"Key ID", "Product Key", …`).
+    CryptlexV2,
+    /// Cryptlex (v3) export with the API's field names (`key, allowedActivations, …`).
+    Cryptlex,
+    /// Keygen license export.
+    Keygen,
+    /// Lemon Squeezy license keys export.
+    LemonSqueezy,
+    /// Cryptolens key export (F1..F8, period, machines); SKGL keys decoded with the
+    /// product's secret phrase.
+    Cryptolens,
+    /// Any CSV: columns named like a target, `--map`, and metadata for the rest.
+    Generic,
+}
+
+impl Preset {
+    /// Every preset, in the order the help lists them.
+    pub const ALL: [Preset; 6] = [
+        Preset::CryptlexV2,
+        Preset::Cryptlex,
+        Preset::Keygen,
+        Preset::LemonSqueezy,
+        Preset::Cryptolens,
+        Preset::Generic,
+    ];
+
+    fn def(self) -> &'static PresetDef {
+        match self {
+            Preset::CryptlexV2 => &presets::CRYPTLEX_V2,
+            Preset::Cryptlex => &presets::CRYPTLEX_V3,
+            Preset::Keygen => &presets::KEYGEN,
+            Preset::LemonSqueezy => &presets::LEMONSQUEEZY,
+            Preset::Cryptolens => &presets::CRYPTOLENS,
+            Preset::Generic => &presets::GENERIC,
+        }
+    }
+
+    /// The `--from` name.
+    pub fn as_str(self) -> &'static str {
+        self.def().name
+    }
+
+    /// Parses a `--from` name.
+    ///
+    /// # Errors
+    /// A message listing the presets.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|p| p.as_str()).collect();
+                format!("unknown preset {s:?}: expected one of {}", names.join(", "))
+            })
+    }
+}
+
+impl fmt::Display for Preset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a column holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The product key, kept byte for byte.
+    Key,
+    /// Licensee e-mail.
+    Email,
+    /// Licensee name.
+    Name,
+    /// Licensee first name (joined with the last name when there is no name column).
+    FirstName,
+    /// Licensee last name.
+    LastName,
+    /// Licensee organisation.
+    Org,
+    /// Status word of the platform (see the preset).
+    Status,
+    /// Expiry date or instant.
+    Expires,
+    /// Creation date (kept as the `created` metadata entry; anchors periods and intervals).
+    Created,
+    /// Activation limit (number or `unlimited`).
+    MaxActivations,
+    /// Activations already used on the old platform (seats never handed out twice).
+    UsedActivations,
+    /// Deactivation limit.
+    MaxDeactivations,
+    /// Deactivations already used.
+    UsedDeactivations,
+    /// Feature list: `F1..F8` or names, separated by `,`, `;`, `|` or spaces.
+    Features,
+    /// One feature bit as a yes/no column (`Feature(3)` = F3).
+    Feature(u8),
+    /// Validity in days from creation (0 = no expiry).
+    PeriodDays,
+    /// ISO 8601 subscription interval from creation (`P1Y`); makes a subscription.
+    Interval,
+    /// Cryptlex v2 custom fields (see the README for the encodings).
+    CustomFields,
+    /// A JSON object of metadata (Keygen).
+    MetadataJson,
+    /// Yes/no: the key is suspended (blocked, disabled).
+    Suspended,
+    /// Yes/no: the key is revoked.
+    Revoked,
+    /// One metadata entry with this name.
+    Meta(Cow<'static, str>),
+    /// Deliberately not imported.
+    Ignore,
+}
+
+const TARGET_NAMES: &[(&str, Target)] = &[
+    ("key", Target::Key),
+    ("email", Target::Email),
+    ("name", Target::Name),
+    ("first_name", Target::FirstName),
+    ("last_name", Target::LastName),
+    ("org", Target::Org),
+    ("status", Target::Status),
+    ("expires", Target::Expires),
+    ("created", Target::Created),
+    ("max_activations", Target::MaxActivations),
+    ("used_activations", Target::UsedActivations),
+    ("max_deactivations", Target::MaxDeactivations),
+    ("used_deactivations", Target::UsedDeactivations),
+    ("features", Target::Features),
+    ("period_days", Target::PeriodDays),
+    ("interval", Target::Interval),
+    ("custom_fields", Target::CustomFields),
+    ("metadata_json", Target::MetadataJson),
+    ("suspended", Target::Suspended),
+    ("revoked", Target::Revoked),
+    ("ignore", Target::Ignore),
+];
+
+impl Target {
+    /// Parses a `--map` target: one of the names above, `f1`..`f8`, or `meta:NAME`.
+    ///
+    /// # Errors
+    /// A message listing the targets.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if let Some(name) = s.strip_prefix("meta:") {
+            if name.is_empty() || name.len() > MAX_NAME_LEN {
+                return Err(format!(
+                    "metadata name {name:?} must be 1 to {MAX_NAME_LEN} bytes"
+                ));
+            }
+            return Ok(Target::Meta(Cow::Owned(name.to_string())));
+        }
+        if let Some(n) = s
+            .strip_prefix(['f', 'F'])
+            .and_then(|d| d.parse::<u8>().ok())
+            .filter(|n| (1..=8).contains(n))
+        {
+            return Ok(Target::Feature(n));
+        }
+        TARGET_NAMES
+            .iter()
+            .find(|(n, _)| *n == s)
+            .map(|(_, t)| t.clone())
+            .ok_or_else(|| {
+                let names: Vec<&str> = TARGET_NAMES.iter().map(|(n, _)| *n).collect();
+                format!(
+                    "unknown target {s:?}: expected {}, f1..f8 or meta:NAME",
+                    names.join(", ")
+                )
+            })
+    }
+
+    /// The name `--map` uses for this target.
+    pub fn name(&self) -> String {
+        match self {
+            Target::Meta(n) => format!("meta:{n}"),
+            Target::Feature(n) => format!("f{n}"),
+            other => TARGET_NAMES
+                .iter()
+                .find(|(_, t)| t == other)
+                .map(|(n, _)| (*n).to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// How to import a file.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The export format.
+    pub preset: Preset,
+    /// The product the keys belong to.
+    pub product: String,
+    /// `--map SOURCE=TARGET` pairs, overriding the preset.
+    pub maps: Vec<(String, Target)>,
+    /// The product template the keys' terms are laid over, by name, with its description
+    /// (used to check the metadata limit of the combined license).
+    pub template: Option<(String, LicenseSpec)>,
+    /// The product's SKGL secret phrase (Cryptolens keys).
+    pub skgl_secret: Option<String>,
+    /// Replace the terms of keys already in the ledger with different ones.
+    pub update: bool,
+    /// Work everything out, write nothing.
+    pub dry_run: bool,
+    /// The file name, for the report and each key's recorded source.
+    pub file: String,
+}
+
+/// Why a file cannot be imported at all (row problems are [`Rejection`]s instead).
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum ImportError {
+    /// The file is not UTF-8 text.
+    NotText {
+        /// The line of the first byte that is not UTF-8.
+        line: u64,
+        /// Its offset in the file.
+        byte: usize,
+    },
+    /// The file holds NUL bytes: a binary file (a spreadsheet, an archive), not CSV.
+    Binary,
+    /// The file is another format (JSON, XML or HTML), not CSV.
+    NotCsv {
+        /// What it looks like.
+        what: &'static str,
+    },
+    /// The file has no header line.
+    Empty,
+    /// A quoted field is never closed.
+    UnterminatedQuote {
+        /// The line the quote opened on.
+        line: u64,
+    },
+    /// The header row is malformed or names a column twice.
+    BadHeader {
+        /// What is wrong.
+        message: String,
+    },
+    /// No column holds the key: not this preset's export.
+    NoKeyColumn {
+        /// The preset.
+        preset: &'static str,
+        /// The column the preset expected.
+        expected: &'static str,
+        /// The header found.
+        header: Vec<String>,
+    },
+    /// A column's meaning depends on the platform: the caller must say which.
+    AmbiguousColumn {
+        /// 1-based column number.
+        index: usize,
+        /// Its header.
+        column: String,
+        /// What it could be.
+        choices: Vec<&'static str>,
+    },
+    /// A `--map` is unusable: unknown column, or two columns for one target.
+    BadMap {
+        /// What is wrong.
+        message: String,
+    },
+    /// The ledger refused.
+    Ledger(LedgerError),
+}
+
+impl fmt::Display for ImportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotText { line, byte } => write!(
+                f,
+                "line {line}: not UTF-8 text (byte {byte}); export the file as CSV in UTF-8"
+            ),
+            Self::Binary => f.write_str(
+                "not a CSV file (it contains NUL bytes: a spreadsheet or archive?); export CSV",
+            ),
+            Self::NotCsv { what } => {
+                write!(f, "not a CSV file: it looks like {what}; export CSV instead")
+            }
+            Self::Empty => f.write_str("empty file: no header line"),
+            Self::UnterminatedQuote { line } => write!(
+                f,
+                "line {line}: a quoted field opened here is never closed; not valid CSV"
+            ),
+            Self::BadHeader { message } => write!(f, "line 1 (header): {message}"),
+            Self::NoKeyColumn {
+                preset,
+                expected,
+                header,
+            } => write!(
+                f,
+                "no key column: this does not look like a {preset} export (expected a \
+                 {expected:?} column; the header has {}). If the keys are in another column, \
+                 say which with --map 'COLUMN=key'",
+                if header.len() > 12 {
+                    format!("{} columns: {:?}, …", header.len(), &header[..12])
+                } else {
+                    format!("{header:?}")
+                }
+            ),
+            Self::AmbiguousColumn {
+                index,
+                column,
+                choices,
+            } => {
+                write!(
+                    f,
+                    "column {index} {column:?} is ambiguous: platforms use that name for \
+                     different things ({}), and airseal will not guess. Say which with ",
+                    choices.join(" or ")
+                )?;
+                let maps: Vec<String> = choices
+                    .iter()
+                    .map(|c| format!("--map '{column}={c}'"))
+                    .collect();
+                write!(
+                    f,
+                    "{} (or --map '{column}=meta:NAME' to keep it as metadata, --map \
+                     '{column}=ignore' to leave it out)",
+                    maps.join(" or ")
+                )
+            }
+            Self::BadMap { message } => write!(f, "--map: {message}"),
+            Self::Ledger(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ImportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Ledger(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<LedgerError> for ImportError {
+    fn from(e: LedgerError) -> Self {
+        Self::Ledger(e)
+    }
+}
+
+/// Why a row was not imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectKind {
+    /// The row is wrong (a value, its shape).
+    Invalid,
+    /// Its key already appeared on an earlier line of the file.
+    Duplicate,
+    /// Its key is in the ledger with different data, and `update` was not given.
+    Conflict,
+}
+
+/// One rejected row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// The line the row starts on.
+    pub line: u64,
+    /// The column at fault (its header), when one is.
+    pub column: Option<String>,
+    /// The key, when the row has one.
+    pub key: Option<String>,
+    /// What kind of rejection.
+    pub kind: RejectKind,
+    /// Why, in words.
+    pub reason: String,
+    /// For a duplicate: the line the key first appeared on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_line: Option<u64>,
+    /// For a conflict: the fields that differ from the ledger.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+}
+
+/// A key whose terms an import replaced (`update`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Update {
+    /// The line.
+    pub line: u64,
+    /// The key.
+    pub key: String,
+    /// The fields that changed.
+    pub fields: Vec<String>,
+}
+
+/// How a column was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ColumnUse {
+    /// 1-based column number.
+    pub index: usize,
+    /// Its header.
+    pub header: String,
+    /// Its target, as `--map` names it.
+    pub target: String,
+    /// Whether the target came from `--map` (else from the preset, or the metadata rule).
+    pub mapped: bool,
+}
+
+/// What an import did with every row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    /// The preset.
+    pub preset: String,
+    /// The file.
+    pub file: String,
+    /// The product.
+    pub product: String,
+    /// The batch the import was recorded as (`None` for a dry run).
+    pub batch: Option<BatchId>,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Data rows read (blank lines excluded).
+    pub read: u64,
+    /// Rows written: new keys plus, with `update`, replaced terms.
+    pub imported: u64,
+    /// Of `imported`, existing keys whose terms were replaced.
+    pub updated: u64,
+    /// Rows whose key was already in the ledger with the same data.
+    pub already_present: u64,
+    /// Rows not imported (listed in `rejections`).
+    pub rejected: u64,
+    /// Of `rejected`: conflicts with the ledger.
+    pub conflicts: u64,
+    /// Of `rejected`: keys repeated inside the file.
+    pub duplicates: u64,
+    /// Of `rejected`: rows with a wrong value or shape.
+    pub invalid: u64,
+    /// Blank lines skipped (not rows).
+    pub blank_lines: u64,
+    /// Cryptolens: keys whose features and dates were decoded from the SKGL key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skgl_decoded: Option<u64>,
+    /// How each column was read.
+    pub columns: Vec<ColumnUse>,
+    /// Every rejected row, by line.
+    pub rejections: Vec<Rejection>,
+    /// Every updated key, by line.
+    pub updates: Vec<Update>,
+}
+
+impl ImportReport {
+    /// Whether every row is accounted for exactly once: `read = imported + already_present
+    /// + rejected`, and the rejection list and sub-counts agree.
+    pub fn balanced(&self) -> bool {
+        self.read == self.imported + self.already_present + self.rejected
+            && self.rejected == self.conflicts + self.duplicates + self.invalid
+            && self.rejected == self.rejections.len() as u64
+            && self.updated == self.updates.len() as u64
+    }
+}
+
+/// A file read and checked, before the ledger is consulted.
+#[derive(Debug, Clone)]
+pub struct ParsedExport {
+    /// The valid rows, in file order.
+    pub rows: Vec<ImportRow>,
+    /// The rejected rows, in file order.
+    pub rejections: Vec<Rejection>,
+    /// Data rows read.
+    pub read: u64,
+    /// Blank lines skipped.
+    pub blank_lines: u64,
+    /// How each column was read.
+    pub columns: Vec<ColumnUse>,
+    /// SKGL keys decoded (Cryptolens with a secret phrase).
+    pub skgl_decoded: Option<u64>,
+}
+
+struct Reject {
+    column: Option<usize>,
+    reason: String,
+}
+
+fn at(column: usize, reason: impl Into<String>) -> Reject {
+    Reject {
+        column: Some(column),
+        reason: reason.into(),
+    }
+}
+
+/// Strips a UTF-8 byte order mark and checks the bytes are text.
+fn as_text(data: &[u8]) -> Result<&str, ImportError> {
+    let bom = if data.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let data = data.get(bom..).unwrap_or(data);
+    if data.contains(&0) {
+        return Err(ImportError::Binary);
+    }
+    std::str::from_utf8(data).map_err(|e| {
+        let byte = e.valid_up_to();
+        let line = data
+            .get(..byte)
+            .map_or(0, |b| b.iter().filter(|c| **c == b'\n').count())
+            + 1;
+        ImportError::NotText {
+            line: line as u64,
+            byte: byte + bom,
+        }
+    })
+}
+
+/// Decides the target of every column (see the module documentation).
+fn resolve_columns(
+    def: &PresetDef,
+    header: &[String],
+    maps: &[(String, Target)],
+) -> Result<Vec<(Target, bool)>, ImportError> {
+    let norm: Vec<String> = header.iter().map(|h| normalize(h)).collect();
+    for (i, h) in header.iter().enumerate() {
+        if let Some(j) = header.iter().take(i).position(|o| o == h) {
+            return Err(ImportError::BadHeader {
+                message: format!("columns {} and {} are both named {h:?}", j + 1, i + 1),
+            });
+        }
+    }
+    let mut targets: Vec<Option<(Target, bool)>> = vec![None; header.len()];
+    for (source, target) in maps {
+        let i = header
+            .iter()
+            .position(|h| h == source)
+            .or_else(|| {
+                let n = normalize(source);
+                norm.iter().position(|h| !n.is_empty() && *h == n)
+            })
+            .ok_or_else(|| ImportError::BadMap {
+                message: format!("the file has no column {source:?} (header: {header:?})"),
+            })?;
+        if let Some(slot) = targets.get_mut(i) {
+            *slot = Some((target.clone(), true));
+        }
+    }
+    for (i, slot) in targets.iter_mut().enumerate() {
+        if slot.is_some() {
+            continue;
+        }
+        let (h, n) = (
+            header.get(i).map_or("", String::as_str),
+            norm.get(i).map_or("", String::as_str),
+        );
+        if let Some((_, t)) = def.columns.iter().find(|(c, _)| *c == n) {
+            *slot = Some((t.clone(), false));
+            continue;
+        }
+        if let Some((_, choices)) = AMBIGUOUS.iter().find(|(c, _)| *c == n) {
+            return Err(ImportError::AmbiguousColumn {
+                index: i + 1,
+                column: h.to_string(),
+                choices: choices.to_vec(),
+            });
+        }
+        if h.is_empty() {
+            // A column with no header and no --map: data with no name cannot be metadata.
+            return Err(ImportError::BadHeader {
+                message: format!(
+                    "column {} has no name; name it, or --map it (by its position is not \
+                     supported: add a header)",
+                    i + 1
+                ),
+            });
+        }
+        if h.len() > MAX_NAME_LEN {
+            return Err(ImportError::BadHeader {
+                message: format!(
+                    "column {} {h:?} would become a metadata entry, but metadata names are at \
+                     most {MAX_NAME_LEN} bytes; --map it to a shorter meta:NAME or to ignore",
+                    i + 1
+                ),
+            });
+        }
+        *slot = Some((Target::Meta(Cow::Owned(h.to_string())), false));
+    }
+    let targets: Vec<(Target, bool)> = targets
+        .into_iter()
+        .map(|t| t.unwrap_or((Target::Ignore, false)))
+        .collect();
+    // One column per target (metadata: one per name).
+    for (i, (t, _)) in targets.iter().enumerate() {
+        if *t == Target::Ignore {
+            continue;
+        }
+        if let Some(j) = targets.iter().take(i).position(|(o, _)| o == t) {
+            return Err(ImportError::BadMap {
+                message: format!(
+                    "columns {} {:?} and {} {:?} both go to {}; --map one of them elsewhere \
+                     (or to ignore)",
+                    j + 1,
+                    header.get(j).map_or("", String::as_str),
+                    i + 1,
+                    header.get(i).map_or("", String::as_str),
+                    t.name()
+                ),
+            });
+        }
+    }
+    if !targets.iter().any(|(t, _)| *t == Target::Key) {
+        return Err(ImportError::NoKeyColumn {
+            preset: def.name,
+            expected: def.key_column,
+            header: header.to_vec(),
+        });
+    }
+    Ok(targets)
+}
+
+/// One row being read.
+#[derive(Default)]
+struct Draft {
+    email: Option<String>,
+    name: Option<String>,
+    first: Option<String>,
+    last: Option<String>,
+    org: Option<String>,
+    status: Option<(presets::Status, usize)>,
+    suspended: bool,
+    revoked: bool,
+    expires: Option<When>,
+    created: Option<(When, usize)>,
+    max_act: Option<LimitSpec>,
+    used_act: Option<u64>,
+    max_deact: Option<LimitSpec>,
+    used_deact: Option<u64>,
+    features: Vec<String>,
+    bits: [Option<(bool, usize)>; 8],
+    period: Option<(u32, usize)>,
+    interval: Option<(IsoDuration, String, usize)>,
+    /// Metadata entries and the column each came from.
+    meta: BTreeMap<String, (MetaSpec, usize)>,
+}
+
+impl Draft {
+    fn put_meta(
+        &mut self,
+        header: &[String],
+        col: usize,
+        name: &str,
+        value: MetaSpec,
+    ) -> Result<(), Reject> {
+        if name.is_empty() || name.len() > MAX_NAME_LEN {
+            return Err(at(
+                col,
+                format!("metadata name {name:?} must be 1 to {MAX_NAME_LEN} bytes"),
+            ));
+        }
+        if let Some((_, other)) = self.meta.get(name) {
+            return Err(at(
+                col,
+                format!(
+                    "metadata entry {name:?} given twice (also by column {:?})",
+                    header.get(*other).map_or("", String::as_str)
+                ),
+            ));
+        }
+        self.meta.insert(name.to_string(), (value, col));
+        Ok(())
+    }
+}
+
+fn is_email(s: &str) -> bool {
+    s.contains('@') && !s.chars().any(char::is_whitespace)
+}
+
+/// Reads one cell into the draft.
+fn apply(
+    def: &PresetDef,
+    header: &[String],
+    d: &mut Draft,
+    col: usize,
+    target: &Target,
+    v: &str,
+) -> Result<(), Reject> {
+    let v = v.trim();
+    let v = if def.null_word && v.eq_ignore_ascii_case("null") {
+        ""
+    } else {
+        v
+    };
+    // Limits read an empty cell themselves (it can mean "unlimited").
+    match target {
+        Target::MaxActivations => {
+            d.max_act = if v.is_empty() {
+                def.empty_limit_unlimited
+                    .then_some(LimitSpec::Word(UnlimitedWord::Unlimited))
+            } else {
+                Some(values::parse_limit(v, def.zero_limit_unlimited).map_err(|e| at(col, e))?)
+            };
+            return Ok(());
+        }
+        Target::MaxDeactivations => {
+            // 0 deactivations is a real limit (no seat transfers), unlike 0 activations.
+            if !v.is_empty() {
+                d.max_deact = Some(if v.eq_ignore_ascii_case("unlimited") {
+                    LimitSpec::Word(UnlimitedWord::Unlimited)
+                } else {
+                    LimitSpec::Count(values::parse_count(v).map_err(|e| at(col, e))?)
+                });
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
+    if v.is_empty() {
+        return Ok(());
+    }
+    let some = |s: &str| Some(s.to_string());
+    match target {
+        Target::Key | Target::Ignore | Target::MaxActivations | Target::MaxDeactivations => {}
+        Target::Email => {
+            if !is_email(v) {
+                return Err(at(col, format!("{v:?} is not an e-mail address")));
+            }
+            d.email = some(v);
+        }
+        Target::Name => d.name = some(v),
+        Target::FirstName => d.first = some(v),
+        Target::LastName => d.last = some(v),
+        Target::Org => d.org = some(v),
+        Target::Status => {
+            let s = (def.status)(v)
+                .map_err(|e| at(col, format!("{e}; {} knows {}", def.name, def.statuses)))?;
+            d.status = Some((s, col));
+        }
+        Target::Expires => {
+            d.expires = Some(values::parse_when(v, def.mdy_dates).map_err(|e| at(col, e))?);
+        }
+        Target::Created => {
+            d.created = Some((
+                values::parse_when(v, def.mdy_dates).map_err(|e| at(col, e))?,
+                col,
+            ));
+        }
+        Target::UsedActivations => {
+            d.used_act = Some(values::parse_count(v).map_err(|e| at(col, e))?);
+        }
+        Target::UsedDeactivations => {
+            d.used_deact = Some(values::parse_count(v).map_err(|e| at(col, e))?);
+        }
+        Target::Features => {
+            for f in v
+                .split([',', ';', '|', ' '])
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+            {
+                if f.len() > MAX_NAME_LEN {
+                    return Err(at(col, format!("feature name {f:?} is over 64 bytes")));
+                }
+                if !d.features.iter().any(|g| g == f) {
+                    d.features.push(f.to_string());
+                }
+            }
+        }
+        Target::Feature(n) => {
+            let b = values::parse_bool(v).map_err(|e| at(col, e))?;
+            if let Some(slot) = d.bits.get_mut(usize::from(n.saturating_sub(1))) {
+                *slot = Some((b, col));
+            }
+        }
+        Target::PeriodDays => {
+            let n = values::parse_count(v)
+                .ok()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| at(col, format!("{v:?} is not a number of days")))?;
+            d.period = Some((n, col));
+        }
+        Target::Interval => {
+            d.interval = Some((
+                values::parse_duration(v).map_err(|e| at(col, e))?,
+                v.to_string(),
+                col,
+            ));
+        }
+        Target::CustomFields => {
+            for (k, m) in values::parse_custom_fields(v).map_err(|e| at(col, e))? {
+                d.put_meta(header, col, &k, m)?;
+            }
+        }
+        Target::MetadataJson => {
+            for (k, m) in values::parse_json_metadata(v).map_err(|e| at(col, e))? {
+                d.put_meta(header, col, &k, m)?;
+            }
+        }
+        Target::Suspended => d.suspended |= values::parse_bool(v).map_err(|e| at(col, e))?,
+        Target::Revoked => d.revoked |= values::parse_bool(v).map_err(|e| at(col, e))?,
+        Target::Meta(name) => d.put_meta(header, col, name, values::meta_value(v))?,
+    }
+    Ok(())
+}
+
+/// Lays SKGL-decoded features and dates under the row's: a cell left empty takes the key's
+/// value; a feature cell that disagrees with the key rejects the row.
+fn apply_skgl(d: &mut Draft, key: &str, secret: &str, key_col: usize) -> Result<bool, Reject> {
+    let Ok(k) = crate::skgl::decode(key, secret) else {
+        return Ok(false);
+    };
+    for (i, on) in k.features.iter().enumerate() {
+        match d.bits.get_mut(i) {
+            Some(Some((b, col))) if b != on => {
+                return Err(at(
+                    *col,
+                    format!(
+                        "F{} is {b} here but the SKGL key says {on}; fix the export or the \
+                         secret phrase",
+                        i + 1
+                    ),
+                ));
+            }
+            Some(slot @ None) => *slot = Some((*on, key_col)),
+            _ => {}
+        }
+    }
+    let date = |(y, m, day): (i32, u32, u32)| chrono::NaiveDate::from_ymd_opt(y, m, day);
+    if d.created.is_none() {
+        d.created = date(k.created).map(|c| (When::Date(c), key_col));
+    }
+    if d.expires.is_none() && d.period.is_none() && k.days > 0 {
+        d.expires = date(k.expires()).map(When::Date);
+    }
+    Ok(true)
+}
+
+/// Turns a finished draft into the key's status and terms.
+fn finish(
+    opts: &ImportOptions,
+    template_meta: &BTreeMap<String, MetaSpec>,
+    header: &[String],
+    d: Draft,
+    line: u64,
+) -> Result<(KeyStatus, KeyTerms), Reject> {
+    let mut d = d;
+    let mut status = KeyStatus::Active;
+    if let Some((s, col)) = d.status {
+        status = s.key;
+        if s.expired && d.expires.is_none() {
+            return Err(at(
+                col,
+                "the status says expired but the row has no expiry date; give one (or \
+                 --map the column to meta:status to import the key as active)",
+            ));
+        }
+    }
+    if d.suspended && status == KeyStatus::Active {
+        status = KeyStatus::Suspended;
+    }
+    if d.revoked {
+        status = KeyStatus::Revoked;
+    }
+    let mut kind = None;
+    if d.expires.is_none() {
+        if let Some((dur, _, col)) = &d.interval {
+            let (start, _) = d
+                .created
+                .ok_or_else(|| at(*col, "an interval needs the creation date to start from"))?;
+            d.expires = Some(
+                values::add_duration(start, *dur)
+                    .ok_or_else(|| at(*col, "the interval ends out of range"))?,
+            );
+        } else if let Some((days, col)) = d.period {
+            if days > 0 {
+                let (start, _) = d.created.ok_or_else(|| {
+                    at(col, "a period in days needs the creation date to start from")
+                })?;
+                d.expires = Some(
+                    values::add_days(start, days)
+                        .ok_or_else(|| at(col, "the period ends out of range"))?,
+                );
+            }
+        }
+    }
+    if let Some((_, text, col)) = &d.interval {
+        kind = Some("subscription".to_string());
+        d.put_meta(header, *col, "subscription_interval", MetaSpec::Text(text.clone()))?;
+    }
+    if let Some((created, col)) = d.created {
+        d.put_meta(header, col, "created", MetaSpec::Text(created.to_spec()))?;
+    }
+    let extra = template_meta
+        .keys()
+        .filter(|k| !d.meta.contains_key(*k))
+        .count();
+    if d.meta.len() + extra > MAX_METADATA {
+        // Name the column that brought most of them.
+        let mut by_col: HashMap<usize, usize> = HashMap::new();
+        for (_, c) in d.meta.values() {
+            *by_col.entry(*c).or_default() += 1;
+        }
+        let col = by_col.into_iter().max_by_key(|(_, n)| *n).map(|(c, _)| c);
+        return Err(Reject {
+            column: col,
+            reason: format!(
+                "{} metadata entries{}: a license carries at most {MAX_METADATA}; the row is \
+                 not truncated (--map columns to ignore, or trim the export)",
+                d.meta.len() + extra,
+                if extra > 0 {
+                    format!(" ({extra} from the template)")
+                } else {
+                    String::new()
+                }
+            ),
+        });
+    }
+    let mut features = Vec::new();
+    for (i, b) in d.bits.iter().enumerate() {
+        if let Some((true, _)) = b {
+            features.push(format!("F{}", i + 1));
+        }
+    }
+    for f in d.features {
+        if !features.contains(&f) {
+            features.push(f);
+        }
+    }
+    let name = d.name.or(match (d.first, d.last) {
+        (Some(f), Some(l)) => Some(format!("{f} {l}")),
+        (f, l) => f.or(l),
+    });
+    let spec = LicenseSpec {
+        kind,
+        licensee_name: name,
+        licensee_email: d.email,
+        licensee_org: d.org,
+        expires: d.expires.map(When::to_spec),
+        features,
+        max_activations: d.max_act,
+        max_deactivations: d.max_deact,
+        metadata: d.meta.into_iter().map(|(k, (v, _))| (k, v)).collect(),
+        ..LicenseSpec::default()
+    };
+    Ok((
+        status,
+        KeyTerms {
+            template: opts.template.as_ref().map(|(n, _)| n.clone()),
+            spec,
+            prior_activations: d.used_act.unwrap_or(0),
+            prior_deactivations: d.used_deact.unwrap_or(0),
+            source: Some(format!("{} {}, line {line}", opts.preset, opts.file)),
+        },
+    ))
+}
+
+/// Reads and checks an export without touching the ledger.
+///
+/// # Errors
+/// [`ImportError`] when the file as a whole cannot be read as this preset's export.
+pub fn parse_export(data: &[u8], opts: &ImportOptions) -> Result<ParsedExport, ImportError> {
+    let def = opts.preset.def();
+    let text = as_text(data)?;
+    // A CSV header never starts like these; say what the file is rather than misparse it.
+    match text.trim_start().chars().next() {
+        Some('{' | '[') => return Err(ImportError::NotCsv { what: "JSON" }),
+        Some('<') => return Err(ImportError::NotCsv { what: "XML or HTML" }),
+        _ => {}
+    }
+    let mut reader = csv::Reader::new(text);
+    let map_csv = |e: csv::CsvError| match e {
+        csv::CsvError::UnterminatedQuote { line } => ImportError::UnterminatedQuote { line },
+    };
+    // The header is the first record that is not blank.
+    let header_rec = loop {
+        match reader.next_record().map_err(map_csv)? {
+            None => return Err(ImportError::Empty),
+            Some(r) if r.is_blank() => continue,
+            Some(r) => break r,
+        }
+    };
+    if let Some((i, why)) = &header_rec.malformed {
+        return Err(ImportError::BadHeader {
+            message: format!("column {}: {why}", i + 1),
+        });
+    }
+    let header: Vec<String> = header_rec
+        .fields
+        .iter()
+        .map(|f| f.trim().to_string())
+        .collect();
+    let targets = resolve_columns(def, &header, &opts.maps)?;
+    let key_col = targets
+        .iter()
+        .position(|(t, _)| *t == Target::Key)
+        .unwrap_or(0);
+    let columns = header
+        .iter()
+        .zip(&targets)
+        .enumerate()
+        .map(|(i, (h, (t, mapped)))| ColumnUse {
+            index: i + 1,
+            header: h.clone(),
+            target: t.name(),
+            mapped: *mapped,
+        })
+        .collect();
+    let template_meta = opts
+        .template
+        .as_ref()
+        .map(|(_, s)| s.metadata.clone())
+        .unwrap_or_default();
+    let secret = match opts.preset {
+        Preset::Cryptolens => opts.skgl_secret.as_deref(),
+        _ => None,
+    };
+    let mut skgl_decoded = secret.map(|_| 0u64);
+    let mut rows = Vec::new();
+    let mut rejections = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let (mut read, mut blank) = (0u64, 0u64);
+    let col_name = |c: Option<usize>| c.and_then(|c| header.get(c).cloned());
+    while let Some(rec) = reader.next_record().map_err(map_csv)? {
+        if rec.is_blank() {
+            blank += 1;
+            continue;
+        }
+        read += 1;
+        let line = rec.line;
+        let raw_key = rec.fields.get(key_col).map(|k| k.as_ref());
+        let invalid = |column: Option<usize>, reason: String, key: Option<&str>| Rejection {
+            line,
+            column: col_name(column),
+            key: key.map(str::to_string),
+            kind: RejectKind::Invalid,
+            reason,
+            first_line: None,
+            fields: Vec::new(),
+        };
+        if let Some((i, why)) = &rec.malformed {
+            rejections.push(invalid(Some(*i), why.clone(), None));
+            continue;
+        }
+        if rec.fields.len() != header.len() {
+            rejections.push(invalid(
+                None,
+                format!(
+                    "the row has {} fields, the header has {}",
+                    rec.fields.len(),
+                    header.len()
+                ),
+                None,
+            ));
+            continue;
+        }
+        let key = raw_key.unwrap_or("");
+        if key.is_empty() {
+            rejections.push(invalid(Some(key_col), "no key".into(), None));
+            continue;
+        }
+        if key.chars().any(char::is_control) || key.trim() != key {
+            rejections.push(invalid(
+                Some(key_col),
+                "the key has control characters or surrounding spaces inside its quotes; \
+                 customers could not type it"
+                    .into(),
+                Some(key),
+            ));
+            continue;
+        }
+        if let Some(&first) = seen.get(key) {
+            rejections.push(Rejection {
+                line,
+                column: col_name(Some(key_col)),
+                key: Some(key.to_string()),
+                kind: RejectKind::Duplicate,
+                reason: format!("the key is repeated: it first appears on line {first}"),
+                first_line: Some(first),
+                fields: Vec::new(),
+            });
+            continue;
+        }
+        seen.insert(key.to_string(), line);
+        let mut draft = Draft::default();
+        let mut result = Ok(());
+        for (col, ((target, _), value)) in targets.iter().zip(&rec.fields).enumerate() {
+            result = apply(def, &header, &mut draft, col, target, value);
+            if result.is_err() {
+                break;
+            }
+        }
+        if result.is_ok() {
+            if let Some(secret) = secret {
+                match apply_skgl(&mut draft, key, secret, key_col) {
+                    Ok(true) => {
+                        if let Some(n) = skgl_decoded.as_mut() {
+                            *n += 1;
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => result = Err(e),
+                }
+            }
+        }
+        match result.and_then(|()| finish(opts, &template_meta, &header, draft, line)) {
+            Ok((status, terms)) => rows.push(ImportRow {
+                line,
+                key: key.to_string(),
+                status,
+                terms,
+            }),
+            Err(r) => rejections.push(invalid(r.column, r.reason, Some(key))),
+        }
+    }
+    Ok(ParsedExport {
+        rows,
+        rejections,
+        read,
+        blank_lines: blank,
+        columns,
+        skgl_decoded,
+    })
+}
+
+/// Imports an export into the ledger as one batch in one transaction (or, with
+/// `opts.dry_run`, works out the same report and writes nothing).
+///
+/// # Errors
+/// [`ImportError`] for a file that cannot be read as this preset's export, or a ledger
+/// error; nothing is then recorded.
+pub fn import(
+    ledger: &mut Ledger,
+    data: &[u8],
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let parsed = parse_export(data, opts)?;
+    write_parsed(ledger, parsed, opts)
+}
+
+/// The second half of [`import`]: writes rows already read by [`parse_export`].
+///
+/// # Errors
+/// A ledger error; nothing is then recorded.
+pub fn write_parsed(
+    ledger: &mut Ledger,
+    parsed: ParsedExport,
+    opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    let ParsedExport {
+        rows,
+        mut rejections,
+        read,
+        blank_lines,
+        columns,
+        skgl_decoded,
+    } = parsed;
+    let w = ImportWrite {
+        product: &opts.product,
+        preset: opts.preset.as_str(),
+        file: &opts.file,
+        update: opts.update,
+        dry_run: opts.dry_run,
+    };
+    let build = |batch: Option<BatchId>, outcomes: &[RowOutcome], rejections: &mut Vec<Rejection>| {
+        let mut report = ImportReport {
+            preset: opts.preset.as_str().to_string(),
+            file: opts.file.clone(),
+            product: opts.product.clone(),
+            batch,
+            dry_run: opts.dry_run,
+            read,
+            imported: 0,
+            updated: 0,
+            already_present: 0,
+            rejected: 0,
+            conflicts: 0,
+            duplicates: 0,
+            invalid: 0,
+            blank_lines,
+            skgl_decoded,
+            columns: columns.clone(),
+            rejections: Vec::new(),
+            updates: Vec::new(),
+        };
+        for (row, outcome) in rows.iter().zip(outcomes) {
+            match outcome {
+                RowOutcome::New => report.imported += 1,
+                RowOutcome::Same => report.already_present += 1,
+                RowOutcome::Updated { fields } => {
+                    report.imported += 1;
+                    report.updates.push(Update {
+                        line: row.line,
+                        key: row.key.clone(),
+                        fields: fields.clone(),
+                    });
+                }
+                RowOutcome::Conflict { fields } => rejections.push(Rejection {
+                    line: row.line,
+                    column: None,
+                    key: Some(row.key.clone()),
+                    kind: RejectKind::Conflict,
+                    reason: format!(
+                        "the key is already in the ledger with different {}; not changed \
+                         (--update replaces it)",
+                        fields.join(", ")
+                    ),
+                    first_line: None,
+                    fields: fields.clone(),
+                }),
+            }
+        }
+        rejections.sort_by_key(|r| r.line);
+        report.updated = report.updates.len() as u64;
+        for r in rejections.iter() {
+            match r.kind {
+                RejectKind::Invalid => report.invalid += 1,
+                RejectKind::Duplicate => report.duplicates += 1,
+                RejectKind::Conflict => report.conflicts += 1,
+            }
+        }
+        report.rejected = rejections.len() as u64;
+        report.rejections = rejections.clone();
+        report
+    };
+    let mut stored: Option<ImportReport> = None;
+    let (batch, outcomes) = ledger.write_import(&w, &rows, |batch, outcomes| {
+        let mut rej = rejections.clone();
+        let report = build(batch, outcomes, &mut rej);
+        let json = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
+        stored = Some(report);
+        json
+    })?;
+    let report = match stored {
+        Some(r) => r,
+        None => build(batch, &outcomes, &mut rejections),
+    };
+    Ok(report)
+}

@@ -1,0 +1,982 @@
+//! Offline activation, vendor side: seat limits, idempotent reactivation, deactivation
+//! proofs, trials, refused requests that change nothing, and vendors racing for the last
+//! seat. Machines are simulated as component sets; device keys sign exactly as apps do.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+
+use airseal_core::activation::{ActivationRequest, DeactivationProof, Purpose};
+use airseal_core::armor::armor;
+use airseal_core::cose::ObjectType;
+use airseal_core::{LicenseKind, Limit};
+use airseal_vendor::activate::{self, ActivationError, Response};
+use airseal_vendor::issue::{Issuer, LicenseSpec, LimitSpec};
+use airseal_vendor::ledger::{
+    ActivationFilter, AuditFilter, KeyFilter, KeyStatus, KeyTerms, Ledger, Revocation,
+};
+use airseal_vendor::vendor_dir::Config;
+use airseal_verify::{Expected, Machine, TrustStore};
+use ed25519_dalek::SigningKey;
+use serde_json::json;
+
+/// A test of a refusal.
+type Check = fn(&ActivationError) -> bool;
+
+const NOW: i64 = 1_780_000_000; // 2026-05-28
+const DAY: i64 = 86_400;
+
+const CONFIG: &str = r#"
+vendor = "acme"
+
+[products.photo-pro]
+activation_template = "pro"
+trial_template = "trial"
+
+[products.photo-pro.templates.pro]
+kind = "subscription"
+days = 365
+features = ["F1"]
+max_activations = 2
+max_deactivations = 2
+
+[products.photo-pro.templates.site]
+max_activations = "unlimited"
+machine_threshold = 4
+
+[products.photo-pro.templates.trial]
+days = 14
+
+[products.bare]
+"#;
+
+struct Vendor {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    ledger: Ledger,
+    issuer: Issuer,
+    config: Config,
+}
+
+fn vendor() -> Vendor {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite3");
+    let mut ledger = Ledger::open(&path).unwrap();
+    ledger.ensure_product("photo-pro", None).unwrap();
+    ledger.ensure_product("bare", None).unwrap();
+    let config = Config::parse(CONFIG, Path::new("airseal.toml")).unwrap();
+    Vendor {
+        _dir: dir,
+        path,
+        ledger,
+        issuer: Issuer::new(SigningKey::from_bytes(&[1; 32])),
+        config,
+    }
+}
+
+impl Vendor {
+    /// Records `keys` for `product` in one batch with these parameters.
+    fn keys(&mut self, product: &str, keys: &[&str], params: serde_json::Value) {
+        let mut w = self
+            .ledger
+            .begin_batch(product, "random", keys.len() as u64, None, &params)
+            .unwrap();
+        for k in keys {
+            assert!(w.insert_key(k).unwrap());
+        }
+        w.commit().unwrap();
+    }
+
+    fn answer(&mut self, request: &[u8]) -> Result<Response, ActivationError> {
+        activate::answer_request(&mut self.ledger, &self.issuer, &self.config, request, NOW)
+    }
+
+    fn answer_at(&mut self, request: &[u8], now: i64) -> Result<Response, ActivationError> {
+        activate::answer_request(&mut self.ledger, &self.issuer, &self.config, request, now)
+    }
+
+    fn deactivate(&mut self, proof: &[u8]) -> Result<activate::Deactivated, ActivationError> {
+        activate::deactivate(&mut self.ledger, proof, NOW + DAY)
+    }
+
+    fn trust(&self) -> TrustStore {
+        let mut t = TrustStore::new();
+        t.add_key(&self.issuer.public_key()).unwrap();
+        t
+    }
+}
+
+/// A simulated machine: a device key and a set of component hashes.
+struct Device {
+    key: Issuer,
+    components: Vec<[u8; 8]>,
+}
+
+fn device(seed: u8, components: &[u8]) -> Device {
+    Device {
+        key: Issuer::new(SigningKey::from_bytes(&[seed; 32])),
+        components: components.iter().map(|c| [*c; 8]).collect(),
+    }
+}
+
+impl Device {
+    fn request(&self, product: &str, key: Option<&str>, nonce: u8) -> Vec<u8> {
+        let mut r = ActivationRequest {
+            product: product.into(),
+            product_key: key.map(str::to_string),
+            components: self.components.clone(),
+            device_key: self.key.public_key(),
+            nonce: [nonce; 16],
+            created: NOW,
+            app_version: Some("4.2.1".into()),
+            purpose: if key.is_some() {
+                Purpose::Activation
+            } else {
+                Purpose::Trial
+            },
+            meters: vec![("projects".into(), 12)],
+        };
+        r.normalize();
+        self.key.sign(ObjectType::ActivationRequest, &r.encode())
+    }
+
+    fn proof(&self, response: &Response, nonce: u8) -> Vec<u8> {
+        let p = DeactivationProof {
+            product: response.claims.product.clone(),
+            license_id: response.claims.license_id.clone(),
+            token_id: response.claims.token_id.clone(),
+            device_key: self.key.public_key(),
+            nonce: [nonce; 16],
+            created: NOW + DAY,
+        };
+        armor(
+            ObjectType::DeactivationProof.armor_label(),
+            &self.key.sign(ObjectType::DeactivationProof, &p.encode()),
+        )
+        .into_bytes()
+    }
+
+    fn machine(&self) -> Machine {
+        Machine::from_component_hashes(self.components.clone())
+            .with_device_key(&self.key.public_key())
+    }
+}
+
+/// Every row of every table a request could touch, as text: equal snapshots mean the
+/// ledger did not change.
+fn snapshot(ledger: &Ledger) -> Vec<String> {
+    let c = ledger.connection();
+    let mut out = Vec::new();
+    for table in [
+        "activations",
+        "responses",
+        "trial_components",
+        "deactivation_proofs",
+        "keys",
+        "key_terms",
+        "audit",
+    ] {
+        let mut st = c.prepare(&format!("SELECT * FROM {table}")).unwrap();
+        let n = st.column_count();
+        let rows = st
+            .query_map([], |r| {
+                let mut cells = Vec::new();
+                for i in 0..n {
+                    cells.push(format!("{:?}", r.get::<_, rusqlite::types::Value>(i)?));
+                }
+                Ok(format!("{table}: {}", cells.join(" | ")))
+            })
+            .unwrap();
+        out.extend(rows.map(Result::unwrap));
+    }
+    out
+}
+
+/// Asserts `f` is refused as `check` expects and leaves the ledger exactly as it was.
+fn refused(
+    v: &mut Vendor,
+    f: impl FnOnce(&mut Vendor) -> Result<Response, ActivationError>,
+    check: impl FnOnce(&ActivationError) -> bool,
+) -> ActivationError {
+    let before = snapshot(&v.ledger);
+    let e = f(v).expect_err("the request should be refused");
+    assert!(check(&e), "unexpected refusal: {e:?} ({e})");
+    assert_eq!(snapshot(&v.ledger), before, "a refusal changed the ledger");
+    e
+}
+
+#[test]
+fn response_is_a_license_bound_to_the_request_and_verifies_on_that_machine() {
+    let mut v = vendor();
+    v.keys("photo-pro", &["KEY1"], json!({}));
+    let a = device(10, &[1, 2, 3, 4, 5]);
+    let r = v.answer(&a.request("photo-pro", Some("KEY1"), 1)).unwrap();
+    assert!(!r.reissued);
+    assert_eq!(r.claims.request_nonce, Some([1; 16]));
+    assert_eq!(r.claims.product_key.as_deref(), Some("KEY1"));
+    assert_eq!(r.claims.issuer, "acme");
+    assert_eq!(r.claims.kind, LicenseKind::Subscription);
+    assert_eq!(r.claims.expires_at, Some(NOW + 365 * DAY));
+    assert_eq!(r.claims.max_activations, Some(Limit::AtMost(2)));
+    let m = r.claims.machine.as_ref().unwrap();
+    assert_eq!(m.threshold, 3, "majority of 5");
+    assert_eq!(m.components, a.components);
+    assert_eq!(r.seats.unwrap().to_string(), "1 of 2");
+    assert!(
+        r.armored()
+            .starts_with("-----BEGIN AIRSEAL ACTIVATION RESPONSE-----")
+    );
+
+    // The app's verifier accepts it on this machine, also with one component replaced…
+    let trust = v.trust();
+    let lic = trust
+        .verify(
+            &r.bytes,
+            NOW + 1,
+            &Expected::product("photo-pro").machine(&a.machine()),
+        )
+        .unwrap();
+    assert_eq!(lic.claims().license_id, r.claims.license_id);
+    let changed = device(10, &[1, 2, 3, 4, 9]);
+    trust
+        .verify(
+            &r.bytes,
+            NOW + 1,
+            &Expected::product("photo-pro").machine(&changed.machine()),
+        )
+        .unwrap();
+    // …but not on another machine.
+    let other = device(10, &[1, 2, 7, 8, 9]);
+    assert!(
+        trust
+            .verify(
+                &r.bytes,
+                NOW + 1,
+                &Expected::product("photo-pro").machine(&other.machine())
+            )
+            .is_err()
+    );
+
+    // Recorded: one live seat, one response, one audit row.
+    let seats = v
+        .ledger
+        .list_activations(&ActivationFilter {
+            key: Some("KEY1".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(seats.len(), 1);
+    assert_eq!(seats[0].license_id, r.claims.license_id);
+    assert_eq!(seats[0].device_key, a.key.public_key());
+    assert_eq!(seats[0].meters, vec![("projects".to_string(), 12)]);
+    assert_eq!(v.ledger.responses(seats[0].id).unwrap().len(), 1);
+    let audit = v
+        .ledger
+        .search_audit(&AuditFilter {
+            action: Some("activation.".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].subject, "photo-pro/KEY1");
+}
+
+#[test]
+fn seats_run_out_and_the_same_device_is_answered_on_its_seat() {
+    let mut v = vendor();
+    v.keys("photo-pro", &["KEY1"], json!({}));
+    let (a, b, c) = (
+        device(10, &[1, 2, 3]),
+        device(11, &[4, 5, 6]),
+        device(12, &[7, 8, 9]),
+    );
+    let first = v.answer(&a.request("photo-pro", Some("KEY1"), 1)).unwrap();
+    v.answer(&b.request("photo-pro", Some("KEY1"), 2)).unwrap();
+    let e = refused(
+        &mut v,
+        |v| v.answer(&c.request("photo-pro", Some("KEY1"), 3)),
+        |e| {
+            matches!(
+                e,
+                ActivationError::NoSeatsLeft {
+                    used: 2,
+                    limit: 2,
+                    ..
+                }
+            )
+        },
+    );
+    assert!(e.to_string().contains("2 of 2 in use"), "{e}");
+
+    // A reinstall on A (new nonce, a component replaced, a day later): same license, new
+    // document, no new seat, expiry not extended.
+    let a2 = Device {
+        key: Issuer::new(SigningKey::from_bytes(&[10; 32])),
+        components: vec![[1; 8], [2; 8], [0x33; 8]],
+    };
+    let again = v
+        .answer_at(&a2.request("photo-pro", Some("KEY1"), 4), NOW + DAY)
+        .unwrap();
+    assert!(again.reissued);
+    assert_eq!(again.claims.license_id, first.claims.license_id);
+    assert_ne!(again.claims.token_id, first.claims.token_id);
+    assert_eq!(again.claims.expires_at, first.claims.expires_at);
+    assert_eq!(again.claims.issued_at, NOW + DAY);
+    assert_eq!(again.claims.request_nonce, Some([4; 16]));
+    assert_eq!(
+        again.claims.machine.as_ref().unwrap().components,
+        a2.components
+    );
+    assert_eq!(again.seats.unwrap().to_string(), "2 of 2");
+    assert_eq!(again.activation.reissues, 1);
+    assert_eq!(v.ledger.responses(again.activation.id).unwrap().len(), 2);
+    v.trust()
+        .verify(
+            &again.bytes,
+            NOW + DAY,
+            &Expected::product("photo-pro").machine(&a2.machine()),
+        )
+        .unwrap();
+    // Still exactly two live seats.
+    let live = v
+        .ledger
+        .list_activations(&ActivationFilter {
+            live_only: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(live.len(), 2);
+}
+
+#[test]
+fn a_seat_committed_before_a_crash_is_reissued_by_the_same_request() {
+    // The caller writes the response file after the commit; a crash in between loses the
+    // file but not the seat. Running the very same request again re-issues on that seat.
+    let mut v = vendor();
+    v.keys("photo-pro", &["KEY1"], json!({}));
+    let a = device(10, &[1, 2, 3]);
+    let request = a.request("photo-pro", Some("KEY1"), 1);
+    let lost = v.answer(&request).unwrap();
+    drop(lost); // "crash": the response never reached a file
+    // A fresh connection, as after a restart.
+    v.ledger = Ledger::open(&v.path).unwrap();
+    let again = v.answer(&request).unwrap();
+    assert!(again.reissued);
+    assert_eq!(again.seats.unwrap().used, 1);
+}
+
+#[test]
+fn deactivation_frees_the_seat_once_and_respects_the_limit() {
+    let mut v = vendor();
+    v.keys("photo-pro", &["KEY1"], json!({}));
+    let (a, b, c, d) = (
+        device(10, &[1, 2, 3]),
+        device(11, &[4, 5, 6]),
+        device(12, &[7, 8, 9]),
+        device(13, &[10, 11, 12]),
+    );
+    let ra = v.answer(&a.request("photo-pro", Some("KEY1"), 1)).unwrap();
+    let rb = v.answer(&b.request("photo-pro", Some("KEY1"), 2)).unwrap();
+
+    let proof = a.proof(&ra, 50);
+    let done = v.deactivate(&proof).unwrap();
+    assert_eq!(done.activation.deactivated_at, Some(NOW + DAY));
+    assert_eq!(done.deactivations.unwrap().to_string(), "1 of 2");
+    assert_eq!(done.seats.unwrap().to_string(), "1 of 2");
+
+    // The freed seat goes to another machine.
+    let rc = v.answer(&c.request("photo-pro", Some("KEY1"), 3)).unwrap();
+    assert!(!rc.reissued);
+
+    // The same proof again: replayed, nothing changes.
+    let before = snapshot(&v.ledger);
+    let e = v.deactivate(&proof).unwrap_err();
+    assert!(matches!(e, ActivationError::ProofReplayed { .. }), "{e}");
+    // A new proof for the seat already given back.
+    let e = v.deactivate(&a.proof(&ra, 51)).unwrap_err();
+    assert!(
+        matches!(e, ActivationError::AlreadyDeactivated { .. }),
+        "{e}"
+    );
+    // Signed by another device, or naming a token this license never had.
+    let e = v.deactivate(&c.proof(&rb, 52)).unwrap_err();
+    assert!(
+        matches!(e, ActivationError::UnknownActivation { .. }),
+        "{e}"
+    );
+    let mut forged = rb.clone();
+    forged.claims.token_id = vec![9; 8];
+    let e = v.deactivate(&b.proof(&forged, 53)).unwrap_err();
+    assert!(
+        matches!(e, ActivationError::UnknownActivation { .. }),
+        "{e}"
+    );
+    assert_eq!(snapshot(&v.ledger), before);
+
+    // Second deactivation: allowed (limit 2). Third: refused, the seat stays taken.
+    v.deactivate(&b.proof(&rb, 54)).unwrap();
+    let rd = v.answer(&d.request("photo-pro", Some("KEY1"), 4)).unwrap();
+    let before = snapshot(&v.ledger);
+    let e = v.deactivate(&c.proof(&rc, 55)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ActivationError::DeactivationLimit {
+                used: 2,
+                limit: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(snapshot(&v.ledger), before);
+    // An older response's token (before a re-issue) still names the seat.
+    let rd2 = v.answer(&d.request("photo-pro", Some("KEY1"), 5)).unwrap();
+    assert!(rd2.reissued);
+    let e = v.deactivate(&d.proof(&rd, 56)).unwrap_err();
+    assert!(
+        matches!(e, ActivationError::DeactivationLimit { .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_proof_for_an_older_response_of_the_seat_is_accepted() {
+    let mut v = vendor();
+    v.keys("photo-pro", &["KEY1"], json!({}));
+    let a = device(10, &[1, 2, 3]);
+    let first = v.answer(&a.request("photo-pro", Some("KEY1"), 1)).unwrap();
+    v.answer(&a.request("photo-pro", Some("KEY1"), 2)).unwrap();
+    v.deactivate(&a.proof(&first, 60)).unwrap();
+}
+
+#[test]
+fn one_trial_per_machine_even_with_a_component_changed_or_given_back() {
+    let mut v = vendor();
+    let m1 = device(20, &[1, 2, 3, 4, 5]);
+    let t = v.answer(&m1.request("photo-pro", None, 1)).unwrap();
+    assert_eq!(t.claims.kind, LicenseKind::Trial);
+    assert_eq!(t.claims.expires_at, Some(NOW + 14 * DAY));
+    assert_eq!(t.claims.product_key, None);
+    assert!(t.seats.is_none());
+
+    // The same device asking again: the same trial, never a longer one.
+    let again = v
+        .answer_at(&m1.request("photo-pro", None, 2), NOW + 3 * DAY)
+        .unwrap();
+    assert!(again.reissued);
+    assert_eq!(again.claims.license_id, t.claims.license_id);
+    assert_eq!(again.claims.expires_at, t.claims.expires_at);
+
+    // A new device key on the same machine (app data wiped), and with one component
+    // replaced: refused, naming the earlier trial.
+    for (seed, comps) in [(21, [1, 2, 3, 4, 5]), (22, [1, 2, 3, 4, 99])] {
+        let m = device(seed, &comps);
+        let e = refused(
+            &mut v,
+            |v| v.answer(&m.request("photo-pro", None, 3)),
+            |e| matches!(e, ActivationError::TrialUsed { license_id, .. } if *license_id == t.claims.license_id),
+        );
+        assert!(
+            e.to_string().contains("already used on this machine"),
+            "{e}"
+        );
+    }
+    // Another machine sharing two of five components (below the threshold of 3) gets one.
+    let m2 = device(23, &[1, 2, 30, 40, 50]);
+    v.answer(&m2.request("photo-pro", None, 4)).unwrap();
+
+    // Giving a trial back does not earn another.
+    v.deactivate(&m1.proof(&t, 70)).unwrap();
+    let m1b = device(24, &[1, 2, 3, 4, 5]);
+    refused(
+        &mut v,
+        |v| v.answer(&m1b.request("photo-pro", None, 5)),
+        |e| matches!(e, ActivationError::TrialUsed { .. }),
+    );
+    // Nor does the same device key come back for a second one.
+    refused(
+        &mut v,
+        |v| v.answer(&m1.request("photo-pro", None, 6)),
+        |e| matches!(e, ActivationError::TrialUsed { .. }),
+    );
+    // A product without a trial template.
+    refused(
+        &mut v,
+        |v| v.answer(&m2.request("bare", None, 7)),
+        |e| matches!(e, ActivationError::TrialsNotOffered { .. }),
+    );
+}
+
+#[test]
+fn blocked_revoked_expired_and_unknown_keys_are_refused_without_a_trace() {
+    let mut v = vendor();
+    v.keys(
+        "photo-pro",
+        &["SUSP", "REVD", "LIST", "OLD", "GOOD"],
+        json!({}),
+    );
+    v.ledger
+        .set_key_status("photo-pro", "SUSP", KeyStatus::Suspended)
+        .unwrap();
+    v.ledger
+        .set_key_status("photo-pro", "REVD", KeyStatus::Revoked)
+        .unwrap();
+    v.ledger
+        .revoke(&Revocation::Key("LIST".into()), Some("leaked"))
+        .unwrap();
+    v.ledger
+        .set_key_terms(
+            "photo-pro",
+            "OLD",
+            &KeyTerms {
+                spec: LicenseSpec {
+                    expires: Some("2020-01-01".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let a = device(30, &[1, 2, 3]);
+    let cases: [(&str, &str, Check); 6] = [
+        ("photo-pro", "SUSP", |e| {
+            matches!(e, ActivationError::KeyBlocked { .. })
+        }),
+        ("photo-pro", "REVD", |e| {
+            matches!(e, ActivationError::KeyRevoked { .. })
+        }),
+        ("photo-pro", "LIST", |e| {
+            matches!(e, ActivationError::KeyRevoked { .. })
+        }),
+        (
+            "photo-pro",
+            "OLD",
+            |e| matches!(e, ActivationError::KeyExpired { at, .. } if *at == 1_577_923_200),
+        ),
+        ("photo-pro", "NOPE", |e| {
+            matches!(e, ActivationError::UnknownKey { .. })
+        }),
+        ("other-product", "GOOD", |e| {
+            matches!(e, ActivationError::UnknownProduct { .. })
+        }),
+    ];
+    for (i, (product, key, check)) in cases.into_iter().enumerate() {
+        let request = a.request(product, Some(key), i as u8);
+        refused(&mut v, |v| v.answer(&request), check);
+    }
+    // Separators and case in the key are forgiven.
+    v.answer(&a.request("photo-pro", Some("go-od"), 9)).unwrap();
+
+    // A license revoked after activation is not re-issued.
+    let live = v
+        .ledger
+        .list_activations(&ActivationFilter::default())
+        .unwrap();
+    v.ledger
+        .revoke(&Revocation::License(live[0].license_id.clone()), None)
+        .unwrap();
+    refused(
+        &mut v,
+        |v| v.answer(&a.request("photo-pro", Some("GOOD"), 10)),
+        |e| matches!(e, ActivationError::LicenseRevoked { .. }),
+    );
+}
+
+#[test]
+fn templates_come_from_terms_then_batch_then_product_and_set_the_threshold() {
+    let mut v = vendor();
+    v.keys("photo-pro", &["SITE1"], json!({ "template": "site" }));
+    v.keys("bare", &["BARE1"], json!({}));
+    let five = device(40, &[1, 2, 3, 4, 5]);
+    let r = v
+        .answer(&five.request("photo-pro", Some("SITE1"), 1))
+        .unwrap();
+    assert_eq!(r.claims.max_activations, Some(Limit::Unlimited));
+    assert_eq!(r.claims.machine.as_ref().unwrap().threshold, 4);
+    assert_eq!(r.seats.unwrap().to_string(), "1 (unlimited)");
+    // The site template needs 4 matching components: a 3-component request is refused.
+    let three = device(41, &[1, 2, 3]);
+    refused(
+        &mut v,
+        |v| v.answer(&three.request("photo-pro", Some("SITE1"), 2)),
+        |e| {
+            matches!(
+                e,
+                ActivationError::TooFewComponents {
+                    given: 3,
+                    required: 4
+                }
+            )
+        },
+    );
+    // No template anywhere.
+    refused(
+        &mut v,
+        |v| v.answer(&three.request("bare", Some("BARE1"), 3)),
+        |e| matches!(e, ActivationError::NoTemplate { .. }),
+    );
+    // Terms alone are enough; absent max_activations means one seat.
+    v.ledger
+        .set_key_terms(
+            "bare",
+            "BARE1",
+            &KeyTerms {
+                spec: LicenseSpec {
+                    licensee_email: Some("jane@example.com".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let r = v.answer(&three.request("bare", Some("BARE1"), 4)).unwrap();
+    assert_eq!(r.claims.licensee.email.as_deref(), Some("jane@example.com"));
+    assert_eq!(r.claims.max_activations, Some(Limit::AtMost(1)));
+    assert_eq!(r.claims.machine.as_ref().unwrap().threshold, 2);
+    refused(
+        &mut v,
+        |v| v.answer(&five.request("bare", Some("BARE1"), 5)),
+        |e| {
+            matches!(
+                e,
+                ActivationError::NoSeatsLeft {
+                    used: 1,
+                    limit: 1,
+                    ..
+                }
+            )
+        },
+    );
+    // Searchable by e-mail.
+    let found = v
+        .ledger
+        .list_activations(&ActivationFilter {
+            email: Some("JANE@".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let keys = v
+        .ledger
+        .list_keys(&KeyFilter {
+            email: Some("example.com".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].live_seats, 1);
+}
+
+#[test]
+fn imported_keys_count_the_seats_they_used_before() {
+    let mut v = vendor();
+    v.keys("photo-pro", &["IMP1"], json!({ "source": "cryptlex" }));
+    v.ledger
+        .set_key_terms(
+            "photo-pro",
+            "IMP1",
+            &KeyTerms {
+                template: Some("pro".into()),
+                spec: LicenseSpec {
+                    max_activations: Some(LimitSpec::Count(3)),
+                    max_deactivations: Some(LimitSpec::Count(5)),
+                    licensee_email: Some("old@example.com".into()),
+                    ..Default::default()
+                },
+                prior_activations: 2,
+                prior_deactivations: 5,
+                source: Some("cryptlex import, line 7".into()),
+            },
+        )
+        .unwrap();
+    let a = device(50, &[1, 2, 3]);
+    let r = v.answer(&a.request("photo-pro", Some("IMP1"), 1)).unwrap();
+    assert_eq!(r.seats.unwrap().to_string(), "3 of 3");
+    assert_eq!(r.claims.max_activations, Some(Limit::AtMost(3)));
+    assert_eq!(
+        r.claims.kind,
+        LicenseKind::Subscription,
+        "from the template"
+    );
+    let b = device(51, &[4, 5, 6]);
+    refused(
+        &mut v,
+        |v| v.answer(&b.request("photo-pro", Some("IMP1"), 2)),
+        |e| {
+            matches!(
+                e,
+                ActivationError::NoSeatsLeft {
+                    used: 3,
+                    limit: 3,
+                    ..
+                }
+            )
+        },
+    );
+    // Five deactivations were used on the old platform: none left.
+    let e = v.deactivate(&a.proof(&r, 80)).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ActivationError::DeactivationLimit {
+                used: 5,
+                limit: 5,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let keys = v
+        .ledger
+        .list_keys(&KeyFilter {
+            key_prefix: Some("IMP".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(keys[0].seats_in_use(), 3);
+}
+
+#[test]
+fn hostile_request_files_are_refused_and_change_nothing() {
+    let mut v = vendor();
+    v.keys("photo-pro", &["KEY1"], json!({}));
+    let a = device(60, &[1, 2, 3]);
+    let good = a.request("photo-pro", Some("KEY1"), 1);
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    let other = device(61, &[1, 2, 3]);
+    let mut req = ActivationRequest {
+        product: "photo-pro".into(),
+        product_key: Some("KEY1".into()),
+        components: a.components.clone(),
+        device_key: a.key.public_key(),
+        nonce: [2; 16],
+        created: NOW,
+        app_version: None,
+        purpose: Purpose::Activation,
+        meters: vec![],
+    };
+    req.normalize();
+    // Signed by a key other than the device key inside.
+    let wrong_signer = other.key.sign(ObjectType::ActivationRequest, &req.encode());
+    // A license presented as a request.
+    let license = v
+        .issuer
+        .issue_spec(
+            &LicenseSpec {
+                product: Some("photo-pro".into()),
+                ..Default::default()
+            },
+            NOW,
+        )
+        .unwrap()
+        .1;
+    // A deactivation proof presented as a request.
+    let proof = a.key.sign(
+        ObjectType::DeactivationProof,
+        &DeactivationProof {
+            product: "photo-pro".into(),
+            license_id: "X".into(),
+            token_id: vec![1],
+            device_key: a.key.public_key(),
+            nonce: [1; 16],
+            created: NOW,
+        }
+        .encode(),
+    );
+    let inputs: Vec<Vec<u8>> = vec![
+        vec![],
+        b"hello".to_vec(),
+        vec![0xd2; 70_000],
+        good[..good.len() / 2].to_vec(),
+        [good.clone(), vec![0]].concat(),
+        flipped,
+        wrong_signer,
+        license,
+        proof,
+        b"-----BEGIN AIRSEAL ACTIVATION REQUEST-----\n!!!!\n-----END AIRSEAL ACTIVATION REQUEST-----\n"
+            .to_vec(),
+    ];
+    for input in &inputs {
+        refused(
+            &mut v,
+            |v| v.answer(input),
+            |e| matches!(e, ActivationError::BadRequest(_)),
+        );
+    }
+    // Hostile proofs too (the proof above is a well-formed one: swap in a request).
+    let mut proofs = inputs.clone();
+    proofs[8] = good.clone();
+    for input in &proofs {
+        let before = snapshot(&v.ledger);
+        let e = v.deactivate(input).unwrap_err();
+        assert!(matches!(e, ActivationError::BadProof(_)), "{e}");
+        assert_eq!(snapshot(&v.ledger), before);
+    }
+    // The armored form of the good request works.
+    let text = armor(ObjectType::ActivationRequest.armor_label(), &good);
+    v.answer(text.as_bytes()).unwrap();
+}
+
+#[test]
+fn racing_vendors_never_sell_more_than_the_limit() {
+    // Eight connections (as eight processes would have) race for two seats of one key.
+    let mut v = vendor();
+    v.keys("photo-pro", &["RACE"], json!({}));
+    let path = v.path.clone();
+    let config = Arc::new(v.config.clone());
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8u8)
+        .map(|i| {
+            let (path, config, barrier) = (path.clone(), config.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut ledger = Ledger::open(&path).unwrap();
+                let issuer = Issuer::new(SigningKey::from_bytes(&[1; 32]));
+                let request =
+                    device(100 + i, &[i, i + 50, i + 100]).request("photo-pro", Some("RACE"), i);
+                barrier.wait();
+                activate::answer_request(&mut ledger, &issuer, &config, &request, NOW)
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let granted = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(granted, 2, "{results:?}");
+    for r in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(
+            matches!(
+                r,
+                ActivationError::NoSeatsLeft {
+                    used: 2,
+                    limit: 2,
+                    ..
+                }
+            ),
+            "{r}"
+        );
+    }
+    let live = v
+        .ledger
+        .list_activations(&ActivationFilter {
+            key: Some("RACE".into()),
+            live_only: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(live.len(), 2);
+}
+
+#[test]
+fn vendor_release_frees_a_lost_machine() {
+    let mut v = vendor();
+    v.keys("photo-pro", &["KEY1"], json!({}));
+    let a = device(10, &[1, 2, 3]);
+    let r = v.answer(&a.request("photo-pro", Some("KEY1"), 1)).unwrap();
+    let released = v
+        .ledger
+        .release_activation(r.activation.id, "laptop stolen", NOW)
+        .unwrap();
+    assert_eq!(released.license_id, r.claims.license_id);
+    let after = v.ledger.activation(r.activation.id).unwrap().unwrap();
+    assert_eq!(after.deactivated_by.as_deref(), Some("vendor"));
+    assert!(
+        v.ledger
+            .release_activation(r.activation.id, "again", NOW)
+            .is_err()
+    );
+    // The device's own proof is now refused: already given back.
+    let e = v.deactivate(&a.proof(&r, 90)).unwrap_err();
+    assert!(
+        matches!(e, ActivationError::AlreadyDeactivated { .. }),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_data_key_past_its_own_validity_is_expired() {
+    use airseal_core::productkey::{DEFAULT_PATTERN, Pattern};
+    use airseal_vendor::batch::{self, BatchRequest, KeySource, OutputFormat};
+    use airseal_vendor::keys::{DataKeySpec, KeyGenerator, seeded_rng};
+    let mut v = vendor();
+    let out = v._dir.path().join("data.txt");
+    for (days, file) in [(10u16, "old.txt"), (4000, "new.txt")] {
+        let spec = DataKeySpec {
+            product: "photo-pro".into(),
+            features: 1,
+            days,
+            created: NOW - 30 * DAY,
+            mac_key: v.issuer.data_key_mac_key(),
+        };
+        let pattern = Pattern::parse(DEFAULT_PATTERN).unwrap();
+        let path = out.with_file_name(file);
+        batch::generate(
+            &mut v.ledger,
+            BatchRequest {
+                product: "photo-pro",
+                count: 1,
+                source: KeySource::Generator(
+                    KeyGenerator::data(pattern, spec, seeded_rng(u64::from(days))).unwrap(),
+                ),
+                format: OutputFormat::Txt,
+                output: &path,
+                force: false,
+                template: None,
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+    }
+    let key_in = |file: &str| {
+        std::fs::read_to_string(out.with_file_name(file))
+            .unwrap()
+            .trim()
+            .replace('-', "")
+    };
+    let a = device(70, &[1, 2, 3]);
+    refused(
+        &mut v,
+        |v| v.answer(&a.request("photo-pro", Some(&key_in("old.txt")), 1)),
+        |e| matches!(e, ActivationError::KeyExpired { .. }),
+    );
+    v.answer(&a.request("photo-pro", Some(&key_in("new.txt")), 2))
+        .unwrap();
+}
+
+#[test]
+fn product_defaults_must_name_existing_templates() {
+    let text = "vendor = \"acme\"\n[products.p]\nactivation_template = \"nosuch\"\n";
+    let e = Config::parse(text, Path::new("airseal.toml")).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("products.p.activation_template: no template \"nosuch\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_machine_clock_behind_the_vendors_can_install_the_response_at_once() {
+    let mut v = vendor();
+    v.keys("photo-pro", &["KEYCLOCK"], json!({}));
+    let a = device(80, &[1, 2, 3]);
+    // The request was made at NOW on the machine; the vendor answers three days later.
+    let response = v
+        .answer_at(&a.request("photo-pro", Some("KEYCLOCK"), 1), NOW + 3 * DAY)
+        .unwrap();
+    assert_eq!(response.claims.issued_at, NOW + 3 * DAY);
+    assert_eq!(response.claims.not_before, Some(NOW));
+    let machine = a.machine();
+    let expected = Expected::product("photo-pro").machine(&machine);
+    // The machine's clock is still a day behind the vendor's issue time: valid already.
+    v.trust()
+        .verify(&response.bytes, NOW + 2 * DAY, &expected)
+        .unwrap();
+    // Before the request was made it is not valid.
+    assert!(matches!(
+        v.trust().verify(&response.bytes, NOW - 1, &expected),
+        Err(airseal_verify::Error::NotYetValid { .. })
+    ));
+    // Expiry still counts from the issue time: nothing is extended.
+    assert_eq!(response.claims.expires_at, Some(NOW + 3 * DAY + 365 * DAY));
+}

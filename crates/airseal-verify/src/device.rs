@@ -1,0 +1,649 @@
+//! The app side of offline activation (`SPEC.md` §15): a device key, the pending request,
+//! the installed license and the last deactivation proof, kept in a data folder the app
+//! chooses.
+//!
+//! The flow on an air-gapped machine:
+//!
+//! 1. [`Device::create_request`] makes (once) the machine's Ed25519 **device key**, signs an
+//!    activation request with it and remembers the request as *pending*;
+//! 2. the vendor turns the request into an activation response (a license bound to the
+//!    request's fingerprint, device key and nonce);
+//! 3. [`Device::install`] checks the response answers the pending request (signature, type,
+//!    product, nonce, device key, fingerprint) and stores it;
+//! 4. [`Device::verify_installed`] checks the installed license at every start against the
+//!    machine as it is now;
+//! 5. [`Device::deactivate`] signs a deactivation proof for the vendor and deletes the
+//!    license.
+//!
+//! ```no_run
+//! use airseal_verify::device::{Device, DeviceError};
+//! use airseal_verify::fingerprint::{ComponentKind, Fingerprint};
+//! use airseal_verify::{Expected, TrustStore};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let (vendor_public_key, _) = airseal_verify::doc_example();
+//! let mut trust = TrustStore::new();
+//! trust.add_public_key_file(vendor_public_key.as_bytes())?;
+//! let device = Device::open("/var/lib/photo-pro/activation");
+//! // In a container or VM, add an id the platform gives the instance.
+//! let machine = Fingerprint::collect().with(ComponentKind::Custom("pod".into()), "pod-7f3a");
+//! let now = 1_767_225_600; // the app's clock, seconds since 1970
+//! match device.verify_installed(&trust, now, &machine, Expected::product("photo-pro")) {
+//!     Ok(license) => println!("licensed to {:?}", license.claims().licensee.email),
+//!     Err(DeviceError::NotActivated) => {
+//!         let key = Some("7K3QD-M2XRP-9FTWB-4HCNV");
+//!         let request = device.create_request("photo-pro", key, &machine, None, &[], now)?;
+//!         std::fs::write("activation-request.bin", request)?; // to the vendor, then:
+//!         let response = std::fs::read("activation-response.bin")?;
+//!         device.install(&response, &trust, now)?;
+//!     }
+//!     Err(e) => return Err(e.into()), // wrong machine, expired, damaged folder…
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The data folder
+//!
+//! | file | contents | written |
+//! |---|---|---|
+//! | `device.key` | `"airseal-device-v1"` ‖ Ed25519 seed (32) ‖ public key (32): 81 bytes | once, mode 0600 |
+//! | `pending.req` | the raw activation request last created (COSE_Sign1, §15) | by `create_request`; removed by `install` |
+//! | `license.lic` | the raw activation response installed | by `install`; removed by `deactivate` |
+//! | `release.proof` | the raw deactivation proof last made | by `deactivate` |
+//!
+//! Every write is atomic (temporary file, fsync, rename, fsync of the folder); the folder
+//! is created with mode 0700 when this module creates it. The pending request is the signed
+//! request itself, so reading it back re-checks the device key's signature: an edited
+//! request file is refused, never trusted. A damaged or hostile file gives an error naming
+//! it, never a panic.
+//!
+//! The seed never leaves this module: it is read, used and wiped; `Debug` of every type here
+//! shows the folder and public data only.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use airseal_core::activation::{
+    ActivationRequest, DeactivationProof, MAX_METERS, NONCE_LEN, Purpose,
+};
+use airseal_core::claims::MAX_COMPONENTS;
+use airseal_core::cose::{self, ObjectType};
+use airseal_core::productkey::{symbol, symbol_value};
+use airseal_core::{KeyId, LicenseClaims, UnixTime, armor};
+use ed25519_dalek::{Signer as _, SigningKey};
+use zeroize::Zeroizing;
+
+use crate::atomic::{self, Access, Read};
+use crate::fingerprint::Fingerprint;
+use crate::{Error, Expected, License, Machine, TrustStore};
+
+/// The device key file's name in the data folder.
+pub const DEVICE_KEY_FILE: &str = "device.key";
+/// The pending request's file name in the data folder.
+pub const PENDING_REQUEST_FILE: &str = "pending.req";
+/// The installed license's file name in the data folder.
+pub const LICENSE_FILE: &str = "license.lic";
+/// The last deactivation proof's file name in the data folder.
+pub const RELEASE_PROOF_FILE: &str = "release.proof";
+
+/// First bytes of the device key file; a new layout gets a new version.
+const KEY_MAGIC: &[u8] = b"airseal-device-v1";
+/// Length of the device key file: magic, seed, public key.
+const KEY_FILE_LEN: usize = KEY_MAGIC.len() + 32 + 32;
+/// Largest request, license or proof file read back (far above any real one, and the
+/// CLI's input limit).
+const MAX_FILE: u64 = 1024 * 1024;
+
+/// What went wrong on the app side of activation: a verification failure, or a problem with
+/// the data folder that the flat [`Error`] (which is `no_std` and carries no I/O errors or
+/// paths) cannot describe.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum DeviceError {
+    /// A response or the installed license failed verification; the [`Error`] says why
+    /// ([`Error::WrongRequest`] when a response does not answer the pending request or none
+    /// is pending, [`Error::WrongDevice`], [`Error::WrongMachine`], [`Error::Expired`]…).
+    Verify(Error),
+    /// No license is installed in the data folder (never activated, or released).
+    NotActivated,
+    /// The app asked for a request the format cannot carry (no fingerprint component, too
+    /// many meters…).
+    InvalidRequest {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A file in the data folder is damaged or was edited: wrong size, wrong magic, bad
+    /// signature, or it belongs to another device key.
+    Corrupt {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A file in the data folder cannot be read or written.
+    Io {
+        /// The file (or the folder).
+        file: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The operating system's random generator failed (no device key or nonce can be made).
+    Randomness,
+}
+
+impl fmt::Display for DeviceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceError::Verify(e) => e.fmt(f),
+            DeviceError::NotActivated => {
+                f.write_str("no license is installed on this machine (activate it first)")
+            }
+            DeviceError::InvalidRequest { reason } => {
+                write!(f, "cannot create an activation request: {reason}")
+            }
+            DeviceError::Corrupt { file, reason } => write!(f, "{}: {reason}", file.display()),
+            DeviceError::Io { file, source } => write!(f, "{}: {source}", file.display()),
+            DeviceError::Randomness => {
+                f.write_str("the operating system's random number generator failed")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DeviceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DeviceError::Verify(e) => Some(e),
+            DeviceError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for DeviceError {
+    fn from(e: Error) -> Self {
+        DeviceError::Verify(e)
+    }
+}
+
+/// The pending activation request: the exact bytes sent, and what they say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingRequest {
+    /// The raw request (COSE_Sign1), as returned by [`Device::create_request`].
+    pub bytes: Vec<u8>,
+    /// The decoded request.
+    pub request: ActivationRequest,
+}
+
+/// This machine's activation state in one data folder (one per product, typically).
+///
+/// Opening does no I/O; each call reads what it needs, so several processes (the app and
+/// an admin's `airseal` command) can share the folder.
+#[derive(Clone, Debug)]
+pub struct Device {
+    dir: PathBuf,
+}
+
+/// The device key, loaded for one operation. `SigningKey` wipes itself on drop; `Debug`
+/// is not derived so the seed cannot be printed.
+struct DeviceKey(SigningKey);
+
+impl fmt::Debug for DeviceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeviceKey")
+            .field("kid", &KeyId::of_public_key(&self.public()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceKey {
+    fn public(&self) -> [u8; 32] {
+        self.0.verifying_key().to_bytes()
+    }
+
+    /// A COSE_Sign1 of `typ` over `payload`, kid = the device key's id (SPEC.md §15).
+    fn sign(&self, typ: ObjectType, payload: &[u8]) -> Vec<u8> {
+        let protected = cose::encode_protected(&KeyId::of_public_key(&self.public()), typ);
+        let signature = self.0.sign(&cose::sig_structure(&protected, payload));
+        cose::encode_sign1(&protected, payload, &signature.to_bytes())
+    }
+}
+
+/// Fresh random bytes from the operating system.
+fn random<const N: usize>() -> Result<[u8; N], DeviceError> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|_| DeviceError::Randomness)?;
+    Ok(out)
+}
+
+/// A product key as the request carries it: the canonical form of `SPEC.md` §12.1 (symbols
+/// only, upper case, typo-tolerant reading: `I`/`L` → `1`, `O` → `0`) when every character is
+/// a Crockford symbol; otherwise (keys of another format, such as imported legacy keys) the
+/// key with only separators and surrounding blanks removed, for the vendor to read.
+fn canonical_key(typed: &str) -> String {
+    let stripped: String = typed
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .collect();
+    let crockford: Option<String> = stripped
+        .bytes()
+        .map(|c| symbol_value(c).map(|v| char::from(symbol(v))))
+        .collect();
+    crockford.unwrap_or(stripped)
+}
+
+impl Device {
+    /// The activation state kept in `dir` (created when the first request is made).
+    pub fn open(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The data folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn corrupt(&self, name: &str, reason: &'static str) -> DeviceError {
+        DeviceError::Corrupt {
+            file: self.path(name),
+            reason,
+        }
+    }
+
+    /// Reads a file of the data folder; `None` when absent.
+    fn read(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, DeviceError> {
+        let path = self.path(name);
+        match atomic::read_bounded(&path, max) {
+            Ok(Read::Missing) => Ok(None),
+            Ok(Read::TooLarge) => Err(self.corrupt(name, "file too large: not written by airseal")),
+            Ok(Read::Bytes(b)) => Ok(Some(b)),
+            Err(source) => Err(DeviceError::Io { file: path, source }),
+        }
+    }
+
+    fn write(&self, name: &str, contents: &[u8]) -> Result<(), DeviceError> {
+        let path = self.path(name);
+        atomic::write_atomic(&path, contents, Access::Default)
+            .map_err(|source| DeviceError::Io { file: path, source })
+    }
+
+    fn remove(&self, name: &str) -> Result<(), DeviceError> {
+        let path = self.path(name);
+        atomic::remove_durable(&path).map_err(|source| DeviceError::Io { file: path, source })
+    }
+
+    /// Creates the data folder (owner-only on Unix) if it does not exist yet.
+    fn create_dir(&self) -> Result<(), DeviceError> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder.create(&self.dir).map_err(|source| DeviceError::Io {
+            file: self.dir.clone(),
+            source,
+        })
+    }
+
+    /// The device key, if one was made; checks the file's layout and that the stored
+    /// public key is the seed's (so a damaged seed is noticed, not used).
+    fn load_key(&self) -> Result<Option<DeviceKey>, DeviceError> {
+        let Some(bytes) = self.read(DEVICE_KEY_FILE, KEY_FILE_LEN as u64)? else {
+            return Ok(None);
+        };
+        let bytes = Zeroizing::new(bytes);
+        let bad = || {
+            self.corrupt(
+                DEVICE_KEY_FILE,
+                "not a device key file (wrong size or magic)",
+            )
+        };
+        if bytes.len() != KEY_FILE_LEN || !bytes.starts_with(KEY_MAGIC) {
+            return Err(bad());
+        }
+        let (seed_bytes, public) = bytes
+            .get(KEY_MAGIC.len()..)
+            .and_then(|rest| rest.split_at_checked(32))
+            .ok_or_else(bad)?;
+        let mut seed = Zeroizing::new([0u8; 32]);
+        seed.copy_from_slice(seed_bytes);
+        let key = DeviceKey(SigningKey::from_bytes(&seed));
+        if key.public().as_slice() != public {
+            return Err(self.corrupt(
+                DEVICE_KEY_FILE,
+                "the device key file is damaged: its public key does not match its seed",
+            ));
+        }
+        Ok(Some(key))
+    }
+
+    /// The device key, made now if there is none. If another process makes one at the same
+    /// moment, both use the one written first.
+    fn load_or_create_key(&self) -> Result<DeviceKey, DeviceError> {
+        if let Some(key) = self.load_key()? {
+            return Ok(key);
+        }
+        self.create_dir()?;
+        let seed = Zeroizing::new(random::<32>()?);
+        let key = DeviceKey(SigningKey::from_bytes(&seed));
+        let mut file = Zeroizing::new(Vec::with_capacity(KEY_FILE_LEN));
+        file.extend_from_slice(KEY_MAGIC);
+        file.extend_from_slice(seed.as_slice());
+        file.extend_from_slice(&key.public());
+        let path = self.path(DEVICE_KEY_FILE);
+        let created = atomic::create_atomic(&path, &file, Access::OwnerOnly)
+            .map_err(|source| DeviceError::Io { file: path, source })?;
+        if created {
+            return Ok(key);
+        }
+        self.load_key()?
+            .ok_or_else(|| self.corrupt(DEVICE_KEY_FILE, "the device key file vanished"))
+    }
+
+    /// The device public key, or `None` before the first request.
+    ///
+    /// # Errors
+    /// [`DeviceError::Corrupt`] or [`DeviceError::Io`] for an unreadable key file.
+    pub fn public_key(&self) -> Result<Option<[u8; 32]>, DeviceError> {
+        Ok(self.load_key()?.map(|k| k.public()))
+    }
+
+    /// Creates an activation request (trial when `product_key` is `None`) for this machine,
+    /// signs it with the device key (made on first use) and keeps it as the pending request,
+    /// replacing any earlier one (whose response will then be refused). Returns the raw
+    /// request; [`airseal_core::armor::armor`] with
+    /// [`ObjectType::ActivationRequest`]'s label gives the text form.
+    ///
+    /// `fingerprint` must have 1 to 16 components; its hashes are salted with `product`.
+    /// The product key is sent in canonical form (`SPEC.md` §12.1) when it is a Crockford
+    /// key. `meters` (at most 16, names unique) are reported to the vendor as they are.
+    ///
+    /// # Errors
+    /// [`DeviceError::InvalidRequest`] for arguments the format cannot carry;
+    /// [`DeviceError::Io`], [`DeviceError::Corrupt`] or [`DeviceError::Randomness`] when the
+    /// device key or the pending request cannot be read or written.
+    pub fn create_request(
+        &self,
+        product: &str,
+        product_key: Option<&str>,
+        fingerprint: &Fingerprint,
+        app_version: Option<&str>,
+        meters: &[(&str, i64)],
+        now: UnixTime,
+    ) -> Result<Vec<u8>, DeviceError> {
+        let invalid = |reason| DeviceError::InvalidRequest { reason };
+        if product.is_empty() || product.contains('\0') {
+            return Err(invalid("the product id must be non-empty, without NUL"));
+        }
+        let components = fingerprint.hashes(product);
+        if components.is_empty() {
+            return Err(invalid(
+                "the fingerprint has no components: add one (for example an instance id) with Fingerprint::with",
+            ));
+        }
+        if components.len() > MAX_COMPONENTS {
+            return Err(invalid("the fingerprint has more than 16 components"));
+        }
+        if meters.len() > MAX_METERS {
+            return Err(invalid("more than 16 meters"));
+        }
+        let mut meter_list: Vec<(String, i64)> =
+            meters.iter().map(|(k, v)| ((*k).to_string(), *v)).collect();
+        let product_key = match product_key {
+            Some(typed) => {
+                let key = canonical_key(typed);
+                if key.is_empty() {
+                    return Err(invalid("the product key is empty"));
+                }
+                Some(key)
+            }
+            None => None,
+        };
+        meter_list.sort();
+        if meter_list
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if a.0 == b.0))
+        {
+            return Err(invalid("two meters have the same name"));
+        }
+        let key = self.load_or_create_key()?;
+        let mut request = ActivationRequest {
+            product: product.to_string(),
+            purpose: if product_key.is_some() {
+                Purpose::Activation
+            } else {
+                Purpose::Trial
+            },
+            product_key,
+            components,
+            device_key: key.public(),
+            nonce: random::<NONCE_LEN>()?,
+            created: now,
+            app_version: app_version.map(str::to_string),
+            meters: meter_list,
+        };
+        request.normalize();
+        let payload = request.encode();
+        // The same strict decoder the vendor runs: never send what it would refuse.
+        if ActivationRequest::decode(&payload, 0).as_ref() != Ok(&request) {
+            return Err(invalid("the request breaks a format rule (SPEC.md §15)"));
+        }
+        let bytes = key.sign(ObjectType::ActivationRequest, &payload);
+        self.write(PENDING_REQUEST_FILE, &bytes)?;
+        Ok(bytes)
+    }
+
+    /// The pending request, re-verified: its signature must be the current device key's.
+    ///
+    /// # Errors
+    /// [`DeviceError::Corrupt`] when the file is not a valid request of this device;
+    /// [`DeviceError::Io`] when it cannot be read.
+    pub fn pending_request(&self) -> Result<Option<PendingRequest>, DeviceError> {
+        let Some(bytes) = self.read(PENDING_REQUEST_FILE, MAX_FILE)? else {
+            return Ok(None);
+        };
+        let request = crate::activation::verify_request(&bytes).map_err(|_| {
+            self.corrupt(
+                PENDING_REQUEST_FILE,
+                "not a valid activation request (damaged or edited)",
+            )
+        })?;
+        let ours = self.load_key()?.map(|k| k.public());
+        if ours != Some(request.device_key) {
+            return Err(self.corrupt(
+                PENDING_REQUEST_FILE,
+                "the pending request was made with another device key",
+            ));
+        }
+        Ok(Some(PendingRequest { bytes, request }))
+    }
+
+    /// Installs an activation response (raw or armored) that answers the pending request:
+    /// trusted signature, type `airseal-activation`, the request's product, valid at `now`,
+    /// bound to this device key and to the fingerprint the request carried, echoing the
+    /// request's nonce. Then stores it (replacing any installed license) and forgets the
+    /// pending request, so the same response cannot be installed twice. A refused response
+    /// changes nothing.
+    ///
+    /// # Errors
+    /// [`DeviceError::Verify`] with [`Error::WrongRequest`] when no request is pending or the
+    /// nonce is another request's (replayed or mixed up), [`Error::WrongDevice`] when it is
+    /// bound to another device key, or any verification failure ([`Error::BadSignature`],
+    /// [`Error::WrongMachine`]…); [`DeviceError::Corrupt`] / [`DeviceError::Io`] for the
+    /// data folder.
+    pub fn install(
+        &self,
+        response: &[u8],
+        trust: &TrustStore,
+        now: UnixTime,
+    ) -> Result<License, DeviceError> {
+        let Some(pending) = self.pending_request()? else {
+            return Err(Error::WrongRequest {
+                reason: "no activation request is pending on this machine",
+            }
+            .into());
+        };
+        let raw = armor::dearmor(response).map_err(Error::Malformed)?;
+        let license = check_response(trust, &raw, &pending.request, now)?;
+        // License first, then the pending request: a crash in between leaves a pending
+        // request that the installed response still answers, so installing again is safe.
+        self.write(LICENSE_FILE, &raw)?;
+        self.remove(PENDING_REQUEST_FILE)?;
+        Ok(license)
+    }
+
+    /// The installed license's raw bytes, if any (not verified: see
+    /// [`Device::verify_installed`]).
+    ///
+    /// # Errors
+    /// [`DeviceError::Io`] or [`DeviceError::Corrupt`] (too large) for the license file.
+    pub fn installed_license(&self) -> Result<Option<Vec<u8>>, DeviceError> {
+        self.read(LICENSE_FILE, MAX_FILE)
+    }
+
+    /// Verifies the installed license, as an app does at every start: `expected` (product,
+    /// release date, revocations…) plus this machine — `fingerprint`, hashed for the
+    /// expected product, must reach the license's threshold, and the license must be bound
+    /// to this folder's device key. Any machine set on `expected` is replaced.
+    ///
+    /// # Errors
+    /// [`DeviceError::NotActivated`] when no license is installed; [`DeviceError::Verify`]
+    /// with the reason the license is refused ([`Error::WrongMachine`],
+    /// [`Error::WrongDevice`] — also when the device key is gone —, [`Error::Expired`]…);
+    /// [`DeviceError::Io`] / [`DeviceError::Corrupt`] for the data folder.
+    pub fn verify_installed(
+        &self,
+        trust: &TrustStore,
+        now: UnixTime,
+        fingerprint: &Fingerprint,
+        expected: Expected<'_>,
+    ) -> Result<License, DeviceError> {
+        let Some(bytes) = self.installed_license()? else {
+            return Err(DeviceError::NotActivated);
+        };
+        // A license without the key it is bound to was copied here, or the key was lost:
+        // either way it cannot be this device's.
+        let Some(key) = self.load_key()? else {
+            return Err(Error::WrongDevice.into());
+        };
+        let machine = fingerprint
+            .machine(expected.product_id())
+            .with_device_key(&key.public());
+        Ok(trust.verify(&bytes, now, &expected.machine(&machine))?)
+    }
+
+    /// Gives the seat back: signs a deactivation proof naming the installed license (its
+    /// id and `cti`) with the device key, stores it in the data folder, then deletes the
+    /// license, and returns the proof (raw; armor it with
+    /// [`ObjectType::DeactivationProof`]'s label for text). The proof is written before the
+    /// license is removed, so a crash never loses both; called again when no license is
+    /// installed, it returns the last proof made (one that was lost before it reached the
+    /// vendor can be sent again).
+    ///
+    /// # Errors
+    /// [`DeviceError::NotActivated`] when there is neither a license nor an earlier proof;
+    /// [`DeviceError::Corrupt`] when the installed license or the device key cannot be
+    /// read; [`DeviceError::Io`], [`DeviceError::Randomness`].
+    pub fn deactivate(&self, now: UnixTime) -> Result<Vec<u8>, DeviceError> {
+        let Some(license) = self.installed_license()? else {
+            return self.release_proof()?.ok_or(DeviceError::NotActivated);
+        };
+        let unreadable = || self.corrupt(LICENSE_FILE, "the installed license cannot be read");
+        let claims = cose::parse_sign1(&license)
+            .ok()
+            .and_then(|s| LicenseClaims::decode(s.payload, s.payload_offset).ok())
+            .ok_or_else(unreadable)?;
+        let Some(key) = self.load_key()? else {
+            return Err(self.corrupt(
+                DEVICE_KEY_FILE,
+                "the device key is missing: no proof can be signed for the installed license",
+            ));
+        };
+        let proof = DeactivationProof {
+            product: claims.product,
+            license_id: claims.license_id,
+            token_id: claims.token_id,
+            device_key: key.public(),
+            nonce: random::<NONCE_LEN>()?,
+            created: now,
+        };
+        let bytes = key.sign(ObjectType::DeactivationProof, &proof.encode());
+        self.write(RELEASE_PROOF_FILE, &bytes)?;
+        self.remove(LICENSE_FILE)?;
+        Ok(bytes)
+    }
+
+    /// The last deactivation proof made, if it is still kept.
+    ///
+    /// # Errors
+    /// [`DeviceError::Io`] or [`DeviceError::Corrupt`] (too large) for the proof file.
+    pub fn release_proof(&self) -> Result<Option<Vec<u8>>, DeviceError> {
+        self.read(RELEASE_PROOF_FILE, MAX_FILE)
+    }
+
+    /// Forgets the last deactivation proof, once the vendor has it.
+    ///
+    /// # Errors
+    /// [`DeviceError::Io`] when it cannot be removed.
+    pub fn forget_release_proof(&self) -> Result<(), DeviceError> {
+        self.remove(RELEASE_PROOF_FILE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_key;
+
+    #[test]
+    fn product_keys_are_sent_canonical_when_they_can_be() {
+        assert_eq!(
+            canonical_key(" 7k3qd-m2xrp-9ftwb-4hcnO "),
+            "7K3QDM2XRP9FTWB4HCN0"
+        );
+        assert_eq!(canonical_key("ACME-IL0O"), "ACME1100");
+        // Not a Crockford key (U): only the separators go.
+        assert_eq!(
+            canonical_key("MXNBF-ITLDZ-WPOBY-UCHQW"),
+            "MXNBFITLDZWPOBYUCHQW"
+        );
+    }
+}
+
+/// The checks [`Device::install`] makes of a response to `request`, without touching the
+/// data folder: the license verifies for the request's product, components and device key,
+/// and echoes the request's nonce.
+///
+/// # Errors
+/// As [`TrustStore::verify`], then [`Error::WrongRequest`] for a plain license or another
+/// request's nonce.
+pub fn check_response(
+    trust: &TrustStore,
+    response: &[u8],
+    request: &ActivationRequest,
+    now: UnixTime,
+) -> Result<License, Error> {
+    let machine = Machine::from_component_hashes(request.components.clone())
+        .with_device_key(&request.device_key);
+    let license = trust.verify(
+        response,
+        now,
+        &Expected::product(&request.product).machine(&machine),
+    )?;
+    match license.claims().request_nonce {
+        None => Err(Error::WrongRequest {
+            reason: "it is a plain license, not an activation response",
+        }),
+        Some(nonce) if nonce != request.nonce => Err(Error::WrongRequest {
+            reason: "it answers another request (a replayed or mixed-up response)",
+        }),
+        Some(_) => Ok(license),
+    }
+}

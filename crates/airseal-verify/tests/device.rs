@@ -1,0 +1,575 @@
+//! The app side of offline activation, with simulated machines (fingerprints built from
+//! made-up components, never the real machine's) and a vendor played by `Issuer`:
+//! request → response → install → verify → deactivate, and every way a response, a machine
+//! or the data folder can be wrong.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use airseal_core::activation::{ActivationRequest, Purpose};
+use airseal_core::armor::armor;
+use airseal_core::cose::ObjectType;
+use airseal_core::{KeyId, LicenseClaims, MachineBinding};
+use airseal_vendor::issue::Issuer;
+use airseal_verify::activation::{verify_deactivation, verify_request};
+use airseal_verify::device::{
+    DEVICE_KEY_FILE, Device, DeviceError, LICENSE_FILE, PENDING_REQUEST_FILE, RELEASE_PROOF_FILE,
+};
+use airseal_verify::fingerprint::{ComponentKind, Fingerprint};
+use airseal_verify::{Error, Expected, TrustStore};
+use ed25519_dalek::SigningKey;
+
+const NOW: i64 = 1_767_225_600;
+const PRODUCT: &str = "photo-pro";
+const KEY: &str = "7K3QD-M2XRP-9FTWB-4HCNV";
+
+fn vendor() -> (Issuer, TrustStore) {
+    let issuer = Issuer::new(SigningKey::from_bytes(&[0x11; 32]));
+    let mut trust = TrustStore::new();
+    trust.add_key(&issuer.public_key()).unwrap();
+    (issuer, trust)
+}
+
+/// A simulated machine: three components, as an app in a VM might supply them.
+fn machine(name: &str) -> Fingerprint {
+    Fingerprint::new()
+        .with(ComponentKind::MachineId, &format!("{name}-machine-id"))
+        .with(ComponentKind::MacAddress, &format!("{name}-mac"))
+        .with(ComponentKind::Hostname, &format!("{name}-host"))
+}
+
+fn request(device: &Device, fp: &Fingerprint) -> Vec<u8> {
+    device
+        .create_request(
+            PRODUCT,
+            Some(KEY),
+            fp,
+            Some("4.2.1"),
+            &[("projects", 12)],
+            NOW,
+        )
+        .unwrap()
+}
+
+/// What the vendor does with a request: a response bound 2-of-N to its components, its
+/// device key, echoing its nonce.
+fn respond(vendor: &Issuer, request: &[u8], license_id: &str) -> Vec<u8> {
+    let req = verify_request(request).unwrap();
+    respond_to(vendor, &req, license_id)
+}
+
+fn respond_to(vendor: &Issuer, req: &ActivationRequest, license_id: &str) -> Vec<u8> {
+    let mut claims = LicenseClaims::new("acme", license_id, &req.product, NOW - 60, vec![0xc7; 8]);
+    claims.product_key = req.product_key.clone();
+    claims.request_nonce = Some(req.nonce);
+    claims.machine = Some(MachineBinding {
+        threshold: 2,
+        components: req.components.clone(),
+        device_key: Some(KeyId::of_public_key(&req.device_key).0),
+    });
+    vendor.issue_activation_response(claims).unwrap()
+}
+
+/// Every file of a folder and its contents, to prove an operation changed nothing.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let contents = fs::read(e.path()).unwrap_or_default();
+            (e.file_name().into_string().unwrap(), contents)
+        })
+        .collect()
+}
+
+fn verify_on(device: &Device, trust: &TrustStore, fp: &Fingerprint) -> Result<(), DeviceError> {
+    device
+        .verify_installed(trust, NOW, fp, Expected::product(PRODUCT))
+        .map(|_| ())
+}
+
+fn verify_error(r: Result<(), DeviceError>) -> Error {
+    match r {
+        Err(DeviceError::Verify(e)) => e,
+        other => panic!("expected a verification error, got {other:?}"),
+    }
+}
+
+#[test]
+fn request_install_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path().join("data"));
+    assert_eq!(device.public_key().unwrap(), None);
+    let fp = machine("a");
+    let (vendor, trust) = vendor();
+
+    let bytes = request(&device, &fp);
+    assert!(bytes.len() <= 400, "request is {} bytes", bytes.len());
+    let req = verify_request(&bytes).unwrap();
+    assert_eq!(req.product, PRODUCT);
+    assert_eq!(req.product_key.as_deref(), Some("7K3QDM2XRP9FTWB4HCNV"));
+    assert_eq!(req.purpose, Purpose::Activation);
+    assert_eq!(req.components, fp.hashes(PRODUCT));
+    assert_eq!(req.app_version.as_deref(), Some("4.2.1"));
+    assert_eq!(req.meters, vec![("projects".to_string(), 12)]);
+    assert_eq!(req.created, NOW);
+    assert_eq!(Some(req.device_key), device.public_key().unwrap());
+    let pending = device.pending_request().unwrap().unwrap();
+    assert_eq!((pending.bytes, pending.request), (bytes.clone(), req));
+
+    // The response arrives as text (an e-mail, a USB stick): armored works as well as raw.
+    let response = respond(&vendor, &bytes, "LIC-A");
+    let text = armor(ObjectType::ActivationResponse.armor_label(), &response);
+    let license = device.install(text.as_bytes(), &trust, NOW).unwrap();
+    assert_eq!(license.id(), "LIC-A");
+    assert_eq!(device.pending_request().unwrap(), None);
+    // Stored raw, exactly the signed bytes.
+    assert_eq!(device.installed_license().unwrap(), Some(response));
+    verify_on(&device, &trust, &fp).unwrap();
+    // The caller's other expectations still apply.
+    let r = device.verify_installed(&trust, NOW, &fp, Expected::product("video-pro"));
+    assert!(matches!(
+        r,
+        Err(DeviceError::Verify(
+            Error::WrongMachine { .. } | Error::WrongProduct { .. }
+        ))
+    ));
+}
+
+#[test]
+fn threshold_tolerates_one_changed_component_not_another_machine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let (vendor, trust) = vendor();
+    let fp = machine("a");
+    let bytes = request(&device, &fp);
+    device
+        .install(&respond(&vendor, &bytes, "LIC-A"), &trust, NOW)
+        .unwrap();
+
+    // A new network card: 2 of 3 still match.
+    let new_nic = fp.clone().with(ComponentKind::MacAddress, "replaced-nic");
+    verify_on(&device, &trust, &new_nic).unwrap();
+    // An app-supplied extra component does not hurt either.
+    let extra = fp
+        .clone()
+        .with(ComponentKind::Custom("pod".into()), "pod-7");
+    verify_on(&device, &trust, &extra).unwrap();
+    // Two changed: 1 of 2 required.
+    let two = new_nic.with(ComponentKind::Hostname, "renamed");
+    assert_eq!(
+        verify_error(verify_on(&device, &trust, &two)),
+        Error::WrongMachine {
+            matched: 1,
+            required: 2
+        }
+    );
+    // Another machine altogether (the license and key copied over).
+    assert_eq!(
+        verify_error(verify_on(&device, &trust, &machine("b"))),
+        Error::WrongMachine {
+            matched: 0,
+            required: 2
+        }
+    );
+}
+
+#[test]
+fn a_replayed_response_is_refused_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let (vendor, trust) = vendor();
+    let fp = machine("a");
+    let first = respond(&vendor, &request(&device, &fp), "LIC-1");
+    device.install(&first, &trust, NOW).unwrap();
+
+    // Installing it again: nothing is pending any more.
+    let before = snapshot(tmp.path());
+    let e = device.install(&first, &trust, NOW).unwrap_err();
+    assert!(
+        matches!(&e, DeviceError::Verify(Error::WrongRequest { reason }) if reason.contains("no activation request")),
+        "{e}"
+    );
+    assert_eq!(snapshot(tmp.path()), before);
+
+    // A new request (say, after a reinstall of the app): the old response does not answer it.
+    let second_request = request(&device, &fp);
+    let before = snapshot(tmp.path());
+    let e = device.install(&first, &trust, NOW).unwrap_err();
+    assert!(
+        matches!(&e, DeviceError::Verify(Error::WrongRequest { reason }) if reason.contains("another request")),
+        "{e}"
+    );
+    assert_eq!(snapshot(tmp.path()), before);
+    // The right one still installs.
+    let second = respond(&vendor, &second_request, "LIC-1");
+    device.install(&second, &trust, NOW).unwrap();
+    assert_eq!(device.installed_license().unwrap(), Some(second));
+}
+
+#[test]
+fn a_response_to_another_request_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let (vendor, trust) = vendor();
+    let fp = machine("a");
+    let old = request(&device, &fp);
+    let current = request(&device, &fp);
+    assert_ne!(
+        verify_request(&old).unwrap().nonce,
+        verify_request(&current).unwrap().nonce
+    );
+    let e = device
+        .install(&respond(&vendor, &old, "LIC-1"), &trust, NOW)
+        .unwrap_err();
+    assert!(matches!(e, DeviceError::Verify(Error::WrongRequest { .. })));
+    assert!(device.installed_license().unwrap().is_none());
+    device
+        .install(&respond(&vendor, &current, "LIC-1"), &trust, NOW)
+        .unwrap();
+}
+
+#[test]
+fn a_response_bound_to_another_device_is_refused() {
+    // Two data folders (two installs, or a copied VM with a fresh folder) on one machine.
+    let tmp = tempfile::tempdir().unwrap();
+    let ours = Device::open(tmp.path().join("ours"));
+    let theirs = Device::open(tmp.path().join("theirs"));
+    let (vendor, trust) = vendor();
+    let fp = machine("a");
+    let our_request = request(&ours, &fp);
+    let their_response = respond(&vendor, &request(&theirs, &fp), "LIC-T");
+    assert_ne!(ours.public_key().unwrap(), theirs.public_key().unwrap());
+
+    let before = snapshot(ours.dir());
+    let e = ours.install(&their_response, &trust, NOW).unwrap_err();
+    assert!(matches!(e, DeviceError::Verify(Error::WrongDevice)), "{e}");
+    assert_eq!(snapshot(ours.dir()), before);
+
+    // A response with our nonce but their device key (a vendor bug, or a forgery by someone
+    // holding a vendor key) is refused too.
+    let mut forged = verify_request(&our_request).unwrap();
+    forged.device_key = theirs.public_key().unwrap().unwrap();
+    let e = ours
+        .install(&respond_to(&vendor, &forged, "LIC-F"), &trust, NOW)
+        .unwrap_err();
+    assert!(matches!(e, DeviceError::Verify(Error::WrongDevice)), "{e}");
+
+    // Their license copied into our folder fails at startup.
+    theirs.install(&their_response, &trust, NOW).unwrap();
+    fs::copy(
+        theirs.dir().join(LICENSE_FILE),
+        ours.dir().join(LICENSE_FILE),
+    )
+    .unwrap();
+    assert_eq!(
+        verify_error(verify_on(&ours, &trust, &fp)),
+        Error::WrongDevice
+    );
+    // And a license whose device key is gone cannot be this device's.
+    fs::remove_file(theirs.dir().join(DEVICE_KEY_FILE)).unwrap();
+    assert_eq!(
+        verify_error(verify_on(&theirs, &trust, &fp)),
+        Error::WrongDevice
+    );
+}
+
+#[test]
+fn responses_must_be_trusted_and_answer_the_request_machine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let (vendor, trust) = vendor();
+    let bytes = request(&device, &machine("a"));
+    let response = respond(&vendor, &bytes, "LIC-1");
+
+    // Signed by a key the app does not trust.
+    let stranger = Issuer::new(SigningKey::from_bytes(&[0x22; 32]));
+    let e = device
+        .install(&respond(&stranger, &bytes, "LIC-1"), &trust, NOW)
+        .unwrap_err();
+    assert!(matches!(e, DeviceError::Verify(Error::UnknownKeyId { .. })));
+    // Tampered.
+    let mut tampered = response.clone();
+    // The last payload byte (the signature's 64 bytes and their 2-byte head follow it).
+    let at = tampered.len() - 67;
+    tampered[at] ^= 1;
+    assert!(device.install(&tampered, &trust, NOW).is_err());
+    // A plain license, even for the right product, is not a response.
+    let plain = vendor
+        .issue(LicenseClaims::new(
+            "acme",
+            "LIC-P",
+            PRODUCT,
+            NOW,
+            vec![1; 8],
+        ))
+        .unwrap();
+    let e = device.install(&plain, &trust, NOW).unwrap_err();
+    assert!(
+        matches!(&e, DeviceError::Verify(Error::WrongRequest { reason }) if reason.contains("plain license")),
+        "{e}"
+    );
+    // Bound to other components than the request's.
+    let mut req = verify_request(&bytes).unwrap();
+    req.components = machine("b").hashes(PRODUCT);
+    let e = device
+        .install(&respond_to(&vendor, &req, "LIC-1"), &trust, NOW)
+        .unwrap_err();
+    assert!(matches!(e, DeviceError::Verify(Error::WrongMachine { .. })));
+    // Garbage.
+    let e = device.install(b"not a response", &trust, NOW).unwrap_err();
+    assert!(matches!(e, DeviceError::Verify(Error::Malformed(_))));
+    // After all that, the genuine one installs.
+    device.install(&response, &trust, NOW).unwrap();
+}
+
+#[test]
+fn deactivation_proof_verifies_and_the_license_is_gone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let (vendor, trust) = vendor();
+    let fp = machine("a");
+    assert!(matches!(
+        device.deactivate(NOW),
+        Err(DeviceError::NotActivated)
+    ));
+    device
+        .install(
+            &respond(&vendor, &request(&device, &fp), "LIC-A"),
+            &trust,
+            NOW,
+        )
+        .unwrap();
+
+    let proof_bytes = device.deactivate(NOW + 5).unwrap();
+    let proof = verify_deactivation(&proof_bytes).unwrap();
+    assert_eq!(proof.product, PRODUCT);
+    assert_eq!(proof.license_id, "LIC-A");
+    assert_eq!(proof.token_id, vec![0xc7; 8]);
+    assert_eq!(Some(proof.device_key), device.public_key().unwrap());
+    assert_eq!(proof.created, NOW + 5);
+    assert_eq!(device.installed_license().unwrap(), None);
+    assert!(!tmp.path().join(LICENSE_FILE).exists());
+    assert!(matches!(
+        verify_on(&device, &trust, &fp),
+        Err(DeviceError::NotActivated)
+    ));
+    // Lost on the way to the vendor? The same proof again.
+    assert_eq!(device.release_proof().unwrap(), Some(proof_bytes.clone()));
+    assert_eq!(device.deactivate(NOW + 9).unwrap(), proof_bytes);
+    device.forget_release_proof().unwrap();
+    assert!(matches!(
+        device.deactivate(NOW),
+        Err(DeviceError::NotActivated)
+    ));
+    // The device key stays: the next activation is the same device (the vendor's
+    // reactivation is idempotent per device).
+    let pk = device.public_key().unwrap();
+    request(&device, &fp);
+    assert_eq!(device.public_key().unwrap(), pk);
+}
+
+#[test]
+fn trial_requests_carry_no_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let bytes = device
+        .create_request(PRODUCT, None, &machine("a"), None, &[], NOW)
+        .unwrap();
+    let req = verify_request(&bytes).unwrap();
+    assert_eq!(req.purpose, Purpose::Trial);
+    assert_eq!(req.product_key, None);
+    assert_eq!(req.app_version, None);
+    assert!(req.meters.is_empty());
+}
+
+#[test]
+fn requests_the_format_cannot_carry_are_refused_up_front() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path().join("data"));
+    let invalid = |r: Result<Vec<u8>, DeviceError>| {
+        assert!(
+            matches!(r, Err(DeviceError::InvalidRequest { .. })),
+            "{r:?}"
+        );
+    };
+    let fp = machine("a");
+    invalid(device.create_request(PRODUCT, Some(KEY), &Fingerprint::new(), None, &[], NOW));
+    invalid(device.create_request("", Some(KEY), &fp, None, &[], NOW));
+    invalid(device.create_request(PRODUCT, Some(" - "), &fp, None, &[], NOW));
+    invalid(device.create_request(PRODUCT, Some(KEY), &fp, None, &[("a", 1), ("a", 2)], NOW));
+    let names: Vec<String> = (0..17).map(|i| format!("m{i}")).collect();
+    let many: Vec<(&str, i64)> = names.iter().map(|n| (n.as_str(), 1)).collect();
+    invalid(device.create_request(PRODUCT, Some(KEY), &fp, None, &many, NOW));
+    let mut big = Fingerprint::new();
+    for i in 0..17 {
+        big = big.with(ComponentKind::Custom(format!("c{i}")), "x");
+    }
+    invalid(device.create_request(PRODUCT, Some(KEY), &big, None, &[], NOW));
+    // Nothing was created for a refused request.
+    assert!(!device.dir().exists());
+}
+
+#[test]
+fn the_device_key_is_private_kept_and_never_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let device = Device::open(&dir);
+    let fp = machine("a");
+    let a = verify_request(&request(&device, &fp)).unwrap();
+    let b = verify_request(&request(&device, &fp)).unwrap();
+    assert_eq!(a.device_key, b.device_key);
+    let key_file = fs::read(dir.join(DEVICE_KEY_FILE)).unwrap();
+    assert_eq!(key_file.len(), 81);
+    assert!(key_file.starts_with(b"airseal-device-v1"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.join(DEVICE_KEY_FILE)), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+    }
+    let seed_hex: String = key_file[17..49]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let shown = format!("{device:?} {:?}", device.pending_request().unwrap());
+    assert!(!shown.contains(&seed_hex));
+    // Only our files, no temporaries left behind.
+    let names: Vec<String> = snapshot(&dir).into_keys().collect();
+    assert_eq!(names, vec![DEVICE_KEY_FILE, PENDING_REQUEST_FILE]);
+}
+
+#[test]
+fn racing_first_requests_agree_on_one_device_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let keys: Vec<[u8; 32]> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    let bytes = request(&Device::open(&dir), &machine("a"));
+                    verify_request(&bytes).unwrap().device_key
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(keys.windows(2).all(|w| w[0] == w[1]));
+    let device = Device::open(&dir);
+    assert_eq!(device.public_key().unwrap(), keys.first().copied());
+    assert!(device.pending_request().unwrap().is_some());
+}
+
+#[test]
+fn damaged_files_give_errors_not_panics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let device = Device::open(dir);
+    let (vendor, trust) = vendor();
+    let fp = machine("a");
+    let req = request(&device, &fp);
+    let response = respond(&vendor, &req, "LIC-A");
+    let key_file = fs::read(dir.join(DEVICE_KEY_FILE)).unwrap();
+
+    // The device key: every truncation, a flipped seed bit, an oversized file, garbage.
+    let mut variants: Vec<Vec<u8>> = (0..key_file.len())
+        .map(|n| key_file[..n].to_vec())
+        .collect();
+    let mut flipped = key_file.clone();
+    flipped[20] ^= 1;
+    variants.push(flipped);
+    variants.push([key_file.clone(), vec![0]].concat());
+    variants.push(vec![0xff; 5000]);
+    for v in &variants {
+        fs::write(dir.join(DEVICE_KEY_FILE), v).unwrap();
+        assert!(
+            matches!(device.public_key(), Err(DeviceError::Corrupt { .. })),
+            "{} bytes",
+            v.len()
+        );
+        assert!(matches!(
+            device.create_request(PRODUCT, Some(KEY), &fp, None, &[], NOW),
+            Err(DeviceError::Corrupt { .. })
+        ));
+    }
+    fs::write(dir.join(DEVICE_KEY_FILE), &key_file).unwrap();
+
+    // The pending request: truncations, bit flips and a request of another device.
+    for n in 0..req.len() {
+        fs::write(dir.join(PENDING_REQUEST_FILE), &req[..n]).unwrap();
+        assert!(matches!(
+            device.install(&response, &trust, NOW),
+            Err(DeviceError::Corrupt { .. })
+        ));
+    }
+    for i in (0..req.len()).step_by(7) {
+        let mut m = req.clone();
+        m[i] ^= 0x10;
+        fs::write(dir.join(PENDING_REQUEST_FILE), &m).unwrap();
+        assert!(device.install(&response, &trust, NOW).is_err());
+    }
+    let other = Device::open(dir.join("other"));
+    fs::write(dir.join(PENDING_REQUEST_FILE), request(&other, &fp)).unwrap();
+    let e = device.install(&response, &trust, NOW).unwrap_err();
+    assert!(
+        matches!(&e, DeviceError::Corrupt { reason, .. } if reason.contains("another device key")),
+        "{e}"
+    );
+    assert!(device.installed_license().unwrap().is_none());
+    fs::write(dir.join(PENDING_REQUEST_FILE), &req).unwrap();
+    device.install(&response, &trust, NOW).unwrap();
+
+    // The installed license: truncations and garbage fail to verify and to deactivate.
+    for n in [0, 1, 10, response.len() / 2, response.len() - 1] {
+        fs::write(dir.join(LICENSE_FILE), &response[..n]).unwrap();
+        assert!(matches!(
+            verify_on(&device, &trust, &fp),
+            Err(DeviceError::Verify(Error::Malformed(_)))
+        ));
+        assert!(matches!(
+            device.deactivate(NOW),
+            Err(DeviceError::Corrupt { .. })
+        ));
+        // The damaged license was not deleted, and no proof was made.
+        assert!(dir.join(LICENSE_FILE).exists());
+        assert!(!dir.join(RELEASE_PROOF_FILE).exists());
+    }
+    fs::write(dir.join(LICENSE_FILE), vec![0u8; 2 << 20]).unwrap();
+    assert!(matches!(
+        verify_on(&device, &trust, &fp),
+        Err(DeviceError::Corrupt { .. })
+    ));
+    // A folder where a file should be is an I/O error naming it.
+    fs::remove_file(dir.join(LICENSE_FILE)).unwrap();
+    fs::create_dir(dir.join(LICENSE_FILE)).unwrap();
+    let e = verify_on(&device, &trust, &fp).unwrap_err();
+    assert!(
+        matches!(&e, DeviceError::Io { file, .. } if file.ends_with(LICENSE_FILE)),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_failed_install_write_keeps_the_pending_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let (vendor, trust) = vendor();
+    let response = respond(&vendor, &request(&device, &machine("a")), "LIC-A");
+    // The license cannot be written (a non-empty folder is in the way): the pending request
+    // is kept, so the same response installs once the problem is fixed.
+    fs::create_dir(tmp.path().join(LICENSE_FILE)).unwrap();
+    fs::write(tmp.path().join(LICENSE_FILE).join("x"), b"x").unwrap();
+    let e = device.install(&response, &trust, NOW).unwrap_err();
+    assert!(matches!(e, DeviceError::Io { .. }), "{e}");
+    assert!(device.pending_request().unwrap().is_some());
+    assert!(
+        snapshot(tmp.path()).keys().all(|n| !n.contains(".tmp")),
+        "temporary file left behind"
+    );
+    fs::remove_dir_all(tmp.path().join(LICENSE_FILE)).unwrap();
+    device.install(&response, &trust, NOW).unwrap();
+}
