@@ -385,7 +385,16 @@ fn demo_runs() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("Demo complete"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("Demo complete"), "{out}");
+    // The offline activation round trip ran, with the refusal and the moved seat.
+    for step in [
+        "(as expected: no seat left (exit 1))",
+        "(as expected: a replayed proof is refused (exit 1))",
+        "(as expected: valid on machine B)",
+    ] {
+        assert!(out.contains(step), "{step} missing from:\n{out}");
+    }
 }
 
 #[test]

@@ -1,8 +1,11 @@
 //! `airseal demo`: the whole flow in a fresh temporary folder, printing each step and the
-//! command a user would type for it. It calls the same code as those commands.
+//! command a user would type for it. Steps 1-8 call the same code as those commands; the
+//! offline activation steps run this very binary with exactly the arguments printed, on two
+//! simulated air-gapped machines (explicit fingerprint components, so the demo behaves the
+//! same everywhere).
 
 use std::path::Path;
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 use clap::Args;
 
@@ -54,10 +57,16 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
     let config = vendor.join("airseal.toml");
     let mut cfg = std::fs::read_to_string(&config).map_err(|e| CliError::io(&config, e))?;
     cfg.push_str(
-        "\n[products.photo-pro]\nname = \"Photo Pro\"\nkey_pattern = \"XXXXX-XXXXX-XXXXX-XXXXX\"\n",
+        "\n[products.photo-pro]\nname = \"Photo Pro\"\nkey_pattern = \"XXXXX-XXXXX-XXXXX-XXXXX\"\n\
+         activation_template = \"pro\"\n\n\
+         [products.photo-pro.templates.pro]\nkind = \"subscription\"\ndays = 365\n\
+         features = [\"F1\"]\nmax_activations = 1\nmax_deactivations = 3\n",
     );
     std::fs::write(&config, cfg).map_err(|e| CliError::io(&config, e))?;
-    println!("(added a [products.photo-pro] table to acme/airseal.toml)");
+    println!(
+        "(added [products.photo-pro] to acme/airseal.toml: keys activate with template \"pro\", \
+         one machine at a time)"
+    );
 
     let batch_file = dir.join("photo-pro-keys.csv");
     step(
@@ -165,12 +174,209 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         json: false,
     })?;
 
+    air_gap(&dir, &product_key)?;
+
     println!("\nDemo complete: every step behaved as expected.");
     if args.keep {
         let kept = tmp.keep();
         println!("Files kept in {}", kept.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Two simulated air-gapped machines (data folder, then fingerprint components).
+const MACHINE_A: [&str; 9] = [
+    "--data-dir",
+    "machine-a",
+    "--no-system-components",
+    "--component",
+    "machine-id=4c4c4544-a",
+    "--component",
+    "mac=02:00:00:00:00:0a",
+    "--component",
+    "root-disk=disk-a",
+];
+const MACHINE_B: [&str; 9] = [
+    "--data-dir",
+    "machine-b",
+    "--no-system-components",
+    "--component",
+    "machine-id=4c4c4544-b",
+    "--component",
+    "mac=02:00:00:00:00:0b",
+    "--component",
+    "root-disk=disk-b",
+];
+
+/// Steps 9-16: offline activation, a refused second machine, deactivation, the seat moved.
+fn air_gap(dir: &Path, product_key: &str) -> Result<(), CliError> {
+    let pass = ["--passphrase-file", "passphrase.txt"];
+    let public = ["--public-key", "acme/keys/signing.pub"];
+    let request = |m: &[&str], out: &str| -> Vec<String> {
+        let mut a = words(&["request", "--product", "photo-pro", "--key", product_key]);
+        a.extend(words(m));
+        a.extend(words(&["--out", out]));
+        a
+    };
+    let verify_on = |m: &[&str]| -> Vec<String> {
+        let mut a = words(&["verify", "--machine", "--product", "photo-pro"]);
+        a.extend(words(&public));
+        a.extend(words(m));
+        a
+    };
+    let install_on = |m: &[&str], response: &str| -> Vec<String> {
+        let mut a = words(&["install", response]);
+        a.extend(words(&public));
+        a.extend(words(m.get(..2).unwrap_or_default()));
+        a
+    };
+    let activate = |req: &str, out: &str| -> Vec<String> {
+        let mut a = words(&["activate", req, "--vendor", "acme", "--out", out]);
+        a.extend(words(&pass));
+        a
+    };
+
+    run_step(
+        dir,
+        9,
+        "[machine A, offline] Make an activation request: a file, or a QR code with --qr",
+        &request(&MACHINE_A, "a.req"),
+        0,
+        "a request",
+    )?;
+    show(&dir.join("a.req"))?;
+    run_step(
+        dir,
+        10,
+        "[vendor] Answer it: key checked, seat taken, response bound to machine A",
+        &activate("a.req", "a.resp"),
+        0,
+        "a response",
+    )?;
+    run_step(
+        dir,
+        11,
+        "[machine A] Install the response: signature, nonce and device key checked",
+        &install_on(&MACHINE_A, "a.resp"),
+        0,
+        "installed",
+    )?;
+    run_step(
+        dir,
+        12,
+        "[machine A] Verify at every start, against this machine's fingerprint",
+        &verify_on(&MACHINE_A),
+        0,
+        "valid on machine A",
+    )?;
+    run_step(
+        dir,
+        13,
+        "[machine B] The same key on a second machine: refused, its one seat is taken",
+        &request(&MACHINE_B, "b.req"),
+        0,
+        "a request",
+    )?;
+    run_step(
+        dir,
+        13,
+        "",
+        &activate("b.req", "b.resp"),
+        1,
+        "no seat left (exit 1)",
+    )?;
+    let mut release = words(&["release"]);
+    release.extend(words(MACHINE_A.get(..2).unwrap_or_default()));
+    release.extend(words(&["--out", "a.proof"]));
+    run_step(
+        dir,
+        14,
+        "[machine A] Give the seat back: a signed proof; the license is deleted",
+        &release,
+        0,
+        "a deactivation proof",
+    )?;
+    run_step(
+        dir,
+        15,
+        "[vendor] Accept the proof: the seat is free (the same proof twice is refused)",
+        &words(&["deactivate", "a.proof", "--vendor", "acme"]),
+        0,
+        "seat freed",
+    )?;
+    run_step(
+        dir,
+        15,
+        "",
+        &words(&["deactivate", "a.proof", "--vendor", "acme"]),
+        1,
+        "a replayed proof is refused (exit 1)",
+    )?;
+    run_step(
+        dir,
+        16,
+        "[machine B] Its request now succeeds, installs and verifies",
+        &activate("b.req", "b.resp"),
+        0,
+        "a response",
+    )?;
+    run_step(
+        dir,
+        16,
+        "",
+        &install_on(&MACHINE_B, "b.resp"),
+        0,
+        "installed",
+    )?;
+    run_step(dir, 16, "", &verify_on(&MACHINE_B), 0, "valid on machine B")?;
+    Ok(())
+}
+
+fn words(w: &[&str]) -> Vec<String> {
+    w.iter().map(|s| (*s).to_string()).collect()
+}
+
+/// Runs `airseal ARGS` (this binary) in `dir`, printing the command and its output, and
+/// checks its exit code.
+fn run_step(
+    dir: &Path,
+    n: u32,
+    title: &str,
+    args: &[String],
+    want: i32,
+    what: &str,
+) -> Result<(), CliError> {
+    let command = format!("airseal {}", args.join(" "));
+    if title.is_empty() {
+        println!("$ {command}");
+    } else {
+        step(n, title, &command);
+    }
+    let exe = std::env::current_exe().map_err(|e| CliError::io(Path::new("airseal"), e))?;
+    let out = Command::new(exe)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AIRSEAL_VENDOR")
+        .env_remove("AIRSEAL_DATA_DIR")
+        .output()
+        .map_err(|e| CliError::io(Path::new("airseal"), e))?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    print!("{}", String::from_utf8_lossy(&out.stderr));
+    if out.status.code() == Some(want) {
+        println!("(as expected: {what})");
+        Ok(())
+    } else {
+        Err(CliError::msg(format!(
+            "demo step {n} did not give {what} (exit {:?})",
+            out.status.code()
+        )))
+    }
+}
+
+fn show(path: &Path) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+    print!("{text}");
+    Ok(())
 }
 
 fn demo_issue_args(keys: &Path, out: &Path, pass: &PassphraseArgs) -> issue::IssueArgs {
