@@ -980,3 +980,27 @@ fn a_machine_clock_behind_the_vendors_can_install_the_response_at_once() {
     // Expiry still counts from the issue time: nothing is extended.
     assert_eq!(response.claims.expires_at, Some(NOW + 3 * DAY + 365 * DAY));
 }
+
+#[test]
+fn a_reissue_for_other_components_is_kept_in_the_audit_log() {
+    let mut v = vendor();
+    v.keys("photo-pro", &["KEYCLONE"], json!({}));
+    let original = device(81, &[1, 2, 3]);
+    v.answer(&original.request("photo-pro", Some("KEYCLONE"), 1))
+        .unwrap();
+    // A clone: the same device key (copied with the disk), other components.
+    let clone = Device {
+        key: Issuer::new(SigningKey::from_bytes(&[81; 32])),
+        components: vec![[7; 8], [8; 8], [9; 8]],
+    };
+    let again = v
+        .answer(&clone.request("photo-pro", Some("KEYCLONE"), 2))
+        .unwrap();
+    assert!(again.reissued);
+    let last = v.ledger.audit_log(1).unwrap().remove(0);
+    assert_eq!(last.action, "activation.reissue");
+    assert_eq!(
+        last.detail["components"],
+        json!(["0707070707070707", "0808080808080808", "0909090909090909"])
+    );
+}

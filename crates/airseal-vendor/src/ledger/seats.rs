@@ -739,6 +739,9 @@ impl SeatTx<'_> {
                 "license_id": activation.license_id,
                 "token_id": hex(&claims.token_id),
                 "app_version": request.app_version,
+                // Kept per re-issue: one seat answered for several component sets is how a
+                // cloned machine shows up (SPEC.md §15.7).
+                "components": request.components.iter().map(|c| hex(c)).collect::<Vec<_>>(),
             }),
         )?;
         Ok(())
