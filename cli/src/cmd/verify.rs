@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use airseal_vendor::issue::{EndOfDay, format_time, parse_time};
 use airseal_vendor::json::claims_to_json;
-use airseal_verify::{Error, Expected, License, Status, TrustStore};
+use airseal_verify::{Error, Expected, License, Status};
 use clap::Args;
 use serde_json::json;
 
@@ -54,16 +54,7 @@ pub struct VerifyArgs {
 
 /// Runs `airseal verify`.
 pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
-    let mut trust = TrustStore::new();
-    for p in &args.public_key {
-        let text = crate::io::read_input(p)?;
-        trust.add_public_key_file(&text).map_err(|e| {
-            CliError::msg(format!(
-                "{}: not a usable public key file: {e}",
-                p.display()
-            ))
-        })?;
-    }
+    let trust = super::machine::load_trust(&args.public_key)?;
     let now = match &args.now {
         Some(s) => parse_time("--now", s, EndOfDay::No)?,
         None => chrono::Utc::now().timestamp(),

@@ -1397,34 +1397,10 @@ impl Ledger {
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
     pub fn audit_log(&self, limit: u32) -> Result<Vec<AuditEntry>, LedgerError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, at, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?1")
-            .map_err(db("reading the audit log"))?;
-        let raws = st
-            .query_map([limit], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                ))
-            })
-            .map_err(db("reading the audit log"))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(db("reading the audit log"))?;
-        raws.into_iter()
-            .map(|(id, at, action, subject, detail)| {
-                Ok(AuditEntry {
-                    id,
-                    at,
-                    action,
-                    subject,
-                    detail: parse_json(&detail, "audit detail")?,
-                })
-            })
-            .collect()
+        self.search_audit(&AuditFilter {
+            limit: Some(limit),
+            ..AuditFilter::default()
+        })
     }
 
     /// The underlying SQLite connection, for diagnostics and tests (pragmas, ad-hoc
