@@ -85,6 +85,12 @@ int main(int argc, char **argv) {
     }
     free(id);
 
+    static const char *const kinds[] = {"perpetual", "subscription", "trial"};
+    AirsealLicenseKind kind = airseal_license_kind(lic);
+    if (kind >= AIRSEAL_LICENSE_KIND_PERPETUAL && kind <= AIRSEAL_LICENSE_KIND_TRIAL) {
+        printf("kind: %s\n", kinds[kind]);
+    }
+
     int64_t expires = 0;
     if (airseal_license_expires_at(lic, &expires)) {
         printf("expires: %" PRId64 "%s\n", expires,

@@ -36,6 +36,29 @@
 // The length of one machine fingerprint component hash, in bytes.
 #define AIRSEAL_COMPONENT_LEN 8
 
+// What kind of license it is (`airseal_license_kind`).
+enum AirsealLicenseKind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // The license pointer was NULL.
+  AIRSEAL_LICENSE_KIND_NONE = -1,
+  // Bought once.
+  AIRSEAL_LICENSE_KIND_PERPETUAL = 0,
+  // Renewed periodically: `airseal_license_expires_at` gives the end of the paid period.
+  AIRSEAL_LICENSE_KIND_SUBSCRIPTION = 1,
+  // An evaluation: `airseal_license_expires_at` gives the end of the trial.
+  AIRSEAL_LICENSE_KIND_TRIAL = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum AirsealLicenseKind AirsealLicenseKind;
+#else
+typedef int32_t AirsealLicenseKind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // What a call returned: 0 for success, 10-89 exactly the verifier's error codes (the
 // `airseal verify` exit codes, `SPEC.md` section 6), 90-92 misuse of the C API, 99 an internal
 // error. Functions return these as `int32_t`; `airseal_error_message` describes each.
@@ -225,6 +248,13 @@ size_t airseal_license_product(const struct AirsealLicense *license, char *buf, 
 // # Safety
 // `license` is NULL or a live license; `out` is NULL or writable.
 bool airseal_license_expires_at(const struct AirsealLicense *license, int64_t *out);
+
+// The license's kind, so an app can show "trial, ends on …" (`AIRSEAL_LICENSE_KIND_NONE`
+// for NULL).
+//
+// # Safety
+// `license` is NULL or a live license.
+AirsealLicenseKind airseal_license_kind(const struct AirsealLicense *license);
 
 // True when the license was past its expiry but inside its grace period at the `now` it was
 // verified at: the app should keep working and urge renewal. False when NULL.

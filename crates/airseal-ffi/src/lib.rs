@@ -11,7 +11,7 @@ use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
-use airseal_verify::{Error, Expected, License, Machine, Status, TrustStore};
+use airseal_verify::{Error, Expected, License, LicenseKind, Machine, Status, TrustStore};
 
 /// The longest license accepted, in bytes (1 MiB); a longer one is `AIRSEAL_STATUS_TOO_LARGE`.
 /// Real licenses are a few hundred bytes.
@@ -29,6 +29,20 @@ pub const AIRSEAL_PUBLIC_KEY_LEN: usize = 32;
 
 /// The length of one machine fingerprint component hash, in bytes.
 pub const AIRSEAL_COMPONENT_LEN: usize = 8;
+
+/// What kind of license it is (`airseal_license_kind`).
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AirsealLicenseKind {
+    /// The license pointer was NULL.
+    None = -1,
+    /// Bought once.
+    Perpetual = 0,
+    /// Renewed periodically: `airseal_license_expires_at` gives the end of the paid period.
+    Subscription = 1,
+    /// An evaluation: `airseal_license_expires_at` gives the end of the trial.
+    Trial = 2,
+}
 
 /// What a call returned: 0 for success, 10-89 exactly the verifier's error codes (the
 /// `airseal verify` exit codes, `SPEC.md` section 6), 90-92 misuse of the C API, 99 an internal
@@ -579,6 +593,28 @@ pub unsafe extern "C" fn airseal_license_expires_at(
                 true
             }
             _ => false,
+        }
+    })
+}
+
+/// The license's kind, so an app can show "trial, ends on …" (`AIRSEAL_LICENSE_KIND_NONE`
+/// for NULL).
+///
+/// # Safety
+/// `license` is NULL or a live license.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_license_kind(
+    license: *const AirsealLicense,
+) -> AirsealLicenseKind {
+    guard(AirsealLicenseKind::None, || {
+        // SAFETY: by the contract, `license` is NULL or live.
+        let license = unsafe { license.as_ref() };
+        match license.map(|l| l.inner.kind()) {
+            None => AirsealLicenseKind::None,
+            Some(LicenseKind::Perpetual) => AirsealLicenseKind::Perpetual,
+            Some(LicenseKind::Subscription) => AirsealLicenseKind::Subscription,
+            Some(LicenseKind::Trial) => AirsealLicenseKind::Trial,
         }
     })
 }

@@ -169,6 +169,13 @@ fn every_license_vector_agrees_with_the_rust_verifier() {
                     matches!(license.status(), airseal_verify::Status::InGrace { .. }),
                     "{file}"
                 );
+                let kind = unsafe { airseal_license_kind(lic.0) } as i32;
+                let want = match license.kind() {
+                    airseal_verify::LicenseKind::Perpetual => 0,
+                    airseal_verify::LicenseKind::Subscription => 1,
+                    airseal_verify::LicenseKind::Trial => 2,
+                };
+                assert_eq!(kind, want, "{file}: kind");
                 let bits = unsafe { airseal_license_feature_bits(lic.0, now) };
                 for i in 0..8 {
                     let name = format!("F{}", i + 1);
@@ -298,6 +305,7 @@ fn null_pointers_are_refused() {
         let mut exp = 0;
         assert!(!airseal_license_expires_at(null, &mut exp));
         assert!(!airseal_license_in_grace(null));
+        assert_eq!(airseal_license_kind(null), AirsealLicenseKind::None);
         assert!(!airseal_license_feature_enabled(null, c"F1".as_ptr(), NOW));
         assert_eq!(airseal_license_feature_bits(null, NOW), 0);
         airseal_license_free(ptr::null_mut());

@@ -115,7 +115,7 @@ fn valid_armored_license() {
     );
     assert_eq!(
         stdout(&out),
-        "license id: 0C8G2X9RTV4MA\nexpires: never\nF1: disabled\n"
+        "license id: 0C8G2X9RTV4MA\nkind: perpetual\nexpires: never\nF1: disabled\n"
     );
 }
 
