@@ -10,6 +10,10 @@ for f in ../vectors/licenses/*; do
 done
 cp ../vectors/doc-example.pub corpus/public_key/
 cp ../vectors/doc-example.lic corpus/armor/
+# The QR text form (SPEC.md §5.1) comes with the vectors above (activation-response-qr.txt,
+# qr-text-*.txt); add it as it comes back by e-mail: quoted, with CRLF.
+sed 's/^/> /; s/$/\r/' ../vectors/licenses/activation-response-qr.txt > corpus/armor/qr-text-quoted-crlf.txt
+test -s corpus/armor/activation-response-qr.txt
 # Claims payloads: extracted by the vectors crate's helper binary.
 cargo run -q --manifest-path ../Cargo.toml -p airseal-vectors --bin extract-payloads -- corpus/claims
 cp corpus/claims/* corpus/claims_policy/

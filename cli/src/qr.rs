@@ -1,16 +1,23 @@
 //! QR codes for files that cross an air gap (activation requests, responses, deactivation
 //! proofs): printed in the terminal for a phone camera, or written as PNG or SVG.
 //!
-//! The raw (binary) object is encoded in byte mode, not its armored text: a 262-byte
-//! request is a version 12 code at error correction level M (65 × 65 modules), which fits
-//! an 80-column terminal; base64 would need a third more. The receiving side gets the exact
-//! signed bytes back (every airseal reader accepts raw input).
+//! A code holds the object's QR text form (`SPEC.md` §5.1): `AIRSEAL:` and the Base45
+//! (RFC 9285) of the raw bytes, in alphanumeric mode, as the EU Digital COVID Certificate
+//! does. Raw bytes in byte mode would be a little smaller (the same version for a request, at
+//! most one version less for a response), but a phone's camera app shows a code's contents
+//! as text and mangles binary; the text form is what it shows and what the customer can
+//! paste into an e-mail, and every airseal reader accepts it (`armor::dearmor`). A 262-byte
+//! request is 401 characters, a version 12 code at error correction level M (65 × 65
+//! modules, 73 columns with the quiet zone), which fits an 80-column terminal; the usual
+//! response (316 bytes, 482 characters) is version 13, 77 columns.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 use qrcode::bits::Bits;
 use qrcode::{Color, EcLevel, QrCode, Version};
+
+use airseal_core::armor::qr_text;
 
 use crate::exit::CliError;
 
@@ -63,19 +70,32 @@ impl QrArgs {
     }
 }
 
-/// The smallest QR code (at level M) holding `data` as one byte-mode segment.
+/// The most raw bytes one code holds: a version 40 code at level M holds 3391 alphanumeric
+/// characters, `AIRSEAL:` and 3383 of Base45.
+pub const MAX_BYTES: usize = 2255;
+
+/// The smallest QR code (at level M) holding the QR text form of `data` as one
+/// alphanumeric-mode segment.
 pub fn encode(data: &[u8]) -> Result<QrCode, CliError> {
-    for v in 1..=40 {
+    encode_text(&qr_text(data))
+        .ok_or_else(|| {
+            CliError::msg(format!(
+                "{} bytes is too much for one QR code (at most {MAX_BYTES} at level M)",
+                data.len()
+            ))
+        })?
+        .map_err(|e| CliError::msg(format!("cannot make a QR code: {e}")))
+}
+
+/// The smallest code holding `text` (QR alphanumeric characters only) in alphanumeric mode;
+/// `None` when no version is large enough.
+fn encode_text(text: &str) -> Option<qrcode::types::QrResult<QrCode>> {
+    (1..=40).find_map(|v| {
         let mut bits = Bits::new(Version::Normal(v));
-        if bits.push_byte_data(data).is_ok() && bits.push_terminator(EC_LEVEL).is_ok() {
-            return QrCode::with_bits(bits, EC_LEVEL)
-                .map_err(|e| CliError::msg(format!("cannot make a QR code: {e}")));
-        }
-    }
-    Err(CliError::msg(format!(
-        "{} bytes is too much for one QR code (at most 2331 at level M)",
-        data.len()
-    )))
+        let fits = bits.push_alphanumeric_data(text.as_bytes()).is_ok()
+            && bits.push_terminator(EC_LEVEL).is_ok();
+        fits.then(|| QrCode::with_bits(bits, EC_LEVEL))
+    })
 }
 
 /// Whether the module at (x, y), counted from the corner of the quiet zone, is dark.
@@ -110,9 +130,11 @@ pub fn terminal_text(data: &[u8]) -> Result<String, CliError> {
     Ok(out)
 }
 
-/// Prints the code on standard output.
+/// Prints the code on standard output, and under it the text it holds, to copy and paste
+/// where a camera is no help.
 pub fn print_terminal(data: &[u8]) -> Result<(), CliError> {
     print!("{}", terminal_text(data)?);
+    println!("{}", qr_text(data));
     Ok(())
 }
 
@@ -164,33 +186,66 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+    use airseal_core::armor::dearmor;
 
-    /// A typical request's size (SPEC.md §15), with every byte value present.
+    /// A typical request's size (SPEC.md §15.1), with every byte value present.
     fn sample() -> Vec<u8> {
-        (0..262u32).map(|i| (i * 37 % 256) as u8).collect()
+        bytes(262)
     }
 
-    /// Decodes a greyscale image with `rqrr`, an independent decoder.
-    fn decode(width: usize, height: usize, pixel: impl Fn(usize, usize) -> u8) -> Vec<u8> {
+    fn bytes(n: u32) -> Vec<u8> {
+        (0..n).map(|i| (i * 37 % 256) as u8).collect()
+    }
+
+    /// Decodes a greyscale image with `rqrr`, an independent decoder, to the text it holds.
+    fn decode(width: usize, height: usize, pixel: impl Fn(usize, usize) -> u8) -> String {
         let mut img = rqrr::PreparedImage::prepare_from_greyscale(width, height, pixel);
         let grids = img.detect_grids();
         assert_eq!(grids.len(), 1, "one QR code expected");
         let mut out = Vec::new();
         grids[0].decode_to(&mut out).unwrap();
-        out
+        String::from_utf8(out).unwrap()
+    }
+
+    /// What a scanner read must be the exact QR text, and that must give back the bytes.
+    fn assert_reads_back(decoded: &str, data: &[u8]) {
+        assert_eq!(decoded, qr_text(data));
+        assert_eq!(dearmor(decoded.as_bytes()).unwrap().as_ref(), data);
     }
 
     #[test]
-    fn a_request_fits_in_byte_mode_at_version_12() {
-        let code = encode(&sample()).unwrap();
-        assert_eq!(code.version(), Version::Normal(12));
-        assert_eq!(code.error_correction_level(), EcLevel::M);
-        assert_eq!(code.width(), 65);
-        assert!(encode(&vec![0; 2332]).is_err());
+    fn sizes_of_the_codes() {
+        // (raw bytes, version, modules): a request, the vector activation response, a
+        // response with a longer licensee (81 columns with the quiet zone in byte mode,
+        // 85 as text: over 80 either way), and the largest object one code holds.
+        for (n, version, width) in [
+            (262, 12, 65),
+            (316, 13, 69),
+            (350, 15, 77),
+            (MAX_BYTES as u32, 40, 177),
+        ] {
+            let code = encode(&bytes(n)).unwrap();
+            assert_eq!(code.version(), Version::Normal(version), "{n} bytes");
+            assert_eq!(code.error_correction_level(), EcLevel::M);
+            assert_eq!(code.width(), width, "{n} bytes");
+        }
+        assert!(encode(&vec![0; MAX_BYTES + 1]).is_err());
     }
 
     #[test]
-    fn the_png_decodes_to_the_same_bytes() {
+    fn the_text_is_held_in_alphanumeric_mode() {
+        // 401 characters fit version 12 only at 5.5 bits each: byte mode holds 287 there.
+        let text = qr_text(&sample());
+        assert_eq!(text.len(), 401);
+        let mut bits = Bits::new(Version::Normal(12));
+        let as_bytes =
+            bits.push_byte_data(text.as_bytes()).is_ok() && bits.push_terminator(EC_LEVEL).is_ok();
+        assert!(!as_bytes);
+        assert_eq!(encode(&sample()).unwrap().version(), Version::Normal(12));
+    }
+
+    #[test]
+    fn the_png_decodes_to_the_qr_text() {
         let data = sample();
         let png = png_bytes(&data).unwrap();
         let mut reader = png::Decoder::new(std::io::Cursor::new(png))
@@ -201,28 +256,29 @@ mod tests {
         assert_eq!(info.color_type, png::ColorType::Grayscale);
         let w = info.width as usize;
         let decoded = decode(w, info.height as usize, |x, y| buf[y * w + x]);
-        assert_eq!(decoded, data);
+        assert_reads_back(&decoded, &data);
     }
 
     #[test]
-    fn the_terminal_code_decodes_to_the_same_bytes() {
-        let data = sample();
-        let text = terminal_text(&data).unwrap();
-        let lines: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
-        let modules = 65 + 2 * QUIET_ZONE;
-        assert!(lines.iter().all(|l| l.len() == modules));
-        assert!(modules <= 80, "fits an 80-column terminal");
-        // Back to modules (blocks are light), 4 pixels each.
-        let light = |x: usize, y: usize| {
-            let c = lines[y / 2][x];
-            matches!((c, y % 2), ('█', _) | ('▀', 0) | ('▄', 1))
-        };
-        let scale = 4;
-        let side = modules * scale;
-        let decoded = decode(side, side, |x, y| {
-            if light(x / scale, y / scale) { 255 } else { 0 }
-        });
-        assert_eq!(decoded, data);
+    fn the_terminal_code_decodes_to_the_qr_text() {
+        for (data, modules) in [(sample(), 65), (bytes(316), 69)] {
+            let text = terminal_text(&data).unwrap();
+            let lines: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+            let modules = modules + 2 * QUIET_ZONE;
+            assert!(lines.iter().all(|l| l.len() == modules));
+            assert!(modules <= 80, "fits an 80-column terminal");
+            // Back to modules (blocks are light), 4 pixels each.
+            let light = |x: usize, y: usize| {
+                let c = lines[y / 2][x];
+                matches!((c, y % 2), ('█', _) | ('▀', 0) | ('▄', 1))
+            };
+            let scale = 4;
+            let side = modules * scale;
+            let decoded = decode(side, side, |x, y| {
+                if light(x / scale, y / scale) { 255 } else { 0 }
+            });
+            assert_reads_back(&decoded, &data);
+        }
     }
 
     #[test]

@@ -58,6 +58,9 @@ ALG_ED25519 = -19
 COSE_SIGN1_TAG = 18
 MAX_OBJECT_SIZE = 64 * 1024
 MAX_BASE64 = -(-MAX_OBJECT_SIZE // 3) * 4
+QR_PREFIX = b"AIRSEAL:"
+BASE45 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"  # RFC 9285 Table 1
+MAX_BASE45 = MAX_OBJECT_SIZE // 2 * 3 + MAX_OBJECT_SIZE % 2 * 2
 KID_DOMAIN = b"airseal-kid-v1"
 TYP_LICENSE = "airseal-license"
 # An activation response is a license bound to a request (SPEC.md section 15.3).
@@ -118,6 +121,10 @@ def dearmor(data: bytes) -> bytes:
         raise malformed("armor", "invalid_value", "empty input")
     begin = data.find(b"-----BEGIN AIRSEAL ")
     if begin < 0:
+        for line in data.split(b"\n"):
+            content = strip_quote(line)
+            if content.startswith(QR_PREFIX):
+                return base45_decode(content[len(QR_PREFIX):])
         is_text = all(0x21 <= b <= 0x7E or b in ASCII_WS for b in data)
         if is_text:
             raise malformed("armor", "invalid_value", "no -----BEGIN AIRSEAL ...----- block")
@@ -162,6 +169,34 @@ def dearmor(data: bytes) -> bytes:
     if base64.b64encode(raw) != body:
         raise malformed("armor", "invalid_value", "non-canonical base64")
     return raw
+
+
+def base45_decode(text: bytes) -> bytes:
+    """Strict RFC 9285 Base45 (SPEC.md section 5.1): the QR text form after `AIRSEAL:`."""
+    if not text:
+        raise malformed("armor", "invalid_value", "nothing after AIRSEAL:")
+    if len(text) > MAX_BASE45:
+        raise malformed("armor", "too_large")
+    out = bytearray()
+    for i in range(0, len(text), 3):
+        group = text[i : i + 3]
+        n = 0
+        for j, c in enumerate(group):
+            v = BASE45.find(bytes([c]))
+            if v < 0:  # includes lower case: RFC 9285 is upper case only
+                raise malformed("armor", "invalid_value", f"non-Base45 character {chr(c)!r}")
+            n += v * 45**j
+        if len(group) == 3:
+            if n > 0xFFFF:
+                raise malformed("armor", "invalid_value", "Base45 triple over 65535")
+            out += n.to_bytes(2, "big")
+        elif len(group) == 2:
+            if n > 0xFF:
+                raise malformed("armor", "invalid_value", "final Base45 pair over 255")
+            out.append(n)
+        else:
+            raise malformed("armor", "invalid_value", "single trailing Base45 character")
+    return bytes(out)
 
 
 # --- strict deterministic CBOR reader ------------------------------------------------------

@@ -27,7 +27,7 @@ use crate::qr::QrArgs;
     Example:\n  airseal activate request.txt --out response.txt --qr"
 )]
 pub struct ActivateArgs {
-    /// The activation (or trial) request: armored text or raw bytes; `-` for standard input.
+    /// The activation (or trial) request: armored text, QR text (`AIRSEAL:…`) or raw bytes; `-` for standard input.
     pub request: PathBuf,
     /// Where to write the response (default: standard output, armored).
     #[arg(long, value_name = "FILE")]
@@ -65,7 +65,7 @@ pub struct ActivateArgs {
     Example:\n  airseal deactivate proof.txt"
 )]
 pub struct DeactivateArgs {
-    /// The deactivation proof: armored text or raw bytes; `-` for standard input.
+    /// The deactivation proof: armored text, QR text (`AIRSEAL:…`) or raw bytes; `-` for standard input.
     #[arg(required_unless_present = "activation")]
     pub proof: Option<PathBuf>,
     /// Free this activation (an id from `airseal ledger activations`) without a proof.

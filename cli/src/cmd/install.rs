@@ -15,7 +15,7 @@ use crate::exit::{CliError, EXIT_CODES_HELP};
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_CODES_HELP)]
 pub struct InstallArgs {
-    /// The activation response (armored text or raw bytes; `-` for stdin).
+    /// The activation response (armored text, QR text `AIRSEAL:…` or raw bytes; `-` for stdin).
     #[arg(value_name = "RESPONSE")]
     pub file: PathBuf,
     /// A trusted public key file (the vendor's signing.pub); repeatable.

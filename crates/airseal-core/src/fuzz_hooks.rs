@@ -9,13 +9,21 @@ use crate::armor;
 use crate::claims::LicenseClaims;
 use crate::cose;
 
-/// Armor: never panics; whatever it accepts re-armors to something it reads back the same.
+/// Armor: never panics; whatever it accepts re-armors, and re-writes as QR text, to
+/// something it reads back the same.
 pub fn armor_round_trip(data: &[u8]) {
     if let Ok(bytes) = armor::dearmor(data) {
         let again = armor::armor("AIRSEAL LICENSE", &bytes);
         let back = armor::dearmor(again.as_bytes());
         if back.as_deref() != Ok(bytes.as_ref()) && !armor::is_raw(data) {
             panic!("armor did not round-trip");
+        }
+        // The QR text form has no empty object, and binary passed through is not size-checked.
+        if !bytes.is_empty() && bytes.len() <= cose::MAX_OBJECT_SIZE {
+            let qr = armor::qr_text(&bytes);
+            if armor::dearmor(qr.as_bytes()).as_deref() != Ok(bytes.as_ref()) {
+                panic!("QR text did not round-trip");
+            }
         }
     }
 }

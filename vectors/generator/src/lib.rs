@@ -5,7 +5,7 @@
 //! Each case is one file plus one manifest entry naming the trusted keys, the product and
 //! `now` to verify with, and the expected outcome. `vectors/README.md` documents the schema.
 
-use airseal_core::armor::armor;
+use airseal_core::armor::{QR_PREFIX, armor, qr_text};
 use airseal_core::cbor::{Reader, Writer};
 use airseal_core::cose::{self, ObjectType};
 use airseal_core::{
@@ -1502,6 +1502,43 @@ pub fn device_public_key() -> [u8; 32] {
         .to_bytes()
 }
 
+/// Damaged QR text forms of the activation response: each breaks one rule of strict Base45
+/// decoding (SPEC.md §5.1), and must be refused before any CBOR is read.
+fn qr_text_hostile(b: &mut Builder, qr: &str) {
+    let body = qr.strip_prefix(QR_PREFIX).unwrap_or_default();
+    let mut case = |file: &str, description: &str, body: String| {
+        b.malformed(
+            file,
+            description,
+            format!("{QR_PREFIX}{body}\n").into_bytes(),
+            "armor",
+            "invalid_value",
+        );
+    };
+    case(
+        "qr-text-lower-case.txt",
+        "QR text with its Base45 in lower case (RFC 9285 is upper case only)",
+        body.to_ascii_lowercase(),
+    );
+    case(
+        "qr-text-group-over-65535.txt",
+        "QR text whose first Base45 triple is GGW (65536)",
+        format!("GGW{}", body.get(3..).unwrap_or_default()),
+    );
+    // The body cut to whole triples, so the damaged ending is the only fault.
+    let whole = body.get(..body.len() - body.len() % 3).unwrap_or_default();
+    case(
+        "qr-text-pair-over-255.txt",
+        "QR text ending in the Base45 pair V5 (256)",
+        format!("{whole}V5"),
+    );
+    case(
+        "qr-text-trailing-character.txt",
+        "QR text whose Base45 ends in a single character (length 3n + 1)",
+        format!("{whole}0"),
+    );
+}
+
 /// Activation responses (SPEC.md §15.3): licenses of type `airseal-activation` that echo a
 /// request nonce and are bound to the requesting device's key.
 fn activation_responses(b: &mut Builder, a: &Issuer) {
@@ -1539,6 +1576,22 @@ fn activation_responses(b: &mut Builder, a: &Issuer) {
         },
         "valid",
     );
+    // The QR text form (SPEC.md §5.1): what a phone shows after scanning `airseal activate
+    // --qr`, saved as a file with a final newline.
+    let qr = qr_text(&bytes);
+    b.valid(
+        "activation-response-qr.txt",
+        "the same response in the QR text form: AIRSEAL: and the Base45 (RFC 9285) of the bytes",
+        format!("{qr}\n").into_bytes(),
+        &response,
+        Check {
+            machine: here.clone(),
+            device: Some(device),
+            ..Check::default()
+        },
+        "valid",
+    );
+    qr_text_hostile(b, &qr);
     b.error(
         "activation-response-other-device.cose",
         "the response verified on a machine whose device key is another (copied license)",
