@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use airseal_core::LicenseClaims;
+use airseal_core::cose::ObjectType;
 use airseal_verify::device::{Device, DeviceError, LICENSE_FILE};
 use airseal_verify::fingerprint::{ComponentKind, Fingerprint};
 use airseal_verify::{Error, Expected, License, TrustStore};
@@ -192,5 +193,27 @@ pub fn verify_installed(
         Ok(license) => Ok(Ok(license)),
         Err(DeviceError::Verify(e)) => Ok(Err(e)),
         Err(e) => Err(device_error(e, &dir)),
+    }
+}
+
+/// Writes a signed object the app side made (request, deactivation proof) to `out`, armored
+/// or raw, or prints it armored when there is no `out`.
+pub fn write_signed(
+    typ: ObjectType,
+    bytes: &[u8],
+    out: Option<&Path>,
+    raw: bool,
+    force: bool,
+) -> Result<(), CliError> {
+    let text = airseal_core::armor::armor(typ.armor_label(), bytes);
+    match out {
+        Some(path) => {
+            let contents = if raw { bytes } else { text.as_bytes() };
+            crate::io::write_output(path, contents, force)
+        }
+        None => {
+            print!("{text}");
+            Ok(())
+        }
     }
 }

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_core::ObjectType;
-use airseal_core::armor::armor;
 use airseal_vendor::issue::{EndOfDay, parse_time};
 use airseal_verify::device::Device;
 use clap::Args;
@@ -69,19 +68,14 @@ pub fn run(args: &ReleaseArgs) -> Result<ExitCode, CliError> {
     let bytes = device
         .deactivate(now)
         .map_err(|e| machine::device_error(e, &dir))?;
-    let text = armor(ObjectType::DeactivationProof.armor_label(), &bytes);
     args.qr.emit(&bytes, args.force)?;
-    match &args.out {
-        Some(path) => {
-            let contents = if args.raw {
-                &bytes[..]
-            } else {
-                text.as_bytes()
-            };
-            crate::io::write_output(path, contents, args.force)?;
-        }
-        None => print!("{text}"),
-    }
+    machine::write_signed(
+        ObjectType::DeactivationProof,
+        &bytes,
+        args.out.as_deref(),
+        args.raw,
+        args.force,
+    )?;
     if had_license {
         eprintln!(
             "RELEASED: the license was deleted from {}; send the proof to the vendor to free the seat",

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_core::ObjectType;
-use airseal_core::armor::armor;
 use airseal_vendor::issue::{EndOfDay, parse_time};
 use airseal_verify::KeyId;
 use airseal_verify::device::Device;
@@ -100,19 +99,14 @@ pub fn run(args: &RequestArgs) -> Result<ExitCode, CliError> {
             now,
         )
         .map_err(|e| machine::device_error(e, &dir))?;
-    let text = armor(ObjectType::ActivationRequest.armor_label(), &bytes);
     args.qr.emit(&bytes, args.force)?;
-    match &args.out {
-        Some(path) => {
-            let contents = if args.raw {
-                &bytes[..]
-            } else {
-                text.as_bytes()
-            };
-            crate::io::write_output(path, contents, args.force)?;
-        }
-        None => print!("{text}"),
-    }
+    machine::write_signed(
+        ObjectType::ActivationRequest,
+        &bytes,
+        args.out.as_deref(),
+        args.raw,
+        args.force,
+    )?;
     let device_key = device
         .public_key()
         .ok()
