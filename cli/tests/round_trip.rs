@@ -125,7 +125,14 @@ fn request_activate_install_verify_release_deactivate_and_move_the_seat() {
     ok(&airseal(
         d,
         &[
-            "keys", "generate", "--product", "photo-pro", "--count", "1", "--out", "keys.csv",
+            "keys",
+            "generate",
+            "--product",
+            "photo-pro",
+            "--count",
+            "1",
+            "--out",
+            "keys.csv",
         ],
     ));
     let csv = std::fs::read_to_string(d.join("keys.csv")).unwrap();
@@ -177,7 +184,10 @@ fn request_activate_install_verify_release_deactivate_and_move_the_seat() {
     ok(&verify(d, &a));
 
     // A gives the seat back: a signed proof, and the license is gone from A.
-    ok(&airseal(d, &["release", "--data-dir", a.data, "--out", "a.proof"]));
+    ok(&airseal(
+        d,
+        &["release", "--data-dir", a.data, "--out", "a.proof"],
+    ));
     assert_ne!(code(&verify(d, &a)), 0, "the license was deleted");
     ok(&airseal(d, &["deactivate", "a.proof"]));
     // The same proof again is a replay.
@@ -193,7 +203,14 @@ fn request_activate_install_verify_release_deactivate_and_move_the_seat() {
     // The ledger tells the story.
     let listing = ok(&airseal(
         d,
-        &["ledger", "activations", "--product", "photo-pro", "--format", "json"],
+        &[
+            "ledger",
+            "activations",
+            "--product",
+            "photo-pro",
+            "--format",
+            "json",
+        ],
     ));
     let rows: serde_json::Value = serde_json::from_str(listing.trim()).unwrap();
     let rows = rows.as_array().unwrap();

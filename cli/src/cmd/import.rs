@@ -18,7 +18,8 @@ const SHOWN: usize = 20;
 
 /// Arguments of `airseal import`.
 #[derive(Debug, Args)]
-#[command(after_help = "PRESETS: cryptlex-v2, cryptlex (v3), keygen, lemonsqueezy, cryptolens, \
+#[command(
+    after_help = "PRESETS: cryptlex-v2, cryptlex (v3), keygen, lemonsqueezy, cryptolens, \
     generic. TARGETS for --map: key, email, name, first_name, last_name, org, status, expires, \
     created, max_activations, used_activations, max_deactivations, used_deactivations, features, \
     f1..f8, period_days, interval, custom_fields, metadata_json, suspended, revoked, meta:NAME, \
@@ -28,7 +29,8 @@ const SHOWN: usize = 20;
     exactly as exported. Then issue the licenses:\n  \
     airseal issue --batch --from-import BATCH_ID --out-dir licenses/\n\n\
     Example:\n  airseal import --from cryptlex-v2 export.csv --product photo-pro \\\n    \
-    --report import-report.json")]
+    --report import-report.json"
+)]
 pub struct ImportArgs {
     /// The export format.
     #[arg(long = "from", value_name = "PRESET", value_parser = Preset::parse)]
@@ -75,8 +77,8 @@ fn parse_map(s: &str, origin: &str) -> Result<(String, Target), CliError> {
     let (source, target) = s
         .rsplit_once('=')
         .ok_or_else(|| CliError::msg(format!("{origin} {s:?}: expected SOURCE=TARGET")))?;
-    let target = Target::parse(target.trim())
-        .map_err(|e| CliError::msg(format!("{origin} {s:?}: {e}")))?;
+    let target =
+        Target::parse(target.trim()).map_err(|e| CliError::msg(format!("{origin} {s:?}: {e}")))?;
     Ok((source.trim().to_string(), target))
 }
 
@@ -205,7 +207,12 @@ fn print_summary(
             RejectKind::Duplicate => " duplicate:",
             RejectKind::Conflict => " conflict:",
         };
-        println!("  {}:{}:{kind}{column} {}", file.display(), rej.line, rej.reason);
+        println!(
+            "  {}:{}:{kind}{column} {}",
+            file.display(),
+            rej.line,
+            rej.reason
+        );
     }
     if r.rejections.len() > SHOWN {
         println!(
@@ -219,9 +226,7 @@ fn print_summary(
     }
     if let Some(b) = r.batch {
         if r.imported > 0 {
-            println!(
-                "Next: airseal issue --batch --from-import {b} --out-dir licenses-{b}"
-            );
+            println!("Next: airseal issue --batch --from-import {b} --out-dir licenses-{b}");
         }
     }
 }

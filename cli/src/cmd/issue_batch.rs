@@ -251,7 +251,11 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
     let secs = elapsed.as_secs_f64();
     eprintln!(
         "issued {issued} licenses for import batch {batch} in {secs:.2} s ({:.0}/s, key {}) → {}",
-        if secs > 0.0 { issued as f64 / secs } else { 0.0 },
+        if secs > 0.0 {
+            issued as f64 / secs
+        } else {
+            0.0
+        },
         issuer.key_id(),
         out_dir.display()
     );

@@ -57,11 +57,11 @@ mod seats;
 mod terms;
 
 pub use imports::{ImportInfo, ImportRow, ImportWrite, ImportedKey, RowOutcome};
-pub use terms::KeyTerms;
 pub use seats::{
-    Activation, ActivationFilter, ActivationId, AuditFilter, IssuedResponse, KeyFilter, KeyOverview,
-    SeatKey, SeatTx,
+    Activation, ActivationFilter, ActivationId, AuditFilter, IssuedResponse, KeyFilter,
+    KeyOverview, SeatKey, SeatTx,
 };
+pub use terms::KeyTerms;
 
 /// How long a process waits for another one holding the ledger's write lock before giving
 /// up with [`LedgerError::Busy`]. A large batch holds the lock for a few seconds.

@@ -78,7 +78,10 @@ fn cryptlex_v2_fixture_every_row_accounted_for() {
         (r.read, r.imported, r.already_present, r.rejected),
         (16, 7, 0, 9)
     );
-    assert_eq!((r.invalid, r.duplicates, r.conflicts, r.blank_lines), (8, 1, 0, 2));
+    assert_eq!(
+        (r.invalid, r.duplicates, r.conflicts, r.blank_lines),
+        (8, 1, 0, 2)
+    );
     assert_eq!(
         rejected(&r),
         vec![
@@ -116,7 +119,10 @@ fn cryptlex_v2_fixture_every_row_accounted_for() {
         .unwrap();
     assert_eq!(jane.prior_activations, 1);
     assert_eq!(jane.prior_deactivations, 0);
-    assert_eq!(jane.spec.licensee_email.as_deref(), Some("jane@example.com"));
+    assert_eq!(
+        jane.spec.licensee_email.as_deref(),
+        Some("jane@example.com")
+    );
     assert_eq!(jane.spec.expires.as_deref(), Some("2027-12-31"));
     assert_eq!(jane.spec.max_activations, Some(LimitSpec::Count(3)));
     assert_eq!(jane.spec.max_deactivations, Some(LimitSpec::Count(2)));
@@ -125,7 +131,10 @@ fn cryptlex_v2_fixture_every_row_accounted_for() {
     assert_eq!(m["plan"], text("pro"));
     assert_eq!(m["created"], text("2024-01-15T09:30:00Z"));
     assert_eq!(m["activation_location"], text("Berlin, DE"));
-    assert_eq!(m["activation_extra_data"], text("{\"hostname\":\"jane-laptop\"}"));
+    assert_eq!(
+        m["activation_extra_data"],
+        text("{\"hostname\":\"jane-laptop\"}")
+    );
     assert_eq!(m["activation_os"], text("Windows 11"));
     assert_eq!(m["cryptlex_key_id"], text("5e1f0a"));
     // Custom Fields as a JSON list with quotes and commas; leading zeros stay text.
@@ -135,7 +144,10 @@ fn cryptlex_v2_fixture_every_row_accounted_for() {
     assert_eq!(bob.expires, None);
     // A quoted newline is data; an offset instant is normalised to UTC.
     let carol = spec_of(&l, "C0FFEE-000001-ABCDEF-123456");
-    assert_eq!(carol.metadata["activation_extra_data"], text("os: win\nram: 16GB"));
+    assert_eq!(
+        carol.metadata["activation_extra_data"],
+        text("os: win\nram: 16GB")
+    );
     assert_eq!(carol.expires.as_deref(), Some("2028-02-29T22:00:00Z"));
     assert_eq!(
         spec_of(&l, "lower-case-key-kept-as-is").expires.as_deref(),
@@ -145,11 +157,22 @@ fn cryptlex_v2_fixture_every_row_accounted_for() {
         spec_of(&l, "lower-case-key-kept-as-is").max_activations,
         Some(LimitSpec::Word(UnlimitedWord::Unlimited))
     );
-    assert_eq!(status_of(&l, "6D6D6D-7E7E7E-8F8F8F-909090"), KeyStatus::Suspended);
-    assert_eq!(status_of(&l, "E4E4E4-F5F5F5-060606-171717"), KeyStatus::Revoked);
-    assert_eq!(status_of(&l, "292929-3A3A3A-4B4B4B-5C5C5C"), KeyStatus::Active);
     assert_eq!(
-        spec_of(&l, "292929-3A3A3A-4B4B4B-5C5C5C").expires.as_deref(),
+        status_of(&l, "6D6D6D-7E7E7E-8F8F8F-909090"),
+        KeyStatus::Suspended
+    );
+    assert_eq!(
+        status_of(&l, "E4E4E4-F5F5F5-060606-171717"),
+        KeyStatus::Revoked
+    );
+    assert_eq!(
+        status_of(&l, "292929-3A3A3A-4B4B4B-5C5C5C"),
+        KeyStatus::Active
+    );
+    assert_eq!(
+        spec_of(&l, "292929-3A3A3A-4B4B4B-5C5C5C")
+            .expires
+            .as_deref(),
         Some("2023-06-30")
     );
     let info = l.import_info(r.batch.unwrap()).unwrap().unwrap();
@@ -165,7 +188,12 @@ fn reimport_is_idempotent_conflicts_are_kept_unless_update() {
     let first = run(&mut l, &o);
     let again = run(&mut l, &o);
     assert_eq!(
-        (again.read, again.imported, again.already_present, again.rejected),
+        (
+            again.read,
+            again.imported,
+            again.already_present,
+            again.rejected
+        ),
         (16, 0, 7, 9)
     );
     assert!(keys_of(&l, &again).is_empty());
@@ -182,7 +210,12 @@ fn reimport_is_idempotent_conflicts_are_kept_unless_update() {
     let conflict = import::import(&mut l, changed.as_bytes(), &o).unwrap();
     assert!(conflict.balanced());
     assert_eq!(
-        (conflict.imported, conflict.already_present, conflict.rejected, conflict.conflicts),
+        (
+            conflict.imported,
+            conflict.already_present,
+            conflict.rejected,
+            conflict.conflicts
+        ),
         (0, 6, 10, 1)
     );
     let c = conflict
@@ -193,7 +226,9 @@ fn reimport_is_idempotent_conflicts_are_kept_unless_update() {
     assert_eq!(c.line, 2);
     assert_eq!(c.fields, vec!["used_activations", "licensee_email"]);
     assert_eq!(
-        spec_of(&l, "8F3A1C-6B2D9E-04C7F1-A95B3D").licensee_email.as_deref(),
+        spec_of(&l, "8F3A1C-6B2D9E-04C7F1-A95B3D")
+            .licensee_email
+            .as_deref(),
         Some("jane@example.com"),
         "not overwritten without update"
     );
@@ -209,7 +244,12 @@ fn reimport_is_idempotent_conflicts_are_kept_unless_update() {
     .unwrap();
     assert!(updated.balanced());
     assert_eq!(
-        (updated.imported, updated.updated, updated.already_present, updated.rejected),
+        (
+            updated.imported,
+            updated.updated,
+            updated.already_present,
+            updated.rejected
+        ),
         (1, 1, 6, 9)
     );
     assert_eq!(updated.updates[0].key, "8F3A1C-6B2D9E-04C7F1-A95B3D");
@@ -217,7 +257,10 @@ fn reimport_is_idempotent_conflicts_are_kept_unless_update() {
         .key_terms("photo-pro", "8F3A1C-6B2D9E-04C7F1-A95B3D")
         .unwrap()
         .unwrap();
-    assert_eq!(jane.spec.licensee_email.as_deref(), Some("jane@new.example"));
+    assert_eq!(
+        jane.spec.licensee_email.as_deref(),
+        Some("jane@new.example")
+    );
     assert_eq!(jane.prior_activations, 2);
     // The update's batch lists the key it updated (it stays in its first batch).
     let written = l.import_keys(updated.batch.unwrap()).unwrap();
@@ -261,7 +304,10 @@ fn cryptlex_v3_intervals_names_and_extra_columns() {
     let tmp = tempfile::tempdir().unwrap();
     let mut l = ledger(tmp.path());
     let r = run(&mut l, &opts(Preset::Cryptlex, "cryptlex.csv"));
-    assert_eq!((r.read, r.imported, r.rejected, r.blank_lines), (9, 5, 4, 1));
+    assert_eq!(
+        (r.read, r.imported, r.rejected, r.blank_lines),
+        (9, 5, 4, 1)
+    );
     assert_eq!(
         rejected(&r),
         vec![
@@ -315,7 +361,10 @@ fn ambiguous_column_is_refused_with_the_map_that_resolves_it() {
     let data = std::fs::read(fixture("cryptlex-ambiguous.csv")).unwrap();
     let o = opts(Preset::Cryptlex, "cryptlex-ambiguous.csv");
     let e = import::import(&mut l, &data, &o).unwrap_err();
-    assert!(matches!(e, ImportError::AmbiguousColumn { index: 3, .. }), "{e}");
+    assert!(
+        matches!(e, ImportError::AmbiguousColumn { index: 3, .. }),
+        "{e}"
+    );
     let msg = e.to_string();
     assert!(
         msg.contains("--map 'totalActivations=max_activations'")
@@ -340,9 +389,11 @@ fn ambiguous_column_is_refused_with_the_map_that_resolves_it() {
             .prior_activations,
         2
     );
-    assert!(r.columns.iter().any(|c| c.header == "totalActivations"
-        && c.target == "used_activations"
-        && c.mapped));
+    assert!(
+        r.columns
+            .iter()
+            .any(|c| c.header == "totalActivations" && c.target == "used_activations" && c.mapped)
+    );
 }
 
 #[test]
@@ -350,7 +401,10 @@ fn keygen_json_metadata_statuses_and_odd_keys() {
     let tmp = tempfile::tempdir().unwrap();
     let mut l = ledger(tmp.path());
     let r = run(&mut l, &opts(Preset::Keygen, "keygen.csv"));
-    assert_eq!((r.read, r.imported, r.rejected, r.blank_lines), (8, 6, 2, 1));
+    assert_eq!(
+        (r.read, r.imported, r.rejected, r.blank_lines),
+        (8, 6, 2, 1)
+    );
     assert_eq!(
         rejected(&r),
         vec![
@@ -381,7 +435,10 @@ fn keygen_json_metadata_statuses_and_odd_keys() {
     assert_eq!(status_of(&l, "KG-SUSP-0004"), KeyStatus::Suspended);
     assert_eq!(status_of(&l, "KG-BAN-0005"), KeyStatus::Revoked);
     let notes = spec_of(&l, "KG-NOTES-0008");
-    assert_eq!(notes.metadata["license_name"], text("Multi-line\nname, with comma"));
+    assert_eq!(
+        notes.metadata["license_name"],
+        text("Multi-line\nname, with comma")
+    );
     assert_eq!(notes.metadata["note"], text("said \"hi\""));
 }
 
@@ -394,10 +451,10 @@ fn lemonsqueezy_uuids_limits_and_statuses() {
     assert_eq!(
         rejected(&r),
         vec![
-            (6, Some("status"), RejectKind::Invalid),           // expired, no date
+            (6, Some("status"), RejectKind::Invalid), // expired, no date
             (7, Some("activation_limit"), RejectKind::Invalid), // "three"
-            (9, Some("key"), RejectKind::Invalid),              // no key
-            (10, Some("key"), RejectKind::Invalid),             // spaces inside quotes
+            (9, Some("key"), RejectKind::Invalid),    // no key
+            (10, Some("key"), RejectKind::Invalid),   // spaces inside quotes
         ]
     );
     assert_eq!(
@@ -488,7 +545,10 @@ fn cryptolens_skgl_keys_are_decoded_with_the_secret() {
     let c = spec_of(&l, "QWERT-YUIOP-ASDFG-HJKLZ");
     assert_eq!(c.features, ["F4"]);
     assert_eq!(c.metadata["notes"], text("Line one\nline two"));
-    assert_eq!(status_of(&l, "ZXCVB-NMASD-FGHJK-LQWER"), KeyStatus::Suspended);
+    assert_eq!(
+        status_of(&l, "ZXCVB-NMASD-FGHJK-LQWER"),
+        KeyStatus::Suspended
+    );
 }
 
 #[test]
@@ -498,8 +558,14 @@ fn generic_needs_maps_for_ambiguous_columns() {
     let data = std::fs::read(fixture("generic.csv")).unwrap();
     let mut o = opts(Preset::Generic, "generic.csv");
     let e = import::import(&mut l, &data, &o).unwrap_err();
-    assert!(matches!(e, ImportError::AmbiguousColumn { index: 3, .. }), "{e}");
-    assert!(e.to_string().contains("--map 'Seats=max_activations'"), "{e}");
+    assert!(
+        matches!(e, ImportError::AmbiguousColumn { index: 3, .. }),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("--map 'Seats=max_activations'"),
+        "{e}"
+    );
     // Matched case-insensitively, ignoring punctuation.
     o.maps = vec![("seats".into(), Target::MaxActivations)];
     let e = import::import(&mut l, &data, &o).unwrap_err();
@@ -526,8 +592,12 @@ fn files_that_are_not_csv_are_refused_whole() {
     let mut l = ledger(tmp.path());
     let err = |file: &str| {
         let data = std::fs::read(fixture(file)).unwrap();
-        import::import(&mut ledger(tmp.path()), &data, &opts(Preset::CryptlexV2, file))
-            .unwrap_err()
+        import::import(
+            &mut ledger(tmp.path()),
+            &data,
+            &opts(Preset::CryptlexV2, file),
+        )
+        .unwrap_err()
     };
     assert!(matches!(err("not-csv.xlsx"), ImportError::Binary));
     assert!(matches!(
@@ -539,9 +609,11 @@ fn files_that_are_not_csv_are_refused_whole() {
         ImportError::NotCsv { what: "JSON" }
     ));
     let data = std::fs::read(fixture("unterminated.csv")).unwrap();
-    let e = import::import(&mut l, &data, &opts(Preset::Generic, "unterminated.csv"))
-        .unwrap_err();
-    assert!(matches!(e, ImportError::UnterminatedQuote { line: 2 }), "{e}");
+    let e = import::import(&mut l, &data, &opts(Preset::Generic, "unterminated.csv")).unwrap_err();
+    assert!(
+        matches!(e, ImportError::UnterminatedQuote { line: 2 }),
+        "{e}"
+    );
     assert!(matches!(
         import::import(&mut l, b"", &opts(Preset::Generic, "empty")).unwrap_err(),
         ImportError::Empty
@@ -556,7 +628,9 @@ fn template_metadata_counts_toward_the_limit_and_licenses_are_planned() {
     // The license carries the template's metadata too: a template with 50 entries leaves
     // no room for the row's `Plan`, so both rows are rejected (not truncated).
     let full = LicenseSpec {
-        metadata: (0..50).map(|i| (format!("t{i}"), MetaSpec::Int(i))).collect(),
+        metadata: (0..50)
+            .map(|i| (format!("t{i}"), MetaSpec::Int(i)))
+            .collect(),
         ..LicenseSpec::default()
     };
     let r = run(
@@ -569,7 +643,9 @@ fn template_metadata_counts_toward_the_limit_and_licenses_are_planned() {
     );
     assert_eq!((r.read, r.imported, r.rejected), (2, 0, 2));
     assert!(
-        r.rejections[0].reason.contains("51 metadata entries (50 from the template)"),
+        r.rejections[0]
+            .reason
+            .contains("51 metadata entries (50 from the template)"),
         "{}",
         r.rejections[0].reason
     );
@@ -577,7 +653,9 @@ fn template_metadata_counts_toward_the_limit_and_licenses_are_planned() {
     let template = LicenseSpec {
         kind: Some("subscription".into()),
         grace_days: Some(7),
-        metadata: (0..48).map(|i| (format!("t{i}"), MetaSpec::Int(i))).collect(),
+        metadata: (0..48)
+            .map(|i| (format!("t{i}"), MetaSpec::Int(i)))
+            .collect(),
         ..LicenseSpec::default()
     };
     let r = run(
@@ -614,7 +692,7 @@ fn template_metadata_counts_toward_the_limit_and_licenses_are_planned() {
     let out = std::sync::Mutex::new(Vec::new());
     import::licenses::issue_parallel(
         &issuer,
-        &[job.spec.clone()],
+        std::slice::from_ref(&job.spec),
         now,
         2,
         &|i, res| -> Result<(), ()> {

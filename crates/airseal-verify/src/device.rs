@@ -598,25 +598,6 @@ impl Device {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::canonical_key;
-
-    #[test]
-    fn product_keys_are_sent_canonical_when_they_can_be() {
-        assert_eq!(
-            canonical_key(" 7k3qd-m2xrp-9ftwb-4hcnO "),
-            "7K3QDM2XRP9FTWB4HCN0"
-        );
-        assert_eq!(canonical_key("ACME-IL0O"), "ACME1100");
-        // Not a Crockford key (U): only the separators go.
-        assert_eq!(
-            canonical_key("MXNBF-ITLDZ-WPOBY-UCHQW"),
-            "MXNBFITLDZWPOBYUCHQW"
-        );
-    }
-}
-
 /// The checks [`Device::install`] makes of a response to `request`, without touching the
 /// data folder: the license verifies for the request's product, components and device key,
 /// and echoes the request's nonce.
@@ -645,5 +626,24 @@ pub fn check_response(
             reason: "it answers another request (a replayed or mixed-up response)",
         }),
         Some(_) => Ok(license),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_key;
+
+    #[test]
+    fn product_keys_are_sent_canonical_when_they_can_be() {
+        assert_eq!(
+            canonical_key(" 7k3qd-m2xrp-9ftwb-4hcnO "),
+            "7K3QDM2XRP9FTWB4HCN0"
+        );
+        assert_eq!(canonical_key("ACME-IL0O"), "ACME1100");
+        // Not a Crockford key (U): only the separators go.
+        assert_eq!(
+            canonical_key("MXNBF-ITLDZ-WPOBY-UCHQW"),
+            "MXNBFITLDZWPOBYUCHQW"
+        );
     }
 }

@@ -1630,9 +1630,13 @@ fn activation_responses(b: &mut Builder, a: &Issuer) {
         "claims",
         "invalid_value",
     );
-    let short = with_private(&response.encode(), 15, enc(|w| {
-        w.bytes(&[0x4e; 15]);
-    }));
+    let short = with_private(
+        &response.encode(),
+        15,
+        enc(|w| {
+            w.bytes(&[0x4e; 15]);
+        }),
+    );
     b.malformed(
         "activation-response-short-nonce.cose",
         "request nonce of 15 bytes",

@@ -77,6 +77,17 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A reader starting at byte `pos` of `text`, which must be the start of a record on
+    /// physical line `line`.
+    pub fn starting_at(text: &'a str, pos: usize, line: u64) -> Self {
+        Self { text, pos, line }
+    }
+
+    /// The byte offset of the next record.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
     fn byte(&self, at: usize) -> Option<u8> {
         self.text.as_bytes().get(at).copied()
     }
@@ -209,6 +220,20 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The physical line number of byte `pos` (1-based), counting LF, CRLF and lone CR as
+/// [`Reader`] does.
+pub fn line_at(text: &str, pos: usize) -> u64 {
+    let b = text.as_bytes();
+    let head = b.get(..pos).unwrap_or(b);
+    let lf = head.iter().filter(|c| **c == b'\n').count();
+    let lone_cr = head
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| **c == b'\r' && b.get(i + 1) != Some(&b'\n'))
+        .count();
+    (lf + lone_cr) as u64 + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,7 +257,11 @@ mod tests {
         assert_eq!(
             recs,
             vec![
-                (1, vec!["Key ID".into(), "Product Key".into(), "Email".into()], false),
+                (
+                    1,
+                    vec!["Key ID".into(), "Product Key".into(), "Email".into()],
+                    false
+                ),
                 (2, vec!["1".into(), "A, B".into(), "x@y".into()], false),
             ]
         );

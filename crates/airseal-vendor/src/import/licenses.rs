@@ -190,12 +190,10 @@ pub fn issue_parallel<E: Send>(
                 return;
             }
             for (offset, spec) in part.iter().enumerate() {
-                let result = spec
-                    .to_claims(issuer, now, &mut rng)
-                    .and_then(|c| {
-                        let id = c.license_id.clone();
-                        issuer.issue(c).map(|bytes| (id, bytes))
-                    });
+                let result = spec.to_claims(issuer, now, &mut rng).and_then(|c| {
+                    let id = c.license_id.clone();
+                    issuer.issue(c).map(|bytes| (id, bytes))
+                });
                 if let Err(e) = sink(start + offset, result) {
                     stop.store(true, Ordering::Relaxed);
                     if let Ok(mut slot) = first_error.lock() {

@@ -1,6 +1,6 @@
 //! Importing licenses from other platforms' CSV exports (Cryptlex, Keygen, Lemon Squeezy,
 //! Cryptolens, or any CSV with a mapping), keeping every key string exactly as exported.
-//! `SPEC.md` §16 and the README's "Migrating from…" sections describe the presets.
+//! The README's "Migrating from…" sections describe each preset for vendors.
 //!
 //! [`parse_export`] reads a file into valid rows and rejected rows without touching the
 //! ledger; [`import`] then writes the valid rows as one batch in one transaction
@@ -324,7 +324,10 @@ impl fmt::Display for ImportError {
                 "not a CSV file (it contains NUL bytes: a spreadsheet or archive?); export CSV",
             ),
             Self::NotCsv { what } => {
-                write!(f, "not a CSV file: it looks like {what}; export CSV instead")
+                write!(
+                    f,
+                    "not a CSV file: it looks like {what}; export CSV instead"
+                )
             }
             Self::Empty => f.write_str("empty file: no header line"),
             Self::UnterminatedQuote { line } => write!(
@@ -531,7 +534,11 @@ fn at(column: usize, reason: impl Into<String>) -> Reject {
 
 /// Strips a UTF-8 byte order mark and checks the bytes are text.
 fn as_text(data: &[u8]) -> Result<&str, ImportError> {
-    let bom = if data.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let bom = if data.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
     let data = data.get(bom..).unwrap_or(data);
     if data.contains(&0) {
         return Err(ImportError::Binary);
@@ -906,7 +913,10 @@ fn finish(
         } else if let Some((days, col)) = d.period {
             if days > 0 {
                 let (start, _) = d.created.ok_or_else(|| {
-                    at(col, "a period in days needs the creation date to start from")
+                    at(
+                        col,
+                        "a period in days needs the creation date to start from",
+                    )
                 })?;
                 d.expires = Some(
                     values::add_days(start, days)
@@ -917,7 +927,12 @@ fn finish(
     }
     if let Some((_, text, col)) = &d.interval {
         kind = Some("subscription".to_string());
-        d.put_meta(header, *col, "subscription_interval", MetaSpec::Text(text.clone()))?;
+        d.put_meta(
+            header,
+            *col,
+            "subscription_interval",
+            MetaSpec::Text(text.clone()),
+        )?;
     }
     if let Some((created, col)) = d.created {
         d.put_meta(header, col, "created", MetaSpec::Text(created.to_spec()))?;
@@ -986,6 +1001,215 @@ fn finish(
     ))
 }
 
+/// Everything a worker needs to read rows.
+struct Ctx<'a> {
+    opts: &'a ImportOptions,
+    def: &'static PresetDef,
+    header: &'a [String],
+    targets: &'a [(Target, bool)],
+    key_col: usize,
+    template_meta: &'a BTreeMap<String, MetaSpec>,
+    secret: Option<&'a str>,
+}
+
+/// One data row read, before duplicates across the file are known.
+struct Entry {
+    /// The row, or why it was rejected.
+    item: Result<ImportRow, Rejection>,
+    /// The key it claims (for the duplicate check), when it has a usable one.
+    key: Option<String>,
+    /// Its features and dates came from an SKGL key.
+    skgl: bool,
+}
+
+/// What one worker read.
+struct Chunk {
+    entries: Vec<Entry>,
+    blank: u64,
+    /// Where its reader stopped.
+    end: usize,
+}
+
+impl Ctx<'_> {
+    fn column(&self, c: Option<usize>) -> Option<String> {
+        c.and_then(|c| self.header.get(c).cloned())
+    }
+
+    fn invalid(
+        &self,
+        line: u64,
+        column: Option<usize>,
+        reason: String,
+        key: Option<&str>,
+    ) -> Rejection {
+        Rejection {
+            line,
+            column: self.column(column),
+            key: key.map(str::to_string),
+            kind: RejectKind::Invalid,
+            reason,
+            first_line: None,
+            fields: Vec::new(),
+        }
+    }
+
+    fn entry(&self, rec: &csv::Record<'_>) -> Entry {
+        let line = rec.line;
+        let rejected = |r: Rejection| Entry {
+            item: Err(r),
+            key: None,
+            skgl: false,
+        };
+        if let Some((i, why)) = &rec.malformed {
+            return rejected(self.invalid(line, Some(*i), why.clone(), None));
+        }
+        if rec.fields.len() != self.header.len() {
+            return rejected(self.invalid(
+                line,
+                None,
+                format!(
+                    "the row has {} fields, the header has {}",
+                    rec.fields.len(),
+                    self.header.len()
+                ),
+                None,
+            ));
+        }
+        let key = rec.fields.get(self.key_col).map_or("", |k| k.as_ref());
+        if key.is_empty() {
+            return rejected(self.invalid(line, Some(self.key_col), "no key".into(), None));
+        }
+        if key.chars().any(char::is_control) || key.trim() != key {
+            return rejected(
+                self.invalid(
+                    line,
+                    Some(self.key_col),
+                    "the key has control characters or surrounding spaces inside its quotes; \
+                 customers could not type it"
+                        .into(),
+                    Some(key),
+                ),
+            );
+        }
+        let mut draft = Draft::default();
+        let mut result = Ok(());
+        for (col, ((target, _), value)) in self.targets.iter().zip(&rec.fields).enumerate() {
+            result = apply(self.def, self.header, &mut draft, col, target, value);
+            if result.is_err() {
+                break;
+            }
+        }
+        let mut skgl = false;
+        if let (Ok(()), Some(secret)) = (&result, self.secret) {
+            match apply_skgl(&mut draft, key, secret, self.key_col) {
+                Ok(decoded) => skgl = decoded,
+                Err(e) => result = Err(e),
+            }
+        }
+        let item = match result
+            .and_then(|()| finish(self.opts, self.template_meta, self.header, draft, line))
+        {
+            Ok((status, terms)) => Ok(ImportRow {
+                line,
+                key: key.to_string(),
+                status,
+                terms,
+            }),
+            Err(r) => Err(self.invalid(line, r.column, r.reason, Some(key))),
+        };
+        Entry {
+            item,
+            key: Some(key.to_string()),
+            skgl,
+        }
+    }
+
+    /// Reads records from `start` (a record boundary on line `line`) until the reader
+    /// reaches `stop` or the end.
+    fn chunk(
+        &self,
+        text: &str,
+        start: usize,
+        line: u64,
+        stop: usize,
+    ) -> Result<Chunk, ImportError> {
+        let mut reader = csv::Reader::starting_at(text, start, line);
+        let mut out = Chunk {
+            entries: Vec::new(),
+            blank: 0,
+            end: start,
+        };
+        while reader.pos() < stop {
+            let Some(rec) = reader.next_record().map_err(map_csv)? else {
+                break;
+            };
+            if rec.is_blank() {
+                out.blank += 1;
+            } else {
+                out.entries.push(self.entry(&rec));
+            }
+        }
+        out.end = reader.pos();
+        Ok(out)
+    }
+}
+
+fn map_csv(e: csv::CsvError) -> ImportError {
+    match e {
+        csv::CsvError::UnterminatedQuote { line } => ImportError::UnterminatedQuote { line },
+    }
+}
+
+/// Below this many bytes of rows a second thread costs more than it saves.
+const PARALLEL_MIN: usize = 1 << 20;
+
+/// Reads the rows from byte `start` (line `line`) to the end, on two threads for large
+/// files: the second starts at the first line break after the middle, and its work is kept
+/// only if the first thread, reading on, ends its last record exactly there (a guess inside
+/// a quoted field is detected that way and the rest is read again by one thread).
+fn read_rows(
+    ctx: &Ctx<'_>,
+    text: &str,
+    start: usize,
+    line: u64,
+) -> Result<Vec<Chunk>, ImportError> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let rest = text.len().saturating_sub(start);
+    let guess = (threads > 1 && rest >= PARALLEL_MIN)
+        .then(|| {
+            let mid = start + rest / 2;
+            text.as_bytes()
+                .get(mid..)
+                .and_then(|b| b.iter().position(|c| *c == b'\n'))
+                .map(|i| mid + i + 1)
+        })
+        .flatten()
+        .filter(|g| *g < text.len());
+    let Some(guess) = guess else {
+        return Ok(vec![ctx.chunk(text, start, line, usize::MAX)?]);
+    };
+    let (first, second) = std::thread::scope(|s| {
+        let second = std::thread::Builder::new()
+            .spawn_scoped(s, || {
+                ctx.chunk(text, guess, csv::line_at(text, guess), usize::MAX)
+            })
+            .ok();
+        let first = ctx.chunk(text, start, line, guess);
+        (first, second.and_then(|h| h.join().ok()))
+    });
+    let first = first?;
+    if first.end == guess {
+        if let Some(second) = second {
+            return Ok(vec![first, second?]);
+        }
+    }
+    // The guess fell inside a record (or the thread could not run): read on from where the
+    // first thread stopped.
+    let end = first.end;
+    let rest = ctx.chunk(text, end, csv::line_at(text, end), usize::MAX)?;
+    Ok(vec![first, rest])
+}
+
 /// Reads and checks an export without touching the ledger.
 ///
 /// # Errors
@@ -996,13 +1220,14 @@ pub fn parse_export(data: &[u8], opts: &ImportOptions) -> Result<ParsedExport, I
     // A CSV header never starts like these; say what the file is rather than misparse it.
     match text.trim_start().chars().next() {
         Some('{' | '[') => return Err(ImportError::NotCsv { what: "JSON" }),
-        Some('<') => return Err(ImportError::NotCsv { what: "XML or HTML" }),
+        Some('<') => {
+            return Err(ImportError::NotCsv {
+                what: "XML or HTML",
+            });
+        }
         _ => {}
     }
     let mut reader = csv::Reader::new(text);
-    let map_csv = |e: csv::CsvError| match e {
-        csv::CsvError::UnterminatedQuote { line } => ImportError::UnterminatedQuote { line },
-    };
     // The header is the first record that is not blank.
     let header_rec = loop {
         match reader.next_record().map_err(map_csv)? {
@@ -1046,102 +1271,52 @@ pub fn parse_export(data: &[u8], opts: &ImportOptions) -> Result<ParsedExport, I
         Preset::Cryptolens => opts.skgl_secret.as_deref(),
         _ => None,
     };
-    let mut skgl_decoded = secret.map(|_| 0u64);
+    let ctx = Ctx {
+        opts,
+        def,
+        header: &header,
+        targets: &targets,
+        key_col,
+        template_meta: &template_meta,
+        secret,
+    };
+    let body = reader.pos();
+    let chunks = read_rows(&ctx, text, body, csv::line_at(text, body))?;
+    // Duplicates, in file order: the first line with a key keeps it.
     let mut rows = Vec::new();
     let mut rejections = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    let (mut read, mut blank) = (0u64, 0u64);
-    let col_name = |c: Option<usize>| c.and_then(|c| header.get(c).cloned());
-    while let Some(rec) = reader.next_record().map_err(map_csv)? {
-        if rec.is_blank() {
-            blank += 1;
-            continue;
-        }
-        read += 1;
-        let line = rec.line;
-        let raw_key = rec.fields.get(key_col).map(|k| k.as_ref());
-        let invalid = |column: Option<usize>, reason: String, key: Option<&str>| Rejection {
-            line,
-            column: col_name(column),
-            key: key.map(str::to_string),
-            kind: RejectKind::Invalid,
-            reason,
-            first_line: None,
-            fields: Vec::new(),
-        };
-        if let Some((i, why)) = &rec.malformed {
-            rejections.push(invalid(Some(*i), why.clone(), None));
-            continue;
-        }
-        if rec.fields.len() != header.len() {
-            rejections.push(invalid(
-                None,
-                format!(
-                    "the row has {} fields, the header has {}",
-                    rec.fields.len(),
-                    header.len()
-                ),
-                None,
-            ));
-            continue;
-        }
-        let key = raw_key.unwrap_or("");
-        if key.is_empty() {
-            rejections.push(invalid(Some(key_col), "no key".into(), None));
-            continue;
-        }
-        if key.chars().any(char::is_control) || key.trim() != key {
-            rejections.push(invalid(
-                Some(key_col),
-                "the key has control characters or surrounding spaces inside its quotes; \
-                 customers could not type it"
-                    .into(),
-                Some(key),
-            ));
-            continue;
-        }
-        if let Some(&first) = seen.get(key) {
-            rejections.push(Rejection {
-                line,
-                column: col_name(Some(key_col)),
-                key: Some(key.to_string()),
-                kind: RejectKind::Duplicate,
-                reason: format!("the key is repeated: it first appears on line {first}"),
-                first_line: Some(first),
-                fields: Vec::new(),
-            });
-            continue;
-        }
-        seen.insert(key.to_string(), line);
-        let mut draft = Draft::default();
-        let mut result = Ok(());
-        for (col, ((target, _), value)) in targets.iter().zip(&rec.fields).enumerate() {
-            result = apply(def, &header, &mut draft, col, target, value);
-            if result.is_err() {
-                break;
-            }
-        }
-        if result.is_ok() {
-            if let Some(secret) = secret {
-                match apply_skgl(&mut draft, key, secret, key_col) {
-                    Ok(true) => {
-                        if let Some(n) = skgl_decoded.as_mut() {
-                            *n += 1;
-                        }
-                    }
-                    Ok(false) => {}
-                    Err(e) => result = Err(e),
+    let (mut read, mut blank, mut decoded) = (0u64, 0u64, 0u64);
+    for chunk in chunks {
+        blank += chunk.blank;
+        for e in chunk.entries {
+            read += 1;
+            let line = match &e.item {
+                Ok(r) => r.line,
+                Err(r) => r.line,
+            };
+            if let Some(key) = e.key {
+                if let Some(&first) = seen.get(&key) {
+                    rejections.push(Rejection {
+                        line,
+                        column: ctx.column(Some(key_col)),
+                        key: Some(key),
+                        kind: RejectKind::Duplicate,
+                        reason: format!("the key is repeated: it first appears on line {first}"),
+                        first_line: Some(first),
+                        fields: Vec::new(),
+                    });
+                    continue;
                 }
+                seen.insert(key, line);
             }
-        }
-        match result.and_then(|()| finish(opts, &template_meta, &header, draft, line)) {
-            Ok((status, terms)) => rows.push(ImportRow {
-                line,
-                key: key.to_string(),
-                status,
-                terms,
-            }),
-            Err(r) => rejections.push(invalid(r.column, r.reason, Some(key))),
+            match e.item {
+                Ok(row) => {
+                    decoded += u64::from(e.skgl);
+                    rows.push(row);
+                }
+                Err(r) => rejections.push(r),
+            }
         }
     }
     Ok(ParsedExport {
@@ -1150,7 +1325,7 @@ pub fn parse_export(data: &[u8], opts: &ImportOptions) -> Result<ParsedExport, I
         read,
         blank_lines: blank,
         columns,
-        skgl_decoded,
+        skgl_decoded: secret.map(|_| decoded),
     })
 }
 
@@ -1193,67 +1368,68 @@ pub fn write_parsed(
         update: opts.update,
         dry_run: opts.dry_run,
     };
-    let build = |batch: Option<BatchId>, outcomes: &[RowOutcome], rejections: &mut Vec<Rejection>| {
-        let mut report = ImportReport {
-            preset: opts.preset.as_str().to_string(),
-            file: opts.file.clone(),
-            product: opts.product.clone(),
-            batch,
-            dry_run: opts.dry_run,
-            read,
-            imported: 0,
-            updated: 0,
-            already_present: 0,
-            rejected: 0,
-            conflicts: 0,
-            duplicates: 0,
-            invalid: 0,
-            blank_lines,
-            skgl_decoded,
-            columns: columns.clone(),
-            rejections: Vec::new(),
-            updates: Vec::new(),
-        };
-        for (row, outcome) in rows.iter().zip(outcomes) {
-            match outcome {
-                RowOutcome::New => report.imported += 1,
-                RowOutcome::Same => report.already_present += 1,
-                RowOutcome::Updated { fields } => {
-                    report.imported += 1;
-                    report.updates.push(Update {
+    let build =
+        |batch: Option<BatchId>, outcomes: &[RowOutcome], rejections: &mut Vec<Rejection>| {
+            let mut report = ImportReport {
+                preset: opts.preset.as_str().to_string(),
+                file: opts.file.clone(),
+                product: opts.product.clone(),
+                batch,
+                dry_run: opts.dry_run,
+                read,
+                imported: 0,
+                updated: 0,
+                already_present: 0,
+                rejected: 0,
+                conflicts: 0,
+                duplicates: 0,
+                invalid: 0,
+                blank_lines,
+                skgl_decoded,
+                columns: columns.clone(),
+                rejections: Vec::new(),
+                updates: Vec::new(),
+            };
+            for (row, outcome) in rows.iter().zip(outcomes) {
+                match outcome {
+                    RowOutcome::New => report.imported += 1,
+                    RowOutcome::Same => report.already_present += 1,
+                    RowOutcome::Updated { fields } => {
+                        report.imported += 1;
+                        report.updates.push(Update {
+                            line: row.line,
+                            key: row.key.clone(),
+                            fields: fields.clone(),
+                        });
+                    }
+                    RowOutcome::Conflict { fields } => rejections.push(Rejection {
                         line: row.line,
-                        key: row.key.clone(),
-                        fields: fields.clone(),
-                    });
-                }
-                RowOutcome::Conflict { fields } => rejections.push(Rejection {
-                    line: row.line,
-                    column: None,
-                    key: Some(row.key.clone()),
-                    kind: RejectKind::Conflict,
-                    reason: format!(
-                        "the key is already in the ledger with different {}; not changed \
+                        column: None,
+                        key: Some(row.key.clone()),
+                        kind: RejectKind::Conflict,
+                        reason: format!(
+                            "the key is already in the ledger with different {}; not changed \
                          (--update replaces it)",
-                        fields.join(", ")
-                    ),
-                    first_line: None,
-                    fields: fields.clone(),
-                }),
+                            fields.join(", ")
+                        ),
+                        first_line: None,
+                        fields: fields.clone(),
+                    }),
+                }
             }
-        }
-        rejections.sort_by_key(|r| r.line);
-        report.updated = report.updates.len() as u64;
-        for r in rejections.iter() {
-            match r.kind {
-                RejectKind::Invalid => report.invalid += 1,
-                RejectKind::Duplicate => report.duplicates += 1,
-                RejectKind::Conflict => report.conflicts += 1,
+            rejections.sort_by_key(|r| r.line);
+            report.updated = report.updates.len() as u64;
+            for r in rejections.iter() {
+                match r.kind {
+                    RejectKind::Invalid => report.invalid += 1,
+                    RejectKind::Duplicate => report.duplicates += 1,
+                    RejectKind::Conflict => report.conflicts += 1,
+                }
             }
-        }
-        report.rejected = rejections.len() as u64;
-        report.rejections = rejections.clone();
-        report
-    };
+            report.rejected = rejections.len() as u64;
+            report.rejections = rejections.clone();
+            report
+        };
     let mut stored: Option<ImportReport> = None;
     let (batch, outcomes) = ledger.write_import(&w, &rows, |batch, outcomes| {
         let mut rej = rejections.clone();

@@ -73,8 +73,14 @@ pub(crate) const AMBIGUOUS: &[(&str, &[&str])] = &[
     ("activations", &["max_activations", "used_activations"]),
     ("activation", &["max_activations", "used_activations"]),
     ("totalactivations", &["max_activations", "used_activations"]),
-    ("deactivations", &["max_deactivations", "used_deactivations"]),
-    ("totaldeactivations", &["max_deactivations", "used_deactivations"]),
+    (
+        "deactivations",
+        &["max_deactivations", "used_deactivations"],
+    ),
+    (
+        "totaldeactivations",
+        &["max_deactivations", "used_deactivations"],
+    ),
     ("machines", &["max_activations", "used_activations"]),
     ("devices", &["max_activations", "used_activations"]),
     ("seats", &["max_activations", "used_activations"]),
@@ -112,7 +118,10 @@ pub(crate) const CRYPTLEX_V2: PresetDef = PresetDef {
             "activationlocation",
             Target::Meta(Cow::Borrowed("activation_location")),
         ),
-        ("activationdate", Target::Meta(Cow::Borrowed("activation_date"))),
+        (
+            "activationdate",
+            Target::Meta(Cow::Borrowed("activation_date")),
+        ),
         (
             "activationextradata",
             Target::Meta(Cow::Borrowed("activation_extra_data")),
@@ -283,7 +292,10 @@ pub(crate) const CRYPTOLENS: PresetDef = PresetDef {
         ("customerid", Target::Meta(Cow::Borrowed("customer_id"))),
         ("maxnoofmachines", Target::MaxActivations),
         ("maximumnumberofmachines", Target::MaxActivations),
-        ("trialactivation", Target::Meta(Cow::Borrowed("trial_activation"))),
+        (
+            "trialactivation",
+            Target::Meta(Cow::Borrowed("trial_activation")),
+        ),
     ],
     status: no_status,
     statuses: "(none: use the Block column)",

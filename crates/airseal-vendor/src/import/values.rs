@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Months, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use chrono::{
+    DateTime, Datelike as _, Months, NaiveDate, NaiveDateTime, TimeDelta, Timelike as _, Utc,
+};
 
 use crate::issue::{LimitSpec, MetaSpec, UnlimitedWord, format_time};
 
@@ -21,9 +23,22 @@ pub(crate) enum When {
 impl When {
     /// The text stored in a license description: `YYYY-MM-DD` or RFC 3339 UTC.
     pub(crate) fn to_spec(self) -> String {
+        // Written by hand: chrono's formatter parses its format string on every call, which
+        // was a visible share of importing a million rows.
         match self {
-            When::Date(d) => d.format("%Y-%m-%d").to_string(),
-            When::Instant(t) => format_time(t),
+            When::Date(d) => format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()),
+            When::Instant(t) => match DateTime::<Utc>::from_timestamp(t, 0) {
+                Some(d) => format!(
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                    d.year(),
+                    d.month(),
+                    d.day(),
+                    d.hour(),
+                    d.minute(),
+                    d.second()
+                ),
+                None => format_time(t),
+            },
         }
     }
 
@@ -55,6 +70,9 @@ const NAIVE_MDY: &[&str] = &[
 /// without fractional seconds, with `T` or a space, no zone = UTC) and, when `mdy`,
 /// `MM/DD/YYYY` with an optional time. Day-first dates are never guessed.
 pub(crate) fn parse_when(s: &str, mdy: bool) -> Result<When, String> {
+    if let Some(w) = fast_when(s, mdy) {
+        return Ok(w);
+    }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(When::Instant(t.timestamp()));
     }
@@ -85,6 +103,39 @@ pub(crate) fn parse_when(s: &str, mdy: bool) -> Result<When, String> {
         "{s:?} is not a date: expected ISO 8601 (2027-01-31 or 2027-01-31T12:00:00Z){}",
         if mdy { " or MM/DD/YYYY" } else { "" }
     ))
+}
+
+fn digits(s: &str, range: std::ops::Range<usize>) -> Option<u32> {
+    let part = s.get(range)?;
+    if part.bytes().all(|b| b.is_ascii_digit()) {
+        part.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// The forms exports use most, read without chrono's format machinery (which tries each
+/// pattern in turn): `YYYY-MM-DD`, `MM/DD/YYYY` and `MM/DD/YYYY HH:MM:SS`. Anything else
+/// (or anything these reject) goes through the full list in [`parse_when`].
+fn fast_when(s: &str, mdy: bool) -> Option<When> {
+    let b = s.as_bytes();
+    let date = match (b.len(), b.get(4), b.get(2), b.get(5)) {
+        (10, Some(b'-'), _, _) if b.get(7) == Some(&b'-') => {
+            NaiveDate::from_ymd_opt(digits(s, 0..4)? as i32, digits(s, 5..7)?, digits(s, 8..10)?)?
+        }
+        (10 | 19, _, Some(b'/'), Some(b'/')) if mdy => {
+            NaiveDate::from_ymd_opt(digits(s, 6..10)? as i32, digits(s, 0..2)?, digits(s, 3..5)?)?
+        }
+        _ => return None,
+    };
+    if b.len() == 10 {
+        return Some(When::Date(date));
+    }
+    if b.get(10) != Some(&b' ') || b.get(13) != Some(&b':') || b.get(16) != Some(&b':') {
+        return None;
+    }
+    let t = date.and_hms_opt(digits(s, 11..13)?, digits(s, 14..16)?, digits(s, 17..19)?)?;
+    Some(When::Instant(t.and_utc().timestamp()))
 }
 
 /// An ISO 8601 duration: calendar months (years count 12) plus exact seconds (weeks, days,
@@ -130,7 +181,12 @@ pub(crate) fn parse_duration(s: &str) -> Result<IsoDuration, String> {
             any = true;
             let secs = |unit: i64| i64::from(n).checked_mul(unit).ok_or_else(bad);
             match (units, c) {
-                ("YMWD", 'Y') => d.months = n.checked_mul(12).and_then(|m| m.checked_add(d.months)).ok_or_else(bad)?,
+                ("YMWD", 'Y') => {
+                    d.months = n
+                        .checked_mul(12)
+                        .and_then(|m| m.checked_add(d.months))
+                        .ok_or_else(bad)?
+                }
                 ("YMWD", 'M') => d.months = d.months.checked_add(n).ok_or_else(bad)?,
                 ("YMWD", 'W') => d.seconds += secs(7 * 86_400)?,
                 ("YMWD", _) => d.seconds += secs(86_400)?,
@@ -182,9 +238,11 @@ pub(crate) fn parse_limit(s: &str, zero_unlimited: bool) -> Result<LimitSpec, St
     }
     match parse_count(s)? {
         0 if zero_unlimited => Ok(LimitSpec::Word(UnlimitedWord::Unlimited)),
-        0 => Err("a limit of 0 would allow no activation at all; give a number of at least \
+        0 => Err(
+            "a limit of 0 would allow no activation at all; give a number of at least \
                   1 or `unlimited`"
-            .to_string()),
+                .to_string(),
+        ),
         n => Ok(LimitSpec::Count(n)),
     }
 }
@@ -247,8 +305,9 @@ pub(crate) fn parse_json_metadata(s: &str) -> Result<Vec<(String, MetaSpec)>, St
 pub(crate) fn parse_custom_fields(s: &str) -> Result<Vec<(String, MetaSpec)>, String> {
     let t = s.trim_start();
     if t.starts_with('[') {
-        let v: Vec<BTreeMap<String, serde_json::Value>> = serde_json::from_str(s)
-            .map_err(|e| format!("a JSON list of {{\"key\", \"value\"}} objects is expected: {e}"))?;
+        let v: Vec<BTreeMap<String, serde_json::Value>> = serde_json::from_str(s).map_err(|e| {
+            format!("a JSON list of {{\"key\", \"value\"}} objects is expected: {e}")
+        })?;
         let mut out = Vec::new();
         for item in v {
             let name = item
@@ -315,7 +374,11 @@ mod tests {
     #[test]
     fn durations() {
         let start = When::Date(NaiveDate::from_ymd_opt(2024, 1, 31).unwrap());
-        let end = |s| add_duration(start, parse_duration(s).unwrap()).unwrap().to_spec();
+        let end = |s| {
+            add_duration(start, parse_duration(s).unwrap())
+                .unwrap()
+                .to_spec()
+        };
         assert_eq!(end("P1Y"), "2025-01-31T00:00:00Z");
         assert_eq!(end("P1M"), "2024-02-29T00:00:00Z");
         assert_eq!(end("P1DT1H"), "2024-02-01T01:00:00Z");
@@ -333,8 +396,10 @@ mod tests {
             ("plan".to_string(), MetaSpec::Text("pro; yearly".into())),
         ];
         assert_eq!(
-            parse_custom_fields(r#"[{"key":"seats","value":"5"},{"key":"plan","value":"pro; yearly"}]"#)
-                .unwrap(),
+            parse_custom_fields(
+                r#"[{"key":"seats","value":"5"},{"key":"plan","value":"pro; yearly"}]"#
+            )
+            .unwrap(),
             want
         );
         let mut obj = parse_custom_fields(r#"{"seats":5,"plan":"pro; yearly"}"#).unwrap();

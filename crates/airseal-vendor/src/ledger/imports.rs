@@ -155,77 +155,109 @@ fn differences(
     out
 }
 
-/// The terms of new keys, staged in a temporary table and moved into `key_terms` by one
-/// `INSERT … SELECT`.
+/// Inserts the terms of new keys, one row per statement, without a statement journal.
 ///
-/// Why: inserting into `key_terms` one row per statement inside a long transaction makes
-/// SQLite open a statement journal for every row (the table has a second index and a foreign
-/// key, so a row could fail halfway), copying each touched 8 KiB page aside first: measured
-/// 20 µs per row, 27 s for a million. One statement journals each existing page at most once
-/// and new pages not at all: the same million rows then take about a second. The staging
-/// table has no index or constraint, so filling it needs no statement journal either.
-struct Stage<'c> {
+/// Why not [`put_key_terms_in`]: its `INSERT OR REPLACE` may abort halfway through a row
+/// (the table has a second index and a foreign key), so inside a long transaction SQLite
+/// opens a statement journal for every row and copies each touched 8 KiB page aside first —
+/// measured 20 µs a row, 27 s for a million. Here the foreign keys are deferred to the
+/// commit (`PRAGMA defer_foreign_keys`, which SQLite resets when the transaction ends) and a
+/// conflict fails the statement instead of aborting it (`OR FAIL`): nothing can undo half a
+/// row, so no statement journal is needed. The rows are new keys of this batch, so neither
+/// ever fires; the deferred check still runs at the commit.
+struct TermsInsert<'c> {
     insert: rusqlite::CachedStatement<'c>,
-    rows: u64,
 }
 
-impl<'c> Stage<'c> {
-    fn create(tx: &'c Connection) -> Result<Self, LedgerError> {
-        tx.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS import_stage (
-                 key TEXT, template TEXT, spec TEXT, email TEXT, pa INTEGER, pd INTEGER,
-                 source TEXT);
-             DELETE FROM temp.import_stage;",
-        )
-        .map_err(db("staging key terms"))?;
-        let insert = tx
+impl<'c> TermsInsert<'c> {
+    fn create(tx: &'c Connection, product: &str) -> Result<Self, LedgerError> {
+        tx.pragma_update(None, "defer_foreign_keys", "ON")
+            .map_err(db("deferring foreign keys"))?;
+        let mut insert = tx
             .prepare_cached(
-                "INSERT INTO temp.import_stage (key, template, spec, email, pa, pd, source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .map_err(db("staging key terms"))?;
-        Ok(Self { insert, rows: 0 })
-    }
-
-    /// Stages one key's terms, as [`put_key_terms_in`] would store them.
-    fn push(&mut self, key: &str, terms: &KeyTerms) -> Result<(), LedgerError> {
-        let spec = serde_json::to_string(&terms.spec).map_err(|e| LedgerError::Corrupt {
-            what: format!("key terms of {key}: {e}"),
-        })?;
-        self.insert
-            .execute(params![
-                key,
-                terms.template,
-                spec,
-                terms.spec.licensee_email,
-                i64::try_from(terms.prior_activations).unwrap_or(i64::MAX),
-                i64::try_from(terms.prior_deactivations).unwrap_or(i64::MAX),
-                terms.source
-            ])
-            .map_err(db("staging key terms"))?;
-        self.rows += 1;
-        Ok(())
-    }
-
-    fn finish(self, tx: &Connection, product: &str) -> Result<(), LedgerError> {
-        drop(self.insert);
-        if self.rows > 0 {
-            tx.execute(
-                "INSERT INTO key_terms (product, key, template, spec, email, prior_activations,
-                                        prior_deactivations, source)
-                 SELECT ?1, key, template, spec, email, pa, pd, source
-                 FROM temp.import_stage ORDER BY rowid",
-                [product],
+                "INSERT OR FAIL INTO key_terms (product, key, template, spec, email,
+                     prior_activations, prior_deactivations, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .map_err(db("storing key terms"))?;
-        }
-        tx.execute_batch("DELETE FROM temp.import_stage")
-            .map_err(db("staging key terms"))?;
+        insert
+            .raw_bind_parameter(1, product)
+            .map_err(db("storing key terms"))?;
+        Ok(Self { insert })
+    }
+
+    /// Stores one key's terms, as [`put_key_terms_in`] would.
+    fn push(&mut self, key: &str, terms: &KeyTerms, spec: &str) -> Result<(), LedgerError> {
+        let st = &mut self.insert;
+        st.raw_bind_parameter(2, key)
+            .and_then(|()| st.raw_bind_parameter(3, terms.template.as_deref()))
+            .and_then(|()| st.raw_bind_parameter(4, spec))
+            .and_then(|()| st.raw_bind_parameter(5, terms.spec.licensee_email.as_deref()))
+            .and_then(|()| {
+                st.raw_bind_parameter(
+                    6,
+                    i64::try_from(terms.prior_activations).unwrap_or(i64::MAX),
+                )
+            })
+            .and_then(|()| {
+                st.raw_bind_parameter(
+                    7,
+                    i64::try_from(terms.prior_deactivations).unwrap_or(i64::MAX),
+                )
+            })
+            .and_then(|()| st.raw_bind_parameter(8, terms.source.as_deref()))
+            .and_then(|()| st.raw_execute())
+            .map_err(db("storing key terms"))?;
         Ok(())
     }
 }
 
-fn set_status(conn: &Connection, product: &str, key: &str, s: KeyStatus) -> Result<(), LedgerError> {
+/// Every row's spec as the JSON `key_terms` stores, in row order, on every core: done up
+/// front, in file order, so the inserts (in key order) read one compact string per row
+/// instead of chasing each spec's scattered allocations.
+fn spec_json(rows: &[ImportRow]) -> Result<Vec<String>, LedgerError> {
+    let one = |r: &ImportRow| {
+        serde_json::to_string(&r.terms.spec).map_err(|e| LedgerError::Corrupt {
+            what: format!("key terms of {}: {e}", r.key),
+        })
+    };
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let chunk = rows.len().div_ceil(threads).max(1);
+    if threads < 2 || rows.len() < 4096 {
+        return rows.iter().map(one).collect();
+    }
+    let parts: Vec<Result<Vec<String>, LedgerError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .chunks(chunk)
+            .map(|part| {
+                (
+                    part,
+                    std::thread::Builder::new()
+                        .spawn_scoped(s, move || part.iter().map(one).collect()),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(part, h)| match h.ok().and_then(|h| h.join().ok()) {
+                Some(r) => r,
+                None => part.iter().map(one).collect(),
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(rows.len());
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
+fn set_status(
+    conn: &Connection,
+    product: &str,
+    key: &str,
+    s: KeyStatus,
+) -> Result<(), LedgerError> {
     conn.prepare_cached("UPDATE keys SET status = ?3 WHERE product = ?1 AND key = ?2")
         .and_then(|mut st| st.execute(params![product, key, s.as_str()]))
         .map_err(db("setting a key's status"))?;
@@ -273,26 +305,32 @@ impl Ledger {
             &params,
         )?;
         let id = writer.id;
-        let t0 = std::time::Instant::now();
         let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
         let fresh = writer.insert_keys(&keys)?;
-        eprintln!("keys {:?}", t0.elapsed());
         // Terms go in key order too: the same left-to-right walk of the B-tree as the keys.
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_unstable_by(|&a, &b| {
-            keys.get(a).copied().unwrap_or("").cmp(keys.get(b).copied().unwrap_or(""))
+            keys.get(a)
+                .copied()
+                .unwrap_or("")
+                .cmp(keys.get(b).copied().unwrap_or(""))
         });
+        let specs = spec_json(rows)?;
         let mut outcomes = vec![RowOutcome::Same; rows.len()];
         let mut updated = 0u64;
         {
             let tx: &Connection = &writer.tx;
-            let mut stage = Stage::create(tx)?;
+            let mut terms_insert = TermsInsert::create(tx, product)?;
             for &i in &order {
                 let (Some(row), Some(slot)) = (rows.get(i), outcomes.get_mut(i)) else {
                     continue;
                 };
                 if fresh.get(i).copied().unwrap_or(false) {
-                    stage.push(&row.key, &row.terms)?;
+                    terms_insert.push(
+                        &row.key,
+                        &row.terms,
+                        specs.get(i).map_or("{}", String::as_str),
+                    )?;
                     if row.status != KeyStatus::Active {
                         set_status(tx, product, &row.key, row.status)?;
                     }
@@ -325,9 +363,7 @@ impl Ledger {
                     RowOutcome::Conflict { fields }
                 };
             }
-            eprintln!("staged {:?}", t0.elapsed());
-            stage.finish(tx, product)?;
-            eprintln!("final {:?}", t0.elapsed());
+            drop(terms_insert);
         }
         if w.dry_run {
             // Dropping the writer rolls back the batch, its keys and terms.
@@ -359,9 +395,7 @@ impl Ledger {
                 }),
             )?;
         }
-        eprintln!("report {:?}", t0.elapsed());
         let id = writer.commit()?;
-        eprintln!("commit {:?}", t0.elapsed());
         Ok((Some(id), outcomes))
     }
 
@@ -428,7 +462,10 @@ impl Ledger {
         ];
         let mut out = Vec::new();
         for sql in queries {
-            let mut st = self.conn.prepare(&sql).map_err(db("reading imported keys"))?;
+            let mut st = self
+                .conn
+                .prepare(&sql)
+                .map_err(db("reading imported keys"))?;
             let mut rows = st
                 .query(params![info.product, batch])
                 .map_err(db("reading imported keys"))?;

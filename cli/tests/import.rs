@@ -1,0 +1,333 @@
+//! `airseal import` and `airseal issue --batch --from-import` end to end, including a real
+//! SIGKILL in the middle of an import.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use airseal_vendor::ledger::Ledger;
+use serde_json::Value;
+
+fn airseal(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_airseal"))
+        .current_dir(dir)
+        .args(args)
+        .env("AIRSEAL_PASSPHRASE", "pw")
+        .env_remove("AIRSEAL_VENDOR")
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/airseal-vendor/tests/fixtures/import")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn vendor() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(&airseal(tmp.path(), &["init", "--vendor-id", "acme"]));
+    let mut cfg = std::fs::read_to_string(tmp.path().join("airseal.toml")).unwrap();
+    cfg.push_str(
+        "\n[products.photo-pro]\nskgl_secret = \"567\"\n\
+         [products.photo-pro.templates.pro]\nkind = \"subscription\"\ngrace_days = 7\n",
+    );
+    std::fs::write(tmp.path().join("airseal.toml"), cfg).unwrap();
+    tmp
+}
+
+fn count(ledger: &Ledger, sql: &str) -> i64 {
+    ledger
+        .connection()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn import_report_then_licenses_for_every_imported_key() {
+    let v = vendor();
+    let d = v.path();
+    let file = fixture("cryptlex-v2.csv");
+    let base = [
+        "import",
+        "--from",
+        "cryptlex-v2",
+        file.as_str(),
+        "--product",
+        "photo-pro",
+        "--template",
+        "pro",
+    ];
+
+    // Dry run: the same summary, nothing in the ledger.
+    let mut dry = base.to_vec();
+    dry.push("--dry-run");
+    let out = ok(&airseal(d, &dry));
+    assert!(out.contains("dry run: nothing written"), "{out}");
+    assert!(out.contains("rows read               16"), "{out}");
+    let ledger = Ledger::open(&d.join("ledger.sqlite3")).unwrap();
+    assert_eq!(count(&ledger, "SELECT count(*) FROM keys"), 0);
+
+    let mut real = base.to_vec();
+    real.extend(["--report", "report.json"]);
+    let out = ok(&airseal(d, &real));
+    assert!(out.contains("imported                 7"), "{out}");
+    assert!(out.contains("rejected                 9  (8 invalid, 1 duplicate, 0 conflict)"));
+    // Each rejected row is named with its file, line and column.
+    assert!(
+        out.contains(&format!(
+            "{file}:9: column \"Expires On\": \"31/12/2027\" is not a date"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("--from-import 1 --out-dir"), "{out}");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(d.join("report.json")).unwrap()).unwrap();
+    let n = |k: &str| report[k].as_u64().unwrap();
+    assert_eq!(
+        n("read"),
+        n("imported") + n("already_present") + n("rejected")
+    );
+    assert_eq!((n("read"), n("imported"), n("rejected")), (16, 7, 9));
+    assert_eq!(report["rejections"].as_array().unwrap().len(), 9);
+    assert_eq!(report["rejections"][0]["kind"], "duplicate");
+    assert_eq!(report["rejections"][0]["first_line"], 2);
+    assert_eq!(report["batch"], 1);
+
+    // The report is never overwritten without --force; re-import is idempotent.
+    assert_eq!(airseal(d, &real).status.code(), Some(1));
+    real.push("--force");
+    let out = ok(&airseal(d, &real));
+    assert!(out.contains("already present          7"), "{out}");
+
+    // Licenses: one per active, unexpired imported key (3 are suspended/revoked/expired).
+    let out = airseal(
+        d,
+        &[
+            "issue",
+            "--batch",
+            "--from-import",
+            "1",
+            "--out-dir",
+            "licenses",
+        ],
+    );
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("issued 4 licenses for import batch 1"),
+        "{stderr}"
+    );
+    let index = std::fs::read_to_string(d.join("licenses/index.csv")).unwrap();
+    assert_eq!(index.lines().count(), 1 + 7, "{index}");
+    assert!(index.contains("E4E4E4-F5F5F5-060606-171717,,,,skipped: the key is revoked"));
+    assert!(index.contains("292929-3A3A3A-4B4B4B-5C5C5C,,,,skipped: expired on 2023-06-30"));
+    let out = ok(&airseal(
+        d,
+        &[
+            "verify",
+            "licenses/8F3A1C-6B2D9E-04C7F1-A95B3D.lic",
+            "--public-key",
+            "keys/signing.pub",
+            "--product",
+            "photo-pro",
+            "--json",
+        ],
+    ));
+    let lic: Value = serde_json::from_str(&out).unwrap();
+    let text = lic.to_string();
+    for want in [
+        "8F3A1C-6B2D9E-04C7F1-A95B3D",
+        "jane@example.com",
+        "Berlin, DE",
+        "subscription",
+    ] {
+        assert!(text.contains(want), "{want} missing from {text}");
+    }
+    // Nothing is overwritten without --force.
+    let again = airseal(
+        d,
+        &[
+            "issue",
+            "--batch",
+            "--from-import",
+            "1",
+            "--out-dir",
+            "licenses",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    // Only imports can be issued this way.
+    let bad = airseal(
+        d,
+        &["issue", "--batch", "--from-import", "99", "--out-dir", "x"],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an import"));
+}
+
+#[test]
+fn ambiguous_columns_and_bad_files_are_refused_with_a_way_forward() {
+    let v = vendor();
+    let d = v.path();
+    let file = fixture("cryptlex-ambiguous.csv");
+    let out = airseal(
+        d,
+        &[
+            "import",
+            "--from",
+            "cryptlex",
+            &file,
+            "--product",
+            "photo-pro",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("column 3 \"totalActivations\" is ambiguous")
+            && err.contains("--map 'totalActivations=used_activations'"),
+        "{err}"
+    );
+    let out = ok(&airseal(
+        d,
+        &[
+            "import",
+            "--from",
+            "cryptlex",
+            &file,
+            "--product",
+            "photo-pro",
+            "--map",
+            "totalActivations=used_activations",
+            "--json",
+        ],
+    ));
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (r["read"].as_u64(), r["imported"].as_u64()),
+        (Some(2), Some(2))
+    );
+
+    let out = airseal(
+        d,
+        &[
+            "import",
+            "--from",
+            "cryptlex-v2",
+            &fixture("not-csv.xlsx"),
+            "--product",
+            "photo-pro",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a CSV file"));
+    let out = airseal(
+        d,
+        &["import", "--from", "nope", &file, "--product", "photo-pro"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A Cryptlex v2 export of `rows` rows with distinct keys.
+fn big_export(path: &Path, rows: usize) {
+    let mut s = String::from(
+        "\"Key ID\", \"Product Key\", \"Email\", \"Status\", \"Expires On\", \"Total \
+         Activations\", \"Used Activations\", \"Total Deactivations\", \"Used Deactivations\", \
+         \"Creation Date\", \"Custom Fields\", \"Activation Location\",\"Activation Date\",\
+         \"Activation Extra Data\",\"Activation OS\"\r\n",
+    );
+    for i in 0..rows {
+        let _ = write!(
+            s,
+            "\"{i}\", \"K{i:09}\", \"u{i}@example.com\", \"Active\", \"12/31/2030\", \"3\", \
+             \"1\", \"1\", \"0\", \"01/15/2024\", \"seats=5\", \"Berlin\",\"\",\"\",\"\"\r\n"
+        );
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+/// Kill `airseal import` for real at several moments: the ledger then holds either none of
+/// the batch (no key, no terms, no batch, no import record) or all of it.
+#[test]
+fn killed_import_leaves_none_or_all_of_the_batch() {
+    const ROWS: usize = 150_000;
+    let mut outcomes = Vec::new();
+    for delay_ms in [150u64, 700, 1500, 3000] {
+        let v = vendor();
+        let d = v.path();
+        let export: PathBuf = d.join("export.csv");
+        big_export(&export, ROWS);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_airseal"))
+            .current_dir(d)
+            .args([
+                "import",
+                "--from",
+                "cryptlex-v2",
+                "export.csv",
+                "--product",
+                "photo-pro",
+            ])
+            .env_remove("AIRSEAL_VENDOR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL
+        let status = child.wait().unwrap();
+        let ledger = Ledger::open(&d.join("ledger.sqlite3")).unwrap();
+        let keys = count(&ledger, "SELECT count(*) FROM keys");
+        let terms = count(&ledger, "SELECT count(*) FROM key_terms");
+        let imports = count(&ledger, "SELECT count(*) FROM imports");
+        let batches = count(
+            &ledger,
+            "SELECT count(*) FROM batches WHERE kind = 'import'",
+        );
+        let rows = ROWS as i64;
+        assert!(
+            (keys, terms, imports, batches) == (0, 0, 0, 0)
+                || (keys, terms, imports, batches) == (rows, rows, 1, 1),
+            "after a kill at {delay_ms} ms: {keys} keys, {terms} terms, {imports} imports, \
+             {batches} batches"
+        );
+        if keys == 0 {
+            // The next run imports everything.
+            let out = ok(&airseal(
+                d,
+                &[
+                    "import",
+                    "--from",
+                    "cryptlex-v2",
+                    "export.csv",
+                    "--product",
+                    "photo-pro",
+                    "--json",
+                ],
+            ));
+            let r: Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(r["imported"].as_u64(), Some(ROWS as u64));
+        }
+        outcomes.push((status.success(), keys));
+    }
+    assert!(
+        outcomes.iter().any(|(finished, _)| !finished),
+        "no run was killed before it finished: {outcomes:?}"
+    );
+}
