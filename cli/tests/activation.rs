@@ -245,7 +245,7 @@ fn activate_deactivate_and_list_through_the_cli() {
     assert_eq!(lines.count(), 5, "{csv}");
     let json: Value = serde_json::from_str(&ok(&airseal(
         d,
-        &["ledger", "licenses", "--live", "--format", "json"],
+        &["ledger", "activations", "--live", "--format", "json"],
     )))
     .unwrap();
     assert_eq!(json.as_array().unwrap().len(), 4, "{json}");

@@ -216,3 +216,53 @@ fn request_activate_install_verify_release_deactivate_and_move_the_seat() {
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2, "{listing}");
 }
+
+#[test]
+fn an_imported_key_typed_another_way_activates_and_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // A vendor who moved from Cryptlex: its keys keep their terms and their exact text.
+    ok(&airseal(d, &["init", "--vendor-id", "acme"]));
+    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
+    cfg.push_str("\n[products.photo-pro]\n");
+    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
+    let export = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/airseal-vendor/tests/fixtures/import/cryptlex-v2-typed.csv");
+    let said = ok(&airseal(
+        d,
+        &[
+            "import",
+            "--from",
+            "cryptlex-v2",
+            export.to_str().unwrap(),
+            "--product",
+            "photo-pro",
+        ],
+    ));
+    assert!(said.contains('5'), "{said}");
+
+    // The customer types the key lower case with spaces; the vendor finds the stored key.
+    let a = machine("machine-a", "a1", "aa:aa:aa:aa:aa:01", "disk-a");
+    request(d, &a, " 8f3a1c 6b2d9e 04c7f1 a95b3d ", "a.req");
+    let said = ok(&airseal(d, &["activate", "a.req", "--out", "a.resp"]));
+    // Total Activations 3, of which 1 was used on Cryptlex.
+    assert!(said.contains("2 of 3"), "{said}");
+    ok(&install(d, &a, "a.resp"));
+    let verified = ok(&verify(d, &a));
+    assert!(
+        verified.contains("8F3A1C-6B2D9E-04C7F1-A95B3D"),
+        "the license names the key as stored: {verified}"
+    );
+
+    // Two imported keys that differ only in their dashes: typed loosely, refused.
+    let b = machine("machine-b", "b1", "bb:bb:bb:bb:bb:02", "disk-b");
+    request(d, &b, "abcd1234ef56", "b.req");
+    let refused = airseal(d, &["activate", "b.req", "--out", "b.resp"]);
+    assert_eq!(code(&refused), 1, "{}", text(&refused));
+    assert!(
+        text(&refused).contains("ABCD-1234-EF56") && text(&refused).contains("ABCD1234-EF56"),
+        "{}",
+        text(&refused)
+    );
+    assert!(!d.join("b.resp").exists());
+}

@@ -134,6 +134,9 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
     );
     let mut issue_args = demo_issue_args(&keys, &license, &pass);
     issue_args.product_key = Some(product_key.replace('-', ""));
+    // Recorded in the demo's own ledger, never in a vendor folder found from the working
+    // directory.
+    issue_args.vendor = Some(vendor.clone());
     issue::run(&issue_args)?;
     let text = std::fs::read_to_string(&license).map_err(|e| CliError::io(&license, e))?;
     print!("{text}");

@@ -216,9 +216,32 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
             out_path.display()
         )));
     }
+    // With a vendor folder, every license signed is recorded in its ledger (SPEC.md §12.5),
+    // before the file is written: a license nobody received is harmless in the ledger, one
+    // handed out unrecorded is what the ledger exists to prevent. With only --key, there is
+    // no ledger to record in.
+    let mut ledger = match &vendor {
+        Some(v) => Some(
+            v.open_ledger()
+                .map_err(|e| CliError::msg(format!("{}: {e}", v.ledger_path().display())))?,
+        ),
+        None => None,
+    };
     let issuer = super::unlock_key(&key_path, &args.passphrase)?;
     let (claims, bytes) = issuer.issue_spec(&spec, chrono::Utc::now().timestamp())?;
-    let license_id = claims.license_id;
+    let license_id = &claims.license_id;
+    if let Some(ledger) = &mut ledger {
+        let extra = serde_json::json!({
+            "key_id": issuer.key_id().to_string(),
+            "out": out_path.display().to_string(),
+        });
+        ledger.record_license(&claims, &extra).map_err(|e| {
+            CliError::msg(format!(
+                "license {license_id} was signed but could not be recorded in the ledger, so it \
+                 was not written: {e}"
+            ))
+        })?;
+    }
     let out = if args.raw {
         bytes.clone()
     } else {

@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 
+use airseal_core::LicenseClaims;
 use airseal_core::ObjectType;
 use airseal_core::armor::armor;
 use airseal_vendor::import::licenses::{self, Skipped};
 use airseal_vendor::issue::LicenseSpec;
+use airseal_vendor::ledger::signed_claims;
 use clap::Args;
 
 use super::issue::IssueArgs;
@@ -164,14 +166,20 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
         );
         bar
     });
-    let ids: Vec<Mutex<Option<Result<String, String>>>> =
+    // Each license's claims, read back from the signed bytes (what the file holds), for the
+    // index and the ledger.
+    let signed: Vec<Mutex<Option<Result<LicenseClaims, String>>>> =
         plan.jobs.iter().map(|_| Mutex::new(None)).collect();
     let specs: Vec<LicenseSpec> = plan.jobs.iter().map(|j| j.spec.clone()).collect();
     let raw = args.raw;
     let started = std::time::Instant::now();
     let sink = |i: usize, result: licenses::Issued| -> Result<(), CliError> {
-        let outcome = match result {
-            Ok((id, bytes)) => {
+        let outcome = match result.map_err(|e| e.to_string()).and_then(|(_, bytes)| {
+            signed_claims(&bytes)
+                .map(|claims| (claims, bytes))
+                .map_err(|e| e.to_string())
+        }) {
+            Ok((claims, bytes)) => {
                 let name = names.get(i).map_or("", String::as_str);
                 let contents = if raw {
                     bytes
@@ -179,11 +187,11 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
                     armor(ObjectType::License.armor_label(), &bytes).into_bytes()
                 };
                 write_license(&out_dir, name, &contents)?;
-                Ok(id)
+                Ok(claims)
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
         };
-        if let Some(slot) = ids.get(i) {
+        if let Some(slot) = signed.get(i) {
             if let Ok(mut s) = slot.lock() {
                 *s = Some(outcome);
             }
@@ -201,20 +209,22 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
     // index.csv: every key of the import, with its file and license id or why it has none.
     let mut index = String::from("key,file,license_id,licensee_email,result\n");
     let mut issued = 0u64;
+    let mut recorded: Vec<LicenseClaims> = Vec::with_capacity(plan.jobs.len());
     let mut skipped: Vec<Skipped> = plan.skipped.clone();
-    for ((job, name), slot) in plan.jobs.iter().zip(&names).zip(&ids) {
+    for ((job, name), slot) in plan.jobs.iter().zip(&names).zip(&signed) {
         let outcome = slot.lock().ok().and_then(|mut s| s.take());
         let email = job.spec.licensee_email.as_deref().unwrap_or("");
         match outcome {
-            Some(Ok(id)) => {
+            Some(Ok(claims)) => {
                 issued += 1;
                 index.push_str(&format!(
                     "{},{},{},{},issued\n",
                     cell(&job.key),
                     cell(name),
-                    id,
+                    claims.license_id,
                     cell(email)
                 ));
+                recorded.push(claims);
             }
             Some(Err(reason)) => skipped.push(Skipped {
                 key: job.key.clone(),
@@ -234,11 +244,14 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
         ));
     }
     crate::io::write_output(&index_path, index.as_bytes(), true)?;
+    // Every license of the run and the run's audit row, in one transaction. The files are
+    // already in place, so a failure here must say so: they are valid licenses the ledger
+    // does not know.
     let mut ledger = ledger;
     ledger
-        .audit(
-            "license.issue_batch",
-            &batch.to_string(),
+        .record_batch_licenses(
+            batch,
+            &recorded,
             &serde_json::json!({
                 "product": plan.product,
                 "issued": issued,
@@ -247,7 +260,16 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
                 "key_id": issuer.key_id().to_string(),
             }),
         )
-        .map_err(|e| CliError::msg(e.to_string()))?;
+        .map_err(|e| {
+            CliError::msg(format!(
+                "{issued} license files were written to {} (see {}), but the ledger could \
+                 not record them: {e}. Until it does, `airseal ledger licenses` does not \
+                 list them; once the ledger is writable again, run this command again with \
+                 --force to issue and record a fresh set over them",
+                out_dir.display(),
+                index_path.display()
+            ))
+        })?;
     let secs = elapsed.as_secs_f64();
     eprintln!(
         "issued {issued} licenses for import batch {batch} in {secs:.2} s ({:.0}/s, key {}) → {}",

@@ -1,5 +1,6 @@
-//! `airseal ledger`: list and search the vendor ledger — keys, activations (the licenses
-//! issued to machines) and the audit log — as a table, CSV or JSON.
+//! `airseal ledger`: list and search the vendor ledger — keys, licenses (every document
+//! signed, by `issue`, `issue --batch` or an activation), activations (seats) and the audit
+//! log — as a table, CSV or JSON.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 use airseal_vendor::issue::{EndOfDay, format_time, parse_time};
 use airseal_vendor::ledger::{
     Activation, ActivationFilter, AuditEntry, AuditFilter, KeyFilter, KeyOverview, KeyStatus,
+    LicenseFilter, LicenseRecord, LicenseSource,
 };
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
@@ -20,6 +22,7 @@ use crate::exit::CliError;
     after_help = "Searches combine: every option given narrows the list. Text \
     searches (--email, --search) ignore case.\n\n\
     Examples:\n  airseal ledger activations --email jane@ --live\n  \
+    airseal ledger licenses --license 7Q2M4K8ZP1X0R --format json\n  \
     airseal ledger keys --product photo-pro --format csv --out keys.csv\n  \
     airseal ledger audit --action activation. --since 2026-01-01 --format json"
 )]
@@ -78,8 +81,28 @@ pub enum LedgerCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
-    /// Activations and trials: the licenses issued to machines.
-    #[command(visible_alias = "licenses")]
+    /// Every license signed: by `issue`, by `issue --batch`, and activation responses (one
+    /// row per signed document; a re-issue on a seat is a row of its own).
+    Licenses {
+        /// Only this product.
+        #[arg(long, value_name = "ID")]
+        product: Option<String>,
+        /// Only this product key (case and separators `-`, space, `_`, `.` ignored).
+        #[arg(long, value_name = "KEY")]
+        key: Option<String>,
+        /// Only this license id.
+        #[arg(long, value_name = "ID")]
+        license: Option<String>,
+        /// Only licenses whose licensee e-mail contains this.
+        #[arg(long, value_name = "TEXT")]
+        email: Option<String>,
+        /// Only licenses signed by: issue, batch or activation.
+        #[arg(long, value_name = "SOURCE", value_parser = LicenseSource::parse)]
+        source: Option<LicenseSource>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Activations and trials: the seats machines hold, with their last response.
     Activations {
         /// Only this product.
         #[arg(long, value_name = "ID")]
@@ -179,6 +202,44 @@ fn keys_listing(keys: Vec<KeyOverview>) -> Listing {
                     json!(k.prior_activations),
                     json!(k.deactivations),
                     json!(k.prior_deactivations),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn licenses_listing(list: Vec<LicenseRecord>) -> Listing {
+    Listing {
+        columns: &[
+            "license_id",
+            "source",
+            "product",
+            "key",
+            "kind",
+            "email",
+            "name",
+            "issued_at",
+            "expires_at",
+            "activation",
+            "batch",
+            "token_id",
+        ],
+        rows: list
+            .into_iter()
+            .map(|l| {
+                vec![
+                    json!(l.license_id),
+                    json!(l.source.as_str()),
+                    json!(l.product),
+                    json!(l.product_key),
+                    json!(l.kind.as_str()),
+                    json!(l.email),
+                    json!(l.name),
+                    time(Some(l.issued_at)),
+                    time(l.expires_at),
+                    json!(l.activation),
+                    json!(l.batch),
+                    json!(hex(&l.token_id)),
                 ]
             })
             .collect(),
@@ -388,6 +449,7 @@ fn emit(listing: &Listing, output: &OutputArgs) -> Result<(), CliError> {
 pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
     let output = match &args.command {
         LedgerCommand::Keys { output, .. }
+        | LedgerCommand::Licenses { output, .. }
         | LedgerCommand::Activations { output, .. }
         | LedgerCommand::Audit { output, .. } => output,
     };
@@ -418,6 +480,25 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                     key_prefix: key.as_deref().map(canonical),
                     email: email.clone(),
                     status: *status,
+                    limit: output.limit,
+                })
+                .map_err(db)?,
+        ),
+        LedgerCommand::Licenses {
+            product,
+            key,
+            license,
+            email,
+            source,
+            output,
+        } => licenses_listing(
+            ledger
+                .list_licenses(&LicenseFilter {
+                    product: product.clone(),
+                    key: key.clone(),
+                    license_id: license.clone(),
+                    email: email.clone(),
+                    source: *source,
                     limit: output.limit,
                 })
                 .map_err(db)?,

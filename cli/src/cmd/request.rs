@@ -27,7 +27,8 @@ pub struct RequestArgs {
     /// The product id to activate.
     #[arg(long, value_name = "ID")]
     pub product: String,
-    /// The product key to activate.
+    /// The product key to activate, as the customer has it (sent as entered, trimmed: the
+    /// vendor finds the stored key whatever its case or separators).
     #[arg(long, value_name = "KEY", required_unless_present = "trial")]
     pub key: Option<String>,
     /// Ask for the product's trial instead (no key; one per machine).

@@ -17,6 +17,10 @@ use crate::claims::{COMPONENT_HASH_LEN, MAX_COMPONENTS, UnixTime};
 pub const NONCE_LEN: usize = crate::claims::REQUEST_NONCE_LEN;
 /// At most this many meter values in a request.
 pub const MAX_METERS: usize = 16;
+/// Longest product key a request carries, in bytes: room for any airseal pattern
+/// ([`crate::productkey::MAX_SLOTS`] symbols with a separator between each) and for keys
+/// imported from other platforms.
+pub const MAX_PRODUCT_KEY_LEN: usize = 512;
 
 /// What a request asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +36,9 @@ pub enum Purpose {
 pub struct ActivationRequest {
     /// Product id.
     pub product: String,
-    /// The product key being activated (canonical form); absent for a trial.
+    /// The product key being activated, as the user entered it (trimmed, 1 to
+    /// [`MAX_PRODUCT_KEY_LEN`] bytes); absent for a trial. The vendor finds the stored key
+    /// (`SPEC.md` §15.6).
     pub product_key: Option<String>,
     /// Salted fingerprint component hashes of the machine.
     pub components: Vec<[u8; COMPONENT_HASH_LEN]>,
@@ -139,7 +145,15 @@ impl ActivationRequest {
                 }
                 2 => {
                     r.set_context("request.product_key");
-                    product_key = Some(r.text()?.to_string());
+                    let key = r.text()?;
+                    if key.is_empty() || key.len() > MAX_PRODUCT_KEY_LEN || key.trim() != key {
+                        return Err(invalid(
+                            &r,
+                            at,
+                            "the product key must be 1 to 512 bytes, without surrounding blanks",
+                        ));
+                    }
+                    product_key = Some(key.to_string());
                 }
                 3 => {
                     r.set_context("request.components");
@@ -332,9 +346,30 @@ mod tests {
             ActivationRequest::decode(&trial.encode(), 0).unwrap(),
             trial
         );
-        let mut bad = r;
+        let mut bad = r.clone();
         bad.product_key = None; // an activation without a key
         assert!(ActivationRequest::decode(&bad.encode(), 0).is_err());
+        // The key travels as entered (imported keys keep their dashes and case) within limits.
+        let mut typed = r;
+        typed.product_key = Some("38b1460a-5104-4067-a91d-77b872934d51".into());
+        assert_eq!(
+            ActivationRequest::decode(&typed.encode(), 0).unwrap(),
+            typed
+        );
+        typed.product_key = Some("x".repeat(MAX_PRODUCT_KEY_LEN));
+        assert!(ActivationRequest::decode(&typed.encode(), 0).is_ok());
+        for bad_key in [
+            String::new(),
+            " ABCD".into(),
+            "ABCD\t".into(),
+            "x".repeat(MAX_PRODUCT_KEY_LEN + 1),
+        ] {
+            typed.product_key = Some(bad_key.clone());
+            assert!(
+                ActivationRequest::decode(&typed.encode(), 0).is_err(),
+                "{bad_key:?}"
+            );
+        }
     }
 
     #[test]

@@ -58,6 +58,20 @@ pub fn symbol_value(c: u8) -> Option<u8> {
     Some(v)
 }
 
+/// The canonical form (`SPEC.md` §12.1) of a key as typed, whatever its pattern: the
+/// symbols only, upper case, with the typo mapping (`I`/`L` → `1`, `O` → `0`) and `-` and
+/// spaces dropped. `None` when a character is neither a symbol nor a separator, or nothing
+/// is left: then the key is not one airseal made.
+pub fn canonical_form(typed: &str) -> Option<String> {
+    let mut out = String::with_capacity(typed.len());
+    for c in typed.trim().bytes() {
+        if !SEPARATORS.contains(&c) {
+            out.push(char::from(symbol(symbol_value(c)?)));
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// The symbol for a value (only the low 5 bits are used).
 pub fn symbol(v: u8) -> u8 {
     ALPHABET.get(usize::from(v & 31)).copied().unwrap_or(b'0')
@@ -546,6 +560,19 @@ mod tests {
             })
         );
         assert_eq!(Pattern::parse(DEFAULT_PATTERN).unwrap().payload_bits(), 95);
+    }
+
+    #[test]
+    fn canonical_form_without_a_pattern() {
+        assert_eq!(
+            canonical_form(" 7k3qd-m2xrp 9ftwb-4hcnv ").as_deref(),
+            Some("7K3QDM2XRP9FTWB4HCNV")
+        );
+        assert_eq!(canonical_form("oIl-O").as_deref(), Some("0110"));
+        // Not airseal's alphabet (U, `_`, `.`) or nothing left: not a canonical key.
+        for typed in ["ABCU", "AB_CD", "AB.CD", "", " - "] {
+            assert_eq!(canonical_form(typed), None, "{typed:?}");
+        }
     }
 
     #[test]

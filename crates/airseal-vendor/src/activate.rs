@@ -122,12 +122,23 @@ pub enum ActivationError {
         /// The product id the request names.
         product: String,
     },
-    /// The key is not in the ledger for this product.
+    /// The key is not in the ledger for this product (not exactly, in canonical form, or
+    /// loosely among imported keys: `SPEC.md` §15.6).
     UnknownKey {
         /// The product.
         product: String,
-        /// The key, canonical form.
+        /// The key as entered.
         key: String,
+    },
+    /// The key as entered matches several imported keys once separators and case are
+    /// ignored; the customer must enter it exactly.
+    AmbiguousKey {
+        /// The product.
+        product: String,
+        /// The key as entered.
+        entered: String,
+        /// The stored keys it matches.
+        keys: Vec<String>,
     },
     /// The key is suspended (e.g. a payment dispute).
     KeyBlocked {
@@ -259,6 +270,16 @@ impl fmt::Display for ActivationError {
             Self::UnknownKey { product, key } => {
                 write!(f, "key {key} is not in the ledger for product {product:?}")
             }
+            Self::AmbiguousKey {
+                product,
+                entered,
+                keys,
+            } => write!(
+                f,
+                "key {entered:?} matches several imported keys of {product:?} once separators \
+                 and case are ignored ({}); ask the customer to enter it exactly as issued",
+                keys.join(", ")
+            ),
             Self::KeyBlocked { product, key } => write!(
                 f,
                 "key {key} of {product:?} is suspended; reinstate it with the ledger before \
@@ -366,6 +387,15 @@ impl From<LedgerError> for ActivationError {
     fn from(e: LedgerError) -> Self {
         match e {
             LedgerError::UnknownProduct { product } => Self::UnknownProduct { product },
+            LedgerError::AmbiguousEntry {
+                product,
+                entered,
+                keys,
+            } => Self::AmbiguousKey {
+                product,
+                entered,
+                keys,
+            },
             other => Self::Ledger(other),
         }
     }
@@ -375,15 +405,6 @@ impl From<IssueError> for ActivationError {
     fn from(e: IssueError) -> Self {
         Self::Issue(e)
     }
-}
-
-/// A product key as the ledger stores it: the request should already carry the canonical
-/// form (`SPEC.md` §12.1); separators and case are forgiven.
-fn canonical_key(key: &str) -> String {
-    key.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_ascii_uppercase()
 }
 
 /// Answers an activation (or trial) request, `request_bytes` raw or armored, at `now`.
@@ -418,14 +439,15 @@ fn activate_key(
     now: UnixTime,
 ) -> Result<Response, ActivationError> {
     let product = request.product.as_str();
-    let key = canonical_key(request.product_key.as_deref().unwrap_or_default());
+    let entered = request.product_key.as_deref().unwrap_or_default();
     let tx = ledger.begin_seats()?;
-    let record = tx
-        .key(product, &key)?
-        .ok_or_else(|| ActivationError::UnknownKey {
-            product: product.to_string(),
-            key: key.clone(),
-        })?;
+    let unknown = || ActivationError::UnknownKey {
+        product: product.to_string(),
+        key: entered.to_string(),
+    };
+    // From here on `key` is the key as stored: what the license carries and seats count.
+    let key = tx.find_key(product, entered)?.ok_or_else(unknown)?.key;
+    let record = tx.key(product, &key)?.ok_or_else(unknown)?;
     match record.status {
         KeyStatus::Active => {}
         KeyStatus::Suspended => {

@@ -53,10 +53,14 @@ use rusqlite::{
 use serde_json::Value;
 
 mod imports;
+mod licenses;
+mod lookup;
 mod seats;
 mod terms;
 
 pub use imports::{ImportInfo, ImportRow, ImportWrite, ImportedKey, RowOutcome};
+pub use licenses::{LicenseFilter, LicenseRecord, LicenseSource, signed_claims};
+pub use lookup::{FoundKey, KeyMatch};
 pub use seats::{
     Activation, ActivationFilter, ActivationId, AuditFilter, IssuedResponse, KeyFilter,
     KeyOverview, SeatKey, SeatTx,
@@ -153,10 +157,11 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (3, terms::MIGRATION_3),
     (4, seats::MIGRATION_4),
     (5, imports::MIGRATION_5),
+    (6, licenses::MIGRATION_6),
 ];
 
 /// The schema version this build writes: the number of the last migration.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Migration 2: revocations (SPEC.md §13) and the revocation lists exported from them.
 const MIGRATION_2: &str = "
@@ -258,6 +263,16 @@ pub enum LedgerError {
         /// The products that have it.
         products: Vec<String>,
     },
+    /// A key as entered matches several imported keys of the product once separators and
+    /// case are ignored (`SPEC.md` §15.6): refused rather than guessed.
+    AmbiguousEntry {
+        /// The product.
+        product: String,
+        /// The key as entered.
+        entered: String,
+        /// The stored keys it matches (at most five named).
+        keys: Vec<String>,
+    },
     /// An output path is not valid UTF-8, so the ledger cannot store it for recovery.
     NonUtf8Path {
         /// The path.
@@ -267,6 +282,11 @@ pub enum LedgerError {
     Corrupt {
         /// What was wrong.
         what: String,
+    },
+    /// A license handed to the ledger to record is not a readable license document.
+    BadLicense {
+        /// Why it could not be read.
+        reason: String,
     },
     /// SQLite reported an error.
     Database {
@@ -320,12 +340,25 @@ impl fmt::Display for LedgerError {
                 "key {key} exists for several products ({}); name the product",
                 products.join(", ")
             ),
+            Self::AmbiguousEntry {
+                product,
+                entered,
+                keys,
+            } => write!(
+                f,
+                "key {entered:?} of {product:?} matches several imported keys once separators \
+                 and case are ignored ({}); enter it exactly as issued",
+                keys.join(", ")
+            ),
             Self::NonUtf8Path { path } => write!(
                 f,
                 "the output path {} is not valid UTF-8 and cannot be recorded",
                 path.display()
             ),
             Self::Corrupt { what } => write!(f, "the ledger holds unreadable data: {what}"),
+            Self::BadLicense { reason } => {
+                write!(f, "cannot record a license that does not decode: {reason}")
+            }
             Self::Database { doing, source } => write!(f, "ledger error while {doing}: {source}"),
         }
     }

@@ -11,9 +11,11 @@ use airseal_core::armor::armor;
 use airseal_core::cose::ObjectType;
 use airseal_core::{LicenseKind, Limit};
 use airseal_vendor::activate::{self, ActivationError, Response};
+use airseal_vendor::import::{self, ImportOptions, Preset};
 use airseal_vendor::issue::{Issuer, LicenseSpec, LimitSpec};
 use airseal_vendor::ledger::{
-    ActivationFilter, AuditFilter, KeyFilter, KeyStatus, KeyTerms, Ledger, Revocation,
+    ActivationFilter, AuditFilter, KeyFilter, KeyMatch, KeyStatus, KeyTerms, Ledger, LedgerError,
+    Revocation,
 };
 use airseal_vendor::vendor_dir::Config;
 use airseal_verify::{Expected, Machine, TrustStore};
@@ -174,6 +176,7 @@ fn snapshot(ledger: &Ledger) -> Vec<String> {
         "deactivation_proofs",
         "keys",
         "key_terms",
+        "licenses",
         "audit",
     ] {
         let mut st = c.prepare(&format!("SELECT * FROM {table}")).unwrap();
@@ -513,7 +516,7 @@ fn blocked_revoked_expired_and_unknown_keys_are_refused_without_a_trace() {
     let mut v = vendor();
     v.keys(
         "photo-pro",
-        &["SUSP", "REVD", "LIST", "OLD", "GOOD"],
+        &["SUSP", "REVD", "LIST", "OLD", "G00D"],
         json!({}),
     );
     v.ledger
@@ -557,7 +560,7 @@ fn blocked_revoked_expired_and_unknown_keys_are_refused_without_a_trace() {
         ("photo-pro", "NOPE", |e| {
             matches!(e, ActivationError::UnknownKey { .. })
         }),
-        ("other-product", "GOOD", |e| {
+        ("other-product", "G00D", |e| {
             matches!(e, ActivationError::UnknownProduct { .. })
         }),
     ];
@@ -565,7 +568,7 @@ fn blocked_revoked_expired_and_unknown_keys_are_refused_without_a_trace() {
         let request = a.request(product, Some(key), i as u8);
         refused(&mut v, |v| v.answer(&request), check);
     }
-    // Separators and case in the key are forgiven.
+    // Separators, case and the typo mapping (O for 0) are forgiven: the canonical form.
     v.answer(&a.request("photo-pro", Some("go-od"), 9)).unwrap();
 
     // A license revoked after activation is not re-issued.
@@ -578,7 +581,7 @@ fn blocked_revoked_expired_and_unknown_keys_are_refused_without_a_trace() {
         .unwrap();
     refused(
         &mut v,
-        |v| v.answer(&a.request("photo-pro", Some("GOOD"), 10)),
+        |v| v.answer(&a.request("photo-pro", Some("G00D"), 10)),
         |e| matches!(e, ActivationError::LicenseRevoked { .. }),
     );
 }
@@ -1002,5 +1005,194 @@ fn a_reissue_for_other_components_is_kept_in_the_audit_log() {
     assert_eq!(
         last.detail["components"],
         json!(["0707070707070707", "0808080808080808", "0909090909090909"])
+    );
+}
+
+/// Imports `tests/fixtures/import/cryptlex-v2-typed.csv` for the product `bare` (no
+/// template: the licenses are the imported terms alone): imported keys are stored verbatim,
+/// with their own terms.
+fn import_typed(v: &mut Vendor) {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import/cryptlex-v2-typed.csv");
+    let opts = ImportOptions {
+        preset: Preset::CryptlexV2,
+        product: "bare".into(),
+        maps: Vec::new(),
+        template: None,
+        skgl_secret: None,
+        update: false,
+        dry_run: false,
+        file: "cryptlex-v2-typed.csv".into(),
+    };
+    let report = import::import(&mut v.ledger, &std::fs::read(file).unwrap(), &opts).unwrap();
+    assert_eq!((report.imported, report.rejected), (5, 0), "{report:#?}");
+}
+
+#[test]
+fn an_imported_key_activates_however_its_separators_and_case_are_typed() {
+    const STORED: &str = "8F3A1C-6B2D9E-04C7F1-A95B3D";
+    let mut v = vendor();
+    import_typed(&mut v);
+    let (a, b, c) = (
+        device(90, &[1, 2, 3]),
+        device(91, &[4, 5, 6]),
+        device(92, &[7, 8, 9]),
+    );
+    // (i) exactly as issued: a seat; Total Activations 3, 1 used on Cryptlex.
+    let exact = v.answer(&a.request("bare", Some(STORED), 1)).unwrap();
+    assert!(!exact.reissued);
+    assert_eq!(exact.claims.product_key.as_deref(), Some(STORED));
+    assert_eq!(exact.claims.max_activations, Some(Limit::AtMost(3)));
+    assert_eq!(exact.seats.unwrap().to_string(), "2 of 3");
+    assert_eq!(exact.activation.key.as_deref(), Some(STORED));
+    // (ii) lower case, no dashes, from another machine: the same key, its last seat.
+    let lower = v
+        .answer(&b.request("bare", Some("8f3a1c6b2d9e04c7f1a95b3d"), 2))
+        .unwrap();
+    assert!(!lower.reissued);
+    assert_eq!(lower.claims.product_key.as_deref(), Some(STORED));
+    assert_eq!(lower.seats.unwrap().to_string(), "3 of 3");
+    // (iii) spaces for dashes, from the first machine: its own seat again, none used.
+    let spaced = v
+        .answer(&a.request("bare", Some("8F3A1C 6B2D9E 04C7F1 A95B3D"), 3))
+        .unwrap();
+    assert!(spaced.reissued);
+    assert_eq!(spaced.claims.license_id, exact.claims.license_id);
+    assert_eq!(spaced.claims.product_key.as_deref(), Some(STORED));
+    // 3 − 1 seats were left after the import, and both are taken now, however it is typed.
+    refused(
+        &mut v,
+        |v| v.answer(&c.request("bare", Some("8f3a1c.6b2d9e_04c7f1-a95b3d"), 4)),
+        |e| {
+            matches!(e, ActivationError::NoSeatsLeft { key, used: 3, limit: 3 }
+                if key == STORED)
+        },
+    );
+    // The license verifies on the machine it was issued to, naming the stored key.
+    let license = v
+        .trust()
+        .verify(
+            &lower.bytes,
+            NOW + 1,
+            &Expected::product("bare").machine(&b.machine()),
+        )
+        .unwrap();
+    assert_eq!(license.claims().product_key.as_deref(), Some(STORED));
+
+    // A lower-case UUID typed in upper case, and a key with O and L that airseal's own
+    // reading would turn into digits: found loosely, license carries the stored string.
+    for (typed, stored, seed) in [
+        (
+            "38B1460A-5104-4067-A91D-77B872934D51",
+            "38b1460a-5104-4067-a91d-77b872934d51",
+            93,
+        ),
+        ("promo gold 0042", "PROMO-GOLD-0042", 94),
+    ] {
+        let r = v
+            .answer(&device(seed, &[seed]).request("bare", Some(typed), 5))
+            .unwrap();
+        assert_eq!(r.claims.product_key.as_deref(), Some(stored), "{typed}");
+    }
+}
+
+#[test]
+fn the_lookup_is_exact_then_canonical_then_loose_and_never_guesses() {
+    let mut v = vendor();
+    import_typed(&mut v);
+    v.keys("photo-pro", &["7K3QD0M2XRP9FTWB4HCN"], json!({}));
+    let find = |v: &Vendor, product: &str, typed: &str| {
+        v.ledger
+            .find_key(product, typed)
+            .unwrap()
+            .map(|f| (f.key, f.matched))
+    };
+    assert_eq!(
+        find(&v, "bare", "ABCD-1234-EF56"),
+        Some(("ABCD-1234-EF56".into(), KeyMatch::Exact))
+    );
+    assert_eq!(
+        find(&v, "photo-pro", "7k3qd-om2xr-p9ftw-b4hcn"),
+        Some(("7K3QD0M2XRP9FTWB4HCN".into(), KeyMatch::Canonical))
+    );
+    assert_eq!(
+        find(&v, "bare", "38B1460A510440 67A91D77B872934D51"),
+        Some((
+            "38b1460a-5104-4067-a91d-77b872934d51".into(),
+            KeyMatch::Loose
+        ))
+    );
+    // Every writer of key terms (the importer's bulk insert, terms set by hand) stores the
+    // loose form the lookup probes.
+    v.ledger
+        .set_key_terms("photo-pro", "7K3QD0M2XRP9FTWB4HCN", &KeyTerms::default())
+        .unwrap();
+    let rows: Vec<(String, String)> = v
+        .ledger
+        .connection()
+        .prepare("SELECT key, loose FROM key_terms")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 6);
+    for (key, loose) in rows {
+        let want: String = key
+            .chars()
+            .filter(|c| !matches!(c, '-' | ' ' | '_' | '.'))
+            .collect::<String>()
+            .to_ascii_lowercase();
+        assert_eq!(loose, want, "{key}");
+    }
+    v.ledger
+        .connection()
+        .execute(
+            "DELETE FROM key_terms WHERE key = '7K3QD0M2XRP9FTWB4HCN'",
+            [],
+        )
+        .unwrap();
+    // Loose matching is for imported keys only: a generated key typed with `_` is unknown.
+    assert_eq!(find(&v, "photo-pro", "7K3QD_0M2XR_P9FTW_B4HCN"), None);
+    assert_eq!(find(&v, "bare", "8F3A1C-6B2D9E-04C7F1-A95B3"), None);
+    assert!(matches!(
+        v.ledger.find_key("nope", "ABCD-1234-EF56"),
+        Err(LedgerError::UnknownProduct { .. })
+    ));
+
+    // An airseal key typed with O for 0 and in lower case activates, by its canonical form.
+    let r = v
+        .answer(&device(95, &[1, 2]).request("photo-pro", Some("7k3qd-om2xr-p9ftw-b4hcn"), 1))
+        .unwrap();
+    assert_eq!(
+        r.claims.product_key.as_deref(),
+        Some("7K3QD0M2XRP9FTWB4HCN")
+    );
+
+    // Two imported keys the same once separators and case are ignored: typed exactly, each
+    // is its own key; typed any other way, refused naming both — never one picked.
+    let twin = v
+        .answer(&device(96, &[3, 4]).request("bare", Some("ABCD1234-EF56"), 2))
+        .unwrap();
+    assert_eq!(twin.claims.product_key.as_deref(), Some("ABCD1234-EF56"));
+    let d = device(97, &[5, 6]);
+    let e = refused(
+        &mut v,
+        |v| v.answer(&d.request("bare", Some("abcd 1234 ef56"), 3)),
+        |e| {
+            matches!(e, ActivationError::AmbiguousKey { keys, entered, .. }
+                if keys == &["ABCD-1234-EF56", "ABCD1234-EF56"] && entered == "abcd 1234 ef56")
+        },
+    );
+    let message = e.to_string();
+    assert!(
+        message.contains("ABCD-1234-EF56") && message.contains("ABCD1234-EF56"),
+        "{message}"
+    );
+    // Unknown stays unknown, reported as entered.
+    refused(
+        &mut v,
+        |v| v.answer(&d.request("bare", Some("no-such-key"), 4)),
+        |e| matches!(e, ActivationError::UnknownKey { key, .. } if key == "no-such-key"),
     );
 }

@@ -65,11 +65,10 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use airseal_core::activation::{
-    ActivationRequest, DeactivationProof, MAX_METERS, NONCE_LEN, Purpose,
+    ActivationRequest, DeactivationProof, MAX_METERS, MAX_PRODUCT_KEY_LEN, NONCE_LEN, Purpose,
 };
 use airseal_core::claims::MAX_COMPONENTS;
 use airseal_core::cose::{self, ObjectType};
-use airseal_core::productkey::{symbol, symbol_value};
 use airseal_core::{KeyId, LicenseClaims, UnixTime, armor};
 use ed25519_dalek::{Signer as _, SigningKey};
 use zeroize::Zeroizing;
@@ -217,23 +216,6 @@ fn random<const N: usize>() -> Result<[u8; N], DeviceError> {
     Ok(out)
 }
 
-/// A product key as the request carries it: the canonical form of `SPEC.md` §12.1 (symbols
-/// only, upper case, typo-tolerant reading: `I`/`L` → `1`, `O` → `0`) when every character is
-/// a Crockford symbol; otherwise (keys of another format, such as imported legacy keys) the
-/// key with only separators and surrounding blanks removed, for the vendor to read.
-fn canonical_key(typed: &str) -> String {
-    let stripped: String = typed
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, '-' | ' '))
-        .collect();
-    let crockford: Option<String> = stripped
-        .bytes()
-        .map(|c| symbol_value(c).map(|v| char::from(symbol(v))))
-        .collect();
-    crockford.unwrap_or(stripped)
-}
-
 impl Device {
     /// The activation state kept in `dir` (created when the first request is made).
     pub fn open(dir: impl Into<PathBuf>) -> Self {
@@ -363,8 +345,11 @@ impl Device {
     /// [`ObjectType::ActivationRequest`]'s label gives the text form.
     ///
     /// `fingerprint` must have 1 to 16 components; its hashes are salted with `product`.
-    /// The product key is sent in canonical form (`SPEC.md` §12.1) when it is a Crockford
-    /// key. `meters` (at most 16, names unique) are reported to the vendor as they are.
+    /// The product key is sent as the user entered it, only trimmed of surrounding blanks
+    /// (1 to [`MAX_PRODUCT_KEY_LEN`] bytes): the vendor, who knows how its keys are stored,
+    /// finds the key (`SPEC.md` §15.6), so a key imported from another platform keeps its
+    /// own case and separators. `meters` (at most 16, names unique) are reported to the
+    /// vendor as they are.
     ///
     /// # Errors
     /// [`DeviceError::InvalidRequest`] for arguments the format cannot carry;
@@ -399,11 +384,14 @@ impl Device {
             meters.iter().map(|(k, v)| ((*k).to_string(), *v)).collect();
         let product_key = match product_key {
             Some(typed) => {
-                let key = canonical_key(typed);
+                let key = typed.trim();
                 if key.is_empty() {
                     return Err(invalid("the product key is empty"));
                 }
-                Some(key)
+                if key.len() > MAX_PRODUCT_KEY_LEN {
+                    return Err(invalid("the product key is longer than 512 bytes"));
+                }
+                Some(key.to_string())
             }
             None => None,
         };
@@ -626,24 +614,5 @@ pub fn check_response(
             reason: "it answers another request (a replayed or mixed-up response)",
         }),
         Some(_) => Ok(license),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::canonical_key;
-
-    #[test]
-    fn product_keys_are_sent_canonical_when_they_can_be() {
-        assert_eq!(
-            canonical_key(" 7k3qd-m2xrp-9ftwb-4hcnO "),
-            "7K3QDM2XRP9FTWB4HCN0"
-        );
-        assert_eq!(canonical_key("ACME-IL0O"), "ACME1100");
-        // Not a Crockford key (U): only the separators go.
-        assert_eq!(
-            canonical_key("MXNBF-ITLDZ-WPOBY-UCHQW"),
-            "MXNBFITLDZWPOBYUCHQW"
-        );
     }
 }

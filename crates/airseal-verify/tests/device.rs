@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use airseal_core::activation::{ActivationRequest, Purpose};
+use airseal_core::activation::{ActivationRequest, MAX_PRODUCT_KEY_LEN, Purpose};
 use airseal_core::armor::armor;
 use airseal_core::cose::ObjectType;
 use airseal_core::{KeyId, LicenseClaims, MachineBinding};
@@ -110,7 +110,8 @@ fn request_install_verify() {
     assert!(bytes.len() <= 400, "request is {} bytes", bytes.len());
     let req = verify_request(&bytes).unwrap();
     assert_eq!(req.product, PRODUCT);
-    assert_eq!(req.product_key.as_deref(), Some("7K3QDM2XRP9FTWB4HCNV"));
+    // The key as entered: the vendor finds the stored key (SPEC.md §15.6).
+    assert_eq!(req.product_key.as_deref(), Some(KEY));
     assert_eq!(req.purpose, Purpose::Activation);
     assert_eq!(req.components, fp.hashes(PRODUCT));
     assert_eq!(req.app_version.as_deref(), Some("4.2.1"));
@@ -387,6 +388,31 @@ fn trial_requests_carry_no_key() {
 }
 
 #[test]
+fn the_product_key_is_sent_as_entered_only_trimmed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path().join("data"));
+    let fp = machine("a");
+    let longest = "a".repeat(MAX_PRODUCT_KEY_LEN);
+    for (typed, sent) in [
+        // Imported keys keep their case, separators and letters airseal would read as
+        // digits; airseal keys are no longer canonicalised on the machine either.
+        (
+            " 38b1460a-5104-4067-a91d-77b872934d51\n",
+            "38b1460a-5104-4067-a91d-77b872934d51",
+        ),
+        ("MUYVD-LSEBY-CXHRQ-XFAGY", "MUYVD-LSEBY-CXHRQ-XFAGY"),
+        ("\t7k3qd m2xrp 9ftwb 4hcnv ", "7k3qd m2xrp 9ftwb 4hcnv"),
+        (longest.as_str(), longest.as_str()),
+    ] {
+        let bytes = device
+            .create_request(PRODUCT, Some(typed), &fp, None, &[], NOW)
+            .unwrap();
+        let req = verify_request(&bytes).unwrap();
+        assert_eq!(req.product_key.as_deref(), Some(sent), "{typed:?}");
+    }
+}
+
+#[test]
 fn requests_the_format_cannot_carry_are_refused_up_front() {
     let tmp = tempfile::tempdir().unwrap();
     let device = Device::open(tmp.path().join("data"));
@@ -399,7 +425,9 @@ fn requests_the_format_cannot_carry_are_refused_up_front() {
     let fp = machine("a");
     invalid(device.create_request(PRODUCT, Some(KEY), &Fingerprint::new(), None, &[], NOW));
     invalid(device.create_request("", Some(KEY), &fp, None, &[], NOW));
-    invalid(device.create_request(PRODUCT, Some(" - "), &fp, None, &[], NOW));
+    invalid(device.create_request(PRODUCT, Some(" \t "), &fp, None, &[], NOW));
+    let long = "A".repeat(MAX_PRODUCT_KEY_LEN + 1);
+    invalid(device.create_request(PRODUCT, Some(&long), &fp, None, &[], NOW));
     invalid(device.create_request(PRODUCT, Some(KEY), &fp, None, &[("a", 1), ("a", 2)], NOW));
     let names: Vec<String> = (0..17).map(|i| format!("m{i}")).collect();
     let many: Vec<(&str, i64)> = names.iter().map(|n| (n.as_str(), 1)).collect();

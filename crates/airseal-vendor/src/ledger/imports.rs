@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use rusqlite::{Connection, OptionalExtension as _, params};
 use serde_json::Value;
 
+use super::lookup::loose_form;
 use super::terms::{key_terms_in, put_key_terms_in};
 use super::{
     BatchId, KeyStatus, KeyTerms, Ledger, LedgerError, audit_in, db, now, parse_json, to_u64,
@@ -176,8 +177,8 @@ impl<'c> TermsInsert<'c> {
         let mut insert = tx
             .prepare_cached(
                 "INSERT OR FAIL INTO key_terms (product, key, template, spec, email,
-                     prior_activations, prior_deactivations, source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                     prior_activations, prior_deactivations, source, loose)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )
             .map_err(db("storing key terms"))?;
         insert
@@ -206,6 +207,7 @@ impl<'c> TermsInsert<'c> {
                 )
             })
             .and_then(|()| st.raw_bind_parameter(8, terms.source.as_deref()))
+            .and_then(|()| st.raw_bind_parameter(9, loose_form(key)))
             .and_then(|()| st.raw_execute())
             .map_err(db("storing key terms"))?;
         Ok(())

@@ -449,6 +449,20 @@ fn activation_where(
 }
 
 impl SeatTx<'_> {
+    /// [`Ledger::find_key`] inside the seat transaction, so the key found is the key whose
+    /// seats are then counted and written: exact, canonical, then loose among imported
+    /// keys (`SPEC.md` §15.6).
+    ///
+    /// # Errors
+    /// As [`Ledger::find_key`].
+    pub fn find_key(
+        &self,
+        product: &str,
+        entered: &str,
+    ) -> Result<Option<super::FoundKey>, LedgerError> {
+        super::lookup::find_key_in(&self.tx, product, entered)
+    }
+
     /// The key's status, batch and terms, or `None` when the ledger does not have it.
     ///
     /// # Errors
@@ -629,8 +643,8 @@ impl SeatTx<'_> {
     }
 
     /// Records a new seat (or trial) for `request`, answered with `response` whose claims
-    /// are `claims`, and its audit row. `key` is the canonical product key (`None` for a
-    /// trial). Returns the new activation's id.
+    /// are `claims`, the license (in `licenses`) and its audit row. `key` is the canonical
+    /// product key (`None` for a trial). Returns the new activation's id.
     ///
     /// # Errors
     /// A database error; a second live seat for the same (product, key, device key) is
@@ -674,6 +688,13 @@ impl SeatTx<'_> {
             .map_err(db("recording an activation"))?;
         let id = self.tx.last_insert_rowid();
         self.record_response(id, request, claims, now)?;
+        super::licenses::record_license_in(
+            &self.tx,
+            claims,
+            super::licenses::LicenseSource::Activation,
+            Some(id),
+            None,
+        )?;
         audit_in(
             &self.tx,
             if key.is_some() {
@@ -695,7 +716,7 @@ impl SeatTx<'_> {
 
     /// Records a response re-issued on an existing seat (same device, new request): the
     /// seat now has the request's components, nonce, version and meters, and the new
-    /// response. Audited.
+    /// response, which is also recorded in `licenses`. Audited.
     ///
     /// # Errors
     /// A database error.
@@ -730,6 +751,13 @@ impl SeatTx<'_> {
             })
             .map_err(db("recording a re-issued response"))?;
         self.record_response(activation.id, request, claims, now)?;
+        super::licenses::record_license_in(
+            &self.tx,
+            claims,
+            super::licenses::LicenseSource::Activation,
+            Some(activation.id),
+            None,
+        )?;
         audit_in(
             &self.tx,
             "activation.reissue",

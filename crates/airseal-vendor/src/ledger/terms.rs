@@ -17,6 +17,14 @@ use crate::issue::LicenseSpec;
 /// copy of the spec's licensee e-mail, indexed so `airseal ledger` can search by it.
 /// `prior_activations` and `prior_deactivations` count what the key already used on the
 /// platform it came from, so an import never hands out seats twice.
+///
+/// `loose` is the key with `-`, space, `_` and `.` removed and ASCII in lower case
+/// ([`super::lookup::loose_form`]), so a customer who types an imported key in another case
+/// or with other separators is found with one index probe. Both writers
+/// ([`put_key_terms_in`] and the importer's bulk insert) compute it in Rust and bind it;
+/// `NOT NULL` makes a writer that forgets fail. (A generated column would keep itself
+/// right, but evaluating SQLite's `replace`/`lower` chain for every imported row costs more
+/// than binding a string already made.)
 pub(super) const MIGRATION_3: &str = "
 CREATE TABLE key_terms (
     product             TEXT NOT NULL,
@@ -27,11 +35,13 @@ CREATE TABLE key_terms (
     prior_activations   INTEGER NOT NULL DEFAULT 0 CHECK (prior_activations >= 0),
     prior_deactivations INTEGER NOT NULL DEFAULT 0 CHECK (prior_deactivations >= 0),
     source              TEXT,
+    loose               TEXT NOT NULL,
     PRIMARY KEY (product, key),
     FOREIGN KEY (product, key) REFERENCES keys(product, key)
 ) STRICT, WITHOUT ROWID;
 
 CREATE INDEX key_terms_email ON key_terms (email) WHERE email IS NOT NULL;
+CREATE INDEX key_terms_loose ON key_terms (product, loose);
 ";
 
 /// The terms of one key.
@@ -69,8 +79,9 @@ pub(crate) fn put_key_terms_in(
     );
     conn.prepare_cached(
         "INSERT OR REPLACE INTO key_terms
-             (product, key, template, spec, email, prior_activations, prior_deactivations, source)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             (product, key, template, spec, email, prior_activations, prior_deactivations,
+              source, loose)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -81,7 +92,8 @@ pub(crate) fn put_key_terms_in(
             terms.spec.licensee_email,
             prior_a,
             prior_d,
-            terms.source
+            terms.source,
+            super::lookup::loose_form(key)
         ])
     })
     .map_err(db("storing key terms"))?;
