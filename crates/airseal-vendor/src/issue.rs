@@ -292,6 +292,13 @@ impl LicenseSpec {
         macro_rules! fill {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = base.$f; } )* };
         }
+        // `days` and `expires` are two ways of saying one thing: whichever this spec gives
+        // overrides both of the base's (an imported key's own expiry beats a template's
+        // `days = 365`), rather than leaving both set, which `to_claims` refuses.
+        if self.days.is_none() && self.expires.is_none() {
+            self.days = base.days;
+            self.expires = base.expires;
+        }
         fill!(
             product,
             issuer,
@@ -300,8 +307,6 @@ impl LicenseSpec {
             licensee_email,
             licensee_org,
             product_key,
-            days,
-            expires,
             not_before,
             max_activations,
             max_deactivations,
@@ -618,6 +623,41 @@ mod tests {
         .or(base);
         assert_eq!(spec.product.as_deref(), Some("b"));
         assert_eq!(spec.days, Some(5));
+    }
+
+    #[test]
+    fn an_own_expiry_overrides_the_templates_days_and_vice_versa() {
+        let days = LicenseSpec {
+            days: Some(365),
+            ..Default::default()
+        };
+        let expires = LicenseSpec {
+            expires: Some("2030-01-31".into()),
+            ..Default::default()
+        };
+        let spec = expires.clone().or(days.clone());
+        assert_eq!(
+            (spec.days, spec.expires.as_deref()),
+            (None, Some("2030-01-31"))
+        );
+        let spec = days.clone().or(expires.clone());
+        assert_eq!((spec.days, spec.expires.as_deref()), (Some(365), None));
+        // Neither given: both come from the base (which `to_claims` checks as usual).
+        let spec = LicenseSpec::default().or(expires);
+        assert_eq!(spec.expires.as_deref(), Some("2030-01-31"));
+        let issuer = Issuer::new(SigningKey::from_bytes(&[3; 32]));
+        let mut product = LicenseSpec {
+            product: Some("p".into()),
+            expires: Some("2030-01-31".into()),
+            ..Default::default()
+        }
+        .or(days);
+        product.issuer = Some("acme".into());
+        let claims = product.to_claims(&issuer, 0, &mut rand::rng()).unwrap();
+        assert_eq!(
+            claims.expires_at,
+            Some(parse_time("x", "2030-01-31", EndOfDay::Yes).unwrap())
+        );
     }
 
     #[test]

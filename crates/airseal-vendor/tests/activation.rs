@@ -1196,3 +1196,29 @@ fn the_lookup_is_exact_then_canonical_then_loose_and_never_guesses() {
         |e| matches!(e, ActivationError::UnknownKey { key, .. } if key == "no-such-key"),
     );
 }
+
+#[test]
+fn an_imported_expiry_beats_the_templates_days() {
+    let mut v = vendor();
+    v.keys("photo-pro", &["IMPEXP"], json!({}));
+    v.ledger
+        .set_key_terms(
+            "photo-pro",
+            "IMPEXP",
+            &KeyTerms {
+                template: Some("pro".into()), // days = 365
+                spec: LicenseSpec {
+                    expires: Some("2027-12-31".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let a = device(82, &[1, 2, 3]);
+    let r = v
+        .answer(&a.request("photo-pro", Some("IMPEXP"), 1))
+        .unwrap();
+    // 2027-12-31, end of day UTC: the key's own expiry, not NOW + 365 days.
+    assert_eq!(r.claims.expires_at, Some(1_830_297_600));
+}
