@@ -331,3 +331,48 @@ fn killed_import_leaves_none_or_all_of_the_batch() {
         "no run was killed before it finished: {outcomes:?}"
     );
 }
+
+#[test]
+fn keys_inspect_finds_an_imported_key_however_it_is_typed() {
+    let tmp = vendor();
+    let d = tmp.path();
+    ok(&airseal(
+        d,
+        &[
+            "import",
+            "--from",
+            "cryptlex-v2",
+            &fixture("cryptlex-v2.csv"),
+            "--product",
+            "photo-pro",
+        ],
+    ));
+    // Stored as exported: "8F3A1C-6B2D9E-04C7F1-A95B3D". Typed in lower case with spaces:
+    for typed in ["8F3A1C-6B2D9E-04C7F1-A95B3D", "8f3a1c 6b2d9e 04c7f1 a95b3d"] {
+        let out = ok(&airseal(
+            d,
+            &["keys", "inspect", typed, "--product", "photo-pro", "--json"],
+        ));
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["status"], "valid", "{out}");
+        assert_eq!(v["kind"], "import", "{out}");
+        assert_eq!(v["key"], "8F3A1C-6B2D9E-04C7F1-A95B3D", "{out}");
+        assert_eq!(
+            v["typed_differently"],
+            typed != "8F3A1C-6B2D9E-04C7F1-A95B3D",
+            "{out}"
+        );
+    }
+    // A key that was never imported is still not found.
+    let o = airseal(
+        d,
+        &[
+            "keys",
+            "inspect",
+            "8F3A1C-6B2D9E-04C7F1-A95B3E",
+            "--product",
+            "photo-pro",
+        ],
+    );
+    assert_ne!(o.status.code(), Some(0));
+}

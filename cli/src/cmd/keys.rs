@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use airseal_core::productkey::{DEFAULT_PATTERN, Pattern};
 use airseal_vendor::batch::{self, BatchRequest, KeySource, OutputFormat};
 use airseal_vendor::keys::{self, DataKeySpec, KeyGenerator, KeyKind, KeyReading};
-use airseal_vendor::ledger::Ledger;
+use airseal_vendor::ledger::{KeyMatch, Ledger};
 use airseal_vendor::skgl;
 use airseal_vendor::vendor_dir::{VENDOR_ENV, VendorDir};
 use clap::{Args, Subcommand};
@@ -356,6 +356,31 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
         Err(airseal_core::signedkey::SignedKeyError::WrongLength { .. })
     ) {
         return inspect_signed(&vendor, &ledger, &products, a);
+    }
+    // A key imported from another platform keeps its own spelling and may follow no
+    // pattern: find it as activation does (exactly, or ignoring case and separators).
+    for product in &products {
+        let found = ledger
+            .find_key(product, &a.key)
+            .map_err(|e| CliError::msg(e.to_string()))?;
+        let Some(found) = found.filter(|f| f.matched != KeyMatch::Canonical) else {
+            continue;
+        };
+        let Some(r) = ledger
+            .key_info(Some(product), &found.key)
+            .map_err(|e| CliError::msg(e.to_string()))?
+        else {
+            continue;
+        };
+        if r.kind != "import" {
+            continue;
+        }
+        let verdict = json!({"key": found.key, "status": "valid", "product": product,
+            "kind": r.kind, "batch": r.batch, "created": airseal_vendor::issue::format_time(r.created),
+            "ledger_status": r.status.as_str(),
+            "typed_differently": found.matched == KeyMatch::Loose});
+        print_verdict(&verdict, a.json);
+        return Ok(ExitCode::SUCCESS);
     }
     // Read the key with each candidate product's pattern; the first that reads it wins.
     let mut verdict =
