@@ -30,3 +30,4 @@ cp corpus/verify/* corpus/fast_differential/
 # Activation messages share the license envelope: seed with the license files.
 cp corpus/verify/* corpus/activation/
 cp ../vectors/licenses/activation-response* corpus/activation_response/
+cp ../vectors/activation/* corpus/activation/

@@ -930,6 +930,181 @@ def run_case(base: pathlib.Path, case: dict) -> tuple[bool, str]:
     return True, "; ".join([got["status"]] + notes)
 
 
+# --- activation requests and deactivation proofs (SPEC.md section 15.1-15.2) -----------------
+# vectors/activation.json: objects signed by the device key they carry. Order: envelope ->
+# typ -> payload decode -> kid == KeyId(device key) (malformed) -> the device key is a usable
+# point (invalid_public_key) -> strict Ed25519 (bad_signature). Every unknown payload key is
+# critical, negative ones too.
+TYP_REQUEST = "airseal-request"
+TYP_DEACTIVATION = "airseal-deactivation"
+NONCE_LEN = 16
+MAX_METERS = 16
+MAX_PRODUCT_KEY_LEN = 512
+# Unicode White_Space (what Rust's str::trim removes); Python's str.strip also removes
+# U+001C..U+001F, which are not White_Space, so the set is spelled out.
+UNICODE_WS = ("\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B))
+              + "\u2028\u2029\u202f\u205f\u3000")
+
+
+def decode_request(payload: bytes) -> dict:
+    r = Reader(payload, "request")
+    n = r.length(MAP)
+    order, out = KeyOrder(), {}
+    purpose = "activation"
+    for _ in range(n):
+        r.context = "request"
+        at = r.pos
+        key = r.int()
+        order.check(r, payload[at:r.pos])
+        if key == 1:
+            r.context = "request.product"
+            out["product"] = r.text()
+        elif key == 2:
+            r.context = "request.product_key"
+            k = r.text()
+            if not 1 <= len(k.encode()) <= MAX_PRODUCT_KEY_LEN or k.strip(UNICODE_WS) != k:
+                raise r.err("invalid_value", "product key: 1 to 512 bytes, no surrounding blanks")
+            out["product_key"] = k
+        elif key == 3:
+            r.context = "request.components"
+            count = r.length(ARRAY)
+            if not 1 <= count <= MAX_COMPONENTS:
+                raise r.err("invalid_value", "1 to 16 components")
+            out["components"] = [r.bytes_exact(8).hex() for _ in range(count)]
+        elif key == 4:
+            r.context = "request.device_key"
+            out["device_key"] = r.bytes_exact(32).hex()
+        elif key == 5:
+            r.context = "request.nonce"
+            out["nonce"] = r.bytes_exact(NONCE_LEN).hex()
+        elif key == 6:
+            r.context = "request.created"
+            out["created"] = r.int()
+        elif key == 7:
+            r.context = "request.app_version"
+            out["app_version"] = r.text()
+        elif key == 8:
+            r.context = "request.purpose"
+            if r.expect(UNSIGNED) != 1:
+                raise r.err("invalid_value", "purpose must be 1 (trial) or omitted")
+            purpose = "trial"
+        elif key == 9:
+            r.context = "request.meters"
+            count = r.length(MAP)
+            if not 1 <= count <= MAX_METERS:
+                raise r.err("invalid_value", "1 to 16 meters")
+            inner, meters = KeyOrder(), []
+            for _ in range(count):
+                k_at = r.pos
+                name = r.text()
+                inner.check(r, payload[k_at:r.pos])
+                meters.append({"name": name, "value": r.int()})
+            out["meters"] = meters
+        else:
+            raise r.err("unknown_critical_key", f"key {key}")
+    r.context = "request"
+    r.finish()
+    for field in ("product", "components", "device_key", "nonce", "created"):
+        if field not in out:
+            raise malformed(f"request.{field}", "missing_field")
+    if (purpose == "activation") != ("product_key" in out):
+        raise malformed("request", "invalid_value", "an activation names a product key; a trial does not")
+    out["purpose"] = purpose
+    return out
+
+
+def decode_deactivation(payload: bytes) -> dict:
+    r = Reader(payload, "deactivation")
+    n = r.length(MAP)
+    order, out = KeyOrder(), {}
+    for _ in range(n):
+        r.context = "deactivation"
+        at = r.pos
+        key = r.int()
+        order.check(r, payload[at:r.pos])
+        if key == 1:
+            r.context = "deactivation.product"
+            out["product"] = r.text()
+        elif key == 2:
+            r.context = "deactivation.license_id"
+            out["license_id"] = r.text()
+        elif key == 3:
+            r.context = "deactivation.token_id"
+            b = r.bytes()
+            if not 1 <= len(b) <= MAX_TOKEN_ID_LEN:
+                raise r.err("invalid_value", "token id must be 1 to 32 bytes")
+            out["token_id"] = b.hex()
+        elif key == 4:
+            r.context = "deactivation.device_key"
+            out["device_key"] = r.bytes_exact(32).hex()
+        elif key == 5:
+            r.context = "deactivation.nonce"
+            out["nonce"] = r.bytes_exact(NONCE_LEN).hex()
+        elif key == 6:
+            r.context = "deactivation.created"
+            out["created"] = r.int()
+        else:
+            raise r.err("unknown_critical_key", f"key {key}")
+    r.context = "deactivation"
+    r.finish()
+    for field in ("product", "license_id", "token_id", "device_key", "nonce", "created"):
+        if field not in out:
+            raise malformed(f"deactivation.{field}", "missing_field")
+    return out
+
+
+def verify_device_signed(data: bytes, kind: str, notes: list) -> dict:
+    raw = dearmor(data)
+    env = parse_envelope(raw)
+    typ, decode = {"request": (TYP_REQUEST, decode_request),
+                   "deactivation": (TYP_DEACTIVATION, decode_deactivation)}[kind]
+    if env["header"]["typ"] != typ:
+        raise Reject("wrong_type", detail=f"typ {env['header']['typ']!r}")
+    fields = decode(env["payload"])
+    # The payload must also be deterministic CBOR as cbor2 sees it (a second, library check).
+    if det_encode(cbor2.loads(env["payload"])) != env["payload"]:
+        raise RuntimeError("cbor2 round trip differs from the payload")
+    device = bytes.fromhex(fields["device_key"])
+    if kid_of(device) != env["header"]["kid"]:
+        raise malformed("protected header kid", "invalid_value", "kid is not the device key's id")
+    if not usable_public_key(device):
+        raise Reject("invalid_public_key")
+    s = int.from_bytes(env["signature"][32:], "little")
+    r_point = decode_point(env["signature"][:32])
+    if s >= ED25519_L or r_point is None or is_small_order(r_point):
+        raise Reject("bad_signature", detail="not a strict signature")
+    if not verify_signature_pycose(raw, env, device):
+        raise Reject("bad_signature")
+    if env["header"]["alg"] == ALG_ED25519:
+        notes.append("alg -19 mapped to pycose EdDSA")
+    return fields
+
+
+def run_activation_case(base: pathlib.Path, case: dict) -> tuple[bool, str]:
+    data = (base / case["file"]).read_bytes()
+    exp = case["expected"]
+    notes: list[str] = []
+    try:
+        got = verify_device_signed(data, case["kind"], notes)
+    except Reject as e:
+        if exp["result"] != "error":
+            return False, f"expected valid, got {e.cls} ({e.context} {e.rule} {e.detail})"
+        if e.cls != exp["error"]:
+            return False, f"expected {exp['error']}, got {e.cls} ({e.context} {e.rule} {e.detail})"
+        if e.cls == "malformed" and (e.context, e.rule) != (exp.get("context"), exp.get("rule")):
+            notes.append(f"NOTE rule differs: ours {e.context}/{e.rule}, "
+                         f"vectors {exp.get('context')}/{exp.get('rule')}")
+        else:
+            notes.append(f"{e.cls} {e.context}/{e.rule}".rstrip(" /"))
+        return True, "; ".join(notes)
+    if exp["result"] != "valid":
+        return False, f"expected {exp['error']}, but the {case['kind']} verified"
+    if got != exp["fields"]:
+        diff = sorted(k for k in set(got) | set(exp["fields"]) if got.get(k) != exp["fields"].get(k))
+        return False, f"fields differ in {diff}"
+    return True, "; ".join(["valid"] + notes)
+
+
 def doc_example(vectors: pathlib.Path, product: str, now: int) -> tuple[bool, str]:
     """Extra check: the README example (public key file + armored license) verifies."""
     key = None
@@ -982,6 +1157,24 @@ def main(argv: list[str]) -> int:
         else:
             failed += 1
             print(f"FAIL doc-example.lic: {why}")
+    activation_path = base / "activation.json"
+    if activation_path.exists():  # requests and deactivation proofs, next to the manifest
+        activation = json.loads(activation_path.read_text())
+        for k in activation["device_keys"]:
+            if kid_of(bytes.fromhex(k["public_key"])).hex() != k["kid"]:
+                failed += 1
+                print(f"FAIL activation device key {k['name']}: kid does not match")
+        for case in activation["cases"]:
+            try:
+                ok, why = run_activation_case(base, case)
+            except Exception as e:
+                ok, why = False, f"internal error: {e!r} {traceback.format_exc(limit=2).splitlines()[-1]}"
+            if ok:
+                passed += 1
+                print(f"ok   {case['file']}" + (f"  [{why}]" if verbose and why else ""))
+            else:
+                failed += 1
+                print(f"FAIL {case['file']}: {why}")
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

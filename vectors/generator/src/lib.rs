@@ -16,6 +16,9 @@ use airseal_vendor::json::claims_to_json;
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 
+mod activation;
+pub use activation::{activation_cases, activation_manifest};
+
 /// `now` used by most cases: 2026-01-01T00:00:00Z.
 pub const NOW: i64 = 1_767_225_600;
 /// Issue time used by most cases: 2025-06-01T00:00:00Z.
@@ -65,7 +68,8 @@ pub fn keys() -> [TestKey; 3] {
 /// One generated case.
 #[derive(Debug)]
 pub struct Case {
-    /// File name under `vectors/licenses/`.
+    /// File name under `vectors/licenses/` (or `vectors/activation/` for the cases of
+    /// [`activation_cases`]).
     pub file: String,
     /// The file's bytes.
     pub bytes: Vec<u8>,

@@ -36,8 +36,20 @@ fn write(dir: &std::path::Path) -> std::io::Result<usize> {
     let keys = serde_json::to_string_pretty(&airseal_vectors::key_vectors())
         .map_err(std::io::Error::other)?;
     std::fs::write(dir.join("keys.json"), keys + "\n")?;
+    let activation = airseal_vectors::activation_cases();
+    let act = dir.join("activation");
+    if act.exists() {
+        std::fs::remove_dir_all(&act)?;
+    }
+    std::fs::create_dir_all(&act)?;
+    for c in &activation {
+        std::fs::write(act.join(&c.file), &c.bytes)?;
+    }
+    let manifest = serde_json::to_string_pretty(&airseal_vectors::activation_manifest(&activation))
+        .map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("activation.json"), manifest + "\n")?;
     let (public, license) = airseal_vectors::doc_example();
     std::fs::write(dir.join("doc-example.pub"), public)?;
     std::fs::write(dir.join("doc-example.lic"), license)?;
-    Ok(cases.len())
+    Ok(cases.len() + activation.len())
 }

@@ -47,10 +47,47 @@ fn committed_files_match_the_generator() {
     );
 }
 
+/// The same for `vectors/activation.json` and `vectors/activation/`: every file is the
+/// generator's, and every file there is made by a case.
+#[test]
+fn committed_activation_files_match_the_generator() {
+    let cases = airseal_vectors::activation_cases();
+    for c in &cases {
+        let on_disk = std::fs::read(dir().join("activation").join(&c.file))
+            .unwrap_or_else(|e| panic!("{}: {e} (run `cargo run -p airseal-vectors`)", c.file));
+        assert!(
+            on_disk == c.bytes,
+            "activation/{} differs from the generator's output",
+            c.file
+        );
+    }
+    let names: BTreeSet<String> = cases.iter().map(|c| c.file.clone()).collect();
+    assert_eq!(names.len(), cases.len(), "two cases share a file name");
+    for entry in std::fs::read_dir(dir().join("activation")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            names.contains(&name),
+            "{name} is in vectors/activation but no case makes it"
+        );
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("activation.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest, airseal_vectors::activation_manifest(&cases));
+}
+
 #[test]
 fn generation_is_deterministic() {
     let a = airseal_vectors::generate();
     let b = airseal_vectors::generate();
+    assert!(
+        a.iter()
+            .zip(&b)
+            .all(|(x, y)| x.bytes == y.bytes && x.entry == y.entry)
+    );
+    let a = airseal_vectors::activation_cases();
+    let b = airseal_vectors::activation_cases();
+    assert_eq!(a.len(), b.len());
     assert!(
         a.iter()
             .zip(&b)
