@@ -16,29 +16,8 @@ use airseal_vendor::ledger::{ActivationFilter, Ledger};
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 
-fn airseal(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_airseal"))
-        .current_dir(dir)
-        .args(args)
-        .env("AIRSEAL_PASSPHRASE", "pw")
-        .env_remove("AIRSEAL_VENDOR")
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{airseal, ok, stderr};
 
 /// A vendor folder with a signing key, product `photo-pro` (2 seats per key, 1
 /// deactivation) and `n` keys; returns the folder and the keys.

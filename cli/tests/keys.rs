@@ -10,25 +10,8 @@ use std::time::Duration;
 use airseal_vendor::ledger::Ledger;
 use serde_json::Value;
 
-fn airseal(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_airseal"))
-        .current_dir(dir)
-        .args(args)
-        .env("AIRSEAL_PASSPHRASE", "pw")
-        .env_remove("AIRSEAL_VENDOR")
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+mod common;
+use common::{airseal, ok};
 
 fn vendor() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();

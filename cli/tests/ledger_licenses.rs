@@ -6,32 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-fn airseal(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_airseal"))
-        .current_dir(dir)
-        .args(args)
-        .env("AIRSEAL_PASSPHRASE", "pw")
-        .env_remove("AIRSEAL_VENDOR")
-        .env_remove("AIRSEAL_DATA_DIR")
-        .env_remove("XDG_DATA_HOME")
-        .output()
-        .unwrap()
-}
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+mod common;
+use common::{airseal, ok};
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -5,32 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use airseal_core::armor::{QR_PREFIX, dearmor};
 
-fn airseal(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_airseal"))
-        .current_dir(dir)
-        .args(args)
-        .env("AIRSEAL_PASSPHRASE", "pw")
-        .env_remove("AIRSEAL_VENDOR")
-        .env_remove("AIRSEAL_DATA_DIR")
-        .env_remove("XDG_DATA_HOME")
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+mod common;
+use common::{airseal, ok};
 
 /// The one `AIRSEAL:` line printed under a terminal QR code.
 fn qr_line(stdout: &str) -> String {
