@@ -57,7 +57,8 @@ pub struct KeyTerms {
     pub prior_activations: u64,
     /// Deactivations the key already used before it came to airseal.
     pub prior_deactivations: u64,
-    /// Where the terms came from (for example `cryptlex-v2 import 7, line 12`).
+    /// Where the terms came from within their import (for example `cryptlex-v2 line 12`; the
+    /// file is recorded once, with the import of the key's batch).
     pub source: Option<String>,
 }
 
