@@ -182,7 +182,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Malformed(e) => write!(f, "malformed license: {e}"),
+            Error::Malformed(e) => write!(f, "malformed: {e}"),
             Error::UnsupportedAlgorithm { alg } => {
                 write!(
                     f,
@@ -190,7 +190,7 @@ impl fmt::Display for Error {
                 )
             }
             Error::WrongType { found } => {
-                write!(f, "not a license: the signed object's type is {found:?}")
+                write!(f, "wrong type: the signed object's type is {found:?}, not the kind this step reads")
             }
             Error::UnknownKeyId { kid } => {
                 write!(
