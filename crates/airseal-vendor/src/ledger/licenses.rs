@@ -227,13 +227,12 @@ pub fn signed_claims(document: &[u8]) -> Result<LicenseClaims, LedgerError> {
 const KEY_FORM: &str =
     "lower(replace(replace(replace(replace(product_key, '-', ''), ' ', ''), '_', ''), '.', ''))";
 
-/// The key condition of [`Ledger::list_licenses`]: [`KEY_FORM`] on both sides, so both are
-/// normalised identically. The `IS NOT NULL` term lets SQLite use the partial index.
+/// The key condition of [`Ledger::list_licenses`]: [`KEY_FORM`] of the stored key against
+/// the searched key's [`loose_form`](super::lookup::loose_form), bound by the caller — the
+/// one Rust implementation of the rule. The `IS NOT NULL` term lets SQLite use the partial
+/// index.
 fn key_match() -> String {
-    format!(
-        "product_key IS NOT NULL AND {KEY_FORM} = \
-         lower(replace(replace(replace(replace(?, '-', ''), ' ', ''), '_', ''), '.', ''))"
-    )
+    format!("product_key IS NOT NULL AND {KEY_FORM} = ?")
 }
 
 const COLUMNS: &str = "token_id, license_id, product, product_key, kind, email, name, \
@@ -381,7 +380,7 @@ fn select(filter: &LicenseFilter) -> (String, Vec<Box<dyn ToSql>>) {
     }
     if let Some(k) = &filter.key {
         conditions.push(key_match());
-        values.push(Box::new(k.clone()));
+        values.push(Box::new(super::lookup::loose_form(k)));
     }
     if let Some(id) = &filter.license_id {
         conditions.push("license_id = ?".to_string());
