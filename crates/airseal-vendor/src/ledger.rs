@@ -65,7 +65,7 @@ pub use seats::{
     Activation, ActivationFilter, ActivationId, AuditFilter, IssuedResponse, KeyFilter,
     KeyOverview, SeatKey, SeatTx,
 };
-pub use terms::KeyTerms;
+pub use terms::{KeyTerms, TermsRecord};
 
 /// How long a process waits for another one holding the ledger's write lock before giving
 /// up with [`LedgerError::Busy`]. A large batch holds the lock for a few seconds.
@@ -149,6 +149,18 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 ";
 
+/// The part of a migration that SQL cannot do (re-encoding stored values).
+type DataStep = fn(&Connection) -> Result<(), LedgerError>;
+
+/// The data step of migration `number`, if it has one: run after its SQL, in the same
+/// transaction.
+fn data_step(number: u32) -> Option<DataStep> {
+    match number {
+        7 => Some(terms::move_key_terms),
+        _ => None,
+    }
+}
+
 /// The schema migrations, numbered from 1 without gaps; `PRAGMA user_version` is the number
 /// of the last one applied. Append only: a migration that has shipped is never changed.
 pub const MIGRATIONS: &[(u32, &str)] = &[
@@ -158,10 +170,11 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (4, seats::MIGRATION_4),
     (5, imports::MIGRATION_5),
     (6, licenses::MIGRATION_6),
+    (7, terms::MIGRATION_7),
 ];
 
 /// The schema version this build writes: the number of the last migration.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Migration 2: revocations (SPEC.md §13) and the revocation lists exported from them.
 const MIGRATION_2: &str = "
@@ -749,6 +762,9 @@ impl Ledger {
                 });
             };
             tx.execute_batch(sql).map_err(db("applying a migration"))?;
+            if let Some(step) = data_step(*number) {
+                step(&tx)?;
+            }
             if *number == 1 {
                 tx.pragma_update(None, "application_id", APPLICATION_ID)
                     .map_err(db("setting the application id"))?;
@@ -1002,7 +1018,9 @@ impl Ledger {
             .and_then(|()| insert.raw_bind_parameter(3, id))
             .map_err(db("preparing the key insert"))?;
         Ok(BatchWriter {
+            conn,
             insert,
+            insert_with_terms: None,
             tx,
             id,
             product: product.to_string(),
@@ -1497,7 +1515,10 @@ fn batch_status(conn: &Connection, id: BatchId) -> Result<BatchStatus, LedgerErr
 /// keys, its audit row), which is also what happens when the process dies.
 pub struct BatchWriter<'a> {
     // Declared before `tx` so the statement is finalized before the transaction ends.
+    conn: &'a Connection,
     insert: Statement<'a>,
+    /// The insert of [`BatchWriter::insert_keys_with_terms`], prepared on first use.
+    insert_with_terms: Option<Statement<'a>>,
     tx: Transaction<'a>,
     id: BatchId,
     product: String,
@@ -1523,6 +1544,17 @@ impl fmt::Debug for BatchWriter<'_> {
             .field("inserted", &self.inserted)
             .finish_non_exhaustive()
     }
+}
+
+/// A new key with its own terms, for [`BatchWriter::insert_keys_with_terms`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KeyWithTerms<'r> {
+    /// The key, as it is to be stored.
+    pub key: &'r str,
+    /// Its status.
+    pub status: KeyStatus,
+    /// Its terms record ([`terms::encode_terms`]).
+    pub record: &'r [u8],
 }
 
 /// The first 8 bytes of a key, big-endian, zero-padded: sorting on this number orders keys
@@ -1590,25 +1622,69 @@ impl BatchWriter<'_> {
     /// [`LedgerError::EmptyKey`] (nothing from this call is then recorded), or a database
     /// error (the batch must then be dropped).
     pub fn insert_keys<S: AsRef<str>>(&mut self, keys: &[S]) -> Result<Vec<bool>, LedgerError> {
-        if keys.iter().any(|k| k.as_ref().is_empty()) {
+        self.insert_sorted(keys, S::as_ref, |w, key, _, seq| w.insert_at(key, seq))
+    }
+
+    /// Records keys that bring their own terms (an import), as [`BatchWriter::insert_keys`]
+    /// does, with each new key's status, terms record and loose form written in the same
+    /// row: one B-tree insert per key (`terms.rs` explains the layout).
+    pub(crate) fn insert_keys_with_terms(
+        &mut self,
+        rows: &[KeyWithTerms<'_>],
+    ) -> Result<Vec<bool>, LedgerError> {
+        self.insert_sorted(
+            rows,
+            |r| r.key,
+            |w, key, row, seq| {
+                if w.insert_with_terms.is_none() {
+                    let mut st = w
+                    .conn
+                    .prepare(
+                        "INSERT OR IGNORE INTO keys (product, key, batch, seq, status, terms, loose)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
+                    .map_err(db("preparing the key insert"))?;
+                    st.raw_bind_parameter(1, w.product.as_str())
+                        .and_then(|()| st.raw_bind_parameter(3, w.id))
+                        .map_err(db("preparing the key insert"))?;
+                    w.insert_with_terms = Some(st);
+                }
+                let Some(st) = w.insert_with_terms.as_mut() else {
+                    return Ok(false);
+                };
+                st.raw_bind_parameter(2, key)
+                    .and_then(|()| st.raw_bind_parameter(4, seq))
+                    .and_then(|()| st.raw_bind_parameter(5, row.status.as_str()))
+                    .and_then(|()| st.raw_bind_parameter(6, row.record))
+                    .and_then(|()| st.raw_bind_parameter(7, lookup::loose_form(key)))
+                    .map_err(db("inserting a key"))?;
+                let new = st.raw_execute().map_err(db("inserting a key"))? == 1;
+                w.inserted += u64::from(new);
+                Ok(new)
+            },
+        )
+    }
+
+    /// The loop both inserts share: sorts `items` by key, inserts each with `insert` (which
+    /// says whether the key was new), and returns the flags in the caller's order.
+    fn insert_sorted<T>(
+        &mut self,
+        items: &[T],
+        key_of: impl Fn(&T) -> &str,
+        mut insert: impl FnMut(&mut Self, &str, &T, i64) -> Result<bool, LedgerError>,
+    ) -> Result<Vec<bool>, LedgerError> {
+        if items.iter().any(|k| key_of(k).is_empty()) {
             return Err(LedgerError::EmptyKey);
         }
+        let key_at = |i: usize| items.get(i).map_or("", &key_of);
         let mut order = std::mem::take(&mut self.order);
         order.clear();
-        order.extend(
-            keys.iter()
-                .enumerate()
-                .map(|(i, k)| (sort_prefix(k.as_ref()), i)),
-        );
+        order.extend((0..items.len()).map(|i| (sort_prefix(key_at(i)), i)));
         // Ties on the full key keep the earlier position first, so the first occurrence of a
         // repeated key is the one recorded.
         order.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0).then_with(|| {
-                let (ka, kb) = (keys.get(a.1), keys.get(b.1));
-                ka.map(AsRef::as_ref)
-                    .cmp(&kb.map(AsRef::as_ref))
-                    .then(a.1.cmp(&b.1))
-            })
+            a.0.cmp(&b.0)
+                .then_with(|| key_at(a.1).cmp(key_at(b.1)).then(a.1.cmp(&b.1)))
         });
         // Copy the keys, in sorted order, into one buffer. Reading the caller's strings in
         // sorted order inside the insert loop costs a cache miss per key, each one stalled
@@ -1619,20 +1695,19 @@ impl BatchWriter<'_> {
         let mut ends = std::mem::take(&mut self.ends);
         ends.clear();
         for &(_, i) in &order {
-            if let Some(key) = keys.get(i) {
-                sorted.push_str(key.as_ref());
-            }
+            sorted.push_str(key_at(i));
             ends.push(sorted.len());
         }
         let base = self.next_seq;
-        let mut flags = vec![false; keys.len()];
+        let mut flags = vec![false; items.len()];
         let mut result = Ok(());
         let mut start = 0;
         for (&(_, i), &end) in order.iter().zip(&ends) {
             let key = sorted.get(start..end).unwrap_or_default();
             start = end;
             let seq = base + i64::try_from(i).unwrap_or(i64::MAX);
-            match self.insert_at(key, seq) {
+            let Some(item) = items.get(i) else { continue };
+            match insert(self, key, item, seq) {
                 Ok(new) => {
                     if let Some(flag) = flags.get_mut(i) {
                         *flag = new;
@@ -1648,7 +1723,7 @@ impl BatchWriter<'_> {
         self.sorted = sorted;
         self.ends = ends;
         result?;
-        self.next_seq = base + i64::try_from(keys.len()).unwrap_or(i64::MAX);
+        self.next_seq = base + i64::try_from(items.len()).unwrap_or(i64::MAX);
         Ok(flags)
     }
 
@@ -1660,7 +1735,9 @@ impl BatchWriter<'_> {
     /// A database error; nothing is then recorded.
     pub fn commit(self) -> Result<BatchId, LedgerError> {
         let Self {
+            conn: _,
             insert,
+            insert_with_terms,
             tx,
             id,
             product,
@@ -1674,6 +1751,7 @@ impl BatchWriter<'_> {
             ends: _,
         } = self;
         drop(insert);
+        drop(insert_with_terms);
         let inserted_i64 = i64::try_from(inserted).unwrap_or(i64::MAX);
         tx.execute(
             "UPDATE batches SET inserted = ?2 WHERE id = ?1",

@@ -175,7 +175,6 @@ fn snapshot(ledger: &Ledger) -> Vec<String> {
         "trial_components",
         "deactivation_proofs",
         "keys",
-        "key_terms",
         "licenses",
         "audit",
     ] {
@@ -1130,7 +1129,7 @@ fn the_lookup_is_exact_then_canonical_then_loose_and_never_guesses() {
     let rows: Vec<(String, String)> = v
         .ledger
         .connection()
-        .prepare("SELECT key, loose FROM key_terms")
+        .prepare("SELECT key, loose FROM keys WHERE terms IS NOT NULL")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
@@ -1148,7 +1147,7 @@ fn the_lookup_is_exact_then_canonical_then_loose_and_never_guesses() {
     v.ledger
         .connection()
         .execute(
-            "DELETE FROM key_terms WHERE key = '7K3QD0M2XRP9FTWB4HCN'",
+            "UPDATE keys SET terms = NULL, loose = NULL WHERE key = '7K3QD0M2XRP9FTWB4HCN'",
             [],
         )
         .unwrap();

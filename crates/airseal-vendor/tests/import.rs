@@ -285,7 +285,11 @@ fn dry_run_reports_the_same_and_writes_nothing() {
     assert_eq!(l.count_keys("photo-pro").unwrap(), 0);
     let key_terms: i64 = l
         .connection()
-        .query_row("SELECT count(*) FROM key_terms", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM keys WHERE terms IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     let batches: i64 = l
         .connection()

@@ -84,6 +84,108 @@ fn migrations_apply_once_and_reopening_is_idempotent() {
     );
 }
 
+/// A ledger as airseal wrote it at schema 6: migrations 1-6 exactly as shipped, one product,
+/// two imported keys whose terms sit in `key_terms` as JSON (as the importer wrote them
+/// then), and one generated key with none.
+fn schema_6_ledger(path: &Path, spec_of_second: &str) {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.pragma_update(None, "page_size", 8192).unwrap();
+    for (n, sql) in MIGRATIONS.iter().filter(|(n, _)| *n <= 6) {
+        c.execute_batch(sql).unwrap();
+        c.pragma_update(None, "user_version", n).unwrap();
+    }
+    c.pragma_update(None, "application_id", 0x4153_4C47)
+        .unwrap();
+    c.execute_batch(&format!(
+        "INSERT INTO products (id, created) VALUES ('p', 0);
+         INSERT INTO batches (id, product, kind, requested, created, status, params)
+             VALUES (1, 'p', 'import', 2, 0, 'complete', '{{}}');
+         INSERT INTO keys (product, key, batch, seq, status) VALUES
+             ('p', 'AB12-cd34', 1, 0, 'active'), ('p', 'EF56-GH78', 1, 1, 'suspended'),
+             ('p', 'GEN-0001', 1, 2, 'active');
+         INSERT INTO key_terms (product, key, template, spec, email, prior_activations,
+                                prior_deactivations, source, loose) VALUES
+             ('p', 'AB12-cd34', 'pro',
+              '{{\"licensee_email\":\"ada@example.com\",\"expires\":\"2027-12-31\",
+                \"max_activations\":\"unlimited\",\"features\":[\"F1\"],
+                \"metadata\":{{\"plan\":\"pro\",\"seats\":3}}}}',
+              'ada@example.com', 2, 1, 'cryptlex-v2 line 2', 'ab12cd34'),
+             ('p', 'EF56-GH78', NULL, '{spec_of_second}', NULL, 0, 0, NULL, 'ef56gh78');"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn migration_7_moves_key_terms_into_the_keys_rows_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = ledger_path(&dir);
+    schema_6_ledger(&path, r#"{"licensee_name":"Bo"}"#);
+    let ledger = Ledger::open(&path).unwrap();
+    assert_eq!(ledger.schema_version().unwrap(), SCHEMA_VERSION);
+    let terms = ledger.key_terms("p", "AB12-cd34").unwrap().unwrap();
+    assert_eq!(terms.template.as_deref(), Some("pro"));
+    assert_eq!((terms.prior_activations, terms.prior_deactivations), (2, 1));
+    assert_eq!(terms.source.as_deref(), Some("cryptlex-v2 line 2"));
+    let json = serde_json::to_value(&terms.spec).unwrap();
+    assert_eq!(
+        json,
+        json!({
+            "licensee_email": "ada@example.com",
+            "expires": "2027-12-31",
+            "max_activations": "unlimited",
+            "features": ["F1"],
+            "metadata": { "plan": "pro", "seats": 3 },
+        })
+    );
+    let second = ledger.key_terms("p", "EF56-GH78").unwrap().unwrap();
+    assert_eq!(second.spec.licensee_name.as_deref(), Some("Bo"));
+    assert_eq!(ledger.key_terms("p", "GEN-0001").unwrap(), None);
+    // The loose lookup finds imported keys through the new index, and only them.
+    let found = ledger.find_key("p", "ab12 CD34").unwrap().unwrap();
+    assert_eq!(found.key, "AB12-cd34");
+    assert_eq!(ledger.find_key("p", "gen_0001").unwrap(), None);
+    let old_table: i64 = ledger
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'key_terms%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old_table, 0);
+    // Statuses and listings are as before.
+    let listed = ledger
+        .list_keys(&airseal_vendor::ledger::KeyFilter {
+            email: Some("ADA@".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].record.key, "AB12-cd34");
+    assert_eq!(listed[0].prior_activations, 2);
+}
+
+#[test]
+fn migration_7_stops_on_an_unreadable_spec_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = ledger_path(&dir);
+    // Valid JSON (the old CHECK allowed it) that is not a license spec.
+    schema_6_ledger(&path, r#"{"licensee_name":7}"#);
+    match Ledger::open(&path) {
+        Err(LedgerError::Corrupt { what }) => assert!(what.contains("p/EF56-GH78"), "{what}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let version: u32 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 6);
+    let rows: i64 = c
+        .query_row("SELECT count(*) FROM key_terms", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 2);
+}
+
 #[test]
 fn a_ledger_from_a_newer_airseal_is_refused() {
     let dir = tempfile::tempdir().unwrap();

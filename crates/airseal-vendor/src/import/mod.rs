@@ -41,6 +41,7 @@ use serde::Serialize;
 use crate::issue::{LicenseSpec, LimitSpec, MetaSpec, UnlimitedWord};
 use crate::ledger::{
     BatchId, ImportRow, ImportWrite, KeyStatus, KeyTerms, Ledger, LedgerError, RowOutcome,
+    TermsRecord,
 };
 use presets::{AMBIGUOUS, PresetDef, normalize};
 use values::{IsoDuration, When};
@@ -1115,7 +1116,7 @@ impl Ctx<'_> {
                 line,
                 key: key.to_string(),
                 status,
-                terms,
+                terms: TermsRecord::new(&terms),
             }),
             Err(r) => Err(self.invalid(line, r.column, r.reason, Some(key))),
         };

@@ -4,7 +4,7 @@
 //! The parsing and the report live in [`crate::import`]; this module only knows rows that
 //! are already valid. An import is a batch of kind `import`: its new keys go through the
 //! ordinary [`super::BatchWriter`] (so they are unique against everything the product
-//! holds), their terms into `key_terms` (migration 3), and the batch row, the keys, the
+//! holds), each with its terms in its own row (`terms.rs`), and the batch row, the keys, the
 //! terms, the import's report and its audit rows commit together or not at all. A process
 //! killed midway leaves none of it.
 
@@ -13,10 +13,10 @@ use std::collections::BTreeSet;
 use rusqlite::{Connection, OptionalExtension as _, params};
 use serde_json::Value;
 
-use super::lookup::loose_form;
-use super::terms::{key_terms_in, put_key_terms_in};
+use super::terms::{key_terms_in, put_key_terms_in, terms_from_record};
 use super::{
-    BatchId, KeyStatus, KeyTerms, Ledger, LedgerError, audit_in, db, now, parse_json, to_u64,
+    BatchId, KeyStatus, KeyTerms, KeyWithTerms, Ledger, LedgerError, TermsRecord, audit_in, db,
+    now, parse_json,
 };
 use crate::issue::LicenseSpec;
 
@@ -54,8 +54,8 @@ pub struct ImportRow {
     pub key: String,
     /// The key's status on the old platform, mapped to ours.
     pub status: KeyStatus,
-    /// Its licensee, expiry, limits, metadata and used seats.
-    pub terms: KeyTerms,
+    /// Its licensee, expiry, limits, metadata and used seats, encoded ([`TermsRecord`]).
+    pub terms: TermsRecord,
 }
 
 /// What the ledger did with one row.
@@ -156,104 +156,6 @@ fn differences(
     out
 }
 
-/// Inserts the terms of new keys, one row per statement, without a statement journal.
-///
-/// Why not [`put_key_terms_in`]: its `INSERT OR REPLACE` may abort halfway through a row
-/// (the table has a second index and a foreign key), so inside a long transaction SQLite
-/// opens a statement journal for every row and copies each touched 8 KiB page aside first —
-/// measured 20 µs a row, 27 s for a million. Here the foreign keys are deferred to the
-/// commit (`PRAGMA defer_foreign_keys`, which SQLite resets when the transaction ends) and a
-/// conflict fails the statement instead of aborting it (`OR FAIL`): nothing can undo half a
-/// row, so no statement journal is needed. The rows are new keys of this batch, so neither
-/// ever fires; the deferred check still runs at the commit.
-struct TermsInsert<'c> {
-    insert: rusqlite::CachedStatement<'c>,
-}
-
-impl<'c> TermsInsert<'c> {
-    fn create(tx: &'c Connection, product: &str) -> Result<Self, LedgerError> {
-        tx.pragma_update(None, "defer_foreign_keys", "ON")
-            .map_err(db("deferring foreign keys"))?;
-        let mut insert = tx
-            .prepare_cached(
-                "INSERT OR FAIL INTO key_terms (product, key, template, spec, email,
-                     prior_activations, prior_deactivations, source, loose)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
-            .map_err(db("storing key terms"))?;
-        insert
-            .raw_bind_parameter(1, product)
-            .map_err(db("storing key terms"))?;
-        Ok(Self { insert })
-    }
-
-    /// Stores one key's terms, as [`put_key_terms_in`] would.
-    fn push(&mut self, key: &str, terms: &KeyTerms, spec: &str) -> Result<(), LedgerError> {
-        let st = &mut self.insert;
-        st.raw_bind_parameter(2, key)
-            .and_then(|()| st.raw_bind_parameter(3, terms.template.as_deref()))
-            .and_then(|()| st.raw_bind_parameter(4, spec))
-            .and_then(|()| st.raw_bind_parameter(5, terms.spec.licensee_email.as_deref()))
-            .and_then(|()| {
-                st.raw_bind_parameter(
-                    6,
-                    i64::try_from(terms.prior_activations).unwrap_or(i64::MAX),
-                )
-            })
-            .and_then(|()| {
-                st.raw_bind_parameter(
-                    7,
-                    i64::try_from(terms.prior_deactivations).unwrap_or(i64::MAX),
-                )
-            })
-            .and_then(|()| st.raw_bind_parameter(8, terms.source.as_deref()))
-            .and_then(|()| st.raw_bind_parameter(9, loose_form(key)))
-            .and_then(|()| st.raw_execute())
-            .map_err(db("storing key terms"))?;
-        Ok(())
-    }
-}
-
-/// Every row's spec as the JSON `key_terms` stores, in row order, on every core: done up
-/// front, in file order, so the inserts (in key order) read one compact string per row
-/// instead of chasing each spec's scattered allocations.
-fn spec_json(rows: &[ImportRow]) -> Result<Vec<String>, LedgerError> {
-    let one = |r: &ImportRow| {
-        serde_json::to_string(&r.terms.spec).map_err(|e| LedgerError::Corrupt {
-            what: format!("key terms of {}: {e}", r.key),
-        })
-    };
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let chunk = rows.len().div_ceil(threads).max(1);
-    if threads < 2 || rows.len() < 4096 {
-        return rows.iter().map(one).collect();
-    }
-    let parts: Vec<Result<Vec<String>, LedgerError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = rows
-            .chunks(chunk)
-            .map(|part| {
-                (
-                    part,
-                    std::thread::Builder::new()
-                        .spawn_scoped(s, move || part.iter().map(one).collect()),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(part, h)| match h.ok().and_then(|h| h.join().ok()) {
-                Some(r) => r,
-                None => part.iter().map(one).collect(),
-            })
-            .collect()
-    });
-    let mut out = Vec::with_capacity(rows.len());
-    for p in parts {
-        out.extend(p?);
-    }
-    Ok(out)
-}
-
 fn set_status(
     conn: &Connection,
     product: &str,
@@ -307,41 +209,29 @@ impl Ledger {
             &params,
         )?;
         let id = writer.id;
-        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-        let fresh = writer.insert_keys(&keys)?;
-        // Terms go in key order too: the same left-to-right walk of the B-tree as the keys.
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        order.sort_unstable_by(|&a, &b| {
-            keys.get(a)
-                .copied()
-                .unwrap_or("")
-                .cmp(keys.get(b).copied().unwrap_or(""))
-        });
-        let specs = spec_json(rows)?;
-        let mut outcomes = vec![RowOutcome::Same; rows.len()];
+        let new_rows: Vec<KeyWithTerms<'_>> = rows
+            .iter()
+            .map(|r| KeyWithTerms {
+                key: &r.key,
+                status: r.status,
+                record: r.terms.as_bytes(),
+            })
+            .collect();
+        let fresh = writer.insert_keys_with_terms(&new_rows)?;
+        drop(new_rows);
+        let mut outcomes = vec![RowOutcome::New; rows.len()];
         let mut updated = 0u64;
         {
             let tx: &Connection = &writer.tx;
-            let mut terms_insert = TermsInsert::create(tx, product)?;
-            for &i in &order {
-                let (Some(row), Some(slot)) = (rows.get(i), outcomes.get_mut(i)) else {
-                    continue;
-                };
-                if fresh.get(i).copied().unwrap_or(false) {
-                    terms_insert.push(
-                        &row.key,
-                        &row.terms,
-                        specs.get(i).map_or("{}", String::as_str),
-                    )?;
-                    if row.status != KeyStatus::Active {
-                        set_status(tx, product, &row.key, row.status)?;
-                    }
-                    *slot = RowOutcome::New;
-                    continue;
-                }
+            for ((row, slot), _) in rows
+                .iter()
+                .zip(outcomes.iter_mut())
+                .zip(&fresh)
+                .filter(|(_, new)| !**new)
+            {
                 let old_status = status_in(tx, product, &row.key)?;
                 let old_terms = key_terms_in(tx, product, &row.key)?.unwrap_or_default();
-                let fields = differences(old_status, &old_terms, row.status, &row.terms);
+                let fields = differences(old_status, &old_terms, row.status, &row.terms.terms()?);
                 *slot = if fields.is_empty() {
                     RowOutcome::Same
                 } else if w.update {
@@ -365,7 +255,6 @@ impl Ledger {
                     RowOutcome::Conflict { fields }
                 };
             }
-            drop(terms_insert);
         }
         if w.dry_run {
             // Dropping the writer rolls back the batch, its keys and terms.
@@ -447,26 +336,18 @@ impl Ledger {
         let Some(info) = self.import_info(batch)? else {
             return Err(LedgerError::UnknownBatch { id: batch });
         };
-        const COLUMNS: &str = "k.key, k.status, t.template, t.spec, t.prior_activations,
-                               t.prior_deactivations, t.source";
         let queries = [
-            format!(
-                "SELECT {COLUMNS} FROM keys k LEFT JOIN key_terms t
-                   ON t.product = k.product AND t.key = k.key
-                 WHERE k.product = ?1 AND k.batch = ?2 ORDER BY k.seq"
-            ),
-            format!(
-                "SELECT {COLUMNS} FROM import_updates u
-                 JOIN keys k ON k.product = u.product AND k.key = u.key
-                 LEFT JOIN key_terms t ON t.product = k.product AND t.key = k.key
-                 WHERE u.product = ?1 AND u.batch = ?2 ORDER BY k.key"
-            ),
+            "SELECT k.key, k.status, k.terms FROM keys k
+             WHERE k.product = ?1 AND k.batch = ?2 ORDER BY k.seq",
+            "SELECT k.key, k.status, k.terms FROM import_updates u
+             JOIN keys k ON k.product = u.product AND k.key = u.key
+             WHERE u.product = ?1 AND u.batch = ?2 ORDER BY k.key",
         ];
         let mut out = Vec::new();
         for sql in queries {
             let mut st = self
                 .conn
-                .prepare(&sql)
+                .prepare(sql)
                 .map_err(db("reading imported keys"))?;
             let mut rows = st
                 .query(params![info.product, batch])
@@ -476,29 +357,15 @@ impl Ledger {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, String>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<i64>>(4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                        r.get::<_, Option<String>>(6)?,
+                        r.get_ref(2)?.as_blob_or_null()?,
                     ))
                 };
-                let (key, status, template, spec, prior_a, prior_d, source) =
-                    read().map_err(db("reading imported keys"))?;
-                let spec: LicenseSpec = match spec {
-                    Some(s) => serde_json::from_str(&s).map_err(|e| LedgerError::Corrupt {
-                        what: format!("key terms of {key}: {e}"),
-                    })?,
-                    None => LicenseSpec::default(),
-                };
+                let (key, status, record) = read().map_err(db("reading imported keys"))?;
                 out.push(ImportedKey {
                     status: KeyStatus::from_ledger(&status)?,
-                    terms: KeyTerms {
-                        template,
-                        spec,
-                        prior_activations: to_u64(prior_a.unwrap_or(0), "prior activations")?,
-                        prior_deactivations: to_u64(prior_d.unwrap_or(0), "prior deactivations")?,
-                        source,
+                    terms: match record {
+                        Some(b) => terms_from_record(&key, b)?,
+                        None => KeyTerms::default(),
                     },
                     key,
                 });

@@ -9,7 +9,7 @@
 //! 2. its canonical form (§12.1, typo mapping included), for airseal's keys;
 //! 3. its *loose* form — `-`, space, `_` and `.` removed, ASCII case folded — among the
 //!    product's keys with their own terms (every imported key has them). The loose form is
-//!    stored in `key_terms.loose` with its own index (migration 3), so this is one index
+//!    stored in `keys.loose` under a partial index (migration 7), so this is one index
 //!    probe, never a scan. Two such keys with the same loose form make the entry ambiguous:
 //!    refused ([`LedgerError::AmbiguousEntry`]), never guessed.
 
@@ -26,7 +26,7 @@ const MAX_NAMED: usize = 5;
 
 /// The loose form of a key: separators (`-`, space, `_`, `.`) removed, ASCII letters in
 /// lower case, everything else kept (no Unicode case folding: keys are compared as the
-/// platforms issued them). What `key_terms.loose` holds for every key with terms.
+/// platforms issued them). What `keys.loose` holds for every key with terms.
 pub(crate) fn loose_form(key: &str) -> String {
     key.chars()
         .filter(|c| !LOOSE_SEPARATORS.contains(c))
@@ -88,7 +88,7 @@ pub(super) fn find_key_in(
     }
     let mut keys: Vec<String> = conn
         .prepare_cached(
-            "SELECT key FROM key_terms INDEXED BY key_terms_loose
+            "SELECT key FROM keys INDEXED BY keys_loose
              WHERE product = ?1 AND loose = ?2 ORDER BY key LIMIT ?3",
         )
         .and_then(|mut st| {

@@ -360,17 +360,7 @@ impl Ledger {
         terms: &KeyTerms,
     ) -> Result<(), LedgerError> {
         let tx = self.write_tx()?;
-        let exists = tx
-            .prepare_cached("SELECT 1 FROM keys WHERE product = ?1 AND key = ?2")
-            .and_then(|mut st| st.exists([product, key]))
-            .map_err(db("reading a key"))?;
-        if !exists {
-            return Err(LedgerError::UnknownKey {
-                product: product.to_string(),
-                key: key.to_string(),
-            });
-        }
-        terms::put_key_terms_in(&tx, product, key, terms)?;
+        terms::put_key_terms_in(&tx, product, key, &terms::TermsRecord::new(terms))?;
         audit_in(
             &tx,
             "key.terms",

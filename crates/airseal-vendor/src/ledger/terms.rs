@@ -1,32 +1,35 @@
-//! Per-key license terms (migration 3): what a license issued for one product key says,
-//! when that differs from the product's template.
+//! Per-key license terms: what a license issued for one product key says, when that differs
+//! from the product's template (`SPEC.md` §16.3).
 //!
-//! Keys made by `keys generate` have no row here: their licenses come from a template. A key
+//! Keys made by `keys generate` have none: their licenses come from a template. A key
 //! imported from another platform carries its own licensee, expiry, activation limit and
-//! metadata, and the seats it already used there; those live here, as a [`LicenseSpec`]
+//! metadata, and the seats it already used there; those are kept as a [`KeyTerms`] record,
 //! laid over the template when a license is issued or an activation answered.
+//!
+//! # Where the terms live
+//!
+//! Since migration 7 the record is a column of the key's own row (`keys.terms`), encoded as
+//! one small deterministic CBOR map with integer keys ([`encode_terms`]). Migration 3 had
+//! kept it in a table of its own, `key_terms`, as JSON: every imported key then cost a
+//! second primary-key B-tree holding product and key again, a foreign-key probe back into
+//! `keys`, and a `json_valid` parse, and its spec spelt out every field name. Measured on a
+//! million-row import (`examples/import_rate.rs`, BENCHMARKS.md): the terms cost about four
+//! times as much as recording the keys did, and the ledger was twice the size. Migration 7
+//! moves every existing row across and drops the table.
+//!
+//! `keys.loose` holds the key's loose form ([`super::lookup::loose_form`]) for every key
+//! with terms, under a partial index, so a customer who types an imported key in another
+//! case or with other separators is found with one index probe; keys without terms (all of
+//! `keys generate`'s) have none and cost the index nothing.
 
+use airseal_core::cbor::{DecodeError, DecodeErrorKind, Reader, Writer, text_key_order};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use super::{LedgerError, db, to_u64};
-use crate::issue::LicenseSpec;
+use super::{LedgerError, db};
+use crate::issue::{LicenseSpec, LimitSpec, MetaSpec, UnlimitedWord};
 
-/// Migration 3: `key_terms`, one optional row per key.
-///
-/// `spec` is a [`LicenseSpec`] as JSON (its fields override the template's); `email` is a
-/// copy of the spec's licensee e-mail, so `airseal ledger` can search by it. It has no index:
-/// the search is "contains", which no index serves, and an index filled in e-mail order
-/// (random, for keys inserted in key order) cost about 1.3 s per million imported rows.
-/// `prior_activations` and `prior_deactivations` count what the key already used on the
-/// platform it came from, so an import never hands out seats twice.
-///
-/// `loose` is the key with `-`, space, `_` and `.` removed and ASCII in lower case
-/// ([`super::lookup::loose_form`]), so a customer who types an imported key in another case
-/// or with other separators is found with one index probe. Both writers
-/// ([`put_key_terms_in`] and the importer's bulk insert) compute it in Rust and bind it;
-/// `NOT NULL` makes a writer that forgets fail. (A generated column would keep itself
-/// right, but evaluating SQLite's `replace`/`lower` chain for every imported row costs more
-/// than binding a string already made.)
+/// Migration 3 (superseded by migration 7, kept as shipped): `key_terms`, one optional row
+/// per key, the spec as JSON.
 pub(super) const MIGRATION_3: &str = "
 CREATE TABLE key_terms (
     product             TEXT NOT NULL,
@@ -45,6 +48,74 @@ CREATE TABLE key_terms (
 CREATE INDEX key_terms_loose ON key_terms (product, loose);
 ";
 
+/// Migration 7: the terms move into the key's row (see the module docs). The SQL adds the
+/// columns and the index; [`move_key_terms`] then converts the rows of `key_terms` and drops
+/// it, in the same transaction.
+pub(super) const MIGRATION_7: &str = "
+ALTER TABLE keys ADD COLUMN terms BLOB;
+ALTER TABLE keys ADD COLUMN loose TEXT;
+CREATE INDEX keys_loose ON keys (product, loose) WHERE loose IS NOT NULL;
+";
+
+/// The data half of migration 7: every `key_terms` row becomes its key's `terms` record and
+/// `loose` form; then the old table goes. A spec that no longer parses stops the migration
+/// (nothing changes) rather than being dropped.
+///
+/// # Errors
+/// A database error, or [`LedgerError::Corrupt`] naming the key whose spec is unreadable.
+pub(super) fn move_key_terms(tx: &Connection) -> Result<(), LedgerError> {
+    let mut read = tx
+        .prepare(
+            "SELECT product, key, template, spec, prior_activations, prior_deactivations,
+                    source
+             FROM key_terms ORDER BY product, key",
+        )
+        .map_err(db("reading key terms to migrate"))?;
+    let mut rows = read.query([]).map_err(db("reading key terms to migrate"))?;
+    let mut write = tx
+        .prepare("UPDATE keys SET terms = ?3, loose = ?4 WHERE product = ?1 AND key = ?2")
+        .map_err(db("migrating key terms"))?;
+    while let Some(r) = rows.next().map_err(db("reading key terms to migrate"))? {
+        let get = || -> rusqlite::Result<_> {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, Option<String>>(6)?,
+            ))
+        };
+        let (product, key, template, spec, prior_a, prior_d, source) =
+            get().map_err(db("reading key terms to migrate"))?;
+        let spec: LicenseSpec = serde_json::from_str(&spec).map_err(|e| LedgerError::Corrupt {
+            what: format!("key terms of {product}/{key}: {e}"),
+        })?;
+        let terms = KeyTerms {
+            template,
+            spec,
+            prior_activations: super::to_u64(prior_a, "prior activations")?,
+            prior_deactivations: super::to_u64(prior_d, "prior deactivations")?,
+            source,
+        };
+        write
+            .execute(params![
+                product,
+                key,
+                encode_terms(&terms),
+                super::lookup::loose_form(&key)
+            ])
+            .map_err(db("migrating key terms"))?;
+    }
+    drop(rows);
+    drop(read);
+    drop(write);
+    tx.execute_batch("DROP INDEX key_terms_loose; DROP TABLE key_terms;")
+        .map_err(db("dropping the old key terms table"))?;
+    Ok(())
+}
+
 /// The terms of one key.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct KeyTerms {
@@ -62,85 +133,336 @@ pub struct KeyTerms {
     pub source: Option<String>,
 }
 
+/// A key's terms as the ledger stores them: the encoded record (`SPEC.md` §16.3).
+///
+/// An import holds every row in memory until its one transaction; as [`KeyTerms`] a row is
+/// a tree of small allocations (measured: about 3 KB a row, 3 GB for a million-row export,
+/// and the allocator's time with it), as a record about 300 bytes. Rows are therefore
+/// encoded as they are parsed, on every core, and decoded only when needed (a key already
+/// in the ledger, compared field by field).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TermsRecord(Vec<u8>);
+
+impl TermsRecord {
+    /// Encodes `terms`.
+    pub fn new(terms: &KeyTerms) -> Self {
+        Self(encode_terms(terms))
+    }
+
+    /// The terms again.
+    ///
+    /// # Errors
+    /// [`LedgerError::Corrupt`] if the bytes were damaged (they never are when made by
+    /// [`TermsRecord::new`]).
+    pub fn terms(&self) -> Result<KeyTerms, LedgerError> {
+        terms_from_record("an import row", &self.0)
+    }
+
+    /// The encoded bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// The field numbers of a terms record (`SPEC.md` §16.3). Append only: a number, once
+/// written to ledgers, keeps its meaning.
+mod field {
+    pub const TEMPLATE: u64 = 1;
+    pub const PRIOR_ACTIVATIONS: u64 = 2;
+    pub const PRIOR_DEACTIVATIONS: u64 = 3;
+    pub const SOURCE: u64 = 4;
+    pub const PRODUCT: u64 = 10;
+    pub const ISSUER: u64 = 11;
+    pub const KIND: u64 = 12;
+    pub const LICENSEE_NAME: u64 = 13;
+    pub const LICENSEE_EMAIL: u64 = 14;
+    pub const LICENSEE_ORG: u64 = 15;
+    pub const PRODUCT_KEY: u64 = 16;
+    pub const DAYS: u64 = 17;
+    pub const EXPIRES: u64 = 18;
+    pub const NOT_BEFORE: u64 = 19;
+    pub const FEATURES: u64 = 20;
+    pub const MAX_ACTIVATIONS: u64 = 21;
+    pub const MAX_DEACTIVATIONS: u64 = 22;
+    pub const MAINTENANCE_UNTIL: u64 = 23;
+    pub const GRACE_DAYS: u64 = 24;
+    pub const CLOCK_OFFSET_MINUTES: u64 = 25;
+    pub const METADATA: u64 = 26;
+    pub const MACHINE_THRESHOLD: u64 = 27;
+}
+
+/// The text a [`LimitSpec::Word`] is stored as.
+const UNLIMITED: &str = "unlimited";
+
+/// One field of a record being written.
+enum Value<'a> {
+    Text(&'a str),
+    Uint(u64),
+    Limit(LimitSpec),
+    Features(&'a [String]),
+    Metadata(&'a std::collections::BTreeMap<String, MetaSpec>),
+}
+
+/// Encodes terms as their record (`SPEC.md` §16.3): a deterministic CBOR map from field
+/// number to value holding only the fields that are set, so equal terms always give equal
+/// bytes.
+///
+/// Both structs are taken apart field by field with no `..`, so adding a field to either
+/// fails to compile until it has a number here: a field can never be dropped silently.
+pub(crate) fn encode_terms(terms: &KeyTerms) -> Vec<u8> {
+    let KeyTerms {
+        template,
+        spec,
+        prior_activations,
+        prior_deactivations,
+        source,
+    } = terms;
+    let LicenseSpec {
+        product,
+        issuer,
+        kind,
+        licensee_name,
+        licensee_email,
+        licensee_org,
+        product_key,
+        days,
+        expires,
+        not_before,
+        features,
+        max_activations,
+        max_deactivations,
+        maintenance_until,
+        grace_days,
+        clock_offset_minutes,
+        metadata,
+        machine_threshold,
+    } = spec;
+    fn text(f: u64, v: &Option<String>) -> Option<(u64, Value<'_>)> {
+        v.as_deref().map(|s| (f, Value::Text(s)))
+    }
+    let uint = |f: u64, v: Option<u64>| v.map(|n| (f, Value::Uint(n)));
+    let nonzero = |f: u64, v: u64| (v != 0).then_some((f, Value::Uint(v)));
+    let entries = [
+        text(field::TEMPLATE, template),
+        nonzero(field::PRIOR_ACTIVATIONS, *prior_activations),
+        nonzero(field::PRIOR_DEACTIVATIONS, *prior_deactivations),
+        text(field::SOURCE, source),
+        text(field::PRODUCT, product),
+        text(field::ISSUER, issuer),
+        text(field::KIND, kind),
+        text(field::LICENSEE_NAME, licensee_name),
+        text(field::LICENSEE_EMAIL, licensee_email),
+        text(field::LICENSEE_ORG, licensee_org),
+        text(field::PRODUCT_KEY, product_key),
+        uint(field::DAYS, days.map(u64::from)),
+        text(field::EXPIRES, expires),
+        text(field::NOT_BEFORE, not_before),
+        (!features.is_empty()).then_some((field::FEATURES, Value::Features(features))),
+        max_activations.map(|l| (field::MAX_ACTIVATIONS, Value::Limit(l))),
+        max_deactivations.map(|l| (field::MAX_DEACTIVATIONS, Value::Limit(l))),
+        text(field::MAINTENANCE_UNTIL, maintenance_until),
+        uint(field::GRACE_DAYS, grace_days.map(u64::from)),
+        uint(
+            field::CLOCK_OFFSET_MINUTES,
+            clock_offset_minutes.map(u64::from),
+        ),
+        (!metadata.is_empty()).then_some((field::METADATA, Value::Metadata(metadata))),
+        uint(field::MACHINE_THRESHOLD, machine_threshold.map(u64::from)),
+    ];
+    let mut w = Writer::new();
+    w.map(entries.iter().flatten().count());
+    // `entries` is in ascending field order, which is the deterministic order for small
+    // unsigned keys.
+    for (f, v) in entries.into_iter().flatten() {
+        w.uint(f);
+        match v {
+            Value::Text(s) => w.text(s),
+            Value::Uint(n) => w.uint(n),
+            Value::Limit(LimitSpec::Count(n)) => w.uint(n),
+            Value::Limit(LimitSpec::Word(UnlimitedWord::Unlimited)) => w.text(UNLIMITED),
+            Value::Features(list) => {
+                w.array(list.len());
+                for f in list {
+                    w.text(f);
+                }
+                &mut w
+            }
+            Value::Metadata(map) => {
+                let mut sorted: Vec<(&String, &MetaSpec)> = map.iter().collect();
+                sorted.sort_by(|a, b| text_key_order(a.0, b.0));
+                w.map(sorted.len());
+                for (name, value) in sorted {
+                    w.text(name);
+                    match value {
+                        MetaSpec::Int(i) => w.int(*i),
+                        MetaSpec::Text(s) => w.text(s),
+                    };
+                }
+                &mut w
+            }
+        };
+    }
+    w.into_bytes()
+}
+
+/// Decodes a terms record, as strictly as every other airseal object: deterministic
+/// encoding, fields in order, no unknown field, no trailing bytes.
+///
+/// # Errors
+/// The [`DecodeError`] naming the rule broken and its offset.
+pub(crate) fn decode_terms(bytes: &[u8]) -> Result<KeyTerms, DecodeError> {
+    let mut r = Reader::new(bytes);
+    r.set_context("key terms");
+    let mut t = KeyTerms::default();
+    let s = &mut t.spec;
+    let n = r.map()?;
+    let mut previous = None;
+    for _ in 0..n {
+        let at = r.position();
+        let f = r.uint()?;
+        if let Some(p) = previous {
+            if f == p {
+                return Err(r.error_at(at, DecodeErrorKind::DuplicateKey));
+            }
+            if f < p {
+                return Err(r.error_at(at, DecodeErrorKind::UnsortedKeys));
+            }
+        }
+        previous = Some(f);
+        let text = |r: &mut Reader<'_>| r.text().map(|s| Some(s.to_string()));
+        let small = |r: &mut Reader<'_>| {
+            let at = r.position();
+            r.uint().and_then(|n| {
+                u32::try_from(n).map_err(|_| r.error_at(at, DecodeErrorKind::IntegerOutOfRange))
+            })
+        };
+        match f {
+            field::TEMPLATE => t.template = text(&mut r)?,
+            field::PRIOR_ACTIVATIONS => t.prior_activations = r.uint()?,
+            field::PRIOR_DEACTIVATIONS => t.prior_deactivations = r.uint()?,
+            field::SOURCE => t.source = text(&mut r)?,
+            field::PRODUCT => s.product = text(&mut r)?,
+            field::ISSUER => s.issuer = text(&mut r)?,
+            field::KIND => s.kind = text(&mut r)?,
+            field::LICENSEE_NAME => s.licensee_name = text(&mut r)?,
+            field::LICENSEE_EMAIL => s.licensee_email = text(&mut r)?,
+            field::LICENSEE_ORG => s.licensee_org = text(&mut r)?,
+            field::PRODUCT_KEY => s.product_key = text(&mut r)?,
+            field::DAYS => s.days = Some(small(&mut r)?),
+            field::EXPIRES => s.expires = text(&mut r)?,
+            field::NOT_BEFORE => s.not_before = text(&mut r)?,
+            field::FEATURES => {
+                let len = r.array()?;
+                s.features = (0..len)
+                    .map(|_| r.text().map(str::to_string))
+                    .collect::<Result<_, _>>()?;
+            }
+            field::MAX_ACTIVATIONS => s.max_activations = Some(limit(&mut r)?),
+            field::MAX_DEACTIVATIONS => s.max_deactivations = Some(limit(&mut r)?),
+            field::MAINTENANCE_UNTIL => s.maintenance_until = text(&mut r)?,
+            field::GRACE_DAYS => s.grace_days = Some(small(&mut r)?),
+            field::CLOCK_OFFSET_MINUTES => s.clock_offset_minutes = Some(small(&mut r)?),
+            field::METADATA => {
+                let len = r.map()?;
+                let mut order = airseal_core::cbor::KeyOrder::new();
+                for _ in 0..len {
+                    let at = r.position();
+                    let name = r.text()?;
+                    order.check(&r, at)?;
+                    let value = match r.peek_major()? {
+                        airseal_core::cbor::Major::Text => MetaSpec::Text(r.text()?.to_string()),
+                        _ => MetaSpec::Int(r.int()?),
+                    };
+                    s.metadata.insert(name.to_string(), value);
+                }
+            }
+            field::MACHINE_THRESHOLD => {
+                let at = r.position();
+                let n = r.uint()?;
+                s.machine_threshold = Some(
+                    u8::try_from(n)
+                        .map_err(|_| r.error_at(at, DecodeErrorKind::IntegerOutOfRange))?,
+                );
+            }
+            _ => {
+                return Err(r.error_at(
+                    at,
+                    DecodeErrorKind::UnknownCriticalKey(i64::try_from(f).unwrap_or(i64::MAX)),
+                ));
+            }
+        }
+    }
+    r.finish()?;
+    Ok(t)
+}
+
+/// A limit: a count, or the text `unlimited`.
+fn limit(r: &mut Reader<'_>) -> Result<LimitSpec, DecodeError> {
+    let at = r.position();
+    if r.peek_major()? == airseal_core::cbor::Major::Text {
+        return match r.text()? {
+            UNLIMITED => Ok(LimitSpec::Word(UnlimitedWord::Unlimited)),
+            _ => Err(r.error_at(
+                at,
+                DecodeErrorKind::InvalidValue("a limit's only word is unlimited"),
+            )),
+        };
+    }
+    r.uint().map(LimitSpec::Count)
+}
+
+/// Reads a stored record back, naming the key when it does not decode.
+pub(super) fn terms_from_record(key: &str, bytes: &[u8]) -> Result<KeyTerms, LedgerError> {
+    decode_terms(bytes).map_err(|e| LedgerError::Corrupt {
+        what: format!("key terms of {key}: {e}"),
+    })
+}
+
 /// Writes (or replaces) the terms of an existing key inside the caller's transaction.
 ///
 /// # Errors
-/// A database error (including a foreign-key failure when the key is not in the ledger).
+/// [`LedgerError::UnknownKey`] when the product has no such key, or a database error.
 pub(crate) fn put_key_terms_in(
     conn: &Connection,
     product: &str,
     key: &str,
-    terms: &KeyTerms,
+    terms: &TermsRecord,
 ) -> Result<(), LedgerError> {
-    let spec = serde_json::to_string(&terms.spec).map_err(|e| LedgerError::Corrupt {
-        what: format!("key terms of {key}: {e}"),
-    })?;
-    let (prior_a, prior_d) = (
-        i64::try_from(terms.prior_activations).unwrap_or(i64::MAX),
-        i64::try_from(terms.prior_deactivations).unwrap_or(i64::MAX),
-    );
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO key_terms
-             (product, key, template, spec, email, prior_activations, prior_deactivations,
-              source, loose)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )
-    .and_then(|mut st| {
-        st.execute(params![
-            product,
-            key,
-            terms.template,
-            spec,
-            terms.spec.licensee_email,
-            prior_a,
-            prior_d,
-            terms.source,
-            super::lookup::loose_form(key)
-        ])
-    })
-    .map_err(db("storing key terms"))?;
+    let changed = conn
+        .prepare_cached("UPDATE keys SET terms = ?3, loose = ?4 WHERE product = ?1 AND key = ?2")
+        .and_then(|mut st| {
+            st.execute(params![
+                product,
+                key,
+                terms.as_bytes(),
+                super::lookup::loose_form(key)
+            ])
+        })
+        .map_err(db("storing key terms"))?;
+    if changed == 0 {
+        return Err(LedgerError::UnknownKey {
+            product: product.to_string(),
+            key: key.to_string(),
+        });
+    }
     Ok(())
 }
 
 /// Reads the terms of a key, if it has any.
 ///
 /// # Errors
-/// A database error, or [`LedgerError::Corrupt`] for a row that does not parse.
+/// A database error, or [`LedgerError::Corrupt`] for a record that does not decode.
 pub(crate) fn key_terms_in(
     conn: &Connection,
     product: &str,
     key: &str,
 ) -> Result<Option<KeyTerms>, LedgerError> {
-    let row = conn
-        .query_row(
-            "SELECT template, spec, prior_activations, prior_deactivations, source
-             FROM key_terms WHERE product = ?1 AND key = ?2",
-            [product, key],
-            |r| {
-                Ok((
-                    r.get::<_, Option<String>>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                ))
-            },
-        )
-        .optional()
-        .map_err(db("reading key terms"))?;
-    let Some((template, spec, prior_a, prior_d, source)) = row else {
-        return Ok(None);
-    };
-    let spec: LicenseSpec = serde_json::from_str(&spec).map_err(|e| LedgerError::Corrupt {
-        what: format!("key terms of {key}: {e}"),
-    })?;
-    Ok(Some(KeyTerms {
-        template,
-        spec,
-        prior_activations: to_u64(prior_a, "prior activations")?,
-        prior_deactivations: to_u64(prior_d, "prior deactivations")?,
-        source,
-    }))
+    let record: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT terms FROM keys WHERE product = ?1 AND key = ?2")
+        .and_then(|mut st| st.query_row([product, key], |r| r.get(0)).optional())
+        .map_err(db("reading key terms"))?
+        .flatten();
+    record.map(|b| terms_from_record(key, &b)).transpose()
 }
 
 impl super::Ledger {
@@ -151,5 +473,128 @@ impl super::Ledger {
     /// A database error, or [`LedgerError::Corrupt`].
     pub fn key_terms(&self, product: &str, key: &str) -> Result<Option<KeyTerms>, LedgerError> {
         key_terms_in(&self.conn, product, key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn full() -> KeyTerms {
+        KeyTerms {
+            template: Some("pro".into()),
+            prior_activations: 3,
+            prior_deactivations: 1,
+            source: Some("cryptlex-v2 line 7".into()),
+            spec: LicenseSpec {
+                product: Some("photo-pro".into()),
+                issuer: Some("Acme".into()),
+                kind: Some("subscription".into()),
+                licensee_name: Some("Ada".into()),
+                licensee_email: Some("ada@example.com".into()),
+                licensee_org: Some("Acme Ltd".into()),
+                product_key: Some("AB-CD".into()),
+                days: Some(365),
+                expires: None,
+                not_before: Some("2026-01-01".into()),
+                features: vec!["F1".into(), "export=2027-01-01".into()],
+                max_activations: Some(LimitSpec::Count(5)),
+                max_deactivations: Some(LimitSpec::Word(UnlimitedWord::Unlimited)),
+                maintenance_until: Some("2027-06-30".into()),
+                grace_days: Some(7),
+                clock_offset_minutes: Some(10),
+                metadata: BTreeMap::from([
+                    ("seats".to_string(), MetaSpec::Int(-2)),
+                    (
+                        "activation_os".to_string(),
+                        MetaSpec::Text("Windows 11".into()),
+                    ),
+                    ("zz".to_string(), MetaSpec::Text(String::new())),
+                ]),
+                machine_threshold: Some(2),
+            },
+        }
+    }
+
+    #[test]
+    fn every_field_round_trips_and_encoding_is_deterministic() {
+        for t in [full(), KeyTerms::default()] {
+            let bytes = encode_terms(&t);
+            let back = decode_terms(&bytes).unwrap();
+            assert_eq!(back, t);
+            assert_eq!(encode_terms(&back), bytes);
+        }
+        assert_eq!(encode_terms(&KeyTerms::default()), [0xa0]);
+    }
+
+    #[test]
+    fn the_record_is_the_independent_cbor_oracle_s_reading_too() {
+        // ciborium reads the bytes as plain CBOR: integer keys in order, the limit word as
+        // text, metadata names in deterministic (length-first) order.
+        let bytes = encode_terms(&full());
+        let v: ciborium::Value = ciborium::from_reader(bytes.as_slice()).unwrap();
+        let map = v.as_map().unwrap();
+        let keys: Vec<u64> = map
+            .iter()
+            .map(|(k, _)| u64::try_from(k.as_integer().unwrap()).unwrap())
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(keys, sorted);
+        assert_eq!(keys.len(), 21);
+        let meta = &map
+            .iter()
+            .find(|(k, _)| *k == ciborium::Value::from(26))
+            .unwrap()
+            .1;
+        let names: Vec<&str> = meta
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.as_text().unwrap())
+            .collect();
+        assert_eq!(names, ["zz", "seats", "activation_os"]);
+        let unlimited = &map
+            .iter()
+            .find(|(k, _)| *k == ciborium::Value::from(22))
+            .unwrap()
+            .1;
+        assert_eq!(unlimited.as_text(), Some("unlimited"));
+    }
+
+    #[test]
+    fn damaged_records_are_refused_with_the_rule_they_break() {
+        let rule = |b: &[u8]| decode_terms(b).unwrap_err().kind.rule();
+        // {2: 1, 1: "a"}: out of order.
+        assert_eq!(rule(&[0xa2, 0x02, 0x01, 0x01, 0x61, b'a']), "unsorted_keys");
+        // {1: "a", 1: "b"}
+        assert_eq!(
+            rule(&[0xa2, 0x01, 0x61, b'a', 0x01, 0x61, b'b']),
+            "duplicate_key"
+        );
+        // {99: 0}: a field this version does not know.
+        assert_eq!(rule(&[0xa1, 0x18, 99, 0x00]), "unknown_critical_key");
+        // {21: "lots"}: a limit word other than unlimited.
+        assert_eq!(
+            rule(&[0xa1, 0x15, 0x64, b'l', b'o', b't', b's']),
+            "invalid_value"
+        );
+        // {17: 2^32}: days out of range.
+        assert_eq!(
+            rule(&[0xa1, 0x11, 0x1b, 0, 0, 0, 1, 0, 0, 0, 0]),
+            "integer_out_of_range"
+        );
+        // {26: {"b": 1, "a": 2}}: metadata names out of order.
+        assert_eq!(
+            rule(&[0xa1, 0x18, 26, 0xa2, 0x61, b'b', 0x01, 0x61, b'a', 0x02]),
+            "unsorted_keys"
+        );
+        assert_eq!(rule(&[0xa0, 0x00]), "trailing_bytes");
+        assert_eq!(rule(&[0xa1, 0x01]), "unexpected_end");
+        // An array where the record's map belongs; JSON text (`{` is a text head whose
+        // length runs past the end).
+        assert_eq!(rule(&[0x80]), "unexpected_type");
+        assert_eq!(rule(b"{}"), "unexpected_end");
     }
 }

@@ -5,6 +5,7 @@
 use rusqlite::params;
 
 use super::{Activation, ActivationId, RawActivation, raw_activation};
+use crate::ledger::terms::terms_from_record;
 use crate::ledger::{
     AuditEntry, BatchId, KeyRecord, KeyStatus, Ledger, LedgerError, db, parse_json, to_u64,
 };
@@ -146,93 +147,102 @@ impl Ledger {
 
     /// Keys matching `filter`, in batch order, with their seat counts.
     ///
+    /// The licensee e-mail lives inside each key's terms record (`terms.rs`), so that filter
+    /// is applied here, before the limit; it is a "contains" search, which no index could
+    /// serve anyway.
+    ///
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
     pub fn list_keys(&self, filter: &KeyFilter) -> Result<Vec<KeyOverview>, LedgerError> {
         let mut st = self
             .conn
             .prepare(
-                "SELECT k.product, k.key, k.batch, b.kind, b.created, k.status, t.email,
-                        t.template, coalesce(t.prior_activations, 0),
-                        coalesce(t.prior_deactivations, 0),
-                        (SELECT count(*) FROM activations a WHERE a.product = k.product
-                            AND a.key = k.key AND a.deactivated_at IS NULL),
-                        (SELECT count(*) FROM activations a WHERE a.product = k.product
-                            AND a.key = k.key AND a.deactivated_at IS NOT NULL)
+                "SELECT k.product, k.key, k.batch, b.kind, b.created, k.status, k.terms
                  FROM keys k JOIN batches b ON b.id = k.batch
-                 LEFT JOIN key_terms t ON t.product = k.product AND t.key = k.key
                  WHERE (?1 IS NULL OR k.product = ?1)
                    AND (?2 IS NULL OR substr(k.key, 1, length(?2)) = ?2)
-                   AND (?3 IS NULL OR instr(lower(t.email), lower(?3)) > 0)
+                   AND (?3 = 0 OR k.terms IS NOT NULL)
                    AND (?4 IS NULL OR k.status = ?4)
                  ORDER BY k.product, k.batch, k.seq LIMIT ?5",
             )
             .map_err(db("listing keys"))?;
-        type Raw = (
-            String,
-            String,
-            BatchId,
-            String,
-            i64,
-            String,
-            Option<String>,
-            Option<String>,
-            i64,
-            i64,
-            i64,
-            i64,
-        );
-        let raws: Vec<Raw> = st
-            .query_map(
-                params![
-                    filter.product,
-                    filter.key_prefix,
-                    filter.email,
-                    filter.status.map(KeyStatus::as_str),
-                    limit_of(filter.limit)
-                ],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                        r.get(10)?,
-                        r.get(11)?,
-                    ))
-                },
-            )
-            .map_err(db("listing keys"))?
-            .collect::<Result<_, _>>()
+        let needle = filter.email.as_deref().map(str::to_ascii_lowercase);
+        let sql_limit = if needle.is_some() {
+            -1
+        } else {
+            limit_of(filter.limit)
+        };
+        let mut rows = st
+            .query(params![
+                filter.product,
+                filter.key_prefix,
+                needle.is_some(),
+                filter.status.map(KeyStatus::as_str),
+                sql_limit
+            ])
             .map_err(db("listing keys"))?;
-        raws.into_iter()
-            .map(
-                |(product, key, batch, kind, created, status, email, template, pa, pd, live, d)| {
-                    Ok(KeyOverview {
-                        record: KeyRecord {
-                            product,
-                            key,
-                            batch,
-                            kind,
-                            created,
-                            status: KeyStatus::from_ledger(&status)?,
-                        },
-                        email,
-                        template,
-                        prior_activations: to_u64(pa, "prior activations")?,
-                        prior_deactivations: to_u64(pd, "prior deactivations")?,
-                        live_seats: to_u64(live, "seat count")?,
-                        deactivations: to_u64(d, "deactivation count")?,
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(db("listing keys"))? {
+            if filter.limit.is_some_and(|n| out.len() >= n as usize) {
+                break;
+            }
+            let read = || -> rusqlite::Result<_> {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, BatchId>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get_ref(6)?.as_blob_or_null()?,
+                ))
+            };
+            let (product, key, batch, kind, created, status, record) =
+                read().map_err(db("listing keys"))?;
+            let terms = record
+                .map(|b| terms_from_record(&key, b))
+                .transpose()?
+                .unwrap_or_default();
+            let email = terms.spec.licensee_email;
+            if let Some(needle) = &needle {
+                let found = email
+                    .as_deref()
+                    .is_some_and(|e| e.to_ascii_lowercase().contains(needle.as_str()));
+                if !found {
+                    continue;
+                }
+            }
+            let count = |deactivated: bool| -> Result<u64, LedgerError> {
+                let n: i64 = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT count(*) FROM activations
+                         WHERE product = ?1 AND key = ?2 AND (deactivated_at IS NOT NULL) = ?3",
+                    )
+                    .and_then(|mut st| {
+                        st.query_row(params![product, key, deactivated], |r| r.get(0))
                     })
+                    .map_err(db("counting seats"))?;
+                to_u64(n, "seat count")
+            };
+            out.push(KeyOverview {
+                live_seats: count(false)?,
+                deactivations: count(true)?,
+                record: KeyRecord {
+                    status: KeyStatus::from_ledger(&status)?,
+                    product,
+                    key,
+                    batch,
+                    kind,
+                    created,
                 },
-            )
-            .collect()
+                email,
+                template: terms.template,
+                prior_activations: terms.prior_activations,
+                prior_deactivations: terms.prior_deactivations,
+            });
+        }
+        Ok(out)
     }
 
     /// Audit rows matching `filter`, newest first.
