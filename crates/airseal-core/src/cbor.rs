@@ -576,6 +576,15 @@ impl Writer {
         Self { buf: Vec::new() }
     }
 
+    /// An empty writer with room for `bytes` bytes, for callers that know the size roughly
+    /// and write many objects (growing a buffer field by field was most of the cost of
+    /// encoding a small record).
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            buf: Vec::with_capacity(bytes),
+        }
+    }
+
     /// The bytes written so far.
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf

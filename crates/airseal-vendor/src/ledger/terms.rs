@@ -269,7 +269,22 @@ pub(crate) fn encode_terms(terms: &KeyTerms) -> Vec<u8> {
         (!metadata.is_empty()).then_some((field::METADATA, Value::Metadata(metadata))),
         uint(field::MACHINE_THRESHOLD, machine_threshold.map(u64::from)),
     ];
-    let mut w = Writer::new();
+    // Room for every item's head (at most 9 bytes) and text: one allocation per record.
+    let size = entries.iter().flatten().fold(1, |n, (_, v)| {
+        n + 2
+            + match v {
+                Value::Text(s) => 9 + s.len(),
+                Value::Uint(_) | Value::Limit(_) => 9 + UNLIMITED.len(),
+                Value::Features(list) => 9 + list.iter().map(|f| 9 + f.len()).sum::<usize>(),
+                Value::Metadata(map) => {
+                    9 + map
+                        .iter()
+                        .map(|(k, v)| 18 + k.len() + meta_len(v))
+                        .sum::<usize>()
+                }
+            }
+    });
+    let mut w = Writer::with_capacity(size);
     w.map(entries.iter().flatten().count());
     // `entries` is in ascending field order, which is the deterministic order for small
     // unsigned keys.
@@ -303,6 +318,14 @@ pub(crate) fn encode_terms(terms: &KeyTerms) -> Vec<u8> {
         };
     }
     w.into_bytes()
+}
+
+/// The length of a metadata value's text (an integer fits in its 9-byte head).
+fn meta_len(v: &MetaSpec) -> usize {
+    match v {
+        MetaSpec::Int(_) => 0,
+        MetaSpec::Text(s) => s.len(),
+    }
 }
 
 /// Decodes a terms record, as strictly as every other airseal object: deterministic
