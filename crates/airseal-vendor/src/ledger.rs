@@ -1555,6 +1555,9 @@ pub(crate) struct KeyWithTerms<'r> {
     pub status: KeyStatus,
     /// Its terms record ([`terms::encode_terms`]).
     pub record: &'r [u8],
+    /// Its loose form, or `None` when a shape recorded for the product rebuilds it
+    /// (`lookup.rs`).
+    pub loose: Option<&'r str>,
 }
 
 /// The first 8 bytes of a key, big-endian, zero-padded: sorting on this number orders keys
@@ -1626,8 +1629,8 @@ impl BatchWriter<'_> {
     }
 
     /// Records keys that bring their own terms (an import), as [`BatchWriter::insert_keys`]
-    /// does, with each new key's status, terms record and loose form written in the same
-    /// row: one B-tree insert per key (`terms.rs` explains the layout).
+    /// does, with each new key's status, terms record and loose form (if it needs one)
+    /// written in the same row: one B-tree insert per key (`terms.rs` explains the layout).
     pub(crate) fn insert_keys_with_terms(
         &mut self,
         rows: &[KeyWithTerms<'_>],
@@ -1656,7 +1659,7 @@ impl BatchWriter<'_> {
                     .and_then(|()| st.raw_bind_parameter(4, seq))
                     .and_then(|()| st.raw_bind_parameter(5, row.status.as_str()))
                     .and_then(|()| st.raw_bind_parameter(6, row.record))
-                    .and_then(|()| st.raw_bind_parameter(7, lookup::loose_form(key)))
+                    .and_then(|()| st.raw_bind_parameter(7, row.loose))
                     .map_err(db("inserting a key"))?;
                 let new = st.raw_execute().map_err(db("inserting a key"))? == 1;
                 w.inserted += u64::from(new);

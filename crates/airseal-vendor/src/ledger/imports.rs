@@ -8,11 +8,12 @@
 //! terms, the import's report and its audit rows commit together or not at all. A process
 //! killed midway leaves none of it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use rusqlite::{Connection, OptionalExtension as _, params};
 use serde_json::Value;
 
+use super::lookup;
 use super::terms::{key_terms_in, put_key_terms_in, terms_from_record};
 use super::{
     BatchId, KeyStatus, KeyTerms, KeyWithTerms, Ledger, LedgerError, TermsRecord, audit_in, db,
@@ -156,6 +157,40 @@ fn differences(
     out
 }
 
+/// How each row's key will be found by its loose form (`lookup.rs`): `None` where a shape of
+/// the product rebuilds it, else its loose form for the index. Returns those and the
+/// shapes the product does not have yet. At most [`lookup::MAX_SHAPES`] shapes per product;
+/// keys of further shapes go to the index.
+fn loose_forms(
+    tx: &Connection,
+    product: &str,
+    rows: &[ImportRow],
+) -> Result<(Vec<Option<String>>, Vec<String>), LedgerError> {
+    let mut known: HashSet<String> = tx
+        .prepare_cached("SELECT shape FROM key_shapes WHERE product = ?1")
+        .and_then(|mut st| st.query_map([product], |r| r.get(0))?.collect())
+        .map_err(db("reading key shapes"))?;
+    let mut added = Vec::new();
+    let mut shape = String::new();
+    let loose = rows
+        .iter()
+        .map(|r| {
+            if lookup::shape_of(&r.key, &mut shape) {
+                if known.contains(shape.as_str()) {
+                    return None;
+                }
+                if known.len() < lookup::MAX_SHAPES {
+                    known.insert(shape.clone());
+                    added.push(shape.clone());
+                    return None;
+                }
+            }
+            Some(lookup::loose_form(&r.key))
+        })
+        .collect();
+    Ok((loose, added))
+}
+
 fn set_status(
     conn: &Connection,
     product: &str,
@@ -209,16 +244,29 @@ impl Ledger {
             &params,
         )?;
         let id = writer.id;
+        let (loose, shapes) = loose_forms(&writer.tx, product, rows)?;
         let new_rows: Vec<KeyWithTerms<'_>> = rows
             .iter()
-            .map(|r| KeyWithTerms {
+            .zip(&loose)
+            .map(|(r, loose)| KeyWithTerms {
                 key: &r.key,
                 status: r.status,
                 record: r.terms.as_bytes(),
+                loose: loose.as_deref(),
             })
             .collect();
         let fresh = writer.insert_keys_with_terms(&new_rows)?;
         drop(new_rows);
+        drop(loose);
+        for shape in &shapes {
+            writer
+                .tx
+                .execute(
+                    "INSERT OR IGNORE INTO key_shapes (product, shape, slots) VALUES (?1, ?2, ?3)",
+                    params![product, shape, lookup::shape_slots(shape) as i64],
+                )
+                .map_err(db("recording a key shape"))?;
+        }
         let mut outcomes = vec![RowOutcome::New; rows.len()];
         let mut updated = 0u64;
         {

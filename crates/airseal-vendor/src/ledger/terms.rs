@@ -17,10 +17,10 @@
 //! times as much as recording the keys did, and the ledger was twice the size. Migration 7
 //! moves every existing row across and drops the table.
 //!
-//! `keys.loose` holds the key's loose form ([`super::lookup::loose_form`]) for every key
-//! with terms, under a partial index, so a customer who types an imported key in another
-//! case or with other separators is found with one index probe; keys without terms (all of
-//! `keys generate`'s) have none and cost the index nothing.
+//! A customer who types an imported key in another case or with other separators finds it
+//! by its loose form: through `keys.loose`, under a partial index, or through the key's
+//! shape recorded once per product in `key_shapes` (`lookup.rs`). Keys without terms (all of
+//! `keys generate`'s) have neither and cost nothing.
 
 use airseal_core::cbor::{DecodeError, DecodeErrorKind, Reader, Writer, text_key_order};
 use rusqlite::{Connection, OptionalExtension as _, params};
@@ -51,10 +51,21 @@ CREATE INDEX key_terms_loose ON key_terms (product, loose);
 /// Migration 7: the terms move into the key's row (see the module docs). The SQL adds the
 /// columns and the index; [`move_key_terms`] then converts the rows of `key_terms` and drops
 /// it, in the same transaction.
+///
+/// `key_shapes` lists, per product, the shapes of keys with terms that have no `loose` entry
+/// (`lookup.rs` explains shapes); `slots` is how many characters of a loose form the shape
+/// holds, so a lookup reads only the shapes an entry could fit.
 pub(super) const MIGRATION_7: &str = "
 ALTER TABLE keys ADD COLUMN terms BLOB;
 ALTER TABLE keys ADD COLUMN loose TEXT;
 CREATE INDEX keys_loose ON keys (product, loose) WHERE loose IS NOT NULL;
+
+CREATE TABLE key_shapes (
+    product TEXT NOT NULL REFERENCES products(id),
+    shape   TEXT NOT NULL,
+    slots   INTEGER NOT NULL CHECK (slots > 0),
+    PRIMARY KEY (product, shape)
+) STRICT, WITHOUT ROWID;
 ";
 
 /// The data half of migration 7: every `key_terms` row becomes its key's `terms` record and
