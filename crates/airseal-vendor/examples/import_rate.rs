@@ -7,6 +7,9 @@
 //!   next to raw Ed25519 signing of a message of the same size on one and on every core.
 //!
 //! `cargo run --release -p airseal-vendor --example import_rate [ROWS] [LICENSES]`
+//!
+//! `import_rate --export-only FILE [ROWS]` only writes the export, for
+//! `benches/import_end_to_end.sh`, which times the `airseal import` command itself.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -59,10 +62,16 @@ fn export(rows: usize) -> Vec<u8> {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("a number"))
-        .collect();
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.first().map(String::as_str) == Some("--export-only") {
+        let file = raw.get(1).expect("--export-only FILE [ROWS]");
+        let rows = raw
+            .get(2)
+            .map_or(1_000_000, |n| n.parse().expect("a number"));
+        std::fs::write(file, export(rows)).unwrap();
+        return;
+    }
+    let args: Vec<usize> = raw.iter().map(|a| a.parse().expect("a number")).collect();
     let rows = args.first().copied().unwrap_or(1_000_000);
     let n_licenses = args.get(1).copied().unwrap_or(100_000);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -71,7 +80,12 @@ fn main() {
     let data = export(rows);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("export.csv");
-    std::fs::write(&path, &data).unwrap();
+    // On disk before anything is timed, as a vendor's downloaded export is: otherwise the
+    // kernel writes these 250 MB back while the import's own commit waits on the disk.
+    let mut file = std::fs::File::create(&path).unwrap();
+    std::io::Write::write_all(&mut file, &data).unwrap();
+    file.sync_all().unwrap();
+    drop(file);
     println!("export: {:.1} MB", data.len() as f64 / 1e6);
 
     // Floor: the same keys recorded with no terms, in an empty ledger.

@@ -12,7 +12,7 @@
 //!    the same loose form make the entry ambiguous: refused
 //!    ([`LedgerError::AmbiguousEntry`]), never guessed.
 //!
-//! # Finding a key by its loose form without a scan
+//! # Finding a key by its loose form without a scan (`SPEC.md` §16.2)
 //!
 //! A key with terms is found from its loose form one of two ways, and every such key is
 //! findable one way or the other:

@@ -1,5 +1,5 @@
 //! Per-key license terms: what a license issued for one product key says, when that differs
-//! from the product's template (`SPEC.md` §16.3).
+//! from the product's template (`SPEC.md` §16.1).
 //!
 //! Keys made by `keys generate` have none: their licenses come from a template. A key
 //! imported from another platform carries its own licensee, expiry, activation limit and
@@ -144,7 +144,7 @@ pub struct KeyTerms {
     pub source: Option<String>,
 }
 
-/// A key's terms as the ledger stores them: the encoded record (`SPEC.md` §16.3).
+/// A key's terms as the ledger stores them: the encoded record (`SPEC.md` §16.1).
 ///
 /// An import holds every row in memory until its one transaction; as [`KeyTerms`] a row is
 /// a tree of small allocations (measured: about 3 KB a row, 3 GB for a million-row export,
@@ -175,7 +175,7 @@ impl TermsRecord {
     }
 }
 
-/// The field numbers of a terms record (`SPEC.md` §16.3). Append only: a number, once
+/// The field numbers of a terms record (`SPEC.md` §16.1). Append only: a number, once
 /// written to ledgers, keeps its meaning.
 mod field {
     pub const TEMPLATE: u64 = 1;
@@ -214,7 +214,7 @@ enum Value<'a> {
     Metadata(&'a std::collections::BTreeMap<String, MetaSpec>),
 }
 
-/// Encodes terms as their record (`SPEC.md` §16.3): a deterministic CBOR map from field
+/// Encodes terms as their record (`SPEC.md` §16.1): a deterministic CBOR map from field
 /// number to value holding only the fields that are set, so equal terms always give equal
 /// bytes.
 ///
@@ -560,6 +560,27 @@ mod tests {
             assert_eq!(encode_terms(&back), bytes);
         }
         assert_eq!(encode_terms(&KeyTerms::default()), [0xa0]);
+    }
+
+    #[test]
+    fn the_spec_example_is_what_the_encoder_writes() {
+        // SPEC.md §16.1: e-mail a@b.c, 3 seats, metadata plan = "pro".
+        let t = KeyTerms {
+            spec: LicenseSpec {
+                licensee_email: Some("a@b.c".into()),
+                max_activations: Some(LimitSpec::Count(3)),
+                metadata: BTreeMap::from([("plan".to_string(), MetaSpec::Text("pro".into()))]),
+                ..LicenseSpec::default()
+            },
+            ..KeyTerms::default()
+        };
+        let mut want = vec![0xa3, 0x0e, 0x65];
+        want.extend_from_slice(b"a@b.c");
+        want.extend_from_slice(&[0x15, 0x03, 0x18, 0x1a, 0xa1, 0x64]);
+        want.extend_from_slice(b"plan");
+        want.push(0x63);
+        want.extend_from_slice(b"pro");
+        assert_eq!(encode_terms(&t), want);
     }
 
     #[test]

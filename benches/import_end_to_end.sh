@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# End-to-end import through the CLI (BENCHMARKS.md, issue #6): `airseal import --from
+# cryptlex-v2` of a 1,000,000-row export into an empty ledger, each run on a fresh copy of the
+# same vendor folder. The floor beside each run, measured in the same run: `airseal keys
+# generate --count 1000000` into an empty ledger of another fresh copy — the same number of
+# keys recorded in one transaction through the same binary, with no file to parse and no
+# terms to store.
+# Usage: benches/import_end_to_end.sh [RUNS] [ROWS]
+set -euo pipefail
+runs=${1:-3}
+rows=${2:-1000000}
+cd "$(dirname "$0")/.."
+cargo build --release -q -p airseal
+cargo build --release -q -p airseal-vendor --example import_rate
+bin=$PWD/target/release/airseal
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export AIRSEAL_PASSPHRASE=bench AIRSEAL_VENDOR=
+cd "$work"
+"$OLDPWD/target/release/examples/import_rate" --export-only export.csv "$rows"
+sync
+echo "export: $(wc -c < export.csv) bytes, $rows rows (Cryptlex v2 dashboard form)"
+"$bin" init base --vendor-id bench >/dev/null 2>&1
+printf '\n[products.photo-pro]\nkey_pattern = "XXXXX-XXXXX-XXXXX-XXXXX"\n' >> base/airseal.toml
+now() { date +%s.%N; }
+for i in $(seq "$runs"); do
+  rm -rf floor run keys.csv && cp -r base floor && cp -r base run && sync
+  s=$(now)
+  "$bin" keys generate --vendor floor --product photo-pro --count "$rows" --quiet --out keys.csv
+  floor=$(echo "$(now) - $s" | bc)
+  sync
+  s=$(now)
+  "$bin" import --vendor run --from cryptlex-v2 export.csv --product photo-pro >/dev/null
+  took=$(echo "$(now) - $s" | bc)
+  echo "run $i: import ${took} s | floor (keys generate, same count): ${floor} s | ratio $(echo "scale=2; $took / $floor" | bc)"
+done
+ls -l run/ledger.sqlite3 | awk '{print "ledger after the import: " $5 " bytes"}'
