@@ -61,6 +61,9 @@ pub struct Reader<'a> {
     text: &'a str,
     pos: usize,
     line: u64,
+    /// How many fields a record usually has (the header's), so each record's list is made
+    /// the right size at once.
+    width: usize,
 }
 
 fn is_blank(b: u8) -> bool {
@@ -74,13 +77,24 @@ impl<'a> Reader<'a> {
             text,
             pos: 0,
             line: 1,
+            width: 0,
         }
     }
 
     /// A reader starting at byte `pos` of `text`, which must be the start of a record on
     /// physical line `line`.
     pub fn starting_at(text: &'a str, pos: usize, line: u64) -> Self {
-        Self { text, pos, line }
+        Self {
+            text,
+            pos,
+            line,
+            width: 0,
+        }
+    }
+
+    /// Expects records of `fields` fields (a hint: any number is still read).
+    pub fn expect_width(&mut self, fields: usize) {
+        self.width = fields;
     }
 
     /// The byte offset of the next record.
@@ -121,7 +135,7 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         let start_line = self.line;
-        let mut fields = Vec::new();
+        let mut fields = Vec::with_capacity(self.width);
         let mut malformed = None;
         loop {
             let (field, problem) = self.field()?;

@@ -681,8 +681,10 @@ struct Draft {
     bits: [Option<(bool, usize)>; 8],
     period: Option<(u32, usize)>,
     interval: Option<(IsoDuration, String, usize)>,
-    /// Metadata entries and the column each came from.
-    meta: BTreeMap<String, (MetaSpec, usize)>,
+    /// Metadata entries and the column each came from, in the order read: a handful per row,
+    /// so a list checked for repeats beats a map (whose inserts were a tenth of parsing), and
+    /// the spec's map is built from it once.
+    meta: Vec<(String, MetaSpec, usize)>,
 }
 
 impl Draft {
@@ -699,7 +701,12 @@ impl Draft {
                 format!("metadata name {name:?} must be 1 to {MAX_NAME_LEN} bytes"),
             ));
         }
-        if let Some((_, other)) = self.meta.get(name) {
+        // Past this many the row is rejected for its count anyway (`finish`); not checking
+        // further keeps a hostile row of thousands of entries linear.
+        let repeated = (self.meta.len() <= 2 * MAX_METADATA)
+            .then(|| self.meta.iter().find(|(n, ..)| n == name))
+            .flatten();
+        if let Some((_, _, other)) = repeated {
             return Err(at(
                 col,
                 format!(
@@ -708,7 +715,7 @@ impl Draft {
                 ),
             ));
         }
-        self.meta.insert(name.to_string(), (value, col));
+        self.meta.push((name.to_string(), value, col));
         Ok(())
     }
 }
@@ -940,12 +947,12 @@ fn finish(
     }
     let extra = template_meta
         .keys()
-        .filter(|k| !d.meta.contains_key(*k))
+        .filter(|k| !d.meta.iter().any(|(n, ..)| n == *k))
         .count();
     if d.meta.len() + extra > MAX_METADATA {
         // Name the column that brought most of them.
         let mut by_col: HashMap<usize, usize> = HashMap::new();
-        for (_, c) in d.meta.values() {
+        for (_, _, c) in &d.meta {
             *by_col.entry(*c).or_default() += 1;
         }
         let col = by_col.into_iter().max_by_key(|(_, n)| *n).map(|(c, _)| c);
@@ -987,7 +994,7 @@ fn finish(
         features,
         max_activations: d.max_act,
         max_deactivations: d.max_deact,
-        metadata: d.meta.into_iter().map(|(k, (v, _))| (k, v)).collect(),
+        metadata: d.meta.into_iter().map(|(k, v, _)| (k, v)).collect(),
         ..LicenseSpec::default()
     };
     Ok((
@@ -1019,7 +1026,8 @@ struct Ctx<'a> {
 struct Entry {
     /// The row, or why it was rejected.
     item: Result<ImportRow, Rejection>,
-    /// The key it claims (for the duplicate check), when it has a usable one.
+    /// The key a rejected row claims (for the duplicate check), when it has a usable one; a
+    /// valid row's key is its row's.
     key: Option<String>,
     /// Its features and dates came from an SKGL key.
     skgl: bool,
@@ -1031,6 +1039,14 @@ impl Entry {
         match &self.item {
             Ok(r) => r.line,
             Err(r) => r.line,
+        }
+    }
+
+    /// The key the row claims, if any.
+    fn key(&self) -> Option<&str> {
+        match &self.item {
+            Ok(r) => Some(&r.key),
+            Err(_) => self.key.as_deref(),
         }
     }
 }
@@ -1119,21 +1135,23 @@ impl Ctx<'_> {
                 Err(e) => result = Err(e),
             }
         }
-        let item = match result
-            .and_then(|()| finish(self.opts, self.template_meta, self.header, draft, line))
+        match result.and_then(|()| finish(self.opts, self.template_meta, self.header, draft, line))
         {
-            Ok((status, terms)) => Ok(ImportRow {
-                line,
-                key: key.to_string(),
-                status,
-                terms: TermsRecord::new(&terms),
-            }),
-            Err(r) => Err(self.invalid(line, r.column, r.reason, Some(key))),
-        };
-        Entry {
-            item,
-            key: Some(key.to_string()),
-            skgl,
+            Ok((status, terms)) => Entry {
+                item: Ok(ImportRow {
+                    line,
+                    key: key.to_string(),
+                    status,
+                    terms: TermsRecord::new(&terms),
+                }),
+                key: None,
+                skgl,
+            },
+            Err(r) => Entry {
+                item: Err(self.invalid(line, r.column, r.reason, Some(key))),
+                key: Some(key.to_string()),
+                skgl,
+            },
         }
     }
 
@@ -1147,6 +1165,7 @@ impl Ctx<'_> {
         stop: usize,
     ) -> Result<Chunk, ImportError> {
         let mut reader = csv::Reader::starting_at(text, start, line);
+        reader.expect_width(self.header.len());
         let mut out = Chunk {
             entries: Vec::new(),
             blank: 0,
@@ -1303,7 +1322,7 @@ pub fn parse_export(data: &[u8], opts: &ImportOptions) -> Result<ParsedExport, I
     let mut first_of: Vec<Option<u64>> = Vec::with_capacity(entries);
     for e in chunks.iter().flat_map(|c| &c.entries) {
         let line = e.line();
-        first_of.push(match e.key.as_deref() {
+        first_of.push(match e.key() {
             Some(key) => match seen.entry(key) {
                 std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
                 std::collections::hash_map::Entry::Vacant(slot) => {
@@ -1324,10 +1343,14 @@ pub fn parse_export(data: &[u8], opts: &ImportOptions) -> Result<ParsedExport, I
         for e in chunk.entries {
             read += 1;
             if let Some(first) = first_of.next().flatten() {
+                let line = e.line();
                 rejections.push(Rejection {
-                    line: e.line(),
+                    line,
                     column: ctx.column(Some(key_col)),
-                    key: e.key,
+                    key: match e.item {
+                        Ok(row) => Some(row.key),
+                        Err(_) => e.key,
+                    },
                     kind: RejectKind::Duplicate,
                     reason: format!("the key is repeated: it first appears on line {first}"),
                     first_line: Some(first),
