@@ -3,7 +3,7 @@
 # COSE payloads (claims) for the claims targets. Usage: fuzz/seed-corpus.sh
 set -euo pipefail
 cd "$(dirname "$0")"
-for t in armor envelope verify public_key claims claims_policy product_key signed_key revocations fast_differential activation activation_response; do mkdir -p "corpus/$t"; done
+for t in armor envelope verify public_key claims claims_policy product_key signed_key revocations fast_differential activation activation_response import terms_record; do mkdir -p "corpus/$t"; done
 for f in ../vectors/licenses/*; do
   base=$(basename "$f")
   for t in armor envelope verify; do cp "$f" "corpus/$t/$base"; done
@@ -31,3 +31,8 @@ cp corpus/verify/* corpus/fast_differential/
 cp corpus/verify/* corpus/activation/
 cp ../vectors/licenses/activation-response* corpus/activation_response/
 cp ../vectors/activation/* corpus/activation/
+# Import: every fixture export (each preset, the messy and the hostile ones).
+cp ../crates/airseal-vendor/tests/fixtures/import/* corpus/import/
+# Key terms records (SPEC.md §16.1): empty, and the specification's example.
+printf '\xa0' > corpus/terms_record/empty
+printf '\xa3\x0e\x65a@b.c\x15\x03\x18\x1a\xa1\x64plan\x63pro' > corpus/terms_record/spec-example

@@ -65,6 +65,7 @@ pub use seats::{
     Activation, ActivationFilter, ActivationId, AuditFilter, IssuedResponse, KeyFilter,
     KeyOverview, SeatKey, SeatTx,
 };
+pub(crate) use terms::decode_terms;
 pub use terms::{KeyTerms, TermsRecord};
 
 /// How long a process waits for another one holding the ledger's write lock before giving

@@ -6,6 +6,8 @@
 
 pub mod activate;
 pub mod batch;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod import;
 pub mod issue;
 pub mod json;

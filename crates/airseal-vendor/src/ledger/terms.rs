@@ -372,8 +372,8 @@ pub(crate) fn decode_terms(bytes: &[u8]) -> Result<KeyTerms, DecodeError> {
         };
         match f {
             field::TEMPLATE => t.template = text(&mut r)?,
-            field::PRIOR_ACTIVATIONS => t.prior_activations = r.uint()?,
-            field::PRIOR_DEACTIVATIONS => t.prior_deactivations = r.uint()?,
+            field::PRIOR_ACTIVATIONS => t.prior_activations = nonzero(&mut r)?,
+            field::PRIOR_DEACTIVATIONS => t.prior_deactivations = nonzero(&mut r)?,
             field::SOURCE => t.source = text(&mut r)?,
             field::PRODUCT => s.product = text(&mut r)?,
             field::ISSUER => s.issuer = text(&mut r)?,
@@ -386,7 +386,11 @@ pub(crate) fn decode_terms(bytes: &[u8]) -> Result<KeyTerms, DecodeError> {
             field::EXPIRES => s.expires = text(&mut r)?,
             field::NOT_BEFORE => s.not_before = text(&mut r)?,
             field::FEATURES => {
+                let at = r.position();
                 let len = r.array()?;
+                if len == 0 {
+                    return Err(r.error_at(at, DecodeErrorKind::InvalidValue(OMITTED)));
+                }
                 s.features = (0..len)
                     .map(|_| r.text().map(str::to_string))
                     .collect::<Result<_, _>>()?;
@@ -397,7 +401,11 @@ pub(crate) fn decode_terms(bytes: &[u8]) -> Result<KeyTerms, DecodeError> {
             field::GRACE_DAYS => s.grace_days = Some(small(&mut r)?),
             field::CLOCK_OFFSET_MINUTES => s.clock_offset_minutes = Some(small(&mut r)?),
             field::METADATA => {
+                let at = r.position();
                 let len = r.map()?;
+                if len == 0 {
+                    return Err(r.error_at(at, DecodeErrorKind::InvalidValue(OMITTED)));
+                }
                 let mut order = airseal_core::cbor::KeyOrder::new();
                 for _ in 0..len {
                     let at = r.position();
@@ -428,6 +436,19 @@ pub(crate) fn decode_terms(bytes: &[u8]) -> Result<KeyTerms, DecodeError> {
     }
     r.finish()?;
     Ok(t)
+}
+
+/// Why a zero count or an empty list is refused: the encoder leaves such a field out, and a
+/// record has exactly one encoding.
+const OMITTED: &str = "written only when not zero or empty";
+
+/// A count the encoder writes only when it is not zero.
+fn nonzero(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
+    let at = r.position();
+    match r.uint()? {
+        0 => Err(r.error_at(at, DecodeErrorKind::InvalidValue(OMITTED))),
+        n => Ok(n),
+    }
 }
 
 /// A limit: a count, or the text `unlimited`.
@@ -645,6 +666,14 @@ mod tests {
             rule(&[0xa1, 0x18, 26, 0xa2, 0x61, b'b', 0x01, 0x61, b'a', 0x02]),
             "unsorted_keys"
         );
+        // Fields the encoder leaves out when zero or empty: {2: 0}, {20: []}, {26: {}}.
+        for omitted in [
+            &[0xa1, 0x02, 0x00][..],
+            &[0xa1, 0x14, 0x80],
+            &[0xa1, 0x18, 26, 0xa0],
+        ] {
+            assert_eq!(rule(omitted), "invalid_value", "{omitted:02x?}");
+        }
         assert_eq!(rule(&[0xa0, 0x00]), "trailing_bytes");
         assert_eq!(rule(&[0xa1, 0x01]), "unexpected_end");
         // An array where the record's map belongs; JSON text (`{` is a text head whose
