@@ -4,8 +4,9 @@
 # same vendor folder. The floor beside each run, measured in the same run: `airseal keys
 # generate --count 1000000` into an empty ledger of another fresh copy — the same number of
 # keys recorded in one transaction through the same binary, with no file to parse and no
-# terms to store.
-# Usage: benches/import_end_to_end.sh [RUNS] [ROWS]
+# terms to store. With AIRSEAL_BEFORE=BINARY, each run also times that (older) airseal
+# binary on a vendor folder of its own making, for a before/after comparison in one run.
+# Usage: [AIRSEAL_BEFORE=OLD/airseal] benches/import_end_to_end.sh [RUNS] [ROWS]
 set -euo pipefail
 runs=${1:-3}
 rows=${2:-1000000}
@@ -20,11 +21,17 @@ cd "$work"
 "$OLDPWD/target/release/examples/import_rate" --export-only export.csv "$rows"
 sync
 echo "export: $(wc -c < export.csv) bytes, $rows rows (Cryptlex v2 dashboard form)"
-"$bin" init base --vendor-id bench >/dev/null 2>&1
-printf '\n[products.photo-pro]\nkey_pattern = "XXXXX-XXXXX-XXXXX-XXXXX"\n' >> base/airseal.toml
+before=${AIRSEAL_BEFORE:-}
+for b in "$bin" $before; do
+  folder=base; [ "$b" = "$bin" ] || folder=base-before
+  "$b" init "$folder" --vendor-id bench >/dev/null 2>&1
+  printf '\n[products.photo-pro]\nkey_pattern = "XXXXX-XXXXX-XXXXX-XXXXX"\n' >> "$folder/airseal.toml"
+done
 now() { date +%s.%N; }
 for i in $(seq "$runs"); do
-  rm -rf floor run keys.csv && cp -r base floor && cp -r base run && sync
+  rm -rf floor run run-before keys.csv && cp -r base floor && cp -r base run
+  [ -z "$before" ] || cp -r base-before run-before
+  sync
   s=$(now)
   "$bin" keys generate --vendor floor --product photo-pro --count "$rows" --quiet --out keys.csv
   floor=$(echo "$(now) - $s" | bc)
@@ -32,6 +39,13 @@ for i in $(seq "$runs"); do
   s=$(now)
   "$bin" import --vendor run --from cryptlex-v2 export.csv --product photo-pro >/dev/null
   took=$(echo "$(now) - $s" | bc)
-  echo "run $i: import ${took} s | floor (keys generate, same count): ${floor} s | ratio $(echo "scale=2; $took / $floor" | bc)"
+  was=
+  if [ -n "$before" ]; then
+    sync
+    s=$(now)
+    "$before" import --vendor run-before --from cryptlex-v2 export.csv --product photo-pro >/dev/null
+    was=" | before: $(echo "$(now) - $s" | bc) s"
+  fi
+  echo "run $i: import ${took} s | floor (keys generate, same count): ${floor} s | ratio $(echo "scale=2; $took / $floor" | bc)$was"
 done
 ls -l run/ledger.sqlite3 | awk '{print "ledger after the import: " $5 " bytes"}'
