@@ -36,8 +36,10 @@
 //! # Performance
 //!
 //! The `keys` table is a single `WITHOUT ROWID` B-tree keyed by `(product, key)`: the
-//! uniqueness check and the insert are one `INSERT OR IGNORE` probe of one tree, and there is
-//! no second index to maintain. [`BatchWriter::insert_keys`] sorts each chunk before
+//! uniqueness check and the insert are one `INSERT OR IGNORE` probe of one tree. Its only
+//! other index (`keys_loose`, migration 7) is partial and holds only imported keys that no
+//! recorded shape rebuilds (`lookup.rs`), so generated keys never touch it, and an imported
+//! key's terms live in its own row (`terms.rs`): importing a key is one insert too. [`BatchWriter::insert_keys`] sorts each chunk before
 //! inserting it, so the probes walk the tree in order instead of jumping to a random page
 //! for every key; with whole-batch chunks this is about three times faster than inserting
 //! in generation order. `examples/ledger_bulk.rs` measures it.

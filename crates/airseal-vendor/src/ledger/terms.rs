@@ -83,9 +83,6 @@ pub(super) fn move_key_terms(tx: &Connection) -> Result<(), LedgerError> {
         )
         .map_err(db("reading key terms to migrate"))?;
     let mut rows = read.query([]).map_err(db("reading key terms to migrate"))?;
-    let mut write = tx
-        .prepare("UPDATE keys SET terms = ?3, loose = ?4 WHERE product = ?1 AND key = ?2")
-        .map_err(db("migrating key terms"))?;
     while let Some(r) = rows.next().map_err(db("reading key terms to migrate"))? {
         let get = || -> rusqlite::Result<_> {
             Ok((
@@ -110,18 +107,11 @@ pub(super) fn move_key_terms(tx: &Connection) -> Result<(), LedgerError> {
             prior_deactivations: super::to_u64(prior_d, "prior deactivations")?,
             source,
         };
-        write
-            .execute(params![
-                product,
-                key,
-                encode_terms(&terms),
-                super::lookup::loose_form(&key)
-            ])
-            .map_err(db("migrating key terms"))?;
+        // The old table had no shapes: every migrated key keeps an index entry.
+        put_key_terms_in(tx, &product, &key, &TermsRecord::new(&terms))?;
     }
     drop(rows);
     drop(read);
-    drop(write);
     tx.execute_batch("DROP INDEX key_terms_loose; DROP TABLE key_terms;")
         .map_err(db("dropping the old key terms table"))?;
     Ok(())
