@@ -773,3 +773,33 @@ fn keys_of_many_shapes_are_all_found_by_their_loose_form() {
         "KQ-8"
     );
 }
+
+#[test]
+fn the_e_mail_search_filters_before_it_limits() {
+    // The e-mail is inside each key's terms record, so the search filters in Rust; the limit
+    // must count matches, not rows looked at.
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = ledger(dir.path());
+    let csv = "key,email\nK-1,ann@x.example\nK-2,bob@y.example\nK-3,cy@X.example\n";
+    let r = import::import(&mut l, csv.as_bytes(), &opts(Preset::Generic, "e.csv")).unwrap();
+    assert_eq!(r.imported, 3);
+    let search = |limit| {
+        l.list_keys(&airseal_vendor::ledger::KeyFilter {
+            email: Some("@x.".into()),
+            limit: Some(limit),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.record.key, k.email.unwrap_or_default()))
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(search(1), [("K-1".into(), "ann@x.example".to_string())]);
+    assert_eq!(
+        search(2),
+        [
+            ("K-1".into(), "ann@x.example".to_string()),
+            ("K-3".into(), "cy@X.example".to_string())
+        ]
+    );
+}
