@@ -6,7 +6,9 @@
 # keys recorded in one transaction through the same binary, with no file to parse and no
 # terms to store. With AIRSEAL_BEFORE=BINARY, each run also times that (older) airseal
 # binary on a vendor folder of its own making, for a before/after comparison in one run.
-# Usage: [AIRSEAL_BEFORE=OLD/airseal] benches/import_end_to_end.sh [RUNS] [ROWS]
+# With AIRSEAL_PREFILL=N, every vendor folder (the floor's too) starts with N generated keys of
+# the same product already in its ledger, instead of empty.
+# Usage: [AIRSEAL_BEFORE=OLD/airseal] [AIRSEAL_PREFILL=N] benches/import_end_to_end.sh [RUNS] [ROWS]
 set -euo pipefail
 runs=${1:-3}
 rows=${2:-1000000}
@@ -26,7 +28,12 @@ for b in "$bin" $before; do
   folder=base; [ "$b" = "$bin" ] || folder=base-before
   "$b" init "$folder" --vendor-id bench >/dev/null 2>&1
   printf '\n[products.photo-pro]\nkey_pattern = "XXXXX-XXXXX-XXXXX-XXXXX"\n' >> "$folder/airseal.toml"
+  if [ "${AIRSEAL_PREFILL:-0}" -gt 0 ]; then
+    "$b" keys generate --vendor "$folder" --product photo-pro --count "$AIRSEAL_PREFILL" \
+      --quiet --out "prefill-$folder.csv"
+  fi
 done
+[ "${AIRSEAL_PREFILL:-0}" -eq 0 ] || echo "each ledger starts with $AIRSEAL_PREFILL keys"
 now() { date +%s.%N; }
 for i in $(seq "$runs"); do
   rm -rf floor run run-before keys.csv && cp -r base floor && cp -r base run

@@ -246,17 +246,39 @@ fn big_export(path: &Path, rows: usize) {
     std::fs::write(path, s).unwrap();
 }
 
+/// When to kill `airseal import` in `killed_import_leaves_none_or_all_of_the_batch`.
+#[derive(Clone, Copy, Debug)]
+enum KillAt {
+    /// This long after the start: while the file is still being read and parsed.
+    Start(u64),
+    /// This long after the ledger's rollback journal appears: inside the write transaction.
+    Journal(u64),
+}
+
 /// Kill `airseal import` for real at several moments: the ledger then holds either none of
 /// the batch (no key, no terms, no batch, no import record) or all of it.
+///
+/// An import this size runs in rollback-journal mode (`ledger::BULK_ROWS`). Its write
+/// transaction begins by creating `ledger.sqlite3-journal`, so the kills inside it are timed
+/// from that file's appearance instead of from the start, which on a fast or slow machine
+/// could land anywhere. A kill inside the transaction leaves that journal behind ("hot"),
+/// and the next open must roll the batch back.
 #[test]
 fn killed_import_leaves_none_or_all_of_the_batch() {
     const ROWS: usize = 150_000;
+    const _: () = assert!(ROWS >= airseal_vendor::ledger::BULK_ROWS);
     let mut outcomes = Vec::new();
-    for delay_ms in [150u64, 700, 1500, 3000] {
+    for at in [
+        KillAt::Start(150),
+        KillAt::Journal(0),
+        KillAt::Journal(150),
+        KillAt::Journal(600),
+    ] {
         let v = vendor();
         let d = v.path();
         let export: PathBuf = d.join("export.csv");
         big_export(&export, ROWS);
+        let journal = d.join("ledger.sqlite3-journal");
         let mut child = Command::new(env!("CARGO_BIN_EXE_airseal"))
             .current_dir(d)
             .args([
@@ -272,10 +294,25 @@ fn killed_import_leaves_none_or_all_of_the_batch() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
+        match at {
+            KillAt::Start(ms) => std::thread::sleep(Duration::from_millis(ms)),
+            KillAt::Journal(ms) => {
+                while !journal.exists() && child.try_wait().unwrap().is_none() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                std::thread::sleep(Duration::from_millis(ms));
+            }
+        }
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
+        let hot = journal.exists();
         let ledger = Ledger::open(&d.join("ledger.sqlite3")).unwrap();
+        assert!(!journal.exists(), "the journal outlived the next open");
+        let mode: String = ledger
+            .connection()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
         let keys = count(&ledger, "SELECT count(*) FROM keys");
         let terms = count(&ledger, "SELECT count(*) FROM keys WHERE terms IS NOT NULL");
         let imports = count(&ledger, "SELECT count(*) FROM imports");
@@ -287,9 +324,10 @@ fn killed_import_leaves_none_or_all_of_the_batch() {
         assert!(
             (keys, terms, imports, batches) == (0, 0, 0, 0)
                 || (keys, terms, imports, batches) == (rows, rows, 1, 1),
-            "after a kill at {delay_ms} ms: {keys} keys, {terms} terms, {imports} imports, \
+            "after a kill at {at:?}: {keys} keys, {terms} terms, {imports} imports, \
              {batches} batches"
         );
+        assert!(!hot || keys == 0, "a hot journal, yet the batch is there");
         if keys == 0 {
             // The next run imports everything.
             let out = ok(&airseal(
@@ -307,11 +345,11 @@ fn killed_import_leaves_none_or_all_of_the_batch() {
             let r: Value = serde_json::from_str(&out).unwrap();
             assert_eq!(r["imported"].as_u64(), Some(ROWS as u64));
         }
-        outcomes.push((status.success(), keys));
+        outcomes.push((at, status.success(), hot));
     }
     assert!(
-        outcomes.iter().any(|(finished, _)| !finished),
-        "no run was killed before it finished: {outcomes:?}"
+        outcomes.iter().any(|(_, _, hot)| *hot),
+        "no run was killed inside the write transaction: {outcomes:?}"
     );
 }
 

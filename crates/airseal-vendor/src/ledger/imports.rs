@@ -230,6 +230,17 @@ impl Ledger {
         rows: &[ImportRow],
         report: impl FnOnce(Option<BatchId>, &[RowOutcome]) -> Value,
     ) -> Result<(Option<BatchId>, Vec<RowOutcome>), LedgerError> {
+        // A dry run rolls back: writing it once instead of twice would save nothing.
+        let bulk = if w.dry_run { 0 } else { rows.len() };
+        self.bulk_journal(bulk, |ledger| ledger.write_import_in(w, rows, report))
+    }
+
+    fn write_import_in(
+        &mut self,
+        w: &ImportWrite<'_>,
+        rows: &[ImportRow],
+        report: impl FnOnce(Option<BatchId>, &[RowOutcome]) -> Value,
+    ) -> Result<(Option<BatchId>, Vec<RowOutcome>), LedgerError> {
         let params = serde_json::json!({
             "preset": w.preset,
             "file": w.file,
