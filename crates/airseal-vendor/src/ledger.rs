@@ -53,7 +53,8 @@
 //! otherwise, and the import then simply stays in WAL mode). New pages are written once,
 //! straight into the database; the journal holds only the original content of pages that
 //! existed before, which is what makes the transaction atomic: a process killed midway
-//! leaves a journal that the next opener rolls back. `synchronous` is FULL meanwhile.
+//! leaves a journal that the next opener rolls back. `synchronous` is FULL meanwhile, and
+//! the page cache smaller ([`BULK_CACHE_KIB`]).
 //!
 //! The price is concurrency while the import runs: a process that opens the ledger then
 //! waits (up to [`BUSY_TIMEOUT`]) until the import has committed and the ledger is back in
@@ -112,6 +113,13 @@ const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// empty ledger: 2.0 s of 10 s saved, and as much into a ledger already holding a million
 /// keys; below this size the seconds saved are too few to keep other processes waiting.
 pub const BULK_ROWS: usize = 100_000;
+
+/// Page cache, in KiB, while a bulk import writes in rollback-journal mode. Its keys arrive
+/// sorted, so a small cache holds the pages they land on, and dirty pages beyond it go
+/// straight to the database file. Measured on a million-row import, into an empty ledger
+/// and into one already holding a million keys: 1–2 s faster than with [`CACHE_KIB`], and
+/// 230 MB less memory (on these VMs every page of memory first touched costs time).
+const BULK_CACHE_KIB: i64 = 32 * 1024;
 
 /// How long [`Ledger::open`] sleeps between attempts to switch a ledger that another
 /// process is bulk-writing back to WAL mode.
@@ -798,7 +806,9 @@ impl Ledger {
         if rows < BULK_ROWS || !self.leave_wal() {
             return write(self);
         }
+        let _ = self.conn.pragma_update(None, "cache_size", -BULK_CACHE_KIB);
         let out = write(self);
+        let _ = self.conn.pragma_update(None, "cache_size", -CACHE_KIB);
         // If this fails (another process keeps reading past the busy timeout), this
         // connection stays in rollback mode, which is as safe, and the next `open` of the
         // ledger switches back. The write has already committed or rolled back, and its
@@ -1910,10 +1920,10 @@ mod tests {
             .map(|n| n == 1)
     }
 
-    fn synchronous(l: &Ledger) -> i64 {
-        l.conn
-            .pragma_query_value(None, "synchronous", |r| r.get(0))
-            .unwrap()
+    /// `synchronous` (2 is FULL, 1 is NORMAL) and `cache_size`.
+    fn sync_and_cache(l: &Ledger) -> (i64, i64) {
+        let get = |p: &str| l.conn.pragma_query_value(None, p, |r| r.get(0)).unwrap();
+        (get("synchronous"), get("cache_size"))
     }
 
     #[test]
@@ -1923,12 +1933,14 @@ mod tests {
         let inside = l
             .bulk_journal(BULK_ROWS, |l| {
                 l.ensure_product("p", None)?;
-                Ok((journal_mode(l), synchronous(l)))
+                Ok((journal_mode(l), sync_and_cache(l)))
             })
             .unwrap();
-        // 2 is FULL, 1 is NORMAL.
-        assert_eq!(inside, ("delete".to_string(), 2));
-        assert_eq!((journal_mode(&l), synchronous(&l)), ("wal".to_string(), 1));
+        assert_eq!(inside, ("delete".to_string(), (2, -BULK_CACHE_KIB)));
+        assert_eq!(
+            (journal_mode(&l), sync_and_cache(&l)),
+            ("wal".to_string(), (1, -CACHE_KIB))
+        );
         assert!(has_product(&l, "p").unwrap());
         // Below the threshold nothing changes.
         let small = l.bulk_journal(BULK_ROWS - 1, |l| Ok(journal_mode(l)));
