@@ -25,7 +25,9 @@ const SHOWN: usize = 20;
     f1..f8, period_days, interval, custom_fields, metadata_json, suspended, revoked, meta:NAME, \
     ignore.\n\n\
     Every data row ends up in exactly one bucket: read = imported + already present + rejected. \
-    The import is one transaction: interrupted, the ledger holds none of it. Keys are kept \
+    The import is one transaction: interrupted, the ledger holds none of it. An import of \
+    100,000 rows or more, when no other command has the ledger open, writes without SQLite's \
+    WAL (faster); other commands started meanwhile wait for it, up to 10 s. Keys are kept \
     exactly as exported. Then issue the licenses:\n  \
     airseal issue --batch --from-import BATCH_ID --out-dir licenses/\n\n\
     Example:\n  airseal import --from cryptlex-v2 export.csv --product photo-pro \\\n    \
