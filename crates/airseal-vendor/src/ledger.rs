@@ -806,20 +806,25 @@ impl Ledger {
         if rows < BULK_ROWS || !self.leave_wal() {
             return write(self);
         }
-        let _ = self.conn.pragma_update(None, "cache_size", -BULK_CACHE_KIB);
+        // Pragma failures here only cost speed or durability margins the write does not
+        // depend on; the write's own result is what the caller needs to hear about.
+        // FULL costs nothing measurable: the journal is small (see above).
+        let set = |c: &Connection, sync: &str, cache: i64| {
+            let _ = c.pragma_update(None, "synchronous", sync);
+            let _ = c.pragma_update(None, "cache_size", -cache);
+        };
+        set(&self.conn, "FULL", BULK_CACHE_KIB);
         let out = write(self);
-        let _ = self.conn.pragma_update(None, "cache_size", -CACHE_KIB);
+        set(&self.conn, "NORMAL", CACHE_KIB);
         // If this fails (another process keeps reading past the busy timeout), this
         // connection stays in rollback mode, which is as safe, and the next `open` of the
-        // ledger switches back. The write has already committed or rolled back, and its
-        // result is what the caller needs to hear about.
-        let _ = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        // ledger switches back. The write has already committed or rolled back.
         let _ = self.switch_to_wal();
         out
     }
 
-    /// Tries once, without waiting, to switch from WAL to rollback-journal mode with
-    /// `synchronous` FULL; false when another connection has the ledger open.
+    /// Tries once, without waiting, to switch from WAL to rollback-journal mode; false when
+    /// another connection has the ledger open.
     fn leave_wal(&self) -> bool {
         let c = &self.conn;
         if c.busy_timeout(Duration::ZERO).is_err() {
@@ -829,10 +834,6 @@ impl Ledger {
             .pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get::<_, String>(0))
             .is_ok_and(|m| m.eq_ignore_ascii_case("delete"));
         let _ = c.busy_timeout(BUSY_TIMEOUT);
-        if left {
-            // Costs nothing measurable here: the journal is small (see above).
-            let _ = c.pragma_update(None, "synchronous", "FULL");
-        }
         left
     }
 
