@@ -6,6 +6,7 @@
 mod cmd;
 mod exit;
 mod io;
+mod passphrase;
 mod qr;
 
 use std::path::PathBuf;
