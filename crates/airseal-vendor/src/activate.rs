@@ -892,65 +892,19 @@ fn license_limits(seat: &Activation) -> Result<LicenseClaims, ActivationError> {
     LicenseClaims::decode(sign1.payload, sign1.payload_offset).map_err(|e| corrupt(e.to_string()))
 }
 
-/// Writes a response file durably and atomically: a temporary file beside `path` is
-/// written and fsynced, then moved into place (replacing an existing file only with
-/// `force`; without it, a hard link refuses an existing target atomically), and the folder
-/// is fsynced. A reader never sees half a response, and a crash leaves either no file or
-/// the whole one.
+/// Writes a response file durably and atomically, through [`airseal_verify::fs`]: a reader
+/// never sees half a response, and a crash leaves either no file (or the old one) or the
+/// whole new one. An existing file is replaced only with `force`.
 ///
 /// # Errors
 /// An I/O error; [`std::io::ErrorKind::AlreadyExists`] when `path` exists and not `force`.
 pub fn write_response_file(path: &Path, contents: &[u8], force: bool) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    if !force && path.exists() {
-        return Err(std::io::Error::new(
+    use airseal_verify::fs::{Access, Mode, WriteError, write};
+    write(path, contents, Access::Default, Mode::replace_if(force)).map_err(|e| match e {
+        WriteError::AlreadyExists { .. } => std::io::Error::new(
             std::io::ErrorKind::AlreadyExists,
             "already exists; pass --force to replace it",
-        ));
-    }
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(
-        ".tmp-{}-{:08x}",
-        std::process::id(),
-        rand::rng().next_u32()
-    ));
-    let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        drop(f);
-        if force {
-            std::fs::rename(&tmp, path)
-        } else {
-            std::fs::hard_link(&tmp, path)
-        }
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    let result = result.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "already exists; pass --force to replace it",
-            )
-        } else {
-            e
-        }
-    });
-    result?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+        ),
+        other => other.into(),
+    })
 }
