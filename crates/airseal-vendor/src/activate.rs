@@ -42,12 +42,12 @@ use std::path::Path;
 
 use airseal_core::activation::{ActivationRequest, DeactivationProof, Purpose};
 use airseal_core::armor::armor;
-use airseal_core::cose::{self, ObjectType};
+use airseal_core::cose::ObjectType;
 use airseal_core::productkey::Pattern;
-use airseal_core::{KeyId, LicenseClaims, LicenseKind, Limit, MachineBinding, UnixTime};
+use airseal_core::{Expiry, KeyId, LicenseClaims, LicenseKind, Limit, MachineBinding, UnixTime};
 use rand::Rng as _;
 
-use crate::issue::{EndOfDay, IssueError, Issuer, LicenseSpec, LimitSpec, format_time, parse_time};
+use crate::issue::{EndOfDay, IssueError, Issuer, LicenseSpec, format_time, parse_time};
 use crate::ledger::{
     Activation, KeyStatus, KeyTerms, Ledger, LedgerError, Revocation, SeatKey, SeatTx,
 };
@@ -480,10 +480,7 @@ fn activate_key(
         now,
     )?;
     let threshold = threshold(&spec, request.components.len())?;
-    let limit = spec.max_activations.map_or(Limit::AtMost(1), |l| match l {
-        LimitSpec::Count(n) => Limit::AtMost(n),
-        LimitSpec::Word(_) => Limit::Unlimited,
-    });
+    let limit = spec.max_activations.map_or(Limit::AtMost(1), Limit::from);
     let prior = record.terms.as_ref().map_or(0, |t| t.prior_activations);
     let used = tx.live_seats(product, &key)?.saturating_add(prior);
 
@@ -641,22 +638,14 @@ fn reissue(
             license_id: seat.license_id.clone(),
         });
     }
-    let corrupt = |what: String| {
-        ActivationError::Ledger(LedgerError::Corrupt {
-            what: format!("activation {}: {what}", seat.id),
-        })
-    };
-    let sign1 = cose::parse_sign1(&seat.response).map_err(|e| corrupt(format!("{e:?}")))?;
-    let mut claims = LicenseClaims::decode(sign1.payload, sign1.payload_offset)
-        .map_err(|e| corrupt(e.to_string()))?;
-    if let Some(exp) = claims.expires_at {
-        let grace = i64::try_from(claims.grace_period.unwrap_or(0)).unwrap_or(i64::MAX);
-        if now >= exp.saturating_add(grace) {
-            return Err(ActivationError::LicenseExpired {
-                license_id: seat.license_id.clone(),
-                at: exp,
-            });
-        }
+    let mut claims = license_limits(seat)?;
+    // Expiry plus grace, the rule the verifier applies (`airseal_core::expiry`): a license
+    // the app still accepts is renewed, one it refuses is not.
+    if let (Expiry::Expired { .. }, Some(exp)) = (claims.expiry(now), claims.expires_at) {
+        return Err(ActivationError::LicenseExpired {
+            license_id: seat.license_id.clone(),
+            at: exp,
+        });
     }
     claims.issued_at = now;
     let mut token = vec![0u8; TOKEN_ID_BYTES];
@@ -881,15 +870,15 @@ pub fn deactivate(
     })
 }
 
-/// The claims of a seat's last response: its limits are the ones the key was sold with.
+/// The claims of a seat's last response (read back from the ledger, which signed it): its
+/// limits are the ones the key was sold with, its expiry the one a renewal checks.
 fn license_limits(seat: &Activation) -> Result<LicenseClaims, ActivationError> {
     let corrupt = |what: String| {
         ActivationError::Ledger(LedgerError::Corrupt {
             what: format!("activation {}: {what}", seat.id),
         })
     };
-    let sign1 = cose::parse_sign1(&seat.response).map_err(|e| corrupt(format!("{e:?}")))?;
-    LicenseClaims::decode(sign1.payload, sign1.payload_offset).map_err(|e| corrupt(e.to_string()))
+    LicenseClaims::read_unverified(&seat.response).map_err(|e| corrupt(e.to_string()))
 }
 
 /// Writes a response file durably and atomically, through [`airseal_verify::fs`]: a reader

@@ -558,10 +558,7 @@ impl Device {
             return self.release_proof()?.ok_or(DeviceError::NotActivated);
         };
         let unreadable = || self.corrupt(LICENSE_FILE, "the installed license cannot be read");
-        let claims = cose::parse_sign1(&license)
-            .ok()
-            .and_then(|s| LicenseClaims::decode(s.payload, s.payload_offset).ok())
-            .ok_or_else(unreadable)?;
+        let claims = LicenseClaims::read_unverified(&license).map_err(|_| unreadable())?;
         let Some(key) = self.load_key()? else {
             return Err(self.corrupt(
                 DEVICE_KEY_FILE,
