@@ -13,6 +13,7 @@ use airseal_core::armor::armor;
 use airseal_vendor::import::licenses::{self, Skipped};
 use airseal_vendor::issue::LicenseSpec;
 use airseal_vendor::ledger::signed_claims;
+use airseal_verify::fs as durable;
 use clap::Args;
 
 use super::issue::IssueArgs;
@@ -212,6 +213,7 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
     let mut issued = 0u64;
     let mut recorded: Vec<LicenseClaims> = Vec::with_capacity(plan.jobs.len());
     let mut skipped: Vec<Skipped> = plan.skipped.clone();
+    let mut written: Vec<PathBuf> = Vec::with_capacity(plan.jobs.len());
     for ((job, name), slot) in plan.jobs.iter().zip(&names).zip(&signed) {
         let outcome = slot.lock().ok().and_then(|mut s| s.take());
         let email = job.spec.licensee_email.as_deref().unwrap_or("");
@@ -226,6 +228,7 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
                     cell(email)
                 ));
                 recorded.push(claims);
+                written.push(out_dir.join(name));
             }
             Some(Err(reason)) => skipped.push(Skipped {
                 key: job.key.clone(),
@@ -244,6 +247,11 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
             cell(&format!("skipped: {}", s.reason))
         ));
     }
+    // The license files reach the disk before the index that lists them.
+    durable::sync_files(written.iter().map(PathBuf::as_path)).map_err(|e| {
+        let path = e.path().to_path_buf();
+        CliError::io(&path, e.into())
+    })?;
     crate::io::write_output(&index_path, index.as_bytes(), true)?;
     // Every license of the run and the run's audit row, in one transaction. The files are
     // already in place, so a failure here must say so: they are valid licenses the ledger
@@ -292,11 +300,16 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes one license through a temporary file and a rename, so a file in the folder is
-/// always a whole license. Not synced one by one: the files can be issued again.
+/// Writes one license through the durable writer, so a file in the folder is always a whole
+/// license. Not synced one by one (an fsync per file would make the disk the bottleneck):
+/// all are synced at once before `index.csv` lists them.
 fn write_license(dir: &Path, name: &str, contents: &[u8]) -> Result<(), CliError> {
     let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, contents).map_err(|e| CliError::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| CliError::io(&path, e))
+    durable::write_unsynced(
+        &path,
+        contents,
+        durable::Access::Default,
+        durable::Mode::Replace,
+    )
+    .map_err(|e| CliError::io(&path, e.into()))
 }
