@@ -9,7 +9,7 @@ use airseal_vendor::issue::{LicenseSpec, LimitSpec, MetaSpec};
 use clap::Args;
 
 use crate::PassphraseArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Arguments of `airseal issue`.
 #[derive(Debug, Args)]
@@ -181,10 +181,7 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
                 .ok_or_else(|| CliError::msg("--template NAME needs --product"))?;
             let name = t.to_string_lossy();
             match &vendor {
-                Some(v) => v
-                    .config()
-                    .template_spec(&product, &name)
-                    .map_err(|e| CliError::msg(e.to_string()))?,
+                Some(v) => v.config().template_spec(&product, &name)?,
                 None => LicenseSpec::default(),
             }
         };
@@ -223,7 +220,7 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
     let mut ledger = match &vendor {
         Some(v) => Some(
             v.open_ledger()
-                .map_err(|e| CliError::msg(format!("{}: {e}", v.ledger_path().display())))?,
+                .map_err(|e| CliError::from(e).at(&v.ledger_path()))?,
         ),
         None => None,
     };

@@ -16,7 +16,7 @@ use airseal_vendor::ledger::signed_claims;
 use clap::Args;
 
 use super::issue::IssueArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// The batch-mode flags of `airseal issue`.
 #[derive(Debug, Clone, Default, Args)]
@@ -79,12 +79,9 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
         vendor: args.vendor.clone(),
     }
     .open()?;
-    let ledger = vendor
-        .open_ledger()
-        .map_err(|e| CliError::msg(e.to_string()))?;
+    let ledger = vendor.open_ledger()?;
     let info = ledger
-        .import_info(batch)
-        .map_err(|e| CliError::msg(e.to_string()))?
+        .import_info(batch)?
         .ok_or_else(|| CliError::msg(format!("batch {batch} is not an import")))?;
     let mut defaults = args.spec()?;
     if let Some(t) = &args.template {
@@ -97,8 +94,7 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
         } else {
             vendor
                 .config()
-                .template_spec(&info.product, &t.to_string_lossy())
-                .map_err(|e| CliError::msg(e.to_string()))?
+                .template_spec(&info.product, &t.to_string_lossy())?
         };
         defaults = defaults.or(base);
     }
@@ -117,8 +113,7 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
                 .map_err(|e| e.to_string())
         },
         now,
-    )
-    .map_err(|e| CliError::msg(e.to_string()))?;
+    )?;
     // File names, decided (and checked against existing files) before any signing.
     let mut used = HashSet::new();
     let names: Vec<String> = plan

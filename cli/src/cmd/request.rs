@@ -11,7 +11,7 @@ use airseal_verify::device::Device;
 use clap::Args;
 
 use super::machine::{self, FingerprintArgs};
-use crate::exit::CliError;
+use crate::error::CliError;
 use crate::qr::QrArgs;
 
 /// Arguments of `airseal request`.
@@ -65,7 +65,12 @@ pub struct RequestArgs {
 fn parse_meter(spec: &str) -> Result<(&str, i64), CliError> {
     spec.split_once('=')
         .and_then(|(name, v)| Some((name, v.trim().parse().ok()?)))
-        .ok_or_else(|| CliError::Message(format!("--meter {spec:?}: expected NAME=INTEGER"), 2))
+        .ok_or_else(|| {
+            CliError::Message(
+                format!("--meter {spec:?}: expected NAME=INTEGER"),
+                crate::error::USAGE,
+            )
+        })
 }
 
 /// Runs `airseal request`.
