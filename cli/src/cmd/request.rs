@@ -89,6 +89,13 @@ pub fn run(args: &RequestArgs) -> Result<ExitCode, CliError> {
         machine::check_overwrite(path, args.force)?;
     }
     let fp = machine::fingerprint(&args.fingerprint)?;
+    if fp.components().is_empty() {
+        return Err(CliError::msg(
+            "no fingerprint components to bind the license to: add one with --component \
+             KIND=VALUE (containers: --component custom:pod=$POD_UID), or drop \
+             --no-system-components",
+        ));
+    }
     let dir = machine::data_dir(args.data_dir.as_deref(), || Ok(args.product.clone()))?;
     let device = Device::open(&dir);
     let bytes = device
@@ -120,11 +127,12 @@ pub fn run(args: &RequestArgs) -> Result<ExitCode, CliError> {
         .map(|k| KeyId::of_public_key(&k).to_string())
         .unwrap_or_default();
     eprintln!(
-        "{} request for {} ({} fingerprint components, device key {device_key}, {} bytes raw); \
+        "{} request for {} ({} fingerprint component{}, device key {device_key}, {} bytes raw); \
          pending in {}",
         if args.trial { "trial" } else { "activation" },
         args.product,
         fp.components().len(),
+        if fp.components().len() == 1 { "" } else { "s" },
         bytes.len(),
         dir.display()
     );

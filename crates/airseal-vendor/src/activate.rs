@@ -269,8 +269,8 @@ pub enum ActivationError {
 impl fmt::Display for ActivationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::BadRequest(e) => write!(f, "not a valid activation request: {e}"),
-            Self::BadProof(e) => write!(f, "not a valid deactivation proof: {e}"),
+            Self::BadRequest(e) => describe_refusal(f, "activation request", e),
+            Self::BadProof(e) => describe_refusal(f, "deactivation proof", e),
             Self::UnknownProduct { product } => write!(
                 f,
                 "product {product:?} is not in airseal.toml: the request is for another vendor \
@@ -385,6 +385,35 @@ impl fmt::Display for ActivationError {
             Self::Issue(e) => e.fmt(f),
             Self::Ledger(e) => e.fmt(f),
         }
+    }
+}
+
+/// Why a signed object of kind `what` was refused, naming that kind: the verifier's own
+/// wording speaks of licenses, which would mislead here.
+fn describe_refusal(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    e: &airseal_verify::Error,
+) -> fmt::Result {
+    use airseal_verify::Error as E;
+    match e {
+        E::BadSignature => write!(
+            f,
+            "not a valid {what}: bad signature (the {what} was modified or forged)"
+        ),
+        E::WrongType { found } => {
+            let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            write!(
+                f,
+                "not a valid {what}: wrong type: the file holds a signed {found:?} object, not \
+                 {article} {what}"
+            )
+        }
+        other => write!(f, "not a valid {what}: {other}"),
     }
 }
 
