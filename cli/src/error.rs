@@ -14,6 +14,7 @@ use airseal_vendor::issue::IssueError;
 use airseal_vendor::keyfile::KeyFileError;
 use airseal_vendor::keys::GeneratorError;
 use airseal_vendor::ledger::LedgerError;
+use airseal_vendor::template::TemplateError;
 use airseal_vendor::vendor_dir::{SearchOrigin, VENDOR_ENV, VendorDirError};
 use airseal_verify::device::DeviceError;
 
@@ -95,6 +96,8 @@ pub enum CliError {
     Batch(BatchError),
     /// A key generator could not be set up.
     Generator(GeneratorError),
+    /// A license template could not be found or read.
+    Template(TemplateError),
     /// An activation request or deactivation proof was refused.
     Activation(ActivationError),
     /// A signed object failed verification.
@@ -166,6 +169,10 @@ impl CliError {
                 ActivationError::BadRequest(v) | ActivationError::BadProof(v) => v.code(),
                 ActivationError::KeyTypo { .. } => TYPO,
                 ActivationError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
+            CliError::Template(e) => match e {
+                TemplateError::Io { .. } => IO,
                 _ => GENERAL,
             },
             CliError::Verify(e) => e.code(),
@@ -247,6 +254,13 @@ impl fmt::Display for CliError {
                         " (set activation_template in airseal.toml, or generate keys with \
                          --template)",
                     ),
+                    _ => Ok(()),
+                }
+            }
+            CliError::Template(e) => {
+                e.fmt(f)?;
+                match e {
+                    TemplateError::NoProduct { .. } => f.write_str(": pass --product"),
                     _ => Ok(()),
                 }
             }
@@ -346,6 +360,7 @@ from_library!(
     BatchError => Batch,
     GeneratorError => Generator,
     ActivationError => Activation,
+    TemplateError => Template,
     airseal_verify::Error => Verify,
     DeviceError => Device,
 );

@@ -13,6 +13,7 @@ use airseal_core::armor::armor;
 use airseal_vendor::import::licenses::{self, Skipped};
 use airseal_vendor::issue::LicenseSpec;
 use airseal_vendor::ledger::signed_claims;
+use airseal_vendor::template;
 use clap::Args;
 
 use super::issue::IssueArgs;
@@ -85,17 +86,7 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
         .ok_or_else(|| CliError::msg(format!("batch {batch} is not an import")))?;
     let mut defaults = args.spec()?;
     if let Some(t) = &args.template {
-        let base = if t.exists() {
-            let text = crate::io::read_input(t)?;
-            let text = String::from_utf8(text)
-                .map_err(|_| CliError::msg(format!("{}: not UTF-8 text", t.display())))?;
-            LicenseSpec::from_toml(&text)
-                .map_err(|e| CliError::msg(format!("{}: {e}", t.display())))?
-        } else {
-            vendor
-                .config()
-                .template_spec(&info.product, &t.to_string_lossy())?
-        };
+        let base = template::resolve(t, Some(&info.product), Some(vendor.config()))?;
         defaults = defaults.or(base);
     }
     if defaults.issuer.is_none() {
