@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use airseal_vendor::activate::ActivationError;
 use airseal_vendor::batch::BatchError;
 use airseal_vendor::import::ImportError;
+use airseal_vendor::import::export::ExportError;
 use airseal_vendor::issue::IssueError;
 use airseal_vendor::keyfile::KeyFileError;
 use airseal_vendor::keys::GeneratorError;
@@ -96,6 +97,8 @@ pub enum CliError {
     Batch(BatchError),
     /// A key generator could not be set up.
     Generator(GeneratorError),
+    /// The licenses of an import could not be issued.
+    Export(ExportError),
     /// A license template could not be found or read.
     Template(TemplateError),
     /// An activation request or deactivation proof was refused.
@@ -171,8 +174,13 @@ impl CliError {
                 ActivationError::Ledger(l) => ledger_code(l),
                 _ => GENERAL,
             },
-            CliError::Template(e) => match e {
-                TemplateError::Io { .. } => IO,
+            CliError::Template(e) => template_code(e),
+            CliError::Export(e) => match e {
+                ExportError::Io { .. } => IO,
+                ExportError::Template(t) => template_code(t),
+                ExportError::Ledger(l) | ExportError::NotRecorded { source: l, .. } => {
+                    ledger_code(l)
+                }
                 _ => GENERAL,
             },
             CliError::Verify(e) => e.code(),
@@ -188,6 +196,13 @@ impl CliError {
 fn key_file_code(e: &KeyFileError) -> u8 {
     match e {
         KeyFileError::Io { .. } => IO,
+        _ => GENERAL,
+    }
+}
+
+fn template_code(e: &TemplateError) -> u8 {
+    match e {
+        TemplateError::Io { .. } => IO,
         _ => GENERAL,
     }
 }
@@ -261,6 +276,22 @@ impl fmt::Display for CliError {
                 e.fmt(f)?;
                 match e {
                     TemplateError::NoProduct { .. } => f.write_str(": pass --product"),
+                    _ => Ok(()),
+                }
+            }
+            CliError::Export(e) => {
+                e.fmt(f)?;
+                match e {
+                    ExportError::AlreadyExists { out_dir, .. } => write!(
+                        f,
+                        "; pass --force to replace the files in {}",
+                        out_dir.display()
+                    ),
+                    ExportError::NotRecorded { .. } => f.write_str(
+                        ". Until it does, `airseal ledger licenses` does not list them; once the \
+                         ledger is writable again, run this command again with --force to issue \
+                         and record a fresh set over them",
+                    ),
                     _ => Ok(()),
                 }
             }
@@ -361,6 +392,7 @@ from_library!(
     GeneratorError => Generator,
     ActivationError => Activation,
     TemplateError => Template,
+    ExportError => Export,
     airseal_verify::Error => Verify,
     DeviceError => Device,
 );
