@@ -178,9 +178,8 @@ impl CliError {
             CliError::Export(e) => match e {
                 ExportError::Io { .. } => IO,
                 ExportError::Template(t) => template_code(t),
-                ExportError::Ledger(l) | ExportError::NotRecorded { source: l, .. } => {
-                    ledger_code(l)
-                }
+                ExportError::Ledger(l) => ledger_code(l),
+                ExportError::NotRecorded { source, .. } => ledger_code(source),
                 _ => GENERAL,
             },
             CliError::Verify(e) => e.code(),

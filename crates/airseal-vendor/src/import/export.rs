@@ -117,8 +117,8 @@ pub enum ExportError {
         out_dir: PathBuf,
         /// The index listing them.
         index: PathBuf,
-        /// The ledger's error.
-        source: LedgerError,
+        /// The ledger's error (boxed: the variant would otherwise make every result large).
+        source: Box<LedgerError>,
     },
     /// The ledger failed.
     Ledger(LedgerError),
@@ -155,7 +155,8 @@ impl std::error::Error for ExportError {
             Self::Template(e) => Some(e),
             Self::Plan(e) => Some(e),
             Self::Io { source, .. } => Some(source),
-            Self::NotRecorded { source, .. } | Self::Ledger(source) => Some(source),
+            Self::NotRecorded { source, .. } => Some(source.as_ref()),
+            Self::Ledger(source) => Some(source),
             _ => None,
         }
     }
@@ -346,7 +347,7 @@ pub fn issue(
             issued,
             out_dir: out_dir.clone(),
             index: index_path.clone(),
-            source,
+            source: Box::new(source),
         })?;
     Ok(ExportReport {
         product: plan.product,
