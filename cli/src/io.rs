@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Largest input file read (armored text of the largest object, with room for an e-mail
 /// around it). Checked before reading it all.
@@ -26,10 +26,14 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
             .map_err(|e| CliError::io(path, e))?;
     }
     if buf.len() as u64 > MAX_INPUT {
-        return Err(CliError::msg(format!(
-            "{}: larger than {MAX_INPUT} bytes, not a license",
-            path.display()
-        )));
+        // Too large to be any airseal object: malformed, whatever kind was expected.
+        return Err(CliError::Message(
+            format!(
+                "{}: larger than {MAX_INPUT} bytes: not an airseal file",
+                path.display()
+            ),
+            crate::error::MALFORMED,
+        ));
     }
     Ok(buf)
 }

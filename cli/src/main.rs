@@ -4,7 +4,7 @@
 //! libraries so a vendor's own backend can do the same without shelling out.
 
 mod cmd;
-mod exit;
+mod error;
 mod io;
 mod passphrase;
 mod qr;
@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// Offline software licensing: signing keys, signed license files, offline verification.
 #[derive(Debug, Parser)]
-#[command(name = "airseal", version, about, long_about = None, after_help = exit::EXIT_CODES_HELP)]
+#[command(name = "airseal", version, about, long_about = None, after_help = error::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

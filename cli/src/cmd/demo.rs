@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::{init, inspect, issue, keys, verify};
 use crate::PassphraseArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Arguments of `airseal demo`.
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ use airseal_vendor::issue::format_time;
 use clap::Args;
 use serde_json::json;
 
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Arguments of `airseal inspect`.
 #[derive(Debug, Args)]

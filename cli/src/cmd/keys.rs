@@ -14,7 +14,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::PassphraseArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Where the vendor folder is.
 #[derive(Debug, Clone, Args)]
@@ -30,7 +30,7 @@ impl VendorArgs {
     pub fn open(&self) -> Result<VendorDir, CliError> {
         let cwd = std::env::current_dir().map_err(|e| CliError::io(Path::new("."), e))?;
         VendorDir::discover(self.vendor.as_deref(), std::env::var_os(VENDOR_ENV), &cwd)
-            .map_err(|e| CliError::msg(e.to_string()))
+            .map_err(CliError::from)
     }
 }
 
@@ -96,7 +96,7 @@ pub struct GenerateArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Accept a pattern whose random keys carry fewer than 64 bits (the default pattern has 95).
+    /// Accept a pattern whose random keys carry fewer than 80 bits (the default pattern has 95).
     #[arg(long)]
     pub allow_weak: bool,
     /// The license template (under [products.<id>.templates]) that `airseal activate` uses
@@ -140,8 +140,7 @@ pub fn run(args: &KeysArgs) -> Result<ExitCode, CliError> {
         KeysCommand::Recover => {
             let vendor = args.vendor.open()?;
             let mut ledger = open_ledger(&vendor)?;
-            let done =
-                batch::recover_pending(&mut ledger).map_err(|e| CliError::msg(e.to_string()))?;
+            let done = batch::recover_pending(&mut ledger)?;
             println!("{} batch(es) recovered", done.len());
             Ok(ExitCode::SUCCESS)
         }
@@ -165,7 +164,7 @@ fn print_verdict(verdict: &serde_json::Value, as_json: bool) {
 fn open_ledger(vendor: &VendorDir) -> Result<Ledger, CliError> {
     vendor
         .open_ledger()
-        .map_err(|e| CliError::msg(format!("{}: {e}", vendor.ledger_path().display())))
+        .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))
 }
 
 fn feature_bits(names: &[String]) -> Result<u8, CliError> {
@@ -207,8 +206,9 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
         .clone()
         .or_else(|| product_cfg.key_pattern.clone())
         .unwrap_or_else(|| DEFAULT_PATTERN.into());
-    let pattern = Pattern::parse(&pattern_text)
-        .map_err(|e| CliError::msg(format!("pattern {pattern_text:?}: {e}")))?;
+    let pattern = Pattern::parse(&pattern_text).map_err(|e| {
+        CliError::from(keys::GeneratorError::Pattern(e)).about(format!("pattern {pattern_text:?}"))
+    })?;
     let rng = match a.seed {
         Some(seed) => keys::seeded_rng(seed),
         None => keys::os_rng(),
@@ -229,10 +229,7 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
             } else {
                 keys::DEFAULT_RANDOM_BITS
             };
-            KeySource::Generator(
-                KeyGenerator::random(pattern, min, rng)
-                    .map_err(|e| CliError::msg(e.to_string()))?,
-            )
+            KeySource::Generator(KeyGenerator::random(pattern, min, rng)?)
         }
         (KeyKind::Data, Some(issuer)) => {
             let spec = DataKeySpec {
@@ -242,9 +239,7 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
                 created: now,
                 mac_key: issuer.data_key_mac_key(),
             };
-            KeySource::Generator(
-                KeyGenerator::data(pattern, spec, rng).map_err(|e| CliError::msg(e.to_string()))?,
-            )
+            KeySource::Generator(KeyGenerator::data(pattern, spec, rng)?)
         }
         (_, Some(issuer)) => KeySource::Signed {
             issuer,
@@ -306,8 +301,7 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
                 b.set_position(done);
             }
         },
-    )
-    .map_err(|e| CliError::msg(e.to_string()))?;
+    )?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -360,18 +354,11 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
     // A key imported from another platform keeps its own spelling and may follow no
     // pattern: find it as activation does (exactly, or ignoring case and separators).
     for product in &products {
-        let found = ledger
-            .keys()
-            .find(product, &a.key)
-            .map_err(|e| CliError::msg(e.to_string()))?;
+        let found = ledger.keys().find(product, &a.key)?;
         let Some(found) = found.filter(|f| f.matched != KeyMatch::Canonical) else {
             continue;
         };
-        let Some(r) = ledger
-            .keys()
-            .info(Some(product), &found.key)
-            .map_err(|e| CliError::msg(e.to_string()))?
-        else {
+        let Some(r) = ledger.keys().info(Some(product), &found.key)? else {
             continue;
         };
         if r.kind != "import" {
@@ -409,10 +396,7 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
                 code = 20;
             }
             KeyReading::Canonical(c) => {
-                let record = ledger
-                    .keys()
-                    .info(Some(product), &c)
-                    .map_err(|e| CliError::msg(e.to_string()))?;
+                let record = ledger.keys().info(Some(product), &c)?;
                 verdict = match record {
                     None => {
                         code = 1;
@@ -457,9 +441,7 @@ fn inspect_signed(
 ) -> Result<ExitCode, CliError> {
     let mut trust = airseal_verify::TrustStore::new();
     let public = crate::io::read_input(&vendor.public_key_path())?;
-    trust
-        .add_public_key_file(&public)
-        .map_err(|e| CliError::msg(e.to_string()))?;
+    trust.add_public_key_file(&public)?;
     let now = chrono::Utc::now().timestamp();
     let canonical: String = a
         .key
@@ -472,10 +454,7 @@ fn inspect_signed(
     for product in products {
         match trust.verify_signed_key(&a.key, product, now) {
             Ok(k) => {
-                let record = ledger
-                    .keys()
-                    .info(Some(product), &canonical)
-                    .map_err(|e| CliError::msg(e.to_string()))?;
+                let record = ledger.keys().info(Some(product), &canonical)?;
                 verdict = json!({
                     "key": a.key, "status": "valid", "kind": "signed", "product": product,
                     "features": (1..=8u8).filter(|n| k.feature_enabled(&format!("F{n}"))).map(|n| format!("F{n}")).collect::<Vec<_>>(),

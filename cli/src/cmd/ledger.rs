@@ -14,7 +14,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use super::keys::VendorArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// `airseal ledger …`
 #[derive(Debug, Args)]
@@ -464,8 +464,8 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
     let vendor = args.vendor.open()?;
     let ledger = vendor
         .open_ledger()
-        .map_err(|e| CliError::msg(format!("{}: {e}", vendor.ledger_path().display())))?;
-    let db = |e: airseal_vendor::ledger::LedgerError| CliError::msg(e.to_string());
+        .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;
+    let db = CliError::from;
     let listing = match &args.command {
         LedgerCommand::Keys {
             product,

@@ -10,7 +10,7 @@ use airseal_verify::{Error, Expected, License, Status};
 use clap::Args;
 use serde_json::json;
 
-use crate::exit::{CliError, EXIT_CODES_HELP};
+use crate::error::{CliError, EXIT_CODES_HELP};
 
 /// Arguments of `airseal verify`.
 #[derive(Debug, Args)]
@@ -72,10 +72,8 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
             trust
                 .verify_revocations(&crate::io::read_input(p)?)
                 .map_err(|e| {
-                    CliError::Message(
-                        format!("{}: not a usable revocation list: {e}", p.display()),
-                        e.code(),
-                    )
+                    CliError::from(e)
+                        .about(format!("{}: not a usable revocation list", p.display()))
                 })?,
         ),
         None => None,

@@ -130,6 +130,15 @@ pub enum ActivationError {
         /// The key as entered.
         key: String,
     },
+    /// The key is not in the ledger and its check symbol does not match the product's key
+    /// pattern: a symbol was mistyped (or two swapped). Told apart from [`Self::UnknownKey`]
+    /// because the remedy differs: compare the key with the one sent to the customer.
+    KeyTypo {
+        /// The product.
+        product: String,
+        /// The key as entered.
+        key: String,
+    },
     /// The key as entered matches several imported keys once separators and case are
     /// ignored; the customer must enter it exactly.
     AmbiguousKey {
@@ -260,8 +269,8 @@ pub enum ActivationError {
 impl fmt::Display for ActivationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::BadRequest(e) => write!(f, "not a valid activation request: {e}"),
-            Self::BadProof(e) => write!(f, "not a valid deactivation proof: {e}"),
+            Self::BadRequest(e) => describe_refusal(f, "activation request", e),
+            Self::BadProof(e) => describe_refusal(f, "deactivation proof", e),
             Self::UnknownProduct { product } => write!(
                 f,
                 "product {product:?} is not in airseal.toml: the request is for another vendor \
@@ -270,6 +279,11 @@ impl fmt::Display for ActivationError {
             Self::UnknownKey { product, key } => {
                 write!(f, "key {key} is not in the ledger for product {product:?}")
             }
+            Self::KeyTypo { product, key } => write!(
+                f,
+                "key {key} of {product:?} has a typo: its check symbol does not match (a symbol \
+                 was mistyped or two were swapped)"
+            ),
             Self::AmbiguousKey {
                 product,
                 entered,
@@ -325,8 +339,9 @@ impl fmt::Display for ActivationError {
             ),
             Self::TooFewComponents { given, required } => write!(
                 f,
-                "the request has {given} machine components; the template's \
-                 machine_threshold needs at least {required}"
+                "the request has {given} machine component{}; the template's \
+                 machine_threshold needs at least {required}",
+                if *given == 1 { "" } else { "s" }
             ),
             Self::Template {
                 product,
@@ -370,6 +385,35 @@ impl fmt::Display for ActivationError {
             Self::Issue(e) => e.fmt(f),
             Self::Ledger(e) => e.fmt(f),
         }
+    }
+}
+
+/// Why a signed object of kind `what` was refused, naming that kind: the verifier's own
+/// wording speaks of licenses, which would mislead here.
+fn describe_refusal(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    e: &airseal_verify::Error,
+) -> fmt::Result {
+    use airseal_verify::Error as E;
+    match e {
+        E::BadSignature => write!(
+            f,
+            "not a valid {what}: bad signature (the {what} was modified or forged)"
+        ),
+        E::WrongType { found } => {
+            let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            write!(
+                f,
+                "not a valid {what}: wrong type: the file holds a signed {found:?} object, not \
+                 {article} {what}"
+            )
+        }
+        other => write!(f, "not a valid {what}: {other}"),
     }
 }
 
@@ -447,7 +491,25 @@ fn activate_key(
         key: entered.to_string(),
     };
     // From here on `key` is the key as stored: what the license carries and seats count.
-    let key = tx.find_key(product, entered)?.ok_or_else(unknown)?.key;
+    let Some(found) = tx.find_key(product, entered)? else {
+        // Not stored in any spelling: say "typo" when the product's pattern reads the entry
+        // as a mistyped key, the same verdict `keys::classify` gives.
+        let pattern = config
+            .products
+            .get(product)
+            .and_then(|p| p.key_pattern.as_deref())
+            .unwrap_or(airseal_core::productkey::DEFAULT_PATTERN);
+        if let Ok(pattern) = Pattern::parse(pattern) {
+            if crate::keys::read_key(&pattern, entered) == crate::keys::KeyReading::Typo {
+                return Err(ActivationError::KeyTypo {
+                    product: product.to_string(),
+                    key: entered.to_string(),
+                });
+            }
+        }
+        return Err(unknown());
+    };
+    let key = found.key;
     let record = tx.key(product, &key)?.ok_or_else(unknown)?;
     match record.status {
         KeyStatus::Active => {}
@@ -891,10 +953,9 @@ fn license_limits(seat: &Activation) -> Result<LicenseClaims, ActivationError> {
 pub fn write_response_file(path: &Path, contents: &[u8], force: bool) -> std::io::Result<()> {
     use airseal_verify::fs::{Access, Mode, WriteError, write};
     write(path, contents, Access::Default, Mode::replace_if(force)).map_err(|e| match e {
-        WriteError::AlreadyExists { .. } => std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
-            "already exists",
-        ),
+        WriteError::AlreadyExists { .. } => {
+            std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already exists")
+        }
         other => other.into(),
     })
 }

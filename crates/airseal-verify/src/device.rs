@@ -384,7 +384,7 @@ impl Device {
         let components = fingerprint.hashes(product);
         if components.is_empty() {
             return Err(invalid(
-                "the fingerprint has no components: add one (for example an instance id) with Fingerprint::with",
+                "the fingerprint has no components: add one (for example an instance id)",
             ));
         }
         if components.len() > MAX_COMPONENTS {
