@@ -361,7 +361,7 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
         let Some(r) = ledger.keys().info(Some(product), &found.key)? else {
             continue;
         };
-        if r.kind != "import" {
+        if r.kind != airseal_vendor::ledger::BatchKind::Import {
             continue;
         }
         let verdict = json!({"key": found.key, "status": "valid", "product": product,
@@ -408,7 +408,7 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
                         let mut v = json!({"key": pattern.display(&c), "canonical": c, "status": "valid", "product": product,
                             "kind": r.kind, "batch": r.batch, "created": airseal_vendor::issue::format_time(r.created),
                             "ledger_status": r.status.as_str()});
-                        if r.kind == "data" {
+                        if r.kind == KeyKind::Data.into() {
                             let issuer = None::<&[u8; 32]>;
                             let info = keys::decode_data_key(&pattern, &c, product, issuer);
                             v["features"] = json!(

@@ -63,6 +63,17 @@ impl OutputFormat {
             OutputFormat::Txt => "txt",
         }
     }
+
+    /// The format a recorded batch was written in (its `format` parameter), to rewrite its
+    /// output the same way: an unknown or missing word is an error, never a guess.
+    fn recorded(batch: &crate::ledger::BatchInfo) -> Result<Self, LedgerError> {
+        let word = batch.params["format"].as_str().unwrap_or_default();
+        OutputFormat::parse(word).map_err(|_| LedgerError::UnknownValue {
+            table: "batches",
+            column: "params.format",
+            value: word.to_string(),
+        })
+    }
 }
 
 /// Why a batch failed. Nothing is recorded in the ledger and no output file is written.
@@ -328,7 +339,7 @@ pub fn generate_unpublished(
     }
     let mut writer = ledger.batches().begin(
         req.product,
-        kind.as_str(),
+        kind.into(),
         req.count,
         Some(req.output),
         &params,
@@ -414,14 +425,22 @@ pub fn recover_pending(ledger: &mut Ledger) -> Result<Vec<i64>, BatchError> {
             ledger.batches().mark_complete(pending.id)?;
             continue;
         };
-        let format = pending.params["format"]
-            .as_str()
-            .and_then(|f| OutputFormat::parse(f).ok())
-            .unwrap_or(OutputFormat::Txt);
+        let format = OutputFormat::recorded(&pending)?;
         let pattern = pending.params["pattern"]
             .as_str()
-            .and_then(|s| Pattern::parse(s).ok());
-        let kind = KeyKind::parse(&pending.kind).unwrap_or(KeyKind::Random);
+            .map(|s| {
+                Pattern::parse(s).map_err(|_| LedgerError::UnknownValue {
+                    table: "batches",
+                    column: "params.pattern",
+                    value: s.to_string(),
+                })
+            })
+            .transpose()?;
+        let kind = pending.kind.key_kind().ok_or(LedgerError::UnknownValue {
+            table: "batches",
+            column: "kind",
+            value: pending.kind.to_string(),
+        })?;
         let mut out = DurableFile::create(&output, Access::Default, Mode::Replace)?;
         write_header(&mut out, format).map_err(io_err(&output))?;
         for key in ledger.batches().keys(pending.id)? {
