@@ -16,6 +16,7 @@ pub mod keys;
 pub mod ledger;
 pub mod passphrase;
 pub mod revoke;
+pub mod sign;
 pub mod signedkey;
 pub mod skgl;
 pub mod vendor_dir;
