@@ -60,13 +60,11 @@ fn file_stem(key: &str) -> String {
     s
 }
 
-/// A CSV cell, quoted when it needs to be.
+/// A CSV cell through the one CSV writer, [`airseal_vendor::csv::cell`]: quoted when it
+/// must be, and guarded against spreadsheet formulas (`index.csv` holds customers' e-mail
+/// addresses and imported keys).
 fn cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    airseal_vendor::csv::cell(s).into_owned()
 }
 
 /// Runs batch mode.

@@ -6,6 +6,7 @@
 
 pub mod activate;
 pub mod batch;
+pub mod csv;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod import;
