@@ -332,20 +332,10 @@ fn cell(v: &Value) -> String {
     }
 }
 
-/// RFC 4180: quote a field holding a comma, quote, CR or LF, doubling inner quotes. A
-/// field starting with `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet does not
-/// run it as a formula (e-mails and app versions come from outside).
+/// A field through the one CSV writer, [`airseal_vendor::csv::cell`]: RFC 4180 quoting and
+/// the spreadsheet formula-injection guard (e-mails and app versions come from outside).
 fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
+    airseal_vendor::csv::cell(s).into_owned()
 }
 
 fn render(listing: &Listing, format: Format) -> String {

@@ -275,9 +275,11 @@ fn write_line(
 ) -> io::Result<()> {
     match format {
         OutputFormat::Txt => writeln!(w, "{display}"),
-        // Keys, product ids and kinds contain no commas or quotes (product ids are checked
-        // by the CLI), so no CSV quoting is needed.
-        OutputFormat::Csv => writeln!(w, "{display},{product},{},{batch}", kind.as_str()),
+        // Through the one CSV writer (quoting and the formula guard), which writes keys,
+        // product ids and kinds (no commas, quotes or formula leads) unchanged.
+        OutputFormat::Csv => {
+            crate::csv::write_record(w, [display, product, kind.as_str(), &batch.to_string()])
+        }
         OutputFormat::Jsonl => writeln!(
             w,
             "{{\"key\":\"{display}\",\"product\":{},\"kind\":\"{}\",\"batch\":{batch}}}",
@@ -289,7 +291,7 @@ fn write_line(
 
 fn write_header(w: &mut impl Write, format: OutputFormat) -> io::Result<()> {
     if format == OutputFormat::Csv {
-        writeln!(w, "key,product,kind,batch")?;
+        crate::csv::write_record(w, ["key", "product", "kind", "batch"])?;
     }
     Ok(())
 }
