@@ -14,6 +14,7 @@ use airseal_vendor::import::export::ExportError;
 use airseal_vendor::issue::IssueError;
 use airseal_vendor::keyfile::KeyFileError;
 use airseal_vendor::keys::GeneratorError;
+use airseal_vendor::keys::classify::ClassifyError;
 use airseal_vendor::ledger::LedgerError;
 use airseal_vendor::template::TemplateError;
 use airseal_vendor::vendor_dir::{SearchOrigin, VENDOR_ENV, VendorDirError};
@@ -97,6 +98,8 @@ pub enum CliError {
     Batch(BatchError),
     /// A key generator could not be set up.
     Generator(GeneratorError),
+    /// A key could not be classified (the ledger, or the vendor's public key).
+    Classify(ClassifyError),
     /// The licenses of an import could not be issued.
     Export(ExportError),
     /// A license template could not be found or read.
@@ -175,6 +178,12 @@ impl CliError {
                 _ => GENERAL,
             },
             CliError::Template(e) => template_code(e),
+            CliError::Classify(e) => match e {
+                ClassifyError::Ledger(l) => ledger_code(l),
+                ClassifyError::PublicKeyIo { .. } => IO,
+                ClassifyError::PublicKey { .. } => INVALID_PUBLIC_KEY,
+                _ => GENERAL,
+            },
             CliError::Export(e) => match e {
                 ExportError::Io { .. } => IO,
                 ExportError::Template(t) => template_code(t),
@@ -278,6 +287,7 @@ impl fmt::Display for CliError {
                     _ => Ok(()),
                 }
             }
+            CliError::Classify(e) => e.fmt(f),
             CliError::Export(e) => {
                 e.fmt(f)?;
                 match e {
@@ -392,6 +402,7 @@ from_library!(
     ActivationError => Activation,
     TemplateError => Template,
     ExportError => Export,
+    ClassifyError => Classify,
     airseal_verify::Error => Verify,
     DeviceError => Device,
 );

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+pub mod classify;
+
 use airseal_core::productkey::{
     DATA_FIELD_BITS, DATA_KEY_MIN_BITS, DataKeyFields, KEY_EPOCH, KeyError, Pattern, PatternError,
     bits_to_values, product_tag, values_to_bits,
