@@ -7,6 +7,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use airseal_core::productkey::PatternError::TooWeak;
 use airseal_vendor::activate::ActivationError;
 use airseal_vendor::batch::BatchError;
 use airseal_vendor::import::ImportError;
@@ -15,6 +16,7 @@ use airseal_vendor::issue::IssueError;
 use airseal_vendor::keyfile::KeyFileError;
 use airseal_vendor::keys::GeneratorError;
 use airseal_vendor::keys::classify::ClassifyError;
+use airseal_vendor::keys::source::SourceError;
 use airseal_vendor::ledger::LedgerError;
 use airseal_vendor::template::TemplateError;
 use airseal_vendor::vendor_dir::{SearchOrigin, VENDOR_ENV, VendorDirError};
@@ -98,6 +100,8 @@ pub enum CliError {
     Batch(BatchError),
     /// A key generator could not be set up.
     Generator(GeneratorError),
+    /// New keys cannot be made as asked.
+    Source(SourceError),
     /// A key could not be classified (the ledger, or the vendor's public key).
     Classify(ClassifyError),
     /// The licenses of an import could not be issued.
@@ -165,7 +169,7 @@ impl CliError {
                 ImportError::Ledger(l) => ledger_code(l),
                 _ => GENERAL,
             },
-            CliError::Issue(_) | CliError::Generator(_) => GENERAL,
+            CliError::Issue(_) | CliError::Generator(_) | CliError::Source(_) => GENERAL,
             CliError::Batch(e) => match e {
                 BatchError::Io { .. } => IO,
                 BatchError::Ledger(l) => ledger_code(l),
@@ -253,12 +257,23 @@ impl fmt::Display for CliError {
             CliError::Issue(e) => e.fmt(f),
             CliError::Generator(e) => {
                 e.fmt(f)?;
-                match e {
-                    GeneratorError::Pattern(airseal_core::productkey::PatternError::TooWeak {
-                        ..
-                    }) => f.write_str(" (or pass --allow-weak)"),
-                    _ => Ok(()),
+                weak_pattern_remedy(matches!(e, GeneratorError::Pattern(TooWeak { .. })), f)
+            }
+            CliError::Source(e) => {
+                if matches!(e, SourceError::SeedForSignedKeys) {
+                    f.write_str("--seed: ")?;
                 }
+                e.fmt(f)?;
+                weak_pattern_remedy(
+                    matches!(
+                        e,
+                        SourceError::Pattern {
+                            error: TooWeak { .. },
+                            ..
+                        } | SourceError::Generator(GeneratorError::Pattern(TooWeak { .. }))
+                    ),
+                    f,
+                )
             }
             CliError::Batch(e) => {
                 e.fmt(f)?;
@@ -307,6 +322,15 @@ impl fmt::Display for CliError {
             CliError::Verify(e) => e.fmt(f),
             CliError::Device(e) => e.fmt(f),
         }
+    }
+}
+
+/// The flag that accepts a pattern with too little entropy.
+fn weak_pattern_remedy(too_weak: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if too_weak {
+        f.write_str(" (or pass --allow-weak)")
+    } else {
+        Ok(())
     }
 }
 
@@ -399,6 +423,7 @@ from_library!(
     IssueError => Issue,
     BatchError => Batch,
     GeneratorError => Generator,
+    SourceError => Source,
     ActivationError => Activation,
     TemplateError => Template,
     ExportError => Export,

@@ -4,10 +4,10 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use airseal_core::productkey::{DEFAULT_PATTERN, Pattern};
-use airseal_vendor::batch::{self, BatchRequest, KeySource, OutputFormat};
+use airseal_vendor::batch::{self, BatchRequest, OutputFormat};
+use airseal_vendor::keys::KeyKind;
 use airseal_vendor::keys::classify::{self, Found, KeyVerdict};
-use airseal_vendor::keys::{self, DataKeySpec, KeyGenerator, KeyKind};
+use airseal_vendor::keys::source::{self, SourceOptions};
 use airseal_vendor::ledger::Ledger;
 use airseal_vendor::skgl;
 use airseal_vendor::vendor_dir::{VENDOR_ENV, VendorDir};
@@ -179,86 +179,32 @@ fn feature_bits(names: &[String]) -> Result<u8, CliError> {
 }
 
 fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliError> {
-    if a.seed.is_some() && a.kind == KeyKind::Signed {
-        return Err(CliError::msg(
-            "--seed is refused for signed keys: their serials must be unpredictable",
-        ));
-    }
     let vendor = vendor_args.open()?;
-    let product_cfg = vendor.config().products.get(&a.product).ok_or_else(|| {
-        CliError::msg(format!(
-            "unknown product {:?}: add a [products.{}] table to {}",
-            a.product,
-            a.product,
-            vendor.config_path().display()
-        ))
-    })?;
-    if let Some(t) = &a.template {
-        if !product_cfg.templates.contains_key(t) {
-            return Err(CliError::msg(format!(
-                "--template {t:?}: no [products.{}.templates.{t}] in {}",
-                a.product,
-                vendor.config_path().display()
-            )));
-        }
-    }
-    let pattern_text = a
-        .pattern
-        .clone()
-        .or_else(|| product_cfg.key_pattern.clone())
-        .unwrap_or_else(|| DEFAULT_PATTERN.into());
-    let pattern = Pattern::parse(&pattern_text).map_err(|e| {
-        CliError::from(keys::GeneratorError::Pattern(e)).about(format!("pattern {pattern_text:?}"))
-    })?;
-    let rng = match a.seed {
-        Some(seed) => keys::seeded_rng(seed),
-        None => keys::os_rng(),
-    };
-    let features = feature_bits(&a.features)?;
-    let now = chrono::Utc::now().timestamp();
-    let issuer = match a.kind {
-        KeyKind::Random => None,
-        KeyKind::Data | KeyKind::Signed => Some(super::unlock_key(
+    // Every check before the passphrase is asked for.
+    let plan = source::plan(
+        vendor.config(),
+        SourceOptions {
+            product: a.product.clone(),
+            kind: a.kind,
+            pattern: a.pattern.clone(),
+            features: feature_bits(&a.features)?,
+            days: a.days,
+            allow_weak: a.allow_weak,
+            template: a.template.clone(),
+            seed: a.seed,
+        },
+    )?;
+    let issuer = if plan.needs_issuer() {
+        Some(super::unlock_key(
             &vendor.signing_key_path(),
             &a.passphrase,
-        )?),
+        )?)
+    } else {
+        None
     };
-    let source = match (a.kind, &issuer) {
-        (KeyKind::Random, _) => {
-            let min = if a.allow_weak {
-                0
-            } else {
-                keys::DEFAULT_RANDOM_BITS
-            };
-            KeySource::Generator(KeyGenerator::random(pattern, min, rng)?)
-        }
-        (KeyKind::Data, Some(issuer)) => {
-            let spec = DataKeySpec {
-                product: a.product.clone(),
-                features,
-                days: a.days,
-                created: now,
-                mac_key: issuer.data_key_mac_key(),
-            };
-            KeySource::Generator(KeyGenerator::data(pattern, spec, rng)?)
-        }
-        (_, Some(issuer)) => KeySource::Signed {
-            issuer,
-            features,
-            days: a.days,
-            created: now,
-            rng,
-        },
-        (_, None) => return Err(CliError::msg("internal: no signing key")),
-    };
+    let source = plan.into_source(issuer.as_ref(), chrono::Utc::now().timestamp())?;
     let to_stdout = a.out.as_os_str() == "-";
-    let format = a
-        .format
-        .unwrap_or_else(|| match a.out.extension().and_then(|e| e.to_str()) {
-            Some("jsonl") => OutputFormat::Jsonl,
-            Some("txt") => OutputFormat::Txt,
-            _ => OutputFormat::Csv,
-        });
+    let format = a.format.unwrap_or_else(|| OutputFormat::for_path(&a.out));
     // Standard output cannot be published atomically: write a file, then copy it out.
     let stdout_tmp = if to_stdout {
         Some(
