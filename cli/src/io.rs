@@ -38,10 +38,17 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
     Ok(buf)
 }
 
-/// Writes `contents` to `path` atomically; refuses to replace an existing file without
-/// `force`.
+/// Writes `contents` to `path` through the one durable writer ([`airseal_verify::fs`]):
+/// whole or not at all, fsynced; refuses to replace an existing file without `force`.
 pub fn write_output(path: &Path, contents: &[u8], force: bool) -> Result<(), CliError> {
-    airseal_vendor::keyfile::write_public_file(path, contents, force).map_err(CliError::from)
+    use airseal_verify::fs::{Access, Mode, WriteError, write};
+    write(path, contents, Access::Default, Mode::replace_if(force)).map_err(|e| match e {
+        WriteError::AlreadyExists { path } => CliError::msg(format!(
+            "{} already exists; pass --force to overwrite it",
+            path.display()
+        )),
+        other => CliError::io(path, other.into()),
+    })
 }
 
 /// Converts a byte offset in text to a 1-based line and column.

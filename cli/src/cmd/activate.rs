@@ -217,7 +217,7 @@ pub fn deactivate(args: &DeactivateArgs) -> Result<ExitCode, CliError> {
     let (activation, deactivations, seats, by) = match (&args.proof, args.activation) {
         (_, Some(id)) => {
             let reason = args.reason.clone().unwrap_or_default();
-            let a = ledger.release_activation(id, &reason, now)?;
+            let a = ledger.seats().release(id, &reason, now)?;
             (a, None, None, "vendor")
         }
         (Some(path), None) => {

@@ -475,7 +475,8 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             output,
         } => keys_listing(
             ledger
-                .list_keys(&KeyFilter {
+                .keys()
+                .list(&KeyFilter {
                     product: product.clone(),
                     key_prefix: key.as_deref().map(canonical),
                     email: email.clone(),
@@ -493,7 +494,8 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             output,
         } => licenses_listing(
             ledger
-                .list_licenses(&LicenseFilter {
+                .licenses()
+                .list(&LicenseFilter {
                     product: product.clone(),
                     key: key.clone(),
                     license_id: license.clone(),
@@ -515,7 +517,8 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             output,
         } => activations_listing(
             ledger
-                .list_activations(&ActivationFilter {
+                .seats()
+                .list(&ActivationFilter {
                     product: product.clone(),
                     key: key.as_deref().map(canonical),
                     license_id: license.clone(),
@@ -538,7 +541,8 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             output,
         } => audit_listing(
             ledger
-                .search_audit(&AuditFilter {
+                .audit()
+                .search(&AuditFilter {
                     action: action.clone(),
                     text: search.clone(),
                     since: since

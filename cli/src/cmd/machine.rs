@@ -114,10 +114,7 @@ pub fn data_dir(
 /// data folder (the response is verified against the pending request's product after).
 pub fn unverified_product(bytes: &[u8]) -> Option<String> {
     let raw = airseal_core::armor::dearmor(bytes).ok()?;
-    let sign1 = airseal_core::cose::parse_sign1(&raw).ok()?;
-    LicenseClaims::decode(sign1.payload, sign1.payload_offset)
-        .ok()
-        .map(|c| c.product)
+    LicenseClaims::read_unverified(&raw).ok().map(|c| c.product)
 }
 
 /// A trust store of the given public key files.

@@ -86,8 +86,8 @@ pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
         }
     };
     let vendor = args.vendor.open()?;
-    let mut ledger = vendor.open_ledger()?;
-    let new = ledger.revoke(&what, args.reason.as_deref())?;
+    let ledger = vendor.open_ledger()?;
+    let new = ledger.revocations().add(&what, args.reason.as_deref())?;
     println!(
         "{} {what:?}; export a new list with `airseal revocations export`",
         if new { "revoked" } else { "already revoked:" }

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use airseal_core::json::claims_to_json;
 use airseal_vendor::issue::{EndOfDay, format_time, parse_time};
-use airseal_vendor::json::claims_to_json;
 use airseal_verify::{Error, Expected, License, Status};
 use clap::Args;
 use serde_json::json;

@@ -5,7 +5,7 @@
 //! [`answer_request`] verifies the request (the device key's signature), checks the key
 //! (known for the product, not blocked, revoked or expired), enforces the seat limit, and
 //! records the seat and signs the response — all inside one ledger write transaction
-//! ([`Ledger::begin_seats`]), so two vendor processes can never grant more seats than the
+//! ([`crate::ledger::Seats::begin`]), so two vendor processes can never grant more seats than the
 //! limit, and a refused request changes nothing.
 //!
 //! # Which terms a key's license gets
@@ -42,12 +42,12 @@ use std::path::Path;
 
 use airseal_core::activation::{ActivationRequest, DeactivationProof, Purpose};
 use airseal_core::armor::armor;
-use airseal_core::cose::{self, ObjectType};
+use airseal_core::cose::ObjectType;
 use airseal_core::productkey::Pattern;
-use airseal_core::{KeyId, LicenseClaims, LicenseKind, Limit, MachineBinding, UnixTime};
+use airseal_core::{Expiry, KeyId, LicenseClaims, LicenseKind, Limit, MachineBinding, UnixTime};
 use rand::Rng as _;
 
-use crate::issue::{EndOfDay, IssueError, Issuer, LicenseSpec, LimitSpec, format_time, parse_time};
+use crate::issue::{EndOfDay, IssueError, Issuer, LicenseSpec, format_time, parse_time};
 use crate::ledger::{
     Activation, KeyStatus, KeyTerms, Ledger, LedgerError, Revocation, SeatKey, SeatTx,
 };
@@ -485,7 +485,7 @@ fn activate_key(
 ) -> Result<Response, ActivationError> {
     let product = request.product.as_str();
     let entered = request.product_key.as_deref().unwrap_or_default();
-    let tx = ledger.begin_seats()?;
+    let tx = ledger.seats().begin()?;
     let unknown = || ActivationError::UnknownKey {
         product: product.to_string(),
         key: entered.to_string(),
@@ -543,10 +543,7 @@ fn activate_key(
         now,
     )?;
     let threshold = threshold(&spec, request.components.len())?;
-    let limit = spec.max_activations.map_or(Limit::AtMost(1), |l| match l {
-        LimitSpec::Count(n) => Limit::AtMost(n),
-        LimitSpec::Word(_) => Limit::Unlimited,
-    });
+    let limit = spec.max_activations.map_or(Limit::AtMost(1), Limit::from);
     let prior = record.terms.as_ref().map_or(0, |t| t.prior_activations);
     let used = tx.live_seats(product, &key)?.saturating_add(prior);
 
@@ -615,7 +612,7 @@ fn start_trial(
         spec.kind = Some(LicenseKind::Trial.as_str().to_string());
     }
     let threshold = threshold(&spec, request.components.len())?;
-    let tx = ledger.begin_seats()?;
+    let tx = ledger.seats().begin()?;
     if let Some(trial) = tx.live_activation(product, None, &request.device_key)? {
         // The same device asking again (a reinstall): the same trial, never a longer one.
         let (claims, bytes) = reissue(&tx, issuer, &trial, request, threshold, now)?;
@@ -649,7 +646,7 @@ fn finish(
     reissued: bool,
     seats: Option<Seats>,
 ) -> Result<Response, ActivationError> {
-    let activation = ledger.activation(id)?.ok_or_else(|| {
+    let activation = ledger.seats().get(id)?.ok_or_else(|| {
         ActivationError::Ledger(LedgerError::Corrupt {
             what: format!("activation {id} vanished after its commit"),
         })
@@ -704,22 +701,14 @@ fn reissue(
             license_id: seat.license_id.clone(),
         });
     }
-    let corrupt = |what: String| {
-        ActivationError::Ledger(LedgerError::Corrupt {
-            what: format!("activation {}: {what}", seat.id),
-        })
-    };
-    let sign1 = cose::parse_sign1(&seat.response).map_err(|e| corrupt(format!("{e:?}")))?;
-    let mut claims = LicenseClaims::decode(sign1.payload, sign1.payload_offset)
-        .map_err(|e| corrupt(e.to_string()))?;
-    if let Some(exp) = claims.expires_at {
-        let grace = i64::try_from(claims.grace_period.unwrap_or(0)).unwrap_or(i64::MAX);
-        if now >= exp.saturating_add(grace) {
-            return Err(ActivationError::LicenseExpired {
-                license_id: seat.license_id.clone(),
-                at: exp,
-            });
-        }
+    let mut claims = license_limits(seat)?;
+    // Expiry plus grace, the rule the verifier applies (`airseal_core::expiry`): a license
+    // the app still accepts is renewed, one it refuses is not.
+    if let (Expiry::Expired { .. }, Some(exp)) = (claims.expiry(now), claims.expires_at) {
+        return Err(ActivationError::LicenseExpired {
+            license_id: seat.license_id.clone(),
+            at: exp,
+        });
     }
     claims.issued_at = now;
     let mut token = vec![0u8; TOKEN_ID_BYTES];
@@ -871,7 +860,7 @@ pub fn deactivate(
 ) -> Result<Deactivated, ActivationError> {
     let proof: DeactivationProof = airseal_verify::activation::verify_deactivation(proof_bytes)
         .map_err(ActivationError::BadProof)?;
-    let tx = ledger.begin_seats()?;
+    let tx = ledger.seats().begin()?;
     if let Some(accepted_at) = tx.proof_accepted_at(&proof.nonce)? {
         return Err(ActivationError::ProofReplayed {
             license_id: proof.license_id,
@@ -932,7 +921,7 @@ pub fn deactivate(
     }
     tx.record_deactivation(&seat, &proof, now)?;
     tx.commit()?;
-    let activation = ledger.activation(seat.id)?.ok_or_else(|| {
+    let activation = ledger.seats().get(seat.id)?.ok_or_else(|| {
         ActivationError::Ledger(LedgerError::Corrupt {
             what: format!("activation {} vanished after its commit", seat.id),
         })
@@ -944,73 +933,29 @@ pub fn deactivate(
     })
 }
 
-/// The claims of a seat's last response: its limits are the ones the key was sold with.
+/// The claims of a seat's last response (read back from the ledger, which signed it): its
+/// limits are the ones the key was sold with, its expiry the one a renewal checks.
 fn license_limits(seat: &Activation) -> Result<LicenseClaims, ActivationError> {
     let corrupt = |what: String| {
         ActivationError::Ledger(LedgerError::Corrupt {
             what: format!("activation {}: {what}", seat.id),
         })
     };
-    let sign1 = cose::parse_sign1(&seat.response).map_err(|e| corrupt(format!("{e:?}")))?;
-    LicenseClaims::decode(sign1.payload, sign1.payload_offset).map_err(|e| corrupt(e.to_string()))
+    LicenseClaims::read_unverified(&seat.response).map_err(|e| corrupt(e.to_string()))
 }
 
-/// Writes a response file durably and atomically: a temporary file beside `path` is
-/// written and fsynced, then moved into place (replacing an existing file only with
-/// `force`; without it, a hard link refuses an existing target atomically), and the folder
-/// is fsynced. A reader never sees half a response, and a crash leaves either no file or
-/// the whole one.
+/// Writes a response file durably and atomically, through [`airseal_verify::fs`]: a reader
+/// never sees half a response, and a crash leaves either no file (or the old one) or the
+/// whole new one. An existing file is replaced only with `force`.
 ///
 /// # Errors
 /// An I/O error; [`std::io::ErrorKind::AlreadyExists`] when `path` exists and not `force`.
 pub fn write_response_file(path: &Path, contents: &[u8], force: bool) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    if !force && path.exists() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
-            "already exists",
-        ));
-    }
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(
-        ".tmp-{}-{:08x}",
-        std::process::id(),
-        rand::rng().next_u32()
-    ));
-    let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        drop(f);
-        if force {
-            std::fs::rename(&tmp, path)
-        } else {
-            std::fs::hard_link(&tmp, path)
-        }
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    let result = result.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
+    use airseal_verify::fs::{Access, Mode, WriteError, write};
+    write(path, contents, Access::Default, Mode::replace_if(force)).map_err(|e| match e {
+        WriteError::AlreadyExists { .. } => {
             std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already exists")
-        } else {
-            e
         }
-    });
-    result?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+        other => other.into(),
+    })
 }

@@ -3,12 +3,12 @@
 //!
 //! The order of operations is what makes a kill harmless:
 //!
-//! 1. open a ledger transaction and a batch row; write keys to a temporary file beside the
-//!    output while inserting each into the ledger (a key already present is replaced by a
+//! 1. open a ledger transaction and a batch row; write keys to a [`DurableFile`] (a
+//!    temporary file beside the output) while inserting each into the ledger (a key already present is replaced by a
 //!    fresh one, so the batch has exactly the requested count);
 //! 2. flush and fsync the temporary file;
 //! 3. commit the transaction — the batch is now recorded as `pending` with its output path;
-//! 4. rename the temporary file onto the output path (atomic), fsync the folder;
+//! 4. commit the [`DurableFile`]: rename it onto the output path (atomic), fsync the folder;
 //! 5. mark the batch `complete`.
 //!
 //! Killed before 3: the transaction never commits, the ledger holds nothing of the batch, and
@@ -17,11 +17,11 @@
 //! batch) re-writes the output from the ledger and marks it complete. Either way the output
 //! file and the ledger agree, and re-running never duplicates a key.
 
-use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use airseal_core::productkey::Pattern;
+use airseal_verify::fs::{self as durable, Access, DurableFile, Mode, WriteError};
 
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -132,6 +132,15 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BatchError + '_ {
     move |source| BatchError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+impl From<WriteError> for BatchError {
+    fn from(e: WriteError) -> Self {
+        BatchError::Io {
+            path: e.path().to_path_buf(),
+            source: e.into(),
+        }
     }
 }
 
@@ -250,8 +259,8 @@ pub struct BatchReport {
 #[must_use = "the batch's output is not in place until it is published"]
 pub struct Unpublished {
     report: BatchReport,
-    temp: PathBuf,
-    output: PathBuf,
+    /// The output, written and fsynced but not yet in place.
+    file: DurableFile,
 }
 
 /// Writes one key line.
@@ -284,58 +293,6 @@ fn write_header(w: &mut impl Write, format: OutputFormat) -> io::Result<()> {
     Ok(())
 }
 
-/// The temporary file a batch writes before publishing it. The process id keeps a recovery
-/// run by another process (which rewrites the same batch) from touching this process's file:
-/// both then publish identical contents, and marking complete is idempotent.
-fn temp_path(output: &Path, batch: i64) -> PathBuf {
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    output.with_file_name(format!(
-        ".{name}.airseal-batch-{batch}-{}.tmp",
-        std::process::id()
-    ))
-}
-
-/// Removes temporary files of batches that never committed (a kill before step 3).
-fn remove_stale_temps(output: &Path) {
-    let Some(dir) = output.parent().map(|d| {
-        if d.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            d
-        }
-    }) else {
-        return;
-    };
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let prefix = format!(".{name}.airseal-batch-");
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = fs::remove_file(e.path());
-            }
-        }
-    }
-}
-
-fn sync_dir(path: &Path) {
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-}
-
 /// Generates a batch and publishes it (steps 1–5). `progress` is called with the number
 /// of keys done so far, every few thousand keys. Runs [`recover_pending`] first.
 ///
@@ -362,12 +319,14 @@ pub fn generate_unpublished(
 ) -> Result<Unpublished, BatchError> {
     recover_pending(ledger)?;
     ledger
-        .product(req.product)?
+        .products()
+        .get(req.product)?
         .ok_or_else(|| BatchError::UnknownProduct(req.product.to_string()))?;
     if req.output.exists() && !req.force {
         return Err(BatchError::OutputExists(req.output.to_path_buf()));
     }
-    remove_stale_temps(req.output);
+    // Temporary files of batches that never committed (a kill before step 3).
+    durable::remove_stale_temporaries(req.output);
     let kind = req.source.kind();
     let pattern = req.source.pattern().cloned();
     let mut params = serde_json::json!({
@@ -377,7 +336,7 @@ pub fn generate_unpublished(
     if let Some(t) = req.template {
         params["template"] = serde_json::Value::from(t);
     }
-    let mut writer = ledger.begin_batch(
+    let mut writer = ledger.batches().begin(
         req.product,
         kind.as_str(),
         req.count,
@@ -385,10 +344,10 @@ pub fn generate_unpublished(
         &params,
     )?;
     let batch = writer.batch_id();
-    let temp = temp_path(req.output, batch);
-    let file = File::create(&temp).map_err(io_err(&temp))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    write_header(&mut out, req.format).map_err(io_err(&temp))?;
+    let output = req.output;
+    // Dropped on any error before publication, it removes its temporary file.
+    let mut out = DurableFile::create(output, Access::Default, Mode::Replace)?;
+    write_header(&mut out, req.format).map_err(io_err(output))?;
 
     // Candidates are inserted a chunk at a time: the ledger sorts each chunk so its B-tree is
     // walked in order, which is what makes a million inserts fast.
@@ -411,8 +370,6 @@ pub fn generate_unpublished(
                 collisions += 1;
                 // A handful of collisions is chance; a run of them means the space is full.
                 if collisions > 1000 + done / 10 {
-                    drop(out);
-                    let _ = fs::remove_file(&temp);
                     return Err(BatchError::KeySpaceExhausted { generated: done });
                 }
                 continue;
@@ -425,17 +382,13 @@ pub fn generate_unpublished(
                 kind,
                 batch,
             )
-            .map_err(io_err(&temp))?;
+            .map_err(io_err(output))?;
             done += 1;
         }
         progress(done);
     }
-    let file = out.into_inner().map_err(|e| BatchError::Io {
-        path: temp.clone(),
-        source: e.into_error(),
-    })?;
-    file.sync_all().map_err(io_err(&temp))?;
-    drop(file);
+    // Step 2: on disk before the ledger says the batch exists.
+    out.sync()?;
     writer.commit()?;
     Ok(Unpublished {
         report: BatchReport {
@@ -443,8 +396,7 @@ pub fn generate_unpublished(
             keys: done,
             collisions,
         },
-        temp,
-        output: req.output.to_path_buf(),
+        file: out,
     })
 }
 
@@ -453,9 +405,8 @@ pub fn generate_unpublished(
 /// # Errors
 /// [`BatchError`]; the batch stays pending and [`recover_pending`] will finish it.
 pub fn publish(ledger: &mut Ledger, u: Unpublished) -> Result<BatchReport, BatchError> {
-    fs::rename(&u.temp, &u.output).map_err(io_err(&u.output))?;
-    sync_dir(&u.output);
-    ledger.mark_batch_complete(u.report.batch)?;
+    u.file.commit()?;
+    ledger.batches().mark_complete(u.report.batch)?;
     Ok(u.report)
 }
 
@@ -467,10 +418,10 @@ pub fn publish(ledger: &mut Ledger, u: Unpublished) -> Result<BatchReport, Batch
 /// [`BatchError`] when the ledger or the output cannot be written.
 pub fn recover_pending(ledger: &mut Ledger) -> Result<Vec<i64>, BatchError> {
     let mut recovered = Vec::new();
-    for pending in ledger.pending_batches()? {
+    for pending in ledger.batches().pending()? {
         let Some(output) = pending.output.clone() else {
             // A batch with no output file has nothing to publish.
-            ledger.mark_batch_complete(pending.id)?;
+            ledger.batches().mark_complete(pending.id)?;
             continue;
         };
         let format = pending.params["format"]
@@ -481,11 +432,9 @@ pub fn recover_pending(ledger: &mut Ledger) -> Result<Vec<i64>, BatchError> {
             .as_str()
             .and_then(|s| Pattern::parse(s).ok());
         let kind = KeyKind::parse(&pending.kind).unwrap_or(KeyKind::Random);
-        let temp = temp_path(&output, pending.id);
-        let file = File::create(&temp).map_err(io_err(&temp))?;
-        let mut out = BufWriter::new(file);
-        write_header(&mut out, format).map_err(io_err(&temp))?;
-        for key in ledger.batch_keys(pending.id)? {
+        let mut out = DurableFile::create(&output, Access::Default, Mode::Replace)?;
+        write_header(&mut out, format).map_err(io_err(&output))?;
+        for key in ledger.batches().keys(pending.id)? {
             write_line(
                 &mut out,
                 format,
@@ -494,16 +443,10 @@ pub fn recover_pending(ledger: &mut Ledger) -> Result<Vec<i64>, BatchError> {
                 kind,
                 pending.id,
             )
-            .map_err(io_err(&temp))?;
+            .map_err(io_err(&output))?;
         }
-        let file = out.into_inner().map_err(|e| BatchError::Io {
-            path: temp.clone(),
-            source: e.into_error(),
-        })?;
-        file.sync_all().map_err(io_err(&temp))?;
-        fs::rename(&temp, &output).map_err(io_err(&output))?;
-        sync_dir(&output);
-        ledger.mark_batch_complete(pending.id)?;
+        out.commit()?;
+        ledger.batches().mark_complete(pending.id)?;
         recovered.push(pending.id);
     }
     Ok(recovered)

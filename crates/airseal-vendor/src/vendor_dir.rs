@@ -493,10 +493,17 @@ impl VendorDir {
         let text = default_config(vendor_id);
         // Checked before writing, so `init` can never leave a file that `open` refuses.
         Config::parse(&text, &config_path)?;
-        write_atomically(&config_path, text.as_bytes()).map_err(io_error(&config_path))?;
+        // Through the one durable writer: a crash never leaves a half-written configuration.
+        airseal_verify::fs::write(
+            &config_path,
+            text.as_bytes(),
+            airseal_verify::fs::Access::Default,
+            airseal_verify::fs::Mode::Replace,
+        )
+        .map_err(|e| io_error(&config_path)(e.into()))?;
         let vendor = Self::open(dir)?;
-        let mut ledger = vendor.open_ledger()?;
-        ledger.audit(
+        let ledger = vendor.open_ledger()?;
+        ledger.audit().record(
             "vendor.init",
             vendor_id,
             &serde_json::json!({ "forced": force }),
@@ -559,9 +566,11 @@ impl VendorDir {
     /// [`LedgerError`] from writing the ledger.
     pub fn sync_ledger(&self, ledger: &mut Ledger) -> Result<(), LedgerError> {
         for (id, product) in &self.config.products {
-            ledger.ensure_product(id, product.name.as_deref())?;
+            ledger.products().ensure(id, product.name.as_deref())?;
             for (name, table) in &product.templates {
-                ledger.put_template(id, name, &table.to_string())?;
+                ledger
+                    .products()
+                    .put_template(id, name, &table.to_string())?;
             }
         }
         Ok(())
@@ -578,17 +587,6 @@ fn create_private_dir(path: &Path) -> io::Result<()> {
         builder.mode(0o700);
     }
     builder.create(path)
-}
-
-/// Writes through a temporary file and a rename, so a crash never leaves a half-written
-/// configuration.
-fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    fs::write(&tmp, contents)?;
-    fs::File::open(&tmp)?.sync_all()?;
-    fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
@@ -765,7 +763,8 @@ mod tests {
         let ledger = vendor.open_ledger().unwrap();
         assert!(
             ledger
-                .audit_log(10)
+                .audit()
+                .recent(10)
                 .unwrap()
                 .iter()
                 .any(|e| e.action == "vendor.init" && e.subject == "acme")
@@ -792,16 +791,20 @@ mod tests {
         fs::write(dir.join(CONFIG_FILE), uncommented_example()).unwrap();
         let vendor = VendorDir::discover(None, None, dir).unwrap();
         let ledger = vendor.open_ledger().unwrap();
-        let products = ledger.list_products().unwrap();
+        let products = ledger.products().list().unwrap();
         assert_eq!(products.len(), 1);
         assert_eq!(products[0].id, "photo-pro");
         assert_eq!(products[0].name.as_deref(), Some("Photo Pro"));
-        let body = ledger.template("photo-pro", "pro").unwrap().unwrap();
+        let body = ledger
+            .products()
+            .template("photo-pro", "pro")
+            .unwrap()
+            .unwrap();
         assert!(body.contains("days = 365"), "{body}");
-        let audited = ledger.audit_log(100).unwrap().len();
+        let audited = ledger.audit().recent(100).unwrap().len();
         drop(ledger);
         // Opening again changes nothing, so audits nothing.
         let ledger = vendor.open_ledger().unwrap();
-        assert_eq!(ledger.audit_log(100).unwrap().len(), audited);
+        assert_eq!(ledger.audit().recent(100).unwrap().len(), audited);
     }
 }

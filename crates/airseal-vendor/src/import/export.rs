@@ -22,6 +22,7 @@ use crate::issue::{Issuer, LicenseSpec};
 use crate::ledger::{BatchId, Ledger, LedgerError, signed_claims};
 use crate::template::{self, TemplateError};
 use crate::vendor_dir::Config;
+use airseal_verify::fs as durable;
 
 /// The index file written next to the licenses.
 pub const INDEX_FILE: &str = "index.csv";
@@ -162,6 +163,15 @@ impl std::error::Error for ExportError {
     }
 }
 
+impl From<durable::WriteError> for ExportError {
+    fn from(e: durable::WriteError) -> Self {
+        ExportError::Io {
+            path: e.path().to_path_buf(),
+            source: e.into(),
+        }
+    }
+}
+
 impl From<LedgerError> for ExportError {
     fn from(e: LedgerError) -> Self {
         Self::Ledger(e)
@@ -181,7 +191,8 @@ pub fn prepare(
     options: ExportOptions,
 ) -> Result<Prepared, ExportError> {
     let info = ledger
-        .import_info(batch)?
+        .imports()
+        .get(batch)?
         .ok_or(ExportError::NotAnImport { batch })?;
     let mut defaults = options.defaults.clone();
     if let Some(t) = &options.template {
@@ -285,6 +296,7 @@ pub fn issue(
     let mut index = String::from("key,file,license_id,licensee_email,result\n");
     let mut issued = 0u64;
     let mut recorded: Vec<LicenseClaims> = Vec::with_capacity(plan.jobs.len());
+    let mut written: Vec<PathBuf> = Vec::with_capacity(plan.jobs.len());
     let mut skipped: Vec<Skipped> = plan.skipped.clone();
     for ((job, name), slot) in plan.jobs.iter().zip(&names).zip(&signed) {
         let outcome = slot.lock().ok().and_then(|mut s| s.take());
@@ -292,6 +304,7 @@ pub fn issue(
         match outcome {
             Some(Ok(claims)) => {
                 issued += 1;
+                written.push(out_dir.join(name));
                 index.push_str(&format!(
                     "{},{},{},{},issued\n",
                     cell(&job.key),
@@ -319,20 +332,20 @@ pub fn issue(
         ));
     }
     let index_path = out_dir.join(INDEX_FILE);
-    crate::keyfile::write_public_file(&index_path, index.as_bytes(), true).map_err(
-        |e| match e {
-            crate::keyfile::KeyFileError::Io { path, source } => ExportError::Io { path, source },
-            other => ExportError::Io {
-                path: index_path.clone(),
-                source: io::Error::other(other.to_string()),
-            },
-        },
+    // The license files reach the disk before the index that lists them.
+    durable::sync_files(written.iter().map(PathBuf::as_path))?;
+    durable::write(
+        &index_path,
+        index.as_bytes(),
+        durable::Access::Default,
+        durable::Mode::Replace,
     )?;
     // Every license of the run and the run's audit row, in one transaction. The files are
     // already in place, so a failure here must say so: they are valid licenses the ledger
     // does not know.
     ledger
-        .record_batch_licenses(
+        .licenses()
+        .record_batch(
             batch,
             &recorded,
             &serde_json::json!({
@@ -405,16 +418,17 @@ fn cell(s: &str) -> String {
     }
 }
 
-/// Writes one license through a temporary file and a rename, so a file in the folder is
-/// always a whole license. Not synced one by one: the files can be issued again.
+/// Writes one license through the durable writer, so a file in the folder is always a whole
+/// license. Not synced one by one (an fsync per file would make the disk the bottleneck):
+/// all are synced at once before `index.csv` lists them.
 fn write_license(dir: &Path, name: &str, contents: &[u8]) -> Result<(), ExportError> {
-    let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, contents).map_err(|source| ExportError::Io {
-        path: tmp.clone(),
-        source,
-    })?;
-    std::fs::rename(&tmp, &path).map_err(|source| ExportError::Io { path, source })
+    durable::write_unsynced(
+        &dir.join(name),
+        contents,
+        durable::Access::Default,
+        durable::Mode::Replace,
+    )
+    .map_err(ExportError::from)
 }
 
 #[cfg(test)]

@@ -195,12 +195,13 @@ pub fn classify(
     // pattern: find it as activation does (exactly, or ignoring case and separators).
     for product in &products {
         let Some(found) = ledger
-            .find_key(product, typed)?
+            .keys()
+            .find(product, typed)?
             .filter(|f| f.matched != KeyMatch::Canonical)
         else {
             continue;
         };
-        let Some(r) = ledger.key_info(Some(product), &found.key)? else {
+        let Some(r) = ledger.keys().info(Some(product), &found.key)? else {
             continue;
         };
         if r.kind.as_str() != "import" {
@@ -246,7 +247,7 @@ pub fn classify(
                 };
             }
             KeyReading::Canonical(c) => {
-                let Some(r) = ledger.key_info(Some(product), &c)? else {
+                let Some(r) = ledger.keys().info(Some(product), &c)? else {
                     return Ok(KeyVerdict::Unknown {
                         product: product.clone(),
                         key: pattern.display(&c),
@@ -307,7 +308,7 @@ fn classify_signed(
     for product in products {
         match trust.verify_signed_key(typed, product, now) {
             Ok(k) => {
-                let record = ledger.key_info(Some(product), &canonical)?;
+                let record = ledger.keys().info(Some(product), &canonical)?;
                 return Ok(KeyVerdict::Valid(Box::new(ValidKey {
                     product: product.clone(),
                     key: typed.to_string(),

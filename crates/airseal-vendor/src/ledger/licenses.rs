@@ -5,67 +5,22 @@
 //!
 //! A row is written inside the transaction of the change that produced the license: the
 //! seat transaction for activation responses ([`super::SeatTx`]), one transaction for a
-//! whole batch ([`Ledger::record_batch_licenses`]), or its own transaction with its audit
-//! row for a single issue ([`Ledger::record_license`]). The columns copy the claims a
+//! whole batch ([`Licenses::record_batch`]), or its own transaction with its audit
+//! row for a single issue ([`Licenses::record`]). The columns copy the claims a
 //! vendor searches by; the signed document itself is not kept here (activation responses
 //! keep their last one in `activations.response`).
 
 use std::fmt;
 
-use airseal_core::cose::parse_sign1;
 use airseal_core::{LicenseClaims, LicenseKind};
 use rusqlite::{Connection, Row, ToSql, params_from_iter};
 use serde_json::{Value, json};
 
-use super::{ActivationId, BatchId, Ledger, LedgerError, audit_in, db};
-
-/// Migration 6: `licenses`, one row per signed license document.
-///
-/// `token_id` (the `cti`) is the key: a license id (`sub`) is shared by every response
-/// re-issued on one seat. The table keeps its rowid, so listing in rowid order lists
-/// licenses in the order they were recorded (a batch in the import's order) without a sort.
-/// `activation` is set exactly for activation responses and `batch` exactly for batch
-/// issues (the CHECKs).
-///
-/// A key is searched by its spelling with case and separators ignored ([`KEY_FORM`]): a
-/// license holds its key as it was given (imported keys verbatim, `SPEC.md` §16; `issue
-/// --product-key` as typed), and a vendor types it as the customer reads it. That form
-/// leads the key index and the product follows, so one index serves a key alone and a key
-/// with its product; listing a whole product reads most of the table anyway. The e-mail
-/// index serves exact lookups; `ledger licenses --email` searches "contains", like the
-/// other listings, and scans.
-///
-/// The word checks are written as `=` … `OR`, not `IN (…)`: SQLite builds an ephemeral
-/// table for a constant `IN` list each time the statement runs, which is once per row here
-/// (measured with `examples/ledger_licenses.rs`: 100,000 rows took 0.78 s with `IN`,
-/// about 0.5 s without).
-pub(super) const MIGRATION_6: &str = "
-CREATE TABLE licenses (
-    token_id    BLOB NOT NULL PRIMARY KEY CHECK (length(token_id) BETWEEN 1 AND 32),
-    license_id  TEXT NOT NULL,
-    product     TEXT NOT NULL,
-    product_key TEXT,
-    kind        TEXT NOT NULL
-                CHECK (kind = 'perpetual' OR kind = 'subscription' OR kind = 'trial'),
-    email       TEXT,
-    name        TEXT,
-    issued_at   INTEGER NOT NULL,
-    expires_at  INTEGER,
-    source      TEXT NOT NULL
-                CHECK (source = 'issue' OR source = 'batch' OR source = 'activation'),
-    activation  INTEGER REFERENCES activations(id),
-    batch       INTEGER REFERENCES batches(id),
-    CHECK ((source = 'activation') = (activation IS NOT NULL)),
-    CHECK ((source = 'batch') = (batch IS NOT NULL))
-) STRICT;
-
-CREATE INDEX licenses_by_license_id ON licenses (license_id);
-CREATE INDEX licenses_by_key ON licenses (
-    lower(replace(replace(replace(replace(product_key, '-', ''), ' ', ''), '_', ''), '.', '')),
-    product
-) WHERE product_key IS NOT NULL;
-CREATE INDEX licenses_by_email ON licenses (email) WHERE email IS NOT NULL;
-";
+use super::audit::audit_in;
+use super::batches::batch_status;
+use super::connection::write_tx;
+use super::error::db;
+use super::{ActivationId, BatchId, Ledger, LedgerError};
 
 /// What signed a license.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -137,7 +92,7 @@ pub struct LicenseRecord {
     pub batch: Option<BatchId>,
 }
 
-/// Which licenses [`Ledger::list_licenses`] returns (every field narrows the list).
+/// Which licenses [`Licenses::list`] returns (every field narrows the list).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LicenseFilter {
     /// Only this product.
@@ -216,8 +171,7 @@ pub(crate) fn record_license_in(
 /// [`LedgerError::BadLicense`] when the bytes are not a license.
 pub fn signed_claims(document: &[u8]) -> Result<LicenseClaims, LedgerError> {
     let bad = |reason: String| LedgerError::BadLicense { reason };
-    let sign1 = parse_sign1(document).map_err(|e| bad(e.to_string()))?;
-    LicenseClaims::decode(sign1.payload, sign1.payload_offset).map_err(|e| bad(e.to_string()))
+    LicenseClaims::read_unverified(document).map_err(|e| bad(e.to_string()))
 }
 
 /// How a key is compared in searches: without `-`, spaces, `_` or `.`, ASCII letters in
@@ -227,7 +181,7 @@ pub fn signed_claims(document: &[u8]) -> Result<LicenseClaims, LedgerError> {
 const KEY_FORM: &str =
     "lower(replace(replace(replace(replace(product_key, '-', ''), ' ', ''), '_', ''), '.', ''))";
 
-/// The key condition of [`Ledger::list_licenses`]: [`KEY_FORM`] of the stored key against
+/// The key condition of [`Licenses::list`]: [`KEY_FORM`] of the stored key against
 /// the searched key's [`loose_form`](super::lookup::loose_form), bound by the caller — the
 /// one Rust implementation of the rule. The `IS NOT NULL` term lets SQLite use the partial
 /// index.
@@ -291,7 +245,22 @@ fn check(raw: Raw) -> Result<LicenseRecord, LedgerError> {
     })
 }
 
+/// The signed licenses of a ledger: `ledger.licenses()`.
+#[derive(Clone, Copy, Debug)]
+pub struct Licenses<'a> {
+    pub(super) conn: &'a Connection,
+}
+
 impl Ledger {
+    /// Every signed license document: recording and listing them.
+    pub fn licenses(&self) -> Licenses<'_> {
+        Licenses {
+            conn: self.connection(),
+        }
+    }
+}
+
+impl Licenses<'_> {
     /// Records a license signed by `airseal issue` (or a vendor's own backend), with its
     /// `license.issue` audit row, in one transaction. `extra` (a JSON object: the signing
     /// key id, the output file, …) is added to the audit row's details.
@@ -299,12 +268,8 @@ impl Ledger {
     /// # Errors
     /// A database error (also when the `cti` is already recorded); nothing is then
     /// recorded.
-    pub fn record_license(
-        &mut self,
-        claims: &LicenseClaims,
-        extra: &Value,
-    ) -> Result<(), LedgerError> {
-        let tx = self.write_tx()?;
+    pub fn record(&self, claims: &LicenseClaims, extra: &Value) -> Result<(), LedgerError> {
+        let tx = write_tx(self.conn)?;
         record_license_in(&tx, claims, LicenseSource::Issue, None, None)?;
         let mut detail = json!({
             "product": claims.product,
@@ -332,14 +297,14 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::UnknownBatch`], or a database error (a `cti` recorded twice included);
     /// nothing is then recorded.
-    pub fn record_batch_licenses(
-        &mut self,
+    pub fn record_batch(
+        &self,
         batch: BatchId,
         licenses: &[LicenseClaims],
         detail: &Value,
     ) -> Result<u64, LedgerError> {
-        let tx = self.write_tx()?;
-        super::batch_status(&tx, batch)?;
+        let tx = write_tx(self.conn)?;
+        batch_status(&tx, batch)?;
         for claims in licenses {
             record_license_in(&tx, claims, LicenseSource::Batch, None, Some(batch))?;
         }
@@ -357,7 +322,7 @@ impl Ledger {
     ///
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
-    pub fn list_licenses(&self, filter: &LicenseFilter) -> Result<Vec<LicenseRecord>, LedgerError> {
+    pub fn list(&self, filter: &LicenseFilter) -> Result<Vec<LicenseRecord>, LedgerError> {
         let (sql, values) = select(filter);
         let mut st = self.conn.prepare(&sql).map_err(db("listing licenses"))?;
         let raws = st
@@ -369,7 +334,7 @@ impl Ledger {
     }
 }
 
-/// The query of [`Ledger::list_licenses`] and its parameters. Only the conditions given
+/// The query of [`Licenses::list`] and its parameters. Only the conditions given
 /// are in it: `?1 IS NULL OR column = ?1` would keep SQLite from using the indexes.
 fn select(filter: &LicenseFilter) -> (String, Vec<Box<dyn ToSql>>) {
     let mut conditions: Vec<String> = Vec::new();
@@ -487,7 +452,7 @@ mod tests {
             assert!(by_key.contains("licenses_by_key"), "{by_key}");
         }
         // The index is written with the expression the condition uses.
-        assert!(MIGRATION_6.contains(KEY_FORM));
+        assert!(crate::ledger::MIGRATIONS[5].sql.contains(KEY_FORM));
         // With nothing to narrow by, the table is read in rowid order: no sort.
         let all = plan(LicenseFilter::default());
         assert!(!all.contains("TEMP B-TREE"), "{all}");
