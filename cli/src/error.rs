@@ -13,6 +13,7 @@ use airseal_vendor::batch::BatchError;
 use airseal_vendor::import::ImportError;
 use airseal_vendor::import::export::ExportError;
 use airseal_vendor::issue::IssueError;
+use airseal_vendor::issue::recorded::RecordedError;
 use airseal_vendor::keyfile::KeyFileError;
 use airseal_vendor::keys::GeneratorError;
 use airseal_vendor::keys::classify::ClassifyError;
@@ -96,6 +97,8 @@ pub enum CliError {
     Import(ImportError),
     /// A license could not be issued.
     Issue(IssueError),
+    /// A license could not be issued and recorded.
+    Recorded(RecordedError),
     /// A batch of keys could not be generated.
     Batch(BatchError),
     /// A key generator could not be set up.
@@ -182,6 +185,10 @@ impl CliError {
                 _ => GENERAL,
             },
             CliError::Template(e) => template_code(e),
+            CliError::Recorded(e) => match e {
+                RecordedError::NotRecorded { source, .. } => ledger_code(source),
+                _ => GENERAL,
+            },
             CliError::Classify(e) => match e {
                 ClassifyError::Ledger(l) => ledger_code(l),
                 ClassifyError::PublicKeyIo { .. } => IO,
@@ -255,6 +262,7 @@ impl fmt::Display for CliError {
             CliError::Ledger(e) => e.fmt(f),
             CliError::Import(e) => import(e, f),
             CliError::Issue(e) => e.fmt(f),
+            CliError::Recorded(e) => e.fmt(f),
             CliError::Generator(e) => {
                 e.fmt(f)?;
                 weak_pattern_remedy(matches!(e, GeneratorError::Pattern(TooWeak { .. })), f)
@@ -421,6 +429,7 @@ from_library!(
     LedgerError => Ledger,
     ImportError => Import,
     IssueError => Issue,
+    RecordedError => Recorded,
     BatchError => Batch,
     GeneratorError => Generator,
     SourceError => Source,
