@@ -56,6 +56,16 @@ impl OutputFormat {
         }
     }
 
+    /// The format a file name asks for: `.jsonl` and `.txt` by their extension, anything
+    /// else (including standard output) CSV.
+    pub fn for_path(path: &Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("jsonl") => OutputFormat::Jsonl,
+            Some("txt") => OutputFormat::Txt,
+            _ => OutputFormat::Csv,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             OutputFormat::Csv => "csv",
