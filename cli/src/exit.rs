@@ -26,7 +26,8 @@ EXIT CODES:
   23  revoked by the --revocations list
   24-26 clock guard: clock rolled back, stale revocation list, guard state
   27  bound to another device key (activated for another machine)
-  28  activation response answers another request";
+  28  activation response answers another request
+  70  internal error: a bug in airseal (please report it)";
 
 /// Exit code for I/O failures.
 pub const IO: u8 = 3;

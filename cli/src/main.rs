@@ -3,6 +3,10 @@
 //! Argument parsing, printing and exit codes live here; everything else is in the
 //! libraries so a vendor's own backend can do the same without shelling out.
 
+// First: its macros (`outln!`, `errln!`) are used by every module below.
+#[macro_use]
+mod term;
+
 mod cmd;
 mod exit;
 mod io;
@@ -68,6 +72,7 @@ pub struct PassphraseArgs {
 }
 
 fn main() -> ExitCode {
+    term::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(&a),
@@ -87,10 +92,17 @@ fn main() -> ExitCode {
         Command::Revocations(a) => cmd::revoke::revocations(&a),
         Command::Demo(a) => cmd::demo::run(&a),
     };
+    term::flush();
+    // A closed standard output is not an error: the command ran to its end and its own code
+    // stands (0 for a listing cut short by `| head`). Any other failure to write it is.
+    let stdout_failed = term::stdout_error().map(|e| {
+        errln!("error: standard output: {e}");
+        ExitCode::from(exit::IO)
+    });
     match result {
-        Ok(code) => code,
+        Ok(code) => stdout_failed.unwrap_or(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             e.exit_code().into()
         }
     }

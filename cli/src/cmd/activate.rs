@@ -161,7 +161,7 @@ pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
             activate::write_response_file(path, contents, args.force)
                 .map_err(|e| committed(CliError::io(path, e)))?;
         }
-        None => print!("{armored}"),
+        None => out!("{armored}"),
     }
     args.qr
         .emit(&response.bytes, args.force)
@@ -179,7 +179,7 @@ pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
         .expires_at
         .map_or_else(|| "never".to_string(), format_time);
     if args.json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "result": if response.reissued { "reissued" } else { "activated" },
@@ -195,7 +195,7 @@ pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
             })
         );
     }
-    eprintln!(
+    errln!(
         "{what}: license {} for {}{} on device {device}; expires {expires}{}{}",
         a.license_id,
         a.product,
@@ -241,7 +241,7 @@ pub fn deactivate(args: &DeactivateArgs) -> Result<ExitCode, CliError> {
         (None, None) => return Err(CliError::msg("give a PROOF file, or --activation ID")),
     };
     if args.json {
-        println!(
+        outln!(
             "{}",
             json!({
                 "result": "deactivated",
@@ -256,7 +256,7 @@ pub fn deactivate(args: &DeactivateArgs) -> Result<ExitCode, CliError> {
             })
         );
     }
-    eprintln!(
+    errln!(
         "deactivated license {} of {}{} (device {}){}{}",
         activation.license_id,
         activation.product,

@@ -153,7 +153,7 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode, CliError> {
     if args.json {
         let json =
             serde_json::to_string_pretty(&report).map_err(|e| CliError::msg(e.to_string()))?;
-        println!("{json}");
+        crate::term::out_json_text(&json);
     } else {
         print_summary(&args.file, &report, args.report.as_deref(), elapsed);
     }
@@ -170,15 +170,15 @@ fn print_summary(
         Some(b) => format!("batch {b}"),
         None => "dry run: nothing written".to_string(),
     };
-    println!(
+    outln!(
         "{} export {} → product {} ({what}, {:.2} s)",
         r.preset,
         file.display(),
         r.product,
         elapsed.as_secs_f64()
     );
-    println!("  rows read        {:>9}", r.read);
-    println!(
+    outln!("  rows read        {:>9}", r.read);
+    outln!(
         "  imported         {:>9}{}",
         r.imported,
         if r.updated > 0 {
@@ -187,16 +187,19 @@ fn print_summary(
             String::new()
         }
     );
-    println!("  already present  {:>9}", r.already_present);
-    println!(
+    outln!("  already present  {:>9}", r.already_present);
+    outln!(
         "  rejected         {:>9}  ({} invalid, {} duplicate, {} conflict)",
-        r.rejected, r.invalid, r.duplicates, r.conflicts
+        r.rejected,
+        r.invalid,
+        r.duplicates,
+        r.conflicts
     );
     if r.blank_lines > 0 {
-        println!("  (blank lines skipped: {})", r.blank_lines);
+        outln!("  (blank lines skipped: {})", r.blank_lines);
     }
     if let Some(n) = r.skgl_decoded {
-        println!("  (SKGL keys decoded with the product's secret: {n})");
+        outln!("  (SKGL keys decoded with the product's secret: {n})");
     }
     for rej in r.rejections.iter().take(SHOWN) {
         let column = rej
@@ -209,7 +212,7 @@ fn print_summary(
             RejectKind::Duplicate => " duplicate:",
             RejectKind::Conflict => " conflict:",
         };
-        println!(
+        outln!(
             "  {}:{}:{kind}{column} {}",
             file.display(),
             rej.line,
@@ -217,7 +220,7 @@ fn print_summary(
         );
     }
     if r.rejections.len() > SHOWN {
-        println!(
+        outln!(
             "  … and {} more{}",
             r.rejections.len() - SHOWN,
             match report_path {
@@ -228,7 +231,7 @@ fn print_summary(
     }
     if let Some(b) = r.batch {
         if r.imported > 0 {
-            println!("Next: airseal issue --batch --from-import {b} --out-dir licenses-{b}");
+            outln!("Next: airseal issue --batch --from-import {b} --out-dir licenses-{b}");
         }
     }
 }

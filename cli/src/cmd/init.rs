@@ -43,12 +43,12 @@ pub fn run(args: &InitArgs) -> Result<ExitCode, CliError> {
     };
     let vendor =
         VendorDir::init(&args.dir, &id, args.force).map_err(|e| CliError::msg(e.to_string()))?;
-    println!(
+    outln!(
         "vendor folder {} (vendor id {id:?})",
         vendor.root().display()
     );
     if vendor.signing_key_path().exists() {
-        println!(
+        outln!(
             "signing key   {} (kept)",
             vendor.signing_key_path().display()
         );
@@ -59,7 +59,7 @@ pub fn run(args: &InitArgs) -> Result<ExitCode, CliError> {
             passphrase: args.passphrase.clone(),
         })?;
     }
-    println!(
+    outln!(
         "next: add a [products.<id>] table to {}, then `airseal keys generate`",
         vendor.config_path().display()
     );

@@ -56,7 +56,7 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode, CliError> {
     let license = match device.install(&input, &trust, now) {
         Ok(l) => l,
         Err(airseal_verify::device::DeviceError::Verify(e)) => {
-            eprintln!(
+            errln!(
                 "{}: refused: {}",
                 args.file.display(),
                 super::verify::describe(&e, &input)
@@ -66,14 +66,14 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode, CliError> {
         Err(e) => return Err(machine::device_error(e, &dir)),
     };
     let c = license.claims();
-    println!(
+    outln!(
         "INSTALLED license {} for product {} in {}",
         c.license_id,
         c.product,
         dir.display()
     );
     if let Some(m) = &c.machine {
-        println!(
+        outln!(
             "  bound to  this machine ({} of {} fingerprint components must match) and its device key",
             m.threshold,
             m.components.len()

@@ -248,13 +248,10 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
         armor(ObjectType::License.armor_label(), &bytes).into_bytes()
     };
     if out_path.as_os_str() == "-" {
-        use std::io::Write as _;
-        std::io::stdout()
-            .write_all(&out)
-            .map_err(|e| CliError::io(&out_path, e))?;
+        crate::term::out_bytes(&out);
     } else {
         crate::io::write_output(&out_path, &out, args.force)?;
-        eprintln!(
+        errln!(
             "issued license {license_id} ({} bytes signed, key {}) → {}",
             bytes.len(),
             issuer.key_id(),

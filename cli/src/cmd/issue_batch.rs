@@ -271,7 +271,7 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
             ))
         })?;
     let secs = elapsed.as_secs_f64();
-    eprintln!(
+    errln!(
         "issued {issued} licenses for import batch {batch} in {secs:.2} s ({:.0}/s, key {}) → {}",
         if secs > 0.0 {
             issued as f64 / secs
@@ -282,7 +282,7 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
         out_dir.display()
     );
     if !skipped.is_empty() {
-        eprintln!(
+        errln!(
             "{} keys got no license (suspended, revoked, expired or invalid): see {}",
             skipped.len(),
             index_path.display()

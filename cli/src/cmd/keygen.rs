@@ -58,15 +58,15 @@ pub fn run(args: &KeygenArgs) -> Result<ExitCode, CliError> {
         encode_public_key(&public).as_bytes(),
         args.force,
     )?;
-    println!(
+    outln!(
         "key id      {}",
         airseal_core::KeyId::of_public_key(&public)
     );
-    println!(
+    outln!(
         "private key {} (encrypted, mode 0600; keep it secret, back it up)",
         secret_path.display()
     );
-    println!(
+    outln!(
         "public key  {} (ship it with your app)",
         public_path.display()
     );

@@ -142,7 +142,7 @@ pub fn run(args: &KeysArgs) -> Result<ExitCode, CliError> {
             let mut ledger = open_ledger(&vendor)?;
             let done =
                 batch::recover_pending(&mut ledger).map_err(|e| CliError::msg(e.to_string()))?;
-            println!("{} batch(es) recovered", done.len());
+            outln!("{} batch(es) recovered", done.len());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -151,13 +151,13 @@ pub fn run(args: &KeysArgs) -> Result<ExitCode, CliError> {
 /// Prints a key verdict as JSON, or as aligned `field value` lines for people.
 fn print_verdict(verdict: &serde_json::Value, as_json: bool) {
     if as_json {
-        println!("{verdict}");
+        crate::term::out_json(verdict);
         return;
     }
     for (k, v) in verdict.as_object().into_iter().flatten() {
-        println!(
+        outln!(
             "{k:<13} {}",
-            v.as_str().map_or_else(|| v.to_string(), str::to_string)
+            crate::term::field(&v.as_str().map_or_else(|| v.to_string(), str::to_string))
         );
     }
 }
@@ -313,11 +313,12 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
     }
     if to_stdout {
         let mut f = std::fs::File::open(&out_path).map_err(|e| CliError::io(&out_path, e))?;
-        std::io::copy(&mut f, &mut std::io::stdout().lock())
-            .map_err(|e| CliError::io(Path::new("-"), e))?;
+        // A reader that stops early (`| head`) is not an error: the batch is complete and
+        // recorded; `term` files the closed pipe and `main` keeps exit 0.
+        let _ = std::io::copy(&mut f, &mut crate::term::Out);
     }
     if !a.quiet {
-        eprintln!(
+        errln!(
             "batch {}: {} {} keys for {} in {:.2}s → {}{}",
             report.batch,
             report.keys,

@@ -438,9 +438,9 @@ fn emit(listing: &Listing, output: &OutputArgs) -> Result<(), CliError> {
     match &output.out {
         Some(path) => {
             crate::io::write_output(path, text.as_bytes(), output.force)?;
-            eprintln!("{} rows → {}", listing.rows.len(), path.display());
+            errln!("{} rows → {}", listing.rows.len(), path.display());
         }
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     Ok(())
 }

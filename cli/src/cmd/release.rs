@@ -77,18 +77,18 @@ pub fn run(args: &ReleaseArgs) -> Result<ExitCode, CliError> {
         args.force,
     )?;
     if had_license {
-        eprintln!(
+        errln!(
             "RELEASED: the license was deleted from {}; send the proof to the vendor to free the seat",
             dir.display()
         );
     } else {
-        eprintln!(
+        errln!(
             "no license installed in {}: this is the proof made when it was released",
             dir.display()
         );
     }
     if let Some(path) = &args.out {
-        eprintln!("wrote {}", path.display());
+        errln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

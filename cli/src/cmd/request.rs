@@ -114,7 +114,7 @@ pub fn run(args: &RequestArgs) -> Result<ExitCode, CliError> {
         .flatten()
         .map(|k| KeyId::of_public_key(&k).to_string())
         .unwrap_or_default();
-    eprintln!(
+    errln!(
         "{} request for {} ({} fingerprint components, device key {device_key}, {} bytes raw); \
          pending in {}",
         if args.trial { "trial" } else { "activation" },
@@ -124,7 +124,7 @@ pub fn run(args: &RequestArgs) -> Result<ExitCode, CliError> {
         dir.display()
     );
     if let Some(path) = &args.out {
-        eprintln!("wrote {}", path.display());
+        errln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

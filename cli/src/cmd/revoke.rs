@@ -92,7 +92,7 @@ pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
     let new = ledger
         .revoke(&what, args.reason.as_deref())
         .map_err(|e| CliError::msg(e.to_string()))?;
-    println!(
+    outln!(
         "{} {what:?}; export a new list with `airseal revocations export`",
         if new { "revoked" } else { "already revoked:" }
     );
@@ -125,7 +125,7 @@ pub fn revocations(args: &RevocationsArgs) -> Result<ExitCode, CliError> {
         armor(ObjectType::RevocationList.armor_label(), &bytes).as_bytes(),
         *force,
     )?;
-    eprintln!(
+    errln!(
         "revocation list #{}: {} licenses, {} keys, {} minimum issue times → {}",
         list.seq,
         list.licenses.len(),

@@ -98,7 +98,7 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     match verified {
         Ok(license) => {
             if args.json {
-                println!("{}", success_json(&license, now));
+                crate::term::out_json(&success_json(&license, now));
             } else {
                 print_license(&license, now);
             }
@@ -113,9 +113,9 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
                     j["rule"] = json!(d.kind.rule());
                     j["offset"] = json!(d.offset);
                 }
-                println!("{j}");
+                crate::term::out_json(&j);
             } else {
-                eprintln!("{}: invalid: {message}", shown.display());
+                errln!("{}: invalid: {message}", shown.display());
             }
             Ok(ExitCode::from(e.code()))
         }
@@ -156,13 +156,13 @@ fn success_json(license: &License, now: i64) -> serde_json::Value {
 
 fn print_license(license: &License, now: i64) {
     let c = license.claims();
-    println!("VALID license {} for product {}", c.license_id, c.product);
+    outln!("VALID license {} for product {}", c.license_id, c.product);
     if let Status::InGrace { until } = license.status() {
-        println!(
+        outln!(
             "  IN GRACE   expired, keeps working until {}: renew now",
             format_time(until)
         );
     }
     super::inspect::print_claims(c, now);
-    println!("  signed by  key {}", license.key_id());
+    outln!("  signed by  key {}", license.key_id());
 }
