@@ -11,6 +11,7 @@ mod cmd;
 mod exit;
 mod io;
 mod qr;
+mod render;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -179,21 +179,18 @@ pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
         .expires_at
         .map_or_else(|| "never".to_string(), format_time);
     if args.json {
-        outln!(
-            "{}",
-            json!({
-                "result": if response.reissued { "reissued" } else { "activated" },
-                "purpose": if a.purpose == Purpose::Trial { "trial" } else { "activation" },
-                "product": a.product,
-                "key": a.key,
-                "license_id": a.license_id,
-                "activation": a.id,
-                "device_key_id": device,
-                "seats": seats_json(response.seats),
-                "expires": response.claims.expires_at,
-                "bytes": response.bytes.len(),
-            })
-        );
+        crate::term::out_json(&json!({
+            "result": if response.reissued { "reissued" } else { "activated" },
+            "purpose": if a.purpose == Purpose::Trial { "trial" } else { "activation" },
+            "product": a.product,
+            "key": a.key,
+            "license_id": a.license_id,
+            "activation": a.id,
+            "device_key_id": device,
+            "seats": seats_json(response.seats),
+            "expires": response.claims.expires_at,
+            "bytes": response.bytes.len(),
+        }));
     }
     errln!(
         "{what}: license {} for {}{} on device {device}; expires {expires}{}{}",
@@ -241,20 +238,17 @@ pub fn deactivate(args: &DeactivateArgs) -> Result<ExitCode, CliError> {
         (None, None) => return Err(CliError::msg("give a PROOF file, or --activation ID")),
     };
     if args.json {
-        outln!(
-            "{}",
-            json!({
-                "result": "deactivated",
-                "by": by,
-                "product": activation.product,
-                "key": activation.key,
-                "license_id": activation.license_id,
-                "activation": activation.id,
-                "device_key_id": activation.device_key_id().to_string(),
-                "deactivations": seats_json(deactivations),
-                "seats": seats_json(seats),
-            })
-        );
+        crate::term::out_json(&json!({
+            "result": "deactivated",
+            "by": by,
+            "product": activation.product,
+            "key": activation.key,
+            "license_id": activation.license_id,
+            "activation": activation.id,
+            "device_key_id": activation.device_key_id().to_string(),
+            "deactivations": seats_json(deactivations),
+            "seats": seats_json(seats),
+        }));
     }
     errln!(
         "deactivated license {} of {}{} (device {}){}{}",

@@ -11,6 +11,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::exit::CliError;
+use crate::term::field;
 
 /// Arguments of `airseal inspect`.
 #[derive(Debug, Args)]
@@ -60,16 +61,21 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
         );
         match &claims {
             Ok(c) => {
-                outln!("  license    {} for product {}", c.license_id, c.product);
+                outln!(
+                    "  license    {} for product {}",
+                    field(&c.license_id),
+                    field(&c.product)
+                );
                 print_claims(c, chrono::Utc::now().timestamp());
             }
-            Err(e) => outln!("  claims     cannot be decoded: {e}"),
+            Err(e) => outln!("  claims     cannot be decoded: {}", field(&e.to_string())),
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints claims for people, one field a line.
+/// Prints claims for people, one field a line; every value from the file goes through
+/// [`field`], so a licensee name cannot drive the terminal or forge a line.
 pub fn print_claims(c: &LicenseClaims, now: i64) {
     let l = &c.licensee;
     let who: Vec<String> = [
@@ -81,9 +87,9 @@ pub fn print_claims(c: &LicenseClaims, now: i64) {
     .flatten()
     .collect();
     if !who.is_empty() {
-        outln!("  licensee   {}", who.join(" "));
+        outln!("  licensee   {}", field(&who.join(" ")));
     }
-    outln!("  issuer     {}", c.issuer);
+    outln!("  issuer     {}", field(&c.issuer));
     outln!("  kind       {}", c.kind.as_str());
     outln!("  issued     {}", format_time(c.issued_at));
     if let Some(t) = c.not_before {
@@ -100,11 +106,11 @@ pub fn print_claims(c: &LicenseClaims, now: i64) {
         outln!("  updates    until {}", format_time(t));
     }
     if let Some(k) = &c.product_key {
-        outln!("  key        {k}");
+        outln!("  key        {}", field(k));
     }
     let active = c.features.active(now);
     if !active.is_empty() {
-        outln!("  features   {}", active.join(", "));
+        outln!("  features   {}", field(&active.join(", ")));
     }
     let limit = |l: Limit| match l {
         Limit::AtMost(n) => n.to_string(),
@@ -122,8 +128,8 @@ pub fn print_claims(c: &LicenseClaims, now: i64) {
     }
     for (k, v) in &c.metadata {
         match v {
-            MetaValue::Text(s) => outln!("  meta       {k} = {s}"),
-            MetaValue::Int(i) => outln!("  meta       {k} = {i}"),
+            MetaValue::Text(s) => outln!("  meta       {} = {}", field(k), field(s)),
+            MetaValue::Int(i) => outln!("  meta       {} = {i}", field(k)),
         }
     }
 }

@@ -68,8 +68,8 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode, CliError> {
     let c = license.claims();
     outln!(
         "INSTALLED license {} for product {} in {}",
-        c.license_id,
-        c.product,
+        crate::term::field(&c.license_id),
+        crate::term::field(&c.product),
         dir.display()
     );
     if let Some(m) = &c.machine {

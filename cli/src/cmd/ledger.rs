@@ -10,11 +10,12 @@ use airseal_vendor::ledger::{
     Activation, ActivationFilter, AuditEntry, AuditFilter, KeyFilter, KeyOverview, KeyStatus,
     LicenseFilter, LicenseRecord, LicenseSource,
 };
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::keys::VendorArgs;
 use crate::exit::CliError;
+use crate::render::{Format, Renderer, Sink};
 
 /// `airseal ledger …`
 #[derive(Debug, Args)]
@@ -36,10 +37,15 @@ pub struct LedgerArgs {
 /// Output options shared by every listing.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
-    /// table (for people), csv or json.
-    #[arg(long, value_enum, default_value = "table", global = true)]
-    pub format: Format,
-    /// Write to FILE instead of standard output.
+    /// table (for people), csv, json (one array) or jsonl (one object a line); default:
+    /// from the --out file's extension, else table.
+    #[arg(long, value_enum, global = true)]
+    pub format: Option<Format>,
+    /// Same as --format json.
+    #[arg(long, global = true, conflicts_with = "format")]
+    pub json: bool,
+    /// Write to FILE instead of standard output (the format follows --format, else the
+    /// extension: .csv, .json, .jsonl, .txt; a mismatch is refused).
     #[arg(long, value_name = "FILE", global = true)]
     pub out: Option<PathBuf>,
     /// Replace an existing --out file.
@@ -48,17 +54,6 @@ pub struct OutputArgs {
     /// At most N rows.
     #[arg(long, value_name = "N", global = true)]
     pub limit: Option<u32>,
-}
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Aligned columns.
-    Table,
-    /// RFC 4180 CSV with a header line.
-    Csv,
-    /// One JSON array.
-    Json,
 }
 
 /// The `ledger` subcommands.
@@ -320,127 +315,41 @@ fn audit_listing(entries: Vec<AuditEntry>) -> Listing {
     }
 }
 
-/// A cell as text: strings as they are, null as empty, arrays joined with spaces, anything
-/// else as compact JSON.
-fn cell(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(" "),
-        Value::Object(m) if m.is_empty() => String::new(),
-        other => other.to_string(),
-    }
-}
-
-/// RFC 4180: quote a field holding a comma, quote, CR or LF, doubling inner quotes. A
-/// field starting with `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet does not
-/// run it as a formula (e-mails and app versions come from outside).
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
+/// Writes a listing row by row through the renderer, to standard output or to a file made
+/// visible only once complete.
+fn emit(listing: &Listing, output: &OutputArgs, format: Format) -> Result<(), CliError> {
+    let sink = match &output.out {
+        Some(path) => Sink::file(path, output.force).map_err(|e| CliError::io(path, e))?,
+        None => Sink::stdout(),
     };
-    if s.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
-fn render(listing: &Listing, format: Format) -> String {
-    match format {
-        Format::Json => {
-            let rows: Vec<Value> = listing
-                .rows
-                .iter()
-                .map(|row| {
-                    Value::Object(
-                        listing
-                            .columns
-                            .iter()
-                            .zip(row)
-                            .map(|(c, v)| ((*c).to_string(), v.clone()))
-                            .collect(),
-                    )
-                })
-                .collect();
-            let mut text = serde_json::to_string_pretty(&rows).unwrap_or_default();
-            text.push('\n');
-            text
-        }
-        Format::Csv => {
-            let mut out = listing.columns.join(",");
-            out.push('\n');
-            for row in &listing.rows {
-                let fields: Vec<String> = row.iter().map(|v| csv_field(&cell(v))).collect();
-                out.push_str(&fields.join(","));
-                out.push('\n');
-            }
-            out
-        }
-        Format::Table => {
-            // The long hex columns and JSON blobs stay out of the table; CSV and JSON
-            // carry everything.
-            const WIDE: &[&str] = &["components", "token_id", "device_key", "meters"];
-            let shown: Vec<usize> = (0..listing.columns.len())
-                .filter(|i| listing.columns.get(*i).is_some_and(|c| !WIDE.contains(c)))
-                .collect();
-            let cells: Vec<Vec<String>> = listing
-                .rows
-                .iter()
-                .map(|row| {
-                    shown
-                        .iter()
-                        .map(|i| row.get(*i).map(cell).unwrap_or_default().replace('\n', " "))
-                        .collect()
-                })
-                .collect();
-            let widths: Vec<usize> = shown
-                .iter()
-                .enumerate()
-                .map(|(n, i)| {
-                    let head = listing.columns.get(*i).map_or(0, |c| c.len());
-                    cells
-                        .iter()
-                        .map(|r| r.get(n).map_or(0, |c| c.chars().count()))
-                        .fold(head, usize::max)
-                })
-                .collect();
-            let line = |items: Vec<&str>| {
-                let mut l = items
-                    .iter()
-                    .zip(&widths)
-                    .map(|(s, w)| format!("{s:<w$}"))
-                    .collect::<Vec<_>>()
-                    .join("  ");
-                l.truncate(l.trim_end().len());
-                l.push('\n');
-                l
-            };
-            let mut out = line(
-                shown
-                    .iter()
-                    .filter_map(|i| listing.columns.get(*i).copied())
-                    .collect(),
-            );
-            for row in &cells {
-                out.push_str(&line(row.iter().map(String::as_str).collect()));
-            }
-            out.push_str(&format!("({} rows)\n", listing.rows.len()));
-            out
+    let shown = output.out.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let io = |e: std::io::Error| CliError::io(&shown, e);
+    let terminal = sink.is_terminal();
+    let mut r = Renderer::new(sink, format, listing.columns, terminal).map_err(io)?;
+    for row in &listing.rows {
+        match r.row(row) {
+            // The reader went away (`| head`): stop here; `main` keeps exit 0.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other.map_err(io)?,
         }
     }
-}
-
-fn emit(listing: &Listing, output: &OutputArgs) -> Result<(), CliError> {
-    let text = render(listing, output.format);
-    match &output.out {
-        Some(path) => {
-            crate::io::write_output(path, text.as_bytes(), output.force)?;
-            errln!("{} rows → {}", listing.rows.len(), path.display());
-        }
-        None => out!("{text}"),
+    let (sink, rows) = match r.finish() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        other => other.map_err(io)?,
+    };
+    sink.commit().map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => CliError::msg(format!(
+            "{} already exists; pass --force to replace it",
+            shown.display()
+        )),
+        _ => io(e),
+    })?;
+    if let Some(path) = &output.out {
+        errln!(
+            "{rows} {} → {}",
+            if rows == 1 { "row" } else { "rows" },
+            path.display()
+        );
     }
     Ok(())
 }
@@ -453,6 +362,11 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
         | LedgerCommand::Activations { output, .. }
         | LedgerCommand::Audit { output, .. } => output,
     };
+    let format = Format::resolve(
+        output.json.then_some(Format::Json).or(output.format),
+        output.out.as_deref(),
+    )
+    .map_err(CliError::msg)?;
     if let Some(path) = &output.out {
         if path.exists() && !output.force {
             return Err(CliError::msg(format!(
@@ -550,20 +464,6 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                 .map_err(db)?,
         ),
     };
-    emit(&listing, output)?;
+    emit(&listing, output, format)?;
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quotes_and_defuses_formulas() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=cmd()"), "'=cmd()");
-        assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
-    }
 }

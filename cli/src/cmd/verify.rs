@@ -156,7 +156,11 @@ fn success_json(license: &License, now: i64) -> serde_json::Value {
 
 fn print_license(license: &License, now: i64) {
     let c = license.claims();
-    outln!("VALID license {} for product {}", c.license_id, c.product);
+    outln!(
+        "VALID license {} for product {}",
+        crate::term::field(&c.license_id),
+        crate::term::field(&c.product)
+    );
     if let Status::InGrace { until } = license.status() {
         outln!(
             "  IN GRACE   expired, keeps working until {}: renew now",
