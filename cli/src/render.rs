@@ -468,8 +468,8 @@ mod tests {
         let t = render(Format::Table, &rows(), false);
         assert_eq!(
             t,
-            "name                                  email\n\
-             Jane                                  =HYPERLINK(\"x\")\n\
+            "name                            email\n\
+             Jane                            =HYPERLINK(\"x\")\n\
              \\x1b]52;c;ZXZpbA==\\x07\\u{202e}\n\
              (2 rows)\n"
         );
