@@ -7,6 +7,7 @@
 #[macro_use]
 mod term;
 
+mod args;
 mod cmd;
 mod exit;
 mod io;

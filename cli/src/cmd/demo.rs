@@ -89,6 +89,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
             out: batch_file.clone(),
             force: false,
             quiet: false,
+            json: false,
             allow_weak: false,
             template: None,
             seed: None,
@@ -408,6 +409,7 @@ fn demo_issue_args(keys: &Path, out: &Path, pass: &PassphraseArgs) -> issue::Iss
         out: Some(out.to_path_buf()),
         raw: false,
         force: false,
+        json: false,
         passphrase: pass.clone(),
         batch: Default::default(),
     }

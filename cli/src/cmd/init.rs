@@ -56,6 +56,7 @@ pub fn run(args: &InitArgs) -> Result<ExitCode, CliError> {
         keygen::run(&keygen::KeygenArgs {
             out: vendor.keys_dir(),
             force: false,
+            json: false,
             passphrase: args.passphrase.clone(),
         })?;
     }

@@ -31,6 +31,8 @@ pub struct InstallArgs {
     /// Check validity as of this instant (RFC 3339 or YYYY-MM-DD) instead of now.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
+    #[arg(long, help = crate::args::JSON_HELP)]
+    pub json: bool,
 }
 
 /// Runs `airseal install`.
@@ -56,16 +58,29 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode, CliError> {
     let license = match device.install(&input, &trust, now) {
         Ok(l) => l,
         Err(airseal_verify::device::DeviceError::Verify(e)) => {
-            errln!(
-                "{}: refused: {}",
-                args.file.display(),
-                super::verify::describe(&e, &input)
-            );
+            let message = super::verify::describe(&e, &input);
+            if args.json {
+                crate::term::out_json(&serde_json::json!({
+                    "installed": false, "error": e.class(), "code": e.code(), "message": message,
+                }));
+            }
+            errln!("{}: refused: {message}", args.file.display());
             return Ok(ExitCode::from(e.code()));
         }
         Err(e) => return Err(machine::device_error(e, &dir)),
     };
     let c = license.claims();
+    if args.json {
+        crate::term::out_json(&serde_json::json!({
+            "installed": true,
+            "license_id": c.license_id,
+            "product": c.product,
+            "data_dir": dir.display().to_string(),
+            "key_id": license.key_id().to_string(),
+            "claims": airseal_vendor::json::claims_to_json(c),
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
     outln!(
         "INSTALLED license {} for product {} in {}",
         crate::term::field(&c.license_id),

@@ -271,6 +271,18 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
             ))
         })?;
     let secs = elapsed.as_secs_f64();
+    if args.json {
+        crate::term::out_json(&serde_json::json!({
+            "import_batch": batch,
+            "product": plan.product,
+            "issued": issued,
+            "skipped": skipped.len(),
+            "out_dir": out_dir.display().to_string(),
+            "index": index_path.display().to_string(),
+            "key_id": issuer.key_id().to_string(),
+            "seconds": secs,
+        }));
+    }
     errln!(
         "issued {issued} licenses for import batch {batch} in {secs:.2} s ({:.0}/s, key {}) → {}",
         if secs > 0.0 {

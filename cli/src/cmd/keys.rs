@@ -96,6 +96,9 @@ pub struct GenerateArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// (Not with --out -: standard output then carries the keys.)
+    #[arg(long, help = crate::args::JSON_HELP)]
+    pub json: bool,
     /// Accept a pattern whose random keys carry fewer than 64 bits (the default pattern has 95).
     #[arg(long)]
     pub allow_weak: bool,
@@ -256,6 +259,12 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
         (_, None) => return Err(CliError::msg("internal: no signing key")),
     };
     let to_stdout = a.out.as_os_str() == "-";
+    if a.json && to_stdout {
+        return Err(CliError::Message(
+            "--json prints the result on standard output: write the keys with --out FILE".into(),
+            2,
+        ));
+    }
     let format = a
         .format
         .unwrap_or_else(|| match a.out.extension().and_then(|e| e.to_str()) {
@@ -316,6 +325,17 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
         // A reader that stops early (`| head`) is not an error: the batch is complete and
         // recorded; `term` files the closed pipe and `main` keeps exit 0.
         let _ = std::io::copy(&mut f, &mut crate::term::Out);
+    }
+    if a.json {
+        crate::term::out_json(&serde_json::json!({
+            "batch": report.batch,
+            "keys": report.keys,
+            "kind": a.kind.as_str(),
+            "product": a.product,
+            "out": a.out.display().to_string(),
+            "collisions": report.collisions,
+            "seconds": started.elapsed().as_secs_f64(),
+        }));
     }
     if !a.quiet {
         errln!(
