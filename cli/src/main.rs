@@ -17,11 +17,14 @@ mod render;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+/// The version, with the git commit and build date when built from a checkout (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("AIRSEAL_VERSION_SUFFIX"));
 
 /// Offline software licensing: signing keys, signed license files, offline verification.
 #[derive(Debug, Parser)]
-#[command(name = "airseal", version, about, long_about = None, after_help = exit::EXIT_CODES_HELP)]
+#[command(name = "airseal", version = VERSION, about, long_about = None, after_help = exit::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,6 +65,21 @@ enum Command {
     Inspect(cmd::inspect::InspectArgs),
     /// Run the whole flow in a fresh temporary folder, printing each step.
     Demo(cmd::demo::DemoArgs),
+    /// Print a shell completion script (e.g. `airseal completions bash > /etc/bash_completion.d/airseal`).
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages, one per command and subcommand (airseal.1, airseal-keys-generate.1…).
+    Man {
+        /// The folder to write them in (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Replace existing pages.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// How commands that need the signing key get its passphrase.
@@ -93,6 +111,13 @@ fn main() -> ExitCode {
         Command::Revoke(a) => cmd::revoke::revoke(&a),
         Command::Revocations(a) => cmd::revoke::revocations(&a),
         Command::Demo(a) => cmd::demo::run(&a),
+        Command::Completions { shell } => {
+            let mut out = std::io::BufWriter::new(term::Out);
+            clap_complete::generate(shell, &mut Cli::command(), "airseal", &mut out);
+            drop(out);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { out, force } => man_pages(&out, force),
     };
     term::flush();
     // A closed standard output is not an error: the command ran to its end and its own code
@@ -108,4 +133,39 @@ fn main() -> ExitCode {
             e.exit_code().into()
         }
     }
+}
+
+/// Writes a man page for the program and for every (non-hidden) subcommand, from the same
+/// clap definitions as `--help`; existing pages are kept unless `force`.
+fn man_pages(dir: &std::path::Path, force: bool) -> Result<ExitCode, exit::CliError> {
+    fn pages(cmd: &clap::Command, into: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            pages(sub, into)?;
+        }
+        let man = clap_mangen::Man::new(cmd.clone());
+        let mut text = Vec::new();
+        man.render(&mut text)?;
+        into.push((man.get_filename(), text));
+        Ok(())
+    }
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut all = Vec::new();
+    pages(&cmd, &mut all).map_err(|e| exit::CliError::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| exit::CliError::io(dir, e))?;
+    if !force {
+        // All or nothing: check every name before writing any.
+        if let Some((name, _)) = all.iter().find(|(n, _)| dir.join(n).exists()) {
+            return Err(exit::CliError::msg(format!(
+                "{} already exists; pass --force to replace the pages in {}",
+                dir.join(name).display(),
+                dir.display()
+            )));
+        }
+    }
+    for (name, text) in &all {
+        io::write_output(&dir.join(name), text, force)?;
+    }
+    errln!("{} man pages → {}", all.len(), dir.display());
+    Ok(ExitCode::SUCCESS)
 }
