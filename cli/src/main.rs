@@ -11,8 +11,10 @@ mod args;
 mod cmd;
 mod exit;
 mod io;
+mod progress;
 mod qr;
 mod render;
+mod time;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

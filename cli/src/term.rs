@@ -226,6 +226,11 @@ pub fn out_json_text(json: &str) {
     out_bytes(text.as_bytes());
 }
 
+/// Whether standard error is a terminal (progress bars are drawn only then).
+pub fn stderr_is_terminal() -> bool {
+    io::IsTerminal::is_terminal(&io::stderr())
+}
+
 /// Installs the panic hook: one line asking for a bug report, no backtrace, and exit
 /// [`BUG`] so scripts can tell a crash from every documented failure.
 pub fn install_panic_hook() {

@@ -19,13 +19,7 @@ fn completion_scripts_know_the_commands_and_flags() {
     ] {
         let script = ok(&airseal(tmp.path(), &["completions", shell]));
         assert!(script.contains(marker), "{shell}: no {marker:?}");
-        for word in [
-            "issue",
-            "ledger",
-            "revocations",
-            "json",
-            "passphrase-file",
-        ] {
+        for word in ["issue", "ledger", "revocations", "json", "passphrase-file"] {
             assert!(script.contains(word), "{shell}: {word} missing");
         }
     }

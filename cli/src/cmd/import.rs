@@ -70,6 +70,9 @@ pub struct ImportArgs {
     /// Print the report as JSON on standard output instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
     #[command(flatten)]
     pub vendor: VendorArgs,
 }
@@ -142,8 +145,13 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode, CliError> {
         .open_ledger()
         .map_err(|e| CliError::msg(e.to_string()))?;
     let started = std::time::Instant::now();
+    let progress = crate::progress::Progress::spinner(
+        &format!("importing {} ({} bytes)", args.file.display(), data.len()),
+        args.quiet,
+    );
     let report = import::import(&mut ledger, &data, &opts)
         .map_err(|e| CliError::msg(format!("{}: {e}", args.file.display())))?;
+    progress.finish();
     let elapsed = started.elapsed();
     if let Some(path) = &args.report {
         let json = serde_json::to_vec_pretty(&report)

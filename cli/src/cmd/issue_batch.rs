@@ -2,7 +2,6 @@
 //! key an import wrote, signed and written on every core, with a progress bar.
 
 use std::collections::HashSet;
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -156,16 +155,7 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
     std::fs::create_dir_all(&out_dir).map_err(|e| CliError::io(&out_dir, e))?;
 
     let total = plan.jobs.len() as u64;
-    let bar = (!b.quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(total);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} licenses  {per_sec}  ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let bar = crate::progress::Progress::bar(total, "licenses", b.quiet);
     // Each license's claims, read back from the signed bytes (what the file holds), for the
     // index and the ledger.
     let signed: Vec<Mutex<Option<Result<LicenseClaims, String>>>> =
@@ -196,16 +186,12 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
                 *s = Some(outcome);
             }
         }
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
+        bar.inc(1);
         Ok(())
     };
     licenses::issue_parallel(&issuer, &specs, now, b.threads, &sink)?;
     let elapsed = started.elapsed();
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
+    bar.finish();
     // index.csv: every key of the import, with its file and license id or why it has none.
     let mut index = String::from("key,file,license_id,licensee_email,result\n");
     let mut issued = 0u64;

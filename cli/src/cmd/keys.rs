@@ -1,6 +1,5 @@
 //! `airseal keys`: generate product keys in batches, inspect a key, recover a batch.
 
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -287,17 +286,7 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
         .as_ref()
         .map_or_else(|| a.out.clone(), |d| d.path().join("keys"));
     let mut ledger = open_ledger(&vendor)?;
-    let show_bar = !a.quiet && std::io::stderr().is_terminal();
-    let bar = show_bar.then(|| {
-        let bar = indicatif::ProgressBar::new(a.count);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} keys  {per_sec}  ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let bar = crate::progress::Progress::bar(a.count, "keys", a.quiet);
     let started = std::time::Instant::now();
     let report = batch::generate(
         &mut ledger,
@@ -310,16 +299,10 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
             force: a.force,
             template: a.template.as_deref(),
         },
-        &mut |done| {
-            if let Some(b) = &bar {
-                b.set_position(done);
-            }
-        },
+        &mut |done| bar.set(done),
     )
     .map_err(|e| CliError::msg(e.to_string()))?;
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    bar.finish();
     if to_stdout {
         let mut f = std::fs::File::open(&out_path).map_err(|e| CliError::io(&out_path, e))?;
         // A reader that stops early (`| head`) is not an error: the batch is complete and
