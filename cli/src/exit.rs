@@ -88,6 +88,6 @@ macro_rules! from_display {
 
 from_display!(
     airseal_vendor::keyfile::KeyFileError,
-    airseal_vendor::passphrase::PassphraseError,
+    crate::passphrase::PassphraseError,
     airseal_vendor::issue::IssueError
 );

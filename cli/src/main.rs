@@ -11,6 +11,7 @@ mod args;
 mod cmd;
 mod exit;
 mod io;
+mod passphrase;
 mod progress;
 mod qr;
 mod render;

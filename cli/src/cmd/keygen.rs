@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::passphrase::{PassphraseOptions, Purpose, obtain_passphrase};
 use airseal_core::pubkey::encode_public_key;
 use airseal_vendor::keyfile::{self, KdfParams};
-use airseal_vendor::passphrase::{PassphraseOptions, Purpose, obtain_passphrase};
 use clap::Args;
 
 use crate::PassphraseArgs;

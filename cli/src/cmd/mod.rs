@@ -19,9 +19,9 @@ pub mod verify;
 
 use std::path::Path;
 
+use crate::passphrase::{PassphraseOptions, Purpose, obtain_passphrase};
 use airseal_vendor::issue::Issuer;
 use airseal_vendor::keyfile;
-use airseal_vendor::passphrase::{PassphraseOptions, Purpose, obtain_passphrase};
 
 use crate::PassphraseArgs;
 use crate::exit::CliError;

@@ -319,8 +319,9 @@ impl fmt::Display for ActivationError {
             ),
             Self::NoTemplate { product, key } => write!(
                 f,
-                "no template for key {key}: set activation_template under [products.{product}] \
-                 in airseal.toml, or generate keys with --template"
+                "no template for key {key}: neither the key's batch nor \
+                 [products.{product}] activation_template in airseal.toml says what its \
+                 license contains"
             ),
             Self::TooFewComponents { given, required } => write!(
                 f,
@@ -912,7 +913,7 @@ pub fn write_response_file(path: &Path, contents: &[u8], force: bool) -> std::io
     if !force && path.exists() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::AlreadyExists,
-            "already exists; pass --force to replace it",
+            "already exists",
         ));
     }
     let mut tmp_name = std::ffi::OsString::from(".");
@@ -940,10 +941,7 @@ pub fn write_response_file(path: &Path, contents: &[u8], force: bool) -> std::io
     let _ = std::fs::remove_file(&tmp);
     let result = result.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "already exists; pass --force to replace it",
-            )
+            std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already exists")
         } else {
             e
         }

@@ -95,11 +95,7 @@ impl std::fmt::Display for BatchError {
         match self {
             BatchError::Ledger(e) => write!(f, "ledger: {e}"),
             BatchError::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            BatchError::OutputExists(p) => write!(
-                f,
-                "{} already exists; pass --force to replace it",
-                p.display()
-            ),
+            BatchError::OutputExists(p) => write!(f, "{} already exists", p.display()),
             BatchError::UnknownProduct(p) => {
                 write!(
                     f,

@@ -272,11 +272,7 @@ impl fmt::Display for KeyFileError {
             Self::EmptyPassphrase => f.write_str("the passphrase is empty"),
             Self::Rng(e) => write!(f, "the system random number generator failed: {e}"),
             Self::Internal { what } => write!(f, "internal error (a bug in airseal): {what}"),
-            Self::AlreadyExists { path } => write!(
-                f,
-                "{} already exists; pass --force to overwrite it",
-                path.display()
-            ),
+            Self::AlreadyExists { path } => write!(f, "{} already exists", path.display()),
             Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
         }
     }
@@ -976,7 +972,7 @@ mod tests {
                 matches!(&e, KeyFileError::AlreadyExists { path: p } if *p == path),
                 "{e:?}"
             );
-            assert!(e.to_string().contains("--force"));
+            assert!(e.to_string().contains("already exists"), "{e}");
             assert_eq!(fs::read(&path).unwrap(), b"first");
             write(&path, b"third", true).unwrap();
             assert_eq!(fs::read(&path).unwrap(), b"third");

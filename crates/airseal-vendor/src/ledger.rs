@@ -10,7 +10,8 @@
 //!
 //! # Schema and migrations
 //!
-//! The schema is a list of numbered SQL migrations ([`MIGRATIONS`]) embedded in the binary.
+//! The schema is a list of numbered SQL migrations ([`MIGRATIONS`]): one `.sql` file each
+//! under `crates/airseal-vendor/migrations/`, embedded in the binary.
 //! `PRAGMA user_version` records the last one applied; [`Ledger::open`] applies the missing
 //! ones, each in its own transaction, and refuses a ledger written by a newer airseal
 //! ([`LedgerError::TooNew`]) rather than guess at tables it does not know. Later features
@@ -73,12 +74,14 @@ use serde_json::Value;
 mod imports;
 mod licenses;
 mod lookup;
+mod migrations;
 mod seats;
 mod terms;
 
 pub use imports::{ImportInfo, ImportRow, ImportWrite, ImportedKey, RowOutcome};
 pub use licenses::{LicenseFilter, LicenseRecord, LicenseSource, signed_claims};
 pub use lookup::{FoundKey, KeyMatch};
+pub use migrations::{DATA_STEP, MIGRATIONS, Migration, SCHEMA_VERSION};
 pub use seats::{
     Activation, ActivationFilter, ActivationId, AuditFilter, IssuedResponse, KeyFilter,
     KeyOverview, SeatKey, SeatTx,
@@ -124,112 +127,6 @@ const BULK_CACHE_KIB: i64 = 32 * 1024;
 /// How long [`Ledger::open`] sleeps between attempts to switch a ledger that another
 /// process is bulk-writing back to WAL mode.
 const WAL_RETRY: Duration = Duration::from_millis(20);
-
-/// Migration 1: products, templates, batches, keys and the audit log.
-///
-/// `keys` holds no `kind` or `created` column of its own: every key belongs to a batch, and
-/// the batch row holds both, which keeps the rows of the big table short (measured: bulk
-/// inserts about 15% faster, the file 10% smaller). `seq` is the key's position in its
-/// batch, in the order the caller offered keys, so a batch's output can be rewritten
-/// identically. The composite foreign key makes a key's product always its batch's product.
-const MIGRATION_1: &str = "
-CREATE TABLE products (
-    id      TEXT PRIMARY KEY NOT NULL,
-    name    TEXT,
-    created INTEGER NOT NULL
-) STRICT;
-
-CREATE TABLE templates (
-    product TEXT NOT NULL REFERENCES products(id),
-    name    TEXT NOT NULL,
-    body    TEXT NOT NULL,
-    updated INTEGER NOT NULL,
-    PRIMARY KEY (product, name)
-) STRICT, WITHOUT ROWID;
-
-CREATE TABLE batches (
-    id        INTEGER PRIMARY KEY,
-    product   TEXT NOT NULL REFERENCES products(id),
-    kind      TEXT NOT NULL,
-    requested INTEGER NOT NULL,
-    inserted  INTEGER NOT NULL DEFAULT 0,
-    created   INTEGER NOT NULL,
-    status    TEXT NOT NULL CHECK (status IN ('pending', 'complete', 'aborted')),
-    output    TEXT,
-    params    TEXT NOT NULL CHECK (json_valid(params)),
-    UNIQUE (id, product)
-) STRICT;
-
-CREATE TABLE keys (
-    product TEXT NOT NULL,
-    key     TEXT NOT NULL,
-    batch   INTEGER NOT NULL,
-    seq     INTEGER NOT NULL,
-    status  TEXT NOT NULL DEFAULT 'active',
-    PRIMARY KEY (product, key),
-    FOREIGN KEY (batch, product) REFERENCES batches(id, product)
-) STRICT, WITHOUT ROWID;
-
-CREATE TABLE audit (
-    id      INTEGER PRIMARY KEY AUTOINCREMENT,
-    at      INTEGER NOT NULL,
-    action  TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    detail  TEXT NOT NULL CHECK (json_valid(detail))
-) STRICT;
-
-CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-
-CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-";
-
-/// The part of a migration that SQL cannot do (re-encoding stored values).
-type DataStep = fn(&Connection) -> Result<(), LedgerError>;
-
-/// The data step of migration `number`, if it has one: run after its SQL, in the same
-/// transaction.
-fn data_step(number: u32) -> Option<DataStep> {
-    match number {
-        7 => Some(terms::move_key_terms),
-        _ => None,
-    }
-}
-
-/// The schema migrations, numbered from 1 without gaps; `PRAGMA user_version` is the number
-/// of the last one applied. Append only: a migration that has shipped is never changed.
-pub const MIGRATIONS: &[(u32, &str)] = &[
-    (1, MIGRATION_1),
-    (2, MIGRATION_2),
-    (3, terms::MIGRATION_3),
-    (4, seats::MIGRATION_4),
-    (5, imports::MIGRATION_5),
-    (6, licenses::MIGRATION_6),
-    (7, terms::MIGRATION_7),
-];
-
-/// The schema version this build writes: the number of the last migration.
-pub const SCHEMA_VERSION: u32 = 7;
-
-/// Migration 2: revocations (SPEC.md §13) and the revocation lists exported from them.
-const MIGRATION_2: &str = "
-CREATE TABLE revocations (
-    id      INTEGER PRIMARY KEY,
-    kind    TEXT NOT NULL CHECK (kind IN ('license', 'key', 'min_issued_at')),
-    product TEXT,
-    value   TEXT NOT NULL,
-    at      INTEGER NOT NULL,
-    reason  TEXT,
-    UNIQUE (kind, product, value)
-) STRICT;
-
-CREATE TABLE revocation_lists (
-    seq     INTEGER PRIMARY KEY,
-    at      INTEGER NOT NULL,
-    entries INTEGER NOT NULL
-) STRICT;
-";
 
 /// One revocation recorded by the vendor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -872,16 +769,14 @@ impl Ledger {
             if version == 0 {
                 check_identity(&tx, &path)?;
             }
-            let Some((number, sql)) = MIGRATIONS.iter().find(|(n, _)| *n == version + 1) else {
+            let Some(migration) = MIGRATIONS.iter().find(|m| m.version == version + 1) else {
                 return Err(LedgerError::Corrupt {
                     what: format!("no migration from schema version {version}"),
                 });
             };
-            tx.execute_batch(sql).map_err(db("applying a migration"))?;
-            if let Some(step) = data_step(*number) {
-                step(&tx)?;
-            }
-            if *number == 1 {
+            let number = migration.version;
+            migration.apply(&tx)?;
+            if number == 1 {
                 tx.pragma_update(None, "application_id", APPLICATION_ID)
                     .map_err(db("setting the application id"))?;
             }
@@ -1898,14 +1793,6 @@ impl BatchWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn migrations_are_numbered_from_one_without_gaps() {
-        for (i, (n, _)) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(*n as usize, i + 1);
-        }
-        assert_eq!(MIGRATIONS.last().map(|m| m.0), Some(SCHEMA_VERSION));
-    }
 
     fn journal_mode(l: &Ledger) -> String {
         l.conn

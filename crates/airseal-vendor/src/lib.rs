@@ -14,7 +14,6 @@ pub mod json;
 pub mod keyfile;
 pub mod keys;
 pub mod ledger;
-pub mod passphrase;
 pub mod revoke;
 pub mod signedkey;
 pub mod skgl;

@@ -121,21 +121,17 @@ impl fmt::Display for VendorDirError {
                     .map(|p| p.display().to_string())
                     .unwrap_or_default();
                 match origin {
-                    SearchOrigin::Flag => write!(
-                        f,
-                        "--vendor {first}: no {CONFIG_FILE} there; create a vendor folder with \
-                         `airseal init {first}`"
-                    ),
+                    SearchOrigin::Flag => {
+                        write!(f, "no vendor folder at {first}: no {CONFIG_FILE} there")
+                    }
                     SearchOrigin::Env => write!(
                         f,
-                        "{VENDOR_ENV}={first}: no {CONFIG_FILE} there; create a vendor folder \
-                         with `airseal init {first}`"
+                        "{VENDOR_ENV}={first}: no vendor folder there (no {CONFIG_FILE})"
                     ),
                     SearchOrigin::WorkingDir => write!(
                         f,
                         "no vendor folder: no {CONFIG_FILE} in {first} or any folder above it \
-                         ({} searched); run `airseal init` to create one here, or pass \
-                         --vendor DIR or set {VENDOR_ENV}",
+                         ({} searched)",
                         searched.len()
                     ),
                 }
@@ -163,7 +159,7 @@ impl fmt::Display for VendorDirError {
             ),
             Self::AlreadyInitialized { path } => write!(
                 f,
-                "{} already exists; pass --force to rewrite it (the ledger and keys are kept)",
+                "{} already exists: this folder is already a vendor folder",
                 path.display()
             ),
             Self::Io { path, source } => write!(f, "{}: {source}", path.display()),

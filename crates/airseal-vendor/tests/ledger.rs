@@ -90,9 +90,9 @@ fn migrations_apply_once_and_reopening_is_idempotent() {
 fn schema_6_ledger(path: &Path, spec_of_second: &str) {
     let c = rusqlite::Connection::open(path).unwrap();
     c.pragma_update(None, "page_size", 8192).unwrap();
-    for (n, sql) in MIGRATIONS.iter().filter(|(n, _)| *n <= 6) {
-        c.execute_batch(sql).unwrap();
-        c.pragma_update(None, "user_version", n).unwrap();
+    for m in MIGRATIONS.iter().filter(|m| m.version <= 6) {
+        c.execute_batch(m.sql).unwrap();
+        c.pragma_update(None, "user_version", m.version).unwrap();
     }
     c.pragma_update(None, "application_id", 0x4153_4C47)
         .unwrap();

@@ -302,13 +302,40 @@ pub enum ImportError {
         index: usize,
         /// Its header.
         column: String,
-        /// What it could be.
-        choices: Vec<&'static str>,
+        /// The targets it could be (see [`Target`]).
+        candidates: Vec<&'static str>,
     },
-    /// A `--map` is unusable: unknown column, or two columns for one target.
-    BadMap {
-        /// What is wrong.
-        message: String,
+    /// A column has no header, so its data has no name to be kept under; it must be
+    /// mapped to a target (or ignored) by name, which needs a header.
+    UnnamedColumn {
+        /// 1-based column number.
+        index: usize,
+    },
+    /// A column no mapping covers would become a metadata entry, but its header is longer
+    /// than a metadata name may be.
+    ColumnNameTooLong {
+        /// 1-based column number.
+        index: usize,
+        /// Its header.
+        column: String,
+        /// The longest metadata name allowed.
+        max: usize,
+    },
+    /// A column mapping names a column the file does not have.
+    UnknownMappedColumn {
+        /// The column as given in the mapping.
+        column: String,
+        /// The file's header.
+        header: Vec<String>,
+    },
+    /// Two columns go to the same target (one key, one expiry, one metadata name…).
+    DuplicateTarget {
+        /// 1-based number and header of the first column.
+        first: (usize, String),
+        /// 1-based number and header of the second column.
+        second: (usize, String),
+        /// The target both go to.
+        target: String,
     },
     /// The ledger refused.
     Ledger(LedgerError),
@@ -343,8 +370,7 @@ impl fmt::Display for ImportError {
             } => write!(
                 f,
                 "no key column: this does not look like a {preset} export (expected a \
-                 {expected:?} column; the header has {}). If the keys are in another column, \
-                 say which with --map 'COLUMN=key'",
+                 {expected:?} column; the header has {})",
                 if header.len() > 12 {
                     format!("{} columns: {:?}, …", header.len(), &header[..12])
                 } else {
@@ -354,26 +380,36 @@ impl fmt::Display for ImportError {
             Self::AmbiguousColumn {
                 index,
                 column,
-                choices,
-            } => {
-                write!(
-                    f,
-                    "column {index} {column:?} is ambiguous: platforms use that name for \
-                     different things ({}), and airseal will not guess. Say which with ",
-                    choices.join(" or ")
-                )?;
-                let maps: Vec<String> = choices
-                    .iter()
-                    .map(|c| format!("--map '{column}={c}'"))
-                    .collect();
-                write!(
-                    f,
-                    "{} (or --map '{column}=meta:NAME' to keep it as metadata, --map \
-                     '{column}=ignore' to leave it out)",
-                    maps.join(" or ")
-                )
-            }
-            Self::BadMap { message } => write!(f, "--map: {message}"),
+                candidates,
+            } => write!(
+                f,
+                "column {index} {column:?} is ambiguous: platforms use that name for \
+                 different things ({}), and airseal will not guess",
+                candidates.join(" or ")
+            ),
+            Self::UnnamedColumn { index } => write!(
+                f,
+                "line 1 (header): column {index} has no name, so its data has nowhere to go \
+                 (mapping a column by its position is not supported: add a header)"
+            ),
+            Self::ColumnNameTooLong { index, column, max } => write!(
+                f,
+                "line 1 (header): column {index} {column:?} would become a metadata entry, \
+                 but metadata names are at most {max} bytes"
+            ),
+            Self::UnknownMappedColumn { column, header } => write!(
+                f,
+                "column mapping: the file has no column {column:?} (header: {header:?})"
+            ),
+            Self::DuplicateTarget {
+                first,
+                second,
+                target,
+            } => write!(
+                f,
+                "columns {} {:?} and {} {:?} both go to {target}",
+                first.0, first.1, second.0, second.1
+            ),
             Self::Ledger(e) => e.fmt(f),
         }
     }
@@ -580,8 +616,9 @@ fn resolve_columns(
                 let n = normalize(source);
                 norm.iter().position(|h| !n.is_empty() && *h == n)
             })
-            .ok_or_else(|| ImportError::BadMap {
-                message: format!("the file has no column {source:?} (header: {header:?})"),
+            .ok_or_else(|| ImportError::UnknownMappedColumn {
+                column: source.to_string(),
+                header: header.to_vec(),
             })?;
         if let Some(slot) = targets.get_mut(i) {
             *slot = Some((target.clone(), true));
@@ -603,26 +640,18 @@ fn resolve_columns(
             return Err(ImportError::AmbiguousColumn {
                 index: i + 1,
                 column: h.to_string(),
-                choices: choices.to_vec(),
+                candidates: choices.to_vec(),
             });
         }
         if h.is_empty() {
-            // A column with no header and no --map: data with no name cannot be metadata.
-            return Err(ImportError::BadHeader {
-                message: format!(
-                    "column {} has no name; name it, or --map it (by its position is not \
-                     supported: add a header)",
-                    i + 1
-                ),
-            });
+            // A column with no header and no mapping: data with no name cannot be metadata.
+            return Err(ImportError::UnnamedColumn { index: i + 1 });
         }
         if h.len() > MAX_NAME_LEN {
-            return Err(ImportError::BadHeader {
-                message: format!(
-                    "column {} {h:?} would become a metadata entry, but metadata names are at \
-                     most {MAX_NAME_LEN} bytes; --map it to a shorter meta:NAME or to ignore",
-                    i + 1
-                ),
+            return Err(ImportError::ColumnNameTooLong {
+                index: i + 1,
+                column: h.to_string(),
+                max: MAX_NAME_LEN,
             });
         }
         *slot = Some((Target::Meta(Cow::Owned(h.to_string())), false));
@@ -637,16 +666,10 @@ fn resolve_columns(
             continue;
         }
         if let Some(j) = targets.iter().take(i).position(|(o, _)| o == t) {
-            return Err(ImportError::BadMap {
-                message: format!(
-                    "columns {} {:?} and {} {:?} both go to {}; --map one of them elsewhere \
-                     (or to ignore)",
-                    j + 1,
-                    header.get(j).map_or("", String::as_str),
-                    i + 1,
-                    header.get(i).map_or("", String::as_str),
-                    t.name()
-                ),
+            return Err(ImportError::DuplicateTarget {
+                first: (j + 1, header.get(j).cloned().unwrap_or_default()),
+                second: (i + 1, header.get(i).cloned().unwrap_or_default()),
+                target: t.name().to_string(),
             });
         }
     }
@@ -898,7 +921,7 @@ fn finish(
             return Err(at(
                 col,
                 "the status says expired but the row has no expiry date; give one (or \
-                 --map the column to meta:status to import the key as active)",
+                 map the column to meta:status to import the key as active)",
             ));
         }
     }
@@ -960,7 +983,7 @@ fn finish(
             column: col,
             reason: format!(
                 "{} metadata entries{}: a license carries at most {MAX_METADATA}; the row is \
-                 not truncated (--map columns to ignore, or trim the export)",
+                 not truncated (map columns to ignore, or trim the export)",
                 d.meta.len() + extra,
                 if extra > 0 {
                     format!(" ({extra} from the template)")
@@ -1457,7 +1480,7 @@ pub fn write_parsed(
                         kind: RejectKind::Conflict,
                         reason: format!(
                             "the key is already in the ledger with different {}; not changed \
-                         (--update replaces it)",
+                         (an import that allows updates replaces it)",
                             fields.join(", ")
                         ),
                         first_line: None,

@@ -28,49 +28,10 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 use super::{LedgerError, db};
 use crate::issue::{LicenseSpec, LimitSpec, MetaSpec, UnlimitedWord};
 
-/// Migration 3 (superseded by migration 7, kept as shipped): `key_terms`, one optional row
-/// per key, the spec as JSON.
-pub(super) const MIGRATION_3: &str = "
-CREATE TABLE key_terms (
-    product             TEXT NOT NULL,
-    key                 TEXT NOT NULL,
-    template            TEXT,
-    spec                TEXT NOT NULL CHECK (json_valid(spec)),
-    email               TEXT,
-    prior_activations   INTEGER NOT NULL DEFAULT 0 CHECK (prior_activations >= 0),
-    prior_deactivations INTEGER NOT NULL DEFAULT 0 CHECK (prior_deactivations >= 0),
-    source              TEXT,
-    loose               TEXT NOT NULL,
-    PRIMARY KEY (product, key),
-    FOREIGN KEY (product, key) REFERENCES keys(product, key)
-) STRICT, WITHOUT ROWID;
-
-CREATE INDEX key_terms_loose ON key_terms (product, loose);
-";
-
-/// Migration 7: the terms move into the key's row (see the module docs). The SQL adds the
-/// columns and the index; [`move_key_terms`] then converts the rows of `key_terms` and drops
-/// it, in the same transaction.
-///
-/// `key_shapes` lists, per product, the shapes of keys with terms that have no `loose` entry
-/// (`lookup.rs` explains shapes); `slots` is how many characters of a loose form the shape
-/// holds, so a lookup reads only the shapes an entry could fit.
-pub(super) const MIGRATION_7: &str = "
-ALTER TABLE keys ADD COLUMN terms BLOB;
-ALTER TABLE keys ADD COLUMN loose TEXT;
-CREATE INDEX keys_loose ON keys (product, loose) WHERE loose IS NOT NULL;
-
-CREATE TABLE key_shapes (
-    product TEXT NOT NULL REFERENCES products(id),
-    shape   TEXT NOT NULL,
-    slots   INTEGER NOT NULL CHECK (slots > 0),
-    PRIMARY KEY (product, shape)
-) STRICT, WITHOUT ROWID;
-";
-
-/// The data half of migration 7: every `key_terms` row becomes its key's `terms` record and
-/// `loose` form; then the old table goes. A spec that no longer parses stops the migration
-/// (nothing changes) rather than being dropped.
+/// The data step of migration 7 (`migrations/0007_terms_in_keys.sql` runs it after adding the
+/// columns, before dropping `key_terms`): every `key_terms` row becomes its key's `terms`
+/// record and `loose` form. A spec that no longer parses stops the migration (nothing
+/// changes) rather than being dropped.
 ///
 /// # Errors
 /// A database error, or [`LedgerError::Corrupt`] naming the key whose spec is unreadable.
@@ -110,10 +71,6 @@ pub(super) fn move_key_terms(tx: &Connection) -> Result<(), LedgerError> {
         // The old table had no shapes: every migrated key keeps an index entry.
         put_key_terms_in(tx, &product, &key, &TermsRecord::new(&terms))?;
     }
-    drop(rows);
-    drop(read);
-    tx.execute_batch("DROP INDEX key_terms_loose; DROP TABLE key_terms;")
-        .map_err(db("dropping the old key terms table"))?;
     Ok(())
 }
 
