@@ -96,6 +96,12 @@ pub struct PassphraseArgs {
 
 fn main() -> ExitCode {
     term::install_panic_hook();
+    // Debug builds only: lets the tests prove the panic hook's one-line report.
+    #[cfg(debug_assertions)]
+    #[allow(clippy::panic)]
+    if std::env::var_os("AIRSEAL_DEBUG_PANIC").is_some() {
+        panic!("AIRSEAL_DEBUG_PANIC is set");
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(&a),

@@ -246,8 +246,9 @@ pub fn install_panic_hook() {
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_default();
         err_text(&format!(
-            "airseal: internal error (a bug{place}): {what}\n\
-             please report it with the command you ran: {}\n",
+            "airseal: internal error (a bug{place}): {}; please report it with the command \
+             you ran: {}\n",
+            field(&what),
             env!("CARGO_PKG_REPOSITORY")
         ));
         std::process::exit(i32::from(BUG));

@@ -232,3 +232,30 @@ fn a_failing_stdout_is_an_io_error_not_a_panic() {
     assert!(stderr.contains("standard output"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_panic_prints_one_line_and_exits_70() {
+    if !cfg!(debug_assertions) {
+        return; // the switch exists in debug builds only
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_airseal"))
+        .current_dir(tmp.path())
+        .args(["--version"])
+        .env("AIRSEAL_DEBUG_PANIC", "1")
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(70), "{stderr}");
+    assert!(
+        stderr.starts_with("airseal: internal error (a bug at "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("please report it"), "{stderr}");
+    assert!(
+        !stderr.contains("stack backtrace") && !stderr.contains("panicked at"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

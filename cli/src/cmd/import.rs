@@ -224,7 +224,8 @@ fn print_summary(
             "  {}:{}:{kind}{column} {}",
             file.display(),
             rej.line,
-            rej.reason
+            // The reason quotes the file's cells: untrusted text.
+            crate::term::field(&rej.reason)
         );
     }
     if r.rejections.len() > SHOWN {
