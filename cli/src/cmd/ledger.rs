@@ -142,12 +142,6 @@ pub enum LedgerCommand {
     },
 }
 
-/// A listing: column names and rows of JSON values (strings, numbers, null, arrays).
-struct Listing {
-    columns: &'static [&'static str],
-    rows: Vec<Vec<Value>>,
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -163,161 +157,142 @@ fn canonical(key: &str) -> String {
         .to_ascii_uppercase()
 }
 
-fn keys_listing(keys: Vec<KeyOverview>) -> Listing {
-    Listing {
-        columns: &[
-            "product",
-            "key",
-            "status",
-            "kind",
-            "batch",
-            "created",
-            "email",
-            "template",
-            "seats_in_use",
-            "live_seats",
-            "prior_activations",
-            "deactivations",
-            "prior_deactivations",
-        ],
-        rows: keys
-            .into_iter()
-            .map(|k| {
-                vec![
-                    json!(k.record.product),
-                    json!(k.record.key),
-                    json!(k.record.status.as_str()),
-                    json!(k.record.kind),
-                    json!(k.record.batch),
-                    time(Some(k.record.created)),
-                    json!(k.email),
-                    json!(k.template),
-                    json!(k.seats_in_use()),
-                    json!(k.live_seats),
-                    json!(k.prior_activations),
-                    json!(k.deactivations),
-                    json!(k.prior_deactivations),
-                ]
-            })
-            .collect(),
-    }
+const KEY_COLUMNS: &[&str] = &[
+    "product",
+    "key",
+    "status",
+    "kind",
+    "batch",
+    "created",
+    "email",
+    "template",
+    "seats_in_use",
+    "live_seats",
+    "prior_activations",
+    "deactivations",
+    "prior_deactivations",
+];
+
+fn key_row(k: KeyOverview) -> Vec<Value> {
+    vec![
+        json!(k.record.product),
+        json!(k.record.key),
+        json!(k.record.status.as_str()),
+        json!(k.record.kind),
+        json!(k.record.batch),
+        time(Some(k.record.created)),
+        json!(k.email),
+        json!(k.template),
+        json!(k.seats_in_use()),
+        json!(k.live_seats),
+        json!(k.prior_activations),
+        json!(k.deactivations),
+        json!(k.prior_deactivations),
+    ]
 }
 
-fn licenses_listing(list: Vec<LicenseRecord>) -> Listing {
-    Listing {
-        columns: &[
-            "license_id",
-            "source",
-            "product",
-            "key",
-            "kind",
-            "email",
-            "name",
-            "issued_at",
-            "expires_at",
-            "activation",
-            "batch",
-            "token_id",
-        ],
-        rows: list
-            .into_iter()
-            .map(|l| {
-                vec![
-                    json!(l.license_id),
-                    json!(l.source.as_str()),
-                    json!(l.product),
-                    json!(l.product_key),
-                    json!(l.kind.as_str()),
-                    json!(l.email),
-                    json!(l.name),
-                    time(Some(l.issued_at)),
-                    time(l.expires_at),
-                    json!(l.activation),
-                    json!(l.batch),
-                    json!(hex(&l.token_id)),
-                ]
-            })
-            .collect(),
-    }
+const LICENSE_COLUMNS: &[&str] = &[
+    "license_id",
+    "source",
+    "product",
+    "key",
+    "kind",
+    "email",
+    "name",
+    "issued_at",
+    "expires_at",
+    "activation",
+    "batch",
+    "token_id",
+];
+
+fn license_row(l: LicenseRecord) -> Vec<Value> {
+    vec![
+        json!(l.license_id),
+        json!(l.source.as_str()),
+        json!(l.product),
+        json!(l.product_key),
+        json!(l.kind.as_str()),
+        json!(l.email),
+        json!(l.name),
+        time(Some(l.issued_at)),
+        time(l.expires_at),
+        json!(l.activation),
+        json!(l.batch),
+        json!(hex(&l.token_id)),
+    ]
 }
 
-fn activations_listing(list: Vec<Activation>) -> Listing {
-    Listing {
-        columns: &[
-            "id",
-            "product",
-            "key",
-            "purpose",
-            "license_id",
-            "device_key_id",
-            "email",
-            "activated_at",
-            "deactivated_at",
-            "deactivated_by",
-            "reissues",
-            "app_version",
-            "threshold",
-            "components",
-            "token_id",
-            "device_key",
-            "meters",
-        ],
-        rows: list
-            .into_iter()
-            .map(|a| {
-                let meters: serde_json::Map<String, Value> = a
-                    .meters
-                    .iter()
-                    .map(|(k, v)| (k.clone(), json!(v)))
-                    .collect();
-                vec![
-                    json!(a.id),
-                    json!(a.product),
-                    json!(a.key),
-                    json!(match a.purpose {
-                        airseal_core::activation::Purpose::Trial => "trial",
-                        airseal_core::activation::Purpose::Activation => "activation",
-                    }),
-                    json!(a.license_id),
-                    json!(a.device_key_id().to_string()),
-                    json!(a.email),
-                    time(Some(a.activated_at)),
-                    time(a.deactivated_at),
-                    json!(a.deactivated_by),
-                    json!(a.reissues),
-                    json!(a.app_version),
-                    json!(a.threshold),
-                    json!(a.components.iter().map(|c| hex(c)).collect::<Vec<_>>()),
-                    json!(hex(&a.token_id)),
-                    json!(hex(&a.device_key)),
-                    Value::Object(meters),
-                ]
-            })
-            .collect(),
-    }
+const ACTIVATION_COLUMNS: &[&str] = &[
+    "id",
+    "product",
+    "key",
+    "purpose",
+    "license_id",
+    "device_key_id",
+    "email",
+    "activated_at",
+    "deactivated_at",
+    "deactivated_by",
+    "reissues",
+    "app_version",
+    "threshold",
+    "components",
+    "token_id",
+    "device_key",
+    "meters",
+];
+
+fn activation_row(a: Activation) -> Vec<Value> {
+    let meters: serde_json::Map<String, Value> = a
+        .meters
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    vec![
+        json!(a.id),
+        json!(a.product),
+        json!(a.key),
+        json!(match a.purpose {
+            airseal_core::activation::Purpose::Trial => "trial",
+            airseal_core::activation::Purpose::Activation => "activation",
+        }),
+        json!(a.license_id),
+        json!(a.device_key_id().to_string()),
+        json!(a.email),
+        time(Some(a.activated_at)),
+        time(a.deactivated_at),
+        json!(a.deactivated_by),
+        json!(a.reissues),
+        json!(a.app_version),
+        json!(a.threshold),
+        json!(a.components.iter().map(|c| hex(c)).collect::<Vec<_>>()),
+        json!(hex(&a.token_id)),
+        json!(hex(&a.device_key)),
+        Value::Object(meters),
+    ]
 }
 
-fn audit_listing(entries: Vec<AuditEntry>) -> Listing {
-    Listing {
-        columns: &["id", "at", "action", "subject", "detail"],
-        rows: entries
-            .into_iter()
-            .map(|e| {
-                vec![
-                    json!(e.id),
-                    time(Some(e.at)),
-                    json!(e.action),
-                    json!(e.subject),
-                    e.detail,
-                ]
-            })
-            .collect(),
-    }
+const AUDIT_COLUMNS: &[&str] = &["id", "at", "action", "subject", "detail"];
+
+fn audit_row(e: AuditEntry) -> Vec<Value> {
+    vec![
+        json!(e.id),
+        time(Some(e.at)),
+        json!(e.action),
+        json!(e.subject),
+        e.detail,
+    ]
 }
 
 /// Writes a listing row by row through the renderer, to standard output or to a file made
 /// visible only once complete.
-fn emit(listing: &Listing, output: &OutputArgs, format: Format) -> Result<(), CliError> {
+fn emit(
+    output: &OutputArgs,
+    format: Format,
+    columns: &'static [&'static str],
+    rows: impl IntoIterator<Item = Vec<Value>>,
+) -> Result<(), CliError> {
     let sink = match &output.out {
         Some(path) => Sink::file(path, output.force).map_err(|e| CliError::io(path, e))?,
         None => Sink::stdout(),
@@ -325,9 +300,9 @@ fn emit(listing: &Listing, output: &OutputArgs, format: Format) -> Result<(), Cl
     let shown = output.out.clone().unwrap_or_else(|| PathBuf::from("-"));
     let io = |e: std::io::Error| CliError::io(&shown, e);
     let terminal = sink.is_terminal();
-    let mut r = Renderer::new(sink, format, listing.columns, terminal).map_err(io)?;
-    for row in &listing.rows {
-        match r.row(row) {
+    let mut r = Renderer::new(sink, format, columns, terminal).map_err(io)?;
+    for row in rows {
+        match r.row(&row) {
             // The reader went away (`| head`): stop here; `main` keeps exit 0.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
             other => other.map_err(io)?,
@@ -380,14 +355,17 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
         .open_ledger()
         .map_err(|e| CliError::msg(format!("{}: {e}", vendor.ledger_path().display())))?;
     let db = |e: airseal_vendor::ledger::LedgerError| CliError::msg(e.to_string());
-    let listing = match &args.command {
+    match &args.command {
         LedgerCommand::Keys {
             product,
             key,
             email,
             status,
             output,
-        } => keys_listing(
+        } => emit(
+            output,
+            format,
+            KEY_COLUMNS,
             ledger
                 .list_keys(&KeyFilter {
                     product: product.clone(),
@@ -396,8 +374,10 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                     status: *status,
                     limit: output.limit,
                 })
-                .map_err(db)?,
-        ),
+                .map_err(db)?
+                .into_iter()
+                .map(key_row),
+        )?,
         LedgerCommand::Licenses {
             product,
             key,
@@ -405,7 +385,10 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             email,
             source,
             output,
-        } => licenses_listing(
+        } => emit(
+            output,
+            format,
+            LICENSE_COLUMNS,
             ledger
                 .list_licenses(&LicenseFilter {
                     product: product.clone(),
@@ -415,8 +398,10 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                     source: *source,
                     limit: output.limit,
                 })
-                .map_err(db)?,
-        ),
+                .map_err(db)?
+                .into_iter()
+                .map(license_row),
+        )?,
         LedgerCommand::Activations {
             product,
             key,
@@ -427,7 +412,10 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             trials,
             no_trials,
             output,
-        } => activations_listing(
+        } => emit(
+            output,
+            format,
+            ACTIVATION_COLUMNS,
             ledger
                 .list_activations(&ActivationFilter {
                     product: product.clone(),
@@ -443,14 +431,19 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                     },
                     limit: output.limit,
                 })
-                .map_err(db)?,
-        ),
+                .map_err(db)?
+                .into_iter()
+                .map(activation_row),
+        )?,
         LedgerCommand::Audit {
             action,
             search,
             since,
             output,
-        } => audit_listing(
+        } => emit(
+            output,
+            format,
+            AUDIT_COLUMNS,
             ledger
                 .search_audit(&AuditFilter {
                     action: action.clone(),
@@ -461,9 +454,10 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                         .transpose()?,
                     limit: output.limit,
                 })
-                .map_err(db)?,
-        ),
+                .map_err(db)?
+                .into_iter()
+                .map(audit_row),
+        )?,
     };
-    emit(&listing, output, format)?;
     Ok(ExitCode::SUCCESS)
 }
