@@ -116,7 +116,8 @@ fn proof(dir: &Path, name: &str, seed: u8, claims: &LicenseClaims, nonce: u8) {
 fn live_seats(dir: &Path) -> usize {
     Ledger::open(&dir.join("ledger.sqlite3"))
         .unwrap()
-        .list_activations(&ActivationFilter {
+        .seats()
+        .list(&ActivationFilter {
             live_only: true,
             ..Default::default()
         })

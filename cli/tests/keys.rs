@@ -391,7 +391,7 @@ fn killed_batch_leaves_ledger_and_file_in_agreement() {
         child.wait().unwrap();
         ok(&airseal(d, &["keys", "recover"]));
         let ledger = Ledger::open(&d.join("ledger.sqlite3")).unwrap();
-        let recorded: usize = ledger.count_keys("photo-pro").unwrap() as usize;
+        let recorded: usize = ledger.keys().count("photo-pro").unwrap() as usize;
         let mut in_files = 0;
         let mut all = HashSet::new();
         for r in 0..=round {
@@ -401,7 +401,7 @@ fn killed_batch_leaves_ledger_and_file_in_agreement() {
                 in_files += keys.len();
                 for k in keys {
                     assert!(
-                        ledger.key_info(Some("photo-pro"), &k).unwrap().is_some(),
+                        ledger.keys().info(Some("photo-pro"), &k).unwrap().is_some(),
                         "{k} written but not recorded"
                     );
                     assert!(all.insert(k), "duplicate key across batches");

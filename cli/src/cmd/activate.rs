@@ -223,7 +223,8 @@ pub fn deactivate(args: &DeactivateArgs) -> Result<ExitCode, CliError> {
         (_, Some(id)) => {
             let reason = args.reason.clone().unwrap_or_default();
             let a = ledger
-                .release_activation(id, &reason, now)
+                .seats()
+                .release(id, &reason, now)
                 .map_err(|e| CliError::msg(e.to_string()))?;
             (a, None, None, "vendor")
         }

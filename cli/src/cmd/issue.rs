@@ -243,7 +243,7 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
             "key_id": issuer.key_id().to_string(),
             "out": out_path.display().to_string(),
         });
-        ledger.record_license(&claims, &extra).map_err(|e| {
+        ledger.licenses().record(&claims, &extra).map_err(|e| {
             CliError::msg(format!(
                 "license {license_id} was signed but could not be recorded in the ledger, so it \
                  was not written: {e}"

@@ -82,7 +82,8 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
         .open_ledger()
         .map_err(|e| CliError::msg(e.to_string()))?;
     let info = ledger
-        .import_info(batch)
+        .imports()
+        .get(batch)
         .map_err(|e| CliError::msg(e.to_string()))?
         .ok_or_else(|| CliError::msg(format!("batch {batch} is not an import")))?;
     let mut defaults = args.spec()?;
@@ -233,9 +234,9 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
     // Every license of the run and the run's audit row, in one transaction. The files are
     // already in place, so a failure here must say so: they are valid licenses the ledger
     // does not know.
-    let mut ledger = ledger;
     ledger
-        .record_batch_licenses(
+        .licenses()
+        .record_batch(
             batch,
             &recorded,
             &serde_json::json!({

@@ -365,13 +365,15 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
     // pattern: find it as activation does (exactly, or ignoring case and separators).
     for product in &products {
         let found = ledger
-            .find_key(product, &a.key)
+            .keys()
+            .find(product, &a.key)
             .map_err(|e| CliError::msg(e.to_string()))?;
         let Some(found) = found.filter(|f| f.matched != KeyMatch::Canonical) else {
             continue;
         };
         let Some(r) = ledger
-            .key_info(Some(product), &found.key)
+            .keys()
+            .info(Some(product), &found.key)
             .map_err(|e| CliError::msg(e.to_string()))?
         else {
             continue;
@@ -412,7 +414,8 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
             }
             KeyReading::Canonical(c) => {
                 let record = ledger
-                    .key_info(Some(product), &c)
+                    .keys()
+                    .info(Some(product), &c)
                     .map_err(|e| CliError::msg(e.to_string()))?;
                 verdict = match record {
                     None => {
@@ -474,7 +477,8 @@ fn inspect_signed(
         match trust.verify_signed_key(&a.key, product, now) {
             Ok(k) => {
                 let record = ledger
-                    .key_info(Some(product), &canonical)
+                    .keys()
+                    .info(Some(product), &canonical)
                     .map_err(|e| CliError::msg(e.to_string()))?;
                 verdict = json!({
                     "key": a.key, "status": "valid", "kind": "signed", "product": product,

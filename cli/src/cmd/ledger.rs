@@ -367,7 +367,8 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             format,
             KEY_COLUMNS,
             ledger
-                .list_keys(&KeyFilter {
+                .keys()
+                .list(&KeyFilter {
                     product: product.clone(),
                     key_prefix: key.as_deref().map(canonical),
                     email: email.clone(),
@@ -390,7 +391,8 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             format,
             LICENSE_COLUMNS,
             ledger
-                .list_licenses(&LicenseFilter {
+                .licenses()
+                .list(&LicenseFilter {
                     product: product.clone(),
                     key: key.clone(),
                     license_id: license.clone(),
@@ -417,7 +419,8 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             format,
             ACTIVATION_COLUMNS,
             ledger
-                .list_activations(&ActivationFilter {
+                .seats()
+                .list(&ActivationFilter {
                     product: product.clone(),
                     key: key.as_deref().map(canonical),
                     license_id: license.clone(),
@@ -445,7 +448,8 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             format,
             AUDIT_COLUMNS,
             ledger
-                .search_audit(&AuditFilter {
+                .audit()
+                .search(&AuditFilter {
                     action: action.clone(),
                     text: search.clone(),
                     since: since

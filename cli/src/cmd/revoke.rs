@@ -90,11 +90,12 @@ pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
         }
     };
     let vendor = args.vendor.open()?;
-    let mut ledger = vendor
+    let ledger = vendor
         .open_ledger()
         .map_err(|e| CliError::msg(e.to_string()))?;
     let new = ledger
-        .revoke(&what, args.reason.as_deref())
+        .revocations()
+        .add(&what, args.reason.as_deref())
         .map_err(|e| CliError::msg(e.to_string()))?;
     if args.json {
         let what = match &what {

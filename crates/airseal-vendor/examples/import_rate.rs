@@ -101,11 +101,12 @@ fn main() {
     };
     let parsed = import::parse_export(&data, &opts).unwrap();
     let keys: Vec<&str> = parsed.rows.iter().map(|r| r.key.as_str()).collect();
-    let mut floor_ledger = Ledger::open(&dir.path().join("floor.sqlite3")).unwrap();
-    floor_ledger.ensure_product("photo-pro", None).unwrap();
+    let floor_ledger = Ledger::open(&dir.path().join("floor.sqlite3")).unwrap();
+    floor_ledger.products().ensure("photo-pro", None).unwrap();
     let t = Instant::now();
     let mut w = floor_ledger
-        .begin_batch(
+        .batches()
+        .begin(
             "photo-pro",
             "floor",
             keys.len() as u64,
@@ -125,7 +126,7 @@ fn main() {
     for (name, wal) in [("ledger.sqlite3", false), ("wal.sqlite3", true)] {
         let file = dir.path().join(name);
         let mut ledger = Ledger::open(&file).unwrap();
-        ledger.ensure_product("photo-pro", None).unwrap();
+        ledger.products().ensure("photo-pro", None).unwrap();
         let other = wal.then(|| Ledger::open(&file).unwrap());
         let t = Instant::now();
         let bytes = std::fs::read(&path).unwrap();
@@ -148,7 +149,7 @@ fn main() {
     // Issuing: a second vendor ledger holding one import of n_licenses rows.
     let small = export(n_licenses);
     let mut ledger = Ledger::open(&dir.path().join("issue.sqlite3")).unwrap();
-    ledger.ensure_product("photo-pro", None).unwrap();
+    ledger.products().ensure("photo-pro", None).unwrap();
     let report = import::import(&mut ledger, &small, &opts).unwrap();
     let issuer = Issuer::new(SigningKey::from_bytes(&[42; 32]));
     let now = chrono::Utc::now().timestamp();

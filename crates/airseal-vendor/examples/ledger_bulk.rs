@@ -53,7 +53,8 @@ fn cpu_seconds() -> Option<f64> {
 fn insert(ledger: &mut Ledger, keys: &[String], chunk: usize, single: bool) -> (f64, f64, u64) {
     let start = Instant::now();
     let mut w = ledger
-        .begin_batch(
+        .batches()
+        .begin(
             "photo-pro",
             "random",
             keys.len() as u64,
@@ -92,7 +93,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.sqlite3");
     let mut ledger = Ledger::open(&path).unwrap();
-    ledger.ensure_product("photo-pro", None).unwrap();
+    ledger.products().ensure("photo-pro", None).unwrap();
     let mut rng = StdRng::seed_from_u64(7);
 
     let old = random_keys(&mut rng, existing);
@@ -122,10 +123,11 @@ fn main() {
 
     // Recovery's path: the batch's keys read back in the order they were offered.
     let start = Instant::now();
-    let batch = ledger.pending_batches().unwrap().last().unwrap().id;
+    let batch = ledger.batches().pending().unwrap().last().unwrap().id;
     let mut bytes = 0;
     let n = ledger
-        .for_each_batch_key(batch, |k| {
+        .batches()
+        .for_each_key(batch, |k| {
             bytes += k.len();
             Ok::<(), airseal_vendor::ledger::LedgerError>(())
         })
@@ -148,7 +150,7 @@ fn main() {
         total / floor
     );
     assert_eq!(
-        ledger.count_keys("photo-pro").unwrap(),
+        ledger.keys().count("photo-pro").unwrap(),
         (existing + count) as u64
     );
     let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);

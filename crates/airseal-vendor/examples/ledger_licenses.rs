@@ -1,5 +1,5 @@
 //! Measures recording one `issue --batch` run in the ledger's `licenses` table
-//! ([`Ledger::record_batch_licenses`]): COUNT licenses with random `cti`s, license ids and
+//! ([`ledger::Licenses::record_batch`]): COUNT licenses with random `cti`s, license ids and
 //! e-mails, into a ledger that already holds EXISTING licenses.
 //!
 //! ```sh
@@ -41,17 +41,19 @@ fn licenses(rng: &mut StdRng, n: usize, tag: &str) -> Vec<LicenseClaims> {
 }
 
 fn ledger_with(dir: &std::path::Path, rng: &mut StdRng, existing: usize) -> (Ledger, i64) {
-    let mut ledger = Ledger::open(&dir.join("ledger.sqlite3")).unwrap();
-    ledger.ensure_product("photo-pro", None).unwrap();
+    let ledger = Ledger::open(&dir.join("ledger.sqlite3")).unwrap();
+    ledger.products().ensure("photo-pro", None).unwrap();
     let mut w = ledger
-        .begin_batch("photo-pro", "import", 0, None, &json!({}))
+        .batches()
+        .begin("photo-pro", "import", 0, None, &json!({}))
         .unwrap();
     w.insert_key("K").unwrap();
     let batch = w.commit().unwrap();
     if existing > 0 {
         let old = licenses(rng, existing, "E");
         ledger
-            .record_batch_licenses(batch, &old, &json!({}))
+            .licenses()
+            .record_batch(batch, &old, &json!({}))
             .unwrap();
     }
     (ledger, batch)
@@ -65,7 +67,7 @@ fn main() {
     println!("recording {count} licenses into a ledger holding {existing}");
     for sorted in [false, true] {
         let tmp = tempfile::tempdir().unwrap();
-        let (mut ledger, batch) = ledger_with(tmp.path(), &mut rng, existing);
+        let (ledger, batch) = ledger_with(tmp.path(), &mut rng, existing);
         let mut rows = licenses(&mut rng, count, "N");
         if sorted {
             rows.sort_by(|a, b| a.token_id.cmp(&b.token_id));
@@ -113,7 +115,8 @@ fn main() {
 
         let start = Instant::now();
         let n = ledger
-            .record_batch_licenses(batch, &rows, &json!({}))
+            .licenses()
+            .record_batch(batch, &rows, &json!({}))
             .unwrap();
         let ours = start.elapsed().as_secs_f64();
         assert_eq!(n as usize, count);

@@ -5,7 +5,7 @@
 //! [`answer_request`] verifies the request (the device key's signature), checks the key
 //! (known for the product, not blocked, revoked or expired), enforces the seat limit, and
 //! records the seat and signs the response — all inside one ledger write transaction
-//! ([`Ledger::begin_seats`]), so two vendor processes can never grant more seats than the
+//! ([`crate::ledger::Seats::begin`]), so two vendor processes can never grant more seats than the
 //! limit, and a refused request changes nothing.
 //!
 //! # Which terms a key's license gets
@@ -441,7 +441,7 @@ fn activate_key(
 ) -> Result<Response, ActivationError> {
     let product = request.product.as_str();
     let entered = request.product_key.as_deref().unwrap_or_default();
-    let tx = ledger.begin_seats()?;
+    let tx = ledger.seats().begin()?;
     let unknown = || ActivationError::UnknownKey {
         product: product.to_string(),
         key: entered.to_string(),
@@ -553,7 +553,7 @@ fn start_trial(
         spec.kind = Some(LicenseKind::Trial.as_str().to_string());
     }
     let threshold = threshold(&spec, request.components.len())?;
-    let tx = ledger.begin_seats()?;
+    let tx = ledger.seats().begin()?;
     if let Some(trial) = tx.live_activation(product, None, &request.device_key)? {
         // The same device asking again (a reinstall): the same trial, never a longer one.
         let (claims, bytes) = reissue(&tx, issuer, &trial, request, threshold, now)?;
@@ -587,7 +587,7 @@ fn finish(
     reissued: bool,
     seats: Option<Seats>,
 ) -> Result<Response, ActivationError> {
-    let activation = ledger.activation(id)?.ok_or_else(|| {
+    let activation = ledger.seats().get(id)?.ok_or_else(|| {
         ActivationError::Ledger(LedgerError::Corrupt {
             what: format!("activation {id} vanished after its commit"),
         })
@@ -809,7 +809,7 @@ pub fn deactivate(
 ) -> Result<Deactivated, ActivationError> {
     let proof: DeactivationProof = airseal_verify::activation::verify_deactivation(proof_bytes)
         .map_err(ActivationError::BadProof)?;
-    let tx = ledger.begin_seats()?;
+    let tx = ledger.seats().begin()?;
     if let Some(accepted_at) = tx.proof_accepted_at(&proof.nonce)? {
         return Err(ActivationError::ProofReplayed {
             license_id: proof.license_id,
@@ -870,7 +870,7 @@ pub fn deactivate(
     }
     tx.record_deactivation(&seat, &proof, now)?;
     tx.commit()?;
-    let activation = ledger.activation(seat.id)?.ok_or_else(|| {
+    let activation = ledger.seats().get(seat.id)?.ok_or_else(|| {
         ActivationError::Ledger(LedgerError::Corrupt {
             what: format!("activation {} vanished after its commit", seat.id),
         })

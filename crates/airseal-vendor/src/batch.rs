@@ -352,7 +352,8 @@ pub fn generate_unpublished(
 ) -> Result<Unpublished, BatchError> {
     recover_pending(ledger)?;
     ledger
-        .product(req.product)?
+        .products()
+        .get(req.product)?
         .ok_or_else(|| BatchError::UnknownProduct(req.product.to_string()))?;
     if req.output.exists() && !req.force {
         return Err(BatchError::OutputExists(req.output.to_path_buf()));
@@ -367,7 +368,7 @@ pub fn generate_unpublished(
     if let Some(t) = req.template {
         params["template"] = serde_json::Value::from(t);
     }
-    let mut writer = ledger.begin_batch(
+    let mut writer = ledger.batches().begin(
         req.product,
         kind.as_str(),
         req.count,
@@ -445,7 +446,7 @@ pub fn generate_unpublished(
 pub fn publish(ledger: &mut Ledger, u: Unpublished) -> Result<BatchReport, BatchError> {
     fs::rename(&u.temp, &u.output).map_err(io_err(&u.output))?;
     sync_dir(&u.output);
-    ledger.mark_batch_complete(u.report.batch)?;
+    ledger.batches().mark_complete(u.report.batch)?;
     Ok(u.report)
 }
 
@@ -457,10 +458,10 @@ pub fn publish(ledger: &mut Ledger, u: Unpublished) -> Result<BatchReport, Batch
 /// [`BatchError`] when the ledger or the output cannot be written.
 pub fn recover_pending(ledger: &mut Ledger) -> Result<Vec<i64>, BatchError> {
     let mut recovered = Vec::new();
-    for pending in ledger.pending_batches()? {
+    for pending in ledger.batches().pending()? {
         let Some(output) = pending.output.clone() else {
             // A batch with no output file has nothing to publish.
-            ledger.mark_batch_complete(pending.id)?;
+            ledger.batches().mark_complete(pending.id)?;
             continue;
         };
         let format = pending.params["format"]
@@ -475,7 +476,7 @@ pub fn recover_pending(ledger: &mut Ledger) -> Result<Vec<i64>, BatchError> {
         let file = File::create(&temp).map_err(io_err(&temp))?;
         let mut out = BufWriter::new(file);
         write_header(&mut out, format).map_err(io_err(&temp))?;
-        for key in ledger.batch_keys(pending.id)? {
+        for key in ledger.batches().keys(pending.id)? {
             write_line(
                 &mut out,
                 format,
@@ -493,7 +494,7 @@ pub fn recover_pending(ledger: &mut Ledger) -> Result<Vec<i64>, BatchError> {
         file.sync_all().map_err(io_err(&temp))?;
         fs::rename(&temp, &output).map_err(io_err(&output))?;
         sync_dir(&output);
-        ledger.mark_batch_complete(pending.id)?;
+        ledger.batches().mark_complete(pending.id)?;
         recovered.push(pending.id);
     }
     Ok(recovered)

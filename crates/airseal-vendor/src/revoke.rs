@@ -17,7 +17,7 @@ pub fn export(
     issuer: &Issuer,
     now: i64,
 ) -> Result<(RevocationList, Vec<u8>), LedgerError> {
-    let (entries, seq) = ledger.revocations()?;
+    let (entries, seq) = ledger.revocations().list()?;
     let mut list = RevocationList {
         seq,
         issued_at: now,
@@ -34,6 +34,8 @@ pub fn export(
     }
     list.normalize();
     let bytes = issuer.sign(ObjectType::RevocationList, &list.encode());
-    ledger.record_revocation_list(seq, entries.len() as u64)?;
+    ledger
+        .revocations()
+        .record_list(seq, entries.len() as u64)?;
     Ok((list, bytes))
 }

@@ -495,8 +495,8 @@ impl VendorDir {
         Config::parse(&text, &config_path)?;
         write_atomically(&config_path, text.as_bytes()).map_err(io_error(&config_path))?;
         let vendor = Self::open(dir)?;
-        let mut ledger = vendor.open_ledger()?;
-        ledger.audit(
+        let ledger = vendor.open_ledger()?;
+        ledger.audit().record(
             "vendor.init",
             vendor_id,
             &serde_json::json!({ "forced": force }),
@@ -559,9 +559,11 @@ impl VendorDir {
     /// [`LedgerError`] from writing the ledger.
     pub fn sync_ledger(&self, ledger: &mut Ledger) -> Result<(), LedgerError> {
         for (id, product) in &self.config.products {
-            ledger.ensure_product(id, product.name.as_deref())?;
+            ledger.products().ensure(id, product.name.as_deref())?;
             for (name, table) in &product.templates {
-                ledger.put_template(id, name, &table.to_string())?;
+                ledger
+                    .products()
+                    .put_template(id, name, &table.to_string())?;
             }
         }
         Ok(())
@@ -764,7 +766,8 @@ mod tests {
         let ledger = vendor.open_ledger().unwrap();
         assert!(
             ledger
-                .audit_log(10)
+                .audit()
+                .recent(10)
                 .unwrap()
                 .iter()
                 .any(|e| e.action == "vendor.init" && e.subject == "acme")
@@ -791,16 +794,20 @@ mod tests {
         fs::write(dir.join(CONFIG_FILE), uncommented_example()).unwrap();
         let vendor = VendorDir::discover(None, None, dir).unwrap();
         let ledger = vendor.open_ledger().unwrap();
-        let products = ledger.list_products().unwrap();
+        let products = ledger.products().list().unwrap();
         assert_eq!(products.len(), 1);
         assert_eq!(products[0].id, "photo-pro");
         assert_eq!(products[0].name.as_deref(), Some("Photo Pro"));
-        let body = ledger.template("photo-pro", "pro").unwrap().unwrap();
+        let body = ledger
+            .products()
+            .template("photo-pro", "pro")
+            .unwrap()
+            .unwrap();
         assert!(body.contains("days = 365"), "{body}");
-        let audited = ledger.audit_log(100).unwrap().len();
+        let audited = ledger.audit().recent(100).unwrap().len();
         drop(ledger);
         // Opening again changes nothing, so audits nothing.
         let ledger = vendor.open_ledger().unwrap();
-        assert_eq!(ledger.audit_log(100).unwrap().len(), audited);
+        assert_eq!(ledger.audit().recent(100).unwrap().len(), audited);
     }
 }

@@ -63,9 +63,9 @@ struct Vendor {
 fn vendor() -> Vendor {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("ledger.sqlite3");
-    let mut ledger = Ledger::open(&path).unwrap();
-    ledger.ensure_product("photo-pro", None).unwrap();
-    ledger.ensure_product("bare", None).unwrap();
+    let ledger = Ledger::open(&path).unwrap();
+    ledger.products().ensure("photo-pro", None).unwrap();
+    ledger.products().ensure("bare", None).unwrap();
     let config = Config::parse(CONFIG, Path::new("airseal.toml")).unwrap();
     Vendor {
         _dir: dir,
@@ -81,7 +81,8 @@ impl Vendor {
     fn keys(&mut self, product: &str, keys: &[&str], params: serde_json::Value) {
         let mut w = self
             .ledger
-            .begin_batch(product, "random", keys.len() as u64, None, &params)
+            .batches()
+            .begin(product, "random", keys.len() as u64, None, &params)
             .unwrap();
         for k in keys {
             assert!(w.insert_key(k).unwrap());
@@ -262,7 +263,8 @@ fn response_is_a_license_bound_to_the_request_and_verifies_on_that_machine() {
     // Recorded: one live seat, one response, one audit row.
     let seats = v
         .ledger
-        .list_activations(&ActivationFilter {
+        .seats()
+        .list(&ActivationFilter {
             key: Some("KEY1".into()),
             ..Default::default()
         })
@@ -271,10 +273,11 @@ fn response_is_a_license_bound_to_the_request_and_verifies_on_that_machine() {
     assert_eq!(seats[0].license_id, r.claims.license_id);
     assert_eq!(seats[0].device_key, a.key.public_key());
     assert_eq!(seats[0].meters, vec![("projects".to_string(), 12)]);
-    assert_eq!(v.ledger.responses(seats[0].id).unwrap().len(), 1);
+    assert_eq!(v.ledger.seats().responses(seats[0].id).unwrap().len(), 1);
     let audit = v
         .ledger
-        .search_audit(&AuditFilter {
+        .audit()
+        .search(&AuditFilter {
             action: Some("activation.".into()),
             ..Default::default()
         })
@@ -331,7 +334,14 @@ fn seats_run_out_and_the_same_device_is_answered_on_its_seat() {
     );
     assert_eq!(again.seats.unwrap().to_string(), "2 of 2");
     assert_eq!(again.activation.reissues, 1);
-    assert_eq!(v.ledger.responses(again.activation.id).unwrap().len(), 2);
+    assert_eq!(
+        v.ledger
+            .seats()
+            .responses(again.activation.id)
+            .unwrap()
+            .len(),
+        2
+    );
     v.trust()
         .verify(
             &again.bytes,
@@ -342,7 +352,8 @@ fn seats_run_out_and_the_same_device_is_answered_on_its_seat() {
     // Still exactly two live seats.
     let live = v
         .ledger
-        .list_activations(&ActivationFilter {
+        .seats()
+        .list(&ActivationFilter {
             live_only: true,
             ..Default::default()
         })
@@ -519,16 +530,20 @@ fn blocked_revoked_expired_and_unknown_keys_are_refused_without_a_trace() {
         json!({}),
     );
     v.ledger
-        .set_key_status("photo-pro", "SUSP", KeyStatus::Suspended)
+        .keys()
+        .set_status("photo-pro", "SUSP", KeyStatus::Suspended)
         .unwrap();
     v.ledger
-        .set_key_status("photo-pro", "REVD", KeyStatus::Revoked)
+        .keys()
+        .set_status("photo-pro", "REVD", KeyStatus::Revoked)
         .unwrap();
     v.ledger
-        .revoke(&Revocation::Key("LIST".into()), Some("leaked"))
+        .revocations()
+        .add(&Revocation::Key("LIST".into()), Some("leaked"))
         .unwrap();
     v.ledger
-        .set_key_terms(
+        .keys()
+        .set_terms(
             "photo-pro",
             "OLD",
             &KeyTerms {
@@ -571,12 +586,10 @@ fn blocked_revoked_expired_and_unknown_keys_are_refused_without_a_trace() {
     v.answer(&a.request("photo-pro", Some("go-od"), 9)).unwrap();
 
     // A license revoked after activation is not re-issued.
-    let live = v
-        .ledger
-        .list_activations(&ActivationFilter::default())
-        .unwrap();
+    let live = v.ledger.seats().list(&ActivationFilter::default()).unwrap();
     v.ledger
-        .revoke(&Revocation::License(live[0].license_id.clone()), None)
+        .revocations()
+        .add(&Revocation::License(live[0].license_id.clone()), None)
         .unwrap();
     refused(
         &mut v,
@@ -620,7 +633,8 @@ fn templates_come_from_terms_then_batch_then_product_and_set_the_threshold() {
     );
     // Terms alone are enough; absent max_activations means one seat.
     v.ledger
-        .set_key_terms(
+        .keys()
+        .set_terms(
             "bare",
             "BARE1",
             &KeyTerms {
@@ -653,7 +667,8 @@ fn templates_come_from_terms_then_batch_then_product_and_set_the_threshold() {
     // Searchable by e-mail.
     let found = v
         .ledger
-        .list_activations(&ActivationFilter {
+        .seats()
+        .list(&ActivationFilter {
             email: Some("JANE@".into()),
             ..Default::default()
         })
@@ -661,7 +676,8 @@ fn templates_come_from_terms_then_batch_then_product_and_set_the_threshold() {
     assert_eq!(found.len(), 1);
     let keys = v
         .ledger
-        .list_keys(&KeyFilter {
+        .keys()
+        .list(&KeyFilter {
             email: Some("example.com".into()),
             ..Default::default()
         })
@@ -675,7 +691,8 @@ fn imported_keys_count_the_seats_they_used_before() {
     let mut v = vendor();
     v.keys("photo-pro", &["IMP1"], json!({ "source": "cryptlex" }));
     v.ledger
-        .set_key_terms(
+        .keys()
+        .set_terms(
             "photo-pro",
             "IMP1",
             &KeyTerms {
@@ -731,7 +748,8 @@ fn imported_keys_count_the_seats_they_used_before() {
     );
     let keys = v
         .ledger
-        .list_keys(&KeyFilter {
+        .keys()
+        .list(&KeyFilter {
             key_prefix: Some("IMP".into()),
             ..Default::default()
         })
@@ -861,7 +879,8 @@ fn racing_vendors_never_sell_more_than_the_limit() {
     }
     let live = v
         .ledger
-        .list_activations(&ActivationFilter {
+        .seats()
+        .list(&ActivationFilter {
             key: Some("RACE".into()),
             live_only: true,
             ..Default::default()
@@ -878,14 +897,16 @@ fn vendor_release_frees_a_lost_machine() {
     let r = v.answer(&a.request("photo-pro", Some("KEY1"), 1)).unwrap();
     let released = v
         .ledger
-        .release_activation(r.activation.id, "laptop stolen", NOW)
+        .seats()
+        .release(r.activation.id, "laptop stolen", NOW)
         .unwrap();
     assert_eq!(released.license_id, r.claims.license_id);
-    let after = v.ledger.activation(r.activation.id).unwrap().unwrap();
+    let after = v.ledger.seats().get(r.activation.id).unwrap().unwrap();
     assert_eq!(after.deactivated_by.as_deref(), Some("vendor"));
     assert!(
         v.ledger
-            .release_activation(r.activation.id, "again", NOW)
+            .seats()
+            .release(r.activation.id, "again", NOW)
             .is_err()
     );
     // The device's own proof is now refused: already given back.
@@ -999,7 +1020,7 @@ fn a_reissue_for_other_components_is_kept_in_the_audit_log() {
         .answer(&clone.request("photo-pro", Some("KEYCLONE"), 2))
         .unwrap();
     assert!(again.reissued);
-    let last = v.ledger.audit_log(1).unwrap().remove(0);
+    let last = v.ledger.audit().recent(1).unwrap().remove(0);
     assert_eq!(last.action, "activation.reissue");
     assert_eq!(
         last.detail["components"],
@@ -1102,7 +1123,8 @@ fn the_lookup_is_exact_then_canonical_then_loose_and_never_guesses() {
     v.keys("photo-pro", &["7K3QD0M2XRP9FTWB4HCN"], json!({}));
     let find = |v: &Vendor, product: &str, typed: &str| {
         v.ledger
-            .find_key(product, typed)
+            .keys()
+            .find(product, typed)
             .unwrap()
             .map(|f| (f.key, f.matched))
     };
@@ -1125,7 +1147,8 @@ fn the_lookup_is_exact_then_canonical_then_loose_and_never_guesses() {
     // key findable by its loose form: an index entry holding exactly that form, or a shape
     // recorded for the product that rebuilds the key.
     v.ledger
-        .set_key_terms("photo-pro", "7K3QD0M2XRP9FTWB4HCN", &KeyTerms::default())
+        .keys()
+        .set_terms("photo-pro", "7K3QD0M2XRP9FTWB4HCN", &KeyTerms::default())
         .unwrap();
     let rows: Vec<(String, String, Option<String>)> = v
         .ledger
@@ -1148,7 +1171,7 @@ fn the_lookup_is_exact_then_canonical_then_loose_and_never_guesses() {
             Some(loose) => assert_eq!(loose, want, "{key}"),
             None => shaped += 1,
         }
-        match v.ledger.find_key(&product, &want) {
+        match v.ledger.keys().find(&product, &want) {
             Ok(Some(found)) => assert_eq!(found.key, key),
             // The twins ABCD-1234-EF56 and ABCD1234-EF56 share a loose form.
             Err(LedgerError::AmbiguousEntry { keys, .. }) => {
@@ -1170,7 +1193,7 @@ fn the_lookup_is_exact_then_canonical_then_loose_and_never_guesses() {
     assert_eq!(find(&v, "photo-pro", "7K3QD_0M2XR_P9FTW_B4HCN"), None);
     assert_eq!(find(&v, "bare", "8F3A1C-6B2D9E-04C7F1-A95B3"), None);
     assert!(matches!(
-        v.ledger.find_key("nope", "ABCD-1234-EF56"),
+        v.ledger.keys().find("nope", "ABCD-1234-EF56"),
         Err(LedgerError::UnknownProduct { .. })
     ));
 
@@ -1216,7 +1239,8 @@ fn an_imported_expiry_beats_the_templates_days() {
     let mut v = vendor();
     v.keys("photo-pro", &["IMPEXP"], json!({}));
     v.ledger
-        .set_key_terms(
+        .keys()
+        .set_terms(
             "photo-pro",
             "IMPEXP",
             &KeyTerms {

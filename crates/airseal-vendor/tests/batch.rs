@@ -12,8 +12,8 @@ use airseal_vendor::keys::{KeyGenerator, seeded_rng};
 use airseal_vendor::ledger::Ledger;
 
 fn ledger(dir: &Path) -> Ledger {
-    let mut l = Ledger::open(&dir.join("ledger.sqlite3")).unwrap();
-    l.ensure_product("photo-pro", None).unwrap();
+    let l = Ledger::open(&dir.join("ledger.sqlite3")).unwrap();
+    l.products().ensure("photo-pro", None).unwrap();
     l
 }
 
@@ -49,11 +49,11 @@ fn batch_writes_and_records_exactly_count_unique_keys() {
     assert_eq!(keys.len(), 20_000);
     assert_eq!(keys.iter().collect::<HashSet<_>>().len(), 20_000);
     assert_eq!(
-        l.batch_keys(report.batch).unwrap(),
+        l.batches().keys(report.batch).unwrap(),
         keys,
         "file and ledger agree, in order"
     );
-    assert_eq!(l.count_keys("photo-pro").unwrap(), 20_000);
+    assert_eq!(l.keys().count("photo-pro").unwrap(), 20_000);
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn keys_already_in_the_ledger_are_never_issued_again() {
     let b: HashSet<_> = file_keys(&second).into_iter().collect();
     assert_eq!(b.len(), 500);
     assert!(a.is_disjoint(&b));
-    assert_eq!(l.count_keys("photo-pro").unwrap(), 1000);
+    assert_eq!(l.keys().count("photo-pro").unwrap(), 1000);
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn stopping_before_commit_leaves_nothing() {
         assert!(result.is_err());
     }
     let mut l = ledger(dir.path());
-    assert_eq!(l.count_keys("photo-pro").unwrap(), 0);
+    assert_eq!(l.keys().count("photo-pro").unwrap(), 0);
     assert!(!out.exists());
     assert!(batch::recover_pending(&mut l).unwrap().is_empty());
     // A re-run starts cleanly (and removes the stale temporary file).
@@ -118,14 +118,14 @@ fn stopping_after_commit_is_recovered_from_the_ledger() {
         // "Crash": the batch is committed but its file never moved into place.
         std::mem::forget(unpublished);
         assert!(!out.exists());
-        l.pending_batches().unwrap()[0].id
+        l.batches().pending().unwrap()[0].id
     };
     let mut l = ledger(dir.path());
     assert_eq!(batch::recover_pending(&mut l).unwrap(), vec![batch_id]);
     let keys = file_keys(&out);
     assert_eq!(keys.len(), 3000);
-    assert_eq!(l.batch_keys(batch_id).unwrap(), keys);
-    assert!(l.pending_batches().unwrap().is_empty());
+    assert_eq!(l.batches().keys(batch_id).unwrap(), keys);
+    assert!(l.batches().pending().unwrap().is_empty());
     // Re-running the command now refuses to overwrite the recovered output.
     assert!(matches!(
         batch::generate(&mut l, request(&out, 10, 5), &mut |_| {}),

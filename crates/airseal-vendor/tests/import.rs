@@ -19,8 +19,8 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn ledger(dir: &Path) -> Ledger {
-    let mut l = Ledger::open(&dir.join("ledger.sqlite3")).unwrap();
-    l.ensure_product("photo-pro", None).unwrap();
+    let l = Ledger::open(&dir.join("ledger.sqlite3")).unwrap();
+    l.products().ensure("photo-pro", None).unwrap();
     l
 }
 
@@ -54,15 +54,19 @@ fn rejected(r: &ImportReport) -> Vec<(u64, Option<&str>, RejectKind)> {
 }
 
 fn keys_of(l: &Ledger, r: &ImportReport) -> Vec<String> {
-    l.batch_keys(r.batch.unwrap()).unwrap()
+    l.batches().keys(r.batch.unwrap()).unwrap()
 }
 
 fn spec_of(l: &Ledger, key: &str) -> LicenseSpec {
-    l.key_terms("photo-pro", key).unwrap().unwrap().spec
+    l.keys().terms("photo-pro", key).unwrap().unwrap().spec
 }
 
 fn status_of(l: &Ledger, key: &str) -> KeyStatus {
-    l.key_info(Some("photo-pro"), key).unwrap().unwrap().status
+    l.keys()
+        .info(Some("photo-pro"), key)
+        .unwrap()
+        .unwrap()
+        .status
 }
 
 fn text(s: &str) -> MetaSpec {
@@ -114,7 +118,8 @@ fn cryptlex_v2_fixture_every_row_accounted_for() {
         ]
     );
     let jane = l
-        .key_terms("photo-pro", "8F3A1C-6B2D9E-04C7F1-A95B3D")
+        .keys()
+        .terms("photo-pro", "8F3A1C-6B2D9E-04C7F1-A95B3D")
         .unwrap()
         .unwrap();
     assert_eq!(jane.prior_activations, 1);
@@ -175,7 +180,7 @@ fn cryptlex_v2_fixture_every_row_accounted_for() {
             .as_deref(),
         Some("2023-06-30")
     );
-    let info = l.import_info(r.batch.unwrap()).unwrap().unwrap();
+    let info = l.imports().get(r.batch.unwrap()).unwrap().unwrap();
     assert_eq!(info.report["imported"], 7);
     assert_eq!(info.preset, "cryptlex-v2");
 }
@@ -197,7 +202,7 @@ fn reimport_is_idempotent_conflicts_are_kept_unless_update() {
         (16, 0, 7, 9)
     );
     assert!(keys_of(&l, &again).is_empty());
-    assert_eq!(l.count_keys("photo-pro").unwrap(), 7);
+    assert_eq!(l.keys().count("photo-pro").unwrap(), 7);
 
     // The same export with Jane's e-mail and seat count changed.
     let original = std::fs::read_to_string(fixture("cryptlex-v2.csv")).unwrap();
@@ -254,7 +259,8 @@ fn reimport_is_idempotent_conflicts_are_kept_unless_update() {
     );
     assert_eq!(updated.updates[0].key, "8F3A1C-6B2D9E-04C7F1-A95B3D");
     let jane = l
-        .key_terms("photo-pro", "8F3A1C-6B2D9E-04C7F1-A95B3D")
+        .keys()
+        .terms("photo-pro", "8F3A1C-6B2D9E-04C7F1-A95B3D")
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -263,10 +269,10 @@ fn reimport_is_idempotent_conflicts_are_kept_unless_update() {
     );
     assert_eq!(jane.prior_activations, 2);
     // The update's batch lists the key it updated (it stays in its first batch).
-    let written = l.import_keys(updated.batch.unwrap()).unwrap();
+    let written = l.imports().keys(updated.batch.unwrap()).unwrap();
     assert_eq!(written.len(), 1);
     assert_eq!(written[0].key, "8F3A1C-6B2D9E-04C7F1-A95B3D");
-    assert_eq!(l.import_keys(first.batch.unwrap()).unwrap().len(), 7);
+    assert_eq!(l.imports().keys(first.batch.unwrap()).unwrap().len(), 7);
 }
 
 #[test]
@@ -282,7 +288,7 @@ fn dry_run_reports_the_same_and_writes_nothing() {
     );
     assert_eq!(dry.batch, None);
     assert_eq!((dry.read, dry.imported, dry.rejected), (16, 7, 9));
-    assert_eq!(l.count_keys("photo-pro").unwrap(), 0);
+    assert_eq!(l.keys().count("photo-pro").unwrap(), 0);
     let key_terms: i64 = l
         .connection()
         .query_row(
@@ -377,7 +383,7 @@ fn ambiguous_column_is_refused_with_the_map_that_resolves_it() {
                 && candidates.contains(&"used_activations")),
         "{e:?}"
     );
-    assert_eq!(l.count_keys("photo-pro").unwrap(), 0);
+    assert_eq!(l.keys().count("photo-pro").unwrap(), 0);
     let mapped = ImportOptions {
         maps: vec![(
             "totalActivations".into(),
@@ -389,7 +395,8 @@ fn ambiguous_column_is_refused_with_the_map_that_resolves_it() {
     assert!(r.balanced());
     assert_eq!((r.read, r.imported), (2, 2));
     assert_eq!(
-        l.key_terms("photo-pro", "3F2A-0000-0000-0001")
+        l.keys()
+            .terms("photo-pro", "3F2A-0000-0000-0001")
             .unwrap()
             .unwrap()
             .prior_activations,
@@ -474,7 +481,8 @@ fn lemonsqueezy_uuids_limits_and_statuses() {
         ]
     );
     let jane = l
-        .key_terms("photo-pro", "38b1460a-5104-4067-a91d-77b872934d51")
+        .keys()
+        .terms("photo-pro", "38b1460a-5104-4067-a91d-77b872934d51")
         .unwrap()
         .unwrap();
     assert_eq!(jane.spec.licensee_name.as_deref(), Some("Doe, Jane"));
@@ -625,7 +633,7 @@ fn files_that_are_not_csv_are_refused_whole() {
         import::import(&mut l, b"", &opts(Preset::Generic, "empty")).unwrap_err(),
         ImportError::Empty
     ));
-    assert_eq!(l.count_keys("photo-pro").unwrap(), 0);
+    assert_eq!(l.keys().count("photo-pro").unwrap(), 0);
 }
 
 #[test]
@@ -674,7 +682,7 @@ fn template_metadata_counts_toward_the_limit_and_licenses_are_planned() {
         .with_generic_maps(),
     );
     assert_eq!((r.imported, r.rejected), (2, 0));
-    let terms = l.key_terms("photo-pro", "GEN-0001").unwrap().unwrap();
+    let terms = l.keys().terms("photo-pro", "GEN-0001").unwrap().unwrap();
     assert_eq!(terms.template.as_deref(), Some("pro"));
 
     let issuer = Issuer::new(ed25519_dalek::SigningKey::from_bytes(&[7; 32]));
@@ -760,19 +768,20 @@ fn keys_of_many_shapes_are_all_found_by_their_loose_form() {
     );
     for key in &keys {
         let typed = key.replace('-', "").to_lowercase();
-        let found = l.find_key("photo-pro", &typed).unwrap().unwrap();
+        let found = l.keys().find("photo-pro", &typed).unwrap().unwrap();
         assert_eq!(&found.key, key);
     }
     // A shape only ever finds keys with terms: KQ-8 has the shape of the imported KQ-7 but
     // was generated (no terms), so typed loosely it is unknown; typed as stored, found.
     let mut w = l
-        .begin_batch("photo-pro", "random", 1, None, &serde_json::json!({}))
+        .batches()
+        .begin("photo-pro", "random", 1, None, &serde_json::json!({}))
         .unwrap();
     w.insert_key("KQ-8").unwrap();
     w.commit().unwrap();
-    assert_eq!(l.find_key("photo-pro", "kq8").unwrap(), None);
+    assert_eq!(l.keys().find("photo-pro", "kq8").unwrap(), None);
     assert_eq!(
-        l.find_key("photo-pro", "KQ-8").unwrap().unwrap().key,
+        l.keys().find("photo-pro", "KQ-8").unwrap().unwrap().key,
         "KQ-8"
     );
 }
@@ -787,15 +796,16 @@ fn the_e_mail_search_filters_before_it_limits() {
     let r = import::import(&mut l, csv.as_bytes(), &opts(Preset::Generic, "e.csv")).unwrap();
     assert_eq!(r.imported, 3);
     let search = |limit| {
-        l.list_keys(&airseal_vendor::ledger::KeyFilter {
-            email: Some("@x.".into()),
-            limit: Some(limit),
-            ..Default::default()
-        })
-        .unwrap()
-        .into_iter()
-        .map(|k| (k.record.key, k.email.unwrap_or_default()))
-        .collect::<Vec<_>>()
+        l.keys()
+            .list(&airseal_vendor::ledger::KeyFilter {
+                email: Some("@x.".into()),
+                limit: Some(limit),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|k| (k.record.key, k.email.unwrap_or_default()))
+            .collect::<Vec<_>>()
     };
     assert_eq!(search(1), [("K-1".into(), "ann@x.example".to_string())]);
     assert_eq!(

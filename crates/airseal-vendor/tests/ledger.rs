@@ -19,16 +19,17 @@ fn ledger_path(dir: &tempfile::TempDir) -> PathBuf {
 /// A ledger with products `p` and `q`.
 fn new_ledger() -> (tempfile::TempDir, Ledger) {
     let dir = tempfile::tempdir().unwrap();
-    let mut ledger = Ledger::open(&ledger_path(&dir)).unwrap();
-    ledger.ensure_product("p", Some("Product P")).unwrap();
-    ledger.ensure_product("q", None).unwrap();
+    let ledger = Ledger::open(&ledger_path(&dir)).unwrap();
+    ledger.products().ensure("p", Some("Product P")).unwrap();
+    ledger.products().ensure("q", None).unwrap();
     (dir, ledger)
 }
 
 /// Commits a batch of `keys` for `product` and returns its id.
 fn batch_of(ledger: &mut Ledger, product: &str, keys: &[&str]) -> i64 {
     let mut w = ledger
-        .begin_batch(product, "random", keys.len() as u64, None, &json!({}))
+        .batches()
+        .begin(product, "random", keys.len() as u64, None, &json!({}))
         .unwrap();
     for k in keys {
         w.insert_key(k).unwrap();
@@ -39,7 +40,7 @@ fn batch_of(ledger: &mut Ledger, product: &str, keys: &[&str]) -> i64 {
 /// The audit log's actions, oldest first, without the schema migrations (whose number
 /// grows with the schema; `migrations_apply_once_and_reopening_is_idempotent` checks them).
 fn actions(ledger: &Ledger) -> Vec<String> {
-    let mut log = ledger.audit_log(1000).unwrap();
+    let mut log = ledger.audit().recent(1000).unwrap();
     log.reverse();
     log.into_iter()
         .map(|e| e.action)
@@ -63,7 +64,8 @@ fn migrations_apply_once_and_reopening_is_idempotent() {
         let ledger = Ledger::open(&path).unwrap();
         assert_eq!(ledger.schema_version().unwrap(), SCHEMA_VERSION);
         let migrations: Vec<_> = ledger
-            .audit_log(1000)
+            .audit()
+            .recent(1000)
             .unwrap()
             .into_iter()
             .filter(|e| e.action == "ledger.migrate")
@@ -75,7 +77,7 @@ fn migrations_apply_once_and_reopening_is_idempotent() {
         );
         assert!(actions(&ledger).is_empty());
     }
-    let mut log = Ledger::open(&path).unwrap().audit_log(10).unwrap();
+    let mut log = Ledger::open(&path).unwrap().audit().recent(10).unwrap();
     log.reverse();
     assert_eq!(log[0].detail, json!({ "from": 0, "to": 1 }));
     assert_eq!(
@@ -122,7 +124,7 @@ fn migration_7_moves_key_terms_into_the_keys_rows_unchanged() {
     schema_6_ledger(&path, r#"{"licensee_name":"Bo"}"#);
     let ledger = Ledger::open(&path).unwrap();
     assert_eq!(ledger.schema_version().unwrap(), SCHEMA_VERSION);
-    let terms = ledger.key_terms("p", "AB12-cd34").unwrap().unwrap();
+    let terms = ledger.keys().terms("p", "AB12-cd34").unwrap().unwrap();
     assert_eq!(terms.template.as_deref(), Some("pro"));
     assert_eq!((terms.prior_activations, terms.prior_deactivations), (2, 1));
     assert_eq!(terms.source.as_deref(), Some("cryptlex-v2 line 2"));
@@ -137,13 +139,13 @@ fn migration_7_moves_key_terms_into_the_keys_rows_unchanged() {
             "metadata": { "plan": "pro", "seats": 3 },
         })
     );
-    let second = ledger.key_terms("p", "EF56-GH78").unwrap().unwrap();
+    let second = ledger.keys().terms("p", "EF56-GH78").unwrap().unwrap();
     assert_eq!(second.spec.licensee_name.as_deref(), Some("Bo"));
-    assert_eq!(ledger.key_terms("p", "GEN-0001").unwrap(), None);
+    assert_eq!(ledger.keys().terms("p", "GEN-0001").unwrap(), None);
     // The loose lookup finds imported keys through the new index, and only them.
-    let found = ledger.find_key("p", "ab12 CD34").unwrap().unwrap();
+    let found = ledger.keys().find("p", "ab12 CD34").unwrap().unwrap();
     assert_eq!(found.key, "AB12-cd34");
-    assert_eq!(ledger.find_key("p", "gen_0001").unwrap(), None);
+    assert_eq!(ledger.keys().find("p", "gen_0001").unwrap(), None);
     let old_table: i64 = ledger
         .connection()
         .query_row(
@@ -155,7 +157,8 @@ fn migration_7_moves_key_terms_into_the_keys_rows_unchanged() {
     assert_eq!(old_table, 0);
     // Statuses and listings are as before.
     let listed = ledger
-        .list_keys(&airseal_vendor::ledger::KeyFilter {
+        .keys()
+        .list(&airseal_vendor::ledger::KeyFilter {
             email: Some("ADA@".into()),
             ..Default::default()
         })
@@ -257,11 +260,11 @@ fn wal_foreign_keys_and_synchronous_normal_are_on() {
 
 #[test]
 fn products_are_recorded_once_and_renames_are_audited() {
-    let (_dir, mut ledger) = new_ledger();
-    assert!(!ledger.ensure_product("p", Some("Product P")).unwrap());
-    assert!(!ledger.ensure_product("p", None).unwrap());
-    assert!(ledger.ensure_product("p", Some("Product P 2")).unwrap());
-    let products = ledger.list_products().unwrap();
+    let (_dir, ledger) = new_ledger();
+    assert!(!ledger.products().ensure("p", Some("Product P")).unwrap());
+    assert!(!ledger.products().ensure("p", None).unwrap());
+    assert!(ledger.products().ensure("p", Some("Product P 2")).unwrap());
+    let products = ledger.products().list().unwrap();
     let ids: Vec<_> = products.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["p", "q"]);
     assert_eq!(products[0].name.as_deref(), Some("Product P 2"));
@@ -270,24 +273,39 @@ fn products_are_recorded_once_and_renames_are_audited() {
         ["product.create", "product.create", "product.rename"]
     );
     assert!(matches!(
-        ledger.ensure_product("", None),
+        ledger.products().ensure("", None),
         Err(LedgerError::EmptyProductId)
     ));
 }
 
 #[test]
 fn templates_are_stored_and_changes_audited() {
-    let (_dir, mut ledger) = new_ledger();
-    assert!(ledger.put_template("p", "pro", "days = 365\n").unwrap());
-    assert!(!ledger.put_template("p", "pro", "days = 365\n").unwrap());
-    assert!(ledger.put_template("p", "pro", "days = 30\n").unwrap());
+    let (_dir, ledger) = new_ledger();
+    assert!(
+        ledger
+            .products()
+            .put_template("p", "pro", "days = 365\n")
+            .unwrap()
+    );
+    assert!(
+        !ledger
+            .products()
+            .put_template("p", "pro", "days = 365\n")
+            .unwrap()
+    );
+    assert!(
+        ledger
+            .products()
+            .put_template("p", "pro", "days = 30\n")
+            .unwrap()
+    );
     assert_eq!(
-        ledger.template("p", "pro").unwrap().as_deref(),
+        ledger.products().template("p", "pro").unwrap().as_deref(),
         Some("days = 30\n")
     );
-    assert_eq!(ledger.template("p", "basic").unwrap(), None);
+    assert_eq!(ledger.products().template("p", "basic").unwrap(), None);
     assert!(matches!(
-        ledger.put_template("nope", "pro", ""),
+        ledger.products().put_template("nope", "pro", ""),
         Err(LedgerError::UnknownProduct { .. })
     ));
     let log = actions(&ledger);
@@ -296,10 +314,11 @@ fn templates_are_stored_and_changes_audited() {
 
 #[test]
 fn a_committed_batch_records_its_keys_and_an_audit_row() {
-    let (dir, mut ledger) = new_ledger();
+    let (dir, ledger) = new_ledger();
     let out = dir.path().join("keys.csv");
     let mut w = ledger
-        .begin_batch("p", "random", 3, Some(&out), &json!({ "pattern": "XXXXX" }))
+        .batches()
+        .begin("p", "random", 3, Some(&out), &json!({ "pattern": "XXXXX" }))
         .unwrap();
     let id = w.batch_id();
     assert!(w.insert_key("AAAAA").unwrap());
@@ -308,9 +327,9 @@ fn a_committed_batch_records_its_keys_and_an_audit_row() {
     assert_eq!(w.inserted(), 3);
     assert_eq!(w.commit().unwrap(), id);
 
-    assert_eq!(ledger.count_keys("p").unwrap(), 3);
-    assert_eq!(ledger.count_keys("q").unwrap(), 0);
-    let batch = ledger.batch(id).unwrap().unwrap();
+    assert_eq!(ledger.keys().count("p").unwrap(), 3);
+    assert_eq!(ledger.keys().count("q").unwrap(), 0);
+    let batch = ledger.batches().get(id).unwrap().unwrap();
     assert_eq!(batch.product, "p");
     assert_eq!(batch.kind, "random");
     assert_eq!((batch.requested, batch.inserted), (3, 3));
@@ -318,16 +337,16 @@ fn a_committed_batch_records_its_keys_and_an_audit_row() {
     assert_eq!(batch.output.as_deref(), Some(out.as_path()));
     assert_eq!(batch.params, json!({ "pattern": "XXXXX" }));
 
-    let key = ledger.key_info(Some("p"), "BBBBB").unwrap().unwrap();
+    let key = ledger.keys().info(Some("p"), "BBBBB").unwrap().unwrap();
     assert_eq!(key.batch, id);
     assert_eq!(key.kind, "random");
     assert_eq!(key.status, KeyStatus::Active);
     assert_eq!(key.created, batch.created);
-    assert_eq!(ledger.key_info(None, "BBBBB").unwrap(), Some(key));
-    assert_eq!(ledger.key_info(Some("q"), "BBBBB").unwrap(), None);
-    assert_eq!(ledger.key_info(None, "ZZZZZ").unwrap(), None);
+    assert_eq!(ledger.keys().info(None, "BBBBB").unwrap(), Some(key));
+    assert_eq!(ledger.keys().info(Some("q"), "BBBBB").unwrap(), None);
+    assert_eq!(ledger.keys().info(None, "ZZZZZ").unwrap(), None);
 
-    let log = ledger.audit_log(1).unwrap();
+    let log = ledger.audit().recent(1).unwrap();
     assert_eq!(log[0].action, "batch.commit");
     assert_eq!(log[0].subject, id.to_string());
     assert_eq!(log[0].detail["inserted"], 3);
@@ -340,19 +359,20 @@ fn dropping_a_batch_without_commit_leaves_nothing() {
     let before = actions(&ledger);
     let id = {
         let mut w = ledger
-            .begin_batch("p", "random", 2, None, &json!({}))
+            .batches()
+            .begin("p", "random", 2, None, &json!({}))
             .unwrap();
         assert!(w.insert_key("AAAAA").unwrap());
         assert_eq!(w.insert_keys(&["BBBBB", "CCCCC"]).unwrap(), [true, true]);
         w.batch_id()
     };
-    assert_eq!(ledger.batch(id).unwrap(), None);
-    assert!(ledger.pending_batches().unwrap().is_empty());
-    assert_eq!(ledger.count_keys("p").unwrap(), 0);
+    assert_eq!(ledger.batches().get(id).unwrap(), None);
+    assert!(ledger.batches().pending().unwrap().is_empty());
+    assert_eq!(ledger.keys().count("p").unwrap(), 0);
     assert_eq!(actions(&ledger), before);
     // The ledger is usable afterwards, and the keys can be recorded for real.
     batch_of(&mut ledger, "p", &["AAAAA"]);
-    assert_eq!(ledger.count_keys("p").unwrap(), 1);
+    assert_eq!(ledger.keys().count("p").unwrap(), 1);
 }
 
 #[test]
@@ -361,7 +381,8 @@ fn duplicates_are_refused_within_a_batch_and_against_earlier_ones() {
     batch_of(&mut ledger, "p", &["AAAAA", "BBBBB"]);
 
     let mut w = ledger
-        .begin_batch("p", "random", 6, None, &json!({}))
+        .batches()
+        .begin("p", "random", 6, None, &json!({}))
         .unwrap();
     assert!(!w.insert_key("AAAAA").unwrap(), "from an earlier batch");
     assert!(w.insert_key("CCCCC").unwrap());
@@ -375,11 +396,11 @@ fn duplicates_are_refused_within_a_batch_and_against_earlier_ones() {
     assert_eq!(flags, [true, false, true, false, false, true, false]);
     assert_eq!(w.inserted(), 4);
     let id = w.commit().unwrap();
-    assert_eq!(ledger.batch(id).unwrap().unwrap().inserted, 4);
-    assert_eq!(ledger.count_keys("p").unwrap(), 6);
+    assert_eq!(ledger.batches().get(id).unwrap().unwrap().inserted, 4);
+    assert_eq!(ledger.keys().count("p").unwrap(), 6);
     // Keys come back in the order they were offered, not the order they were inserted.
     assert_eq!(
-        ledger.batch_keys(id).unwrap(),
+        ledger.batches().keys(id).unwrap(),
         ["CCCCC", "ZZZZZ", "DDDDD", "EEEEE"]
     );
 }
@@ -389,20 +410,22 @@ fn the_same_key_may_belong_to_two_products() {
     let (_dir, mut ledger) = new_ledger();
     batch_of(&mut ledger, "p", &["AAAAA"]);
     let mut w = ledger
-        .begin_batch("q", "random", 1, None, &json!({}))
+        .batches()
+        .begin("q", "random", 1, None, &json!({}))
         .unwrap();
     assert!(w.insert_key("AAAAA").unwrap());
     w.commit().unwrap();
-    assert_eq!(ledger.count_keys("q").unwrap(), 1);
+    assert_eq!(ledger.keys().count("q").unwrap(), 1);
     assert_eq!(
         ledger
-            .key_info(Some("q"), "AAAAA")
+            .keys()
+            .info(Some("q"), "AAAAA")
             .unwrap()
             .unwrap()
             .product,
         "q"
     );
-    match ledger.key_info(None, "AAAAA") {
+    match ledger.keys().info(None, "AAAAA") {
         Err(LedgerError::AmbiguousKey { products, .. }) => assert_eq!(products, ["p", "q"]),
         other => panic!("expected AmbiguousKey, got {other:?}"),
     }
@@ -410,13 +433,16 @@ fn the_same_key_may_belong_to_two_products() {
 
 #[test]
 fn batches_need_a_known_product_and_non_empty_keys() {
-    let (_dir, mut ledger) = new_ledger();
+    let (_dir, ledger) = new_ledger();
     assert!(matches!(
-        ledger.begin_batch("nope", "random", 1, None, &json!({})),
+        ledger
+            .batches()
+            .begin("nope", "random", 1, None, &json!({})),
         Err(LedgerError::UnknownProduct { .. })
     ));
     let mut w = ledger
-        .begin_batch("p", "random", 1, None, &json!({}))
+        .batches()
+        .begin("p", "random", 1, None, &json!({}))
         .unwrap();
     assert!(matches!(w.insert_key(""), Err(LedgerError::EmptyKey)));
     assert!(matches!(
@@ -428,9 +454,10 @@ fn batches_need_a_known_product_and_non_empty_keys() {
 
 #[test]
 fn the_audit_log_is_append_only() {
-    let (_dir, mut ledger) = new_ledger();
+    let (_dir, ledger) = new_ledger();
     let id = ledger
-        .audit(
+        .audit()
+        .record(
             "license.issue",
             "p",
             &json!({ "licensee": "jane@example.com" }),
@@ -447,7 +474,7 @@ fn the_audit_log_is_append_only() {
     assert!(e.to_string().contains("append-only"), "{e}");
     let e = c.execute("DELETE FROM audit", []).unwrap_err();
     assert!(e.to_string().contains("append-only"), "{e}");
-    let last = &ledger.audit_log(1).unwrap()[0];
+    let last = &ledger.audit().recent(1).unwrap()[0];
     assert_eq!((last.id, last.action.as_str()), (id, "license.issue"));
     assert_eq!(last.detail["licensee"], "jane@example.com");
 }
@@ -458,26 +485,33 @@ fn key_status_changes_are_audited() {
     batch_of(&mut ledger, "p", &["AAAAA"]);
     assert_eq!(
         ledger
-            .set_key_status("p", "AAAAA", KeyStatus::Revoked)
+            .keys()
+            .set_status("p", "AAAAA", KeyStatus::Revoked)
             .unwrap(),
         KeyStatus::Active
     );
     assert_eq!(
-        ledger.key_info(Some("p"), "AAAAA").unwrap().unwrap().status,
+        ledger
+            .keys()
+            .info(Some("p"), "AAAAA")
+            .unwrap()
+            .unwrap()
+            .status,
         KeyStatus::Revoked
     );
-    let n = ledger.audit_log(100).unwrap().len();
+    let n = ledger.audit().recent(100).unwrap().len();
     // Setting the same status again changes and audits nothing.
     ledger
-        .set_key_status("p", "AAAAA", KeyStatus::Revoked)
+        .keys()
+        .set_status("p", "AAAAA", KeyStatus::Revoked)
         .unwrap();
-    assert_eq!(ledger.audit_log(100).unwrap().len(), n);
-    let last = &ledger.audit_log(1).unwrap()[0];
+    assert_eq!(ledger.audit().recent(100).unwrap().len(), n);
+    let last = &ledger.audit().recent(1).unwrap()[0];
     assert_eq!(last.action, "key.status");
     assert_eq!(last.subject, "p/AAAAA");
     assert_eq!(last.detail, json!({ "from": "active", "to": "revoked" }));
     assert!(matches!(
-        ledger.set_key_status("q", "AAAAA", KeyStatus::Revoked),
+        ledger.keys().set_status("q", "AAAAA", KeyStatus::Revoked),
         Err(LedgerError::UnknownKey { .. })
     ));
 }
@@ -487,13 +521,14 @@ fn pending_batches_are_listed_until_completed_or_aborted() {
     let (dir, mut ledger) = new_ledger();
     let out = dir.path().join("a.txt");
     let mut w = ledger
-        .begin_batch("p", "random", 2, Some(&out), &json!({ "format": "txt" }))
+        .batches()
+        .begin("p", "random", 2, Some(&out), &json!({ "format": "txt" }))
         .unwrap();
     w.insert_keys(&["BBBBB", "AAAAA"]).unwrap();
     let a = w.commit().unwrap();
     let b = batch_of(&mut ledger, "p", &["CCCCC", "DDDDD"]);
 
-    let pending = ledger.pending_batches().unwrap();
+    let pending = ledger.batches().pending().unwrap();
     assert_eq!(pending.iter().map(|p| p.id).collect::<Vec<_>>(), [a, b]);
     assert_eq!(pending[0].output.as_deref(), Some(out.as_path()));
     assert_eq!(pending[0].params["format"], "txt");
@@ -501,7 +536,8 @@ fn pending_batches_are_listed_until_completed_or_aborted() {
     // Recovery reads the keys back in the order they were offered.
     let mut seen = Vec::new();
     let n = ledger
-        .for_each_batch_key(a, |k| {
+        .batches()
+        .for_each_key(a, |k| {
             seen.push(k.to_string());
             Ok::<(), LedgerError>(())
         })
@@ -509,40 +545,40 @@ fn pending_batches_are_listed_until_completed_or_aborted() {
     assert_eq!(n, 2);
     assert_eq!(seen, ["BBBBB", "AAAAA"]);
 
-    ledger.mark_batch_complete(a).unwrap();
-    ledger.mark_batch_complete(a).unwrap(); // again: nothing to do
-    assert_eq!(ledger.abort_batch(b).unwrap(), 2);
-    assert!(ledger.pending_batches().unwrap().is_empty());
+    ledger.batches().mark_complete(a).unwrap();
+    ledger.batches().mark_complete(a).unwrap(); // again: nothing to do
+    assert_eq!(ledger.batches().abort(b).unwrap(), 2);
+    assert!(ledger.batches().pending().unwrap().is_empty());
     assert_eq!(
-        ledger.batch(a).unwrap().unwrap().status,
+        ledger.batches().get(a).unwrap().unwrap().status,
         BatchStatus::Complete
     );
     assert_eq!(
-        ledger.batch(b).unwrap().unwrap().status,
+        ledger.batches().get(b).unwrap().unwrap().status,
         BatchStatus::Aborted
     );
-    assert_eq!(ledger.count_keys("p").unwrap(), 2);
-    assert!(ledger.batch_keys(b).unwrap().is_empty());
+    assert_eq!(ledger.keys().count("p").unwrap(), 2);
+    assert!(ledger.batches().keys(b).unwrap().is_empty());
     assert!(matches!(
-        ledger.mark_batch_complete(b),
+        ledger.batches().mark_complete(b),
         Err(LedgerError::BatchNotPending {
             status: BatchStatus::Aborted,
             ..
         })
     ));
     assert!(matches!(
-        ledger.abort_batch(a),
+        ledger.batches().abort(a),
         Err(LedgerError::BatchNotPending {
             status: BatchStatus::Complete,
             ..
         })
     ));
     assert!(matches!(
-        ledger.mark_batch_complete(999),
+        ledger.batches().mark_complete(999),
         Err(LedgerError::UnknownBatch { id: 999 })
     ));
     assert!(matches!(
-        ledger.batch_keys(999),
+        ledger.batches().keys(999),
         Err(LedgerError::UnknownBatch { id: 999 })
     ));
     let log = actions(&ledger);
@@ -557,9 +593,10 @@ fn a_second_connection_waits_for_the_batch_then_sees_all_of_it() {
     let (ready_tx, ready_rx) = mpsc::channel();
     let writer_path = path.clone();
     let writer = thread::spawn(move || {
-        let mut ledger = Ledger::open(&writer_path).unwrap();
+        let ledger = Ledger::open(&writer_path).unwrap();
         let mut w = ledger
-            .begin_batch("p", "random", 1000, None, &json!({}))
+            .batches()
+            .begin("p", "random", 1000, None, &json!({}))
             .unwrap();
         let keys: Vec<String> = (0..1000).map(|i| format!("K{i:05}")).collect();
         w.insert_keys(&keys).unwrap();
@@ -568,12 +605,12 @@ fn a_second_connection_waits_for_the_batch_then_sees_all_of_it() {
         w.commit().unwrap();
     });
     ready_rx.recv().unwrap();
-    let mut other = Ledger::open(&path).unwrap();
+    let other = Ledger::open(&path).unwrap();
     // Readers are not blocked, and see the ledger as it was before the batch.
-    assert_eq!(other.count_keys("p").unwrap(), 0);
+    assert_eq!(other.keys().count("p").unwrap(), 0);
     // A writer waits for the batch's lock (busy timeout) instead of failing...
     let start = Instant::now();
-    other.ensure_product("r", None).unwrap();
+    other.products().ensure("r", None).unwrap();
     assert!(
         start.elapsed() >= Duration::from_millis(300),
         "did not wait: {:?}",
@@ -581,13 +618,13 @@ fn a_second_connection_waits_for_the_batch_then_sees_all_of_it() {
     );
     writer.join().unwrap();
     // ...and afterwards sees the whole batch, never part of it.
-    assert_eq!(other.count_keys("p").unwrap(), 1000);
-    assert_eq!(other.pending_batches().unwrap()[0].inserted, 1000);
+    assert_eq!(other.keys().count("p").unwrap(), 1000);
+    assert_eq!(other.batches().pending().unwrap()[0].inserted, 1000);
 }
 
 #[test]
 fn bulk_batch_of_200_000_keys() {
-    let (_dir, mut ledger) = new_ledger();
+    let (_dir, ledger) = new_ledger();
     // Deterministic pseudo-random 20-symbol keys (xorshift), like real random keys.
     let alphabet = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let mut state = 0x9E37_79B9_7F4A_7C15_u64;
@@ -605,7 +642,8 @@ fn bulk_batch_of_200_000_keys() {
     let second: Vec<String> = (0..100_000).map(|_| next_key()).collect();
 
     let mut w = ledger
-        .begin_batch("p", "random", 200_000, None, &json!({}))
+        .batches()
+        .begin("p", "random", 200_000, None, &json!({}))
         .unwrap();
     let flags = w.insert_keys(&first).unwrap();
     assert!(flags.iter().all(|&f| f));
@@ -617,9 +655,9 @@ fn bulk_batch_of_200_000_keys() {
     assert_eq!(w.inserted(), 200_000);
     let id = w.commit().unwrap();
 
-    assert_eq!(ledger.count_keys("p").unwrap(), 200_000);
-    assert_eq!(ledger.batch(id).unwrap().unwrap().inserted, 200_000);
-    let keys = ledger.batch_keys(id).unwrap();
+    assert_eq!(ledger.keys().count("p").unwrap(), 200_000);
+    assert_eq!(ledger.batches().get(id).unwrap().unwrap().inserted, 200_000);
+    let keys = ledger.batches().keys(id).unwrap();
     assert_eq!(keys.len(), 200_000);
     assert_eq!(&keys[..100_000], first.as_slice());
     assert_eq!(&keys[100_000..], second.as_slice());
@@ -632,7 +670,7 @@ fn crash_child() {
     let Ok(path) = std::env::var("AIRSEAL_LEDGER_CRASH") else {
         return;
     };
-    let mut ledger = Ledger::open(Path::new(&path)).unwrap();
+    let ledger = Ledger::open(Path::new(&path)).unwrap();
     // A tiny page cache makes SQLite spill uncommitted pages into the WAL mid-batch, the
     // hardest case for "nothing recorded".
     ledger
@@ -641,7 +679,8 @@ fn crash_child() {
         .unwrap();
     let commit = std::env::var("AIRSEAL_LEDGER_CRASH_COMMIT").is_ok();
     let mut w = ledger
-        .begin_batch(
+        .batches()
+        .begin(
             "p",
             "random",
             20_000,
@@ -688,17 +727,17 @@ fn a_killed_batch_leaves_nothing_or_a_pending_batch() {
 
     run_crash_child(&path, false);
     let ledger = Ledger::open(&path).unwrap();
-    assert_eq!(ledger.count_keys("p").unwrap(), 0);
-    assert!(ledger.pending_batches().unwrap().is_empty());
+    assert_eq!(ledger.keys().count("p").unwrap(), 0);
+    assert!(ledger.batches().pending().unwrap().is_empty());
     drop(ledger);
 
     run_crash_child(&path, true);
-    let mut ledger = Ledger::open(&path).unwrap();
-    let pending = ledger.pending_batches().unwrap();
+    let ledger = Ledger::open(&path).unwrap();
+    let pending = ledger.batches().pending().unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].inserted, 20_000);
-    assert_eq!(ledger.count_keys("p").unwrap(), 20_000);
-    assert_eq!(ledger.batch_keys(pending[0].id).unwrap().len(), 20_000);
-    ledger.mark_batch_complete(pending[0].id).unwrap();
-    assert!(ledger.pending_batches().unwrap().is_empty());
+    assert_eq!(ledger.keys().count("p").unwrap(), 20_000);
+    assert_eq!(ledger.batches().keys(pending[0].id).unwrap().len(), 20_000);
+    ledger.batches().mark_complete(pending[0].id).unwrap();
+    assert!(ledger.batches().pending().unwrap().is_empty());
 }

@@ -45,8 +45,8 @@ struct Vendor {
 
 fn vendor() -> Vendor {
     let dir = tempfile::tempdir().unwrap();
-    let mut ledger = Ledger::open(&dir.path().join("ledger.sqlite3")).unwrap();
-    ledger.ensure_product("photo-pro", None).unwrap();
+    let ledger = Ledger::open(&dir.path().join("ledger.sqlite3")).unwrap();
+    ledger.products().ensure("photo-pro", None).unwrap();
     Vendor {
         _dir: dir,
         ledger,
@@ -59,7 +59,8 @@ impl Vendor {
     fn batch(&mut self, keys: &[&str]) -> i64 {
         let mut w = self
             .ledger
-            .begin_batch("photo-pro", "random", keys.len() as u64, None, &json!({}))
+            .batches()
+            .begin("photo-pro", "random", keys.len() as u64, None, &json!({}))
             .unwrap();
         for k in keys {
             assert!(w.insert_key(k).unwrap());
@@ -72,7 +73,7 @@ impl Vendor {
     }
 
     fn list(&self, filter: LicenseFilter) -> Vec<LicenseRecord> {
-        self.ledger.list_licenses(&filter).unwrap()
+        self.ledger.licenses().list(&filter).unwrap()
     }
 
     fn count(&self) -> usize {
@@ -116,13 +117,14 @@ fn spec(email: &str, key: Option<&str>) -> LicenseSpec {
 
 #[test]
 fn a_single_issue_is_recorded_with_its_fields_and_audited_together() {
-    let mut v = vendor();
+    let v = vendor();
     let (claims, bytes) = v
         .issuer
         .issue_spec(&spec("Jane@Example.com", Some("AB-CD")), NOW)
         .unwrap();
     v.ledger
-        .record_license(&claims, &json!({ "key_id": "k1" }))
+        .licenses()
+        .record(&claims, &json!({ "key_id": "k1" }))
         .unwrap();
     let rows = v.list(LicenseFilter::default());
     assert_eq!(
@@ -150,7 +152,8 @@ fn a_single_issue_is_recorded_with_its_fields_and_audited_together() {
     ));
     let audit = v
         .ledger
-        .search_audit(&AuditFilter {
+        .audit()
+        .search(&AuditFilter {
             action: Some("license.issue".into()),
             ..AuditFilter::default()
         })
@@ -160,11 +163,12 @@ fn a_single_issue_is_recorded_with_its_fields_and_audited_together() {
     assert_eq!(audit[0].detail["key_id"], "k1");
     assert_eq!(audit[0].detail["product_key"], "AB-CD");
     // Recording the same document twice is refused, and the refusal audits nothing.
-    assert!(v.ledger.record_license(&claims, &json!({})).is_err());
+    assert!(v.ledger.licenses().record(&claims, &json!({})).is_err());
     assert_eq!(v.count(), 1);
     assert_eq!(
         v.ledger
-            .search_audit(&AuditFilter {
+            .audit()
+            .search(&AuditFilter {
                 action: Some("license.issue".into()),
                 ..AuditFilter::default()
             })
@@ -227,7 +231,8 @@ fn batch_licenses_are_recorded_in_one_transaction_in_their_order() {
         .collect();
     let n = v
         .ledger
-        .record_batch_licenses(batch, &claims, &json!({ "issued": 3 }))
+        .licenses()
+        .record_batch(batch, &claims, &json!({ "issued": 3 }))
         .unwrap();
     assert_eq!(n, 3);
     let rows = v.list(LicenseFilter {
@@ -242,7 +247,8 @@ fn batch_licenses_are_recorded_in_one_transaction_in_their_order() {
     );
     let audit = v
         .ledger
-        .search_audit(&AuditFilter {
+        .audit()
+        .search(&AuditFilter {
             action: Some("license.issue_batch".into()),
             ..AuditFilter::default()
         })
@@ -254,7 +260,7 @@ fn batch_licenses_are_recorded_in_one_transaction_in_their_order() {
 
     // A batch that does not exist, or a document recorded twice: nothing at all.
     assert!(matches!(
-        v.ledger.record_batch_licenses(99, &claims, &json!({})),
+        v.ledger.licenses().record_batch(99, &claims, &json!({})),
         Err(LedgerError::UnknownBatch { id: 99 })
     ));
     let fresh = v
@@ -264,7 +270,8 @@ fn batch_licenses_are_recorded_in_one_transaction_in_their_order() {
         .0;
     assert!(
         v.ledger
-            .record_batch_licenses(batch, &[fresh, claims[0].clone()], &json!({}))
+            .licenses()
+            .record_batch(batch, &[fresh, claims[0].clone()], &json!({}))
             .is_err()
     );
     assert_eq!(v.count(), 3);
@@ -280,21 +287,22 @@ fn filters_narrow_by_product_key_license_email_and_source() {
         .unwrap()
         .0;
     v.ledger
-        .record_batch_licenses(batch, std::slice::from_ref(&imported), &json!({}))
+        .licenses()
+        .record_batch(batch, std::slice::from_ref(&imported), &json!({}))
         .unwrap();
     let generated = v
         .issuer
         .issue_spec(&spec("JOHN@example.org", Some("CCCCDDDD")), NOW)
         .unwrap()
         .0;
-    v.ledger.record_license(&generated, &json!({})).unwrap();
+    v.ledger.licenses().record(&generated, &json!({})).unwrap();
     let mut other = v
         .issuer
         .issue_spec(&spec("jane@example.com", None), NOW)
         .unwrap()
         .0;
     other.product = "video-pro".into();
-    v.ledger.record_license(&other, &json!({})).unwrap();
+    v.ledger.licenses().record(&other, &json!({})).unwrap();
 
     let ids =
         |f: LicenseFilter| -> Vec<String> { v.list(f).into_iter().map(|r| r.license_id).collect() };
@@ -406,7 +414,8 @@ fn a_large_batch_is_recorded_whole() {
         .collect();
     assert_eq!(
         v.ledger
-            .record_batch_licenses(batch, &claims, &json!({}))
+            .licenses()
+            .record_batch(batch, &claims, &json!({}))
             .unwrap(),
         20_000
     );

@@ -97,13 +97,14 @@ pub fn plan(
     now: UnixTime,
 ) -> Result<Plan, PlanError> {
     let product = ledger
-        .import_info(batch)?
+        .imports()
+        .get(batch)?
         .ok_or(LedgerError::UnknownBatch { id: batch })?
         .product;
     let mut templates: HashMap<String, LicenseSpec> = HashMap::new();
     let mut jobs = Vec::new();
     let mut skipped = Vec::new();
-    for k in ledger.import_keys(batch)? {
+    for k in ledger.imports().keys(batch)? {
         if k.status != KeyStatus::Active {
             skipped.push(Skipped {
                 key: k.key,

@@ -4,7 +4,7 @@
 //!
 //! [`parse_export`] reads a file into valid rows and rejected rows without touching the
 //! ledger; [`import`] then writes the valid rows as one batch in one transaction
-//! ([`Ledger::write_import`]) and returns an [`ImportReport`] that puts every data row in
+//! ([`crate::ledger::Imports::write`]) and returns an [`ImportReport`] that puts every data row in
 //! exactly one bucket: `read = imported + already_present + rejected`.
 //!
 //! # Columns
@@ -1502,7 +1502,7 @@ pub fn write_parsed(
             report
         };
     let mut stored: Option<ImportReport> = None;
-    let (batch, outcomes) = ledger.write_import(&w, &rows, |batch, outcomes| {
+    let (batch, outcomes) = ledger.imports().write(&w, &rows, |batch, outcomes| {
         let mut rej = rejections.clone();
         let report = build(batch, outcomes, &mut rej);
         let json = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);

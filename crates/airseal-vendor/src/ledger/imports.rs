@@ -13,11 +13,12 @@ use std::collections::{BTreeSet, HashSet};
 use rusqlite::{Connection, OptionalExtension as _, params};
 use serde_json::Value;
 
+use super::audit::audit_in;
+use super::error::db;
 use super::lookup;
 use super::terms::{key_terms_in, put_key_terms_in, terms_from_record};
 use super::{
-    BatchId, KeyStatus, KeyTerms, KeyWithTerms, Ledger, LedgerError, TermsRecord, audit_in, db,
-    now, parse_json,
+    BatchId, KeyStatus, KeyTerms, KeyWithTerms, Ledger, LedgerError, TermsRecord, now, parse_json,
 };
 use crate::issue::LicenseSpec;
 
@@ -186,7 +187,20 @@ fn status_in(conn: &Connection, product: &str, key: &str) -> Result<KeyStatus, L
     KeyStatus::from_ledger(&s)
 }
 
+/// The imports of a ledger: `ledger.imports()`.
+#[derive(Clone, Copy, Debug)]
+pub struct Imports<'a> {
+    pub(super) ledger: &'a Ledger,
+}
+
 impl Ledger {
+    /// Imports from other platforms: writing one, and reading back what it wrote.
+    pub fn imports(&self) -> Imports<'_> {
+        Imports { ledger: self }
+    }
+}
+
+impl Imports<'_> {
     /// Writes an import: one batch of kind `import` holding the new keys, their terms and
     /// statuses, the replaced terms of existing keys when `w.update` is set, an `imports`
     /// row with the report `report` builds from the outcomes, and audit rows — all in one
@@ -199,19 +213,20 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::UnknownProduct`], [`LedgerError::EmptyKey`], [`LedgerError::Busy`], or
     /// a database error; nothing is then recorded.
-    pub fn write_import(
-        &mut self,
+    pub fn write(
+        &self,
         w: &ImportWrite<'_>,
         rows: &[ImportRow],
         report: impl FnOnce(Option<BatchId>, &[RowOutcome]) -> Value,
     ) -> Result<(Option<BatchId>, Vec<RowOutcome>), LedgerError> {
         // A dry run rolls back: writing it once instead of twice would save nothing.
         let bulk = if w.dry_run { 0 } else { rows.len() };
-        self.bulk_journal(bulk, |ledger| ledger.write_import_in(w, rows, report))
+        self.ledger
+            .bulk_journal(bulk, |ledger| ledger.imports().write_in(w, rows, report))
     }
 
-    fn write_import_in(
-        &mut self,
+    fn write_in(
+        &self,
         w: &ImportWrite<'_>,
         rows: &[ImportRow],
         report: impl FnOnce(Option<BatchId>, &[RowOutcome]) -> Value,
@@ -222,7 +237,7 @@ impl Ledger {
             "update": w.update,
         });
         let product = w.product;
-        let mut writer = self.begin_batch(
+        let mut writer = self.ledger.batches().begin(
             product,
             "import",
             u64::try_from(rows.len()).unwrap_or(u64::MAX),
@@ -328,9 +343,10 @@ impl Ledger {
     ///
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
-    pub fn import_info(&self, batch: BatchId) -> Result<Option<ImportInfo>, LedgerError> {
+    pub fn get(&self, batch: BatchId) -> Result<Option<ImportInfo>, LedgerError> {
         let raw = self
-            .conn
+            .ledger
+            .connection()
             .query_row(
                 "SELECT batch, product, preset, file, at, report FROM imports WHERE batch = ?1",
                 [batch],
@@ -366,8 +382,8 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::UnknownBatch`] when `batch` is not an import, a database error, or
     /// [`LedgerError::Corrupt`].
-    pub fn import_keys(&self, batch: BatchId) -> Result<Vec<ImportedKey>, LedgerError> {
-        let Some(info) = self.import_info(batch)? else {
+    pub fn keys(&self, batch: BatchId) -> Result<Vec<ImportedKey>, LedgerError> {
+        let Some(info) = self.get(batch)? else {
             return Err(LedgerError::UnknownBatch { id: batch });
         };
         let queries = [
@@ -380,7 +396,8 @@ impl Ledger {
         let mut out = Vec::new();
         for sql in queries {
             let mut st = self
-                .conn
+                .ledger
+                .connection()
                 .prepare(sql)
                 .map_err(db("reading imported keys"))?;
             let mut rows = st

@@ -5,8 +5,8 @@
 //!
 //! A row is written inside the transaction of the change that produced the license: the
 //! seat transaction for activation responses ([`super::SeatTx`]), one transaction for a
-//! whole batch ([`Ledger::record_batch_licenses`]), or its own transaction with its audit
-//! row for a single issue ([`Ledger::record_license`]). The columns copy the claims a
+//! whole batch ([`Licenses::record_batch`]), or its own transaction with its audit
+//! row for a single issue ([`Licenses::record`]). The columns copy the claims a
 //! vendor searches by; the signed document itself is not kept here (activation responses
 //! keep their last one in `activations.response`).
 
@@ -17,7 +17,11 @@ use airseal_core::{LicenseClaims, LicenseKind};
 use rusqlite::{Connection, Row, ToSql, params_from_iter};
 use serde_json::{Value, json};
 
-use super::{ActivationId, BatchId, Ledger, LedgerError, audit_in, db};
+use super::audit::audit_in;
+use super::batches::batch_status;
+use super::connection::write_tx;
+use super::error::db;
+use super::{ActivationId, BatchId, Ledger, LedgerError};
 
 /// What signed a license.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -89,7 +93,7 @@ pub struct LicenseRecord {
     pub batch: Option<BatchId>,
 }
 
-/// Which licenses [`Ledger::list_licenses`] returns (every field narrows the list).
+/// Which licenses [`Licenses::list`] returns (every field narrows the list).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LicenseFilter {
     /// Only this product.
@@ -179,7 +183,7 @@ pub fn signed_claims(document: &[u8]) -> Result<LicenseClaims, LedgerError> {
 const KEY_FORM: &str =
     "lower(replace(replace(replace(replace(product_key, '-', ''), ' ', ''), '_', ''), '.', ''))";
 
-/// The key condition of [`Ledger::list_licenses`]: [`KEY_FORM`] of the stored key against
+/// The key condition of [`Licenses::list`]: [`KEY_FORM`] of the stored key against
 /// the searched key's [`loose_form`](super::lookup::loose_form), bound by the caller — the
 /// one Rust implementation of the rule. The `IS NOT NULL` term lets SQLite use the partial
 /// index.
@@ -243,7 +247,22 @@ fn check(raw: Raw) -> Result<LicenseRecord, LedgerError> {
     })
 }
 
+/// The signed licenses of a ledger: `ledger.licenses()`.
+#[derive(Clone, Copy, Debug)]
+pub struct Licenses<'a> {
+    pub(super) conn: &'a Connection,
+}
+
 impl Ledger {
+    /// Every signed license document: recording and listing them.
+    pub fn licenses(&self) -> Licenses<'_> {
+        Licenses {
+            conn: self.connection(),
+        }
+    }
+}
+
+impl Licenses<'_> {
     /// Records a license signed by `airseal issue` (or a vendor's own backend), with its
     /// `license.issue` audit row, in one transaction. `extra` (a JSON object: the signing
     /// key id, the output file, …) is added to the audit row's details.
@@ -251,12 +270,8 @@ impl Ledger {
     /// # Errors
     /// A database error (also when the `cti` is already recorded); nothing is then
     /// recorded.
-    pub fn record_license(
-        &mut self,
-        claims: &LicenseClaims,
-        extra: &Value,
-    ) -> Result<(), LedgerError> {
-        let tx = self.write_tx()?;
+    pub fn record(&self, claims: &LicenseClaims, extra: &Value) -> Result<(), LedgerError> {
+        let tx = write_tx(self.conn)?;
         record_license_in(&tx, claims, LicenseSource::Issue, None, None)?;
         let mut detail = json!({
             "product": claims.product,
@@ -284,14 +299,14 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::UnknownBatch`], or a database error (a `cti` recorded twice included);
     /// nothing is then recorded.
-    pub fn record_batch_licenses(
-        &mut self,
+    pub fn record_batch(
+        &self,
         batch: BatchId,
         licenses: &[LicenseClaims],
         detail: &Value,
     ) -> Result<u64, LedgerError> {
-        let tx = self.write_tx()?;
-        super::batch_status(&tx, batch)?;
+        let tx = write_tx(self.conn)?;
+        batch_status(&tx, batch)?;
         for claims in licenses {
             record_license_in(&tx, claims, LicenseSource::Batch, None, Some(batch))?;
         }
@@ -309,7 +324,7 @@ impl Ledger {
     ///
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
-    pub fn list_licenses(&self, filter: &LicenseFilter) -> Result<Vec<LicenseRecord>, LedgerError> {
+    pub fn list(&self, filter: &LicenseFilter) -> Result<Vec<LicenseRecord>, LedgerError> {
         let (sql, values) = select(filter);
         let mut st = self.conn.prepare(&sql).map_err(db("listing licenses"))?;
         let raws = st
@@ -321,7 +336,7 @@ impl Ledger {
     }
 }
 
-/// The query of [`Ledger::list_licenses`] and its parameters. Only the conditions given
+/// The query of [`Licenses::list`] and its parameters. Only the conditions given
 /// are in it: `?1 IS NULL OR column = ?1` would keep SQLite from using the indexes.
 fn select(filter: &LicenseFilter) -> (String, Vec<Box<dyn ToSql>>) {
     let mut conditions: Vec<String> = Vec::new();

@@ -33,7 +33,9 @@
 use airseal_core::productkey::canonical_form;
 use rusqlite::{Connection, OptionalExtension as _};
 
-use super::{Ledger, LedgerError, db, require_product};
+use super::LedgerError;
+use super::error::db;
+use super::products::require_product;
 
 /// The characters a loose match ignores (`SPEC.md` §15.6).
 const LOOSE_SEPARATORS: [char; 4] = ['-', ' ', '_', '.'];
@@ -201,18 +203,6 @@ pub(super) fn find_key_in(
             entered: entered.to_string(),
             keys,
         }),
-    }
-}
-
-impl Ledger {
-    /// The stored key an entry means: exact, then canonical form, then a loose match among
-    /// imported keys (see the module docs). `None` when nothing matches.
-    ///
-    /// # Errors
-    /// [`LedgerError::UnknownProduct`], [`LedgerError::AmbiguousEntry`] when the entry
-    /// loosely matches several imported keys, or a database error.
-    pub fn find_key(&self, product: &str, entered: &str) -> Result<Option<FoundKey>, LedgerError> {
-        find_key_in(&self.conn, product, entered)
     }
 }
 

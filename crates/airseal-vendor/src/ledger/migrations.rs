@@ -12,7 +12,8 @@
 
 use rusqlite::Connection;
 
-use super::{LedgerError, db};
+use super::LedgerError;
+use super::error::db;
 
 /// One schema migration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

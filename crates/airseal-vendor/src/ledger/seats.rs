@@ -7,7 +7,7 @@
 //!
 //! * **One live seat per (product, key, device key)**: a partial unique index. Asking again
 //!   from the same device is answered by re-issuing on the existing seat.
-//! * **Check and insert together**: [`Ledger::begin_seats`] takes SQLite's write lock
+//! * **Check and insert together**: [`Seats::begin`] takes SQLite's write lock
 //!   (`BEGIN IMMEDIATE`) *before* anything is read, so the seat count a caller checks
 //!   cannot change until it commits or drops the [`SeatTx`]. Two processes racing for the
 //!   last seat are serialised by the lock: the second one reads the first one's seat.
@@ -24,18 +24,17 @@ use std::collections::BTreeMap;
 use airseal_core::activation::{ActivationRequest, DeactivationProof, NONCE_LEN, Purpose};
 use airseal_core::claims::COMPONENT_HASH_LEN;
 use airseal_core::{KeyId, LicenseClaims};
-use rusqlite::{OptionalExtension as _, Row, Transaction, params};
+use rusqlite::{Connection, OptionalExtension as _, Row, Transaction, params};
 use serde_json::{Value, json};
 
+use super::audit::audit_in;
+use super::connection::write_tx;
+use super::error::db;
+use super::products::require_product;
 use super::{
-    BatchId, KeyStatus, Ledger, LedgerError, Revocation, audit_in, db, parse_json, require_product,
-    terms, to_u64,
+    BatchId, KeyStatus, KeyTerms, Ledger, LedgerError, Revocation, limit_of, parse_json, terms,
+    to_u64,
 };
-use crate::ledger::KeyTerms;
-
-mod listing;
-
-pub use listing::{ActivationFilter, AuditFilter, IssuedResponse, KeyFilter, KeyOverview};
 
 /// Identifies an activation: the `activations` table's integer primary key.
 pub type ActivationId = i64;
@@ -93,6 +92,38 @@ impl Activation {
     pub fn is_live(&self) -> bool {
         self.deactivated_at.is_none()
     }
+}
+
+/// Which activations [`Seats::list`] returns (every field narrows the list).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ActivationFilter {
+    /// Only this product.
+    pub product: Option<String>,
+    /// Only this product key (canonical form).
+    pub key: Option<String>,
+    /// Only this license id.
+    pub license_id: Option<String>,
+    /// Only devices whose key id or public key starts with this hex.
+    pub device: Option<String>,
+    /// Only licenses whose licensee e-mail contains this text.
+    pub email: Option<String>,
+    /// Only seats still held.
+    pub live_only: bool,
+    /// Only trials (`Some(true)`) or only key activations (`Some(false)`).
+    pub trials: Option<bool>,
+    /// At most this many rows.
+    pub limit: Option<u32>,
+}
+
+/// One response issued for an activation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedResponse {
+    /// Its `cti`.
+    pub token_id: Vec<u8>,
+    /// The nonce of the request it answered.
+    pub request_nonce: Vec<u8>,
+    /// When it was signed.
+    pub issued_at: i64,
 }
 
 /// The columns [`activation_from_row`] reads, in order.
@@ -253,7 +284,7 @@ pub struct SeatKey {
 }
 
 /// A write transaction over the seat tables: the ledger's write lock is held from
-/// [`Ledger::begin_seats`] until [`SeatTx::commit`] (or drop, which rolls back), so every
+/// [`Seats::begin`] until [`SeatTx::commit`] (or drop, which rolls back), so every
 /// read inside sees the state its writes will be checked against.
 pub struct SeatTx<'a> {
     tx: Transaction<'a>,
@@ -265,52 +296,39 @@ impl std::fmt::Debug for SeatTx<'_> {
     }
 }
 
+/// The activations (seats and trials) of a ledger: `ledger.seats()`.
+#[derive(Clone, Copy, Debug)]
+pub struct Seats<'a> {
+    pub(super) conn: &'a Connection,
+}
+
 impl Ledger {
+    /// Activations: the seat transaction, lookups, releases and listings.
+    pub fn seats(&self) -> Seats<'_> {
+        Seats {
+            conn: self.connection(),
+        }
+    }
+}
+
+impl<'a> Seats<'a> {
     /// Starts a seat transaction: takes the ledger's write lock (`BEGIN IMMEDIATE`, waiting
     /// up to [`super::BUSY_TIMEOUT`] for another process) before anything is read.
     ///
     /// # Errors
     /// [`LedgerError::Busy`], or a database error.
-    pub fn begin_seats(&mut self) -> Result<SeatTx<'_>, LedgerError> {
+    pub fn begin(&self) -> Result<SeatTx<'a>, LedgerError> {
         Ok(SeatTx {
-            tx: self.write_tx()?,
+            tx: write_tx(self.conn)?,
         })
-    }
-
-    /// Gives an existing key its own terms (or replaces them), audited: what an importer
-    /// records for each key, and how a vendor changes one key's limits by hand.
-    ///
-    /// # Errors
-    /// [`LedgerError::UnknownKey`], or a database error.
-    pub fn set_key_terms(
-        &mut self,
-        product: &str,
-        key: &str,
-        terms: &KeyTerms,
-    ) -> Result<(), LedgerError> {
-        let tx = self.write_tx()?;
-        terms::put_key_terms_in(&tx, product, key, &terms::TermsRecord::new(terms))?;
-        audit_in(
-            &tx,
-            "key.terms",
-            &format!("{product}/{key}"),
-            &json!({
-                "template": terms.template,
-                "prior_activations": terms.prior_activations,
-                "prior_deactivations": terms.prior_deactivations,
-                "source": terms.source,
-            }),
-        )?;
-        tx.commit().map_err(db("committing key terms"))?;
-        Ok(())
     }
 
     /// One activation by id.
     ///
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
-    pub fn activation(&self, id: ActivationId) -> Result<Option<Activation>, LedgerError> {
-        activation_where(&self.conn, "a.id = ?1", params![id])
+    pub fn get(&self, id: ActivationId) -> Result<Option<Activation>, LedgerError> {
+        activation_where(self.conn, "a.id = ?1", params![id])
     }
 
     /// Frees a seat without a proof from the device (a machine that was lost or wiped), as
@@ -320,13 +338,13 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::Corrupt`] naming the activation when it does not exist or is already
     /// free, or a database error.
-    pub fn release_activation(
-        &mut self,
+    pub fn release(
+        &self,
         id: ActivationId,
         reason: &str,
         now: i64,
     ) -> Result<Activation, LedgerError> {
-        let tx = self.write_tx()?;
+        let tx = write_tx(self.conn)?;
         let changed = tx
             .execute(
                 "UPDATE activations SET deactivated_at = ?2, deactivated_by = 'vendor'
@@ -351,10 +369,73 @@ impl Ledger {
         tx.commit().map_err(db("committing a released seat"))?;
         Ok(a)
     }
+
+    /// Activations matching `filter`, oldest first.
+    ///
+    /// # Errors
+    /// A database error, or [`LedgerError::Corrupt`].
+    pub fn list(&self, filter: &ActivationFilter) -> Result<Vec<Activation>, LedgerError> {
+        let sql = format!(
+            "SELECT {} FROM activations a
+             WHERE (?1 IS NULL OR a.product = ?1)
+               AND (?2 IS NULL OR a.key = ?2)
+               AND (?3 IS NULL OR a.license_id = ?3)
+               AND (?4 IS NULL OR instr(lower(hex(a.device_kid)), lower(?4)) = 1
+                               OR instr(lower(hex(a.device_key)), lower(?4)) = 1)
+               AND (?5 IS NULL OR instr(lower(a.email), lower(?5)) > 0)
+               AND (?6 = 0 OR a.deactivated_at IS NULL)
+               AND (?7 IS NULL OR (a.key IS NULL) = ?7)
+             ORDER BY a.id LIMIT ?8",
+            ACTIVATION_COLUMNS
+        );
+        let mut st = self.conn.prepare(&sql).map_err(db("listing activations"))?;
+        let raws = st
+            .query_map(
+                params![
+                    filter.product,
+                    filter.key,
+                    filter.license_id,
+                    filter.device,
+                    filter.email,
+                    filter.live_only,
+                    filter.trials,
+                    limit_of(filter.limit)
+                ],
+                raw_activation,
+            )
+            .map_err(db("listing activations"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db("listing activations"))?;
+        raws.into_iter().map(RawActivation::check).collect()
+    }
+
+    /// Every response issued for an activation, oldest first.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn responses(&self, id: ActivationId) -> Result<Vec<IssuedResponse>, LedgerError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT token_id, request_nonce, issued_at FROM responses
+                 WHERE activation = ?1 ORDER BY issued_at, token_id",
+            )
+            .map_err(db("reading responses"))?;
+        st.query_map([id], |r| {
+            Ok(IssuedResponse {
+                token_id: r.get(0)?,
+                request_nonce: r.get(1)?,
+                issued_at: r.get(2)?,
+            })
+        })
+        .map_err(db("reading responses"))?
+        .collect::<Result<_, _>>()
+        .map_err(db("reading responses"))
+    }
 }
 
 fn activation_where(
-    conn: &rusqlite::Connection,
+    conn: &Connection,
     condition: &str,
     params: impl rusqlite::Params,
 ) -> Result<Option<Activation>, LedgerError> {
@@ -368,12 +449,12 @@ fn activation_where(
 }
 
 impl SeatTx<'_> {
-    /// [`Ledger::find_key`] inside the seat transaction, so the key found is the key whose
+    /// [`super::Keys::find`] inside the seat transaction, so the key found is the key whose
     /// seats are then counted and written: exact, canonical, then loose among imported
     /// keys (`SPEC.md` §15.6).
     ///
     /// # Errors
-    /// As [`Ledger::find_key`].
+    /// As [`super::Keys::find`].
     pub fn find_key(
         &self,
         product: &str,
@@ -843,8 +924,8 @@ mod tests {
     #[test]
     fn migration_enforces_one_live_seat_per_device() {
         let dir = tempfile::tempdir().unwrap();
-        let mut ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
-        ledger.ensure_product("p", None).unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        ledger.products().ensure("p", None).unwrap();
         let c = ledger.connection();
         let insert = "INSERT INTO activations (product, key, purpose, device_key, device_kid,
             license_id, token_id, components, threshold, request_nonce, activated_at, response)

@@ -25,7 +25,8 @@
 use airseal_core::cbor::{DecodeError, DecodeErrorKind, Reader, Writer, text_key_order};
 use rusqlite::{Connection, OptionalExtension as _, params};
 
-use super::{LedgerError, db};
+use super::LedgerError;
+use super::error::db;
 use crate::issue::{LicenseSpec, LimitSpec, MetaSpec, UnlimitedWord};
 
 /// The data step of migration 7 (`migrations/0007_terms_in_keys.sql` runs it after adding the
@@ -414,7 +415,7 @@ fn limit(r: &mut Reader<'_>) -> Result<LimitSpec, DecodeError> {
 }
 
 /// Reads a stored record back, naming the key when it does not decode.
-pub(super) fn terms_from_record(key: &str, bytes: &[u8]) -> Result<KeyTerms, LedgerError> {
+pub(crate) fn terms_from_record(key: &str, bytes: &[u8]) -> Result<KeyTerms, LedgerError> {
     decode_terms(bytes).map_err(|e| LedgerError::Corrupt {
         what: format!("key terms of {key}: {e}"),
     })
@@ -465,17 +466,6 @@ pub(crate) fn key_terms_in(
         .map_err(db("reading key terms"))?
         .flatten();
     record.map(|b| terms_from_record(key, &b)).transpose()
-}
-
-impl super::Ledger {
-    /// The terms of a key, if it has its own (imported keys do; generated keys use their
-    /// product's template).
-    ///
-    /// # Errors
-    /// A database error, or [`LedgerError::Corrupt`].
-    pub fn key_terms(&self, product: &str, key: &str) -> Result<Option<KeyTerms>, LedgerError> {
-        key_terms_in(&self.conn, product, key)
-    }
 }
 
 #[cfg(test)]

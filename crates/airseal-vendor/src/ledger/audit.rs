@@ -1,0 +1,143 @@
+//! The audit log: an append-only record of every change (triggers refuse updates and
+//! deletes), each row written in the transaction of the change it records.
+
+use rusqlite::{Connection, params};
+use serde_json::Value;
+
+use super::connection::write_tx;
+use super::error::db;
+use super::{Ledger, LedgerError, limit_of, now, parse_json};
+
+/// One row of the audit log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditEntry {
+    /// Position in the log (increasing, never reused).
+    pub id: i64,
+    /// When (seconds since 1970).
+    pub at: i64,
+    /// What was done, as a dotted word: `product.create`, `batch.commit`, `key.status`, …
+    pub action: String,
+    /// What it was done to (a product id, `product/key`, a batch id).
+    pub subject: String,
+    /// Details as JSON.
+    pub detail: Value,
+}
+
+/// Writes one audit row on `conn`, which the callers always hold inside the transaction of
+/// the change being recorded, so the change and its record commit or vanish together.
+pub(super) fn audit_in(
+    conn: &Connection,
+    action: &str,
+    subject: &str,
+    detail: &Value,
+) -> Result<i64, LedgerError> {
+    conn.prepare_cached("INSERT INTO audit (at, action, subject, detail) VALUES (?1, ?2, ?3, ?4)")
+        .and_then(|mut st| st.execute(params![now(), action, subject, detail.to_string()]))
+        .map_err(db("writing the audit log"))?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Which audit rows [`Audit::search`] returns, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only actions starting with this (`activation.` matches every activation action).
+    pub action: Option<String>,
+    /// Only rows whose subject or detail contains this text (a key, a license id, a device
+    /// key id).
+    pub text: Option<String>,
+    /// Only rows at or after this instant.
+    pub since: Option<i64>,
+    /// At most this many rows.
+    pub limit: Option<u32>,
+}
+
+/// The audit log of a ledger: `ledger.audit()`.
+#[derive(Clone, Copy, Debug)]
+pub struct Audit<'a> {
+    pub(super) conn: &'a Connection,
+}
+
+impl Ledger {
+    /// The audit log.
+    pub fn audit(&self) -> Audit<'_> {
+        Audit {
+            conn: self.connection(),
+        }
+    }
+}
+
+impl Audit<'_> {
+    /// Records a vendor action that changes nothing else in the ledger (a license issued, a
+    /// key file exported). `action` is a dotted word (`license.issue`), `subject` what it
+    /// concerns, `detail` anything worth keeping. Returns the row's id.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn record(&self, action: &str, subject: &str, detail: &Value) -> Result<i64, LedgerError> {
+        let tx = write_tx(self.conn)?;
+        let id = audit_in(&tx, action, subject, detail)?;
+        tx.commit().map_err(db("committing an audit row"))?;
+        Ok(id)
+    }
+
+    /// The newest `limit` rows of the audit log, newest first.
+    ///
+    /// # Errors
+    /// A database error, or [`LedgerError::Corrupt`].
+    pub fn recent(&self, limit: u32) -> Result<Vec<AuditEntry>, LedgerError> {
+        self.search(&AuditFilter {
+            limit: Some(limit),
+            ..AuditFilter::default()
+        })
+    }
+
+    /// Audit rows matching `filter`, newest first.
+    ///
+    /// # Errors
+    /// A database error, or [`LedgerError::Corrupt`].
+    pub fn search(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, LedgerError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, at, action, subject, detail FROM audit
+                 WHERE (?1 IS NULL OR substr(action, 1, length(?1)) = ?1)
+                   AND (?2 IS NULL OR instr(lower(subject), lower(?2)) > 0
+                                   OR instr(lower(detail), lower(?2)) > 0)
+                   AND (?3 IS NULL OR at >= ?3)
+                 ORDER BY id DESC LIMIT ?4",
+            )
+            .map_err(db("searching the audit log"))?;
+        let raws = st
+            .query_map(
+                params![
+                    filter.action,
+                    filter.text,
+                    filter.since,
+                    limit_of(filter.limit)
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .map_err(db("searching the audit log"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db("searching the audit log"))?;
+        raws.into_iter()
+            .map(|(id, at, action, subject, detail)| {
+                Ok(AuditEntry {
+                    id,
+                    at,
+                    action,
+                    subject,
+                    detail: parse_json(&detail, "audit detail")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,204 @@
+//! Why a ledger operation failed: one enum for every domain, each variant naming the failure
+//! and carrying its data (never a CLI flag; the CLI adds the remedy).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use rusqlite::ErrorCode;
+
+use super::{BUSY_TIMEOUT, BatchId, BatchStatus};
+
+/// Why a ledger operation failed.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum LedgerError {
+    /// The database file could not be opened or created.
+    Open {
+        /// The ledger file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The file is not an airseal ledger (not SQLite, or another program's database).
+    NotALedger {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The ledger was migrated by a newer airseal; this build does not know its tables.
+    TooNew {
+        /// The ledger's schema version.
+        found: u32,
+        /// The newest version this build knows.
+        supported: u32,
+    },
+    /// SQLite could not switch the ledger to WAL mode (some network filesystems cannot).
+    NoWal {
+        /// The journal mode SQLite reported instead.
+        mode: String,
+    },
+    /// Another process held the ledger's write lock for longer than [`BUSY_TIMEOUT`].
+    Busy,
+    /// The product is not in the ledger.
+    UnknownProduct {
+        /// The product id.
+        product: String,
+    },
+    /// A product id was empty.
+    EmptyProductId,
+    /// A key was empty.
+    EmptyKey,
+    /// No batch has this id.
+    UnknownBatch {
+        /// The batch id.
+        id: BatchId,
+    },
+    /// The batch is not pending, so it cannot be completed or aborted.
+    BatchNotPending {
+        /// The batch id.
+        id: BatchId,
+        /// Its status.
+        status: BatchStatus,
+    },
+    /// The key is not in the ledger for this product.
+    UnknownKey {
+        /// The product id.
+        product: String,
+        /// The key, canonical form.
+        key: String,
+    },
+    /// The key was asked for without a product and more than one product has it.
+    AmbiguousKey {
+        /// The key, canonical form.
+        key: String,
+        /// The products that have it.
+        products: Vec<String>,
+    },
+    /// A key as entered matches several imported keys of the product once separators and
+    /// case are ignored (`SPEC.md` §15.6): refused rather than guessed.
+    AmbiguousEntry {
+        /// The product.
+        product: String,
+        /// The key as entered.
+        entered: String,
+        /// The stored keys it matches (at most five named).
+        keys: Vec<String>,
+    },
+    /// An output path is not valid UTF-8, so the ledger cannot store it for recovery.
+    NonUtf8Path {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The ledger holds a value this build cannot read (a status word, a JSON column).
+    Corrupt {
+        /// What was wrong.
+        what: String,
+    },
+    /// A license handed to the ledger to record is not a readable license document.
+    BadLicense {
+        /// Why it could not be read.
+        reason: String,
+    },
+    /// SQLite reported an error.
+    Database {
+        /// What the ledger was doing.
+        doing: &'static str,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+}
+
+impl fmt::Display for LedgerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Open { path, source } => {
+                write!(f, "cannot open the ledger {}: {source}", path.display())
+            }
+            Self::NotALedger { path } => {
+                write!(f, "{} is not an airseal ledger", path.display())
+            }
+            Self::TooNew { found, supported } => write!(
+                f,
+                "the ledger has schema version {found}, newer than the {supported} this airseal \
+                 knows; upgrade airseal"
+            ),
+            Self::NoWal { mode } => write!(
+                f,
+                "the ledger could not be put in WAL mode (journal mode is {mode:?}); keep the \
+                 vendor folder on a local filesystem"
+            ),
+            Self::Busy => write!(
+                f,
+                "another airseal process held the ledger for more than {} s; try again when it \
+                 has finished",
+                BUSY_TIMEOUT.as_secs()
+            ),
+            Self::UnknownProduct { product } => write!(
+                f,
+                "product {product:?} is not in the ledger (add it to airseal.toml)"
+            ),
+            Self::EmptyProductId => f.write_str("a product id must not be empty"),
+            Self::EmptyKey => f.write_str("a key must not be empty"),
+            Self::UnknownBatch { id } => write!(f, "there is no batch {id}"),
+            Self::BatchNotPending { id, status } => {
+                write!(f, "batch {id} is {status}, not pending")
+            }
+            Self::UnknownKey { product, key } => {
+                write!(f, "key {key} is not in the ledger for product {product:?}")
+            }
+            Self::AmbiguousKey { key, products } => write!(
+                f,
+                "key {key} exists for several products ({}); name the product",
+                products.join(", ")
+            ),
+            Self::AmbiguousEntry {
+                product,
+                entered,
+                keys,
+            } => write!(
+                f,
+                "key {entered:?} of {product:?} matches several imported keys once separators \
+                 and case are ignored ({}); enter it exactly as issued",
+                keys.join(", ")
+            ),
+            Self::NonUtf8Path { path } => write!(
+                f,
+                "the output path {} is not valid UTF-8 and cannot be recorded",
+                path.display()
+            ),
+            Self::Corrupt { what } => write!(f, "the ledger holds unreadable data: {what}"),
+            Self::BadLicense { reason } => {
+                write!(f, "cannot record a license that does not decode: {reason}")
+            }
+            Self::Database { doing, source } => write!(f, "ledger error while {doing}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for LedgerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Open { source, .. } | Self::Database { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Wraps a SQLite error with what the ledger was doing; a busy timeout gets its own variant
+/// because the remedy (wait, retry) differs from every other database error.
+pub(super) fn db(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> LedgerError {
+    move |source| {
+        if is_busy(&source) {
+            LedgerError::Busy
+        } else {
+            LedgerError::Database { doing, source }
+        }
+    }
+}
+
+/// Another connection holds the lock this statement needed.
+pub(super) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
