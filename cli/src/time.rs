@@ -3,6 +3,7 @@
 //! Never raw Unix seconds.
 
 use airseal_vendor::issue::format_time;
+use airseal_verify::Error;
 
 /// An instant as RFC 3339 UTC.
 pub fn at(t: i64) -> String {
@@ -36,6 +37,44 @@ pub fn relative(t: i64, now: i64) -> String {
 /// Both forms: "3 days ago, at 2027-12-04T15:56:06Z".
 pub fn relative_at(t: i64, now: i64) -> String {
     format!("{}, at {}", relative(t, now), at(t))
+}
+
+/// The message of a verification failure that carries instants (expired, not yet valid,
+/// clock rolled back, maintenance ended, key not trusted then), with those instants as
+/// dates; `None` for the others, whose library message is already for people.
+pub fn verify_error(e: &Error) -> Option<String> {
+    Some(match e {
+        Error::Expired { expired_at, now } => format!(
+            "license expired {} (grace period included)",
+            relative_at(*expired_at, *now)
+        ),
+        Error::NotYetValid { valid_from, now } => format!(
+            "license not valid yet: valid from {}, {}",
+            at(*valid_from),
+            relative(*valid_from, *now)
+        ),
+        Error::ClockRolledBack { now, last_seen } => format!(
+            "clock rolled back: it reads {}, but {} was already observed ({} later)",
+            at(*now),
+            at(*last_seen),
+            span(last_seen.abs_diff(*now))
+        ),
+        Error::MaintenanceEnded {
+            maintenance_until,
+            release_date,
+        } => format!(
+            "this release ({}) is newer than the license's maintenance end ({}): the license \
+             covers releases published before that date",
+            at(*release_date),
+            at(*maintenance_until)
+        ),
+        Error::KeyOutOfValidity { kid, issued_at } => format!(
+            "license issued at {} by key {kid}, which was not trusted at that time (rotated \
+             out or not yet introduced)",
+            at(*issued_at)
+        ),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

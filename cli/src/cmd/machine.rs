@@ -139,7 +139,10 @@ pub fn load_trust(paths: &[PathBuf]) -> Result<TrustStore, CliError> {
 /// (EXIT CODES), unreadable files exit 3, the rest 1.
 pub fn device_error(e: DeviceError, dir: &Path) -> CliError {
     match e {
-        DeviceError::Verify(v) => CliError::Message(v.to_string(), v.code()),
+        DeviceError::Verify(v) => CliError::Message(
+            crate::time::verify_error(&v).unwrap_or_else(|| v.to_string()),
+            v.code(),
+        ),
         DeviceError::Io { file, source } => CliError::Io { path: file, source },
         DeviceError::NotActivated => CliError::msg(format!(
             "no license is installed in {} (airseal request, then airseal install)",

@@ -133,37 +133,8 @@ pub fn describe(e: &Error, input: &[u8]) -> String {
         Error::Malformed(d) if !airseal_core::armor::is_raw(input) && !input.is_empty() => {
             format!("{e} of the decoded license")
         }
-        // The library carries the instants; people read them as dates, with how long ago.
-        Error::Expired { expired_at, now } => format!(
-            "license expired {} (grace period included)",
-            time::relative_at(*expired_at, *now)
-        ),
-        Error::NotYetValid { valid_from, now } => format!(
-            "license not valid yet: valid from {}, {}",
-            time::at(*valid_from),
-            time::relative(*valid_from, *now)
-        ),
-        Error::ClockRolledBack { now, last_seen } => format!(
-            "clock rolled back: it reads {}, but {} was already observed ({} later)",
-            time::at(*now),
-            time::at(*last_seen),
-            time::span(last_seen.abs_diff(*now))
-        ),
-        Error::MaintenanceEnded {
-            maintenance_until,
-            release_date,
-        } => format!(
-            "this release ({}) is newer than the license's maintenance end ({}): the license \
-             covers releases published before that date",
-            time::at(*release_date),
-            time::at(*maintenance_until)
-        ),
-        Error::KeyOutOfValidity { kid, issued_at } => format!(
-            "license issued at {} by key {kid}, which was not trusted at that time (rotated \
-             out or not yet introduced)",
-            time::at(*issued_at)
-        ),
-        _ => e.to_string(),
+        // The library carries instants; people read them as dates (time::verify_error).
+        _ => time::verify_error(e).unwrap_or_else(|| e.to_string()),
     }
 }
 
