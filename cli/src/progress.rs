@@ -33,6 +33,19 @@ impl Progress {
         Progress(Some(bar))
     }
 
+    /// A counter for work whose total is not known in advance (rows streamed to a file):
+    /// count, rate, elapsed time.
+    pub fn counter(unit: &str, quiet: bool) -> Progress {
+        if quiet || !crate::term::stderr_is_terminal() {
+            return Progress(None);
+        }
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(style(&format!(
+            "{{spinner}} {{pos}} {unit}  {{rate}}  {{elapsed}}"
+        )));
+        Progress(Some(bar))
+    }
+
     /// Sets the position.
     pub fn set(&self, done: u64) {
         if let Some(b) = &self.0 {

@@ -54,6 +54,9 @@ pub struct OutputArgs {
     /// At most N rows.
     #[arg(long, value_name = "N", global = true)]
     pub limit: Option<u32>,
+    /// No progress display while writing --out.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 /// The `ledger` subcommands.
@@ -301,13 +304,20 @@ fn emit(
     let io = |e: std::io::Error| CliError::io(&shown, e);
     let terminal = sink.is_terminal();
     let mut r = Renderer::new(sink, format, columns, terminal).map_err(io)?;
+    // Only for a file: on standard output the rows themselves show the progress.
+    let progress = match output.out {
+        Some(_) => crate::progress::Progress::counter("rows", output.quiet),
+        None => crate::progress::Progress::counter("rows", true),
+    };
     for row in rows {
+        progress.inc(1);
         match r.row(&row) {
             // The reader went away (`| head`): stop here; `main` keeps exit 0.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
             other => other.map_err(io)?,
         }
     }
+    progress.finish();
     let (sink, rows) = match r.finish() {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
         other => other.map_err(io)?,
