@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Largest input file read (armored text of the largest object, with room for an e-mail
 /// around it). Checked before reading it all.
@@ -26,18 +26,38 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
             .map_err(|e| CliError::io(path, e))?;
     }
     if buf.len() as u64 > MAX_INPUT {
-        return Err(CliError::msg(format!(
-            "{}: larger than {MAX_INPUT} bytes, not a license",
-            path.display()
-        )));
+        // Too large to be any airseal object: malformed, whatever kind was expected.
+        return Err(CliError::Message(
+            format!(
+                "{}: larger than {MAX_INPUT} bytes: not an airseal file",
+                path.display()
+            ),
+            crate::error::MALFORMED,
+        ));
     }
     Ok(buf)
 }
 
-/// Writes `contents` to `path` atomically; refuses to replace an existing file without
-/// `force`.
+/// Writes `contents` to `path` through the one durable writer ([`airseal_verify::fs`]):
+/// whole or not at all, fsynced; refuses to replace an existing file without `force`.
 pub fn write_output(path: &Path, contents: &[u8], force: bool) -> Result<(), CliError> {
-    airseal_vendor::keyfile::write_public_file(path, contents, force).map_err(CliError::from)
+    use airseal_verify::fs::{Access, Mode, write};
+    write(path, contents, Access::Default, Mode::replace_if(force)).map_err(write_failed)
+}
+
+/// The CLI error for a failed durable write (whole files here, streamed listings in
+/// `render::Sink`): an existing target names `--force`, the rest is an I/O error (exit 3).
+pub fn write_failed(e: airseal_verify::fs::WriteError) -> CliError {
+    match e {
+        airseal_verify::fs::WriteError::AlreadyExists { path } => CliError::msg(format!(
+            "{} already exists; pass --force to overwrite it",
+            path.display()
+        )),
+        other => {
+            let path = other.path().to_path_buf();
+            CliError::io(&path, other.into())
+        }
+    }
 }
 
 /// Converts a byte offset in text to a 1-based line and column.

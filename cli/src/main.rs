@@ -9,7 +9,7 @@ mod term;
 
 mod args;
 mod cmd;
-mod exit;
+mod error;
 mod io;
 mod passphrase;
 mod progress;
@@ -27,7 +27,7 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("AIRSEAL_VERSION_S
 
 /// Offline software licensing: signing keys, signed license files, offline verification.
 #[derive(Debug, Parser)]
-#[command(name = "airseal", version = VERSION, about, long_about = None, after_help = exit::EXIT_CODES_HELP)]
+#[command(name = "airseal", version = VERSION, about, long_about = None, after_help = error::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -133,7 +133,7 @@ fn main() -> ExitCode {
     // stands (0 for a listing cut short by `| head`). Any other failure to write it is.
     let stdout_failed = term::stdout_error().map(|e| {
         errln!("error: standard output: {e}");
-        ExitCode::from(exit::IO)
+        ExitCode::from(error::IO)
     });
     match result {
         Ok(code) => stdout_failed.unwrap_or(code),
@@ -146,7 +146,7 @@ fn main() -> ExitCode {
 
 /// Writes a man page for the program and for every (non-hidden) subcommand, from the same
 /// clap definitions as `--help`; existing pages are kept unless `force`.
-fn man_pages(dir: &std::path::Path, force: bool) -> Result<ExitCode, exit::CliError> {
+fn man_pages(dir: &std::path::Path, force: bool) -> Result<ExitCode, error::CliError> {
     fn pages(cmd: &clap::Command, into: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
             pages(sub, into)?;
@@ -160,12 +160,12 @@ fn man_pages(dir: &std::path::Path, force: bool) -> Result<ExitCode, exit::CliEr
     let mut cmd = Cli::command().disable_help_subcommand(true);
     cmd.build();
     let mut all = Vec::new();
-    pages(&cmd, &mut all).map_err(|e| exit::CliError::io(dir, e))?;
-    std::fs::create_dir_all(dir).map_err(|e| exit::CliError::io(dir, e))?;
+    pages(&cmd, &mut all).map_err(|e| error::CliError::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| error::CliError::io(dir, e))?;
     if !force {
         // All or nothing: check every name before writing any.
         if let Some((name, _)) = all.iter().find(|(n, _)| dir.join(n).exists()) {
-            return Err(exit::CliError::msg(format!(
+            return Err(error::CliError::msg(format!(
                 "{} already exists; pass --force to replace the pages in {}",
                 dir.join(name).display(),
                 dir.display()

@@ -19,7 +19,7 @@ use qrcode::{Color, EcLevel, QrCode, Version};
 
 use airseal_core::armor::qr_text;
 
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Error correction level M (15% of the code may be damaged): a printout or a photo of a
 /// screen survives a smudge or glare, and a request still fits an 80-column terminal.

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use airseal_verify::fs::{Access, DurableFile, Mode, WriteError};
 use clap::ValueEnum;
 use serde_json::Value;
 
@@ -302,20 +303,14 @@ impl<W: Write> Renderer<W> {
     }
 }
 
-/// Where a listing goes: standard output, or a new file made visible only once complete.
+/// Where a listing goes: standard output, or a file made visible only once complete.
 #[derive(Debug)]
 pub enum Sink {
     /// Standard output, through `term` (a closed pipe stops the listing quietly).
     Stdout(io::BufWriter<term::Out>),
-    /// A temporary file beside the target, renamed over it by [`Sink::commit`].
-    File {
-        /// The file being written.
-        tmp: io::BufWriter<tempfile::NamedTempFile>,
-        /// Where it goes.
-        path: PathBuf,
-        /// Replace an existing file.
-        force: bool,
-    },
+    /// The one durable writer (`airseal_verify::fs`): a temporary file beside the target,
+    /// fsynced and put in place by [`Sink::commit`].
+    File(DurableFile),
 }
 
 impl Sink {
@@ -324,24 +319,13 @@ impl Sink {
         Sink::Stdout(io::BufWriter::with_capacity(64 * 1024, term::Out))
     }
 
-    /// A new file at `path` (refused at commit if it exists, unless `force`).
+    /// A new file at `path`; an existing one is refused (now, and again atomically at
+    /// commit) unless `force`.
     ///
     /// # Errors
-    /// Creating the temporary file in `path`'s folder.
-    pub fn file(path: &Path, force: bool) -> io::Result<Sink> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".airseal-")
-            .suffix(".tmp")
-            .tempfile_in(dir)?;
-        Ok(Sink::File {
-            tmp: io::BufWriter::with_capacity(256 * 1024, tmp),
-            path: path.to_path_buf(),
-            force,
-        })
+    /// The target exists without `force`, or its folder cannot take the temporary file.
+    pub fn file(path: &Path, force: bool) -> Result<Sink, WriteError> {
+        DurableFile::create(path, Access::Default, Mode::replace_if(force)).map(Sink::File)
     }
 
     /// Whether this is standard output and it is a terminal.
@@ -349,33 +333,21 @@ impl Sink {
         matches!(self, Sink::Stdout(_)) && io::stdout().is_terminal()
     }
 
-    /// Makes the output final: flushes standard output, or syncs the file and moves it into
-    /// place (without replacing an existing file unless `force`), then syncs its folder.
+    /// Makes the output final: flushes standard output (a reader gone is not an error), or
+    /// commits the file.
     ///
     /// # Errors
-    /// Writing, syncing or renaming; `AlreadyExists` when the target exists without `force`.
-    pub fn commit(self) -> io::Result<()> {
+    /// Writing, syncing or putting the file in place.
+    pub fn commit(self) -> Result<(), WriteError> {
         match self {
             Sink::Stdout(mut w) => match w.flush() {
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-                other => other,
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(WriteError::Io {
+                    path: PathBuf::from("-"),
+                    source: e,
+                }),
+                _ => Ok(()),
             },
-            Sink::File { tmp, path, force } => {
-                let tmp = tmp.into_inner().map_err(io::IntoInnerError::into_error)?;
-                tmp.as_file().sync_all()?;
-                if force {
-                    tmp.persist(&path).map_err(|e| e.error)?;
-                } else {
-                    tmp.persist_noclobber(&path).map_err(|e| e.error)?;
-                }
-                if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    // Directories open read-only on Unix; elsewhere this is best effort.
-                    if let Ok(d) = std::fs::File::open(dir) {
-                        let _ = d.sync_all();
-                    }
-                }
-                Ok(())
-            }
+            Sink::File(f) => f.commit(),
         }
     }
 }
@@ -384,21 +356,21 @@ impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Sink::Stdout(w) => w.write(buf),
-            Sink::File { tmp, .. } => tmp.write(buf),
+            Sink::File(f) => f.write(buf),
         }
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Sink::Stdout(w) => w.write_all(buf),
-            Sink::File { tmp, .. } => tmp.write_all(buf),
+            Sink::File(f) => f.write_all(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Sink::Stdout(w) => w.flush(),
-            Sink::File { tmp, .. } => tmp.flush(),
+            Sink::File(f) => f.flush(),
         }
     }
 }

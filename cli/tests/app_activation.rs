@@ -378,7 +378,11 @@ fn usage_errors() {
         ],
     );
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("no components"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no fingerprint components"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!dir.join("d").exists());
     // A response that is not one.
     std::fs::write(dir.join("junk.txt"), "hello").unwrap();

@@ -12,7 +12,7 @@ use airseal_vendor::ledger::Ledger;
 use serde_json::Value;
 
 mod common;
-use common::{airseal, ok};
+use common::{airseal, exits, ok};
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -60,7 +60,7 @@ fn import_report_then_licenses_for_every_imported_key() {
     // Dry run: the same summary, nothing in the ledger.
     let mut dry = base.to_vec();
     dry.push("--dry-run");
-    let out = ok(&airseal(d, &dry));
+    let out = exits(&airseal(d, &dry), 4);
     assert!(out.contains("dry run: nothing written"), "{out}");
     assert!(out.contains("rows read               16"), "{out}");
     let ledger = Ledger::open(&d.join("ledger.sqlite3")).unwrap();
@@ -68,7 +68,7 @@ fn import_report_then_licenses_for_every_imported_key() {
 
     let mut real = base.to_vec();
     real.extend(["--report", "report.json"]);
-    let out = ok(&airseal(d, &real));
+    let out = exits(&airseal(d, &real), 4);
     assert!(out.contains("imported                 7"), "{out}");
     assert!(out.contains("rejected                 9  (8 invalid, 1 duplicate, 0 conflict)"));
     // Each rejected row is named with its file, line and column.
@@ -95,7 +95,7 @@ fn import_report_then_licenses_for_every_imported_key() {
     // The report is never overwritten without --force; re-import is idempotent.
     assert_eq!(airseal(d, &real).status.code(), Some(1));
     real.push("--force");
-    let out = ok(&airseal(d, &real));
+    let out = exits(&airseal(d, &real), 4);
     assert!(out.contains("already present          7"), "{out}");
 
     // Licenses: one per active, unexpired imported key (3 are suspended/revoked/expired).
@@ -357,17 +357,20 @@ fn killed_import_leaves_none_or_all_of_the_batch() {
 fn keys_inspect_finds_an_imported_key_however_it_is_typed() {
     let tmp = vendor();
     let d = tmp.path();
-    ok(&airseal(
-        d,
-        &[
-            "import",
-            "--from",
-            "cryptlex-v2",
-            &fixture("cryptlex-v2.csv"),
-            "--product",
-            "photo-pro",
-        ],
-    ));
+    exits(
+        &airseal(
+            d,
+            &[
+                "import",
+                "--from",
+                "cryptlex-v2",
+                &fixture("cryptlex-v2.csv"),
+                "--product",
+                "photo-pro",
+            ],
+        ),
+        4,
+    );
     // Stored as exported: "8F3A1C-6B2D9E-04C7F1-A95B3D". Typed in lower case with spaces:
     for typed in ["8F3A1C-6B2D9E-04C7F1-A95B3D", "8f3a1c 6b2d9e 04c7f1 a95b3d"] {
         let out = ok(&airseal(

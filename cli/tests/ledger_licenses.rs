@@ -11,7 +11,7 @@ use std::process::Output;
 use serde_json::Value;
 
 mod common;
-use common::{airseal, ok};
+use common::{airseal, exits, ok};
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -129,20 +129,23 @@ fn issue_batch_and_activation_licenses_are_listed_with_their_sources() {
     assert!(elsewhere.path().join("loose.lic").exists());
     assert!(!elsewhere.path().join("ledger.sqlite3").exists());
 
-    // 2. An import and its licenses.
-    let out = ok(&airseal(
-        d,
-        &[
-            "import",
-            "--from",
-            "cryptlex-v2",
-            &fixture("cryptlex-v2.csv"),
-            "--product",
-            "photo-pro",
-            "--template",
-            "imported",
-        ],
-    ));
+    // 2. An import and its licenses (the fixture has rejected rows: exit 4).
+    let out = exits(
+        &airseal(
+            d,
+            &[
+                "import",
+                "--from",
+                "cryptlex-v2",
+                &fixture("cryptlex-v2.csv"),
+                "--product",
+                "photo-pro",
+                "--template",
+                "imported",
+            ],
+        ),
+        4,
+    );
     let batch: i64 = out
         .split("--from-import ")
         .nth(1)

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::keys::VendorArgs;
 use crate::PassphraseArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 use crate::qr::QrArgs;
 
 /// Arguments of `airseal activate`.
@@ -93,13 +93,6 @@ fn now_from(arg: Option<&String>) -> Result<i64, CliError> {
 
 /// Refusals: a request or proof that does not verify keeps the verifier's exit code
 /// (malformed 10, bad signature 14, …); every other refusal is 1.
-fn refusal_code(e: &ActivationError) -> u8 {
-    match e {
-        ActivationError::BadRequest(v) | ActivationError::BadProof(v) => v.code(),
-        _ => 1,
-    }
-}
-
 fn seats_json(s: Option<Seats>) -> serde_json::Value {
     s.map_or(serde_json::Value::Null, |s| {
         json!({
@@ -130,26 +123,25 @@ pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
     let issuer = super::unlock_key(&vendor.signing_key_path(), &args.passphrase)?;
     let mut ledger = vendor
         .open_ledger()
-        .map_err(|e| CliError::msg(format!("{}: {e}", vendor.ledger_path().display())))?;
+        .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;
     let response = activate::answer_request(&mut ledger, &issuer, vendor.config(), &request, now)
-        .map_err(|e| {
-        let code = refusal_code(&e);
-        match e {
-            ActivationError::BadRequest(_) => {
-                CliError::Message(format!("{}: {e}", args.request.display()), code)
-            }
-            other => CliError::Message(other.to_string(), code),
-        }
+        .map_err(|e| match e {
+        ActivationError::BadRequest(_) => CliError::from(e).at(&args.request),
+        other => CliError::from(other),
     })?;
     // The seat is committed: from here on a failure loses only the file, and re-running the
     // same command re-issues on the same seat.
     let armored = response.armored();
     let committed = |e: CliError| {
-        CliError::msg(format!(
-            "{e}\nthe activation is recorded (license {}); run the same command again to \
-             write the response — no further seat is used",
-            response.claims.license_id
-        ))
+        let code = e.exit_code();
+        CliError::Message(
+            format!(
+                "{e}\nthe activation is recorded (license {}); run the same command again to \
+                 write the response — no further seat is used",
+                response.claims.license_id
+            ),
+            code,
+        )
     };
     match &args.out {
         Some(path) => {
@@ -218,22 +210,17 @@ pub fn deactivate(args: &DeactivateArgs) -> Result<ExitCode, CliError> {
     let vendor = args.vendor.open()?;
     let mut ledger = vendor
         .open_ledger()
-        .map_err(|e| CliError::msg(format!("{}: {e}", vendor.ledger_path().display())))?;
+        .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;
     let (activation, deactivations, seats, by) = match (&args.proof, args.activation) {
         (_, Some(id)) => {
             let reason = args.reason.clone().unwrap_or_default();
-            let a = ledger
-                .seats()
-                .release(id, &reason, now)
-                .map_err(|e| CliError::msg(e.to_string()))?;
+            let a = ledger.seats().release(id, &reason, now)?;
             (a, None, None, "vendor")
         }
         (Some(path), None) => {
             let proof = crate::io::read_input(path)?;
-            let done = activate::deactivate(&mut ledger, &proof, now).map_err(|e| {
-                let code = refusal_code(&e);
-                CliError::Message(format!("{}: {e}", path.display()), code)
-            })?;
+            let done = activate::deactivate(&mut ledger, &proof, now)
+                .map_err(|e| CliError::from(e).at(path))?;
             (done.activation, done.deactivations, done.seats, "proof")
         }
         (None, None) => return Err(CliError::msg("give a PROOF file, or --activation ID")),

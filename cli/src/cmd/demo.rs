@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::{init, inspect, issue, keys, verify};
 use crate::PassphraseArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Arguments of `airseal demo`.
 #[derive(Debug, Args)]
@@ -36,8 +36,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
 
     // A demo passphrase in a file, the way scripts and CI supply one.
     let pass_file = dir.join("passphrase.txt");
-    std::fs::write(&pass_file, "correct horse battery staple\n")
-        .map_err(|e| CliError::io(&pass_file, e))?;
+    crate::io::write_output(&pass_file, b"correct horse battery staple\n", true)?;
     let pass = PassphraseArgs {
         passphrase_file: Some(pass_file.clone()),
     };
@@ -62,7 +61,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
          [products.photo-pro.templates.pro]\nkind = \"subscription\"\ndays = 365\n\
          features = [\"F1\"]\nmax_activations = 1\nmax_deactivations = 3\n",
     );
-    std::fs::write(&config, cfg).map_err(|e| CliError::io(&config, e))?;
+    crate::io::write_output(&config, cfg.as_bytes(), true)?;
     outln!(
         "(added [products.photo-pro] to acme/airseal.toml: keys activate with template \"pro\", \
          one machine at a time)"
@@ -164,7 +163,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         "A license edited by hand is refused",
         "airseal verify tampered.lic --public-key acme/keys/signing.pub --product photo-pro",
     );
-    std::fs::write(&tampered, tamper(&text)).map_err(|e| CliError::io(&tampered, e))?;
+    crate::io::write_output(&tampered, tamper(&text).as_bytes(), true)?;
     let code = verify::run(&verify_args(&tampered, &keys, "photo-pro"))?;
     expect(code, 14, "bad signature (exit 14)")?;
 

@@ -11,7 +11,7 @@ use airseal_vendor::import::{self, ImportOptions, ImportReport, Preset, RejectKi
 use clap::Args;
 
 use super::keys::VendorArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// How many rejected rows the terminal summary lists (the report has them all).
 const SHOWN: usize = 20;
@@ -25,6 +25,8 @@ const SHOWN: usize = 20;
     f1..f8, period_days, interval, custom_fields, metadata_json, suspended, revoked, meta:NAME, \
     ignore.\n\n\
     Every data row ends up in exactly one bucket: read = imported + already present + rejected. \
+    When any row is rejected the command exits 4 (the other rows are imported and the report \
+    is written all the same), so scripts notice. \
     The import is one transaction: interrupted, the ledger holds none of it. An import of \
     100,000 rows or more, when no other command has the ledger open, writes without SQLite's \
     WAL (faster); other commands started meanwhile wait for it, up to 10 s. Keys are kept \
@@ -91,10 +93,10 @@ fn parse_map(s: &str, origin: &str) -> Result<(String, Target), CliError> {
 pub fn run(args: &ImportArgs) -> Result<ExitCode, CliError> {
     if let Some(r) = &args.report {
         if r.exists() && !args.force {
-            return Err(CliError::msg(format!(
-                "{} already exists; pass --force to replace it",
-                r.display()
-            )));
+            return Err(CliError::io(
+                r,
+                std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+            ));
         }
     }
     let mut maps = Vec::new();
@@ -123,10 +125,7 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode, CliError> {
     let template = match &args.template {
         Some(name) => Some((
             name.clone(),
-            vendor
-                .config()
-                .template_spec(&args.product, name)
-                .map_err(|e| CliError::msg(e.to_string()))?,
+            vendor.config().template_spec(&args.product, name)?,
         )),
         None => None,
     };
@@ -141,29 +140,31 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode, CliError> {
         dry_run: args.dry_run,
         file: args.file.display().to_string(),
     };
-    let mut ledger = vendor
-        .open_ledger()
-        .map_err(|e| CliError::msg(e.to_string()))?;
+    let mut ledger = vendor.open_ledger()?;
     let started = std::time::Instant::now();
     let progress = crate::progress::Progress::spinner(
         &format!("importing {} ({} bytes)", args.file.display(), data.len()),
         args.quiet,
     );
-    let report = import::import(&mut ledger, &data, &opts)
-        .map_err(|e| CliError::msg(format!("{}: {e}", args.file.display())))?;
+    let report =
+        import::import(&mut ledger, &data, &opts).map_err(|e| CliError::from(e).at(&args.file))?;
     progress.finish();
     let elapsed = started.elapsed();
     if let Some(path) = &args.report {
         let json = serde_json::to_vec_pretty(&report)
-            .map_err(|e| CliError::msg(format!("report: {e}")))?;
+            .map_err(|e| CliError::msg(format!("cannot write the report as JSON: {e}")))?;
         crate::io::write_output(path, &json, args.force)?;
     }
     if args.json {
-        let json =
-            serde_json::to_string_pretty(&report).map_err(|e| CliError::msg(e.to_string()))?;
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| CliError::msg(format!("cannot write the report as JSON: {e}")))?;
         crate::term::out_json_text(&json);
     } else {
         print_summary(&args.file, &report, args.report.as_deref(), elapsed);
+    }
+    if report.rejected > 0 {
+        // The report above says which rows and why; the code tells scripts.
+        return Ok(ExitCode::from(crate::error::IMPORT_REJECTED));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::keygen;
 use crate::PassphraseArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Arguments of `airseal init`.
 #[derive(Debug, Args)]
@@ -41,8 +41,7 @@ pub fn run(args: &InitArgs) -> Result<ExitCode, CliError> {
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "vendor".into()),
     };
-    let vendor =
-        VendorDir::init(&args.dir, &id, args.force).map_err(|e| CliError::msg(e.to_string()))?;
+    let vendor = VendorDir::init(&args.dir, &id, args.force)?;
     outln!(
         "vendor folder {} (vendor id {id:?})",
         vendor.root().display()

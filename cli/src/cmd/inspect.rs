@@ -4,13 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_core::cose::{EnvelopeError, parse_sign1};
+use airseal_core::json::claims_to_json;
 use airseal_core::{LicenseClaims, Limit, MetaValue, armor};
 use airseal_vendor::issue::format_time;
-use airseal_vendor::json::claims_to_json;
 use clap::Args;
 use serde_json::json;
 
-use crate::exit::CliError;
+use crate::error::CliError;
 use crate::term::field;
 
 /// Arguments of `airseal inspect`.
@@ -36,7 +36,7 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
         EnvelopeError::Malformed(d) => fail(format!("malformed: {d}")),
         other => fail(other.to_string()),
     })?;
-    let claims = LicenseClaims::decode(sign1.payload, sign1.payload_offset);
+    let claims = LicenseClaims::of_sign1(&sign1);
     if args.json {
         let mut j = json!({
             "verified": false,

@@ -9,7 +9,7 @@ use airseal_verify::device::Device;
 use clap::Args;
 
 use super::machine;
-use crate::exit::{CliError, EXIT_CODES_HELP};
+use crate::error::{CliError, EXIT_CODES_HELP};
 
 /// Arguments of `airseal install`.
 #[derive(Debug, Args)]

@@ -6,10 +6,12 @@ use std::process::ExitCode;
 use airseal_core::ObjectType;
 use airseal_core::armor::armor;
 use airseal_vendor::issue::{LicenseSpec, LimitSpec, MetaSpec};
+use airseal_vendor::template;
+use airseal_vendor::vendor_dir::VendorDir;
 use clap::Args;
 
 use crate::PassphraseArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Arguments of `airseal issue`.
 #[derive(Debug, Args)]
@@ -170,26 +172,8 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
         Err(_) => None,
     };
     if let Some(t) = &args.template {
-        let base = if t.exists() || vendor.is_none() {
-            let text = crate::io::read_input(t)?;
-            let text = String::from_utf8(text)
-                .map_err(|_| CliError::msg(format!("{}: not UTF-8 text", t.display())))?;
-            LicenseSpec::from_toml(&text)
-                .map_err(|e| CliError::msg(format!("{}: {e}", t.display())))?
-        } else {
-            let product = spec
-                .product
-                .clone()
-                .ok_or_else(|| CliError::msg("--template NAME needs --product"))?;
-            let name = t.to_string_lossy();
-            match &vendor {
-                Some(v) => v
-                    .config()
-                    .template_spec(&product, &name)
-                    .map_err(|e| CliError::msg(e.to_string()))?,
-                None => LicenseSpec::default(),
-            }
-        };
+        let config = vendor.as_ref().map(VendorDir::config);
+        let base = template::resolve(t, spec.product.as_deref(), config)?;
         spec = spec.or(base);
     }
     if let Some(v) = &vendor {
@@ -231,7 +215,7 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
     let mut ledger = match &vendor {
         Some(v) => Some(
             v.open_ledger()
-                .map_err(|e| CliError::msg(format!("{}: {e}", v.ledger_path().display())))?,
+                .map_err(|e| CliError::from(e).at(&v.ledger_path()))?,
         ),
         None => None,
     };

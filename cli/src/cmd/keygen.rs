@@ -9,7 +9,7 @@ use airseal_vendor::keyfile::{self, KdfParams};
 use clap::Args;
 
 use crate::PassphraseArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Arguments of `airseal keygen`.
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::PassphraseArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Where the vendor folder is.
 #[derive(Debug, Clone, Args)]
@@ -29,7 +29,7 @@ impl VendorArgs {
     pub fn open(&self) -> Result<VendorDir, CliError> {
         let cwd = std::env::current_dir().map_err(|e| CliError::io(Path::new("."), e))?;
         VendorDir::discover(self.vendor.as_deref(), std::env::var_os(VENDOR_ENV), &cwd)
-            .map_err(|e| CliError::msg(e.to_string()))
+            .map_err(CliError::from)
     }
 }
 
@@ -98,7 +98,7 @@ pub struct GenerateArgs {
     /// (Not with --out -: standard output then carries the keys.)
     #[arg(long, help = crate::args::JSON_HELP)]
     pub json: bool,
-    /// Accept a pattern whose random keys carry fewer than 64 bits (the default pattern has 95).
+    /// Accept a pattern whose random keys carry fewer than 80 bits (the default pattern has 95).
     #[arg(long)]
     pub allow_weak: bool,
     /// The license template (under [products.<id>.templates]) that `airseal activate` uses
@@ -142,8 +142,7 @@ pub fn run(args: &KeysArgs) -> Result<ExitCode, CliError> {
         KeysCommand::Recover => {
             let vendor = args.vendor.open()?;
             let mut ledger = open_ledger(&vendor)?;
-            let done =
-                batch::recover_pending(&mut ledger).map_err(|e| CliError::msg(e.to_string()))?;
+            let done = batch::recover_pending(&mut ledger)?;
             outln!("{} batch(es) recovered", done.len());
             Ok(ExitCode::SUCCESS)
         }
@@ -167,7 +166,7 @@ fn print_verdict(verdict: &serde_json::Value, as_json: bool) {
 fn open_ledger(vendor: &VendorDir) -> Result<Ledger, CliError> {
     vendor
         .open_ledger()
-        .map_err(|e| CliError::msg(format!("{}: {e}", vendor.ledger_path().display())))
+        .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))
 }
 
 fn feature_bits(names: &[String]) -> Result<u8, CliError> {
@@ -209,8 +208,9 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
         .clone()
         .or_else(|| product_cfg.key_pattern.clone())
         .unwrap_or_else(|| DEFAULT_PATTERN.into());
-    let pattern = Pattern::parse(&pattern_text)
-        .map_err(|e| CliError::msg(format!("pattern {pattern_text:?}: {e}")))?;
+    let pattern = Pattern::parse(&pattern_text).map_err(|e| {
+        CliError::from(keys::GeneratorError::Pattern(e)).about(format!("pattern {pattern_text:?}"))
+    })?;
     let rng = match a.seed {
         Some(seed) => keys::seeded_rng(seed),
         None => keys::os_rng(),
@@ -231,10 +231,7 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
             } else {
                 keys::DEFAULT_RANDOM_BITS
             };
-            KeySource::Generator(
-                KeyGenerator::random(pattern, min, rng)
-                    .map_err(|e| CliError::msg(e.to_string()))?,
-            )
+            KeySource::Generator(KeyGenerator::random(pattern, min, rng)?)
         }
         (KeyKind::Data, Some(issuer)) => {
             let spec = DataKeySpec {
@@ -244,9 +241,7 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
                 created: now,
                 mac_key: issuer.data_key_mac_key(),
             };
-            KeySource::Generator(
-                KeyGenerator::data(pattern, spec, rng).map_err(|e| CliError::msg(e.to_string()))?,
-            )
+            KeySource::Generator(KeyGenerator::data(pattern, spec, rng)?)
         }
         (_, Some(issuer)) => KeySource::Signed {
             issuer,
@@ -300,8 +295,7 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
             template: a.template.as_deref(),
         },
         &mut |done| bar.set(done),
-    )
-    .map_err(|e| CliError::msg(e.to_string()))?;
+    )?;
     bar.finish();
     if to_stdout {
         let mut f = std::fs::File::open(&out_path).map_err(|e| CliError::io(&out_path, e))?;
@@ -364,18 +358,11 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
     // A key imported from another platform keeps its own spelling and may follow no
     // pattern: find it as activation does (exactly, or ignoring case and separators).
     for product in &products {
-        let found = ledger
-            .keys()
-            .find(product, &a.key)
-            .map_err(|e| CliError::msg(e.to_string()))?;
+        let found = ledger.keys().find(product, &a.key)?;
         let Some(found) = found.filter(|f| f.matched != KeyMatch::Canonical) else {
             continue;
         };
-        let Some(r) = ledger
-            .keys()
-            .info(Some(product), &found.key)
-            .map_err(|e| CliError::msg(e.to_string()))?
-        else {
+        let Some(r) = ledger.keys().info(Some(product), &found.key)? else {
             continue;
         };
         if r.kind != "import" {
@@ -413,10 +400,7 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
                 code = 20;
             }
             KeyReading::Canonical(c) => {
-                let record = ledger
-                    .keys()
-                    .info(Some(product), &c)
-                    .map_err(|e| CliError::msg(e.to_string()))?;
+                let record = ledger.keys().info(Some(product), &c)?;
                 verdict = match record {
                     None => {
                         code = 1;
@@ -461,9 +445,7 @@ fn inspect_signed(
 ) -> Result<ExitCode, CliError> {
     let mut trust = airseal_verify::TrustStore::new();
     let public = crate::io::read_input(&vendor.public_key_path())?;
-    trust
-        .add_public_key_file(&public)
-        .map_err(|e| CliError::msg(e.to_string()))?;
+    trust.add_public_key_file(&public)?;
     let now = chrono::Utc::now().timestamp();
     let canonical: String = a
         .key
@@ -476,10 +458,7 @@ fn inspect_signed(
     for product in products {
         match trust.verify_signed_key(&a.key, product, now) {
             Ok(k) => {
-                let record = ledger
-                    .keys()
-                    .info(Some(product), &canonical)
-                    .map_err(|e| CliError::msg(e.to_string()))?;
+                let record = ledger.keys().info(Some(product), &canonical)?;
                 verdict = json!({
                     "key": a.key, "status": "valid", "kind": "signed", "product": product,
                     "features": (1..=8u8).filter(|n| k.feature_enabled(&format!("F{n}"))).map(|n| format!("F{n}")).collect::<Vec<_>>(),

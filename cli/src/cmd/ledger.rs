@@ -14,7 +14,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::keys::VendorArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 use crate::render::{Format, Renderer, Sink};
 
 /// `airseal ledger …`
@@ -297,7 +297,7 @@ fn emit(
     rows: impl IntoIterator<Item = Vec<Value>>,
 ) -> Result<(), CliError> {
     let sink = match &output.out {
-        Some(path) => Sink::file(path, output.force).map_err(|e| CliError::io(path, e))?,
+        Some(path) => Sink::file(path, output.force).map_err(crate::io::write_failed)?,
         None => Sink::stdout(),
     };
     let shown = output.out.clone().unwrap_or_else(|| PathBuf::from("-"));
@@ -322,13 +322,7 @@ fn emit(
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
         other => other.map_err(io)?,
     };
-    sink.commit().map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => CliError::msg(format!(
-            "{} already exists; pass --force to replace it",
-            shown.display()
-        )),
-        _ => io(e),
-    })?;
+    sink.commit().map_err(crate::io::write_failed)?;
     if let Some(path) = &output.out {
         errln!(
             "{rows} {} → {}",
@@ -363,8 +357,8 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
     let vendor = args.vendor.open()?;
     let ledger = vendor
         .open_ledger()
-        .map_err(|e| CliError::msg(format!("{}: {e}", vendor.ledger_path().display())))?;
-    let db = |e: airseal_vendor::ledger::LedgerError| CliError::msg(e.to_string());
+        .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;
+    let db = CliError::from;
     match &args.command {
         LedgerCommand::Keys {
             product,

@@ -11,7 +11,7 @@ use airseal_verify::fingerprint::{ComponentKind, Fingerprint};
 use airseal_verify::{Error, Expected, License, TrustStore};
 use clap::Args;
 
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// How the machine is identified: the ids read from this machine, plus or instead of ids
 /// supplied on the command line.
@@ -45,7 +45,7 @@ fn parse_kind(name: &str) -> Result<ComponentKind, CliError> {
                         "--component {name:?}: unknown kind (machine-id, product-uuid, mac, \
                          hostname, root-disk or custom:NAME)"
                     ),
-                    2,
+                    crate::error::USAGE,
                 ));
             }
         },
@@ -63,7 +63,7 @@ pub fn fingerprint(args: &FingerprintArgs) -> Result<Fingerprint, CliError> {
         let Some((kind, value)) = spec.split_once('=') else {
             return Err(CliError::Message(
                 format!("--component {spec:?}: expected KIND=VALUE"),
-                2,
+                crate::error::USAGE,
             ));
         };
         fp = fp.with(parse_kind(kind)?, value);
@@ -114,10 +114,7 @@ pub fn data_dir(
 /// data folder (the response is verified against the pending request's product after).
 pub fn unverified_product(bytes: &[u8]) -> Option<String> {
     let raw = airseal_core::armor::dearmor(bytes).ok()?;
-    let sign1 = airseal_core::cose::parse_sign1(&raw).ok()?;
-    LicenseClaims::decode(sign1.payload, sign1.payload_offset)
-        .ok()
-        .map(|c| c.product)
+    LicenseClaims::read_unverified(&raw).ok().map(|c| c.product)
 }
 
 /// A trust store of the given public key files.
@@ -125,11 +122,13 @@ pub fn load_trust(paths: &[PathBuf]) -> Result<TrustStore, CliError> {
     let mut trust = TrustStore::new();
     for p in paths {
         let text = crate::io::read_input(p)?;
+        // Whatever is wrong with it, a file given as a public key that is not one is an
+        // invalid public key (exit 19), not a malformed license.
         trust.add_public_key_file(&text).map_err(|e| {
-            CliError::msg(format!(
-                "{}: not a usable public key file: {e}",
-                p.display()
-            ))
+            CliError::Message(
+                format!("{}: not a usable public key file: {e}", p.display()),
+                crate::error::INVALID_PUBLIC_KEY,
+            )
         })?;
     }
     Ok(trust)
@@ -139,16 +138,11 @@ pub fn load_trust(paths: &[PathBuf]) -> Result<TrustStore, CliError> {
 /// (EXIT CODES), unreadable files exit 3, the rest 1.
 pub fn device_error(e: DeviceError, dir: &Path) -> CliError {
     match e {
-        DeviceError::Verify(v) => CliError::Message(
-            crate::time::verify_error(&v).unwrap_or_else(|| v.to_string()),
-            v.code(),
-        ),
-        DeviceError::Io { file, source } => CliError::Io { path: file, source },
         DeviceError::NotActivated => CliError::msg(format!(
             "no license is installed in {} (airseal request, then airseal install)",
             dir.display()
         )),
-        other => CliError::msg(other.to_string()),
+        other => CliError::from(other),
     }
 }
 

@@ -24,7 +24,7 @@ use airseal_vendor::issue::Issuer;
 use airseal_vendor::keyfile;
 
 use crate::PassphraseArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Unlocks the signing key in `path` with the passphrase from the usual sources.
 pub fn unlock_key(path: &Path, pass: &PassphraseArgs) -> Result<Issuer, CliError> {
@@ -35,5 +35,5 @@ pub fn unlock_key(path: &Path, pass: &PassphraseArgs) -> Result<Issuer, CliError
     let passphrase = obtain_passphrase(&opts, Purpose::Unlock)?;
     keyfile::decrypt_signing_key(&text, passphrase.as_bytes())
         .map(Issuer::new)
-        .map_err(|e| CliError::msg(format!("{}: {e}", path.display())))
+        .map_err(|e| CliError::from(e).at(path))
 }

@@ -11,7 +11,7 @@ use airseal_verify::device::Device;
 use clap::Args;
 
 use super::machine;
-use crate::exit::CliError;
+use crate::error::CliError;
 use crate::qr::QrArgs;
 
 /// Arguments of `airseal release`.

@@ -11,7 +11,7 @@ use airseal_verify::device::Device;
 use clap::Args;
 
 use super::machine::{self, FingerprintArgs};
-use crate::exit::CliError;
+use crate::error::CliError;
 use crate::qr::QrArgs;
 
 /// Arguments of `airseal request`.
@@ -68,7 +68,12 @@ pub struct RequestArgs {
 fn parse_meter(spec: &str) -> Result<(&str, i64), CliError> {
     spec.split_once('=')
         .and_then(|(name, v)| Some((name, v.trim().parse().ok()?)))
-        .ok_or_else(|| CliError::Message(format!("--meter {spec:?}: expected NAME=INTEGER"), 2))
+        .ok_or_else(|| {
+            CliError::Message(
+                format!("--meter {spec:?}: expected NAME=INTEGER"),
+                crate::error::USAGE,
+            )
+        })
 }
 
 /// Runs `airseal request`.
@@ -87,6 +92,13 @@ pub fn run(args: &RequestArgs) -> Result<ExitCode, CliError> {
         machine::check_overwrite(path, args.force)?;
     }
     let fp = machine::fingerprint(&args.fingerprint)?;
+    if fp.components().is_empty() {
+        return Err(CliError::msg(
+            "no fingerprint components to bind the license to: add one with --component \
+             KIND=VALUE (containers: --component custom:pod=$POD_UID), or drop \
+             --no-system-components",
+        ));
+    }
     let dir = machine::data_dir(args.data_dir.as_deref(), || Ok(args.product.clone()))?;
     let device = Device::open(&dir);
     let bytes = device
@@ -129,11 +141,12 @@ pub fn run(args: &RequestArgs) -> Result<ExitCode, CliError> {
         }));
     }
     errln!(
-        "{} request for {} ({} fingerprint components, device key {device_key}, {} bytes raw); \
+        "{} request for {} ({} fingerprint component{}, device key {device_key}, {} bytes raw); \
          pending in {}",
         if args.trial { "trial" } else { "activation" },
         args.product,
         fp.components().len(),
+        if fp.components().len() == 1 { "" } else { "s" },
         bytes.len(),
         dir.display()
     );

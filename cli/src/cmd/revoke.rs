@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 
 use super::keys::VendorArgs;
 use crate::PassphraseArgs;
-use crate::exit::CliError;
+use crate::error::CliError;
 
 /// Arguments of `airseal revoke`.
 #[derive(Debug, Args)]
@@ -90,13 +90,8 @@ pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
         }
     };
     let vendor = args.vendor.open()?;
-    let ledger = vendor
-        .open_ledger()
-        .map_err(|e| CliError::msg(e.to_string()))?;
-    let new = ledger
-        .revocations()
-        .add(&what, args.reason.as_deref())
-        .map_err(|e| CliError::msg(e.to_string()))?;
+    let ledger = vendor.open_ledger()?;
+    let new = ledger.revocations().add(&what, args.reason.as_deref())?;
     if args.json {
         let what = match &what {
             Revocation::License(id) => serde_json::json!({"license": id}),
@@ -132,12 +127,9 @@ pub fn revocations(args: &RevocationsArgs) -> Result<ExitCode, CliError> {
     }
     let vendor = args.vendor.open()?;
     let issuer = super::unlock_key(&vendor.signing_key_path(), passphrase)?;
-    let mut ledger = vendor
-        .open_ledger()
-        .map_err(|e| CliError::msg(e.to_string()))?;
+    let mut ledger = vendor.open_ledger()?;
     let (list, bytes) =
-        airseal_vendor::revoke::export(&mut ledger, &issuer, chrono::Utc::now().timestamp())
-            .map_err(|e| CliError::msg(e.to_string()))?;
+        airseal_vendor::revoke::export(&mut ledger, &issuer, chrono::Utc::now().timestamp())?;
     crate::io::write_output(
         out,
         armor(ObjectType::RevocationList.armor_label(), &bytes).as_bytes(),

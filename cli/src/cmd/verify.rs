@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use airseal_core::json::claims_to_json;
 use airseal_vendor::issue::{EndOfDay, format_time, parse_time};
-use airseal_vendor::json::claims_to_json;
 use airseal_verify::{Error, Expected, License, Status};
 use clap::Args;
 use serde_json::json;
 
-use crate::exit::{CliError, EXIT_CODES_HELP};
+use crate::error::{CliError, EXIT_CODES_HELP};
 use crate::time;
 
 /// Arguments of `airseal verify`.
@@ -73,10 +73,8 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
             trust
                 .verify_revocations(&crate::io::read_input(p)?)
                 .map_err(|e| {
-                    CliError::Message(
-                        format!("{}: not a usable revocation list: {e}", p.display()),
-                        e.code(),
-                    )
+                    CliError::from(e)
+                        .about(format!("{}: not a usable revocation list", p.display()))
                 })?,
         ),
         None => None,

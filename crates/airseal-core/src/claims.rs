@@ -12,6 +12,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::cbor::{DecodeError, DecodeErrorKind, KeyOrder, Major, Reader, Writer, text_key_order};
+use crate::cose::{EnvelopeError, Sign1};
 
 /// The private-use CWT claim key (RFC 8392 §9.1: below -65536) holding airseal's claims.
 pub const AIRSEAL_CLAIMS_KEY: i64 = -65537;
@@ -295,6 +296,29 @@ impl LicenseClaims {
             extensions: Vec::new(),
             airseal_extensions: Vec::new(),
         }
+    }
+
+    /// The claims an envelope carries, decoded from its payload (with error offsets into
+    /// the envelope). Checks neither the signature nor the object type: callers that verify
+    /// do so on `sign1` first.
+    ///
+    /// # Errors
+    /// As [`LicenseClaims::decode`].
+    pub fn of_sign1(sign1: &Sign1<'_>) -> Result<Self, DecodeError> {
+        Self::decode(sign1.payload, sign1.payload_offset)
+    }
+
+    /// Reads what a signed license or activation response (raw COSE_Sign1 bytes, not
+    /// armored) claims, WITHOUT checking its signature, its key or its type: for showing a
+    /// file (`airseal inspect`), finding the data folder it belongs to, or reading back
+    /// bytes this process signed or stored itself. Never a basis for trusting a license;
+    /// `airseal_verify::TrustStore` is.
+    ///
+    /// # Errors
+    /// [`EnvelopeError`] when the envelope or its claims are malformed.
+    pub fn read_unverified(document: &[u8]) -> Result<Self, EnvelopeError> {
+        let sign1 = crate::cose::parse_sign1(document)?;
+        Ok(Self::of_sign1(&sign1)?)
     }
 
     /// The start of validity: `nbf`, or `iat` when `nbf` is absent.

@@ -10,8 +10,11 @@ pub mod armor;
 pub mod cbor;
 pub mod claims;
 pub mod cose;
+pub mod expiry;
 #[doc(hidden)]
 pub mod fuzz_hooks;
+#[cfg(feature = "json")]
+pub mod json;
 pub mod kid;
 pub mod productkey;
 pub mod pubkey;
@@ -24,4 +27,5 @@ pub use claims::{
     UnixTime,
 };
 pub use cose::{EnvelopeError, ObjectType, Sign1};
+pub use expiry::{Expiry, valid_until};
 pub use kid::KeyId;

@@ -179,7 +179,7 @@ impl fmt::Display for PatternError {
             Self::TooLong => write!(f, "a pattern may have at most {MAX_SLOTS} symbols"),
             Self::TooWeak { bits, required } => write!(
                 f,
-                "keys from this pattern carry {bits} bits of entropy, fewer than {required}: add X slots (5 bits each) or pass --allow-weak"
+                "keys from this pattern carry {bits} bits of entropy, fewer than {required}: add X slots (5 bits each)"
             ),
         }
     }

@@ -42,12 +42,12 @@ use std::path::Path;
 
 use airseal_core::activation::{ActivationRequest, DeactivationProof, Purpose};
 use airseal_core::armor::armor;
-use airseal_core::cose::{self, ObjectType};
+use airseal_core::cose::ObjectType;
 use airseal_core::productkey::Pattern;
-use airseal_core::{KeyId, LicenseClaims, LicenseKind, Limit, MachineBinding, UnixTime};
+use airseal_core::{Expiry, KeyId, LicenseClaims, LicenseKind, Limit, MachineBinding, UnixTime};
 use rand::Rng as _;
 
-use crate::issue::{EndOfDay, IssueError, Issuer, LicenseSpec, LimitSpec, format_time, parse_time};
+use crate::issue::{EndOfDay, IssueError, Issuer, LicenseSpec, format_time, parse_time};
 use crate::ledger::{
     Activation, KeyStatus, KeyTerms, Ledger, LedgerError, Revocation, SeatKey, SeatTx,
 };
@@ -125,6 +125,15 @@ pub enum ActivationError {
     /// The key is not in the ledger for this product (not exactly, in canonical form, or
     /// loosely among imported keys: `SPEC.md` §15.6).
     UnknownKey {
+        /// The product.
+        product: String,
+        /// The key as entered.
+        key: String,
+    },
+    /// The key is not in the ledger and its check symbol does not match the product's key
+    /// pattern: a symbol was mistyped (or two swapped). Told apart from [`Self::UnknownKey`]
+    /// because the remedy differs: compare the key with the one sent to the customer.
+    KeyTypo {
         /// The product.
         product: String,
         /// The key as entered.
@@ -260,8 +269,8 @@ pub enum ActivationError {
 impl fmt::Display for ActivationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::BadRequest(e) => write!(f, "not a valid activation request: {e}"),
-            Self::BadProof(e) => write!(f, "not a valid deactivation proof: {e}"),
+            Self::BadRequest(e) => describe_refusal(f, "activation request", e),
+            Self::BadProof(e) => describe_refusal(f, "deactivation proof", e),
             Self::UnknownProduct { product } => write!(
                 f,
                 "product {product:?} is not in airseal.toml: the request is for another vendor \
@@ -270,6 +279,11 @@ impl fmt::Display for ActivationError {
             Self::UnknownKey { product, key } => {
                 write!(f, "key {key} is not in the ledger for product {product:?}")
             }
+            Self::KeyTypo { product, key } => write!(
+                f,
+                "key {key} of {product:?} has a typo: its check symbol does not match (a symbol \
+                 was mistyped or two were swapped)"
+            ),
             Self::AmbiguousKey {
                 product,
                 entered,
@@ -325,8 +339,9 @@ impl fmt::Display for ActivationError {
             ),
             Self::TooFewComponents { given, required } => write!(
                 f,
-                "the request has {given} machine components; the template's \
-                 machine_threshold needs at least {required}"
+                "the request has {given} machine component{}; the template's \
+                 machine_threshold needs at least {required}",
+                if *given == 1 { "" } else { "s" }
             ),
             Self::Template {
                 product,
@@ -370,6 +385,35 @@ impl fmt::Display for ActivationError {
             Self::Issue(e) => e.fmt(f),
             Self::Ledger(e) => e.fmt(f),
         }
+    }
+}
+
+/// Why a signed object of kind `what` was refused, naming that kind: the verifier's own
+/// wording speaks of licenses, which would mislead here.
+fn describe_refusal(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    e: &airseal_verify::Error,
+) -> fmt::Result {
+    use airseal_verify::Error as E;
+    match e {
+        E::BadSignature => write!(
+            f,
+            "not a valid {what}: bad signature (the {what} was modified or forged)"
+        ),
+        E::WrongType { found } => {
+            let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            write!(
+                f,
+                "not a valid {what}: wrong type: the file holds a signed {found:?} object, not \
+                 {article} {what}"
+            )
+        }
+        other => write!(f, "not a valid {what}: {other}"),
     }
 }
 
@@ -447,7 +491,25 @@ fn activate_key(
         key: entered.to_string(),
     };
     // From here on `key` is the key as stored: what the license carries and seats count.
-    let key = tx.find_key(product, entered)?.ok_or_else(unknown)?.key;
+    let Some(found) = tx.find_key(product, entered)? else {
+        // Not stored in any spelling: say "typo" when the product's pattern reads the entry
+        // as a mistyped key, the same verdict `keys::classify` gives.
+        let pattern = config
+            .products
+            .get(product)
+            .and_then(|p| p.key_pattern.as_deref())
+            .unwrap_or(airseal_core::productkey::DEFAULT_PATTERN);
+        if let Ok(pattern) = Pattern::parse(pattern) {
+            if crate::keys::read_key(&pattern, entered) == crate::keys::KeyReading::Typo {
+                return Err(ActivationError::KeyTypo {
+                    product: product.to_string(),
+                    key: entered.to_string(),
+                });
+            }
+        }
+        return Err(unknown());
+    };
+    let key = found.key;
     let record = tx.key(product, &key)?.ok_or_else(unknown)?;
     match record.status {
         KeyStatus::Active => {}
@@ -481,10 +543,7 @@ fn activate_key(
         now,
     )?;
     let threshold = threshold(&spec, request.components.len())?;
-    let limit = spec.max_activations.map_or(Limit::AtMost(1), |l| match l {
-        LimitSpec::Count(n) => Limit::AtMost(n),
-        LimitSpec::Word(_) => Limit::Unlimited,
-    });
+    let limit = spec.max_activations.map_or(Limit::AtMost(1), Limit::from);
     let prior = record.terms.as_ref().map_or(0, |t| t.prior_activations);
     let used = tx.live_seats(product, &key)?.saturating_add(prior);
 
@@ -642,22 +701,14 @@ fn reissue(
             license_id: seat.license_id.clone(),
         });
     }
-    let corrupt = |what: String| {
-        ActivationError::Ledger(LedgerError::Corrupt {
-            what: format!("activation {}: {what}", seat.id),
-        })
-    };
-    let sign1 = cose::parse_sign1(&seat.response).map_err(|e| corrupt(format!("{e:?}")))?;
-    let mut claims = LicenseClaims::decode(sign1.payload, sign1.payload_offset)
-        .map_err(|e| corrupt(e.to_string()))?;
-    if let Some(exp) = claims.expires_at {
-        let grace = i64::try_from(claims.grace_period.unwrap_or(0)).unwrap_or(i64::MAX);
-        if now >= exp.saturating_add(grace) {
-            return Err(ActivationError::LicenseExpired {
-                license_id: seat.license_id.clone(),
-                at: exp,
-            });
-        }
+    let mut claims = license_limits(seat)?;
+    // Expiry plus grace, the rule the verifier applies (`airseal_core::expiry`): a license
+    // the app still accepts is renewed, one it refuses is not.
+    if let (Expiry::Expired { .. }, Some(exp)) = (claims.expiry(now), claims.expires_at) {
+        return Err(ActivationError::LicenseExpired {
+            license_id: seat.license_id.clone(),
+            at: exp,
+        });
     }
     claims.issued_at = now;
     let mut token = vec![0u8; TOKEN_ID_BYTES];
@@ -882,73 +933,29 @@ pub fn deactivate(
     })
 }
 
-/// The claims of a seat's last response: its limits are the ones the key was sold with.
+/// The claims of a seat's last response (read back from the ledger, which signed it): its
+/// limits are the ones the key was sold with, its expiry the one a renewal checks.
 fn license_limits(seat: &Activation) -> Result<LicenseClaims, ActivationError> {
     let corrupt = |what: String| {
         ActivationError::Ledger(LedgerError::Corrupt {
             what: format!("activation {}: {what}", seat.id),
         })
     };
-    let sign1 = cose::parse_sign1(&seat.response).map_err(|e| corrupt(format!("{e:?}")))?;
-    LicenseClaims::decode(sign1.payload, sign1.payload_offset).map_err(|e| corrupt(e.to_string()))
+    LicenseClaims::read_unverified(&seat.response).map_err(|e| corrupt(e.to_string()))
 }
 
-/// Writes a response file durably and atomically: a temporary file beside `path` is
-/// written and fsynced, then moved into place (replacing an existing file only with
-/// `force`; without it, a hard link refuses an existing target atomically), and the folder
-/// is fsynced. A reader never sees half a response, and a crash leaves either no file or
-/// the whole one.
+/// Writes a response file durably and atomically, through [`airseal_verify::fs`]: a reader
+/// never sees half a response, and a crash leaves either no file (or the old one) or the
+/// whole new one. An existing file is replaced only with `force`.
 ///
 /// # Errors
 /// An I/O error; [`std::io::ErrorKind::AlreadyExists`] when `path` exists and not `force`.
 pub fn write_response_file(path: &Path, contents: &[u8], force: bool) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let name = path
-        .file_name()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    if !force && path.exists() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
-            "already exists",
-        ));
-    }
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(
-        ".tmp-{}-{:08x}",
-        std::process::id(),
-        rand::rng().next_u32()
-    ));
-    let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        drop(f);
-        if force {
-            std::fs::rename(&tmp, path)
-        } else {
-            std::fs::hard_link(&tmp, path)
-        }
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    let result = result.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
+    use airseal_verify::fs::{Access, Mode, WriteError, write};
+    write(path, contents, Access::Default, Mode::replace_if(force)).map_err(|e| match e {
+        WriteError::AlreadyExists { .. } => {
             std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already exists")
-        } else {
-            e
         }
-    });
-    result?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+        other => other.into(),
+    })
 }

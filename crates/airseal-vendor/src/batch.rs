@@ -3,12 +3,12 @@
 //!
 //! The order of operations is what makes a kill harmless:
 //!
-//! 1. open a ledger transaction and a batch row; write keys to a temporary file beside the
-//!    output while inserting each into the ledger (a key already present is replaced by a
+//! 1. open a ledger transaction and a batch row; write keys to a [`DurableFile`] (a
+//!    temporary file beside the output) while inserting each into the ledger (a key already present is replaced by a
 //!    fresh one, so the batch has exactly the requested count);
 //! 2. flush and fsync the temporary file;
 //! 3. commit the transaction — the batch is now recorded as `pending` with its output path;
-//! 4. rename the temporary file onto the output path (atomic), fsync the folder;
+//! 4. commit the [`DurableFile`]: rename it onto the output path (atomic), fsync the folder;
 //! 5. mark the batch `complete`.
 //!
 //! Killed before 3: the transaction never commits, the ledger holds nothing of the batch, and
@@ -17,11 +17,11 @@
 //! batch) re-writes the output from the ledger and marks it complete. Either way the output
 //! file and the ledger agree, and re-running never duplicates a key.
 
-use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use airseal_core::productkey::Pattern;
+use airseal_verify::fs::{self as durable, Access, DurableFile, Mode, WriteError};
 
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -122,6 +122,15 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> BatchError + '_ {
     move |source| BatchError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+impl From<WriteError> for BatchError {
+    fn from(e: WriteError) -> Self {
+        BatchError::Io {
+            path: e.path().to_path_buf(),
+            source: e.into(),
+        }
     }
 }
 
@@ -240,8 +249,8 @@ pub struct BatchReport {
 #[must_use = "the batch's output is not in place until it is published"]
 pub struct Unpublished {
     report: BatchReport,
-    temp: PathBuf,
-    output: PathBuf,
+    /// The output, written and fsynced but not yet in place.
+    file: DurableFile,
 }
 
 /// Writes one key line.
@@ -272,58 +281,6 @@ fn write_header(w: &mut impl Write, format: OutputFormat) -> io::Result<()> {
         writeln!(w, "key,product,kind,batch")?;
     }
     Ok(())
-}
-
-/// The temporary file a batch writes before publishing it. The process id keeps a recovery
-/// run by another process (which rewrites the same batch) from touching this process's file:
-/// both then publish identical contents, and marking complete is idempotent.
-fn temp_path(output: &Path, batch: i64) -> PathBuf {
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    output.with_file_name(format!(
-        ".{name}.airseal-batch-{batch}-{}.tmp",
-        std::process::id()
-    ))
-}
-
-/// Removes temporary files of batches that never committed (a kill before step 3).
-fn remove_stale_temps(output: &Path) {
-    let Some(dir) = output.parent().map(|d| {
-        if d.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            d
-        }
-    }) else {
-        return;
-    };
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let prefix = format!(".{name}.airseal-batch-");
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = fs::remove_file(e.path());
-            }
-        }
-    }
-}
-
-fn sync_dir(path: &Path) {
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
 }
 
 /// Generates a batch and publishes it (steps 1–5). `progress` is called with the number
@@ -358,7 +315,8 @@ pub fn generate_unpublished(
     if req.output.exists() && !req.force {
         return Err(BatchError::OutputExists(req.output.to_path_buf()));
     }
-    remove_stale_temps(req.output);
+    // Temporary files of batches that never committed (a kill before step 3).
+    durable::remove_stale_temporaries(req.output);
     let kind = req.source.kind();
     let pattern = req.source.pattern().cloned();
     let mut params = serde_json::json!({
@@ -376,10 +334,10 @@ pub fn generate_unpublished(
         &params,
     )?;
     let batch = writer.batch_id();
-    let temp = temp_path(req.output, batch);
-    let file = File::create(&temp).map_err(io_err(&temp))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
-    write_header(&mut out, req.format).map_err(io_err(&temp))?;
+    let output = req.output;
+    // Dropped on any error before publication, it removes its temporary file.
+    let mut out = DurableFile::create(output, Access::Default, Mode::Replace)?;
+    write_header(&mut out, req.format).map_err(io_err(output))?;
 
     // Candidates are inserted a chunk at a time: the ledger sorts each chunk so its B-tree is
     // walked in order, which is what makes a million inserts fast.
@@ -402,8 +360,6 @@ pub fn generate_unpublished(
                 collisions += 1;
                 // A handful of collisions is chance; a run of them means the space is full.
                 if collisions > 1000 + done / 10 {
-                    drop(out);
-                    let _ = fs::remove_file(&temp);
                     return Err(BatchError::KeySpaceExhausted { generated: done });
                 }
                 continue;
@@ -416,17 +372,13 @@ pub fn generate_unpublished(
                 kind,
                 batch,
             )
-            .map_err(io_err(&temp))?;
+            .map_err(io_err(output))?;
             done += 1;
         }
         progress(done);
     }
-    let file = out.into_inner().map_err(|e| BatchError::Io {
-        path: temp.clone(),
-        source: e.into_error(),
-    })?;
-    file.sync_all().map_err(io_err(&temp))?;
-    drop(file);
+    // Step 2: on disk before the ledger says the batch exists.
+    out.sync()?;
     writer.commit()?;
     Ok(Unpublished {
         report: BatchReport {
@@ -434,8 +386,7 @@ pub fn generate_unpublished(
             keys: done,
             collisions,
         },
-        temp,
-        output: req.output.to_path_buf(),
+        file: out,
     })
 }
 
@@ -444,8 +395,7 @@ pub fn generate_unpublished(
 /// # Errors
 /// [`BatchError`]; the batch stays pending and [`recover_pending`] will finish it.
 pub fn publish(ledger: &mut Ledger, u: Unpublished) -> Result<BatchReport, BatchError> {
-    fs::rename(&u.temp, &u.output).map_err(io_err(&u.output))?;
-    sync_dir(&u.output);
+    u.file.commit()?;
     ledger.batches().mark_complete(u.report.batch)?;
     Ok(u.report)
 }
@@ -472,10 +422,8 @@ pub fn recover_pending(ledger: &mut Ledger) -> Result<Vec<i64>, BatchError> {
             .as_str()
             .and_then(|s| Pattern::parse(s).ok());
         let kind = KeyKind::parse(&pending.kind).unwrap_or(KeyKind::Random);
-        let temp = temp_path(&output, pending.id);
-        let file = File::create(&temp).map_err(io_err(&temp))?;
-        let mut out = BufWriter::new(file);
-        write_header(&mut out, format).map_err(io_err(&temp))?;
+        let mut out = DurableFile::create(&output, Access::Default, Mode::Replace)?;
+        write_header(&mut out, format).map_err(io_err(&output))?;
         for key in ledger.batches().keys(pending.id)? {
             write_line(
                 &mut out,
@@ -485,15 +433,9 @@ pub fn recover_pending(ledger: &mut Ledger) -> Result<Vec<i64>, BatchError> {
                 kind,
                 pending.id,
             )
-            .map_err(io_err(&temp))?;
+            .map_err(io_err(&output))?;
         }
-        let file = out.into_inner().map_err(|e| BatchError::Io {
-            path: temp.clone(),
-            source: e.into_error(),
-        })?;
-        file.sync_all().map_err(io_err(&temp))?;
-        fs::rename(&temp, &output).map_err(io_err(&output))?;
-        sync_dir(&output);
+        out.commit()?;
         ledger.batches().mark_complete(pending.id)?;
         recovered.push(pending.id);
     }

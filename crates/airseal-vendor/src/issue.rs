@@ -195,11 +195,15 @@ impl LimitSpec {
             .map(LimitSpec::Count)
             .map_err(|_| format!("expected a whole number or `unlimited`, got {s:?}"))
     }
+}
 
-    fn to_limit(self) -> Limit {
-        match self {
+/// The one conversion from what people write to what a license carries (issuing and
+/// activation both use it).
+impl From<LimitSpec> for Limit {
+    fn from(l: LimitSpec) -> Self {
+        match l {
             LimitSpec::Count(n) => Limit::AtMost(n),
-            LimitSpec::Word(_) => Limit::Unlimited,
+            LimitSpec::Word(UnlimitedWord::Unlimited) => Limit::Unlimited,
         }
     }
 }
@@ -426,8 +430,8 @@ impl LicenseSpec {
                 });
             }
         }
-        claims.max_activations = self.max_activations.map(LimitSpec::to_limit);
-        claims.max_deactivations = self.max_deactivations.map(LimitSpec::to_limit);
+        claims.max_activations = self.max_activations.map(Limit::from);
+        claims.max_deactivations = self.max_deactivations.map(Limit::from);
         claims.maintenance_until = self
             .maintenance_until
             .as_deref()

@@ -26,12 +26,12 @@
 //! `AIRSEAL SIGNING KEY` armor after one `#` comment line naming the key id.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use airseal_core::KeyId;
 use airseal_core::armor::{armor, dearmor};
+use airseal_verify::fs::{self as durable, Access, Mode, WriteError};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use chacha20poly1305::{AeadInOut as _, Key, KeyInit as _, Tag, XChaCha20Poly1305, XNonce};
 use ed25519_dalek::SigningKey;
@@ -538,16 +538,15 @@ pub fn key_id_of_file(text: &[u8]) -> Result<KeyId, KeyFileError> {
 
 /// Writes a file that only its owner may read (mode 0600 on Unix): signing keys.
 ///
-/// Without `force`, an existing file (or symlink) is never touched. With `force`, the new
-/// contents go to a temporary 0600 file in the same folder, which then replaces `path` in one
-/// rename: a crash leaves either the old file or the new one, and the old file's permissions
-/// never apply to the new key.
+/// Written through [`airseal_verify::fs`]: without `force`, an existing file (or symlink) is
+/// never touched; with `force` it is replaced in one rename. Either way the new contents go
+/// to a temporary 0600 file in the same folder first, so a crash leaves either the old file
+/// (or none) or the whole new one, and the old file's permissions never apply to the new key.
 ///
 /// # Errors
-/// [`KeyFileError::AlreadyExists`] without `force`; [`KeyFileError::Io`];
-/// [`KeyFileError::Rng`] when naming the temporary file.
+/// [`KeyFileError::AlreadyExists`] without `force`; [`KeyFileError::Io`].
 pub fn write_secret_file(path: &Path, contents: &[u8], force: bool) -> Result<(), KeyFileError> {
-    write_file(path, contents, force, 0o600)
+    write_file(path, contents, force, Access::OwnerOnly)
 }
 
 /// Writes a file anyone may read (mode 0644 on Unix, less any umask): public keys.
@@ -557,95 +556,29 @@ pub fn write_secret_file(path: &Path, contents: &[u8], force: bool) -> Result<()
 /// # Errors
 /// As [`write_secret_file`].
 pub fn write_public_file(path: &Path, contents: &[u8], force: bool) -> Result<(), KeyFileError> {
-    write_file(path, contents, force, 0o644)
+    write_file(path, contents, force, Access::Default)
 }
 
-fn write_file(path: &Path, contents: &[u8], force: bool, mode: u32) -> Result<(), KeyFileError> {
-    let io_err = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| KeyFileError::Io { path: p, source }
-    };
-    if !force {
-        // `create_new` is O_CREAT|O_EXCL: atomic, and it refuses dangling symlinks too.
-        let file = create_new(path, mode).map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                KeyFileError::AlreadyExists {
-                    path: path.to_path_buf(),
-                }
-            } else {
-                KeyFileError::Io {
-                    path: path.to_path_buf(),
-                    source: e,
-                }
-            }
-        })?;
-        return fill(file, contents).map_err(|e| {
-            // Leave no half-written file behind; the write error is what matters.
-            let _ = fs::remove_file(path);
-            io_err(path)(e)
-        });
-    }
-    let file_name = path.file_name().ok_or_else(|| {
-        io_err(path)(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a file name",
-        ))
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp-{:016x}", u64::from_be_bytes(os_random()?)));
-    let tmp = path.with_file_name(tmp_name);
-    let file = create_new(&tmp, mode).map_err(io_err(&tmp))?;
-    let result = fill(file, contents)
-        .map_err(io_err(&tmp))
-        .and_then(|()| fs::rename(&tmp, path).map_err(io_err(path)));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    sync_parent(path);
-    Ok(())
-}
-
-fn create_new(path: &Path, mode: u32) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-    #[cfg(not(unix))]
-    let _ = mode;
-    options.open(path)
-}
-
-/// Writes everything and flushes it to disk: a key that exists only in the page cache is
-/// lost with the next power cut.
-fn fill(mut file: File, contents: &[u8]) -> io::Result<()> {
-    file.write_all(contents)?;
-    file.sync_all()
-}
-
-/// Best effort: makes the rename itself durable. Failure is ignored because the data is
-/// already written and some platforms cannot open a directory.
-fn sync_parent(path: &Path) {
-    #[cfg(unix)]
-    if let Some(parent) = path.parent() {
-        let parent = if parent.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            parent
-        };
-        if let Ok(dir) = File::open(parent) {
-            let _ = dir.sync_all();
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
+fn write_file(
+    path: &Path,
+    contents: &[u8],
+    force: bool,
+    access: Access,
+) -> Result<(), KeyFileError> {
+    durable::write(path, contents, access, Mode::replace_if(force)).map_err(|e| match e {
+        WriteError::AlreadyExists { path } => KeyFileError::AlreadyExists { path },
+        other => KeyFileError::Io {
+            path: other.path().to_path_buf(),
+            source: other.into(),
+        },
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::fs;
 
     const PASS: &[u8] = b"correct horse battery staple";
 

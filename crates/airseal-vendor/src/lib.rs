@@ -17,4 +17,5 @@ pub mod ledger;
 pub mod revoke;
 pub mod signedkey;
 pub mod skgl;
+pub mod template;
 pub mod vendor_dir;

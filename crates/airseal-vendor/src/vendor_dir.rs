@@ -493,7 +493,14 @@ impl VendorDir {
         let text = default_config(vendor_id);
         // Checked before writing, so `init` can never leave a file that `open` refuses.
         Config::parse(&text, &config_path)?;
-        write_atomically(&config_path, text.as_bytes()).map_err(io_error(&config_path))?;
+        // Through the one durable writer: a crash never leaves a half-written configuration.
+        airseal_verify::fs::write(
+            &config_path,
+            text.as_bytes(),
+            airseal_verify::fs::Access::Default,
+            airseal_verify::fs::Mode::Replace,
+        )
+        .map_err(|e| io_error(&config_path)(e.into()))?;
         let vendor = Self::open(dir)?;
         let ledger = vendor.open_ledger()?;
         ledger.audit().record(
@@ -580,17 +587,6 @@ fn create_private_dir(path: &Path) -> io::Result<()> {
         builder.mode(0o700);
     }
     builder.create(path)
-}
-
-/// Writes through a temporary file and a rename, so a crash never leaves a half-written
-/// configuration.
-fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    fs::write(&tmp, contents)?;
-    fs::File::open(&tmp)?.sync_all()?;
-    fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
@@ -718,7 +714,8 @@ mod tests {
                 ..
             }
         ));
-        assert!(e.to_string().contains("airseal init"), "{e}");
+        // The folder is named; the command that creates one is the CLI's advice to give.
+        assert!(e.to_string().contains(&deep.display().to_string()), "{e}");
         let e = find_vendor_dir(None, Some(deep.clone().into()), root).unwrap_err();
         assert!(e.to_string().contains(VENDOR_ENV), "{e}");
     }

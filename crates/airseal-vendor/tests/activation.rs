@@ -1260,3 +1260,75 @@ fn an_imported_expiry_beats_the_templates_days() {
     // 2027-12-31, end of day UTC: the key's own expiry, not NOW + 365 days.
     assert_eq!(r.claims.expires_at, Some(1_830_297_600));
 }
+
+/// Vendor and verifier apply one expiry rule (expiry plus grace, `airseal_core::expiry`):
+/// at every instant around the end of a license's grace period, the vendor re-issues a
+/// seat's license exactly when the app would still accept the license the seat holds.
+#[test]
+fn the_vendor_renews_exactly_while_the_app_accepts_the_license() {
+    let mut v = vendor();
+    v.config = Config::parse(
+        "vendor = \"acme\"\n[products.photo-pro]\nactivation_template = \"graced\"\n\
+         [products.photo-pro.templates.graced]\nkind = \"subscription\"\ndays = 10\n\
+         grace_days = 3\nmax_activations = 1\n",
+        Path::new("airseal.toml"),
+    )
+    .unwrap();
+    v.keys("photo-pro", &["KEY1"], json!({}));
+    let a = device(10, &[1, 2, 3]);
+    let first = v.answer(&a.request("photo-pro", Some("KEY1"), 1)).unwrap();
+    let exp = first.claims.expires_at.unwrap();
+    let until = first.claims.valid_until().unwrap();
+    assert_eq!(until, exp + 3 * DAY);
+    let trust = v.trust();
+    let expected = Expected::product("photo-pro");
+    let machine = a.machine();
+    let expected = expected.machine(&machine);
+    let mut states = std::collections::BTreeSet::new();
+    for (n, now) in [
+        exp - 1,
+        exp,
+        exp + DAY,
+        until - 1,
+        until,
+        until + 1,
+        until + 30 * DAY,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let app = trust.verify(&first.bytes, now, &expected);
+        let nonce = 2 + u8::try_from(n).unwrap();
+        let vendor = v.answer_at(&a.request("photo-pro", Some("KEY1"), nonce), now);
+        assert_eq!(
+            app.is_ok(),
+            vendor.is_ok(),
+            "at {now} (exp {exp}, until {until}): app {:?}, vendor {:?}",
+            app.as_ref().map(|l| l.status()),
+            vendor.as_ref().map(|r| r.reissued)
+        );
+        match (&app, &vendor) {
+            (Ok(l), Ok(r)) => {
+                states.insert(
+                    format!("{:?}", l.status())
+                        .split(' ')
+                        .next()
+                        .map(str::to_string),
+                );
+                assert!(r.reissued);
+                assert_eq!(r.claims.expires_at, Some(exp));
+            }
+            (Err(airseal_verify::Error::Expired { expired_at, .. }), Err(e)) => {
+                states.insert(Some("Expired".into()));
+                assert_eq!(*expired_at, until);
+                assert!(
+                    matches!(e, ActivationError::LicenseExpired { at, .. } if *at == exp),
+                    "{e:?}"
+                );
+            }
+            other => panic!("at {now}: {other:?}"),
+        }
+    }
+    // Every state was reached: before expiry, in grace, and past it.
+    assert_eq!(states.len(), 3, "{states:?}");
+}

@@ -102,7 +102,10 @@ fn stopping_before_commit_leaves_nothing() {
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains("airseal-batch"))
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(".k.txt.tmp-") || name.contains("airseal-batch")
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

@@ -6,6 +6,8 @@
 //! `src/` and fails on one that names a flag (`--word`), so advice for one caller cannot
 //! creep back into the library.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 /// Literals allowed to name flags, by their first line: the default `airseal.toml`, whose

@@ -73,8 +73,8 @@ use airseal_core::{KeyId, LicenseClaims, UnixTime, armor};
 use ed25519_dalek::{Signer as _, SigningKey};
 use zeroize::Zeroizing;
 
-use crate::atomic::{self, Access, Read};
 use crate::fingerprint::Fingerprint;
+use crate::fs::{self as durable, Access, Mode, Read};
 use crate::{Error, Expected, License, Machine, TrustStore};
 
 /// The device key file's name in the data folder.
@@ -241,7 +241,7 @@ impl Device {
     /// Reads a file of the data folder; `None` when absent.
     fn read(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, DeviceError> {
         let path = self.path(name);
-        match atomic::read_bounded(&path, max) {
+        match durable::read_bounded(&path, max) {
             Ok(Read::Missing) => Ok(None),
             Ok(Read::TooLarge) => Err(self.corrupt(name, "file too large: not written by airseal")),
             Ok(Read::Bytes(b)) => Ok(Some(b)),
@@ -251,13 +251,20 @@ impl Device {
 
     fn write(&self, name: &str, contents: &[u8]) -> Result<(), DeviceError> {
         let path = self.path(name);
-        atomic::write_atomic(&path, contents, Access::Default)
-            .map_err(|source| DeviceError::Io { file: path, source })
+        durable::write(&path, contents, Access::Default, Mode::Replace).map_err(|e| {
+            DeviceError::Io {
+                file: path,
+                source: e.into(),
+            }
+        })
     }
 
     fn remove(&self, name: &str) -> Result<(), DeviceError> {
         let path = self.path(name);
-        atomic::remove_durable(&path).map_err(|source| DeviceError::Io { file: path, source })
+        durable::remove(&path).map_err(|e| DeviceError::Io {
+            file: path,
+            source: e.into(),
+        })
     }
 
     /// Creates the data folder (owner-only on Unix) if it does not exist yet.
@@ -321,10 +328,16 @@ impl Device {
         file.extend_from_slice(seed.as_slice());
         file.extend_from_slice(&key.public());
         let path = self.path(DEVICE_KEY_FILE);
-        let created = atomic::create_atomic(&path, &file, Access::OwnerOnly)
-            .map_err(|source| DeviceError::Io { file: path, source })?;
-        if created {
-            return Ok(key);
+        match durable::write(&path, &file, Access::OwnerOnly, Mode::CreateNew) {
+            Ok(()) => return Ok(key),
+            // Another process made one first: use that.
+            Err(e) if e.is_already_exists() => {}
+            Err(e) => {
+                return Err(DeviceError::Io {
+                    file: path,
+                    source: e.into(),
+                });
+            }
         }
         self.load_key()?
             .ok_or_else(|| self.corrupt(DEVICE_KEY_FILE, "the device key file vanished"))
@@ -371,7 +384,7 @@ impl Device {
         let components = fingerprint.hashes(product);
         if components.is_empty() {
             return Err(invalid(
-                "the fingerprint has no components: add one (for example an instance id) with Fingerprint::with",
+                "the fingerprint has no components: add one (for example an instance id)",
             ));
         }
         if components.len() > MAX_COMPONENTS {
@@ -545,10 +558,7 @@ impl Device {
             return self.release_proof()?.ok_or(DeviceError::NotActivated);
         };
         let unreadable = || self.corrupt(LICENSE_FILE, "the installed license cannot be read");
-        let claims = cose::parse_sign1(&license)
-            .ok()
-            .and_then(|s| LicenseClaims::decode(s.payload, s.payload_offset).ok())
-            .ok_or_else(unreadable)?;
+        let claims = LicenseClaims::read_unverified(&license).map_err(|_| unreadable())?;
         let Some(key) = self.load_key()? else {
             return Err(self.corrupt(
                 DEVICE_KEY_FILE,

@@ -110,11 +110,15 @@ impl ClockGuard {
         body.extend_from_slice(&self.revocations_seq.to_be_bytes());
         let tag: [u8; 32] = self.hmac(&body).finalize().into_bytes().into();
         body.extend_from_slice(&tag);
-        crate::atomic::write_atomic(&self.path, &body, crate::atomic::Access::Default).map_err(
-            |_| Error::GuardState {
-                reason: "the clock guard state file cannot be written",
-            },
+        crate::fs::write(
+            &self.path,
+            &body,
+            crate::fs::Access::Default,
+            crate::fs::Mode::Replace,
         )
+        .map_err(|_| Error::GuardState {
+            reason: "the clock guard state file cannot be written",
+        })
     }
 
     /// The latest time observed.

@@ -7,13 +7,13 @@ extern crate alloc;
 
 pub mod activation;
 #[cfg(feature = "std")]
-mod atomic;
-#[cfg(feature = "std")]
 pub mod device;
 mod error;
 mod fast;
 #[cfg(feature = "std")]
 pub mod fingerprint;
+#[cfg(feature = "std")]
+pub mod fs;
 #[cfg(feature = "std")]
 mod guard;
 mod license;

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use airseal_core::claims::COMPONENT_HASH_LEN;
 use airseal_core::cose::{self, ObjectType};
 use airseal_core::revocation::RevocationList;
-use airseal_core::{KeyId, LicenseClaims, UnixTime, armor, pubkey};
+use airseal_core::{Expiry, KeyId, LicenseClaims, UnixTime, armor, pubkey};
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use crate::error::Error;
@@ -280,7 +280,7 @@ impl TrustStore {
             &bytes,
             &[ObjectType::License, ObjectType::ActivationResponse],
         )?;
-        let claims = LicenseClaims::decode(sign1.payload, sign1.payload_offset)?;
+        let claims = LicenseClaims::of_sign1(&sign1)?;
         let is_response = typ == ObjectType::ActivationResponse;
         let device_bound = claims
             .machine
@@ -371,20 +371,17 @@ fn check_claims(
     if now < valid_from {
         return Err(Error::NotYetValid { valid_from, now });
     }
-    let mut status = Status::Valid;
-    if let Some(exp) = claims.expires_at {
-        if now >= exp {
-            let grace = i64::try_from(claims.grace_period.unwrap_or(0)).unwrap_or(i64::MAX);
-            let until = exp.saturating_add(grace);
-            if now >= until {
-                return Err(Error::Expired {
-                    expired_at: until,
-                    now,
-                });
-            }
-            status = Status::InGrace { until };
+    // Expiry plus grace: the rule the vendor applies too (`airseal_core::expiry`).
+    let status = match claims.expiry(now) {
+        Expiry::Current => Status::Valid,
+        Expiry::InGrace { until } => Status::InGrace { until },
+        Expiry::Expired { until } => {
+            return Err(Error::Expired {
+                expired_at: until,
+                now,
+            });
         }
-    }
+    };
     if let Some(binding) = &claims.machine {
         let matched = expected.machine.map_or(0, |m| {
             binding

@@ -8,11 +8,11 @@
 use airseal_core::armor::{QR_PREFIX, armor, qr_text};
 use airseal_core::cbor::{Reader, Writer};
 use airseal_core::cose::{self, ObjectType};
+use airseal_core::json::claims_to_json;
 use airseal_core::{
     KeyId, LicenseClaims, LicenseKind, Licensee, Limit, MachineBinding, MetaValue, NamedFeature,
 };
 use airseal_vendor::issue::Issuer;
-use airseal_vendor::json::claims_to_json;
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 

@@ -27,6 +27,7 @@
 //! `update`). Blank lines (and rows of empty cells) are not rows; the report counts them.
 
 mod csv;
+pub mod export;
 pub mod licenses;
 mod presets;
 mod values;

@@ -1,0 +1,447 @@
+//! The CLI's one error type: every library error comes in through its own `From`, which
+//! picks the exit code from the variant and adds the remedy text (the flag to pass, the
+//! command to run). The libraries name the failure and carry data; only this file knows
+//! about flags. Exit codes follow [`EXIT_CODES_HELP`] (also in README); nothing here reads
+//! a message to guess a code.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use airseal_vendor::activate::ActivationError;
+use airseal_vendor::batch::BatchError;
+use airseal_vendor::import::ImportError;
+use airseal_vendor::import::export::ExportError;
+use airseal_vendor::issue::IssueError;
+use airseal_vendor::keyfile::KeyFileError;
+use airseal_vendor::keys::GeneratorError;
+use airseal_vendor::ledger::LedgerError;
+use airseal_vendor::template::TemplateError;
+use airseal_vendor::vendor_dir::{SearchOrigin, VENDOR_ENV, VendorDirError};
+use airseal_verify::device::DeviceError;
+
+use crate::passphrase::PassphraseError;
+
+/// Shown at the end of `airseal --help` and `airseal verify --help`.
+pub const EXIT_CODES_HELP: &str = "\
+EXIT CODES:
+   0  success (for verify: the license is valid)
+   1  error (bad arguments or input, wrong passphrase, refused to overwrite…)
+   2  usage error (unknown option, missing argument)
+   3  a file could not be read or written
+   4  import: some rows were rejected (the others were imported; see the report)
+  10  malformed: not a well-formed airseal file (armor, CBOR, COSE or claims), or too large
+  11  unsupported signature algorithm
+  12  wrong type: a signed airseal object of another kind than the command reads
+  13  unknown key id: signed by a key you did not pass with --public-key
+  14  bad signature: the license was modified or forged
+  15  wrong product
+  16  not yet valid
+  17  expired (grace period included)
+  18  bound to another machine
+  19  invalid public key
+  20  typo: a product key's check symbol does not match (compare with the key sent)
+  21  maintenance ended: this release is newer than the license's updates period
+  22  signing key not trusted at the license's issue time (rotated out)
+  23  revoked by the --revocations list
+  24-26 clock guard: clock rolled back, stale revocation list, guard state
+  27  bound to another device key (activated for another machine)
+  28  activation response answers another request
+  70  internal error: a bug in airseal (please report it)";
+
+/// General error: bad input, a refusal, a wrong passphrase.
+pub const GENERAL: u8 = 1;
+/// Usage error: a flag's value cannot be parsed.
+pub const USAGE: u8 = 2;
+/// Exit code for I/O failures.
+pub const IO: u8 = 3;
+/// `import` finished but rejected some rows.
+pub const IMPORT_REJECTED: u8 = 4;
+/// Not a well-formed airseal file (also: too large to be one).
+pub const MALFORMED: u8 = 10;
+/// A file given as a public key is not one.
+pub const INVALID_PUBLIC_KEY: u8 = 19;
+/// A product key's check symbol does not match.
+pub const TYPO: u8 = 20;
+
+/// Everything a command can fail with.
+#[derive(Debug)]
+pub enum CliError {
+    /// A message the CLI wrote itself (bad flag values, missing options) and its exit code.
+    Message(String, u8),
+    /// A file that could not be read or written.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Another error, said about something (a file, usually): `CONTEXT: ERROR`, same code.
+    Context {
+        /// What the error is about.
+        context: String,
+        /// The error.
+        source: Box<CliError>,
+    },
+    /// Getting the passphrase failed.
+    Passphrase(PassphraseError),
+    /// A signing key file could not be read, written or unlocked.
+    KeyFile(KeyFileError),
+    /// The vendor folder could not be found, read or created.
+    VendorDir(VendorDirError),
+    /// The ledger refused or failed.
+    Ledger(LedgerError),
+    /// A file could not be imported.
+    Import(ImportError),
+    /// A license could not be issued.
+    Issue(IssueError),
+    /// A batch of keys could not be generated.
+    Batch(BatchError),
+    /// A key generator could not be set up.
+    Generator(GeneratorError),
+    /// The licenses of an import could not be issued.
+    Export(ExportError),
+    /// A license template could not be found or read.
+    Template(TemplateError),
+    /// An activation request or deactivation proof was refused.
+    Activation(ActivationError),
+    /// A signed object failed verification.
+    Verify(airseal_verify::Error),
+    /// The app-side data folder failed.
+    Device(DeviceError),
+}
+
+impl CliError {
+    /// A general error (exit 1).
+    pub fn msg(m: impl Into<String>) -> Self {
+        CliError::Message(m.into(), GENERAL)
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        CliError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// This error, said about `path`.
+    pub fn at(self, path: &Path) -> Self {
+        self.about(path.display().to_string())
+    }
+
+    /// This error, said about `context`.
+    pub fn about(self, context: impl Into<String>) -> Self {
+        CliError::Context {
+            context: context.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// The process exit code (see [`EXIT_CODES_HELP`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Message(_, code) => *code,
+            // A refusal to overwrite is not a failed write: the table's "refused to
+            // overwrite" (1).
+            CliError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                GENERAL
+            }
+            CliError::Io { .. } => IO,
+            CliError::Context { source, .. } => source.exit_code(),
+            CliError::Passphrase(e) => match e {
+                PassphraseError::ReadFile { .. } | PassphraseError::Prompt(_) => IO,
+                _ => GENERAL,
+            },
+            CliError::KeyFile(e) => key_file_code(e),
+            CliError::VendorDir(e) => match e {
+                VendorDirError::Io { .. } => IO,
+                VendorDirError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
+            CliError::Ledger(e) => ledger_code(e),
+            CliError::Import(e) => match e {
+                ImportError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
+            CliError::Issue(_) | CliError::Generator(_) => GENERAL,
+            CliError::Batch(e) => match e {
+                BatchError::Io { .. } => IO,
+                BatchError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
+            CliError::Activation(e) => match e {
+                ActivationError::BadRequest(v) | ActivationError::BadProof(v) => v.code(),
+                ActivationError::KeyTypo { .. } => TYPO,
+                ActivationError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
+            CliError::Template(e) => template_code(e),
+            CliError::Export(e) => match e {
+                ExportError::Io { .. } => IO,
+                ExportError::Template(t) => template_code(t),
+                ExportError::Ledger(l) => ledger_code(l),
+                ExportError::NotRecorded { source, .. } => ledger_code(source),
+                _ => GENERAL,
+            },
+            CliError::Verify(e) => e.code(),
+            CliError::Device(e) => match e {
+                DeviceError::Verify(v) => v.code(),
+                DeviceError::Io { .. } => IO,
+                _ => GENERAL,
+            },
+        }
+    }
+}
+
+fn key_file_code(e: &KeyFileError) -> u8 {
+    match e {
+        KeyFileError::Io { .. } => IO,
+        _ => GENERAL,
+    }
+}
+
+fn template_code(e: &TemplateError) -> u8 {
+    match e {
+        TemplateError::Io { .. } => IO,
+        _ => GENERAL,
+    }
+}
+
+fn ledger_code(e: &LedgerError) -> u8 {
+    match e {
+        LedgerError::Open { .. } => IO,
+        _ => GENERAL,
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Message(m, _) => f.write_str(m),
+            CliError::Io { path, source } => {
+                write!(f, "{}: {source}", path.display())?;
+                if source.kind() == std::io::ErrorKind::AlreadyExists {
+                    f.write_str("; pass --force to replace it")?;
+                }
+                Ok(())
+            }
+            CliError::Context { context, source } => write!(f, "{context}: {source}"),
+            CliError::Passphrase(e) => e.fmt(f),
+            CliError::KeyFile(e) => {
+                e.fmt(f)?;
+                match e {
+                    KeyFileError::AlreadyExists { .. } => {
+                        f.write_str("; pass --force to replace it")
+                    }
+                    KeyFileError::WrongPassphrase => f.write_str(
+                        " (check --passphrase-file or the AIRSEAL_PASSPHRASE environment variable)",
+                    ),
+                    _ => Ok(()),
+                }
+            }
+            CliError::VendorDir(e) => vendor_dir(e, f),
+            CliError::Ledger(e) => e.fmt(f),
+            CliError::Import(e) => import(e, f),
+            CliError::Issue(e) => e.fmt(f),
+            CliError::Generator(e) => {
+                e.fmt(f)?;
+                match e {
+                    GeneratorError::Pattern(airseal_core::productkey::PatternError::TooWeak {
+                        ..
+                    }) => f.write_str(" (or pass --allow-weak)"),
+                    _ => Ok(()),
+                }
+            }
+            CliError::Batch(e) => {
+                e.fmt(f)?;
+                match e {
+                    BatchError::OutputExists(_) => f.write_str("; pass --force to replace it"),
+                    _ => Ok(()),
+                }
+            }
+            CliError::Activation(e) => {
+                e.fmt(f)?;
+                match e {
+                    ActivationError::KeyTypo { .. } => {
+                        f.write_str("; compare it with the key sent to the customer")
+                    }
+                    ActivationError::NoTemplate { .. } => f.write_str(
+                        " (set activation_template in airseal.toml, or generate keys with \
+                         --template)",
+                    ),
+                    _ => Ok(()),
+                }
+            }
+            CliError::Template(e) => {
+                e.fmt(f)?;
+                match e {
+                    TemplateError::NoProduct { .. } => f.write_str(": pass --product"),
+                    _ => Ok(()),
+                }
+            }
+            CliError::Export(e) => {
+                e.fmt(f)?;
+                match e {
+                    ExportError::AlreadyExists { out_dir, .. } => write!(
+                        f,
+                        "; pass --force to replace the files in {}",
+                        out_dir.display()
+                    ),
+                    ExportError::NotRecorded { .. } => f.write_str(
+                        ". Until it does, `airseal ledger licenses` does not list them; once the \
+                         ledger is writable again, run this command again with --force to issue \
+                         and record a fresh set over them",
+                    ),
+                    _ => Ok(()),
+                }
+            }
+            // Failures that carry instants read as dates (time::verify_error).
+            CliError::Verify(e) | CliError::Device(DeviceError::Verify(e)) => {
+                match crate::time::verify_error(e) {
+                    Some(m) => f.write_str(&m),
+                    None => e.fmt(f),
+                }
+            }
+            CliError::Device(e) => e.fmt(f),
+        }
+    }
+}
+
+/// The vendor folder's errors, with the command or flag that fixes them.
+fn vendor_dir(e: &VendorDirError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fmt::Display::fmt(e, f)?;
+    match e {
+        VendorDirError::NotFound { searched, origin } => {
+            let first = searched
+                .first()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            match origin {
+                SearchOrigin::Flag | SearchOrigin::Env => {
+                    write!(f, "; create a vendor folder with `airseal init {first}`")
+                }
+                SearchOrigin::WorkingDir => write!(
+                    f,
+                    "; run `airseal init` to create one here, or pass --vendor DIR or set \
+                     {VENDOR_ENV}"
+                ),
+            }
+        }
+        VendorDirError::AlreadyInitialized { .. } => {
+            f.write_str("; pass --force to rewrite it (the ledger and keys are kept)")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Import errors, with the `--map` that resolves them.
+fn import(e: &ImportError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fmt::Display::fmt(e, f)?;
+    match e {
+        ImportError::NoKeyColumn { .. } => {
+            f.write_str(". If the keys are in another column, say which with --map 'COLUMN=key'")
+        }
+        ImportError::AmbiguousColumn {
+            column, candidates, ..
+        } => {
+            let maps: Vec<String> = candidates
+                .iter()
+                .map(|c| format!("--map '{column}={c}'"))
+                .collect();
+            write!(
+                f,
+                ". Say which with {} (or --map '{column}=meta:NAME' to keep it as metadata, \
+                 --map '{column}=ignore' to leave it out)",
+                maps.join(" or ")
+            )
+        }
+        ImportError::UnnamedColumn { .. } => f.write_str("; name it in the header"),
+        ImportError::ColumnNameTooLong { column, .. } => write!(
+            f,
+            "; --map '{column}=meta:NAME' with a shorter NAME, or --map '{column}=ignore'"
+        ),
+        ImportError::DuplicateTarget { .. } => {
+            f.write_str("; --map one of them elsewhere (or to ignore)")
+        }
+        _ => Ok(()),
+    }
+}
+
+impl From<airseal_vendor::import::licenses::PlanError> for CliError {
+    fn from(e: airseal_vendor::import::licenses::PlanError) -> Self {
+        use airseal_vendor::import::licenses::PlanError;
+        match e {
+            PlanError::Ledger(l) => CliError::Ledger(l),
+            other => CliError::msg(other.to_string()),
+        }
+    }
+}
+
+macro_rules! from_library {
+    ($($t:ty => $v:ident),* $(,)?) => {$(
+        impl From<$t> for CliError {
+            fn from(e: $t) -> Self {
+                CliError::$v(e)
+            }
+        }
+    )*};
+}
+
+from_library!(
+    PassphraseError => Passphrase,
+    KeyFileError => KeyFile,
+    VendorDirError => VendorDir,
+    LedgerError => Ledger,
+    ImportError => Import,
+    IssueError => Issue,
+    BatchError => Batch,
+    GeneratorError => Generator,
+    ActivationError => Activation,
+    TemplateError => Template,
+    ExportError => Export,
+    airseal_verify::Error => Verify,
+    DeviceError => Device,
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code the table lists is a number a `From` above can produce, and the codes
+    /// the library reports for verification land on the table's rows.
+    #[test]
+    fn verify_errors_keep_their_code() {
+        let e = CliError::from(airseal_verify::Error::InvalidPublicKey);
+        assert_eq!(e.exit_code(), INVALID_PUBLIC_KEY);
+        let e = CliError::from(airseal_verify::Error::Typo).at(Path::new("k"));
+        assert_eq!(e.exit_code(), TYPO);
+        assert!(e.to_string().starts_with("k: "), "{e}");
+    }
+
+    #[test]
+    fn remedies_are_added_here() {
+        let e = CliError::from(KeyFileError::AlreadyExists {
+            path: PathBuf::from("x.lic"),
+        });
+        assert_eq!(
+            e.to_string(),
+            "x.lic already exists; pass --force to replace it"
+        );
+        assert_eq!(e.exit_code(), GENERAL);
+        let e = CliError::from(ImportError::AmbiguousColumn {
+            index: 3,
+            column: "Seats".into(),
+            candidates: vec!["max_activations", "used_activations"],
+        });
+        let m = e.to_string();
+        assert!(
+            m.contains("--map 'Seats=max_activations' or --map 'Seats=used_activations'"),
+            "{m}"
+        );
+        let e = CliError::from(PassphraseError::ReadFile {
+            path: PathBuf::from("pw"),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+        assert_eq!(e.exit_code(), IO);
+    }
+}
