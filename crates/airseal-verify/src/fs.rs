@@ -634,13 +634,27 @@ mod tests {
         assert_eq!(names(dir.path()), ["busy", "state.bin"]);
     }
 
-    /// A read-only folder: nothing is written and nothing is left, whatever the mode.
-    /// (Skipped when running as root, who may write there anyway.)
+    /// A folder that cannot be written: nothing is written and nothing is left, whatever
+    /// the mode. A file standing where the folder should be fails for everyone; a read-only
+    /// folder only for users other than root (who may write there anyway).
     #[cfg(unix)]
     #[test]
-    fn a_read_only_folder_is_an_error_with_nothing_left() {
+    fn an_unwritable_folder_is_an_error_with_nothing_left() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
+        let not_a_folder = dir.path().join("file");
+        fs::write(&not_a_folder, b"old").unwrap();
+        for mode in [Mode::CreateNew, Mode::Replace] {
+            let target = not_a_folder.join("out");
+            let e = write(&target, b"x", Access::OwnerOnly, mode).unwrap_err();
+            assert!(
+                matches!(&e, WriteError::Io { path, .. } if *path == target),
+                "{e:?}"
+            );
+        }
+        assert_eq!(names(dir.path()), ["file"]);
+        assert_eq!(fs::read(&not_a_folder).unwrap(), b"old");
+
         let ro = dir.path().join("ro");
         fs::create_dir(&ro).unwrap();
         fs::write(ro.join("old"), b"old").unwrap();
