@@ -18,7 +18,7 @@
 //! - **clean on failure**: no temporary file is left behind after an error, and a
 //!   [`DurableFile`] dropped without [`DurableFile::commit`] removes its temporary file.
 //!
-//! Large outputs are streamed through a [`DurableFile`]; small ones use [`write`].
+//! Large outputs are streamed through a [`DurableFile`]; small ones use [`write()`].
 
 use std::ffi::OsString;
 use std::fmt;
@@ -157,7 +157,7 @@ pub fn write(path: &Path, contents: &[u8], access: Access, mode: Mode) -> Result
 /// [`sync_files`].
 ///
 /// # Errors
-/// As [`write`].
+/// As [`write()`].
 pub fn write_unsynced(
     path: &Path,
     contents: &[u8],
