@@ -20,7 +20,7 @@
 //!
 //! Large outputs are streamed through a [`DurableFile`]; small ones use [`write()`]; many
 //! small files at once (one license per imported key) use [`write_unsynced`] and then one
-//! [`sync_files`], which makes them all durable for about the cost of one fsync.
+//! [`sync_files`], which makes them all durable for far less than an fsync each.
 
 use std::ffi::OsString;
 use std::fmt;
