@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use airseal_verify::fs::{Access, DurableFile, Mode, WriteError};
+use airseal_verify::app::fs::{Access, DurableFile, Mode, WriteError};
 use clap::ValueEnum;
 use serde_json::Value;
 
@@ -296,7 +296,7 @@ impl<W: Write> Renderer<W> {
 pub enum Sink {
     /// Standard output, through `term` (a closed pipe stops the listing quietly).
     Stdout(io::BufWriter<term::Out>),
-    /// The one durable writer (`airseal_verify::fs`): a temporary file beside the target,
+    /// The one durable writer (`airseal_verify::app::fs`): a temporary file beside the target,
     /// fsynced and put in place by [`Sink::commit`].
     File(DurableFile),
 }

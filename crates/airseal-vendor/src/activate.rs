@@ -943,14 +943,14 @@ fn license_limits(seat: &Activation) -> Result<LicenseClaims, ActivationError> {
     LicenseClaims::read_unverified(&seat.response).map_err(|e| corrupt(e.to_string()))
 }
 
-/// Writes a response file durably and atomically, through [`airseal_verify::fs`]: a reader
+/// Writes a response file durably and atomically, through [`airseal_verify::app::fs`]: a reader
 /// never sees half a response, and a crash leaves either no file (or the old one) or the
 /// whole new one. An existing file is replaced only with `force`.
 ///
 /// # Errors
 /// An I/O error; [`std::io::ErrorKind::AlreadyExists`] when `path` exists and not `force`.
 pub fn write_response_file(path: &Path, contents: &[u8], force: bool) -> std::io::Result<()> {
-    use airseal_verify::fs::{Access, Mode, WriteError, write};
+    use airseal_verify::app::fs::{Access, Mode, WriteError, write};
     write(path, contents, Access::Default, Mode::replace_if(force)).map_err(|e| match e {
         WriteError::AlreadyExists { .. } => {
             std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already exists")

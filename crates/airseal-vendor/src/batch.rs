@@ -22,7 +22,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use airseal_core::productkey::Pattern;
-use airseal_verify::fs::{self as durable, Access, DurableFile, Mode, WriteError};
+use airseal_verify::app::fs::{self as durable, Access, DurableFile, Mode, WriteError};
 
 use rand::Rng;
 use rand::rngs::StdRng;
