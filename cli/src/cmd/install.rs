@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use airseal_vendor::issue::{EndOfDay, parse_time};
+use airseal_vendor::time::{EndOfDay, parse_time};
 use airseal_verify::app::device::Device;
 use clap::Args;
 

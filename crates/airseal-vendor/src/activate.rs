@@ -47,10 +47,11 @@ use airseal_core::productkey::Pattern;
 use airseal_core::{Expiry, KeyId, LicenseClaims, LicenseKind, Limit, MachineBinding, UnixTime};
 use rand::Rng as _;
 
-use crate::issue::{IssueError, Issuer, LicenseSpec, format_time};
+use crate::issue::{IssueError, Issuer, LicenseSpec};
 use crate::ledger::{
     Activation, KeyStatus, KeyTerms, Ledger, LedgerError, Revocation, SeatKey, SeatTx,
 };
+use crate::time::format_time;
 use crate::vendor_dir::{Config, VendorDirError};
 
 /// Length of the `cti` of a re-issued response (as [`LicenseSpec::to_claims`] makes them).
