@@ -402,16 +402,6 @@ fn import(e: &ImportError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     }
 }
 
-impl From<airseal_vendor::import::licenses::PlanError> for CliError {
-    fn from(e: airseal_vendor::import::licenses::PlanError) -> Self {
-        use airseal_vendor::import::licenses::PlanError;
-        match e {
-            PlanError::Ledger(l) => CliError::Ledger(l),
-            other => CliError::msg(other.to_string()),
-        }
-    }
-}
-
 macro_rules! from_library {
     ($($t:ty => $v:ident),* $(,)?) => {$(
         impl From<$t> for CliError {
