@@ -286,7 +286,7 @@ impl fmt::Display for CliError {
             CliError::Batch(e) => {
                 e.fmt(f)?;
                 match e {
-                    BatchError::OutputExists(_) => f.write_str("; pass --force to replace it"),
+                    BatchError::AlreadyExists { .. } => f.write_str("; pass --force to replace it"),
                     _ => Ok(()),
                 }
             }
