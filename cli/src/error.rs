@@ -49,7 +49,8 @@ EXIT CODES:
   23  revoked by the --revocations list
   24-26 clock guard: clock rolled back, stale revocation list, guard state
   27  bound to another device key (activated for another machine)
-  28  activation response answers another request";
+  28  activation response answers another request
+  70  internal error: a bug in airseal (please report it)";
 
 /// General error: bad input, a refusal, a wrong passphrase.
 pub const GENERAL: u8 = 1;
@@ -327,7 +328,13 @@ impl fmt::Display for CliError {
                     _ => Ok(()),
                 }
             }
-            CliError::Verify(e) => e.fmt(f),
+            // Failures that carry instants read as dates (time::verify_error).
+            CliError::Verify(e) | CliError::Device(DeviceError::Verify(e)) => {
+                match crate::time::verify_error(e) {
+                    Some(m) => f.write_str(&m),
+                    None => e.fmt(f),
+                }
+            }
             CliError::Device(e) => e.fmt(f),
         }
     }

@@ -41,14 +41,23 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
 /// Writes `contents` to `path` through the one durable writer ([`airseal_verify::fs`]):
 /// whole or not at all, fsynced; refuses to replace an existing file without `force`.
 pub fn write_output(path: &Path, contents: &[u8], force: bool) -> Result<(), CliError> {
-    use airseal_verify::fs::{Access, Mode, WriteError, write};
-    write(path, contents, Access::Default, Mode::replace_if(force)).map_err(|e| match e {
-        WriteError::AlreadyExists { path } => CliError::msg(format!(
+    use airseal_verify::fs::{Access, Mode, write};
+    write(path, contents, Access::Default, Mode::replace_if(force)).map_err(write_failed)
+}
+
+/// The CLI error for a failed durable write (whole files here, streamed listings in
+/// `render::Sink`): an existing target names `--force`, the rest is an I/O error (exit 3).
+pub fn write_failed(e: airseal_verify::fs::WriteError) -> CliError {
+    match e {
+        airseal_verify::fs::WriteError::AlreadyExists { path } => CliError::msg(format!(
             "{} already exists; pass --force to overwrite it",
             path.display()
         )),
-        other => CliError::io(path, other.into()),
-    })
+        other => {
+            let path = other.path().to_path_buf();
+            CliError::io(&path, other.into())
+        }
+    }
 }
 
 /// Converts a byte offset in text to a 1-based line and column.

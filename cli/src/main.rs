@@ -3,20 +3,31 @@
 //! Argument parsing, printing and exit codes live here; everything else is in the
 //! libraries so a vendor's own backend can do the same without shelling out.
 
+// First: its macros (`outln!`, `errln!`) are used by every module below.
+#[macro_use]
+mod term;
+
+mod args;
 mod cmd;
 mod error;
 mod io;
 mod passphrase;
+mod progress;
 mod qr;
+mod render;
+mod time;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+/// The version, with the git commit and build date when built from a checkout (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("AIRSEAL_VERSION_SUFFIX"));
 
 /// Offline software licensing: signing keys, signed license files, offline verification.
 #[derive(Debug, Parser)]
-#[command(name = "airseal", version, about, long_about = None, after_help = error::EXIT_CODES_HELP)]
+#[command(name = "airseal", version = VERSION, about, long_about = None, after_help = error::EXIT_CODES_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,6 +68,21 @@ enum Command {
     Inspect(cmd::inspect::InspectArgs),
     /// Run the whole flow in a fresh temporary folder, printing each step.
     Demo(cmd::demo::DemoArgs),
+    /// Print a shell completion script (e.g. `airseal completions bash > /etc/bash_completion.d/airseal`).
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages, one per command and subcommand (airseal.1, airseal-keys-generate.1…).
+    Man {
+        /// The folder to write them in (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Replace existing pages.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// How commands that need the signing key get its passphrase.
@@ -69,6 +95,13 @@ pub struct PassphraseArgs {
 }
 
 fn main() -> ExitCode {
+    term::install_panic_hook();
+    // Debug builds only: lets the tests prove the panic hook's one-line report.
+    #[cfg(debug_assertions)]
+    #[allow(clippy::panic)]
+    if std::env::var_os("AIRSEAL_DEBUG_PANIC").is_some() {
+        panic!("AIRSEAL_DEBUG_PANIC is set");
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(&a),
@@ -87,12 +120,61 @@ fn main() -> ExitCode {
         Command::Revoke(a) => cmd::revoke::revoke(&a),
         Command::Revocations(a) => cmd::revoke::revocations(&a),
         Command::Demo(a) => cmd::demo::run(&a),
+        Command::Completions { shell } => {
+            let mut out = std::io::BufWriter::new(term::Out);
+            clap_complete::generate(shell, &mut Cli::command(), "airseal", &mut out);
+            drop(out);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { out, force } => man_pages(&out, force),
     };
+    term::flush();
+    // A closed standard output is not an error: the command ran to its end and its own code
+    // stands (0 for a listing cut short by `| head`). Any other failure to write it is.
+    let stdout_failed = term::stdout_error().map(|e| {
+        errln!("error: standard output: {e}");
+        ExitCode::from(error::IO)
+    });
     match result {
-        Ok(code) => code,
+        Ok(code) => stdout_failed.unwrap_or(code),
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             e.exit_code().into()
         }
     }
+}
+
+/// Writes a man page for the program and for every (non-hidden) subcommand, from the same
+/// clap definitions as `--help`; existing pages are kept unless `force`.
+fn man_pages(dir: &std::path::Path, force: bool) -> Result<ExitCode, error::CliError> {
+    fn pages(cmd: &clap::Command, into: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            pages(sub, into)?;
+        }
+        let man = clap_mangen::Man::new(cmd.clone());
+        let mut text = Vec::new();
+        man.render(&mut text)?;
+        into.push((man.get_filename(), text));
+        Ok(())
+    }
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut all = Vec::new();
+    pages(&cmd, &mut all).map_err(|e| error::CliError::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| error::CliError::io(dir, e))?;
+    if !force {
+        // All or nothing: check every name before writing any.
+        if let Some((name, _)) = all.iter().find(|(n, _)| dir.join(n).exists()) {
+            return Err(error::CliError::msg(format!(
+                "{} already exists; pass --force to replace the pages in {}",
+                dir.join(name).display(),
+                dir.display()
+            )));
+        }
+    }
+    for (name, text) in &all {
+        io::write_output(&dir.join(name), text, force)?;
+    }
+    errln!("{} man pages → {}", all.len(), dir.display());
+    Ok(ExitCode::SUCCESS)
 }

@@ -133,8 +133,8 @@ pub fn terminal_text(data: &[u8]) -> Result<String, CliError> {
 /// Prints the code on standard output, and under it the text it holds, to copy and paste
 /// where a camera is no help.
 pub fn print_terminal(data: &[u8]) -> Result<(), CliError> {
-    print!("{}", terminal_text(data)?);
-    println!("{}", qr_text(data));
+    out!("{}", terminal_text(data)?);
+    outln!("{}", qr_text(data));
     Ok(())
 }
 

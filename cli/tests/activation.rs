@@ -258,7 +258,7 @@ fn activate_deactivate_and_list_through_the_cli() {
     assert_eq!(by_device.as_array().unwrap().len(), 1);
     let table = ok(&airseal(d, &["ledger", "keys", "--key", &keys[0]]));
     assert!(table.contains("seats_in_use"), "{table}");
-    assert!(table.contains("(1 rows)"), "{table}");
+    assert!(table.contains("(1 row)"), "{table}");
     let audit: Value = serde_json::from_str(&ok(&airseal(
         d,
         &[

@@ -153,7 +153,7 @@ pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
             activate::write_response_file(path, contents, args.force)
                 .map_err(|e| committed(CliError::io(path, e)))?;
         }
-        None => print!("{armored}"),
+        None => out!("{armored}"),
     }
     args.qr
         .emit(&response.bytes, args.force)
@@ -171,23 +171,20 @@ pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
         .expires_at
         .map_or_else(|| "never".to_string(), format_time);
     if args.json {
-        println!(
-            "{}",
-            json!({
-                "result": if response.reissued { "reissued" } else { "activated" },
-                "purpose": if a.purpose == Purpose::Trial { "trial" } else { "activation" },
-                "product": a.product,
-                "key": a.key,
-                "license_id": a.license_id,
-                "activation": a.id,
-                "device_key_id": device,
-                "seats": seats_json(response.seats),
-                "expires": response.claims.expires_at,
-                "bytes": response.bytes.len(),
-            })
-        );
+        crate::term::out_json(&json!({
+            "result": if response.reissued { "reissued" } else { "activated" },
+            "purpose": if a.purpose == Purpose::Trial { "trial" } else { "activation" },
+            "product": a.product,
+            "key": a.key,
+            "license_id": a.license_id,
+            "activation": a.id,
+            "device_key_id": device,
+            "seats": seats_json(response.seats),
+            "expires": response.claims.expires_at,
+            "bytes": response.bytes.len(),
+        }));
     }
-    eprintln!(
+    errln!(
         "{what}: license {} for {}{} on device {device}; expires {expires}{}{}",
         a.license_id,
         a.product,
@@ -229,22 +226,19 @@ pub fn deactivate(args: &DeactivateArgs) -> Result<ExitCode, CliError> {
         (None, None) => return Err(CliError::msg("give a PROOF file, or --activation ID")),
     };
     if args.json {
-        println!(
-            "{}",
-            json!({
-                "result": "deactivated",
-                "by": by,
-                "product": activation.product,
-                "key": activation.key,
-                "license_id": activation.license_id,
-                "activation": activation.id,
-                "device_key_id": activation.device_key_id().to_string(),
-                "deactivations": seats_json(deactivations),
-                "seats": seats_json(seats),
-            })
-        );
+        crate::term::out_json(&json!({
+            "result": "deactivated",
+            "by": by,
+            "product": activation.product,
+            "key": activation.key,
+            "license_id": activation.license_id,
+            "activation": activation.id,
+            "device_key_id": activation.device_key_id().to_string(),
+            "deactivations": seats_json(deactivations),
+            "seats": seats_json(seats),
+        }));
     }
-    eprintln!(
+    errln!(
         "deactivated license {} of {}{} (device {}){}{}",
         activation.license_id,
         activation.product,

@@ -22,7 +22,7 @@ pub struct DemoArgs {
 }
 
 fn step(n: u32, title: &str, command: &str) {
-    println!("\n== {n}. {title}\n$ {command}");
+    outln!("\n== {n}. {title}\n$ {command}");
 }
 
 /// Runs the demo.
@@ -32,7 +32,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         .tempdir()
         .map_err(|e| CliError::io(Path::new("(temp)"), e))?;
     let dir = tmp.path().to_path_buf();
-    println!("airseal demo in {}", dir.display());
+    outln!("airseal demo in {}", dir.display());
 
     // A demo passphrase in a file, the way scripts and CI supply one.
     let pass_file = dir.join("passphrase.txt");
@@ -62,7 +62,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
          features = [\"F1\"]\nmax_activations = 1\nmax_deactivations = 3\n",
     );
     crate::io::write_output(&config, cfg.as_bytes(), true)?;
-    println!(
+    outln!(
         "(added [products.photo-pro] to acme/airseal.toml: keys activate with template \"pro\", \
          one machine at a time)"
     );
@@ -88,6 +88,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
             out: batch_file.clone(),
             force: false,
             quiet: false,
+            json: false,
             allow_weak: false,
             template: None,
             seed: None,
@@ -97,7 +98,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         vendor: vendor_args.clone(),
     })?;
     let csv = std::fs::read_to_string(&batch_file).map_err(|e| CliError::io(&batch_file, e))?;
-    print!("{csv}");
+    out!("{csv}");
     let product_key = csv
         .lines()
         .nth(1)
@@ -138,7 +139,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
     issue_args.vendor = Some(vendor.clone());
     issue::run(&issue_args)?;
     let text = std::fs::read_to_string(&license).map_err(|e| CliError::io(&license, e))?;
-    print!("{text}");
+    out!("{text}");
 
     step(
         5,
@@ -178,10 +179,10 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
 
     air_gap(&dir, &product_key)?;
 
-    println!("\nDemo complete: every step behaved as expected.");
+    outln!("\nDemo complete: every step behaved as expected.");
     if args.keep {
         let kept = tmp.keep();
-        println!("Files kept in {}", kept.display());
+        outln!("Files kept in {}", kept.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -350,7 +351,7 @@ fn run_step(
 ) -> Result<(), CliError> {
     let command = format!("airseal {}", args.join(" "));
     if title.is_empty() {
-        println!("$ {command}");
+        outln!("$ {command}");
     } else {
         step(n, title, &command);
     }
@@ -362,10 +363,10 @@ fn run_step(
         .env_remove("AIRSEAL_DATA_DIR")
         .output()
         .map_err(|e| CliError::io(Path::new("airseal"), e))?;
-    print!("{}", String::from_utf8_lossy(&out.stdout));
-    print!("{}", String::from_utf8_lossy(&out.stderr));
+    out!("{}", String::from_utf8_lossy(&out.stdout));
+    out!("{}", String::from_utf8_lossy(&out.stderr));
     if out.status.code() == Some(want) {
-        println!("(as expected: {what})");
+        outln!("(as expected: {what})");
         Ok(())
     } else {
         Err(CliError::msg(format!(
@@ -377,7 +378,7 @@ fn run_step(
 
 fn show(path: &Path) -> Result<(), CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
-    print!("{text}");
+    out!("{text}");
     Ok(())
 }
 
@@ -407,6 +408,7 @@ fn demo_issue_args(keys: &Path, out: &Path, pass: &PassphraseArgs) -> issue::Iss
         out: Some(out.to_path_buf()),
         raw: false,
         force: false,
+        json: false,
         passphrase: pass.clone(),
         batch: Default::default(),
     }
@@ -451,7 +453,7 @@ fn tamper(text: &str) -> String {
 
 fn expect(code: ExitCode, want: u8, what: &str) -> Result<(), CliError> {
     if code == ExitCode::from(want) {
-        println!("(as expected: {what})");
+        outln!("(as expected: {what})");
         Ok(())
     } else {
         Err(CliError::msg(format!("demo step did not give {what}")))

@@ -72,6 +72,9 @@ pub struct ImportArgs {
     /// Print the report as JSON on standard output instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
     #[command(flatten)]
     pub vendor: VendorArgs,
 }
@@ -139,8 +142,13 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode, CliError> {
     };
     let mut ledger = vendor.open_ledger()?;
     let started = std::time::Instant::now();
+    let progress = crate::progress::Progress::spinner(
+        &format!("importing {} ({} bytes)", args.file.display(), data.len()),
+        args.quiet,
+    );
     let report =
         import::import(&mut ledger, &data, &opts).map_err(|e| CliError::from(e).at(&args.file))?;
+    progress.finish();
     let elapsed = started.elapsed();
     if let Some(path) = &args.report {
         let json = serde_json::to_vec_pretty(&report)
@@ -150,7 +158,7 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode, CliError> {
     if args.json {
         let json = serde_json::to_string_pretty(&report)
             .map_err(|e| CliError::msg(format!("cannot write the report as JSON: {e}")))?;
-        println!("{json}");
+        crate::term::out_json_text(&json);
     } else {
         print_summary(&args.file, &report, args.report.as_deref(), elapsed);
     }
@@ -171,15 +179,15 @@ fn print_summary(
         Some(b) => format!("batch {b}"),
         None => "dry run: nothing written".to_string(),
     };
-    println!(
+    outln!(
         "{} export {} → product {} ({what}, {:.2} s)",
         r.preset,
         file.display(),
         r.product,
         elapsed.as_secs_f64()
     );
-    println!("  rows read        {:>9}", r.read);
-    println!(
+    outln!("  rows read        {:>9}", r.read);
+    outln!(
         "  imported         {:>9}{}",
         r.imported,
         if r.updated > 0 {
@@ -188,16 +196,19 @@ fn print_summary(
             String::new()
         }
     );
-    println!("  already present  {:>9}", r.already_present);
-    println!(
+    outln!("  already present  {:>9}", r.already_present);
+    outln!(
         "  rejected         {:>9}  ({} invalid, {} duplicate, {} conflict)",
-        r.rejected, r.invalid, r.duplicates, r.conflicts
+        r.rejected,
+        r.invalid,
+        r.duplicates,
+        r.conflicts
     );
     if r.blank_lines > 0 {
-        println!("  (blank lines skipped: {})", r.blank_lines);
+        outln!("  (blank lines skipped: {})", r.blank_lines);
     }
     if let Some(n) = r.skgl_decoded {
-        println!("  (SKGL keys decoded with the product's secret: {n})");
+        outln!("  (SKGL keys decoded with the product's secret: {n})");
     }
     for rej in r.rejections.iter().take(SHOWN) {
         let column = rej
@@ -210,15 +221,16 @@ fn print_summary(
             RejectKind::Duplicate => " duplicate:",
             RejectKind::Conflict => " conflict:",
         };
-        println!(
+        outln!(
             "  {}:{}:{kind}{column} {}",
             file.display(),
             rej.line,
-            rej.reason
+            // The reason quotes the file's cells: untrusted text.
+            crate::term::field(&rej.reason)
         );
     }
     if r.rejections.len() > SHOWN {
-        println!(
+        outln!(
             "  … and {} more{}",
             r.rejections.len() - SHOWN,
             match report_path {
@@ -229,7 +241,7 @@ fn print_summary(
     }
     if let Some(b) = r.batch {
         if r.imported > 0 {
-            println!("Next: airseal issue --batch --from-import {b} --out-dir licenses-{b}");
+            outln!("Next: airseal issue --batch --from-import {b} --out-dir licenses-{b}");
         }
     }
 }

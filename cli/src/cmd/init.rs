@@ -42,12 +42,12 @@ pub fn run(args: &InitArgs) -> Result<ExitCode, CliError> {
             .unwrap_or_else(|| "vendor".into()),
     };
     let vendor = VendorDir::init(&args.dir, &id, args.force)?;
-    println!(
+    outln!(
         "vendor folder {} (vendor id {id:?})",
         vendor.root().display()
     );
     if vendor.signing_key_path().exists() {
-        println!(
+        outln!(
             "signing key   {} (kept)",
             vendor.signing_key_path().display()
         );
@@ -55,10 +55,11 @@ pub fn run(args: &InitArgs) -> Result<ExitCode, CliError> {
         keygen::run(&keygen::KeygenArgs {
             out: vendor.keys_dir(),
             force: false,
+            json: false,
             passphrase: args.passphrase.clone(),
         })?;
     }
-    println!(
+    outln!(
         "next: add a [products.<id>] table to {}, then `airseal keys generate`",
         vendor.config_path().display()
     );

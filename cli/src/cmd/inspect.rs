@@ -11,6 +11,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::error::CliError;
+use crate::term::field;
 
 /// Arguments of `airseal inspect`.
 #[derive(Debug, Args)]
@@ -48,10 +49,10 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
             Ok(c) => j["claims"] = claims_to_json(c),
             Err(e) => j["claims_error"] = json!(e.to_string()),
         }
-        println!("{j}");
+        crate::term::out_json(&j);
     } else {
-        println!("UNVERIFIED — shows what the file claims; run `airseal verify` to check it");
-        println!(
+        outln!("UNVERIFIED — shows what the file claims; run `airseal verify` to check it");
+        outln!(
             "  type       {} (alg {}, key {}, {} bytes)",
             sign1.header.typ,
             sign1.header.alg,
@@ -60,16 +61,21 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
         );
         match &claims {
             Ok(c) => {
-                println!("  license    {} for product {}", c.license_id, c.product);
+                outln!(
+                    "  license    {} for product {}",
+                    field(&c.license_id),
+                    field(&c.product)
+                );
                 print_claims(c, chrono::Utc::now().timestamp());
             }
-            Err(e) => println!("  claims     cannot be decoded: {e}"),
+            Err(e) => outln!("  claims     cannot be decoded: {}", field(&e.to_string())),
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints claims for people, one field a line.
+/// Prints claims for people, one field a line; every value from the file goes through
+/// [`field`], so a licensee name cannot drive the terminal or forge a line.
 pub fn print_claims(c: &LicenseClaims, now: i64) {
     let l = &c.licensee;
     let who: Vec<String> = [
@@ -81,40 +87,40 @@ pub fn print_claims(c: &LicenseClaims, now: i64) {
     .flatten()
     .collect();
     if !who.is_empty() {
-        println!("  licensee   {}", who.join(" "));
+        outln!("  licensee   {}", field(&who.join(" ")));
     }
-    println!("  issuer     {}", c.issuer);
-    println!("  kind       {}", c.kind.as_str());
-    println!("  issued     {}", format_time(c.issued_at));
+    outln!("  issuer     {}", field(&c.issuer));
+    outln!("  kind       {}", c.kind.as_str());
+    outln!("  issued     {}", format_time(c.issued_at));
     if let Some(t) = c.not_before {
-        println!("  not before {}", format_time(t));
+        outln!("  not before {}", format_time(t));
     }
     match c.expires_at {
-        Some(t) => println!("  expires    {}", format_time(t)),
-        None => println!("  expires    never"),
+        Some(t) => outln!("  expires    {}", format_time(t)),
+        None => outln!("  expires    never"),
     }
     if let Some(g) = c.grace_period {
-        println!("  grace      {} days", g / 86_400);
+        outln!("  grace      {} days", g / 86_400);
     }
     if let Some(t) = c.maintenance_until {
-        println!("  updates    until {}", format_time(t));
+        outln!("  updates    until {}", format_time(t));
     }
     if let Some(k) = &c.product_key {
-        println!("  key        {k}");
+        outln!("  key        {}", field(k));
     }
     let active = c.features.active(now);
     if !active.is_empty() {
-        println!("  features   {}", active.join(", "));
+        outln!("  features   {}", field(&active.join(", ")));
     }
     let limit = |l: Limit| match l {
         Limit::AtMost(n) => n.to_string(),
         Limit::Unlimited => "unlimited".to_string(),
     };
     if let Some(l) = c.max_activations {
-        println!("  activations at most {}", limit(l));
+        outln!("  activations at most {}", limit(l));
     }
     if let Some(m) = &c.machine {
-        println!(
+        outln!(
             "  machine    node-locked ({} of {} components must match)",
             m.threshold,
             m.components.len()
@@ -122,8 +128,8 @@ pub fn print_claims(c: &LicenseClaims, now: i64) {
     }
     for (k, v) in &c.metadata {
         match v {
-            MetaValue::Text(s) => println!("  meta       {k} = {s}"),
-            MetaValue::Int(i) => println!("  meta       {k} = {i}"),
+            MetaValue::Text(s) => outln!("  meta       {} = {}", field(k), field(s)),
+            MetaValue::Int(i) => outln!("  meta       {} = {i}", field(k)),
         }
     }
 }

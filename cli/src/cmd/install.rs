@@ -31,6 +31,8 @@ pub struct InstallArgs {
     /// Check validity as of this instant (RFC 3339 or YYYY-MM-DD) instead of now.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
+    #[arg(long, help = crate::args::JSON_HELP)]
+    pub json: bool,
 }
 
 /// Runs `airseal install`.
@@ -56,24 +58,37 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode, CliError> {
     let license = match device.install(&input, &trust, now) {
         Ok(l) => l,
         Err(airseal_verify::device::DeviceError::Verify(e)) => {
-            eprintln!(
-                "{}: refused: {}",
-                args.file.display(),
-                super::verify::describe(&e, &input)
-            );
+            let message = super::verify::describe(&e, &input);
+            if args.json {
+                crate::term::out_json(&serde_json::json!({
+                    "installed": false, "error": e.class(), "code": e.code(), "message": message,
+                }));
+            }
+            errln!("{}: refused: {message}", args.file.display());
             return Ok(ExitCode::from(e.code()));
         }
         Err(e) => return Err(machine::device_error(e, &dir)),
     };
     let c = license.claims();
-    println!(
+    if args.json {
+        crate::term::out_json(&serde_json::json!({
+            "installed": true,
+            "license_id": c.license_id,
+            "product": c.product,
+            "data_dir": dir.display().to_string(),
+            "key_id": license.key_id().to_string(),
+            "claims": airseal_vendor::json::claims_to_json(c),
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!(
         "INSTALLED license {} for product {} in {}",
-        c.license_id,
-        c.product,
+        crate::term::field(&c.license_id),
+        crate::term::field(&c.product),
         dir.display()
     );
     if let Some(m) = &c.machine {
-        println!(
+        outln!(
             "  bound to  this machine ({} of {} fingerprint components must match) and its device key",
             m.threshold,
             m.components.len()

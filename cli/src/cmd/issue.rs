@@ -98,6 +98,8 @@ pub struct IssueArgs {
     /// Replace an existing output file.
     #[arg(long)]
     pub force: bool,
+    #[arg(long, help = crate::args::JSON_HELP)]
+    pub json: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
     /// `--batch --from-import BATCH_ID --out-dir DIR`: licenses for every imported key.
@@ -194,6 +196,12 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
             "--product is required (or `product` in the --template file)",
         ));
     }
+    if args.json && out_path.as_os_str() == "-" {
+        return Err(CliError::Message(
+            "--json prints the result on standard output: write the license with --out FILE".into(),
+            2,
+        ));
+    }
     if out_path.as_os_str() != "-" && out_path.exists() && !args.force {
         // Checked before asking for the passphrase, so nobody types it for nothing.
         return Err(CliError::msg(format!(
@@ -225,13 +233,20 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
         armor(ObjectType::License.armor_label(), &bytes).into_bytes()
     };
     if out_path.as_os_str() == "-" {
-        use std::io::Write as _;
-        std::io::stdout()
-            .write_all(&out)
-            .map_err(|e| CliError::io(&out_path, e))?;
+        crate::term::out_bytes(&out);
     } else {
         crate::io::write_output(&out_path, &out, args.force)?;
-        eprintln!(
+        if args.json {
+            crate::term::out_json(&serde_json::json!({
+                "license_id": license_id,
+                "product": claims.product,
+                "key_id": issuer.key_id().to_string(),
+                "bytes": bytes.len(),
+                "out": out_path.display().to_string(),
+                "claims": airseal_vendor::json::claims_to_json(&claims),
+            }));
+        }
+        errln!(
             "issued license {license_id} ({} bytes signed, key {}) → {}",
             bytes.len(),
             issuer.key_id(),

@@ -1,7 +1,6 @@
 //! `airseal issue --batch --from-import BATCH_ID --out-dir DIR`: one signed license file per
 //! key an import wrote, signed and written on every core, with a progress bar.
 
-use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -63,28 +62,24 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
         .unwrap_or_else(|| vendor.signing_key_path());
     let issuer = super::unlock_key(&key_path, &args.passphrase)?;
 
-    let bar = (!b.quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(prepared.licenses() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} licenses  {per_sec}  ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let bar = crate::progress::Progress::bar(prepared.licenses() as u64, "licenses", b.quiet);
     let started = std::time::Instant::now();
-    let report = export::issue(&mut ledger, &issuer, prepared, &|| {
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
-    })?;
+    let report = export::issue(&mut ledger, &issuer, prepared, &|| bar.inc(1))?;
     let elapsed = started.elapsed();
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
+    bar.finish();
     let secs = elapsed.as_secs_f64();
-    eprintln!(
+    if args.json {
+        crate::term::out_json(&serde_json::json!({
+            "import_batch": batch,
+            "issued": report.issued,
+            "skipped": report.skipped.len(),
+            "out_dir": report.out_dir.display().to_string(),
+            "index": report.index.display().to_string(),
+            "key_id": report.key_id.to_string(),
+            "seconds": secs,
+        }));
+    }
+    errln!(
         "issued {} licenses for import batch {batch} in {secs:.2} s ({:.0}/s, key {}) → {}",
         report.issued,
         if secs > 0.0 {
@@ -96,7 +91,7 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
         report.out_dir.display()
     );
     if !report.skipped.is_empty() {
-        eprintln!(
+        errln!(
             "{} keys got no license (suspended, revoked, expired or invalid): see {}",
             report.skipped.len(),
             report.index.display()

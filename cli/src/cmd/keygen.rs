@@ -25,6 +25,8 @@ pub struct KeygenArgs {
     /// Replace existing key files. The old key is then gone for good.
     #[arg(long)]
     pub force: bool,
+    #[arg(long, help = crate::args::JSON_HELP)]
+    pub json: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -58,15 +60,23 @@ pub fn run(args: &KeygenArgs) -> Result<ExitCode, CliError> {
         encode_public_key(&public).as_bytes(),
         args.force,
     )?;
-    println!(
+    if args.json {
+        crate::term::out_json(&serde_json::json!({
+            "key_id": airseal_core::KeyId::of_public_key(&public).to_string(),
+            "private_key": secret_path.display().to_string(),
+            "public_key": public_path.display().to_string(),
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!(
         "key id      {}",
         airseal_core::KeyId::of_public_key(&public)
     );
-    println!(
+    outln!(
         "private key {} (encrypted, mode 0600; keep it secret, back it up)",
         secret_path.display()
     );
-    println!(
+    outln!(
         "public key  {} (ship it with your app)",
         public_path.display()
     );

@@ -1,6 +1,5 @@
 //! `airseal keys`: generate product keys in batches, inspect a key, recover a batch.
 
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -97,6 +96,9 @@ pub struct GenerateArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// (Not with --out -: standard output then carries the keys.)
+    #[arg(long, help = crate::args::JSON_HELP)]
+    pub json: bool,
     /// Accept a pattern whose random keys carry fewer than 80 bits (the default pattern has 95).
     #[arg(long)]
     pub allow_weak: bool,
@@ -142,7 +144,7 @@ pub fn run(args: &KeysArgs) -> Result<ExitCode, CliError> {
             let vendor = args.vendor.open()?;
             let mut ledger = open_ledger(&vendor)?;
             let done = batch::recover_pending(&mut ledger)?;
-            println!("{} batch(es) recovered", done.len());
+            outln!("{} batch(es) recovered", done.len());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -151,13 +153,13 @@ pub fn run(args: &KeysArgs) -> Result<ExitCode, CliError> {
 /// Prints a key verdict as JSON, or as aligned `field value` lines for people.
 fn print_verdict(verdict: &serde_json::Value, as_json: bool) {
     if as_json {
-        println!("{verdict}");
+        crate::term::out_json(verdict);
         return;
     }
     for (k, v) in verdict.as_object().into_iter().flatten() {
-        println!(
+        outln!(
             "{k:<13} {}",
-            v.as_str().map_or_else(|| v.to_string(), str::to_string)
+            crate::term::field(&v.as_str().map_or_else(|| v.to_string(), str::to_string))
         );
     }
 }
@@ -204,6 +206,12 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
     };
     let source = plan.into_source(issuer.as_ref(), chrono::Utc::now().timestamp())?;
     let to_stdout = a.out.as_os_str() == "-";
+    if a.json && to_stdout {
+        return Err(CliError::Message(
+            "--json prints the result on standard output: write the keys with --out FILE".into(),
+            2,
+        ));
+    }
     let format = a.format.unwrap_or_else(|| OutputFormat::for_path(&a.out));
     // Standard output cannot be published atomically: write a file, then copy it out.
     let stdout_tmp = if to_stdout {
@@ -220,17 +228,7 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
         .as_ref()
         .map_or_else(|| a.out.clone(), |d| d.path().join("keys"));
     let mut ledger = open_ledger(&vendor)?;
-    let show_bar = !a.quiet && std::io::stderr().is_terminal();
-    let bar = show_bar.then(|| {
-        let bar = indicatif::ProgressBar::new(a.count);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} keys  {per_sec}  ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let bar = crate::progress::Progress::bar(a.count, "keys", a.quiet);
     let started = std::time::Instant::now();
     let report = batch::generate(
         &mut ledger,
@@ -243,22 +241,28 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
             force: a.force,
             template: a.template.as_deref(),
         },
-        &mut |done| {
-            if let Some(b) = &bar {
-                b.set_position(done);
-            }
-        },
+        &mut |done| bar.set(done),
     )?;
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    bar.finish();
     if to_stdout {
         let mut f = std::fs::File::open(&out_path).map_err(|e| CliError::io(&out_path, e))?;
-        std::io::copy(&mut f, &mut std::io::stdout().lock())
-            .map_err(|e| CliError::io(Path::new("-"), e))?;
+        // A reader that stops early (`| head`) is not an error: the batch is complete and
+        // recorded; `term` files the closed pipe and `main` keeps exit 0.
+        let _ = std::io::copy(&mut f, &mut crate::term::Out);
+    }
+    if a.json {
+        crate::term::out_json(&serde_json::json!({
+            "batch": report.batch,
+            "keys": report.keys,
+            "kind": a.kind.as_str(),
+            "product": a.product,
+            "out": a.out.display().to_string(),
+            "collisions": report.collisions,
+            "seconds": started.elapsed().as_secs_f64(),
+        }));
     }
     if !a.quiet {
-        eprintln!(
+        errln!(
             "batch {}: {} {} keys for {} in {:.2}s → {}{}",
             report.batch,
             report.keys,

@@ -10,11 +10,12 @@ use airseal_vendor::ledger::{
     Activation, ActivationFilter, AuditEntry, AuditFilter, KeyFilter, KeyOverview, KeyStatus,
     LicenseFilter, LicenseRecord, LicenseSource,
 };
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::keys::VendorArgs;
 use crate::error::CliError;
+use crate::render::{Format, Renderer, Sink};
 
 /// `airseal ledger …`
 #[derive(Debug, Args)]
@@ -36,10 +37,15 @@ pub struct LedgerArgs {
 /// Output options shared by every listing.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
-    /// table (for people), csv or json.
-    #[arg(long, value_enum, default_value = "table", global = true)]
-    pub format: Format,
-    /// Write to FILE instead of standard output.
+    /// table (for people), csv, json (one array) or jsonl (one object a line); default:
+    /// from the --out file's extension, else table.
+    #[arg(long, value_enum, global = true)]
+    pub format: Option<Format>,
+    /// Same as --format json.
+    #[arg(long, global = true, conflicts_with = "format")]
+    pub json: bool,
+    /// Write to FILE instead of standard output (the format follows --format, else the
+    /// extension: .csv, .json, .jsonl, .txt; a mismatch is refused).
     #[arg(long, value_name = "FILE", global = true)]
     pub out: Option<PathBuf>,
     /// Replace an existing --out file.
@@ -48,17 +54,9 @@ pub struct OutputArgs {
     /// At most N rows.
     #[arg(long, value_name = "N", global = true)]
     pub limit: Option<u32>,
-}
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// Aligned columns.
-    Table,
-    /// RFC 4180 CSV with a header line.
-    Csv,
-    /// One JSON array.
-    Json,
+    /// No progress display while writing --out.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 /// The `ledger` subcommands.
@@ -147,12 +145,6 @@ pub enum LedgerCommand {
     },
 }
 
-/// A listing: column names and rows of JSON values (strings, numbers, null, arrays).
-struct Listing {
-    columns: &'static [&'static str],
-    rows: Vec<Vec<Value>>,
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -168,279 +160,175 @@ fn canonical(key: &str) -> String {
         .to_ascii_uppercase()
 }
 
-fn keys_listing(keys: Vec<KeyOverview>) -> Listing {
-    Listing {
-        columns: &[
-            "product",
-            "key",
-            "status",
-            "kind",
-            "batch",
-            "created",
-            "email",
-            "template",
-            "seats_in_use",
-            "live_seats",
-            "prior_activations",
-            "deactivations",
-            "prior_deactivations",
-        ],
-        rows: keys
-            .into_iter()
-            .map(|k| {
-                vec![
-                    json!(k.record.product),
-                    json!(k.record.key),
-                    json!(k.record.status.as_str()),
-                    json!(k.record.kind),
-                    json!(k.record.batch),
-                    time(Some(k.record.created)),
-                    json!(k.email),
-                    json!(k.template),
-                    json!(k.seats_in_use()),
-                    json!(k.live_seats),
-                    json!(k.prior_activations),
-                    json!(k.deactivations),
-                    json!(k.prior_deactivations),
-                ]
-            })
-            .collect(),
-    }
+const KEY_COLUMNS: &[&str] = &[
+    "product",
+    "key",
+    "status",
+    "kind",
+    "batch",
+    "created",
+    "email",
+    "template",
+    "seats_in_use",
+    "live_seats",
+    "prior_activations",
+    "deactivations",
+    "prior_deactivations",
+];
+
+fn key_row(k: KeyOverview) -> Vec<Value> {
+    vec![
+        json!(k.record.product),
+        json!(k.record.key),
+        json!(k.record.status.as_str()),
+        json!(k.record.kind),
+        json!(k.record.batch),
+        time(Some(k.record.created)),
+        json!(k.email),
+        json!(k.template),
+        json!(k.seats_in_use()),
+        json!(k.live_seats),
+        json!(k.prior_activations),
+        json!(k.deactivations),
+        json!(k.prior_deactivations),
+    ]
 }
 
-fn licenses_listing(list: Vec<LicenseRecord>) -> Listing {
-    Listing {
-        columns: &[
-            "license_id",
-            "source",
-            "product",
-            "key",
-            "kind",
-            "email",
-            "name",
-            "issued_at",
-            "expires_at",
-            "activation",
-            "batch",
-            "token_id",
-        ],
-        rows: list
-            .into_iter()
-            .map(|l| {
-                vec![
-                    json!(l.license_id),
-                    json!(l.source.as_str()),
-                    json!(l.product),
-                    json!(l.product_key),
-                    json!(l.kind.as_str()),
-                    json!(l.email),
-                    json!(l.name),
-                    time(Some(l.issued_at)),
-                    time(l.expires_at),
-                    json!(l.activation),
-                    json!(l.batch),
-                    json!(hex(&l.token_id)),
-                ]
-            })
-            .collect(),
-    }
+const LICENSE_COLUMNS: &[&str] = &[
+    "license_id",
+    "source",
+    "product",
+    "key",
+    "kind",
+    "email",
+    "name",
+    "issued_at",
+    "expires_at",
+    "activation",
+    "batch",
+    "token_id",
+];
+
+fn license_row(l: LicenseRecord) -> Vec<Value> {
+    vec![
+        json!(l.license_id),
+        json!(l.source.as_str()),
+        json!(l.product),
+        json!(l.product_key),
+        json!(l.kind.as_str()),
+        json!(l.email),
+        json!(l.name),
+        time(Some(l.issued_at)),
+        time(l.expires_at),
+        json!(l.activation),
+        json!(l.batch),
+        json!(hex(&l.token_id)),
+    ]
 }
 
-fn activations_listing(list: Vec<Activation>) -> Listing {
-    Listing {
-        columns: &[
-            "id",
-            "product",
-            "key",
-            "purpose",
-            "license_id",
-            "device_key_id",
-            "email",
-            "activated_at",
-            "deactivated_at",
-            "deactivated_by",
-            "reissues",
-            "app_version",
-            "threshold",
-            "components",
-            "token_id",
-            "device_key",
-            "meters",
-        ],
-        rows: list
-            .into_iter()
-            .map(|a| {
-                let meters: serde_json::Map<String, Value> = a
-                    .meters
-                    .iter()
-                    .map(|(k, v)| (k.clone(), json!(v)))
-                    .collect();
-                vec![
-                    json!(a.id),
-                    json!(a.product),
-                    json!(a.key),
-                    json!(match a.purpose {
-                        airseal_core::activation::Purpose::Trial => "trial",
-                        airseal_core::activation::Purpose::Activation => "activation",
-                    }),
-                    json!(a.license_id),
-                    json!(a.device_key_id().to_string()),
-                    json!(a.email),
-                    time(Some(a.activated_at)),
-                    time(a.deactivated_at),
-                    json!(a.deactivated_by),
-                    json!(a.reissues),
-                    json!(a.app_version),
-                    json!(a.threshold),
-                    json!(a.components.iter().map(|c| hex(c)).collect::<Vec<_>>()),
-                    json!(hex(&a.token_id)),
-                    json!(hex(&a.device_key)),
-                    Value::Object(meters),
-                ]
-            })
-            .collect(),
-    }
+const ACTIVATION_COLUMNS: &[&str] = &[
+    "id",
+    "product",
+    "key",
+    "purpose",
+    "license_id",
+    "device_key_id",
+    "email",
+    "activated_at",
+    "deactivated_at",
+    "deactivated_by",
+    "reissues",
+    "app_version",
+    "threshold",
+    "components",
+    "token_id",
+    "device_key",
+    "meters",
+];
+
+fn activation_row(a: Activation) -> Vec<Value> {
+    let meters: serde_json::Map<String, Value> = a
+        .meters
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    vec![
+        json!(a.id),
+        json!(a.product),
+        json!(a.key),
+        json!(match a.purpose {
+            airseal_core::activation::Purpose::Trial => "trial",
+            airseal_core::activation::Purpose::Activation => "activation",
+        }),
+        json!(a.license_id),
+        json!(a.device_key_id().to_string()),
+        json!(a.email),
+        time(Some(a.activated_at)),
+        time(a.deactivated_at),
+        json!(a.deactivated_by),
+        json!(a.reissues),
+        json!(a.app_version),
+        json!(a.threshold),
+        json!(a.components.iter().map(|c| hex(c)).collect::<Vec<_>>()),
+        json!(hex(&a.token_id)),
+        json!(hex(&a.device_key)),
+        Value::Object(meters),
+    ]
 }
 
-fn audit_listing(entries: Vec<AuditEntry>) -> Listing {
-    Listing {
-        columns: &["id", "at", "action", "subject", "detail"],
-        rows: entries
-            .into_iter()
-            .map(|e| {
-                vec![
-                    json!(e.id),
-                    time(Some(e.at)),
-                    json!(e.action),
-                    json!(e.subject),
-                    e.detail,
-                ]
-            })
-            .collect(),
-    }
+const AUDIT_COLUMNS: &[&str] = &["id", "at", "action", "subject", "detail"];
+
+fn audit_row(e: AuditEntry) -> Vec<Value> {
+    vec![
+        json!(e.id),
+        time(Some(e.at)),
+        json!(e.action),
+        json!(e.subject),
+        e.detail,
+    ]
 }
 
-/// A cell as text: strings as they are, null as empty, arrays joined with spaces, anything
-/// else as compact JSON.
-fn cell(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(" "),
-        Value::Object(m) if m.is_empty() => String::new(),
-        other => other.to_string(),
-    }
-}
-
-/// RFC 4180: quote a field holding a comma, quote, CR or LF, doubling inner quotes. A
-/// field starting with `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet does not
-/// run it as a formula (e-mails and app versions come from outside).
-fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
+/// Writes a listing row by row through the renderer, to standard output or to a file made
+/// visible only once complete.
+fn emit(
+    output: &OutputArgs,
+    format: Format,
+    columns: &'static [&'static str],
+    rows: impl IntoIterator<Item = Vec<Value>>,
+) -> Result<(), CliError> {
+    let sink = match &output.out {
+        Some(path) => Sink::file(path, output.force).map_err(crate::io::write_failed)?,
+        None => Sink::stdout(),
     };
-    if s.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
-fn render(listing: &Listing, format: Format) -> String {
-    match format {
-        Format::Json => {
-            let rows: Vec<Value> = listing
-                .rows
-                .iter()
-                .map(|row| {
-                    Value::Object(
-                        listing
-                            .columns
-                            .iter()
-                            .zip(row)
-                            .map(|(c, v)| ((*c).to_string(), v.clone()))
-                            .collect(),
-                    )
-                })
-                .collect();
-            let mut text = serde_json::to_string_pretty(&rows).unwrap_or_default();
-            text.push('\n');
-            text
-        }
-        Format::Csv => {
-            let mut out = listing.columns.join(",");
-            out.push('\n');
-            for row in &listing.rows {
-                let fields: Vec<String> = row.iter().map(|v| csv_field(&cell(v))).collect();
-                out.push_str(&fields.join(","));
-                out.push('\n');
-            }
-            out
-        }
-        Format::Table => {
-            // The long hex columns and JSON blobs stay out of the table; CSV and JSON
-            // carry everything.
-            const WIDE: &[&str] = &["components", "token_id", "device_key", "meters"];
-            let shown: Vec<usize> = (0..listing.columns.len())
-                .filter(|i| listing.columns.get(*i).is_some_and(|c| !WIDE.contains(c)))
-                .collect();
-            let cells: Vec<Vec<String>> = listing
-                .rows
-                .iter()
-                .map(|row| {
-                    shown
-                        .iter()
-                        .map(|i| row.get(*i).map(cell).unwrap_or_default().replace('\n', " "))
-                        .collect()
-                })
-                .collect();
-            let widths: Vec<usize> = shown
-                .iter()
-                .enumerate()
-                .map(|(n, i)| {
-                    let head = listing.columns.get(*i).map_or(0, |c| c.len());
-                    cells
-                        .iter()
-                        .map(|r| r.get(n).map_or(0, |c| c.chars().count()))
-                        .fold(head, usize::max)
-                })
-                .collect();
-            let line = |items: Vec<&str>| {
-                let mut l = items
-                    .iter()
-                    .zip(&widths)
-                    .map(|(s, w)| format!("{s:<w$}"))
-                    .collect::<Vec<_>>()
-                    .join("  ");
-                l.truncate(l.trim_end().len());
-                l.push('\n');
-                l
-            };
-            let mut out = line(
-                shown
-                    .iter()
-                    .filter_map(|i| listing.columns.get(*i).copied())
-                    .collect(),
-            );
-            for row in &cells {
-                out.push_str(&line(row.iter().map(String::as_str).collect()));
-            }
-            out.push_str(&format!("({} rows)\n", listing.rows.len()));
-            out
+    let shown = output.out.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let io = |e: std::io::Error| CliError::io(&shown, e);
+    let terminal = sink.is_terminal();
+    let mut r = Renderer::new(sink, format, columns, terminal).map_err(io)?;
+    // Only for a file: on standard output the rows themselves show the progress.
+    let progress = match output.out {
+        Some(_) => crate::progress::Progress::counter("rows", output.quiet),
+        None => crate::progress::Progress::counter("rows", true),
+    };
+    for row in rows {
+        progress.inc(1);
+        match r.row(&row) {
+            // The reader went away (`| head`): stop here; `main` keeps exit 0.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other.map_err(io)?,
         }
     }
-}
-
-fn emit(listing: &Listing, output: &OutputArgs) -> Result<(), CliError> {
-    let text = render(listing, output.format);
-    match &output.out {
-        Some(path) => {
-            crate::io::write_output(path, text.as_bytes(), output.force)?;
-            eprintln!("{} rows → {}", listing.rows.len(), path.display());
-        }
-        None => print!("{text}"),
+    progress.finish();
+    let (sink, rows) = match r.finish() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        other => other.map_err(io)?,
+    };
+    sink.commit().map_err(crate::io::write_failed)?;
+    if let Some(path) = &output.out {
+        errln!(
+            "{rows} {} → {}",
+            if rows == 1 { "row" } else { "rows" },
+            path.display()
+        );
     }
     Ok(())
 }
@@ -453,6 +341,11 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
         | LedgerCommand::Activations { output, .. }
         | LedgerCommand::Audit { output, .. } => output,
     };
+    let format = Format::resolve(
+        output.json.then_some(Format::Json).or(output.format),
+        output.out.as_deref(),
+    )
+    .map_err(CliError::msg)?;
     if let Some(path) = &output.out {
         if path.exists() && !output.force {
             return Err(CliError::msg(format!(
@@ -466,14 +359,17 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
         .open_ledger()
         .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;
     let db = CliError::from;
-    let listing = match &args.command {
+    match &args.command {
         LedgerCommand::Keys {
             product,
             key,
             email,
             status,
             output,
-        } => keys_listing(
+        } => emit(
+            output,
+            format,
+            KEY_COLUMNS,
             ledger
                 .keys()
                 .list(&KeyFilter {
@@ -483,8 +379,10 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                     status: *status,
                     limit: output.limit,
                 })
-                .map_err(db)?,
-        ),
+                .map_err(db)?
+                .into_iter()
+                .map(key_row),
+        )?,
         LedgerCommand::Licenses {
             product,
             key,
@@ -492,7 +390,10 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             email,
             source,
             output,
-        } => licenses_listing(
+        } => emit(
+            output,
+            format,
+            LICENSE_COLUMNS,
             ledger
                 .licenses()
                 .list(&LicenseFilter {
@@ -503,8 +404,10 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                     source: *source,
                     limit: output.limit,
                 })
-                .map_err(db)?,
-        ),
+                .map_err(db)?
+                .into_iter()
+                .map(license_row),
+        )?,
         LedgerCommand::Activations {
             product,
             key,
@@ -515,7 +418,10 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             trials,
             no_trials,
             output,
-        } => activations_listing(
+        } => emit(
+            output,
+            format,
+            ACTIVATION_COLUMNS,
             ledger
                 .seats()
                 .list(&ActivationFilter {
@@ -532,14 +438,19 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                     },
                     limit: output.limit,
                 })
-                .map_err(db)?,
-        ),
+                .map_err(db)?
+                .into_iter()
+                .map(activation_row),
+        )?,
         LedgerCommand::Audit {
             action,
             search,
             since,
             output,
-        } => audit_listing(
+        } => emit(
+            output,
+            format,
+            AUDIT_COLUMNS,
             ledger
                 .audit()
                 .search(&AuditFilter {
@@ -551,23 +462,10 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                         .transpose()?,
                     limit: output.limit,
                 })
-                .map_err(db)?,
-        ),
+                .map_err(db)?
+                .into_iter()
+                .map(audit_row),
+        )?,
     };
-    emit(&listing, output)?;
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_quotes_and_defuses_formulas() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=cmd()"), "'=cmd()");
-        assert_eq!(csv_field("line\nbreak"), "\"line\nbreak\"");
-    }
 }

@@ -209,7 +209,7 @@ pub fn write_signed(
             crate::io::write_output(path, contents, force)
         }
         None => {
-            print!("{text}");
+            out!("{text}");
             Ok(())
         }
     }

@@ -38,6 +38,9 @@ pub struct ReleaseArgs {
     /// Replace existing output files.
     #[arg(long)]
     pub force: bool,
+    /// With --out (without it, standard output carries the proof itself).
+    #[arg(long, requires = "out", help = crate::args::JSON_HELP)]
+    pub json: bool,
     /// The proof's creation time (RFC 3339 or YYYY-MM-DD) instead of the clock.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
@@ -76,19 +79,27 @@ pub fn run(args: &ReleaseArgs) -> Result<ExitCode, CliError> {
         args.raw,
         args.force,
     )?;
+    if args.json {
+        crate::term::out_json(&serde_json::json!({
+            "released": had_license,
+            "data_dir": dir.display().to_string(),
+            "bytes": bytes.len(),
+            "out": args.out.as_ref().map(|p| p.display().to_string()),
+        }));
+    }
     if had_license {
-        eprintln!(
+        errln!(
             "RELEASED: the license was deleted from {}; send the proof to the vendor to free the seat",
             dir.display()
         );
     } else {
-        eprintln!(
+        errln!(
             "no license installed in {}: this is the proof made when it was released",
             dir.display()
         );
     }
     if let Some(path) = &args.out {
-        eprintln!("wrote {}", path.display());
+        errln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -58,6 +58,9 @@ pub struct RequestArgs {
     /// Replace existing output files.
     #[arg(long)]
     pub force: bool,
+    /// With --out (without it, standard output carries the request itself).
+    #[arg(long, requires = "out", help = crate::args::JSON_HELP)]
+    pub json: bool,
     #[command(flatten)]
     pub qr: QrArgs,
 }
@@ -126,7 +129,18 @@ pub fn run(args: &RequestArgs) -> Result<ExitCode, CliError> {
         .flatten()
         .map(|k| KeyId::of_public_key(&k).to_string())
         .unwrap_or_default();
-    eprintln!(
+    if args.json {
+        crate::term::out_json(&serde_json::json!({
+            "purpose": if args.trial { "trial" } else { "activation" },
+            "product": args.product,
+            "device_key_id": device_key,
+            "components": fp.components().len(),
+            "bytes": bytes.len(),
+            "data_dir": dir.display().to_string(),
+            "out": args.out.as_ref().map(|p| p.display().to_string()),
+        }));
+    }
+    errln!(
         "{} request for {} ({} fingerprint component{}, device key {device_key}, {} bytes raw); \
          pending in {}",
         if args.trial { "trial" } else { "activation" },
@@ -137,7 +151,7 @@ pub fn run(args: &RequestArgs) -> Result<ExitCode, CliError> {
         dir.display()
     );
     if let Some(path) = &args.out {
-        eprintln!("wrote {}", path.display());
+        errln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -36,6 +36,8 @@ pub struct RevokeArgs {
     /// Why (kept in the ledger's audit log).
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    #[arg(long, help = crate::args::JSON_HELP)]
+    pub json: bool,
     #[command(flatten)]
     pub vendor: VendorArgs,
 }
@@ -60,6 +62,8 @@ pub enum RevocationsCommand {
         /// Replace an existing file.
         #[arg(long)]
         force: bool,
+        #[arg(long, help = crate::args::JSON_HELP)]
+        json: bool,
         #[command(flatten)]
         passphrase: PassphraseArgs,
     },
@@ -88,7 +92,19 @@ pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
     let vendor = args.vendor.open()?;
     let ledger = vendor.open_ledger()?;
     let new = ledger.revocations().add(&what, args.reason.as_deref())?;
-    println!(
+    if args.json {
+        let what = match &what {
+            Revocation::License(id) => serde_json::json!({"license": id}),
+            Revocation::Key(k) => serde_json::json!({"key": k}),
+            Revocation::MinIssuedAt { product, before } => serde_json::json!({
+                "product": product,
+                "issued_before": airseal_vendor::issue::format_time(*before),
+            }),
+        };
+        crate::term::out_json(&serde_json::json!({"revoked": what, "new": new}));
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!(
         "{} {what:?}; export a new list with `airseal revocations export`",
         if new { "revoked" } else { "already revoked:" }
     );
@@ -100,6 +116,7 @@ pub fn revocations(args: &RevocationsArgs) -> Result<ExitCode, CliError> {
     let RevocationsCommand::Export {
         out,
         force,
+        json,
         passphrase,
     } = &args.command;
     if out.exists() && !force {
@@ -118,7 +135,17 @@ pub fn revocations(args: &RevocationsArgs) -> Result<ExitCode, CliError> {
         armor(ObjectType::RevocationList.armor_label(), &bytes).as_bytes(),
         *force,
     )?;
-    eprintln!(
+    if *json {
+        crate::term::out_json(&serde_json::json!({
+            "seq": list.seq,
+            "licenses": list.licenses.len(),
+            "keys": list.product_keys.len(),
+            "min_issued_at": list.min_issued_at.len(),
+            "bytes": bytes.len(),
+            "out": out.display().to_string(),
+        }));
+    }
+    errln!(
         "revocation list #{}: {} licenses, {} keys, {} minimum issue times → {}",
         list.seq,
         list.licenses.len(),

@@ -11,6 +11,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::error::{CliError, EXIT_CODES_HELP};
+use crate::time;
 
 /// Arguments of `airseal verify`.
 #[derive(Debug, Args)]
@@ -96,7 +97,7 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     match verified {
         Ok(license) => {
             if args.json {
-                println!("{}", success_json(&license, now));
+                crate::term::out_json(&success_json(&license, now));
             } else {
                 print_license(&license, now);
             }
@@ -111,9 +112,9 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
                     j["rule"] = json!(d.kind.rule());
                     j["offset"] = json!(d.offset);
                 }
-                println!("{j}");
+                crate::term::out_json(&j);
             } else {
-                eprintln!("{}: invalid: {message}", shown.display());
+                errln!("{}: invalid: {message}", shown.display());
             }
             Ok(ExitCode::from(e.code()))
         }
@@ -130,7 +131,8 @@ pub fn describe(e: &Error, input: &[u8]) -> String {
         Error::Malformed(d) if !airseal_core::armor::is_raw(input) && !input.is_empty() => {
             format!("{e} of the decoded license")
         }
-        _ => e.to_string(),
+        // The library carries instants; people read them as dates (time::verify_error).
+        _ => time::verify_error(e).unwrap_or_else(|| e.to_string()),
     }
 }
 
@@ -154,13 +156,17 @@ fn success_json(license: &License, now: i64) -> serde_json::Value {
 
 fn print_license(license: &License, now: i64) {
     let c = license.claims();
-    println!("VALID license {} for product {}", c.license_id, c.product);
+    outln!(
+        "VALID license {} for product {}",
+        crate::term::field(&c.license_id),
+        crate::term::field(&c.product)
+    );
     if let Status::InGrace { until } = license.status() {
-        println!(
+        outln!(
             "  IN GRACE   expired, keeps working until {}: renew now",
             format_time(until)
         );
     }
     super::inspect::print_claims(c, now);
-    println!("  signed by  key {}", license.key_id());
+    outln!("  signed by  key {}", license.key_id());
 }

@@ -47,7 +47,7 @@ use airseal_core::productkey::Pattern;
 use airseal_core::{Expiry, KeyId, LicenseClaims, LicenseKind, Limit, MachineBinding, UnixTime};
 use rand::Rng as _;
 
-use crate::issue::{EndOfDay, IssueError, Issuer, LicenseSpec, format_time, parse_time};
+use crate::issue::{IssueError, Issuer, LicenseSpec, format_time};
 use crate::ledger::{
     Activation, KeyStatus, KeyTerms, Ledger, LedgerError, Revocation, SeatKey, SeatTx,
 };
@@ -780,17 +780,16 @@ fn check_key_expiry(
     template: Option<&str>,
     now: UnixTime,
 ) -> Result<(), ActivationError> {
-    if let Some(expires) = &spec.expires {
-        let at = parse_time("expires", expires, EndOfDay::Yes)
-            .map_err(|e| template_error(product, template, &e))?;
-        if at <= now {
-            return Err(ActivationError::KeyExpired {
-                key: key.to_string(),
-                at,
-            });
-        }
+    let ends = spec
+        .fixed_expiry()
+        .map_err(|e| template_error(product, template, &e))?;
+    if let Some(at) = ends.filter(|at| *at <= now) {
+        return Err(ActivationError::KeyExpired {
+            key: key.to_string(),
+            at,
+        });
     }
-    if record.kind == "data" {
+    if record.kind == crate::ledger::BatchKind::Generated(crate::keys::KeyKind::Data) {
         let pattern = record.batch_params["pattern"]
             .as_str()
             .and_then(|p| Pattern::parse(p).ok());

@@ -330,6 +330,30 @@ impl LicenseSpec {
         self
     }
 
+    /// The fixed date a license made from this description ends at: `expires`, read as the
+    /// end of that day (UTC) when it is a bare date. `None` without one (no expiry, or
+    /// `days`, which count from whenever the license is issued). The one reading of this
+    /// rule: issuing refuses a license that would already be expired, activation refuses a
+    /// key whose terms have ended, and `issue --batch` skips such keys.
+    ///
+    /// # Errors
+    /// [`IssueError::InvalidField`] when `expires` is not a date.
+    pub fn fixed_expiry(&self) -> Result<Option<UnixTime>, IssueError> {
+        self.expires
+            .as_deref()
+            .map(|date| parse_time("expires", date, EndOfDay::Yes))
+            .transpose()
+    }
+
+    /// Whether the description's fixed end ([`LicenseSpec::fixed_expiry`]) is at or before
+    /// `now`: no license made from it would ever work.
+    ///
+    /// # Errors
+    /// As [`LicenseSpec::fixed_expiry`].
+    pub fn has_ended(&self, now: UnixTime) -> Result<bool, IssueError> {
+        Ok(self.fixed_expiry()?.is_some_and(|at| at <= now))
+    }
+
     /// Turns the description into claims issued at `now`, with fresh random ids.
     ///
     /// # Errors
@@ -391,7 +415,7 @@ impl LicenseSpec {
                 ));
             }
             (Some(days), None) => Some(now + i64::from(days) * 86_400),
-            (None, Some(date)) => Some(parse_time("expires", date, EndOfDay::Yes)?),
+            (None, Some(_)) => self.fixed_expiry()?,
             (None, None) => None,
         };
         if let Some(exp) = claims.expires_at {
@@ -534,6 +558,29 @@ pub fn crockford(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fixed_expiry_ends_with_its_day_and_days_have_none() {
+        let day_after = 1_827_964_800; // 2027-12-05T00:00:00Z
+        let spec = LicenseSpec {
+            expires: Some("2027-12-04".into()),
+            ..LicenseSpec::default()
+        };
+        assert_eq!(spec.fixed_expiry().unwrap(), Some(day_after));
+        assert!(!spec.has_ended(day_after - 1).unwrap());
+        assert!(spec.has_ended(day_after).unwrap());
+        let days = LicenseSpec {
+            days: Some(1),
+            ..LicenseSpec::default()
+        };
+        assert_eq!(days.fixed_expiry().unwrap(), None);
+        assert!(!days.has_ended(i64::MAX).unwrap());
+        let bad = LicenseSpec {
+            expires: Some("31/12/2027".into()),
+            ..LicenseSpec::default()
+        };
+        assert!(bad.has_ended(0).is_err());
+    }
 
     fn issuer() -> Issuer {
         Issuer::new(SigningKey::from_bytes(&[1u8; 32]))

@@ -23,6 +23,7 @@ use crate::ledger::{BatchId, Ledger, LedgerError, signed_claims};
 use crate::template::{self, TemplateError};
 use crate::vendor_dir::Config;
 use airseal_verify::fs as durable;
+use crate::csv::cell;
 
 /// The index file written next to the licenses.
 pub const INDEX_FILE: &str = "index.csv";
@@ -407,15 +408,6 @@ pub fn file_stem(key: &str) -> String {
         s.insert(0, '_');
     }
     s
-}
-
-/// A CSV cell, quoted when it needs to be.
-fn cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 /// Writes one license through the durable writer, so a file in the folder is always a whole

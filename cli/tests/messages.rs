@@ -1,0 +1,111 @@
+//! Messages for people: times as RFC 3339 UTC with a relative form, never raw Unix
+//! seconds; no progress bar drawn into a pipe or a log.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{airseal, ok, stderr};
+use serde_json::Value;
+
+#[test]
+fn expiry_and_not_yet_valid_read_as_dates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(&airseal(d, &["keygen", "--out", "keys"]));
+    ok(&airseal(
+        d,
+        &[
+            "issue",
+            "--key",
+            "keys/signing.key",
+            "--product",
+            "p",
+            "--not-before",
+            "2027-01-01",
+            "--expires",
+            "2027-12-04T15:56:06Z",
+            "--out",
+            "l.lic",
+        ],
+    ));
+    let verify = |now: &str| {
+        airseal(
+            d,
+            &[
+                "verify",
+                "l.lic",
+                "--public-key",
+                "keys/signing.pub",
+                "--product",
+                "p",
+                "--now",
+                now,
+            ],
+        )
+    };
+    let late = verify("2027-12-07T15:56:06Z");
+    assert_eq!(late.status.code(), Some(17), "{}", stderr(&late));
+    assert!(
+        stderr(&late).contains("expired 3 days ago, at 2027-12-04T15:56:06Z"),
+        "{}",
+        stderr(&late)
+    );
+    assert!(!stderr(&late).contains("seconds since 1970"));
+    let early = verify("2026-12-30T00:00:00Z");
+    assert_eq!(early.status.code(), Some(16), "{}", stderr(&early));
+    assert!(
+        stderr(&early).contains("valid from 2027-01-01T00:00:00Z, in 2 days"),
+        "{}",
+        stderr(&early)
+    );
+    // JSON carries the same message (and the class and code to branch on).
+    let o = airseal(
+        d,
+        &[
+            "verify",
+            "l.lic",
+            "--public-key",
+            "keys/signing.pub",
+            "--product",
+            "p",
+            "--now",
+            "2027-12-07T15:56:06Z",
+            "--json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&String::from_utf8_lossy(&o.stdout)).unwrap();
+    assert_eq!(v["error"], "expired");
+    assert!(v["message"].as_str().unwrap().contains("3 days ago"), "{v}");
+}
+
+#[test]
+fn no_progress_bar_into_a_pipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(&airseal(d, &["init", "--vendor-id", "acme"]));
+    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
+    cfg.push_str("\n[products.p]\n");
+    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
+    let o = airseal(
+        d,
+        &[
+            "keys",
+            "generate",
+            "--product",
+            "p",
+            "--count",
+            "2000",
+            "--out",
+            "k.csv",
+        ],
+    );
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        !err.contains("ETA") && !err.contains('\r') && !err.contains('\x1b'),
+        "{err:?}"
+    );
+    // The summary line is there, with an integer duration format and no raw float rate.
+    assert!(err.contains("2000 random keys for p"), "{err}");
+}
