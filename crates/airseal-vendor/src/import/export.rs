@@ -18,12 +18,12 @@ use airseal_core::cose::ObjectType;
 use airseal_core::{KeyId, LicenseClaims, UnixTime};
 
 use super::licenses::{self, Plan, PlanError, Skipped};
+use crate::csv::cell;
 use crate::issue::{Issuer, LicenseSpec};
 use crate::ledger::{BatchId, Ledger, LedgerError, signed_claims};
 use crate::template::{self, TemplateError};
 use crate::vendor_dir::Config;
 use airseal_verify::fs as durable;
-use crate::csv::cell;
 
 /// The index file written next to the licenses.
 pub const INDEX_FILE: &str = "index.csv";
