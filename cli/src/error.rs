@@ -287,7 +287,7 @@ impl fmt::Display for CliError {
             CliError::Batch(e) => {
                 e.fmt(f)?;
                 match e {
-                    BatchError::OutputExists(_) => f.write_str("; pass --force to replace it"),
+                    BatchError::AlreadyExists { .. } => f.write_str("; pass --force to replace it"),
                     _ => Ok(()),
                 }
             }
@@ -406,16 +406,6 @@ fn import(e: &ImportError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("; --map one of them elsewhere (or to ignore)")
         }
         _ => Ok(()),
-    }
-}
-
-impl From<airseal_vendor::import::licenses::PlanError> for CliError {
-    fn from(e: airseal_vendor::import::licenses::PlanError) -> Self {
-        use airseal_vendor::import::licenses::PlanError;
-        match e {
-            PlanError::Ledger(l) => CliError::Ledger(l),
-            other => CliError::msg(other.to_string()),
-        }
     }
 }
 

@@ -101,9 +101,15 @@ pub enum BatchError {
         source: io::Error,
     },
     /// The output file exists and `force` was not given.
-    OutputExists(PathBuf),
+    AlreadyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
     /// The product is not in the ledger (define it in `airseal.toml`).
-    UnknownProduct(String),
+    UnknownProduct {
+        /// The product id.
+        product: String,
+    },
     /// The generator kept producing keys the ledger already holds: the key space of this
     /// pattern is nearly exhausted for the product.
     KeySpaceExhausted {
@@ -117,8 +123,8 @@ impl std::fmt::Display for BatchError {
         match self {
             BatchError::Ledger(e) => write!(f, "ledger: {e}"),
             BatchError::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            BatchError::OutputExists(p) => write!(f, "{} already exists", p.display()),
-            BatchError::UnknownProduct(p) => {
+            BatchError::AlreadyExists { path } => write!(f, "{} already exists", path.display()),
+            BatchError::UnknownProduct { product: p } => {
                 write!(
                     f,
                     "unknown product {p:?}: add a [products.{p}] table to airseal.toml"
@@ -335,9 +341,13 @@ pub fn generate_unpublished(
     ledger
         .products()
         .get(req.product)?
-        .ok_or_else(|| BatchError::UnknownProduct(req.product.to_string()))?;
+        .ok_or_else(|| BatchError::UnknownProduct {
+            product: req.product.to_string(),
+        })?;
     if req.output.exists() && !req.force {
-        return Err(BatchError::OutputExists(req.output.to_path_buf()));
+        return Err(BatchError::AlreadyExists {
+            path: req.output.to_path_buf(),
+        });
     }
     // Temporary files of batches that never committed (a kill before step 3).
     durable::remove_stale_temporaries(req.output);

@@ -132,7 +132,7 @@ fn stopping_after_commit_is_recovered_from_the_ledger() {
     // Re-running the command now refuses to overwrite the recovered output.
     assert!(matches!(
         batch::generate(&mut l, request(&out, 10, 5), &mut |_| {}),
-        Err(BatchError::OutputExists(_))
+        Err(BatchError::AlreadyExists { .. })
     ));
 }
 
@@ -176,7 +176,7 @@ fn unknown_product_is_refused_before_anything_happens() {
     req.product = "nope";
     assert!(matches!(
         batch::generate(&mut l, req, &mut |_| {}),
-        Err(BatchError::UnknownProduct(_))
+        Err(BatchError::UnknownProduct { .. })
     ));
     assert!(!out.exists());
 }

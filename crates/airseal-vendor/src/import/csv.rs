@@ -46,6 +46,7 @@ impl Record<'_> {
 }
 
 /// Why the file cannot be read as CSV at all.
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CsvError {
     /// A quoted field is never closed.
