@@ -304,9 +304,16 @@ impl Keys<'_> {
         mut f: impl FnMut(KeyOverview) -> Result<(), E>,
     ) -> Result<u64, E> {
         let _cache = ListingCache::new(self.conn);
+        let needle = filter.email.as_deref().map(str::to_ascii_lowercase);
+        // `LIMIT` only when there is one: with a limit SQLite sorts into a B-tree it can trim
+        // (right for a few rows, but `LIMIT -1` takes that path too, a 4 KiB page read or
+        // written per few rows), without one it uses its merge sorter. Measured on 3,000,000
+        // keys (`benches/ledger_stream.sh`): 9 s instead of 28 s, 0.4 s of system time
+        // instead of 11 s, the first row after 5 s instead of 18 s.
+        let limited = needle.is_none() && filter.limit.is_some();
         let mut st = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT k.product, k.key, k.batch, b.kind, b.created, k.status, k.terms,
                         (SELECT count(*) FROM activations a WHERE a.product = k.product
                             AND a.key = k.key AND a.deactivated_at IS NULL),
@@ -317,24 +324,28 @@ impl Keys<'_> {
                    AND (?2 IS NULL OR substr(k.key, 1, length(?2)) = ?2)
                    AND (?3 = 0 OR k.terms IS NOT NULL)
                    AND (?4 IS NULL OR k.status = ?4)
-                 ORDER BY k.product, k.batch, k.seq LIMIT ?5",
-            )
+                 ORDER BY k.product, k.batch, k.seq{}",
+                if limited { " LIMIT ?5" } else { "" }
+            ))
             .map_err(db("listing keys"))?;
-        let needle = filter.email.as_deref().map(str::to_ascii_lowercase);
-        let sql_limit = if needle.is_some() {
-            -1
-        } else {
-            limit_of(filter.limit)
-        };
-        let mut rows = st
-            .query(params![
-                filter.product,
-                filter.key_prefix,
-                needle.is_some(),
-                filter.status.map(KeyStatus::as_str),
-                sql_limit
+        let (product, prefix, with_terms, status) = (
+            &filter.product,
+            &filter.key_prefix,
+            needle.is_some(),
+            filter.status.map(KeyStatus::as_str),
+        );
+        let mut rows = if limited {
+            st.query(params![
+                product,
+                prefix,
+                with_terms,
+                status,
+                limit_of(filter.limit)
             ])
-            .map_err(db("listing keys"))?;
+        } else {
+            st.query(params![product, prefix, with_terms, status])
+        }
+        .map_err(db("listing keys"))?;
         let mut n: u64 = 0;
         while let Some(r) = rows.next().map_err(db("listing keys"))? {
             if filter.limit.is_some_and(|limit| n >= u64::from(limit)) {
