@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use airseal_vendor::keys::KeyKind;
 use airseal_vendor::ledger::{
-    BatchKind, BatchStatus, KeyStatus, Ledger, LedgerError, MIGRATIONS, SCHEMA_VERSION,
+    AuditFilter, BatchKind, BatchStatus, KeyFilter, KeyStatus, Ledger, LedgerError, MIGRATIONS,
+    SCHEMA_VERSION,
 };
 use serde_json::json;
 
@@ -165,7 +166,7 @@ fn migration_7_moves_key_terms_into_the_keys_rows_unchanged() {
     // Statuses and listings are as before.
     let listed = ledger
         .keys()
-        .list(&airseal_vendor::ledger::KeyFilter {
+        .list(&KeyFilter {
             email: Some("ADA@".into()),
             ..Default::default()
         })
@@ -239,6 +240,61 @@ fn unknown_words_in_the_ledger_are_errors_naming_where_they_are() {
         [],
     )
     .unwrap_err();
+}
+
+/// What a listing's callback returns to stop it.
+#[derive(Debug)]
+enum Stop {
+    Here,
+    #[allow(dead_code)] // Only read through Debug when a test fails.
+    Ledger(LedgerError),
+}
+
+impl From<LedgerError> for Stop {
+    fn from(e: LedgerError) -> Self {
+        Self::Ledger(e)
+    }
+}
+
+/// Listings stream: each row reaches the callback as it is read, and an error from the
+/// callback (a closed pipe, a full disk) stops the listing there and is handed back.
+#[test]
+fn a_streaming_listing_stops_at_the_first_error_from_its_callback() {
+    let (_dir, ledger) = new_ledger();
+    let keys: Vec<String> = (0..10).map(|i| format!("K{i:02}")).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    batch_of(&ledger, "p", &refs);
+    let all = ledger
+        .keys()
+        .for_each(&KeyFilter::default(), |_| Ok::<_, Stop>(()));
+    assert_eq!(all.unwrap(), 10);
+    let mut seen = Vec::new();
+    let r = ledger.keys().for_each(&KeyFilter::default(), |k| {
+        seen.push(k.record.key);
+        if seen.len() == 3 {
+            Err(Stop::Here)
+        } else {
+            Ok(())
+        }
+    });
+    assert!(matches!(r, Err(Stop::Here)), "{r:?}");
+    assert_eq!(seen, ["K00", "K01", "K02"]);
+    // The connection is usable afterwards, with its normal page cache back.
+    let cache: i64 = ledger
+        .connection()
+        .pragma_query_value(None, "cache_size", |r| r.get(0))
+        .unwrap();
+    assert_eq!(cache, -256 * 1024);
+    assert_eq!(ledger.keys().list(&KeyFilter::default()).unwrap().len(), 10);
+
+    let mut calls = 0;
+    let r = ledger.audit().for_each(&AuditFilter::default(), |_| {
+        calls += 1;
+        Err(Stop::Here)
+    });
+    assert!(matches!(r, Err(Stop::Here)));
+    assert_eq!(calls, 1);
+    assert!(ledger.audit().recent(100).unwrap().len() > 1);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
-use super::connection::write_tx;
+use super::connection::{ListingCache, write_tx};
 use super::error::db;
 use super::{Ledger, LedgerError, limit_of, now, parse_json};
 
@@ -91,11 +91,17 @@ impl Audit<'_> {
         })
     }
 
-    /// Audit rows matching `filter`, newest first.
+    /// Calls `f` with each audit row matching `filter`, newest first, and returns how many
+    /// there were. Streams, as [`super::Keys::for_each`] does; an error from `f` stops it.
     ///
     /// # Errors
-    /// A database error, or [`LedgerError::Corrupt`].
-    pub fn search(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, LedgerError> {
+    /// A database error, [`LedgerError::Corrupt`], or what `f` returns.
+    pub fn for_each<E: From<LedgerError>>(
+        &self,
+        filter: &AuditFilter,
+        mut f: impl FnMut(AuditEntry) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let _cache = ListingCache::new(self.conn);
         let mut st = self
             .conn
             .prepare(
@@ -107,37 +113,51 @@ impl Audit<'_> {
                  ORDER BY id DESC LIMIT ?4",
             )
             .map_err(db("searching the audit log"))?;
-        let raws = st
-            .query_map(
-                params![
-                    filter.action,
-                    filter.text,
-                    filter.since,
-                    limit_of(filter.limit)
-                ],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                },
-            )
-            .map_err(db("searching the audit log"))?
-            .collect::<Result<Vec<_>, _>>()
+        let mut rows = st
+            .query(params![
+                filter.action,
+                filter.text,
+                filter.since,
+                limit_of(filter.limit)
+            ])
             .map_err(db("searching the audit log"))?;
-        raws.into_iter()
-            .map(|(id, at, action, subject, detail)| {
-                Ok(AuditEntry {
-                    id,
-                    at,
-                    action,
-                    subject,
-                    detail: parse_json(&detail, "audit detail")?,
-                })
-            })
-            .collect()
+        let mut n = 0;
+        while let Some(r) = rows.next().map_err(db("searching the audit log"))? {
+            let read = || -> rusqlite::Result<_> {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get_ref(4)?.as_str()?,
+                ))
+            };
+            let (id, at, action, subject, detail) =
+                read().map_err(db("searching the audit log"))?;
+            let entry = AuditEntry {
+                id,
+                at,
+                action,
+                subject,
+                detail: parse_json(detail, "audit detail")?,
+            };
+            n += 1;
+            f(entry)?;
+        }
+        Ok(n)
+    }
+
+    /// The audit rows [`Audit::for_each`] would list, collected: for searches whose result is
+    /// bounded (a `limit`, one key's or one license's rows); whole listings stream.
+    ///
+    /// # Errors
+    /// As [`Audit::for_each`].
+    pub fn search(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, LedgerError> {
+        let mut out = Vec::new();
+        self.for_each(filter, |row| {
+            out.push(row);
+            Ok::<_, LedgerError>(())
+        })?;
+        Ok(out)
     }
 }

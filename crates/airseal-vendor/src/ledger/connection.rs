@@ -276,10 +276,61 @@ impl Ledger {
         Self::read_schema_version(&self.conn)
     }
 
+    /// Runs `f` inside one read transaction, so every query it makes sees the same state
+    /// of the ledger (in WAL mode, other processes' commits meanwhile stay invisible to it):
+    /// a listing that reads its rows twice, once to measure its columns and once to print
+    /// them, prints what it measured. `f` must not write.
+    ///
+    /// # Errors
+    /// A database error starting the read, or what `f` returns.
+    pub fn snapshot<T, E: From<LedgerError>>(
+        &self,
+        f: impl FnOnce(&Self) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let read = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
+            .map_err(db("starting a read"))?;
+        let out = f(self);
+        // Nothing was written: ending the read by rolling back releases the snapshot.
+        drop(read);
+        out
+    }
+
     /// The underlying SQLite connection, for diagnostics and tests (pragmas, ad-hoc
     /// queries). Writing through it bypasses the audit log.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// Page cache, in KiB, while a listing streams. A listing reads every page of its table
+/// once: with the normal cache ([`CACHE_KIB`]) those pages would stay in memory up to 256 MiB,
+/// and SQLite's sorter (the key listing sorts by batch) keeps that much before it spills to
+/// a temporary file. 8 MiB keeps a listing of millions of rows far below 50 MB.
+const LISTING_CACHE_KIB: i64 = 8 * 1024;
+
+/// Shrinks the connection's page cache to [`LISTING_CACHE_KIB`] while a listing streams,
+/// and puts the previous size back when dropped. Failures only cost memory or speed, so
+/// they are ignored.
+pub(super) struct ListingCache<'a> {
+    conn: &'a Connection,
+    before: Option<i64>,
+}
+
+impl<'a> ListingCache<'a> {
+    pub(super) fn new(conn: &'a Connection) -> Self {
+        let before = conn
+            .pragma_query_value(None, "cache_size", |r| r.get::<_, i64>(0))
+            .ok();
+        let _ = conn.pragma_update(None, "cache_size", -LISTING_CACHE_KIB);
+        Self { conn, before }
+    }
+}
+
+impl Drop for ListingCache<'_> {
+    fn drop(&mut self) {
+        if let Some(before) = self.before {
+            let _ = self.conn.pragma_update(None, "cache_size", before);
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::audit::audit_in;
 use super::batches::batch_status;
-use super::connection::write_tx;
+use super::connection::{ListingCache, write_tx};
 use super::error::db;
 use super::{ActivationId, BatchId, Ledger, LedgerError};
 
@@ -320,21 +320,45 @@ impl Licenses<'_> {
         Ok(recorded)
     }
 
-    /// Licenses matching `filter`, in the order they were recorded. Only the conditions
-    /// given are put in the query, so a license id, or a product with its key, is found
-    /// through its index.
+    /// Calls `f` with each license matching `filter`, in the order they were recorded, and
+    /// returns how many there were. Only the conditions given are put in the query, so a
+    /// license id, or a product with its key, is found through its index. Streams, as
+    /// [`super::Keys::for_each`] does; an error from `f` stops it.
     ///
     /// # Errors
-    /// A database error, or [`LedgerError::Corrupt`].
-    pub fn list(&self, filter: &LicenseFilter) -> Result<Vec<LicenseRecord>, LedgerError> {
+    /// A database error, [`LedgerError::UnknownValue`], or what `f` returns.
+    pub fn for_each<E: From<LedgerError>>(
+        &self,
+        filter: &LicenseFilter,
+        mut f: impl FnMut(LicenseRecord) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let _cache = ListingCache::new(self.conn);
         let (sql, values) = select(filter);
         let mut st = self.conn.prepare(&sql).map_err(db("listing licenses"))?;
-        let raws = st
-            .query_map(params_from_iter(values.iter()), raw)
-            .map_err(db("listing licenses"))?
-            .collect::<Result<Vec<_>, _>>()
+        let mut rows = st
+            .query(params_from_iter(values.iter()))
             .map_err(db("listing licenses"))?;
-        raws.into_iter().map(check).collect()
+        let mut n = 0;
+        while let Some(r) = rows.next().map_err(db("listing licenses"))? {
+            let license = check(raw(r).map_err(db("listing licenses"))?)?;
+            n += 1;
+            f(license)?;
+        }
+        Ok(n)
+    }
+
+    /// The licenses [`Licenses::for_each`] would list, collected: for searches whose result is
+    /// bounded (a `limit`, one key's or one license's rows); whole listings stream.
+    ///
+    /// # Errors
+    /// As [`Licenses::for_each`].
+    pub fn list(&self, filter: &LicenseFilter) -> Result<Vec<LicenseRecord>, LedgerError> {
+        let mut out = Vec::new();
+        self.for_each(filter, |row| {
+            out.push(row);
+            Ok::<_, LedgerError>(())
+        })?;
+        Ok(out)
     }
 }
 
@@ -422,6 +446,36 @@ mod tests {
             .query_row("SELECT count(*) FROM licenses", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn the_listing_streams_and_stops_when_its_callback_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
+        for i in 0..5u8 {
+            let claims = LicenseClaims::new("acme", format!("L{i}"), "p", 1, vec![i + 1]);
+            record_license_in(
+                ledger.connection(),
+                &claims,
+                LicenseSource::Issue,
+                None,
+                None,
+            )
+            .unwrap();
+        }
+        let mut ids = Vec::new();
+        let r = ledger.licenses().for_each(&LicenseFilter::default(), |l| {
+            ids.push(l.license_id);
+            if ids.len() == 2 {
+                Err(LedgerError::Busy)
+            } else {
+                Ok(())
+            }
+        });
+        assert!(matches!(r, Err(LedgerError::Busy)), "{r:?}");
+        assert_eq!(ids, ["L0", "L1"]);
+        let all = ledger.licenses().list(&LicenseFilter::default()).unwrap();
+        assert_eq!(all.len(), 5);
     }
 
     #[test]

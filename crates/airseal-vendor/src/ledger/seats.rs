@@ -28,7 +28,7 @@ use rusqlite::{Connection, OptionalExtension as _, Row, Transaction, params};
 use serde_json::{Value, json};
 
 use super::audit::audit_in;
-use super::connection::write_tx;
+use super::connection::{ListingCache, write_tx};
 use super::error::db;
 use super::products::require_product;
 use super::{
@@ -425,11 +425,18 @@ impl<'a> Seats<'a> {
         Ok(a)
     }
 
-    /// Activations matching `filter`, oldest first.
+    /// Calls `f` with each activation matching `filter`, oldest first, and returns how many
+    /// there were. Streams, as [`super::Keys::for_each`] does; an error from `f` stops it.
     ///
     /// # Errors
-    /// A database error, or [`LedgerError::Corrupt`].
-    pub fn list(&self, filter: &ActivationFilter) -> Result<Vec<Activation>, LedgerError> {
+    /// A database error, [`LedgerError::Corrupt`], [`LedgerError::UnknownValue`], or what `f`
+    /// returns.
+    pub fn for_each<E: From<LedgerError>>(
+        &self,
+        filter: &ActivationFilter,
+        mut f: impl FnMut(Activation) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let _cache = ListingCache::new(self.conn);
         let sql = format!(
             "SELECT {} FROM activations a
              WHERE (?1 IS NULL OR a.product = ?1)
@@ -444,24 +451,41 @@ impl<'a> Seats<'a> {
             ACTIVATION_COLUMNS
         );
         let mut st = self.conn.prepare(&sql).map_err(db("listing activations"))?;
-        let raws = st
-            .query_map(
-                params![
-                    filter.product,
-                    filter.key,
-                    filter.license_id,
-                    filter.device,
-                    filter.email,
-                    filter.live_only,
-                    filter.trials,
-                    limit_of(filter.limit)
-                ],
-                raw_activation,
-            )
-            .map_err(db("listing activations"))?
-            .collect::<Result<Vec<_>, _>>()
+        let mut rows = st
+            .query(params![
+                filter.product,
+                filter.key,
+                filter.license_id,
+                filter.device,
+                filter.email,
+                filter.live_only,
+                filter.trials,
+                limit_of(filter.limit)
+            ])
             .map_err(db("listing activations"))?;
-        raws.into_iter().map(RawActivation::check).collect()
+        let mut n = 0;
+        while let Some(r) = rows.next().map_err(db("listing activations"))? {
+            let a = raw_activation(r)
+                .map_err(db("listing activations"))?
+                .check()?;
+            n += 1;
+            f(a)?;
+        }
+        Ok(n)
+    }
+
+    /// The activations [`Seats::for_each`] would list, collected: for searches whose result is
+    /// bounded (a `limit`, one key's or one license's rows); whole listings stream.
+    ///
+    /// # Errors
+    /// As [`Seats::for_each`].
+    pub fn list(&self, filter: &ActivationFilter) -> Result<Vec<Activation>, LedgerError> {
+        let mut out = Vec::new();
+        self.for_each(filter, |row| {
+            out.push(row);
+            Ok::<_, LedgerError>(())
+        })?;
+        Ok(out)
     }
 
     /// Every response issued for an activation, oldest first.

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Streaming ledger listing (BENCHMARKS.md): `airseal ledger keys --format csv` over a ledger of
+# N keys (default 3,000,000), time and peak RSS, next to two floors measured on the same file
+# in the same run: `sqlite3 -csv` reading the keys table as stored, and the same with the
+# listing's batch order (the sort SQLite must do either way). Also the time to the first row.
+# Needs /usr/bin/time (GNU) and sqlite3.
+# Usage: benches/ledger_stream.sh [KEYS]
+set -euo pipefail
+count=${1:-3000000}
+cd "$(dirname "$0")/.."
+cargo build --release -q -p airseal
+bin=$PWD/target/release/airseal
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export AIRSEAL_PASSPHRASE=bench AIRSEAL_VENDOR=
+cd "$work"
+"$bin" init v --vendor-id bench >/dev/null 2>&1
+printf '\n[products.photo-pro]\nkey_pattern = "XXXXX-XXXXX-XXXXX-XXXXX"\n' >> v/airseal.toml
+"$bin" keys generate --vendor v --product photo-pro --count "$count" --quiet --out keys.csv
+echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p')"
+echo "ledger: $count keys, $(du -h v/ledger.sqlite3 | cut -f1)"
+fmt="%e s elapsed, %U s user, %S s sys, peak RSS %M KB"
+/usr/bin/time -f "airseal ledger keys --format csv: $fmt" \
+  "$bin" ledger keys --vendor v --format csv > /dev/null
+/usr/bin/time -f "floor, sqlite3 -csv (stored order): $fmt" \
+  sqlite3 -csv v/ledger.sqlite3 'select product, key, status, batch from keys' > /dev/null
+/usr/bin/time -f "floor, sqlite3 -csv (batch order): $fmt" \
+  sqlite3 -csv v/ledger.sqlite3 'select k.product, k.key, k.status, b.kind, k.batch, b.created
+    from keys k join batches b on b.id = k.batch order by k.product, k.batch, k.seq' > /dev/null
+s=$(date +%s.%N)
+"$bin" ledger keys --vendor v --format csv | head -2 > /dev/null
+e=$(date +%s.%N)
+echo "first row (| head -2): $(echo "$e - $s" | bc) s"
