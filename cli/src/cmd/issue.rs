@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use airseal_core::ObjectType;
 use airseal_core::armor::armor;
+use airseal_vendor::issue::recorded::issue_recorded;
 use airseal_vendor::issue::{LicenseSpec, LimitSpec, MetaSpec};
 use airseal_vendor::template;
 use airseal_vendor::vendor_dir::VendorDir;
@@ -208,10 +209,8 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
             out_path.display()
         )));
     }
-    // With a vendor folder, every license signed is recorded in its ledger (SPEC.md §12.5),
-    // before the file is written: a license nobody received is harmless in the ledger, one
-    // handed out unrecorded is what the ledger exists to prevent. With only --key, there is
-    // no ledger to record in.
+    // With a vendor folder the license is recorded in its ledger before the file is
+    // written (`issue_recorded`); with only --key there is no ledger.
     let mut ledger = match &vendor {
         Some(v) => Some(
             v.open_ledger()
@@ -220,20 +219,14 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
         None => None,
     };
     let issuer = super::unlock_key(&key_path, &args.passphrase)?;
-    let (claims, bytes) = issuer.issue_spec(&spec, chrono::Utc::now().timestamp())?;
+    let (claims, bytes) = issue_recorded(
+        &issuer,
+        &spec,
+        chrono::Utc::now().timestamp(),
+        ledger.as_mut(),
+        &serde_json::json!({"out": out_path.display().to_string()}),
+    )?;
     let license_id = &claims.license_id;
-    if let Some(ledger) = &mut ledger {
-        let extra = serde_json::json!({
-            "key_id": issuer.key_id().to_string(),
-            "out": out_path.display().to_string(),
-        });
-        ledger.licenses().record(&claims, &extra).map_err(|e| {
-            CliError::msg(format!(
-                "license {license_id} was signed but could not be recorded in the ledger, so it \
-                 was not written: {e}"
-            ))
-        })?;
-    }
     let out = if args.raw {
         bytes.clone()
     } else {

@@ -3,17 +3,18 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use airseal_core::productkey::{DEFAULT_PATTERN, Pattern};
-use airseal_vendor::batch::{self, BatchRequest, KeySource, OutputFormat};
-use airseal_vendor::keys::{self, DataKeySpec, KeyGenerator, KeyKind, KeyReading};
-use airseal_vendor::ledger::{KeyMatch, Ledger};
+use airseal_vendor::batch::{self, BatchRequest, OutputFormat};
+use airseal_vendor::keys::KeyKind;
+use airseal_vendor::keys::classify::{self, Found, KeyVerdict};
+use airseal_vendor::keys::source::{self, SourceOptions};
+use airseal_vendor::ledger::Ledger;
 use airseal_vendor::skgl;
 use airseal_vendor::vendor_dir::{VENDOR_ENV, VendorDir};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::PassphraseArgs;
-use crate::error::CliError;
+use crate::error::{self, CliError};
 
 /// Where the vendor folder is.
 #[derive(Debug, Clone, Args)]
@@ -180,78 +181,30 @@ fn feature_bits(names: &[String]) -> Result<u8, CliError> {
 }
 
 fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliError> {
-    if a.seed.is_some() && a.kind == KeyKind::Signed {
-        return Err(CliError::msg(
-            "--seed is refused for signed keys: their serials must be unpredictable",
-        ));
-    }
     let vendor = vendor_args.open()?;
-    let product_cfg = vendor.config().products.get(&a.product).ok_or_else(|| {
-        CliError::msg(format!(
-            "unknown product {:?}: add a [products.{}] table to {}",
-            a.product,
-            a.product,
-            vendor.config_path().display()
-        ))
-    })?;
-    if let Some(t) = &a.template {
-        if !product_cfg.templates.contains_key(t) {
-            return Err(CliError::msg(format!(
-                "--template {t:?}: no [products.{}.templates.{t}] in {}",
-                a.product,
-                vendor.config_path().display()
-            )));
-        }
-    }
-    let pattern_text = a
-        .pattern
-        .clone()
-        .or_else(|| product_cfg.key_pattern.clone())
-        .unwrap_or_else(|| DEFAULT_PATTERN.into());
-    let pattern = Pattern::parse(&pattern_text).map_err(|e| {
-        CliError::from(keys::GeneratorError::Pattern(e)).about(format!("pattern {pattern_text:?}"))
-    })?;
-    let rng = match a.seed {
-        Some(seed) => keys::seeded_rng(seed),
-        None => keys::os_rng(),
-    };
-    let features = feature_bits(&a.features)?;
-    let now = chrono::Utc::now().timestamp();
-    let issuer = match a.kind {
-        KeyKind::Random => None,
-        KeyKind::Data | KeyKind::Signed => Some(super::unlock_key(
+    // Every check before the passphrase is asked for.
+    let plan = source::plan(
+        vendor.config(),
+        SourceOptions {
+            product: a.product.clone(),
+            kind: a.kind,
+            pattern: a.pattern.clone(),
+            features: feature_bits(&a.features)?,
+            days: a.days,
+            allow_weak: a.allow_weak,
+            template: a.template.clone(),
+            seed: a.seed,
+        },
+    )?;
+    let issuer = if plan.needs_issuer() {
+        Some(super::unlock_key(
             &vendor.signing_key_path(),
             &a.passphrase,
-        )?),
+        )?)
+    } else {
+        None
     };
-    let source = match (a.kind, &issuer) {
-        (KeyKind::Random, _) => {
-            let min = if a.allow_weak {
-                0
-            } else {
-                keys::DEFAULT_RANDOM_BITS
-            };
-            KeySource::Generator(KeyGenerator::random(pattern, min, rng)?)
-        }
-        (KeyKind::Data, Some(issuer)) => {
-            let spec = DataKeySpec {
-                product: a.product.clone(),
-                features,
-                days: a.days,
-                created: now,
-                mac_key: issuer.data_key_mac_key(),
-            };
-            KeySource::Generator(KeyGenerator::data(pattern, spec, rng)?)
-        }
-        (_, Some(issuer)) => KeySource::Signed {
-            issuer,
-            features,
-            days: a.days,
-            created: now,
-            rng,
-        },
-        (_, None) => return Err(CliError::msg("internal: no signing key")),
-    };
+    let source = plan.into_source(issuer.as_ref(), chrono::Utc::now().timestamp())?;
     let to_stdout = a.out.as_os_str() == "-";
     if a.json && to_stdout {
         return Err(CliError::Message(
@@ -259,13 +212,7 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
             2,
         ));
     }
-    let format = a
-        .format
-        .unwrap_or_else(|| match a.out.extension().and_then(|e| e.to_str()) {
-            Some("jsonl") => OutputFormat::Jsonl,
-            Some("txt") => OutputFormat::Txt,
-            _ => OutputFormat::Csv,
-        });
+    let format = a.format.unwrap_or_else(|| OutputFormat::for_path(&a.out));
     // Standard output cannot be published atomically: write a file, then copy it out.
     let stdout_tmp = if to_stdout {
         Some(
@@ -344,150 +291,102 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
         )));
     }
     let vendor = vendor_args.open()?;
-    let products: Vec<String> = match &a.product {
-        Some(p) => vec![p.clone()],
-        None => vendor.config().products.keys().cloned().collect(),
-    };
     let ledger = open_ledger(&vendor)?;
-    if !matches!(
-        airseal_core::signedkey::decode(&a.key),
-        Err(airseal_core::signedkey::SignedKeyError::WrongLength { .. })
-    ) {
-        return inspect_signed(&vendor, &ledger, &products, a);
-    }
-    // A key imported from another platform keeps its own spelling and may follow no
-    // pattern: find it as activation does (exactly, or ignoring case and separators).
-    for product in &products {
-        let found = ledger.keys().find(product, &a.key)?;
-        let Some(found) = found.filter(|f| f.matched != KeyMatch::Canonical) else {
-            continue;
-        };
-        let Some(r) = ledger.keys().info(Some(product), &found.key)? else {
-            continue;
-        };
-        if r.kind != "import" {
-            continue;
-        }
-        let verdict = json!({"key": found.key, "status": "valid", "product": product,
-            "kind": r.kind, "batch": r.batch, "created": airseal_vendor::issue::format_time(r.created),
-            "ledger_status": r.status.as_str(),
-            "typed_differently": found.matched == KeyMatch::Loose});
-        print_verdict(&verdict, a.json);
-        return Ok(ExitCode::SUCCESS);
-    }
-    // Read the key with each candidate product's pattern; the first that reads it wins.
-    let mut verdict =
-        json!({"key": a.key, "status": "malformed", "reason": "no product's pattern matches"});
-    let mut code = 10u8;
-    for product in &products {
-        let pattern_text = vendor
-            .config()
-            .products
-            .get(product)
-            .and_then(|p| p.key_pattern.clone())
-            .unwrap_or_else(|| DEFAULT_PATTERN.into());
-        let Ok(pattern) = Pattern::parse(&pattern_text) else {
-            continue;
-        };
-        match keys::read_key(&pattern, &a.key) {
-            KeyReading::Malformed(e) => {
-                if code == 10 {
-                    verdict = json!({"key": a.key, "status": "malformed", "reason": e.to_string(), "pattern": pattern_text});
-                }
-            }
-            KeyReading::Typo => {
-                verdict = json!({"key": a.key, "status": "typo", "reason": "check symbol does not match: a symbol was mistyped", "product": product});
-                code = 20;
-            }
-            KeyReading::Canonical(c) => {
-                let record = ledger.keys().info(Some(product), &c)?;
-                verdict = match record {
-                    None => {
-                        code = 1;
-                        json!({"key": pattern.display(&c), "canonical": c, "status": "unknown", "product": product,
-                               "reason": "well-formed, but not in the ledger for this product"})
-                    }
-                    Some(r) => {
-                        code = 0;
-                        let mut v = json!({"key": pattern.display(&c), "canonical": c, "status": "valid", "product": product,
-                            "kind": r.kind, "batch": r.batch, "created": airseal_vendor::issue::format_time(r.created),
-                            "ledger_status": r.status.as_str()});
-                        if r.kind == "data" {
-                            let issuer = None::<&[u8; 32]>;
-                            let info = keys::decode_data_key(&pattern, &c, product, issuer);
-                            v["features"] = json!(
-                                (1..=8u8)
-                                    .filter(|n| info.fields.features & (1 << (n - 1)) != 0)
-                                    .map(|n| format!("F{n}"))
-                                    .collect::<Vec<_>>()
-                            );
-                            v["days"] = json!(info.fields.days);
-                            v["key_created"] =
-                                json!(airseal_vendor::issue::format_time(info.fields.created_at()));
-                        }
-                        v
-                    }
-                };
-                break;
-            }
-        }
-    }
-    print_verdict(&verdict, a.json);
-    Ok(ExitCode::from(code))
+    let now = chrono::Utc::now().timestamp();
+    let verdict = classify::classify(&vendor, &ledger, a.product.as_deref(), &a.key, now)?;
+    print_verdict(&verdict_json(&a.key, &verdict), a.json);
+    Ok(ExitCode::from(verdict_code(&verdict)))
 }
 
-/// A 136-symbol key: verify it as a signed key with the vendor's own public key.
-fn inspect_signed(
-    vendor: &VendorDir,
-    ledger: &Ledger,
-    products: &[String],
-    a: &InspectKeyArgs,
-) -> Result<ExitCode, CliError> {
-    let mut trust = airseal_verify::TrustStore::new();
-    let public = crate::io::read_input(&vendor.public_key_path())?;
-    trust.add_public_key_file(&public)?;
-    let now = chrono::Utc::now().timestamp();
-    let canonical: String = a
-        .key
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect::<String>()
-        .to_uppercase();
-    let mut verdict = json!({"key": a.key, "status": "invalid"});
-    let mut code = 1u8;
-    for product in products {
-        match trust.verify_signed_key(&a.key, product, now) {
-            Ok(k) => {
-                let record = ledger.keys().info(Some(product), &canonical)?;
-                verdict = json!({
-                    "key": a.key, "status": "valid", "kind": "signed", "product": product,
-                    "features": (1..=8u8).filter(|n| k.feature_enabled(&format!("F{n}"))).map(|n| format!("F{n}")).collect::<Vec<_>>(),
-                    "key_created": airseal_vendor::issue::format_time(k.created_at()),
-                    "expires": k.expires_at().map(airseal_vendor::issue::format_time),
-                    "serial": k.serial(), "signed_by": k.key_id().to_string(),
-                    "batch": record.as_ref().map(|r| r.batch),
-                    "ledger_status": record.as_ref().map(|r| r.status.as_str()),
-                });
-                code = 0;
-                break;
-            }
-            Err(e @ airseal_verify::Error::WrongProduct { .. }) => {
-                verdict = json!({"key": a.key, "status": "invalid", "reason": e.to_string(), "code": e.code()});
-            }
-            Err(e) => {
-                let status = if e.class() == "typo" {
-                    "typo"
-                } else {
-                    "invalid"
-                };
-                verdict = json!({"key": a.key, "status": status, "reason": e.to_string(), "class": e.class()});
-                code = e.code();
-                break;
-            }
-        }
+/// The exit code of a verdict (EXIT CODES): 0 valid, 1 unknown, 10 malformed, 20 typo, and a
+/// signed key's verification code.
+fn verdict_code(v: &KeyVerdict) -> u8 {
+    match v {
+        KeyVerdict::Valid(_) => 0,
+        KeyVerdict::Malformed { .. } => error::MALFORMED,
+        KeyVerdict::Typo { .. } | KeyVerdict::SignedTypo => error::TYPO,
+        KeyVerdict::InvalidSigned { error } => error.code(),
+        _ => error::GENERAL,
     }
-    print_verdict(&verdict, a.json);
-    Ok(ExitCode::from(code))
+}
+
+/// A verdict as the JSON object `keys inspect` prints (and, field by field, its text form).
+fn verdict_json(typed: &str, v: &KeyVerdict) -> serde_json::Value {
+    let time = airseal_vendor::issue::format_time;
+    match v {
+        KeyVerdict::Malformed { reason, pattern } => {
+            let mut j = json!({"key": typed, "status": "malformed", "reason": reason});
+            if let Some(p) = pattern {
+                j["pattern"] = json!(p);
+            }
+            j
+        }
+        KeyVerdict::Typo { product } => json!({"key": typed, "status": "typo",
+            "reason": "check symbol does not match: a symbol was mistyped", "product": product}),
+        KeyVerdict::SignedTypo => json!({"key": typed, "status": "typo",
+            "reason": airseal_verify::Error::Typo.to_string(), "class": "typo"}),
+        KeyVerdict::Unknown {
+            product,
+            key,
+            canonical,
+        } => json!({"key": key, "canonical": canonical, "status": "unknown", "product": product,
+            "reason": "well-formed, but not in the ledger for this product"}),
+        KeyVerdict::InvalidSigned { error } => json!({"key": typed, "status": "invalid",
+            "reason": error.to_string(), "class": error.class(), "code": error.code()}),
+        KeyVerdict::Valid(k) => {
+            let mut j = json!({"key": k.key, "status": "valid", "product": k.product});
+            if let Some(r) = &k.record {
+                j["kind"] = json!(r.kind);
+                j["batch"] = json!(r.batch);
+                j["ledger_status"] = json!(r.status.as_str());
+            }
+            match &k.found {
+                Found::Imported { typed_differently } => {
+                    if let Some(r) = &k.record {
+                        j["created"] = json!(time(r.created));
+                    }
+                    j["typed_differently"] = json!(typed_differently);
+                }
+                Found::Pattern { canonical, data } => {
+                    j["canonical"] = json!(canonical);
+                    if let Some(r) = &k.record {
+                        j["created"] = json!(time(r.created));
+                    }
+                    if let Some(d) = data {
+                        j["features"] = json!(
+                            (1..=8u8)
+                                .filter(|n| d.features & (1 << (n - 1)) != 0)
+                                .map(|n| format!("F{n}"))
+                                .collect::<Vec<_>>()
+                        );
+                        j["days"] = json!(d.days);
+                        j["key_created"] = json!(time(d.created_at()));
+                    }
+                }
+                Found::Signed {
+                    features,
+                    created,
+                    expires,
+                    serial,
+                    signed_by,
+                } => {
+                    j["kind"] = json!("signed");
+                    j["features"] = json!(features);
+                    j["key_created"] = json!(time(*created));
+                    j["expires"] = json!(expires.map(time));
+                    j["serial"] = json!(serial);
+                    j["signed_by"] = json!(signed_by.to_string());
+                    if k.record.is_none() {
+                        j["batch"] = serde_json::Value::Null;
+                        j["ledger_status"] = serde_json::Value::Null;
+                    }
+                }
+                _ => {}
+            }
+            j
+        }
+        _ => json!({"key": typed, "status": "unknown"}),
+    }
 }
 
 fn inspect_skgl(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, CliError> {

@@ -108,7 +108,7 @@ fn main() {
         .batches()
         .begin(
             "photo-pro",
-            "floor",
+            airseal_vendor::ledger::BatchKind::Import,
             keys.len() as u64,
             None,
             &serde_json::json!({}),

@@ -56,7 +56,7 @@ fn insert(ledger: &mut Ledger, keys: &[String], chunk: usize, single: bool) -> (
         .batches()
         .begin(
             "photo-pro",
-            "random",
+            airseal_vendor::keys::KeyKind::Random.into(),
             keys.len() as u64,
             None,
             &serde_json::json!({}),

@@ -45,7 +45,13 @@ fn ledger_with(dir: &std::path::Path, rng: &mut StdRng, existing: usize) -> (Led
     ledger.products().ensure("photo-pro", None).unwrap();
     let mut w = ledger
         .batches()
-        .begin("photo-pro", "import", 0, None, &json!({}))
+        .begin(
+            "photo-pro",
+            airseal_vendor::ledger::BatchKind::Import,
+            0,
+            None,
+            &json!({}),
+        )
         .unwrap();
     w.insert_key("K").unwrap();
     let batch = w.commit().unwrap();

@@ -790,7 +790,7 @@ fn check_key_expiry(
             });
         }
     }
-    if record.kind == "data" {
+    if record.kind == crate::ledger::BatchKind::Generated(crate::keys::KeyKind::Data) {
         let pattern = record.batch_params["pattern"]
             .as_str()
             .and_then(|p| Pattern::parse(p).ok());

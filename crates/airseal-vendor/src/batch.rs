@@ -56,12 +56,33 @@ impl OutputFormat {
         }
     }
 
+    /// The format a file name asks for: `.jsonl` and `.txt` by their extension, anything
+    /// else (including standard output) CSV.
+    pub fn for_path(path: &Path) -> Self {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("jsonl") => OutputFormat::Jsonl,
+            Some("txt") => OutputFormat::Txt,
+            _ => OutputFormat::Csv,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             OutputFormat::Csv => "csv",
             OutputFormat::Jsonl => "jsonl",
             OutputFormat::Txt => "txt",
         }
+    }
+
+    /// The format a recorded batch was written in (its `format` parameter), to rewrite its
+    /// output the same way: an unknown or missing word is an error, never a guess.
+    fn recorded(batch: &crate::ledger::BatchInfo) -> Result<Self, LedgerError> {
+        let word = batch.params["format"].as_str().unwrap_or_default();
+        OutputFormat::parse(word).map_err(|_| LedgerError::UnknownValue {
+            table: "batches",
+            column: "params.format",
+            value: word.to_string(),
+        })
     }
 }
 
@@ -264,9 +285,11 @@ fn write_line(
 ) -> io::Result<()> {
     match format {
         OutputFormat::Txt => writeln!(w, "{display}"),
-        // Keys, product ids and kinds contain no commas or quotes (product ids are checked
-        // by the CLI), so no CSV quoting is needed.
-        OutputFormat::Csv => writeln!(w, "{display},{product},{},{batch}", kind.as_str()),
+        // Through the one CSV writer (quoting and the formula guard), which writes keys,
+        // product ids and kinds (no commas, quotes or formula leads) unchanged.
+        OutputFormat::Csv => {
+            crate::csv::write_record(w, [display, product, kind.as_str(), &batch.to_string()])
+        }
         OutputFormat::Jsonl => writeln!(
             w,
             "{{\"key\":\"{display}\",\"product\":{},\"kind\":\"{}\",\"batch\":{batch}}}",
@@ -278,7 +301,7 @@ fn write_line(
 
 fn write_header(w: &mut impl Write, format: OutputFormat) -> io::Result<()> {
     if format == OutputFormat::Csv {
-        writeln!(w, "key,product,kind,batch")?;
+        crate::csv::write_record(w, ["key", "product", "kind", "batch"])?;
     }
     Ok(())
 }
@@ -328,7 +351,7 @@ pub fn generate_unpublished(
     }
     let mut writer = ledger.batches().begin(
         req.product,
-        kind.as_str(),
+        kind.into(),
         req.count,
         Some(req.output),
         &params,
@@ -414,14 +437,22 @@ pub fn recover_pending(ledger: &mut Ledger) -> Result<Vec<i64>, BatchError> {
             ledger.batches().mark_complete(pending.id)?;
             continue;
         };
-        let format = pending.params["format"]
-            .as_str()
-            .and_then(|f| OutputFormat::parse(f).ok())
-            .unwrap_or(OutputFormat::Txt);
+        let format = OutputFormat::recorded(&pending)?;
         let pattern = pending.params["pattern"]
             .as_str()
-            .and_then(|s| Pattern::parse(s).ok());
-        let kind = KeyKind::parse(&pending.kind).unwrap_or(KeyKind::Random);
+            .map(|s| {
+                Pattern::parse(s).map_err(|_| LedgerError::UnknownValue {
+                    table: "batches",
+                    column: "params.pattern",
+                    value: s.to_string(),
+                })
+            })
+            .transpose()?;
+        let kind = pending.kind.key_kind().ok_or(LedgerError::UnknownValue {
+            table: "batches",
+            column: "kind",
+            value: pending.kind.to_string(),
+        })?;
         let mut out = DurableFile::create(&output, Access::Default, Mode::Replace)?;
         write_header(&mut out, format).map_err(io_err(&output))?;
         for key in ledger.batches().keys(pending.id)? {

@@ -17,6 +17,8 @@ use ed25519_dalek::{Signer, SigningKey};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+pub mod recorded;
+
 /// Length of a license id in random bytes (rendered as 13 Crockford base32 symbols).
 const LICENSE_ID_BYTES: usize = 8;
 /// Length of a `cti` token id.

@@ -7,6 +7,9 @@
 
 use std::fmt;
 
+pub mod classify;
+pub mod source;
+
 use airseal_core::productkey::{
     DATA_FIELD_BITS, DATA_KEY_MIN_BITS, DataKeyFields, KEY_EPOCH, KeyError, Pattern, PatternError,
     bits_to_values, product_tag, values_to_bits,

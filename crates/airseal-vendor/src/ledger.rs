@@ -105,7 +105,7 @@ mod terms;
 
 pub use audit::{Audit, AuditEntry, AuditFilter};
 pub(crate) use batches::KeyWithTerms;
-pub use batches::{BatchId, BatchInfo, BatchStatus, BatchWriter, Batches};
+pub use batches::{BatchId, BatchInfo, BatchKind, BatchStatus, BatchWriter, Batches};
 pub use connection::{APPLICATION_ID, BULK_ROWS, BUSY_TIMEOUT, Ledger};
 pub use error::LedgerError;
 pub use imports::{ImportInfo, ImportRow, ImportWrite, ImportedKey, Imports, RowOutcome};
@@ -116,7 +116,8 @@ pub use migrations::{DATA_STEP, MIGRATIONS, Migration, SCHEMA_VERSION};
 pub use products::{Product, Products};
 pub use revocations::{Revocation, Revocations};
 pub use seats::{
-    Activation, ActivationFilter, ActivationId, IssuedResponse, SeatKey, SeatTx, Seats,
+    Activation, ActivationFilter, ActivationId, DeactivatedBy, IssuedResponse, SeatKey, SeatTx,
+    Seats,
 };
 pub(crate) use terms::decode_terms;
 pub use terms::{KeyTerms, TermsRecord};

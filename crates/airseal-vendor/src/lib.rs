@@ -6,6 +6,7 @@
 
 pub mod activate;
 pub mod batch;
+pub mod csv;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod import;
@@ -15,6 +16,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod ledger;
 pub mod revoke;
+pub mod sign;
 pub mod signedkey;
 pub mod skgl;
 pub mod template;

@@ -4,9 +4,6 @@
 //! Each key is one Ed25519 signature over 42 bytes, so issuing costs what signing costs;
 //! [`sign_keys_parallel`] spreads a batch over the machine's cores.
 
-use std::num::NonZero;
-use std::thread;
-
 use airseal_core::UnixTime;
 use airseal_core::signedkey::{self, SignedKeyPayload};
 
@@ -30,8 +27,8 @@ pub fn sign_key(
 }
 
 /// Makes one signed key per serial, in the order of `serials`, using every core the machine
-/// reports (one thread per core, the calling thread included). The output is exactly what
-/// [`sign_key`] gives for each serial.
+/// reports (the one parallel signing engine, [`crate::sign::par_map`]). The output is
+/// exactly what [`sign_key`] gives for each serial.
 pub fn sign_keys_parallel(
     issuer: &Issuer,
     product: &str,
@@ -41,37 +38,7 @@ pub fn sign_keys_parallel(
     serials: &[u32],
 ) -> Vec<String> {
     let template = Template::new(issuer, product, features, days, created);
-    let threads = thread::available_parallelism()
-        .map_or(1, NonZero::get)
-        .clamp(1, serials.len().max(1));
-    let chunk = serials.len().div_ceil(threads).max(1);
-    let mut chunks = serials.chunks(chunk);
-    // The calling thread signs the first chunk itself instead of waiting idle.
-    let Some(first) = chunks.next() else {
-        return Vec::new();
-    };
-    thread::scope(|s| {
-        let template = &template;
-        let spawned: Vec<_> = chunks
-            .map(|part| {
-                let handle = thread::Builder::new()
-                    .spawn_scoped(s, move || template.sign_all(part))
-                    .ok();
-                (part, handle)
-            })
-            .collect();
-        let mut out = template.sign_all(first);
-        out.reserve(serials.len().saturating_sub(out.len()));
-        for (part, handle) in spawned {
-            // If the thread could not be started (or died), sign its share here: the batch
-            // is still complete and in order.
-            match handle.and_then(|h| h.join().ok()) {
-                Some(keys) => out.extend(keys),
-                None => out.extend(template.sign_all(part)),
-            }
-        }
-        out
-    })
+    crate::sign::par_map(serials, 0, &|serial| template.sign(*serial), &|_| {})
 }
 
 /// Everything but the serial, computed once per batch (the product tag is a SHA-512).
@@ -101,10 +68,6 @@ impl<'a> Template<'a> {
         .to_bytes();
         let signature = self.issuer.sign_raw(&signedkey::signing_message(&bytes));
         signedkey::encode(&bytes, &signature)
-    }
-
-    fn sign_all(&self, serials: &[u32]) -> Vec<String> {
-        serials.iter().map(|s| self.sign(*s)).collect()
     }
 }
 

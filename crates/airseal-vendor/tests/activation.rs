@@ -82,7 +82,13 @@ impl Vendor {
         let mut w = self
             .ledger
             .batches()
-            .begin(product, "random", keys.len() as u64, None, &params)
+            .begin(
+                product,
+                airseal_vendor::keys::KeyKind::Random.into(),
+                keys.len() as u64,
+                None,
+                &params,
+            )
             .unwrap();
         for k in keys {
             assert!(w.insert_key(k).unwrap());
@@ -902,7 +908,10 @@ fn vendor_release_frees_a_lost_machine() {
         .unwrap();
     assert_eq!(released.license_id, r.claims.license_id);
     let after = v.ledger.seats().get(r.activation.id).unwrap().unwrap();
-    assert_eq!(after.deactivated_by.as_deref(), Some("vendor"));
+    assert_eq!(
+        after.deactivated_by,
+        Some(airseal_vendor::ledger::DeactivatedBy::Vendor)
+    );
     assert!(
         v.ledger
             .seats()

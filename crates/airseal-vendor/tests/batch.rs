@@ -136,6 +136,37 @@ fn stopping_after_commit_is_recovered_from_the_ledger() {
     ));
 }
 
+/// Recovery rewrites a batch's output in the format it was recorded with; a format it does
+/// not know is an error naming it, never a guess (it used to fall back to `txt`).
+#[test]
+fn recovery_refuses_a_recorded_format_it_does_not_know() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("k.txt");
+    {
+        let mut l = ledger(dir.path());
+        let unpublished =
+            batch::generate_unpublished(&mut l, request(&out, 10, 5), &mut |_| {}).unwrap();
+        std::mem::forget(unpublished);
+        l.connection()
+            .execute(
+                "UPDATE batches SET params = json_set(params, '$.format', 'xml')",
+                [],
+            )
+            .unwrap();
+    }
+    let mut l = ledger(dir.path());
+    match batch::recover_pending(&mut l) {
+        Err(BatchError::Ledger(airseal_vendor::ledger::LedgerError::UnknownValue {
+            table: "batches",
+            column: "params.format",
+            value,
+        })) => assert_eq!(value, "xml"),
+        other => panic!("expected an unknown format, got {other:?}"),
+    }
+    assert!(!out.exists());
+    assert_eq!(l.batches().pending().unwrap().len(), 1);
+}
+
 #[test]
 fn unknown_product_is_refused_before_anything_happens() {
     let dir = tempfile::tempdir().unwrap();

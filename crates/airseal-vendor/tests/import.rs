@@ -775,7 +775,13 @@ fn keys_of_many_shapes_are_all_found_by_their_loose_form() {
     // was generated (no terms), so typed loosely it is unknown; typed as stored, found.
     let mut w = l
         .batches()
-        .begin("photo-pro", "random", 1, None, &serde_json::json!({}))
+        .begin(
+            "photo-pro",
+            airseal_vendor::keys::KeyKind::Random.into(),
+            1,
+            None,
+            &serde_json::json!({}),
+        )
         .unwrap();
     w.insert_key("KQ-8").unwrap();
     w.commit().unwrap();

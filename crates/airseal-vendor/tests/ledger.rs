@@ -7,8 +7,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use airseal_vendor::keys::KeyKind;
 use airseal_vendor::ledger::{
-    BatchStatus, KeyStatus, Ledger, LedgerError, MIGRATIONS, SCHEMA_VERSION,
+    BatchKind, BatchStatus, KeyStatus, Ledger, LedgerError, MIGRATIONS, SCHEMA_VERSION,
 };
 use serde_json::json;
 
@@ -26,10 +27,16 @@ fn new_ledger() -> (tempfile::TempDir, Ledger) {
 }
 
 /// Commits a batch of `keys` for `product` and returns its id.
-fn batch_of(ledger: &mut Ledger, product: &str, keys: &[&str]) -> i64 {
+fn batch_of(ledger: &Ledger, product: &str, keys: &[&str]) -> i64 {
     let mut w = ledger
         .batches()
-        .begin(product, "random", keys.len() as u64, None, &json!({}))
+        .begin(
+            product,
+            KeyKind::Random.into(),
+            keys.len() as u64,
+            None,
+            &json!({}),
+        )
         .unwrap();
     for k in keys {
         w.insert_key(k).unwrap();
@@ -189,6 +196,51 @@ fn migration_7_stops_on_an_unreadable_spec_and_changes_nothing() {
     assert_eq!(rows, 2);
 }
 
+/// A word this build does not know, in a column that holds one of a fixed set, is an error
+/// naming the table, the column and the value: never read as some default.
+#[test]
+fn unknown_words_in_the_ledger_are_errors_naming_where_they_are() {
+    let (_dir, ledger) = new_ledger();
+    let id = batch_of(&ledger, "p", &["K1"]);
+    let unknown = |r: Result<(), LedgerError>| match r {
+        Err(LedgerError::UnknownValue {
+            table,
+            column,
+            value,
+        }) => (table, column, value),
+        other => panic!("expected UnknownValue, got {other:?}"),
+    };
+    let c = ledger.connection();
+    c.execute("UPDATE batches SET kind = 'quantum' WHERE id = ?1", [id])
+        .unwrap();
+    assert_eq!(
+        unknown(ledger.keys().info(Some("p"), "K1").map(drop)),
+        ("batches", "kind", "quantum".to_string())
+    );
+    assert_eq!(
+        unknown(ledger.batches().get(id).map(drop)),
+        ("batches", "kind", "quantum".to_string())
+    );
+    let e = ledger.batches().get(id).unwrap_err().to_string();
+    assert!(e.contains("batches.kind") && e.contains("quantum"), "{e}");
+    c.execute("UPDATE batches SET kind = 'data' WHERE id = ?1", [id])
+        .unwrap();
+    assert_eq!(
+        ledger.keys().info(Some("p"), "K1").unwrap().unwrap().kind,
+        BatchKind::Generated(KeyKind::Data)
+    );
+    c.execute("UPDATE keys SET status = 'frozen'", []).unwrap();
+    assert_eq!(
+        unknown(ledger.keys().info(Some("p"), "K1").map(drop)),
+        ("keys", "status", "frozen".to_string())
+    );
+    c.execute(
+        "INSERT INTO revocations (kind, value, at) VALUES ('moon_phase', 'full', 0)",
+        [],
+    )
+    .unwrap_err();
+}
+
 #[test]
 fn a_ledger_from_a_newer_airseal_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -318,7 +370,13 @@ fn a_committed_batch_records_its_keys_and_an_audit_row() {
     let out = dir.path().join("keys.csv");
     let mut w = ledger
         .batches()
-        .begin("p", "random", 3, Some(&out), &json!({ "pattern": "XXXXX" }))
+        .begin(
+            "p",
+            KeyKind::Random.into(),
+            3,
+            Some(&out),
+            &json!({ "pattern": "XXXXX" }),
+        )
         .unwrap();
     let id = w.batch_id();
     assert!(w.insert_key("AAAAA").unwrap());
@@ -331,7 +389,7 @@ fn a_committed_batch_records_its_keys_and_an_audit_row() {
     assert_eq!(ledger.keys().count("q").unwrap(), 0);
     let batch = ledger.batches().get(id).unwrap().unwrap();
     assert_eq!(batch.product, "p");
-    assert_eq!(batch.kind, "random");
+    assert_eq!(batch.kind, KeyKind::Random.into());
     assert_eq!((batch.requested, batch.inserted), (3, 3));
     assert_eq!(batch.status, BatchStatus::Pending);
     assert_eq!(batch.output.as_deref(), Some(out.as_path()));
@@ -339,7 +397,8 @@ fn a_committed_batch_records_its_keys_and_an_audit_row() {
 
     let key = ledger.keys().info(Some("p"), "BBBBB").unwrap().unwrap();
     assert_eq!(key.batch, id);
-    assert_eq!(key.kind, "random");
+    assert_eq!(key.kind, BatchKind::Generated(KeyKind::Random));
+    assert_eq!(key.kind.as_str(), "random");
     assert_eq!(key.status, KeyStatus::Active);
     assert_eq!(key.created, batch.created);
     assert_eq!(ledger.keys().info(None, "BBBBB").unwrap(), Some(key));
@@ -355,12 +414,12 @@ fn a_committed_batch_records_its_keys_and_an_audit_row() {
 
 #[test]
 fn dropping_a_batch_without_commit_leaves_nothing() {
-    let (_dir, mut ledger) = new_ledger();
+    let (_dir, ledger) = new_ledger();
     let before = actions(&ledger);
     let id = {
         let mut w = ledger
             .batches()
-            .begin("p", "random", 2, None, &json!({}))
+            .begin("p", KeyKind::Random.into(), 2, None, &json!({}))
             .unwrap();
         assert!(w.insert_key("AAAAA").unwrap());
         assert_eq!(w.insert_keys(&["BBBBB", "CCCCC"]).unwrap(), [true, true]);
@@ -371,18 +430,18 @@ fn dropping_a_batch_without_commit_leaves_nothing() {
     assert_eq!(ledger.keys().count("p").unwrap(), 0);
     assert_eq!(actions(&ledger), before);
     // The ledger is usable afterwards, and the keys can be recorded for real.
-    batch_of(&mut ledger, "p", &["AAAAA"]);
+    batch_of(&ledger, "p", &["AAAAA"]);
     assert_eq!(ledger.keys().count("p").unwrap(), 1);
 }
 
 #[test]
 fn duplicates_are_refused_within_a_batch_and_against_earlier_ones() {
-    let (_dir, mut ledger) = new_ledger();
-    batch_of(&mut ledger, "p", &["AAAAA", "BBBBB"]);
+    let (_dir, ledger) = new_ledger();
+    batch_of(&ledger, "p", &["AAAAA", "BBBBB"]);
 
     let mut w = ledger
         .batches()
-        .begin("p", "random", 6, None, &json!({}))
+        .begin("p", KeyKind::Random.into(), 6, None, &json!({}))
         .unwrap();
     assert!(!w.insert_key("AAAAA").unwrap(), "from an earlier batch");
     assert!(w.insert_key("CCCCC").unwrap());
@@ -407,11 +466,11 @@ fn duplicates_are_refused_within_a_batch_and_against_earlier_ones() {
 
 #[test]
 fn the_same_key_may_belong_to_two_products() {
-    let (_dir, mut ledger) = new_ledger();
-    batch_of(&mut ledger, "p", &["AAAAA"]);
+    let (_dir, ledger) = new_ledger();
+    batch_of(&ledger, "p", &["AAAAA"]);
     let mut w = ledger
         .batches()
-        .begin("q", "random", 1, None, &json!({}))
+        .begin("q", KeyKind::Random.into(), 1, None, &json!({}))
         .unwrap();
     assert!(w.insert_key("AAAAA").unwrap());
     w.commit().unwrap();
@@ -437,12 +496,12 @@ fn batches_need_a_known_product_and_non_empty_keys() {
     assert!(matches!(
         ledger
             .batches()
-            .begin("nope", "random", 1, None, &json!({})),
+            .begin("nope", KeyKind::Random.into(), 1, None, &json!({})),
         Err(LedgerError::UnknownProduct { .. })
     ));
     let mut w = ledger
         .batches()
-        .begin("p", "random", 1, None, &json!({}))
+        .begin("p", KeyKind::Random.into(), 1, None, &json!({}))
         .unwrap();
     assert!(matches!(w.insert_key(""), Err(LedgerError::EmptyKey)));
     assert!(matches!(
@@ -481,8 +540,8 @@ fn the_audit_log_is_append_only() {
 
 #[test]
 fn key_status_changes_are_audited() {
-    let (_dir, mut ledger) = new_ledger();
-    batch_of(&mut ledger, "p", &["AAAAA"]);
+    let (_dir, ledger) = new_ledger();
+    batch_of(&ledger, "p", &["AAAAA"]);
     assert_eq!(
         ledger
             .keys()
@@ -518,15 +577,21 @@ fn key_status_changes_are_audited() {
 
 #[test]
 fn pending_batches_are_listed_until_completed_or_aborted() {
-    let (dir, mut ledger) = new_ledger();
+    let (dir, ledger) = new_ledger();
     let out = dir.path().join("a.txt");
     let mut w = ledger
         .batches()
-        .begin("p", "random", 2, Some(&out), &json!({ "format": "txt" }))
+        .begin(
+            "p",
+            KeyKind::Random.into(),
+            2,
+            Some(&out),
+            &json!({ "format": "txt" }),
+        )
         .unwrap();
     w.insert_keys(&["BBBBB", "AAAAA"]).unwrap();
     let a = w.commit().unwrap();
-    let b = batch_of(&mut ledger, "p", &["CCCCC", "DDDDD"]);
+    let b = batch_of(&ledger, "p", &["CCCCC", "DDDDD"]);
 
     let pending = ledger.batches().pending().unwrap();
     assert_eq!(pending.iter().map(|p| p.id).collect::<Vec<_>>(), [a, b]);
@@ -596,7 +661,7 @@ fn a_second_connection_waits_for_the_batch_then_sees_all_of_it() {
         let ledger = Ledger::open(&writer_path).unwrap();
         let mut w = ledger
             .batches()
-            .begin("p", "random", 1000, None, &json!({}))
+            .begin("p", KeyKind::Random.into(), 1000, None, &json!({}))
             .unwrap();
         let keys: Vec<String> = (0..1000).map(|i| format!("K{i:05}")).collect();
         w.insert_keys(&keys).unwrap();
@@ -643,7 +708,7 @@ fn bulk_batch_of_200_000_keys() {
 
     let mut w = ledger
         .batches()
-        .begin("p", "random", 200_000, None, &json!({}))
+        .begin("p", KeyKind::Random.into(), 200_000, None, &json!({}))
         .unwrap();
     let flags = w.insert_keys(&first).unwrap();
     assert!(flags.iter().all(|&f| f));
@@ -682,7 +747,7 @@ fn crash_child() {
         .batches()
         .begin(
             "p",
-            "random",
+            KeyKind::Random.into(),
             20_000,
             Some(Path::new("out.txt")),
             &json!({}),

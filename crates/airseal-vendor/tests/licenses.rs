@@ -60,7 +60,13 @@ impl Vendor {
         let mut w = self
             .ledger
             .batches()
-            .begin("photo-pro", "random", keys.len() as u64, None, &json!({}))
+            .begin(
+                "photo-pro",
+                airseal_vendor::keys::KeyKind::Random.into(),
+                keys.len() as u64,
+                None,
+                &json!({}),
+            )
             .unwrap();
         for k in keys {
             assert!(w.insert_key(k).unwrap());

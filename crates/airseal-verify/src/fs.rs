@@ -234,10 +234,18 @@ pub fn remove_stale_temporaries(path: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if name
+        // Exactly `<prefix><pid>-<n>`: a longer name that merely starts the same way is
+        // another target's temporary (`.a.tmp-b.tmp-1-2` for a target named `a.tmp-b`).
+        let is_ours = name
             .as_encoded_bytes()
-            .starts_with(prefix.as_encoded_bytes())
-        {
+            .strip_prefix(prefix.as_encoded_bytes())
+            .and_then(|rest| {
+                let (pid, n) = std::str::from_utf8(rest).ok()?.split_once('-')?;
+                let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+                Some(digits(pid) && digits(n))
+            })
+            .unwrap_or(false);
+        if is_ours {
             let _ = fs::remove_file(entry.path());
         }
     }
@@ -691,8 +699,14 @@ mod tests {
         // A kill: the destructor never runs.
         std::mem::forget(f);
         fs::write(dir.path().join("other.csv"), b"keep").unwrap();
-        assert_eq!(names(dir.path()).len(), 2);
+        // Another target whose name starts like this one's temporaries, and its temporary.
+        let similar = dir.path().join("out.csv.tmp-x");
+        std::mem::forget(DurableFile::create(&similar, Access::Default, Mode::Replace).unwrap());
+        assert_eq!(names(dir.path()).len(), 3);
         remove_stale_temporaries(&path);
+        assert_eq!(names(dir.path()).len(), 2);
+        assert!(names(dir.path()).contains(&"other.csv".to_string()));
+        remove_stale_temporaries(&similar);
         assert_eq!(names(dir.path()), ["other.csv"]);
     }
 

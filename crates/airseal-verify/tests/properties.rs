@@ -129,3 +129,38 @@ fn every_bit_flip_of_a_license_is_refused_with_a_named_error() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The verifier's verdict on expiry is `airseal_core::expiry`'s, the rule the vendor's
+    /// renewals use too: valid before `exp`, in grace until `exp + grace` (overflow-safe),
+    /// expired from then on, for any expiry, grace period (up to `u64::MAX`) and instant.
+    #[test]
+    fn expiry_verdict_is_the_shared_rule(
+        exp_after in 1i64..1_000_000,
+        grace in prop_oneof![Just(None), (0u64..2_000_000).prop_map(Some), Just(Some(u64::MAX))],
+        now_after in prop_oneof![0i64..4_000_000, Just(i64::MAX - NOW)],
+    ) {
+        let mut c = LicenseClaims::new("acme", "0C8G2X9RTV4MA", "photo-pro", NOW, vec![1; 8]);
+        c.expires_at = Some(NOW + exp_after);
+        c.grace_period = grace;
+        let bytes = issuer().issue(c.clone()).unwrap();
+        let now = NOW + now_after;
+        let verdict = trust().verify(&bytes, now, &Expected::product("photo-pro"));
+        match (c.expiry(now), verdict) {
+            (airseal_core::Expiry::Current, Ok(l)) => {
+                prop_assert_eq!(l.status(), airseal_verify::Status::Valid);
+            }
+            (airseal_core::Expiry::InGrace { until }, Ok(l)) => {
+                prop_assert_eq!(l.status(), airseal_verify::Status::InGrace { until });
+                prop_assert_eq!(Some(until), c.valid_until());
+            }
+            (airseal_core::Expiry::Expired { until }, Err(Error::Expired { expired_at, .. })) => {
+                prop_assert_eq!(expired_at, until);
+                prop_assert!(now >= until);
+            }
+            (rule, verdict) => prop_assert!(false, "rule {:?}, verifier {:?}", rule, verdict.map(|l| l.status())),
+        }
+    }
+}

@@ -18,6 +18,7 @@ use airseal_core::cose::ObjectType;
 use airseal_core::{KeyId, LicenseClaims, UnixTime};
 
 use super::licenses::{self, Plan, PlanError, Skipped};
+use crate::csv::cell;
 use crate::issue::{Issuer, LicenseSpec};
 use crate::ledger::{BatchId, Ledger, LedgerError, signed_claims};
 use crate::template::{self, TemplateError};
@@ -407,15 +408,6 @@ pub fn file_stem(key: &str) -> String {
         s.insert(0, '_');
     }
     s
-}
-
-/// A CSV cell, quoted when it needs to be.
-fn cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 /// Writes one license through the durable writer, so a file in the folder is always a whole

@@ -9,10 +9,6 @@
 //! that made it, so writing files is spread over the cores too.
 
 use std::collections::HashMap;
-use std::num::NonZero;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread;
 
 use airseal_core::UnixTime;
 
@@ -150,14 +146,11 @@ pub fn plan(
 /// A signed license (its id and bytes), or why it could not be made.
 pub type Issued = Result<(String, Vec<u8>), IssueError>;
 
-/// How many licenses a worker takes at a time: enough to make the shared counter cheap,
-/// few enough that the threads finish together.
-const CHUNK: usize = 64;
-
 /// Signs a license for every description, at time `now`, on `threads` threads (0 = one per
-/// core). `sink(i, result)` receives each license (its id and bytes) or the reason it could
-/// not be made, on the thread that made it, in no particular order; the first error the
-/// sink returns stops every thread and is returned.
+/// core), through the one parallel signing engine ([`crate::sign::par_for_each`]).
+/// `sink(i, result)` receives each license (its id and bytes) or the reason it could not be
+/// made, on the thread that made it, in no particular order; the first error the sink
+/// returns stops every thread and is returned.
 ///
 /// # Errors
 /// The first error `sink` returned.
@@ -168,53 +161,15 @@ pub fn issue_parallel<E: Send>(
     threads: usize,
     sink: &(dyn Fn(usize, Issued) -> Result<(), E> + Sync),
 ) -> Result<(), E> {
-    let threads = if threads == 0 {
-        thread::available_parallelism().map_or(1, NonZero::get)
-    } else {
-        threads
-    }
-    .clamp(1, specs.len().div_ceil(CHUNK).max(1));
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let first_error: Mutex<Option<E>> = Mutex::new(None);
-    let work = || {
-        let mut rng = rand::rng();
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            let start = next.fetch_add(CHUNK, Ordering::Relaxed);
-            let Some(part) = specs.get(start..specs.len().min(start + CHUNK)) else {
-                return;
-            };
-            if part.is_empty() {
-                return;
-            }
-            for (offset, spec) in part.iter().enumerate() {
-                let result = spec.to_claims(issuer, now, &mut rng).and_then(|c| {
-                    let id = c.license_id.clone();
-                    issuer.issue(c).map(|bytes| (id, bytes))
-                });
-                if let Err(e) = sink(start + offset, result) {
-                    stop.store(true, Ordering::Relaxed);
-                    if let Ok(mut slot) = first_error.lock() {
-                        slot.get_or_insert(e);
-                    }
-                    return;
-                }
-            }
-        }
-    };
-    thread::scope(|s| {
-        let work = &work;
-        for _ in 1..threads {
-            // If a thread cannot be started, the others (and this one) do its share.
-            let _ = thread::Builder::new().spawn_scoped(s, work);
-        }
-        work();
-    });
-    match first_error.into_inner() {
-        Ok(Some(e)) => Err(e),
-        _ => Ok(()),
-    }
+    crate::sign::par_for_each(
+        specs,
+        threads,
+        &|_, spec: &LicenseSpec| {
+            spec.to_claims(issuer, now, &mut rand::rng()).and_then(|c| {
+                let id = c.license_id.clone();
+                issuer.issue(c).map(|bytes| (id, bytes))
+            })
+        },
+        sink,
+    )
 }

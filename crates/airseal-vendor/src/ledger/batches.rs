@@ -13,6 +13,7 @@ use super::connection::write_tx;
 use super::error::db;
 use super::products::require_product;
 use super::{KeyStatus, Ledger, LedgerError, now, parse_json, to_u64};
+use crate::keys::KeyKind;
 
 /// Identifies a batch: the `batches` table's integer primary key, increasing.
 pub type BatchId = i64;
@@ -43,8 +44,10 @@ impl BatchStatus {
             "pending" => Ok(Self::Pending),
             "complete" => Ok(Self::Complete),
             "aborted" => Ok(Self::Aborted),
-            other => Err(LedgerError::Corrupt {
-                what: format!("unknown batch status {other:?}"),
+            other => Err(LedgerError::UnknownValue {
+                table: "batches",
+                column: "status",
+                value: other.to_string(),
             }),
         }
     }
@@ -56,6 +59,67 @@ impl fmt::Display for BatchStatus {
     }
 }
 
+/// What made a batch's keys: one of airseal's generators, or an import from another
+/// platform. Stored as the generator's word (`random`, `data`, `signed`) or `import`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchKind {
+    /// Made by `keys generate` (or a vendor's backend) with this generator.
+    Generated(KeyKind),
+    /// Imported from another platform (`crate::import`), with per-key terms.
+    Import,
+}
+
+impl BatchKind {
+    /// The word stored in the ledger.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Generated(k) => k.as_str(),
+            Self::Import => "import",
+        }
+    }
+
+    /// The generator, for generated keys.
+    pub fn key_kind(self) -> Option<KeyKind> {
+        match self {
+            Self::Generated(k) => Some(k),
+            Self::Import => None,
+        }
+    }
+
+    /// Reads the stored word (`batches.kind`).
+    pub(super) fn from_ledger(s: &str) -> Result<Self, LedgerError> {
+        if s == "import" {
+            return Ok(Self::Import);
+        }
+        KeyKind::parse(s)
+            .map(Self::Generated)
+            .map_err(|_| LedgerError::UnknownValue {
+                table: "batches",
+                column: "kind",
+                value: s.to_string(),
+            })
+    }
+}
+
+impl From<KeyKind> for BatchKind {
+    fn from(k: KeyKind) -> Self {
+        Self::Generated(k)
+    }
+}
+
+impl fmt::Display for BatchKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// As its stored word, so JSON output keeps the words it always had.
+impl serde::Serialize for BatchKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// A batch of keys.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BatchInfo {
@@ -63,8 +127,8 @@ pub struct BatchInfo {
     pub id: BatchId,
     /// The product its keys belong to.
     pub product: String,
-    /// What made the keys (`random`, `data`, `signed`, `import`, …).
-    pub kind: String,
+    /// What made the keys.
+    pub kind: BatchKind,
     /// How many keys were asked for.
     pub requested: u64,
     /// How many keys the ledger recorded.
@@ -116,7 +180,7 @@ impl BatchInfo {
         Ok(Self {
             id,
             product,
-            kind,
+            kind: BatchKind::from_ledger(&kind)?,
             requested: to_u64(requested, "requested count")?,
             inserted: to_u64(inserted, "inserted count")?,
             created,
@@ -158,7 +222,7 @@ impl<'a> Batches<'a> {
     pub fn begin(
         &self,
         product: &str,
-        kind: &str,
+        kind: BatchKind,
         requested: u64,
         output: Option<&Path>,
         params: &Value,
@@ -183,7 +247,7 @@ impl<'a> Batches<'a> {
              VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6)",
             params![
                 product,
-                kind,
+                kind.as_str(),
                 requested,
                 created,
                 output,
@@ -209,7 +273,7 @@ impl<'a> Batches<'a> {
             tx,
             id,
             product: product.to_string(),
-            kind: kind.to_string(),
+            kind,
             requested,
             output: output.map(str::to_string),
             next_seq: 0,
@@ -404,7 +468,7 @@ pub struct BatchWriter<'a> {
     pub(super) tx: Transaction<'a>,
     pub(super) id: BatchId,
     product: String,
-    kind: String,
+    kind: BatchKind,
     requested: i64,
     output: Option<String>,
     /// Position of the next key offered, across calls.
@@ -649,7 +713,7 @@ impl BatchWriter<'_> {
             &id.to_string(),
             &serde_json::json!({
                 "product": product,
-                "kind": kind,
+                "kind": kind.as_str(),
                 "requested": requested,
                 "offered": next_seq,
                 "inserted": inserted,

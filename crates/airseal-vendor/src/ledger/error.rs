@@ -88,7 +88,31 @@ pub enum LedgerError {
         /// The path.
         path: PathBuf,
     },
-    /// The ledger holds a value this build cannot read (a status word, a JSON column).
+    /// A column holds a word this build does not know (a status, a kind): written by a newer
+    /// airseal, or by hand. Refused rather than read as some default.
+    UnknownValue {
+        /// The table.
+        table: &'static str,
+        /// The column (`params.format` for a field of a JSON column).
+        column: &'static str,
+        /// The value found.
+        value: String,
+    },
+    /// No activation has this id.
+    UnknownActivation {
+        /// The activation id.
+        id: i64,
+    },
+    /// The activation's seat was already given back.
+    AlreadyDeactivated {
+        /// The activation id.
+        id: i64,
+        /// The license id of its responses.
+        license_id: String,
+        /// When it was deactivated (seconds since 1970).
+        at: i64,
+    },
+    /// The ledger holds a value this build cannot read (a number out of range, a JSON column).
     Corrupt {
         /// What was wrong.
         what: String,
@@ -164,6 +188,19 @@ impl fmt::Display for LedgerError {
                 f,
                 "the output path {} is not valid UTF-8 and cannot be recorded",
                 path.display()
+            ),
+            Self::UnknownValue {
+                table,
+                column,
+                value,
+            } => write!(
+                f,
+                "the ledger's {table}.{column} holds {value:?}, which this airseal does not know"
+            ),
+            Self::UnknownActivation { id } => write!(f, "there is no activation {id}"),
+            Self::AlreadyDeactivated { id, license_id, .. } => write!(
+                f,
+                "activation {id} (license {license_id}) is already deactivated"
             ),
             Self::Corrupt { what } => write!(f, "the ledger holds unreadable data: {what}"),
             Self::BadLicense { reason } => {

@@ -18,7 +18,8 @@ use super::error::db;
 use super::lookup;
 use super::terms::{key_terms_in, put_key_terms_in, terms_from_record};
 use super::{
-    BatchId, KeyStatus, KeyTerms, KeyWithTerms, Ledger, LedgerError, TermsRecord, now, parse_json,
+    BatchId, BatchKind, KeyStatus, KeyTerms, KeyWithTerms, Ledger, LedgerError, TermsRecord, now,
+    parse_json,
 };
 use crate::issue::LicenseSpec;
 
@@ -239,7 +240,7 @@ impl Imports<'_> {
         let product = w.product;
         let mut writer = self.ledger.batches().begin(
             product,
-            "import",
+            BatchKind::Import,
             u64::try_from(rows.len()).unwrap_or(u64::MAX),
             None,
             &params,

@@ -12,10 +12,12 @@ use serde_json::json;
 
 use super::lookup::find_key_in;
 use super::terms::{key_terms_in, put_key_terms_in, terms_from_record};
-use super::{BatchId, FoundKey, KeyTerms, Ledger, LedgerError, TermsRecord, limit_of, to_u64};
+use super::{
+    BatchId, BatchKind, FoundKey, KeyTerms, Ledger, LedgerError, TermsRecord, limit_of, to_u64,
+};
 
 /// Whether a key may be used. Adding a status is a code change only (the column is free
-/// text), but older builds will then report that ledger as [`LedgerError::Corrupt`] when
+/// text), but older builds will then report that ledger as [`LedgerError::UnknownValue`] when
 /// they read such a key, so a new status should ship with a schema migration.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -52,8 +54,10 @@ impl KeyStatus {
     }
 
     pub(super) fn from_ledger(s: &str) -> Result<Self, LedgerError> {
-        Self::parse(s).map_err(|e| LedgerError::Corrupt {
-            what: format!("key status {e}"),
+        Self::parse(s).map_err(|_| LedgerError::UnknownValue {
+            table: "keys",
+            column: "status",
+            value: s.to_string(),
         })
     }
 }
@@ -73,8 +77,8 @@ pub struct KeyRecord {
     pub key: String,
     /// The batch that recorded it.
     pub batch: BatchId,
-    /// Its kind (the batch's kind).
-    pub kind: String,
+    /// What made it (its batch's kind).
+    pub kind: BatchKind,
     /// When it was made (the batch's start, seconds since 1970).
     pub created: i64,
     /// Whether it may be used.
@@ -191,7 +195,7 @@ impl Keys<'_> {
                     product,
                     key,
                     batch,
-                    kind,
+                    kind: BatchKind::from_ledger(&kind)?,
                     created,
                     status: KeyStatus::from_ledger(&status)?,
                 })
@@ -369,7 +373,7 @@ impl Keys<'_> {
                     product,
                     key,
                     batch,
-                    kind,
+                    kind: BatchKind::from_ledger(&kind)?,
                     created,
                 },
                 email,

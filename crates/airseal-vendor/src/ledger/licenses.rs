@@ -116,8 +116,10 @@ fn kind_from_ledger(s: &str) -> Result<LicenseKind, LedgerError> {
         "perpetual" => Ok(LicenseKind::Perpetual),
         "subscription" => Ok(LicenseKind::Subscription),
         "trial" => Ok(LicenseKind::Trial),
-        other => Err(LedgerError::Corrupt {
-            what: format!("license kind {other:?}"),
+        other => Err(LedgerError::UnknownValue {
+            table: "licenses",
+            column: "kind",
+            value: other.to_string(),
         }),
     }
 }
@@ -237,8 +239,10 @@ fn check(raw: Raw) -> Result<LicenseRecord, LedgerError> {
         name,
         issued_at: iat,
         expires_at: exp,
-        source: LicenseSource::parse(&src).map_err(|e| LedgerError::Corrupt {
-            what: format!("license source {e}"),
+        source: LicenseSource::parse(&src).map_err(|_| LedgerError::UnknownValue {
+            table: "licenses",
+            column: "source",
+            value: src.clone(),
         })?,
         activation: a,
         batch: b,

@@ -109,10 +109,21 @@ impl Revocations<'_> {
             out.push(match kind.as_str() {
                 "license" => Revocation::License(value),
                 "key" => Revocation::Key(value),
-                _ => Revocation::MinIssuedAt {
-                    product: product.unwrap_or_default(),
-                    before: value.parse().unwrap_or(i64::MIN),
+                "min_issued_at" => Revocation::MinIssuedAt {
+                    product: product.ok_or_else(|| LedgerError::Corrupt {
+                        what: "a minimum issue time without a product".to_string(),
+                    })?,
+                    before: value.parse().map_err(|_| LedgerError::Corrupt {
+                        what: format!("minimum issue time {value:?}"),
+                    })?,
                 },
+                other => {
+                    return Err(LedgerError::UnknownValue {
+                        table: "revocations",
+                        column: "kind",
+                        value: other.to_string(),
+                    });
+                }
             });
         }
         let last: Option<i64> = conn

@@ -32,8 +32,8 @@ use super::connection::write_tx;
 use super::error::db;
 use super::products::require_product;
 use super::{
-    BatchId, KeyStatus, KeyTerms, Ledger, LedgerError, Revocation, limit_of, parse_json, terms,
-    to_u64,
+    BatchId, BatchKind, KeyStatus, KeyTerms, Ledger, LedgerError, Revocation, limit_of, parse_json,
+    terms, to_u64,
 };
 
 /// Identifies an activation: the `activations` table's integer primary key.
@@ -70,8 +70,8 @@ pub struct Activation {
     pub reissues: u64,
     /// When the seat was given back, if it was.
     pub deactivated_at: Option<i64>,
-    /// `proof` (the device's deactivation proof) or `vendor` (released by the vendor).
-    pub deactivated_by: Option<String>,
+    /// What freed the seat, if it was freed.
+    pub deactivated_by: Option<DeactivatedBy>,
     /// The app version of the last request.
     pub app_version: Option<String>,
     /// The meters of the last request.
@@ -124,6 +124,50 @@ pub struct IssuedResponse {
     pub request_nonce: Vec<u8>,
     /// When it was signed.
     pub issued_at: i64,
+}
+
+/// What freed a seat (`activations.deactivated_by`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeactivatedBy {
+    /// The device's deactivation proof.
+    Proof,
+    /// The vendor released it (a lost or wiped machine).
+    Vendor,
+}
+
+impl DeactivatedBy {
+    /// The word stored in the ledger.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Proof => "proof",
+            Self::Vendor => "vendor",
+        }
+    }
+
+    fn from_ledger(s: &str) -> Result<Self, LedgerError> {
+        match s {
+            "proof" => Ok(Self::Proof),
+            "vendor" => Ok(Self::Vendor),
+            other => Err(LedgerError::UnknownValue {
+                table: "activations",
+                column: "deactivated_by",
+                value: other.to_string(),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for DeactivatedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// As its stored word, so JSON output keeps the words it always had.
+impl serde::Serialize for DeactivatedBy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// The columns [`activation_from_row`] reads, in order.
@@ -188,7 +232,13 @@ impl RawActivation {
         let purpose = match self.purpose.as_str() {
             "activation" => Purpose::Activation,
             "trial" => Purpose::Trial,
-            other => return Err(corrupt(format!("activation {id}: purpose {other:?}"))),
+            other => {
+                return Err(LedgerError::UnknownValue {
+                    table: "activations",
+                    column: "purpose",
+                    value: other.to_string(),
+                });
+            }
         };
         let device_key = <[u8; 32]>::try_from(self.device_key.as_slice())
             .map_err(|_| corrupt(format!("activation {id}: device key length")))?;
@@ -224,7 +274,11 @@ impl RawActivation {
             reissued_at: self.reissued_at,
             reissues: to_u64(self.reissues, "re-issue count")?,
             deactivated_at: self.deactivated_at,
-            deactivated_by: self.deactivated_by,
+            deactivated_by: self
+                .deactivated_by
+                .as_deref()
+                .map(DeactivatedBy::from_ledger)
+                .transpose()?,
             app_version: self.app_version,
             meters,
             email: self.email,
@@ -275,8 +329,8 @@ pub struct SeatKey {
     pub status: KeyStatus,
     /// The batch that recorded it.
     pub batch: BatchId,
-    /// The batch's kind (`random`, `data`, `signed`, `import`, …).
-    pub kind: String,
+    /// What made the key (its batch's kind).
+    pub kind: BatchKind,
     /// The batch's parameters (a `template` entry names the key's template).
     pub batch_params: Value,
     /// The key's own terms, if it has any (imported keys).
@@ -336,8 +390,8 @@ impl<'a> Seats<'a> {
     /// the activation as it now is.
     ///
     /// # Errors
-    /// [`LedgerError::Corrupt`] naming the activation when it does not exist or is already
-    /// free, or a database error.
+    /// [`LedgerError::UnknownActivation`], [`LedgerError::AlreadyDeactivated`], or a
+    /// database error.
     pub fn release(
         &self,
         id: ActivationId,
@@ -353,12 +407,13 @@ impl<'a> Seats<'a> {
             )
             .map_err(db("releasing a seat"))?;
         let a = activation_where(&tx, "a.id = ?1", params![id])?
-            .ok_or_else(|| corrupt(format!("there is no activation {id}")))?;
+            .ok_or(LedgerError::UnknownActivation { id })?;
         if changed == 0 {
-            return Err(corrupt(format!(
-                "activation {id} (license {}) is already deactivated",
-                a.license_id
-            )));
+            return Err(LedgerError::AlreadyDeactivated {
+                id,
+                license_id: a.license_id,
+                at: a.deactivated_at.unwrap_or_default(),
+            });
         }
         audit_in(
             &tx,
@@ -492,7 +547,7 @@ impl SeatTx<'_> {
         Ok(Some(SeatKey {
             status: KeyStatus::from_ledger(&status)?,
             batch,
-            kind,
+            kind: BatchKind::from_ledger(&kind)?,
             batch_params: parse_json(&params, "batch parameters")?,
             terms: terms::key_terms_in(&self.tx, product, key)?,
         }))
