@@ -288,49 +288,99 @@ fn audit_row(e: AuditEntry) -> Vec<Value> {
     ]
 }
 
-/// Writes a listing row by row through the renderer, to standard output or to a file made
-/// visible only once complete.
+/// A listing being written row by row through the renderer, to standard output or to a
+/// file made visible only once complete (the header goes out before the first row is read).
+struct Emitter<'a> {
+    output: &'a OutputArgs,
+    shown: PathBuf,
+    renderer: Renderer<Sink>,
+    progress: crate::progress::Progress,
+    /// Standard output's reader went away: nothing more to write, nothing to report.
+    closed: bool,
+}
+
+impl<'a> Emitter<'a> {
+    fn start(
+        output: &'a OutputArgs,
+        format: Format,
+        columns: &'static [&'static str],
+    ) -> Result<Self, CliError> {
+        let sink = match &output.out {
+            Some(path) => Sink::file(path, output.force).map_err(crate::io::write_failed)?,
+            None => Sink::stdout(),
+        };
+        let shown = output.out.clone().unwrap_or_else(|| PathBuf::from("-"));
+        let terminal = sink.is_terminal();
+        let mut e = Emitter {
+            output,
+            renderer: Renderer::new(sink, format, columns, terminal)
+                .map_err(|e| CliError::io(&shown, e))?,
+            shown,
+            // Only for a file: on standard output the rows themselves show the progress.
+            progress: crate::progress::Progress::counter(
+                "rows",
+                output.quiet || output.out.is_none(),
+            ),
+            closed: false,
+        };
+        e.closed = crate::term::stdout_closed();
+        Ok(e)
+    }
+
+    /// Writes one row; `false` once the reader has gone away (`| head`), to stop reading.
+    fn row(&mut self, row: &[Value]) -> Result<bool, CliError> {
+        if self.closed {
+            return Ok(false);
+        }
+        self.progress.inc(1);
+        match self.renderer.row(row) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(false)
+            }
+            other => other
+                .map(|()| true)
+                .map_err(|e| CliError::io(&self.shown, e)),
+        }
+    }
+
+    /// Ends the listing and makes the file final; a listing cut short by its reader is a
+    /// success (`main` keeps exit 0).
+    fn finish(self) -> Result<(), CliError> {
+        self.progress.finish();
+        if self.closed {
+            return Ok(());
+        }
+        let (sink, rows) = match self.renderer.finish() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other.map_err(|e| CliError::io(&self.shown, e))?,
+        };
+        sink.commit().map_err(crate::io::write_failed)?;
+        if let Some(path) = &self.output.out {
+            errln!(
+                "{rows} {} → {}",
+                if rows == 1 { "row" } else { "rows" },
+                path.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Writes a listing the ledger returned whole.
 fn emit(
     output: &OutputArgs,
     format: Format,
     columns: &'static [&'static str],
     rows: impl IntoIterator<Item = Vec<Value>>,
 ) -> Result<(), CliError> {
-    let sink = match &output.out {
-        Some(path) => Sink::file(path, output.force).map_err(crate::io::write_failed)?,
-        None => Sink::stdout(),
-    };
-    let shown = output.out.clone().unwrap_or_else(|| PathBuf::from("-"));
-    let io = |e: std::io::Error| CliError::io(&shown, e);
-    let terminal = sink.is_terminal();
-    let mut r = Renderer::new(sink, format, columns, terminal).map_err(io)?;
-    // Only for a file: on standard output the rows themselves show the progress.
-    let progress = match output.out {
-        Some(_) => crate::progress::Progress::counter("rows", output.quiet),
-        None => crate::progress::Progress::counter("rows", true),
-    };
+    let mut e = Emitter::start(output, format, columns)?;
     for row in rows {
-        progress.inc(1);
-        match r.row(&row) {
-            // The reader went away (`| head`): stop here; `main` keeps exit 0.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-            other => other.map_err(io)?,
+        if !e.row(&row)? {
+            break;
         }
     }
-    progress.finish();
-    let (sink, rows) = match r.finish() {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-        other => other.map_err(io)?,
-    };
-    sink.commit().map_err(crate::io::write_failed)?;
-    if let Some(path) = &output.out {
-        errln!(
-            "{rows} {} → {}",
-            if rows == 1 { "row" } else { "rows" },
-            path.display()
-        );
-    }
-    Ok(())
+    e.finish()
 }
 
 /// Runs `airseal ledger …`.
@@ -366,23 +416,21 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             email,
             status,
             output,
-        } => emit(
-            output,
-            format,
-            KEY_COLUMNS,
-            ledger
-                .keys()
-                .list(&KeyFilter {
+        } => {
+            // Streamed: millions of keys list in constant memory, the first row at once.
+            let mut e = Emitter::start(output, format, KEY_COLUMNS)?;
+            ledger.keys().for_each(
+                &KeyFilter {
                     product: product.clone(),
                     key_prefix: key.as_deref().map(canonical),
                     email: email.clone(),
                     status: *status,
                     limit: output.limit,
-                })
-                .map_err(db)?
-                .into_iter()
-                .map(key_row),
-        )?,
+                },
+                |k| e.row(&key_row(k)),
+            )?;
+            e.finish()?;
+        }
         LedgerCommand::Licenses {
             product,
             key,

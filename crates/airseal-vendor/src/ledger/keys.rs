@@ -294,6 +294,25 @@ impl Keys<'_> {
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
     pub fn list(&self, filter: &KeyFilter) -> Result<Vec<KeyOverview>, LedgerError> {
+        let mut out = Vec::new();
+        self.for_each(filter, |k| {
+            out.push(k);
+            Ok::<_, LedgerError>(true)
+        })?;
+        Ok(out)
+    }
+
+    /// [`Keys::list`] one key at a time, in the same order: `f` gets each key as it is read
+    /// and returns whether to go on, so a listing of millions of keys holds one in memory
+    /// and shows the first at once (`airseal ledger keys`).
+    ///
+    /// # Errors
+    /// A database error, [`LedgerError::Corrupt`], or `f`'s own error (which stops the walk).
+    pub fn for_each<E: From<LedgerError>>(
+        &self,
+        filter: &KeyFilter,
+        mut f: impl FnMut(KeyOverview) -> Result<bool, E>,
+    ) -> Result<(), E> {
         let mut st = self
             .conn
             .prepare(
@@ -321,9 +340,9 @@ impl Keys<'_> {
                 sql_limit
             ])
             .map_err(db("listing keys"))?;
-        let mut out = Vec::new();
+        let mut seen = 0usize;
         while let Some(r) = rows.next().map_err(db("listing keys"))? {
-            if filter.limit.is_some_and(|n| out.len() >= n as usize) {
+            if filter.limit.is_some_and(|n| seen >= n as usize) {
                 break;
             }
             let read = || -> rusqlite::Result<_> {
@@ -365,7 +384,8 @@ impl Keys<'_> {
                     .map_err(db("counting seats"))?;
                 to_u64(n, "seat count")
             };
-            out.push(KeyOverview {
+            seen += 1;
+            let go_on = f(KeyOverview {
                 live_seats: count(false)?,
                 deactivations: count(true)?,
                 record: KeyRecord {
@@ -380,9 +400,12 @@ impl Keys<'_> {
                 template: terms.template,
                 prior_activations: terms.prior_activations,
                 prior_deactivations: terms.prior_deactivations,
-            });
+            })?;
+            if !go_on {
+                break;
+            }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The terms of a key, if it has its own (imported keys do; generated keys use their
