@@ -438,24 +438,21 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             email,
             source,
             output,
-        } => emit(
-            output,
-            format,
-            LICENSE_COLUMNS,
-            ledger
-                .licenses()
-                .list(&LicenseFilter {
+        } => {
+            let mut e = Emitter::start(output, format, LICENSE_COLUMNS)?;
+            ledger.licenses().for_each(
+                &LicenseFilter {
                     product: product.clone(),
                     key: key.clone(),
                     license_id: license.clone(),
                     email: email.clone(),
                     source: *source,
                     limit: output.limit,
-                })
-                .map_err(db)?
-                .into_iter()
-                .map(license_row),
-        )?,
+                },
+                |l| e.row(&license_row(l)),
+            )?;
+            e.finish()?;
+        }
         LedgerCommand::Activations {
             product,
             key,
@@ -495,25 +492,21 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             search,
             since,
             output,
-        } => emit(
-            output,
-            format,
-            AUDIT_COLUMNS,
-            ledger
-                .audit()
-                .search(&AuditFilter {
-                    action: action.clone(),
-                    text: search.clone(),
-                    since: since
-                        .as_deref()
-                        .map(|s| parse_time("--since", s, EndOfDay::No))
-                        .transpose()?,
-                    limit: output.limit,
-                })
-                .map_err(db)?
-                .into_iter()
-                .map(audit_row),
-        )?,
+        } => {
+            // The filter first: a bad --since must fail before the header is written.
+            let filter = AuditFilter {
+                action: action.clone(),
+                text: search.clone(),
+                since: since
+                    .as_deref()
+                    .map(|s| parse_time("--since", s, EndOfDay::No))
+                    .transpose()?,
+                limit: output.limit,
+            };
+            let mut e = Emitter::start(output, format, AUDIT_COLUMNS)?;
+            ledger.audit().for_each(&filter, |a| e.row(&audit_row(a)))?;
+            e.finish()?;
+        }
     };
     Ok(ExitCode::SUCCESS)
 }

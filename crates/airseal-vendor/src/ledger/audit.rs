@@ -96,6 +96,25 @@ impl Audit<'_> {
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
     pub fn search(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, LedgerError> {
+        let mut out = Vec::new();
+        self.for_each(filter, |e| {
+            out.push(e);
+            Ok::<_, LedgerError>(true)
+        })?;
+        Ok(out)
+    }
+
+    /// [`Audit::search`] one entry at a time, newest first: `f` gets each as it is read and
+    /// returns whether to go on, so a long log holds one entry in memory.
+    ///
+    /// # Errors
+    /// A database error, a detail that is not JSON ([`LedgerError::Corrupt`]), or `f`'s own
+    /// error (which stops the walk).
+    pub fn for_each<E: From<LedgerError>>(
+        &self,
+        filter: &AuditFilter,
+        mut f: impl FnMut(AuditEntry) -> Result<bool, E>,
+    ) -> Result<(), E> {
         let mut st = self
             .conn
             .prepare(
@@ -107,7 +126,7 @@ impl Audit<'_> {
                  ORDER BY id DESC LIMIT ?4",
             )
             .map_err(db("searching the audit log"))?;
-        let raws = st
+        let rows = st
             .query_map(
                 params![
                     filter.action,
@@ -125,19 +144,20 @@ impl Audit<'_> {
                     ))
                 },
             )
-            .map_err(db("searching the audit log"))?
-            .collect::<Result<Vec<_>, _>>()
             .map_err(db("searching the audit log"))?;
-        raws.into_iter()
-            .map(|(id, at, action, subject, detail)| {
-                Ok(AuditEntry {
-                    id,
-                    at,
-                    action,
-                    subject,
-                    detail: parse_json(&detail, "audit detail")?,
-                })
-            })
-            .collect()
+        for r in rows {
+            let (id, at, action, subject, detail) = r.map_err(db("searching the audit log"))?;
+            let entry = AuditEntry {
+                id,
+                at,
+                action,
+                subject,
+                detail: parse_json(&detail, "audit detail")?,
+            };
+            if !f(entry)? {
+                break;
+            }
+        }
+        Ok(())
     }
 }

@@ -327,14 +327,35 @@ impl Licenses<'_> {
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
     pub fn list(&self, filter: &LicenseFilter) -> Result<Vec<LicenseRecord>, LedgerError> {
+        let mut out = Vec::new();
+        self.for_each(filter, |l| {
+            out.push(l);
+            Ok::<_, LedgerError>(true)
+        })?;
+        Ok(out)
+    }
+
+    /// [`Licenses::list`] one license at a time, in the same order: `f` gets each as it is
+    /// read and returns whether to go on, so a long listing holds one row in memory.
+    ///
+    /// # Errors
+    /// A database error, [`LedgerError::Corrupt`], or `f`'s own error (which stops the walk).
+    pub fn for_each<E: From<LedgerError>>(
+        &self,
+        filter: &LicenseFilter,
+        mut f: impl FnMut(LicenseRecord) -> Result<bool, E>,
+    ) -> Result<(), E> {
         let (sql, values) = select(filter);
         let mut st = self.conn.prepare(&sql).map_err(db("listing licenses"))?;
-        let raws = st
+        let rows = st
             .query_map(params_from_iter(values.iter()), raw)
-            .map_err(db("listing licenses"))?
-            .collect::<Result<Vec<_>, _>>()
             .map_err(db("listing licenses"))?;
-        raws.into_iter().map(check).collect()
+        for r in rows {
+            if !f(check(r.map_err(db("listing licenses"))?)?)? {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 
