@@ -367,22 +367,6 @@ impl<'a> Emitter<'a> {
     }
 }
 
-/// Writes a listing the ledger returned whole.
-fn emit(
-    output: &OutputArgs,
-    format: Format,
-    columns: &'static [&'static str],
-    rows: impl IntoIterator<Item = Vec<Value>>,
-) -> Result<(), CliError> {
-    let mut e = Emitter::start(output, format, columns)?;
-    for row in rows {
-        if !e.row(&row)? {
-            break;
-        }
-    }
-    e.finish()
-}
-
 /// Runs `airseal ledger …`.
 pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
     let output = match &args.command {
@@ -408,7 +392,6 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
     let ledger = vendor
         .open_ledger()
         .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;
-    let db = CliError::from;
     match &args.command {
         LedgerCommand::Keys {
             product,
@@ -463,30 +446,27 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             trials,
             no_trials,
             output,
-        } => emit(
-            output,
-            format,
-            ACTIVATION_COLUMNS,
+        } => {
+            let filter = ActivationFilter {
+                product: product.clone(),
+                key: key.as_deref().map(canonical),
+                license_id: license.clone(),
+                device: device.clone(),
+                email: email.clone(),
+                live_only: *live,
+                trials: match (trials, no_trials) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+                limit: output.limit,
+            };
+            let mut e = Emitter::start(output, format, ACTIVATION_COLUMNS)?;
             ledger
                 .seats()
-                .list(&ActivationFilter {
-                    product: product.clone(),
-                    key: key.as_deref().map(canonical),
-                    license_id: license.clone(),
-                    device: device.clone(),
-                    email: email.clone(),
-                    live_only: *live,
-                    trials: match (trials, no_trials) {
-                        (true, _) => Some(true),
-                        (_, true) => Some(false),
-                        _ => None,
-                    },
-                    limit: output.limit,
-                })
-                .map_err(db)?
-                .into_iter()
-                .map(activation_row),
-        )?,
+                .for_each(&filter, |a| e.row(&activation_row(a)))?;
+            e.finish()?;
+        }
         LedgerCommand::Audit {
             action,
             search,

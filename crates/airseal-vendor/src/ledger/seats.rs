@@ -430,6 +430,24 @@ impl<'a> Seats<'a> {
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
     pub fn list(&self, filter: &ActivationFilter) -> Result<Vec<Activation>, LedgerError> {
+        let mut out = Vec::new();
+        self.for_each(filter, |a| {
+            out.push(a);
+            Ok::<_, LedgerError>(true)
+        })?;
+        Ok(out)
+    }
+
+    /// [`Seats::list`] one activation at a time, in the same order: `f` gets each as it is
+    /// read and returns whether to go on, so a long listing holds one row in memory.
+    ///
+    /// # Errors
+    /// A database error, [`LedgerError::Corrupt`], or `f`'s own error (which stops the walk).
+    pub fn for_each<E: From<LedgerError>>(
+        &self,
+        filter: &ActivationFilter,
+        mut f: impl FnMut(Activation) -> Result<bool, E>,
+    ) -> Result<(), E> {
         let sql = format!(
             "SELECT {} FROM activations a
              WHERE (?1 IS NULL OR a.product = ?1)
@@ -458,10 +476,13 @@ impl<'a> Seats<'a> {
                 ],
                 raw_activation,
             )
-            .map_err(db("listing activations"))?
-            .collect::<Result<Vec<_>, _>>()
             .map_err(db("listing activations"))?;
-        raws.into_iter().map(RawActivation::check).collect()
+        for r in raws {
+            if !f(r.map_err(db("listing activations"))?.check()?)? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Every response issued for an activation, oldest first.
