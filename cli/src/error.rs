@@ -21,7 +21,7 @@ use airseal_vendor::keys::source::SourceError;
 use airseal_vendor::ledger::LedgerError;
 use airseal_vendor::template::TemplateError;
 use airseal_vendor::vendor_dir::{SearchOrigin, VENDOR_ENV, VendorDirError};
-use airseal_verify::device::DeviceError;
+use airseal_verify::app::device::DeviceError;
 
 use crate::passphrase::PassphraseError;
 

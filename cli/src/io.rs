@@ -38,18 +38,18 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
     Ok(buf)
 }
 
-/// Writes `contents` to `path` through the one durable writer ([`airseal_verify::fs`]):
+/// Writes `contents` to `path` through the one durable writer ([`airseal_verify::app::fs`]):
 /// whole or not at all, fsynced; refuses to replace an existing file without `force`.
 pub fn write_output(path: &Path, contents: &[u8], force: bool) -> Result<(), CliError> {
-    use airseal_verify::fs::{Access, Mode, write};
+    use airseal_verify::app::fs::{Access, Mode, write};
     write(path, contents, Access::Default, Mode::replace_if(force)).map_err(write_failed)
 }
 
 /// The CLI error for a failed durable write (whole files here, streamed listings in
 /// `render::Sink`): an existing target names `--force`, the rest is an I/O error (exit 3).
-pub fn write_failed(e: airseal_verify::fs::WriteError) -> CliError {
+pub fn write_failed(e: airseal_verify::app::fs::WriteError) -> CliError {
     match e {
-        airseal_verify::fs::WriteError::AlreadyExists { path } => CliError::msg(format!(
+        airseal_verify::app::fs::WriteError::AlreadyExists { path } => CliError::msg(format!(
             "{} already exists; pass --force to overwrite it",
             path.display()
         )),

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use airseal_verify::fs::{Access, DurableFile, Mode, WriteError};
+use airseal_verify::app::fs::{Access, DurableFile, Mode, WriteError};
 use clap::ValueEnum;
 use serde_json::Value;
 
@@ -89,7 +89,7 @@ pub fn cell_text(v: &Value) -> Cow<'_, str> {
 }
 
 /// One CSV cell, through the one CSV writer ([`airseal_vendor::csv::cell`]): RFC 4180
-/// quoting, and a cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR
+/// quoting, and a field a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR
 /// first) prefixed with `'` (e-mails and app versions come from outside).
 pub fn csv_cell(s: &str) -> Cow<'_, str> {
     airseal_vendor::csv::cell(s)
@@ -296,7 +296,7 @@ impl<W: Write> Renderer<W> {
 pub enum Sink {
     /// Standard output, through `term` (a closed pipe stops the listing quietly).
     Stdout(io::BufWriter<term::Out>),
-    /// The one durable writer (`airseal_verify::fs`): a temporary file beside the target,
+    /// The one durable writer (`airseal_verify::app::fs`): a temporary file beside the target,
     /// fsynced and put in place by [`Sink::commit`].
     File(DurableFile),
 }
@@ -400,7 +400,7 @@ mod tests {
         assert_eq!(csv_cell("=cmd()"), "'=cmd()");
         assert_eq!(csv_cell("+1+A1"), "'+1+A1");
         assert_eq!(csv_cell("-cmd|' /C calc'!A0"), "'-cmd|' /C calc'!A0");
-        assert_eq!(csv_cell("-5"), "-5"); // a plain number cannot be a formula
+        assert_eq!(csv_cell("-1"), "-1", "a plain number holds no formula");
         assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
     }

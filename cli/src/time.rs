@@ -2,7 +2,7 @@
 //! with the relative form where it helps: "expired 3 days ago, at 2027-12-04T15:56:06Z".
 //! Never raw Unix seconds.
 
-use airseal_vendor::issue::format_time;
+use airseal_vendor::time::format_time;
 use airseal_verify::Error;
 
 /// An instant as RFC 3339 UTC.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use airseal_core::KeyId;
 use airseal_core::activation::Purpose;
 use airseal_vendor::activate::{self, ActivationError, Seats};
-use airseal_vendor::issue::{EndOfDay, format_time, parse_time};
+use airseal_vendor::time::{EndOfDay, format_time, parse_time};
 use clap::Args;
 use serde_json::json;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use airseal_core::cose::{EnvelopeError, parse_sign1};
 use airseal_core::json::claims_to_json;
 use airseal_core::{LicenseClaims, Limit, MetaValue, armor};
-use airseal_vendor::issue::format_time;
+use airseal_vendor::time::format_time;
 use clap::Args;
 use serde_json::json;
 

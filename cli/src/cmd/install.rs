@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use airseal_vendor::issue::{EndOfDay, parse_time};
-use airseal_verify::device::Device;
+use airseal_vendor::time::{EndOfDay, parse_time};
+use airseal_verify::app::device::Device;
 use clap::Args;
 
 use super::machine;
@@ -57,7 +57,7 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode, CliError> {
     let device = Device::open(&dir);
     let license = match device.install(&input, &trust, now) {
         Ok(l) => l,
-        Err(airseal_verify::device::DeviceError::Verify(e)) => {
+        Err(airseal_verify::app::device::DeviceError::Verify(e)) => {
             let message = super::verify::describe(&e, &input);
             if args.json {
                 crate::term::out_json(&serde_json::json!({

@@ -316,7 +316,7 @@ fn verdict_code(v: &KeyVerdict) -> u8 {
 
 /// A verdict as the JSON object `keys inspect` prints (and, field by field, its text form).
 fn verdict_json(typed: &str, v: &KeyVerdict) -> serde_json::Value {
-    let time = airseal_vendor::issue::format_time;
+    let time = airseal_vendor::time::format_time;
     match v {
         KeyVerdict::Malformed { reason, pattern } => {
             let mut j = json!({"key": typed, "status": "malformed", "reason": reason});

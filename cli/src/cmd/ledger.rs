@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use airseal_vendor::issue::{EndOfDay, format_time, parse_time};
 use airseal_vendor::ledger::{
     Activation, ActivationFilter, AuditEntry, AuditFilter, KeyFilter, KeyOverview, KeyStatus,
     LicenseFilter, LicenseRecord, LicenseSource,
 };
+use airseal_vendor::time::{EndOfDay, format_time, parse_time};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 

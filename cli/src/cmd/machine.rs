@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use airseal_core::LicenseClaims;
 use airseal_core::cose::ObjectType;
-use airseal_verify::device::{Device, DeviceError, LICENSE_FILE};
-use airseal_verify::fingerprint::{ComponentKind, Fingerprint};
+use airseal_verify::app::device::{Device, DeviceError, LICENSE_FILE};
+use airseal_verify::app::fingerprint::{ComponentKind, Fingerprint};
 use airseal_verify::{Error, Expected, License, TrustStore};
 use clap::Args;
 

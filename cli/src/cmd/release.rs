@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_core::ObjectType;
-use airseal_vendor::issue::{EndOfDay, parse_time};
-use airseal_verify::device::Device;
+use airseal_vendor::time::{EndOfDay, parse_time};
+use airseal_verify::app::device::Device;
 use clap::Args;
 
 use super::machine;

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_core::ObjectType;
-use airseal_vendor::issue::{EndOfDay, parse_time};
+use airseal_vendor::time::{EndOfDay, parse_time};
 use airseal_verify::KeyId;
-use airseal_verify::device::Device;
+use airseal_verify::app::device::Device;
 use clap::Args;
 
 use super::machine::{self, FingerprintArgs};

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use airseal_core::ObjectType;
 use airseal_core::armor::armor;
-use airseal_vendor::issue::{EndOfDay, parse_time};
 use airseal_vendor::ledger::Revocation;
+use airseal_vendor::time::{EndOfDay, parse_time};
 use clap::{Args, Subcommand};
 
 use super::keys::VendorArgs;
@@ -98,7 +98,7 @@ pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
             Revocation::Key(k) => serde_json::json!({"key": k}),
             Revocation::MinIssuedAt { product, before } => serde_json::json!({
                 "product": product,
-                "issued_before": airseal_vendor::issue::format_time(*before),
+                "issued_before": airseal_vendor::time::format_time(*before),
             }),
         };
         crate::term::out_json(&serde_json::json!({"revoked": what, "new": new}));

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_core::json::claims_to_json;
-use airseal_vendor::issue::{EndOfDay, format_time, parse_time};
+use airseal_vendor::time::{EndOfDay, format_time, parse_time};
 use airseal_verify::{Error, Expected, License, Status};
 use clap::Args;
 use serde_json::json;

@@ -26,8 +26,8 @@ use airseal_vendor::keys::{self, KeyGenerator};
 use airseal_vendor::ledger::Revocation;
 use airseal_vendor::vendor_dir::VendorDir;
 use airseal_vendor::{activate, revoke};
-use airseal_verify::device::Device;
-use airseal_verify::fingerprint::{ComponentKind, Fingerprint};
+use airseal_verify::app::device::Device;
+use airseal_verify::app::fingerprint::{ComponentKind, Fingerprint};
 use airseal_verify::{Expected, TrustStore};
 
 /// What the walk produced, for the test to check against the ledger and the files.
@@ -141,7 +141,7 @@ pub fn run(dir: &Path, now: i64) -> Result<Outcome, Box<dyn Error>> {
     println!("import: {} of {} rows", imported.imported, imported.read);
 
     // 4. A customer's air-gapped machine asks for a license (what the app does through
-    //    `airseal_verify::device`), and the backend answers it.
+    //    `airseal_verify::app::device`), and the backend answers it.
     let key = std::fs::read_to_string(&keys_file)?
         .lines()
         .next()

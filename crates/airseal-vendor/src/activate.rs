@@ -47,10 +47,11 @@ use airseal_core::productkey::Pattern;
 use airseal_core::{Expiry, KeyId, LicenseClaims, LicenseKind, Limit, MachineBinding, UnixTime};
 use rand::Rng as _;
 
-use crate::issue::{EndOfDay, IssueError, Issuer, LicenseSpec, format_time, parse_time};
+use crate::issue::{IssueError, Issuer, LicenseSpec};
 use crate::ledger::{
     Activation, KeyStatus, KeyTerms, Ledger, LedgerError, Revocation, SeatKey, SeatTx,
 };
+use crate::time::format_time;
 use crate::vendor_dir::{Config, VendorDirError};
 
 /// Length of the `cti` of a re-issued response (as [`LicenseSpec::to_claims`] makes them).
@@ -780,15 +781,14 @@ fn check_key_expiry(
     template: Option<&str>,
     now: UnixTime,
 ) -> Result<(), ActivationError> {
-    if let Some(expires) = &spec.expires {
-        let at = parse_time("expires", expires, EndOfDay::Yes)
-            .map_err(|e| template_error(product, template, &e))?;
-        if at <= now {
-            return Err(ActivationError::KeyExpired {
-                key: key.to_string(),
-                at,
-            });
-        }
+    let ends = spec
+        .fixed_expiry()
+        .map_err(|e| template_error(product, template, &e))?;
+    if let Some(at) = ends.filter(|at| *at <= now) {
+        return Err(ActivationError::KeyExpired {
+            key: key.to_string(),
+            at,
+        });
     }
     if record.kind == crate::ledger::BatchKind::Generated(crate::keys::KeyKind::Data) {
         let pattern = record.batch_params["pattern"]
@@ -944,14 +944,14 @@ fn license_limits(seat: &Activation) -> Result<LicenseClaims, ActivationError> {
     LicenseClaims::read_unverified(&seat.response).map_err(|e| corrupt(e.to_string()))
 }
 
-/// Writes a response file durably and atomically, through [`airseal_verify::fs`]: a reader
+/// Writes a response file durably and atomically, through [`airseal_verify::app::fs`]: a reader
 /// never sees half a response, and a crash leaves either no file (or the old one) or the
 /// whole new one. An existing file is replaced only with `force`.
 ///
 /// # Errors
 /// An I/O error; [`std::io::ErrorKind::AlreadyExists`] when `path` exists and not `force`.
 pub fn write_response_file(path: &Path, contents: &[u8], force: bool) -> std::io::Result<()> {
-    use airseal_verify::fs::{Access, Mode, WriteError, write};
+    use airseal_verify::app::fs::{Access, Mode, WriteError, write};
     write(path, contents, Access::Default, Mode::replace_if(force)).map_err(|e| match e {
         WriteError::AlreadyExists { .. } => {
             std::io::Error::new(std::io::ErrorKind::AlreadyExists, "already exists")

@@ -4,8 +4,9 @@
 //! The order of operations is what makes a kill harmless:
 //!
 //! 1. open a ledger transaction and a batch row; write keys to a [`DurableFile`] (a
-//!    temporary file beside the output) while inserting each into the ledger (a key already present is replaced by a
-//!    fresh one, so the batch has exactly the requested count);
+//!    temporary file beside the output) while inserting each into the ledger (a key
+//!    already present is replaced by a fresh one, so the batch has exactly the requested
+//!    count);
 //! 2. flush and fsync the temporary file;
 //! 3. commit the transaction — the batch is now recorded as `pending` with its output path;
 //! 4. commit the [`DurableFile`]: rename it onto the output path (atomic), fsync the folder;
@@ -21,7 +22,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use airseal_core::productkey::Pattern;
-use airseal_verify::fs::{self as durable, Access, DurableFile, Mode, WriteError};
+use airseal_verify::app::fs::{self as durable, Access, DurableFile, Mode, WriteError};
 
 use rand::Rng;
 use rand::rngs::StdRng;

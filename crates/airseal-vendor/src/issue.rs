@@ -7,12 +7,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::time::{EndOfDay, parse_time};
 use airseal_core::claims::bit_name;
 use airseal_core::cose::{self, ObjectType};
 use airseal_core::{
     KeyId, LicenseClaims, LicenseKind, Licensee, Limit, MetaValue, NamedFeature, UnixTime,
 };
-use chrono::{DateTime, NaiveDate, Utc};
 use ed25519_dalek::{Signer, SigningKey};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -159,7 +159,7 @@ impl fmt::Display for IssueError {
 
 impl std::error::Error for IssueError {}
 
-fn field_error(field: &'static str, message: impl Into<String>) -> IssueError {
+pub(crate) fn field_error(field: &'static str, message: impl Into<String>) -> IssueError {
     IssueError::InvalidField {
         field,
         message: message.into(),
@@ -330,6 +330,30 @@ impl LicenseSpec {
         self
     }
 
+    /// The fixed date a license made from this description ends at: `expires`, read as the
+    /// end of that day (UTC) when it is a bare date. `None` without one (no expiry, or
+    /// `days`, which count from whenever the license is issued). The one reading of this
+    /// rule: issuing refuses a license that would already be expired, activation refuses a
+    /// key whose terms have ended, and `issue --batch` skips such keys.
+    ///
+    /// # Errors
+    /// [`IssueError::InvalidField`] when `expires` is not a date.
+    pub fn fixed_expiry(&self) -> Result<Option<UnixTime>, IssueError> {
+        self.expires
+            .as_deref()
+            .map(|date| parse_time("expires", date, EndOfDay::Yes))
+            .transpose()
+    }
+
+    /// Whether the description's fixed end ([`LicenseSpec::fixed_expiry`]) is at or before
+    /// `now`: no license made from it would ever work.
+    ///
+    /// # Errors
+    /// As [`LicenseSpec::fixed_expiry`].
+    pub fn has_ended(&self, now: UnixTime) -> Result<bool, IssueError> {
+        Ok(self.fixed_expiry()?.is_some_and(|at| at <= now))
+    }
+
     /// Turns the description into claims issued at `now`, with fresh random ids.
     ///
     /// # Errors
@@ -391,7 +415,7 @@ impl LicenseSpec {
                 ));
             }
             (Some(days), None) => Some(now + i64::from(days) * 86_400),
-            (None, Some(date)) => Some(parse_time("expires", date, EndOfDay::Yes)?),
+            (None, Some(_)) => self.fixed_expiry()?,
             (None, None) => None,
         };
         if let Some(exp) = claims.expires_at {
@@ -458,48 +482,6 @@ impl LicenseSpec {
     }
 }
 
-/// Whether a bare date means the start or the end of that day (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndOfDay {
-    /// `2027-01-31` means up to the end of 31 January: the instant 2027-02-01T00:00:00Z.
-    Yes,
-    /// `2027-01-31` means from 2027-01-31T00:00:00Z.
-    No,
-}
-
-/// Parses `YYYY-MM-DD` or an RFC 3339 instant into seconds since 1970.
-///
-/// # Errors
-/// [`IssueError::InvalidField`] naming `field`.
-pub fn parse_time(field: &'static str, s: &str, end: EndOfDay) -> Result<UnixTime, IssueError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc).timestamp());
-    }
-    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        field_error(
-            field,
-            format!("{s:?} is not a date (YYYY-MM-DD) or RFC 3339 time (2027-01-31T12:00:00Z)"),
-        )
-    })?;
-    let date = match end {
-        EndOfDay::Yes => date
-            .succ_opt()
-            .ok_or_else(|| field_error(field, "date out of range"))?,
-        EndOfDay::No => date,
-    };
-    Ok(date
-        .and_hms_opt(0, 0, 0)
-        .map(|d| d.and_utc().timestamp())
-        .unwrap_or_default())
-}
-
-/// Formats seconds since 1970 as RFC 3339 UTC, for people and JSON.
-pub fn format_time(t: UnixTime) -> String {
-    DateTime::<Utc>::from_timestamp(t, 0)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| t.to_string())
-}
-
 /// A new random license id: 8 random bytes as 13 Crockford base32 symbols.
 pub fn new_license_id(rng: &mut impl Rng) -> String {
     crockford(&random_bytes(rng, LICENSE_ID_BYTES))
@@ -534,6 +516,30 @@ pub fn crockford(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::format_time;
+
+    #[test]
+    fn a_fixed_expiry_ends_with_its_day_and_days_have_none() {
+        let day_after = 1_827_964_800; // 2027-12-05T00:00:00Z
+        let spec = LicenseSpec {
+            expires: Some("2027-12-04".into()),
+            ..LicenseSpec::default()
+        };
+        assert_eq!(spec.fixed_expiry().unwrap(), Some(day_after));
+        assert!(!spec.has_ended(day_after - 1).unwrap());
+        assert!(spec.has_ended(day_after).unwrap());
+        let days = LicenseSpec {
+            days: Some(1),
+            ..LicenseSpec::default()
+        };
+        assert_eq!(days.fixed_expiry().unwrap(), None);
+        assert!(!days.has_ended(i64::MAX).unwrap());
+        let bad = LicenseSpec {
+            expires: Some("31/12/2027".into()),
+            ..LicenseSpec::default()
+        };
+        assert!(bad.has_ended(0).is_err());
+    }
 
     fn issuer() -> Issuer {
         Issuer::new(SigningKey::from_bytes(&[1u8; 32]))

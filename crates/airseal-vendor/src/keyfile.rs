@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 use airseal_core::KeyId;
 use airseal_core::armor::{armor, dearmor};
-use airseal_verify::fs::{self as durable, Access, Mode, WriteError};
+use airseal_verify::app::fs::{self as durable, Access, Mode, WriteError};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use chacha20poly1305::{AeadInOut as _, Key, KeyInit as _, Tag, XChaCha20Poly1305, XNonce};
 use ed25519_dalek::SigningKey;
@@ -538,7 +538,7 @@ pub fn key_id_of_file(text: &[u8]) -> Result<KeyId, KeyFileError> {
 
 /// Writes a file that only its owner may read (mode 0600 on Unix): signing keys.
 ///
-/// Written through [`airseal_verify::fs`]: without `force`, an existing file (or symlink) is
+/// Written through [`airseal_verify::app::fs`]: without `force`, an existing file (or symlink) is
 /// never touched; with `force` it is replaced in one rename. Either way the new contents go
 /// to a temporary 0600 file in the same folder first, so a crash leaves either the old file
 /// (or none) or the whole new one, and the old file's permissions never apply to the new key.

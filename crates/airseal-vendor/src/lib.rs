@@ -20,4 +20,5 @@ pub mod sign;
 pub mod signedkey;
 pub mod skgl;
 pub mod template;
+pub mod time;
 pub mod vendor_dir;

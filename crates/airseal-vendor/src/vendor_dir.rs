@@ -494,11 +494,11 @@ impl VendorDir {
         // Checked before writing, so `init` can never leave a file that `open` refuses.
         Config::parse(&text, &config_path)?;
         // Through the one durable writer: a crash never leaves a half-written configuration.
-        airseal_verify::fs::write(
+        airseal_verify::app::fs::write(
             &config_path,
             text.as_bytes(),
-            airseal_verify::fs::Access::Default,
-            airseal_verify::fs::Mode::Replace,
+            airseal_verify::app::fs::Access::Default,
+            airseal_verify::app::fs::Mode::Replace,
         )
         .map_err(|e| io_error(&config_path)(e.into()))?;
         let vendor = Self::open(dir)?;

@@ -7,15 +7,9 @@ extern crate alloc;
 
 pub mod activation;
 #[cfg(feature = "std")]
-pub mod device;
+pub mod app;
 mod error;
 mod fast;
-#[cfg(feature = "std")]
-pub mod fingerprint;
-#[cfg(feature = "std")]
-pub mod fs;
-#[cfg(feature = "std")]
-mod guard;
 mod license;
 mod signedkey;
 mod trust;
@@ -25,13 +19,13 @@ pub use airseal_core::{
     DecodeError, DecodeErrorKind, Features, KeyId, LicenseClaims, LicenseKind, Licensee, Limit,
     MachineBinding, MetaValue, NamedFeature, UnixTime,
 };
+#[cfg(feature = "std")]
+pub use app::ClockGuard;
 pub use error::Error;
 /// Precomputed strict verification; not yet used by [`TrustStore`], exported for its tests
 /// and benchmark until it replaces `verify_strict` there.
 #[doc(hidden)]
 pub use fast::{PrecomputedKey, fuzz_differential};
-#[cfg(feature = "std")]
-pub use guard::ClockGuard;
 pub use license::{License, Status};
 pub use signedkey::{SignedKeyPayload, VerifiedKey};
 #[cfg(fuzzing)]
@@ -70,7 +64,7 @@ pub fn fuzz_activation(data: &[u8]) {
 pub fn fuzz_activation_response(data: &[u8]) {
     let mut trust = TrustStore::new();
     if trust.add_key(&FUZZ_KEY_A).is_ok() {
-        let _ = device::check_response(&trust, data, &fuzz_pending_request(), 1_767_225_600);
+        let _ = app::device::check_response(&trust, data, &fuzz_pending_request(), 1_767_225_600);
     }
 }
 

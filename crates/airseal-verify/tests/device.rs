@@ -15,10 +15,10 @@ use airseal_core::cose::ObjectType;
 use airseal_core::{KeyId, LicenseClaims, MachineBinding};
 use airseal_vendor::issue::Issuer;
 use airseal_verify::activation::{verify_deactivation, verify_request};
-use airseal_verify::device::{
+use airseal_verify::app::device::{
     DEVICE_KEY_FILE, Device, DeviceError, LICENSE_FILE, PENDING_REQUEST_FILE, RELEASE_PROOF_FILE,
 };
-use airseal_verify::fingerprint::{ComponentKind, Fingerprint};
+use airseal_verify::app::fingerprint::{ComponentKind, Fingerprint};
 use airseal_verify::{Error, Expected, TrustStore};
 use ed25519_dalek::SigningKey;
 

@@ -6,7 +6,7 @@
 
 use airseal_core::{LicenseClaims, MachineBinding};
 use airseal_vendor::issue::Issuer;
-use airseal_verify::fingerprint::{ComponentKind, Fingerprint};
+use airseal_verify::app::fingerprint::{ComponentKind, Fingerprint};
 use airseal_verify::{Error, Expected, TrustStore};
 use ed25519_dalek::SigningKey;
 

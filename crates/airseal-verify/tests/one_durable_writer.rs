@@ -1,8 +1,8 @@
-//! One durable writer: every file airseal writes goes through `airseal_verify::fs`. This
+//! One durable writer: every file airseal writes goes through `airseal_verify::app::fs`. This
 //! test reads the workspace's sources (`crates/*/src`, `cli/src`) and fails when a second
 //! writer appears: a rename, a hard link, an fsync, an exclusive create, `OpenOptions`, or a
 //! plain `fs::write` / `File::create` outside the writer module. A new writer should call
-//! `airseal_verify::fs` instead; something that truly cannot (say, a database engine's own
+//! `airseal_verify::app::fs` instead; something that truly cannot (say, a database engine's own
 //! files) goes on the allow-list below with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -23,7 +23,7 @@ const FORBIDDEN: &[&str] = &[
 
 /// Files allowed to use them, and why.
 const ALLOWED: &[(&str, &str)] = &[(
-    "crates/airseal-verify/src/fs.rs",
+    "crates/airseal-verify/src/app/fs.rs",
     "the durable writer itself",
 )];
 
@@ -76,7 +76,7 @@ fn shipped_lines(text: &str) -> Vec<(usize, &str)> {
 
 /// Whether `line` calls `pattern` of the standard library: not part of a longer name
 /// (`DurableFile::create(`), and not reached through another path (`crate::fs::write(`,
-/// `airseal_verify::fs::write(`, which is the writer module), only through `std::` or an
+/// `airseal_verify::app::fs::write(`, which is the writer module), only through `std::` or an
 /// import of it.
 fn calls(line: &str, pattern: &str) -> bool {
     line.match_indices(pattern).any(|(at, _)| {
@@ -112,7 +112,7 @@ fn every_file_is_written_through_airseal_verify_fs() {
     assert!(
         files
             .iter()
-            .any(|f| f.ends_with("crates/airseal-verify/src/fs.rs")),
+            .any(|f| f.ends_with("crates/airseal-verify/src/app/fs.rs")),
         "the writer module was not found"
     );
     let mut offences = Vec::new();
@@ -134,7 +134,7 @@ fn every_file_is_written_through_airseal_verify_fs() {
     assert_eq!(allowed_seen, ALLOWED.len(), "an allow-list entry is stale");
     assert!(
         offences.is_empty(),
-        "write files through airseal_verify::fs, not by hand:\n{}",
+        "write files through airseal_verify::app::fs, not by hand:\n{}",
         offences.join("\n")
     );
 }
@@ -145,7 +145,7 @@ fn the_scan_catches_a_second_writer() {
     let code = "fn save(p: &Path) {\n    // fs::rename is mentioned here only\n    \
                 let f = std::fs::OpenOptions::new().write(true).create_new(true).open(p);\n    \
                 std::fs::rename(a, b);\n    crate::fs::write(p, b, a, m);\n    \
-                airseal_verify::fs::write(p, b, a, m);\n    \
+                airseal_verify::app::fs::write(p, b, a, m);\n    \
                 DurableFile::create(p, a, m);\n    let _ = File::create(p);\n}\n\
                 #[cfg(test)]\nmod tests { fn t() { fs::write(x, y); } }\n";
     let found = offences_in("x.rs", code);

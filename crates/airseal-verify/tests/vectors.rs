@@ -203,15 +203,18 @@ fn activation_response_vector_answers_the_fuzz_hooks_request() {
         .unwrap();
     let request = airseal_verify::fuzz_pending_request();
     let license =
-        airseal_verify::device::check_response(&trust, &bytes, &request, 1_767_225_600).unwrap();
+        airseal_verify::app::device::check_response(&trust, &bytes, &request, 1_767_225_600)
+            .unwrap();
     assert_eq!(license.claims().request_nonce, Some(request.nonce));
     let mut other = request.clone();
     other.nonce[0] ^= 1;
     assert!(matches!(
-        airseal_verify::device::check_response(&trust, &bytes, &other, 1_767_225_600),
+        airseal_verify::app::device::check_response(&trust, &bytes, &other, 1_767_225_600),
         Err(airseal_verify::Error::WrongRequest { .. })
     ));
     let mut moved = request;
     moved.device_key = [0x6e; 32];
-    assert!(airseal_verify::device::check_response(&trust, &bytes, &moved, 1_767_225_600).is_err());
+    assert!(
+        airseal_verify::app::device::check_response(&trust, &bytes, &moved, 1_767_225_600).is_err()
+    );
 }

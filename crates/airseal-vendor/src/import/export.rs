@@ -23,7 +23,7 @@ use crate::issue::{Issuer, LicenseSpec};
 use crate::ledger::{BatchId, Ledger, LedgerError, signed_claims};
 use crate::template::{self, TemplateError};
 use crate::vendor_dir::Config;
-use airseal_verify::fs as durable;
+use airseal_verify::app::fs as durable;
 
 /// The index file written next to the licenses.
 pub const INDEX_FILE: &str = "index.csv";

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use airseal_core::UnixTime;
 
-use crate::issue::{EndOfDay, IssueError, Issuer, LicenseSpec, parse_time};
+use crate::issue::{IssueError, Issuer, LicenseSpec};
 use crate::ledger::{BatchId, KeyStatus, Ledger, LedgerError};
 
 /// A license to make.
@@ -124,9 +124,7 @@ pub fn plan(
         spec.product = Some(product.clone());
         spec.product_key = Some(k.key.clone());
         if let Some(exp) = &spec.expires {
-            if spec.days.is_none()
-                && parse_time("expires", exp, EndOfDay::Yes).is_ok_and(|t| t <= now)
-            {
+            if spec.days.is_none() && spec.has_ended(now).unwrap_or(false) {
                 skipped.push(Skipped {
                     key: k.key,
                     reason: format!("expired on {exp}"),

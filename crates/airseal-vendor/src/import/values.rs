@@ -8,7 +8,8 @@ use chrono::{
     DateTime, Datelike as _, Months, NaiveDate, NaiveDateTime, TimeDelta, Timelike as _, Utc,
 };
 
-use crate::issue::{LimitSpec, MetaSpec, UnlimitedWord, format_time};
+use crate::issue::{LimitSpec, MetaSpec, UnlimitedWord};
+use crate::time::format_time;
 
 /// A date or an instant, as the export gave it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -110,11 +110,11 @@ impl ClockGuard {
         body.extend_from_slice(&self.revocations_seq.to_be_bytes());
         let tag: [u8; 32] = self.hmac(&body).finalize().into_bytes().into();
         body.extend_from_slice(&tag);
-        crate::fs::write(
+        crate::app::fs::write(
             &self.path,
             &body,
-            crate::fs::Access::Default,
-            crate::fs::Mode::Replace,
+            crate::app::fs::Access::Default,
+            crate::app::fs::Mode::Replace,
         )
         .map_err(|_| Error::GuardState {
             reason: "the clock guard state file cannot be written",

