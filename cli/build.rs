@@ -75,12 +75,15 @@ fn main() {
                 "HEAD",
             ])];
             if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
-                watch.push(git(&[
-                    "rev-parse",
-                    "--path-format=absolute",
-                    "--git-path",
-                    &r,
-                ]));
+                let file = git(&["rev-parse", "--path-format=absolute", "--git-path", &r]);
+                // A fresh clone keeps its refs packed: the branch's own file appears only
+                // with the next commit, so its folder is watched too (cargo scans a folder).
+                let folder = file
+                    .as_deref()
+                    .and_then(|f| Path::new(f).parent())
+                    .map(|p| p.display().to_string());
+                watch.push(file);
+                watch.push(folder);
             }
             watch.push(git(&[
                 "rev-parse",

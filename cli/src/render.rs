@@ -398,9 +398,9 @@ mod tests {
         assert_eq!(csv_cell("a,b"), "\"a,b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("=cmd()"), "'=cmd()");
-        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("+1+A1"), "'+1+A1");
+        assert_eq!(csv_cell("-cmd|' /C calc'!A0"), "'-cmd|' /C calc'!A0");
         assert_eq!(csv_cell("-1"), "-1", "a plain number holds no formula");
-        assert_eq!(csv_cell("-1+A1"), "'-1+A1");
         assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
     }

@@ -144,7 +144,11 @@ pub fn run(args: &KeysArgs) -> Result<ExitCode, CliError> {
             let vendor = args.vendor.open()?;
             let mut ledger = open_ledger(&vendor)?;
             let done = batch::recover_pending(&mut ledger)?;
-            outln!("{} batch(es) recovered", done.len());
+            outln!(
+                "{} {} recovered",
+                done.len(),
+                if done.len() == 1 { "batch" } else { "batches" }
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -288,49 +288,105 @@ fn audit_row(e: AuditEntry) -> Vec<Value> {
     ]
 }
 
-/// Writes a listing row by row through the renderer, to standard output or to a file made
-/// visible only once complete.
-fn emit(
-    output: &OutputArgs,
-    format: Format,
-    columns: &'static [&'static str],
-    rows: impl IntoIterator<Item = Vec<Value>>,
-) -> Result<(), CliError> {
-    let sink = match &output.out {
-        Some(path) => Sink::file(path, output.force).map_err(crate::io::write_failed)?,
-        None => Sink::stdout(),
-    };
-    let shown = output.out.clone().unwrap_or_else(|| PathBuf::from("-"));
-    let io = |e: std::io::Error| CliError::io(&shown, e);
-    let terminal = sink.is_terminal();
-    let mut r = Renderer::new(sink, format, columns, terminal).map_err(io)?;
-    // Only for a file: on standard output the rows themselves show the progress.
-    let progress = match output.out {
-        Some(_) => crate::progress::Progress::counter("rows", output.quiet),
-        None => crate::progress::Progress::counter("rows", true),
-    };
-    for row in rows {
-        progress.inc(1);
-        match r.row(&row) {
-            // The reader went away (`| head`): stop here; `main` keeps exit 0.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-            other => other.map_err(io)?,
+/// A listing being written row by row through the renderer, to standard output or to a
+/// file made visible only once complete (the header goes out before the first row is read).
+/// Why a walk over the ledger ended before its last row.
+#[derive(Debug)]
+enum Stop {
+    /// Standard output's reader went away: a success, as `git log | head` is.
+    ReaderGone,
+    /// The ledger or the output failed.
+    Failed(CliError),
+}
+
+impl From<airseal_vendor::ledger::LedgerError> for Stop {
+    fn from(e: airseal_vendor::ledger::LedgerError) -> Self {
+        Stop::Failed(e.into())
+    }
+}
+
+/// The end of a walk: a reader that went away is not an error.
+fn walked(result: Result<u64, Stop>) -> Result<(), CliError> {
+    match result {
+        Ok(_) | Err(Stop::ReaderGone) => Ok(()),
+        Err(Stop::Failed(e)) => Err(e),
+    }
+}
+
+struct Emitter<'a> {
+    output: &'a OutputArgs,
+    shown: PathBuf,
+    renderer: Renderer<Sink>,
+    progress: crate::progress::Progress,
+    /// Standard output's reader went away: nothing more to write, nothing to report.
+    closed: bool,
+}
+
+impl<'a> Emitter<'a> {
+    fn start(
+        output: &'a OutputArgs,
+        format: Format,
+        columns: &'static [&'static str],
+    ) -> Result<Self, CliError> {
+        let sink = match &output.out {
+            Some(path) => Sink::file(path, output.force).map_err(crate::io::write_failed)?,
+            None => Sink::stdout(),
+        };
+        let shown = output.out.clone().unwrap_or_else(|| PathBuf::from("-"));
+        let terminal = sink.is_terminal();
+        let mut e = Emitter {
+            output,
+            renderer: Renderer::new(sink, format, columns, terminal)
+                .map_err(|e| CliError::io(&shown, e))?,
+            shown,
+            // Only for a file: on standard output the rows themselves show the progress.
+            progress: crate::progress::Progress::counter(
+                "rows",
+                output.quiet || output.out.is_none(),
+            ),
+            closed: false,
+        };
+        e.closed = crate::term::stdout_closed();
+        Ok(e)
+    }
+
+    /// Writes one row; [`Stop::ReaderGone`] once the reader has gone away (`| head`), which
+    /// ends the ledger's walk there.
+    fn row(&mut self, row: &[Value]) -> Result<(), Stop> {
+        if self.closed {
+            return Err(Stop::ReaderGone);
+        }
+        self.progress.inc(1);
+        match self.renderer.row(row) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Err(Stop::ReaderGone)
+            }
+            other => other.map_err(|e| Stop::Failed(CliError::io(&self.shown, e))),
         }
     }
-    progress.finish();
-    let (sink, rows) = match r.finish() {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-        other => other.map_err(io)?,
-    };
-    sink.commit().map_err(crate::io::write_failed)?;
-    if let Some(path) = &output.out {
-        errln!(
-            "{rows} {} → {}",
-            if rows == 1 { "row" } else { "rows" },
-            path.display()
-        );
+
+    /// Ends the listing and makes the file final; a listing cut short by its reader is a
+    /// success (`main` keeps exit 0).
+    fn finish(self) -> Result<(), CliError> {
+        self.progress.finish();
+        if self.closed {
+            return Ok(());
+        }
+        let (sink, rows) = match self.renderer.finish() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other.map_err(|e| CliError::io(&self.shown, e))?,
+        };
+        sink.commit().map_err(crate::io::write_failed)?;
+        if let Some(path) = &self.output.out {
+            errln!(
+                "{rows} {} → {}",
+                if rows == 1 { "row" } else { "rows" },
+                path.display()
+            );
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Runs `airseal ledger …`.
@@ -358,7 +414,6 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
     let ledger = vendor
         .open_ledger()
         .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;
-    let db = CliError::from;
     match &args.command {
         LedgerCommand::Keys {
             product,
@@ -366,23 +421,21 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             email,
             status,
             output,
-        } => emit(
-            output,
-            format,
-            KEY_COLUMNS,
-            ledger
-                .keys()
-                .list(&KeyFilter {
+        } => {
+            // Streamed: millions of keys list in constant memory, the first row at once.
+            let mut e = Emitter::start(output, format, KEY_COLUMNS)?;
+            walked(ledger.keys().for_each(
+                &KeyFilter {
                     product: product.clone(),
                     key_prefix: key.as_deref().map(canonical),
                     email: email.clone(),
                     status: *status,
                     limit: output.limit,
-                })
-                .map_err(db)?
-                .into_iter()
-                .map(key_row),
-        )?,
+                },
+                |k| e.row(&key_row(k)),
+            ))?;
+            e.finish()?;
+        }
         LedgerCommand::Licenses {
             product,
             key,
@@ -390,24 +443,21 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             email,
             source,
             output,
-        } => emit(
-            output,
-            format,
-            LICENSE_COLUMNS,
-            ledger
-                .licenses()
-                .list(&LicenseFilter {
+        } => {
+            let mut e = Emitter::start(output, format, LICENSE_COLUMNS)?;
+            walked(ledger.licenses().for_each(
+                &LicenseFilter {
                     product: product.clone(),
                     key: key.clone(),
                     license_id: license.clone(),
                     email: email.clone(),
                     source: *source,
                     limit: output.limit,
-                })
-                .map_err(db)?
-                .into_iter()
-                .map(license_row),
-        )?,
+                },
+                |l| e.row(&license_row(l)),
+            ))?;
+            e.finish()?;
+        }
         LedgerCommand::Activations {
             product,
             key,
@@ -418,54 +468,49 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             trials,
             no_trials,
             output,
-        } => emit(
-            output,
-            format,
-            ACTIVATION_COLUMNS,
-            ledger
-                .seats()
-                .list(&ActivationFilter {
-                    product: product.clone(),
-                    key: key.as_deref().map(canonical),
-                    license_id: license.clone(),
-                    device: device.clone(),
-                    email: email.clone(),
-                    live_only: *live,
-                    trials: match (trials, no_trials) {
-                        (true, _) => Some(true),
-                        (_, true) => Some(false),
-                        _ => None,
-                    },
-                    limit: output.limit,
-                })
-                .map_err(db)?
-                .into_iter()
-                .map(activation_row),
-        )?,
+        } => {
+            let filter = ActivationFilter {
+                product: product.clone(),
+                key: key.as_deref().map(canonical),
+                license_id: license.clone(),
+                device: device.clone(),
+                email: email.clone(),
+                live_only: *live,
+                trials: match (trials, no_trials) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+                limit: output.limit,
+            };
+            let mut e = Emitter::start(output, format, ACTIVATION_COLUMNS)?;
+            walked(
+                ledger
+                    .seats()
+                    .for_each(&filter, |a| e.row(&activation_row(a))),
+            )?;
+            e.finish()?;
+        }
         LedgerCommand::Audit {
             action,
             search,
             since,
             output,
-        } => emit(
-            output,
-            format,
-            AUDIT_COLUMNS,
-            ledger
-                .audit()
-                .search(&AuditFilter {
-                    action: action.clone(),
-                    text: search.clone(),
-                    since: since
-                        .as_deref()
-                        .map(|s| parse_time("--since", s, EndOfDay::No))
-                        .transpose()?,
-                    limit: output.limit,
-                })
-                .map_err(db)?
-                .into_iter()
-                .map(audit_row),
-        )?,
+        } => {
+            // The filter first: a bad --since must fail before the header is written.
+            let filter = AuditFilter {
+                action: action.clone(),
+                text: search.clone(),
+                since: since
+                    .as_deref()
+                    .map(|s| parse_time("--since", s, EndOfDay::No))
+                    .transpose()?,
+                limit: output.limit,
+            };
+            let mut e = Emitter::start(output, format, AUDIT_COLUMNS)?;
+            walked(ledger.audit().for_each(&filter, |a| e.row(&audit_row(a))))?;
+            e.finish()?;
+        }
     };
     Ok(ExitCode::SUCCESS)
 }
