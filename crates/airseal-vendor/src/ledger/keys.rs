@@ -324,7 +324,7 @@ impl Keys<'_> {
                    AND (?2 IS NULL OR substr(k.key, 1, length(?2)) = ?2)
                    AND (?3 = 0 OR k.terms IS NOT NULL)
                    AND (?4 IS NULL OR k.status = ?4)
-                 ORDER BY k.product, k.batch, k.seq{}",
+                 ORDER BY k.product, k.key{}",
                 if limited { " LIMIT ?5" } else { "" }
             ))
             .map_err(db("listing keys"))?;
