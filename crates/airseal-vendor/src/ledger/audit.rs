@@ -4,7 +4,7 @@
 use rusqlite::{Connection, params};
 use serde_json::Value;
 
-use super::connection::{ListingCache, write_tx};
+use super::connection::{ListingCache, collect, write_tx};
 use super::error::db;
 use super::{Ledger, LedgerError, limit_of, now, parse_json};
 
@@ -153,11 +153,6 @@ impl Audit<'_> {
     /// # Errors
     /// As [`Audit::for_each`].
     pub fn search(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, LedgerError> {
-        let mut out = Vec::new();
-        self.for_each(filter, |row| {
-            out.push(row);
-            Ok::<_, LedgerError>(())
-        })?;
-        Ok(out)
+        collect(|row| self.for_each(filter, row))
     }
 }

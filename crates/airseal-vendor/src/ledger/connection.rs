@@ -334,6 +334,19 @@ impl Drop for ListingCache<'_> {
     }
 }
 
+/// Collects what a streaming listing (`for_each`) yields, for the bounded searches that want
+/// a `Vec`: one implementation of "list = walk and keep every row" for every domain.
+pub(super) fn collect<T>(
+    walk: impl FnOnce(&mut dyn FnMut(T) -> Result<(), LedgerError>) -> Result<u64, LedgerError>,
+) -> Result<Vec<T>, LedgerError> {
+    let mut out = Vec::new();
+    walk(&mut |row| {
+        out.push(row);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// Starts a write transaction on `conn`: takes the ledger's write lock at once
 /// (`BEGIN IMMEDIATE`, waiting up to [`BUSY_TIMEOUT`] for another process), so what it reads
 /// cannot change before it commits. SQLite refuses it while another transaction is open on

@@ -6,7 +6,7 @@ use std::fmt;
 use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::audit::audit_in;
-use super::connection::{ListingCache, write_tx};
+use super::connection::{ListingCache, collect, write_tx};
 use super::error::db;
 use serde_json::json;
 
@@ -407,12 +407,7 @@ impl Keys<'_> {
     /// # Errors
     /// As [`Keys::for_each`].
     pub fn list(&self, filter: &KeyFilter) -> Result<Vec<KeyOverview>, LedgerError> {
-        let mut out = Vec::new();
-        self.for_each(filter, |k| {
-            out.push(k);
-            Ok::<_, LedgerError>(())
-        })?;
-        Ok(out)
+        collect(|row| self.for_each(filter, row))
     }
 
     /// The terms of a key, if it has its own (imported keys do; generated keys use their

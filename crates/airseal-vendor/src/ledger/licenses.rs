@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::audit::audit_in;
 use super::batches::batch_status;
-use super::connection::{ListingCache, write_tx};
+use super::connection::{ListingCache, collect, write_tx};
 use super::error::db;
 use super::{ActivationId, BatchId, Ledger, LedgerError};
 
@@ -353,12 +353,7 @@ impl Licenses<'_> {
     /// # Errors
     /// As [`Licenses::for_each`].
     pub fn list(&self, filter: &LicenseFilter) -> Result<Vec<LicenseRecord>, LedgerError> {
-        let mut out = Vec::new();
-        self.for_each(filter, |row| {
-            out.push(row);
-            Ok::<_, LedgerError>(())
-        })?;
-        Ok(out)
+        collect(|row| self.for_each(filter, row))
     }
 }
 

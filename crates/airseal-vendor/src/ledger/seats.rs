@@ -28,7 +28,7 @@ use rusqlite::{Connection, OptionalExtension as _, Row, Transaction, params};
 use serde_json::{Value, json};
 
 use super::audit::audit_in;
-use super::connection::{ListingCache, write_tx};
+use super::connection::{ListingCache, collect, write_tx};
 use super::error::db;
 use super::products::require_product;
 use super::{
@@ -480,12 +480,7 @@ impl<'a> Seats<'a> {
     /// # Errors
     /// As [`Seats::for_each`].
     pub fn list(&self, filter: &ActivationFilter) -> Result<Vec<Activation>, LedgerError> {
-        let mut out = Vec::new();
-        self.for_each(filter, |row| {
-            out.push(row);
-            Ok::<_, LedgerError>(())
-        })?;
-        Ok(out)
+        collect(|row| self.for_each(filter, row))
     }
 
     /// Every response issued for an activation, oldest first.
