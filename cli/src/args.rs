@@ -1,5 +1,61 @@
-//! Argument pieces shared by several commands, so each is worded (and behaves) once.
+//! Argument groups shared by several commands, so each is worded (and behaves) once: where
+//! the vendor folder is, where the passphrase comes from, the instant a command acts at, and
+//! the help of `--json`. (The QR output group is `crate::qr::QrArgs`, beside its renderer.)
+
+use std::path::{Path, PathBuf};
+
+use airseal_vendor::time::{EndOfDay, parse_time};
+use airseal_vendor::vendor_dir::{VENDOR_ENV, VendorDir};
+use clap::Args;
+
+use crate::error::CliError;
 
 /// Help of every command's `--json`: one document on standard output, shapes in README.
 pub const JSON_HELP: &str = "Print the result as one JSON document on standard output \
     (README, \"JSON output\", lists the fields)";
+
+/// Where the vendor folder is.
+#[derive(Debug, Clone, Args)]
+pub struct VendorArgs {
+    /// The vendor folder (default: $AIRSEAL_VENDOR, else the nearest folder holding
+    /// airseal.toml at or above the current one).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub vendor: Option<PathBuf>,
+}
+
+impl VendorArgs {
+    /// Finds and opens the vendor folder.
+    pub fn open(&self) -> Result<VendorDir, CliError> {
+        let cwd = std::env::current_dir().map_err(|e| CliError::io(Path::new("."), e))?;
+        VendorDir::discover(self.vendor.as_deref(), std::env::var_os(VENDOR_ENV), &cwd)
+            .map_err(CliError::from)
+    }
+}
+
+/// How commands that need the signing key get its passphrase.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PassphraseArgs {
+    /// Read the passphrase from the first line of FILE. Otherwise the AIRSEAL_PASSPHRASE
+    /// environment variable is used, and failing that a prompt on the terminal.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// The instant a command acts at: the system clock, or `--now` (tests, and checking what a
+/// file will say on a given day).
+#[derive(Debug, Clone, Default, Args)]
+pub struct NowArgs {
+    /// Act as of this instant (RFC 3339, or YYYY-MM-DD for its start) instead of the clock.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+impl NowArgs {
+    /// The instant, in seconds since 1970.
+    pub fn instant(&self) -> Result<i64, CliError> {
+        match &self.now {
+            Some(s) => Ok(parse_time("--now", s, EndOfDay::No)?),
+            None => Ok(chrono::Utc::now().timestamp()),
+        }
+    }
+}

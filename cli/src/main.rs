@@ -20,7 +20,7 @@ mod time;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// The version, with the git commit and build date when built from a checkout (build.rs).
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("AIRSEAL_VERSION_SUFFIX"));
@@ -83,15 +83,6 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-}
-
-/// How commands that need the signing key get its passphrase.
-#[derive(Debug, Clone, Default, Args)]
-pub struct PassphraseArgs {
-    /// Read the passphrase from the first line of FILE. Otherwise the AIRSEAL_PASSPHRASE
-    /// environment variable is used, and failing that a prompt on the terminal.
-    #[arg(long, value_name = "FILE")]
-    pub passphrase_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use airseal_core::KeyId;
 use airseal_core::activation::Purpose;
 use airseal_vendor::activate::{self, ActivationError, Seats};
-use airseal_vendor::time::{EndOfDay, format_time, parse_time};
+use airseal_vendor::time::format_time;
 use clap::Args;
 use serde_json::json;
 
-use super::keys::VendorArgs;
-use crate::PassphraseArgs;
+use crate::args::PassphraseArgs;
+use crate::args::{NowArgs, VendorArgs};
 use crate::error::CliError;
 use crate::qr::QrArgs;
 
@@ -41,9 +41,8 @@ pub struct ActivateArgs {
     /// Replace existing output files.
     #[arg(long)]
     pub force: bool,
-    /// The vendor's time (RFC 3339 or YYYY-MM-DD) instead of the clock, for tests.
-    #[arg(long, value_name = "RFC3339", hide = true)]
-    pub now: Option<String>,
+    #[command(flatten)]
+    pub now: NowArgs,
     /// Print a JSON summary on standard output (needs --out).
     #[arg(long, requires = "out")]
     pub json: bool,
@@ -74,21 +73,13 @@ pub struct DeactivateArgs {
     /// Why the vendor frees the seat (kept in the audit log).
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
-    /// The vendor's time instead of the clock, for tests.
-    #[arg(long, value_name = "RFC3339", hide = true)]
-    pub now: Option<String>,
+    #[command(flatten)]
+    pub now: NowArgs,
     /// Print a JSON summary.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
     pub vendor: VendorArgs,
-}
-
-fn now_from(arg: Option<&String>) -> Result<i64, CliError> {
-    match arg {
-        Some(s) => Ok(parse_time("--now", s, EndOfDay::No)?),
-        None => Ok(chrono::Utc::now().timestamp()),
-    }
 }
 
 /// Refusals: a request or proof that does not verify keeps the verifier's exit code
@@ -117,7 +108,7 @@ pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
             )));
         }
     }
-    let now = now_from(args.now.as_ref())?;
+    let now = args.now.instant()?;
     let request = crate::io::read_input(&args.request)?;
     let vendor = args.vendor.open()?;
     let issuer = super::unlock_key(&vendor.signing_key_path(), &args.passphrase)?;
@@ -206,7 +197,7 @@ pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
 
 /// Runs `airseal deactivate`.
 pub fn deactivate(args: &DeactivateArgs) -> Result<ExitCode, CliError> {
-    let now = now_from(args.now.as_ref())?;
+    let now = args.now.instant()?;
     let vendor = args.vendor.open()?;
     let mut ledger = vendor
         .open_ledger()

@@ -10,7 +10,7 @@ use std::process::{Command, ExitCode};
 use clap::Args;
 
 use super::{init, inspect, issue, keys, verify};
-use crate::PassphraseArgs;
+use crate::args::PassphraseArgs;
 use crate::error::CliError;
 
 /// Arguments of `airseal demo`.
@@ -73,7 +73,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         "Generate a batch of unique product keys, recorded in the ledger",
         "airseal keys generate --vendor acme --product photo-pro --count 5 --out photo-pro-keys.csv",
     );
-    let vendor_args = keys::VendorArgs {
+    let vendor_args = crate::args::VendorArgs {
         vendor: Some(vendor.clone()),
     };
     keys::run(&keys::KeysArgs {
@@ -419,7 +419,7 @@ fn verify_args(file: &Path, keys: &Path, product: &str) -> verify::VerifyArgs {
         file: Some(file.to_path_buf()),
         public_key: vec![keys.join("signing.pub")],
         product: product.into(),
-        now: None,
+        now: crate::args::NowArgs::default(),
         release_date: None,
         revocations: None,
         json: false,

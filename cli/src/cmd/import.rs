@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use airseal_vendor::import::{self, ImportOptions, ImportReport, Preset, RejectKind, Target};
 use clap::Args;
 
-use super::keys::VendorArgs;
+use crate::args::VendorArgs;
 use crate::error::CliError;
 
 /// How many rejected rows the terminal summary lists (the report has them all).

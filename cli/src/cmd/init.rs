@@ -7,7 +7,7 @@ use airseal_vendor::vendor_dir::VendorDir;
 use clap::Args;
 
 use super::keygen;
-use crate::PassphraseArgs;
+use crate::args::PassphraseArgs;
 use crate::error::CliError;
 
 /// Arguments of `airseal init`.

@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use airseal_vendor::time::{EndOfDay, parse_time};
 use airseal_verify::app::device::Device;
 use clap::Args;
 
 use super::machine;
+use crate::args::NowArgs;
 use crate::error::{CliError, EXIT_CODES_HELP};
 
 /// Arguments of `airseal install`.
@@ -28,9 +28,8 @@ pub struct InstallArgs {
     /// The product, to find its default data folder (default: the one the response names).
     #[arg(long, value_name = "ID")]
     pub product: Option<String>,
-    /// Check validity as of this instant (RFC 3339 or YYYY-MM-DD) instead of now.
-    #[arg(long, value_name = "RFC3339")]
-    pub now: Option<String>,
+    #[command(flatten)]
+    pub now: NowArgs,
     #[arg(long, help = crate::args::JSON_HELP)]
     pub json: bool,
 }
@@ -38,10 +37,7 @@ pub struct InstallArgs {
 /// Runs `airseal install`.
 pub fn run(args: &InstallArgs) -> Result<ExitCode, CliError> {
     let trust = machine::load_trust(&args.public_key)?;
-    let now = match &args.now {
-        Some(s) => parse_time("--now", s, EndOfDay::No)?,
-        None => chrono::Utc::now().timestamp(),
-    };
+    let now = args.now.instant()?;
     let input = crate::io::read_input(&args.file)?;
     let dir = machine::data_dir(args.data_dir.as_deref(), || {
         args.product

@@ -11,7 +11,7 @@ use airseal_vendor::template;
 use airseal_vendor::vendor_dir::VendorDir;
 use clap::Args;
 
-use crate::PassphraseArgs;
+use crate::args::PassphraseArgs;
 use crate::error::CliError;
 
 /// Arguments of `airseal issue`.
@@ -164,7 +164,7 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
     let mut spec = args.spec()?;
     // The vendor folder is optional for `issue`: used when found (or named), for the key,
     // the vendor id and named templates.
-    let vendor_args = super::keys::VendorArgs {
+    let vendor_args = crate::args::VendorArgs {
         vendor: args.vendor.clone(),
     };
     let vendor = match vendor_args.open() {

@@ -41,7 +41,7 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
         .out_dir
         .clone()
         .ok_or_else(|| CliError::msg("--from-import needs --out-dir"))?;
-    let vendor = super::keys::VendorArgs {
+    let vendor = crate::args::VendorArgs {
         vendor: args.vendor.clone(),
     }
     .open()?;

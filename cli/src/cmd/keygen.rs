@@ -8,7 +8,7 @@ use airseal_core::pubkey::encode_public_key;
 use airseal_vendor::keyfile::{self, KdfParams};
 use clap::Args;
 
-use crate::PassphraseArgs;
+use crate::args::PassphraseArgs;
 use crate::error::CliError;
 
 /// Arguments of `airseal keygen`.

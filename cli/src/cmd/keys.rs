@@ -9,30 +9,12 @@ use airseal_vendor::keys::classify::{self, Found, KeyVerdict};
 use airseal_vendor::keys::source::{self, SourceOptions};
 use airseal_vendor::ledger::Ledger;
 use airseal_vendor::skgl;
-use airseal_vendor::vendor_dir::{VENDOR_ENV, VendorDir};
+use airseal_vendor::vendor_dir::VendorDir;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::PassphraseArgs;
+use crate::args::{PassphraseArgs, VendorArgs};
 use crate::error::{self, CliError};
-
-/// Where the vendor folder is.
-#[derive(Debug, Clone, Args)]
-pub struct VendorArgs {
-    /// The vendor folder (default: $AIRSEAL_VENDOR, else the nearest folder holding
-    /// airseal.toml at or above the current one).
-    #[arg(long, value_name = "DIR", global = true)]
-    pub vendor: Option<PathBuf>,
-}
-
-impl VendorArgs {
-    /// Finds and opens the vendor folder.
-    pub fn open(&self) -> Result<VendorDir, CliError> {
-        let cwd = std::env::current_dir().map_err(|e| CliError::io(Path::new("."), e))?;
-        VendorDir::discover(self.vendor.as_deref(), std::env::var_os(VENDOR_ENV), &cwd)
-            .map_err(CliError::from)
-    }
-}
 
 /// `airseal keys …`
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use airseal_vendor::time::{EndOfDay, format_time, parse_time};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::keys::VendorArgs;
+use crate::args::VendorArgs;
 use crate::error::CliError;
 use crate::render::{Format, Renderer, Sink};
 

@@ -23,7 +23,7 @@ use crate::passphrase::{PassphraseOptions, Purpose, obtain_passphrase};
 use airseal_vendor::issue::Issuer;
 use airseal_vendor::keyfile;
 
-use crate::PassphraseArgs;
+use crate::args::PassphraseArgs;
 use crate::error::CliError;
 
 /// Unlocks the signing key in `path` with the passphrase from the usual sources.

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_core::ObjectType;
-use airseal_vendor::time::{EndOfDay, parse_time};
 use airseal_verify::app::device::Device;
 use clap::Args;
 
 use super::machine;
+use crate::args::NowArgs;
 use crate::error::CliError;
 use crate::qr::QrArgs;
 
@@ -41,19 +41,15 @@ pub struct ReleaseArgs {
     /// With --out (without it, standard output carries the proof itself).
     #[arg(long, requires = "out", help = crate::args::JSON_HELP)]
     pub json: bool,
-    /// The proof's creation time (RFC 3339 or YYYY-MM-DD) instead of the clock.
-    #[arg(long, value_name = "RFC3339")]
-    pub now: Option<String>,
+    #[command(flatten)]
+    pub now: NowArgs,
     #[command(flatten)]
     pub qr: QrArgs,
 }
 
 /// Runs `airseal release`.
 pub fn run(args: &ReleaseArgs) -> Result<ExitCode, CliError> {
-    let now = match &args.now {
-        Some(s) => parse_time("--now", s, EndOfDay::No)?,
-        None => chrono::Utc::now().timestamp(),
-    };
+    let now = args.now.instant()?;
     // Refuse before deleting the license.
     for path in args.out.iter().map(PathBuf::as_path).chain(args.qr.files()) {
         machine::check_overwrite(path, args.force)?;

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_core::ObjectType;
-use airseal_vendor::time::{EndOfDay, parse_time};
 use airseal_verify::KeyId;
 use airseal_verify::app::device::Device;
 use clap::Args;
 
 use super::machine::{self, FingerprintArgs};
+use crate::args::NowArgs;
 use crate::error::CliError;
 use crate::qr::QrArgs;
 
@@ -46,9 +46,8 @@ pub struct RequestArgs {
     /// A usage meter to report, NAME=INTEGER; repeatable (at most 16).
     #[arg(long = "meter", value_name = "NAME=N")]
     pub meter: Vec<String>,
-    /// The request's creation time (RFC 3339 or YYYY-MM-DD) instead of the clock.
-    #[arg(long, value_name = "RFC3339")]
-    pub now: Option<String>,
+    #[command(flatten)]
+    pub now: NowArgs,
     /// Write the request to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -83,10 +82,7 @@ pub fn run(args: &RequestArgs) -> Result<ExitCode, CliError> {
         .iter()
         .map(|m| parse_meter(m))
         .collect::<Result<Vec<_>, _>>()?;
-    let now = match &args.now {
-        Some(s) => parse_time("--now", s, EndOfDay::No)?,
-        None => chrono::Utc::now().timestamp(),
-    };
+    let now = args.now.instant()?;
     // Refuse before making a request: it would replace the pending one.
     for path in args.out.iter().map(PathBuf::as_path).chain(args.qr.files()) {
         machine::check_overwrite(path, args.force)?;

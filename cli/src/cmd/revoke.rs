@@ -9,8 +9,8 @@ use airseal_vendor::ledger::Revocation;
 use airseal_vendor::time::{EndOfDay, parse_time};
 use clap::{Args, Subcommand};
 
-use super::keys::VendorArgs;
-use crate::PassphraseArgs;
+use crate::args::PassphraseArgs;
+use crate::args::VendorArgs;
 use crate::error::CliError;
 
 /// Arguments of `airseal revoke`.

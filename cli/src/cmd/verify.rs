@@ -10,6 +10,7 @@ use airseal_verify::{Error, Expected, License, Status};
 use clap::Args;
 use serde_json::json;
 
+use crate::args::NowArgs;
 use crate::error::{CliError, EXIT_CODES_HELP};
 use crate::time;
 
@@ -26,9 +27,8 @@ pub struct VerifyArgs {
     /// The product id the license must be for.
     #[arg(long, value_name = "ID")]
     pub product: String,
-    /// Verify as of this instant (RFC 3339, or YYYY-MM-DD for its start) instead of now.
-    #[arg(long, value_name = "RFC3339")]
-    pub now: Option<String>,
+    #[command(flatten)]
+    pub now: NowArgs,
     /// The app's release date (YYYY-MM-DD or RFC 3339): refuse licenses whose maintenance
     /// ended before it (release gating).
     #[arg(long, value_name = "DATE")]
@@ -56,10 +56,7 @@ pub struct VerifyArgs {
 /// Runs `airseal verify`.
 pub fn run(args: &VerifyArgs) -> Result<ExitCode, CliError> {
     let trust = super::machine::load_trust(&args.public_key)?;
-    let now = match &args.now {
-        Some(s) => parse_time("--now", s, EndOfDay::No)?,
-        None => chrono::Utc::now().timestamp(),
-    };
+    let now = args.now.instant()?;
     let (shown, input) = match &args.file {
         Some(file) if !args.machine => (file.clone(), crate::io::read_input(file)?),
         _ => super::machine::installed_license(args.data_dir.as_deref(), &args.product)?,
