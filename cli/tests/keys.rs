@@ -649,3 +649,53 @@ fn revocation_lists_carry_revocations_to_offline_apps() {
     assert_eq!(l2.licenses.len(), 1);
     assert_eq!(l2.product_keys.len(), 1);
 }
+
+#[test]
+fn a_file_name_that_names_another_format_is_refused() {
+    let v = vendor();
+    let d = v.path();
+    let generate = |out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "keys",
+            "generate",
+            "--product",
+            "photo-pro",
+            "--count",
+            "3",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        airseal(d, &args)
+    };
+    // `keys.json` used to get CSV: refused, nothing written, nothing recorded.
+    let o = generate("keys.json", &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("keys.json") && err.contains("--format"),
+        "{err}"
+    );
+    assert!(!d.join("keys.json").exists());
+    let ledger = Ledger::open(&d.join("ledger.sqlite3")).unwrap();
+    assert_eq!(ledger.keys().count("photo-pro").unwrap(), 0);
+    // With --format the name is the vendor's choice; the known extensions need none.
+    ok(&generate("keys.json", &["--format", "jsonl"]));
+    let first = std::fs::read_to_string(d.join("keys.json")).unwrap();
+    let line = first.lines().next().unwrap();
+    assert!(serde_json::from_str::<Value>(line).is_ok(), "{line}");
+    ok(&generate("keys.txt", &[]));
+    assert_eq!(
+        std::fs::read_to_string(d.join("keys.txt"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+    ok(&generate("batch-7", &[]));
+    assert!(
+        std::fs::read_to_string(d.join("batch-7"))
+            .unwrap()
+            .starts_with("key,")
+    );
+}

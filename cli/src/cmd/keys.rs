@@ -198,7 +198,16 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
             2,
         ));
     }
-    let format = a.format.unwrap_or_else(|| OutputFormat::for_path(&a.out));
+    let format = match a.format {
+        Some(f) => f,
+        None => OutputFormat::for_path(&a.out).ok_or_else(|| {
+            CliError::msg(format!(
+                "{}: keys are written as .csv, .jsonl (one JSON object per line) or .txt; \
+                 name the file so, or pass --format csv|jsonl|txt",
+                a.out.display()
+            ))
+        })?,
+    };
     // Standard output cannot be published atomically: write a file, then copy it out.
     let stdout_tmp = if to_stdout {
         Some(

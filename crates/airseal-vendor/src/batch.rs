@@ -57,13 +57,16 @@ impl OutputFormat {
         }
     }
 
-    /// The format a file name asks for: `.jsonl` and `.txt` by their extension, anything
-    /// else (including standard output) CSV.
-    pub fn for_path(path: &Path) -> Self {
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("jsonl") => OutputFormat::Jsonl,
-            Some("txt") => OutputFormat::Txt,
-            _ => OutputFormat::Csv,
+    /// The format a file name asks for: `.csv`, `.jsonl` and `.txt` by their extension; a
+    /// name without one (and standard output, `-`) CSV. `None` for any other extension — a
+    /// `keys.json` holding CSV is a trap for whoever opens it, so the caller must say which.
+    pub fn for_path(path: &Path) -> Option<Self> {
+        match path.extension().map(|e| e.to_str()) {
+            None => Some(OutputFormat::Csv),
+            Some(Some("csv")) => Some(OutputFormat::Csv),
+            Some(Some("jsonl")) => Some(OutputFormat::Jsonl),
+            Some(Some("txt")) => Some(OutputFormat::Txt),
+            Some(_) => None,
         }
     }
 
