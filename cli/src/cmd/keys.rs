@@ -66,7 +66,8 @@ pub struct GenerateArgs {
     /// Validity in days for data and signed keys (0 = no expiry).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub days: u16,
-    /// csv, jsonl or txt (default: from the file extension, else csv).
+    /// csv, jsonl or txt (default: from the extension .csv, .jsonl or .txt; csv for a name
+    /// without one or standard output; any other extension must say --format).
     #[arg(long, value_parser = OutputFormat::parse)]
     pub format: Option<OutputFormat>,
     /// Output file, or - for standard output.
