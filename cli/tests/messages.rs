@@ -109,3 +109,40 @@ fn no_progress_bar_into_a_pipe() {
     // The summary line is there, with an integer duration format and no raw float rate.
     assert!(err.contains("2000 random keys for p"), "{err}");
 }
+
+#[test]
+fn revoke_says_what_it_revoked_in_words_not_rust() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(&airseal(d, &["init", "--vendor-id", "acme"]));
+    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
+    cfg.push_str("\n[products.photo-pro]\n");
+    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
+    let said = |args: &[&str]| {
+        let o = airseal(d, args);
+        ok(&o);
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let out = said(&["revoke", "--license", "KDQ55VCSPJWEW"]);
+    assert!(out.starts_with("revoked license KDQ55VCSPJWEW;"), "{out}");
+    // The key is recorded in its canonical form, however it was typed.
+    let out = said(&["revoke", "--key", "nqbq6-wg6n5-jnnzk-d29xk"]);
+    assert!(
+        out.starts_with("revoked product key NQBQ6WG6N5JNNZKD29XK;"),
+        "{out}"
+    );
+    let out = said(&[
+        "revoke",
+        "--product",
+        "photo-pro",
+        "--issued-before",
+        "2026-01-01",
+    ]);
+    assert!(
+        out.starts_with(
+            "revoked licenses of product photo-pro issued before 2026-01-01T00:00:00Z;"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains('{') && !out.contains("MinIssuedAt"), "{out}");
+}

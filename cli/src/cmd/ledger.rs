@@ -153,13 +153,6 @@ fn time(t: Option<i64>) -> Value {
     t.map_or(Value::Null, |t| Value::String(format_time(t)))
 }
 
-fn canonical(key: &str) -> String {
-    key.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_ascii_uppercase()
-}
-
 const KEY_COLUMNS: &[&str] = &[
     "product",
     "key",
@@ -427,7 +420,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             walked(ledger.keys().for_each(
                 &KeyFilter {
                     product: product.clone(),
-                    key_prefix: key.as_deref().map(canonical),
+                    key_prefix: key.as_deref().map(airseal_vendor::keys::stored_form),
                     email: email.clone(),
                     status: *status,
                     limit: output.limit,
@@ -471,7 +464,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
         } => {
             let filter = ActivationFilter {
                 product: product.clone(),
-                key: key.as_deref().map(canonical),
+                key: key.as_deref().map(airseal_vendor::keys::stored_form),
                 license_id: license.clone(),
                 device: device.clone(),
                 email: email.clone(),

@@ -73,12 +73,7 @@ pub enum RevocationsCommand {
 pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
     let what = match (&args.license, &args.key, &args.issued_before) {
         (Some(id), _, _) => Revocation::License(id.clone()),
-        (_, Some(k), _) => Revocation::Key(
-            k.chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect::<String>()
-                .to_uppercase(),
-        ),
+        (_, Some(k), _) => Revocation::Key(airseal_vendor::keys::stored_form(k)),
         (_, _, Some(d)) => Revocation::MinIssuedAt {
             product: args.product.clone().unwrap_or_default(),
             before: parse_time("--issued-before", d, EndOfDay::No)?,
@@ -104,8 +99,17 @@ pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
         crate::term::out_json(&serde_json::json!({"revoked": what, "new": new}));
         return Ok(ExitCode::SUCCESS);
     }
+    let said = match &what {
+        Revocation::License(id) => format!("license {}", crate::term::field(id)),
+        Revocation::Key(k) => format!("product key {}", crate::term::field(k)),
+        Revocation::MinIssuedAt { product, before } => format!(
+            "licenses of product {} issued before {}",
+            crate::term::field(product),
+            airseal_vendor::time::format_time(*before)
+        ),
+    };
     outln!(
-        "{} {what:?}; export a new list with `airseal revocations export`",
+        "{} {said}; export a new list with `airseal revocations export`",
         if new { "revoked" } else { "already revoked:" }
     );
     Ok(ExitCode::SUCCESS)

@@ -296,6 +296,14 @@ pub fn decode_data_key(
     }
 }
 
+/// The form of a typed key the ledger stores and searches by, without knowing its product's
+/// pattern: the canonical form (`SPEC.md` §12.1) of a key airseal made (case, separators and
+/// look-alike letters forgiven), else the key as typed, trimmed — a key imported from another
+/// platform keeps its own spelling (`SPEC.md` §16).
+pub fn stored_form(typed: &str) -> String {
+    airseal_core::productkey::canonical_form(typed).unwrap_or_else(|| typed.trim().to_string())
+}
+
 /// How a typed key reads, before consulting the ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyReading {
@@ -324,6 +332,23 @@ mod tests {
 
     fn pattern() -> Pattern {
         Pattern::parse(DEFAULT_PATTERN).unwrap()
+    }
+
+    #[test]
+    fn stored_form_is_canonical_for_airseal_keys_and_verbatim_for_others() {
+        assert_eq!(
+            stored_form(" nqbq6-wg6n5-jnnzk-d29xk "),
+            "NQBQ6WG6N5JNNZKD29XK"
+        );
+        assert_eq!(
+            stored_form("NQBQ6 WG6N5 JNNZK D29XK"),
+            "NQBQ6WG6N5JNNZKD29XK"
+        );
+        // Look-alike letters read as the symbols they stand for.
+        assert_eq!(stored_form("ABCO-IL23"), "ABC0-1123".replace('-', ""));
+        // Not a key airseal made: kept as typed (an imported key's own spelling).
+        assert_eq!(stored_form(" KG/KEY,1 "), "KG/KEY,1");
+        assert_eq!(stored_form("ACME,2025,FLOATING"), "ACME,2025,FLOATING");
     }
 
     #[test]
