@@ -35,6 +35,7 @@ mod values;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use airseal_core::claims::{MAX_METADATA, MAX_NAME_LEN};
 use serde::Serialize;
@@ -1323,7 +1324,6 @@ fn read_rows(
             &mut |p| progress.at(p),
         )?]);
     };
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     // Where the second thread's reader is; the first thread reports the sum of both.
     let second_at = AtomicUsize::new(guess);
     let main = std::thread::current();
