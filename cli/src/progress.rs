@@ -21,15 +21,16 @@ impl Progress {
         Progress(Some(bar))
     }
 
-    /// A spinner for work whose size is not known: `message`, elapsed time.
-    pub fn spinner(message: &str, quiet: bool) -> Progress {
+    /// A bar over `total` bytes, labelled `what` ("parsing"): sizes in KiB/MiB/GiB, the rate
+    /// as whole MiB (or KiB, B) per second, and ETA; shown as [`Progress::bar`] is.
+    pub fn bytes(total: u64, what: &str, quiet: bool) -> Progress {
         if quiet || !crate::term::stderr_is_terminal() {
             return Progress(None);
         }
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(style("{spinner} {msg}  {elapsed}"));
-        bar.set_message(message.to_string());
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        let bar = ProgressBar::new(total);
+        bar.set_style(style(&format!(
+            "{what} {{bar:40}} {{bytes}}/{{total_bytes}}  {{byte_rate}}  ETA {{eta}}"
+        )));
         Progress(Some(bar))
     }
 
@@ -82,6 +83,12 @@ fn style(template: &str) -> ProgressStyle {
         .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
             let _ = write!(w, "{}", rate(s.per_sec()));
         })
+        .with_key(
+            "byte_rate",
+            |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}", byte_rate(s.per_sec()));
+            },
+        )
 }
 
 /// A rate as a whole number per second.
@@ -93,6 +100,20 @@ pub fn rate(per_sec: f64) -> String {
     }
 }
 
+/// Bytes per second as a whole number of the largest binary unit it reaches ("31 MiB/s"),
+/// where indicatif's `{binary_bytes_per_sec}` prints "31.25 MiB/s".
+pub fn byte_rate(per_sec: f64) -> String {
+    if !(per_sec.is_finite() && per_sec >= 0.0) {
+        return "-/s".to_string();
+    }
+    let (n, unit) = [("GiB", 30), ("MiB", 20), ("KiB", 10)]
+        .into_iter()
+        .map(|(u, shift)| (per_sec / f64::from(1u32 << shift), u))
+        .find(|(n, _)| *n >= 1.0)
+        .unwrap_or((per_sec, "B"));
+    format!("{:.0} {unit}/s", n.round())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,11 +123,17 @@ mod tests {
         assert_eq!(rate(185_155.590_2), "185156/s");
         assert_eq!(rate(0.4), "0/s");
         assert_eq!(rate(f64::NAN), "-/s");
+        assert_eq!(byte_rate(31.4 * 1024.0 * 1024.0), "31 MiB/s");
+        assert_eq!(byte_rate(2047.0), "2 KiB/s");
+        assert_eq!(byte_rate(3.0 * 1024.0 * 1024.0 * 1024.0), "3 GiB/s");
+        assert_eq!(byte_rate(12.6), "13 B/s");
+        assert_eq!(byte_rate(-1.0), "-/s");
     }
 
     #[test]
     fn hidden_bars_do_nothing() {
         let p = Progress::bar(10, "keys", true);
+        assert!(Progress::bytes(10, "parsing", true).0.is_none());
         p.set(5);
         p.inc(1);
         p.finish();

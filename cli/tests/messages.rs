@@ -146,3 +146,59 @@ fn revoke_says_what_it_revoked_in_words_not_rust() {
     );
     assert!(!out.contains('{') && !out.contains("MinIssuedAt"), "{out}");
 }
+
+#[test]
+fn no_import_progress_into_a_pipe() {
+    // Enough rows for the import to report progress in both phases (every few thousand
+    // rows): into a pipe none of it is drawn, with or without --json.
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(&airseal(d, &["init", "--vendor-id", "acme"]));
+    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
+    cfg.push_str("\n[products.p]\n");
+    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
+    let mut csv = String::from("key,email\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("KEY-{i:08},user{i}@example.com\n"));
+    }
+    std::fs::write(d.join("export.csv"), csv).unwrap();
+    let o = airseal(
+        d,
+        &[
+            "import",
+            "--from",
+            "generic",
+            "export.csv",
+            "--product",
+            "p",
+        ],
+    );
+    ok(&o);
+    let err = stderr(&o);
+    assert!(
+        !err.contains("ETA")
+            && !err.contains("parsing")
+            && !err.contains('\r')
+            && !err.contains('\x1b'),
+        "{err:?}"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("20000"), "{out}");
+    let o = airseal(
+        d,
+        &[
+            "import",
+            "--from",
+            "generic",
+            "export.csv",
+            "--product",
+            "p",
+            "--json",
+        ],
+    );
+    ok(&o);
+    let err = stderr(&o);
+    assert!(!err.contains("ETA") && !err.contains('\r'), "{err:?}");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["already_present"], 20_000, "{v}");
+}

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use airseal_vendor::import::{self, ImportOptions, ImportReport, Preset, RejectKind, Target};
+use airseal_vendor::import::{
+    self, ImportOptions, ImportProgress, ImportReport, Preset, RejectKind, Target,
+};
 use clap::Args;
 
 use crate::args::VendorArgs;
@@ -142,13 +144,10 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode, CliError> {
     };
     let mut ledger = vendor.open_ledger()?;
     let started = std::time::Instant::now();
-    let progress = crate::progress::Progress::spinner(
-        &format!("importing {} ({} bytes)", args.file.display(), data.len()),
-        args.quiet,
-    );
-    let report =
-        import::import(&mut ledger, &data, &opts).map_err(|e| CliError::from(e).at(&args.file))?;
-    progress.finish();
+    let mut bar = PhaseBar::new(args.quiet);
+    let report = import::import_with_progress(&mut ledger, &data, &opts, &mut |p| bar.show(p))
+        .map_err(|e| CliError::from(e).at(&args.file))?;
+    drop(bar);
     let elapsed = started.elapsed();
     if let Some(path) = &args.report {
         let json = serde_json::to_vec_pretty(&report)
@@ -167,6 +166,43 @@ pub fn run(args: &ImportArgs) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::from(crate::error::IMPORT_REJECTED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One bar per phase of the import: bytes while the export is parsed, then rows while they
+/// are written to the ledger.
+struct PhaseBar {
+    quiet: bool,
+    /// The bar of the phase under way and whether it is the writing one.
+    current: Option<(bool, crate::progress::Progress)>,
+}
+
+impl PhaseBar {
+    fn new(quiet: bool) -> Self {
+        Self {
+            quiet,
+            current: None,
+        }
+    }
+
+    fn show(&mut self, p: ImportProgress) {
+        let (writing, done, total) = match p {
+            ImportProgress::Parsing { bytes, total } => (false, bytes, total),
+            ImportProgress::Writing { rows, total } => (true, rows, total),
+        };
+        if self.current.as_ref().is_none_or(|(w, _)| *w != writing) {
+            // Clears the previous phase's bar before the next one is drawn.
+            self.current = None;
+            let bar = if writing {
+                crate::progress::Progress::bar(total, "rows written", self.quiet)
+            } else {
+                crate::progress::Progress::bytes(total, "parsing", self.quiet)
+            };
+            self.current = Some((writing, bar));
+        }
+        if let Some((_, bar)) = &self.current {
+            bar.set(done);
+        }
+    }
 }
 
 fn print_summary(

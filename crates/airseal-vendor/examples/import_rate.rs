@@ -131,15 +131,19 @@ fn main() {
         let t = Instant::now();
         let bytes = std::fs::read(&path).unwrap();
         let read = t.elapsed().as_secs_f64();
-        let parsed = import::parse_export(&bytes, &opts).unwrap();
+        // With a progress callback, as the command passes one: its cost is in these times.
+        let mut reports = 0u64;
+        let mut count = |_: import::ImportProgress| reports += 1;
+        let parsed = import::parse_export_with_progress(&bytes, &opts, &mut count).unwrap();
         let parse = t.elapsed().as_secs_f64() - read;
-        let report = import::write_parsed(&mut ledger, parsed, &opts).unwrap();
+        let report =
+            import::write_parsed_with_progress(&mut ledger, parsed, &opts, &mut count).unwrap();
         let total = t.elapsed().as_secs_f64();
         assert!(report.balanced());
         assert_eq!(report.imported as usize, rows);
         println!(
             "import {rows} rows{}: {total:.2} s (read {read:.2} s, parse {parse:.2} s, ledger \
-             {:.2} s) | floor: insert_keys alone {floor:.2} s",
+             {:.2} s; {reports} progress reports) | floor: insert_keys alone {floor:.2} s",
             if wal { " kept in WAL mode" } else { "" },
             total - read - parse
         );

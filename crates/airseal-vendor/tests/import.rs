@@ -822,3 +822,82 @@ fn the_e_mail_search_filters_before_it_limits() {
         ]
     );
 }
+
+#[test]
+fn progress_goes_forward_to_the_totals_and_changes_nothing() {
+    // 12,000 rows (under 1 MiB) are read on one thread; 40,000 on two, whose positions are
+    // added up. Some rows are rejected (a bad e-mail, a repeated key), so the writing total
+    // is the valid rows, not the rows read.
+    for rows in [12_000u64, 40_000] {
+        let mut csv = String::from("key,email,name\n");
+        for i in 0..rows {
+            let email = if i % 997 == 5 {
+                "not an e-mail".to_string()
+            } else {
+                format!("user{i}@example.com")
+            };
+            let key = if i % 1009 == 7 { i - 1 } else { i };
+            csv.push_str(&format!(
+                "KEY-{key:08}-PROGRESS,{email},Customer number {i}\n"
+            ));
+        }
+        let data = csv.into_bytes();
+        let o = opts(Preset::Generic, "progress.csv");
+
+        let plain_dir = tempfile::tempdir().unwrap();
+        let mut plain_ledger = ledger(plain_dir.path());
+        let plain = import::import(&mut plain_ledger, &data, &o).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut l = ledger(dir.path());
+        let mut seen = Vec::new();
+        let with = import::import_with_progress(&mut l, &data, &o, &mut |p| seen.push(p)).unwrap();
+
+        assert!(plain.rejected > 0 && plain.imported > 0, "{plain:#?}");
+        assert_eq!(
+            serde_json::to_value(&with).unwrap(),
+            serde_json::to_value(&plain).unwrap()
+        );
+        assert_eq!(keys_of(&l, &with), keys_of(&plain_ledger, &plain));
+
+        // Every parsing report comes before every writing report.
+        let split = seen
+            .iter()
+            .position(|p| matches!(p, import::ImportProgress::Writing { .. }))
+            .unwrap();
+        let (parsing, writing) = seen.split_at(split);
+        let parsing: Vec<(u64, u64)> = parsing
+            .iter()
+            .map(|p| match *p {
+                import::ImportProgress::Parsing { bytes, total } => (bytes, total),
+                other => panic!("{other:?} among the parsing reports"),
+            })
+            .collect();
+        let writing: Vec<(u64, u64)> = writing
+            .iter()
+            .map(|p| match *p {
+                import::ImportProgress::Writing { rows, total } => (rows, total),
+                other => panic!("{other:?} after the writing began"),
+            })
+            .collect();
+        for (phase, reports, total) in [
+            ("parsing", &parsing, data.len() as u64),
+            ("writing", &writing, with.imported),
+        ] {
+            assert!(
+                reports.iter().all(|&(_, t)| t == total),
+                "{phase}: {reports:?}"
+            );
+            assert!(
+                reports.windows(2).all(|w| w[0].0 <= w[1].0),
+                "{phase} went back: {reports:?}"
+            );
+            assert_eq!(reports.last().unwrap().0, total, "{phase}");
+            // Reports along the way, not only at the end.
+            assert!(
+                reports.iter().filter(|&&(n, _)| n > 0 && n < total).count() >= 1,
+                "{phase}: {reports:?}"
+            );
+        }
+    }
+}

@@ -35,6 +35,7 @@ mod values;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use airseal_core::claims::{MAX_METADATA, MAX_NAME_LEN};
 use serde::Serialize;
@@ -1180,13 +1181,15 @@ impl Ctx<'_> {
     }
 
     /// Reads records from `start` (a record boundary on line `line`) until the reader
-    /// reaches `stop` or the end.
+    /// reaches `stop` or the end, telling `tick` the reader's position every
+    /// [`TICK_RECORDS`] records.
     fn chunk(
         &self,
         text: &str,
         start: usize,
         line: u64,
         stop: usize,
+        tick: &mut dyn FnMut(usize),
     ) -> Result<Chunk, ImportError> {
         let mut reader = csv::Reader::starting_at(text, start, line);
         reader.expect_width(self.header.len());
@@ -1195,7 +1198,13 @@ impl Ctx<'_> {
             blank: 0,
             end: start,
         };
+        let mut until_tick = TICK_RECORDS;
         while reader.pos() < stop {
+            until_tick -= 1;
+            if until_tick == 0 {
+                until_tick = TICK_RECORDS;
+                tick(reader.pos());
+            }
             let Some(rec) = reader.next_record().map_err(map_csv)? else {
                 break;
             };
@@ -1219,15 +1228,80 @@ fn map_csv(e: csv::CsvError) -> ImportError {
 /// Below this many bytes of rows a second thread costs more than it saves.
 const PARALLEL_MIN: usize = 1 << 20;
 
+/// Records read between two progress reports while parsing (a report is a dynamic call or
+/// an atomic store; a record is a microsecond or so of work).
+const TICK_RECORDS: u32 = 4096;
+
+/// How often the parse, done with its own half, reports the other thread's progress while
+/// waiting for it (the other thread wakes it when it finishes).
+const POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// How far an import has got, for a progress display: [`import_with_progress`] reports
+/// [`ImportProgress::Parsing`] while it reads the export, then
+/// [`ImportProgress::Writing`] while it writes the valid rows to the ledger. Within a phase
+/// the positions never go back, and each phase ends with its position at its total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportProgress {
+    /// Reading and checking the export.
+    Parsing {
+        /// Bytes of the export read so far.
+        bytes: u64,
+        /// The export's size in bytes.
+        total: u64,
+    },
+    /// Writing the valid rows to the ledger (one transaction; a dry run too, then rolled
+    /// back).
+    Writing {
+        /// Rows written so far.
+        rows: u64,
+        /// The valid rows to write.
+        total: u64,
+    },
+}
+
+/// Turns reader positions (in the text, past any byte order mark) into
+/// [`ImportProgress::Parsing`] reports that never go back.
+struct ParseProgress<'p> {
+    progress: &'p mut dyn FnMut(ImportProgress),
+    /// Bytes of the export before the text (a byte order mark).
+    offset: u64,
+    total: u64,
+    last: u64,
+}
+
+impl ParseProgress<'_> {
+    fn at(&mut self, pos: usize) {
+        let bytes = (pos as u64).saturating_add(self.offset).min(self.total);
+        if bytes > self.last {
+            self.last = bytes;
+            (self.progress)(ImportProgress::Parsing {
+                bytes,
+                total: self.total,
+            });
+        }
+    }
+
+    fn done(&mut self) {
+        self.last = self.total;
+        (self.progress)(ImportProgress::Parsing {
+            bytes: self.total,
+            total: self.total,
+        });
+    }
+}
+
 /// Reads the rows from byte `start` (line `line`) to the end, on two threads for large
 /// files: the second starts at the first line break after the middle, and its work is kept
 /// only if the first thread, reading on, ends its last record exactly there (a guess inside
 /// a quoted field is detected that way and the rest is read again by one thread).
+///
+/// Progress goes to `progress` as the bytes both threads have read.
 fn read_rows(
     ctx: &Ctx<'_>,
     text: &str,
     start: usize,
     line: u64,
+    progress: &mut ParseProgress<'_>,
 ) -> Result<Vec<Chunk>, ImportError> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let rest = text.len().saturating_sub(start);
@@ -1242,15 +1316,41 @@ fn read_rows(
         .flatten()
         .filter(|g| *g < text.len());
     let Some(guess) = guess else {
-        return Ok(vec![ctx.chunk(text, start, line, usize::MAX)?]);
+        return Ok(vec![ctx.chunk(
+            text,
+            start,
+            line,
+            usize::MAX,
+            &mut |p| progress.at(p),
+        )?]);
     };
+    // Where the second thread's reader is; the first thread reports the sum of both.
+    let second_at = AtomicUsize::new(guess);
+    let main = std::thread::current();
     let (first, second) = std::thread::scope(|s| {
         let second = std::thread::Builder::new()
             .spawn_scoped(s, || {
-                ctx.chunk(text, guess, csv::line_at(text, guess), usize::MAX)
+                let read = ctx.chunk(
+                    text,
+                    guess,
+                    csv::line_at(text, guess),
+                    usize::MAX,
+                    &mut |p| second_at.store(p, Relaxed),
+                );
+                second_at.store(text.len(), Relaxed);
+                main.unpark();
+                read
             })
             .ok();
-        let first = ctx.chunk(text, start, line, guess);
+        let both =
+            |first_at: usize| first_at.min(guess) + second_at.load(Relaxed).saturating_sub(guess);
+        let first = ctx.chunk(text, start, line, guess, &mut |p| progress.at(both(p)));
+        if let Some(h) = &second {
+            while !h.is_finished() {
+                progress.at(both(guess));
+                std::thread::park_timeout(POLL);
+            }
+        }
         (first, second.and_then(|h| h.join().ok()))
     });
     let first = first?;
@@ -1262,7 +1362,9 @@ fn read_rows(
     // The guess fell inside a record (or the thread could not run): read on from where the
     // first thread stopped.
     let end = first.end;
-    let rest = ctx.chunk(text, end, csv::line_at(text, end), usize::MAX)?;
+    let rest = ctx.chunk(text, end, csv::line_at(text, end), usize::MAX, &mut |p| {
+        progress.at(p);
+    })?;
     Ok(vec![first, rest])
 }
 
@@ -1271,8 +1373,27 @@ fn read_rows(
 /// # Errors
 /// [`ImportError`] when the file as a whole cannot be read as this preset's export.
 pub fn parse_export(data: &[u8], opts: &ImportOptions) -> Result<ParsedExport, ImportError> {
+    parse_export_with_progress(data, opts, &mut |_| {})
+}
+
+/// [`parse_export`], reporting [`ImportProgress::Parsing`] to `progress` every few thousand
+/// records, and once with the whole size when the export has been read and checked.
+///
+/// # Errors
+/// As [`parse_export`].
+pub fn parse_export_with_progress(
+    data: &[u8],
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Result<ParsedExport, ImportError> {
     let def = opts.preset.def();
     let text = as_text(data)?;
+    let mut progress = ParseProgress {
+        progress,
+        offset: (data.len() - text.len()) as u64,
+        total: data.len() as u64,
+        last: 0,
+    };
     // A CSV header never starts like these; say what the file is rather than misparse it.
     match text.trim_start().chars().next() {
         Some('{' | '[') => return Err(ImportError::NotCsv { what: "JSON" }),
@@ -1337,7 +1458,7 @@ pub fn parse_export(data: &[u8], opts: &ImportOptions) -> Result<ParsedExport, I
         secret,
     };
     let body = reader.pos();
-    let chunks = read_rows(&ctx, text, body, csv::line_at(text, body))?;
+    let chunks = read_rows(&ctx, text, body, csv::line_at(text, body), &mut progress)?;
     // Duplicates, in file order: the first line with a key keeps it. One hash per key, into
     // a table sized for every row, borrowing the keys (measured: growing a table of owned
     // copies was a tenth of the parse of a million rows, all of it on one core).
@@ -1391,6 +1512,7 @@ pub fn parse_export(data: &[u8], opts: &ImportOptions) -> Result<ParsedExport, I
             }
         }
     }
+    progress.done();
     Ok(ParsedExport {
         rows,
         rejections,
@@ -1412,8 +1534,23 @@ pub fn import(
     data: &[u8],
     opts: &ImportOptions,
 ) -> Result<ImportReport, ImportError> {
-    let parsed = parse_export(data, opts)?;
-    write_parsed(ledger, parsed, opts)
+    import_with_progress(ledger, data, opts, &mut |_| {})
+}
+
+/// [`import`], reporting how far it has got to `progress`: [`ImportProgress::Parsing`] in
+/// bytes of `data`, then [`ImportProgress::Writing`] in rows, each every few thousand rows
+/// and once at its total. The result is the same as [`import`]'s.
+///
+/// # Errors
+/// As [`import`].
+pub fn import_with_progress(
+    ledger: &mut Ledger,
+    data: &[u8],
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Result<ImportReport, ImportError> {
+    let parsed = parse_export_with_progress(data, opts, progress)?;
+    write_parsed_with_progress(ledger, parsed, opts, progress)
 }
 
 /// The second half of [`import`]: writes rows already read by [`parse_export`].
@@ -1424,6 +1561,20 @@ pub fn write_parsed(
     ledger: &mut Ledger,
     parsed: ParsedExport,
     opts: &ImportOptions,
+) -> Result<ImportReport, ImportError> {
+    write_parsed_with_progress(ledger, parsed, opts, &mut |_| {})
+}
+
+/// [`write_parsed`], reporting [`ImportProgress::Writing`] to `progress` every few thousand
+/// rows and once with every row written (before the commit).
+///
+/// # Errors
+/// As [`write_parsed`].
+pub fn write_parsed_with_progress(
+    ledger: &mut Ledger,
+    parsed: ParsedExport,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(ImportProgress),
 ) -> Result<ImportReport, ImportError> {
     let ParsedExport {
         rows,
@@ -1503,13 +1654,27 @@ pub fn write_parsed(
             report
         };
     let mut stored: Option<ImportReport> = None;
-    let (batch, outcomes) = ledger.imports().write(&w, &rows, |batch, outcomes| {
-        let mut rej = rejections.clone();
-        let report = build(batch, outcomes, &mut rej);
-        let json = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
-        stored = Some(report);
-        json
-    })?;
+    let total = rows.len() as u64;
+    progress(ImportProgress::Writing { rows: 0, total });
+    let mut last = 0;
+    let mut written = |n: u64| {
+        // Never back, never past the total.
+        let n = n.min(total);
+        if n > last {
+            last = n;
+            progress(ImportProgress::Writing { rows: n, total });
+        }
+    };
+    let (batch, outcomes) =
+        ledger
+            .imports()
+            .write_with_progress(&w, &rows, &mut written, |batch, outcomes| {
+                let mut rej = rejections.clone();
+                let report = build(batch, outcomes, &mut rej);
+                let json = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
+                stored = Some(report);
+                json
+            })?;
     let report = match stored {
         Some(r) => r,
         None => build(batch, &outcomes, &mut rejections),

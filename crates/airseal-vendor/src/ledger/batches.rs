@@ -506,6 +506,11 @@ pub(crate) struct KeyWithTerms<'r> {
     pub loose: Option<&'r str>,
 }
 
+/// How many items [`BatchWriter::insert_keys_with_terms`] inserts between two progress
+/// reports: a report costs a dynamic call, an insert a few microseconds, so this keeps
+/// reports to a few a second on a slow machine without showing on the insert rate.
+pub(crate) const PROGRESS_EVERY: u64 = 8192;
+
 /// The first 8 bytes of a key, big-endian, zero-padded: sorting on this number orders keys
 /// like SQLite's byte-wise comparison does for most pairs without touching the strings.
 fn sort_prefix(key: &str) -> u64 {
@@ -571,15 +576,23 @@ impl BatchWriter<'_> {
     /// [`LedgerError::EmptyKey`] (nothing from this call is then recorded), or a database
     /// error (the batch must then be dropped).
     pub fn insert_keys<S: AsRef<str>>(&mut self, keys: &[S]) -> Result<Vec<bool>, LedgerError> {
-        self.insert_sorted(keys, S::as_ref, |w, key, _, seq| w.insert_at(key, seq))
+        self.insert_sorted(
+            keys,
+            S::as_ref,
+            |w, key, _, seq| w.insert_at(key, seq),
+            &mut |_| {},
+        )
     }
 
     /// Records keys that bring their own terms (an import), as [`BatchWriter::insert_keys`]
     /// does, with each new key's status, terms record and loose form (if it needs one)
     /// written in the same row: one B-tree insert per key (`terms.rs` explains the layout).
+    /// `progress` hears how many rows have been offered, every [`PROGRESS_EVERY`] rows and
+    /// at the end.
     pub(crate) fn insert_keys_with_terms(
         &mut self,
         rows: &[KeyWithTerms<'_>],
+        progress: &mut dyn FnMut(u64),
     ) -> Result<Vec<bool>, LedgerError> {
         self.insert_sorted(
             rows,
@@ -611,16 +624,20 @@ impl BatchWriter<'_> {
                 w.inserted += u64::from(new);
                 Ok(new)
             },
+            progress,
         )
     }
 
     /// The loop both inserts share: sorts `items` by key, inserts each with `insert` (which
     /// says whether the key was new), and returns the flags in the caller's order.
+    /// `progress` hears the number of items offered so far every [`PROGRESS_EVERY`] items
+    /// and once at the end: a counter test per item, nothing more, on the hot path.
     fn insert_sorted<T>(
         &mut self,
         items: &[T],
         key_of: impl Fn(&T) -> &str,
         mut insert: impl FnMut(&mut Self, &str, &T, i64) -> Result<bool, LedgerError>,
+        progress: &mut dyn FnMut(u64),
     ) -> Result<Vec<bool>, LedgerError> {
         if items.iter().any(|k| key_of(k).is_empty()) {
             return Err(LedgerError::EmptyKey);
@@ -651,7 +668,15 @@ impl BatchWriter<'_> {
         let mut flags = vec![false; items.len()];
         let mut result = Ok(());
         let mut start = 0;
+        let mut until_tick = PROGRESS_EVERY;
+        let mut offered = 0u64;
         for (&(_, i), &end) in order.iter().zip(&ends) {
+            until_tick -= 1;
+            if until_tick == 0 {
+                until_tick = PROGRESS_EVERY;
+                progress(offered);
+            }
+            offered += 1;
             let key = sorted.get(start..end).unwrap_or_default();
             start = end;
             let seq = base + i64::try_from(i).unwrap_or(i64::MAX);
@@ -673,6 +698,7 @@ impl BatchWriter<'_> {
         self.ends = ends;
         result?;
         self.next_seq = base + i64::try_from(items.len()).unwrap_or(i64::MAX);
+        progress(offered);
         Ok(flags)
     }
 

@@ -220,16 +220,34 @@ impl Imports<'_> {
         rows: &[ImportRow],
         report: impl FnOnce(Option<BatchId>, &[RowOutcome]) -> Value,
     ) -> Result<(Option<BatchId>, Vec<RowOutcome>), LedgerError> {
+        self.write_with_progress(w, rows, &mut |_| {}, report)
+    }
+
+    /// [`Imports::write`], telling `progress` how many of `rows` have been written so far:
+    /// every few thousand rows while the keys go in (the bulk of the time), and
+    /// `rows.len()` once they all have, before the commit.
+    ///
+    /// # Errors
+    /// As [`Imports::write`].
+    pub fn write_with_progress(
+        &self,
+        w: &ImportWrite<'_>,
+        rows: &[ImportRow],
+        progress: &mut dyn FnMut(u64),
+        report: impl FnOnce(Option<BatchId>, &[RowOutcome]) -> Value,
+    ) -> Result<(Option<BatchId>, Vec<RowOutcome>), LedgerError> {
         // A dry run rolls back: writing it once instead of twice would save nothing.
         let bulk = if w.dry_run { 0 } else { rows.len() };
-        self.ledger
-            .bulk_journal(bulk, |ledger| ledger.imports().write_in(w, rows, report))
+        self.ledger.bulk_journal(bulk, |ledger| {
+            ledger.imports().write_in(w, rows, progress, report)
+        })
     }
 
     fn write_in(
         &self,
         w: &ImportWrite<'_>,
         rows: &[ImportRow],
+        progress: &mut dyn FnMut(u64),
         report: impl FnOnce(Option<BatchId>, &[RowOutcome]) -> Value,
     ) -> Result<(Option<BatchId>, Vec<RowOutcome>), LedgerError> {
         let params = serde_json::json!({
@@ -257,7 +275,7 @@ impl Imports<'_> {
                 loose: loose.as_deref(),
             })
             .collect();
-        let fresh = writer.insert_keys_with_terms(&new_rows)?;
+        let fresh = writer.insert_keys_with_terms(&new_rows, progress)?;
         drop(new_rows);
         drop(loose);
         for shape in &shapes {
