@@ -17,23 +17,20 @@ use ed25519_dalek::SigningKey;
 use serde_json::Value;
 
 mod common;
-use common::{airseal, ok, stderr};
+use common::{airseal, init_vendor, ok, stderr};
 
 /// A vendor folder with a signing key, product `photo-pro` (2 seats per key, 1
 /// deactivation) and `n` keys; returns the folder and the keys.
 fn vendor(n: usize) -> (tempfile::TempDir, Vec<String>) {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    ok(&airseal(d, &["init", "--vendor-id", "acme"]));
-    // `init` also creates the signing key (keys/signing.key, with $AIRSEAL_PASSPHRASE).
-    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
-    cfg.push_str(
+    init_vendor(
+        d,
         "\n[products.photo-pro]\nactivation_template = \"pro\"\ntrial_template = \"trial\"\n\
          [products.photo-pro.templates.pro]\nkind = \"subscription\"\ndays = 365\n\
          max_activations = 2\nmax_deactivations = 1\n\
          [products.photo-pro.templates.trial]\ndays = 14\n",
     );
-    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
     let count = n.to_string();
     ok(&airseal(
         d,

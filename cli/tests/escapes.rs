@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{airseal, ok, stderr};
+use common::{airseal, init_vendor, ok, stderr};
 use serde_json::Value;
 
 /// Writes the vendor's clipboard (OSC 52), then clears the screen.
@@ -25,10 +25,7 @@ fn assert_clean(what: &str, bytes: &[u8]) {
 }
 
 fn setup(d: &Path) {
-    ok(&airseal(d, &["init", "--vendor-id", "acme"]));
-    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
-    cfg.push_str("\n[products.photo-pro]\n");
-    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
+    init_vendor(d, "\n[products.photo-pro]\n");
     let meta = format!("note={EVIL_META}");
     ok(&airseal(
         d,

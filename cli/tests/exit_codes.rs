@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Output;
 
 mod common;
-use common::{airseal, ok, stderr};
+use common::{airseal, init_vendor, ok, stderr};
 
 /// Asserts `o` exited with `code`; its standard error, for further checks.
 #[track_caller]
@@ -35,14 +35,12 @@ impl Vendor {
     fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path();
-        ok(&airseal(d, &["init", "--vendor-id", "acme"]));
-        let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
-        cfg.push_str(
+        init_vendor(
+            d,
             "\n[products.photo-pro]\nactivation_template = \"pro\"\n\
              [products.photo-pro.templates.pro]\nkind = \"subscription\"\ndays = 365\n\
              max_activations = 2\n",
         );
-        std::fs::write(d.join("airseal.toml"), cfg).unwrap();
         ok(&airseal(
             d,
             &[

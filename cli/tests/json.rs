@@ -7,19 +7,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{airseal, ok, stderr};
+use common::{MACHINE_A, airseal, init_vendor, ok, stderr};
 use serde_json::Value;
-
-/// A simulated machine, so the test never depends on the host.
-const MACHINE: [&str; 7] = [
-    "--data-dir",
-    "machine-a",
-    "--no-system-components",
-    "--component",
-    "machine-id=a1",
-    "--component",
-    "root-disk=disk-a",
-];
 
 /// Runs `airseal ARGS` (which must succeed) and parses its whole standard output as one
 /// JSON document.
@@ -37,7 +26,7 @@ fn json(d: &Path, args: &[&str]) -> Value {
 
 fn on_machine<'a>(args: &[&'a str]) -> Vec<&'a str> {
     let mut all = args.to_vec();
-    all.extend(MACHINE);
+    all.extend(MACHINE_A);
     all
 }
 
@@ -45,14 +34,12 @@ fn on_machine<'a>(args: &[&'a str]) -> Vec<&'a str> {
 fn every_command_that_prints_a_result_prints_json() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    ok(&airseal(d, &["init", "--vendor-id", "acme"]));
-    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
-    cfg.push_str(
+    init_vendor(
+        d,
         "\n[products.photo-pro]\nactivation_template = \"pro\"\n\
          [products.photo-pro.templates.pro]\nkind = \"subscription\"\ndays = 365\n\
          max_activations = 2\n",
     );
-    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
 
     let k = json(d, &["keygen", "--out", "other-keys", "--json"]);
     assert_eq!(k["key_id"].as_str().unwrap().len(), 16, "{k}");

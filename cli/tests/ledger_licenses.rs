@@ -11,7 +11,7 @@ use std::process::Output;
 use serde_json::Value;
 
 mod common;
-use common::{airseal, exits, ok};
+use common::{airseal, exits, init_vendor, ok};
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -54,15 +54,13 @@ fn on_machine(dir: &Path, args: &[&str]) -> Output {
 fn issue_batch_and_activation_licenses_are_listed_with_their_sources() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    ok(&airseal(d, &["init", "--vendor-id", "acme"]));
-    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
-    cfg.push_str(
+    init_vendor(
+        d,
         "\n[products.photo-pro]\nactivation_template = \"pro\"\n\
          [products.photo-pro.templates.pro]\nkind = \"subscription\"\ndays = 365\n\
          max_activations = 1\n\
          [products.photo-pro.templates.imported]\nkind = \"subscription\"\ngrace_days = 7\n",
     );
-    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
     ok(&airseal(
         d,
         &[

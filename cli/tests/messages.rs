@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{airseal, ok, stderr};
+use common::{airseal, init_vendor, ok, stderr};
 use serde_json::Value;
 
 #[test]
@@ -83,10 +83,7 @@ fn expiry_and_not_yet_valid_read_as_dates() {
 fn no_progress_bar_into_a_pipe() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    ok(&airseal(d, &["init", "--vendor-id", "acme"]));
-    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
-    cfg.push_str("\n[products.p]\n");
-    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
+    init_vendor(d, "\n[products.p]\n");
     let o = airseal(
         d,
         &[
@@ -114,10 +111,7 @@ fn no_progress_bar_into_a_pipe() {
 fn revoke_says_what_it_revoked_in_words_not_rust() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    ok(&airseal(d, &["init", "--vendor-id", "acme"]));
-    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
-    cfg.push_str("\n[products.photo-pro]\n");
-    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
+    init_vendor(d, "\n[products.photo-pro]\n");
     let said = |args: &[&str]| {
         let o = airseal(d, args);
         ok(&o);
@@ -153,10 +147,7 @@ fn no_import_progress_into_a_pipe() {
     // rows): into a pipe none of it is drawn, with or without --json.
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    ok(&airseal(d, &["init", "--vendor-id", "acme"]));
-    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
-    cfg.push_str("\n[products.p]\n");
-    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
+    init_vendor(d, "\n[products.p]\n");
     let mut csv = String::from("key,email\n");
     for i in 0..20_000 {
         csv.push_str(&format!("KEY-{i:08},user{i}@example.com\n"));

@@ -10,18 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{PASSPHRASE, airseal, ok};
-
-/// A simulated machine, so the tests never depend on the host.
-const MACHINE: [&str; 7] = [
-    "--data-dir",
-    "machine-a",
-    "--no-system-components",
-    "--component",
-    "machine-id=a1",
-    "--component",
-    "root-disk=disk-a",
-];
+use common::{MACHINE_A, PASSPHRASE, airseal, init_vendor, ok};
 
 /// Runs `airseal ARGS` with standard output a pipe whose reader reads `lines` lines (0:
 /// none) and then goes away; returns the exit code and standard error.
@@ -68,14 +57,12 @@ fn assert_quiet(what: &str, (code, stderr): (Option<i32>, String)) {
 
 /// A vendor folder with product photo-pro and `n` keys (in k.csv); returns the first key.
 fn vendor(d: &Path, n: usize) -> String {
-    ok(&airseal(d, &["init", "--vendor-id", "acme"]));
-    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
-    cfg.push_str(
+    init_vendor(
+        d,
         "\n[products.photo-pro]\nactivation_template = \"pro\"\n\
          [products.photo-pro.templates.pro]\nkind = \"subscription\"\ndays = 365\n\
          max_activations = 2\n",
     );
-    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
     let count = n.to_string();
     ok(&airseal(
         d,
@@ -155,7 +142,7 @@ fn install_cut_short_still_installs_and_exits_zero() {
         "--out",
         "a.req",
     ];
-    request.extend(MACHINE);
+    request.extend(MACHINE_A);
     ok(&airseal(d, &request));
     ok(&airseal(d, &["activate", "a.req", "--out", "a.resp"]));
     let install = [
@@ -176,7 +163,7 @@ fn install_cut_short_still_installs_and_exits_zero() {
         "--product",
         "photo-pro",
     ];
-    verify.extend(MACHINE);
+    verify.extend(MACHINE_A);
     ok(&airseal(d, &verify));
 }
 

@@ -8,7 +8,7 @@
 use airseal_core::armor::{QR_PREFIX, dearmor};
 
 mod common;
-use common::{airseal, ok};
+use common::{airseal, init_vendor, ok};
 
 /// The one `AIRSEAL:` line printed under a terminal QR code.
 fn qr_line(stdout: &str) -> String {
@@ -30,14 +30,12 @@ fn e_mailed(text: &str) -> String {
 fn vendor() -> (tempfile::TempDir, String) {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    ok(&airseal(d, &["init", "--vendor-id", "acme"]));
-    let mut cfg = std::fs::read_to_string(d.join("airseal.toml")).unwrap();
-    cfg.push_str(
+    init_vendor(
+        d,
         "\n[products.photo-pro]\nactivation_template = \"pro\"\n\
          [products.photo-pro.templates.pro]\nkind = \"subscription\"\ndays = 365\n\
          max_activations = 2\nmax_deactivations = 1\n",
     );
-    std::fs::write(d.join("airseal.toml"), cfg).unwrap();
     ok(&airseal(
         d,
         &[

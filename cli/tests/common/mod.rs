@@ -22,6 +22,27 @@ pub fn airseal(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `airseal init` in `dir` (vendor id `acme`, its signing key under [`PASSPHRASE`]), then
+/// `products` (TOML tables) appended to its `airseal.toml`.
+pub fn init_vendor(dir: &Path, products: &str) {
+    ok(&airseal(dir, &["init", "--vendor-id", "acme"]));
+    let config = dir.join("airseal.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(products);
+    std::fs::write(&config, text).unwrap();
+}
+
+/// A simulated machine's data folder and components, so a test never depends on the host.
+pub const MACHINE_A: [&str; 7] = [
+    "--data-dir",
+    "machine-a",
+    "--no-system-components",
+    "--component",
+    "machine-id=a1",
+    "--component",
+    "root-disk=disk-a",
+];
+
 /// Asserts the command succeeded; its standard output.
 #[track_caller]
 pub fn ok(o: &Output) -> String {
