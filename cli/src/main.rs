@@ -112,9 +112,11 @@ fn main() -> ExitCode {
         Command::Revocations(a) => cmd::revoke::revocations(&a),
         Command::Demo(a) => cmd::demo::run(&a),
         Command::Completions { shell } => {
-            let mut out = std::io::BufWriter::new(term::Out);
-            clap_complete::generate(shell, &mut Cli::command(), "airseal", &mut out);
-            drop(out);
+            // Into memory first: clap_complete panics when its writer fails (a closed pipe,
+            // a full disk); the one stdout writer then handles those like every command.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "airseal", &mut script);
+            term::out_bytes(&script);
             Ok(ExitCode::SUCCESS)
         }
         Command::Man { out, force } => man_pages(&out, force),
@@ -152,6 +154,12 @@ fn man_pages(dir: &std::path::Path, force: bool) -> Result<ExitCode, error::CliE
     cmd.build();
     let mut all = Vec::new();
     pages(&cmd, &mut all).map_err(|e| error::CliError::io(dir, e))?;
+    if dir.exists() && !dir.is_dir() {
+        return Err(error::CliError::io(
+            dir,
+            std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a folder"),
+        ));
+    }
     std::fs::create_dir_all(dir).map_err(|e| error::CliError::io(dir, e))?;
     if !force {
         // All or nothing: check every name before writing any.

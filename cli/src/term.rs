@@ -255,6 +255,12 @@ pub fn install_panic_hook() {
     }));
 }
 
+/// `n` and the word for it, singular or plural: "1 license", "2 licenses".
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

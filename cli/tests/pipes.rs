@@ -246,3 +246,13 @@ fn a_panic_prints_one_line_and_exits_70() {
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+#[test]
+fn completions_cut_short_exit_zero() {
+    // clap_complete panics when its writer fails; the script goes through the one stdout
+    // writer instead, so `| head -1` is as quiet as for every other command.
+    let tmp = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        assert_quiet(shell, cut_short(tmp.path(), &["completions", shell], 1));
+    }
+}

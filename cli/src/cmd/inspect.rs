@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use airseal_core::cose::{EnvelopeError, parse_sign1};
+use airseal_core::cose::{EnvelopeError, ObjectType, parse_sign1};
 use airseal_core::json::claims_to_json;
 use airseal_core::{LicenseClaims, Limit, MetaValue, armor};
 use airseal_vendor::time::format_time;
@@ -36,6 +36,15 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
         EnvelopeError::Malformed(d) => fail(format!("malformed: {d}")),
         other => fail(other.to_string()),
     })?;
+    // Licenses and activation responses carry license claims; anything else (a request, a
+    // proof, a revocation list) would only fail to decode as one: say what it is instead.
+    let typ = sign1.header.typ;
+    if typ != ObjectType::License.typ() && typ != ObjectType::ActivationResponse.typ() {
+        return Err(CliError::from(airseal_verify::Error::WrongType {
+            found: typ.to_string(),
+        })
+        .at(&args.file));
+    }
     let claims = LicenseClaims::of_sign1(&sign1);
     if args.json {
         let mut j = json!({

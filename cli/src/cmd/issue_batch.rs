@@ -71,6 +71,7 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
     if args.json {
         crate::term::out_json(&serde_json::json!({
             "import_batch": batch,
+            "product": report.product,
             "issued": report.issued,
             "skipped": report.skipped.len(),
             "out_dir": report.out_dir.display().to_string(),
@@ -80,8 +81,8 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
         }));
     }
     errln!(
-        "issued {} licenses for import batch {batch} in {secs:.2} s ({:.0}/s, key {}) → {}",
-        report.issued,
+        "issued {} for import batch {batch} in {secs:.2} s ({:.0}/s, key {}) → {}",
+        crate::term::count(report.issued, "license", "licenses"),
         if secs > 0.0 {
             report.issued as f64 / secs
         } else {

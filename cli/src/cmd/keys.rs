@@ -259,15 +259,21 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
     }
     if !a.quiet {
         errln!(
-            "batch {}: {} {} keys for {} in {:.2}s → {}{}",
+            "batch {}: {} for {} in {:.2}s → {}{}",
             report.batch,
-            report.keys,
-            a.kind.as_str(),
+            crate::term::count(
+                report.keys,
+                &format!("{} key", a.kind.as_str()),
+                &format!("{} keys", a.kind.as_str())
+            ),
             a.product,
             started.elapsed().as_secs_f64(),
             a.out.display(),
             if report.collisions > 0 {
-                format!(" ({} collisions regenerated)", report.collisions)
+                format!(
+                    " ({} regenerated)",
+                    crate::term::count(report.collisions, "collision", "collisions")
+                )
             } else {
                 String::new()
             }

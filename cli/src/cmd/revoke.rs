@@ -56,7 +56,7 @@ pub struct RevocationsArgs {
 pub enum RevocationsCommand {
     /// Sign the next revocation list (every revocation so far, a higher sequence number).
     Export {
-        /// Where to write it (armored text).
+        /// Where to write it (armored text); - for standard output.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// Replace an existing file.
@@ -79,8 +79,10 @@ pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
             before: parse_time("--issued-before", d, EndOfDay::No)?,
         },
         _ => {
-            return Err(CliError::msg(
-                "say what to revoke: --license ID, --key KEY, or --product P --issued-before DATE",
+            return Err(CliError::Message(
+                "say what to revoke: --license ID, --key KEY, or --product P --issued-before DATE"
+                    .into(),
+                2,
             ));
         }
     };
@@ -123,7 +125,14 @@ pub fn revocations(args: &RevocationsArgs) -> Result<ExitCode, CliError> {
         json,
         passphrase,
     } = &args.command;
-    if out.exists() && !force {
+    let to_stdout = out.as_os_str() == "-";
+    if to_stdout && *json {
+        return Err(CliError::Message(
+            "--json prints the result on standard output: write the list with --out FILE".into(),
+            2,
+        ));
+    }
+    if !to_stdout && out.exists() && !force {
         return Err(CliError::msg(format!(
             "{} already exists; pass --force to replace it",
             out.display()
@@ -134,11 +143,12 @@ pub fn revocations(args: &RevocationsArgs) -> Result<ExitCode, CliError> {
     let mut ledger = vendor.open_ledger()?;
     let (list, bytes) =
         airseal_vendor::revoke::export(&mut ledger, &issuer, chrono::Utc::now().timestamp())?;
-    crate::io::write_output(
-        out,
-        armor(ObjectType::RevocationList.armor_label(), &bytes).as_bytes(),
-        *force,
-    )?;
+    let text = armor(ObjectType::RevocationList.armor_label(), &bytes);
+    if to_stdout {
+        crate::term::out_bytes(text.as_bytes());
+    } else {
+        crate::io::write_output(out, text.as_bytes(), *force)?;
+    }
     if *json {
         crate::term::out_json(&serde_json::json!({
             "seq": list.seq,
@@ -150,11 +160,19 @@ pub fn revocations(args: &RevocationsArgs) -> Result<ExitCode, CliError> {
         }));
     }
     errln!(
-        "revocation list #{}: {} licenses, {} keys, {} minimum issue times → {}",
+        "revocation list #{}: {}, {}, {} → {}",
         list.seq,
-        list.licenses.len(),
-        list.product_keys.len(),
-        list.min_issued_at.len(),
+        crate::term::count(list.licenses.len() as u64, "license", "licenses"),
+        crate::term::count(
+            list.product_keys.len() as u64,
+            "product key",
+            "product keys"
+        ),
+        crate::term::count(
+            list.min_issued_at.len() as u64,
+            "minimum issue time",
+            "minimum issue times"
+        ),
         out.display()
     );
     Ok(ExitCode::SUCCESS)

@@ -83,6 +83,18 @@ impl ObjectType {
         }
     }
 
+    /// What people call it, for messages: "license", "activation request"…
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectType::License => "license",
+            ObjectType::ActivationResponse => "activation response",
+            ObjectType::ActivationRequest => "activation request",
+            ObjectType::DeactivationProof => "deactivation proof",
+            ObjectType::RevocationList => "revocation list",
+            ObjectType::SignedKey => "signed product key",
+        }
+    }
+
     /// The object type with this `typ` value, if any.
     pub fn from_typ(typ: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.typ() == typ)

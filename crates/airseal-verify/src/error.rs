@@ -189,9 +189,18 @@ impl fmt::Display for Error {
                     "unsupported signature algorithm {alg} (expected EdDSA -8 or Ed25519 -19)"
                 )
             }
-            Error::WrongType { found } => {
-                write!(f, "wrong type: the signed object's type is {found:?}, not the kind this step reads")
-            }
+            Error::WrongType { found } => match airseal_core::ObjectType::from_typ(found) {
+                Some(t) => write!(
+                    f,
+                    "wrong type: this is {} {}, not the kind of object this step reads",
+                    if t.name().starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" },
+                    t.name()
+                ),
+                None => write!(
+                    f,
+                    "wrong type: the signed object's type is {found:?}, which this version does not know"
+                ),
+            },
             Error::UnknownKeyId { kid } => {
                 write!(
                     f,

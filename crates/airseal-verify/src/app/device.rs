@@ -475,7 +475,9 @@ impl Device {
     /// changes nothing.
     ///
     /// # Errors
-    /// [`DeviceError::Verify`] with [`Error::WrongRequest`] when no request is pending or the
+    /// [`DeviceError::Verify`] with [`Error::WrongType`] for a signed object that is neither
+    /// a response nor a license (a request, a revocation list…), [`Error::WrongRequest`] when
+    /// no request is pending or the
     /// nonce is another request's (replayed or mixed up), [`Error::WrongDevice`] when it is
     /// bound to another device key, or any verification failure ([`Error::BadSignature`],
     /// [`Error::WrongMachine`]…); [`DeviceError::Corrupt`] / [`DeviceError::Io`] for the
@@ -486,13 +488,24 @@ impl Device {
         trust: &TrustStore,
         now: UnixTime,
     ) -> Result<License, DeviceError> {
+        // What the file is, first: a request or a revocation list handed to `install` is
+        // the wrong kind of file, whatever is pending here.
+        let raw = armor::dearmor(response).map_err(Error::Malformed)?;
+        if let Ok(sign1) = cose::parse_sign1(&raw) {
+            let typ = sign1.header.typ;
+            if typ != ObjectType::ActivationResponse.typ() && typ != ObjectType::License.typ() {
+                return Err(Error::WrongType {
+                    found: typ.to_string(),
+                }
+                .into());
+            }
+        }
         let Some(pending) = self.pending_request()? else {
             return Err(Error::WrongRequest {
                 reason: "no activation request is pending on this machine",
             }
             .into());
         };
-        let raw = armor::dearmor(response).map_err(Error::Malformed)?;
         let license = check_response(trust, &raw, &pending.request, now)?;
         // License first, then the pending request: a crash in between leaves a pending
         // request that the installed response still answers, so installing again is safe.
