@@ -1,6 +1,6 @@
 //! Revocations (`SPEC.md` §13) and the revocation lists exported from them.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::audit::audit_in;
 use super::connection::write_tx;
@@ -53,6 +53,20 @@ impl Revocations<'_> {
                 ("min_issued_at", Some(product.clone()), before.to_string())
             }
         };
+        // `IS`, not the UNIQUE constraint: `product` is NULL for licenses and keys, and NULLs
+        // never collide, so `INSERT OR IGNORE` alone recorded the same revocation again.
+        let known = tx
+            .query_row(
+                "SELECT 1 FROM revocations WHERE kind = ?1 AND product IS ?2 AND value = ?3",
+                params![kind, product, value],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(db("looking up a revocation"))?
+            .is_some();
+        if known {
+            return Ok(false);
+        }
         if kind == "min_issued_at" {
             tx.execute(
                 "DELETE FROM revocations WHERE kind = 'min_issued_at' AND product = ?1",
