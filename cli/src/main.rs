@@ -124,16 +124,18 @@ fn main() -> ExitCode {
     term::flush();
     // A closed standard output is not an error: the command ran to its end and its own code
     // stands (0 for a listing cut short by `| head`). Any other failure to write it is.
-    let stdout_failed = term::stdout_error().map(|e| {
-        errln!("error: standard output: {e}");
-        ExitCode::from(error::IO)
-    });
-    match result {
-        Ok(code) => stdout_failed.unwrap_or(code),
-        Err(e) => {
+    // One message per failure: a command that failed because standard output did (a
+    // listing's rows, a full disk) says so itself.
+    match (result, term::stdout_error()) {
+        (Err(e), _) => {
             errln!("error: {e}");
             e.exit_code().into()
         }
+        (Ok(_), Some(e)) => {
+            errln!("error: standard output: {e}");
+            ExitCode::from(error::IO)
+        }
+        (Ok(code), None) => code,
     }
 }
 

@@ -330,7 +330,7 @@ impl Sink {
         match self {
             Sink::Stdout(mut w) => match w.flush() {
                 Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(WriteError::Io {
-                    path: PathBuf::from("-"),
+                    path: PathBuf::from("standard output"),
                     source: e,
                 }),
                 _ => Ok(()),

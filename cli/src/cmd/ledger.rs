@@ -325,7 +325,10 @@ impl<'a> Emitter<'a> {
             Some(path) => Sink::file(path, output.force).map_err(crate::io::write_failed)?,
             None => Sink::stdout(),
         };
-        let shown = output.out.clone().unwrap_or_else(|| PathBuf::from("-"));
+        let shown = output
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("standard output"));
         let terminal = sink.is_terminal();
         let mut e = Emitter {
             output,
