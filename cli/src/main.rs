@@ -128,7 +128,7 @@ fn main() -> ExitCode {
     // listing's rows, a full disk) says so itself.
     match (result, term::stdout_error()) {
         (Err(e), _) => {
-            errln!("error: {e}");
+            errln!("error: {}", term::clip(&e.to_string()));
             e.exit_code().into()
         }
         (Ok(_), Some(e)) => {

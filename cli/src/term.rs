@@ -184,6 +184,26 @@ pub fn field(s: &str) -> Cow<'_, str> {
     escape_where(s, is_unsafe)
 }
 
+/// The most of one error message printed: a message quoting a file's content (an import's
+/// 1 MB header line, say) is cut there, saying how much was left out.
+pub const MAX_MESSAGE: usize = 4096;
+
+/// `s`, cut to [`MAX_MESSAGE`] bytes (at a character boundary) with a note of the rest.
+pub fn clip(s: &str) -> Cow<'_, str> {
+    if s.len() <= MAX_MESSAGE {
+        return Cow::Borrowed(s);
+    }
+    let mut end = MAX_MESSAGE;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!(
+        "{}… ({} more bytes not shown)",
+        &s[..end],
+        s.len() - end
+    ))
+}
+
 /// Text of several lines made safe to print: as [`field`] but newline and tab kept.
 pub fn escape_keep_lines(s: &str) -> Cow<'_, str> {
     escape_where(s, |c| c != '\n' && c != '\t' && is_unsafe(c))
@@ -264,6 +284,18 @@ pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_messages_are_clipped_at_a_character_boundary() {
+        assert_eq!(clip("short"), "short");
+        let long = "é".repeat(MAX_MESSAGE);
+        let c = clip(&long);
+        assert!(c.len() < MAX_MESSAGE + 40, "{}", c.len());
+        assert!(c.ends_with(&format!(
+            "({} more bytes not shown)",
+            long.len() - MAX_MESSAGE
+        )));
+    }
 
     #[test]
     fn field_escapes_terminal_controls() {
