@@ -73,7 +73,7 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode, CliError> {
             "product": c.product,
             "data_dir": dir.display().to_string(),
             "key_id": license.key_id().to_string(),
-            "claims": airseal_vendor::json::claims_to_json(c),
+            "claims": airseal_core::json::claims_to_json(c),
         }));
         return Ok(ExitCode::SUCCESS);
     }

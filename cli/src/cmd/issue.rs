@@ -243,7 +243,7 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
                 "key_id": issuer.key_id().to_string(),
                 "bytes": bytes.len(),
                 "out": out_path.display().to_string(),
-                "claims": airseal_vendor::json::claims_to_json(&claims),
+                "claims": airseal_core::json::claims_to_json(&claims),
             }));
         }
         errln!(

@@ -11,7 +11,6 @@ pub mod csv;
 pub mod fuzzing;
 pub mod import;
 pub mod issue;
-pub mod json;
 pub mod keyfile;
 pub mod keys;
 pub mod ledger;

@@ -96,7 +96,7 @@ fn check_every_vector(precompute: bool) {
                 };
                 assert_eq!(status, want["status"].as_str().unwrap(), "{name}: status");
                 assert_eq!(
-                    airseal_vendor::json::claims_to_json(license.claims()),
+                    airseal_core::json::claims_to_json(license.claims()),
                     want["claims"],
                     "{name}: claims"
                 );
