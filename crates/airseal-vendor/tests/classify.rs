@@ -74,12 +74,26 @@ fn valid_typo_unknown_and_malformed_are_told_apart() {
         "{:?}",
         verdict(&fresh)
     );
-    // Not a key at all.
+    // Not a key at all, with or without a character no key has: read against the
+    // product's pattern, never mistaken for a damaged 136-symbol signed key.
+    for typed in ["HELLO", "ab!!", "KH5F4-MZHDY-K0HFG-SCB!"] {
+        assert!(
+            matches!(
+                verdict(typed),
+                KeyVerdict::Malformed {
+                    pattern: Some(_),
+                    ..
+                }
+            ),
+            "{typed}: {:?}",
+            verdict(typed)
+        );
+    }
+    // A signed key's length with a stray character is read as a signed key: that path
+    // needs the vendor's public key, which this folder lacks.
+    let signed_length = "A".repeat(airseal_core::signedkey::SYMBOLS - 1) + "!";
     assert!(matches!(
-        verdict("HELLO"),
-        KeyVerdict::Malformed {
-            pattern: Some(_),
-            ..
-        }
+        classify(&vendor, &ledger, None, &signed_length, now),
+        Err(airseal_vendor::keys::classify::ClassifyError::PublicKeyIo { .. })
     ));
 }

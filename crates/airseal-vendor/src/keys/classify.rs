@@ -12,7 +12,6 @@ use std::io;
 use std::path::PathBuf;
 
 use airseal_core::productkey::{DEFAULT_PATTERN, Pattern};
-use airseal_core::signedkey::SignedKeyError;
 use airseal_core::{KeyId, UnixTime};
 
 use airseal_core::productkey::DataKeyFields;
@@ -185,10 +184,13 @@ pub fn classify(
         Some(p) => vec![p.to_string()],
         None => vendor.config().products.keys().cloned().collect(),
     };
-    if !matches!(
-        airseal_core::signedkey::decode(typed),
-        Err(SignedKeyError::WrongLength { .. })
-    ) {
+    // A signed key by its length alone (136 symbols, separators aside): a short key with a
+    // stray character is a pattern key typed wrong, not a damaged signed key.
+    let symbols = typed
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' ' | '\t' | '\r' | '\n'))
+        .count();
+    if symbols == airseal_core::signedkey::SYMBOLS {
         return classify_signed(vendor, ledger, &products, typed, now);
     }
     // A key imported from another platform keeps its own spelling and may follow no
