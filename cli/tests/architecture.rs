@@ -5,25 +5,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod common;
 
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            sources(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
+use std::path::Path;
+
+use common::rust_files;
 
 /// Every non-comment line of the CLI's sources that contains one of `needles`, as
 /// `file:line: text`, outside `#[cfg(test)]` modules.
 fn offending_lines(dir: &str, needles: &[&str]) -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut files = Vec::new();
-    sources(&root, &mut files);
+    rust_files(&root, &mut files);
     files.sort();
     let mut found = Vec::new();
     for file in files {

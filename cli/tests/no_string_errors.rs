@@ -6,7 +6,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
+
+use common::rust_files;
 
 /// Messages that do hold an error's text, each for a reason: the error is not one of ours
 /// (an encoder's, a flag value's parse message) or is already a `CliError` whose code is
@@ -77,17 +81,6 @@ fn flattens_an_error(args: &str) -> bool {
     ]
     .iter()
     .any(|p| args.contains(p))
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 #[test]
