@@ -918,6 +918,14 @@ fn vendor_release_frees_a_lost_machine() {
             .release(r.activation.id, "again", NOW)
             .is_err()
     );
+    // An id the ledger never had is named as such, and changes nothing.
+    let before = snapshot(&v.ledger);
+    let e = v.ledger.seats().release(999, "lost", NOW).unwrap_err();
+    assert!(
+        matches!(e, LedgerError::UnknownActivation { id: 999 }),
+        "{e:?}"
+    );
+    assert_eq!(snapshot(&v.ledger), before);
     // The device's own proof is now refused: already given back.
     let e = v.deactivate(&a.proof(&r, 90)).unwrap_err();
     assert!(
