@@ -18,7 +18,8 @@ use airseal_vendor::keyfile::KeyFileError;
 use airseal_vendor::keys::GeneratorError;
 use airseal_vendor::keys::classify::ClassifyError;
 use airseal_vendor::keys::source::SourceError;
-use airseal_vendor::ledger::LedgerError;
+use airseal_vendor::ledger::{KeyStatus, LedgerError};
+use airseal_vendor::revoke::RevokeError;
 use airseal_vendor::template::TemplateError;
 use airseal_vendor::vendor_dir::{SearchOrigin, VENDOR_ENV, VendorDirError};
 use airseal_verify::app::device::DeviceError;
@@ -116,6 +117,8 @@ pub enum CliError {
     Template(TemplateError),
     /// An activation request or deactivation proof was refused.
     Activation(ActivationError),
+    /// A revocation (or its undo) was refused.
+    Revoke(RevokeError),
     /// A signed object failed verification.
     Verify(airseal_verify::Error),
     /// The app-side data folder failed.
@@ -190,6 +193,8 @@ impl CliError {
             CliError::Template(e) => template_code(e),
             CliError::Recorded(e) => match e {
                 RecordedError::NotRecorded { source, .. } => ledger_code(source),
+                RecordedError::KeyTypo { .. } => TYPO,
+                RecordedError::Classify(ClassifyError::Ledger(l)) => ledger_code(l),
                 _ => GENERAL,
             },
             CliError::Classify(e) => match e {
@@ -203,6 +208,10 @@ impl CliError {
                 ExportError::Template(t) => template_code(t),
                 ExportError::Ledger(l) => ledger_code(l),
                 ExportError::NotRecorded { source, .. } => ledger_code(source),
+                _ => GENERAL,
+            },
+            CliError::Revoke(e) => match e {
+                RevokeError::Ledger(l) => ledger_code(l),
                 _ => GENERAL,
             },
             CliError::Verify(e) => e.code(),
@@ -265,7 +274,32 @@ impl fmt::Display for CliError {
             CliError::Ledger(e) => e.fmt(f),
             CliError::Import(e) => import(e, f),
             CliError::Issue(e) => e.fmt(f),
-            CliError::Recorded(e) => e.fmt(f),
+            CliError::Recorded(e) => {
+                e.fmt(f)?;
+                match e {
+                    RecordedError::UnknownProduct { product } => write!(
+                        f,
+                        "; add a [products.{product}] table to it, or pass --no-ledger to sign \
+                         without the vendor folder's checks"
+                    ),
+                    RecordedError::KeyTypo { .. } => {
+                        f.write_str("; compare it with the key sent to the customer")
+                    }
+                    RecordedError::UnknownKey { .. } => f.write_str(
+                        "; check it with `airseal keys inspect KEY` (import or generate keys \
+                         first)",
+                    ),
+                    RecordedError::KeyNotActive {
+                        status: KeyStatus::Revoked,
+                        key,
+                        ..
+                    } => write!(
+                        f,
+                        "; `airseal revoke --undo --key {key}` takes the revocation back"
+                    ),
+                    _ => Ok(()),
+                }
+            }
             CliError::Generator(e) => {
                 e.fmt(f)?;
                 weak_pattern_remedy(matches!(e, GeneratorError::Pattern(TooWeak { .. })), f)
@@ -330,6 +364,7 @@ impl fmt::Display for CliError {
                     _ => Ok(()),
                 }
             }
+            CliError::Revoke(e) => revoke(e, f),
             // Failures that carry instants read as dates (time::verify_error).
             CliError::Verify(e) | CliError::Device(DeviceError::Verify(e)) => {
                 match crate::time::verify_error(e) {
@@ -373,6 +408,29 @@ fn vendor_dir(e: &VendorDirError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         }
         VendorDirError::AlreadyInitialized { .. } => {
             f.write_str("; pass --force to rewrite it (the ledger and keys are kept)")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Revocation refusals, with the flag or command that does what was meant.
+fn revoke(e: &RevokeError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fmt::Display::fmt(e, f)?;
+    match e {
+        RevokeError::UnknownLicense { .. } => f.write_str(
+            "; check the id with `airseal ledger licenses`, or pass --external if it was \
+             issued elsewhere",
+        ),
+        RevokeError::UnknownKey { .. } => {
+            f.write_str("; check it with `airseal keys inspect KEY` or `airseal ledger keys`")
+        }
+        RevokeError::CutoffLowered { product, .. } => write!(
+            f,
+            "; to lower it on purpose, run `airseal revoke --undo --product {product} \
+             --issued-before DATE`"
+        ),
+        RevokeError::CutoffRaised { .. } => {
+            f.write_str("; raise a cutoff with `airseal revoke` (without --undo)")
         }
         _ => Ok(()),
     }
@@ -433,6 +491,7 @@ from_library!(
     GeneratorError => Generator,
     SourceError => Source,
     ActivationError => Activation,
+    RevokeError => Revoke,
     TemplateError => Template,
     ExportError => Export,
     ClassifyError => Classify,

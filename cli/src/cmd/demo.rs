@@ -408,6 +408,7 @@ fn demo_issue_args(keys: &Path, out: &Path, pass: &PassphraseArgs) -> issue::Iss
         out: Some(out.to_path_buf()),
         raw: false,
         force: false,
+        no_ledger: true,
         json: false,
         passphrase: pass.clone(),
         batch: Default::default(),

@@ -114,7 +114,10 @@ pub use licenses::{LicenseFilter, LicenseRecord, LicenseSource, Licenses, signed
 pub use lookup::{FoundKey, KeyMatch};
 pub use migrations::{DATA_STEP, MIGRATIONS, Migration, SCHEMA_VERSION};
 pub use products::{Product, Products};
-pub use revocations::{Revocation, Revocations};
+pub use revocations::{
+    KeyChange, ListContents, Revocation, Revocations, RevokeError, RevokeOutcome, RevokeReport,
+    RevokeTarget, UndoTarget,
+};
 pub use seats::{
     Activation, ActivationFilter, ActivationId, DeactivatedBy, IssuedResponse, SeatKey, SeatTx,
     Seats,

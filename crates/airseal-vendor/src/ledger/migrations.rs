@@ -45,10 +45,11 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_imports.sql"),
     migration!(6, "0006_licenses.sql"),
     migration!(7, "0007_terms_in_keys.sql"),
+    migration!(8, "0008_revocation_undo.sql"),
 ];
 
 /// The schema version this build writes: the number of the last migration.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// The line of a migration file at which its Rust data step runs.
 pub const DATA_STEP: &str = "-- airseal:data-step";
