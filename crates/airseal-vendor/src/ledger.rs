@@ -116,8 +116,8 @@ pub use migrations::{DATA_STEP, MIGRATIONS, Migration, SCHEMA_VERSION};
 pub use products::{Product, Products};
 pub use revocations::{Revocation, Revocations};
 pub use seats::{
-    Activation, ActivationFilter, ActivationId, DeactivatedBy, IssuedResponse, SeatKey, SeatTx,
-    Seats,
+    Activation, ActivationFilter, ActivationId, DeactivatedBy, IssuedResponse, SeatKey,
+    SeatRequest, SeatTx, Seats,
 };
 pub(crate) use terms::decode_terms;
 pub use terms::{KeyTerms, TermsRecord};
