@@ -50,6 +50,8 @@ EXIT CODES:
   24-26 clock guard: clock rolled back, stale revocation list, guard state
   27  bound to another device key (activated for another machine)
   28  activation response answers another request
+  29  released: this machine gave the license back (it does not come back)
+  30  stale update: not newer than the license already installed
   70  internal error: a bug in airseal (please report it)";
 
 /// General error: bad input, a refusal, a wrong passphrase.

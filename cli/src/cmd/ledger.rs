@@ -67,7 +67,8 @@ pub enum LedgerCommand {
         /// Only this product.
         #[arg(long, value_name = "ID")]
         product: Option<String>,
-        /// Only keys starting with this (separators and case ignored).
+        /// Only keys starting with this, as typed (an imported key's own spelling) or in
+        /// canonical form (separators and case ignored, for airseal's own keys).
         #[arg(long, value_name = "KEY")]
         key: Option<String>,
         /// Only keys whose (imported) licensee e-mail contains this.
@@ -423,7 +424,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             walked(ledger.keys().for_each(
                 &KeyFilter {
                     product: product.clone(),
-                    key_prefix: key.as_deref().map(airseal_vendor::keys::stored_form),
+                    key_prefix: key.clone(),
                     email: email.clone(),
                     status: *status,
                     limit: output.limit,

@@ -399,6 +399,42 @@ impl LicenseSpec {
         Ok(self.fixed_expiry()?.is_some_and(|at| at <= now))
     }
 
+    /// Checks a description the way issuing will read it, without a day to issue on: what
+    /// `airseal.toml` is checked with when it loads (`SPEC.md` §17.1), so a bad template is
+    /// refused before a key is generated for it, not when a customer activates. Every field
+    /// is read by [`LicenseSpec::to_claims`] itself (at the epoch, with a throwaway key), so
+    /// the two can never disagree; on top of that, a limit of `0` activations (no machine
+    /// could ever use the license) and a `machine_threshold` of 0 are refused. A fixed
+    /// `expires` in the past is not an error here: the template was valid once.
+    ///
+    /// # Errors
+    /// [`IssueError::InvalidField`] naming the template key.
+    pub fn check(&self) -> Result<(), IssueError> {
+        if self.max_activations == Some(LimitSpec::Count(0)) {
+            return Err(field_error(
+                "max_activations",
+                "0 lets no machine activate: give at least 1, or \"unlimited\"",
+            ));
+        }
+        if self.days == Some(0) {
+            return Err(field_error(
+                "days",
+                "0 days would end every license as it is issued: give at least 1, or leave \
+                 days out for no expiry",
+            ));
+        }
+        if self.machine_threshold == Some(0) {
+            return Err(field_error(
+                "machine_threshold",
+                "0 would bind the license to no machine: give at least 1",
+            ));
+        }
+        let mut spec = self.clone();
+        spec.product.get_or_insert_with(|| "check".to_string());
+        let issuer = Issuer::new(SigningKey::from_bytes(&[1; 32]));
+        spec.to_claims(&issuer, 0, &mut rand::rng()).map(|_| ())
+    }
+
     /// Turns the description into claims issued at `now`, with fresh random ids.
     ///
     /// # Errors

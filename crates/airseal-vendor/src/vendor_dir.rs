@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use airseal_core::productkey::Pattern;
 use serde::{Deserialize, Serialize};
 
-use crate::issue::LicenseSpec;
+use crate::issue::{IssueError, LicenseSpec};
 use crate::ledger::{Ledger, LedgerError};
 
 /// The configuration file whose presence makes a folder a vendor folder.
@@ -78,17 +78,9 @@ pub enum VendorDirError {
         /// What is wrong.
         message: String,
     },
-    /// A license template in `airseal.toml` is not a valid license description.
-    InvalidTemplate {
-        /// The configuration file.
-        path: PathBuf,
-        /// The product it belongs to.
-        product: String,
-        /// The template's name.
-        template: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// A license template in `airseal.toml` is not a valid license description (boxed: it
+    /// carries the most, and every error of the vendor folder pays for the largest).
+    InvalidTemplate(Box<TemplateFault>),
     /// The product or template is not in `airseal.toml`.
     UnknownTemplate {
         /// The product asked for.
@@ -110,6 +102,41 @@ pub enum VendorDirError {
     },
     /// The ledger could not be created or opened.
     Ledger(LedgerError),
+}
+
+/// What is wrong with a template of `airseal.toml`, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateFault {
+    /// The configuration file.
+    pub path: PathBuf,
+    /// The line of the field at fault (or of the template), when it could be located.
+    pub line: Option<u32>,
+    /// The product it belongs to.
+    pub product: String,
+    /// The template's name.
+    pub template: String,
+    /// The template key at fault (`expires`, `features`, …), when known.
+    pub field: Option<&'static str>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for TemplateFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        write!(
+            f,
+            ": template products.{}.templates.{}",
+            self.product, self.template
+        )?;
+        if let Some(field) = self.field {
+            write!(f, ", field {field}")?;
+        }
+        write!(f, ": {}", self.message.trim_end())
+    }
 }
 
 impl fmt::Display for VendorDirError {
@@ -142,17 +169,7 @@ impl fmt::Display for VendorDirError {
             Self::InvalidConfig { path, key, message } => {
                 write!(f, "{}: {key}: {message}", path.display())
             }
-            Self::InvalidTemplate {
-                path,
-                product,
-                template,
-                message,
-            } => write!(
-                f,
-                "{}: template products.{product}.templates.{template}: {}",
-                path.display(),
-                message.trim_end()
-            ),
+            Self::InvalidTemplate(fault) => fault.fmt(f),
             Self::UnknownTemplate { product, template } => write!(
                 f,
                 "no template {template:?} for product {product:?} in {CONFIG_FILE}"
@@ -236,7 +253,16 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        config.check(path)?;
+        config.check(path).map_err(|e| match e {
+            VendorDirError::InvalidTemplate(mut fault) => {
+                if fault.line.is_none() {
+                    fault.line = template_line(text, &fault.product, &fault.template, fault.field);
+                }
+                VendorDirError::InvalidTemplate(fault)
+            }
+            other => other,
+        })?;
+
         Ok(config)
     }
 
@@ -284,19 +310,32 @@ impl Config {
                 }
             }
             for name in product.templates.keys() {
-                self.template_spec(id, name).map_err(|e| match e {
-                    VendorDirError::InvalidTemplate {
-                        product,
-                        template,
-                        message,
-                        ..
-                    } => VendorDirError::InvalidTemplate {
-                        path: path.to_path_buf(),
-                        product,
-                        template,
-                        message,
-                    },
+                let spec = self.template_spec(id, name).map_err(|e| match e {
+                    VendorDirError::InvalidTemplate(mut fault) => {
+                        fault.path = path.to_path_buf();
+                        VendorDirError::InvalidTemplate(fault)
+                    }
                     other => other,
+                })?;
+
+                // Every field read now as issuing will read it: a template that could never
+                // make a license is refused when the file loads, by every command, not when
+                // a customer activates (`SPEC.md` §17.1).
+                spec.check().map_err(|e| {
+                    let (field, message) = match e {
+                        IssueError::InvalidField { field, message } => {
+                            (Some(template_key(field)), message)
+                        }
+                        IssueError::InvalidClaims(why) => (None, why.to_string()),
+                    };
+                    VendorDirError::InvalidTemplate(Box::new(TemplateFault {
+                        path: path.to_path_buf(),
+                        line: None,
+                        product: id.clone(),
+                        template: name.clone(),
+                        field,
+                        message,
+                    }))
                 })?;
             }
         }
@@ -319,11 +358,15 @@ impl Config {
                 template: name.to_string(),
             })?;
         // The path is the file name only; `Config::load` reports the full path.
-        let invalid = |message: String| VendorDirError::InvalidTemplate {
-            path: PathBuf::from(CONFIG_FILE),
-            product: product.to_string(),
-            template: name.to_string(),
-            message,
+        let invalid = |message: String| {
+            VendorDirError::InvalidTemplate(Box::new(TemplateFault {
+                path: PathBuf::from(CONFIG_FILE),
+                line: None,
+                product: product.to_string(),
+                template: name.to_string(),
+                field: None,
+                message,
+            }))
         };
         // Through `toml`, so the template is read exactly as `--template FILE` would be.
         let mut spec: LicenseSpec = toml::Value::Table(table.clone())
@@ -343,6 +386,37 @@ impl Config {
         }
         Ok(spec)
     }
+}
+
+/// The template key an [`IssueError::InvalidField`] names (issuing names some fields as
+/// their flags are spelt: `not-before`, `feature`).
+fn template_key(field: &'static str) -> &'static str {
+    match field {
+        "feature" => "features",
+        "not-before" => "not_before",
+        "maintenance-until" => "maintenance_until",
+        "licensee-email" => "licensee_email",
+        other => other,
+    }
+}
+
+/// The line of `products.<product>.templates.<template>.<field>` in the text of
+/// `airseal.toml` (or of the template itself, without a field or when the field has no
+/// place of its own), from the spans of the TOML parser: however the file spells the keys
+/// (quoted, dotted, inline tables), the line is where the value is.
+fn template_line(text: &str, product: &str, template: &str, field: Option<&str>) -> Option<u32> {
+    let doc = toml_edit::Document::parse(text).ok()?;
+    let table = doc
+        .get("products")
+        .and_then(|p| p.get(product))
+        .and_then(|p| p.get("templates"))
+        .and_then(|t| t.get(template))?;
+    let span = field
+        .and_then(|f| table.get(f))
+        .and_then(toml_edit::Item::span)
+        .or_else(|| table.span())?;
+    let before = text.get(..span.start)?;
+    u32::try_from(before.matches('\n').count() + 1).ok()
 }
 
 /// Finds the vendor folder: `explicit` (the `--vendor` flag) if given, else `env` (the
@@ -638,10 +712,8 @@ mod tests {
     fn bad_template_is_reported_with_product_and_name() {
         let text = "vendor = \"acme\"\n[products.p.templates.t]\ndays = \"soon\"\n";
         let e = Config::parse(text, Path::new("airseal.toml")).unwrap_err();
-        assert!(
-            matches!(&e, VendorDirError::InvalidTemplate { product, template, .. }
-            if product == "p" && template == "t")
-        );
+        assert!(matches!(&e, VendorDirError::InvalidTemplate(t)
+            if t.product == "p" && t.template == "t"));
         assert!(e.to_string().contains("products.p.templates.t"), "{e}");
 
         let text = "vendor = \"acme\"\n[products.p.templates.t]\nfeaturez = []\n";
@@ -665,6 +737,48 @@ mod tests {
 
         let e = Config::parse("vendor = \"\"\n", Path::new("c.toml")).unwrap_err();
         assert!(matches!(e, VendorDirError::InvalidConfig { .. }), "{e}");
+    }
+
+    #[test]
+    fn templates_that_could_never_make_a_license_are_refused_at_load_with_their_line() {
+        let cases = [
+            ("expires = \"31/12/2027\"", "expires", "not a date"),
+            (
+                "features = [\"F1\", \"x=notadate\"]",
+                "features",
+                "not a date",
+            ),
+            ("max_activations = 0", "max_activations", "no machine"),
+            ("machine_threshold = 0", "machine_threshold", "no machine"),
+            ("kind = \"forever\"", "kind", "expected perpetual"),
+            ("days = 30\nexpires = \"2030-01-01\"", "expires", "not both"),
+            ("days = 0", "days", "0 days"),
+        ];
+        for (body, field, says) in cases {
+            let text = format!(
+                "vendor = \"acme\"\n# a comment\n\n[products.p]\n[products.p.templates.t]\n\
+                 licensee_name = \"x\"\n{body}\n"
+            );
+            let e = Config::parse(&text, Path::new("airseal.toml")).unwrap_err();
+            let VendorDirError::InvalidTemplate(t) = &e else {
+                panic!("{body}: {e}");
+            };
+            let (line, f) = (&t.line, &t.field);
+            assert_eq!(f.as_deref(), Some(field), "{body}: {e}");
+            // The line the field's value is on, counted in the text itself.
+            let want = text
+                .lines()
+                .position(|l| l.starts_with(&format!("{field} ")))
+                .map(|i| u32::try_from(i + 1).unwrap());
+            assert_eq!(*line, want, "{body}: {e}");
+            let shown = e.to_string();
+            assert!(shown.contains(says), "{body}: {shown}");
+            assert!(shown.contains("products.p.templates.t"), "{shown}");
+        }
+        // A template that is fine today and a fixed end that has passed are not errors.
+        let text = "vendor = \"acme\"\n[products.p.templates.t]\nexpires = \"2001-01-01\"\n\
+                    max_activations = \"unlimited\"\nfeatures = [\"F1=2030-01-01\"]\n";
+        Config::parse(text, Path::new("airseal.toml")).unwrap();
     }
 
     #[test]

@@ -90,7 +90,8 @@ pub struct KeyRecord {
 pub struct KeyFilter {
     /// Only this product.
     pub product: Option<String>,
-    /// Only keys starting with this (canonical form).
+    /// Only keys starting with this: as typed (an imported key's own spelling, separators
+    /// and all) or in its canonical form (§12.1, airseal's own keys).
     pub key_prefix: Option<String>,
     /// Only keys whose terms' licensee e-mail contains this text (imported keys).
     pub email: Option<String>,
@@ -321,16 +322,18 @@ impl Keys<'_> {
                             AND a.key = k.key AND a.deactivated_at IS NOT NULL)
                  FROM keys k JOIN batches b ON b.id = k.batch
                  WHERE (?1 IS NULL OR k.product = ?1)
-                   AND (?2 IS NULL OR substr(k.key, 1, length(?2)) = ?2)
+                   AND (?2 IS NULL OR substr(k.key, 1, length(?2)) = ?2
+                        OR substr(k.key, 1, length(?5)) = ?5)
                    AND (?3 = 0 OR k.terms IS NOT NULL)
                    AND (?4 IS NULL OR k.status = ?4)
                  ORDER BY k.product, k.key{}",
-                if limited { " LIMIT ?5" } else { "" }
+                if limited { " LIMIT ?6" } else { "" }
             ))
             .map_err(db("listing keys"))?;
-        let (product, prefix, with_terms, status) = (
+        let prefix = filter.key_prefix.as_deref().map(str::trim);
+        let canonical = prefix.and_then(airseal_core::productkey::canonical_form);
+        let (product, with_terms, status) = (
             &filter.product,
-            &filter.key_prefix,
             needle.is_some(),
             filter.status.map(KeyStatus::as_str),
         );
@@ -340,10 +343,11 @@ impl Keys<'_> {
                 prefix,
                 with_terms,
                 status,
+                canonical,
                 limit_of(filter.limit)
             ])
         } else {
-            st.query(params![product, prefix, with_terms, status])
+            st.query(params![product, prefix, with_terms, status, canonical])
         }
         .map_err(db("listing keys"))?;
         let mut n: u64 = 0;
