@@ -152,6 +152,8 @@ impl IssueArgs {
             clock_offset_minutes: self.clock_offset_minutes,
             metadata,
             machine_threshold: None,
+            min_components: None,
+            term_starts: None,
         })
     }
 }

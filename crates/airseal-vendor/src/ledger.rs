@@ -119,8 +119,8 @@ pub use revocations::{
     RevokeTarget, UndoTarget,
 };
 pub use seats::{
-    Activation, ActivationFilter, ActivationId, DeactivatedBy, IssuedResponse, SeatKey, SeatTx,
-    Seats,
+    Activation, ActivationFilter, ActivationId, DeactivatedBy, IssuedResponse, SeatKey,
+    SeatRequest, SeatTx, Seats,
 };
 pub(crate) use terms::decode_terms;
 pub use terms::{KeyTerms, TermsRecord};

@@ -46,10 +46,11 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_licenses.sql"),
     migration!(7, "0007_terms_in_keys.sql"),
     migration!(8, "0008_revocation_undo.sql"),
+    migration!(9, "0009_seat_components_and_term_start.sql"),
 ];
 
 /// The schema version this build writes: the number of the last migration.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// The line of a migration file at which its Rust data step runs.
 pub const DATA_STEP: &str = "-- airseal:data-step";
