@@ -240,7 +240,7 @@ fn template_code(e: &TemplateError) -> u8 {
 
 fn ledger_code(e: &LedgerError) -> u8 {
     match e {
-        LedgerError::Open { .. } => IO,
+        LedgerError::Open { .. } | LedgerError::Io { .. } => IO,
         _ => GENERAL,
     }
 }
@@ -264,6 +264,16 @@ impl fmt::Display for CliError {
                     KeyFileError::AlreadyExists { .. } => {
                         f.write_str("; pass --force to replace it")
                     }
+                    KeyFileError::WeakPassphrase { .. } => f.write_str(
+                        "; choose a longer one (a few words), or pass --weak-passphrase to \
+                         accept it",
+                    ),
+                    KeyFileError::LoosePermissions { path, .. } => write!(
+                        f,
+                        "; restrict it with `chmod 600 {}`, and if others could read it, \
+                         consider the key leaked and rotate it",
+                        path.display()
+                    ),
                     KeyFileError::WrongPassphrase => f.write_str(
                         " (check --passphrase-file or the AIRSEAL_PASSPHRASE environment variable)",
                     ),
@@ -271,7 +281,7 @@ impl fmt::Display for CliError {
                 }
             }
             CliError::VendorDir(e) => vendor_dir(e, f),
-            CliError::Ledger(e) => e.fmt(f),
+            CliError::Ledger(e) => ledger(e, f),
             CliError::Import(e) => import(e, f),
             CliError::Issue(e) => e.fmt(f),
             CliError::Recorded(e) => {
@@ -406,9 +416,37 @@ fn vendor_dir(e: &VendorDirError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 ),
             }
         }
-        VendorDirError::AlreadyInitialized { .. } => {
-            f.write_str("; pass --force to rewrite it (the ledger and keys are kept)")
+        VendorDirError::AlreadyInitialized { .. } => f.write_str(
+            "; pass --force to create only what is missing (airseal.toml, the ledger and keys \
+             are kept)",
+        ),
+        VendorDirError::VendorIdChange { .. } => {
+            f.write_str("; to change it, edit the vendor line of airseal.toml yourself")
         }
+        VendorDirError::Ledger(e) => ledger_remedy(e, f),
+        _ => Ok(()),
+    }
+}
+
+/// Ledger errors, with the way out of a lost or replaced ledger.
+fn ledger(e: &LedgerError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fmt::Display::fmt(e, f)?;
+    ledger_remedy(e, f)
+}
+
+fn ledger_remedy(e: &LedgerError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match e {
+        LedgerError::Missing { .. } | LedgerError::Empty { .. } => f.write_str(
+            ". Restore the latest backup with `airseal ledger restore FILE` (backups are made \
+             with `airseal ledger backup --out FILE`). With no backup at all, start a new, empty \
+             ledger deliberately: remove ledger.id from the vendor folder, then run \
+             `airseal init --force`",
+        ),
+        LedgerError::Foreign { .. } => f.write_str(
+            ". Put this folder's own ledger back with `airseal ledger restore FILE` (a backup \
+             of it), or use the vendor folder this ledger belongs to",
+        ),
+        LedgerError::OutputExists { .. } => f.write_str("; pass --force to replace it"),
         _ => Ok(()),
     }
 }

@@ -50,6 +50,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         dir: vendor.clone(),
         vendor_id: Some("acme".into()),
         force: false,
+        weak_passphrase: false,
         passphrase: pass.clone(),
     })?;
     let keys = vendor.join("keys");

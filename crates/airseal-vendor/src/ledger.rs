@@ -90,6 +90,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 mod audit;
+mod backup;
 mod batches;
 mod connection;
 mod error;
@@ -104,6 +105,7 @@ mod seats;
 mod terms;
 
 pub use audit::{Audit, AuditEntry, AuditFilter};
+pub use backup::{BackupReport, RestoreReport, restore};
 pub(crate) use batches::KeyWithTerms;
 pub use batches::{BatchId, BatchInfo, BatchKind, BatchStatus, BatchWriter, Batches};
 pub use connection::{APPLICATION_ID, BULK_ROWS, BUSY_TIMEOUT, Ledger};
