@@ -77,6 +77,9 @@ pub enum LedgerCommand {
         /// Only keys with this status: active, suspended or revoked.
         #[arg(long, value_parser = KeyStatus::parse)]
         status: Option<KeyStatus>,
+        /// Only keys linked to this customer (its number, `airseal customers list`).
+        #[arg(long, value_name = "ID")]
+        customer: Option<i64>,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -168,6 +171,8 @@ const KEY_COLUMNS: &[&str] = &[
     "prior_activations",
     "deactivations",
     "prior_deactivations",
+    "customer",
+    "notes",
 ];
 
 fn key_row(k: KeyOverview) -> Vec<Value> {
@@ -185,6 +190,8 @@ fn key_row(k: KeyOverview) -> Vec<Value> {
         json!(k.prior_activations),
         json!(k.deactivations),
         json!(k.prior_deactivations),
+        json!(k.customer),
+        json!(k.notes),
     ]
 }
 
@@ -417,6 +424,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             key,
             email,
             status,
+            customer,
             output,
         } => {
             // Streamed: millions of keys list in constant memory, the first row at once.
@@ -427,6 +435,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                     key_prefix: key.clone(),
                     email: email.clone(),
                     status: *status,
+                    customer: *customer,
                     limit: output.limit,
                 },
                 |k| e.row(&key_row(k)),

@@ -712,6 +712,7 @@ fn imported_keys_count_the_seats_they_used_before() {
                 prior_activations: 2,
                 prior_deactivations: 5,
                 source: Some("cryptlex import, line 7".into()),
+                ..Default::default()
             },
         )
         .unwrap();
