@@ -420,6 +420,9 @@ fn vendor_dir(e: &VendorDirError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 ),
             }
         }
+        VendorDirError::UnknownProduct { .. } => {
+            f.write_str("; `airseal products list` shows them, `airseal products add` adds one")
+        }
         VendorDirError::AlreadyInitialized { .. } => {
             f.write_str("; pass --force to rewrite it (the ledger and keys are kept)")
         }

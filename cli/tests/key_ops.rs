@@ -434,3 +434,102 @@ fn update_a_key_s_terms_and_activation_uses_them() {
     );
     assert!(report["after"]["license"]["days"].is_null(), "{report}");
 }
+
+/// `products add` edits airseal.toml in place: every line the vendor wrote stays, in order;
+/// the product is usable at once. `products list`, `templates list`, `ledger batches`.
+#[test]
+fn products_templates_and_batches() {
+    let v = vendor();
+    let d = v.path();
+    let config = d.join("airseal.toml");
+    let before = std::fs::read_to_string(&config).unwrap();
+    let out = json(&airseal(
+        d,
+        &[
+            "products",
+            "add",
+            "acme-cad",
+            "--name",
+            "Acme CAD",
+            "--pattern",
+            "CAD-XXXXX-XXXXX-XXXXX-XXXXX",
+            "--json",
+        ],
+    ));
+    assert_eq!(out["product"], "acme-cad");
+    let after = std::fs::read_to_string(&config).unwrap();
+    // The old lines, comments included, are all there in their order.
+    let mut rest = after.lines();
+    for line in before.lines() {
+        assert!(rest.any(|l| l == line), "lost or moved: {line:?}\n{after}");
+    }
+    assert!(
+        after.contains("[products.acme-cad]\nname = \"Acme CAD\"\n"),
+        "{after}"
+    );
+    assert!(after.contains("# Photo Pro, sold since 2024."));
+    // Already declared: refused, the file untouched.
+    let o = airseal(d, &["products", "add", "acme-cad"]);
+    exits(&o, 1);
+    assert!(stderr(&o).contains("already declared"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), after);
+    // A bad pattern is refused before the file is touched.
+    exits(
+        &airseal(d, &["products", "add", "x", "--pattern", "XX-I"]),
+        1,
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), after);
+    // The new product is usable at once.
+    ok(&airseal(
+        d,
+        &[
+            "keys",
+            "generate",
+            "--product",
+            "acme-cad",
+            "--count",
+            "2",
+            "--out",
+            "cad.txt",
+            "--quiet",
+        ],
+    ));
+    generate(d, "3");
+    let products = json(&airseal(d, &["products", "list", "--json"]));
+    let cad = products
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "acme-cad")
+        .unwrap();
+    assert_eq!(cad["keys"], 2, "{products}");
+    assert_eq!(cad["key_pattern"], "CAD-XXXXX-XXXXX-XXXXX-XXXXX");
+    let adds = audit(d, "product.add");
+    assert_eq!(adds.len(), 1);
+    assert_eq!(adds[0]["detail"]["after"]["name"], "Acme CAD");
+
+    let templates = json(&airseal(
+        d,
+        &["templates", "list", "--product", "photo-pro", "--json"],
+    ));
+    let pro = &templates[0];
+    assert_eq!(pro["name"], "pro", "{templates}");
+    assert_eq!(pro["used_for"], serde_json::json!(["activation"]));
+    assert_eq!(pro["terms"]["days"], 30);
+    assert_eq!(pro["terms"]["max_activations"], 2);
+    let o = airseal(d, &["templates", "list", "--product", "nosuch"]);
+    exits(&o, 1);
+    assert!(stderr(&o).contains("products list"), "{}", stderr(&o));
+
+    let batches = json(&airseal(d, &["ledger", "batches", "--json"]));
+    let batches = batches.as_array().unwrap();
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    assert_eq!(batches[0]["product"], "acme-cad");
+    assert_eq!(batches[1]["inserted"], 3);
+    assert_eq!(batches[1]["status"], "complete");
+    let one = json(&airseal(
+        d,
+        &["ledger", "batches", "--product", "photo-pro", "--json"],
+    ));
+    assert_eq!(one.as_array().unwrap().len(), 1);
+}

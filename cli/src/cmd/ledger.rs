@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_vendor::ledger::{
-    Activation, ActivationFilter, AuditEntry, AuditFilter, KeyFilter, KeyOverview, KeyStatus,
-    LicenseFilter, LicenseRecord, LicenseSource,
+    Activation, ActivationFilter, AuditEntry, AuditFilter, BatchInfo, KeyFilter, KeyOverview,
+    KeyStatus, LicenseFilter, LicenseRecord, LicenseSource,
 };
 use airseal_vendor::time::{EndOfDay, format_time, parse_time};
 use clap::{Args, Subcommand};
@@ -130,6 +130,14 @@ pub enum LedgerCommand {
         /// Only key activations.
         #[arg(long)]
         no_trials: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Batches of keys: each `keys generate` run and each import, with its counts and status.
+    Batches {
+        /// Only this product.
+        #[arg(long, value_name = "ID")]
+        product: Option<String>,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -277,6 +285,32 @@ fn activation_row(a: Activation) -> Vec<Value> {
     ]
 }
 
+const BATCH_COLUMNS: &[&str] = &[
+    "id",
+    "product",
+    "kind",
+    "status",
+    "requested",
+    "inserted",
+    "created",
+    "template",
+    "output",
+];
+
+fn batch_row(b: BatchInfo) -> Vec<Value> {
+    vec![
+        json!(b.id),
+        json!(b.product),
+        json!(b.kind),
+        json!(b.status.as_str()),
+        json!(b.requested),
+        json!(b.inserted),
+        time(Some(b.created)),
+        b.params.get("template").cloned().unwrap_or(Value::Null),
+        json!(b.output.map(|p| p.display().to_string())),
+    ]
+}
+
 const AUDIT_COLUMNS: &[&str] = &["id", "at", "action", "subject", "detail"];
 
 fn audit_row(e: AuditEntry) -> Vec<Value> {
@@ -399,6 +433,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
         LedgerCommand::Keys { output, .. }
         | LedgerCommand::Licenses { output, .. }
         | LedgerCommand::Activations { output, .. }
+        | LedgerCommand::Batches { output, .. }
         | LedgerCommand::Audit { output, .. } => output,
     };
     let format = Format::resolve(
@@ -494,6 +529,19 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                 ledger
                     .seats()
                     .for_each(&filter, |a| e.row(&activation_row(a))),
+            )?;
+            e.finish()?;
+        }
+        LedgerCommand::Batches { product, output } => {
+            let mut e = Emitter::start(output, format, BATCH_COLUMNS)?;
+            let batches = ledger.batches().list(product.as_deref())?;
+            let limit = output.limit.map_or(usize::MAX, |n| n as usize);
+            walked(
+                batches
+                    .into_iter()
+                    .take(limit)
+                    .try_for_each(|b| e.row(&batch_row(b)))
+                    .map(|()| 0),
             )?;
             e.finish()?;
         }
