@@ -1111,6 +1111,43 @@ mod tests {
     }
 
     #[test]
+    fn add_product_keeps_the_file_as_written_and_refuses_what_would_not_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let vendor = VendorDir::init(dir, "acme", false).unwrap();
+        let text = "# Our products.\nvendor = \"acme\"  # the issuer\n\n\
+                    [products.a]   # first\nname = \"A\"\n";
+        fs::write(dir.join(CONFIG_FILE), text).unwrap();
+        let mut ledger = vendor.open_ledger().unwrap();
+        let vendor = VendorDir::open(dir).unwrap();
+        let added = vendor
+            .add_product(
+                &mut ledger,
+                "b c",
+                Some("B"),
+                Some("XXXXX-XXXXX-XXXXX-XXXXX"),
+            )
+            .unwrap();
+        let after = fs::read_to_string(dir.join(CONFIG_FILE)).unwrap();
+        assert!(after.starts_with(text), "{after}");
+        assert!(
+            after.ends_with(
+                "\n[products.\"b c\"]\nname = \"B\"\nkey_pattern = \"XXXXX-XXXXX-XXXXX-XXXXX\"\n"
+            ),
+            "{after}"
+        );
+        assert!(added.config().products.contains_key("b c"));
+        assert!(ledger.products().get("b c").unwrap().is_some());
+        for (id, pattern) in [("a", None), (" a", None), ("d", Some("XX-I"))] {
+            assert!(
+                vendor.add_product(&mut ledger, id, None, pattern).is_err(),
+                "{id}"
+            );
+        }
+        assert_eq!(fs::read_to_string(dir.join(CONFIG_FILE)).unwrap(), after);
+    }
+
+    #[test]
     fn open_ledger_records_products_and_templates() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
