@@ -301,6 +301,9 @@ impl fmt::Display for CliError {
                 e.fmt(f)?;
                 match e {
                     BatchError::AlreadyExists { .. } => f.write_str("; pass --force to replace it"),
+                    BatchError::UnknownCustomer { .. } => f.write_str(
+                        " (`airseal customers list` shows them, `airseal customers add` adds one)",
+                    ),
                     _ => Ok(()),
                 }
             }

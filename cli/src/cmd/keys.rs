@@ -167,6 +167,9 @@ pub struct GenerateArgs {
     /// for these keys (default: the product's activation_template).
     #[arg(long, value_name = "NAME")]
     pub template: Option<String>,
+    /// The customer these keys are for (its number, `airseal customers list`).
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<i64>,
     /// Seed the generator (reproducible keys, FOR TESTS ONLY; needs --insecure-seed).
     #[arg(long, value_name = "N", requires = "insecure_seed")]
     pub seed: Option<u64>,
@@ -429,6 +432,7 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
             output: &out_path,
             force: a.force,
             template: a.template.as_deref(),
+            customer: a.customer,
         },
         &mut |done| bar.set(done),
     )?;

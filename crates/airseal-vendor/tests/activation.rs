@@ -956,6 +956,7 @@ fn a_data_key_past_its_own_validity_is_expired() {
                 output: &path,
                 force: false,
                 template: None,
+                customer: None,
             },
             &mut |_| {},
         )

@@ -350,11 +350,13 @@ pub fn update(
             Limit::AtMost(n) => seats_in_use > n,
             _ => false,
         };
+        // A key's own link, else its batch's (`keys generate --customer`).
+        let batch_customer = state.key.batch_params["customer"].as_i64();
         let describe = |t: &KeyTerms| {
             json!({
                 "license": t.over(base.clone()),
                 "notes": t.notes,
-                "customer": t.customer,
+                "customer": t.customer.or(batch_customer),
             })
         };
         let report = UpdateReport {

@@ -412,8 +412,8 @@ impl Keys<'_> {
     ) -> Result<u64, E> {
         let _cache = ListingCache::new(self.conn);
         let needle = filter.email.as_deref().map(str::to_ascii_lowercase);
-        // Both live in the terms record, read row by row: a filter on either is applied
-        // here, before the limit.
+        // Both live in the terms record (a customer also in the batch's parameters), read row
+        // by row: a filter on either is applied here, before the limit.
         let in_terms = needle.is_some() || filter.customer.is_some();
         // `LIMIT` only when there is one: with a limit SQLite sorts into a B-tree it can trim
         // (right for a few rows, but `LIMIT -1` takes that path too, a 4 KiB page read or
@@ -428,7 +428,8 @@ impl Keys<'_> {
                         (SELECT count(*) FROM activations a WHERE a.product = k.product
                             AND a.key = k.key AND a.deactivated_at IS NULL),
                         (SELECT count(*) FROM activations a WHERE a.product = k.product
-                            AND a.key = k.key AND a.deactivated_at IS NOT NULL)
+                            AND a.key = k.key AND a.deactivated_at IS NOT NULL),
+                        json_extract(b.params, '$.customer')
                  FROM keys k JOIN batches b ON b.id = k.batch
                  WHERE (?1 IS NULL OR k.product = ?1)
                    AND (?2 IS NULL OR substr(k.key, 1, length(?2)) = ?2
@@ -443,7 +444,8 @@ impl Keys<'_> {
         let canonical = prefix.and_then(airseal_core::productkey::canonical_form);
         let (product, with_terms, status) = (
             &filter.product,
-            in_terms,
+            // Only keys with terms have an e-mail address.
+            needle.is_some(),
             filter.status.map(KeyStatus::as_str),
         );
         let mut rows = if limited {
@@ -475,15 +477,28 @@ impl Keys<'_> {
                     r.get_ref(6)?.as_blob_or_null()?,
                     r.get::<_, i64>(7)?,
                     r.get::<_, i64>(8)?,
+                    r.get::<_, Option<i64>>(9)?,
                 ))
             };
-            let (product, key, batch, kind, created, status, record, live, deactivated) =
-                read().map_err(db("listing keys"))?;
+            let (
+                product,
+                key,
+                batch,
+                kind,
+                created,
+                status,
+                record,
+                live,
+                deactivated,
+                batch_customer,
+            ) = read().map_err(db("listing keys"))?;
             let terms = record
                 .map(|b| terms_from_record(&key, b))
                 .transpose()?
                 .unwrap_or_default();
-            if filter.customer.is_some() && terms.customer != filter.customer {
+            // A key's own link, else its batch's (`keys generate --customer`).
+            let customer = terms.customer.or(batch_customer);
+            if filter.customer.is_some() && customer != filter.customer {
                 continue;
             }
             let email = terms.spec.licensee_email;
@@ -510,7 +525,7 @@ impl Keys<'_> {
                 template: terms.template,
                 prior_activations: terms.prior_activations,
                 prior_deactivations: terms.prior_deactivations,
-                customer: terms.customer,
+                customer,
                 notes: terms.notes,
             };
             n += 1;
