@@ -93,8 +93,20 @@ fn a_bad_template_is_refused_at_load_with_file_line_and_field() {
         assert!(e.contains(&format!("field {field}")), "{line}: {e}");
         assert!(e.contains("products.p.templates.t"), "{line}: {e}");
         assert!(!d.join("k.txt").exists(), "{line}: no key was generated");
-        // Every command reads the configuration, so every command refuses it.
+        // Every command reads the configuration, so every command refuses it: `issue` too,
+        // which works without a vendor folder but not with a broken one.
         exits(&airseal(d, &["ledger", "keys"]), 1);
+        let o = airseal(
+            d,
+            &["issue", "--product", "p", "--days", "30", "--out", "x.lic"],
+        );
+        exits(&o, 1);
+        assert!(
+            stderr(&o).contains(&format!("field {field}")),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!d.join("x.lic").exists());
     }
 }
 
