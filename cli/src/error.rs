@@ -17,8 +17,9 @@ use airseal_vendor::issue::recorded::RecordedError;
 use airseal_vendor::keyfile::KeyFileError;
 use airseal_vendor::keys::GeneratorError;
 use airseal_vendor::keys::classify::ClassifyError;
+use airseal_vendor::keys::ops::KeyOpError;
 use airseal_vendor::keys::source::SourceError;
-use airseal_vendor::ledger::{KeyStatus, LedgerError};
+use airseal_vendor::ledger::{CustomerError, KeyStatus, LedgerError};
 use airseal_vendor::revoke::RevokeError;
 use airseal_vendor::template::TemplateError;
 use airseal_vendor::vendor_dir::{SearchOrigin, VENDOR_ENV, VendorDirError};
@@ -123,6 +124,10 @@ pub enum CliError {
     Verify(airseal_verify::Error),
     /// The app-side data folder failed.
     Device(DeviceError),
+    /// A key could not be suspended, reinstated or updated.
+    KeyOp(KeyOpError),
+    /// A customer could not be added.
+    Customer(CustomerError),
 }
 
 impl CliError {
@@ -215,6 +220,14 @@ impl CliError {
                 _ => GENERAL,
             },
             CliError::Verify(e) => e.code(),
+            CliError::KeyOp(e) => match e {
+                KeyOpError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
+            CliError::Customer(e) => match e {
+                CustomerError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
             CliError::Device(e) => match e {
                 DeviceError::Verify(v) => v.code(),
                 DeviceError::Io { .. } => IO,
@@ -334,6 +347,9 @@ impl fmt::Display for CliError {
                 e.fmt(f)?;
                 match e {
                     BatchError::AlreadyExists { .. } => f.write_str("; pass --force to replace it"),
+                    BatchError::UnknownCustomer { .. } => f.write_str(
+                        " (`airseal customers list` shows them, `airseal customers add` adds one)",
+                    ),
                     _ => Ok(()),
                 }
             }
@@ -383,7 +399,45 @@ impl fmt::Display for CliError {
                 }
             }
             CliError::Device(e) => e.fmt(f),
+            CliError::KeyOp(e) => key_op(e, f),
+            CliError::Customer(e) => {
+                e.fmt(f)?;
+                match e {
+                    CustomerError::Duplicate { id, .. } => {
+                        write!(
+                            f,
+                            "; link keys to it with `airseal keys update KEY --customer {id}`"
+                        )
+                    }
+                    _ => Ok(()),
+                }
+            }
         }
+    }
+}
+
+/// Key operations' errors, with the flag that fixes them. A term the library names is the
+/// `keys update` flag of the same name.
+fn key_op(e: &KeyOpError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match e {
+        KeyOpError::Invalid { field, message } => {
+            let flag = match *field {
+                "features" => "--add-feature/--remove-feature".to_string(),
+                "metadata" => "--meta/--remove-meta".to_string(),
+                "terms" => "the key's terms".to_string(),
+                other => format!("--{}", other.replace('_', "-")),
+            };
+            write!(f, "{flag}: {message}")
+        }
+        KeyOpError::AmbiguousKey { .. } => {
+            fmt::Display::fmt(e, f)?;
+            f.write_str(" with --product")
+        }
+        KeyOpError::UnknownCustomer { .. } => {
+            fmt::Display::fmt(e, f)?;
+            f.write_str(" (`airseal customers list` shows them, `airseal customers add` adds one)")
+        }
+        _ => fmt::Display::fmt(e, f),
     }
 }
 
@@ -415,6 +469,9 @@ fn vendor_dir(e: &VendorDirError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                      {VENDOR_ENV}"
                 ),
             }
+        }
+        VendorDirError::UnknownProduct { .. } => {
+            f.write_str("; `airseal products list` shows them, `airseal products add` adds one")
         }
         VendorDirError::AlreadyInitialized { .. } => f.write_str(
             "; pass --force to create only what is missing (airseal.toml, the ledger and keys \
@@ -535,6 +592,8 @@ from_library!(
     ClassifyError => Classify,
     airseal_verify::Error => Verify,
     DeviceError => Device,
+    KeyOpError => KeyOp,
+    CustomerError => Customer,
 );
 
 #[cfg(test)]

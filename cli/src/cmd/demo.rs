@@ -92,6 +92,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
             json: false,
             allow_weak: false,
             template: None,
+            customer: None,
             seed: None,
             insecure_seed: false,
             passphrase: pass.clone(),

@@ -8,7 +8,7 @@ use airseal_core::armor::armor;
 use airseal_vendor::issue::recorded::{self, RecordedError, issue_recorded};
 use airseal_vendor::issue::{LicenseSpec, LimitSpec, MetaSpec};
 use airseal_vendor::template;
-use airseal_vendor::vendor_dir::VendorDir;
+use airseal_vendor::vendor_dir::{VendorDir, VendorDirError};
 use clap::Args;
 
 use crate::args::PassphraseArgs;
@@ -175,8 +175,10 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
     };
     let vendor = match vendor_args.open() {
         Ok(v) => Some(v),
-        Err(e) if args.vendor.is_some() => return Err(e),
-        Err(_) => None,
+        // No vendor folder here: fine for `issue`. One that is found but does not load (a bad
+        // template) is refused, as by every other command.
+        Err(CliError::VendorDir(VendorDirError::NotFound { .. })) if args.vendor.is_none() => None,
+        Err(e) => return Err(e),
     };
     if let Some(t) = &args.template {
         let config = vendor.as_ref().map(VendorDir::config);

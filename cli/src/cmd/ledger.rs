@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_vendor::ledger::{
-    Activation, ActivationFilter, AuditEntry, AuditFilter, KeyFilter, KeyOverview, KeyStatus,
-    LicenseFilter, LicenseRecord, LicenseSource,
+    Activation, ActivationFilter, AuditEntry, AuditFilter, BatchInfo, KeyFilter, KeyOverview,
+    KeyStatus, LicenseFilter, LicenseRecord, LicenseSource,
 };
 use airseal_vendor::time::{EndOfDay, format_time, parse_time};
 use clap::{Args, Subcommand};
@@ -77,6 +77,9 @@ pub enum LedgerCommand {
         /// Only keys with this status: active, suspended or revoked.
         #[arg(long, value_parser = KeyStatus::parse)]
         status: Option<KeyStatus>,
+        /// Only keys linked to this customer (its number, `airseal customers list`).
+        #[arg(long, value_name = "ID")]
+        customer: Option<i64>,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -154,6 +157,14 @@ pub enum LedgerCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Batches of keys: each `keys generate` run and each import, with its counts and status.
+    Batches {
+        /// Only this product.
+        #[arg(long, value_name = "ID")]
+        product: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// The audit log, newest first.
     Audit {
         /// Only actions starting with this (e.g. `activation.`, `key.status`).
@@ -192,6 +203,8 @@ const KEY_COLUMNS: &[&str] = &[
     "prior_activations",
     "deactivations",
     "prior_deactivations",
+    "customer",
+    "notes",
 ];
 
 fn key_row(k: KeyOverview) -> Vec<Value> {
@@ -209,6 +222,8 @@ fn key_row(k: KeyOverview) -> Vec<Value> {
         json!(k.prior_activations),
         json!(k.deactivations),
         json!(k.prior_deactivations),
+        json!(k.customer),
+        json!(k.notes),
     ]
 }
 
@@ -291,6 +306,32 @@ fn activation_row(a: Activation) -> Vec<Value> {
         json!(hex(&a.token_id)),
         json!(hex(&a.device_key)),
         Value::Object(meters),
+    ]
+}
+
+const BATCH_COLUMNS: &[&str] = &[
+    "id",
+    "product",
+    "kind",
+    "status",
+    "requested",
+    "inserted",
+    "created",
+    "template",
+    "output",
+];
+
+fn batch_row(b: BatchInfo) -> Vec<Value> {
+    vec![
+        json!(b.id),
+        json!(b.product),
+        json!(b.kind),
+        json!(b.status.as_str()),
+        json!(b.requested),
+        json!(b.inserted),
+        time(Some(b.created)),
+        b.params.get("template").cloned().unwrap_or(Value::Null),
+        json!(b.output.map(|p| p.display().to_string())),
     ]
 }
 
@@ -479,6 +520,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
         LedgerCommand::Keys { output, .. }
         | LedgerCommand::Licenses { output, .. }
         | LedgerCommand::Activations { output, .. }
+        | LedgerCommand::Batches { output, .. }
         | LedgerCommand::Audit { output, .. } => output,
     };
     let format = Format::resolve(
@@ -504,6 +546,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             key,
             email,
             status,
+            customer,
             output,
         } => {
             // Streamed: millions of keys list in constant memory, the first row at once.
@@ -514,6 +557,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                     key_prefix: key.clone(),
                     email: email.clone(),
                     status: *status,
+                    customer: *customer,
                     limit: output.limit,
                 },
                 |k| e.row(&key_row(k)),
@@ -572,6 +616,19 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                 ledger
                     .seats()
                     .for_each(&filter, |a| e.row(&activation_row(a))),
+            )?;
+            e.finish()?;
+        }
+        LedgerCommand::Batches { product, output } => {
+            let mut e = Emitter::start(output, format, BATCH_COLUMNS)?;
+            let batches = ledger.batches().list(product.as_deref())?;
+            let limit = output.limit.map_or(usize::MAX, |n| n as usize);
+            walked(
+                batches
+                    .into_iter()
+                    .take(limit)
+                    .try_for_each(|b| e.row(&batch_row(b)))
+                    .map(|()| 0),
             )?;
             e.finish()?;
         }

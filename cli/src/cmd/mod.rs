@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod activate;
+pub mod customers;
 pub mod demo;
 pub mod import;
 pub mod init;
@@ -12,6 +13,7 @@ pub mod keygen;
 pub mod keys;
 pub mod ledger;
 pub mod machine;
+pub mod products;
 pub mod release;
 pub mod request;
 pub mod revoke;

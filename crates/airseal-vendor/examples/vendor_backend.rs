@@ -113,6 +113,7 @@ pub fn run(dir: &Path, now: i64) -> Result<Outcome, Box<dyn Error>> {
             output: &keys_file,
             force: false,
             template: None,
+            customer: None,
         },
         &mut |_done| {},
     )?;

@@ -95,6 +95,18 @@ pub enum VendorDirError {
         /// The template asked for.
         template: String,
     },
+    /// `airseal.toml` already declares this product.
+    ProductExists {
+        /// The configuration file.
+        path: PathBuf,
+        /// The product id.
+        product: String,
+    },
+    /// `airseal.toml` declares no such product.
+    UnknownProduct {
+        /// The product id.
+        product: String,
+    },
     /// `init` found an existing `airseal.toml` and was not told to go on.
     AlreadyInitialized {
         /// The existing configuration file.
@@ -192,6 +204,14 @@ impl fmt::Display for VendorDirError {
                 f,
                 "no template {template:?} for product {product:?} in {CONFIG_FILE}"
             ),
+            Self::ProductExists { path, product } => write!(
+                f,
+                "{}: product {product:?} is already declared",
+                path.display()
+            ),
+            Self::UnknownProduct { product } => {
+                write!(f, "no product {product:?} in {CONFIG_FILE}")
+            }
             Self::AlreadyInitialized { path } => write!(
                 f,
                 "{} already exists: this folder is already a vendor folder",
@@ -835,6 +855,199 @@ impl VendorDir {
     }
 }
 
+/// A product of `airseal.toml`, as `airseal products list` shows it (never its SKGL
+/// secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProductSummary {
+    /// The product id.
+    pub id: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its key pattern (`None`: the default, [`airseal_core::productkey::DEFAULT_PATTERN`]).
+    pub key_pattern: Option<String>,
+    /// Its templates, by name.
+    pub templates: Vec<String>,
+    /// The template activation answers with.
+    pub activation_template: Option<String>,
+    /// The template of its trial.
+    pub trial_template: Option<String>,
+    /// Whether an SKGL secret is set (the secret itself is never shown).
+    pub skgl_secret: bool,
+    /// How many keys the ledger holds for it.
+    pub keys: u64,
+}
+
+/// A template of `airseal.toml`, as `airseal templates list` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TemplateSummary {
+    /// The product it belongs to.
+    pub product: String,
+    /// Its name.
+    pub name: String,
+    /// What the product uses it for: `activation`, `trial`, both or neither.
+    pub used_for: Vec<&'static str>,
+    /// The license description it stands for (product and issuer filled in).
+    pub spec: LicenseSpec,
+}
+
+impl VendorDir {
+    /// The products of `airseal.toml`, by id, with their key counts from `ledger`.
+    ///
+    /// # Errors
+    /// A ledger error.
+    pub fn products(&self, ledger: &Ledger) -> Result<Vec<ProductSummary>, LedgerError> {
+        self.config
+            .products
+            .iter()
+            .map(|(id, p)| {
+                Ok(ProductSummary {
+                    id: id.clone(),
+                    name: p.name.clone(),
+                    key_pattern: p.key_pattern.clone(),
+                    templates: p.templates.keys().cloned().collect(),
+                    activation_template: p.activation_template.clone(),
+                    trial_template: p.trial_template.clone(),
+                    skgl_secret: p.skgl_secret.is_some(),
+                    keys: ledger.keys().count(id)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The templates of `airseal.toml` (of one product, with `product`), by product and name.
+    ///
+    /// # Errors
+    /// [`VendorDirError::UnknownProduct`].
+    pub fn templates(&self, product: Option<&str>) -> Result<Vec<TemplateSummary>, VendorDirError> {
+        if let Some(p) = product {
+            if !self.config.products.contains_key(p) {
+                return Err(VendorDirError::UnknownProduct {
+                    product: p.to_string(),
+                });
+            }
+        }
+        let mut out = Vec::new();
+        for (id, p) in &self.config.products {
+            if product.is_some_and(|want| want != id) {
+                continue;
+            }
+            for name in p.templates.keys() {
+                let mut used_for = Vec::new();
+                if p.activation_template.as_deref() == Some(name.as_str()) {
+                    used_for.push("activation");
+                }
+                if p.trial_template.as_deref() == Some(name.as_str()) {
+                    used_for.push("trial");
+                }
+                out.push(TemplateSummary {
+                    product: id.clone(),
+                    name: name.clone(),
+                    used_for,
+                    spec: self.config.template_spec(id, name)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Declares a new product in `airseal.toml` (`[products.<id>]`, with its name and key
+    /// pattern when given) and records it in `ledger`, audited as `product.add`. The file is
+    /// edited in place: every comment, blank line and the order of what is there are kept;
+    /// the new table goes at its end. The edited text is checked as a load would check it
+    /// before it replaces the file (atomically), so a product that would make the file
+    /// unreadable is never written. Returns the folder with its new configuration.
+    ///
+    /// # Errors
+    /// [`VendorDirError::ProductExists`]; [`VendorDirError::InvalidConfig`] for an id with
+    /// leading or trailing spaces or a bad pattern; [`VendorDirError::ConfigParse`] when the
+    /// file no longer reads; [`VendorDirError::Io`]; a ledger error.
+    pub fn add_product(
+        &self,
+        ledger: &mut Ledger,
+        id: &str,
+        name: Option<&str>,
+        pattern: Option<&str>,
+    ) -> Result<Self, VendorDirError> {
+        let path = self.config_path();
+        let invalid = |key: String, message: String| VendorDirError::InvalidConfig {
+            path: path.clone(),
+            key,
+            message,
+        };
+        if id.trim().is_empty() || id.trim() != id {
+            return Err(invalid(
+                format!("products.{id:?}"),
+                "a product id must be non-empty, without leading or trailing spaces".into(),
+            ));
+        }
+        if let Some(p) = pattern {
+            Pattern::parse(p)
+                .map_err(|e| invalid(format!("products.{id}.key_pattern"), e.to_string()))?;
+        }
+        // Read again: the file may have changed since this folder was opened.
+        let text = fs::read_to_string(&path).map_err(io_error(&path))?;
+        let current = Config::parse(&text, &path)?;
+        if current.products.contains_key(id) {
+            return Err(VendorDirError::ProductExists {
+                path,
+                product: id.to_string(),
+            });
+        }
+        let parse_error = |message: String| VendorDirError::ConfigParse {
+            path: path.clone(),
+            message,
+        };
+        let mut doc: toml_edit::DocumentMut = text
+            .parse()
+            .map_err(|e: toml_edit::TomlError| parse_error(e.to_string()))?;
+        let products = doc.entry("products").or_insert_with(|| {
+            let mut t = toml_edit::Table::new();
+            // `[products.<id>]` alone, without an empty `[products]` header above it.
+            t.set_implicit(true);
+            toml_edit::Item::Table(t)
+        });
+        let Some(products) = products.as_table_mut() else {
+            return Err(invalid(
+                "products".into(),
+                "is not a table of its own ([products.<id>] sections); edit the file by hand"
+                    .into(),
+            ));
+        };
+        let mut table = toml_edit::Table::new();
+        if let Some(n) = name {
+            table.insert("name", toml_edit::value(n));
+        }
+        if let Some(p) = pattern {
+            table.insert("key_pattern", toml_edit::value(p));
+        }
+        products.insert(id, toml_edit::Item::Table(table));
+        let edited = doc.to_string();
+        let config = Config::parse(&edited, &path)?;
+        airseal_verify::app::fs::write(
+            &path,
+            edited.as_bytes(),
+            airseal_verify::app::fs::Access::Default,
+            airseal_verify::app::fs::Mode::Replace,
+        )
+        .map_err(|e| io_error(&path)(e.into()))?;
+        let vendor = Self {
+            root: self.root.clone(),
+            config,
+        };
+        ledger.audit().record(
+            "product.add",
+            id,
+            &serde_json::json!({
+                "file": path.display().to_string(),
+                "before": null,
+                "after": { "id": id, "name": name, "key_pattern": pattern },
+            }),
+        )?;
+        vendor.sync_ledger(ledger)?;
+        Ok(vendor)
+    }
+}
+
 /// Creates a folder readable only by its owner on Unix (it will hold the signing key, the
 /// ledger and the configuration). A folder that already exists (`init .`) loses its group
 /// and other permissions before anything is written into it.
@@ -1092,6 +1305,43 @@ mod tests {
         let vendor = VendorDir::init(&dir, "acme", true).unwrap();
         assert_eq!(vendor.config().vendor, "acme");
         assert!(VendorDir::init(&dir, " ", true).is_err());
+    }
+
+    #[test]
+    fn add_product_keeps_the_file_as_written_and_refuses_what_would_not_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let vendor = VendorDir::init(dir, "acme", false).unwrap();
+        let text = "# Our products.\nvendor = \"acme\"  # the issuer\n\n\
+                    [products.a]   # first\nname = \"A\"\n";
+        fs::write(dir.join(CONFIG_FILE), text).unwrap();
+        let mut ledger = vendor.open_ledger().unwrap();
+        let vendor = VendorDir::open(dir).unwrap();
+        let added = vendor
+            .add_product(
+                &mut ledger,
+                "b c",
+                Some("B"),
+                Some("XXXXX-XXXXX-XXXXX-XXXXX"),
+            )
+            .unwrap();
+        let after = fs::read_to_string(dir.join(CONFIG_FILE)).unwrap();
+        assert!(after.starts_with(text), "{after}");
+        assert!(
+            after.ends_with(
+                "\n[products.\"b c\"]\nname = \"B\"\nkey_pattern = \"XXXXX-XXXXX-XXXXX-XXXXX\"\n"
+            ),
+            "{after}"
+        );
+        assert!(added.config().products.contains_key("b c"));
+        assert!(ledger.products().get("b c").unwrap().is_some());
+        for (id, pattern) in [("a", None), (" a", None), ("d", Some("XX-I"))] {
+            assert!(
+                vendor.add_product(&mut ledger, id, None, pattern).is_err(),
+                "{id}"
+            );
+        }
+        assert_eq!(fs::read_to_string(dir.join(CONFIG_FILE)).unwrap(), after);
     }
 
     #[test]
