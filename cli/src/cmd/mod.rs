@@ -13,6 +13,7 @@ pub mod keys;
 pub mod ledger;
 pub mod machine;
 pub mod release;
+pub mod renew;
 pub mod request;
 pub mod revoke;
 pub mod verify;

@@ -721,7 +721,7 @@ fn reissue(
 }
 
 /// The key's license description and the template it came from (see the module docs).
-fn key_spec(
+pub(crate) fn key_spec(
     config: &Config,
     product: &str,
     key: &str,
