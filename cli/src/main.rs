@@ -60,6 +60,12 @@ enum Command {
     Deactivate(cmd::activate::DeactivateArgs),
     /// List and search keys, activations and the audit log (table, CSV or JSON).
     Ledger(cmd::ledger::LedgerArgs),
+    /// Customers keys are sold to: add one, list them.
+    Customers(cmd::customers::CustomersArgs),
+    /// The products of airseal.toml: list them, add one.
+    Products(cmd::products::ProductsArgs),
+    /// The license templates of airseal.toml.
+    Templates(cmd::products::TemplatesArgs),
     /// Revoke a license, a product key, or everything issued before a date (offline).
     Revoke(cmd::revoke::RevokeArgs),
     /// Export the signed revocation list apps load.
@@ -108,6 +114,9 @@ fn main() -> ExitCode {
         Command::Activate(a) => cmd::activate::activate(&a),
         Command::Deactivate(a) => cmd::activate::deactivate(&a),
         Command::Ledger(a) => cmd::ledger::run(&a),
+        Command::Customers(a) => cmd::customers::run(&a),
+        Command::Products(a) => cmd::products::products(&a),
+        Command::Templates(a) => cmd::products::templates(&a),
         Command::Revoke(a) => cmd::revoke::revoke(&a),
         Command::Revocations(a) => cmd::revoke::revocations(&a),
         Command::Demo(a) => cmd::demo::run(&a),

@@ -839,7 +839,7 @@ fn reissue(
 }
 
 /// The key's license description and the template it came from (see the module docs).
-fn key_spec(
+pub(crate) fn key_spec(
     config: &Config,
     product: &str,
     key: &str,
@@ -871,7 +871,7 @@ fn key_spec(
         }
     };
     let mut spec = match terms {
-        Some(t) => t.spec.clone().or(base),
+        Some(t) => t.over(base),
         None => base,
     };
     match &spec.product {

@@ -712,6 +712,7 @@ fn imported_keys_count_the_seats_they_used_before() {
                 prior_activations: 2,
                 prior_deactivations: 5,
                 source: Some("cryptlex import, line 7".into()),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -963,6 +964,7 @@ fn a_data_key_past_its_own_validity_is_expired() {
                 output: &path,
                 force: false,
                 template: None,
+                customer: None,
             },
             &mut |_| {},
         )

@@ -111,3 +111,224 @@ fn an_export_of_generated_keys_names_the_same_keys() {
         assert_eq!(keys, [want], "{prefix}");
     }
 }
+
+mod ops {
+    use super::*;
+    use airseal_vendor::issue::{LimitSpec, MetaSpec};
+    use airseal_vendor::keys::ops::{self, KeyOpError, KeyUpdate, TermChange};
+    use airseal_vendor::ledger::AuditFilter;
+    use airseal_vendor::vendor_dir::Config;
+
+    const CONFIG: &str = "vendor = \"acme\"\n[products.photo-pro]\nactivation_template = \"pro\"\n\
+        [products.photo-pro.templates.pro]\nkind = \"subscription\"\ndays = 30\n\
+        features = [\"F1\", \"export\"]\nmax_activations = 2\n\
+        [products.photo-pro.templates.pro.metadata]\nplan = \"pro\"\n";
+
+    fn config() -> Config {
+        Config::parse(CONFIG, Path::new("airseal.toml")).unwrap()
+    }
+
+    fn setup() -> (tempfile::TempDir, Ledger) {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut l = ledger(tmp.path());
+        generated(&mut l, &["AAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBB"]);
+        (tmp, l)
+    }
+
+    fn actions(l: &Ledger, prefix: &str) -> usize {
+        l.audit()
+            .search(&AuditFilter {
+                action: Some(prefix.into()),
+                ..AuditFilter::default()
+            })
+            .unwrap()
+            .len()
+    }
+
+    #[test]
+    fn active_suspended_active_and_revoked_is_final() {
+        let (_tmp, l) = setup();
+        // Found however it is typed.
+        let done = ops::suspend(&l, None, "aaaaa-aaaaa-aaaaa-aaaaa", Some("dispute")).unwrap();
+        assert_eq!(
+            (done.from, done.to, done.changed),
+            ("active", "suspended", true)
+        );
+        assert_eq!(done.key.key, "AAAAAAAAAAAAAAAAAAAA");
+        let again = ops::suspend(&l, Some("photo-pro"), "AAAAAAAAAAAAAAAAAAAA", None).unwrap();
+        assert!(!again.changed);
+        assert_eq!(actions(&l, "key.suspend"), 1);
+        let back = ops::reinstate(&l, None, "AAAAAAAAAAAAAAAAAAAA").unwrap();
+        assert_eq!((back.from, back.to), ("suspended", "active"));
+        assert!(
+            !ops::reinstate(&l, None, "AAAAAAAAAAAAAAAAAAAA")
+                .unwrap()
+                .changed
+        );
+        assert_eq!(actions(&l, "key.reinstate"), 1);
+
+        l.keys()
+            .set_status("photo-pro", "BBBBBBBBBBBBBBBBBBBB", KeyStatus::Revoked)
+            .unwrap();
+        for e in [
+            ops::reinstate(&l, None, "BBBBBBBBBBBBBBBBBBBB").unwrap_err(),
+            ops::suspend(&l, None, "BBBBBBBBBBBBBBBBBBBB", None).unwrap_err(),
+            ops::update(
+                &l,
+                &config(),
+                None,
+                "BBBBBBBBBBBBBBBBBBBB",
+                &KeyUpdate {
+                    notes: Some("x".into()),
+                    ..KeyUpdate::default()
+                },
+            )
+            .unwrap_err(),
+        ] {
+            assert!(matches!(e, KeyOpError::Revoked { .. }), "{e}");
+        }
+        let info = l
+            .keys()
+            .info(Some("photo-pro"), "BBBBBBBBBBBBBBBBBBBB")
+            .unwrap()
+            .unwrap();
+        assert_eq!(info.status, KeyStatus::Revoked);
+        assert!(matches!(
+            ops::suspend(&l, None, "CCCC", None).unwrap_err(),
+            KeyOpError::UnknownKey { .. }
+        ));
+    }
+
+    #[test]
+    fn an_update_writes_terms_that_activation_reads_over_the_template() {
+        let (_tmp, l) = setup();
+        let key = "AAAAAAAAAAAAAAAAAAAA";
+        let report = ops::update(
+            &l,
+            &config(),
+            None,
+            key,
+            &KeyUpdate {
+                max_activations: Some(LimitSpec::Count(5)),
+                add_features: vec!["F4=2030-01-01".into()],
+                remove_features: vec!["export".into()],
+                term: Some(TermChange::Extend(5)),
+                notes: Some("vip".into()),
+                set_metadata: vec![("seats".into(), "7".into())],
+                remove_metadata: vec!["plan".into()],
+                ..KeyUpdate::default()
+            },
+        )
+        .unwrap();
+        assert!(report.changed);
+        assert!(!report.over_limit);
+        let terms = l.keys().terms("photo-pro", key).unwrap().unwrap();
+        assert_eq!(terms.notes.as_deref(), Some("vip"));
+        let base = config().template_spec("photo-pro", "pro").unwrap();
+        let spec = terms.over(base.clone());
+        assert_eq!(spec.days, Some(35));
+        assert_eq!(spec.max_activations, Some(LimitSpec::Count(5)));
+        assert_eq!(spec.features, ["F1", "F4=2030-01-01"]);
+        assert_eq!(
+            spec.metadata.into_iter().collect::<Vec<_>>(),
+            [("seats".to_string(), MetaSpec::Int(7))]
+        );
+        assert_eq!(actions(&l, "key.update"), 1);
+
+        // Removing every feature leaves none, not the template's.
+        ops::update(
+            &l,
+            &config(),
+            None,
+            key,
+            &KeyUpdate {
+                remove_features: vec!["F1".into(), "F4".into()],
+                ..KeyUpdate::default()
+            },
+        )
+        .unwrap();
+        let terms = l.keys().terms("photo-pro", key).unwrap().unwrap();
+        assert!(terms.over(base.clone()).features.is_empty());
+        // The same update again changes nothing and audits nothing.
+        let same = ops::update(
+            &l,
+            &config(),
+            None,
+            key,
+            &KeyUpdate {
+                notes: Some("vip".into()),
+                ..KeyUpdate::default()
+            },
+        )
+        .unwrap();
+        assert!(!same.changed);
+        assert_eq!(actions(&l, "key.update"), 2);
+
+        // Refusals name the term and change nothing.
+        for (change, field) in [
+            (
+                KeyUpdate {
+                    max_activations: Some(LimitSpec::Count(0)),
+                    ..KeyUpdate::default()
+                },
+                "max_activations",
+            ),
+            (
+                KeyUpdate {
+                    term: Some(TermChange::Expires("31/12/2027".into())),
+                    ..KeyUpdate::default()
+                },
+                "expires",
+            ),
+            (
+                KeyUpdate {
+                    add_features: vec!["x=notadate".into()],
+                    ..KeyUpdate::default()
+                },
+                "feature",
+            ),
+            (
+                KeyUpdate {
+                    add_features: vec!["F2".into()],
+                    remove_features: vec!["F2".into()],
+                    ..KeyUpdate::default()
+                },
+                "features",
+            ),
+        ] {
+            match ops::update(&l, &config(), None, key, &change) {
+                Err(KeyOpError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{change:?}: {other:?}"),
+            }
+        }
+        assert_eq!(actions(&l, "key.update"), 2);
+        // A perpetual key has no end to extend.
+        let perpetual = Config::parse(
+            "vendor = \"acme\"\n[products.photo-pro]\nactivation_template = \"p\"\n\
+             [products.photo-pro.templates.p]\nmax_activations = 1\n",
+            Path::new("airseal.toml"),
+        )
+        .unwrap();
+        let e = ops::update(
+            &l,
+            &perpetual,
+            None,
+            "BBBBBBBBBBBBBBBBBBBB",
+            &KeyUpdate {
+                term: Some(TermChange::Extend(3)),
+                ..KeyUpdate::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                KeyOpError::Invalid {
+                    field: "extend",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+}

@@ -1,3 +1,0 @@
--- Migration 8 is reserved for another part of issue 13, developed in parallel. This empty
--- stand-in keeps the migrations numbered without gaps on this branch until that migration
--- is merged; the merge replaces this file (and its line in src/ledger/migrations.rs) with it.
