@@ -487,52 +487,8 @@ fn activate_key(
     let product = request.product.as_str();
     let entered = request.product_key.as_deref().unwrap_or_default();
     let tx = ledger.seats().begin()?;
-    let unknown = || ActivationError::UnknownKey {
-        product: product.to_string(),
-        key: entered.to_string(),
-    };
     // From here on `key` is the key as stored: what the license carries and seats count.
-    let Some(found) = tx.find_key(product, entered)? else {
-        // Not stored in any spelling: say "typo" when the product's pattern reads the entry
-        // as a mistyped key, the same verdict `keys::classify` gives.
-        let pattern = config
-            .products
-            .get(product)
-            .and_then(|p| p.key_pattern.as_deref())
-            .unwrap_or(airseal_core::productkey::DEFAULT_PATTERN);
-        if let Ok(pattern) = Pattern::parse(pattern) {
-            if crate::keys::read_key(&pattern, entered) == crate::keys::KeyReading::Typo {
-                return Err(ActivationError::KeyTypo {
-                    product: product.to_string(),
-                    key: entered.to_string(),
-                });
-            }
-        }
-        return Err(unknown());
-    };
-    let key = found.key;
-    let record = tx.key(product, &key)?.ok_or_else(unknown)?;
-    match record.status {
-        KeyStatus::Active => {}
-        KeyStatus::Suspended => {
-            return Err(ActivationError::KeyBlocked {
-                product: product.to_string(),
-                key,
-            });
-        }
-        _ => {
-            return Err(ActivationError::KeyRevoked {
-                product: product.to_string(),
-                key,
-            });
-        }
-    }
-    if let Some(Revocation::Key(_)) = tx.revocation(Some(&key), None)? {
-        return Err(ActivationError::KeyRevoked {
-            product: product.to_string(),
-            key,
-        });
-    }
+    let (key, record) = usable_key(&tx, config, product, entered)?;
     let (spec, template) = key_spec(config, product, &key, &record)?;
     check_key_expiry(
         &spec,
@@ -589,6 +545,99 @@ fn activate_key(
             limit,
         }),
     )
+}
+
+/// The key a request names, as stored, if it may be activated: found however it was typed
+/// (else a typo or unknown), active, and not revoked.
+fn usable_key(
+    tx: &SeatTx<'_>,
+    config: &Config,
+    product: &str,
+    entered: &str,
+) -> Result<(String, SeatKey), ActivationError> {
+    let unknown = || ActivationError::UnknownKey {
+        product: product.to_string(),
+        key: entered.to_string(),
+    };
+    let Some(found) = tx.find_key(product, entered)? else {
+        // Not stored in any spelling: say "typo" when the product's pattern reads the entry
+        // as a mistyped key, the same verdict `keys::classify` gives.
+        let pattern = config
+            .products
+            .get(product)
+            .and_then(|p| p.key_pattern.as_deref())
+            .unwrap_or(airseal_core::productkey::DEFAULT_PATTERN);
+        if let Ok(pattern) = Pattern::parse(pattern) {
+            if crate::keys::read_key(&pattern, entered) == crate::keys::KeyReading::Typo {
+                return Err(ActivationError::KeyTypo {
+                    product: product.to_string(),
+                    key: entered.to_string(),
+                });
+            }
+        }
+        return Err(unknown());
+    };
+    let key = found.key;
+    let record = tx.key(product, &key)?.ok_or_else(unknown)?;
+    match record.status {
+        KeyStatus::Active => {}
+        KeyStatus::Suspended => {
+            return Err(ActivationError::KeyBlocked {
+                product: product.to_string(),
+                key,
+            });
+        }
+        _ => {
+            return Err(ActivationError::KeyRevoked {
+                product: product.to_string(),
+                key,
+            });
+        }
+    }
+    if let Some(Revocation::Key(_)) = tx.revocation(Some(&key), None)? {
+        return Err(ActivationError::KeyRevoked {
+            product: product.to_string(),
+            key,
+        });
+    }
+    Ok((key, record))
+}
+
+/// Everything [`answer_request`] checks that needs no signing key: the request verifies,
+/// its product is configured, and its key may be activated (or the product offers trials).
+/// Run it first so that a garbage file, an unknown or a blocked key costs nothing, before
+/// the signing key's passphrase costs a key derivation (`SPEC.md` §15). Changes nothing;
+/// [`answer_request`] checks all of it again under its lock.
+///
+/// # Errors
+/// The [`ActivationError`] [`answer_request`] would return for these.
+pub fn check_request(
+    ledger: &mut Ledger,
+    config: &Config,
+    request_bytes: &[u8],
+) -> Result<(), ActivationError> {
+    let request = airseal_verify::activation::verify_request(request_bytes)
+        .map_err(ActivationError::BadRequest)?;
+    let Some(product) = config.products.get(&request.product) else {
+        return Err(ActivationError::UnknownProduct {
+            product: request.product,
+        });
+    };
+    match request.purpose {
+        Purpose::Trial if product.trial_template.is_none() => {
+            Err(ActivationError::TrialsNotOffered {
+                product: request.product,
+            })
+        }
+        Purpose::Trial => Ok(()),
+        Purpose::Activation => {
+            let tx = ledger.seats().begin()?;
+            let entered = request.product_key.as_deref().unwrap_or_default();
+            usable_key(&tx, config, &request.product, entered)?;
+            // Dropped without a commit: nothing written.
+            Ok(())
+        }
+    }
 }
 
 fn start_trial(

@@ -99,6 +99,7 @@ mod keys;
 mod licenses;
 mod lookup;
 mod migrations;
+mod outputs;
 mod products;
 mod revocations;
 mod seats;
@@ -115,6 +116,7 @@ pub use keys::{KeyFilter, KeyOverview, KeyRecord, KeyStatus, Keys};
 pub use licenses::{LicenseFilter, LicenseRecord, LicenseSource, Licenses, signed_claims};
 pub use lookup::{FoundKey, KeyMatch};
 pub use migrations::{DATA_STEP, MIGRATIONS, Migration, SCHEMA_VERSION};
+pub use outputs::ClearedOutputs;
 pub use products::{Product, Products};
 pub use revocations::{Revocation, Revocations};
 pub use seats::{
