@@ -246,6 +246,23 @@ pub fn remove(path: &Path) -> Result<(), WriteError> {
     }
 }
 
+/// Moves the file at `from` to `to` in the same folder, durably, never replacing anything at
+/// `to` ([`WriteError::AlreadyExists`]): a file kept aside under a new name (a replaced
+/// ledger) rather than deleted.
+///
+/// # Errors
+/// [`WriteError::AlreadyExists`], or [`WriteError::Io`] for the move.
+pub fn rename_new(from: &Path, to: &Path) -> Result<(), WriteError> {
+    if fs::symlink_metadata(to).is_ok() {
+        return Err(WriteError::AlreadyExists {
+            path: to.to_path_buf(),
+        });
+    }
+    fs::rename(from, to).map_err(|e| WriteError::io(from, e))?;
+    sync_dir(&folder_of(to));
+    Ok(())
+}
+
 /// Fsyncs a folder, so a rename, link or removal in it survives a power cut. Best effort:
 /// some platforms (Windows) and file systems cannot open or sync a folder, and the rename
 /// itself is still atomic there.
