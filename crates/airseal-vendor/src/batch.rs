@@ -386,6 +386,11 @@ fn write_batch(
     if let Some(t) = req.template {
         params["template"] = serde_json::Value::from(t);
     }
+    if let KeySource::Generator(g) = &req.source {
+        if let Some(facts) = g.data_facts() {
+            params["data_key"] = serde_json::to_value(facts).unwrap_or_default();
+        }
+    }
     let mut writer = ledger.batches().begin(
         req.product,
         kind.into(),
