@@ -34,8 +34,13 @@ pub enum KeysCommand {
     Generate(GenerateArgs),
     /// Say what a key is: malformed, a typo, unknown, or valid (with its details).
     Inspect(InspectKeyArgs),
-    /// Finish batches interrupted after they were recorded (rewrite their output files).
-    Recover,
+    /// Finish batches interrupted after they were recorded (rewrite their output files),
+    /// and remove the temporary files of runs killed before they were recorded.
+    Recover {
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Suspend a key: activation refuses it until it is reinstated (licenses already
     /// delivered keep working until they end or are revoked).
     Suspend(SuspendArgs),
@@ -204,14 +209,33 @@ pub fn run(args: &KeysArgs) -> Result<ExitCode, CliError> {
     match &args.command {
         KeysCommand::Generate(g) => generate(&args.vendor, g),
         KeysCommand::Inspect(i) => inspect(&args.vendor, i),
-        KeysCommand::Recover => {
+        KeysCommand::Recover { json } => {
             let vendor = args.vendor.open()?;
             let mut ledger = open_ledger(&vendor)?;
             let done = batch::recover_pending(&mut ledger)?;
+            let left = batch::remove_leftovers(&mut ledger)?;
+            if *json {
+                crate::term::out_json(&serde_json::json!({
+                    "recovered_batches": done,
+                    "leftovers_removed": left.files.len(),
+                    "leftover_bytes": left.bytes,
+                }));
+                return Ok(ExitCode::SUCCESS);
+            }
             outln!(
                 "{} {} recovered",
                 done.len(),
                 if done.len() == 1 { "batch" } else { "batches" }
+            );
+            outln!(
+                "{} leftover temporary {} removed ({} bytes)",
+                left.files.len(),
+                if left.files.len() == 1 {
+                    "file"
+                } else {
+                    "files"
+                },
+                left.bytes
             );
             Ok(ExitCode::SUCCESS)
         }
