@@ -73,6 +73,15 @@ pub fn verify_error(e: &Error) -> Option<String> {
              out or not yet introduced)",
             at(*issued_at)
         ),
+        Error::StaleUpdate {
+            issued_at,
+            installed_at,
+        } => format!(
+            "this license update (issued {}) is not newer than the one already installed for \
+             this seat (issued {})",
+            at(*issued_at),
+            at(*installed_at)
+        ),
         _ => return None,
     })
 }

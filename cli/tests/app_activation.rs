@@ -220,9 +220,10 @@ fn request_install_verify_release() {
     assert_eq!(c, 18);
     assert_eq!(j["error"], "wrong_machine");
 
-    // The same response again: exit 28, nothing pending.
+    // The same response again: nothing pending, and as an update of the installed license
+    // it is not newer (exit 30, SPEC.md §15.8).
     let o = airseal(&dir, &install);
-    assert_eq!(code(&o), 28, "{}", stderr(&o));
+    assert_eq!(code(&o), 30, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("response.txt: refused"),
         "{}",

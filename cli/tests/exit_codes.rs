@@ -528,3 +528,46 @@ fn code_28_response_answers_another_request() {
     exits(&o, 28);
     assert!(!v.dir().join("m1").join("license.lic").exists());
 }
+
+/// Finding 12: copy `license.lic` aside, `release`, `deactivate` at the vendor (the seat is
+/// freed), copy the file back: the data folder remembers the release and refuses it.
+#[test]
+fn code_29_a_released_license_restored_by_hand() {
+    let v = Vendor::new();
+    v.activated();
+    let m1 = v.dir().join("m1");
+    let copy = std::fs::read(m1.join("license.lic")).unwrap();
+    ok(&v.run(&["release", "--data-dir", "m1", "--out", "proof.txt"]));
+    ok(&v.run(&["deactivate", "proof.txt"]));
+    std::fs::write(m1.join("license.lic"), &copy).unwrap();
+    let err = exits(&v.verify_machine("m1", "one"), 29);
+    assert!(err.contains("released"), "{err}");
+    // Installing the kept response again does not bring it back either.
+    let o = v.run(&[
+        "install",
+        "resp.txt",
+        "--public-key",
+        "keys/signing.pub",
+        "--data-dir",
+        "m1",
+    ]);
+    assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn code_30_an_update_not_newer_than_the_installed_license() {
+    let v = Vendor::new();
+    v.activated();
+    // The response installed is handed to `install` again: with nothing pending it is read
+    // as an update of the installed license, and it is not newer.
+    let o = v.run(&[
+        "install",
+        "resp.txt",
+        "--public-key",
+        "keys/signing.pub",
+        "--data-dir",
+        "m1",
+    ]);
+    let err = exits(&o, 30);
+    assert!(err.contains("not newer"), "{err}");
+}

@@ -50,6 +50,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         dir: vendor.clone(),
         vendor_id: Some("acme".into()),
         force: false,
+        weak_passphrase: false,
         passphrase: pass.clone(),
     })?;
     let keys = vendor.join("keys");
@@ -409,6 +410,7 @@ fn demo_issue_args(keys: &Path, out: &Path, pass: &PassphraseArgs) -> issue::Iss
         out: Some(out.to_path_buf()),
         raw: false,
         force: false,
+        no_ledger: true,
         json: false,
         passphrase: pass.clone(),
         batch: Default::default(),

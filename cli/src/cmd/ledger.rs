@@ -141,6 +141,30 @@ pub enum LedgerCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Writes a consistent copy of the ledger to FILE (SQLite's online backup: other
+    /// commands may run meanwhile). Keep it somewhere else than the vendor folder.
+    Backup {
+        /// The backup file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace an existing FILE.
+        #[arg(long)]
+        force: bool,
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Puts a backup made by `ledger backup` in place of the ledger. The backup must be of
+    /// this vendor folder's ledger (its identity, in ledger.id); the current ledger is kept
+    /// aside as ledger.sqlite3.replaced-DATE, never deleted. Run it while no other airseal
+    /// command uses the ledger.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit log, newest first.
     Audit {
         /// Only actions starting with this (e.g. `activation.`, `key.status`).
@@ -427,9 +451,72 @@ impl<'a> Emitter<'a> {
     }
 }
 
+/// Runs `airseal ledger backup`.
+fn backup(args: &LedgerArgs, out: &std::path::Path, force: bool, as_json: bool) -> CliResult {
+    let vendor = args.vendor.open()?;
+    let ledger = vendor
+        .open_ledger()
+        .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;
+    let report = ledger.backup_to(out, force)?;
+    if as_json {
+        crate::term::out_json(&json!({
+            "result": "backup",
+            "file": report.path.display().to_string(),
+            "identity": report.identity,
+            "bytes": report.bytes,
+            "schema_version": report.schema_version,
+            "audited": report.audited,
+        }));
+    }
+    errln!(
+        "backed up ledger {} ({} bytes) → {}{}",
+        report.identity,
+        report.bytes,
+        report.path.display(),
+        if report.audited {
+            ""
+        } else {
+            " (not in the audit log: another process was writing to the ledger)"
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `airseal ledger restore`.
+fn restore(args: &LedgerArgs, file: &std::path::Path, as_json: bool) -> CliResult {
+    let vendor = args.vendor.open()?;
+    let report = vendor.restore_ledger(file)?;
+    let aside = report.kept_aside.as_ref().map(|p| p.display().to_string());
+    if as_json {
+        crate::term::out_json(&json!({
+            "result": "restored",
+            "from": report.from.display().to_string(),
+            "ledger": report.ledger.display().to_string(),
+            "identity": report.identity,
+            "kept_aside": aside,
+            "replaced_identity": report.replaced_identity,
+            "backup_schema_version": report.backup_schema_version,
+        }));
+    }
+    errln!(
+        "restored ledger {} from {} into {}{}",
+        report.identity,
+        report.from.display(),
+        report.ledger.display(),
+        aside
+            .map(|a| format!("; the ledger it replaced is kept as {a}"))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+type CliResult = Result<ExitCode, CliError>;
+
 /// Runs `airseal ledger …`.
 pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
     let output = match &args.command {
+        LedgerCommand::Backup { out, force, json } => return backup(args, out, *force, *json),
+        LedgerCommand::Restore { file, json } => return restore(args, file, *json),
         LedgerCommand::Keys { output, .. }
         | LedgerCommand::Licenses { output, .. }
         | LedgerCommand::Activations { output, .. }
@@ -565,6 +652,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             walked(ledger.audit().for_each(&filter, |a| e.row(&audit_row(a))))?;
             e.finish()?;
         }
+        LedgerCommand::Backup { .. } | LedgerCommand::Restore { .. } => {}
     };
     Ok(ExitCode::SUCCESS)
 }

@@ -30,7 +30,7 @@ use crate::error::CliError;
 
 /// Unlocks the signing key in `path` with the passphrase from the usual sources.
 pub fn unlock_key(path: &Path, pass: &PassphraseArgs) -> Result<Issuer, CliError> {
-    let text = crate::io::read_input(path)?;
+    let text = keyfile::read_signing_key_file(path)?;
     let opts = PassphraseOptions {
         file: pass.passphrase_file.clone(),
     };

@@ -108,6 +108,10 @@ enum AirsealStatus
   AIRSEAL_STATUS_WRONG_DEVICE = 27,
   // An activation response that does not answer the pending request.
   AIRSEAL_STATUS_WRONG_REQUEST = 28,
+  // The license was released on this machine (a deactivation proof was made for it).
+  AIRSEAL_STATUS_RELEASED = 29,
+  // A license update (renewal) that is not newer than the license already installed.
+  AIRSEAL_STATUS_STALE_UPDATE = 30,
   // A required pointer argument was NULL. FFI only.
   AIRSEAL_STATUS_NULL_POINTER = 90,
   // A string argument is not valid UTF-8. FFI only.

@@ -91,6 +91,10 @@ pub enum AirsealStatus {
     WrongDevice = 27,
     /// An activation response that does not answer the pending request.
     WrongRequest = 28,
+    /// The license was released on this machine (a deactivation proof was made for it).
+    Released = 29,
+    /// A license update (renewal) that is not newer than the license already installed.
+    StaleUpdate = 30,
     /// A required pointer argument was NULL. FFI only.
     NullPointer = 90,
     /// A string argument is not valid UTF-8. FFI only.
@@ -104,7 +108,7 @@ pub enum AirsealStatus {
 }
 
 /// Every status, in code order (for `from_code` and the tests).
-const ALL_STATUSES: [AirsealStatus; 24] = [
+const ALL_STATUSES: [AirsealStatus; 26] = [
     AirsealStatus::Ok,
     AirsealStatus::Malformed,
     AirsealStatus::UnsupportedAlgorithm,
@@ -125,6 +129,8 @@ const ALL_STATUSES: [AirsealStatus; 24] = [
     AirsealStatus::GuardState,
     AirsealStatus::WrongDevice,
     AirsealStatus::WrongRequest,
+    AirsealStatus::Released,
+    AirsealStatus::StaleUpdate,
     AirsealStatus::NullPointer,
     AirsealStatus::InvalidUtf8,
     AirsealStatus::TooLarge,
@@ -180,6 +186,12 @@ impl AirsealStatus {
             Self::GuardState => c"guard state: the clock guard's state cannot be used",
             Self::WrongDevice => c"wrong device: the license was activated for another machine",
             Self::WrongRequest => c"wrong request: the activation response answers another request",
+            Self::Released => {
+                c"released: this machine gave the license back; it does not come back"
+            }
+            Self::StaleUpdate => {
+                c"stale update: not newer than the license already installed for this seat"
+            }
             Self::NullPointer => c"null pointer: a required pointer argument was NULL",
             Self::InvalidUtf8 => c"invalid utf8: a string argument is not valid UTF-8",
             Self::TooLarge => c"too large: an argument is longer than its limit (AIRSEAL_MAX_*)",
@@ -791,6 +803,19 @@ mod tests {
             (
                 Error::WrongRequest { reason: "test" },
                 AirsealStatus::WrongRequest,
+            ),
+            (
+                Error::Released {
+                    license_id: "L".into(),
+                },
+                AirsealStatus::Released,
+            ),
+            (
+                Error::StaleUpdate {
+                    issued_at: 1,
+                    installed_at: 2,
+                },
+                AirsealStatus::StaleUpdate,
             ),
         ]
     }

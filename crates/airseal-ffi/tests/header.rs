@@ -67,6 +67,8 @@ fn header_names_every_status_by_its_class() {
         ("guard_state", 26),
         ("wrong_device", 27),
         ("wrong_request", 28),
+        ("released", 29),
+        ("stale_update", 30),
         ("null_pointer", 90),
         ("invalid_utf8", 91),
         ("too_large", 92),

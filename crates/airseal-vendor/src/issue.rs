@@ -282,6 +282,49 @@ pub struct LicenseSpec {
     /// so [`LicenseSpec::to_claims`] ignores it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub machine_threshold: Option<u8>,
+    /// For offline activation only: the fewest fingerprint components a request must carry
+    /// (1 to 16; default: no minimum beyond one). Not a claim (`SPEC.md` §17.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_components: Option<MinComponents>,
+    /// For offline activation only: when the key's term (its `days`) starts — at the key's
+    /// creation or at its first activation (the default). Not a claim (`SPEC.md` §17.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub term_starts: Option<crate::terms::TermStarts>,
+}
+
+/// A template's `min_components`: 1 to [`airseal_core::claims::MAX_COMPONENTS`], checked
+/// when the template is read (a TOML error naming the line otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct MinComponents(u8);
+
+impl MinComponents {
+    /// The number.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for MinComponents {
+    type Error = String;
+
+    fn try_from(n: u64) -> Result<Self, String> {
+        match u8::try_from(n) {
+            Ok(m) if m >= 1 && usize::from(m) <= airseal_core::claims::MAX_COMPONENTS => {
+                Ok(Self(m))
+            }
+            _ => Err(format!(
+                "min_components must be 1 to {}, got {n}",
+                airseal_core::claims::MAX_COMPONENTS
+            )),
+        }
+    }
+}
+
+impl From<MinComponents> for u64 {
+    fn from(m: MinComponents) -> u64 {
+        u64::from(m.0)
+    }
 }
 
 impl LicenseSpec {
@@ -319,7 +362,9 @@ impl LicenseSpec {
             maintenance_until,
             grace_days,
             clock_offset_minutes,
-            machine_threshold
+            machine_threshold,
+            min_components,
+            term_starts
         );
         if self.features.is_empty() {
             self.features = base.features;

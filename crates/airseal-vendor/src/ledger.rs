@@ -91,6 +91,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 mod audit;
+mod backup;
 mod batches;
 mod connection;
 mod customers;
@@ -106,21 +107,25 @@ mod seats;
 mod terms;
 
 pub use audit::{Audit, AuditEntry, AuditFilter};
+pub use backup::{BackupReport, RestoreReport, restore};
 pub(crate) use batches::KeyWithTerms;
 pub use batches::{BatchId, BatchInfo, BatchKind, BatchStatus, BatchWriter, Batches};
 pub use connection::{APPLICATION_ID, BULK_ROWS, BUSY_TIMEOUT, Ledger};
 pub use customers::{Customer, CustomerError, Customers, NewCustomer};
 pub use error::LedgerError;
 pub use imports::{ImportInfo, ImportRow, ImportWrite, ImportedKey, Imports, RowOutcome};
-pub use keys::{KeyChange, KeyFilter, KeyOverview, KeyRecord, KeyState, KeyStatus, Keys};
+pub use keys::{KeyEdit, KeyFilter, KeyOverview, KeyRecord, KeyState, KeyStatus, Keys};
 pub use licenses::{LicenseFilter, LicenseRecord, LicenseSource, Licenses, signed_claims};
 pub use lookup::{FoundKey, KeyMatch};
 pub use migrations::{DATA_STEP, MIGRATIONS, Migration, SCHEMA_VERSION};
 pub use products::{Product, Products};
-pub use revocations::{Revocation, Revocations};
+pub use revocations::{
+    KeyChange, ListContents, Revocation, Revocations, RevokeError, RevokeOutcome, RevokeReport,
+    RevokeTarget, UndoTarget,
+};
 pub use seats::{
-    Activation, ActivationFilter, ActivationId, DeactivatedBy, IssuedResponse, SeatKey, SeatTx,
-    Seats,
+    Activation, ActivationFilter, ActivationId, DeactivatedBy, IssuedResponse, SeatKey,
+    SeatRequest, SeatTx, Seats,
 };
 pub(crate) use terms::decode_terms;
 pub use terms::{KeyTerms, TermsRecord, feature_name};

@@ -6,7 +6,12 @@
 //! keys/signing.key    the signing key, encrypted (written by `airseal keygen`)
 //! keys/signing.pub    its public key, to ship inside the app
 //! ledger.sqlite3      the ledger (see [`crate::ledger`])
+//! ledger.id           the identity of this folder's ledger (`SPEC.md` §17.5)
 //! ```
+//!
+//! The folder is created owner-only (0700) and every file in it owner-only (0600) at
+//! creation: the ledger holds every product key (each one a password for activation) and
+//! customers' e-mail addresses, and `airseal.toml` may hold an SKGL secret.
 //!
 //! Commands take the folder from `--vendor DIR`, else from the `AIRSEAL_VENDOR` environment
 //! variable, else from the nearest folder holding `airseal.toml` at or above the working
@@ -23,7 +28,7 @@ use airseal_core::productkey::Pattern;
 use serde::{Deserialize, Serialize};
 
 use crate::issue::{IssueError, LicenseSpec};
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Ledger, LedgerError, RestoreReport};
 
 /// The configuration file whose presence makes a folder a vendor folder.
 pub const CONFIG_FILE: &str = "airseal.toml";
@@ -37,6 +42,8 @@ pub const SIGNING_KEY_FILE: &str = "signing.key";
 pub const PUBLIC_KEY_FILE: &str = "signing.pub";
 /// The ledger database, inside the vendor folder.
 pub const LEDGER_FILE: &str = "ledger.sqlite3";
+/// The identity of the folder's ledger (one line), inside the vendor folder.
+pub const LEDGER_ID_FILE: &str = "ledger.id";
 
 /// Where [`find_vendor_dir`] was told (or had) to look.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,10 +107,21 @@ pub enum VendorDirError {
         /// The product id.
         product: String,
     },
-    /// `init` found an existing `airseal.toml` and was not told to replace it.
+    /// `init` found an existing `airseal.toml` and was not told to go on.
     AlreadyInitialized {
         /// The existing configuration file.
         path: PathBuf,
+    },
+    /// `init` on an existing vendor folder was given another vendor id than the one its
+    /// `airseal.toml` holds. The id is the issuer of every license: it is not changed by
+    /// `init`.
+    VendorIdChange {
+        /// The existing configuration file.
+        path: PathBuf,
+        /// The vendor id it holds.
+        existing: String,
+        /// The vendor id asked for.
+        asked: String,
     },
     /// Reading or writing a file or folder failed.
     Io {
@@ -197,6 +215,16 @@ impl fmt::Display for VendorDirError {
             Self::AlreadyInitialized { path } => write!(
                 f,
                 "{} already exists: this folder is already a vendor folder",
+                path.display()
+            ),
+            Self::VendorIdChange {
+                path,
+                existing,
+                asked,
+            } => write!(
+                f,
+                "{} has vendor id {existing:?}; init does not change it to {asked:?} (it is the \
+                 issuer of every license)",
                 path.display()
             ),
             Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
@@ -519,6 +547,17 @@ pub fn default_config(vendor_id: &str) -> String {
     )
 }
 
+/// What [`VendorDir::init_folder`] did.
+#[derive(Clone, Debug)]
+pub struct Initialized {
+    /// The vendor folder.
+    pub vendor: VendorDir,
+    /// Whether `airseal.toml` was written (false: an existing one was kept as it was).
+    pub config_written: bool,
+    /// Whether a new ledger was created (false: the existing one was kept).
+    pub ledger_created: bool,
+}
+
 /// An opened vendor folder: its location and its checked configuration.
 #[derive(Clone, Debug)]
 pub struct VendorDir {
@@ -559,18 +598,50 @@ impl VendorDir {
     }
 
     /// Makes `dir` a vendor folder: writes a commented default `airseal.toml` for
-    /// `vendor_id`, creates `keys/` (owner-only on Unix) and the ledger. The signing key is
-    /// left to the caller (`airseal keygen`), so that this library never asks for a
-    /// passphrase.
-    ///
-    /// An existing `airseal.toml` is refused unless `force`; with `force` only the
-    /// configuration is rewritten. An existing ledger or key is never touched.
+    /// `vendor_id`, creates `keys/` and the ledger, and records the ledger's identity in
+    /// `ledger.id`; the folder is owner-only (0700) and its files 0600, created so. The
+    /// signing key is left to the caller (`airseal keygen`), so that this library never asks
+    /// for a passphrase. See [`VendorDir::init_folder`].
     ///
     /// # Errors
-    /// [`VendorDirError::AlreadyInitialized`], [`VendorDirError::InvalidConfig`] for an
-    /// empty vendor id, [`VendorDirError::Io`], or [`VendorDirError::Ledger`].
+    /// Those of [`VendorDir::init_folder`].
     pub fn init(dir: &Path, vendor_id: &str, force: bool) -> Result<Self, VendorDirError> {
+        Self::init_folder(dir, Some(vendor_id), force).map(|i| i.vendor)
+    }
+
+    /// The vendor id `init` uses when none is given: the one `airseal.toml` in `dir` already
+    /// holds, else the folder's name, else `vendor`.
+    pub fn default_vendor_id(dir: &Path) -> String {
+        if let Ok(config) = Config::load(&dir.join(CONFIG_FILE)) {
+            return config.vendor;
+        }
+        fs::canonicalize(dir)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "vendor".into())
+    }
+
+    /// [`VendorDir::init`], saying what it did. `vendor_id` `None` is
+    /// [`VendorDir::default_vendor_id`].
+    ///
+    /// On an existing vendor folder `init` is refused unless `force`; with `force` it keeps
+    /// `airseal.toml` exactly as it is (products, templates, vendor id: a different
+    /// `vendor_id` is refused), keeps the ledger and keys, and only creates what is missing.
+    /// A missing ledger is created only when the folder records no ledger identity (a folder
+    /// whose `ledger.id` names a ledger that is gone gets [`LedgerError::Missing`]: restore
+    /// the backup).
+    ///
+    /// # Errors
+    /// [`VendorDirError::AlreadyInitialized`], [`VendorDirError::VendorIdChange`],
+    /// [`VendorDirError::InvalidConfig`] for an empty vendor id, [`VendorDirError::Io`], or
+    /// [`VendorDirError::Ledger`].
+    pub fn init_folder(
+        dir: &Path,
+        vendor_id: Option<&str>,
+        force: bool,
+    ) -> Result<Initialized, VendorDirError> {
         let config_path = dir.join(CONFIG_FILE);
+        let vendor_id = vendor_id.map_or_else(|| Self::default_vendor_id(dir), str::to_string);
         if vendor_id.trim().is_empty() {
             return Err(VendorDirError::InvalidConfig {
                 path: config_path,
@@ -578,31 +649,65 @@ impl VendorDir {
                 message: "must not be empty".into(),
             });
         }
-        if config_path.exists() && !force {
+        let existing = config_path.exists();
+        if existing && !force {
             return Err(VendorDirError::AlreadyInitialized { path: config_path });
         }
-        fs::create_dir_all(dir).map_err(io_error(dir))?;
+        create_private_dir(dir).map_err(io_error(dir))?;
         let keys = dir.join(KEYS_DIR);
         create_private_dir(&keys).map_err(io_error(&keys))?;
-        let text = default_config(vendor_id);
-        // Checked before writing, so `init` can never leave a file that `open` refuses.
-        Config::parse(&text, &config_path)?;
-        // Through the one durable writer: a crash never leaves a half-written configuration.
-        airseal_verify::app::fs::write(
-            &config_path,
-            text.as_bytes(),
-            airseal_verify::app::fs::Access::Default,
-            airseal_verify::app::fs::Mode::Replace,
-        )
-        .map_err(|e| io_error(&config_path)(e.into()))?;
+        if existing {
+            // Kept as it is: `init` never rewrites a vendor's products and templates.
+            let config = Config::load(&config_path)?;
+            if config.vendor != vendor_id {
+                return Err(VendorDirError::VendorIdChange {
+                    path: config_path,
+                    existing: config.vendor,
+                    asked: vendor_id,
+                });
+            }
+        } else {
+            let text = default_config(&vendor_id);
+            // Checked before writing, so `init` can never leave a file that `open` refuses.
+            Config::parse(&text, &config_path)?;
+            // Through the one durable writer: a crash never leaves a half-written
+            // configuration.
+            airseal_verify::app::fs::write(
+                &config_path,
+                text.as_bytes(),
+                airseal_verify::app::fs::Access::OwnerOnly,
+                airseal_verify::app::fs::Mode::CreateNew,
+            )
+            .map_err(|e| io_error(&config_path)(e.into()))?;
+        }
         let vendor = Self::open(dir)?;
-        let ledger = vendor.open_ledger()?;
+        let ledger_created = match vendor.recorded_ledger_id()? {
+            // The folder has a ledger: it must be there (never recreated silently).
+            Some(_) => false,
+            // A folder that records none gets one when there is none, or only an empty file.
+            None => fs::metadata(vendor.ledger_path()).map_or(true, |m| m.len() == 0),
+        };
+        let ledger = if ledger_created {
+            let ledger = Ledger::open(&vendor.ledger_path())?;
+            vendor.record_ledger_id(&ledger)?;
+            ledger
+        } else {
+            vendor.open_ledger()?
+        };
         ledger.audit().record(
             "vendor.init",
-            vendor_id,
-            &serde_json::json!({ "forced": force }),
+            &vendor_id,
+            &serde_json::json!({
+                "forced": force,
+                "config_written": !existing,
+                "ledger_created": ledger_created,
+            }),
         )?;
-        Ok(vendor)
+        Ok(Initialized {
+            vendor,
+            config_written: !existing,
+            ledger_created,
+        })
     }
 
     /// The folder.
@@ -640,16 +745,95 @@ impl VendorDir {
         self.root.join(LEDGER_FILE)
     }
 
-    /// Opens (creating if needed) the ledger and records in it the products and templates
-    /// of `airseal.toml`, so that batches can refer to them. Only changes are written (and
-    /// audited), so calling this on every command is cheap.
+    /// `ledger.id`.
+    pub fn ledger_id_path(&self) -> PathBuf {
+        self.root.join(LEDGER_ID_FILE)
+    }
+
+    /// The ledger identity this folder records in `ledger.id`; `None` for a folder made by
+    /// an airseal older than identities (or whose record was removed).
     ///
     /// # Errors
-    /// [`LedgerError`] from opening or writing the ledger.
+    /// [`LedgerError::Io`] when the file exists but cannot be read.
+    pub fn recorded_ledger_id(&self) -> Result<Option<String>, LedgerError> {
+        let path = self.ledger_id_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text.trim().to_string())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(LedgerError::Io { path, source }),
+        }
+    }
+
+    /// Writes `ledger`'s identity to `ledger.id` (owner-only, replacing any).
+    fn record_ledger_id(&self, ledger: &Ledger) -> Result<(), LedgerError> {
+        let path = self.ledger_id_path();
+        let line = format!("{}\n", ledger.identity()?);
+        airseal_verify::app::fs::write(
+            &path,
+            line.as_bytes(),
+            airseal_verify::app::fs::Access::OwnerOnly,
+            airseal_verify::app::fs::Mode::Replace,
+        )
+        .map_err(LedgerError::from)
+    }
+
+    /// Opens the ledger and records in it the products and templates of `airseal.toml`, so
+    /// that batches can refer to them. Only changes are written (and audited), so calling
+    /// this on every command is cheap.
+    ///
+    /// The ledger must be there and be the one the folder records (`SPEC.md` §17.5): it is
+    /// never created here. A folder made before identities existed (no `ledger.id`) adopts
+    /// its existing ledger once, audited as `ledger.adopt`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Missing`], [`LedgerError::Empty`], [`LedgerError::Foreign`], or
+    /// another [`LedgerError`] from opening or writing the ledger.
     pub fn open_ledger(&self) -> Result<Ledger, LedgerError> {
-        let mut ledger = Ledger::open(&self.ledger_path())?;
+        let recorded = self.recorded_ledger_id()?;
+        let path = self.ledger_path();
+        let mut ledger = Ledger::open_existing(&path)?;
+        let identity = ledger.identity()?;
+        match recorded {
+            Some(expected) if expected == identity => {}
+            Some(expected) => {
+                return Err(LedgerError::Foreign {
+                    path,
+                    expected,
+                    found: Some(identity),
+                });
+            }
+            None => {
+                self.record_ledger_id(&ledger)?;
+                ledger.audit().record(
+                    "ledger.adopt",
+                    &identity,
+                    &serde_json::json!({
+                        "before": { "recorded": null },
+                        "after": { "recorded": identity },
+                    }),
+                )?;
+            }
+        }
         self.sync_ledger(&mut ledger)?;
         Ok(ledger)
+    }
+
+    /// Puts the backup at `from` in place of this folder's ledger (see
+    /// [`crate::ledger::restore`]): it must carry the identity the folder records. The
+    /// current ledger is kept aside, never deleted. A folder that records no identity adopts
+    /// the backup's.
+    ///
+    /// # Errors
+    /// Those of [`crate::ledger::restore`].
+    pub fn restore_ledger(&self, from: &Path) -> Result<RestoreReport, LedgerError> {
+        let recorded = self.recorded_ledger_id()?;
+        let (mut ledger, report) =
+            crate::ledger::restore(&self.ledger_path(), from, recorded.as_deref())?;
+        if recorded.is_none() {
+            self.record_ledger_id(&ledger)?;
+        }
+        self.sync_ledger(&mut ledger)?;
+        Ok(report)
     }
 
     /// Records the products and templates of `airseal.toml` in `ledger` (see
@@ -864,15 +1048,24 @@ impl VendorDir {
     }
 }
 
-/// Creates a folder readable only by its owner on Unix (it will hold the signing key).
+/// Creates a folder readable only by its owner on Unix (it will hold the signing key, the
+/// ledger and the configuration). A folder that already exists (`init .`) loses its group
+/// and other permissions before anything is written into it.
 fn create_private_dir(path: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::DirBuilderExt as _;
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
         builder.mode(0o700);
+        builder.create(path)?;
+        let mode = fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o700))?;
+        }
+        Ok(())
     }
+    #[cfg(not(unix))]
     builder.create(path)
 }
 
@@ -1105,8 +1298,12 @@ mod tests {
         );
         assert_eq!(VendorDir::open(&dir).unwrap().config().vendor, "acme");
 
-        let vendor = VendorDir::init(&dir, "other", true).unwrap();
-        assert_eq!(vendor.config().vendor, "other");
+        // With force, the configuration is kept: another vendor id is refused, the same
+        // one changes nothing.
+        let e = VendorDir::init(&dir, "other", true).unwrap_err();
+        assert!(matches!(e, VendorDirError::VendorIdChange { .. }), "{e}");
+        let vendor = VendorDir::init(&dir, "acme", true).unwrap();
+        assert_eq!(vendor.config().vendor, "acme");
         assert!(VendorDir::init(&dir, " ", true).is_err());
     }
 

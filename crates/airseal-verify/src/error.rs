@@ -123,6 +123,21 @@ pub enum Error {
         /// What does not match.
         reason: &'static str,
     },
+    /// This machine gave the license back (a deactivation proof was made for it): the data
+    /// folder remembers the release, so a copy of the license restored afterwards is refused
+    /// (`SPEC.md` §15.5, §17.3).
+    Released {
+        /// The license id (`sub`) released.
+        license_id: String,
+    },
+    /// A license update (a renewal, `SPEC.md` §15.8) that is not newer than the license this
+    /// machine already installed for the same seat: an older file restored or replayed.
+    StaleUpdate {
+        /// The update's issue time.
+        issued_at: UnixTime,
+        /// The issue time of the newest license installed for the seat.
+        installed_at: UnixTime,
+    },
 }
 
 impl Error {
@@ -150,6 +165,8 @@ impl Error {
             Error::GuardState { .. } => 26,
             Error::WrongDevice => 27,
             Error::WrongRequest { .. } => 28,
+            Error::Released { .. } => 29,
+            Error::StaleUpdate { .. } => 30,
         }
     }
 
@@ -175,6 +192,8 @@ impl Error {
             Error::GuardState { .. } => "guard_state",
             Error::WrongDevice => "wrong_device",
             Error::WrongRequest { .. } => "wrong_request",
+            Error::Released { .. } => "released",
+            Error::StaleUpdate { .. } => "stale_update",
         }
     }
 }
@@ -254,6 +273,14 @@ impl fmt::Display for Error {
             Error::WrongRequest { reason } => {
                 write!(f, "activation response does not answer this machine's request: {reason}")
             }
+            Error::Released { license_id } => write!(
+                f,
+                "license {license_id} was released on this machine (a deactivation proof was made for it): a released license does not come back"
+            ),
+            Error::StaleUpdate { issued_at, installed_at } => write!(
+                f,
+                "this license update (issued {issued_at}) is not newer than the one already installed for this seat (issued {installed_at}, seconds since 1970)"
+            ),
             Error::Typo => f.write_str(
                 "the key's check symbol does not match: a symbol was mistyped; compare it with the key you were sent",
             ),

@@ -17,6 +17,7 @@ use airseal_vendor::issue::Issuer;
 use airseal_verify::activation::{verify_deactivation, verify_request};
 use airseal_verify::app::device::{
     DEVICE_KEY_FILE, Device, DeviceError, LICENSE_FILE, PENDING_REQUEST_FILE, RELEASE_PROOF_FILE,
+    STATE_FILE, check_update,
 };
 use airseal_verify::app::fingerprint::{ComponentKind, Fingerprint};
 use airseal_verify::{Error, Expected, TrustStore};
@@ -187,11 +188,12 @@ fn a_replayed_response_is_refused_and_changes_nothing() {
     let first = respond(&vendor, &request(&device, &fp), "LIC-1");
     device.install(&first, &trust, NOW).unwrap();
 
-    // Installing it again: nothing is pending any more.
+    // Installing it again: nothing is pending any more, and as an update of the installed
+    // license it is not newer (SPEC.md §15.8).
     let before = snapshot(tmp.path());
     let e = device.install(&first, &trust, NOW).unwrap_err();
     assert!(
-        matches!(&e, DeviceError::Verify(Error::WrongRequest { reason }) if reason.contains("no activation request")),
+        matches!(&e, DeviceError::Verify(Error::StaleUpdate { .. })),
         "{e}"
     );
     assert_eq!(snapshot(tmp.path()), before);
@@ -201,7 +203,7 @@ fn a_replayed_response_is_refused_and_changes_nothing() {
     let before = snapshot(tmp.path());
     let e = device.install(&first, &trust, NOW).unwrap_err();
     assert!(
-        matches!(&e, DeviceError::Verify(Error::WrongRequest { reason }) if reason.contains("another request")),
+        matches!(&e, DeviceError::Verify(Error::StaleUpdate { .. })),
         "{e}"
     );
     assert_eq!(snapshot(tmp.path()), before);
@@ -600,4 +602,206 @@ fn a_failed_install_write_keeps_the_pending_request() {
     );
     fs::remove_dir_all(tmp.path().join(LICENSE_FILE)).unwrap();
     device.install(&response, &trust, NOW).unwrap();
+}
+
+/// What the vendor's `renew` makes (SPEC.md §15.8): the installed license's claims, issued
+/// later with a later end, echoing the same nonce and bound to the same machine.
+fn renewal(vendor: &Issuer, installed: &[u8], issued_at: i64, expires_at: i64) -> Vec<u8> {
+    let mut claims = LicenseClaims::read_unverified(installed).unwrap();
+    claims.issued_at = issued_at;
+    claims.expires_at = Some(expires_at);
+    claims.token_id = issued_at.to_be_bytes().to_vec();
+    vendor.issue_activation_response(claims).unwrap()
+}
+
+#[test]
+fn a_renewal_installs_without_a_request_and_only_forward() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let (vendor, trust) = vendor();
+    let fp = machine("a");
+    let first = respond(&vendor, &request(&device, &fp), "LIC-R");
+    device.install(&first, &trust, NOW).unwrap();
+    assert_eq!(device.pending_request().unwrap(), None);
+
+    let year = 365 * 86_400;
+    let renewed = renewal(&vendor, &first, NOW + 10, NOW + year);
+    let license = device.install(&renewed, &trust, NOW + 20).unwrap();
+    assert_eq!(license.claims().expires_at, Some(NOW + year));
+    assert_eq!(device.installed_license().unwrap(), Some(renewed.clone()));
+    device
+        .verify_installed(&trust, NOW + 20, &fp, Expected::product(PRODUCT))
+        .unwrap();
+
+    // An older update (issued before the one installed) is refused, and changes nothing.
+    let older = renewal(&vendor, &first, NOW + 5, NOW + 2 * year);
+    let before = snapshot(tmp.path());
+    let e = device.install(&older, &trust, NOW + 20).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DeviceError::Verify(Error::StaleUpdate {
+                issued_at,
+                installed_at
+            }) if issued_at == NOW + 5 && installed_at == NOW + 10
+        ),
+        "{e}"
+    );
+    assert_eq!(snapshot(tmp.path()), before);
+
+    // Restoring the older license file by hand does not roll the renewal back either: the
+    // folder remembers the newest issue time it installed.
+    fs::write(tmp.path().join(LICENSE_FILE), &first).unwrap();
+    let e = device
+        .verify_installed(&trust, NOW + 20, &fp, Expected::product(PRODUCT))
+        .unwrap_err();
+    assert!(
+        matches!(e, DeviceError::Verify(Error::StaleUpdate { installed_at, .. }) if installed_at == NOW + 10),
+        "{e}"
+    );
+    // …nor does an older update installed over the restored file.
+    let e = device.install(&older, &trust, NOW + 20).unwrap_err();
+    assert!(
+        matches!(e, DeviceError::Verify(Error::StaleUpdate { .. })),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_update_for_another_machine_or_license_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ours = Device::open(tmp.path().join("ours"));
+    let theirs = Device::open(tmp.path().join("theirs"));
+    let (vendor, trust) = vendor();
+    let ours_first = respond(&vendor, &request(&ours, &machine("a")), "LIC-O");
+    ours.install(&ours_first, &trust, NOW).unwrap();
+    let theirs_first = respond(&vendor, &request(&theirs, &machine("b")), "LIC-T");
+    theirs.install(&theirs_first, &trust, NOW).unwrap();
+
+    // Their renewal is bound to their machine and device key: refused here.
+    let their_renewal = renewal(&vendor, &theirs_first, NOW + 10, NOW + 86_400);
+    let before = snapshot(&tmp.path().join("ours"));
+    let e = ours.install(&their_renewal, &trust, NOW + 20).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            DeviceError::Verify(Error::WrongMachine { .. } | Error::WrongDevice)
+        ),
+        "{e}"
+    );
+    assert_eq!(snapshot(&tmp.path().join("ours")), before);
+
+    // The same machine's update of another license (or of another activation) is refused.
+    let mut claims = LicenseClaims::read_unverified(&ours_first).unwrap();
+    claims.license_id = "LIC-OTHER".into();
+    claims.issued_at = NOW + 10;
+    let other_license = vendor.issue_activation_response(claims.clone()).unwrap();
+    let e = ours.install(&other_license, &trust, NOW + 20).unwrap_err();
+    assert!(
+        matches!(&e, DeviceError::Verify(Error::WrongRequest { reason }) if reason.contains("another license")),
+        "{e}"
+    );
+    claims.license_id = "LIC-O".into();
+    claims.request_nonce = Some([9; 16]);
+    let other_nonce = vendor.issue_activation_response(claims).unwrap();
+    let e = ours.install(&other_nonce, &trust, NOW + 20).unwrap_err();
+    assert!(
+        matches!(&e, DeviceError::Verify(Error::WrongRequest { reason }) if reason.contains("nonce")),
+        "{e}"
+    );
+    assert_eq!(snapshot(&tmp.path().join("ours")), before);
+
+    // The pure check agrees with the folder's: the right device key and machine accept it.
+    let ok = renewal(&vendor, &ours_first, NOW + 10, NOW + 86_400);
+    let key = ours.public_key().unwrap().unwrap();
+    check_update(&trust, &ok, &ours_first, &key, NOW + 20).unwrap();
+    assert_eq!(
+        check_update(&trust, &ok, &ours_first, &[0x42; 32], NOW + 20).unwrap_err(),
+        Error::WrongDevice
+    );
+}
+
+#[test]
+fn a_released_license_does_not_come_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let (vendor, trust) = vendor();
+    let fp = machine("a");
+    let response = respond(&vendor, &request(&device, &fp), "LIC-X");
+    device.install(&response, &trust, NOW).unwrap();
+    // A renewal the customer kept aside, never installed.
+    let kept_renewal = renewal(&vendor, &response, NOW + 10, NOW + 86_400);
+    let copy = device.installed_license().unwrap().unwrap();
+    device.deactivate(NOW + 1).unwrap();
+    assert!(tmp.path().join(STATE_FILE).exists());
+
+    // The finding: copy the license back → refused as released.
+    fs::write(tmp.path().join(LICENSE_FILE), &copy).unwrap();
+    let e = verify_error(verify_on(&device, &trust, &fp));
+    assert_eq!(
+        e,
+        Error::Released {
+            license_id: "LIC-X".into()
+        }
+    );
+    // Without the release proof too (forgotten once the vendor has it).
+    device.forget_release_proof().unwrap();
+    assert!(matches!(
+        verify_error(verify_on(&device, &trust, &fp)),
+        Error::Released { .. }
+    ));
+    // A renewal of it does not bring it back.
+    let e = device.install(&kept_renewal, &trust, NOW + 20).unwrap_err();
+    assert!(
+        matches!(e, DeviceError::Verify(Error::Released { .. })),
+        "{e}"
+    );
+
+    // The state is authenticated: an edited or foreign state file is reported, not trusted.
+    let state = fs::read(tmp.path().join(STATE_FILE)).unwrap();
+    let mut edited = state.clone();
+    let last = edited.len() - 1;
+    edited[last] ^= 1;
+    fs::write(tmp.path().join(STATE_FILE), &edited).unwrap();
+    let e = verify_on(&device, &trust, &fp).unwrap_err();
+    assert!(
+        matches!(&e, DeviceError::Corrupt { file, .. } if file.ends_with(STATE_FILE)),
+        "{e}"
+    );
+    // Another folder's state, copied over that folder's own: refused as foreign.
+    let other = Device::open(tmp.path().join("other"));
+    let theirs = respond(&vendor, &request(&other, &machine("b")), "LIC-B");
+    other.install(&theirs, &trust, NOW).unwrap();
+    verify_on(&other, &trust, &machine("b")).unwrap();
+    fs::write(tmp.path().join("other").join(STATE_FILE), &state).unwrap();
+    assert!(matches!(
+        verify_on(&other, &trust, &machine("b")),
+        Err(DeviceError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn a_folder_without_state_still_refuses_what_its_release_proof_gave_back() {
+    // A folder made by an airseal that kept no state (or whose state file was deleted):
+    // the release proof it still holds is evidence enough.
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let (vendor, trust) = vendor();
+    let fp = machine("a");
+    let response = respond(&vendor, &request(&device, &fp), "LIC-Y");
+    device.install(&response, &trust, NOW).unwrap();
+    device.deactivate(NOW + 1).unwrap();
+    fs::remove_file(tmp.path().join(STATE_FILE)).unwrap();
+    fs::write(tmp.path().join(LICENSE_FILE), &response).unwrap();
+    assert!(matches!(
+        verify_error(verify_on(&device, &trust, &fp)),
+        Error::Released { .. }
+    ));
+    // A folder with no state and no release behaves as before: the license verifies, and
+    // the next install starts the state.
+    let fresh = Device::open(tmp.path().join("old"));
+    let response = respond(&vendor, &request(&fresh, &fp), "LIC-Z");
+    fresh.install(&response, &trust, NOW).unwrap();
+    fs::remove_file(tmp.path().join("old").join(STATE_FILE)).unwrap();
+    verify_on(&fresh, &trust, &fp).unwrap();
 }

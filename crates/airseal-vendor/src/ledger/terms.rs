@@ -27,7 +27,8 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::LedgerError;
 use super::error::db;
-use crate::issue::{LicenseSpec, LimitSpec, MetaSpec, UnlimitedWord};
+use crate::issue::{LicenseSpec, LimitSpec, MetaSpec, MinComponents, UnlimitedWord};
+use crate::terms::TermStarts;
 
 /// The data step of migration 7 (`migrations/0007_terms_in_keys.sql` runs it after adding the
 /// columns, before dropping `key_terms`): every `key_terms` row becomes its key's `terms`
@@ -186,6 +187,8 @@ mod field {
     pub const CLOCK_OFFSET_MINUTES: u64 = 25;
     pub const METADATA: u64 = 26;
     pub const MACHINE_THRESHOLD: u64 = 27;
+    pub const MIN_COMPONENTS: u64 = 28;
+    pub const TERM_STARTS: u64 = 29;
 }
 
 /// The text a [`LimitSpec::Word`] is stored as.
@@ -238,6 +241,8 @@ pub(crate) fn encode_terms(terms: &KeyTerms) -> Vec<u8> {
         clock_offset_minutes,
         metadata,
         machine_threshold,
+        min_components,
+        term_starts,
     } = spec;
     fn text(f: u64, v: &Option<String>) -> Option<(u64, Value<'_>)> {
         v.as_deref().map(|s| (f, Value::Text(s)))
@@ -270,6 +275,8 @@ pub(crate) fn encode_terms(terms: &KeyTerms) -> Vec<u8> {
         ),
         (!metadata.is_empty()).then_some((field::METADATA, Value::Metadata(metadata))),
         uint(field::MACHINE_THRESHOLD, machine_threshold.map(u64::from)),
+        uint(field::MIN_COMPONENTS, min_components.map(u64::from)),
+        term_starts.map(|t| (field::TERM_STARTS, Value::Text(t.as_str()))),
         text(field::NOTES, notes),
         customer.map(|c| (field::CUSTOMER, Value::Int(c))),
         (!removed_features.is_empty())
@@ -415,6 +422,23 @@ pub(crate) fn decode_terms(bytes: &[u8]) -> Result<KeyTerms, DecodeError> {
                         .map_err(|_| r.error_at(at, DecodeErrorKind::IntegerOutOfRange))?,
                 );
             }
+            field::MIN_COMPONENTS => {
+                let at = r.position();
+                let n = r.uint()?;
+                s.min_components = Some(
+                    MinComponents::try_from(n)
+                        .map_err(|_| r.error_at(at, DecodeErrorKind::IntegerOutOfRange))?,
+                );
+            }
+            field::TERM_STARTS => {
+                let at = r.position();
+                s.term_starts = Some(TermStarts::parse(r.text()?).ok_or_else(|| {
+                    r.error_at(
+                        at,
+                        DecodeErrorKind::InvalidValue("creation or first-activation"),
+                    )
+                })?);
+            }
             field::NOTES => t.notes = text(&mut r)?,
             field::CUSTOMER => t.customer = Some(r.int()?),
             field::REMOVED_FEATURES => t.removed_features = texts(&mut r)?,
@@ -523,6 +547,26 @@ pub(crate) fn key_terms_in(
     record.map(|b| terms_from_record(key, &b)).transpose()
 }
 
+impl super::Keys<'_> {
+    /// When the key's term started (`keys.term_start`, `SPEC.md` §17.1), if it has: the
+    /// start [`crate::terms::term_end`] counts `days` from. `None` for a key never activated
+    /// (its term starts at its first activation, or, with `term_starts = "creation"`, is
+    /// counted from its batch's creation when it is).
+    ///
+    /// # Errors
+    /// [`LedgerError::UnknownKey`] when the product has no such key, or a database error.
+    pub fn term_start(&self, product: &str, key: &str) -> Result<Option<i64>, LedgerError> {
+        self.conn
+            .prepare_cached("SELECT term_start FROM keys WHERE product = ?1 AND key = ?2")
+            .and_then(|mut st| st.query_row([product, key], |r| r.get(0)).optional())
+            .map_err(db("reading a term's start"))?
+            .ok_or_else(|| LedgerError::UnknownKey {
+                product: product.to_string(),
+                key: key.to_string(),
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,6 +608,8 @@ mod tests {
                     ("zz".to_string(), MetaSpec::Text(String::new())),
                 ]),
                 machine_threshold: Some(2),
+                min_components: Some(MinComponents::try_from(3).unwrap()),
+                term_starts: Some(TermStarts::Creation),
             },
         }
     }
@@ -614,7 +660,7 @@ mod tests {
         let mut sorted = keys.clone();
         sorted.sort_unstable();
         assert_eq!(keys, sorted);
-        assert_eq!(keys.len(), 25);
+        assert_eq!(keys.len(), 27);
         let meta = &map
             .iter()
             .find(|(k, _)| *k == ciborium::Value::from(26))

@@ -9,11 +9,14 @@
 //! 2. the vendor turns the request into an activation response (a license bound to the
 //!    request's fingerprint, device key and nonce);
 //! 3. [`Device::install`] checks the response answers the pending request (signature, type,
-//!    product, nonce, device key, fingerprint) and stores it;
+//!    product, nonce, device key, fingerprint) and stores it; later, it installs the
+//!    vendor's renewals of that license the same way, with no new request
+//!    ([`check_update`], `SPEC.md` §15.8);
 //! 4. [`Device::verify_installed`] checks the installed license at every start against the
 //!    machine as it is now;
 //! 5. [`Device::deactivate`] signs a deactivation proof for the vendor and deletes the
-//!    license.
+//!    license; the folder remembers the release, so the license does not come back if its
+//!    file is restored.
 //!
 //! ```no_run
 //! use airseal_verify::app::device::{Device, DeviceError};
@@ -51,6 +54,7 @@
 //! | `pending.req` | the raw activation request last created (COSE_Sign1, §15) | by `create_request`; removed by `install` |
 //! | `license.lic` | the raw activation response installed | by `install`; removed by `deactivate` |
 //! | `release.proof` | the raw deactivation proof last made | by `deactivate` |
+//! | `device.state` | the licenses installed (newest issue time) and released here, HMAC'd under a key derived from the device key's seed | by `install` and `deactivate`, mode 0600 |
 //!
 //! Every write is atomic (temporary file, fsync, rename, fsync of the folder); the folder
 //! is created with mode 0700 when this module creates it. The pending request is the signed
@@ -75,6 +79,7 @@ use zeroize::Zeroizing;
 
 use crate::app::fingerprint::Fingerprint;
 use crate::app::fs::{self as durable, Access, Mode, Read};
+use crate::app::state::{MAX_STATE_FILE, State, StateError, StateKey};
 use crate::{Error, Expected, License, Machine, TrustStore};
 
 /// The device key file's name in the data folder.
@@ -85,6 +90,9 @@ pub const PENDING_REQUEST_FILE: &str = "pending.req";
 pub const LICENSE_FILE: &str = "license.lic";
 /// The last deactivation proof's file name in the data folder.
 pub const RELEASE_PROOF_FILE: &str = "release.proof";
+/// The file in which the data folder remembers the licenses it installed and released
+/// (`SPEC.md` §15.5), authenticated under a key derived from the device key.
+pub const STATE_FILE: &str = "device.state";
 
 /// First bytes of the device key file; a new layout gets a new version.
 const KEY_MAGIC: &[u8] = b"airseal-device-v1";
@@ -199,6 +207,11 @@ impl fmt::Debug for DeviceKey {
 impl DeviceKey {
     fn public(&self) -> [u8; 32] {
         self.0.verifying_key().to_bytes()
+    }
+
+    /// The key `device.state` is authenticated with, derived from the seed.
+    fn state_key(&self) -> StateKey {
+        StateKey::from_seed(&Zeroizing::new(self.0.to_bytes()))
     }
 
     /// A COSE_Sign1 of `typ` over `payload`, kid = the device key's id (SPEC.md §15).
@@ -351,6 +364,76 @@ impl Device {
         Ok(self.load_key()?.map(|k| k.public()))
     }
 
+    /// What this folder remembers of the licenses it installed and released (empty when
+    /// there is no state file yet: a new folder, or one made by an airseal before 0.x that
+    /// kept none).
+    fn load_state(&self, key: &DeviceKey) -> Result<State, DeviceError> {
+        let Some(bytes) = self.read(STATE_FILE, MAX_STATE_FILE)? else {
+            return Ok(State::default());
+        };
+        State::decode(&bytes, &key.state_key()).map_err(|e| {
+            self.corrupt(
+                STATE_FILE,
+                match e {
+                    StateError::Layout => "not a device state file (wrong size or layout)",
+                    StateError::Authentication => {
+                        "the device state was edited, or belongs to another device key"
+                    }
+                },
+            )
+        })
+    }
+
+    fn save_state(&self, key: &DeviceKey, state: &State) -> Result<(), DeviceError> {
+        let path = self.path(STATE_FILE);
+        durable::write(
+            &path,
+            &state.encode(&key.state_key()),
+            Access::OwnerOnly,
+            Mode::Replace,
+        )
+        .map_err(|e| DeviceError::Io {
+            file: path,
+            source: e.into(),
+        })
+    }
+
+    /// Refuses a license this folder released, or a document of a license older than one
+    /// installed here before (`SPEC.md` §15.5). The last release proof kept in the folder
+    /// counts as a release too, so a folder whose state predates the release (an older
+    /// airseal, or a deleted state file) still refuses the license that proof gave back.
+    fn check_remembered(
+        &self,
+        state: &State,
+        license_id: &str,
+        issued_at: UnixTime,
+    ) -> Result<(), DeviceError> {
+        let released = || Error::Released {
+            license_id: license_id.to_string(),
+        };
+        if let Some(entry) = state.get(license_id) {
+            if entry.released {
+                return Err(released().into());
+            }
+            if issued_at < entry.newest {
+                return Err(Error::StaleUpdate {
+                    issued_at,
+                    installed_at: entry.newest,
+                }
+                .into());
+            }
+        }
+        if let Some(proof) = self.release_proof()? {
+            // Evidence only: a damaged proof file is not this check's business.
+            if let Ok(p) = crate::activation::verify_deactivation(&proof) {
+                if p.license_id == license_id {
+                    return Err(released().into());
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Creates an activation request (trial when `product_key` is `None`) for this machine,
     /// signs it with the device key (made on first use) and keeps it as the pending request,
     /// replacing any earlier one (whose response will then be refused). Returns the raw
@@ -467,21 +550,32 @@ impl Device {
         Ok(Some(PendingRequest { bytes, request }))
     }
 
-    /// Installs an activation response (raw or armored) that answers the pending request:
-    /// trusted signature, type `airseal-activation`, the request's product, valid at `now`,
-    /// bound to this device key and to the fingerprint the request carried, echoing the
-    /// request's nonce. Then stores it (replacing any installed license) and forgets the
-    /// pending request, so the same response cannot be installed twice. A refused response
-    /// changes nothing.
+    /// Installs an activation response (raw or armored): either the answer to the pending
+    /// request, or a **license update** (a renewal, `SPEC.md` §15.8) of the license
+    /// installed here.
+    ///
+    /// * An answer to the pending request: trusted signature, type `airseal-activation`, the
+    ///   request's product, valid at `now`, bound to this device key and to the fingerprint
+    ///   the request carried, echoing the request's nonce. The pending request is then
+    ///   forgotten, so the same response cannot be installed twice.
+    /// * An update, when the response does not answer a pending request but a license is
+    ///   installed: it must pass [`check_update`] against the installed license (same
+    ///   license, product, device key, components and request nonce; issued later), no
+    ///   pending request needed.
+    ///
+    /// Either way a license this folder released is refused ([`Error::Released`]), as is a
+    /// document older than one installed before ([`Error::StaleUpdate`]). The license
+    /// replaces any installed one, and the folder remembers its issue time. A refused
+    /// response changes nothing.
     ///
     /// # Errors
     /// [`DeviceError::Verify`] with [`Error::WrongType`] for a signed object that is neither
     /// a response nor a license (a request, a revocation list…), [`Error::WrongRequest`] when
-    /// no request is pending or the
-    /// nonce is another request's (replayed or mixed up), [`Error::WrongDevice`] when it is
-    /// bound to another device key, or any verification failure ([`Error::BadSignature`],
-    /// [`Error::WrongMachine`]…); [`DeviceError::Corrupt`] / [`DeviceError::Io`] for the
-    /// data folder.
+    /// no request is pending and no license is installed, or the response answers neither
+    /// (replayed or mixed up), [`Error::WrongDevice`] when it is bound to another device
+    /// key, [`Error::StaleUpdate`], [`Error::Released`], or any verification failure
+    /// ([`Error::BadSignature`], [`Error::WrongMachine`]…); [`DeviceError::Corrupt`] /
+    /// [`DeviceError::Io`] for the data folder.
     pub fn install(
         &self,
         response: &[u8],
@@ -500,17 +594,53 @@ impl Device {
                 .into());
             }
         }
-        let Some(pending) = self.pending_request()? else {
-            return Err(Error::WrongRequest {
-                reason: "no activation request is pending on this machine",
-            }
-            .into());
+        let pending = self.pending_request()?;
+        // Which of the two it is, read before verifying: the checks that follow decide.
+        let nonce = LicenseClaims::read_unverified(&raw)
+            .ok()
+            .and_then(|c| c.request_nonce);
+        let answers_pending = matches!(
+            (&pending, nonce),
+            (Some(p), Some(n)) if p.request.nonce == n
+        );
+        let installed = if answers_pending {
+            None
+        } else {
+            self.installed_license()?
         };
-        let license = check_response(trust, &raw, &pending.request, now)?;
-        // License first, then the pending request: a crash in between leaves a pending
-        // request that the installed response still answers, so installing again is safe.
+        let (license, update) = match (pending, installed) {
+            (_, Some(installed)) => {
+                let Some(key) = self.load_key()? else {
+                    return Err(Error::WrongDevice.into());
+                };
+                (
+                    check_update(trust, &raw, &installed, &key.public(), now)?,
+                    true,
+                )
+            }
+            (Some(pending), None) => (check_response(trust, &raw, &pending.request, now)?, false),
+            (None, None) => {
+                return Err(Error::WrongRequest {
+                    reason: "no activation request is pending and no license is installed on this machine",
+                }
+                .into());
+            }
+        };
+        let key = self
+            .load_key()?
+            .ok_or_else(|| self.corrupt(DEVICE_KEY_FILE, "the device key file vanished"))?;
+        let mut state = self.load_state(&key)?;
+        let claims = license.claims();
+        self.check_remembered(&state, &claims.license_id, claims.issued_at)?;
+        // License first, then what the folder remembers, then the pending request: a crash
+        // in between leaves a pending request that the installed response still answers
+        // (installing again is safe), and state that is at worst one update behind.
         self.write(LICENSE_FILE, &raw)?;
-        self.remove(PENDING_REQUEST_FILE)?;
+        state.installed(&claims.license_id, claims.issued_at);
+        self.save_state(&key, &state)?;
+        if !update {
+            self.remove(PENDING_REQUEST_FILE)?;
+        }
         Ok(license)
     }
 
@@ -551,7 +681,11 @@ impl Device {
         let machine = fingerprint
             .machine(expected.product_id())
             .with_device_key(&key.public());
-        Ok(trust.verify(&bytes, now, &expected.machine(&machine))?)
+        let license = trust.verify(&bytes, now, &expected.machine(&machine))?;
+        let state = self.load_state(&key)?;
+        let claims = license.claims();
+        self.check_remembered(&state, &claims.license_id, claims.issued_at)?;
+        Ok(license)
     }
 
     /// Gives the seat back: signs a deactivation proof naming the installed license (its
@@ -578,6 +712,11 @@ impl Device {
                 "the device key is missing: no proof can be signed for the installed license",
             ));
         };
+        // Remembered before anything else changes: from here on a copy of this license put
+        // back in the folder is refused, whether or not the proof reaches the vendor.
+        let mut state = self.load_state(&key)?;
+        state.released(&claims.license_id, claims.issued_at);
+        self.save_state(&key, &state)?;
         let proof = DeactivationProof {
             product: claims.product,
             license_id: claims.license_id,
@@ -635,6 +774,66 @@ pub fn check_response(
         }),
         Some(nonce) if nonce != request.nonce => Err(Error::WrongRequest {
             reason: "it answers another request (a replayed or mixed-up response)",
+        }),
+        Some(_) => Ok(license),
+    }
+}
+
+/// The checks [`Device::install`] makes of a **license update** (`SPEC.md` §15.8) for the
+/// license `installed` on a machine whose device public key is `device_key`, without
+/// touching the data folder:
+///
+/// 1. the update verifies (`SPEC.md` §6) for the installed license's product, at `now`,
+///    against the installed license's component hashes and `device_key` (so an update
+///    made for another machine is [`Error::WrongMachine`] or [`Error::WrongDevice`]);
+/// 2. it is an activation response for the same license (`sub`) echoing the same request
+///    nonce as the installed one ([`Error::WrongRequest`] otherwise: a plain license, an
+///    update of another license or of another activation of it);
+/// 3. it was issued after the installed one ([`Error::StaleUpdate`] otherwise: an older
+///    document replayed).
+///
+/// `installed` is read without verifying its signature (the app verified it when it was
+/// installed); the data folder's own memory of issue times ([`Device::install`]) keeps an
+/// edited installed file from opening the door to an older update.
+///
+/// # Errors
+/// As [`TrustStore::verify`], then [`Error::WrongRequest`], [`Error::StaleUpdate`];
+/// [`Error::Malformed`] when `installed` cannot be read or is not bound to a machine.
+pub fn check_update(
+    trust: &TrustStore,
+    update: &[u8],
+    installed: &[u8],
+    device_key: &[u8; 32],
+    now: UnixTime,
+) -> Result<License, Error> {
+    let raw = armor::dearmor(installed)?;
+    let current = LicenseClaims::read_unverified(&raw)?;
+    let Some(binding) = current.machine.as_ref() else {
+        return Err(Error::WrongRequest {
+            reason: "the installed license is not bound to this machine, so nothing can renew it",
+        });
+    };
+    let machine =
+        Machine::from_component_hashes(binding.components.clone()).with_device_key(device_key);
+    let license = trust.verify(
+        update,
+        now,
+        &Expected::product(&current.product).machine(&machine),
+    )?;
+    let claims = license.claims();
+    match claims.request_nonce {
+        None => Err(Error::WrongRequest {
+            reason: "it is a plain license, not a license update for this machine",
+        }),
+        Some(_) if claims.license_id != current.license_id => Err(Error::WrongRequest {
+            reason: "it updates another license than the one installed",
+        }),
+        Some(n) if Some(n) != current.request_nonce => Err(Error::WrongRequest {
+            reason: "it updates another activation of this license (its request nonce differs)",
+        }),
+        Some(_) if claims.issued_at <= current.issued_at => Err(Error::StaleUpdate {
+            issued_at: claims.issued_at,
+            installed_at: current.issued_at,
         }),
         Some(_) => Ok(license),
     }
