@@ -371,7 +371,7 @@ fn customers_are_unique_by_address_and_keys_link_to_them() {
         l.customers().by_email("JANE@example.com").unwrap(),
         Some(jane.clone())
     );
-    assert_eq!(l.customers().list().unwrap(), [jane.clone()]);
+    assert_eq!(l.customers().list().unwrap(), std::slice::from_ref(&jane));
 
     let config = Config::parse("vendor = \"acme\"\n", Path::new("airseal.toml")).unwrap();
     let link = |id| KeyUpdate {
