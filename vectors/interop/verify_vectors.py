@@ -1110,6 +1110,56 @@ def run_activation_case(base: pathlib.Path, case: dict) -> tuple[bool, str]:
     return True, "; ".join(["valid"] + notes)
 
 
+# --- license updates (renewals, SPEC.md section 15.8) ---------------------------------------
+# vectors/renewal.json: updates offered to a machine that has renewal/installed.cose
+# installed. An update is accepted when it verifies (section 6) for the installed license's
+# product, against the installed license's component hashes and the machine's device key, is
+# an activation response with the installed license's id and request nonce, and was issued
+# strictly later.
+
+def check_update(update: bytes, installed: bytes, trusted: list[bytes], device_public_key: bytes,
+                 now: int, notes: list) -> dict:
+    claims_i, pol_i = decode_claims(parse_envelope(dearmor(installed))["payload"])
+    if pol_i["machine"] is None:
+        raise Reject("wrong_request", detail="the installed license is not machine-bound")
+    got = verify(update, trusted, pol_i["product"], now, pol_i["machine"]["components"], notes,
+                 device_public_key=device_public_key)
+    c = got["claims"]
+    if "request_nonce" not in c:
+        raise Reject("wrong_request", detail="a plain license")
+    if c["sub"] != claims_i["sub"]:
+        raise Reject("wrong_request", detail="another license id")
+    if c["request_nonce"] != claims_i.get("request_nonce"):
+        raise Reject("wrong_request", detail="another request nonce")
+    if c["iat"] <= claims_i["iat"]:
+        raise Reject("stale_update", detail=f"iat {c['iat']} <= installed {claims_i['iat']}")
+    return got
+
+
+def run_renewal_case(base: pathlib.Path, manifest: dict, case: dict) -> tuple[bool, str]:
+    update = (base / case["file"]).read_bytes()
+    installed = (base / manifest["installed"]).read_bytes()
+    trusted = [bytes.fromhex(k) for k in manifest["trusted_public_keys"]]
+    device = bytes.fromhex(manifest["device_public_key"])
+    exp = case["expected"]
+    notes: list[str] = []
+    try:
+        got = check_update(update, installed, trusted, device, case["now"], notes)
+    except Reject as e:
+        if exp["result"] != "error":
+            return False, f"expected installed, got {e.cls} ({e.detail})"
+        if e.cls != exp["error"]:
+            return False, f"expected {exp['error']}, got {e.cls} ({e.context} {e.rule} {e.detail})"
+        return True, "; ".join([e.cls] + notes)
+    if exp["result"] != "installed":
+        return False, f"expected {exp['error']}, but the update was accepted"
+    if got["claims"] != exp["claims"]:
+        diff = sorted(k for k in set(got["claims"]) | set(exp["claims"])
+                      if got["claims"].get(k) != exp["claims"].get(k))
+        return False, f"claims differ in {diff}"
+    return True, "; ".join(["installed"] + notes)
+
+
 def doc_example(vectors: pathlib.Path, product: str, now: int) -> tuple[bool, str]:
     """Extra check: the README example (public key file + armored license) verifies."""
     key = None
@@ -1172,6 +1222,20 @@ def main(argv: list[str]) -> int:
         for case in activation["cases"]:
             try:
                 ok, why = run_activation_case(base, case)
+            except Exception as e:
+                ok, why = False, f"internal error: {e!r} {traceback.format_exc(limit=2).splitlines()[-1]}"
+            if ok:
+                passed += 1
+                print(f"ok   {case['file']}" + (f"  [{why}]" if verbose and why else ""))
+            else:
+                failed += 1
+                print(f"FAIL {case['file']}: {why}")
+    renewal_path = base / "renewal.json"
+    if renewal_path.exists():  # license updates, next to the manifest
+        renewal = json.loads(renewal_path.read_text())
+        for case in renewal["cases"]:
+            try:
+                ok, why = run_renewal_case(base, renewal, case)
             except Exception as e:
                 ok, why = False, f"internal error: {e!r} {traceback.format_exc(limit=2).splitlines()[-1]}"
             if ok:

@@ -133,14 +133,6 @@ pub enum LedgerCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
-    /// Batches of keys: each `keys generate` run and each import, with its counts and status.
-    Batches {
-        /// Only this product.
-        #[arg(long, value_name = "ID")]
-        product: Option<String>,
-        #[command(flatten)]
-        output: OutputArgs,
-    },
     /// Writes a consistent copy of the ledger to FILE (SQLite's online backup: other
     /// commands may run meanwhile). Keep it somewhere else than the vendor folder.
     Backup {
@@ -164,6 +156,14 @@ pub enum LedgerCommand {
         /// Print a JSON summary.
         #[arg(long)]
         json: bool,
+    },
+    /// Batches of keys: each `keys generate` run and each import, with its counts and status.
+    Batches {
+        /// Only this product.
+        #[arg(long, value_name = "ID")]
+        product: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
     },
     /// The audit log, newest first.
     Audit {

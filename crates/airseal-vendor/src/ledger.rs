@@ -120,8 +120,8 @@ pub use lookup::{FoundKey, KeyMatch};
 pub use migrations::{DATA_STEP, MIGRATIONS, Migration, SCHEMA_VERSION};
 pub use products::{Product, Products};
 pub use revocations::{
-    KeyChange, ListContents, Revocation, Revocations, RevokeError, RevokeOutcome, RevokeReport,
-    RevokeTarget, UndoTarget,
+    ListContents, Revocation, Revocations, RevokeError, RevokeOutcome, RevokeReport, RevokeTarget,
+    RevokedKeyChange, UndoTarget,
 };
 pub use seats::{
     Activation, ActivationFilter, ActivationId, DeactivatedBy, IssuedResponse, SeatKey,

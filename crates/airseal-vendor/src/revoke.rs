@@ -10,7 +10,8 @@ use crate::issue::Issuer;
 use crate::ledger::{Ledger, LedgerError};
 
 pub use crate::ledger::{
-    KeyChange, ListContents, RevokeError, RevokeOutcome, RevokeReport, RevokeTarget, UndoTarget,
+    ListContents, RevokeError, RevokeOutcome, RevokeReport, RevokeTarget, RevokedKeyChange,
+    UndoTarget,
 };
 
 /// Builds the next revocation list from everything the ledger records

@@ -92,7 +92,7 @@ pub enum UndoTarget {
 
 /// A stored key a revocation or an undo changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyChange {
+pub struct RevokedKeyChange {
     /// The product.
     pub product: String,
     /// The key as the ledger stores it.
@@ -116,7 +116,7 @@ pub enum RevokeOutcome {
         recorded: bool,
     },
     /// Keys changed status.
-    Keys(Vec<KeyChange>),
+    Keys(Vec<RevokedKeyChange>),
     /// A product's cutoff changed.
     Cutoff {
         /// The product.
@@ -545,7 +545,7 @@ impl Revocations<'_> {
                                      "after": "revoked", "licenses": licenses }),
                         )?;
                     }
-                    changes.push(KeyChange {
+                    changes.push(RevokedKeyChange {
                         product,
                         key,
                         from: status,
@@ -677,7 +677,7 @@ impl Revocations<'_> {
                         &format!("key:{product}/{key}"),
                         &json!({ "reason": reason, "before": "revoked", "after": to.as_str() }),
                     )?;
-                    changes.push(KeyChange {
+                    changes.push(RevokedKeyChange {
                         product,
                         key,
                         from: status,
