@@ -606,37 +606,7 @@ impl SeatTx<'_> {
     /// [`LedgerError::UnknownProduct`], a database error, or [`LedgerError::Corrupt`].
     pub fn key(&self, product: &str, key: &str) -> Result<Option<SeatKey>, LedgerError> {
         require_product(&self.tx, product)?;
-        let row = self
-            .tx
-            .query_row(
-                "SELECT k.status, k.batch, b.kind, b.params, b.created, k.term_start FROM keys k
-                 JOIN batches b ON b.id = k.batch WHERE k.product = ?1 AND k.key = ?2",
-                [product, key],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(db("reading a key"))?;
-        let Some((status, batch, kind, params, created, term_start)) = row else {
-            return Ok(None);
-        };
-        Ok(Some(SeatKey {
-            status: KeyStatus::from_ledger(&status)?,
-            batch,
-            kind: BatchKind::from_ledger(&kind)?,
-            batch_params: parse_json(&params, "batch parameters")?,
-            terms: terms::key_terms_in(&self.tx, product, key)?,
-            created,
-            term_start,
-        }))
+        seat_key_in(&self.tx, product, key)
     }
 
     /// The revocation recorded against a product key or a license id, if any.
@@ -1236,6 +1206,45 @@ impl SeatTx<'_> {
 /// Lowercase hex, for audit details.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A key as activation reads it, on `conn` (a transaction or the ledger's connection):
+/// [`SeatTx::key`], and [`super::Keys::change`] for the vendor's changes to a key.
+pub(super) fn seat_key_in(
+    conn: &Connection,
+    product: &str,
+    key: &str,
+) -> Result<Option<SeatKey>, LedgerError> {
+    let row = conn
+        .query_row(
+            "SELECT k.status, k.batch, b.kind, b.params, b.created, k.term_start FROM keys k
+             JOIN batches b ON b.id = k.batch WHERE k.product = ?1 AND k.key = ?2",
+            [product, key],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(db("reading a key"))?;
+    let Some((status, batch, kind, params, created, term_start)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(SeatKey {
+        status: KeyStatus::from_ledger(&status)?,
+        batch,
+        kind: BatchKind::from_ledger(&kind)?,
+        batch_params: parse_json(&params, "batch parameters")?,
+        terms: terms::key_terms_in(conn, product, key)?,
+        created,
+        term_start,
+    }))
 }
 
 #[cfg(test)]
