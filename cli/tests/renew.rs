@@ -191,6 +191,13 @@ fn each_machine_installs_its_own_renewal_without_a_request() {
     );
     let rows: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 4, "{rows}");
+    // Each update is a license of the seat's id: the activation and two renewals.
+    let o = airseal(
+        d,
+        &["ledger", "licenses", "--license", &id1, "--format", "json"],
+    );
+    let rows: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 3, "{rows}");
 }
 
 #[track_caller]
