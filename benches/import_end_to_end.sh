@@ -18,7 +18,7 @@ cargo build --release -q -p airseal-vendor --example import_rate
 bin=$PWD/target/release/airseal
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export AIRSEAL_PASSPHRASE=bench AIRSEAL_VENDOR=
+export AIRSEAL_PASSPHRASE="bench passphrase" AIRSEAL_VENDOR=
 cd "$work"
 "$OLDPWD/target/release/examples/import_rate" --export-only export.csv "$rows"
 sync

@@ -12,7 +12,7 @@ cargo build --release -q -p airseal
 bin=$PWD/target/release/airseal
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-export AIRSEAL_PASSPHRASE=bench AIRSEAL_VENDOR=
+export AIRSEAL_PASSPHRASE="bench passphrase" AIRSEAL_VENDOR=
 cd "$work"
 "$bin" init v --vendor-id bench >/dev/null 2>&1
 printf '\n[products.photo-pro]\nkey_pattern = "XXXXX-XXXXX-XXXXX-XXXXX"\n' >> v/airseal.toml

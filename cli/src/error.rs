@@ -17,9 +17,11 @@ use airseal_vendor::issue::recorded::RecordedError;
 use airseal_vendor::keyfile::KeyFileError;
 use airseal_vendor::keys::GeneratorError;
 use airseal_vendor::keys::classify::ClassifyError;
+use airseal_vendor::keys::ops::KeyOpError;
 use airseal_vendor::keys::source::SourceError;
-use airseal_vendor::ledger::LedgerError;
+use airseal_vendor::ledger::{CustomerError, KeyStatus, LedgerError};
 use airseal_vendor::renew::RenewError;
+use airseal_vendor::revoke::RevokeError;
 use airseal_vendor::template::TemplateError;
 use airseal_vendor::vendor_dir::{SearchOrigin, VENDOR_ENV, VendorDirError};
 use airseal_verify::app::device::DeviceError;
@@ -117,12 +119,18 @@ pub enum CliError {
     Template(TemplateError),
     /// An activation request or deactivation proof was refused.
     Activation(ActivationError),
+    /// A revocation (or its undo) was refused.
+    Revoke(RevokeError),
     /// A key's machines could not be renewed.
     Renew(RenewError),
     /// A signed object failed verification.
     Verify(airseal_verify::Error),
     /// The app-side data folder failed.
     Device(DeviceError),
+    /// A key could not be suspended, reinstated or updated.
+    KeyOp(KeyOpError),
+    /// A customer could not be added.
+    Customer(CustomerError),
 }
 
 impl CliError {
@@ -199,6 +207,8 @@ impl CliError {
             CliError::Template(e) => template_code(e),
             CliError::Recorded(e) => match e {
                 RecordedError::NotRecorded { source, .. } => ledger_code(source),
+                RecordedError::KeyTypo { .. } => TYPO,
+                RecordedError::Classify(ClassifyError::Ledger(l)) => ledger_code(l),
                 _ => GENERAL,
             },
             CliError::Classify(e) => match e {
@@ -214,7 +224,19 @@ impl CliError {
                 ExportError::NotRecorded { source, .. } => ledger_code(source),
                 _ => GENERAL,
             },
+            CliError::Revoke(e) => match e {
+                RevokeError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
             CliError::Verify(e) => e.code(),
+            CliError::KeyOp(e) => match e {
+                KeyOpError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
+            CliError::Customer(e) => match e {
+                CustomerError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
             CliError::Device(e) => match e {
                 DeviceError::Verify(v) => v.code(),
                 DeviceError::Io { .. } => IO,
@@ -240,7 +262,7 @@ fn template_code(e: &TemplateError) -> u8 {
 
 fn ledger_code(e: &LedgerError) -> u8 {
     match e {
-        LedgerError::Open { .. } => IO,
+        LedgerError::Open { .. } | LedgerError::Io { .. } => IO,
         _ => GENERAL,
     }
 }
@@ -264,6 +286,16 @@ impl fmt::Display for CliError {
                     KeyFileError::AlreadyExists { .. } => {
                         f.write_str("; pass --force to replace it")
                     }
+                    KeyFileError::WeakPassphrase { .. } => f.write_str(
+                        "; choose a longer one (a few words), or pass --weak-passphrase to \
+                         accept it",
+                    ),
+                    KeyFileError::LoosePermissions { path, .. } => write!(
+                        f,
+                        "; restrict it with `chmod 600 {}`, and if others could read it, \
+                         consider the key leaked and rotate it",
+                        path.display()
+                    ),
                     KeyFileError::WrongPassphrase => f.write_str(
                         " (check --passphrase-file or the AIRSEAL_PASSPHRASE environment variable)",
                     ),
@@ -271,10 +303,35 @@ impl fmt::Display for CliError {
                 }
             }
             CliError::VendorDir(e) => vendor_dir(e, f),
-            CliError::Ledger(e) => e.fmt(f),
+            CliError::Ledger(e) => ledger(e, f),
             CliError::Import(e) => import(e, f),
             CliError::Issue(e) => e.fmt(f),
-            CliError::Recorded(e) => e.fmt(f),
+            CliError::Recorded(e) => {
+                e.fmt(f)?;
+                match e {
+                    RecordedError::UnknownProduct { product } => write!(
+                        f,
+                        "; add a [products.{product}] table to it, or pass --no-ledger to sign \
+                         without the vendor folder's checks"
+                    ),
+                    RecordedError::KeyTypo { .. } => {
+                        f.write_str("; compare it with the key sent to the customer")
+                    }
+                    RecordedError::UnknownKey { .. } => f.write_str(
+                        "; check it with `airseal keys inspect KEY` (import or generate keys \
+                         first)",
+                    ),
+                    RecordedError::KeyNotActive {
+                        status: KeyStatus::Revoked,
+                        key,
+                        ..
+                    } => write!(
+                        f,
+                        "; `airseal revoke --undo --key {key}` takes the revocation back"
+                    ),
+                    _ => Ok(()),
+                }
+            }
             CliError::Generator(e) => {
                 e.fmt(f)?;
                 weak_pattern_remedy(matches!(e, GeneratorError::Pattern(TooWeak { .. })), f)
@@ -299,6 +356,9 @@ impl fmt::Display for CliError {
                 e.fmt(f)?;
                 match e {
                     BatchError::AlreadyExists { .. } => f.write_str("; pass --force to replace it"),
+                    BatchError::UnknownCustomer { .. } => f.write_str(
+                        " (`airseal customers list` shows them, `airseal customers add` adds one)",
+                    ),
                     _ => Ok(()),
                 }
             }
@@ -358,6 +418,7 @@ impl fmt::Display for CliError {
                     _ => Ok(()),
                 }
             }
+            CliError::Revoke(e) => revoke(e, f),
             // Failures that carry instants read as dates (time::verify_error).
             CliError::Verify(e) | CliError::Device(DeviceError::Verify(e)) => {
                 match crate::time::verify_error(e) {
@@ -366,7 +427,45 @@ impl fmt::Display for CliError {
                 }
             }
             CliError::Device(e) => e.fmt(f),
+            CliError::KeyOp(e) => key_op(e, f),
+            CliError::Customer(e) => {
+                e.fmt(f)?;
+                match e {
+                    CustomerError::Duplicate { id, .. } => {
+                        write!(
+                            f,
+                            "; link keys to it with `airseal keys update KEY --customer {id}`"
+                        )
+                    }
+                    _ => Ok(()),
+                }
+            }
         }
+    }
+}
+
+/// Key operations' errors, with the flag that fixes them. A term the library names is the
+/// `keys update` flag of the same name.
+fn key_op(e: &KeyOpError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match e {
+        KeyOpError::Invalid { field, message } => {
+            let flag = match *field {
+                "features" => "--add-feature/--remove-feature".to_string(),
+                "metadata" => "--meta/--remove-meta".to_string(),
+                "terms" => "the key's terms".to_string(),
+                other => format!("--{}", other.replace('_', "-")),
+            };
+            write!(f, "{flag}: {message}")
+        }
+        KeyOpError::AmbiguousKey { .. } => {
+            fmt::Display::fmt(e, f)?;
+            f.write_str(" with --product")
+        }
+        KeyOpError::UnknownCustomer { .. } => {
+            fmt::Display::fmt(e, f)?;
+            f.write_str(" (`airseal customers list` shows them, `airseal customers add` adds one)")
+        }
+        _ => fmt::Display::fmt(e, f),
     }
 }
 
@@ -399,8 +498,62 @@ fn vendor_dir(e: &VendorDirError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 ),
             }
         }
-        VendorDirError::AlreadyInitialized { .. } => {
-            f.write_str("; pass --force to rewrite it (the ledger and keys are kept)")
+        VendorDirError::UnknownProduct { .. } => {
+            f.write_str("; `airseal products list` shows them, `airseal products add` adds one")
+        }
+        VendorDirError::AlreadyInitialized { .. } => f.write_str(
+            "; pass --force to create only what is missing (airseal.toml, the ledger and keys \
+             are kept)",
+        ),
+        VendorDirError::VendorIdChange { .. } => {
+            f.write_str("; to change it, edit the vendor line of airseal.toml yourself")
+        }
+        VendorDirError::Ledger(e) => ledger_remedy(e, f),
+        _ => Ok(()),
+    }
+}
+
+/// Ledger errors, with the way out of a lost or replaced ledger.
+fn ledger(e: &LedgerError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fmt::Display::fmt(e, f)?;
+    ledger_remedy(e, f)
+}
+
+fn ledger_remedy(e: &LedgerError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match e {
+        LedgerError::Missing { .. } | LedgerError::Empty { .. } => f.write_str(
+            ". Restore the latest backup with `airseal ledger restore FILE` (backups are made \
+             with `airseal ledger backup --out FILE`). With no backup at all, start a new, empty \
+             ledger deliberately: remove ledger.id from the vendor folder, then run \
+             `airseal init --force`",
+        ),
+        LedgerError::Foreign { .. } => f.write_str(
+            ". Put this folder's own ledger back with `airseal ledger restore FILE` (a backup \
+             of it), or use the vendor folder this ledger belongs to",
+        ),
+        LedgerError::OutputExists { .. } => f.write_str("; pass --force to replace it"),
+        _ => Ok(()),
+    }
+}
+
+/// Revocation refusals, with the flag or command that does what was meant.
+fn revoke(e: &RevokeError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fmt::Display::fmt(e, f)?;
+    match e {
+        RevokeError::UnknownLicense { .. } => f.write_str(
+            "; check the id with `airseal ledger licenses`, or pass --external if it was \
+             issued elsewhere",
+        ),
+        RevokeError::UnknownKey { .. } => {
+            f.write_str("; check it with `airseal keys inspect KEY` or `airseal ledger keys`")
+        }
+        RevokeError::CutoffLowered { product, .. } => write!(
+            f,
+            "; to lower it on purpose, run `airseal revoke --undo --product {product} \
+             --issued-before DATE`"
+        ),
+        RevokeError::CutoffRaised { .. } => {
+            f.write_str("; raise a cutoff with `airseal revoke` (without --undo)")
         }
         _ => Ok(()),
     }
@@ -461,12 +614,15 @@ from_library!(
     GeneratorError => Generator,
     SourceError => Source,
     ActivationError => Activation,
+    RevokeError => Revoke,
     RenewError => Renew,
     TemplateError => Template,
     ExportError => Export,
     ClassifyError => Classify,
     airseal_verify::Error => Verify,
     DeviceError => Device,
+    KeyOpError => KeyOp,
+    CustomerError => Customer,
 );
 
 #[cfg(test)]

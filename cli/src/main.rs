@@ -62,6 +62,12 @@ enum Command {
     Renew(Box<cmd::renew::RenewArgs>),
     /// List and search keys, activations and the audit log (table, CSV or JSON).
     Ledger(cmd::ledger::LedgerArgs),
+    /// Customers keys are sold to: add one, list them.
+    Customers(cmd::customers::CustomersArgs),
+    /// The products of airseal.toml: list them, add one.
+    Products(cmd::products::ProductsArgs),
+    /// The license templates of airseal.toml.
+    Templates(cmd::products::TemplatesArgs),
     /// Revoke a license, a product key, or everything issued before a date (offline).
     Revoke(cmd::revoke::RevokeArgs),
     /// Export the signed revocation list apps load.
@@ -111,6 +117,9 @@ fn main() -> ExitCode {
         Command::Deactivate(a) => cmd::activate::deactivate(&a),
         Command::Renew(a) => cmd::renew::run(&a),
         Command::Ledger(a) => cmd::ledger::run(&a),
+        Command::Customers(a) => cmd::customers::run(&a),
+        Command::Products(a) => cmd::products::products(&a),
+        Command::Templates(a) => cmd::products::templates(&a),
         Command::Revoke(a) => cmd::revoke::revoke(&a),
         Command::Revocations(a) => cmd::revoke::revocations(&a),
         Command::Demo(a) => cmd::demo::run(&a),

@@ -363,6 +363,38 @@ impl Write for Sink {
     }
 }
 
+/// Prints a short listing held in memory (products, templates, customers, batches) on
+/// standard output: a table for people, or one JSON array. A reader that goes away early
+/// (`| head`) ends it quietly.
+///
+/// # Errors
+/// Writing to standard output.
+pub fn print_list(
+    columns: &'static [&'static str],
+    rows: impl IntoIterator<Item = Vec<Value>>,
+    json: bool,
+) -> Result<(), WriteError> {
+    let gone = |e: io::Error| WriteError::Io {
+        path: PathBuf::from("standard output"),
+        source: e,
+    };
+    let sink = Sink::stdout();
+    let terminal = sink.is_terminal();
+    let format = if json { Format::Json } else { Format::Table };
+    let mut r = Renderer::new(sink, format, columns, terminal).map_err(gone)?;
+    for row in rows {
+        match r.row(&row) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+            other => other.map_err(gone)?,
+        }
+    }
+    match r.finish() {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(gone(e)),
+        Ok((sink, _)) => sink.commit(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -330,7 +330,7 @@ fn racing_processes_never_sell_more_seats_than_the_limit() {
                     "--out",
                     &format!("r{i}.resp"),
                 ])
-                .env("AIRSEAL_PASSPHRASE", "pw")
+                .env("AIRSEAL_PASSPHRASE", common::PASSPHRASE)
                 .env_remove("AIRSEAL_VENDOR")
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -395,7 +395,7 @@ fn killed_activation_leaves_the_ledger_consistent_and_rerunning_recovers() {
                 "--out",
                 &format!("{name}.resp"),
             ])
-            .env("AIRSEAL_PASSPHRASE", "pw")
+            .env("AIRSEAL_PASSPHRASE", common::PASSPHRASE)
             .env_remove("AIRSEAL_VENDOR")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -13,7 +13,10 @@ fn a_revocation_list_is_named_and_refused_where_a_license_is_read() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     init_vendor(d, "\n[products.photo-pro]\n");
-    ok(&airseal(d, &["revoke", "--license", "KDQ55VCSPJWEW"]));
+    ok(&airseal(
+        d,
+        &["revoke", "--license", "KDQ55VCSPJWEW", "--external"],
+    ));
     ok(&airseal(d, &["revocations", "export", "--out", "rl.txt"]));
     for args in [
         &["inspect", "rl.txt"][..],
@@ -46,7 +49,10 @@ fn revocations_export_to_standard_output_and_plural_counts() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     init_vendor(d, "\n[products.photo-pro]\n");
-    ok(&airseal(d, &["revoke", "--license", "KDQ55VCSPJWEW"]));
+    ok(&airseal(
+        d,
+        &["revoke", "--license", "KDQ55VCSPJWEW", "--external"],
+    ));
     let o = airseal(d, &["revocations", "export", "--out", "-"]);
     let out = ok(&o);
     assert!(

@@ -63,7 +63,10 @@ fn refusals_to_overwrite_name_force() {
     let v = vendor_with_product("");
     let d = v.path();
     let err = refused(d, &["init", "--vendor-id", "acme"]);
-    assert!(err.contains("pass --force to rewrite it"), "{err}");
+    assert!(
+        err.contains("pass --force to create only what is missing"),
+        "{err}"
+    );
     let generate = [
         "keys",
         "generate",

@@ -12,7 +12,7 @@ fn airseal(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_airseal"))
         .current_dir(dir)
         .args(args)
-        .env("AIRSEAL_PASSPHRASE", "round trip")
+        .env("AIRSEAL_PASSPHRASE", "round trip passphrase")
         .env_remove("AIRSEAL_VENDOR")
         .env_remove("AIRSEAL_DATA_DIR")
         .env_remove("XDG_DATA_HOME")

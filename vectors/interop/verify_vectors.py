@@ -637,6 +637,8 @@ def decode_machine(v) -> dict:
             want(type(val) is list, ctx, "unexpected_type", "components must be an array")
             want(1 <= len(val) <= MAX_COMPONENTS, ctx, "invalid_value", "1 to 16 components")
             out["components"] = [as_bytes(c, ctx, 8) for c in val]
+            want(len(set(out["components"])) == len(out["components"]), ctx, "invalid_value",
+                 "machine binding components must be distinct")
         elif k == 3:
             out["device_key"] = as_bytes(val, ctx, 8)
         else:
@@ -811,7 +813,8 @@ def apply_policy(pol: dict, product: str, now: int, machine: list[bytes] | None,
         status = "in_grace"
     if pol["machine"] is not None:
         have = machine or []
-        matched = sum(1 for c in pol["machine"]["components"] if c in have)
+        # Distinct components only: a hash counts once however often it is listed.
+        matched = len({c for c in pol["machine"]["components"] if c in have})
         if matched < pol["machine"]["threshold"]:
             raise Reject("wrong_machine", detail=f"{matched} of {pol['machine']['threshold']} components")
         bound = pol["machine"].get("device_key")
@@ -971,6 +974,8 @@ def decode_request(payload: bytes) -> dict:
             if not 1 <= count <= MAX_COMPONENTS:
                 raise r.err("invalid_value", "1 to 16 components")
             out["components"] = [r.bytes_exact(8).hex() for _ in range(count)]
+            if len(set(out["components"])) != count:
+                raise r.err("invalid_value", "component hashes must be distinct")
         elif key == 4:
             r.context = "request.device_key"
             out["device_key"] = r.bytes_exact(32).hex()

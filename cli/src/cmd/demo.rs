@@ -50,6 +50,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         dir: vendor.clone(),
         vendor_id: Some("acme".into()),
         force: false,
+        weak_passphrase: false,
         passphrase: pass.clone(),
     })?;
     let keys = vendor.join("keys");
@@ -91,6 +92,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
             json: false,
             allow_weak: false,
             template: None,
+            customer: None,
             seed: None,
             insecure_seed: false,
             passphrase: pass.clone(),
@@ -408,6 +410,7 @@ fn demo_issue_args(keys: &Path, out: &Path, pass: &PassphraseArgs) -> issue::Iss
         out: Some(out.to_path_buf()),
         raw: false,
         force: false,
+        no_ledger: true,
         json: false,
         passphrase: pass.clone(),
         batch: Default::default(),

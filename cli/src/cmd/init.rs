@@ -24,40 +24,72 @@ pub struct InitArgs {
     /// Your vendor id, written into licenses as their issuer (default: the folder's name).
     #[arg(long, value_name = "ID")]
     pub vendor_id: Option<String>,
-    /// Rewrite an existing airseal.toml (the ledger and keys are never touched).
+    /// Go on in an existing vendor folder: only what is missing is created; airseal.toml,
+    /// the ledger and the keys are kept as they are.
     #[arg(long)]
     pub force: bool,
+    /// Accept a passphrase weaker than the minimum (see `airseal keygen --help`).
+    #[arg(long)]
+    pub weak_passphrase: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
 
 /// Runs `airseal init`.
 pub fn run(args: &InitArgs) -> Result<ExitCode, CliError> {
-    std::fs::create_dir_all(&args.dir).map_err(|e| CliError::io(&args.dir, e))?;
-    let id = match &args.vendor_id {
-        Some(id) => id.clone(),
-        None => std::fs::canonicalize(&args.dir)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "vendor".into()),
+    // The passphrase first: a weak one is refused before anything is created.
+    let key_exists = args
+        .dir
+        .join(airseal_vendor::vendor_dir::KEYS_DIR)
+        .join(airseal_vendor::vendor_dir::SIGNING_KEY_FILE)
+        .exists();
+    let passphrase = if key_exists {
+        None
+    } else {
+        Some(keygen::new_passphrase(
+            &args.passphrase,
+            args.weak_passphrase,
+        )?)
     };
-    let vendor = VendorDir::init(&args.dir, &id, args.force)?;
+    let done = VendorDir::init_folder(&args.dir, args.vendor_id.as_deref(), args.force)?;
+    let vendor = &done.vendor;
+    let id = &vendor.config().vendor;
     outln!(
         "vendor folder {} (vendor id {id:?})",
         vendor.root().display()
     );
-    if vendor.signing_key_path().exists() {
+    if !done.config_written {
         outln!(
+            "configuration {} (kept as it is)",
+            vendor.config_path().display()
+        );
+    }
+    outln!(
+        "ledger        {} ({})",
+        vendor.ledger_path().display(),
+        if done.ledger_created {
+            "created"
+        } else {
+            "kept"
+        }
+    );
+    match passphrase {
+        None => outln!(
             "signing key   {} (kept)",
             vendor.signing_key_path().display()
-        );
-    } else {
-        keygen::run(&keygen::KeygenArgs {
-            out: vendor.keys_dir(),
-            force: false,
-            json: false,
-            passphrase: args.passphrase.clone(),
-        })?;
+        ),
+        Some(passphrase) => {
+            keygen::write_keys(
+                &keygen::KeygenArgs {
+                    out: vendor.keys_dir(),
+                    force: false,
+                    json: false,
+                    weak_passphrase: args.weak_passphrase,
+                    passphrase: args.passphrase.clone(),
+                },
+                &passphrase,
+            )?;
+        }
     }
     outln!(
         "next: add a [products.<id>] table to {}, then `airseal keys generate`",

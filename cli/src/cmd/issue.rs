@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use airseal_core::ObjectType;
 use airseal_core::armor::armor;
-use airseal_vendor::issue::recorded::issue_recorded;
+use airseal_vendor::issue::recorded::{self, RecordedError, issue_recorded};
 use airseal_vendor::issue::{LicenseSpec, LimitSpec, MetaSpec};
 use airseal_vendor::template;
-use airseal_vendor::vendor_dir::VendorDir;
+use airseal_vendor::vendor_dir::{VendorDir, VendorDirError};
 use clap::Args;
 
 use crate::args::PassphraseArgs;
@@ -98,6 +98,10 @@ pub struct IssueArgs {
     /// Replace an existing output file.
     #[arg(long)]
     pub force: bool,
+    /// Do not use the vendor folder's ledger: no checks of the product and key against it,
+    /// nothing recorded (and, outside a vendor folder, no note saying so).
+    #[arg(long)]
+    pub no_ledger: bool,
     #[arg(long, help = crate::args::JSON_HELP)]
     pub json: bool,
     #[command(flatten)]
@@ -148,6 +152,8 @@ impl IssueArgs {
             clock_offset_minutes: self.clock_offset_minutes,
             metadata,
             machine_threshold: None,
+            min_components: None,
+            term_starts: None,
         })
     }
 }
@@ -169,8 +175,10 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
     };
     let vendor = match vendor_args.open() {
         Ok(v) => Some(v),
-        Err(e) if args.vendor.is_some() => return Err(e),
-        Err(_) => None,
+        // No vendor folder here: fine for `issue`. One that is found but does not load (a bad
+        // template) is refused, as by every other command.
+        Err(CliError::VendorDir(VendorDirError::NotFound { .. })) if args.vendor.is_none() => None,
+        Err(e) => return Err(e),
     };
     if let Some(t) = &args.template {
         let config = vendor.as_ref().map(VendorDir::config);
@@ -209,33 +217,60 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
             out_path.display()
         )));
     }
-    // With a vendor folder the license is recorded in its ledger before the file is
-    // written (`issue_recorded`); with only --key there is no ledger.
-    let mut ledger = match &vendor {
-        Some(v) => Some(
-            v.open_ledger()
-                .map_err(|e| CliError::from(e).at(&v.ledger_path()))?,
-        ),
-        None => None,
+    // With a vendor folder the description is checked against its ledger before the
+    // passphrase is asked for, and the license recorded once its file is written.
+    let now = chrono::Utc::now().timestamp();
+    let mut ledger = match (&vendor, args.no_ledger) {
+        (Some(v), false) => {
+            let ledger = v
+                .open_ledger()
+                .map_err(|e| CliError::from(e).at(&v.ledger_path()))?;
+            recorded::check(v, &ledger, &mut spec, now)?;
+            Some(ledger)
+        }
+        (None, false) => {
+            errln!(
+                "note: no vendor folder, so this license is recorded in no ledger (pass \
+                 --no-ledger to say that is intended)"
+            );
+            None
+        }
+        (_, true) => None,
     };
     let issuer = super::unlock_key(&key_path, &args.passphrase)?;
-    let (claims, bytes) = issue_recorded(
+    let deliver = |_: &airseal_core::LicenseClaims, bytes: &[u8]| -> Result<(), CliError> {
+        let out = if args.raw {
+            bytes.to_vec()
+        } else {
+            armor(ObjectType::License.armor_label(), bytes).into_bytes()
+        };
+        if out_path.as_os_str() == "-" {
+            crate::term::out_bytes(&out);
+            Ok(())
+        } else {
+            crate::io::write_output(&out_path, &out, args.force)
+        }
+    };
+    let issued = issue_recorded(
         &issuer,
         &spec,
-        chrono::Utc::now().timestamp(),
+        now,
         ledger.as_mut(),
         &serde_json::json!({"out": out_path.display().to_string()}),
-    )?;
-    let license_id = &claims.license_id;
-    let out = if args.raw {
-        bytes.clone()
-    } else {
-        armor(ObjectType::License.armor_label(), &bytes).into_bytes()
+        deliver,
+    );
+    let (claims, bytes) = match issued {
+        Err(CliError::Recorded(e @ RecordedError::NotRecorded { .. }))
+            if out_path.as_os_str() != "-" =>
+        {
+            // Written, then refused by the ledger: not handed out unrecorded.
+            let _ = std::fs::remove_file(&out_path);
+            return Err(CliError::Recorded(e));
+        }
+        other => other?,
     };
-    if out_path.as_os_str() == "-" {
-        crate::term::out_bytes(&out);
-    } else {
-        crate::io::write_output(&out_path, &out, args.force)?;
+    let license_id = &claims.license_id;
+    if out_path.as_os_str() != "-" {
         if args.json {
             crate::term::out_json(&serde_json::json!({
                 "license_id": license_id,

@@ -15,7 +15,8 @@ use crate::error::CliError;
 #[derive(Debug, Args)]
 #[command(
     after_help = "The private key is encrypted with Argon2id + XChaCha20-Poly1305 \
-    (parameters in the file) and written with mode 0600. Back it up: a lost key cannot sign \
+    (parameters in the file) and written with mode 0600. The passphrase needs at least 12 \
+    characters, 6 of them different, unless --weak-passphrase. Back it up: a lost key cannot sign \
     renewals, and a leaked one must be rotated (see README, key rotation)."
 )]
 pub struct KeygenArgs {
@@ -27,6 +28,9 @@ pub struct KeygenArgs {
     pub force: bool,
     #[arg(long, help = crate::args::JSON_HELP)]
     pub json: bool,
+    /// Accept a passphrase under the minimum (12 characters, 6 of them different).
+    #[arg(long)]
+    pub weak_passphrase: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -46,11 +50,31 @@ pub fn run(args: &KeygenArgs) -> Result<ExitCode, CliError> {
             }
         }
     }
-    std::fs::create_dir_all(&args.out).map_err(|e| CliError::io(&args.out, e))?;
+    let passphrase = new_passphrase(&args.passphrase, args.weak_passphrase)?;
+    write_keys(args, &passphrase)
+}
+
+/// The passphrase of a new signing key, from the usual sources, checked for strength unless
+/// `weak` (`--weak-passphrase`).
+pub fn new_passphrase(
+    pass: &PassphraseArgs,
+    weak: bool,
+) -> Result<zeroize::Zeroizing<String>, CliError> {
     let opts = PassphraseOptions {
-        file: args.passphrase.passphrase_file.clone(),
+        file: pass.passphrase_file.clone(),
     };
     let passphrase = obtain_passphrase(&opts, Purpose::Create)?;
+    if !weak {
+        keyfile::check_passphrase_strength(&passphrase)?;
+    }
+    Ok(passphrase)
+}
+
+/// Writes a new key pair into `args.out` under `passphrase`.
+pub fn write_keys(args: &KeygenArgs, passphrase: &str) -> Result<ExitCode, CliError> {
+    let secret_path = args.out.join("signing.key");
+    let public_path = args.out.join("signing.pub");
+    std::fs::create_dir_all(&args.out).map_err(|e| CliError::io(&args.out, e))?;
     let key = keyfile::generate_signing_key();
     let public = key.verifying_key().to_bytes();
     let text = keyfile::encrypt_signing_key(&key, passphrase.as_bytes(), KdfParams::DEFAULT)?;

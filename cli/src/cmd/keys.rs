@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use airseal_vendor::batch::{self, BatchRequest, OutputFormat};
+use airseal_vendor::issue::LimitSpec;
 use airseal_vendor::keys::KeyKind;
 use airseal_vendor::keys::classify::{self, Found, KeyVerdict};
+use airseal_vendor::keys::ops;
 use airseal_vendor::keys::source::{self, SourceOptions};
 use airseal_vendor::ledger::Ledger;
 use airseal_vendor::skgl;
@@ -34,6 +36,82 @@ pub enum KeysCommand {
     Inspect(InspectKeyArgs),
     /// Finish batches interrupted after they were recorded (rewrite their output files).
     Recover,
+    /// Suspend a key: activation refuses it until it is reinstated (licenses already
+    /// delivered keep working until they end or are revoked).
+    Suspend(SuspendArgs),
+    /// Make a suspended key active again (a revoked key stays revoked).
+    Reinstate(KeyArgs),
+    /// Change a key's terms: seats, features, end, notes, metadata, customer. Activation
+    /// uses the new terms from the next request on.
+    Update(UpdateArgs),
+}
+
+/// The key a command acts on.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// The key, as typed (any case and separators; an imported key as exported).
+    pub key: String,
+    /// The product (default: whichever product has the key).
+    #[arg(long, value_name = "ID")]
+    pub product: Option<String>,
+    #[arg(long, help = crate::args::JSON_HELP)]
+    pub json: bool,
+}
+
+/// Arguments of `airseal keys suspend`.
+#[derive(Debug, Args)]
+pub struct SuspendArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Why (kept in the audit log).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+/// Arguments of `airseal keys update`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Lowering --max-activations below the seats in use is allowed: the     machines holding a seat keep it, and no new seat is given until enough are released     (the output says so). --extend adds to the key's term: to the days of a relative term,     or to its fixed end date."
+)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Seat limit: a number, or unlimited.
+    #[arg(long, value_name = "N|unlimited", value_parser = LimitSpec::parse)]
+    pub max_activations: Option<LimitSpec>,
+    /// Deactivation limit: a number, or unlimited.
+    #[arg(long, value_name = "N|unlimited", value_parser = LimitSpec::parse)]
+    pub max_deactivations: Option<LimitSpec>,
+    /// Add a feature (F1..F8 or a name), optionally with an end date: F3 or export=2027-12-31.
+    #[arg(long = "add-feature", value_name = "F[=DATE]")]
+    pub add_feature: Vec<String>,
+    /// Remove a feature, by name.
+    #[arg(long = "remove-feature", value_name = "F")]
+    pub remove_feature: Vec<String>,
+    /// End the key's licenses at this date (YYYY-MM-DD, end of that day UTC, or RFC 3339).
+    #[arg(long, value_name = "DATE", conflicts_with = "extend")]
+    pub expires: Option<String>,
+    /// Add this many days to the key's term.
+    #[arg(long, value_name = "DAYS")]
+    pub extend: Option<u32>,
+    /// Notes on the key (never in a license; "" clears them).
+    #[arg(long, value_name = "TEXT")]
+    pub notes: Option<String>,
+    /// Link the key to this customer (its number, `airseal customers list`).
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<i64>,
+    /// Set a metadata entry of the key's licenses (a whole number is stored as one).
+    #[arg(long = "meta", value_name = "K=V", value_parser = parse_meta)]
+    pub meta: Vec<(String, String)>,
+    /// Remove a metadata entry.
+    #[arg(long = "remove-meta", value_name = "K")]
+    pub remove_meta: Vec<String>,
+}
+
+fn parse_meta(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .ok_or_else(|| format!("{s:?}: expected NAME=VALUE"))
 }
 
 /// Arguments of `airseal keys generate`.
@@ -89,6 +167,9 @@ pub struct GenerateArgs {
     /// for these keys (default: the product's activation_template).
     #[arg(long, value_name = "NAME")]
     pub template: Option<String>,
+    /// The customer these keys are for (its number, `airseal customers list`).
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<i64>,
     /// Seed the generator (reproducible keys, FOR TESTS ONLY; needs --insecure-seed).
     #[arg(long, value_name = "N", requires = "insecure_seed")]
     pub seed: Option<u64>,
@@ -134,7 +215,122 @@ pub fn run(args: &KeysArgs) -> Result<ExitCode, CliError> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        KeysCommand::Suspend(a) => {
+            let vendor = args.vendor.open()?;
+            let ledger = open_ledger(&vendor)?;
+            let done = ops::suspend(
+                &ledger,
+                a.key.product.as_deref(),
+                &a.key.key,
+                a.reason.as_deref(),
+            )?;
+            status_done(&done, a.key.json);
+            Ok(ExitCode::SUCCESS)
+        }
+        KeysCommand::Reinstate(a) => {
+            let vendor = args.vendor.open()?;
+            let ledger = open_ledger(&vendor)?;
+            let done = ops::reinstate(&ledger, a.product.as_deref(), &a.key)?;
+            status_done(&done, a.json);
+            Ok(ExitCode::SUCCESS)
+        }
+        KeysCommand::Update(a) => update(&args.vendor, a),
     }
+}
+
+fn status_done(done: &ops::StatusChange, as_json: bool) {
+    if as_json {
+        crate::term::out_json(&json!(done));
+    } else if done.changed {
+        outln!(
+            "{} ({}): {} → {}",
+            crate::term::field(&done.key.key),
+            crate::term::field(&done.key.product),
+            done.from,
+            done.to
+        );
+    } else {
+        outln!(
+            "{} ({}) is already {}: nothing changed",
+            crate::term::field(&done.key.key),
+            crate::term::field(&done.key.product),
+            done.to
+        );
+    }
+}
+
+fn update(vendor_args: &VendorArgs, a: &UpdateArgs) -> Result<ExitCode, CliError> {
+    let vendor = vendor_args.open()?;
+    let ledger = open_ledger(&vendor)?;
+    let change = ops::KeyUpdate {
+        max_activations: a.max_activations,
+        max_deactivations: a.max_deactivations,
+        add_features: a.add_feature.clone(),
+        remove_features: a.remove_feature.clone(),
+        term: match (&a.expires, a.extend) {
+            (Some(date), _) => Some(ops::TermChange::Expires(date.clone())),
+            (None, Some(days)) => Some(ops::TermChange::Extend(days)),
+            (None, None) => None,
+        },
+        notes: a.notes.clone(),
+        customer: a.customer,
+        set_metadata: a.meta.clone(),
+        remove_metadata: a.remove_meta.clone(),
+    };
+    let report = ops::update(
+        &ledger,
+        vendor.config(),
+        a.key.product.as_deref(),
+        &a.key.key,
+        &change,
+    )?;
+    if a.key.json {
+        crate::term::out_json(&json!(report));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let who = format!(
+        "{} ({})",
+        crate::term::field(&report.key.key),
+        crate::term::field(&report.key.product)
+    );
+    if !report.changed {
+        outln!("{who}: nothing changed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!("{who} updated; activation uses the new terms from the next request on");
+    let (before, after) = (&report.before["license"], &report.after["license"]);
+    let mut names: Vec<&String> = before
+        .as_object()
+        .into_iter()
+        .chain(after.as_object())
+        .flat_map(|m| m.keys())
+        .collect();
+    names.sort();
+    names.dedup();
+    for name in names
+        .into_iter()
+        .chain([&"notes".to_string(), &"customer".to_string()])
+    {
+        let (b, n) = match name.as_str() {
+            "notes" | "customer" => (&report.before[name], &report.after[name]),
+            _ => (&before[name], &after[name]),
+        };
+        if b != n {
+            outln!(
+                "  {name:<18} {} → {}",
+                crate::term::field(&b.to_string()),
+                crate::term::field(&n.to_string())
+            );
+        }
+    }
+    if report.over_limit {
+        errln!(
+            "note: {} seats are in use, more than the new limit: those machines keep their \
+             seats, and no new seat is given until enough are released",
+            report.seats_in_use
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints a key verdict as JSON, or as aligned `field value` lines for people.
@@ -236,6 +432,7 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
             output: &out_path,
             force: a.force,
             template: a.template.as_deref(),
+            customer: a.customer,
         },
         &mut |done| bar.set(done),
     )?;

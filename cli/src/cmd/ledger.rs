@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_vendor::ledger::{
-    Activation, ActivationFilter, AuditEntry, AuditFilter, KeyFilter, KeyOverview, KeyStatus,
-    LicenseFilter, LicenseRecord, LicenseSource,
+    Activation, ActivationFilter, AuditEntry, AuditFilter, BatchInfo, KeyFilter, KeyOverview,
+    KeyStatus, LicenseFilter, LicenseRecord, LicenseSource,
 };
 use airseal_vendor::time::{EndOfDay, format_time, parse_time};
 use clap::{Args, Subcommand};
@@ -67,7 +67,8 @@ pub enum LedgerCommand {
         /// Only this product.
         #[arg(long, value_name = "ID")]
         product: Option<String>,
-        /// Only keys starting with this (separators and case ignored).
+        /// Only keys starting with this, as typed (an imported key's own spelling) or in
+        /// canonical form (separators and case ignored, for airseal's own keys).
         #[arg(long, value_name = "KEY")]
         key: Option<String>,
         /// Only keys whose (imported) licensee e-mail contains this.
@@ -76,6 +77,9 @@ pub enum LedgerCommand {
         /// Only keys with this status: active, suspended or revoked.
         #[arg(long, value_parser = KeyStatus::parse)]
         status: Option<KeyStatus>,
+        /// Only keys linked to this customer (its number, `airseal customers list`).
+        #[arg(long, value_name = "ID")]
+        customer: Option<i64>,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -129,6 +133,38 @@ pub enum LedgerCommand {
         #[command(flatten)]
         output: OutputArgs,
     },
+    /// Writes a consistent copy of the ledger to FILE (SQLite's online backup: other
+    /// commands may run meanwhile). Keep it somewhere else than the vendor folder.
+    Backup {
+        /// The backup file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace an existing FILE.
+        #[arg(long)]
+        force: bool,
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Puts a backup made by `ledger backup` in place of the ledger. The backup must be of
+    /// this vendor folder's ledger (its identity, in ledger.id); the current ledger is kept
+    /// aside as ledger.sqlite3.replaced-DATE, never deleted. Run it while no other airseal
+    /// command uses the ledger.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Batches of keys: each `keys generate` run and each import, with its counts and status.
+    Batches {
+        /// Only this product.
+        #[arg(long, value_name = "ID")]
+        product: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
     /// The audit log, newest first.
     Audit {
         /// Only actions starting with this (e.g. `activation.`, `key.status`).
@@ -167,6 +203,8 @@ const KEY_COLUMNS: &[&str] = &[
     "prior_activations",
     "deactivations",
     "prior_deactivations",
+    "customer",
+    "notes",
 ];
 
 fn key_row(k: KeyOverview) -> Vec<Value> {
@@ -184,6 +222,8 @@ fn key_row(k: KeyOverview) -> Vec<Value> {
         json!(k.prior_activations),
         json!(k.deactivations),
         json!(k.prior_deactivations),
+        json!(k.customer),
+        json!(k.notes),
     ]
 }
 
@@ -266,6 +306,32 @@ fn activation_row(a: Activation) -> Vec<Value> {
         json!(hex(&a.token_id)),
         json!(hex(&a.device_key)),
         Value::Object(meters),
+    ]
+}
+
+const BATCH_COLUMNS: &[&str] = &[
+    "id",
+    "product",
+    "kind",
+    "status",
+    "requested",
+    "inserted",
+    "created",
+    "template",
+    "output",
+];
+
+fn batch_row(b: BatchInfo) -> Vec<Value> {
+    vec![
+        json!(b.id),
+        json!(b.product),
+        json!(b.kind),
+        json!(b.status.as_str()),
+        json!(b.requested),
+        json!(b.inserted),
+        time(Some(b.created)),
+        b.params.get("template").cloned().unwrap_or(Value::Null),
+        json!(b.output.map(|p| p.display().to_string())),
     ]
 }
 
@@ -385,12 +451,76 @@ impl<'a> Emitter<'a> {
     }
 }
 
+/// Runs `airseal ledger backup`.
+fn backup(args: &LedgerArgs, out: &std::path::Path, force: bool, as_json: bool) -> CliResult {
+    let vendor = args.vendor.open()?;
+    let ledger = vendor
+        .open_ledger()
+        .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;
+    let report = ledger.backup_to(out, force)?;
+    if as_json {
+        crate::term::out_json(&json!({
+            "result": "backup",
+            "file": report.path.display().to_string(),
+            "identity": report.identity,
+            "bytes": report.bytes,
+            "schema_version": report.schema_version,
+            "audited": report.audited,
+        }));
+    }
+    errln!(
+        "backed up ledger {} ({} bytes) → {}{}",
+        report.identity,
+        report.bytes,
+        report.path.display(),
+        if report.audited {
+            ""
+        } else {
+            " (not in the audit log: another process was writing to the ledger)"
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `airseal ledger restore`.
+fn restore(args: &LedgerArgs, file: &std::path::Path, as_json: bool) -> CliResult {
+    let vendor = args.vendor.open()?;
+    let report = vendor.restore_ledger(file)?;
+    let aside = report.kept_aside.as_ref().map(|p| p.display().to_string());
+    if as_json {
+        crate::term::out_json(&json!({
+            "result": "restored",
+            "from": report.from.display().to_string(),
+            "ledger": report.ledger.display().to_string(),
+            "identity": report.identity,
+            "kept_aside": aside,
+            "replaced_identity": report.replaced_identity,
+            "backup_schema_version": report.backup_schema_version,
+        }));
+    }
+    errln!(
+        "restored ledger {} from {} into {}{}",
+        report.identity,
+        report.from.display(),
+        report.ledger.display(),
+        aside
+            .map(|a| format!("; the ledger it replaced is kept as {a}"))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+type CliResult = Result<ExitCode, CliError>;
+
 /// Runs `airseal ledger …`.
 pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
     let output = match &args.command {
+        LedgerCommand::Backup { out, force, json } => return backup(args, out, *force, *json),
+        LedgerCommand::Restore { file, json } => return restore(args, file, *json),
         LedgerCommand::Keys { output, .. }
         | LedgerCommand::Licenses { output, .. }
         | LedgerCommand::Activations { output, .. }
+        | LedgerCommand::Batches { output, .. }
         | LedgerCommand::Audit { output, .. } => output,
     };
     let format = Format::resolve(
@@ -416,6 +546,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             key,
             email,
             status,
+            customer,
             output,
         } => {
             // Streamed: millions of keys list in constant memory, the first row at once.
@@ -423,9 +554,10 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             walked(ledger.keys().for_each(
                 &KeyFilter {
                     product: product.clone(),
-                    key_prefix: key.as_deref().map(airseal_vendor::keys::stored_form),
+                    key_prefix: key.clone(),
                     email: email.clone(),
                     status: *status,
+                    customer: *customer,
                     limit: output.limit,
                 },
                 |k| e.row(&key_row(k)),
@@ -487,6 +619,19 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             )?;
             e.finish()?;
         }
+        LedgerCommand::Batches { product, output } => {
+            let mut e = Emitter::start(output, format, BATCH_COLUMNS)?;
+            let batches = ledger.batches().list(product.as_deref())?;
+            let limit = output.limit.map_or(usize::MAX, |n| n as usize);
+            walked(
+                batches
+                    .into_iter()
+                    .take(limit)
+                    .try_for_each(|b| e.row(&batch_row(b)))
+                    .map(|()| 0),
+            )?;
+            e.finish()?;
+        }
         LedgerCommand::Audit {
             action,
             search,
@@ -507,6 +652,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             walked(ledger.audit().for_each(&filter, |a| e.row(&audit_row(a))))?;
             e.finish()?;
         }
+        LedgerCommand::Backup { .. } | LedgerCommand::Restore { .. } => {}
     };
     Ok(ExitCode::SUCCESS)
 }

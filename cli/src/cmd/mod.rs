@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod activate;
+pub mod customers;
 pub mod demo;
 pub mod import;
 pub mod init;
@@ -12,6 +13,7 @@ pub mod keygen;
 pub mod keys;
 pub mod ledger;
 pub mod machine;
+pub mod products;
 pub mod release;
 pub mod renew;
 pub mod request;
@@ -29,7 +31,7 @@ use crate::error::CliError;
 
 /// Unlocks the signing key in `path` with the passphrase from the usual sources.
 pub fn unlock_key(path: &Path, pass: &PassphraseArgs) -> Result<Issuer, CliError> {
-    let text = crate::io::read_input(path)?;
+    let text = keyfile::read_signing_key_file(path)?;
     let opts = PassphraseOptions {
         file: pass.passphrase_file.clone(),
     };

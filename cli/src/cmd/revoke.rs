@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use airseal_core::ObjectType;
 use airseal_core::armor::armor;
-use airseal_vendor::ledger::Revocation;
+use airseal_vendor::revoke::{RevokeOutcome, RevokeReport, RevokeTarget, UndoTarget};
 use airseal_vendor::time::{EndOfDay, parse_time};
 use clap::{Args, Subcommand};
 
@@ -18,21 +18,35 @@ use crate::error::CliError;
 #[command(
     after_help = "Revocations take effect on an app when it loads a revocation list that \
     includes them: run `airseal revocations export --out FILE` and ship the file (USB stick, \
-    update, e-mail). Apps refuse a list older than the newest they have seen."
+    update, e-mail). Apps refuse a list older than the newest they have seen.\n\n\
+    Only what the ledger knows is revoked: a license it recorded (--external for one issued \
+    elsewhere), a key it holds, a product it has. A product's cutoff only rises. --undo takes \
+    a revocation back, audited; the next exported list no longer has it."
 )]
 pub struct RevokeArgs {
     /// Revoke one license by its id (the license's `sub`).
     #[arg(long, value_name = "ID", group = "what")]
     pub license: Option<String>,
-    /// Revoke a product key (every license carrying it).
+    /// With --license: the ledger did not record it (issued by another system); revoke it
+    /// anyway.
+    #[arg(long, requires = "license", conflicts_with = "undo")]
+    pub external: bool,
+    /// Revoke a product key however it is spelled (every license carrying it, in any form,
+    /// and every license the ledger recorded for it).
     #[arg(long, value_name = "KEY", group = "what")]
     pub key: Option<String>,
-    /// Refuse every license of --product issued before DATE (e.g. after a key leak).
+    /// Refuse every license of --product issued before DATE (e.g. after a key leak). Not in
+    /// the future; never lower than the product's cutoff (see --undo).
     #[arg(long, value_name = "DATE", group = "what", requires = "product")]
     pub issued_before: Option<String>,
-    /// The product, for --issued-before.
+    /// The product, for --issued-before; with --key, only that product's key; with --undo
+    /// alone, remove the product's cutoff.
     #[arg(long, value_name = "ID")]
     pub product: Option<String>,
+    /// Take a revocation back: --license ID, --key KEY, --product P (remove its cutoff) or
+    /// --product P --issued-before DATE (lower its cutoff). Audited.
+    #[arg(long)]
+    pub undo: bool,
     /// Why (kept in the ledger's audit log).
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
@@ -71,50 +85,145 @@ pub enum RevocationsCommand {
 
 /// Runs `airseal revoke`.
 pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
-    let what = match (&args.license, &args.key, &args.issued_before) {
-        (Some(id), _, _) => Revocation::License(id.clone()),
-        (_, Some(k), _) => Revocation::Key(airseal_vendor::keys::stored_form(k)),
-        (_, _, Some(d)) => Revocation::MinIssuedAt {
-            product: args.product.clone().unwrap_or_default(),
-            before: parse_time("--issued-before", d, EndOfDay::No)?,
-        },
-        _ => {
-            return Err(CliError::Message(
-                "say what to revoke: --license ID, --key KEY, or --product P --issued-before DATE"
-                    .into(),
-                2,
-            ));
-        }
+    let cutoff = |d: &str| parse_time("--issued-before", d, EndOfDay::No);
+    let usage = || {
+        CliError::Message(
+            "say what to revoke: --license ID, --key KEY, or --product P --issued-before DATE"
+                .into(),
+            2,
+        )
     };
     let vendor = args.vendor.open()?;
     let ledger = vendor.open_ledger()?;
-    let new = ledger.revocations().add(&what, args.reason.as_deref())?;
-    if args.json {
-        let what = match &what {
-            Revocation::License(id) => serde_json::json!({"license": id}),
-            Revocation::Key(k) => serde_json::json!({"key": k}),
-            Revocation::MinIssuedAt { product, before } => serde_json::json!({
+    let now = chrono::Utc::now().timestamp();
+    let reason = args.reason.as_deref();
+    let report = if args.undo {
+        let target = match (&args.license, &args.key, &args.product) {
+            (Some(id), _, _) => UndoTarget::License { id: id.clone() },
+            (_, Some(key), product) => UndoTarget::Key {
+                key: key.clone(),
+                product: product.clone(),
+            },
+            (_, _, Some(product)) => UndoTarget::Cutoff {
+                product: product.clone(),
+                to: args.issued_before.as_deref().map(cutoff).transpose()?,
+            },
+            _ => return Err(usage()),
+        };
+        ledger.revocations().undo(&target, reason, now)?
+    } else {
+        let target = match (&args.license, &args.key, &args.issued_before) {
+            (Some(id), _, _) => RevokeTarget::License {
+                id: id.clone(),
+                external: args.external,
+            },
+            (_, Some(key), _) => RevokeTarget::Key {
+                key: key.clone(),
+                product: args.product.clone(),
+            },
+            (_, _, Some(d)) => RevokeTarget::IssuedBefore {
+                product: args.product.clone().unwrap_or_default(),
+                before: cutoff(d)?,
+            },
+            _ => return Err(usage()),
+        };
+        ledger.revocations().revoke(&target, reason, now)?
+    };
+    render(&report, args.undo, args.json);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line (or JSON document) per change: what is (or no longer is) revoked, in words.
+fn render(report: &RevokeReport, undo: bool, json: bool) {
+    let time = airseal_vendor::time::format_time;
+    let field = crate::term::field;
+    if json {
+        let what = match &report.outcome {
+            RevokeOutcome::License { id, recorded } => {
+                serde_json::json!({"license": id, "recorded": recorded})
+            }
+            RevokeOutcome::Keys(keys) => serde_json::json!({
+                "keys": keys.iter().map(|k| serde_json::json!({
+                    "product": k.product,
+                    "key": k.key,
+                    "from": k.from.as_str(),
+                    "to": k.to.as_str(),
+                    "licenses": k.licenses,
+                })).collect::<Vec<_>>(),
+            }),
+            RevokeOutcome::Cutoff { product, from, to } => serde_json::json!({
                 "product": product,
-                "issued_before": airseal_vendor::time::format_time(*before),
+                "issued_before": to.map(time),
+                "previous": from.map(time),
             }),
         };
-        crate::term::out_json(&serde_json::json!({"revoked": what, "new": new}));
-        return Ok(ExitCode::SUCCESS);
+        let verb = if undo { "undone" } else { "revoked" };
+        crate::term::out_json(&serde_json::json!({verb: what, "new": report.changed}));
+        return;
     }
-    let said = match &what {
-        Revocation::License(id) => format!("license {}", crate::term::field(id)),
-        Revocation::Key(k) => format!("product key {}", crate::term::field(k)),
-        Revocation::MinIssuedAt { product, before } => format!(
-            "licenses of product {} issued before {}",
-            crate::term::field(product),
-            airseal_vendor::time::format_time(*before)
+    let already = if report.changed { "" } else { "already " };
+    match &report.outcome {
+        RevokeOutcome::License { id, recorded } => outln!(
+            "{}license {}{}",
+            if undo {
+                "no longer revoked: ".to_string()
+            } else {
+                format!("{already}revoked ")
+            },
+            field(id),
+            if *recorded {
+                ""
+            } else {
+                " (not recorded in this ledger: issued elsewhere)"
+            }
         ),
-    };
-    outln!(
-        "{} {said}; export a new list with `airseal revocations export`",
-        if new { "revoked" } else { "already revoked:" }
-    );
-    Ok(ExitCode::SUCCESS)
+        RevokeOutcome::Keys(keys) => {
+            for k in keys {
+                let listed = crate::term::count(k.licenses.len() as u64, "license", "licenses");
+                if undo {
+                    outln!(
+                        "product key {} of {} is {} again; the next list no longer names it or \
+                         its {listed}",
+                        field(&k.key),
+                        field(&k.product),
+                        k.to
+                    );
+                } else if k.from == k.to {
+                    outln!(
+                        "already revoked product key {} of {}; the next list names its {listed}",
+                        field(&k.key),
+                        field(&k.product)
+                    );
+                } else {
+                    outln!(
+                        "revoked product key {} of {} (was {}); the next list names its {listed}",
+                        field(&k.key),
+                        field(&k.product),
+                        k.from
+                    );
+                }
+            }
+        }
+        RevokeOutcome::Cutoff { product, from, to } => match (undo, to) {
+            (false, Some(to)) => outln!(
+                "{already}revoked licenses of product {} issued before {}",
+                field(product),
+                time(*to)
+            ),
+            (_, Some(to)) => outln!(
+                "lowered the cutoff of product {} from {} to {}",
+                field(product),
+                from.map(time).unwrap_or_default(),
+                time(*to)
+            ),
+            (_, None) => outln!(
+                "removed the cutoff of product {} ({})",
+                field(product),
+                from.map(time).unwrap_or_default()
+            ),
+        },
+    }
+    outln!("export a new list with `airseal revocations export`");
 }
 
 /// Runs `airseal revocations …`.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The passphrase of every signing key these tests create.
-pub const PASSPHRASE: &str = "pw";
+pub const PASSPHRASE: &str = "test passphrase";
 
 /// `airseal ARGS` in `dir`, with [`PASSPHRASE`] and no inherited airseal variables.
 pub fn airseal(dir: &Path, args: &[&str]) -> Output {

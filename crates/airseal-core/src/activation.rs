@@ -11,7 +11,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::cbor::{DecodeError, DecodeErrorKind, KeyOrder, Reader, Writer, text_key_order};
-use crate::claims::{COMPONENT_HASH_LEN, MAX_COMPONENTS, UnixTime};
+use crate::claims::{COMPONENT_HASH_LEN, MAX_COMPONENTS, UnixTime, components_distinct};
 
 /// Length of the random nonce of requests and proofs.
 pub const NONCE_LEN: usize = crate::claims::REQUEST_NONCE_LEN;
@@ -164,6 +164,9 @@ impl ActivationRequest {
                     let mut list = Vec::with_capacity(count);
                     for _ in 0..count {
                         list.push(r.bytes_exact::<COMPONENT_HASH_LEN>()?);
+                    }
+                    if !components_distinct(&list) {
+                        return Err(invalid(&r, at, "component hashes must be distinct"));
                     }
                     components = Some(list);
                 }

@@ -205,6 +205,39 @@ pub struct MachineBinding {
     pub device_key: Option<[u8; 8]>,
 }
 
+impl MachineBinding {
+    /// How many of this binding's component hashes the machine has: see [`matched_components`].
+    pub fn matched(&self, machine: &[[u8; COMPONENT_HASH_LEN]]) -> u8 {
+        matched_components(&self.components, machine)
+    }
+}
+
+/// How many **distinct** hashes of `recorded` are among `offered`: the one matching rule of
+/// node-locking (`SPEC.md` §4.2), used by the verifier for a license's machine binding and
+/// by the vendor for a seat's machine and for earlier trials. A hash listed twice on either
+/// side counts once, so repeating one component can never stand in for another.
+pub fn matched_components(
+    recorded: &[[u8; COMPONENT_HASH_LEN]],
+    offered: &[[u8; COMPONENT_HASH_LEN]],
+) -> u8 {
+    let n = recorded
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            offered.contains(c) && !recorded.get(..*i).is_some_and(|seen| seen.contains(c))
+        })
+        .count();
+    u8::try_from(n).unwrap_or(u8::MAX)
+}
+
+/// Whether no component hash is listed twice: requests (§15.1) and machine bindings (§4.2)
+/// must hold distinct hashes, so one component cannot be offered as several.
+pub fn components_distinct(list: &[[u8; COMPONENT_HASH_LEN]]) -> bool {
+    list.iter()
+        .enumerate()
+        .all(|(i, c)| !list.get(..i).is_some_and(|seen| seen.contains(c)))
+}
+
 /// A metadata value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MetaValue {
@@ -395,6 +428,9 @@ impl LicenseClaims {
             }
             if m.threshold == 0 || usize::from(m.threshold) > m.components.len() {
                 return Err("machine threshold must be between 1 and the number of components");
+            }
+            if !components_distinct(&m.components) {
+                return Err("machine binding components must be distinct");
             }
         }
         Ok(())
@@ -893,6 +929,13 @@ fn decode_machine(r: &mut Reader<'_>) -> Result<MachineBinding, DecodeError> {
                 for _ in 0..count {
                     list.push(r.bytes_exact::<COMPONENT_HASH_LEN>()?);
                 }
+                if !components_distinct(&list) {
+                    return Err(invalid(
+                        r,
+                        at,
+                        "machine binding components must be distinct",
+                    ));
+                }
                 components = Some(list);
             }
             M_DEVICE_KEY => device_key = Some(r.bytes_exact::<8>()?),
@@ -916,4 +959,36 @@ fn decode_machine(r: &mut Reader<'_>) -> Result<MachineBinding, DecodeError> {
         components,
         device_key,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn matching_counts_each_component_once() {
+        let (h, i, j) = ([1u8; 8], [2u8; 8], [3u8; 8]);
+        assert_eq!(matched_components(&[h, i, j], &[h, i, j]), 3);
+        assert_eq!(matched_components(&[h, i, j], &[h, h, h]), 1);
+        assert_eq!(matched_components(&[h, h], &[h]), 1);
+        assert_eq!(matched_components(&[h, i], &[j]), 0);
+        assert!(components_distinct(&[h, i, j]));
+        assert!(!components_distinct(&[h, i, h]));
+        assert!(components_distinct(&[]));
+    }
+
+    #[test]
+    fn a_binding_with_a_repeated_component_is_refused_when_issued() {
+        let mut c = LicenseClaims::new("acme", "L", "p", 0, vec![1]);
+        c.machine = Some(MachineBinding {
+            threshold: 2,
+            components: vec![[1; 8], [1; 8]],
+            device_key: None,
+        });
+        assert_eq!(
+            c.validate(),
+            Err("machine binding components must be distinct")
+        );
+    }
 }

@@ -72,6 +72,24 @@ pub fn canonical_form(typed: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
+/// The characters a key's loose form ignores (`SPEC.md` §15.6, §16.2): `-`, space, `_`, `.`.
+pub const LOOSE_SEPARATORS: [char; 4] = ['-', ' ', '_', '.'];
+
+/// The form in which a revocation list names a product key, and in which a verifier looks
+/// up a license's product key (`SPEC.md` §13): the key's loose form (§16.2: the
+/// [`LOOSE_SEPARATORS`] removed, ASCII letters case-folded, every other character kept as it
+/// is) written in upper case. Every spelling a license can carry of one key has the same
+/// match form: as typed with dashes, canonical (which is already its own match form),
+/// lower case, or an imported key's own spelling (`ABCD-1234-EFGH`, `KG/KEY,1`). No typo
+/// mapping (`O` stays `O`): imported keys are not Crockford keys, and two of them that
+/// differ by `O` and `0` are different keys.
+pub fn match_form(key: &str) -> String {
+    key.chars()
+        .filter(|c| !LOOSE_SEPARATORS.contains(c))
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
 /// The symbol for a value (only the low 5 bits are used).
 pub fn symbol(v: u8) -> u8 {
     ALPHABET.get(usize::from(v & 31)).copied().unwrap_or(b'0')
@@ -573,6 +591,24 @@ mod tests {
         for typed in ["ABCU", "AB_CD", "AB.CD", "", " - "] {
             assert_eq!(canonical_form(typed), None, "{typed:?}");
         }
+    }
+
+    #[test]
+    fn every_spelling_of_a_key_has_one_match_form() {
+        for typed in [
+            "NQBQ6-WG6N5-JNNZK-D29XK",
+            "nqbq6-wg6n5-jnnzk-d29xk",
+            "NQBQ6 WG6N5_JNNZK.D29XK",
+        ] {
+            assert_eq!(match_form(typed), "NQBQ6WG6N5JNNZKD29XK", "{typed:?}");
+        }
+        // A canonical key is its own match form.
+        let canonical = canonical_form("nqbq6-wg6n5-jnnzk-d29xk").unwrap();
+        assert_eq!(match_form(&canonical), canonical);
+        assert_eq!(match_form("kg/key,1"), "KG/KEY,1");
+        // No typo mapping and no Unicode folding: other characters are kept.
+        assert_ne!(match_form("ABCO"), match_form("ABC0"));
+        assert_eq!(match_form("é-x"), "éX");
     }
 
     #[test]

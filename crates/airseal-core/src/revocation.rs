@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 
 use crate::cbor::{DecodeError, DecodeErrorKind, KeyOrder, Reader, Writer, text_key_order};
 use crate::claims::UnixTime;
+use crate::productkey::match_form;
 
 const K_SEQ: u64 = 1;
 const K_ISSUED: u64 = 2;
@@ -27,7 +28,8 @@ pub struct RevocationList {
     pub issued_at: UnixTime,
     /// Revoked license ids (`sub`), sorted in deterministic order.
     pub licenses: Vec<String>,
-    /// Revoked product keys (canonical form), sorted in deterministic order.
+    /// Revoked product keys, each in its match form ([`match_form`]: for a key airseal
+    /// made, its canonical form), sorted in deterministic order.
     pub product_keys: Vec<String>,
     /// Per product: licenses issued before this instant are no longer accepted.
     pub min_issued_at: Vec<(String, UnixTime)>,
@@ -46,7 +48,9 @@ impl RevocationList {
     }
 
     /// Is the license with this id, product key, product and issue time revoked? Returns
-    /// the reason.
+    /// the reason. The product key is compared in its match form
+    /// ([`match_form`]), so every spelling of a listed key is revoked; the list's entries
+    /// are written in that form (an entry that is not matches nothing).
     pub fn revokes(
         &self,
         license_id: &str,
@@ -62,9 +66,10 @@ impl RevocationList {
             return Some("license revoked");
         }
         if let Some(k) = product_key {
+            let k = match_form(k);
             if self
                 .product_keys
-                .binary_search_by(|p| text_key_order(p, k))
+                .binary_search_by(|p| text_key_order(p, &k))
                 .is_ok()
             {
                 return Some("product key revoked");

@@ -23,7 +23,7 @@ use airseal_vendor::import::{self, ImportOptions, Preset};
 use airseal_vendor::issue::Issuer;
 use airseal_vendor::keyfile::{self, KdfParams};
 use airseal_vendor::keys::{self, KeyGenerator};
-use airseal_vendor::ledger::Revocation;
+use airseal_vendor::revoke::RevokeTarget;
 use airseal_vendor::vendor_dir::VendorDir;
 use airseal_vendor::{activate, revoke};
 use airseal_verify::app::device::Device;
@@ -113,6 +113,7 @@ pub fn run(dir: &Path, now: i64) -> Result<Outcome, Box<dyn Error>> {
             output: &keys_file,
             force: false,
             template: None,
+            customer: None,
         },
         &mut |_done| {},
     )?;
@@ -162,9 +163,14 @@ pub fn run(dir: &Path, now: i64) -> Result<Outcome, Box<dyn Error>> {
     println!("activated {key}: license {license_id}, verified on the machine");
 
     // 5. Revoke an imported key and publish the list apps load; the app accepts it.
-    ledger
-        .revocations()
-        .add(&Revocation::Key("KG-SUSP-0004".into()), Some("chargeback"))?;
+    ledger.revocations().revoke(
+        &RevokeTarget::Key {
+            key: "KG-SUSP-0004".into(),
+            product: Some("photo-pro".into()),
+        },
+        Some("chargeback"),
+        now,
+    )?;
     let (list, signed) = revoke::export(&mut ledger, &issuer, now)?;
     let list_path = dir.join("revocations.txt");
     keyfile::write_public_file(

@@ -29,10 +29,22 @@
 //!
 //! # Idempotency and crashes
 //!
-//! A request from a device key that already holds a live seat of the key (a reinstall, a
-//! lost response file) is answered on that seat: the same license (id, expiry, features,
+//! A request from the machine that holds a live seat of the key (a reinstall, a lost
+//! response file) is answered on that seat: the same license (id, expiry, features,
 //! licensee) re-signed as a new document (new `cti`, issued now) echoing the new nonce and
-//! bound to the request's components. No seat is used. The seat, its response and its audit
+//! bound to the request's components. No seat is used. "The machine" means the seat's
+//! device key **and** at least the seat's threshold of the components it was taken with
+//! (`SPEC.md` §17.2): the same device key with other components (a copied `device.key`) is
+//! a new machine and needs a free seat. Every request's components are kept in the seat's
+//! history ([`crate::ledger::Seats::component_history`]).
+//!
+//! # Terms
+//!
+//! A key's `days` count from its term's start (`SPEC.md` §17.1): its first activation, or
+//! its creation with `term_starts = "creation"`, recorded in the ledger in the transaction
+//! of the first activation and never moved by releases or new machines. A new seat's
+//! license ends when the term does ([`crate::terms::term_end`]); after that end a new seat
+//! is refused ([`ActivationError::TermEnded`]). The seat, its response and its audit
 //! row commit together; the caller writes the response file after the commit, so a crash in
 //! between leaves a recorded seat whose response is lost — re-running the same request (or
 //! a new one from the same device) re-issues it without using another seat.
@@ -213,6 +225,24 @@ pub enum ActivationError {
         /// The key.
         key: String,
     },
+    /// The key's term ended (`SPEC.md` §17.1): a new seat is refused; only an extension or
+    /// a renewal moves the end.
+    TermEnded {
+        /// The key.
+        key: String,
+        /// When the term started (as recorded, or as this activation would have started it).
+        started: UnixTime,
+        /// When it ended.
+        ended: UnixTime,
+    },
+    /// The request carries fewer fingerprint components than the template's
+    /// `min_components`.
+    BelowMinComponents {
+        /// Components in the request.
+        given: usize,
+        /// The template's minimum.
+        min: u8,
+    },
     /// The template asks more components to match than the request has.
     TooFewComponents {
         /// Components in the request.
@@ -337,6 +367,23 @@ impl fmt::Display for ActivationError {
                 "no template for key {key}: neither the key's batch nor \
                  [products.{product}] activation_template in airseal.toml says what its \
                  license contains"
+            ),
+            Self::TermEnded {
+                key,
+                started,
+                ended,
+            } => write!(
+                f,
+                "the term of key {key} ended at {} (it started at {}): a new seat is not \
+                 granted after the term's end",
+                format_time(*ended),
+                format_time(*started)
+            ),
+            Self::BelowMinComponents { given, min } => write!(
+                f,
+                "the request has {given} machine component{}; the template's min_components \
+                 needs at least {min}",
+                if *given == 1 { "" } else { "s" }
             ),
             Self::TooFewComponents { given, required } => write!(
                 f,
@@ -548,7 +595,12 @@ fn activate_key(
     let prior = record.terms.as_ref().map_or(0, |t| t.prior_activations);
     let used = tx.live_seats(product, &key)?.saturating_add(prior);
 
-    if let Some(seat) = tx.live_activation(product, Some(&key), &request.device_key)? {
+    if let Some(seat) = tx.live_activation(
+        product,
+        Some(&key),
+        &request.device_key,
+        &request.components,
+    )? {
         let (claims, bytes) = reissue(&tx, issuer, &seat, request, threshold, now)?;
         tx.record_reissue(&seat, request, &claims, &bytes, now)?;
         tx.commit()?;
@@ -570,13 +622,32 @@ fn activate_key(
             });
         }
     }
+    // The term is anchored (`SPEC.md` §17.1): its start as recorded, or, for a key never
+    // activated, the start this activation gives it. A new seat never outlives the term.
+    let starts = spec.term_starts.unwrap_or_default();
+    let start = record
+        .term_start
+        .unwrap_or_else(|| starts.start(record.created, now));
+    let end = crate::terms::term_end(start, &spec)
+        .map_err(|e| template_error(product, template.as_deref(), &e))?;
+    if let Some(end) = end.filter(|end| *end <= now) {
+        return Err(ActivationError::TermEnded {
+            key,
+            started: start,
+            ended: end,
+        });
+    }
     let mut claims = spec
         .to_claims(issuer, now, &mut rand::rng())
         .map_err(|e| template_error(product, template.as_deref(), &e))?;
+    claims.expires_at = end;
     claims.max_activations = Some(limit);
     bind(&mut claims, request, threshold);
     let bytes = issuer.issue_activation_response(claims.clone())?;
     let id = tx.insert_activation(request, Some(&key), &claims, &bytes, now)?;
+    if record.term_start.is_none() {
+        tx.start_term(product, &key, start, starts, id)?;
+    }
     tx.commit()?;
     finish(
         ledger,
@@ -614,7 +685,9 @@ fn start_trial(
     }
     let threshold = threshold(&spec, request.components.len())?;
     let tx = ledger.seats().begin()?;
-    if let Some(trial) = tx.live_activation(product, None, &request.device_key)? {
+    if let Some(trial) =
+        tx.live_activation(product, None, &request.device_key, &request.components)?
+    {
         // The same device asking again (a reinstall): the same trial, never a longer one.
         let (claims, bytes) = reissue(&tx, issuer, &trial, request, threshold, now)?;
         tx.record_reissue(&trial, request, &claims, &bytes, now)?;
@@ -753,7 +826,7 @@ pub(crate) fn key_spec(
         }
     };
     let mut spec = match terms {
-        Some(t) => t.spec.clone().or(base),
+        Some(t) => t.over(base),
         None => base,
     };
     match &spec.product {
@@ -814,8 +887,15 @@ fn check_key_expiry(
     Ok(())
 }
 
-/// The binding's threshold for a request with `n` components (1..=16, as decoding checked).
+/// The binding's threshold for a request with `n` components (1..=16, as decoding checked),
+/// after the template's `min_components` (a request with fewer is refused).
 fn threshold(spec: &LicenseSpec, n: usize) -> Result<u8, ActivationError> {
+    if let Some(min) = spec.min_components.filter(|m| usize::from(m.get()) > n) {
+        return Err(ActivationError::BelowMinComponents {
+            given: n,
+            min: min.get(),
+        });
+    }
     let majority = u8::try_from(n / 2 + 1).unwrap_or(u8::MAX);
     match spec.machine_threshold {
         None => Ok(majority),

@@ -119,6 +119,11 @@ pub enum BatchError {
         /// Keys written before giving up (none are recorded).
         generated: u64,
     },
+    /// The customer the keys are for is not in the ledger.
+    UnknownCustomer {
+        /// The id given.
+        id: i64,
+    },
 }
 
 impl std::fmt::Display for BatchError {
@@ -133,6 +138,7 @@ impl std::fmt::Display for BatchError {
                     "unknown product {p:?}: add a [products.{p}] table to airseal.toml"
                 )
             }
+            BatchError::UnknownCustomer { id } => write!(f, "there is no customer {id}"),
             BatchError::KeySpaceExhausted { generated } => write!(
                 f,
                 "after {generated} keys, new keys keep colliding with ones already issued: use a longer pattern"
@@ -260,6 +266,9 @@ pub struct BatchRequest<'a> {
     /// The license template activations of these keys use (recorded in the batch's
     /// parameters; see [`crate::activate`]); `None` = the product's default.
     pub template: Option<&'a str>,
+    /// The customer every key of the batch belongs to (recorded in the batch's parameters;
+    /// `keys update` can link a key to another).
+    pub customer: Option<i64>,
 }
 
 /// What a batch did.
@@ -362,6 +371,12 @@ pub fn generate_unpublished(
     });
     if let Some(t) = req.template {
         params["template"] = serde_json::Value::from(t);
+    }
+    if let Some(id) = req.customer {
+        if ledger.customers().get(id)?.is_none() {
+            return Err(BatchError::UnknownCustomer { id });
+        }
+        params["customer"] = serde_json::Value::from(id);
     }
     let mut writer = ledger.batches().begin(
         req.product,

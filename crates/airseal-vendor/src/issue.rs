@@ -282,6 +282,49 @@ pub struct LicenseSpec {
     /// so [`LicenseSpec::to_claims`] ignores it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub machine_threshold: Option<u8>,
+    /// For offline activation only: the fewest fingerprint components a request must carry
+    /// (1 to 16; default: no minimum beyond one). Not a claim (`SPEC.md` §17.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_components: Option<MinComponents>,
+    /// For offline activation only: when the key's term (its `days`) starts — at the key's
+    /// creation or at its first activation (the default). Not a claim (`SPEC.md` §17.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub term_starts: Option<crate::terms::TermStarts>,
+}
+
+/// A template's `min_components`: 1 to [`airseal_core::claims::MAX_COMPONENTS`], checked
+/// when the template is read (a TOML error naming the line otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct MinComponents(u8);
+
+impl MinComponents {
+    /// The number.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for MinComponents {
+    type Error = String;
+
+    fn try_from(n: u64) -> Result<Self, String> {
+        match u8::try_from(n) {
+            Ok(m) if m >= 1 && usize::from(m) <= airseal_core::claims::MAX_COMPONENTS => {
+                Ok(Self(m))
+            }
+            _ => Err(format!(
+                "min_components must be 1 to {}, got {n}",
+                airseal_core::claims::MAX_COMPONENTS
+            )),
+        }
+    }
+}
+
+impl From<MinComponents> for u64 {
+    fn from(m: MinComponents) -> u64 {
+        u64::from(m.0)
+    }
 }
 
 impl LicenseSpec {
@@ -319,7 +362,9 @@ impl LicenseSpec {
             maintenance_until,
             grace_days,
             clock_offset_minutes,
-            machine_threshold
+            machine_threshold,
+            min_components,
+            term_starts
         );
         if self.features.is_empty() {
             self.features = base.features;
@@ -352,6 +397,42 @@ impl LicenseSpec {
     /// As [`LicenseSpec::fixed_expiry`].
     pub fn has_ended(&self, now: UnixTime) -> Result<bool, IssueError> {
         Ok(self.fixed_expiry()?.is_some_and(|at| at <= now))
+    }
+
+    /// Checks a description the way issuing will read it, without a day to issue on: what
+    /// `airseal.toml` is checked with when it loads (`SPEC.md` §17.1), so a bad template is
+    /// refused before a key is generated for it, not when a customer activates. Every field
+    /// is read by [`LicenseSpec::to_claims`] itself (at the epoch, with a throwaway key), so
+    /// the two can never disagree; on top of that, a limit of `0` activations (no machine
+    /// could ever use the license) and a `machine_threshold` of 0 are refused. A fixed
+    /// `expires` in the past is not an error here: the template was valid once.
+    ///
+    /// # Errors
+    /// [`IssueError::InvalidField`] naming the template key.
+    pub fn check(&self) -> Result<(), IssueError> {
+        if self.max_activations == Some(LimitSpec::Count(0)) {
+            return Err(field_error(
+                "max_activations",
+                "0 lets no machine activate: give at least 1, or \"unlimited\"",
+            ));
+        }
+        if self.days == Some(0) {
+            return Err(field_error(
+                "days",
+                "0 days would end every license as it is issued: give at least 1, or leave \
+                 days out for no expiry",
+            ));
+        }
+        if self.machine_threshold == Some(0) {
+            return Err(field_error(
+                "machine_threshold",
+                "0 would bind the license to no machine: give at least 1",
+            ));
+        }
+        let mut spec = self.clone();
+        spec.product.get_or_insert_with(|| "check".to_string());
+        let issuer = Issuer::new(SigningKey::from_bytes(&[1; 32]));
+        spec.to_claims(&issuer, 0, &mut rand::rng()).map(|_| ())
     }
 
     /// Turns the description into claims issued at `now`, with fresh random ids.

@@ -8,6 +8,7 @@
 use std::fmt;
 
 pub mod classify;
+pub mod ops;
 pub mod source;
 
 use airseal_core::productkey::{

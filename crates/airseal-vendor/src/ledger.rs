@@ -75,6 +75,7 @@
 //! | [`Ledger::seats`] | `seats.rs` | activations (seats, trials) and the [`SeatTx`] |
 //! | [`Ledger::licenses`] | `licenses.rs` | every signed license document |
 //! | [`Ledger::imports`] | `imports.rs` | imports from other platforms |
+//! | [`Ledger::customers`] | `customers.rs` | customers (keys link to them in their terms) |
 //! | [`Ledger::audit`] | `audit.rs` | the append-only audit log |
 //! | [`Ledger::revocations`] | `revocations.rs` | revocations and exported lists |
 //!
@@ -90,8 +91,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 mod audit;
+mod backup;
 mod batches;
 mod connection;
+mod customers;
 mod error;
 mod imports;
 mod keys;
@@ -104,23 +107,28 @@ mod seats;
 mod terms;
 
 pub use audit::{Audit, AuditEntry, AuditFilter};
+pub use backup::{BackupReport, RestoreReport, restore};
 pub(crate) use batches::KeyWithTerms;
 pub use batches::{BatchId, BatchInfo, BatchKind, BatchStatus, BatchWriter, Batches};
 pub use connection::{APPLICATION_ID, BULK_ROWS, BUSY_TIMEOUT, Ledger};
+pub use customers::{Customer, CustomerError, Customers, NewCustomer};
 pub use error::LedgerError;
 pub use imports::{ImportInfo, ImportRow, ImportWrite, ImportedKey, Imports, RowOutcome};
-pub use keys::{KeyFilter, KeyOverview, KeyRecord, KeyStatus, Keys};
+pub use keys::{KeyChange, KeyFilter, KeyOverview, KeyRecord, KeyState, KeyStatus, Keys};
 pub use licenses::{LicenseFilter, LicenseRecord, LicenseSource, Licenses, signed_claims};
 pub use lookup::{FoundKey, KeyMatch};
 pub use migrations::{DATA_STEP, MIGRATIONS, Migration, SCHEMA_VERSION};
 pub use products::{Product, Products};
-pub use revocations::{Revocation, Revocations};
+pub use revocations::{
+    ListContents, Revocation, Revocations, RevokeError, RevokeOutcome, RevokeReport, RevokeTarget,
+    RevokedKeyChange, UndoTarget,
+};
 pub use seats::{
-    Activation, ActivationFilter, ActivationId, DeactivatedBy, IssuedResponse, SeatKey, SeatTx,
-    Seats,
+    Activation, ActivationFilter, ActivationId, DeactivatedBy, IssuedResponse, SeatKey,
+    SeatRequest, SeatTx, Seats,
 };
 pub(crate) use terms::decode_terms;
-pub use terms::{KeyTerms, TermsRecord};
+pub use terms::{KeyTerms, TermsRecord, feature_name};
 
 /// Seconds since 1970 from the system clock (0 if the clock is before 1970).
 fn now() -> i64 {

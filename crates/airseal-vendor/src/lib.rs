@@ -20,5 +20,6 @@ pub mod sign;
 pub mod signedkey;
 pub mod skgl;
 pub mod template;
+pub mod terms;
 pub mod time;
 pub mod vendor_dir;

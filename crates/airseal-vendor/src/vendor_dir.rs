@@ -6,7 +6,12 @@
 //! keys/signing.key    the signing key, encrypted (written by `airseal keygen`)
 //! keys/signing.pub    its public key, to ship inside the app
 //! ledger.sqlite3      the ledger (see [`crate::ledger`])
+//! ledger.id           the identity of this folder's ledger (`SPEC.md` §17.5)
 //! ```
+//!
+//! The folder is created owner-only (0700) and every file in it owner-only (0600) at
+//! creation: the ledger holds every product key (each one a password for activation) and
+//! customers' e-mail addresses, and `airseal.toml` may hold an SKGL secret.
 //!
 //! Commands take the folder from `--vendor DIR`, else from the `AIRSEAL_VENDOR` environment
 //! variable, else from the nearest folder holding `airseal.toml` at or above the working
@@ -22,8 +27,8 @@ use std::path::{Path, PathBuf};
 use airseal_core::productkey::Pattern;
 use serde::{Deserialize, Serialize};
 
-use crate::issue::LicenseSpec;
-use crate::ledger::{Ledger, LedgerError};
+use crate::issue::{IssueError, LicenseSpec};
+use crate::ledger::{Ledger, LedgerError, RestoreReport};
 
 /// The configuration file whose presence makes a folder a vendor folder.
 pub const CONFIG_FILE: &str = "airseal.toml";
@@ -37,6 +42,8 @@ pub const SIGNING_KEY_FILE: &str = "signing.key";
 pub const PUBLIC_KEY_FILE: &str = "signing.pub";
 /// The ledger database, inside the vendor folder.
 pub const LEDGER_FILE: &str = "ledger.sqlite3";
+/// The identity of the folder's ledger (one line), inside the vendor folder.
+pub const LEDGER_ID_FILE: &str = "ledger.id";
 
 /// Where [`find_vendor_dir`] was told (or had) to look.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,17 +85,9 @@ pub enum VendorDirError {
         /// What is wrong.
         message: String,
     },
-    /// A license template in `airseal.toml` is not a valid license description.
-    InvalidTemplate {
-        /// The configuration file.
-        path: PathBuf,
-        /// The product it belongs to.
-        product: String,
-        /// The template's name.
-        template: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// A license template in `airseal.toml` is not a valid license description (boxed: it
+    /// carries the most, and every error of the vendor folder pays for the largest).
+    InvalidTemplate(Box<TemplateFault>),
     /// The product or template is not in `airseal.toml`.
     UnknownTemplate {
         /// The product asked for.
@@ -96,10 +95,33 @@ pub enum VendorDirError {
         /// The template asked for.
         template: String,
     },
-    /// `init` found an existing `airseal.toml` and was not told to replace it.
+    /// `airseal.toml` already declares this product.
+    ProductExists {
+        /// The configuration file.
+        path: PathBuf,
+        /// The product id.
+        product: String,
+    },
+    /// `airseal.toml` declares no such product.
+    UnknownProduct {
+        /// The product id.
+        product: String,
+    },
+    /// `init` found an existing `airseal.toml` and was not told to go on.
     AlreadyInitialized {
         /// The existing configuration file.
         path: PathBuf,
+    },
+    /// `init` on an existing vendor folder was given another vendor id than the one its
+    /// `airseal.toml` holds. The id is the issuer of every license: it is not changed by
+    /// `init`.
+    VendorIdChange {
+        /// The existing configuration file.
+        path: PathBuf,
+        /// The vendor id it holds.
+        existing: String,
+        /// The vendor id asked for.
+        asked: String,
     },
     /// Reading or writing a file or folder failed.
     Io {
@@ -110,6 +132,41 @@ pub enum VendorDirError {
     },
     /// The ledger could not be created or opened.
     Ledger(LedgerError),
+}
+
+/// What is wrong with a template of `airseal.toml`, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateFault {
+    /// The configuration file.
+    pub path: PathBuf,
+    /// The line of the field at fault (or of the template), when it could be located.
+    pub line: Option<u32>,
+    /// The product it belongs to.
+    pub product: String,
+    /// The template's name.
+    pub template: String,
+    /// The template key at fault (`expires`, `features`, …), when known.
+    pub field: Option<&'static str>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for TemplateFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+        }
+        write!(
+            f,
+            ": template products.{}.templates.{}",
+            self.product, self.template
+        )?;
+        if let Some(field) = self.field {
+            write!(f, ", field {field}")?;
+        }
+        write!(f, ": {}", self.message.trim_end())
+    }
 }
 
 impl fmt::Display for VendorDirError {
@@ -142,24 +199,32 @@ impl fmt::Display for VendorDirError {
             Self::InvalidConfig { path, key, message } => {
                 write!(f, "{}: {key}: {message}", path.display())
             }
-            Self::InvalidTemplate {
-                path,
-                product,
-                template,
-                message,
-            } => write!(
-                f,
-                "{}: template products.{product}.templates.{template}: {}",
-                path.display(),
-                message.trim_end()
-            ),
+            Self::InvalidTemplate(fault) => fault.fmt(f),
             Self::UnknownTemplate { product, template } => write!(
                 f,
                 "no template {template:?} for product {product:?} in {CONFIG_FILE}"
             ),
+            Self::ProductExists { path, product } => write!(
+                f,
+                "{}: product {product:?} is already declared",
+                path.display()
+            ),
+            Self::UnknownProduct { product } => {
+                write!(f, "no product {product:?} in {CONFIG_FILE}")
+            }
             Self::AlreadyInitialized { path } => write!(
                 f,
                 "{} already exists: this folder is already a vendor folder",
+                path.display()
+            ),
+            Self::VendorIdChange {
+                path,
+                existing,
+                asked,
+            } => write!(
+                f,
+                "{} has vendor id {existing:?}; init does not change it to {asked:?} (it is the \
+                 issuer of every license)",
                 path.display()
             ),
             Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
@@ -236,7 +301,16 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        config.check(path)?;
+        config.check(path).map_err(|e| match e {
+            VendorDirError::InvalidTemplate(mut fault) => {
+                if fault.line.is_none() {
+                    fault.line = template_line(text, &fault.product, &fault.template, fault.field);
+                }
+                VendorDirError::InvalidTemplate(fault)
+            }
+            other => other,
+        })?;
+
         Ok(config)
     }
 
@@ -284,19 +358,32 @@ impl Config {
                 }
             }
             for name in product.templates.keys() {
-                self.template_spec(id, name).map_err(|e| match e {
-                    VendorDirError::InvalidTemplate {
-                        product,
-                        template,
-                        message,
-                        ..
-                    } => VendorDirError::InvalidTemplate {
-                        path: path.to_path_buf(),
-                        product,
-                        template,
-                        message,
-                    },
+                let spec = self.template_spec(id, name).map_err(|e| match e {
+                    VendorDirError::InvalidTemplate(mut fault) => {
+                        fault.path = path.to_path_buf();
+                        VendorDirError::InvalidTemplate(fault)
+                    }
                     other => other,
+                })?;
+
+                // Every field read now as issuing will read it: a template that could never
+                // make a license is refused when the file loads, by every command, not when
+                // a customer activates (`SPEC.md` §17.1).
+                spec.check().map_err(|e| {
+                    let (field, message) = match e {
+                        IssueError::InvalidField { field, message } => {
+                            (Some(template_key(field)), message)
+                        }
+                        IssueError::InvalidClaims(why) => (None, why.to_string()),
+                    };
+                    VendorDirError::InvalidTemplate(Box::new(TemplateFault {
+                        path: path.to_path_buf(),
+                        line: None,
+                        product: id.clone(),
+                        template: name.clone(),
+                        field,
+                        message,
+                    }))
                 })?;
             }
         }
@@ -319,11 +406,15 @@ impl Config {
                 template: name.to_string(),
             })?;
         // The path is the file name only; `Config::load` reports the full path.
-        let invalid = |message: String| VendorDirError::InvalidTemplate {
-            path: PathBuf::from(CONFIG_FILE),
-            product: product.to_string(),
-            template: name.to_string(),
-            message,
+        let invalid = |message: String| {
+            VendorDirError::InvalidTemplate(Box::new(TemplateFault {
+                path: PathBuf::from(CONFIG_FILE),
+                line: None,
+                product: product.to_string(),
+                template: name.to_string(),
+                field: None,
+                message,
+            }))
         };
         // Through `toml`, so the template is read exactly as `--template FILE` would be.
         let mut spec: LicenseSpec = toml::Value::Table(table.clone())
@@ -343,6 +434,37 @@ impl Config {
         }
         Ok(spec)
     }
+}
+
+/// The template key an [`IssueError::InvalidField`] names (issuing names some fields as
+/// their flags are spelt: `not-before`, `feature`).
+fn template_key(field: &'static str) -> &'static str {
+    match field {
+        "feature" => "features",
+        "not-before" => "not_before",
+        "maintenance-until" => "maintenance_until",
+        "licensee-email" => "licensee_email",
+        other => other,
+    }
+}
+
+/// The line of `products.<product>.templates.<template>.<field>` in the text of
+/// `airseal.toml` (or of the template itself, without a field or when the field has no
+/// place of its own), from the spans of the TOML parser: however the file spells the keys
+/// (quoted, dotted, inline tables), the line is where the value is.
+fn template_line(text: &str, product: &str, template: &str, field: Option<&str>) -> Option<u32> {
+    let doc = toml_edit::Document::parse(text).ok()?;
+    let table = doc
+        .get("products")
+        .and_then(|p| p.get(product))
+        .and_then(|p| p.get("templates"))
+        .and_then(|t| t.get(template))?;
+    let span = field
+        .and_then(|f| table.get(f))
+        .and_then(toml_edit::Item::span)
+        .or_else(|| table.span())?;
+    let before = text.get(..span.start)?;
+    u32::try_from(before.matches('\n').count() + 1).ok()
 }
 
 /// Finds the vendor folder: `explicit` (the `--vendor` flag) if given, else `env` (the
@@ -425,6 +547,17 @@ pub fn default_config(vendor_id: &str) -> String {
     )
 }
 
+/// What [`VendorDir::init_folder`] did.
+#[derive(Clone, Debug)]
+pub struct Initialized {
+    /// The vendor folder.
+    pub vendor: VendorDir,
+    /// Whether `airseal.toml` was written (false: an existing one was kept as it was).
+    pub config_written: bool,
+    /// Whether a new ledger was created (false: the existing one was kept).
+    pub ledger_created: bool,
+}
+
 /// An opened vendor folder: its location and its checked configuration.
 #[derive(Clone, Debug)]
 pub struct VendorDir {
@@ -465,18 +598,50 @@ impl VendorDir {
     }
 
     /// Makes `dir` a vendor folder: writes a commented default `airseal.toml` for
-    /// `vendor_id`, creates `keys/` (owner-only on Unix) and the ledger. The signing key is
-    /// left to the caller (`airseal keygen`), so that this library never asks for a
-    /// passphrase.
-    ///
-    /// An existing `airseal.toml` is refused unless `force`; with `force` only the
-    /// configuration is rewritten. An existing ledger or key is never touched.
+    /// `vendor_id`, creates `keys/` and the ledger, and records the ledger's identity in
+    /// `ledger.id`; the folder is owner-only (0700) and its files 0600, created so. The
+    /// signing key is left to the caller (`airseal keygen`), so that this library never asks
+    /// for a passphrase. See [`VendorDir::init_folder`].
     ///
     /// # Errors
-    /// [`VendorDirError::AlreadyInitialized`], [`VendorDirError::InvalidConfig`] for an
-    /// empty vendor id, [`VendorDirError::Io`], or [`VendorDirError::Ledger`].
+    /// Those of [`VendorDir::init_folder`].
     pub fn init(dir: &Path, vendor_id: &str, force: bool) -> Result<Self, VendorDirError> {
+        Self::init_folder(dir, Some(vendor_id), force).map(|i| i.vendor)
+    }
+
+    /// The vendor id `init` uses when none is given: the one `airseal.toml` in `dir` already
+    /// holds, else the folder's name, else `vendor`.
+    pub fn default_vendor_id(dir: &Path) -> String {
+        if let Ok(config) = Config::load(&dir.join(CONFIG_FILE)) {
+            return config.vendor;
+        }
+        fs::canonicalize(dir)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "vendor".into())
+    }
+
+    /// [`VendorDir::init`], saying what it did. `vendor_id` `None` is
+    /// [`VendorDir::default_vendor_id`].
+    ///
+    /// On an existing vendor folder `init` is refused unless `force`; with `force` it keeps
+    /// `airseal.toml` exactly as it is (products, templates, vendor id: a different
+    /// `vendor_id` is refused), keeps the ledger and keys, and only creates what is missing.
+    /// A missing ledger is created only when the folder records no ledger identity (a folder
+    /// whose `ledger.id` names a ledger that is gone gets [`LedgerError::Missing`]: restore
+    /// the backup).
+    ///
+    /// # Errors
+    /// [`VendorDirError::AlreadyInitialized`], [`VendorDirError::VendorIdChange`],
+    /// [`VendorDirError::InvalidConfig`] for an empty vendor id, [`VendorDirError::Io`], or
+    /// [`VendorDirError::Ledger`].
+    pub fn init_folder(
+        dir: &Path,
+        vendor_id: Option<&str>,
+        force: bool,
+    ) -> Result<Initialized, VendorDirError> {
         let config_path = dir.join(CONFIG_FILE);
+        let vendor_id = vendor_id.map_or_else(|| Self::default_vendor_id(dir), str::to_string);
         if vendor_id.trim().is_empty() {
             return Err(VendorDirError::InvalidConfig {
                 path: config_path,
@@ -484,31 +649,65 @@ impl VendorDir {
                 message: "must not be empty".into(),
             });
         }
-        if config_path.exists() && !force {
+        let existing = config_path.exists();
+        if existing && !force {
             return Err(VendorDirError::AlreadyInitialized { path: config_path });
         }
-        fs::create_dir_all(dir).map_err(io_error(dir))?;
+        create_private_dir(dir).map_err(io_error(dir))?;
         let keys = dir.join(KEYS_DIR);
         create_private_dir(&keys).map_err(io_error(&keys))?;
-        let text = default_config(vendor_id);
-        // Checked before writing, so `init` can never leave a file that `open` refuses.
-        Config::parse(&text, &config_path)?;
-        // Through the one durable writer: a crash never leaves a half-written configuration.
-        airseal_verify::app::fs::write(
-            &config_path,
-            text.as_bytes(),
-            airseal_verify::app::fs::Access::Default,
-            airseal_verify::app::fs::Mode::Replace,
-        )
-        .map_err(|e| io_error(&config_path)(e.into()))?;
+        if existing {
+            // Kept as it is: `init` never rewrites a vendor's products and templates.
+            let config = Config::load(&config_path)?;
+            if config.vendor != vendor_id {
+                return Err(VendorDirError::VendorIdChange {
+                    path: config_path,
+                    existing: config.vendor,
+                    asked: vendor_id,
+                });
+            }
+        } else {
+            let text = default_config(&vendor_id);
+            // Checked before writing, so `init` can never leave a file that `open` refuses.
+            Config::parse(&text, &config_path)?;
+            // Through the one durable writer: a crash never leaves a half-written
+            // configuration.
+            airseal_verify::app::fs::write(
+                &config_path,
+                text.as_bytes(),
+                airseal_verify::app::fs::Access::OwnerOnly,
+                airseal_verify::app::fs::Mode::CreateNew,
+            )
+            .map_err(|e| io_error(&config_path)(e.into()))?;
+        }
         let vendor = Self::open(dir)?;
-        let ledger = vendor.open_ledger()?;
+        let ledger_created = match vendor.recorded_ledger_id()? {
+            // The folder has a ledger: it must be there (never recreated silently).
+            Some(_) => false,
+            // A folder that records none gets one when there is none, or only an empty file.
+            None => fs::metadata(vendor.ledger_path()).map_or(true, |m| m.len() == 0),
+        };
+        let ledger = if ledger_created {
+            let ledger = Ledger::open(&vendor.ledger_path())?;
+            vendor.record_ledger_id(&ledger)?;
+            ledger
+        } else {
+            vendor.open_ledger()?
+        };
         ledger.audit().record(
             "vendor.init",
-            vendor_id,
-            &serde_json::json!({ "forced": force }),
+            &vendor_id,
+            &serde_json::json!({
+                "forced": force,
+                "config_written": !existing,
+                "ledger_created": ledger_created,
+            }),
         )?;
-        Ok(vendor)
+        Ok(Initialized {
+            vendor,
+            config_written: !existing,
+            ledger_created,
+        })
     }
 
     /// The folder.
@@ -546,16 +745,95 @@ impl VendorDir {
         self.root.join(LEDGER_FILE)
     }
 
-    /// Opens (creating if needed) the ledger and records in it the products and templates
-    /// of `airseal.toml`, so that batches can refer to them. Only changes are written (and
-    /// audited), so calling this on every command is cheap.
+    /// `ledger.id`.
+    pub fn ledger_id_path(&self) -> PathBuf {
+        self.root.join(LEDGER_ID_FILE)
+    }
+
+    /// The ledger identity this folder records in `ledger.id`; `None` for a folder made by
+    /// an airseal older than identities (or whose record was removed).
     ///
     /// # Errors
-    /// [`LedgerError`] from opening or writing the ledger.
+    /// [`LedgerError::Io`] when the file exists but cannot be read.
+    pub fn recorded_ledger_id(&self) -> Result<Option<String>, LedgerError> {
+        let path = self.ledger_id_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text.trim().to_string())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(LedgerError::Io { path, source }),
+        }
+    }
+
+    /// Writes `ledger`'s identity to `ledger.id` (owner-only, replacing any).
+    fn record_ledger_id(&self, ledger: &Ledger) -> Result<(), LedgerError> {
+        let path = self.ledger_id_path();
+        let line = format!("{}\n", ledger.identity()?);
+        airseal_verify::app::fs::write(
+            &path,
+            line.as_bytes(),
+            airseal_verify::app::fs::Access::OwnerOnly,
+            airseal_verify::app::fs::Mode::Replace,
+        )
+        .map_err(LedgerError::from)
+    }
+
+    /// Opens the ledger and records in it the products and templates of `airseal.toml`, so
+    /// that batches can refer to them. Only changes are written (and audited), so calling
+    /// this on every command is cheap.
+    ///
+    /// The ledger must be there and be the one the folder records (`SPEC.md` §17.5): it is
+    /// never created here. A folder made before identities existed (no `ledger.id`) adopts
+    /// its existing ledger once, audited as `ledger.adopt`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Missing`], [`LedgerError::Empty`], [`LedgerError::Foreign`], or
+    /// another [`LedgerError`] from opening or writing the ledger.
     pub fn open_ledger(&self) -> Result<Ledger, LedgerError> {
-        let mut ledger = Ledger::open(&self.ledger_path())?;
+        let recorded = self.recorded_ledger_id()?;
+        let path = self.ledger_path();
+        let mut ledger = Ledger::open_existing(&path)?;
+        let identity = ledger.identity()?;
+        match recorded {
+            Some(expected) if expected == identity => {}
+            Some(expected) => {
+                return Err(LedgerError::Foreign {
+                    path,
+                    expected,
+                    found: Some(identity),
+                });
+            }
+            None => {
+                self.record_ledger_id(&ledger)?;
+                ledger.audit().record(
+                    "ledger.adopt",
+                    &identity,
+                    &serde_json::json!({
+                        "before": { "recorded": null },
+                        "after": { "recorded": identity },
+                    }),
+                )?;
+            }
+        }
         self.sync_ledger(&mut ledger)?;
         Ok(ledger)
+    }
+
+    /// Puts the backup at `from` in place of this folder's ledger (see
+    /// [`crate::ledger::restore`]): it must carry the identity the folder records. The
+    /// current ledger is kept aside, never deleted. A folder that records no identity adopts
+    /// the backup's.
+    ///
+    /// # Errors
+    /// Those of [`crate::ledger::restore`].
+    pub fn restore_ledger(&self, from: &Path) -> Result<RestoreReport, LedgerError> {
+        let recorded = self.recorded_ledger_id()?;
+        let (mut ledger, report) =
+            crate::ledger::restore(&self.ledger_path(), from, recorded.as_deref())?;
+        if recorded.is_none() {
+            self.record_ledger_id(&ledger)?;
+        }
+        self.sync_ledger(&mut ledger)?;
+        Ok(report)
     }
 
     /// Records the products and templates of `airseal.toml` in `ledger` (see
@@ -577,15 +855,217 @@ impl VendorDir {
     }
 }
 
-/// Creates a folder readable only by its owner on Unix (it will hold the signing key).
+/// A product of `airseal.toml`, as `airseal products list` shows it (never its SKGL
+/// secret).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProductSummary {
+    /// The product id.
+    pub id: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Its key pattern (`None`: the default, [`airseal_core::productkey::DEFAULT_PATTERN`]).
+    pub key_pattern: Option<String>,
+    /// Its templates, by name.
+    pub templates: Vec<String>,
+    /// The template activation answers with.
+    pub activation_template: Option<String>,
+    /// The template of its trial.
+    pub trial_template: Option<String>,
+    /// Whether an SKGL secret is set (the secret itself is never shown).
+    pub skgl_secret: bool,
+    /// How many keys the ledger holds for it.
+    pub keys: u64,
+}
+
+/// A template of `airseal.toml`, as `airseal templates list` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TemplateSummary {
+    /// The product it belongs to.
+    pub product: String,
+    /// Its name.
+    pub name: String,
+    /// What the product uses it for: `activation`, `trial`, both or neither.
+    pub used_for: Vec<&'static str>,
+    /// The license description it stands for (product and issuer filled in).
+    pub spec: LicenseSpec,
+}
+
+impl VendorDir {
+    /// The products of `airseal.toml`, by id, with their key counts from `ledger`.
+    ///
+    /// # Errors
+    /// A ledger error.
+    pub fn products(&self, ledger: &Ledger) -> Result<Vec<ProductSummary>, LedgerError> {
+        self.config
+            .products
+            .iter()
+            .map(|(id, p)| {
+                Ok(ProductSummary {
+                    id: id.clone(),
+                    name: p.name.clone(),
+                    key_pattern: p.key_pattern.clone(),
+                    templates: p.templates.keys().cloned().collect(),
+                    activation_template: p.activation_template.clone(),
+                    trial_template: p.trial_template.clone(),
+                    skgl_secret: p.skgl_secret.is_some(),
+                    keys: ledger.keys().count(id)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The templates of `airseal.toml` (of one product, with `product`), by product and name.
+    ///
+    /// # Errors
+    /// [`VendorDirError::UnknownProduct`].
+    pub fn templates(&self, product: Option<&str>) -> Result<Vec<TemplateSummary>, VendorDirError> {
+        if let Some(p) = product {
+            if !self.config.products.contains_key(p) {
+                return Err(VendorDirError::UnknownProduct {
+                    product: p.to_string(),
+                });
+            }
+        }
+        let mut out = Vec::new();
+        for (id, p) in &self.config.products {
+            if product.is_some_and(|want| want != id) {
+                continue;
+            }
+            for name in p.templates.keys() {
+                let mut used_for = Vec::new();
+                if p.activation_template.as_deref() == Some(name.as_str()) {
+                    used_for.push("activation");
+                }
+                if p.trial_template.as_deref() == Some(name.as_str()) {
+                    used_for.push("trial");
+                }
+                out.push(TemplateSummary {
+                    product: id.clone(),
+                    name: name.clone(),
+                    used_for,
+                    spec: self.config.template_spec(id, name)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Declares a new product in `airseal.toml` (`[products.<id>]`, with its name and key
+    /// pattern when given) and records it in `ledger`, audited as `product.add`. The file is
+    /// edited in place: every comment, blank line and the order of what is there are kept;
+    /// the new table goes at its end. The edited text is checked as a load would check it
+    /// before it replaces the file (atomically), so a product that would make the file
+    /// unreadable is never written. Returns the folder with its new configuration.
+    ///
+    /// # Errors
+    /// [`VendorDirError::ProductExists`]; [`VendorDirError::InvalidConfig`] for an id with
+    /// leading or trailing spaces or a bad pattern; [`VendorDirError::ConfigParse`] when the
+    /// file no longer reads; [`VendorDirError::Io`]; a ledger error.
+    pub fn add_product(
+        &self,
+        ledger: &mut Ledger,
+        id: &str,
+        name: Option<&str>,
+        pattern: Option<&str>,
+    ) -> Result<Self, VendorDirError> {
+        let path = self.config_path();
+        let invalid = |key: String, message: String| VendorDirError::InvalidConfig {
+            path: path.clone(),
+            key,
+            message,
+        };
+        if id.trim().is_empty() || id.trim() != id {
+            return Err(invalid(
+                format!("products.{id:?}"),
+                "a product id must be non-empty, without leading or trailing spaces".into(),
+            ));
+        }
+        if let Some(p) = pattern {
+            Pattern::parse(p)
+                .map_err(|e| invalid(format!("products.{id}.key_pattern"), e.to_string()))?;
+        }
+        // Read again: the file may have changed since this folder was opened.
+        let text = fs::read_to_string(&path).map_err(io_error(&path))?;
+        let current = Config::parse(&text, &path)?;
+        if current.products.contains_key(id) {
+            return Err(VendorDirError::ProductExists {
+                path,
+                product: id.to_string(),
+            });
+        }
+        let parse_error = |message: String| VendorDirError::ConfigParse {
+            path: path.clone(),
+            message,
+        };
+        let mut doc: toml_edit::DocumentMut = text
+            .parse()
+            .map_err(|e: toml_edit::TomlError| parse_error(e.to_string()))?;
+        let products = doc.entry("products").or_insert_with(|| {
+            let mut t = toml_edit::Table::new();
+            // `[products.<id>]` alone, without an empty `[products]` header above it.
+            t.set_implicit(true);
+            toml_edit::Item::Table(t)
+        });
+        let Some(products) = products.as_table_mut() else {
+            return Err(invalid(
+                "products".into(),
+                "is not a table of its own ([products.<id>] sections); edit the file by hand"
+                    .into(),
+            ));
+        };
+        let mut table = toml_edit::Table::new();
+        if let Some(n) = name {
+            table.insert("name", toml_edit::value(n));
+        }
+        if let Some(p) = pattern {
+            table.insert("key_pattern", toml_edit::value(p));
+        }
+        products.insert(id, toml_edit::Item::Table(table));
+        let edited = doc.to_string();
+        let config = Config::parse(&edited, &path)?;
+        airseal_verify::app::fs::write(
+            &path,
+            edited.as_bytes(),
+            airseal_verify::app::fs::Access::Default,
+            airseal_verify::app::fs::Mode::Replace,
+        )
+        .map_err(|e| io_error(&path)(e.into()))?;
+        let vendor = Self {
+            root: self.root.clone(),
+            config,
+        };
+        ledger.audit().record(
+            "product.add",
+            id,
+            &serde_json::json!({
+                "file": path.display().to_string(),
+                "before": null,
+                "after": { "id": id, "name": name, "key_pattern": pattern },
+            }),
+        )?;
+        vendor.sync_ledger(ledger)?;
+        Ok(vendor)
+    }
+}
+
+/// Creates a folder readable only by its owner on Unix (it will hold the signing key, the
+/// ledger and the configuration). A folder that already exists (`init .`) loses its group
+/// and other permissions before anything is written into it.
 fn create_private_dir(path: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::DirBuilderExt as _;
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
         builder.mode(0o700);
+        builder.create(path)?;
+        let mode = fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o700))?;
+        }
+        Ok(())
     }
+    #[cfg(not(unix))]
     builder.create(path)
 }
 
@@ -638,10 +1118,8 @@ mod tests {
     fn bad_template_is_reported_with_product_and_name() {
         let text = "vendor = \"acme\"\n[products.p.templates.t]\ndays = \"soon\"\n";
         let e = Config::parse(text, Path::new("airseal.toml")).unwrap_err();
-        assert!(
-            matches!(&e, VendorDirError::InvalidTemplate { product, template, .. }
-            if product == "p" && template == "t")
-        );
+        assert!(matches!(&e, VendorDirError::InvalidTemplate(t)
+            if t.product == "p" && t.template == "t"));
         assert!(e.to_string().contains("products.p.templates.t"), "{e}");
 
         let text = "vendor = \"acme\"\n[products.p.templates.t]\nfeaturez = []\n";
@@ -665,6 +1143,48 @@ mod tests {
 
         let e = Config::parse("vendor = \"\"\n", Path::new("c.toml")).unwrap_err();
         assert!(matches!(e, VendorDirError::InvalidConfig { .. }), "{e}");
+    }
+
+    #[test]
+    fn templates_that_could_never_make_a_license_are_refused_at_load_with_their_line() {
+        let cases = [
+            ("expires = \"31/12/2027\"", "expires", "not a date"),
+            (
+                "features = [\"F1\", \"x=notadate\"]",
+                "features",
+                "not a date",
+            ),
+            ("max_activations = 0", "max_activations", "no machine"),
+            ("machine_threshold = 0", "machine_threshold", "no machine"),
+            ("kind = \"forever\"", "kind", "expected perpetual"),
+            ("days = 30\nexpires = \"2030-01-01\"", "expires", "not both"),
+            ("days = 0", "days", "0 days"),
+        ];
+        for (body, field, says) in cases {
+            let text = format!(
+                "vendor = \"acme\"\n# a comment\n\n[products.p]\n[products.p.templates.t]\n\
+                 licensee_name = \"x\"\n{body}\n"
+            );
+            let e = Config::parse(&text, Path::new("airseal.toml")).unwrap_err();
+            let VendorDirError::InvalidTemplate(t) = &e else {
+                panic!("{body}: {e}");
+            };
+            let (line, f) = (&t.line, &t.field);
+            assert_eq!(f.as_deref(), Some(field), "{body}: {e}");
+            // The line the field's value is on, counted in the text itself.
+            let want = text
+                .lines()
+                .position(|l| l.starts_with(&format!("{field} ")))
+                .map(|i| u32::try_from(i + 1).unwrap());
+            assert_eq!(*line, want, "{body}: {e}");
+            let shown = e.to_string();
+            assert!(shown.contains(says), "{body}: {shown}");
+            assert!(shown.contains("products.p.templates.t"), "{shown}");
+        }
+        // A template that is fine today and a fixed end that has passed are not errors.
+        let text = "vendor = \"acme\"\n[products.p.templates.t]\nexpires = \"2001-01-01\"\n\
+                    max_activations = \"unlimited\"\nfeatures = [\"F1=2030-01-01\"]\n";
+        Config::parse(text, Path::new("airseal.toml")).unwrap();
     }
 
     #[test]
@@ -778,9 +1298,50 @@ mod tests {
         );
         assert_eq!(VendorDir::open(&dir).unwrap().config().vendor, "acme");
 
-        let vendor = VendorDir::init(&dir, "other", true).unwrap();
-        assert_eq!(vendor.config().vendor, "other");
+        // With force, the configuration is kept: another vendor id is refused, the same
+        // one changes nothing.
+        let e = VendorDir::init(&dir, "other", true).unwrap_err();
+        assert!(matches!(e, VendorDirError::VendorIdChange { .. }), "{e}");
+        let vendor = VendorDir::init(&dir, "acme", true).unwrap();
+        assert_eq!(vendor.config().vendor, "acme");
         assert!(VendorDir::init(&dir, " ", true).is_err());
+    }
+
+    #[test]
+    fn add_product_keeps_the_file_as_written_and_refuses_what_would_not_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let vendor = VendorDir::init(dir, "acme", false).unwrap();
+        let text = "# Our products.\nvendor = \"acme\"  # the issuer\n\n\
+                    [products.a]   # first\nname = \"A\"\n";
+        fs::write(dir.join(CONFIG_FILE), text).unwrap();
+        let mut ledger = vendor.open_ledger().unwrap();
+        let vendor = VendorDir::open(dir).unwrap();
+        let added = vendor
+            .add_product(
+                &mut ledger,
+                "b c",
+                Some("B"),
+                Some("XXXXX-XXXXX-XXXXX-XXXXX"),
+            )
+            .unwrap();
+        let after = fs::read_to_string(dir.join(CONFIG_FILE)).unwrap();
+        assert!(after.starts_with(text), "{after}");
+        assert!(
+            after.ends_with(
+                "\n[products.\"b c\"]\nname = \"B\"\nkey_pattern = \"XXXXX-XXXXX-XXXXX-XXXXX\"\n"
+            ),
+            "{after}"
+        );
+        assert!(added.config().products.contains_key("b c"));
+        assert!(ledger.products().get("b c").unwrap().is_some());
+        for (id, pattern) in [("a", None), (" a", None), ("d", Some("XX-I"))] {
+            assert!(
+                vendor.add_product(&mut ledger, id, None, pattern).is_err(),
+                "{id}"
+            );
+        }
+        assert_eq!(fs::read_to_string(dir.join(CONFIG_FILE)).unwrap(), after);
     }
 
     #[test]

@@ -712,6 +712,7 @@ fn imported_keys_count_the_seats_they_used_before() {
                 prior_activations: 2,
                 prior_deactivations: 5,
                 source: Some("cryptlex import, line 7".into()),
+                ..Default::default()
             },
         )
         .unwrap();
@@ -918,6 +919,14 @@ fn vendor_release_frees_a_lost_machine() {
             .release(r.activation.id, "again", NOW)
             .is_err()
     );
+    // An id the ledger never had is named as such, and changes nothing.
+    let before = snapshot(&v.ledger);
+    let e = v.ledger.seats().release(999, "lost", NOW).unwrap_err();
+    assert!(
+        matches!(e, LedgerError::UnknownActivation { id: 999 }),
+        "{e:?}"
+    );
+    assert_eq!(snapshot(&v.ledger), before);
     // The device's own proof is now refused: already given back.
     let e = v.deactivate(&a.proof(&r, 90)).unwrap_err();
     assert!(
@@ -955,6 +964,7 @@ fn a_data_key_past_its_own_validity_is_expired() {
                 output: &path,
                 force: false,
                 template: None,
+                customer: None,
             },
             &mut |_| {},
         )
@@ -1013,28 +1023,264 @@ fn a_machine_clock_behind_the_vendors_can_install_the_response_at_once() {
     assert_eq!(response.claims.expires_at, Some(NOW + 3 * DAY + 365 * DAY));
 }
 
+/// Finding 4: a seat belongs to a machine, not to a device key alone. A copied device key
+/// asking from other components is a new machine: it needs a free seat (and is refused when
+/// there is none); the seat's own components are never overwritten, and every request's
+/// are kept in its history.
 #[test]
-fn a_reissue_for_other_components_is_kept_in_the_audit_log() {
+fn a_copied_device_key_on_another_machine_needs_a_seat_of_its_own() {
     let mut v = vendor();
     v.keys("photo-pro", &["KEYCLONE"], json!({}));
     let original = device(81, &[1, 2, 3]);
-    v.answer(&original.request("photo-pro", Some("KEYCLONE"), 1))
+    let first = v
+        .answer(&original.request("photo-pro", Some("KEYCLONE"), 1))
         .unwrap();
-    // A clone: the same device key (copied with the disk), other components.
-    let clone = Device {
+    // The same machine with one component replaced: still the seat (2 of 3 match).
+    let drifted = Device {
+        key: Issuer::new(SigningKey::from_bytes(&[81; 32])),
+        components: vec![[1; 8], [2; 8], [4; 8]],
+    };
+    let again = v
+        .answer(&drifted.request("photo-pro", Some("KEYCLONE"), 2))
+        .unwrap();
+    assert!(again.reissued);
+    assert_eq!(again.activation.id, first.activation.id);
+    // A copy of the device key on a machine none of whose components match.
+    let copy = Device {
         key: Issuer::new(SigningKey::from_bytes(&[81; 32])),
         components: vec![[7; 8], [8; 8], [9; 8]],
     };
-    let again = v
-        .answer(&clone.request("photo-pro", Some("KEYCLONE"), 2))
+    let second = v
+        .answer(&copy.request("photo-pro", Some("KEYCLONE"), 3))
         .unwrap();
-    assert!(again.reissued);
-    let last = v.ledger.audit().recent(1).unwrap().remove(0);
-    assert_eq!(last.action, "activation.reissue");
+    assert!(!second.reissued, "a copied device key rode on the seat");
+    assert_ne!(second.activation.id, first.activation.id);
+    assert_eq!(second.seats.unwrap().to_string(), "2 of 2");
+    // The first seat still holds its own machine; its history has both of its requests.
+    let seat = v.ledger.seats().get(first.activation.id).unwrap().unwrap();
+    assert_eq!(seat.components, original.components);
+    let history = v
+        .ledger
+        .seats()
+        .component_history(first.activation.id)
+        .unwrap();
+    let seen: Vec<_> = history
+        .iter()
+        .map(|h| (h.components.clone(), h.matched))
+        .collect();
     assert_eq!(
-        last.detail["components"],
-        json!(["0707070707070707", "0808080808080808", "0909090909090909"])
+        seen,
+        [
+            (original.components.clone(), None),
+            (drifted.components.clone(), Some(2))
+        ]
     );
+    // A third machine with the same copied key: no seat is free.
+    let third = Device {
+        key: Issuer::new(SigningKey::from_bytes(&[81; 32])),
+        components: vec![[0x11; 8], [0x12; 8], [0x13; 8]],
+    };
+    refused(
+        &mut v,
+        |v| v.answer(&third.request("photo-pro", Some("KEYCLONE"), 4)),
+        |e| {
+            matches!(
+                e,
+                ActivationError::NoSeatsLeft {
+                    used: 2,
+                    limit: 2,
+                    ..
+                }
+            )
+        },
+    );
+    // Each copy's license verifies only on its own machine.
+    let trust = v.trust();
+    let on = |m: &Device, bytes: &[u8]| {
+        trust
+            .verify(
+                bytes,
+                NOW,
+                &Expected::product("photo-pro").machine(&m.machine()),
+            )
+            .is_ok()
+    };
+    assert!(on(&copy, &second.bytes) && !on(&original, &second.bytes));
+    assert!(on(&original, &first.bytes) && !on(&copy, &first.bytes));
+}
+
+/// A vendor whose product `photo-pro` activates keys with `template` (TOML body) and gives
+/// trials with `trial` (TOML body).
+fn vendor_with(template: &str, trial: &str) -> Vendor {
+    let mut v = vendor();
+    v.config = Config::parse(
+        &format!(
+            "vendor = \"acme\"\n[products.photo-pro]\nactivation_template = \"t\"\n\
+             trial_template = \"trial\"\n[products.photo-pro.templates.t]\n{template}\n\
+             [products.photo-pro.templates.trial]\n{trial}\n"
+        ),
+        Path::new("airseal.toml"),
+    )
+    .unwrap();
+    v
+}
+
+/// Finding 2: a subscription's term is anchored at its first activation. Moving between
+/// machines (released by proof or by the vendor) never restarts it; a new seat after its
+/// end is refused, naming the end; the start is recorded once, audited.
+#[test]
+fn a_subscription_term_is_anchored_at_first_activation_and_ends() {
+    let mut v = vendor_with(
+        "kind = \"subscription\"\ndays = 30\nmax_activations = 1\nmax_deactivations = \"unlimited\"",
+        "days = 7",
+    );
+    v.keys("photo-pro", &["SUB1"], json!({}));
+    let end = NOW + 30 * DAY;
+    let first = v
+        .answer_at(
+            &device(1, &[1, 2, 3]).request("photo-pro", Some("SUB1"), 1),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(first.claims.expires_at, Some(end));
+    assert_eq!(
+        v.ledger.keys().term_start("photo-pro", "SUB1").unwrap(),
+        Some(NOW)
+    );
+    let audit = v.ledger.audit().recent(10).unwrap();
+    let started: Vec<_> = audit
+        .iter()
+        .filter(|a| a.action == "key.term_start")
+        .collect();
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0].detail["before"]["term_start"], json!(null));
+    assert_eq!(started[0].detail["after"]["term_start"], json!(NOW));
+    let mut held = first;
+    for (n, at) in [(2u8, NOW + 29 * DAY), (3, NOW + 29 * DAY + 1)] {
+        v.ledger
+            .seats()
+            .release(held.activation.id, "moved", at - 1)
+            .unwrap();
+        let machine = device(n, &[n * 10, n * 10 + 1, n * 10 + 2]);
+        held = v
+            .answer_at(&machine.request("photo-pro", Some("SUB1"), n), at)
+            .unwrap();
+        assert!(!held.reissued);
+        assert_eq!(held.claims.expires_at, Some(end), "at {at}");
+    }
+    assert_eq!(
+        v.ledger.keys().term_start("photo-pro", "SUB1").unwrap(),
+        Some(NOW)
+    );
+    v.ledger
+        .seats()
+        .release(held.activation.id, "moved", NOW + 119 * DAY)
+        .unwrap();
+    let late = device(9, &[90, 91, 92]);
+    let e = refused(
+        &mut v,
+        |v| v.answer_at(&late.request("photo-pro", Some("SUB1"), 9), NOW + 120 * DAY),
+        |e| {
+            matches!(e, ActivationError::TermEnded { started, ended, .. }
+                if *started == NOW && *ended == end)
+        },
+    );
+    assert!(e.to_string().contains("2026-06-27"), "{e}");
+}
+
+/// `term_starts = "creation"`: the term counts from the key's batch, even before the first
+/// activation; the template's word is checked when the configuration is read.
+#[test]
+fn a_term_can_start_at_the_keys_creation() {
+    let mut v = vendor_with(
+        "kind = \"subscription\"\ndays = 30\nterm_starts = \"creation\"",
+        "days = 7",
+    );
+    v.keys("photo-pro", &["SUB2", "SUB3"], json!({}));
+    let created: i64 = v
+        .ledger
+        .connection()
+        .query_row("SELECT created FROM batches", [], |r| r.get(0))
+        .unwrap();
+    let r = v
+        .answer_at(
+            &device(1, &[1, 2, 3]).request("photo-pro", Some("SUB2"), 1),
+            created + 10 * DAY,
+        )
+        .unwrap();
+    assert_eq!(r.claims.expires_at, Some(created + 30 * DAY));
+    assert_eq!(
+        v.ledger.keys().term_start("photo-pro", "SUB2").unwrap(),
+        Some(created)
+    );
+    refused(
+        &mut v,
+        |v| {
+            v.answer_at(
+                &device(2, &[4, 5, 6]).request("photo-pro", Some("SUB3"), 2),
+                created + 31 * DAY,
+            )
+        },
+        |e| matches!(e, ActivationError::TermEnded { started, .. } if *started == created),
+    );
+    for bad in [
+        "term_starts = \"whenever\"",
+        "min_components = 0",
+        "min_components = 17",
+    ] {
+        let text = format!("vendor = \"acme\"\n[products.p.templates.t]\n{bad}\n");
+        let e = Config::parse(&text, Path::new("airseal.toml")).unwrap_err();
+        assert!(
+            e.to_string().contains("products.p.templates.t"),
+            "{bad}: {e}"
+        );
+    }
+}
+
+/// Finding 15: a template's `min_components` refuses thin requests (keys and trials), a
+/// request repeating a component is malformed, and nothing is recorded either way.
+#[test]
+fn requests_with_too_few_or_repeated_components_are_refused() {
+    let mut v = vendor_with("min_components = 3", "days = 7\nmin_components = 2");
+    v.keys("photo-pro", &["KEYMIN"], json!({}));
+    let thin = device(1, &[1, 2]);
+    refused(
+        &mut v,
+        |v| v.answer(&thin.request("photo-pro", Some("KEYMIN"), 1)),
+        |e| matches!(e, ActivationError::BelowMinComponents { given: 2, min: 3 }),
+    );
+    let single = device(2, &[1]);
+    let e = refused(
+        &mut v,
+        |v| v.answer(&single.request("photo-pro", None, 2)),
+        |e| matches!(e, ActivationError::BelowMinComponents { given: 1, min: 2 }),
+    );
+    assert!(e.to_string().contains("min_components"), "{e}");
+    let repeated = Device {
+        key: Issuer::new(SigningKey::from_bytes(&[3; 32])),
+        components: vec![[1; 8], [1; 8]],
+    };
+    refused(
+        &mut v,
+        |v| v.answer(&repeated.request("photo-pro", None, 3)),
+        |e| {
+            matches!(
+                e,
+                ActivationError::BadRequest(airseal_verify::Error::Malformed(_))
+            )
+        },
+    );
+    // A trial that overlaps an earlier one by its threshold is refused with a new device key.
+    v.answer(&device(4, &[1, 2, 3]).request("photo-pro", None, 4))
+        .unwrap();
+    refused(
+        &mut v,
+        |v| v.answer(&device(5, &[1, 2, 9]).request("photo-pro", None, 5)),
+        |e| matches!(e, ActivationError::TrialUsed { .. }),
+    );
+    v.answer(&thin.request("photo-pro", None, 6)).unwrap_err();
+    v.answer(&device(6, &[1, 8, 9]).request("photo-pro", None, 7))
+        .unwrap();
 }
 
 /// Imports `tests/fixtures/import/cryptlex-v2-typed.csv` for the product `bare` (no

@@ -27,6 +27,7 @@ fn request<'a>(out: &'a Path, count: u64, seed: u64) -> BatchRequest<'a> {
         output: out,
         force: false,
         template: None,
+        customer: None,
     }
 }
 

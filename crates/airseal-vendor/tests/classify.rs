@@ -31,6 +31,7 @@ fn valid_typo_unknown_and_malformed_are_told_apart() {
             output: &out,
             force: false,
             template: None,
+            customer: None,
         },
         &mut |_| {},
     )

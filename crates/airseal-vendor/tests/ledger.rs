@@ -90,7 +90,7 @@ fn migrations_apply_once_and_reopening_is_idempotent() {
     assert_eq!(log[0].detail, json!({ "from": 0, "to": 1 }));
     assert_eq!(
         log[MIGRATIONS.len() - 1].detail,
-        json!({ "from": SCHEMA_VERSION - 1, "to": SCHEMA_VERSION })
+        json!({ "from": MIGRATIONS[MIGRATIONS.len() - 2].version, "to": SCHEMA_VERSION })
     );
 }
 

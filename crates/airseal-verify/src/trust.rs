@@ -383,14 +383,10 @@ fn check_claims(
         }
     };
     if let Some(binding) = &claims.machine {
-        let matched = expected.machine.map_or(0, |m| {
-            binding
-                .components
-                .iter()
-                .filter(|c| m.components.contains(c))
-                .count()
-        });
-        let matched = u8::try_from(matched).unwrap_or(u8::MAX);
+        // Distinct components only (`airseal_core::claims::matched_components`).
+        let matched = expected
+            .machine
+            .map_or(0, |m| binding.matched(&m.components));
         if matched < binding.threshold {
             return Err(Error::WrongMachine {
                 matched,

@@ -398,6 +398,19 @@ pub fn activation_cases() -> Vec<Case> {
         "request.components",
         "invalid_value",
     );
+    bad_payload(
+        "request-duplicate-components.cose",
+        "request listing one component hash twice (each may count once towards a threshold)",
+        with(
+            &payload,
+            3,
+            enc(|w| {
+                w.array(3).bytes(&[1; 8]).bytes(&[2; 8]).bytes(&[1; 8]);
+            }),
+        ),
+        "request.components",
+        "invalid_value",
+    );
     let mut keyed_trial = trial.clone();
     keyed_trial.product_key = Some(PRODUCT_KEY.into());
     bad_payload(

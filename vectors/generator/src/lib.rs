@@ -1105,6 +1105,27 @@ pub fn generate() -> Vec<Case> {
         "invalid_value",
     );
 
+    let repeated = with_private(
+        &payload,
+        10,
+        enc(|w| {
+            w.map(2)
+                .uint(1)
+                .uint(2)
+                .uint(2)
+                .array(2)
+                .bytes(&[1; 8])
+                .bytes(&[1; 8]);
+        }),
+    );
+    b.malformed(
+        "claims-machine-duplicate-components.cose",
+        "machine binding listing one component hash twice, threshold 2",
+        signed(&repeated),
+        "claims.airseal.machine",
+        "invalid_value",
+    );
+
     // ---- hostile cases: armor ------------------------------------------------------------
     let text = String::from_utf8_lossy(&armored(&raw)).into_owned();
     let second_line_start = text.find('\n').map_or(0, |i| i + 1);

@@ -1032,6 +1032,7 @@ fn finish(
             // The file is recorded once per import (the `imports` row of the key's batch); each key
             // keeps only its line, which is most of a row's bytes saved in a large import.
             source: Some(format!("{} line {line}", opts.preset)),
+            ..KeyTerms::default()
         },
     ))
 }

@@ -363,6 +363,26 @@ impl<'a> Batches<'a> {
         raw.map(BatchInfo::from_raw).transpose()
     }
 
+    /// Every batch (of one product, with `product`), oldest first: what `airseal ledger
+    /// batches` lists.
+    ///
+    /// # Errors
+    /// A database error, or [`LedgerError::Corrupt`].
+    pub fn list(&self, product: Option<&str>) -> Result<Vec<BatchInfo>, LedgerError> {
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT {BATCH_COLUMNS} FROM batches WHERE ?1 IS NULL OR product = ?1 ORDER BY id"
+            ))
+            .map_err(db("listing batches"))?;
+        let raws = st
+            .query_map([product], raw_batch)
+            .map_err(db("listing batches"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db("listing batches"))?;
+        raws.into_iter().map(BatchInfo::from_raw).collect()
+    }
+
     /// Batches committed but not yet confirmed complete, oldest first: what a crashed run
     /// left for recovery.
     ///

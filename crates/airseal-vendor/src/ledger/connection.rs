@@ -7,11 +7,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
 use super::audit::audit_in;
 use super::error::{db, is_busy};
-use super::{LedgerError, MIGRATIONS, SCHEMA_VERSION};
+use super::{LedgerError, SCHEMA_VERSION};
 
 /// How long a process waits for another one holding the ledger's write lock before giving
 /// up with [`LedgerError::Busy`]. A large batch holds the lock for a few seconds.
@@ -82,6 +82,79 @@ impl Ledger {
     /// [`LedgerError::TooNew`] for a ledger from a newer airseal, [`LedgerError::Busy`] when
     /// another process holds it too long.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        match create_owner_only(path) {
+            // A missing folder: SQLite's own open says so, as it always has.
+            Err(LedgerError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+        Self::open_file(path)
+    }
+
+    /// Opens the ledger at `path`, which must exist and hold a ledger: a missing file is
+    /// [`LedgerError::Missing`] and an empty one [`LedgerError::Empty`], never a new ledger
+    /// (`SPEC.md` §17.5). Brings its schema up to date.
+    ///
+    /// # Errors
+    /// [`LedgerError::Missing`], [`LedgerError::Empty`], or those of [`Ledger::open`].
+    pub fn open_existing(path: &Path) -> Result<Self, LedgerError> {
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(LedgerError::Missing {
+                    path: path.to_path_buf(),
+                });
+            }
+            Err(source) => {
+                return Err(LedgerError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+            Ok(m) if m.len() == 0 => {
+                return Err(LedgerError::Empty {
+                    path: path.to_path_buf(),
+                });
+            }
+            Ok(_) => {}
+        }
+        // Without SQLITE_OPEN_CREATE: a file removed since the check is not made again.
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|source| match source.sqlite_error_code() {
+            Some(ErrorCode::CannotOpen) => LedgerError::Missing {
+                path: path.to_path_buf(),
+            },
+            _ => LedgerError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
+        // A SQLite file without our schema (no migration ever ran) is as empty as a
+        // zero-byte one; another program's database is not a ledger.
+        let version = Self::read_schema_version(&conn).map_err(|_| LedgerError::NotALedger {
+            path: path.to_path_buf(),
+        })?;
+        if version == 0 {
+            return Err(
+                match check_identity(&conn, path).and_then(|()| count_objects(&conn)) {
+                    Ok(0) => LedgerError::Empty {
+                        path: path.to_path_buf(),
+                    },
+                    _ => LedgerError::NotALedger {
+                        path: path.to_path_buf(),
+                    },
+                },
+            );
+        }
+        drop(conn);
+        Self::open_file(path)
+    }
+
+    fn open_file(path: &Path) -> Result<Self, LedgerError> {
         let conn = Connection::open(path).map_err(|source| LedgerError::Open {
             path: path.to_path_buf(),
             source,
@@ -108,6 +181,15 @@ impl Ledger {
             }
             _ => e,
         }
+    }
+
+    /// The ledger's identity: a random id given to it once, by migration 10, and carried by
+    /// its backups (`SPEC.md` §17.5). The vendor folder records it in `ledger.id`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Database`] when SQLite fails.
+    pub fn identity(&self) -> Result<String, LedgerError> {
+        identity_of(&self.conn)
     }
 
     /// The file this ledger lives in.
@@ -245,7 +327,7 @@ impl Ledger {
             if version == 0 {
                 check_identity(&tx, &path)?;
             }
-            let Some(migration) = MIGRATIONS.iter().find(|m| m.version == version + 1) else {
+            let Some(migration) = super::migrations::next_after(version) else {
                 return Err(LedgerError::Corrupt {
                     what: format!("no migration from schema version {version}"),
                 });
@@ -356,6 +438,40 @@ pub(super) fn write_tx(conn: &Connection) -> Result<Transaction<'_>, LedgerError
         .map_err(db("starting a transaction"))
 }
 
+/// Creates an empty file at `path` readable by its owner only, unless something is already
+/// there: SQLite then opens it and gives its `-wal` and `-shm` files the same mode, so the
+/// ledger is never readable by others, not even between its creation and a `chmod`.
+pub(super) fn create_owner_only(path: &Path) -> Result<(), LedgerError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(LedgerError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The identity row of migration 10.
+pub(super) fn identity_of(conn: &Connection) -> Result<String, LedgerError> {
+    conn.query_row("SELECT id FROM ledger_identity WHERE one = 1", [], |r| {
+        r.get(0)
+    })
+    .map_err(db("reading the ledger identity"))
+}
+
+fn count_objects(conn: &Connection) -> Result<i64, LedgerError> {
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+        .map_err(db("reading the schema"))
+}
+
 /// Refuses files that are some other program's database: ours carry our application id from
 /// migration 1 on, and a file without it must be empty.
 fn check_identity(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
@@ -365,9 +481,7 @@ fn check_identity(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
     if app == APPLICATION_ID {
         return Ok(());
     }
-    let objects: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-        .map_err(db("reading the schema"))?;
+    let objects = count_objects(conn)?;
     if app != 0 || objects != 0 {
         return Err(LedgerError::NotALedger {
             path: path.to_path_buf(),

@@ -24,6 +24,41 @@ pub enum LedgerError {
         /// The file.
         path: PathBuf,
     },
+    /// The vendor folder records a ledger (or is expected to hold one) and the file is not
+    /// there. Never recreated silently (`SPEC.md` §17.5): the way back is a backup.
+    Missing {
+        /// The ledger file.
+        path: PathBuf,
+    },
+    /// The ledger file exists but holds nothing (truncated, or created by something else).
+    Empty {
+        /// The ledger file.
+        path: PathBuf,
+    },
+    /// The ledger is an airseal ledger, but not the one this vendor folder records: another
+    /// folder's, or one older than the folder's record (no identity). `found` is `None` for a
+    /// ledger made by an airseal older than identities.
+    Foreign {
+        /// The ledger (or backup) file.
+        path: PathBuf,
+        /// The identity the vendor folder records (`ledger.id`).
+        expected: String,
+        /// The identity the file carries.
+        found: Option<String>,
+    },
+    /// A file the ledger was asked to write (a backup) already exists, and replacing it was
+    /// not asked for.
+    OutputExists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Reading or writing a file beside the ledger (a backup, the identity record) failed.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// The ledger was migrated by a newer airseal; this build does not know its tables.
     TooNew {
         /// The ledger's schema version.
@@ -140,6 +175,37 @@ impl fmt::Display for LedgerError {
             Self::NotALedger { path } => {
                 write!(f, "{} is not an airseal ledger", path.display())
             }
+            Self::Missing { path } => write!(
+                f,
+                "the ledger {} is missing; it is not recreated, since an empty ledger would \
+                 forget every key, seat and revocation",
+                path.display()
+            ),
+            Self::Empty { path } => write!(
+                f,
+                "the ledger {} is empty; it is not recreated, since an empty ledger would \
+                 forget every key, seat and revocation",
+                path.display()
+            ),
+            Self::Foreign {
+                path,
+                expected,
+                found,
+            } => match found {
+                Some(found) => write!(
+                    f,
+                    "{} is ledger {found}, not ledger {expected} that this vendor folder records",
+                    path.display()
+                ),
+                None => write!(
+                    f,
+                    "{} carries no ledger identity (made by an older airseal), and this vendor \
+                     folder records ledger {expected}",
+                    path.display()
+                ),
+            },
+            Self::OutputExists { path } => write!(f, "{} already exists", path.display()),
+            Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Self::TooNew { found, supported } => write!(
                 f,
                 "the ledger has schema version {found}, newer than the {supported} this airseal \
@@ -215,6 +281,7 @@ impl std::error::Error for LedgerError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Open { source, .. } | Self::Database { source, .. } => Some(source),
+            Self::Io { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -168,6 +168,42 @@ fn loose_forms(
     Ok((loose, added))
 }
 
+/// For each row, the key the ledger already holds for it in another spelling: its
+/// canonical form (§12.1), when that differs from the row's key, the row's key itself is
+/// not stored, and the canonical form is. An export of keys airseal generated spells them
+/// with dashes (`NV3Y0-FMAQF-S40MV-E25QS`); they are the keys stored as
+/// `NV3Y0FMAQFS40MVE25QS`, not new ones (`SPEC.md` §16). Only probed when the product has
+/// keys of its own making: a first import of another platform's keys costs nothing here.
+fn same_keys(
+    tx: &Connection,
+    product: &str,
+    rows: &[ImportRow],
+) -> Result<Vec<Option<String>>, LedgerError> {
+    let generated: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM batches WHERE product = ?1 AND kind != 'import')",
+        )
+        .and_then(|mut st| st.query_row([product], |r| r.get(0)))
+        .map_err(db("reading a product's batches"))?;
+    if !generated {
+        return Ok(vec![None; rows.len()]);
+    }
+    let mut exists = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM keys WHERE product = ?1 AND key = ?2)")
+        .map_err(db("looking up a key"))?;
+    let mut probe = |key: &str| -> Result<bool, LedgerError> {
+        exists
+            .query_row(params![product, key], |r| r.get(0))
+            .map_err(db("looking up a key"))
+    };
+    rows.iter()
+        .map(|r| match airseal_core::productkey::canonical_form(&r.key) {
+            Some(c) if c != r.key && !probe(&r.key)? && probe(&c)? => Ok(Some(c)),
+            _ => Ok(None),
+        })
+        .collect()
+}
+
 fn set_status(
     conn: &Connection,
     product: &str,
@@ -264,20 +300,30 @@ impl Imports<'_> {
             &params,
         )?;
         let id = writer.id;
+        let same = same_keys(&writer.tx, product, rows)?;
         let (loose, shapes) = loose_forms(&writer.tx, product, rows)?;
         let new_rows: Vec<KeyWithTerms<'_>> = rows
             .iter()
             .zip(&loose)
-            .map(|(r, loose)| KeyWithTerms {
+            .zip(&same)
+            .filter(|(_, same)| same.is_none())
+            .map(|((r, loose), _)| KeyWithTerms {
                 key: &r.key,
                 status: r.status,
                 record: r.terms.as_bytes(),
                 loose: loose.as_deref(),
             })
             .collect();
-        let fresh = writer.insert_keys_with_terms(&new_rows, progress)?;
+        let inserted = writer.insert_keys_with_terms(&new_rows, progress)?;
         drop(new_rows);
         drop(loose);
+        // One flag per row again: a row whose key the ledger holds in another spelling was
+        // not offered, and is not new.
+        let mut inserted = inserted.into_iter();
+        let fresh: Vec<bool> = same
+            .iter()
+            .map(|s| s.is_none() && inserted.next().unwrap_or(false))
+            .collect();
         for shape in &shapes {
             writer
                 .tx
@@ -291,30 +337,34 @@ impl Imports<'_> {
         let mut updated = 0u64;
         {
             let tx: &Connection = &writer.tx;
-            for ((row, slot), _) in rows
+            for (((row, slot), _), same) in rows
                 .iter()
                 .zip(outcomes.iter_mut())
                 .zip(&fresh)
-                .filter(|(_, new)| !**new)
+                .zip(&same)
+                .filter(|((_, new), _)| !**new)
             {
-                let old_status = status_in(tx, product, &row.key)?;
-                let old_terms = key_terms_in(tx, product, &row.key)?.unwrap_or_default();
+                // The key as the ledger stores it: the row's own spelling, or the canonical
+                // form airseal generated it in (finding 14: one key, one row).
+                let key = same.as_deref().unwrap_or(&row.key);
+                let old_status = status_in(tx, product, key)?;
+                let old_terms = key_terms_in(tx, product, key)?.unwrap_or_default();
                 let fields = differences(old_status, &old_terms, row.status, &row.terms.terms()?);
                 *slot = if fields.is_empty() {
                     RowOutcome::Same
                 } else if w.update {
-                    put_key_terms_in(tx, product, &row.key, &row.terms)?;
-                    set_status(tx, product, &row.key, row.status)?;
+                    put_key_terms_in(tx, product, key, &row.terms)?;
+                    set_status(tx, product, key, row.status)?;
                     tx.prepare_cached(
                         "INSERT OR IGNORE INTO import_updates (batch, product, key)
                          VALUES (?1, ?2, ?3)",
                     )
-                    .and_then(|mut st| st.execute(params![id, product, row.key]))
+                    .and_then(|mut st| st.execute(params![id, product, key]))
                     .map_err(db("recording an updated key"))?;
                     audit_in(
                         tx,
                         "key.import_update",
-                        &format!("{product}/{}", row.key),
+                        &format!("{product}/{key}"),
                         &serde_json::json!({ "batch": id, "line": row.line, "fields": fields }),
                     )?;
                     updated += 1;

@@ -13,7 +13,8 @@ use serde_json::json;
 use super::lookup::find_key_in;
 use super::terms::{key_terms_in, put_key_terms_in, terms_from_record};
 use super::{
-    BatchId, BatchKind, FoundKey, KeyTerms, Ledger, LedgerError, TermsRecord, limit_of, to_u64,
+    BatchId, BatchKind, FoundKey, KeyTerms, Ledger, LedgerError, SeatKey, TermsRecord, limit_of,
+    to_u64,
 };
 
 /// Whether a key may be used. Adding a status is a code change only (the column is free
@@ -90,12 +91,15 @@ pub struct KeyRecord {
 pub struct KeyFilter {
     /// Only this product.
     pub product: Option<String>,
-    /// Only keys starting with this (canonical form).
+    /// Only keys starting with this: as typed (an imported key's own spelling, separators
+    /// and all) or in its canonical form (§12.1, airseal's own keys).
     pub key_prefix: Option<String>,
     /// Only keys whose terms' licensee e-mail contains this text (imported keys).
     pub email: Option<String>,
     /// Only keys with this status.
     pub status: Option<KeyStatus>,
+    /// Only keys linked to this customer (`airseal keys update`, [`super::Customers`]).
+    pub customer: Option<i64>,
     /// At most this many rows.
     pub limit: Option<u32>,
 }
@@ -113,6 +117,10 @@ pub struct KeyOverview {
     pub prior_activations: u64,
     /// Deactivations it used before an import.
     pub prior_deactivations: u64,
+    /// The customer it is linked to, if any.
+    pub customer: Option<i64>,
+    /// The vendor's notes on it.
+    pub notes: Option<String>,
     /// Seats held now in this ledger.
     pub live_seats: u64,
     /// Seats given back in this ledger.
@@ -124,6 +132,28 @@ impl KeyOverview {
     pub fn seats_in_use(&self) -> u64 {
         self.prior_activations.saturating_add(self.live_seats)
     }
+}
+
+/// A key as a change to it sees it, read inside the change's transaction ([`Keys::change`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyState {
+    /// Its status, terms and batch, as activation reads them.
+    pub key: SeatKey,
+    /// Seats it holds now in this ledger (not counting those used before an import).
+    pub live_seats: u64,
+}
+
+/// What a change writes ([`Keys::change`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyChange {
+    /// The key's status after the change.
+    pub status: KeyStatus,
+    /// Its terms after the change (`None`: left as they are).
+    pub terms: Option<KeyTerms>,
+    /// The audit row's action (`key.suspend`, `key.update`, …).
+    pub action: &'static str,
+    /// The audit row's detail: what the key was before and is after.
+    pub detail: serde_json::Value,
 }
 
 /// The product keys of a ledger: `ledger.keys()`.
@@ -262,6 +292,87 @@ impl Keys<'_> {
         Ok(old)
     }
 
+    /// Changes a key in one write transaction: reads its state, asks `decide` what to write
+    /// (`None`: nothing, and nothing is audited), writes the status and terms with the audit
+    /// row, and returns what `decide` returned with it. What the rules of a change are is
+    /// the caller's ([`crate::keys::ops`]); that nothing slips in between the read and the
+    /// write is this function's.
+    ///
+    /// # Errors
+    /// [`LedgerError::UnknownKey`], a database error, or what `decide` returns.
+    pub fn change<T, E: From<LedgerError>>(
+        &self,
+        product: &str,
+        key: &str,
+        decide: impl FnOnce(&KeyState) -> Result<(Option<KeyChange>, T), E>,
+    ) -> Result<T, E> {
+        let tx = write_tx(self.conn)?;
+        let unknown = || LedgerError::UnknownKey {
+            product: product.to_string(),
+            key: key.to_string(),
+        };
+        let row = tx
+            .query_row(
+                "SELECT k.status, k.batch, b.kind, b.params, b.created, k.term_start,
+                        (SELECT count(*) FROM activations a WHERE a.product = k.product
+                            AND a.key = k.key AND a.deactivated_at IS NULL)
+                 FROM keys k JOIN batches b ON b.id = k.batch
+                 WHERE k.product = ?1 AND k.key = ?2",
+                [product, key],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, BatchId>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                        r.get::<_, i64>(6)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(db("reading a key"))?
+            .ok_or_else(unknown)?;
+        let (status, batch, kind, params, created, term_start, live) = row;
+        let state = KeyState {
+            key: SeatKey {
+                status: KeyStatus::from_ledger(&status)?,
+                batch,
+                kind: BatchKind::from_ledger(&kind)?,
+                batch_params: super::parse_json(&params, "batch parameters")?,
+                terms: key_terms_in(&tx, product, key)?,
+                created,
+                term_start,
+            },
+            live_seats: to_u64(live, "seat count")?,
+        };
+        let (change, out) = decide(&state)?;
+        let Some(change) = change else {
+            return Ok(out);
+        };
+        if change.status != state.key.status {
+            tx.execute(
+                "UPDATE keys SET status = ?3 WHERE product = ?1 AND key = ?2",
+                params![product, key, change.status.as_str()],
+            )
+            .map_err(db("changing a key's status"))?;
+        }
+        if let Some(terms) = &change.terms {
+            if Some(terms) != state.key.terms.as_ref() {
+                put_key_terms_in(&tx, product, key, &TermsRecord::new(terms))?;
+            }
+        }
+        audit_in(
+            &tx,
+            change.action,
+            &format!("{product}/{key}"),
+            &change.detail,
+        )?;
+        tx.commit().map_err(db("committing a key change"))?;
+        Ok(out)
+    }
+
     /// Gives an existing key its own terms (or replaces them), audited: what an importer
     /// records for each key, and how a vendor changes one key's limits by hand.
     ///
@@ -305,12 +416,15 @@ impl Keys<'_> {
     ) -> Result<u64, E> {
         let _cache = ListingCache::new(self.conn);
         let needle = filter.email.as_deref().map(str::to_ascii_lowercase);
+        // Both live in the terms record (a customer also in the batch's parameters), read row
+        // by row: a filter on either is applied here, before the limit.
+        let in_terms = needle.is_some() || filter.customer.is_some();
         // `LIMIT` only when there is one: with a limit SQLite sorts into a B-tree it can trim
         // (right for a few rows, but `LIMIT -1` takes that path too, a 4 KiB page read or
         // written per few rows), without one it uses its merge sorter. Measured on 3,000,000
         // keys (`benches/ledger_stream.sh`): 9 s instead of 28 s, 0.4 s of system time
         // instead of 11 s, the first row after 5 s instead of 18 s.
-        let limited = needle.is_none() && filter.limit.is_some();
+        let limited = !in_terms && filter.limit.is_some();
         let mut st = self
             .conn
             .prepare(&format!(
@@ -318,19 +432,23 @@ impl Keys<'_> {
                         (SELECT count(*) FROM activations a WHERE a.product = k.product
                             AND a.key = k.key AND a.deactivated_at IS NULL),
                         (SELECT count(*) FROM activations a WHERE a.product = k.product
-                            AND a.key = k.key AND a.deactivated_at IS NOT NULL)
+                            AND a.key = k.key AND a.deactivated_at IS NOT NULL),
+                        json_extract(b.params, '$.customer')
                  FROM keys k JOIN batches b ON b.id = k.batch
                  WHERE (?1 IS NULL OR k.product = ?1)
-                   AND (?2 IS NULL OR substr(k.key, 1, length(?2)) = ?2)
+                   AND (?2 IS NULL OR substr(k.key, 1, length(?2)) = ?2
+                        OR substr(k.key, 1, length(?5)) = ?5)
                    AND (?3 = 0 OR k.terms IS NOT NULL)
                    AND (?4 IS NULL OR k.status = ?4)
                  ORDER BY k.product, k.key{}",
-                if limited { " LIMIT ?5" } else { "" }
+                if limited { " LIMIT ?6" } else { "" }
             ))
             .map_err(db("listing keys"))?;
-        let (product, prefix, with_terms, status) = (
+        let prefix = filter.key_prefix.as_deref().map(str::trim);
+        let canonical = prefix.and_then(airseal_core::productkey::canonical_form);
+        let (product, with_terms, status) = (
             &filter.product,
-            &filter.key_prefix,
+            // Only keys with terms have an e-mail address.
             needle.is_some(),
             filter.status.map(KeyStatus::as_str),
         );
@@ -340,10 +458,11 @@ impl Keys<'_> {
                 prefix,
                 with_terms,
                 status,
+                canonical,
                 limit_of(filter.limit)
             ])
         } else {
-            st.query(params![product, prefix, with_terms, status])
+            st.query(params![product, prefix, with_terms, status, canonical])
         }
         .map_err(db("listing keys"))?;
         let mut n: u64 = 0;
@@ -362,14 +481,30 @@ impl Keys<'_> {
                     r.get_ref(6)?.as_blob_or_null()?,
                     r.get::<_, i64>(7)?,
                     r.get::<_, i64>(8)?,
+                    r.get::<_, Option<i64>>(9)?,
                 ))
             };
-            let (product, key, batch, kind, created, status, record, live, deactivated) =
-                read().map_err(db("listing keys"))?;
+            let (
+                product,
+                key,
+                batch,
+                kind,
+                created,
+                status,
+                record,
+                live,
+                deactivated,
+                batch_customer,
+            ) = read().map_err(db("listing keys"))?;
             let terms = record
                 .map(|b| terms_from_record(&key, b))
                 .transpose()?
                 .unwrap_or_default();
+            // A key's own link, else its batch's (`keys generate --customer`).
+            let customer = terms.customer.or(batch_customer);
+            if filter.customer.is_some() && customer != filter.customer {
+                continue;
+            }
             let email = terms.spec.licensee_email;
             if let Some(needle) = &needle {
                 let found = email
@@ -394,6 +529,8 @@ impl Keys<'_> {
                 template: terms.template,
                 prior_activations: terms.prior_activations,
                 prior_deactivations: terms.prior_deactivations,
+                customer,
+                notes: terms.notes,
             };
             n += 1;
             f(overview)?;

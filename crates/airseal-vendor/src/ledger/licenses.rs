@@ -191,6 +191,31 @@ fn key_match() -> String {
     format!("product_key IS NOT NULL AND {KEY_FORM} = ?")
 }
 
+/// The ids of the licenses recorded for `key` of `product`, however the license spelled the
+/// key (the loose form, through the `licenses_by_key` index): what a revocation list names
+/// when the key is revoked (`SPEC.md` §17.4).
+///
+/// # Errors
+/// A database error.
+pub(super) fn license_ids_for_key_in(
+    conn: &Connection,
+    product: &str,
+    key: &str,
+) -> Result<Vec<String>, LedgerError> {
+    conn.prepare_cached(&format!(
+        "SELECT DISTINCT license_id FROM licenses WHERE {} AND product = ?",
+        key_match()
+    ))
+    .and_then(|mut st| {
+        st.query_map(
+            rusqlite::params![super::lookup::loose_form(key), product],
+            |r| r.get(0),
+        )?
+        .collect()
+    })
+    .map_err(db("reading a key's licenses"))
+}
+
 const COLUMNS: &str = "token_id, license_id, product, product_key, kind, email, name, \
      issued_at, expires_at, source, activation, batch";
 

@@ -30,15 +30,12 @@
 //! lookup probes the index and each recorded shape with as many characters as the entry:
 //! a few primary-key probes, never a scan.
 
-use airseal_core::productkey::canonical_form;
+use airseal_core::productkey::{LOOSE_SEPARATORS, canonical_form};
 use rusqlite::{Connection, OptionalExtension as _};
 
 use super::LedgerError;
 use super::error::db;
 use super::products::require_product;
-
-/// The characters a loose match ignores (`SPEC.md` §15.6).
-const LOOSE_SEPARATORS: [char; 4] = ['-', ' ', '_', '.'];
 
 /// How many colliding keys an [`LedgerError::AmbiguousEntry`] names at most.
 const MAX_NAMED: usize = 5;

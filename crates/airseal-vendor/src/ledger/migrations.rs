@@ -36,7 +36,11 @@ macro_rules! migration {
     };
 }
 
-/// The schema migrations, numbered from 1 without gaps. Append only.
+/// The schema migrations, numbered from 1 in increasing order. Append only.
+///
+/// Numbers are handed out ahead of time to changes developed side by side, so a branch may
+/// lack a number another branch holds; [`next_after`] applies the next one listed. Once every
+/// number handed out has landed, the list has no gap again.
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_products_templates_batches_keys_audit.sql"),
     migration!(2, "0002_revocations.sql"),
@@ -45,10 +49,18 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_imports.sql"),
     migration!(6, "0006_licenses.sql"),
     migration!(7, "0007_terms_in_keys.sql"),
+    migration!(8, "0008_revocation_undo.sql"),
+    migration!(9, "0009_seat_components_and_term_start.sql"),
+    migration!(10, "0010_ledger_identity.sql"),
 ];
 
 /// The schema version this build writes: the number of the last migration.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 10;
+
+/// The migration to apply to a ledger at `version`: the first one listed above it.
+pub(super) fn next_after(version: u32) -> Option<&'static Migration> {
+    MIGRATIONS.iter().find(|m| m.version > version)
+}
 
 /// The line of a migration file at which its Rust data step runs.
 pub const DATA_STEP: &str = "-- airseal:data-step";
@@ -87,9 +99,12 @@ mod tests {
     use crate::ledger::Ledger;
 
     #[test]
-    fn migrations_are_numbered_from_one_without_gaps() {
-        for (i, m) in MIGRATIONS.iter().enumerate() {
-            assert_eq!(m.version as usize, i + 1);
+    fn migrations_are_numbered_from_one() {
+        assert_eq!(MIGRATIONS.first().map(|m| m.version), Some(1));
+        for pair in MIGRATIONS.windows(2) {
+            assert!(pair[0].version < pair[1].version, "{}", pair[1].file);
+        }
+        for m in MIGRATIONS {
             assert!(
                 m.file.starts_with(&format!("{:04}_", m.version)),
                 "{}",
@@ -212,7 +227,11 @@ mod tests {
         let want = schema(fresh.connection());
         let pinned = include_str!("../../tests/data/ledger_schema.txt");
         assert_eq!(want.join("\n"), pinned.trim_end());
-        for version in 1..SCHEMA_VERSION {
+        for version in MIGRATIONS
+            .iter()
+            .map(|m| m.version)
+            .filter(|v| *v < SCHEMA_VERSION)
+        {
             let path = dir.path().join(format!("v{version}.sqlite3"));
             {
                 // What an older airseal left: its migrations applied, one transaction each.

@@ -143,6 +143,20 @@ impl Products<'_> {
     /// # Errors
     /// [`LedgerError::UnknownProduct`], or a database error.
     pub fn put_template(&self, product: &str, name: &str, body: &str) -> Result<bool, LedgerError> {
+        // Reading first without a lock keeps the common case (nothing to do) lock-free, so a
+        // command does not wait for a long batch to say nothing changed.
+        let stored: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT body FROM templates WHERE product = ?1 AND name = ?2",
+                [product, name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db("reading a template"))?;
+        if stored.as_deref() == Some(body) {
+            return Ok(false);
+        }
         let tx = write_tx(self.conn)?;
         require_product(&tx, product)?;
         let old: Option<String> = tx

@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 
 use airseal_core::activation::{ActivationRequest, DeactivationProof, NONCE_LEN, Purpose};
-use airseal_core::claims::COMPONENT_HASH_LEN;
+use airseal_core::claims::{COMPONENT_HASH_LEN, matched_components};
 use airseal_core::{KeyId, LicenseClaims};
 use rusqlite::{Connection, OptionalExtension as _, Row, Transaction, params};
 use serde_json::{Value, json};
@@ -56,7 +56,9 @@ pub struct Activation {
     pub license_id: String,
     /// The `cti` of the last response issued.
     pub token_id: Vec<u8>,
-    /// The machine's component hashes from the last request.
+    /// The seat's machine: the component hashes of the request that took the seat. A later
+    /// request is answered on this seat only when it has at least `threshold` of them; every
+    /// request's own hashes are kept in [`Seats::component_history`].
     pub components: Vec<[u8; COMPONENT_HASH_LEN]>,
     /// How many of them must match (the binding's threshold).
     pub threshold: u8,
@@ -322,6 +324,20 @@ fn seat_subject(product: &str, key: Option<&str>) -> String {
     format!("{product}/{}", key.unwrap_or("trial"))
 }
 
+/// The components of one request answered on a seat (`seat_components`, migration 9).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeatRequest {
+    /// When it was answered.
+    pub at: i64,
+    /// The request's nonce.
+    pub request_nonce: Vec<u8>,
+    /// The request's component hashes, as sent.
+    pub components: Vec<[u8; COMPONENT_HASH_LEN]>,
+    /// How many of the seat's own components it had; `None` for the request that took the
+    /// seat.
+    pub matched: Option<u8>,
+}
+
 /// What the ledger knows about a product key, read inside a seat transaction.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SeatKey {
@@ -335,6 +351,10 @@ pub struct SeatKey {
     pub batch_params: Value,
     /// The key's own terms, if it has any (imported keys).
     pub terms: Option<KeyTerms>,
+    /// When the key was created (its batch's creation).
+    pub created: i64,
+    /// When the key's term started, if it has (`SPEC.md` §17.1).
+    pub term_start: Option<i64>,
 }
 
 /// A write transaction over the seat tables: the ledger's write lock is held from
@@ -483,6 +503,49 @@ impl<'a> Seats<'a> {
         collect(|row| self.for_each(filter, row))
     }
 
+    /// The components of every request answered on an activation, oldest first: the one
+    /// that took the seat, then each re-issue (`SPEC.md` §17.2).
+    ///
+    /// # Errors
+    /// A database error, or [`LedgerError::Corrupt`].
+    pub fn component_history(&self, id: ActivationId) -> Result<Vec<SeatRequest>, LedgerError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT at, request_nonce, components, matched FROM seat_components
+                 WHERE activation = ?1 ORDER BY id",
+            )
+            .map_err(db("reading a seat's components"))?;
+        let rows = st
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                ))
+            })
+            .map_err(db("reading a seat's components"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, request_nonce, components, matched) =
+                row.map_err(db("reading a seat's components"))?;
+            out.push(SeatRequest {
+                at,
+                request_nonce,
+                components: split_components(&components)
+                    .ok_or_else(|| corrupt(format!("activation {id}: history components")))?,
+                matched: matched
+                    .map(|m| {
+                        u8::try_from(m)
+                            .map_err(|_| corrupt(format!("activation {id}: matched {m}")))
+                    })
+                    .transpose()?,
+            });
+        }
+        Ok(out)
+    }
+
     /// Every response issued for an activation, oldest first.
     ///
     /// # Errors
@@ -546,7 +609,7 @@ impl SeatTx<'_> {
         let row = self
             .tx
             .query_row(
-                "SELECT k.status, k.batch, b.kind, b.params FROM keys k
+                "SELECT k.status, k.batch, b.kind, b.params, b.created, k.term_start FROM keys k
                  JOIN batches b ON b.id = k.batch WHERE k.product = ?1 AND k.key = ?2",
                 [product, key],
                 |r| {
@@ -555,12 +618,14 @@ impl SeatTx<'_> {
                         r.get::<_, i64>(1)?,
                         r.get::<_, String>(2)?,
                         r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
                     ))
                 },
             )
             .optional()
             .map_err(db("reading a key"))?;
-        let Some((status, batch, kind, params)) = row else {
+        let Some((status, batch, kind, params, created, term_start)) = row else {
             return Ok(None);
         };
         Ok(Some(SeatKey {
@@ -569,6 +634,8 @@ impl SeatTx<'_> {
             kind: BatchKind::from_ledger(&kind)?,
             batch_params: parse_json(&params, "batch parameters")?,
             terms: terms::key_terms_in(&self.tx, product, key)?,
+            created,
+            term_start,
         }))
     }
 
@@ -600,7 +667,12 @@ impl SeatTx<'_> {
         Ok(None)
     }
 
-    /// The live seat (or live trial, when `key` is `None`) this device key holds.
+    /// The live seat (or live trial, when `key` is `None`) this machine holds: bound to
+    /// `device_key`, and whose own components (as first activated) are matched by at least
+    /// its threshold of `components`, counting distinct hashes
+    /// ([`airseal_core::claims::matched_components`]). A seat belongs to a machine, not to a
+    /// device key alone (`SPEC.md` §17.2): the same device key asking with other components
+    /// is another machine, and gets `None`.
     ///
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
@@ -609,20 +681,26 @@ impl SeatTx<'_> {
         product: &str,
         key: Option<&str>,
         device_key: &[u8; 32],
+        components: &[[u8; COMPONENT_HASH_LEN]],
     ) -> Result<Option<Activation>, LedgerError> {
-        match key {
-            Some(k) => activation_where(
-                &self.tx,
-                "a.product = ?1 AND a.key = ?2 AND a.device_key = ?3 AND a.deactivated_at IS NULL",
-                params![product, k, device_key.as_slice()],
-            ),
-            None => activation_where(
-                &self.tx,
-                "a.product = ?1 AND a.key IS NULL AND a.device_key = ?2 \
-                 AND a.deactivated_at IS NULL",
-                params![product, device_key.as_slice()],
-            ),
+        let mut st = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {ACTIVATION_COLUMNS} FROM activations a
+                 WHERE a.product = ?1 AND a.key IS ?2 AND a.device_key = ?3
+                   AND a.deactivated_at IS NULL ORDER BY a.id"
+            ))
+            .map_err(db("reading an activation"))?;
+        let rows = st
+            .query_map(params![product, key, device_key.as_slice()], raw_activation)
+            .map_err(db("reading an activation"))?;
+        for row in rows {
+            let a = row.map_err(db("reading an activation"))?.check()?;
+            if matched_components(&a.components, components) >= a.threshold {
+                return Ok(Some(a));
+            }
         }
+        Ok(None)
     }
 
     /// Seats of a key held now in this ledger (not counting seats used elsewhere before an
@@ -683,8 +761,9 @@ impl SeatTx<'_> {
         )? {
             return Ok(Some(a));
         }
-        // Count, per earlier trial, how many of this machine's hashes it recorded. A
-        // request's hashes are not required to be distinct, so each is counted once.
+        // Count, per earlier trial, how many of this machine's hashes it recorded, each
+        // distinct hash once (requests refuse repeats since `SPEC.md` §15.1 said so; trials
+        // recorded before keep theirs deduplicated by the table's key).
         let mut distinct: Vec<&[u8; COMPONENT_HASH_LEN]> = components.iter().collect();
         distinct.sort_unstable();
         distinct.dedup();
@@ -761,6 +840,7 @@ impl SeatTx<'_> {
             })
             .map_err(db("recording an activation"))?;
         let id = self.tx.last_insert_rowid();
+        self.record_components(id, request, None, now)?;
         self.record_response(id, request, claims, now)?;
         super::licenses::record_license_in(
             &self.tx,
@@ -788,9 +868,10 @@ impl SeatTx<'_> {
         Ok(id)
     }
 
-    /// Records a response re-issued on an existing seat (same device, new request): the
-    /// seat now has the request's components, nonce, version and meters, and the new
-    /// response, which is also recorded in `licenses`. Audited.
+    /// Records a response re-issued on an existing seat (same machine, new request): the
+    /// seat now has the request's nonce, version and meters, and the new response, which is
+    /// also recorded in `licenses`. The seat's own components stay those it was taken with;
+    /// the request's are added to its history. Audited.
     ///
     /// # Errors
     /// A database error.
@@ -802,20 +883,16 @@ impl SeatTx<'_> {
         response: &[u8],
         now: i64,
     ) -> Result<(), LedgerError> {
-        let threshold = claims.machine.as_ref().map_or(0, |m| m.threshold);
         self.tx
             .prepare_cached(
-                "UPDATE activations SET token_id = ?2, components = ?3, threshold = ?4,
-                     request_nonce = ?5, reissued_at = ?6, reissues = reissues + 1,
-                     app_version = ?7, meters = ?8, response = ?9
+                "UPDATE activations SET token_id = ?2, request_nonce = ?3, reissued_at = ?4,
+                     reissues = reissues + 1, app_version = ?5, meters = ?6, response = ?7
                  WHERE id = ?1",
             )
             .and_then(|mut st| {
                 st.execute(params![
                     activation.id,
                     claims.token_id,
-                    join_components(&request.components),
-                    threshold,
                     request.nonce.as_slice(),
                     now,
                     request.app_version,
@@ -824,6 +901,8 @@ impl SeatTx<'_> {
                 ])
             })
             .map_err(db("recording a re-issued response"))?;
+        let matched = matched_components(&activation.components, &request.components);
+        self.record_components(activation.id, request, Some(matched), now)?;
         self.record_response(activation.id, request, claims, now)?;
         super::licenses::record_license_in(
             &self.tx,
@@ -847,6 +926,72 @@ impl SeatTx<'_> {
             }),
         )?;
         Ok(())
+    }
+
+    /// Adds a request's components to the seat's history (`seat_components`).
+    fn record_components(
+        &self,
+        id: ActivationId,
+        request: &ActivationRequest,
+        matched: Option<u8>,
+        now: i64,
+    ) -> Result<(), LedgerError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO seat_components (activation, at, request_nonce, components, matched)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    id,
+                    now,
+                    request.nonce.as_slice(),
+                    join_components(&request.components),
+                    matched
+                ])
+            })
+            .map_err(db("recording a seat's components"))?;
+        Ok(())
+    }
+
+    /// Records that the key's term started at `start` (`SPEC.md` §17.1), in the transaction
+    /// of its first activation `activation`. Written once: a key whose term already started
+    /// keeps its start (nothing is changed, and `false` is returned). Audited with before and
+    /// after.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn start_term(
+        &self,
+        product: &str,
+        key: &str,
+        start: i64,
+        starts: crate::terms::TermStarts,
+        activation: ActivationId,
+    ) -> Result<bool, LedgerError> {
+        let changed = self
+            .tx
+            .execute(
+                "UPDATE keys SET term_start = ?3
+                 WHERE product = ?1 AND key = ?2 AND term_start IS NULL",
+                params![product, key, start],
+            )
+            .map_err(db("recording a term's start"))?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        audit_in(
+            &self.tx,
+            "key.term_start",
+            &seat_subject(product, Some(key)),
+            &json!({
+                "before": { "term_start": null },
+                "after": { "term_start": start },
+                "term_starts": starts.as_str(),
+                "activation": activation,
+            }),
+        )?;
+        Ok(true)
     }
 
     fn record_response(

@@ -27,7 +27,8 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::LedgerError;
 use super::error::db;
-use crate::issue::{LicenseSpec, LimitSpec, MetaSpec, UnlimitedWord};
+use crate::issue::{LicenseSpec, LimitSpec, MetaSpec, MinComponents, UnlimitedWord};
+use crate::terms::TermStarts;
 
 /// The data step of migration 7 (`migrations/0007_terms_in_keys.sql` runs it after adding the
 /// columns, before dropping `key_terms`): every `key_terms` row becomes its key's `terms`
@@ -68,6 +69,7 @@ pub(super) fn move_key_terms(tx: &Connection) -> Result<(), LedgerError> {
             prior_activations: super::to_u64(prior_a, "prior activations")?,
             prior_deactivations: super::to_u64(prior_d, "prior deactivations")?,
             source,
+            ..KeyTerms::default()
         };
         // The old table had no shapes: every migrated key keeps an index entry.
         put_key_terms_in(tx, &product, &key, &TermsRecord::new(&terms))?;
@@ -90,6 +92,37 @@ pub struct KeyTerms {
     /// Where the terms came from within their import (for example `cryptlex-v2 line 12`; the
     /// file is recorded once, with the import of the key's batch).
     pub source: Option<String>,
+    /// The vendor's notes on the key (never in a license).
+    pub notes: Option<String>,
+    /// The customer the key belongs to (an id of the ledger's customers), if linked.
+    pub customer: Option<i64>,
+    /// Features of the template this key does not get (by name, `F1` or `export`): how a
+    /// feature the template gives is taken away from one key (`SPEC.md` §17.1).
+    pub removed_features: Vec<String>,
+    /// Metadata names of the template this key's licenses leave out.
+    pub removed_metadata: Vec<String>,
+}
+
+impl KeyTerms {
+    /// The license description of this key: its own spec laid over `base` (its template,
+    /// [`LicenseSpec::or`]), then the template's features and metadata it was relieved of
+    /// removed. The one place a key's terms meet its template.
+    pub fn over(&self, base: LicenseSpec) -> LicenseSpec {
+        let mut spec = self.spec.clone().or(base);
+        if !self.removed_features.is_empty() {
+            spec.features
+                .retain(|f| !self.removed_features.iter().any(|r| r == feature_name(f)));
+        }
+        for name in &self.removed_metadata {
+            spec.metadata.remove(name);
+        }
+        spec
+    }
+}
+
+/// The name of a feature entry (`F1`, `export`), without its `=DATE`.
+pub fn feature_name(entry: &str) -> &str {
+    entry.split_once('=').map_or(entry, |(name, _)| name).trim()
 }
 
 /// A key's terms as the ledger stores them: the encoded record (`SPEC.md` §16.1).
@@ -130,6 +163,12 @@ mod field {
     pub const PRIOR_ACTIVATIONS: u64 = 2;
     pub const PRIOR_DEACTIVATIONS: u64 = 3;
     pub const SOURCE: u64 = 4;
+    // 40–43: what a vendor sets on one key by hand (`airseal keys update`); numbered apart
+    // from the license fields so both lists can grow.
+    pub const NOTES: u64 = 40;
+    pub const CUSTOMER: u64 = 41;
+    pub const REMOVED_FEATURES: u64 = 42;
+    pub const REMOVED_METADATA: u64 = 43;
     pub const PRODUCT: u64 = 10;
     pub const ISSUER: u64 = 11;
     pub const KIND: u64 = 12;
@@ -148,6 +187,8 @@ mod field {
     pub const CLOCK_OFFSET_MINUTES: u64 = 25;
     pub const METADATA: u64 = 26;
     pub const MACHINE_THRESHOLD: u64 = 27;
+    pub const MIN_COMPONENTS: u64 = 28;
+    pub const TERM_STARTS: u64 = 29;
 }
 
 /// The text a [`LimitSpec::Word`] is stored as.
@@ -157,6 +198,7 @@ const UNLIMITED: &str = "unlimited";
 enum Value<'a> {
     Text(&'a str),
     Uint(u64),
+    Int(i64),
     Limit(LimitSpec),
     Features(&'a [String]),
     Metadata(&'a std::collections::BTreeMap<String, MetaSpec>),
@@ -175,6 +217,10 @@ pub(crate) fn encode_terms(terms: &KeyTerms) -> Vec<u8> {
         prior_activations,
         prior_deactivations,
         source,
+        notes,
+        customer,
+        removed_features,
+        removed_metadata,
     } = terms;
     let LicenseSpec {
         product,
@@ -195,6 +241,8 @@ pub(crate) fn encode_terms(terms: &KeyTerms) -> Vec<u8> {
         clock_offset_minutes,
         metadata,
         machine_threshold,
+        min_components,
+        term_starts,
     } = spec;
     fn text(f: u64, v: &Option<String>) -> Option<(u64, Value<'_>)> {
         v.as_deref().map(|s| (f, Value::Text(s)))
@@ -227,13 +275,21 @@ pub(crate) fn encode_terms(terms: &KeyTerms) -> Vec<u8> {
         ),
         (!metadata.is_empty()).then_some((field::METADATA, Value::Metadata(metadata))),
         uint(field::MACHINE_THRESHOLD, machine_threshold.map(u64::from)),
+        uint(field::MIN_COMPONENTS, min_components.map(u64::from)),
+        term_starts.map(|t| (field::TERM_STARTS, Value::Text(t.as_str()))),
+        text(field::NOTES, notes),
+        customer.map(|c| (field::CUSTOMER, Value::Int(c))),
+        (!removed_features.is_empty())
+            .then_some((field::REMOVED_FEATURES, Value::Features(removed_features))),
+        (!removed_metadata.is_empty())
+            .then_some((field::REMOVED_METADATA, Value::Features(removed_metadata))),
     ];
     // Room for every item's head (at most 9 bytes) and text: one allocation per record.
     let size = entries.iter().flatten().fold(1, |n, (_, v)| {
         n + 2
             + match v {
                 Value::Text(s) => 9 + s.len(),
-                Value::Uint(_) | Value::Limit(_) => 9 + UNLIMITED.len(),
+                Value::Uint(_) | Value::Int(_) | Value::Limit(_) => 9 + UNLIMITED.len(),
                 Value::Features(list) => 9 + list.iter().map(|f| 9 + f.len()).sum::<usize>(),
                 Value::Metadata(map) => {
                     9 + map
@@ -252,6 +308,7 @@ pub(crate) fn encode_terms(terms: &KeyTerms) -> Vec<u8> {
         match v {
             Value::Text(s) => w.text(s),
             Value::Uint(n) => w.uint(n),
+            Value::Int(i) => w.int(i),
             Value::Limit(LimitSpec::Count(n)) => w.uint(n),
             Value::Limit(LimitSpec::Word(UnlimitedWord::Unlimited)) => w.text(UNLIMITED),
             Value::Features(list) => {
@@ -333,16 +390,7 @@ pub(crate) fn decode_terms(bytes: &[u8]) -> Result<KeyTerms, DecodeError> {
             field::DAYS => s.days = Some(small(&mut r)?),
             field::EXPIRES => s.expires = text(&mut r)?,
             field::NOT_BEFORE => s.not_before = text(&mut r)?,
-            field::FEATURES => {
-                let at = r.position();
-                let len = r.array()?;
-                if len == 0 {
-                    return Err(r.error_at(at, DecodeErrorKind::InvalidValue(OMITTED)));
-                }
-                s.features = (0..len)
-                    .map(|_| r.text().map(str::to_string))
-                    .collect::<Result<_, _>>()?;
-            }
+            field::FEATURES => s.features = texts(&mut r)?,
             field::MAX_ACTIVATIONS => s.max_activations = Some(limit(&mut r)?),
             field::MAX_DEACTIVATIONS => s.max_deactivations = Some(limit(&mut r)?),
             field::MAINTENANCE_UNTIL => s.maintenance_until = text(&mut r)?,
@@ -374,6 +422,27 @@ pub(crate) fn decode_terms(bytes: &[u8]) -> Result<KeyTerms, DecodeError> {
                         .map_err(|_| r.error_at(at, DecodeErrorKind::IntegerOutOfRange))?,
                 );
             }
+            field::MIN_COMPONENTS => {
+                let at = r.position();
+                let n = r.uint()?;
+                s.min_components = Some(
+                    MinComponents::try_from(n)
+                        .map_err(|_| r.error_at(at, DecodeErrorKind::IntegerOutOfRange))?,
+                );
+            }
+            field::TERM_STARTS => {
+                let at = r.position();
+                s.term_starts = Some(TermStarts::parse(r.text()?).ok_or_else(|| {
+                    r.error_at(
+                        at,
+                        DecodeErrorKind::InvalidValue("creation or first-activation"),
+                    )
+                })?);
+            }
+            field::NOTES => t.notes = text(&mut r)?,
+            field::CUSTOMER => t.customer = Some(r.int()?),
+            field::REMOVED_FEATURES => t.removed_features = texts(&mut r)?,
+            field::REMOVED_METADATA => t.removed_metadata = texts(&mut r)?,
             _ => {
                 return Err(r.error_at(
                     at,
@@ -389,6 +458,16 @@ pub(crate) fn decode_terms(bytes: &[u8]) -> Result<KeyTerms, DecodeError> {
 /// Why a zero count or an empty list is refused: the encoder leaves such a field out, and a
 /// record has exactly one encoding.
 const OMITTED: &str = "written only when not zero or empty";
+
+/// A list of text the encoder writes only when it is not empty.
+fn texts(r: &mut Reader<'_>) -> Result<Vec<String>, DecodeError> {
+    let at = r.position();
+    let len = r.array()?;
+    if len == 0 {
+        return Err(r.error_at(at, DecodeErrorKind::InvalidValue(OMITTED)));
+    }
+    (0..len).map(|_| r.text().map(str::to_string)).collect()
+}
 
 /// A count the encoder writes only when it is not zero.
 fn nonzero(r: &mut Reader<'_>) -> Result<u64, DecodeError> {
@@ -468,6 +547,26 @@ pub(crate) fn key_terms_in(
     record.map(|b| terms_from_record(key, &b)).transpose()
 }
 
+impl super::Keys<'_> {
+    /// When the key's term started (`keys.term_start`, `SPEC.md` §17.1), if it has: the
+    /// start [`crate::terms::term_end`] counts `days` from. `None` for a key never activated
+    /// (its term starts at its first activation, or, with `term_starts = "creation"`, is
+    /// counted from its batch's creation when it is).
+    ///
+    /// # Errors
+    /// [`LedgerError::UnknownKey`] when the product has no such key, or a database error.
+    pub fn term_start(&self, product: &str, key: &str) -> Result<Option<i64>, LedgerError> {
+        self.conn
+            .prepare_cached("SELECT term_start FROM keys WHERE product = ?1 AND key = ?2")
+            .and_then(|mut st| st.query_row([product, key], |r| r.get(0)).optional())
+            .map_err(db("reading a term's start"))?
+            .ok_or_else(|| LedgerError::UnknownKey {
+                product: product.to_string(),
+                key: key.to_string(),
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,6 +578,10 @@ mod tests {
             prior_activations: 3,
             prior_deactivations: 1,
             source: Some("cryptlex-v2 line 7".into()),
+            notes: Some("paid by wire".into()),
+            customer: Some(42),
+            removed_features: vec!["F3".into()],
+            removed_metadata: vec!["tier".into(), "plan".into()],
             spec: LicenseSpec {
                 product: Some("photo-pro".into()),
                 issuer: Some("Acme".into()),
@@ -505,6 +608,8 @@ mod tests {
                     ("zz".to_string(), MetaSpec::Text(String::new())),
                 ]),
                 machine_threshold: Some(2),
+                min_components: Some(MinComponents::try_from(3).unwrap()),
+                term_starts: Some(TermStarts::Creation),
             },
         }
     }
@@ -555,7 +660,7 @@ mod tests {
         let mut sorted = keys.clone();
         sorted.sort_unstable();
         assert_eq!(keys, sorted);
-        assert_eq!(keys.len(), 21);
+        assert_eq!(keys.len(), 27);
         let meta = &map
             .iter()
             .find(|(k, _)| *k == ciborium::Value::from(26))
