@@ -141,9 +141,9 @@ pub struct GenerateArgs {
     /// Feature bits for data and signed keys: F1,F3.
     #[arg(long, value_name = "F1,F2,…", value_delimiter = ',')]
     pub features: Vec<String>,
-    /// Validity in days for data and signed keys (0 = no expiry).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub days: u16,
+    /// Validity in days for data and signed keys (default: no expiry).
+    #[arg(long, value_name = "N")]
+    pub days: Option<u16>,
     /// csv, jsonl or txt (default: from the extension .csv, .jsonl or .txt; csv for a name
     /// without one or standard output; any other extension must say --format).
     #[arg(long, value_parser = OutputFormat::parse)]

@@ -204,6 +204,24 @@ pub enum ActivationError {
         /// The limit.
         limit: u64,
     },
+    /// Every seat of the key is in use, and the requesting device key holds one of them on
+    /// another machine: too few of that seat's components are in the request (a copied
+    /// device key, or a machine changed beyond its threshold), so it is not answered on that
+    /// seat (`SPEC.md` §17.2).
+    OtherMachine {
+        /// The key.
+        key: String,
+        /// The license of the seat the device key holds.
+        license_id: String,
+        /// How many of that seat's components the request has.
+        matched: u8,
+        /// How many it needs.
+        threshold: u8,
+        /// Seats in use.
+        used: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The product has no `trial_template`.
     TrialsNotOffered {
         /// The product.
@@ -346,6 +364,20 @@ impl fmt::Display for ActivationError {
                 f,
                 "no seats left for key {key}: {used} of {limit} in use; free one with a \
                  deactivation proof from a machine that has it"
+            ),
+            Self::OtherMachine {
+                key,
+                license_id,
+                matched,
+                threshold,
+                used,
+                limit,
+            } => write!(
+                f,
+                "no seats left for key {key} ({used} of {limit} in use): this device key holds \
+                 the seat of license {license_id}, but the request has only {matched} of that \
+                 seat's components ({threshold} needed), so it comes from another machine; \
+                 free a seat for it, or ask from the machine that holds the seat"
             ),
             Self::TrialsNotOffered { product } => write!(
                 f,
@@ -615,6 +647,19 @@ fn activate_key(
     }
     if let Limit::AtMost(n) = limit {
         if used >= n {
+            if let Some(seat) = tx.device_seat(product, &key, &request.device_key)? {
+                return Err(ActivationError::OtherMachine {
+                    key,
+                    license_id: seat.license_id,
+                    matched: airseal_core::claims::matched_components(
+                        &seat.components,
+                        &request.components,
+                    ),
+                    threshold: seat.threshold,
+                    used,
+                    limit: n,
+                });
+            }
             return Err(ActivationError::NoSeatsLeft {
                 key,
                 used,
