@@ -663,9 +663,7 @@ fn activate_key(
     // The term is anchored (`SPEC.md` §17.1): its start as recorded, or, for a key never
     // activated, the start this activation gives it. A new seat never outlives the term.
     let starts = spec.term_starts.unwrap_or_default();
-    let start = record
-        .term_start
-        .unwrap_or_else(|| starts.start(record.created, now));
+    let start = crate::terms::term_start(record.term_start, starts, record.created, now);
     let end = crate::terms::term_end(start, &spec)
         .map_err(|e| template_error(product, template.as_deref(), &e))?;
     if let Some(end) = end.filter(|end| *end <= now) {

@@ -1105,7 +1105,7 @@ impl SeatTx<'_> {
     }
 
     /// Every activation of a key, live or given back, oldest first (offline renewal,
-    /// `SPEC.md` §15.8: the live ones are renewed, the first one anchors the term).
+    /// `SPEC.md` §15.8, renews the live ones).
     ///
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
