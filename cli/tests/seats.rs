@@ -259,3 +259,27 @@ fn repeated_or_too_few_components_buy_no_trial() {
     assert!(err.contains("already used on this machine"), "{err}");
     assert!(!d.join("hh.resp").exists());
 }
+
+/// Finding 15, the app's side: a license whose machine binding lists one component twice
+/// (the committed vector) is malformed for `airseal verify` (exit 10), naming the rule.
+#[test]
+fn a_license_binding_a_repeated_component_is_malformed() {
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors");
+    let file = vectors.join("licenses/claims-machine-duplicate-components.cose");
+    let public = vectors.join("doc-example.pub");
+    let o = airseal(
+        &vectors,
+        &[
+            "verify",
+            file.to_str().unwrap(),
+            "--public-key",
+            public.to_str().unwrap(),
+            "--product",
+            "photo-pro",
+        ],
+    );
+    exits(&o, 10);
+    let err = stderr(&o);
+    assert!(err.contains("components must be distinct"), "{err}");
+    assert!(err.contains("claims.airseal.machine"), "{err}");
+}
