@@ -220,6 +220,37 @@ fn a_copied_device_key_gets_no_seat_for_free() {
     // The ledger lists both seats, the first with the components it was taken with.
     let out = ok(&airseal(d, &["ledger", "activations", "--json"]));
     let rows: Vec<Value> = serde_json::from_str(&out).unwrap();
+    // Every request's components are kept: the first seat's two, the second seat's one.
+    let history = ok(&airseal(
+        d,
+        &["ledger", "activations", "--history", "--format", "json"],
+    ));
+    let history: Vec<Value> = serde_json::from_str(&history).unwrap();
+    let seen: Vec<(&Value, &Value, &Value)> = history
+        .iter()
+        .map(|h| (&h["activation"], &h["matched"], &h["components"][2]))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                &first["activation"],
+                &Value::Null,
+                &Value::from("0303030303030303")
+            ),
+            (
+                &first["activation"],
+                &Value::from(2),
+                &Value::from("0909090909090909")
+            ),
+            (
+                &copied["activation"],
+                &Value::Null,
+                &Value::from("0606060606060606")
+            ),
+        ],
+        "{history:#?}"
+    );
     let components: Vec<&Value> = rows.iter().map(|r| &r["components"]).collect();
     assert_eq!(
         components,
