@@ -188,6 +188,14 @@ fn moving_a_subscription_never_restarts_its_term() {
     let err = activate(d, "late.req", "2027-05-01T00:00:00Z").unwrap_err();
     assert!(err.contains("term of key"), "{err}");
     assert!(err.contains("ended at 2027-01-31"), "{err}");
+    assert!(
+        err.contains("airseal keys update") && err.contains("--extend DAYS"),
+        "{err}"
+    );
+    // An explicit extension moves the end, counted from the same start.
+    ok(&airseal(d, &["keys", "update", &key, "--extend", "120"]));
+    activate(d, "late.req", "2027-05-01T00:00:00Z").unwrap();
+    assert_eq!(expires_of(d, "late.req"), end + 120 * 86_400);
 }
 
 /// Finding 4: a device key copied to another machine (no component in common) does not
@@ -217,6 +225,7 @@ fn a_copied_device_key_gets_no_seat_for_free() {
     let err = activate(d, "m5.req", now).unwrap_err();
     assert!(err.contains("no seats left"), "{err}");
     assert!(err.contains("another machine"), "{err}");
+    assert!(err.contains("--history"), "{err}");
     // The ledger lists both seats, the first with the components it was taken with.
     let out = ok(&airseal(d, &["ledger", "activations", "--json"]));
     let rows: Vec<Value> = serde_json::from_str(&out).unwrap();
