@@ -20,6 +20,7 @@ use airseal_vendor::keys::classify::ClassifyError;
 use airseal_vendor::keys::ops::KeyOpError;
 use airseal_vendor::keys::source::SourceError;
 use airseal_vendor::ledger::{CustomerError, KeyStatus, LedgerError};
+use airseal_vendor::renew::RenewError;
 use airseal_vendor::revoke::RevokeError;
 use airseal_vendor::template::TemplateError;
 use airseal_vendor::vendor_dir::{SearchOrigin, VENDOR_ENV, VendorDirError};
@@ -120,6 +121,8 @@ pub enum CliError {
     Activation(ActivationError),
     /// A revocation (or its undo) was refused.
     Revoke(RevokeError),
+    /// A key's machines could not be renewed.
+    Renew(RenewError),
     /// A signed object failed verification.
     Verify(airseal_verify::Error),
     /// The app-side data folder failed.
@@ -193,6 +196,12 @@ impl CliError {
                 ActivationError::BadRequest(v) | ActivationError::BadProof(v) => v.code(),
                 ActivationError::KeyTypo { .. } => TYPO,
                 ActivationError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
+            CliError::Renew(e) => match e {
+                RenewError::Io { .. } => IO,
+                RenewError::Ledger(l) => ledger_code(l),
+                RenewError::Terms(ActivationError::Ledger(l)) => ledger_code(l),
                 _ => GENERAL,
             },
             CliError::Template(e) => template_code(e),
@@ -373,6 +382,25 @@ impl fmt::Display for CliError {
                         " (`airseal ledger activations --license {license_id} --history` shows \
                          the seat's machine; `airseal deactivate --activation ID --reason TEXT` \
                          frees it)"
+                    ),
+                    _ => Ok(()),
+                }
+            }
+            CliError::Renew(e) => {
+                e.fmt(f)?;
+                match e {
+                    RenewError::AlreadyExists { .. } => f.write_str("; pass --force to replace it"),
+                    RenewError::AmbiguousProduct { .. } => f.write_str(" with --product"),
+                    RenewError::TermEnded { key, .. } => write!(
+                        f,
+                        " (airseal keys update {key} --extend DAYS, or --expires DATE)"
+                    ),
+                    RenewError::KeySuspended { key, .. } => {
+                        write!(f, " (airseal keys reinstate {key})")
+                    }
+                    RenewError::NoLiveSeats { .. } => f.write_str(
+                        "; machines activate with a request (airseal activate) until they hold a \
+                         seat",
                     ),
                     _ => Ok(()),
                 }
@@ -598,6 +626,7 @@ from_library!(
     SourceError => Source,
     ActivationError => Activation,
     RevokeError => Revoke,
+    RenewError => Renew,
     TemplateError => Template,
     ExportError => Export,
     ClassifyError => Classify,

@@ -58,6 +58,8 @@ enum Command {
     Activate(Box<cmd::activate::ActivateArgs>),
     /// Free a seat: accept a machine's deactivation proof (or release a lost machine).
     Deactivate(cmd::activate::DeactivateArgs),
+    /// Renew a key's machines offline: a license update per live seat, no request needed.
+    Renew(Box<cmd::renew::RenewArgs>),
     /// List and search keys, activations and the audit log (table, CSV or JSON).
     Ledger(cmd::ledger::LedgerArgs),
     /// Customers keys are sold to: add one, list them.
@@ -113,6 +115,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cmd::inspect::run(&a),
         Command::Activate(a) => cmd::activate::activate(&a),
         Command::Deactivate(a) => cmd::activate::deactivate(&a),
+        Command::Renew(a) => cmd::renew::run(&a),
         Command::Ledger(a) => cmd::ledger::run(&a),
         Command::Customers(a) => cmd::customers::run(&a),
         Command::Products(a) => cmd::products::products(&a),

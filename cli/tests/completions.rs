@@ -19,7 +19,15 @@ fn completion_scripts_know_the_commands_and_flags() {
     ] {
         let script = ok(&airseal(tmp.path(), &["completions", shell]));
         assert!(script.contains(marker), "{shell}: no {marker:?}");
-        for word in ["issue", "ledger", "revocations", "json", "passphrase-file"] {
+        for word in [
+            "issue",
+            "ledger",
+            "revocations",
+            "json",
+            "passphrase-file",
+            "customers",
+            "templates",
+        ] {
             assert!(script.contains(word), "{shell}: {word} missing");
         }
     }
@@ -38,6 +46,9 @@ fn man_pages_for_every_subcommand() {
         ("airseal-keys-generate.1", "count"),
         ("airseal-ledger-keys.1", "format"),
         ("airseal-revocations-export.1", "json"),
+        ("airseal-keys-update.1", "extend"),
+        ("airseal-customers-add.1", "email"),
+        ("airseal-products-add.1", "pattern"),
         ("airseal-verify.1", "EXIT CODES"),
     ] {
         let text = std::fs::read_to_string(d.join("man").join(page))

@@ -545,3 +545,125 @@ fn products_templates_and_batches() {
     ));
     assert_eq!(one.as_array().unwrap().len(), 1);
 }
+
+/// Customers: added (its number printed), listed, linked to keys at generation or by
+/// update, and a key listing by customer.
+#[test]
+fn customers_and_their_keys() {
+    let v = vendor();
+    let d = v.path();
+    let id = ok(&airseal(
+        d,
+        &[
+            "customers",
+            "add",
+            "--email",
+            "jane@example.com",
+            "--name",
+            "Jane Roe",
+            "--org",
+            "Roe Ltd",
+        ],
+    ));
+    let id = id.trim().to_string();
+    assert!(id.parse::<i64>().is_ok(), "{id:?}");
+    let bob = json(&airseal(
+        d,
+        &["customers", "add", "--email", "bob@example.com", "--json"],
+    ));
+    let bob_id = bob["id"].as_i64().unwrap().to_string();
+    // One customer per address, case ignored; an address must be one.
+    let o = airseal(d, &["customers", "add", "--email", "JANE@example.com"]);
+    exits(&o, 1);
+    assert!(
+        stderr(&o).contains(&format!("customer {id}")),
+        "{}",
+        stderr(&o)
+    );
+    exits(
+        &airseal(d, &["customers", "add", "--email", "not an address"]),
+        1,
+    );
+    let all = json(&airseal(d, &["customers", "list", "--json"]));
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[0]["email"], "jane@example.com");
+    assert_eq!(all[0]["org"], "Roe Ltd");
+    assert_eq!(audit(d, "customer.add").len(), 2);
+
+    // Linked at generation: every key of the batch.
+    ok(&airseal(
+        d,
+        &[
+            "keys",
+            "generate",
+            "--product",
+            "photo-pro",
+            "--count",
+            "2",
+            "--out",
+            "jane.txt",
+            "--customer",
+            &id,
+            "--quiet",
+        ],
+    ));
+    let other = generate(d, "1").remove(0);
+    let janes = json(&airseal(
+        d,
+        &["ledger", "keys", "--customer", &id, "--json"],
+    ));
+    assert_eq!(janes.as_array().unwrap().len(), 2, "{janes}");
+    // Linked by update: the key moves from nobody (or its batch's customer) to Bob.
+    let report = json(&airseal(
+        d,
+        &["keys", "update", &other, "--customer", &bob_id, "--json"],
+    ));
+    assert!(report["before"]["customer"].is_null(), "{report}");
+    assert_eq!(report["after"]["customer"].to_string(), bob_id);
+    let bobs = json(&airseal(
+        d,
+        &["ledger", "keys", "--customer", &bob_id, "--json"],
+    ));
+    assert_eq!(bobs[0]["key"], other.replace('-', ""), "{bobs}");
+    let jane_key = janes[0]["key"].as_str().unwrap().to_string();
+    ok(&airseal(
+        d,
+        &["keys", "update", &jane_key, "--customer", &bob_id],
+    ));
+    let bobs = json(&airseal(
+        d,
+        &["ledger", "keys", "--customer", &bob_id, "--json"],
+    ));
+    assert_eq!(bobs.as_array().unwrap().len(), 2, "{bobs}");
+    let janes = json(&airseal(
+        d,
+        &["ledger", "keys", "--customer", &id, "--json"],
+    ));
+    assert_eq!(janes.as_array().unwrap().len(), 1, "{janes}");
+    // A customer that does not exist is refused, with where to look.
+    for args in [
+        &["keys", "update", other.as_str(), "--customer", "99"][..],
+        &[
+            "keys",
+            "generate",
+            "--product",
+            "photo-pro",
+            "--count",
+            "1",
+            "--out",
+            "x.txt",
+            "--customer",
+            "99",
+        ],
+    ] {
+        let o = airseal(d, args);
+        exits(&o, 1);
+        assert!(
+            stderr(&o).contains("customers list"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert!(!d.join("x.txt").exists());
+}

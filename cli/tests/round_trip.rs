@@ -164,9 +164,10 @@ fn request_activate_install_verify_release_deactivate_and_move_the_seat() {
     };
     assert_eq!(code(&verify(d, &a_on_b)), 18, "wrong machine");
 
-    // Installing the same response again (a replay) is refused: nothing is pending.
+    // Installing the same response again (a replay) is refused: nothing is pending, and as
+    // an update of the installed license it is not newer (SPEC.md §15.8).
     let replay = install(d, &a, "a.resp");
-    assert_eq!(code(&replay), 28, "{}", text(&replay));
+    assert_eq!(code(&replay), 30, "{}", text(&replay));
 
     // Machine B asks for the same key: no seat left, and the refusal changes nothing.
     request(d, &b, key, "b.req");

@@ -1110,6 +1110,56 @@ def run_activation_case(base: pathlib.Path, case: dict) -> tuple[bool, str]:
     return True, "; ".join(["valid"] + notes)
 
 
+# --- license updates (renewals, SPEC.md section 15.8) ---------------------------------------
+# vectors/renewal.json: updates offered to a machine that has renewal/installed.cose
+# installed. An update is accepted when it verifies (section 6) for the installed license's
+# product, against the installed license's component hashes and the machine's device key, is
+# an activation response with the installed license's id and request nonce, and was issued
+# strictly later.
+
+def check_update(update: bytes, installed: bytes, trusted: list[bytes], device_public_key: bytes,
+                 now: int, notes: list) -> dict:
+    claims_i, pol_i = decode_claims(parse_envelope(dearmor(installed))["payload"])
+    if pol_i["machine"] is None:
+        raise Reject("wrong_request", detail="the installed license is not machine-bound")
+    got = verify(update, trusted, pol_i["product"], now, pol_i["machine"]["components"], notes,
+                 device_public_key=device_public_key)
+    c = got["claims"]
+    if "request_nonce" not in c:
+        raise Reject("wrong_request", detail="a plain license")
+    if c["sub"] != claims_i["sub"]:
+        raise Reject("wrong_request", detail="another license id")
+    if c["request_nonce"] != claims_i.get("request_nonce"):
+        raise Reject("wrong_request", detail="another request nonce")
+    if c["iat"] <= claims_i["iat"]:
+        raise Reject("stale_update", detail=f"iat {c['iat']} <= installed {claims_i['iat']}")
+    return got
+
+
+def run_renewal_case(base: pathlib.Path, manifest: dict, case: dict) -> tuple[bool, str]:
+    update = (base / case["file"]).read_bytes()
+    installed = (base / manifest["installed"]).read_bytes()
+    trusted = [bytes.fromhex(k) for k in manifest["trusted_public_keys"]]
+    device = bytes.fromhex(manifest["device_public_key"])
+    exp = case["expected"]
+    notes: list[str] = []
+    try:
+        got = check_update(update, installed, trusted, device, case["now"], notes)
+    except Reject as e:
+        if exp["result"] != "error":
+            return False, f"expected installed, got {e.cls} ({e.detail})"
+        if e.cls != exp["error"]:
+            return False, f"expected {exp['error']}, got {e.cls} ({e.context} {e.rule} {e.detail})"
+        return True, "; ".join([e.cls] + notes)
+    if exp["result"] != "installed":
+        return False, f"expected {exp['error']}, but the update was accepted"
+    if got["claims"] != exp["claims"]:
+        diff = sorted(k for k in set(got["claims"]) | set(exp["claims"])
+                      if got["claims"].get(k) != exp["claims"].get(k))
+        return False, f"claims differ in {diff}"
+    return True, "; ".join(["installed"] + notes)
+
+
 def doc_example(vectors: pathlib.Path, product: str, now: int) -> tuple[bool, str]:
     """Extra check: the README example (public key file + armored license) verifies."""
     key = None
@@ -1129,6 +1179,54 @@ def doc_example(vectors: pathlib.Path, product: str, now: int) -> tuple[bool, st
     except Reject as e:
         return False, f"rejected: {e}"
     return True, f"{got['status']}, features {got['active_features']}"
+
+
+# vectors/revocations.json: how a revocation list's product keys (key 4) match a license's
+# product key (SPEC.md §13). Written from the SPEC text, not from the Rust code.
+
+LOOSE_SEPARATORS = "- _."
+
+
+def match_form(key: str) -> str:
+    """The loose form (separators dropped, ASCII letters case-folded), in upper case."""
+    return "".join(c.upper() if c.isascii() else c for c in key if c not in LOOSE_SEPARATORS)
+
+
+def run_revocation_vectors(path: pathlib.Path) -> tuple[int, int]:
+    v = json.loads(path.read_text())
+    public = bytes.fromhex(v["public_key"])
+    data = bytes.fromhex(v["list"])
+    env = parse_envelope(data)
+    passed = failed = 0
+
+    def report(ok: bool, name: str, why: str = "") -> None:
+        nonlocal passed, failed
+        if ok:
+            passed += 1
+            print(f"ok   revocations.json {name}")
+        else:
+            failed += 1
+            print(f"FAIL revocations.json {name}: {why}")
+
+    header = env["header"]
+    list_ok = (header["typ"] == "airseal-revocations" and header["kid"] == kid_of(public)
+               and verify_signature_pycose(data, env, public))
+    report(list_ok, "list", "typ, kid or signature")
+    payload = cbor2_loads_plain_tags(env["payload"])
+    if det_encode(payload) != env["payload"]:
+        report(False, "list payload", "not deterministic CBOR")
+    entries = list(payload.get(4, []))
+    stored = [match_form(k) for k in v["revoked_stored_keys"]]
+    report(sorted(entries) == sorted(stored), "list entries",
+           f"{entries} are not the match forms of {v['revoked_stored_keys']}")
+    for case in v["cases"]:
+        carried = case["license_product_key"]
+        form = match_form(carried)
+        revoked = form in entries
+        want = case["expected"] == "revoked"
+        ok = form == case["match_form"] and revoked == want
+        report(ok, case["name"], f"match form {form!r}, revoked {revoked}")
+    return passed, failed
 
 
 def main(argv: list[str]) -> int:
@@ -1180,6 +1278,29 @@ def main(argv: list[str]) -> int:
             else:
                 failed += 1
                 print(f"FAIL {case['file']}: {why}")
+    renewal_path = base / "renewal.json"
+    if renewal_path.exists():  # license updates, next to the manifest
+        renewal = json.loads(renewal_path.read_text())
+        for case in renewal["cases"]:
+            try:
+                ok, why = run_renewal_case(base, renewal, case)
+            except Exception as e:
+                ok, why = False, f"internal error: {e!r} {traceback.format_exc(limit=2).splitlines()[-1]}"
+            if ok:
+                passed += 1
+                print(f"ok   {case['file']}" + (f"  [{why}]" if verbose and why else ""))
+            else:
+                failed += 1
+                print(f"FAIL {case['file']}: {why}")
+    revocations_path = base / "revocations.json"
+    if revocations_path.exists():
+        try:
+            p, f = run_revocation_vectors(revocations_path)
+        except Exception as e:
+            p, f = 0, 1
+            print(f"FAIL revocations.json: internal error: {e!r}")
+        passed += p
+        failed += f
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod machine;
 pub mod products;
 pub mod release;
+pub mod renew;
 pub mod request;
 pub mod revoke;
 pub mod verify;

@@ -128,6 +128,10 @@ pub fn describe(e: &Error, input: &[u8]) -> String {
         Error::Malformed(d) if !airseal_core::armor::is_raw(input) && !input.is_empty() => {
             format!("{e} of the decoded license")
         }
+        Error::Released { .. } => format!(
+            "{e}; to use this machine again, send the release proof (`airseal release` prints \
+             it again) to the vendor, then make a new request"
+        ),
         // The library carries instants; people read them as dates (time::verify_error).
         _ => time::verify_error(e).unwrap_or_else(|| e.to_string()),
     }

@@ -101,6 +101,7 @@ mod keys;
 mod licenses;
 mod lookup;
 mod migrations;
+mod outputs;
 mod products;
 mod revocations;
 mod seats;
@@ -114,10 +115,11 @@ pub use connection::{APPLICATION_ID, BULK_ROWS, BUSY_TIMEOUT, Ledger};
 pub use customers::{Customer, CustomerError, Customers, NewCustomer};
 pub use error::LedgerError;
 pub use imports::{ImportInfo, ImportRow, ImportWrite, ImportedKey, Imports, RowOutcome};
-pub use keys::{KeyChange, KeyFilter, KeyOverview, KeyRecord, KeyState, KeyStatus, Keys};
+pub use keys::{KeyEdit, KeyFilter, KeyOverview, KeyRecord, KeyState, KeyStatus, Keys};
 pub use licenses::{LicenseFilter, LicenseRecord, LicenseSource, Licenses, signed_claims};
 pub use lookup::{FoundKey, KeyMatch};
 pub use migrations::{DATA_STEP, MIGRATIONS, Migration, SCHEMA_VERSION};
+pub use outputs::ClearedOutputs;
 pub use products::{Product, Products};
 pub use revocations::{
     ListContents, Revocation, Revocations, RevokeError, RevokeOutcome, RevokeReport, RevokeTarget,

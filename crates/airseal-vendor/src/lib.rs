@@ -14,6 +14,7 @@ pub mod issue;
 pub mod keyfile;
 pub mod keys;
 pub mod ledger;
+pub mod renew;
 pub mod revoke;
 pub mod sign;
 pub mod signedkey;

@@ -332,3 +332,70 @@ mod ops {
         );
     }
 }
+
+#[test]
+fn customers_are_unique_by_address_and_keys_link_to_them() {
+    use airseal_vendor::keys::ops::{self, KeyOpError, KeyUpdate};
+    use airseal_vendor::ledger::{CustomerError, NewCustomer};
+    use airseal_vendor::vendor_dir::Config;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut l = ledger(tmp.path());
+    generated(&mut l, &["AAAAAAAAAAAAAAAAAAAA"]);
+    let jane = l
+        .customers()
+        .add(&NewCustomer {
+            email: " jane@example.com ".into(),
+            name: Some("Jane".into()),
+            org: Some("  ".into()),
+            ..NewCustomer::default()
+        })
+        .unwrap();
+    assert_eq!(jane.email, "jane@example.com");
+    assert_eq!(jane.org, None);
+    match l.customers().add(&NewCustomer {
+        email: "Jane@Example.com".into(),
+        ..NewCustomer::default()
+    }) {
+        Err(CustomerError::Duplicate { id, .. }) => assert_eq!(id, jane.id),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        l.customers().add(&NewCustomer {
+            email: "jane".into(),
+            ..NewCustomer::default()
+        }),
+        Err(CustomerError::BadEmail { .. })
+    ));
+    assert_eq!(
+        l.customers().by_email("JANE@example.com").unwrap(),
+        Some(jane.clone())
+    );
+    assert_eq!(l.customers().list().unwrap(), std::slice::from_ref(&jane));
+
+    let config = Config::parse("vendor = \"acme\"\n", Path::new("airseal.toml")).unwrap();
+    let link = |id| KeyUpdate {
+        customer: Some(id),
+        ..KeyUpdate::default()
+    };
+    assert!(matches!(
+        ops::update(
+            &l,
+            &config,
+            None,
+            "AAAAAAAAAAAAAAAAAAAA",
+            &link(jane.id + 1)
+        ),
+        Err(KeyOpError::UnknownCustomer { .. })
+    ));
+    ops::update(&l, &config, None, "AAAAAAAAAAAAAAAAAAAA", &link(jane.id)).unwrap();
+    let listed = l
+        .keys()
+        .list(&KeyFilter {
+            customer: Some(jane.id),
+            ..KeyFilter::default()
+        })
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].customer, Some(jane.id));
+}

@@ -17,7 +17,11 @@ use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 
 mod activation;
+mod renewal;
+mod revocation;
 pub use activation::{activation_cases, activation_manifest};
+pub use renewal::{renewal_cases, renewal_installed, renewal_manifest};
+pub use revocation::revocation_vectors;
 
 /// `now` used by most cases: 2026-01-01T00:00:00Z.
 pub const NOW: i64 = 1_767_225_600;
@@ -1577,13 +1581,21 @@ fn qr_text_hostile(b: &mut Builder, qr: &str) {
 
 /// Activation responses (SPEC.md §15.3): licenses of type `airseal-activation` that echo a
 /// request nonce and are bound to the requesting device's key.
-fn activation_responses(b: &mut Builder, a: &Issuer) {
-    let device = device_public_key();
+/// The claims of the activation-response vectors: the typical node-locked license bound to
+/// device key `D` (seed `d1` × 32), echoing request nonce `4e` × 16. The renewal vectors
+/// install it and renew it.
+pub fn installed_response() -> LicenseClaims {
     let mut response = typical_node_locked();
     response.request_nonce = Some([0x4e; 16]);
     if let Some(m) = response.machine.as_mut() {
-        m.device_key = Some(KeyId::of_public_key(&device).0);
+        m.device_key = Some(KeyId::of_public_key(&device_public_key()).0);
     }
+    response
+}
+
+fn activation_responses(b: &mut Builder, a: &Issuer) {
+    let device = device_public_key();
+    let response = installed_response();
     let bytes = a
         .issue_activation_response(response.clone())
         .unwrap_or_default();

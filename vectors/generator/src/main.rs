@@ -48,8 +48,27 @@ fn write(dir: &std::path::Path) -> std::io::Result<usize> {
     let manifest = serde_json::to_string_pretty(&airseal_vectors::activation_manifest(&activation))
         .map_err(std::io::Error::other)?;
     std::fs::write(dir.join("activation.json"), manifest + "\n")?;
+    let renewal = airseal_vectors::renewal_cases();
+    let ren = dir.join("renewal");
+    if ren.exists() {
+        std::fs::remove_dir_all(&ren)?;
+    }
+    std::fs::create_dir_all(&ren)?;
+    std::fs::write(
+        ren.join("installed.cose"),
+        airseal_vectors::renewal_installed(),
+    )?;
+    for c in &renewal {
+        std::fs::write(ren.join(&c.file), &c.bytes)?;
+    }
+    let manifest = serde_json::to_string_pretty(&airseal_vectors::renewal_manifest(&renewal))
+        .map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("renewal.json"), manifest + "\n")?;
+    let revocations = serde_json::to_string_pretty(&airseal_vectors::revocation_vectors())
+        .map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("revocations.json"), revocations + "\n")?;
     let (public, license) = airseal_vectors::doc_example();
     std::fs::write(dir.join("doc-example.pub"), public)?;
     std::fs::write(dir.join("doc-example.lic"), license)?;
-    Ok(cases.len() + activation.len())
+    Ok(cases.len() + activation.len() + renewal.len())
 }

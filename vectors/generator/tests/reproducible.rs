@@ -76,6 +76,42 @@ fn committed_activation_files_match_the_generator() {
     assert_eq!(manifest, airseal_vectors::activation_manifest(&cases));
 }
 
+/// The same for `vectors/renewal.json` and `vectors/renewal/`.
+#[test]
+fn committed_renewal_files_match_the_generator() {
+    let cases = airseal_vectors::renewal_cases();
+    let installed = std::fs::read(dir().join("renewal/installed.cose")).unwrap();
+    assert!(installed == airseal_vectors::renewal_installed());
+    let mut names: BTreeSet<String> = cases.iter().map(|c| c.file.clone()).collect();
+    assert_eq!(names.len(), cases.len(), "two cases share a file name");
+    for c in &cases {
+        let on_disk = std::fs::read(dir().join("renewal").join(&c.file))
+            .unwrap_or_else(|e| panic!("{}: {e} (run `cargo run -p airseal-vectors`)", c.file));
+        assert!(on_disk == c.bytes, "renewal/{} differs", c.file);
+    }
+    names.insert("installed.cose".into());
+    for entry in std::fs::read_dir(dir().join("renewal")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            names.contains(&name),
+            "{name} is in vectors/renewal but no case makes it"
+        );
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("renewal.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest, airseal_vectors::renewal_manifest(&cases));
+}
+
+/// The same for `vectors/revocations.json`.
+#[test]
+fn committed_revocation_vectors_match_the_generator() {
+    let on_disk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("revocations.json")).unwrap())
+            .unwrap();
+    assert_eq!(on_disk, airseal_vectors::revocation_vectors());
+}
+
 #[test]
 fn generation_is_deterministic() {
     let a = airseal_vectors::generate();

@@ -108,7 +108,7 @@ pub fn plan(
             });
             continue;
         }
-        let mut spec = k.terms.spec.or(defaults.clone());
+        let mut base = defaults.clone();
         if let Some(name) = &k.terms.template {
             if !templates.contains_key(name) {
                 let t = template(name).map_err(|message| PlanError::Template {
@@ -118,9 +118,12 @@ pub fn plan(
                 templates.insert(name.clone(), t);
             }
             if let Some(t) = templates.get(name) {
-                spec = spec.or(t.clone());
+                base = base.or(t.clone());
             }
         }
+        // The key's terms over the defaults and its template, less what the vendor took
+        // away from it (`keys update`): the one place terms meet a template.
+        let mut spec = k.terms.over(base);
         spec.product = Some(product.clone());
         spec.product_key = Some(k.key.clone());
         if let Some(exp) = &spec.expires {

@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 
 use crate::activate::ActivationError;
 use crate::issue::{IssueError, LicenseSpec, LimitSpec, MetaSpec};
-use crate::ledger::{KeyChange, KeyState, KeyStatus, KeyTerms, Ledger, LedgerError, feature_name};
+use crate::ledger::{KeyEdit, KeyState, KeyStatus, KeyTerms, Ledger, LedgerError, feature_name};
 use crate::time::{EndOfDay, format_time, parse_time};
 use crate::vendor_dir::Config;
 
@@ -226,7 +226,7 @@ fn set_status(
                 key: key.key.clone(),
             });
         }
-        let change = (from != to).then(|| KeyChange {
+        let change = (from != to).then(|| KeyEdit {
             status: to,
             terms: None,
             action: if to == KeyStatus::Suspended {
@@ -368,7 +368,7 @@ pub fn update(
             seats_in_use,
             over_limit,
         };
-        let write = report.changed.then(|| KeyChange {
+        let write = report.changed.then(|| KeyEdit {
             status: state.key.status,
             terms: Some(after),
             action: "key.update",

@@ -145,7 +145,7 @@ pub struct KeyState {
 
 /// What a change writes ([`Keys::change`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct KeyChange {
+pub struct KeyEdit {
     /// The key's status after the change.
     pub status: KeyStatus,
     /// Its terms after the change (`None`: left as they are).
@@ -304,47 +304,24 @@ impl Keys<'_> {
         &self,
         product: &str,
         key: &str,
-        decide: impl FnOnce(&KeyState) -> Result<(Option<KeyChange>, T), E>,
+        decide: impl FnOnce(&KeyState) -> Result<(Option<KeyEdit>, T), E>,
     ) -> Result<T, E> {
         let tx = write_tx(self.conn)?;
         let unknown = || LedgerError::UnknownKey {
             product: product.to_string(),
             key: key.to_string(),
         };
-        let row = tx
+        let record = super::seats::seat_key_in(&tx, product, key)?.ok_or_else(unknown)?;
+        let live: i64 = tx
             .query_row(
-                "SELECT k.status, k.batch, b.kind, b.params, b.created, k.term_start,
-                        (SELECT count(*) FROM activations a WHERE a.product = k.product
-                            AND a.key = k.key AND a.deactivated_at IS NULL)
-                 FROM keys k JOIN batches b ON b.id = k.batch
-                 WHERE k.product = ?1 AND k.key = ?2",
+                "SELECT count(*) FROM activations
+                 WHERE product = ?1 AND key = ?2 AND deactivated_at IS NULL",
                 [product, key],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, BatchId>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                        r.get::<_, i64>(6)?,
-                    ))
-                },
+                |r| r.get(0),
             )
-            .optional()
-            .map_err(db("reading a key"))?
-            .ok_or_else(unknown)?;
-        let (status, batch, kind, params, created, term_start, live) = row;
+            .map_err(db("counting a key's seats"))?;
         let state = KeyState {
-            key: SeatKey {
-                status: KeyStatus::from_ledger(&status)?,
-                batch,
-                kind: BatchKind::from_ledger(&kind)?,
-                batch_params: super::parse_json(&params, "batch parameters")?,
-                terms: key_terms_in(&tx, product, key)?,
-                created,
-                term_start,
-            },
+            key: record,
             live_seats: to_u64(live, "seat count")?,
         };
         let (change, out) = decide(&state)?;

@@ -606,37 +606,7 @@ impl SeatTx<'_> {
     /// [`LedgerError::UnknownProduct`], a database error, or [`LedgerError::Corrupt`].
     pub fn key(&self, product: &str, key: &str) -> Result<Option<SeatKey>, LedgerError> {
         require_product(&self.tx, product)?;
-        let row = self
-            .tx
-            .query_row(
-                "SELECT k.status, k.batch, b.kind, b.params, b.created, k.term_start FROM keys k
-                 JOIN batches b ON b.id = k.batch WHERE k.product = ?1 AND k.key = ?2",
-                [product, key],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, Option<i64>>(5)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(db("reading a key"))?;
-        let Some((status, batch, kind, params, created, term_start)) = row else {
-            return Ok(None);
-        };
-        Ok(Some(SeatKey {
-            status: KeyStatus::from_ledger(&status)?,
-            batch,
-            kind: BatchKind::from_ledger(&kind)?,
-            batch_params: parse_json(&params, "batch parameters")?,
-            terms: terms::key_terms_in(&self.tx, product, key)?,
-            created,
-            term_start,
-        }))
+        seat_key_in(&self.tx, product, key)
     }
 
     /// The revocation recorded against a product key or a license id, if any.
@@ -1134,6 +1104,95 @@ impl SeatTx<'_> {
         Ok(())
     }
 
+    /// Every activation of a key, live or given back, oldest first (offline renewal,
+    /// `SPEC.md` §15.8, renews the live ones).
+    ///
+    /// # Errors
+    /// A database error, or [`LedgerError::Corrupt`].
+    pub fn key_activations(
+        &self,
+        product: &str,
+        key: &str,
+    ) -> Result<Vec<Activation>, LedgerError> {
+        let mut st = self
+            .tx
+            .prepare_cached(&format!(
+                "SELECT {ACTIVATION_COLUMNS} FROM activations a
+                 WHERE a.product = ?1 AND a.key = ?2 ORDER BY a.id"
+            ))
+            .map_err(db("reading a key's activations"))?;
+        let rows = st
+            .query_map([product, key], raw_activation)
+            .map_err(db("reading a key's activations"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row.map_err(db("reading a key's activations"))?.check()?);
+        }
+        Ok(out)
+    }
+
+    /// Records a renewal of a live seat (`SPEC.md` §15.8): the seat's last response becomes
+    /// `response` (so a later re-issue on this machine continues from it), the response is
+    /// listed among the seat's (a deactivation proof may name it), the license is recorded,
+    /// and the audit log gets `license.renew` with the seat's license before and after.
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn record_renewal(
+        &self,
+        activation: &Activation,
+        before: &LicenseClaims,
+        claims: &LicenseClaims,
+        response: &[u8],
+        now: i64,
+    ) -> Result<(), LedgerError> {
+        self.tx
+            .execute(
+                "UPDATE activations SET token_id = ?2, response = ?3
+                 WHERE id = ?1 AND deactivated_at IS NULL",
+                params![activation.id, claims.token_id, response],
+            )
+            .map_err(db("recording a renewal"))?;
+        self.tx
+            .execute(
+                "INSERT INTO responses (token_id, activation, request_nonce, issued_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    claims.token_id,
+                    activation.id,
+                    activation.request_nonce.as_slice(),
+                    now
+                ],
+            )
+            .map_err(db("recording a renewal"))?;
+        super::licenses::record_license_in(
+            &self.tx,
+            claims,
+            super::licenses::LicenseSource::Activation,
+            Some(activation.id),
+            None,
+        )?;
+        let summary = |c: &LicenseClaims| {
+            json!({
+                "token_id": hex(&c.token_id),
+                "issued_at": c.issued_at,
+                "expires_at": c.expires_at,
+            })
+        };
+        audit_in(
+            &self.tx,
+            "license.renew",
+            &seat_subject(&activation.product, activation.key.as_deref()),
+            &json!({
+                "activation": activation.id,
+                "license_id": activation.license_id,
+                "before": summary(before),
+                "after": summary(claims),
+            }),
+        )?;
+        Ok(())
+    }
+
     /// Commits everything done in this transaction, with its audit rows, and releases the
     /// write lock.
     ///
@@ -1147,6 +1206,45 @@ impl SeatTx<'_> {
 /// Lowercase hex, for audit details.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A key as activation reads it, on `conn` (a transaction or the ledger's connection):
+/// [`SeatTx::key`], and [`super::Keys::change`] for the vendor's changes to a key.
+pub(super) fn seat_key_in(
+    conn: &Connection,
+    product: &str,
+    key: &str,
+) -> Result<Option<SeatKey>, LedgerError> {
+    let row = conn
+        .query_row(
+            "SELECT k.status, k.batch, b.kind, b.params, b.created, k.term_start FROM keys k
+             JOIN batches b ON b.id = k.batch WHERE k.product = ?1 AND k.key = ?2",
+            [product, key],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, Option<i64>>(5)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(db("reading a key"))?;
+    let Some((status, batch, kind, params, created, term_start)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(SeatKey {
+        status: KeyStatus::from_ledger(&status)?,
+        batch,
+        kind: BatchKind::from_ledger(&kind)?,
+        batch_params: parse_json(&params, "batch parameters")?,
+        terms: terms::key_terms_in(conn, product, key)?,
+        created,
+        term_start,
+    }))
 }
 
 #[cfg(test)]
