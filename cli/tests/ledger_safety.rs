@@ -220,6 +220,13 @@ fn backup_refuses_to_overwrite_without_force() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("pass --force"), "{err}");
     assert_eq!(std::fs::read(d.join("taken.bak")).unwrap(), b"precious");
+    // Never over the ledger itself, even with --force.
+    for own in ["ledger.sqlite3", "./ledger.sqlite3-wal"] {
+        let o = airseal(d, &["ledger", "backup", "--out", own, "--force"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("is the ledger itself"), "{err}");
+    }
     let out = ok(&airseal(
         d,
         &[

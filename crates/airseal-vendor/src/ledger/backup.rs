@@ -129,6 +129,29 @@ fn copy_pages(from: &Connection, to: &Path) -> Result<(), LedgerError> {
     Ok(())
 }
 
+/// Whether `out` names the ledger at `ledger` or one of its `-wal`, `-shm`, `-journal`
+/// files (compared by folder, resolved, and name).
+fn is_ledger_file(ledger: &Path, out: &Path) -> bool {
+    let resolve = |p: &Path| {
+        let folder = match p.parent() {
+            Some(f) if !f.as_os_str().is_empty() => f.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::canonicalize(folder)
+            .ok()
+            .zip(p.file_name().map(std::ffi::OsStr::to_os_string))
+    };
+    let (Some((lf, lname)), Some((of, oname))) = (resolve(ledger), resolve(out)) else {
+        return false;
+    };
+    lf == of
+        && ["", "-wal", "-shm", "-journal"].iter().any(|suffix| {
+            let mut n = lname.clone();
+            n.push(suffix);
+            n == oname
+        })
+}
+
 /// Streams the file at `from` into a durable write of `to`.
 fn publish(from: &Path, to: &Path, mode: Mode) -> Result<u64, LedgerError> {
     let mut out = DurableFile::create(to, Access::OwnerOnly, mode)?;
@@ -219,6 +242,11 @@ impl Ledger {
     /// [`LedgerError::OutputExists`], [`LedgerError::Io`], [`LedgerError::Busy`], or a
     /// database error.
     pub fn backup_to(&self, out: &Path, replace: bool) -> Result<BackupReport, LedgerError> {
+        if is_ledger_file(self.path(), out) {
+            return Err(LedgerError::BackupOverLedger {
+                path: out.to_path_buf(),
+            });
+        }
         if !replace && std::fs::symlink_metadata(out).is_ok() {
             return Err(LedgerError::OutputExists {
                 path: out.to_path_buf(),
