@@ -194,6 +194,16 @@ fn restore_keeps_the_current_ledger_aside_and_is_audited() {
         .query_row("SELECT count(*) FROM keys", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 25);
+    // What the replaced ledger did after the backup is counted for the vendor.
+    let last = |l: &Ledger| -> i64 {
+        l.connection()
+            .query_row("SELECT max(id) FROM audit", [], |r| r.get(0))
+            .unwrap()
+    };
+    let in_backup = last(&Ledger::open(&d.join("l.bak")).unwrap());
+    let after = last(&kept) - in_backup;
+    assert!(after > 0);
+    assert_eq!(report["not_in_backup"].as_i64(), Some(after), "{report}");
     let audit = ok(&airseal(
         d,
         &["ledger", "audit", "--action", "ledger.", "--json"],

@@ -54,6 +54,10 @@ pub struct RestoreReport {
     pub replaced_identity: Option<String>,
     /// The schema version of the backup (the restored ledger is migrated to this build's).
     pub backup_schema_version: u32,
+    /// How many audit rows the replaced ledger holds past the backup's last one, when it
+    /// is the same ledger (same identity) and could be read: what was done after the backup
+    /// and is not in the restored ledger (it stays in the one kept aside).
+    pub not_in_backup: Option<u64>,
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> LedgerError + '_ {
@@ -166,6 +170,12 @@ fn publish(from: &Path, to: &Path, mode: Mode) -> Result<u64, LedgerError> {
 struct Inspected {
     schema_version: u32,
     identity: Option<String>,
+    last_audit: i64,
+}
+
+fn last_audit(conn: &Connection) -> Result<i64, LedgerError> {
+    conn.query_row("SELECT coalesce(max(id), 0) FROM audit", [], |r| r.get(0))
+        .map_err(db("reading the audit log"))
 }
 
 fn inspect(path: &Path) -> Result<Inspected, LedgerError> {
@@ -230,6 +240,7 @@ fn inspect(path: &Path) -> Result<Inspected, LedgerError> {
     Ok(Inspected {
         schema_version,
         identity,
+        last_audit: last_audit(&conn)?,
     })
 }
 
@@ -380,6 +391,7 @@ pub fn restore(
     // The current ledger's last commits are moved from its WAL into the file, so the file
     // kept aside is whole on its own; a ledger that does not open is kept as it is.
     let mut replaced_identity = None;
+    let mut not_in_backup = None;
     if std::fs::symlink_metadata(ledger).is_ok() {
         if let Ok(current) = Connection::open_with_flags(
             ledger,
@@ -388,6 +400,11 @@ pub fn restore(
             let _ = current.busy_timeout(super::BUSY_TIMEOUT);
             let _ = current.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
             replaced_identity = identity_of(&current).ok();
+            if replaced_identity.is_some() && replaced_identity == backup.identity {
+                not_in_backup = last_audit(&current)
+                    .ok()
+                    .and_then(|n| u64::try_from(n.saturating_sub(backup.last_audit)).ok());
+            }
         }
     }
     let now = super::now();
@@ -419,6 +436,7 @@ pub fn restore(
         identity,
         replaced_identity,
         backup_schema_version: backup.schema_version,
+        not_in_backup,
     };
     let tx = write_tx(restored.connection())?;
     audit_in(
@@ -429,6 +447,7 @@ pub fn restore(
             "before": {
                 "identity": report.replaced_identity,
                 "kept_aside": report.kept_aside.as_ref().map(|p| p.display().to_string()),
+                "not_in_backup": report.not_in_backup,
             },
             "after": {
                 "identity": report.identity,
