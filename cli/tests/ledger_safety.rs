@@ -459,6 +459,10 @@ fn the_vendor_folder_is_private() {
     std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     ok(&airseal(&open, &["init", ".", "--vendor-id", "acme"]));
     assert_eq!(mode(&open), 0o700);
+    // A key folder `keygen` makes is private too.
+    ok(&airseal(&d, &["keygen", "--out", "more/keys"]));
+    assert_eq!(mode(&d.join("more/keys")), 0o700);
+    assert_eq!(mode(&d.join("more/keys/signing.key")), 0o600);
     // A backup is as private as the ledger.
     ok(&airseal(&d, &["ledger", "backup", "--out", "l.bak"]));
     assert_eq!(mode(&d.join("l.bak")), 0o600);
