@@ -3,7 +3,7 @@
 # COSE payloads (claims) for the claims targets. Usage: fuzz/seed-corpus.sh
 set -euo pipefail
 cd "$(dirname "$0")"
-for t in armor envelope verify public_key claims claims_policy product_key signed_key revocations fast_differential activation activation_response import terms_record; do mkdir -p "corpus/$t"; done
+for t in armor envelope verify public_key claims claims_policy product_key signed_key revocations fast_differential activation activation_response import terms_record license_update device_state; do mkdir -p "corpus/$t"; done
 for f in ../vectors/licenses/*; do
   base=$(basename "$f")
   for t in armor envelope verify; do cp "$f" "corpus/$t/$base"; done
@@ -36,3 +36,9 @@ cp ../crates/airseal-vendor/tests/fixtures/import/* corpus/import/
 # Key terms records (SPEC.md §16.1): empty, and the specification's example.
 printf '\xa0' > corpus/terms_record/empty
 printf '\xa3\x0e\x65a@b.c\x15\x03\x18\x1a\xa1\x64plan\x63pro' > corpus/terms_record/spec-example
+# License updates (SPEC.md §15.8): the renewal vectors.
+cp ../vectors/renewal/* corpus/license_update/
+# Device state bodies (SPEC.md §15.5, without the tag the hook adds): empty, and one
+# installed plus one released license.
+printf 'airseal-state-v1\x00\x00' > corpus/device_state/empty
+printf 'airseal-state-v1\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x01\x01A\x01\x00\x00\x00\x00\x00\x00\x00\x02\x01B' > corpus/device_state/two

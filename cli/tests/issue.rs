@@ -210,3 +210,55 @@ fn outside_a_vendor_folder_issue_says_nothing_is_recorded() {
     ok(&o);
     assert!(!stderr(&o).contains("ledger"), "{}", stderr(&o));
 }
+
+/// Finding 11: contradictory terms are refused with the reason, not signed or dropped.
+#[test]
+fn contradictory_terms_are_refused() {
+    let (tmp, _) = vendor();
+    let d = tmp.path();
+    let refused = |args: &[&str], says: &str| {
+        let o = airseal(d, args);
+        exits(&o, 1);
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    };
+    let issue = ["issue", "--product", "photo-pro", "--out", "x.lic"];
+    refused(
+        &[
+            &issue[..],
+            &["--not-before", "2028-01-01", "--expires", "2027-01-01"],
+        ]
+        .concat(),
+        "could never be valid",
+    );
+    // Zero days: one rule, refused by `issue` and `keys generate` alike.
+    refused(&[&issue[..], &["--days", "0"]].concat(), "0 days");
+    let generate = [
+        "keys",
+        "generate",
+        "--product",
+        "photo-pro",
+        "--count",
+        "1",
+        "--out",
+        "k2.txt",
+    ];
+    refused(
+        &[&generate[..], &["--kind", "data", "--days", "0"]].concat(),
+        "0 days",
+    );
+    // Random keys cannot carry features or days: refused, not dropped.
+    refused(&[&generate[..], &["--features", "F1"]].concat(), "features");
+    refused(&[&generate[..], &["--days", "30"]].concat(), "days");
+    assert!(!d.join("k2.txt").exists());
+    // A perpetual license has no end.
+    refused(
+        &[&issue[..], &["--kind", "perpetual", "--days", "365"]].concat(),
+        "perpetual",
+    );
+    assert!(!d.join("x.lic").exists());
+    // A license with an expiry and no kind is a subscription, not "perpetual".
+    ok(&airseal(d, &[&issue[..], &["--days", "365"]].concat()));
+    let inspected: Value =
+        serde_json::from_str(&ok(&airseal(d, &["inspect", "x.lic", "--json"]))).unwrap();
+    assert_eq!(inspected["claims"]["kind"], "subscription", "{inspected}");
+}

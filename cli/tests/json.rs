@@ -66,6 +66,40 @@ fn every_command_that_prints_a_result_prints_json() {
     let key = std::fs::read_to_string(d.join("k.csv")).unwrap();
     let key = key.lines().nth(1).unwrap().split(',').next().unwrap();
 
+    let r = json(d, &["keys", "recover", "--json"]);
+    assert_eq!(r["recovered_batches"], serde_json::json!([]), "{r}");
+    assert_eq!(
+        (
+            r["leftovers_removed"].as_u64(),
+            r["leftover_bytes"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    let b = json(d, &["ledger", "backup", "--out", "l.bak", "--json"]);
+    assert_eq!(b["result"], "backup", "{b}");
+    assert_eq!(
+        b["bytes"].as_u64(),
+        Some(std::fs::metadata(d.join("l.bak")).unwrap().len())
+    );
+    assert_eq!(b["identity"].as_str().map(str::len), Some(32), "{b}");
+    assert!(
+        b["schema_version"].is_u64() && b["audited"].is_boolean(),
+        "{b}"
+    );
+    let r = json(d, &["ledger", "restore", "l.bak", "--json"]);
+    assert_eq!(r["result"], "restored", "{r}");
+    assert_eq!(r["identity"], b["identity"]);
+    assert_eq!(r["replaced_identity"], b["identity"]);
+    assert!(
+        r["kept_aside"]
+            .as_str()
+            .unwrap()
+            .contains("ledger.sqlite3.replaced-"),
+        "{r}"
+    );
+    assert_eq!(r["backup_schema_version"], b["schema_version"]);
+    assert!(r["from"].is_string() && r["ledger"].is_string(), "{r}");
+
     let i = json(
         d,
         &[

@@ -236,10 +236,12 @@ fn issue_batch_and_activation_licenses_are_listed_with_their_sources() {
     );
     let jane = &all[0];
     assert_eq!(jane["license_id"], jane_id.as_str());
-    assert_eq!(jane["key"], keys[0]);
+    // Typed with dashes, written as the ledger stores the key (SPEC §17.3).
+    assert_eq!(jane["key"], keys[0].replace('-', ""));
     assert_eq!(jane["email"], "Jane@Example.com");
     assert_eq!(jane["name"], "Jane Doe");
-    assert_eq!(jane["kind"], "perpetual");
+    // Issued with an expiry and no kind: a subscription (SPEC §17.3).
+    assert_eq!(jane["kind"], "subscription");
     assert!(jane["expires_at"].is_string());
     assert!(jane["batch"].is_null() && jane["activation"].is_null());
     for row in &all[1..5] {

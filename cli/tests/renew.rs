@@ -191,6 +191,13 @@ fn each_machine_installs_its_own_renewal_without_a_request() {
     );
     let rows: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 4, "{rows}");
+    // Each update is a license of the seat's id: the activation and two renewals.
+    let o = airseal(
+        d,
+        &["ledger", "licenses", "--license", &id1, "--format", "json"],
+    );
+    let rows: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 3, "{rows}");
 }
 
 #[track_caller]
@@ -207,6 +214,14 @@ fn renewal_is_refused_for_ended_and_revoked_keys() {
     // The 30-day term ended on 2026-01-31 and was not extended.
     let err = stderr(exits_not_zero(&renew(d, &key, "2026-02-15", &[])));
     assert!(err.contains("ended") && err.contains("--extend"), "{err}");
+    // Suspended: refused until reinstated.
+    ok(&airseal(d, &["keys", "suspend", &key]));
+    let err = stderr(exits_not_zero(&renew(d, &key, "2026-01-10", &[])));
+    assert!(
+        err.contains("suspended") && err.contains("reinstate"),
+        "{err}"
+    );
+    ok(&airseal(d, &["keys", "reinstate", &key]));
     // Revoked.
     ok(&airseal(d, &["revoke", "--key", &key]));
     let err = stderr(exits_not_zero(&renew(d, &key, "2026-01-10", &[])));
@@ -215,4 +230,61 @@ fn renewal_is_refused_for_ended_and_revoked_keys() {
     // An unknown key.
     let err = stderr(exits_not_zero(&renew(d, "NOSUCH", "2026-01-10", &[])));
     assert!(err.contains("not in the ledger"), "{err}");
+}
+
+/// The vendor's day-to-day: the customer pays for another month after the term ended; the
+/// key is extended and every machine gets the new end without sending a request, and an
+/// extended feature set with it.
+#[test]
+fn an_extension_reaches_the_machines_through_a_renewal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let key = two_machines(d);
+    // On 2026-02-15 the term (to 2026-01-31) has ended: the machines refuse the license.
+    exits(&verify_machine(d, "m1", "one", "2026-02-15"), 17);
+    ok(&airseal(
+        d,
+        &[
+            "keys",
+            "update",
+            &key,
+            "--extend",
+            "30",
+            "--add-feature",
+            "F2",
+        ],
+    ));
+    let o = renew(d, &key, "2026-02-15", &["--json"]);
+    let j: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    let first = 1_767_225_600; // 2026-01-01, the key's first activation
+    assert_eq!(j["term_end"], first + 60 * 86_400, "{j}");
+    for (m, id) in [("m1", "one"), ("m2", "two")] {
+        let file = j["renewed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["license_id"] == license_id_at(d, m))
+            .unwrap()["file"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        ok(&install(d, &file, m, "2026-02-15"));
+        let o = verify_machine(d, m, id, "2026-02-15");
+        let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+        assert_eq!(v["claims"]["exp"], first + 60 * 86_400);
+        assert!(
+            v["active_features"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("F2")),
+            "{v}"
+        );
+    }
+}
+
+/// The license id installed in `data`, read from the file (it may be expired).
+fn license_id_at(d: &Path, data: &str) -> String {
+    let o = airseal(d, &["inspect", &format!("{data}/license.lic"), "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    j["claims"]["sub"].as_str().unwrap().to_string()
 }

@@ -216,6 +216,7 @@ fn a_copied_device_key_gets_no_seat_for_free() {
     request(d, "m5.req", 1, Some(&key), &[7, 8, 10], 4);
     let err = activate(d, "m5.req", now).unwrap_err();
     assert!(err.contains("no seats left"), "{err}");
+    assert!(err.contains("another machine"), "{err}");
     // The ledger lists both seats, the first with the components it was taken with.
     let out = ok(&airseal(d, &["ledger", "activations", "--json"]));
     let rows: Vec<Value> = serde_json::from_str(&out).unwrap();

@@ -1181,6 +1181,54 @@ def doc_example(vectors: pathlib.Path, product: str, now: int) -> tuple[bool, st
     return True, f"{got['status']}, features {got['active_features']}"
 
 
+# vectors/revocations.json: how a revocation list's product keys (key 4) match a license's
+# product key (SPEC.md §13). Written from the SPEC text, not from the Rust code.
+
+LOOSE_SEPARATORS = "- _."
+
+
+def match_form(key: str) -> str:
+    """The loose form (separators dropped, ASCII letters case-folded), in upper case."""
+    return "".join(c.upper() if c.isascii() else c for c in key if c not in LOOSE_SEPARATORS)
+
+
+def run_revocation_vectors(path: pathlib.Path) -> tuple[int, int]:
+    v = json.loads(path.read_text())
+    public = bytes.fromhex(v["public_key"])
+    data = bytes.fromhex(v["list"])
+    env = parse_envelope(data)
+    passed = failed = 0
+
+    def report(ok: bool, name: str, why: str = "") -> None:
+        nonlocal passed, failed
+        if ok:
+            passed += 1
+            print(f"ok   revocations.json {name}")
+        else:
+            failed += 1
+            print(f"FAIL revocations.json {name}: {why}")
+
+    header = env["header"]
+    list_ok = (header["typ"] == "airseal-revocations" and header["kid"] == kid_of(public)
+               and verify_signature_pycose(data, env, public))
+    report(list_ok, "list", "typ, kid or signature")
+    payload = cbor2_loads_plain_tags(env["payload"])
+    if det_encode(payload) != env["payload"]:
+        report(False, "list payload", "not deterministic CBOR")
+    entries = list(payload.get(4, []))
+    stored = [match_form(k) for k in v["revoked_stored_keys"]]
+    report(sorted(entries) == sorted(stored), "list entries",
+           f"{entries} are not the match forms of {v['revoked_stored_keys']}")
+    for case in v["cases"]:
+        carried = case["license_product_key"]
+        form = match_form(carried)
+        revoked = form in entries
+        want = case["expected"] == "revoked"
+        ok = form == case["match_form"] and revoked == want
+        report(ok, case["name"], f"match form {form!r}, revoked {revoked}")
+    return passed, failed
+
+
 def main(argv: list[str]) -> int:
     verbose = "-v" in argv
     args = [a for a in argv if a != "-v"]
@@ -1244,6 +1292,15 @@ def main(argv: list[str]) -> int:
             else:
                 failed += 1
                 print(f"FAIL {case['file']}: {why}")
+    revocations_path = base / "revocations.json"
+    if revocations_path.exists():
+        try:
+            p, f = run_revocation_vectors(revocations_path)
+        except Exception as e:
+            p, f = 0, 1
+            print(f"FAIL revocations.json: internal error: {e!r}")
+        passed += p
+        failed += f
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 

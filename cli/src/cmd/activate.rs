@@ -111,15 +111,18 @@ pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
     let now = args.now.instant()?;
     let request = crate::io::read_input(&args.request)?;
     let vendor = args.vendor.open()?;
-    let issuer = super::unlock_key(&vendor.signing_key_path(), &args.passphrase)?;
     let mut ledger = vendor
         .open_ledger()
         .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;
-    let response = activate::answer_request(&mut ledger, &issuer, vendor.config(), &request, now)
-        .map_err(|e| match e {
+    let refused = |e: ActivationError| match e {
         ActivationError::BadRequest(_) => CliError::from(e).at(&args.request),
         other => CliError::from(other),
-    })?;
+    };
+    // What needs no signing key first: a garbage file costs no key derivation.
+    activate::check_request(&mut ledger, vendor.config(), &request).map_err(refused)?;
+    let issuer = super::unlock_key(&vendor.signing_key_path(), &args.passphrase)?;
+    let response = activate::answer_request(&mut ledger, &issuer, vendor.config(), &request, now)
+        .map_err(refused)?;
     // The seat is committed: from here on a failure loses only the file, and re-running the
     // same command re-issues on the same seat.
     let armored = response.armored();

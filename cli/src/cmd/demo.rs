@@ -84,7 +84,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
             kind: airseal_vendor::keys::KeyKind::Random,
             pattern: None,
             features: Vec::new(),
-            days: 0,
+            days: None,
             format: None,
             out: batch_file.clone(),
             force: false,

@@ -41,7 +41,8 @@ pub struct IssueArgs {
     /// Vendor id written as the license's issuer (default: the signing key id).
     #[arg(long, value_name = "NAME")]
     pub issuer: Option<String>,
-    /// perpetual, subscription or trial.
+    /// perpetual, subscription or trial (default: subscription with --days or --expires,
+    /// else perpetual; perpetual with an expiry is refused).
     #[arg(long, value_name = "KIND")]
     pub kind: Option<String>,
     /// Licensee's e-mail address.

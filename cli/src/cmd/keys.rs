@@ -34,8 +34,13 @@ pub enum KeysCommand {
     Generate(GenerateArgs),
     /// Say what a key is: malformed, a typo, unknown, or valid (with its details).
     Inspect(InspectKeyArgs),
-    /// Finish batches interrupted after they were recorded (rewrite their output files).
-    Recover,
+    /// Finish batches interrupted after they were recorded (rewrite their output files),
+    /// and remove the temporary files of runs killed before they were recorded.
+    Recover {
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// Suspend a key: activation refuses it until it is reinstated (licenses already
     /// delivered keep working until they end or are revoked).
     Suspend(SuspendArgs),
@@ -141,9 +146,9 @@ pub struct GenerateArgs {
     /// Feature bits for data and signed keys: F1,F3.
     #[arg(long, value_name = "F1,F2,…", value_delimiter = ',')]
     pub features: Vec<String>,
-    /// Validity in days for data and signed keys (0 = no expiry).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub days: u16,
+    /// Validity in days for data and signed keys (default: no expiry).
+    #[arg(long, value_name = "N")]
+    pub days: Option<u16>,
     /// csv, jsonl or txt (default: from the extension .csv, .jsonl or .txt; csv for a name
     /// without one or standard output; any other extension must say --format).
     #[arg(long, value_parser = OutputFormat::parse)]
@@ -204,14 +209,33 @@ pub fn run(args: &KeysArgs) -> Result<ExitCode, CliError> {
     match &args.command {
         KeysCommand::Generate(g) => generate(&args.vendor, g),
         KeysCommand::Inspect(i) => inspect(&args.vendor, i),
-        KeysCommand::Recover => {
+        KeysCommand::Recover { json } => {
             let vendor = args.vendor.open()?;
             let mut ledger = open_ledger(&vendor)?;
             let done = batch::recover_pending(&mut ledger)?;
+            let left = batch::remove_leftovers(&mut ledger)?;
+            if *json {
+                crate::term::out_json(&serde_json::json!({
+                    "recovered_batches": done,
+                    "leftovers_removed": left.files.len(),
+                    "leftover_bytes": left.bytes,
+                }));
+                return Ok(ExitCode::SUCCESS);
+            }
             outln!(
                 "{} {} recovered",
                 done.len(),
                 if done.len() == 1 { "batch" } else { "batches" }
+            );
+            outln!(
+                "{} leftover temporary {} removed ({} bytes)",
+                left.files.len(),
+                if left.files.len() == 1 {
+                    "file"
+                } else {
+                    "files"
+                },
+                left.bytes
             );
             Ok(ExitCode::SUCCESS)
         }

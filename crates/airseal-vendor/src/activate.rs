@@ -188,6 +188,16 @@ pub enum ActivationError {
         /// When.
         at: UnixTime,
     },
+    /// A data key that cannot be answered for: its MAC does not verify, or it does not say
+    /// what its batch recorded at generation (`SPEC.md` §12.3).
+    DataKey {
+        /// The product.
+        product: String,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        problem: DataKeyProblem,
+    },
     /// The license of the seat this device holds has expired: re-issuing it would not help.
     LicenseExpired {
         /// The license id.
@@ -200,6 +210,24 @@ pub enum ActivationError {
         /// The key.
         key: String,
         /// Seats in use (including seats used before an import).
+        used: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Every seat of the key is in use, and the requesting device key holds one of them on
+    /// another machine: too few of that seat's components are in the request (a copied
+    /// device key, or a machine changed beyond its threshold), so it is not answered on that
+    /// seat (`SPEC.md` §17.2).
+    OtherMachine {
+        /// The key.
+        key: String,
+        /// The license of the seat the device key holds.
+        license_id: String,
+        /// How many of that seat's components the request has.
+        matched: u8,
+        /// How many it needs.
+        threshold: u8,
+        /// Seats in use.
         used: u64,
         /// The limit.
         limit: u64,
@@ -337,6 +365,27 @@ impl fmt::Display for ActivationError {
             Self::KeyExpired { key, at } => {
                 write!(f, "key {key} expired at {}", format_time(*at))
             }
+            Self::DataKey {
+                product,
+                key,
+                problem,
+            } => match problem {
+                DataKeyProblem::BadMac => write!(
+                    f,
+                    "data key {key} of {product:?} does not carry this vendor's MAC (forged, or \
+                     made with a signing key this one replaced before airseal recorded data \
+                     keys' terms)"
+                ),
+                DataKeyProblem::NotAsRecorded => write!(
+                    f,
+                    "data key {key} of {product:?} does not say what its batch recorded when it \
+                     was generated"
+                ),
+                DataKeyProblem::NoPattern => write!(
+                    f,
+                    "data key {key} of {product:?}: its batch records no readable key pattern"
+                ),
+            },
             Self::LicenseExpired { license_id, at } => write!(
                 f,
                 "license {license_id} held by this device expired at {}",
@@ -346,6 +395,20 @@ impl fmt::Display for ActivationError {
                 f,
                 "no seats left for key {key}: {used} of {limit} in use; free one with a \
                  deactivation proof from a machine that has it"
+            ),
+            Self::OtherMachine {
+                key,
+                license_id,
+                matched,
+                threshold,
+                used,
+                limit,
+            } => write!(
+                f,
+                "no seats left for key {key} ({used} of {limit} in use): this device key holds \
+                 the seat of license {license_id}, but the request has only {matched} of that \
+                 seat's components ({threshold} needed), so it comes from another machine; \
+                 free a seat for it, or ask from the machine that holds the seat"
             ),
             Self::TrialsNotOffered { product } => write!(
                 f,
@@ -500,6 +563,19 @@ impl From<IssueError> for ActivationError {
     }
 }
 
+/// Why a data key is refused ([`ActivationError::DataKey`]).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataKeyProblem {
+    /// The MAC does not verify with the MAC key that made the key (or, for a batch that
+    /// recorded none, with this signing key's).
+    BadMac,
+    /// The key's features, days or creation day differ from its batch's record.
+    NotAsRecorded,
+    /// The batch records no readable pattern to decode the key with.
+    NoPattern,
+}
+
 /// Answers an activation (or trial) request, `request_bytes` raw or armored, at `now`.
 ///
 /// # Errors
@@ -534,11 +610,106 @@ fn activate_key(
     let product = request.product.as_str();
     let entered = request.product_key.as_deref().unwrap_or_default();
     let tx = ledger.seats().begin()?;
+    // From here on `key` is the key as stored: what the license carries and seats count.
+    let (key, record) = usable_key(&tx, config, product, entered)?;
+    let (mut spec, template) = key_spec(config, product, &key, &record)?;
+    data_key_terms(&mut spec, &record, issuer, product, &key)?;
+    check_key_expiry(&spec, product, &key, template.as_deref(), now)?;
+    let threshold = threshold(&spec, request.components.len())?;
+    let limit = spec.max_activations.map_or(Limit::AtMost(1), Limit::from);
+    let prior = record.terms.as_ref().map_or(0, |t| t.prior_activations);
+    let used = tx.live_seats(product, &key)?.saturating_add(prior);
+
+    if let Some(seat) = tx.live_activation(
+        product,
+        Some(&key),
+        &request.device_key,
+        &request.components,
+    )? {
+        let (claims, bytes) = reissue(&tx, issuer, &seat, request, threshold, now)?;
+        tx.record_reissue(&seat, request, &claims, &bytes, now)?;
+        tx.commit()?;
+        return finish(
+            ledger,
+            seat.id,
+            claims,
+            bytes,
+            true,
+            Some(Seats { used, limit }),
+        );
+    }
+    if let Limit::AtMost(n) = limit {
+        if used >= n {
+            if let Some(seat) = tx.device_seat(product, &key, &request.device_key)? {
+                return Err(ActivationError::OtherMachine {
+                    key,
+                    license_id: seat.license_id,
+                    matched: airseal_core::claims::matched_components(
+                        &seat.components,
+                        &request.components,
+                    ),
+                    threshold: seat.threshold,
+                    used,
+                    limit: n,
+                });
+            }
+            return Err(ActivationError::NoSeatsLeft {
+                key,
+                used,
+                limit: n,
+            });
+        }
+    }
+    // The term is anchored (`SPEC.md` §17.1): its start as recorded, or, for a key never
+    // activated, the start this activation gives it. A new seat never outlives the term.
+    let starts = spec.term_starts.unwrap_or_default();
+    let start = crate::terms::term_start(record.term_start, starts, record.created, now);
+    let end = crate::terms::term_end(start, &spec)
+        .map_err(|e| template_error(product, template.as_deref(), &e))?;
+    if let Some(end) = end.filter(|end| *end <= now) {
+        return Err(ActivationError::TermEnded {
+            key,
+            started: start,
+            ended: end,
+        });
+    }
+    let mut claims = spec
+        .to_claims(issuer, now, &mut rand::rng())
+        .map_err(|e| template_error(product, template.as_deref(), &e))?;
+    claims.expires_at = end;
+    claims.max_activations = Some(limit);
+    bind(&mut claims, request, threshold);
+    let bytes = issuer.issue_activation_response(claims.clone())?;
+    let id = tx.insert_activation(request, Some(&key), &claims, &bytes, now)?;
+    if record.term_start.is_none() {
+        tx.start_term(product, &key, start, starts, id)?;
+    }
+    tx.commit()?;
+    finish(
+        ledger,
+        id,
+        claims,
+        bytes,
+        false,
+        Some(Seats {
+            used: used.saturating_add(1),
+            limit,
+        }),
+    )
+}
+
+/// The key a request names, as stored, if it may be activated: found however it was typed
+/// (else a typo or unknown), active, and not revoked.
+fn usable_key(
+    tx: &SeatTx<'_>,
+    config: &Config,
+    product: &str,
+    entered: &str,
+) -> Result<(String, SeatKey), ActivationError> {
     let unknown = || ActivationError::UnknownKey {
         product: product.to_string(),
         key: entered.to_string(),
     };
-    // From here on `key` is the key as stored: what the license carries and seats count.
     let Some(found) = tx.find_key(product, entered)? else {
         // Not stored in any spelling: say "typo" when the product's pattern reads the entry
         // as a mistyped key, the same verdict `keys::classify` gives.
@@ -580,86 +751,44 @@ fn activate_key(
             key,
         });
     }
-    let (spec, template) = key_spec(config, product, &key, &record)?;
-    check_key_expiry(
-        &spec,
-        &record,
-        issuer,
-        product,
-        &key,
-        template.as_deref(),
-        now,
-    )?;
-    let threshold = threshold(&spec, request.components.len())?;
-    let limit = spec.max_activations.map_or(Limit::AtMost(1), Limit::from);
-    let prior = record.terms.as_ref().map_or(0, |t| t.prior_activations);
-    let used = tx.live_seats(product, &key)?.saturating_add(prior);
+    Ok((key, record))
+}
 
-    if let Some(seat) = tx.live_activation(
-        product,
-        Some(&key),
-        &request.device_key,
-        &request.components,
-    )? {
-        let (claims, bytes) = reissue(&tx, issuer, &seat, request, threshold, now)?;
-        tx.record_reissue(&seat, request, &claims, &bytes, now)?;
-        tx.commit()?;
-        return finish(
-            ledger,
-            seat.id,
-            claims,
-            bytes,
-            true,
-            Some(Seats { used, limit }),
-        );
-    }
-    if let Limit::AtMost(n) = limit {
-        if used >= n {
-            return Err(ActivationError::NoSeatsLeft {
-                key,
-                used,
-                limit: n,
-            });
+/// Everything [`answer_request`] checks that needs no signing key: the request verifies,
+/// its product is configured, and its key may be activated (or the product offers trials).
+/// Run it first so that a garbage file, an unknown or a blocked key costs nothing, before
+/// the signing key's passphrase costs a key derivation (`SPEC.md` §15). Changes nothing;
+/// [`answer_request`] checks all of it again under its lock.
+///
+/// # Errors
+/// The [`ActivationError`] [`answer_request`] would return for these.
+pub fn check_request(
+    ledger: &mut Ledger,
+    config: &Config,
+    request_bytes: &[u8],
+) -> Result<(), ActivationError> {
+    let request = airseal_verify::activation::verify_request(request_bytes)
+        .map_err(ActivationError::BadRequest)?;
+    let Some(product) = config.products.get(&request.product) else {
+        return Err(ActivationError::UnknownProduct {
+            product: request.product,
+        });
+    };
+    match request.purpose {
+        Purpose::Trial if product.trial_template.is_none() => {
+            Err(ActivationError::TrialsNotOffered {
+                product: request.product,
+            })
+        }
+        Purpose::Trial => Ok(()),
+        Purpose::Activation => {
+            let tx = ledger.seats().begin()?;
+            let entered = request.product_key.as_deref().unwrap_or_default();
+            usable_key(&tx, config, &request.product, entered)?;
+            // Dropped without a commit: nothing written.
+            Ok(())
         }
     }
-    // The term is anchored (`SPEC.md` §17.1): its start as recorded, or, for a key never
-    // activated, the start this activation gives it. A new seat never outlives the term.
-    let starts = spec.term_starts.unwrap_or_default();
-    let start = record
-        .term_start
-        .unwrap_or_else(|| starts.start(record.created, now));
-    let end = crate::terms::term_end(start, &spec)
-        .map_err(|e| template_error(product, template.as_deref(), &e))?;
-    if let Some(end) = end.filter(|end| *end <= now) {
-        return Err(ActivationError::TermEnded {
-            key,
-            started: start,
-            ended: end,
-        });
-    }
-    let mut claims = spec
-        .to_claims(issuer, now, &mut rand::rng())
-        .map_err(|e| template_error(product, template.as_deref(), &e))?;
-    claims.expires_at = end;
-    claims.max_activations = Some(limit);
-    bind(&mut claims, request, threshold);
-    let bytes = issuer.issue_activation_response(claims.clone())?;
-    let id = tx.insert_activation(request, Some(&key), &claims, &bytes, now)?;
-    if record.term_start.is_none() {
-        tx.start_term(product, &key, start, starts, id)?;
-    }
-    tx.commit()?;
-    finish(
-        ledger,
-        id,
-        claims,
-        bytes,
-        false,
-        Some(Seats {
-            used: used.saturating_add(1),
-            limit,
-        }),
-    )
 }
 
 fn start_trial(
@@ -843,12 +972,10 @@ pub(crate) fn key_spec(
     Ok((spec, name))
 }
 
-/// Refuses a key whose terms end before `now`, or a data key past its own validity (the
-/// key carries days from its creation, checked with the vendor's MAC).
+/// Refuses a key whose terms end before `now` (a data key's own term is in `spec` by then,
+/// [`data_key_terms`]).
 fn check_key_expiry(
     spec: &LicenseSpec,
-    record: &SeatKey,
-    issuer: &Issuer,
     product: &str,
     key: &str,
     template: Option<&str>,
@@ -863,27 +990,80 @@ fn check_key_expiry(
             at,
         });
     }
-    if record.kind == crate::ledger::BatchKind::Generated(crate::keys::KeyKind::Data) {
-        let pattern = record.batch_params["pattern"]
-            .as_str()
-            .and_then(|p| Pattern::parse(p).ok());
-        if let Some(pattern) = pattern {
-            let info = crate::keys::decode_data_key(
-                &pattern,
-                key,
-                product,
-                Some(&issuer.data_key_mac_key()),
-            );
-            if info.mac_valid == Some(true) {
-                if let Some(at) = info.fields.expires_at().filter(|at| *at <= now) {
-                    return Err(ActivationError::KeyExpired {
-                        key: key.to_string(),
-                        at,
-                    });
-                }
-            }
+    Ok(())
+}
+
+/// A data key's own term and features (`SPEC.md` §12.3), laid over `spec`. They are read
+/// from what the key's batch recorded at generation and checked against the key itself, and
+/// against its MAC when the MAC key that made it is this signing key's (after a rotation the
+/// ledger's record is what vouches for a key it holds). A MAC that does not verify is an
+/// error, never a skip; so is a batch from before these records whose key this signing key's
+/// MAC does not verify. The license then ends when the key does, and carries exactly the
+/// key's F1..F8: a template entry for one of them keeps its end date (`F3=2027-12-31`), the
+/// template's other F-features are dropped, its named features kept.
+fn data_key_terms(
+    spec: &mut LicenseSpec,
+    record: &SeatKey,
+    issuer: &Issuer,
+    product: &str,
+    key: &str,
+) -> Result<(), ActivationError> {
+    use crate::keys::{DataKeyFacts, KeyKind, data_key_mac_key_id, decode_data_key};
+    if record.kind != crate::ledger::BatchKind::Generated(KeyKind::Data) {
+        return Ok(());
+    }
+    let refused = |problem| ActivationError::DataKey {
+        product: product.to_string(),
+        key: key.to_string(),
+        problem,
+    };
+    let pattern = record.batch_params["pattern"]
+        .as_str()
+        .and_then(|p| Pattern::parse(p).ok())
+        .ok_or_else(|| refused(DataKeyProblem::NoPattern))?;
+    let mac_key = issuer.data_key_mac_key();
+    let info = decode_data_key(&pattern, key, product, Some(&mac_key));
+    let facts: Option<DataKeyFacts> = record
+        .batch_params
+        .get("data_key")
+        .and_then(|v| serde_json::from_value(v.clone()).ok());
+    let mac_checkable = facts
+        .as_ref()
+        .is_none_or(|f| f.mac_key_id == data_key_mac_key_id(&mac_key));
+    if facts.as_ref().is_some_and(|f| !f.matches(&info.fields)) {
+        return Err(refused(DataKeyProblem::NotAsRecorded));
+    }
+    if mac_checkable && info.mac_valid != Some(true) {
+        return Err(refused(DataKeyProblem::BadMac));
+    }
+    if let Some(at) = info.fields.expires_at() {
+        spec.expires = Some(format_time(at));
+        spec.days = None;
+    }
+    let f_number = |feature: &str| {
+        let name = feature.split('=').next().unwrap_or_default();
+        name.strip_prefix('F')
+            .and_then(|d| d.parse::<u8>().ok())
+            .filter(|n| (1..=8).contains(n))
+    };
+    let mut features: Vec<String> = spec
+        .features
+        .iter()
+        .filter(|f| f_number(f).is_none())
+        .cloned()
+        .collect();
+    for n in 1..=8u8 {
+        if info.fields.features & (1 << (n - 1)) != 0 {
+            let entry = spec
+                .features
+                .iter()
+                .find(|f| f_number(f) == Some(n))
+                .cloned()
+                .unwrap_or_else(|| format!("F{n}"));
+            features.push(entry);
         }
     }
+    spec.features = features;
     Ok(())
 }
 

@@ -291,6 +291,8 @@ pub struct Unpublished {
     report: BatchReport,
     /// The output, written and fsynced but not yet in place.
     file: DurableFile,
+    /// Its absolute path, as named in the ledger's `batch_outputs`.
+    output: PathBuf,
 }
 
 /// Writes one key line.
@@ -346,10 +348,31 @@ pub fn generate(
 /// [`BatchError`]; on error nothing of this batch is recorded.
 pub fn generate_unpublished(
     ledger: &mut Ledger,
-    mut req: BatchRequest<'_>,
+    req: BatchRequest<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Unpublished, BatchError> {
     recover_pending(ledger)?;
+    // Named in the ledger before the first byte is written, so that `remove_leftovers` can
+    // find the temporary file of a run killed from here on.
+    let output = std::path::absolute(req.output).map_err(io_err(req.output))?;
+    ledger.record_batch_output(&output)?;
+    let result = write_batch(ledger, req, progress);
+    if result.is_err() {
+        // The temporary file is gone with the `DurableFile` already; a failure to forget
+        // only leaves a name that `remove_leftovers` finds nothing for.
+        let _ = ledger.forget_batch_output(&output);
+    }
+    result.map(|mut u| {
+        u.output = output;
+        u
+    })
+}
+
+fn write_batch(
+    ledger: &mut Ledger,
+    mut req: BatchRequest<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Unpublished, BatchError> {
     ledger
         .products()
         .get(req.product)?
@@ -377,6 +400,11 @@ pub fn generate_unpublished(
             return Err(BatchError::UnknownCustomer { id });
         }
         params["customer"] = serde_json::Value::from(id);
+    }
+    if let KeySource::Generator(g) = &req.source {
+        if let Some(facts) = g.data_facts() {
+            params["data_key"] = serde_json::to_value(facts).unwrap_or_default();
+        }
     }
     let mut writer = ledger.batches().begin(
         req.product,
@@ -439,6 +467,7 @@ pub fn generate_unpublished(
             collisions,
         },
         file: out,
+        output: PathBuf::new(),
     })
 }
 
@@ -449,7 +478,35 @@ pub fn generate_unpublished(
 pub fn publish(ledger: &mut Ledger, u: Unpublished) -> Result<BatchReport, BatchError> {
     u.file.commit()?;
     ledger.batches().mark_complete(u.report.batch)?;
+    ledger.forget_batch_output(&u.output)?;
     Ok(u.report)
+}
+
+/// The temporary files that runs of [`generate`] killed before publishing left beside
+/// their outputs (tens of megabytes for a large batch), removed by [`remove_leftovers`].
+pub type Leftovers = crate::ledger::ClearedOutputs;
+
+/// Removes the temporary files of runs killed before they published their output (the
+/// ledger names every output a run started, `batch_outputs`), and says how many and how
+/// large. Runs under the ledger's write lock, which a run holds while it generates, so a
+/// live run's file is not taken from it.
+///
+/// # Errors
+/// [`BatchError::Ledger`] (busy while a run is generating).
+pub fn remove_leftovers(ledger: &mut Ledger) -> Result<Leftovers, BatchError> {
+    Ok(ledger.clear_batch_outputs(|outputs| {
+        let mut cleared = Leftovers::default();
+        for output in outputs {
+            for temp in durable::temporaries_of(output) {
+                let size = std::fs::symlink_metadata(&temp).map_or(0, |m| m.len());
+                if std::fs::remove_file(&temp).is_ok() {
+                    cleared.bytes += size;
+                    cleared.files.push(temp);
+                }
+            }
+        }
+        cleared
+    })?)
 }
 
 /// Finishes batches that were committed but whose output was not confirmed (a kill between

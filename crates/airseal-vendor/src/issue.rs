@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::time::{EndOfDay, parse_time};
+use crate::time::{EndOfDay, end_after_days, parse_time};
 use airseal_core::claims::bit_name;
 use airseal_core::cose::{self, ObjectType};
 use airseal_core::{
@@ -231,7 +231,9 @@ pub struct LicenseSpec {
     /// Vendor name (`iss`); defaults to the signing key id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
-    /// `perpetual` (default), `subscription` or `trial`.
+    /// `perpetual`, `subscription` or `trial`. Default: `subscription` when the license has
+    /// an expiry (`days` or `expires`), else `perpetual`; `perpetual` with an expiry is
+    /// refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// Licensee's name.
@@ -463,17 +465,7 @@ impl LicenseSpec {
             now,
             random_bytes(rng, TOKEN_ID_BYTES),
         );
-        claims.kind = match self.kind.as_deref().unwrap_or("perpetual") {
-            "perpetual" => LicenseKind::Perpetual,
-            "subscription" => LicenseKind::Subscription,
-            "trial" => LicenseKind::Trial,
-            other => {
-                return Err(field_error(
-                    "kind",
-                    format!("{other:?}: expected perpetual, subscription or trial"),
-                ));
-            }
-        };
+
         claims.licensee = Licensee {
             name: self.licensee_name.clone(),
             email: self.licensee_email.clone(),
@@ -495,9 +487,30 @@ impl LicenseSpec {
                     "give either days or expires, not both",
                 ));
             }
-            (Some(days), None) => Some(now + i64::from(days) * 86_400),
+            (Some(days), None) => Some(end_after_days("days", now, days)?),
             (None, Some(_)) => self.fixed_expiry()?,
             (None, None) => None,
+        };
+        // A license that ends is a term (subscription or trial), never "perpetual": without
+        // a kind, one with an end is a subscription; a perpetual one with an end is refused
+        // (its updates period is `maintenance_until`).
+        claims.kind = match (self.kind.as_deref(), claims.expires_at) {
+            (None, None) | (Some("perpetual"), None) => LicenseKind::Perpetual,
+            (None, Some(_)) | (Some("subscription"), _) => LicenseKind::Subscription,
+            (Some("trial"), _) => LicenseKind::Trial,
+            (Some("perpetual"), Some(_)) => {
+                return Err(field_error(
+                    "kind",
+                    "a perpetual license has no expiry: make it a subscription, or give its \
+                     updates period as maintenance_until",
+                ));
+            }
+            (Some(other), _) => {
+                return Err(field_error(
+                    "kind",
+                    format!("{other:?}: expected perpetual, subscription or trial"),
+                ));
+            }
         };
         if let Some(exp) = claims.expires_at {
             if exp <= now {
@@ -512,6 +525,18 @@ impl LicenseSpec {
             .as_deref()
             .map(|d| parse_time("not-before", d, EndOfDay::No))
             .transpose()?;
+        if let (Some(nbf), Some(exp)) = (claims.not_before, claims.expires_at) {
+            if nbf >= exp {
+                return Err(field_error(
+                    "not-before",
+                    format!(
+                        "{} is not before the expiry {}: the license could never be valid",
+                        crate::time::format_time(nbf),
+                        crate::time::format_time(exp)
+                    ),
+                ));
+            }
+        }
         for f in &self.features {
             let (name, date) = match f.split_once('=') {
                 Some((n, d)) => (

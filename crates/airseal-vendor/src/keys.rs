@@ -263,6 +263,56 @@ pub fn data_key_mac_key(signing_seed: &[u8; 32]) -> [u8; 32] {
         .into()
 }
 
+/// Names the MAC key that made a data key without revealing it: the first 8 bytes of
+/// SHA-256("airseal-data-key-mac-id-v1" || MAC key), in hex. The MAC key derives from the
+/// signing key, so a rotation changes it.
+pub fn data_key_mac_key_id(mac_key: &[u8; 32]) -> String {
+    use sha2::Digest;
+    let d: [u8; 32] = Sha256::new()
+        .chain_update(b"airseal-data-key-mac-id-v1")
+        .chain_update(mac_key)
+        .finalize()
+        .into();
+    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the keys of a data-key batch encode, recorded with the batch when it is generated
+/// (its `data_key` parameters): every key of the batch carries these fields and a random
+/// serial. Activation reads the key's term and features from here, so they hold even when
+/// the MAC key that made the key is gone (a rotated signing key).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DataKeyFacts {
+    /// Feature bits: bit i grants F(i+1).
+    pub features: u8,
+    /// Validity in days from creation (0: no expiry).
+    pub days: u16,
+    /// Creation day, counted from 2020-01-01.
+    pub created_day: u16,
+    /// The MAC key that made the keys ([`data_key_mac_key_id`]).
+    pub mac_key_id: String,
+}
+
+impl DataKeyFacts {
+    /// Whether `fields` (decoded from a key) say what these facts say.
+    pub fn matches(&self, fields: &DataKeyFields) -> bool {
+        fields.features == self.features
+            && fields.days == self.days
+            && fields.created_day == self.created_day
+    }
+}
+
+impl KeyGenerator {
+    /// What this generator's data keys encode; `None` for random keys.
+    pub fn data_facts(&self) -> Option<DataKeyFacts> {
+        self.data.as_ref().map(|(spec, day, _)| DataKeyFacts {
+            features: spec.features,
+            days: spec.days,
+            created_day: *day,
+            mac_key_id: data_key_mac_key_id(&spec.mac_key),
+        })
+    }
+}
+
 /// What a data key says, and whether its MAC checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataKeyInfo {

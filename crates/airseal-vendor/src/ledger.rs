@@ -101,6 +101,7 @@ mod keys;
 mod licenses;
 mod lookup;
 mod migrations;
+mod outputs;
 mod products;
 mod revocations;
 mod seats;
@@ -118,6 +119,7 @@ pub use keys::{KeyEdit, KeyFilter, KeyOverview, KeyRecord, KeyState, KeyStatus, 
 pub use licenses::{LicenseFilter, LicenseRecord, LicenseSource, Licenses, signed_claims};
 pub use lookup::{FoundKey, KeyMatch};
 pub use migrations::{DATA_STEP, MIGRATIONS, Migration, SCHEMA_VERSION};
+pub use outputs::ClearedOutputs;
 pub use products::{Product, Products};
 pub use revocations::{
     ListContents, Revocation, Revocations, RevokeError, RevokeOutcome, RevokeReport, RevokeTarget,

@@ -246,26 +246,6 @@ impl From<IssueError> for RenewError {
     }
 }
 
-/// PLACEHOLDER until the one anchored term-end rule lands (issue 13, "terms are
-/// anchored"): the end of a key's term, computed from its recorded terms. A fixed
-/// `expires` is the end; otherwise `days` counts from the key's first activation
-/// (`first_activated_at`); neither means no end. When the anchored rule exists
-/// (`ledger::terms`), [`renew`] calls it instead and this function goes.
-///
-/// # Errors
-/// [`IssueError`] for an unreadable `expires`.
-pub fn term_end(
-    spec: &LicenseSpec,
-    first_activated_at: UnixTime,
-) -> Result<Option<UnixTime>, IssueError> {
-    if let Some(at) = spec.fixed_expiry()? {
-        return Ok(Some(at));
-    }
-    Ok(spec
-        .days
-        .map(|d| first_activated_at.saturating_add(i64::from(d).saturating_mul(86_400))))
-}
-
 /// The file an update for `seat` is written to: `<license id>.renewal.txt`, or
 /// `activation-<id>.renewal.txt` for a license id that is not a plain file name (airseal
 /// makes ids of letters and digits; one from elsewhere is not trusted as a path).
@@ -362,9 +342,16 @@ pub fn renew(
         return Err(RenewError::KeyRevoked { product, key });
     }
     let (spec, _template) = key_spec(config, &product, &key, &record).map_err(RenewError::Terms)?;
+    // The term is anchored (`SPEC.md` §17.1): renewing delivers its end as it now stands
+    // (moved only by an explicit extension), never a fresh term counted from today.
+    let start = crate::terms::term_start(
+        record.term_start,
+        spec.term_starts.unwrap_or_default(),
+        record.created,
+        now,
+    );
+    let end = crate::terms::term_end(start, &spec)?;
     let activations = tx.key_activations(&product, &key)?;
-    let first = activations.iter().map(|a| a.activated_at).min();
-    let end = term_end(&spec, first.unwrap_or(now))?;
     if let Some(at) = end.filter(|at| *at <= now) {
         return Err(RenewError::TermEnded { key, at });
     }

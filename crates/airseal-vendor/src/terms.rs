@@ -56,6 +56,18 @@ impl TermStarts {
     }
 }
 
+/// When a key's term started: as the ledger recorded it (`recorded`), or, for a key whose
+/// term has not started yet, the start `starts` gives it were it to start `now` (its
+/// creation `created`, or `now`). Activation and renewal both read the start here.
+pub fn term_start(
+    recorded: Option<UnixTime>,
+    starts: TermStarts,
+    created: UnixTime,
+    now: UnixTime,
+) -> UnixTime {
+    recorded.unwrap_or_else(|| starts.start(created, now))
+}
+
 /// When a key's term ends, given when it started (`start`, as the ledger recorded it) and
 /// its terms (`spec`: the template with the key's own terms laid over it): the fixed
 /// `expires` if there is one, else `start` plus `days`, else never (`None`).

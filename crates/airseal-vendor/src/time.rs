@@ -43,6 +43,37 @@ pub fn parse_time(field: &'static str, s: &str, end: EndOfDay) -> Result<UnixTim
         .unwrap_or_default())
 }
 
+/// The one rule for a number of days of validity, wherever it is given (`issue --days`, a
+/// template's `days`, `keys generate --days`): a positive number of days. Zero is refused —
+/// it read as "no expiry" in one command and "already expired" in another; no expiry is
+/// said by giving no days at all.
+///
+/// # Errors
+/// [`IssueError::InvalidField`] naming `field` when `days` is 0.
+pub fn require_days(field: &'static str, days: u32) -> Result<u32, IssueError> {
+    if days == 0 {
+        return Err(field_error(
+            field,
+            "0 days: give a positive number of days, or none for no expiry",
+        ));
+    }
+    Ok(days)
+}
+
+/// The end of a term of `days` whole days (of 86,400 seconds) starting at `from`: the one
+/// function that turns days into an instant ([`require_days`] first).
+///
+/// # Errors
+/// As [`require_days`].
+pub fn end_after_days(
+    field: &'static str,
+    from: UnixTime,
+    days: u32,
+) -> Result<UnixTime, IssueError> {
+    let days = require_days(field, days)?;
+    Ok(from.saturating_add(i64::from(days).saturating_mul(86_400)))
+}
+
 /// Formats seconds since 1970 as RFC 3339 UTC, for people and JSON.
 pub fn format_time(t: UnixTime) -> String {
     DateTime::<Utc>::from_timestamp(t, 0)

@@ -869,3 +869,113 @@ fn a_killed_batch_leaves_nothing_or_a_pending_batch() {
     ledger.batches().mark_complete(pending[0].id).unwrap();
     assert!(ledger.batches().pending().unwrap().is_empty());
 }
+
+/// A vendor folder with one product in its ledger.
+fn vendor_folder(dir: &Path) -> airseal_vendor::vendor_dir::VendorDir {
+    let v = airseal_vendor::vendor_dir::VendorDir::init(dir, "acme", false).unwrap();
+    let l = v.open_ledger().unwrap();
+    l.products().ensure("p", None).unwrap();
+    v
+}
+
+#[test]
+fn open_existing_never_creates_a_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite3");
+    assert!(matches!(
+        Ledger::open_existing(&path),
+        Err(LedgerError::Missing { .. })
+    ));
+    assert!(!path.exists());
+    std::fs::write(&path, b"").unwrap();
+    assert!(matches!(
+        Ledger::open_existing(&path),
+        Err(LedgerError::Empty { .. })
+    ));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    let created = Ledger::open(&path).unwrap().identity().unwrap();
+    assert_eq!(created.len(), 32);
+    assert_eq!(
+        Ledger::open_existing(&path).unwrap().identity().unwrap(),
+        created
+    );
+}
+
+#[test]
+fn a_vendor_folder_refuses_a_foreign_ledger() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let va = vendor_folder(a.path());
+    let vb = vendor_folder(b.path());
+    std::fs::copy(vb.ledger_path(), va.ledger_path()).unwrap();
+    let e = va.open_ledger().unwrap_err();
+    match e {
+        LedgerError::Foreign {
+            expected, found, ..
+        } => {
+            assert_eq!(Some(expected), va.recorded_ledger_id().unwrap());
+            assert_eq!(found, vb.recorded_ledger_id().unwrap());
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn backup_and_restore_round_trip_and_refuse_another_folders_backup() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let va = vendor_folder(a.path());
+    let vb = vendor_folder(b.path());
+    let out = tempfile::tempdir().unwrap();
+    let backup = out.path().join("a.bak");
+    let report = va.open_ledger().unwrap().backup_to(&backup, false).unwrap();
+    assert_eq!(
+        Some(report.identity.clone()),
+        va.recorded_ledger_id().unwrap()
+    );
+    assert!(report.audited);
+    assert!(matches!(
+        va.open_ledger().unwrap().backup_to(&backup, false),
+        Err(LedgerError::OutputExists { .. })
+    ));
+    va.open_ledger()
+        .unwrap()
+        .products()
+        .ensure("later", None)
+        .unwrap();
+
+    // Another folder's backup changes nothing.
+    let b_backup = out.path().join("b.bak");
+    vb.open_ledger()
+        .unwrap()
+        .backup_to(&b_backup, false)
+        .unwrap();
+    assert!(matches!(
+        va.restore_ledger(&b_backup),
+        Err(LedgerError::Foreign { .. })
+    ));
+    assert!(
+        va.open_ledger()
+            .unwrap()
+            .products()
+            .get("later")
+            .unwrap()
+            .is_some()
+    );
+
+    let restored = va.restore_ledger(&backup).unwrap();
+    assert_eq!(restored.identity, report.identity);
+    let aside = restored.kept_aside.unwrap();
+    let l = va.open_ledger().unwrap();
+    assert!(l.products().get("later").unwrap().is_none());
+    assert!(l.products().get("p").unwrap().is_some());
+    assert!(
+        l.audit()
+            .recent(5)
+            .unwrap()
+            .iter()
+            .any(|e| e.action == "ledger.restore")
+    );
+    let kept = Ledger::open(&aside).unwrap();
+    assert!(kept.products().get("later").unwrap().is_some());
+}

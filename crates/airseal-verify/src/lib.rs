@@ -86,6 +86,39 @@ pub fn fuzz_pending_request() -> airseal_core::activation::ActivationRequest {
     }
 }
 
+/// License-update checks of arbitrary bytes, as [`app::device::Device::install`] makes them
+/// over the installed license of `vectors/renewal/` (key A, the vectors' device key) — and
+/// the bytes as the installed license, with the vectors' update offered: never panics. Used
+/// by the fuzz targets.
+#[cfg(feature = "std")]
+#[doc(hidden)]
+pub fn fuzz_license_update(data: &[u8]) {
+    let mut trust = TrustStore::new();
+    if trust.add_key(&FUZZ_KEY_A).is_ok() {
+        let now = 1_767_225_600;
+        let installed = fuzz_installed_license();
+        let _ = app::device::check_update(&trust, data, installed, &FUZZ_DEVICE_KEY, now);
+        let _ = app::device::check_update(&trust, installed, data, &FUZZ_DEVICE_KEY, now);
+    }
+}
+
+/// The installed license of the renewal vectors (`vectors/renewal/installed.cose`), which
+/// the fuzz hook's updates are checked against (the tests prove its vector update installs).
+#[cfg(feature = "std")]
+#[doc(hidden)]
+pub fn fuzz_installed_license() -> &'static [u8] {
+    include_bytes!("../../../vectors/renewal/installed.cose")
+}
+
+/// The device state reader on arbitrary bytes (`SPEC.md` §15.5), authenticated under a
+/// fixed key first so the fuzzer reaches the layout checks: never panics, and a state it
+/// reads is written back byte for byte. Used by the fuzz targets.
+#[cfg(feature = "std")]
+#[doc(hidden)]
+pub fn fuzz_device_state(body: &[u8]) {
+    app::state::fuzz(body);
+}
+
 /// The device public key of the activation-response vectors (seed `d1` × 32).
 #[cfg(feature = "std")]
 const FUZZ_DEVICE_KEY: [u8; 32] = [

@@ -719,6 +719,13 @@ fn an_update_for_another_machine_or_license_is_refused() {
         check_update(&trust, &ok, &ours_first, &[0x42; 32], NOW + 20).unwrap_err(),
         Error::WrongDevice
     );
+    // A damaged installed license is reported as the folder's file, not as the update's.
+    fs::write(tmp.path().join("ours").join(LICENSE_FILE), b"garbage").unwrap();
+    let e = ours.install(&ok, &trust, NOW + 20).unwrap_err();
+    assert!(
+        matches!(&e, DeviceError::Corrupt { file, .. } if file.ends_with(LICENSE_FILE)),
+        "{e}"
+    );
 }
 
 #[test]

@@ -63,3 +63,18 @@ fn every_renewal_vector_has_its_outcome() {
         "the valid update and its armored form install"
     );
 }
+
+/// The fuzz hook checks updates against the vectors' installed license, so the vector
+/// update reaches acceptance there (the fuzzer explores past every check).
+#[test]
+fn the_fuzz_hooks_installed_license_is_the_vectors() {
+    let dir = vectors_dir();
+    let installed = std::fs::read(dir.join("renewal/installed.cose")).unwrap();
+    assert_eq!(
+        airseal_verify::fuzz_installed_license(),
+        installed.as_slice()
+    );
+    let update = std::fs::read(dir.join("renewal/renewal.cose")).unwrap();
+    airseal_verify::fuzz_license_update(&update);
+    airseal_verify::fuzz_license_update(b"junk");
+}

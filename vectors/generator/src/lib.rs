@@ -18,8 +18,10 @@ use serde_json::{Value, json};
 
 mod activation;
 mod renewal;
+mod revocation;
 pub use activation::{activation_cases, activation_manifest};
 pub use renewal::{renewal_cases, renewal_installed, renewal_manifest};
+pub use revocation::revocation_vectors;
 
 /// `now` used by most cases: 2026-01-01T00:00:00Z.
 pub const NOW: i64 = 1_767_225_600;

@@ -64,6 +64,9 @@ fn write(dir: &std::path::Path) -> std::io::Result<usize> {
     let manifest = serde_json::to_string_pretty(&airseal_vectors::renewal_manifest(&renewal))
         .map_err(std::io::Error::other)?;
     std::fs::write(dir.join("renewal.json"), manifest + "\n")?;
+    let revocations = serde_json::to_string_pretty(&airseal_vectors::revocation_vectors())
+        .map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("revocations.json"), revocations + "\n")?;
     let (public, license) = airseal_vectors::doc_example();
     std::fs::write(dir.join("doc-example.pub"), public)?;
     std::fs::write(dir.join("doc-example.lic"), license)?;

@@ -103,6 +103,15 @@ fn committed_renewal_files_match_the_generator() {
     assert_eq!(manifest, airseal_vectors::renewal_manifest(&cases));
 }
 
+/// The same for `vectors/revocations.json`.
+#[test]
+fn committed_revocation_vectors_match_the_generator() {
+    let on_disk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("revocations.json")).unwrap())
+            .unwrap();
+    assert_eq!(on_disk, airseal_vectors::revocation_vectors());
+}
+
 #[test]
 fn generation_is_deterministic() {
     let a = airseal_vectors::generate();

@@ -27,8 +27,9 @@ pub struct SourceOptions {
     pub pattern: Option<String>,
     /// Feature bits of data and signed keys.
     pub features: u8,
-    /// Validity in days of data and signed keys (0: none).
-    pub days: u16,
+    /// Validity in days of data and signed keys (`None`: no expiry; 0 is refused,
+    /// [`crate::time::require_days`]).
+    pub days: Option<u16>,
     /// Accept random keys with fewer than [`DEFAULT_RANDOM_BITS`] bits.
     pub allow_weak: bool,
     /// The template activation uses for these keys; must exist for the product.
@@ -73,6 +74,15 @@ pub enum SourceError {
     Generator(GeneratorError),
     /// Data and signed keys need the issuer, and none was given.
     NoIssuer,
+    /// Random keys carry nothing: features or days given for them would be dropped.
+    TermsOnRandomKeys {
+        /// Feature bits were given.
+        features: bool,
+        /// Days were given.
+        days: bool,
+    },
+    /// The number of days is refused (0).
+    Days(crate::issue::IssueError),
 }
 
 impl fmt::Display for SourceError {
@@ -93,6 +103,17 @@ impl fmt::Display for SourceError {
             Self::Pattern { pattern, error } => write!(f, "pattern {pattern:?}: {error}"),
             Self::Generator(e) => e.fmt(f),
             Self::NoIssuer => f.write_str("data and signed keys need the signing key"),
+            Self::TermsOnRandomKeys { features, days } => write!(
+                f,
+                "random keys carry no {}: they would be dropped (data and signed keys carry \
+                 them; a random key's license terms come from its template)",
+                match (features, days) {
+                    (true, true) => "features or days",
+                    (true, false) => "features",
+                    _ => "days",
+                }
+            ),
+            Self::Days(e) => e.fmt(f),
         }
     }
 }
@@ -107,6 +128,15 @@ impl std::error::Error for SourceError {}
 pub fn plan(config: &Config, options: SourceOptions) -> Result<SourcePlan, SourceError> {
     if options.seed.is_some() && options.kind == KeyKind::Signed {
         return Err(SourceError::SeedForSignedKeys);
+    }
+    if options.kind == KeyKind::Random && (options.features != 0 || options.days.is_some()) {
+        return Err(SourceError::TermsOnRandomKeys {
+            features: options.features != 0,
+            days: options.days.is_some(),
+        });
+    }
+    if let Some(days) = options.days {
+        crate::time::require_days("days", u32::from(days)).map_err(SourceError::Days)?;
     }
     let product =
         config
@@ -168,7 +198,7 @@ impl SourcePlan {
                 let spec = DataKeySpec {
                     product: o.product,
                     features: o.features,
-                    days: o.days,
+                    days: o.days.unwrap_or(0),
                     created: now,
                     mac_key: issuer.data_key_mac_key(),
                 };
@@ -177,7 +207,7 @@ impl SourcePlan {
             (_, Some(issuer)) => Ok(KeySource::Signed {
                 issuer,
                 features: o.features,
-                days: o.days,
+                days: o.days.unwrap_or(0),
                 created: now,
                 rng,
             }),
@@ -206,7 +236,7 @@ mod tests {
             kind: KeyKind::Random,
             pattern: None,
             features: 0,
-            days: 0,
+            days: None,
             allow_weak: false,
             template: None,
             seed: Some(1),
@@ -284,5 +314,29 @@ mod tests {
         .unwrap();
         assert!(p.needs_issuer());
         assert!(matches!(p.into_source(None, 0), Err(SourceError::NoIssuer)));
+        // Random keys carry no terms; zero days is refused for every kind.
+        for (features, days) in [(1, None), (0, Some(30))] {
+            let e = plan(
+                &c,
+                SourceOptions {
+                    features,
+                    days,
+                    ..options()
+                },
+            );
+            assert!(
+                matches!(e, Err(SourceError::TermsOnRandomKeys { .. })),
+                "{e:?}"
+            );
+        }
+        let e = plan(
+            &c,
+            SourceOptions {
+                kind: KeyKind::Data,
+                days: Some(0),
+                ..options()
+            },
+        );
+        assert!(matches!(e, Err(SourceError::Days(_))), "{e:?}");
     }
 }

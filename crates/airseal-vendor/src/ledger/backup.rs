@@ -371,11 +371,10 @@ pub fn restore(
         for suffix in ["-wal", "-shm"] {
             let companion = with_suffix(ledger, suffix);
             if std::fs::symlink_metadata(&companion).is_ok() {
-                std::fs::rename(&companion, with_suffix(&aside, suffix))
-                    .map_err(io_at(&companion))?;
+                airseal_verify::app::fs::rename_new(&companion, &with_suffix(&aside, suffix))?;
             }
         }
-        std::fs::rename(ledger, &aside).map_err(io_at(ledger))?;
+        airseal_verify::app::fs::rename_new(ledger, &aside)?;
         kept_aside = Some(aside);
     }
     for suffix in ["-wal", "-shm", "-journal"] {

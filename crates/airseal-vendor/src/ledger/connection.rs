@@ -442,20 +442,10 @@ pub(super) fn write_tx(conn: &Connection) -> Result<Transaction<'_>, LedgerError
 /// there: SQLite then opens it and gives its `-wal` and `-shm` files the same mode, so the
 /// ledger is never readable by others, not even between its creation and a `chmod`.
 pub(super) fn create_owner_only(path: &Path) -> Result<(), LedgerError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(source) => Err(LedgerError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
+    use airseal_verify::app::fs::{Access, Mode, WriteError, write};
+    match write(path, b"", Access::OwnerOnly, Mode::CreateNew) {
+        Ok(()) | Err(WriteError::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -810,14 +810,21 @@ impl Revocations<'_> {
                 Revocation::License(id) => {
                     out.licenses.insert(id);
                 }
-                Revocation::Key(k) => {
-                    out.product_keys.insert(match_form(&k));
-                }
+                // A key revoked by `revoke` is listed through its status (below), which is
+                // what activation reads too; rows without a product (recorded by `add`, or
+                // before migration 8) have no status to follow.
+                Revocation::Key(_) => {}
                 Revocation::MinIssuedAt { product, before } => {
                     out.min_issued_at.push((product, before));
                 }
             }
         }
+        let unattached: Vec<String> = conn
+            .prepare("SELECT value FROM revocations WHERE kind = 'key' AND product IS NULL")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(db("reading revoked keys"))?;
+        out.product_keys
+            .extend(unattached.iter().map(|k| match_form(k)));
         let revoked: Vec<(String, String)> = conn
             .prepare(
                 "SELECT product, key FROM keys INDEXED BY keys_revoked WHERE status = 'revoked'",

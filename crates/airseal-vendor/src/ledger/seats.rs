@@ -673,6 +673,27 @@ impl SeatTx<'_> {
         Ok(None)
     }
 
+    /// A live seat of `key` bound to `device_key`, whatever its components: when
+    /// [`SeatTx::live_activation`] finds none for a request, this is the seat the same
+    /// device key holds on another machine (a copied key, or a machine changed beyond its
+    /// threshold), for the refusal to name.
+    ///
+    /// # Errors
+    /// A database error, or [`LedgerError::Corrupt`].
+    pub fn device_seat(
+        &self,
+        product: &str,
+        key: &str,
+        device_key: &[u8; 32],
+    ) -> Result<Option<Activation>, LedgerError> {
+        activation_where(
+            &self.tx,
+            "a.product = ?1 AND a.key = ?2 AND a.device_key = ?3 AND a.deactivated_at IS NULL \
+             ORDER BY a.id LIMIT 1",
+            params![product, key, device_key.as_slice()],
+        )
+    }
+
     /// Seats of a key held now in this ledger (not counting seats used elsewhere before an
     /// import: add [`KeyTerms::prior_activations`]).
     ///
@@ -1084,7 +1105,7 @@ impl SeatTx<'_> {
     }
 
     /// Every activation of a key, live or given back, oldest first (offline renewal,
-    /// `SPEC.md` §15.8: the live ones are renewed, the first one anchors the term).
+    /// `SPEC.md` §15.8, renews the live ones).
     ///
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].

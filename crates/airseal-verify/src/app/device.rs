@@ -610,6 +610,10 @@ impl Device {
         };
         let (license, update) = match (pending, installed) {
             (_, Some(installed)) => {
+                // A damaged installed file is the folder's problem, not the update's.
+                if LicenseClaims::read_unverified(&installed).is_err() {
+                    return Err(self.corrupt(LICENSE_FILE, "the installed license cannot be read"));
+                }
                 let Some(key) = self.load_key()? else {
                     return Err(Error::WrongDevice.into());
                 };

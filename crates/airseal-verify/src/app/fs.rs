@@ -246,6 +246,23 @@ pub fn remove(path: &Path) -> Result<(), WriteError> {
     }
 }
 
+/// Moves the file at `from` to `to` in the same folder, durably, never replacing anything at
+/// `to` ([`WriteError::AlreadyExists`]): a file kept aside under a new name (a replaced
+/// ledger) rather than deleted.
+///
+/// # Errors
+/// [`WriteError::AlreadyExists`], or [`WriteError::Io`] for the move.
+pub fn rename_new(from: &Path, to: &Path) -> Result<(), WriteError> {
+    if fs::symlink_metadata(to).is_ok() {
+        return Err(WriteError::AlreadyExists {
+            path: to.to_path_buf(),
+        });
+    }
+    fs::rename(from, to).map_err(|e| WriteError::io(from, e))?;
+    sync_dir(&folder_of(to));
+    Ok(())
+}
+
 /// Fsyncs a folder, so a rename, link or removal in it survives a power cut. Best effort:
 /// some platforms (Windows) and file systems cannot open or sync a folder, and the rename
 /// itself is still atomic there.
@@ -259,12 +276,21 @@ pub fn sync_dir(dir: &Path) {
 /// between [`DurableFile::create`] and [`DurableFile::commit`]). Only for a target no
 /// other process is writing at the moment: its temporary file would be removed too.
 pub fn remove_stale_temporaries(path: &Path) {
+    for temp in temporaries_of(path) {
+        let _ = fs::remove_file(temp);
+    }
+}
+
+/// The temporary files of writes to `path` that are in its folder now: an interrupted
+/// write's leftovers, or a write in progress (see [`remove_stale_temporaries`]).
+pub fn temporaries_of(path: &Path) -> Vec<PathBuf> {
     let Some(prefix) = temporary_prefix(path) else {
-        return;
+        return Vec::new();
     };
     let Ok(entries) = fs::read_dir(folder_of(path)) else {
-        return;
+        return Vec::new();
     };
+    let mut found = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name();
         // Exactly `<prefix><pid>-<n>`: a longer name that merely starts the same way is
@@ -279,9 +305,10 @@ pub fn remove_stale_temporaries(path: &Path) {
             })
             .unwrap_or(false);
         if is_ours {
-            let _ = fs::remove_file(entry.path());
+            found.push(entry.path());
         }
     }
+    found
 }
 
 /// The folder holding `path` (`.` for a bare file name).

@@ -14,6 +14,6 @@ pub mod device;
 pub mod fingerprint;
 pub mod fs;
 mod guard;
-mod state;
+pub(crate) mod state;
 
 pub use guard::ClockGuard;

@@ -201,6 +201,21 @@ impl State {
     }
 }
 
+/// The fuzz hook (`crate::fuzz_device_state`): `body` with a valid tag under a fixed key,
+/// read; whatever reads must encode to the same bytes (one encoding per state).
+pub(crate) fn fuzz(body: &[u8]) {
+    let key = StateKey::from_seed(&[0; 32]);
+    let mut file = body.to_vec();
+    let tag: [u8; TAG_LEN] = key.mac(body).finalize().into_bytes().into();
+    file.extend_from_slice(&tag);
+    if let Ok(state) = State::decode(&file, &key) {
+        assert!(
+            state.encode(&key) == file,
+            "a device state read back encodes differently"
+        );
+    }
+}
+
 /// The next `n` bytes of `rest`, advancing it.
 fn take<'a>(rest: &mut &'a [u8], n: usize) -> Result<&'a [u8], StateError> {
     let (head, tail) = rest.split_at_checked(n).ok_or(StateError::Layout)?;
@@ -250,6 +265,25 @@ mod tests {
             assert!(State::decode(&edited, &key).is_err(), "byte {i}");
         }
         assert_eq!(State::decode(&bytes[..10], &key), Err(StateError::Layout));
+    }
+
+    #[test]
+    fn the_fuzz_hook_reads_real_states_and_survives_junk() {
+        let key = StateKey::from_seed(&[0; 32]);
+        let mut s = State::default();
+        s.installed("A", 1);
+        s.released("B", 2);
+        let file = s.encode(&key);
+        let body = &file[..file.len() - TAG_LEN];
+        fuzz(body);
+        assert_eq!(State::decode(&file, &key).unwrap(), s);
+        for junk in [
+            &b""[..],
+            b"airseal-state-v1",
+            b"airseal-state-v1\x00\x01\x02",
+        ] {
+            fuzz(junk);
+        }
     }
 
     #[test]
