@@ -522,6 +522,7 @@ fn restore(args: &LedgerArgs, file: &std::path::Path, as_json: bool) -> CliResul
             "kept_aside": aside,
             "replaced_identity": report.replaced_identity,
             "backup_schema_version": report.backup_schema_version,
+            "not_in_backup": report.not_in_backup,
         }));
     }
     errln!(
@@ -533,6 +534,13 @@ fn restore(args: &LedgerArgs, file: &std::path::Path, as_json: bool) -> CliResul
             .map(|a| format!("; the ledger it replaced is kept as {a}"))
             .unwrap_or_default()
     );
+    if let Some(n) = report.not_in_backup.filter(|n| *n > 0) {
+        errln!(
+            "{n} audit {} of the replaced ledger came after this backup: what they record is \
+             not in the restored ledger (it stays in the one kept aside)",
+            if n == 1 { "entry" } else { "entries" }
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -405,8 +405,9 @@ impl LicenseSpec {
     /// `airseal.toml` is checked with when it loads (`SPEC.md` §17.1), so a bad template is
     /// refused before a key is generated for it, not when a customer activates. Every field
     /// is read by [`LicenseSpec::to_claims`] itself (at the epoch, with a throwaway key), so
-    /// the two can never disagree; on top of that, a limit of `0` activations (no machine
-    /// could ever use the license) and a `machine_threshold` of 0 are refused. A fixed
+    /// the two can never disagree (`days = 0`, `not_before` after `expires`, … are its
+    /// rules); on top of that, a limit of `0` activations (no machine could ever use the
+    /// license) and a `machine_threshold` of 0 are refused. A fixed
     /// `expires` in the past is not an error here: the template was valid once.
     ///
     /// # Errors
@@ -416,13 +417,6 @@ impl LicenseSpec {
             return Err(field_error(
                 "max_activations",
                 "0 lets no machine activate: give at least 1, or \"unlimited\"",
-            ));
-        }
-        if self.days == Some(0) {
-            return Err(field_error(
-                "days",
-                "0 days would end every license as it is issued: give at least 1, or leave \
-                 days out for no expiry",
             ));
         }
         if self.machine_threshold == Some(0) {

@@ -791,7 +791,7 @@ impl VendorDir {
     pub fn open_ledger(&self) -> Result<Ledger, LedgerError> {
         let recorded = self.recorded_ledger_id()?;
         let path = self.ledger_path();
-        let mut ledger = Ledger::open_existing(&path)?;
+        let mut ledger = Ledger::open_identified(&path, recorded.as_deref())?;
         let identity = ledger.identity()?;
         match recorded {
             Some(expected) if expected == identity => {}
@@ -1159,6 +1159,11 @@ mod tests {
             ("kind = \"forever\"", "kind", "expected perpetual"),
             ("days = 30\nexpires = \"2030-01-01\"", "expires", "not both"),
             ("days = 0", "days", "0 days"),
+            (
+                "not_before = \"2028-01-01\"\nexpires = \"2027-01-01\"",
+                "not_before",
+                "could never be valid",
+            ),
         ];
         for (body, field, says) in cases {
             let text = format!(

@@ -408,16 +408,12 @@ fn contradictions(c: &KeyUpdate) -> Result<(), KeyOpError> {
             ));
         }
     }
-    for (field, limit) in [
-        ("max_activations", c.max_activations),
-        ("max_deactivations", c.max_deactivations),
-    ] {
-        if field == "max_activations" && limit == Some(LimitSpec::Count(0)) {
-            return Err(invalid(
-                field,
-                "0 would let no machine activate: suspend the key instead",
-            ));
-        }
+    // (0 deactivations is a real limit: seats that never move.)
+    if c.max_activations == Some(LimitSpec::Count(0)) {
+        return Err(invalid(
+            "max_activations",
+            "0 would let no machine activate: suspend the key instead",
+        ));
     }
     if c.term == Some(TermChange::Extend(0)) {
         return Err(invalid("extend", "extending by 0 days changes nothing"));
