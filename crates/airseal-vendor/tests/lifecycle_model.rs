@@ -349,7 +349,11 @@ impl Model {
             .iter()
             .position(|s| s.live && s.key == Some(k) && s.identity == identity)
         {
-            if self.seats[s].revoked {
+            // A re-issue is the seat's newest document again (`SPEC.md` §17.2): it keeps
+            // its end, so an ended one is refused (an extension reaches the machines
+            // through a renewal).
+            let seat = &self.seats[s];
+            if seat.revoked || seat.expires.is_some_and(|at| self.now >= at) {
                 return Outcome::Refused;
             }
             self.install(m, s, true);
