@@ -372,6 +372,17 @@ impl fmt::Display for CliError {
                         " (set activation_template in airseal.toml, or generate keys with \
                          --template)",
                     ),
+                    ActivationError::TermEnded { key, .. } => write!(
+                        f,
+                        "; to sell more time, `airseal keys update {key} --extend DAYS` (or \
+                         --expires DATE)"
+                    ),
+                    ActivationError::OtherMachine { license_id, .. } => write!(
+                        f,
+                        " (`airseal ledger activations --license {license_id} --history` shows \
+                         the seat's machine; `airseal deactivate --activation ID --reason TEXT` \
+                         frees it)"
+                    ),
                     _ => Ok(()),
                 }
             }

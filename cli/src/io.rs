@@ -45,6 +45,13 @@ pub fn write_output(path: &Path, contents: &[u8], force: bool) -> Result<(), Cli
     write(path, contents, Access::Default, Mode::replace_if(force)).map_err(write_failed)
 }
 
+/// [`write_output`] for a file only its owner may read (0600 on Unix): a vendor folder's
+/// configuration, which may hold secrets.
+pub fn write_private_output(path: &Path, contents: &[u8], force: bool) -> Result<(), CliError> {
+    use airseal_verify::app::fs::{Access, Mode, write};
+    write(path, contents, Access::OwnerOnly, Mode::replace_if(force)).map_err(write_failed)
+}
+
 /// The CLI error for a failed durable write (whole files here, streamed listings in
 /// `render::Sink`): an existing target names `--force`, the rest is an I/O error (exit 3).
 pub fn write_failed(e: airseal_verify::app::fs::WriteError) -> CliError {

@@ -194,6 +194,16 @@ fn restore_keeps_the_current_ledger_aside_and_is_audited() {
         .query_row("SELECT count(*) FROM keys", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 25);
+    // What the replaced ledger did after the backup is counted for the vendor.
+    let last = |l: &Ledger| -> i64 {
+        l.connection()
+            .query_row("SELECT max(id) FROM audit", [], |r| r.get(0))
+            .unwrap()
+    };
+    let in_backup = last(&Ledger::open(&d.join("l.bak")).unwrap());
+    let after = last(&kept) - in_backup;
+    assert!(after > 0);
+    assert_eq!(report["not_in_backup"].as_i64(), Some(after), "{report}");
     let audit = ok(&airseal(
         d,
         &["ledger", "audit", "--action", "ledger.", "--json"],
@@ -220,6 +230,13 @@ fn backup_refuses_to_overwrite_without_force() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("pass --force"), "{err}");
     assert_eq!(std::fs::read(d.join("taken.bak")).unwrap(), b"precious");
+    // Never over the ledger itself, even with --force.
+    for own in ["ledger.sqlite3", "./ledger.sqlite3-wal"] {
+        let o = airseal(d, &["ledger", "backup", "--out", own, "--force"]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains("is the ledger itself"), "{err}");
+    }
     let out = ok(&airseal(
         d,
         &[
@@ -442,6 +459,10 @@ fn the_vendor_folder_is_private() {
     std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     ok(&airseal(&open, &["init", ".", "--vendor-id", "acme"]));
     assert_eq!(mode(&open), 0o700);
+    // A key folder `keygen` makes is private too.
+    ok(&airseal(&d, &["keygen", "--out", "more/keys"]));
+    assert_eq!(mode(&d.join("more/keys")), 0o700);
+    assert_eq!(mode(&d.join("more/keys/signing.key")), 0o600);
     // A backup is as private as the ledger.
     ok(&airseal(&d, &["ledger", "backup", "--out", "l.bak"]));
     assert_eq!(mode(&d.join("l.bak")), 0o600);

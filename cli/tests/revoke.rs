@@ -398,3 +398,67 @@ fn a_deactivated_seats_license_is_in_the_next_list() {
     ));
     exits(&airseal(d, &verify_machine), 23);
 }
+
+/// Finding 16, by proof: the machine releases its seat, the vendor accepts the proof, and a
+/// copy of the machine's data folder taken before the release, put back afterwards, no
+/// longer verifies with the next list.
+#[test]
+fn a_released_seats_license_is_in_the_next_list() {
+    let (tmp, keys) = vendor(1);
+    let d = tmp.path();
+    let on_a = |args: &[&str]| {
+        let mut v = args.to_vec();
+        v.extend(MACHINE_A);
+        airseal(d, &v)
+    };
+    ok(&on_a(&[
+        "request",
+        "--product",
+        "photo-pro",
+        "--key",
+        &keys[0],
+        "--out",
+        "a.req",
+    ]));
+    ok(&airseal(d, &["activate", "a.req", "--out", "a.resp"]));
+    ok(&airseal(
+        d,
+        &[
+            "install",
+            "a.resp",
+            "--public-key",
+            "keys/signing.pub",
+            "--data-dir",
+            "machine-a",
+        ],
+    ));
+    let copy = d.join("machine-a-copy");
+    std::fs::create_dir(&copy).unwrap();
+    for entry in std::fs::read_dir(d.join("machine-a")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+        }
+    }
+    ok(&airseal(
+        d,
+        &["release", "--data-dir", "machine-a", "--out", "a.proof"],
+    ));
+    ok(&airseal(d, &["deactivate", "a.proof"]));
+    std::fs::remove_dir_all(d.join("machine-a")).unwrap();
+    std::fs::rename(&copy, d.join("machine-a")).unwrap();
+    ok(&airseal(d, &["revocations", "export", "--out", "list.txt"]));
+    exits(
+        &on_a(&[
+            "verify",
+            "--machine",
+            "--product",
+            "photo-pro",
+            "--public-key",
+            "keys/signing.pub",
+            "--revocations",
+            "list.txt",
+        ]),
+        23,
+    );
+}

@@ -188,6 +188,14 @@ fn moving_a_subscription_never_restarts_its_term() {
     let err = activate(d, "late.req", "2027-05-01T00:00:00Z").unwrap_err();
     assert!(err.contains("term of key"), "{err}");
     assert!(err.contains("ended at 2027-01-31"), "{err}");
+    assert!(
+        err.contains("airseal keys update") && err.contains("--extend DAYS"),
+        "{err}"
+    );
+    // An explicit extension moves the end, counted from the same start.
+    ok(&airseal(d, &["keys", "update", &key, "--extend", "120"]));
+    activate(d, "late.req", "2027-05-01T00:00:00Z").unwrap();
+    assert_eq!(expires_of(d, "late.req"), end + 120 * 86_400);
 }
 
 /// Finding 4: a device key copied to another machine (no component in common) does not
@@ -217,9 +225,41 @@ fn a_copied_device_key_gets_no_seat_for_free() {
     let err = activate(d, "m5.req", now).unwrap_err();
     assert!(err.contains("no seats left"), "{err}");
     assert!(err.contains("another machine"), "{err}");
+    assert!(err.contains("--history"), "{err}");
     // The ledger lists both seats, the first with the components it was taken with.
     let out = ok(&airseal(d, &["ledger", "activations", "--json"]));
     let rows: Vec<Value> = serde_json::from_str(&out).unwrap();
+    // Every request's components are kept: the first seat's two, the second seat's one.
+    let history = ok(&airseal(
+        d,
+        &["ledger", "activations", "--history", "--format", "json"],
+    ));
+    let history: Vec<Value> = serde_json::from_str(&history).unwrap();
+    let seen: Vec<(&Value, &Value, &Value)> = history
+        .iter()
+        .map(|h| (&h["activation"], &h["matched"], &h["components"][2]))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                &first["activation"],
+                &Value::Null,
+                &Value::from("0303030303030303")
+            ),
+            (
+                &first["activation"],
+                &Value::from(2),
+                &Value::from("0909090909090909")
+            ),
+            (
+                &copied["activation"],
+                &Value::Null,
+                &Value::from("0606060606060606")
+            ),
+        ],
+        "{history:#?}"
+    );
     let components: Vec<&Value> = rows.iter().map(|r| &r["components"]).collect();
     assert_eq!(
         components,
@@ -258,4 +298,50 @@ fn repeated_or_too_few_components_buy_no_trial() {
     let err = activate(d, "again.req", now).unwrap_err();
     assert!(err.contains("already used on this machine"), "{err}");
     assert!(!d.join("hh.resp").exists());
+}
+
+/// Finding 15, the app's side: a license whose machine binding lists one component twice
+/// (the committed vector) is malformed for `airseal verify` (exit 10), naming the rule.
+#[test]
+fn a_license_binding_a_repeated_component_is_malformed() {
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors");
+    let file = vectors.join("licenses/claims-machine-duplicate-components.cose");
+    let public = vectors.join("doc-example.pub");
+    let o = airseal(
+        &vectors,
+        &[
+            "verify",
+            file.to_str().unwrap(),
+            "--public-key",
+            public.to_str().unwrap(),
+            "--product",
+            "photo-pro",
+        ],
+    );
+    exits(&o, 10);
+    let err = stderr(&o);
+    assert!(err.contains("components must be distinct"), "{err}");
+    assert!(err.contains("claims.airseal.machine"), "{err}");
+}
+
+/// A trial whose license would run on a machine that already had one is refused, even when
+/// it asks with fewer components than that trial's threshold: one of machine A's
+/// components, asked for alone (1 of 1 must match), is machine A. A request sharing
+/// nothing with A still gets its trial.
+#[test]
+fn one_component_of_a_machine_that_had_the_trial_buys_no_second_one() {
+    let (tmp, _) = vendor("trial_template = \"trial\"\n[products.p.templates.trial]\ndays = 14\n");
+    let d = tmp.path();
+    let now = "2027-01-01T00:00:00Z";
+    request(d, "a.req", 1, None, &[1, 2, 3], 1);
+    activate(d, "a.req", now).unwrap();
+    for (i, component) in [1u8, 2, 3].into_iter().enumerate() {
+        let name = format!("alone-{i}.req");
+        let seed = 10 + u8::try_from(i).unwrap();
+        request(d, &name, seed, None, &[component], seed);
+        let err = activate(d, &name, now).unwrap_err();
+        assert!(err.contains("already used on this machine"), "{err}");
+    }
+    request(d, "other.req", 20, None, &[7, 8, 9], 20);
+    activate(d, "other.req", now).unwrap();
 }

@@ -62,7 +62,8 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
          [products.photo-pro.templates.pro]\nkind = \"subscription\"\ndays = 365\n\
          features = [\"F1\"]\nmax_activations = 1\nmax_deactivations = 3\n",
     );
-    crate::io::write_output(&config, cfg.as_bytes(), true)?;
+    // Owner-only, as `init` created it: the configuration may hold secrets (SPEC.md §17.5).
+    crate::io::write_private_output(&config, cfg.as_bytes(), true)?;
     outln!(
         "(added [products.photo-pro] to acme/airseal.toml: keys activate with template \"pro\", \
          one machine at a time)"

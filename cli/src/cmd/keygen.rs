@@ -74,7 +74,14 @@ pub fn new_passphrase(
 pub fn write_keys(args: &KeygenArgs, passphrase: &str) -> Result<ExitCode, CliError> {
     let secret_path = args.out.join("signing.key");
     let public_path = args.out.join("signing.pub");
-    std::fs::create_dir_all(&args.out).map_err(|e| CliError::io(&args.out, e))?;
+    // A new folder for the key is owner-only (0700), like the vendor folder's keys/.
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder
+        .create(&args.out)
+        .map_err(|e| CliError::io(&args.out, e))?;
     let key = keyfile::generate_signing_key();
     let public = key.verifying_key().to_bytes();
     let text = keyfile::encrypt_signing_key(&key, passphrase.as_bytes(), KdfParams::DEFAULT)?;

@@ -143,10 +143,11 @@ pub struct GenerateArgs {
     /// XXXXX-XXXXX-XXXXX-XXXXX).
     #[arg(long, value_name = "PATTERN")]
     pub pattern: Option<String>,
-    /// Feature bits for data and signed keys: F1,F3.
+    /// Feature bits for data and signed keys: F1,F3 (random keys carry none: refused).
     #[arg(long, value_name = "F1,F2,…", value_delimiter = ',')]
     pub features: Vec<String>,
-    /// Validity in days for data and signed keys (default: no expiry).
+    /// Validity in days for data and signed keys (default: no expiry; 0 and random keys
+    /// are refused).
     #[arg(long, value_name = "N")]
     pub days: Option<u16>,
     /// csv, jsonl or txt (default: from the extension .csv, .jsonl or .txt; csv for a name

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use airseal_vendor::ledger::{
     Activation, ActivationFilter, AuditEntry, AuditFilter, BatchInfo, KeyFilter, KeyOverview,
-    KeyStatus, LicenseFilter, LicenseRecord, LicenseSource,
+    KeyStatus, LicenseFilter, LicenseRecord, LicenseSource, SeatRequest,
 };
 use airseal_vendor::time::{EndOfDay, format_time, parse_time};
 use clap::{Args, Subcommand};
@@ -130,6 +130,11 @@ pub enum LedgerCommand {
         /// Only key activations.
         #[arg(long)]
         no_trials: bool,
+        /// List the components of every request answered on these seats instead, one row
+        /// per request (the one that took the seat, then each re-issue), with how many of
+        /// the seat's own components it had.
+        #[arg(long)]
+        history: bool,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -278,6 +283,27 @@ const ACTIVATION_COLUMNS: &[&str] = &[
     "device_key",
     "meters",
 ];
+
+const HISTORY_COLUMNS: &[&str] = &[
+    "activation",
+    "license_id",
+    "at",
+    "matched",
+    "threshold",
+    "components",
+];
+
+/// One request of a seat's component history ([`SeatRequest`]).
+fn history_row(a: &Activation, h: &SeatRequest) -> Vec<Value> {
+    vec![
+        json!(a.id),
+        json!(a.license_id),
+        time(Some(h.at)),
+        json!(h.matched),
+        json!(a.threshold),
+        json!(h.components.iter().map(|c| hex(c)).collect::<Vec<_>>()),
+    ]
+}
 
 fn activation_row(a: Activation) -> Vec<Value> {
     let meters: serde_json::Map<String, Value> = a
@@ -496,6 +522,7 @@ fn restore(args: &LedgerArgs, file: &std::path::Path, as_json: bool) -> CliResul
             "kept_aside": aside,
             "replaced_identity": report.replaced_identity,
             "backup_schema_version": report.backup_schema_version,
+            "not_in_backup": report.not_in_backup,
         }));
     }
     errln!(
@@ -507,6 +534,13 @@ fn restore(args: &LedgerArgs, file: &std::path::Path, as_json: bool) -> CliResul
             .map(|a| format!("; the ledger it replaced is kept as {a}"))
             .unwrap_or_default()
     );
+    if let Some(n) = report.not_in_backup.filter(|n| *n > 0) {
+        errln!(
+            "{n} audit {} of the replaced ledger came after this backup: what they record is \
+             not in the restored ledger (it stays in the one kept aside)",
+            if n == 1 { "entry" } else { "entries" }
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -595,6 +629,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             live,
             trials,
             no_trials,
+            history,
             output,
         } => {
             let filter = ActivationFilter {
@@ -611,6 +646,18 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                 },
                 limit: output.limit,
             };
+            if *history {
+                let mut e = Emitter::start(output, format, HISTORY_COLUMNS)?;
+                walked(ledger.seats().for_each(&filter, |a| {
+                    let requests = ledger
+                        .seats()
+                        .component_history(a.id)
+                        .map_err(|err| Stop::Failed(err.into()))?;
+                    requests.iter().try_for_each(|h| e.row(&history_row(&a, h)))
+                }))?;
+                e.finish()?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let mut e = Emitter::start(output, format, ACTIVATION_COLUMNS)?;
             walked(
                 ledger

@@ -823,7 +823,9 @@ fn start_trial(
         tx.commit()?;
         return finish(ledger, trial.id, claims, bytes, true, None);
     }
-    if let Some(earlier) = tx.earlier_trial(product, &request.components, &request.device_key)? {
+    if let Some(earlier) =
+        tx.earlier_trial(product, &request.components, &request.device_key, threshold)?
+    {
         return Err(ActivationError::TrialUsed {
             product: product.to_string(),
             at: earlier.activated_at,
@@ -913,13 +915,22 @@ fn reissue(
             at: exp,
         });
     }
-    claims.issued_at = now;
+    claims.issued_at = issued_after(now, claims.issued_at);
     let mut token = vec![0u8; TOKEN_ID_BYTES];
     rand::rng().fill_bytes(&mut token);
     claims.token_id = token;
     bind(&mut claims, request, threshold);
     let bytes = issuer.issue_activation_response(claims.clone())?;
     Ok((claims, bytes))
+}
+
+/// The issue time of a seat's next response: `now`, or one second after the seat's last
+/// response (`last`) when that is not earlier. Every response on a seat is issued later than
+/// the one before, so the app, which refuses an older document for a license it holds
+/// (`SPEC.md` §15.5, §15.8), always takes the newest: a re-issue in the same second as a
+/// renewal, or from a vendor clock a little behind, is still installed.
+pub(crate) fn issued_after(now: UnixTime, last: UnixTime) -> UnixTime {
+    now.max(last.saturating_add(1))
 }
 
 /// The key's license description and the template it came from (see the module docs).

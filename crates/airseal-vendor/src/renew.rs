@@ -23,7 +23,7 @@ use airseal_core::armor::armor;
 use airseal_core::cose::ObjectType;
 use airseal_core::{KeyId, LicenseClaims, Limit, UnixTime};
 
-use crate::activate::{ActivationError, key_spec, write_response_file};
+use crate::activate::{ActivationError, issued_after, key_spec, write_response_file};
 use crate::issue::{IssueError, Issuer, LicenseSpec};
 use crate::ledger::{Activation, KeyStatus, Ledger, LedgerError, Revocation};
 use crate::time::format_time;
@@ -425,7 +425,7 @@ fn update_claims(
     end: Option<UnixTime>,
     now: UnixTime,
 ) -> Result<LicenseClaims, RenewError> {
-    let issued_at = now.max(before.issued_at.saturating_add(1));
+    let issued_at = issued_after(now, before.issued_at);
     let mut claims = spec.to_claims(issuer, issued_at, &mut rand::rng())?;
     claims.license_id = before.license_id.clone();
     claims.max_activations = Some(limit);

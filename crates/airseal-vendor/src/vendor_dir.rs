@@ -811,7 +811,7 @@ impl VendorDir {
     pub fn open_ledger(&self) -> Result<Ledger, LedgerError> {
         let recorded = self.recorded_ledger_id()?;
         let path = self.ledger_path();
-        let mut ledger = Ledger::open_existing(&path)?;
+        let mut ledger = Ledger::open_identified(&path, recorded.as_deref())?;
         let identity = ledger.identity()?;
         match recorded {
             Some(expected) if expected == identity => {}

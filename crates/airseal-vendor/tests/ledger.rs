@@ -979,3 +979,21 @@ fn backup_and_restore_round_trip_and_refuse_another_folders_backup() {
     let kept = Ledger::open(&aside).unwrap();
     assert!(kept.products().get("later").unwrap().is_some());
 }
+
+/// A ledger from an older airseal (no identity) put into a folder that records one is
+/// refused before it is migrated: the foreign file is left exactly as it was.
+#[test]
+fn an_older_foreign_ledger_is_refused_before_it_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = vendor_folder(dir.path());
+    let old = dir.path().join("old.sqlite3");
+    schema_6_ledger(&old, r#"{"licensee_name":"Bo"}"#);
+    let before = std::fs::read(&old).unwrap();
+    std::fs::remove_file(v.ledger_path()).unwrap();
+    std::fs::copy(&old, v.ledger_path()).unwrap();
+    match v.open_ledger() {
+        Err(LedgerError::Foreign { found: None, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(std::fs::read(v.ledger_path()).unwrap(), before);
+}

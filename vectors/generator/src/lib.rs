@@ -1513,6 +1513,17 @@ pub fn generate() -> Vec<Case> {
         "wrong_machine",
     );
     b.error(
+        "wrong-machine-repeated-component.cose",
+        "node-locked license (2 of 3) on a machine reporting its one matching component three \
+         times: matches count distinct components",
+        typical_bytes.clone(),
+        Check {
+            machine: Some(vec![[1u8; 8], [1u8; 8], [1u8; 8]]),
+            ..Check::default()
+        },
+        "wrong_machine",
+    );
+    b.error(
         "machine-not-given.cose",
         "node-locked license verified without a machine",
         typical_bytes,

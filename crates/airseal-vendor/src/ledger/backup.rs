@@ -54,6 +54,10 @@ pub struct RestoreReport {
     pub replaced_identity: Option<String>,
     /// The schema version of the backup (the restored ledger is migrated to this build's).
     pub backup_schema_version: u32,
+    /// How many audit rows the replaced ledger holds past the backup's last one, when it
+    /// is the same ledger (same identity) and could be read: what was done after the backup
+    /// and is not in the restored ledger (it stays in the one kept aside).
+    pub not_in_backup: Option<u64>,
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> LedgerError + '_ {
@@ -129,6 +133,29 @@ fn copy_pages(from: &Connection, to: &Path) -> Result<(), LedgerError> {
     Ok(())
 }
 
+/// Whether `out` names the ledger at `ledger` or one of its `-wal`, `-shm`, `-journal`
+/// files (compared by folder, resolved, and name).
+fn is_ledger_file(ledger: &Path, out: &Path) -> bool {
+    let resolve = |p: &Path| {
+        let folder = match p.parent() {
+            Some(f) if !f.as_os_str().is_empty() => f.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::canonicalize(folder)
+            .ok()
+            .zip(p.file_name().map(std::ffi::OsStr::to_os_string))
+    };
+    let (Some((lf, lname)), Some((of, oname))) = (resolve(ledger), resolve(out)) else {
+        return false;
+    };
+    lf == of
+        && ["", "-wal", "-shm", "-journal"].iter().any(|suffix| {
+            let mut n = lname.clone();
+            n.push(suffix);
+            n == oname
+        })
+}
+
 /// Streams the file at `from` into a durable write of `to`.
 fn publish(from: &Path, to: &Path, mode: Mode) -> Result<u64, LedgerError> {
     let mut out = DurableFile::create(to, Access::OwnerOnly, mode)?;
@@ -143,6 +170,12 @@ fn publish(from: &Path, to: &Path, mode: Mode) -> Result<u64, LedgerError> {
 struct Inspected {
     schema_version: u32,
     identity: Option<String>,
+    last_audit: i64,
+}
+
+fn last_audit(conn: &Connection) -> Result<i64, LedgerError> {
+    conn.query_row("SELECT coalesce(max(id), 0) FROM audit", [], |r| r.get(0))
+        .map_err(db("reading the audit log"))
 }
 
 fn inspect(path: &Path) -> Result<Inspected, LedgerError> {
@@ -207,6 +240,7 @@ fn inspect(path: &Path) -> Result<Inspected, LedgerError> {
     Ok(Inspected {
         schema_version,
         identity,
+        last_audit: last_audit(&conn)?,
     })
 }
 
@@ -219,6 +253,11 @@ impl Ledger {
     /// [`LedgerError::OutputExists`], [`LedgerError::Io`], [`LedgerError::Busy`], or a
     /// database error.
     pub fn backup_to(&self, out: &Path, replace: bool) -> Result<BackupReport, LedgerError> {
+        if is_ledger_file(self.path(), out) {
+            return Err(LedgerError::BackupOverLedger {
+                path: out.to_path_buf(),
+            });
+        }
         if !replace && std::fs::symlink_metadata(out).is_ok() {
             return Err(LedgerError::OutputExists {
                 path: out.to_path_buf(),
@@ -352,6 +391,7 @@ pub fn restore(
     // The current ledger's last commits are moved from its WAL into the file, so the file
     // kept aside is whole on its own; a ledger that does not open is kept as it is.
     let mut replaced_identity = None;
+    let mut not_in_backup = None;
     if std::fs::symlink_metadata(ledger).is_ok() {
         if let Ok(current) = Connection::open_with_flags(
             ledger,
@@ -360,6 +400,11 @@ pub fn restore(
             let _ = current.busy_timeout(super::BUSY_TIMEOUT);
             let _ = current.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
             replaced_identity = identity_of(&current).ok();
+            if replaced_identity.is_some() && replaced_identity == backup.identity {
+                not_in_backup = last_audit(&current)
+                    .ok()
+                    .and_then(|n| u64::try_from(n.saturating_sub(backup.last_audit)).ok());
+            }
         }
     }
     let now = super::now();
@@ -391,6 +436,7 @@ pub fn restore(
         identity,
         replaced_identity,
         backup_schema_version: backup.schema_version,
+        not_in_backup,
     };
     let tx = write_tx(restored.connection())?;
     audit_in(
@@ -401,6 +447,7 @@ pub fn restore(
             "before": {
                 "identity": report.replaced_identity,
                 "kept_aside": report.kept_aside.as_ref().map(|p| p.display().to_string()),
+                "not_in_backup": report.not_in_backup,
             },
             "after": {
                 "identity": report.identity,

@@ -17,6 +17,9 @@ use super::{LedgerError, SCHEMA_VERSION};
 /// up with [`LedgerError::Busy`]. A large batch holds the lock for a few seconds.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The migration that gives a ledger its identity (`ledger_identity`).
+const IDENTITY_MIGRATION: u32 = 10;
+
 /// `PRAGMA application_id` of an airseal ledger ("ASLG"), so that another program's SQLite
 /// file is refused instead of having our tables added to it.
 pub const APPLICATION_ID: i32 = 0x4153_4C47;
@@ -98,6 +101,16 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::Missing`], [`LedgerError::Empty`], or those of [`Ledger::open`].
     pub fn open_existing(path: &Path) -> Result<Self, LedgerError> {
+        Self::open_identified(path, None)
+    }
+
+    /// [`Ledger::open_existing`], refusing a ledger whose identity is not `expected` (when
+    /// given) with [`LedgerError::Foreign`] before anything is written to it: a foreign
+    /// ledger from an older airseal is not migrated first.
+    ///
+    /// # Errors
+    /// [`LedgerError::Foreign`], or those of [`Ledger::open_existing`].
+    pub fn open_identified(path: &Path, expected: Option<&str>) -> Result<Self, LedgerError> {
         match std::fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(LedgerError::Missing {
@@ -149,6 +162,21 @@ impl Ledger {
                     },
                 },
             );
+        }
+        if let Some(expected) = expected {
+            // Migration 10 made the identity: an older ledger has none to match.
+            let found = if version >= IDENTITY_MIGRATION {
+                identity_of(&conn).ok()
+            } else {
+                None
+            };
+            if found.as_deref() != Some(expected) {
+                return Err(LedgerError::Foreign {
+                    path: path.to_path_buf(),
+                    expected: expected.to_string(),
+                    found,
+                });
+            }
         }
         drop(conn);
         Self::open_file(path)

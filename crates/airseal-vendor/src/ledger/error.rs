@@ -52,6 +52,11 @@ pub enum LedgerError {
         /// The file.
         path: PathBuf,
     },
+    /// A backup was asked to be written over the ledger itself (or its WAL files).
+    BackupOverLedger {
+        /// The file.
+        path: PathBuf,
+    },
     /// Reading or writing a file beside the ledger (a backup, the identity record) failed.
     Io {
         /// The file.
@@ -205,6 +210,11 @@ impl fmt::Display for LedgerError {
                 ),
             },
             Self::OutputExists { path } => write!(f, "{} already exists", path.display()),
+            Self::BackupOverLedger { path } => write!(
+                f,
+                "{} is the ledger itself: a backup goes to another file, best on another disk",
+                path.display()
+            ),
             Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Self::TooNew { found, supported } => write!(
                 f,

@@ -731,9 +731,11 @@ impl SeatTx<'_> {
     }
 
     /// The earliest trial of `product` this machine already had: one from the same device
-    /// key, or one at least *threshold* of whose component hashes (its own threshold, as
-    /// in its license) are among `components`. Deactivated trials count: giving a trial
-    /// back does not earn a new one.
+    /// key, or one whose component hashes overlap `components` by at least its own
+    /// threshold (the earlier machine asking again) or by at least `threshold`, the one the
+    /// new trial's license would carry (a new license that would run on the earlier
+    /// machine: one component of that machine, asked for alone, is that machine).
+    /// Deactivated trials count: giving a trial back does not earn a new one.
     ///
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
@@ -742,6 +744,7 @@ impl SeatTx<'_> {
         product: &str,
         components: &[[u8; COMPONENT_HASH_LEN]],
         device_key: &[u8; 32],
+        threshold: u8,
     ) -> Result<Option<Activation>, LedgerError> {
         let kid = KeyId::of_public_key(device_key);
         if let Some(a) = activation_where(
@@ -779,7 +782,7 @@ impl SeatTx<'_> {
             let Some(a) = activation_where(&self.tx, "a.id = ?1", params![id])? else {
                 continue;
             };
-            if matched >= a.threshold {
+            if matched >= a.threshold.min(threshold) {
                 return Ok(Some(a));
             }
         }
@@ -1257,6 +1260,80 @@ mod tests {
         assert_eq!(split_components(&join_components(&c)), Some(c));
         assert_eq!(split_components(&[0u8; 7]), None);
         assert_eq!(split_components(&[]), None);
+    }
+
+    /// Migration 9 on a ledger that already has seats: each key's term starts at its first
+    /// activation, each seat's history begins with the components it holds, and the same
+    /// device key may then hold a second live seat of a key (another machine).
+    #[test]
+    fn migration_9_backfills_term_starts_and_histories() {
+        use super::super::{APPLICATION_ID, MIGRATIONS};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v8.sqlite3");
+        {
+            let mut c = Connection::open(&path).unwrap();
+            for m in MIGRATIONS.iter().filter(|m| m.version < 9) {
+                let tx = c.transaction().unwrap();
+                m.apply(&tx).unwrap();
+                if m.version == 1 {
+                    tx.pragma_update(None, "application_id", APPLICATION_ID)
+                        .unwrap();
+                }
+                tx.pragma_update(None, "user_version", m.version).unwrap();
+                tx.commit().unwrap();
+            }
+            c.execute_batch(
+                "INSERT INTO products (id, created) VALUES ('p', 0);
+                 INSERT INTO batches (id, product, kind, requested, created, status, params)
+                     VALUES (1, 'p', 'random', 2, 5, 'complete', '{}');
+                 INSERT INTO keys (product, key, batch, seq) VALUES ('p', 'K1', 1, 0), ('p', 'K2', 1, 1);",
+            )
+            .unwrap();
+            let seat = "INSERT INTO activations (product, key, purpose, device_key, device_kid,
+                license_id, token_id, components, threshold, request_nonce, activated_at,
+                reissued_at, deactivated_at, deactivated_by, response)
+                VALUES ('p', 'K1', 'activation', zeroblob(32), zeroblob(8), ?1, x'01',
+                        ?2, 1, zeroblob(16), ?3, ?4, ?5, ?6, x'00')";
+            c.execute(seat, params!["A", vec![1u8; 8], 100, 150, 200, "proof"])
+                .unwrap();
+            c.execute(
+                seat,
+                params![
+                    "B",
+                    vec![2u8; 8],
+                    300,
+                    None::<i64>,
+                    None::<i64>,
+                    None::<String>
+                ],
+            )
+            .unwrap();
+        }
+        let ledger = Ledger::open(&path).unwrap();
+        let keys = ledger.keys();
+        assert_eq!(keys.term_start("p", "K1").unwrap(), Some(100));
+        assert_eq!(keys.term_start("p", "K2").unwrap(), None);
+        let seats = ledger.seats();
+        let a = seats.component_history(1).unwrap();
+        assert_eq!(
+            (a.len(), a[0].at, a[0].components.clone()),
+            (1, 150, vec![[1u8; 8]])
+        );
+        assert_eq!(a[0].matched, None);
+        assert_eq!(seats.component_history(2).unwrap()[0].at, 300);
+        // The unique index on live seats per device key is gone: another machine with the
+        // same device key may hold a seat too.
+        ledger
+            .connection()
+            .execute(
+                "INSERT INTO activations (product, key, purpose, device_key, device_kid,
+                 license_id, token_id, components, threshold, request_nonce, activated_at,
+                 response)
+                 VALUES ('p', 'K1', 'activation', zeroblob(32), zeroblob(8), 'C', x'02',
+                         x'0303030303030303', 1, zeroblob(16), 400, x'00')",
+                [],
+            )
+            .unwrap();
     }
 
     #[test]
