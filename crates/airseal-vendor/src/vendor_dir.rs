@@ -304,7 +304,14 @@ impl Config {
         config.check(path).map_err(|e| match e {
             VendorDirError::InvalidTemplate(mut fault) => {
                 if fault.line.is_none() {
-                    fault.line = template_line(text, &fault.product, &fault.template, fault.field);
+                    // The TOML reader names the key in its message (``in `days` ``,
+                    // ``unknown field `featurez` ``) when the check could not.
+                    let named = fault
+                        .field
+                        .map(str::to_string)
+                        .or_else(|| key_in_message(&fault.message));
+                    fault.line =
+                        template_line(text, &fault.product, &fault.template, named.as_deref());
                 }
                 VendorDirError::InvalidTemplate(fault)
             }
@@ -446,6 +453,19 @@ fn template_key(field: &'static str) -> &'static str {
         "licensee-email" => "licensee_email",
         other => other,
     }
+}
+
+/// The template key a TOML reader's message names: `` in `KEY` `` on its last line, or
+/// `` unknown field `KEY` ``.
+fn key_in_message(message: &str) -> Option<String> {
+    let quoted = |s: &str| s.split('`').nth(1).map(str::to_string);
+    let last = message.lines().last()?.trim();
+    if let Some(rest) = last.strip_prefix("in ") {
+        return quoted(rest);
+    }
+    message
+        .split_once("unknown field ")
+        .and_then(|(_, rest)| quoted(rest))
 }
 
 /// The line of `products.<product>.templates.<template>.<field>` in the text of
@@ -1185,6 +1205,14 @@ mod tests {
             let shown = e.to_string();
             assert!(shown.contains(says), "{body}: {shown}");
             assert!(shown.contains("products.p.templates.t"), "{shown}");
+        }
+        // A value of the wrong type, a key that is not a template's: the line of that key.
+        for (body, key) in [("days = \"soon\"", "days"), ("featurez = []", "featurez")] {
+            let text =
+                format!("vendor = \"acme\"\n[products.p.templates.t]\nkind = \"trial\"\n{body}\n");
+            let e = Config::parse(&text, Path::new("airseal.toml")).unwrap_err();
+            assert!(e.to_string().starts_with("airseal.toml line 4: "), "{e}");
+            assert!(e.to_string().contains(key), "{e}");
         }
         // A template that is fine today and a fixed end that has passed are not errors.
         let text = "vendor = \"acme\"\n[products.p.templates.t]\nexpires = \"2001-01-01\"\n\
