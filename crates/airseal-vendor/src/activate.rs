@@ -619,13 +619,6 @@ fn activate_key(
     let limit = spec.max_activations.map_or(Limit::AtMost(1), Limit::from);
     let prior = record.terms.as_ref().map_or(0, |t| t.prior_activations);
     let used = tx.live_seats(product, &key)?.saturating_add(prior);
-    // The term is anchored (`SPEC.md` §17.1): its start as recorded, or, for a key never
-    // activated, the start this activation gives it. Its end as it now stands (moved only by
-    // an extension) is what a new seat's license and a re-issue carry.
-    let starts = spec.term_starts.unwrap_or_default();
-    let start = crate::terms::term_start(record.term_start, starts, record.created, now);
-    let end = crate::terms::term_end(start, &spec)
-        .map_err(|e| template_error(product, template.as_deref(), &e))?;
 
     if let Some(seat) = tx.live_activation(
         product,
@@ -633,7 +626,7 @@ fn activate_key(
         &request.device_key,
         &request.components,
     )? {
-        let (claims, bytes) = reissue(&tx, issuer, &seat, request, threshold, Some(end), now)?;
+        let (claims, bytes) = reissue(&tx, issuer, &seat, request, threshold, now)?;
         tx.record_reissue(&seat, request, &claims, &bytes, now)?;
         tx.commit()?;
         return finish(
@@ -667,7 +660,12 @@ fn activate_key(
             });
         }
     }
-    // A new seat never outlives the term, and is not granted after it.
+    // The term is anchored (`SPEC.md` §17.1): its start as recorded, or, for a key never
+    // activated, the start this activation gives it. A new seat never outlives the term.
+    let starts = spec.term_starts.unwrap_or_default();
+    let start = crate::terms::term_start(record.term_start, starts, record.created, now);
+    let end = crate::terms::term_end(start, &spec)
+        .map_err(|e| template_error(product, template.as_deref(), &e))?;
     if let Some(end) = end.filter(|end| *end <= now) {
         return Err(ActivationError::TermEnded {
             key,
@@ -820,7 +818,7 @@ fn start_trial(
         tx.live_activation(product, None, &request.device_key, &request.components)?
     {
         // The same device asking again (a reinstall): the same trial, never a longer one.
-        let (claims, bytes) = reissue(&tx, issuer, &trial, request, threshold, None, now)?;
+        let (claims, bytes) = reissue(&tx, issuer, &trial, request, threshold, now)?;
         tx.record_reissue(&trial, request, &claims, &bytes, now)?;
         tx.commit()?;
         return finish(ledger, trial.id, claims, bytes, true, None);
@@ -891,16 +889,14 @@ fn bind(claims: &mut LicenseClaims, request: &ActivationRequest, threshold: u8) 
 
 /// The same license as the seat's last response, signed again as a new document for a new
 /// request: issued now (so a rotated signing key's validity window accepts it), a new
-/// `cti`, the new nonce and components. Every term stays as last issued, so asking again
-/// never extends a license or a trial; a key's seat takes its key's term end as it now
-/// stands (`term_end`: `SPEC.md` §17.1), which only an explicit extension moves.
+/// `cti`, the new nonce and components. Expiry and every term stay as first issued, so
+/// asking again never extends a license or a trial.
 fn reissue(
     tx: &SeatTx<'_>,
     issuer: &Issuer,
     seat: &Activation,
     request: &ActivationRequest,
     threshold: u8,
-    term_end: Option<Option<UnixTime>>,
     now: UnixTime,
 ) -> Result<(LicenseClaims, Vec<u8>), ActivationError> {
     if let Some(Revocation::License(_)) = tx.revocation(None, Some(&seat.license_id))? {
@@ -909,9 +905,6 @@ fn reissue(
         });
     }
     let mut claims = license_limits(seat)?;
-    if let Some(end) = term_end {
-        claims.expires_at = end;
-    }
     // Expiry plus grace, the rule the verifier applies (`airseal_core::expiry`): a license
     // the app still accepts is renewed, one it refuses is not.
     if let (Expiry::Expired { .. }, Some(exp)) = (claims.expiry(now), claims.expires_at) {

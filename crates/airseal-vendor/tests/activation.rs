@@ -1182,42 +1182,6 @@ fn a_subscription_term_is_anchored_at_first_activation_and_ends() {
     assert!(e.to_string().contains("2026-06-27"), "{e}");
 }
 
-/// A re-issue on the same machine carries the key's term end as it now stands: after an
-/// extension, a machine whose license ran out (its term moved on) is answered on its seat
-/// with the new end (found by the lifecycle model: extend, let the first end pass, ask
-/// again).
-#[test]
-fn a_reissue_after_an_extension_carries_the_new_end() {
-    use airseal_vendor::keys::ops::{self, KeyUpdate, TermChange};
-    let mut v = vendor_with(
-        "kind = \"subscription\"\ndays = 30\nmax_activations = 1",
-        "days = 7",
-    );
-    v.keys("photo-pro", &["SUBX"], json!({}));
-    let a = device(1, &[1, 2, 3]);
-    let first = v
-        .answer_at(&a.request("photo-pro", Some("SUBX"), 1), NOW)
-        .unwrap();
-    assert_eq!(first.claims.expires_at, Some(NOW + 30 * DAY));
-    let change = KeyUpdate {
-        term: Some(TermChange::Extend(2)),
-        ..KeyUpdate::default()
-    };
-    ops::update(&v.ledger, &v.config, Some("photo-pro"), "SUBX", &change).unwrap();
-    let again = v
-        .answer_at(&a.request("photo-pro", Some("SUBX"), 2), NOW + 30 * DAY)
-        .unwrap();
-    assert!(again.reissued);
-    assert_eq!(again.claims.license_id, first.claims.license_id);
-    assert_eq!(again.claims.expires_at, Some(NOW + 32 * DAY));
-    // Past the extended end, the seat's license is not renewed.
-    refused(
-        &mut v,
-        |v| v.answer_at(&a.request("photo-pro", Some("SUBX"), 3), NOW + 33 * DAY),
-        |e| matches!(e, ActivationError::LicenseExpired { at, .. } if *at == NOW + 32 * DAY),
-    );
-}
-
 /// `term_starts = "creation"`: the term counts from the key's batch, even before the first
 /// activation; the template's word is checked when the configuration is read.
 #[test]

@@ -352,8 +352,6 @@ impl Model {
             if self.seats[s].revoked {
                 return Outcome::Refused;
             }
-            // A re-issue carries the key's term end as it now stands (an extension moves it).
-            self.seats[s].expires = self.keys[k].term_end();
             self.install(m, s, true);
             return Outcome::SameSeat;
         }
