@@ -323,3 +323,25 @@ fn a_license_binding_a_repeated_component_is_malformed() {
     assert!(err.contains("components must be distinct"), "{err}");
     assert!(err.contains("claims.airseal.machine"), "{err}");
 }
+
+/// A trial whose license would run on a machine that already had one is refused, even when
+/// it asks with fewer components than that trial's threshold: one of machine A's
+/// components, asked for alone (1 of 1 must match), is machine A. A request sharing
+/// nothing with A still gets its trial.
+#[test]
+fn one_component_of_a_machine_that_had_the_trial_buys_no_second_one() {
+    let (tmp, _) = vendor("trial_template = \"trial\"\n[products.p.templates.trial]\ndays = 14\n");
+    let d = tmp.path();
+    let now = "2027-01-01T00:00:00Z";
+    request(d, "a.req", 1, None, &[1, 2, 3], 1);
+    activate(d, "a.req", now).unwrap();
+    for (i, component) in [1u8, 2, 3].into_iter().enumerate() {
+        let name = format!("alone-{i}.req");
+        let seed = 10 + u8::try_from(i).unwrap();
+        request(d, &name, seed, None, &[component], seed);
+        let err = activate(d, &name, now).unwrap_err();
+        assert!(err.contains("already used on this machine"), "{err}");
+    }
+    request(d, "other.req", 20, None, &[7, 8, 9], 20);
+    activate(d, "other.req", now).unwrap();
+}

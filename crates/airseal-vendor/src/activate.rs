@@ -823,7 +823,9 @@ fn start_trial(
         tx.commit()?;
         return finish(ledger, trial.id, claims, bytes, true, None);
     }
-    if let Some(earlier) = tx.earlier_trial(product, &request.components, &request.device_key)? {
+    if let Some(earlier) =
+        tx.earlier_trial(product, &request.components, &request.device_key, threshold)?
+    {
         return Err(ActivationError::TrialUsed {
             product: product.to_string(),
             at: earlier.activated_at,

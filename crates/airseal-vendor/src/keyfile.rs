@@ -967,6 +967,52 @@ mod tests {
         fs::metadata(path).unwrap().permissions().mode() & 0o777
     }
 
+    #[test]
+    fn passphrase_minimum() {
+        for weak in [
+            "",
+            "a",
+            "short pass",
+            "aaaaaaaaaaaaaaaa",
+            "ababababababab",
+            "12121212123434",
+        ] {
+            assert!(check_passphrase_strength(weak).is_err(), "{weak:?}");
+        }
+        for strong in [
+            "test passphrase",
+            "correct horse battery staple",
+            "ünïcödé-wörds",
+        ] {
+            assert!(check_passphrase_strength(strong).is_ok(), "{strong:?}");
+        }
+        // Counted in characters, not bytes: six two-byte letters are six characters.
+        assert!(matches!(
+            check_passphrase_strength("éèêëàâ"),
+            Err(KeyFileError::WeakPassphrase {
+                chars: 6,
+                distinct: 6
+            })
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("signing.key");
+        write_secret_file(&path, b"key text", false).unwrap();
+        assert_eq!(read_signing_key_file(&path).unwrap(), b"key text");
+        for loose in [0o640, 0o604, 0o660, 0o644] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(loose)).unwrap();
+            match read_signing_key_file(&path) {
+                Err(KeyFileError::LoosePermissions { mode, .. }) => assert_eq!(mode, loose),
+                other => panic!("{loose:o}: {other:?}"),
+            }
+        }
+    }
+
     #[cfg(unix)]
     #[test]
     fn secret_file_is_0600() {

@@ -986,6 +986,84 @@ fn a_data_key_past_its_own_validity_is_expired() {
         .unwrap();
 }
 
+/// Finding 17: after the signing key (and with it the data keys' MAC key) is rotated, a
+/// data key's license takes the key's own term and F1..F8 from what its batch recorded, not
+/// the template's year and features; without that record, a MAC that does not verify is
+/// refused instead of skipped.
+#[test]
+fn a_data_key_keeps_its_term_and_features_after_a_rotation() {
+    use airseal_core::productkey::{DEFAULT_PATTERN, KEY_EPOCH, Pattern};
+    use airseal_vendor::activate::DataKeyProblem;
+    use airseal_vendor::batch::{self, BatchRequest, KeySource, OutputFormat};
+    use airseal_vendor::keys::{DataKeySpec, KeyGenerator, seeded_rng};
+    let mut v = vendor();
+    let created = NOW - 10 * DAY;
+    let spec = DataKeySpec {
+        product: "photo-pro".into(),
+        features: 0b110, // F2 and F3; the template grants F1
+        days: 40,
+        created,
+        mac_key: v.issuer.data_key_mac_key(),
+    };
+    let path = v._dir.path().join("data.txt");
+    batch::generate(
+        &mut v.ledger,
+        BatchRequest {
+            product: "photo-pro",
+            count: 1,
+            source: KeySource::Generator(
+                KeyGenerator::data(
+                    Pattern::parse(DEFAULT_PATTERN).unwrap(),
+                    spec,
+                    seeded_rng(9),
+                )
+                .unwrap(),
+            ),
+            format: OutputFormat::Txt,
+            output: &path,
+            force: false,
+            template: None,
+            customer: None,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let key = std::fs::read_to_string(&path)
+        .unwrap()
+        .trim()
+        .replace('-', "");
+    v.issuer = Issuer::new(SigningKey::from_bytes(&[2; 32]));
+
+    let a = device(71, &[1, 2, 3]);
+    let r = v.answer(&a.request("photo-pro", Some(&key), 1)).unwrap();
+    let day_start = KEY_EPOCH + (created - KEY_EPOCH).div_euclid(DAY) * DAY;
+    assert_eq!(r.claims.expires_at, Some(day_start + 40 * DAY));
+    assert_eq!(r.claims.features.bits, 0b110);
+
+    // A batch from before the record: the rotated key's MAC does not verify it.
+    v.ledger
+        .connection()
+        .execute(
+            "UPDATE batches SET params = json_remove(params, '$.data_key')",
+            [],
+        )
+        .unwrap();
+    let b = device(72, &[4, 5, 6]);
+    refused(
+        &mut v,
+        |v| v.answer(&b.request("photo-pro", Some(&key), 2)),
+        |e| {
+            matches!(
+                e,
+                ActivationError::DataKey {
+                    problem: DataKeyProblem::BadMac,
+                    ..
+                }
+            )
+        },
+    );
+}
+
 #[test]
 fn product_defaults_must_name_existing_templates() {
     let text = "vendor = \"acme\"\n[products.p]\nactivation_template = \"nosuch\"\n";

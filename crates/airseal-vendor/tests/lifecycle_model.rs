@@ -190,6 +190,8 @@ struct Model {
     direct: Vec<MDirect>,
     machines: Vec<MMachine>,
     next_device: usize,
+    /// Component sets one of whose components got a trial alone.
+    thin_trials: Vec<usize>,
     /// The outcome the system must show for the last transition.
     expect: Outcome,
 }
@@ -233,6 +235,8 @@ enum Op {
     Clone { from: usize, to: usize },
     /// A request whose components repeat one hash, from a fresh device key.
     Duplicates { machine: usize, key: Option<usize> },
+    /// A trial request with one of a machine's components alone, from a fresh device key.
+    Thin { machine: usize },
     /// The vendor revokes a key, typed one way or another.
     RevokeKey { key: usize, spelling: usize },
     /// The vendor revokes the license installed on a machine.
@@ -299,6 +303,7 @@ impl Model {
                 })
                 .collect(),
             next_device: 0,
+            thin_trials: Vec::new(),
             expect: Outcome::Nothing,
         }
     }
@@ -349,7 +354,11 @@ impl Model {
             .iter()
             .position(|s| s.live && s.key == Some(k) && s.identity == identity)
         {
-            if self.seats[s].revoked {
+            // A re-issue is the seat's newest document again (`SPEC.md` §17.2): it keeps
+            // its end, so an ended one is refused (an extension reaches the machines
+            // through a renewal).
+            let seat = &self.seats[s];
+            if seat.revoked || seat.expires.is_some_and(|at| self.now >= at) {
                 return Outcome::Refused;
             }
             self.install(m, s, true);
@@ -389,11 +398,7 @@ impl Model {
             return Outcome::SameSeat;
         }
         // Once per machine: the same device key, or the same components, had it.
-        if self
-            .seats
-            .iter()
-            .any(|s| s.key.is_none() && (s.identity.0 == device || s.identity.1 == identity.1))
-        {
+        if self.had_trial(Some(device), identity.1) {
             return Outcome::Refused;
         }
         self.seats.push(MSeat {
@@ -408,6 +413,16 @@ impl Model {
         let s = self.seats.len() - 1;
         self.install(m, s, false);
         Outcome::NewSeat
+    }
+
+    /// Whether a trial was had by this device key or by this component set (in full, or
+    /// one of its components alone).
+    fn had_trial(&self, device: Option<usize>, set: usize) -> bool {
+        self.thin_trials.contains(&set)
+            || self
+                .seats
+                .iter()
+                .any(|s| s.key.is_none() && (Some(s.identity.0) == device || s.identity.1 == set))
     }
 
     /// Machine `m` installs seat `s`'s newest answer (`again`: a new answer to an old seat).
@@ -461,6 +476,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (m.clone(), m.clone()).prop_map(|(from, to)| Op::Clone { from, to }),
         1 => (m.clone(), proptest::option::of(0..SPELLINGS.len()))
             .prop_map(|(machine, key)| Op::Duplicates { machine, key }),
+        1 => m.clone().prop_map(|machine| Op::Thin { machine }),
         1 => key_and_spelling.clone()
             .prop_map(|(key, spelling)| Op::RevokeKey { key, spelling }),
         1 => m.clone().prop_map(|machine| Op::RevokeLicense { machine }),
@@ -529,6 +545,17 @@ impl Model {
                 Outcome::Nothing
             }
             Op::Duplicates { .. } => Outcome::Refused,
+            Op::Thin { machine } => {
+                // One component of a machine is that machine: a trial only if it never had
+                // one (and then it has).
+                let set = state.machines[machine].components;
+                if state.had_trial(None, set) {
+                    Outcome::Refused
+                } else {
+                    state.thin_trials.push(set);
+                    Outcome::Done
+                }
+            }
             Op::RevokeKey { key, .. } => {
                 state.keys[key].revoked = true;
                 for d in state.direct.iter_mut().filter(|d| d.key == key) {
@@ -857,13 +884,31 @@ impl System {
     /// A request whose components repeat the machine's first hash, signed by a new device
     /// key (as a script would craft one, not through the app's folder).
     fn duplicates(&mut self, m: usize, product: &str, key: Option<&str>, now: i64) -> Outcome {
+        let hashes = self.machines[m].fingerprint().hashes(product);
+        self.crafted(product, key, vec![hashes[0], hashes[0], hashes[1]], now)
+    }
+
+    /// A trial request with machine `m`'s first component alone, from a new device key.
+    fn thin(&mut self, m: usize, now: i64) -> Outcome {
+        let hashes = self.machines[m].fingerprint().hashes("photo-pro");
+        self.crafted("photo-pro", None, vec![hashes[0]], now)
+    }
+
+    /// A request with these component hashes, signed by a new device key (as a script
+    /// would craft one, not through the app's folder).
+    fn crafted(
+        &mut self,
+        product: &str,
+        key: Option<&str>,
+        components: Vec<[u8; 8]>,
+        now: i64,
+    ) -> Outcome {
         self.crafted = self.crafted.wrapping_add(1);
         let device = Issuer::new(SigningKey::from_bytes(&[self.crafted; 32]));
-        let hashes = self.machines[m].fingerprint().hashes(product);
         let mut request = ActivationRequest {
             product: product.into(),
             product_key: key.map(str::to_string),
-            components: vec![hashes[0], hashes[0], hashes[1]],
+            components,
             device_key: device.public_key(),
             nonce: [self.crafted; 16],
             created: now,
@@ -975,6 +1020,7 @@ fn step(sys: &mut System, model: &Model, op: Op) -> Result<(), TestCaseError> {
             sys.machines[to].components = sys.machines[from].components;
             Outcome::Nothing
         }
+        Op::Thin { machine } => sys.thin(machine, now),
         Op::Duplicates { machine, key } => {
             let (product, typed) = match key {
                 Some(k) => (

@@ -731,9 +731,11 @@ impl SeatTx<'_> {
     }
 
     /// The earliest trial of `product` this machine already had: one from the same device
-    /// key, or one at least *threshold* of whose component hashes (its own threshold, as
-    /// in its license) are among `components`. Deactivated trials count: giving a trial
-    /// back does not earn a new one.
+    /// key, or one whose component hashes overlap `components` by at least its own
+    /// threshold (the earlier machine asking again) or by at least `threshold`, the one the
+    /// new trial's license would carry (a new license that would run on the earlier
+    /// machine: one component of that machine, asked for alone, is that machine).
+    /// Deactivated trials count: giving a trial back does not earn a new one.
     ///
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
@@ -742,6 +744,7 @@ impl SeatTx<'_> {
         product: &str,
         components: &[[u8; COMPONENT_HASH_LEN]],
         device_key: &[u8; 32],
+        threshold: u8,
     ) -> Result<Option<Activation>, LedgerError> {
         let kid = KeyId::of_public_key(device_key);
         if let Some(a) = activation_where(
@@ -779,7 +782,7 @@ impl SeatTx<'_> {
             let Some(a) = activation_where(&self.tx, "a.id = ?1", params![id])? else {
                 continue;
             };
-            if matched >= a.threshold {
+            if matched >= a.threshold.min(threshold) {
                 return Ok(Some(a));
             }
         }
