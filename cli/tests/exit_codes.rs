@@ -554,6 +554,68 @@ fn code_29_a_released_license_restored_by_hand() {
     assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
+/// HOSTILE.md defect 2: as finding 12, and then delete what the folder remembers
+/// (`device.state`, `release.proof`). The release replaced the folder's device key, so the
+/// license put back is bound to a key the folder no longer has (27); the proof, sent again,
+/// is the one the vendor accepted; and the machine's next request is a new seat.
+#[test]
+fn code_27_a_released_license_restored_without_the_folders_memory() {
+    let v = Vendor::new();
+    v.activated();
+    let m1 = v.dir().join("m1");
+    let copy = std::fs::read(m1.join("license.lic")).unwrap();
+    let old_key = std::fs::read(m1.join("device.key")).unwrap();
+    ok(&v.run(&["release", "--data-dir", "m1", "--out", "proof.txt"]));
+    ok(&v.run(&["deactivate", "proof.txt"]));
+    // Compared, never printed: the file holds the key's seed.
+    assert!(
+        std::fs::read(m1.join("device.key")).unwrap() != old_key,
+        "the release did not replace the device key"
+    );
+    // Sent again (lost on the way?): the same proof, which the vendor has already taken.
+    ok(&v.run(&[
+        "release",
+        "--data-dir",
+        "m1",
+        "--out",
+        "again.txt",
+        "--force",
+    ]));
+    assert_eq!(
+        std::fs::read(v.dir().join("again.txt")).unwrap(),
+        std::fs::read(v.dir().join("proof.txt")).unwrap()
+    );
+    let replay = v.run(&["deactivate", "again.txt"]);
+    assert_ne!(replay.status.code(), Some(0), "{}", stderr(&replay));
+    std::fs::write(m1.join("license.lic"), &copy).unwrap();
+    // With the folder's memory: released (29); releasing it again changes nothing.
+    exits(&v.verify_machine("m1", "one"), 29);
+    exits(
+        &v.run(&["release", "--data-dir", "m1", "--out", "p3.txt"]),
+        29,
+    );
+    // The defect: without it, the copy must still fail.
+    std::fs::remove_file(m1.join("device.state")).unwrap();
+    std::fs::remove_file(m1.join("release.proof")).unwrap();
+    let err = exits(&v.verify_machine("m1", "one"), 27);
+    assert!(err.contains("device key"), "{err}");
+    // The seat was freed: the same machine activates again on a new seat.
+    std::fs::remove_file(m1.join("license.lic")).unwrap();
+    ok(&v.request("m1", "one", &v.keys[0], "req3.txt"));
+    let o = ok(&v.run(&["activate", "req3.txt", "--out", "resp3.txt", "--json"]));
+    let answer: serde_json::Value = serde_json::from_str(&o).unwrap();
+    assert_eq!(answer["result"], "activated", "{answer}");
+    ok(&v.run(&[
+        "install",
+        "resp3.txt",
+        "--public-key",
+        "keys/signing.pub",
+        "--data-dir",
+        "m1",
+    ]));
+    ok(&v.verify_machine("m1", "one"));
+}
+
 #[test]
 fn code_30_an_update_not_newer_than_the_installed_license() {
     let v = Vendor::new();

@@ -1,6 +1,6 @@
 //! `airseal release`: give this machine's seat back. Signs a deactivation proof with the
-//! device key and deletes the installed license (`SPEC.md` §15); the vendor frees the seat
-//! with `airseal deactivate PROOF`.
+//! device key, deletes the installed license and gives the data folder a new device key
+//! (`SPEC.md` §15.5); the vendor frees the seat with `airseal deactivate PROOF`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,7 +19,8 @@ use crate::qr::QrArgs;
 #[command(
     after_help = "The proof goes to --out (armored text, or raw bytes with --raw), else \
     to standard output; a copy stays in the data folder, and running `airseal release` again \
-    prints it again."
+    prints it again. The data folder then gets a new device key, so the license given back \
+    cannot be put back, and the machine's next request takes a new seat."
 )]
 pub struct ReleaseArgs {
     /// The product, to find its default data folder.

@@ -443,12 +443,21 @@ impl Model {
     }
 
     fn release(&mut self, m: usize) -> Outcome {
-        let Some(s) = self.machines[m].installed.take() else {
+        let Some(s) = self.machines[m].installed else {
             return Outcome::Nothing;
         };
-        // The app signs with the device key it has now: the vendor frees the seat only
-        // for the device key it is bound to (a copied key is refused, the seat stays).
-        if self.machines[m].device != Some(self.seats[s].identity.0) || !self.seats[s].live {
+        // The app gives back only a license bound to the device key it has now (one bound
+        // to another key stays installed, refused); the vendor frees the seat only for the
+        // device key it is bound to.
+        if self.machines[m].device != Some(self.seats[s].identity.0) {
+            return Outcome::Refused;
+        }
+        // Once the proof is signed, the app replaces its device key (`SPEC.md` §15.5): the
+        // machine is a new device from now on, whatever the vendor does with the proof.
+        self.machines[m].installed = None;
+        self.machines[m].device = Some(self.next_device);
+        self.next_device += 1;
+        if !self.seats[s].live {
             return Outcome::Refused;
         }
         self.seats[s].live = false;

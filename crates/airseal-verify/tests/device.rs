@@ -16,8 +16,8 @@ use airseal_core::{KeyId, LicenseClaims, MachineBinding};
 use airseal_vendor::issue::Issuer;
 use airseal_verify::activation::{verify_deactivation, verify_request};
 use airseal_verify::app::device::{
-    DEVICE_KEY_FILE, Device, DeviceError, LICENSE_FILE, PENDING_REQUEST_FILE, RELEASE_PROOF_FILE,
-    STATE_FILE, check_update,
+    DEVICE_KEY_FILE, Device, DeviceError, LICENSE_FILE, NEXT_KEY_FILE, PENDING_REQUEST_FILE,
+    RELEASE_PROOF_FILE, STATE_FILE, check_update,
 };
 use airseal_verify::app::fingerprint::{ComponentKind, Fingerprint};
 use airseal_verify::{Error, Expected, TrustStore};
@@ -346,13 +346,17 @@ fn deactivation_proof_verifies_and_the_license_is_gone() {
             NOW,
         )
         .unwrap();
+    let bound_key = device.public_key().unwrap().unwrap();
 
     let proof_bytes = device.deactivate(NOW + 5).unwrap();
     let proof = verify_deactivation(&proof_bytes).unwrap();
     assert_eq!(proof.product, PRODUCT);
     assert_eq!(proof.license_id, "LIC-A");
     assert_eq!(proof.token_id, vec![0xc7; 8]);
-    assert_eq!(Some(proof.device_key), device.public_key().unwrap());
+    // Signed by the key the license was bound to; the folder has a fresh key since.
+    assert_eq!(proof.device_key, bound_key);
+    let new_key = device.public_key().unwrap().unwrap();
+    assert_ne!(new_key, bound_key);
     assert_eq!(proof.created, NOW + 5);
     assert_eq!(device.installed_license().unwrap(), None);
     assert!(!tmp.path().join(LICENSE_FILE).exists());
@@ -368,11 +372,11 @@ fn deactivation_proof_verifies_and_the_license_is_gone() {
         device.deactivate(NOW),
         Err(DeviceError::NotActivated)
     ));
-    // The device key stays: the next activation is the same device (the vendor's
-    // reactivation is idempotent per device).
-    let pk = device.public_key().unwrap();
-    request(&device, &fp);
-    assert_eq!(device.public_key().unwrap(), pk);
+    // The next activation is made with the new key (a new seat at the vendor); the key
+    // stays until the next release.
+    let next = verify_request(&request(&device, &fp)).unwrap();
+    assert_eq!(next.device_key, new_key);
+    assert_eq!(device.public_key().unwrap(), Some(new_key));
 }
 
 #[test]
@@ -811,4 +815,195 @@ fn a_folder_without_state_still_refuses_what_its_release_proof_gave_back() {
     fresh.install(&response, &trust, NOW).unwrap();
     fs::remove_file(tmp.path().join("old").join(STATE_FILE)).unwrap();
     verify_on(&fresh, &trust, &fp).unwrap();
+}
+
+#[test]
+fn a_release_replaces_the_device_key_so_the_license_cannot_be_put_back() {
+    // HOSTILE.md defect 2: copy the license back, delete `device.state` and `release.proof`.
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let (vendor, trust) = vendor();
+    let fp = machine("a");
+    let response = respond(&vendor, &request(&device, &fp), "LIC-R");
+    device.install(&response, &trust, NOW).unwrap();
+    let old_key = device.public_key().unwrap().unwrap();
+    // A request made after the install (pending when the release comes): signed by the old
+    // key, its answer would be bound to a key the folder is about to lose.
+    request(&device, &fp);
+    let whole = snapshot(tmp.path());
+    let proof = device.deactivate(NOW + 1).unwrap();
+    assert_eq!(verify_deactivation(&proof).unwrap().device_key, old_key);
+    assert_ne!(device.public_key().unwrap(), Some(old_key));
+    assert_eq!(device.pending_request().unwrap(), None);
+    assert!(!tmp.path().join(NEXT_KEY_FILE).exists());
+
+    // Put back with the folder's memory intact: refused, and the reason is the release.
+    fs::write(tmp.path().join(LICENSE_FILE), &response).unwrap();
+    assert_eq!(
+        verify_error(verify_on(&device, &trust, &fp)),
+        Error::Released {
+            license_id: "LIC-R".into()
+        }
+    );
+    // Releasing it again is refused and changes nothing: the kept proof is not replaced by
+    // one signed with the new key, which the vendor would refuse.
+    let before = snapshot(tmp.path());
+    let e = device.deactivate(NOW + 2).unwrap_err();
+    assert!(
+        matches!(e, DeviceError::Verify(Error::Released { .. })),
+        "{e}"
+    );
+    assert_eq!(snapshot(tmp.path()), before);
+
+    // The defect: delete what the folder remembers. Still refused: the license is bound to
+    // a device key this folder no longer has.
+    fs::remove_file(tmp.path().join(STATE_FILE)).unwrap();
+    fs::remove_file(tmp.path().join(RELEASE_PROOF_FILE)).unwrap();
+    assert_eq!(
+        verify_error(verify_on(&device, &trust, &fp)),
+        Error::WrongDevice
+    );
+    // What it takes is the whole folder as it was, the old device key included (the limit
+    // SPEC §17.3 states): then nothing offline can tell it from the original.
+    for (name, contents) in &whole {
+        fs::write(tmp.path().join(name), contents).unwrap();
+    }
+    verify_on(&device, &trust, &fp).unwrap();
+}
+
+#[test]
+fn re_sending_the_proof_works_after_the_key_is_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let (vendor, trust) = vendor();
+    let fp = machine("a");
+    device
+        .install(
+            &respond(&vendor, &request(&device, &fp), "LIC-S"),
+            &trust,
+            NOW,
+        )
+        .unwrap();
+    let proof = device.deactivate(NOW + 1).unwrap();
+    let key_after = device.public_key().unwrap();
+    // Sent again (lost on the way): the same proof, signed by the old key, and the key is
+    // not replaced a second time.
+    assert_eq!(device.deactivate(NOW + 2).unwrap(), proof);
+    assert_eq!(device.public_key().unwrap(), key_after);
+    verify_deactivation(&device.deactivate(NOW + 3).unwrap()).unwrap();
+    // A new activation after the release: a new request with the new key, installed.
+    let again = respond(&vendor, &request(&device, &fp), "LIC-S2");
+    device.install(&again, &trust, NOW + 4).unwrap();
+    verify_on(&device, &trust, &fp).unwrap();
+}
+
+#[test]
+fn an_interrupted_or_older_release_is_finished_at_the_next_call() {
+    // A folder whose release proof was signed by the key it still has: an airseal that did
+    // not replace keys released it, or a crash came between the proof and the replacement.
+    // Built here from a folder before its release, plus the proof.
+    let (vendor, trust) = vendor();
+    let fp = machine("a");
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let first = request(&device, &fp);
+    let response = respond(&vendor, &first, "LIC-C");
+    device.install(&response, &trust, NOW).unwrap();
+    let before = snapshot(tmp.path());
+    let old_key = device.public_key().unwrap().unwrap();
+    let proof = device.deactivate(NOW + 1).unwrap();
+    let interrupted = |dir: &Path| {
+        fs::remove_dir_all(dir).unwrap();
+        fs::create_dir_all(dir).unwrap();
+        for (name, contents) in &before {
+            if name != LICENSE_FILE {
+                fs::write(dir.join(name), contents).unwrap();
+            }
+        }
+        fs::write(dir.join(RELEASE_PROOF_FILE), &proof).unwrap();
+    };
+
+    // It still works and still sends its proof; doing so finishes the release.
+    interrupted(tmp.path());
+    assert_eq!(device.public_key().unwrap(), Some(old_key));
+    assert_eq!(device.deactivate(NOW + 2).unwrap(), proof);
+    assert_ne!(device.public_key().unwrap(), Some(old_key));
+    fs::write(tmp.path().join(LICENSE_FILE), &response).unwrap();
+    fs::remove_file(tmp.path().join(STATE_FILE)).unwrap();
+    fs::remove_file(tmp.path().join(RELEASE_PROOF_FILE)).unwrap();
+    assert_eq!(
+        verify_error(verify_on(&device, &trust, &fp)),
+        Error::WrongDevice
+    );
+
+    // An app start finishes it too, as does the next request.
+    interrupted(tmp.path());
+    assert!(matches!(
+        verify_on(&device, &trust, &fp),
+        Err(DeviceError::NotActivated)
+    ));
+    assert_ne!(device.public_key().unwrap(), Some(old_key));
+    interrupted(tmp.path());
+    let next = verify_request(&request(&device, &fp)).unwrap();
+    assert_ne!(next.device_key, old_key);
+
+    // But not while a request made with the key is pending (its answer is bound to it): the
+    // folder keeps working as it did.
+    interrupted(tmp.path());
+    fs::write(tmp.path().join(PENDING_REQUEST_FILE), &first).unwrap();
+    assert!(matches!(
+        verify_on(&device, &trust, &fp),
+        Err(DeviceError::NotActivated)
+    ));
+    assert_eq!(device.deactivate(NOW + 2).unwrap(), proof);
+    assert_eq!(device.public_key().unwrap(), Some(old_key));
+    device
+        .install(&respond(&vendor, &first, "LIC-D"), &trust, NOW + 3)
+        .unwrap();
+    verify_on(&device, &trust, &fp).unwrap();
+}
+
+#[test]
+fn a_crash_while_the_key_is_replaced_leaves_a_working_folder() {
+    let (vendor, trust) = vendor();
+    let fp = machine("a");
+    let tmp = tempfile::tempdir().unwrap();
+    let device = Device::open(tmp.path());
+    let response = respond(&vendor, &request(&device, &fp), "LIC-K");
+    device.install(&response, &trust, NOW).unwrap();
+    let old_key_file = fs::read(tmp.path().join(DEVICE_KEY_FILE)).unwrap();
+    let old_state = fs::read(tmp.path().join(STATE_FILE)).unwrap();
+    let proof = device.deactivate(NOW + 1).unwrap();
+    let new_key_file = fs::read(tmp.path().join(DEVICE_KEY_FILE)).unwrap();
+    let new_key = device.public_key().unwrap();
+    let new_state = fs::read(tmp.path().join(STATE_FILE)).unwrap();
+
+    // The crash points after the new key is staged: the state still under the old key, or
+    // already under the new one; `device.key` still the old one, or already the new one.
+    for (key, state) in [
+        (&old_key_file, &old_state),
+        (&old_key_file, &new_state),
+        (&new_key_file, &new_state),
+    ] {
+        fs::write(tmp.path().join(DEVICE_KEY_FILE), key).unwrap();
+        fs::write(tmp.path().join(STATE_FILE), state).unwrap();
+        fs::write(tmp.path().join(NEXT_KEY_FILE), &new_key_file).unwrap();
+        // The next call finishes the replacement, and the proof can still be sent.
+        assert_eq!(device.deactivate(NOW + 2).unwrap(), proof);
+        assert_eq!(device.public_key().unwrap(), new_key);
+        assert!(!tmp.path().join(NEXT_KEY_FILE).exists());
+        fs::write(tmp.path().join(LICENSE_FILE), &response).unwrap();
+        assert!(matches!(
+            verify_error(verify_on(&device, &trust, &fp)),
+            Error::Released { .. } | Error::WrongDevice
+        ));
+        fs::remove_file(tmp.path().join(LICENSE_FILE)).unwrap();
+    }
+    // A staged key that is not a key file is reported by name, never used.
+    fs::write(tmp.path().join(NEXT_KEY_FILE), b"junk").unwrap();
+    let e = device.public_key().unwrap_err();
+    assert!(
+        matches!(&e, DeviceError::Corrupt { file, .. } if file.ends_with(NEXT_KEY_FILE)),
+        "{e}"
+    );
 }

@@ -14,8 +14,9 @@
 //!    ([`check_update`], `SPEC.md` §15.8);
 //! 4. [`Device::verify_installed`] checks the installed license at every start against the
 //!    machine as it is now;
-//! 5. [`Device::deactivate`] signs a deactivation proof for the vendor and deletes the
-//!    license; the folder remembers the release, so the license does not come back if its
+//! 5. [`Device::deactivate`] signs a deactivation proof for the vendor, deletes the
+//!    license and replaces the device key; the folder remembers the release, and the
+//!    license is bound to a key the folder no longer has, so it does not come back if its
 //!    file is restored.
 //!
 //! ```no_run
@@ -50,8 +51,9 @@
 //!
 //! | file | contents | written |
 //! |---|---|---|
-//! | `device.key` | `"airseal-device-v1"` ‖ Ed25519 seed (32) ‖ public key (32): 81 bytes | once, mode 0600 |
-//! | `pending.req` | the raw activation request last created (COSE_Sign1, §15) | by `create_request`; removed by `install` |
+//! | `device.key` | `"airseal-device-v1"` ‖ Ed25519 seed (32) ‖ public key (32): 81 bytes | at the first request, and replaced by a fresh key at each release; mode 0600 |
+//! | `device.key.next` | the replacement key, same layout | only while a release replaces the key (a crash leaves it; the next call finishes) |
+//! | `pending.req` | the raw activation request last created (COSE_Sign1, §15) | by `create_request`; removed by `install` and by a release |
 //! | `license.lic` | the raw activation response installed | by `install`; removed by `deactivate` |
 //! | `release.proof` | the raw deactivation proof last made | by `deactivate` |
 //! | `device.state` | the licenses installed (newest issue time) and released here, HMAC'd under a key derived from the device key's seed | by `install` and `deactivate`, mode 0600 |
@@ -93,6 +95,9 @@ pub const RELEASE_PROOF_FILE: &str = "release.proof";
 /// The file in which the data folder remembers the licenses it installed and released
 /// (`SPEC.md` §15.5), authenticated under a key derived from the device key.
 pub const STATE_FILE: &str = "device.state";
+/// A replacement device key, staged while a release replaces the folder's key (`SPEC.md`
+/// §15.5); present only when a crash cut a replacement short, which the next call finishes.
+pub const NEXT_KEY_FILE: &str = "device.key.next";
 
 /// First bytes of the device key file; a new layout gets a new version.
 const KEY_MAGIC: &[u8] = b"airseal-device-v1";
@@ -296,18 +301,22 @@ impl Device {
     }
 
     /// The device key, if one was made; checks the file's layout and that the stored
-    /// public key is the seed's (so a damaged seed is noticed, not used).
+    /// public key is the seed's (so a damaged seed is noticed, not used). A key replacement
+    /// that a crash interrupted (a [`NEXT_KEY_FILE`] in the folder) is finished first.
     fn load_key(&self) -> Result<Option<DeviceKey>, DeviceError> {
-        let Some(bytes) = self.read(DEVICE_KEY_FILE, KEY_FILE_LEN as u64)? else {
+        if let Some(next) = self.read_key_file(NEXT_KEY_FILE)? {
+            self.finish_key_replacement(&next)?;
+        }
+        self.read_key_file(DEVICE_KEY_FILE)
+    }
+
+    /// A device key file (`device.key` or its staged replacement), checked.
+    fn read_key_file(&self, name: &str) -> Result<Option<DeviceKey>, DeviceError> {
+        let Some(bytes) = self.read(name, KEY_FILE_LEN as u64)? else {
             return Ok(None);
         };
         let bytes = Zeroizing::new(bytes);
-        let bad = || {
-            self.corrupt(
-                DEVICE_KEY_FILE,
-                "not a device key file (wrong size or magic)",
-            )
-        };
+        let bad = || self.corrupt(name, "not a device key file (wrong size or magic)");
         if bytes.len() != KEY_FILE_LEN || !bytes.starts_with(KEY_MAGIC) {
             return Err(bad());
         }
@@ -320,11 +329,88 @@ impl Device {
         let key = DeviceKey(SigningKey::from_bytes(&seed));
         if key.public().as_slice() != public {
             return Err(self.corrupt(
-                DEVICE_KEY_FILE,
+                name,
                 "the device key file is damaged: its public key does not match its seed",
             ));
         }
         Ok(Some(key))
+    }
+
+    /// Writes `key` as the device key file `name` (owner-only).
+    fn write_key_file(&self, name: &str, key: &DeviceKey, mode: Mode) -> Result<(), DeviceError> {
+        let mut file = Zeroizing::new(Vec::with_capacity(KEY_FILE_LEN));
+        file.extend_from_slice(KEY_MAGIC);
+        file.extend_from_slice(Zeroizing::new(key.0.to_bytes()).as_slice());
+        file.extend_from_slice(&key.public());
+        let path = self.path(name);
+        durable::write(&path, &file, Access::OwnerOnly, mode).map_err(|e| DeviceError::Io {
+            file: path,
+            source: e.into(),
+        })
+    }
+
+    /// Replaces the device key with a fresh one, keeping what the folder remembers
+    /// (`SPEC.md` §15.5): the last step of a release, so a license given back stays bound
+    /// to a key this folder no longer has, whatever files are put back or deleted after.
+    ///
+    /// The pending request (signed by the old key; its answer would be bound to it) is
+    /// dropped. The new key is staged in [`NEXT_KEY_FILE`] first; then `device.state` is
+    /// written under it, then it becomes `device.key`, then the staged file goes. A crash
+    /// at any point leaves either the old key with its state, or a staged key that the next
+    /// call on the folder installs ([`Device::load_key`]).
+    fn replace_key(&self) -> Result<(), DeviceError> {
+        self.remove(PENDING_REQUEST_FILE)?;
+        let seed = Zeroizing::new(random::<32>()?);
+        let next = DeviceKey(SigningKey::from_bytes(&seed));
+        self.write_key_file(NEXT_KEY_FILE, &next, Mode::Replace)?;
+        self.finish_key_replacement(&next)
+    }
+
+    /// Installs the staged key `next`: `device.state` re-encoded under it (it may already
+    /// be, if a crash came after that step), `device.key` replaced, the staged file removed.
+    fn finish_key_replacement(&self, next: &DeviceKey) -> Result<(), DeviceError> {
+        let state = match self.read(STATE_FILE, MAX_STATE_FILE)? {
+            None => State::default(),
+            Some(bytes) => match State::decode(&bytes, &next.state_key()) {
+                Ok(state) => state,
+                Err(_) => match self.read_key_file(DEVICE_KEY_FILE)? {
+                    Some(old) => self.decode_state(&bytes, &old)?,
+                    None => {
+                        return Err(self.corrupt(
+                            DEVICE_KEY_FILE,
+                            "the device key is missing while its replacement is staged",
+                        ));
+                    }
+                },
+            },
+        };
+        self.save_state(next, &state)?;
+        self.write_key_file(DEVICE_KEY_FILE, next, Mode::Replace)?;
+        self.remove(NEXT_KEY_FILE)
+    }
+
+    /// Finishes a release that left the folder's device key in place — made by an airseal
+    /// that did not replace keys, or cut short by a crash before the replacement began —
+    /// when nothing needs the key any more: no license is installed, the kept release proof
+    /// was signed by the current key, and no request is pending (unless `dropping_pending`,
+    /// when the caller replaces it anyway).
+    fn finish_release(&self, dropping_pending: bool) -> Result<(), DeviceError> {
+        if self.installed_license()?.is_some()
+            || (!dropping_pending && self.read(PENDING_REQUEST_FILE, MAX_FILE)?.is_some())
+        {
+            return Ok(());
+        }
+        let Some(proof) = self.release_proof()? else {
+            return Ok(());
+        };
+        // Evidence only: a damaged proof is not this step's business.
+        let Ok(proof) = crate::activation::verify_deactivation(&proof) else {
+            return Ok(());
+        };
+        match self.load_key()? {
+            Some(key) if key.public() == proof.device_key => self.replace_key(),
+            _ => Ok(()),
+        }
     }
 
     /// The device key, made now if there is none. If another process makes one at the same
@@ -336,21 +422,12 @@ impl Device {
         self.create_dir()?;
         let seed = Zeroizing::new(random::<32>()?);
         let key = DeviceKey(SigningKey::from_bytes(&seed));
-        let mut file = Zeroizing::new(Vec::with_capacity(KEY_FILE_LEN));
-        file.extend_from_slice(KEY_MAGIC);
-        file.extend_from_slice(seed.as_slice());
-        file.extend_from_slice(&key.public());
-        let path = self.path(DEVICE_KEY_FILE);
-        match durable::write(&path, &file, Access::OwnerOnly, Mode::CreateNew) {
+        match self.write_key_file(DEVICE_KEY_FILE, &key, Mode::CreateNew) {
             Ok(()) => return Ok(key),
             // Another process made one first: use that.
-            Err(e) if e.is_already_exists() => {}
-            Err(e) => {
-                return Err(DeviceError::Io {
-                    file: path,
-                    source: e.into(),
-                });
-            }
+            Err(DeviceError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
         }
         self.load_key()?
             .ok_or_else(|| self.corrupt(DEVICE_KEY_FILE, "the device key file vanished"))
@@ -371,7 +448,12 @@ impl Device {
         let Some(bytes) = self.read(STATE_FILE, MAX_STATE_FILE)? else {
             return Ok(State::default());
         };
-        State::decode(&bytes, &key.state_key()).map_err(|e| {
+        self.decode_state(&bytes, key)
+    }
+
+    /// A state file's contents, authenticated under `key`.
+    fn decode_state(&self, bytes: &[u8], key: &DeviceKey) -> Result<State, DeviceError> {
+        State::decode(bytes, &key.state_key()).map_err(|e| {
             self.corrupt(
                 STATE_FILE,
                 match e {
@@ -432,6 +514,47 @@ impl Device {
             }
         }
         Ok(())
+    }
+
+    /// `e`, except that [`Error::WrongDevice`] for a document of a license this folder
+    /// remembers giving back becomes [`Error::Released`]: such a document is bound to the
+    /// key the folder had before the release replaced it (`SPEC.md` §15.5), and "released"
+    /// is the reason that helps. Only for a document whose signature verified (the
+    /// verifier checks the device key after the signature), so its license id is the
+    /// vendor's.
+    fn explain_wrong_device(&self, key: &DeviceKey, document: &[u8], e: Error) -> DeviceError {
+        if e != Error::WrongDevice {
+            return e.into();
+        }
+        let Some(claims) = armor::dearmor(document)
+            .ok()
+            .and_then(|raw| LicenseClaims::read_unverified(&raw).ok())
+        else {
+            return e.into();
+        };
+        match self.remembers_release(key, &claims.license_id) {
+            Ok(true) => Error::Released {
+                license_id: claims.license_id,
+            }
+            .into(),
+            Ok(false) => e.into(),
+            Err(damaged) => damaged,
+        }
+    }
+
+    /// Whether the folder remembers giving `license_id` back (its state, or the kept
+    /// release proof).
+    ///
+    /// # Errors
+    /// [`DeviceError::Corrupt`] / [`DeviceError::Io`] for a damaged or unreadable state
+    /// file: reported wherever the state is read.
+    fn remembers_release(&self, key: &DeviceKey, license_id: &str) -> Result<bool, DeviceError> {
+        let state = self.load_state(key)?;
+        match self.check_remembered(&state, license_id, UnixTime::MAX) {
+            Ok(()) => Ok(false),
+            Err(DeviceError::Verify(Error::Released { .. })) => Ok(true),
+            Err(e) => Err(e),
+        }
     }
 
     /// Creates an activation request (trial when `product_key` is `None`) for this machine,
@@ -498,6 +621,9 @@ impl Device {
         {
             return Err(invalid("two meters have the same name"));
         }
+        // A new request after a release is made with a key the released license is not
+        // bound to, even in a folder an older airseal released.
+        self.finish_release(true)?;
         let key = self.load_or_create_key()?;
         let mut request = ActivationRequest {
             product: product.to_string(),
@@ -617,10 +743,9 @@ impl Device {
                 let Some(key) = self.load_key()? else {
                     return Err(Error::WrongDevice.into());
                 };
-                (
-                    check_update(trust, &raw, &installed, &key.public(), now)?,
-                    true,
-                )
+                let update = check_update(trust, &raw, &installed, &key.public(), now)
+                    .map_err(|e| self.explain_wrong_device(&key, &raw, e))?;
+                (update, true)
             }
             (Some(pending), None) => (check_response(trust, &raw, &pending.request, now)?, false),
             (None, None) => {
@@ -675,6 +800,7 @@ impl Device {
         expected: Expected<'_>,
     ) -> Result<License, DeviceError> {
         let Some(bytes) = self.installed_license()? else {
+            self.finish_release(false)?;
             return Err(DeviceError::NotActivated);
         };
         // A license without the key it is bound to was copied here, or the key was lost:
@@ -685,7 +811,12 @@ impl Device {
         let machine = fingerprint
             .machine(expected.product_id())
             .with_device_key(&key.public());
-        let license = trust.verify(&bytes, now, &expected.machine(&machine))?;
+        let license = match trust.verify(&bytes, now, &expected.machine(&machine)) {
+            Ok(license) => license,
+            // A license this folder gave back is bound to the key the folder had before the
+            // release replaced it: when the folder still remembers the release, say so.
+            Err(e) => return Err(self.explain_wrong_device(&key, &bytes, e)),
+        };
         let state = self.load_state(&key)?;
         let claims = license.claims();
         self.check_remembered(&state, &claims.license_id, claims.issued_at)?;
@@ -693,20 +824,30 @@ impl Device {
     }
 
     /// Gives the seat back: signs a deactivation proof naming the installed license (its
-    /// id and `cti`) with the device key, stores it in the data folder, then deletes the
-    /// license, and returns the proof (raw; armor it with
-    /// [`ObjectType::DeactivationProof`]'s label for text). The proof is written before the
-    /// license is removed, so a crash never loses both; called again when no license is
-    /// installed, it returns the last proof made (one that was lost before it reached the
-    /// vendor can be sent again).
+    /// id and `cti`) with the device key, stores it in the data folder, deletes the
+    /// license, then **replaces the device key** with a fresh one (`SPEC.md` §15.5), and
+    /// returns the proof (raw; armor it with [`ObjectType::DeactivationProof`]'s label for
+    /// text). The proof is written before the license is removed, so a crash never loses
+    /// both; called again when no license is installed, it returns the last proof made (one
+    /// that was lost before it reached the vendor can be sent again: it needs no key).
+    ///
+    /// Replacing the key makes the release final on this folder: a copy of the license put
+    /// back is bound to a key the folder no longer has, even with `device.state` and
+    /// `release.proof` deleted. A pending request (made with the old key) is dropped; a new
+    /// request is made with the new key, so the vendor sees it as a new seat (its trial rule
+    /// still knows the machine by its components).
     ///
     /// # Errors
     /// [`DeviceError::NotActivated`] when there is neither a license nor an earlier proof;
+    /// [`Error::Released`] (or [`Error::WrongDevice`]) when the installed license is bound
+    /// to another device key — a license given back here, copied back; nothing changes;
     /// [`DeviceError::Corrupt`] when the installed license or the device key cannot be
     /// read; [`DeviceError::Io`], [`DeviceError::Randomness`].
     pub fn deactivate(&self, now: UnixTime) -> Result<Vec<u8>, DeviceError> {
         let Some(license) = self.installed_license()? else {
-            return self.release_proof()?.ok_or(DeviceError::NotActivated);
+            let proof = self.release_proof()?.ok_or(DeviceError::NotActivated)?;
+            self.finish_release(false)?;
+            return Ok(proof);
         };
         let unreadable = || self.corrupt(LICENSE_FILE, "the installed license cannot be read");
         let claims = LicenseClaims::read_unverified(&license).map_err(|_| unreadable())?;
@@ -716,6 +857,21 @@ impl Device {
                 "the device key is missing: no proof can be signed for the installed license",
             ));
         };
+        // A license bound to another device key — one this folder gave back before its key
+        // was replaced, copied back — cannot be given back again: the vendor accepts a proof
+        // only from the key the seat is bound to, and the proof kept here must not be
+        // overwritten by one it would refuse.
+        let bound = claims.machine.as_ref().and_then(|m| m.device_key);
+        if bound.is_some_and(|b| b != KeyId::of_public_key(&key.public()).0) {
+            return Err(if self.remembers_release(&key, &claims.license_id)? {
+                Error::Released {
+                    license_id: claims.license_id,
+                }
+            } else {
+                Error::WrongDevice
+            }
+            .into());
+        }
         // Remembered before anything else changes: from here on a copy of this license put
         // back in the folder is refused, whether or not the proof reaches the vendor.
         let mut state = self.load_state(&key)?;
@@ -732,6 +888,11 @@ impl Device {
         let bytes = key.sign(ObjectType::DeactivationProof, &proof.encode());
         self.write(RELEASE_PROOF_FILE, &bytes)?;
         self.remove(LICENSE_FILE)?;
+        // Last, a new device key: the license given back (and any copy of it) is bound to
+        // the old one, which from now on only a backup of the whole folder has. A crash
+        // before this step leaves the proof kept and the old key, replaced at the next
+        // request, release or start (`finish_release`).
+        self.replace_key()?;
         Ok(bytes)
     }
 
