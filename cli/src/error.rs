@@ -472,6 +472,14 @@ fn key_op(e: &KeyOpError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             fmt::Display::fmt(e, f)?;
             f.write_str(" with --product")
         }
+        KeyOpError::EndInPast { key, .. } => {
+            fmt::Display::fmt(e, f)?;
+            write!(
+                f,
+                "; to stop a key, `airseal keys suspend {key}` (until reinstated) or `airseal \
+                 revoke --key {key}` (for good)"
+            )
+        }
         KeyOpError::UnknownCustomer { .. } => {
             fmt::Display::fmt(e, f)?;
             f.write_str(" (`airseal customers list` shows them, `airseal customers add` adds one)")
