@@ -523,7 +523,7 @@ fn apply(before: &KeyTerms, base: &LicenseSpec, c: &KeyUpdate) -> Result<KeyTerm
                 t.spec.days = None;
             }
             (None, Some(days)) => {
-                let longer = days.checked_add(*n).unwrap_or(u32::MAX);
+                let longer = days.saturating_add(*n);
                 t.spec.days = Some(require_days("extend", longer).map_err(issue_error)?);
                 t.spec.expires = None;
             }
