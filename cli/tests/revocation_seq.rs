@@ -101,4 +101,11 @@ fn a_restored_older_ledger_never_reuses_a_list_number() {
     assert!(carried > m, "{carried} after {m}");
     assert_eq!(verify(d, "b.lic", "list3.txt"), Some(23));
     assert_eq!(verify(d, "b.lic", "list4.txt"), Some(0));
+
+    // A ledger lost without a backup and started again: the folder still remembers.
+    std::fs::remove_file(d.join("ledger.sqlite3")).unwrap();
+    std::fs::remove_file(d.join("ledger.id")).unwrap();
+    ok(&airseal(d, &["init", "--vendor-id", "acme", "--force"]));
+    let fresh = export(d, "list5.txt");
+    assert!(fresh > carried, "{fresh} after {carried}");
 }
