@@ -49,7 +49,7 @@ EXIT CODES:
   20  typo: a product key's check symbol does not match (compare with the key sent)
   21  maintenance ended: this release is newer than the license's updates period
   22  signing key not trusted at the license's issue time (rotated out)
-  23  revoked by the --revocations list
+  23  revoked by the --revocations list (keys inspect: a revoked key)
   24-26 clock guard: clock rolled back, stale revocation list, guard state
   27  bound to another device key (activated for another machine)
   28  activation response answers another request
@@ -471,6 +471,14 @@ fn key_op(e: &KeyOpError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         KeyOpError::AmbiguousKey { .. } => {
             fmt::Display::fmt(e, f)?;
             f.write_str(" with --product")
+        }
+        KeyOpError::EndInPast { key, .. } => {
+            fmt::Display::fmt(e, f)?;
+            write!(
+                f,
+                "; to stop a key, `airseal keys suspend {key}` (until reinstated) or `airseal \
+                 revoke --key {key}` (for good)"
+            )
         }
         KeyOpError::UnknownCustomer { .. } => {
             fmt::Display::fmt(e, f)?;

@@ -151,3 +151,104 @@ fn a_mac_that_does_not_verify_is_an_error() {
     assert!(err.contains("does not carry this vendor's MAC"), "{err}");
     assert!(!d.join("resp.txt").exists());
 }
+
+/// Issue 13 hostile walkthrough, defect 1: `keys update` and `renew` read a data key's own
+/// term and features (the one function that lays them over its template), so an update
+/// shows and changes them, and a renewal carries them extended from the key's own end.
+#[test]
+fn update_and_renew_keep_a_data_keys_own_terms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    init_vendor(d, PRODUCT);
+    ok(&airseal(
+        d,
+        &[
+            "keys",
+            "generate",
+            "--product",
+            "photo-pro",
+            "--kind",
+            "data",
+            "--features",
+            "F1,F3",
+            "--days",
+            "30",
+            "--count",
+            "1",
+            "--quiet",
+            "--out",
+            "k.csv",
+        ],
+    ));
+    let csv = std::fs::read_to_string(d.join("k.csv")).unwrap();
+    let key = csv
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    request(d, &key);
+    ok(&airseal(d, &["activate", "r.req", "--out", "resp.txt"]));
+    let activated = claims(d);
+    let key_end = activated["exp"].as_i64().unwrap();
+
+    let o = ok(&airseal(
+        d,
+        &["keys", "update", &key, "--extend", "10", "--json"],
+    ));
+    let j: serde_json::Value = serde_json::from_str(&o).unwrap();
+    let before = &j["before"]["license"];
+    let after = &j["after"]["license"];
+    let at = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .timestamp()
+    };
+    // Before: the key's own end and features, not the template's 365 days and F2.
+    assert_eq!(at(&before["expires"]), key_end, "{j}");
+    assert!(before["days"].is_null(), "{j}");
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().split('=').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(before), ["export", "F1", "F3"], "{j}");
+    // After: ten days past the key's own end, features kept.
+    assert_eq!(at(&after["expires"]), key_end + 10 * 86_400, "{j}");
+    assert_eq!(names(after), ["export", "F1", "F3"], "{j}");
+
+    // A feature the data key carries can be taken away.
+    ok(&airseal(
+        d,
+        &["keys", "update", &key, "--remove-feature", "F3"],
+    ));
+
+    // The renewal: the extended end, the key's features less F3.
+    let now = chrono::Utc::now().to_rfc3339();
+    ok(&airseal(
+        d,
+        &["renew", "--key", &key, "--out-dir", "ren", "--now", &now],
+    ));
+    let file = std::fs::read_dir(d.join("ren"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let out = ok(&airseal(d, &["inspect", file.to_str().unwrap(), "--json"]));
+    let c = serde_json::from_str::<serde_json::Value>(&out).unwrap()["claims"].clone();
+    assert_eq!(c["exp"].as_i64().unwrap(), key_end + 10 * 86_400, "{c}");
+    let bits: Vec<&str> = c["feature_bits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["bit"].as_str().unwrap())
+        .collect();
+    assert_eq!(bits, ["F1"], "{c}");
+    assert_eq!(c["features"][0]["name"], "export", "{c}");
+}

@@ -180,8 +180,12 @@ fn an_imported_key_is_the_generated_key_of_the_same_canonical_form() {
         assert_eq!(found.len(), 1, "{spelt}: {found:?}");
         assert_eq!(found[0]["key"], spelt);
     }
-    // `keys inspect` finds the imported key and says what it is and its status.
-    let seen = json(&airseal(d, &["keys", "inspect", "KG/KEY,1", "--json"]));
+    // `keys inspect` finds the imported key and says what it is and its status (a
+    // suspended key exits 1).
+    let o = airseal(d, &["keys", "inspect", "KG/KEY,1", "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let seen: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(seen["status"], "suspended", "{seen}");
     assert_eq!(seen["kind"], "import", "{seen}");
     assert_eq!(seen["ledger_status"], "suspended", "{seen}");
     assert_eq!(seen["key"], "KG/KEY,1", "{seen}");

@@ -9,7 +9,7 @@ use airseal_vendor::keys::KeyKind;
 use airseal_vendor::keys::classify::{self, Found, KeyVerdict};
 use airseal_vendor::keys::ops;
 use airseal_vendor::keys::source::{self, SourceOptions};
-use airseal_vendor::ledger::Ledger;
+use airseal_vendor::ledger::{KeyStatus, Ledger};
 use airseal_vendor::skgl;
 use airseal_vendor::vendor_dir::VendorDir;
 use clap::{Args, Subcommand};
@@ -32,7 +32,8 @@ pub struct KeysArgs {
 pub enum KeysCommand {
     /// Generate a batch of unique product keys, recorded in the ledger.
     Generate(GenerateArgs),
-    /// Say what a key is: malformed, a typo, unknown, or valid (with its details).
+    /// Say what a key is: malformed, a typo, unknown, valid, suspended or revoked (with its
+    /// details). Exits 0 valid, 1 unknown or suspended, 10 malformed, 20 typo, 23 revoked.
     Inspect(InspectKeyArgs),
     /// Finish batches interrupted after they were recorded (rewrite their output files),
     /// and remove the temporary files of runs killed before they were recorded.
@@ -97,7 +98,7 @@ pub struct UpdateArgs {
     #[arg(long, value_name = "DATE", conflicts_with = "extend")]
     pub expires: Option<String>,
     /// Add this many days to the key's term.
-    #[arg(long, value_name = "DAYS")]
+    #[arg(long, value_name = "DAYS", allow_negative_numbers = true, value_parser = parse_extend)]
     pub extend: Option<u32>,
     /// Notes on the key (never in a license; "" clears them).
     #[arg(long, value_name = "TEXT")]
@@ -117,6 +118,20 @@ fn parse_meta(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .ok_or_else(|| format!("{s:?}: expected NAME=VALUE"))
+}
+
+/// A number of days to extend by: a whole number of days. A negative number (read as a
+/// value, not as a flag) is refused with what to do instead.
+fn parse_extend(s: &str) -> Result<u32, String> {
+    if s.trim().starts_with('-') {
+        return Err(format!(
+            "{s}: a negative extension is not allowed (a term is only extended); to end it \
+             earlier give --expires DATE"
+        ));
+    }
+    s.trim()
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a whole number of days"))
 }
 
 /// Arguments of `airseal keys generate`.
@@ -308,6 +323,7 @@ fn update(vendor_args: &VendorArgs, a: &UpdateArgs) -> Result<ExitCode, CliError
         a.key.product.as_deref(),
         &a.key.key,
         &change,
+        chrono::Utc::now().timestamp(),
     )?;
     if a.key.json {
         crate::term::out_json(&json!(report));
@@ -522,11 +538,18 @@ fn inspect(vendor_args: &VendorArgs, a: &InspectKeyArgs) -> Result<ExitCode, Cli
     Ok(ExitCode::from(verdict_code(&verdict)))
 }
 
-/// The exit code of a verdict (EXIT CODES): 0 valid, 1 unknown, 10 malformed, 20 typo, and a
-/// signed key's verification code.
+/// The exit code of `keys inspect` for a revoked key: a revoked license's (EXIT CODES 23).
+const KEY_REVOKED: u8 = 23;
+
+/// The exit code of a verdict (EXIT CODES): 0 valid, 1 unknown or suspended, 10 malformed,
+/// 20 typo, 23 revoked (as a revoked license), and a signed key's verification code.
 fn verdict_code(v: &KeyVerdict) -> u8 {
     match v {
-        KeyVerdict::Valid(_) => 0,
+        KeyVerdict::Valid(k) => match k.status() {
+            KeyStatus::Active => 0,
+            KeyStatus::Revoked => KEY_REVOKED,
+            _ => error::GENERAL,
+        },
         KeyVerdict::Malformed { .. } => error::MALFORMED,
         KeyVerdict::Typo { .. } | KeyVerdict::SignedTypo => error::TYPO,
         KeyVerdict::InvalidSigned { error } => error.code(),
@@ -558,7 +581,11 @@ fn verdict_json(typed: &str, v: &KeyVerdict) -> serde_json::Value {
         KeyVerdict::InvalidSigned { error } => json!({"key": typed, "status": "invalid",
             "reason": error.to_string(), "class": error.class(), "code": error.code()}),
         KeyVerdict::Valid(k) => {
-            let mut j = json!({"key": k.key, "status": "valid", "product": k.product});
+            let status = match k.status() {
+                KeyStatus::Active => "valid",
+                other => other.as_str(),
+            };
+            let mut j = json!({"key": k.key, "status": status, "product": k.product});
             if let Some(r) = &k.record {
                 j["kind"] = json!(r.kind);
                 j["batch"] = json!(r.batch);

@@ -250,8 +250,12 @@ pub fn revocations(args: &RevocationsArgs) -> Result<ExitCode, CliError> {
     let vendor = args.vendor.open()?;
     let issuer = super::unlock_key(&vendor.signing_key_path(), passphrase)?;
     let mut ledger = vendor.open_ledger()?;
-    let (list, bytes) =
-        airseal_vendor::revoke::export(&mut ledger, &issuer, chrono::Utc::now().timestamp())?;
+    let (list, bytes) = airseal_vendor::revoke::export_from(
+        &vendor,
+        &mut ledger,
+        &issuer,
+        chrono::Utc::now().timestamp(),
+    )?;
     let text = armor(ObjectType::RevocationList.armor_label(), &bytes);
     if to_stdout {
         crate::term::out_bytes(text.as_bytes());

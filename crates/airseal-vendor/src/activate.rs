@@ -612,8 +612,8 @@ fn activate_key(
     let tx = ledger.seats().begin()?;
     // From here on `key` is the key as stored: what the license carries and seats count.
     let (key, record) = usable_key(&tx, config, product, entered)?;
-    let (mut spec, template) = key_spec(config, product, &key, &record)?;
-    data_key_terms(&mut spec, &record, issuer, product, &key)?;
+    let (spec, template) = key_spec(config, product, &key, &record)?;
+    check_data_key_mac(&record, issuer, product, &key)?;
     check_key_expiry(&spec, product, &key, template.as_deref(), now)?;
     let threshold = threshold(&spec, request.components.len())?;
     let limit = spec.max_activations.map_or(Limit::AtMost(1), Limit::from);
@@ -950,7 +950,7 @@ pub(crate) fn key_spec(
                 .get(product)
                 .and_then(|p| p.activation_template.clone())
         });
-    let base = match &name {
+    let mut base = match &name {
         Some(n) => config
             .template_spec(product, n)
             .map_err(|e| config_error(product, Some(n), e))?,
@@ -965,6 +965,7 @@ pub(crate) fn key_spec(
             });
         }
     };
+    data_key_facts_over(&mut base, record, product, key)?;
     let mut spec = match terms {
         Some(t) => t.over(base),
         None => base,
@@ -984,7 +985,7 @@ pub(crate) fn key_spec(
 }
 
 /// Refuses a key whose terms end before `now` (a data key's own term is in `spec` by then,
-/// [`data_key_terms`]).
+/// [`data_key_facts_over`]).
 fn check_key_expiry(
     spec: &LicenseSpec,
     product: &str,
@@ -1004,22 +1005,20 @@ fn check_key_expiry(
     Ok(())
 }
 
-/// A data key's own term and features (`SPEC.md` §12.3), laid over `spec`. They are read
-/// from what the key's batch recorded at generation and checked against the key itself, and
-/// against its MAC when the MAC key that made it is this signing key's (after a rotation the
-/// ledger's record is what vouches for a key it holds). A MAC that does not verify is an
-/// error, never a skip; so is a batch from before these records whose key this signing key's
-/// MAC does not verify. The license then ends when the key does, and carries exactly the
+/// A data key's own term and features (`SPEC.md` §12.3), laid over `spec` (its template):
+/// the one function that does it, so activation, renewal and `keys update` read the same
+/// terms ([`key_spec`] calls it before the key's own terms, which an update sets, are laid
+/// on top). The key's fields are decoded from the key itself and must say what its batch
+/// recorded at generation. The license then ends when the key does, and carries exactly the
 /// key's F1..F8: a template entry for one of them keeps its end date (`F3=2027-12-31`), the
-/// template's other F-features are dropped, its named features kept.
-fn data_key_terms(
+/// template's other F-features are dropped, its named features kept. Other keys: unchanged.
+fn data_key_facts_over(
     spec: &mut LicenseSpec,
     record: &SeatKey,
-    issuer: &Issuer,
     product: &str,
     key: &str,
 ) -> Result<(), ActivationError> {
-    use crate::keys::{DataKeyFacts, KeyKind, data_key_mac_key_id, decode_data_key};
+    use crate::keys::{DataKeyFacts, KeyKind, decode_data_key};
     if record.kind != crate::ledger::BatchKind::Generated(KeyKind::Data) {
         return Ok(());
     }
@@ -1032,20 +1031,13 @@ fn data_key_terms(
         .as_str()
         .and_then(|p| Pattern::parse(p).ok())
         .ok_or_else(|| refused(DataKeyProblem::NoPattern))?;
-    let mac_key = issuer.data_key_mac_key();
-    let info = decode_data_key(&pattern, key, product, Some(&mac_key));
+    let info = decode_data_key(&pattern, key, product, None);
     let facts: Option<DataKeyFacts> = record
         .batch_params
         .get("data_key")
         .and_then(|v| serde_json::from_value(v.clone()).ok());
-    let mac_checkable = facts
-        .as_ref()
-        .is_none_or(|f| f.mac_key_id == data_key_mac_key_id(&mac_key));
     if facts.as_ref().is_some_and(|f| !f.matches(&info.fields)) {
         return Err(refused(DataKeyProblem::NotAsRecorded));
-    }
-    if mac_checkable && info.mac_valid != Some(true) {
-        return Err(refused(DataKeyProblem::BadMac));
     }
     if let Some(at) = info.fields.expires_at() {
         spec.expires = Some(format_time(at));
@@ -1075,6 +1067,46 @@ fn data_key_terms(
         }
     }
     spec.features = features;
+    Ok(())
+}
+
+/// Refuses a data key whose MAC this signing key's data-key MAC key does not verify, when
+/// the MAC key that made it is this one (after a rotation the ledger's record is what
+/// vouches for a key it holds). A MAC that does not verify is an error, never a skip; so is
+/// a batch from before the generation records whose key this signing key's MAC does not
+/// verify. Other keys pass.
+fn check_data_key_mac(
+    record: &SeatKey,
+    issuer: &Issuer,
+    product: &str,
+    key: &str,
+) -> Result<(), ActivationError> {
+    use crate::keys::{DataKeyFacts, KeyKind, data_key_mac_key_id, decode_data_key};
+    if record.kind != crate::ledger::BatchKind::Generated(KeyKind::Data) {
+        return Ok(());
+    }
+    let refused = |problem| ActivationError::DataKey {
+        product: product.to_string(),
+        key: key.to_string(),
+        problem,
+    };
+    let pattern = record.batch_params["pattern"]
+        .as_str()
+        .and_then(|p| Pattern::parse(p).ok())
+        .ok_or_else(|| refused(DataKeyProblem::NoPattern))?;
+    let mac_key = issuer.data_key_mac_key();
+    let facts: Option<DataKeyFacts> = record
+        .batch_params
+        .get("data_key")
+        .and_then(|v| serde_json::from_value(v.clone()).ok());
+    let mac_checkable = facts
+        .as_ref()
+        .is_none_or(|f| f.mac_key_id == data_key_mac_key_id(&mac_key));
+    if mac_checkable
+        && decode_data_key(&pattern, key, product, Some(&mac_key)).mac_valid != Some(true)
+    {
+        return Err(refused(DataKeyProblem::BadMac));
+    }
     Ok(())
 }
 

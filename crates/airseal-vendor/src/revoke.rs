@@ -8,6 +8,7 @@ use airseal_core::revocation::RevocationList;
 
 use crate::issue::Issuer;
 use crate::ledger::{Ledger, LedgerError};
+use crate::vendor_dir::VendorDir;
 
 pub use crate::ledger::{
     ListContents, RevokeError, RevokeOutcome, RevokeReport, RevokeTarget, RevokedKeyChange,
@@ -25,9 +26,42 @@ pub fn export(
     issuer: &Issuer,
     now: i64,
 ) -> Result<(RevocationList, Vec<u8>), LedgerError> {
+    let (list, bytes) = sign_next(ledger, issuer, now, 0)?;
+    record(ledger, &list)?;
+    Ok((list, bytes))
+}
+
+/// [`export`] for a vendor folder's ledger: the list is numbered above every list ever
+/// exported from `vendor` — the ledger's own record, and the folder's `revocations.seq`,
+/// which survives a restored older backup or a lost ledger — and that number is written to
+/// `revocations.seq` (durably) before the list is returned. Apps refuse a list numbered
+/// at or below one they have seen (`SPEC.md` §13), so a number is never used twice.
+///
+/// # Errors
+/// As [`export`], and [`VendorDir::record_revocation_seq`]'s.
+pub fn export_from(
+    vendor: &VendorDir,
+    ledger: &mut Ledger,
+    issuer: &Issuer,
+    now: i64,
+) -> Result<(RevocationList, Vec<u8>), LedgerError> {
+    let floor = vendor.exported_revocation_seq()?;
+    let (list, bytes) = sign_next(ledger, issuer, now, floor)?;
+    vendor.record_revocation_seq(list.seq)?;
+    record(ledger, &list)?;
+    Ok((list, bytes))
+}
+
+/// The next list, numbered above the ledger's last and above `floor`, signed.
+fn sign_next(
+    ledger: &mut Ledger,
+    issuer: &Issuer,
+    now: i64,
+    floor: u64,
+) -> Result<(RevocationList, Vec<u8>), LedgerError> {
     let contents = ledger.revocations().contents()?;
     let mut list = RevocationList {
-        seq: contents.seq,
+        seq: contents.seq.max(floor.saturating_add(1)),
         issued_at: now,
         licenses: contents.licenses.into_iter().collect(),
         product_keys: contents.product_keys.into_iter().collect(),
@@ -35,9 +69,13 @@ pub fn export(
     };
     list.normalize();
     let bytes = issuer.sign(ObjectType::RevocationList, &list.encode());
+    Ok((list, bytes))
+}
+
+/// Records `list` as exported in the ledger (audited).
+fn record(ledger: &Ledger, list: &RevocationList) -> Result<(), LedgerError> {
     let entries = list.licenses.len() + list.product_keys.len() + list.min_issued_at.len();
     ledger
         .revocations()
-        .record_list(list.seq, u64::try_from(entries).unwrap_or(u64::MAX))?;
-    Ok((list, bytes))
+        .record_list(list.seq, u64::try_from(entries).unwrap_or(u64::MAX))
 }

@@ -81,9 +81,7 @@ pub fn term_end(start: UnixTime, spec: &LicenseSpec) -> Result<Option<UnixTime>,
             "expires",
             "give either days or expires, not both",
         )),
-        (Some(days), None) => Ok(Some(
-            start.saturating_add(i64::from(days).saturating_mul(86_400)),
-        )),
+        (Some(days), None) => Ok(Some(crate::time::end_after_days("days", start, days)?)),
         (None, end) => Ok(end),
     }
 }

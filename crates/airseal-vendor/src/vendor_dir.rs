@@ -7,6 +7,7 @@
 //! keys/signing.pub    its public key, to ship inside the app
 //! ledger.sqlite3      the ledger (see [`crate::ledger`])
 //! ledger.id           the identity of this folder's ledger (`SPEC.md` §17.5)
+//! revocations.seq     the highest revocation list number ever exported from this folder
 //! ```
 //!
 //! The folder is created owner-only (0700) and every file in it owner-only (0600) at
@@ -44,6 +45,9 @@ pub const PUBLIC_KEY_FILE: &str = "signing.pub";
 pub const LEDGER_FILE: &str = "ledger.sqlite3";
 /// The identity of the folder's ledger (one line), inside the vendor folder.
 pub const LEDGER_ID_FILE: &str = "ledger.id";
+/// The highest revocation list sequence number exported from the folder (one line), inside
+/// the vendor folder: the floor of the next list's number whatever ledger is in place.
+pub const REVOCATION_SEQ_FILE: &str = "revocations.seq";
 
 /// Where [`find_vendor_dir`] was told (or had) to look.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -784,6 +788,51 @@ impl VendorDir {
         }
     }
 
+    /// `revocations.seq`.
+    pub fn revocation_seq_path(&self) -> PathBuf {
+        self.root.join(REVOCATION_SEQ_FILE)
+    }
+
+    /// The highest revocation list number this folder records as exported (0: none).
+    ///
+    /// # Errors
+    /// [`LedgerError::Io`] when the file exists but cannot be read, [`LedgerError::Corrupt`]
+    /// when it does not hold a number.
+    pub fn exported_revocation_seq(&self) -> Result<u64, LedgerError> {
+        let path = self.revocation_seq_path();
+        match fs::read_to_string(&path) {
+            Ok(text) => text.trim().parse().map_err(|_| LedgerError::Corrupt {
+                what: format!(
+                    "{}: {:?} is not a revocation list number",
+                    path.display(),
+                    text.trim()
+                ),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+            Err(source) => Err(LedgerError::Io { path, source }),
+        }
+    }
+
+    /// Raises the recorded highest revocation list number to `seq` (never lowers it),
+    /// through the durable writer: once this returns, no later list of this folder gets a
+    /// number at or below `seq`, whatever ledger is restored.
+    ///
+    /// # Errors
+    /// As [`VendorDir::exported_revocation_seq`], or [`LedgerError::Io`] when the file
+    /// cannot be written.
+    pub fn record_revocation_seq(&self, seq: u64) -> Result<(), LedgerError> {
+        if seq <= self.exported_revocation_seq()? {
+            return Ok(());
+        }
+        airseal_verify::app::fs::write(
+            &self.revocation_seq_path(),
+            format!("{seq}\n").as_bytes(),
+            airseal_verify::app::fs::Access::OwnerOnly,
+            airseal_verify::app::fs::Mode::Replace,
+        )
+        .map_err(LedgerError::from)
+    }
+
     /// Writes `ledger`'s identity to `ledger.id` (owner-only, replacing any).
     fn record_ledger_id(&self, ledger: &Ledger) -> Result<(), LedgerError> {
         let path = self.ledger_id_path();
@@ -841,12 +890,22 @@ impl VendorDir {
     /// Puts the backup at `from` in place of this folder's ledger (see
     /// [`crate::ledger::restore`]): it must carry the identity the folder records. The
     /// current ledger is kept aside, never deleted. A folder that records no identity adopts
-    /// the backup's.
+    /// the backup's. The highest revocation list number the replaced ledger exported is
+    /// carried into `revocations.seq` first, so the next list is numbered above it.
     ///
     /// # Errors
     /// Those of [`crate::ledger::restore`].
     pub fn restore_ledger(&self, from: &Path) -> Result<RestoreReport, LedgerError> {
         let recorded = self.recorded_ledger_id()?;
+        // The replaced ledger's lists stay numbered below the next one (lists exported
+        // before `revocations.seq` existed): read when that ledger can still be read (a
+        // damaged or missing one is what restoring is for, and does not stop it).
+        let replaced_last = Ledger::open_identified(&self.ledger_path(), recorded.as_deref())
+            .ok()
+            .and_then(|current| current.revocations().last_exported().ok());
+        if let Some(last) = replaced_last {
+            self.record_revocation_seq(last)?;
+        }
         let (mut ledger, report) =
             crate::ledger::restore(&self.ledger_path(), from, recorded.as_deref())?;
         if recorded.is_none() {

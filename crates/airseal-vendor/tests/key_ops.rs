@@ -182,6 +182,7 @@ mod ops {
                     notes: Some("x".into()),
                     ..KeyUpdate::default()
                 },
+                0,
             )
             .unwrap_err(),
         ] {
@@ -218,6 +219,7 @@ mod ops {
                 remove_metadata: vec!["plan".into()],
                 ..KeyUpdate::default()
             },
+            0,
         )
         .unwrap();
         assert!(report.changed);
@@ -245,6 +247,7 @@ mod ops {
                 remove_features: vec!["F1".into(), "F4".into()],
                 ..KeyUpdate::default()
             },
+            0,
         )
         .unwrap();
         let terms = l.keys().terms("photo-pro", key).unwrap().unwrap();
@@ -259,6 +262,7 @@ mod ops {
                 notes: Some("vip".into()),
                 ..KeyUpdate::default()
             },
+            0,
         )
         .unwrap();
         assert!(!same.changed);
@@ -296,7 +300,7 @@ mod ops {
                 "features",
             ),
         ] {
-            match ops::update(&l, &config(), None, key, &change) {
+            match ops::update(&l, &config(), None, key, &change, 0) {
                 Err(KeyOpError::Invalid { field: f, .. }) => assert_eq!(f, field),
                 other => panic!("{change:?}: {other:?}"),
             }
@@ -318,6 +322,7 @@ mod ops {
                 term: Some(TermChange::Extend(3)),
                 ..KeyUpdate::default()
             },
+            0,
         )
         .unwrap_err();
         assert!(
@@ -384,11 +389,12 @@ fn customers_are_unique_by_address_and_keys_link_to_them() {
             &config,
             None,
             "AAAAAAAAAAAAAAAAAAAA",
-            &link(jane.id + 1)
+            &link(jane.id + 1),
+            0
         ),
         Err(KeyOpError::UnknownCustomer { .. })
     ));
-    ops::update(&l, &config, None, "AAAAAAAAAAAAAAAAAAAA", &link(jane.id)).unwrap();
+    ops::update(&l, &config, None, "AAAAAAAAAAAAAAAAAAAA", &link(jane.id), 0).unwrap();
     let listed = l
         .keys()
         .list(&KeyFilter {

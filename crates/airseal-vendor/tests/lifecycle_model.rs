@@ -1070,6 +1070,7 @@ fn step(sys: &mut System, model: &Model, op: Op) -> Result<(), TestCaseError> {
                 None,
                 &model.keys[key].spellings[0],
                 &change,
+                now,
             ))
         }
         Op::Renew { key } => sys.renew(&model.keys[key].spellings[0], now),

@@ -70,6 +70,15 @@ pub struct ValidKey {
     pub found: Found,
 }
 
+impl ValidKey {
+    /// The key's standing: its status in the ledger (a revoked or suspended key is valid in
+    /// form but not usable), active when the ledger holds no record of it (a signed key that
+    /// verifies).
+    pub fn status(&self) -> KeyStatus {
+        self.record.as_ref().map_or(KeyStatus::Active, |r| r.status)
+    }
+}
+
 /// What the ledger says about a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerFacts {

@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use crate::activate::ActivationError;
 use crate::issue::{IssueError, LicenseSpec, LimitSpec, MetaSpec};
 use crate::ledger::{KeyEdit, KeyState, KeyStatus, KeyTerms, Ledger, LedgerError, feature_name};
-use crate::time::{EndOfDay, format_time, parse_time};
+use crate::time::{EndOfDay, end_after_days, format_time, parse_time, require_days};
 use crate::vendor_dir::Config;
 
 /// Why a key operation was refused.
@@ -57,6 +57,14 @@ pub enum KeyOpError {
         product: String,
         /// The key as stored.
         key: String,
+    },
+    /// A new end of the key's term that is not after now: it would end the licenses of
+    /// paying customers at once (stopping a key is suspending or revoking it).
+    EndInPast {
+        /// The key as stored.
+        key: String,
+        /// The end given.
+        at: UnixTime,
     },
     /// The customer is not in the ledger.
     UnknownCustomer {
@@ -91,6 +99,12 @@ impl fmt::Display for KeyOpError {
                 "key {key} of {product:?} is revoked; a revoked key stays revoked"
             ),
             Self::UnknownCustomer { id } => write!(f, "there is no customer {id}"),
+            Self::EndInPast { key, at } => write!(
+                f,
+                "key {key}: the new end {} is not in the future; it would end its licenses at \
+                 once",
+                format_time(*at)
+            ),
             Self::Invalid { field, message } => write!(f, "{field}: {message}"),
             Self::Template(e) => e.fmt(f),
         }
@@ -311,13 +325,15 @@ pub struct UpdateReport {
 /// # Errors
 /// As [`find_key`]; [`KeyOpError::Revoked`]; [`KeyOpError::Invalid`] naming the term;
 /// [`KeyOpError::UnknownCustomer`]; [`KeyOpError::Template`] when the key's template cannot
-/// be read.
+/// be read; [`KeyOpError::EndInPast`] when a new end (`TermChange::Expires`) is not after
+/// `now`.
 pub fn update(
     ledger: &Ledger,
     config: &Config,
     product: Option<&str>,
     entered: &str,
     change: &KeyUpdate,
+    now: UnixTime,
 ) -> Result<UpdateReport, KeyOpError> {
     contradictions(change)?;
     if let Some(id) = change.customer {
@@ -326,6 +342,15 @@ pub fn update(
         }
     }
     let key = find_key(ledger, product, entered)?;
+    if let Some(TermChange::Expires(date)) = &change.term {
+        let at = parse_time("expires", date, EndOfDay::Yes).map_err(issue_error)?;
+        if at <= now {
+            return Err(KeyOpError::EndInPast {
+                key: key.key.clone(),
+                at,
+            });
+        }
+    }
     ledger.keys().change(&key.product, &key.key, |state| {
         if state.key.status == KeyStatus::Revoked {
             return Err(KeyOpError::Revoked {
@@ -498,10 +523,8 @@ fn apply(before: &KeyTerms, base: &LicenseSpec, c: &KeyUpdate) -> Result<KeyTerm
                 t.spec.days = None;
             }
             (None, Some(days)) => {
-                t.spec.days =
-                    Some(days.checked_add(*n).ok_or_else(|| {
-                        invalid("extend", "the term would be longer than 2^32 days")
-                    })?);
+                let longer = days.saturating_add(*n);
+                t.spec.days = Some(require_days("extend", longer).map_err(issue_error)?);
                 t.spec.expires = None;
             }
             (None, None) => {
@@ -551,14 +574,18 @@ fn issue_error(e: IssueError) -> KeyOpError {
 /// `end` moved `days` later, written as it was: a date stays a date, an instant an instant.
 fn extend_date(end: &str, days: u32) -> Result<String, KeyOpError> {
     if let Ok(date) = NaiveDate::parse_from_str(end, "%Y-%m-%d") {
-        return date
+        let later = date
             .checked_add_days(chrono::Days::new(u64::from(days)))
             .map(|d| d.format("%Y-%m-%d").to_string())
-            .ok_or_else(|| invalid("extend", "the new end is out of range"));
+            .ok_or_else(|| invalid("extend", "the end would be after the year 9999"))?;
+        parse_time("extend", &later, EndOfDay::Yes).map_err(issue_error)?;
+        return Ok(later);
     }
     if DateTime::parse_from_rfc3339(end).is_err() {
         return Err(invalid("expires", format!("{end:?} is not a date")));
     }
     let at: UnixTime = parse_time("expires", end, EndOfDay::Yes).map_err(issue_error)?;
-    Ok(format_time(at.saturating_add(i64::from(days) * 86_400)))
+    Ok(format_time(
+        end_after_days("extend", at, days).map_err(issue_error)?,
+    ))
 }

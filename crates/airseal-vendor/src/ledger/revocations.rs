@@ -785,11 +785,19 @@ impl Revocations<'_> {
     }
 
     fn next_seq(&self) -> Result<u64, LedgerError> {
+        Ok(self.last_exported()?.saturating_add(1))
+    }
+
+    /// The highest sequence number of a list this ledger recorded as exported (0: none).
+    ///
+    /// # Errors
+    /// A database error.
+    pub fn last_exported(&self) -> Result<u64, LedgerError> {
         let last: Option<i64> = self
             .conn
             .query_row("SELECT MAX(seq) FROM revocation_lists", [], |r| r.get(0))
             .map_err(db("reading revocation lists"))?;
-        Ok(u64::try_from(last.unwrap_or(0)).unwrap_or(0) + 1)
+        Ok(u64::try_from(last.unwrap_or(0)).unwrap_or(0))
     }
 
     /// What the next revocation list names (`SPEC.md` §17.4): license ids revoked by id,
