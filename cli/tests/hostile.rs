@@ -186,3 +186,253 @@ fn files_of_product_keys_are_readable_by_their_owner_only() {
         assert_eq!(mode & 0o777, 0o600, "{file}: {mode:o}");
     }
 }
+
+/// A vendor folder with product `p` (30-day subscriptions, one seat) and one key, activated
+/// on machine folder `m1` on 2026-01-01; the key is returned.
+fn one_machine(d: &std::path::Path) -> String {
+    init_vendor(
+        d,
+        "\n[products.p]\nactivation_template = \"sub\"\n[products.p.templates.sub]\n\
+         kind = \"subscription\"\ndays = 30\nmax_activations = 1\n",
+    );
+    ok(&airseal(
+        d,
+        &[
+            "keys",
+            "generate",
+            "--product",
+            "p",
+            "--count",
+            "1",
+            "--out",
+            "k.csv",
+            "-q",
+        ],
+    ));
+    let csv = std::fs::read_to_string(d.join("k.csv")).unwrap();
+    let key = csv
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next())
+        .unwrap()
+        .to_string();
+    ok(&request(d, &key, "m1"));
+    ok(&airseal(
+        d,
+        &[
+            "activate",
+            "m1.req",
+            "--out",
+            "m1.resp",
+            "--now",
+            "2026-01-01",
+        ],
+    ));
+    ok(&install(d, "m1.resp", "m1"));
+    key
+}
+
+fn request(d: &std::path::Path, key: &str, m: &str) -> std::process::Output {
+    let out = format!("{m}.req");
+    airseal(
+        d,
+        &[
+            "request",
+            "--product",
+            "p",
+            "--key",
+            key,
+            "--data-dir",
+            m,
+            "--no-system-components",
+            "--component",
+            "custom:id=one",
+            "--out",
+            &out,
+            "--now",
+            "2026-01-01",
+        ],
+    )
+}
+
+fn install(d: &std::path::Path, file: &str, m: &str) -> std::process::Output {
+    airseal(
+        d,
+        &[
+            "install",
+            file,
+            "--public-key",
+            "keys/signing.pub",
+            "--data-dir",
+            m,
+            "--now",
+            "2026-01-02",
+        ],
+    )
+}
+
+#[test]
+fn install_says_wrong_type_for_a_plain_license_and_released_for_a_renewal_after_release() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let key = one_machine(d);
+    // A license bound to no machine is not something `install` reads: wrong type (12),
+    // on a fresh folder and on one with a license installed.
+    ok(&airseal(
+        d,
+        &[
+            "issue",
+            "--product",
+            "p",
+            "--no-ledger",
+            "--days",
+            "30",
+            "--out",
+            "plain.lic",
+        ],
+    ));
+    exits(&install(d, "plain.lic", "fresh"), 12);
+    exits(&install(d, "plain.lic", "m1"), 12);
+    // Released here, then a renewal of its seat arrives: released (29), not "nothing pending".
+    ok(&airseal(
+        d,
+        &["release", "--data-dir", "m1", "--out", "proof.txt"],
+    ));
+    ok(&airseal(
+        d,
+        &[
+            "renew",
+            "--key",
+            &key,
+            "--out-dir",
+            "renewals",
+            "--now",
+            "2026-01-02",
+        ],
+    ));
+    let renewal = std::fs::read_dir(d.join("renewals"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".renewal.txt"))
+        .unwrap();
+    let o = install(d, renewal.to_str().unwrap(), "m1");
+    exits(&o, 29);
+    assert!(stderr(&o).contains("released"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_missing_ledger_exits_with_the_ledgers_code_naming_its_path_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    init_vendor(d, "\n[products.p]\n");
+    ok(&airseal(d, &["ledger", "keys"]));
+    std::fs::remove_file(d.join("ledger.sqlite3")).unwrap();
+    let o = airseal(d, &["ledger", "keys"]);
+    exits(&o, 3);
+    let e = stderr(&o);
+    assert_eq!(e.matches("ledger.sqlite3").count(), 1, "{e}");
+}
+
+#[test]
+fn refusals_name_the_flag_and_the_command_that_fix_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let key = one_machine(d);
+    // A bad date on an added feature names --add-feature.
+    let o = airseal(d, &["keys", "update", &key, "--add-feature", "F7=notadate"]);
+    exits(&o, 1);
+    let e = stderr(&o);
+    assert!(
+        e.contains("--add-feature:") && !e.contains("--feature:"),
+        "{e}"
+    );
+    // A suspended key's activation names the command that reinstates it.
+    ok(&airseal(d, &["keys", "suspend", &key]));
+    ok(&request(d, &key, "m2"));
+    let o = airseal(
+        d,
+        &[
+            "activate",
+            "m2.req",
+            "--out",
+            "m2.resp",
+            "--now",
+            "2026-01-01",
+        ],
+    );
+    exits(&o, 1);
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!("airseal keys reinstate {}", key.replace('-', ""))),
+        "{e}"
+    );
+    // A revoked license says so once.
+    ok(&airseal(d, &["keys", "reinstate", &key]));
+    let id = {
+        let o = airseal(d, &["ledger", "licenses", "--format", "json"]);
+        let rows: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+        rows[0]["license_id"].as_str().unwrap().to_string()
+    };
+    ok(&airseal(d, &["revoke", "--license", &id]));
+    ok(&airseal(d, &["revocations", "export", "--out", "r.txt"]));
+    let o = airseal(
+        d,
+        &[
+            "verify",
+            "--machine",
+            "--public-key",
+            "keys/signing.pub",
+            "--product",
+            "p",
+            "--data-dir",
+            "m1",
+            "--no-system-components",
+            "--component",
+            "custom:id=one",
+            "--revocations",
+            "r.txt",
+            "--now",
+            "2026-01-02",
+        ],
+    );
+    exits(&o, 23);
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    assert_eq!(all.matches("revoked").count(), 1, "{all}");
+}
+
+#[test]
+fn control_characters_are_refused_in_ids_emails_names_and_notes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let key = one_machine(d);
+    let evil = "\u{1b}[31mRED\u{1b}[0m";
+    let email = "x\u{1b}[31m@y.com";
+    for (args, field) in [
+        (
+            vec!["revoke", "--license", evil, "--external"],
+            "license id",
+        ),
+        (vec!["revoke", "--key", &key, "--reason", evil], "reason"),
+        (vec!["customers", "add", "--email", email], "e-mail"),
+        (
+            vec!["customers", "add", "--email", "a@b.example", "--name", evil],
+            "name",
+        ),
+        (vec!["keys", "suspend", &key, "--reason", evil], "--reason"),
+        (vec!["keys", "update", &key, "--notes", evil], "--notes"),
+    ] {
+        let o = airseal(d, &args);
+        exits(&o, 1);
+        let e = stderr(&o);
+        assert!(
+            e.contains("control character") && e.contains(field),
+            "{args:?}: {e}"
+        );
+        assert!(!e.contains('\u{1b}'), "{e}");
+    }
+    // Nothing of it was stored.
+    let o = airseal(d, &["customers", "list", "--json"]);
+    assert!(!ok(&o).contains("RED"));
+    let o = airseal(d, &["ledger", "keys", "--format", "json"]);
+    assert!(ok(&o).contains("\"active\""));
+}

@@ -353,11 +353,7 @@ impl fmt::Display for ActivationError {
                  and case are ignored ({}); ask the customer to enter it exactly as issued",
                 keys.join(", ")
             ),
-            Self::KeyBlocked { product, key } => write!(
-                f,
-                "key {key} of {product:?} is suspended; reinstate it with the ledger before \
-                 activating"
-            ),
+            Self::KeyBlocked { product, key } => write!(f, "key {key} of {product:?} is suspended"),
             Self::KeyRevoked { product, key } => write!(f, "key {key} of {product:?} is revoked"),
             Self::LicenseRevoked { license_id } => {
                 write!(f, "license {license_id} held by this device is revoked")

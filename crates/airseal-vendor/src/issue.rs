@@ -505,16 +505,11 @@ impl LicenseSpec {
             .ok_or_else(|| field_error("product", "a product id is required"))?;
         crate::ids::check_product_id(&product)
             .map_err(|e| field_error("product", e.to_string()))?;
-        for (field, text) in [
-            ("licensee-name", &self.licensee_name),
-            ("licensee-email", &self.licensee_email),
-            ("licensee-org", &self.licensee_org),
-            ("product-key", &self.product_key),
-        ] {
-            if let Some(text) = text {
-                crate::ids::check_text(field, text)
-                    .map_err(|e| field_error(field, e.to_string()))?;
-            }
+        // The key is an id the ledger and revocation lists match on. Licensee fields are
+        // signed data any issuer may fill: readers escape them (`SPEC.md` §17.8).
+        if let Some(key) = &self.product_key {
+            crate::ids::check_text("product key", key)
+                .map_err(|e| field_error("product-key", e.to_string()))?;
         }
         let issuer_name = self
             .issuer

@@ -133,7 +133,7 @@ impl Customers<'_> {
     /// error.
     pub fn add(&self, c: &NewCustomer) -> Result<Customer, CustomerError> {
         for (field, text) in [
-            ("email", Some(&c.email)),
+            ("e-mail", Some(&c.email)),
             ("name", c.name.as_ref()),
             ("organisation", c.org.as_ref()),
             ("notes", c.notes.as_ref()),
