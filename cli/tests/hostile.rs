@@ -436,3 +436,20 @@ fn control_characters_are_refused_in_ids_emails_names_and_notes() {
     let o = airseal(d, &["ledger", "keys", "--format", "json"]);
     assert!(ok(&o).contains("\"active\""));
 }
+
+#[test]
+fn init_names_the_vendor_after_its_folder_and_knows_a_configured_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let out = ok(&airseal(d, &["init", "acme-soft"]));
+    assert!(out.contains("next: add a product"), "{out}");
+    let text = std::fs::read_to_string(d.join("acme-soft/airseal.toml")).unwrap();
+    assert!(text.contains("vendor = \"acme-soft\""), "{text}");
+    ok(&airseal(
+        d,
+        &["products", "add", "p", "--vendor", "acme-soft"],
+    ));
+    let out = ok(&airseal(d, &["init", "acme-soft", "--force"]));
+    assert!(!out.contains("next: add a product"), "{out}");
+    assert!(out.contains("kept"), "{out}");
+}

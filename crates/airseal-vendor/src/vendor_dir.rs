@@ -678,7 +678,9 @@ impl VendorDir {
         if let Ok(config) = Config::load(&dir.join(CONFIG_FILE)) {
             return config.vendor;
         }
+        // A folder that does not exist yet (`init acme`) is named all the same.
         fs::canonicalize(dir)
+            .or_else(|_| std::path::absolute(dir))
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "vendor".into())
