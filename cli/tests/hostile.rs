@@ -453,3 +453,44 @@ fn init_names_the_vendor_after_its_folder_and_knows_a_configured_one() {
     assert!(!out.contains("next: add a product"), "{out}");
     assert!(out.contains("kept"), "{out}");
 }
+
+#[test]
+fn keys_inspect_without_a_product_judges_against_every_product() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    // Two products with the same (default) pattern: a key of the second reads under both.
+    init_vendor(d, "\n[products.p]\n[products.q]\n");
+    ok(&airseal(
+        d,
+        &[
+            "keys",
+            "generate",
+            "--product",
+            "q",
+            "--count",
+            "1",
+            "--out",
+            "q.csv",
+            "-q",
+        ],
+    ));
+    let csv = std::fs::read_to_string(d.join("q.csv")).unwrap();
+    let key = csv
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next())
+        .unwrap()
+        .to_string();
+    let o = airseal(d, &["keys", "inspect", &key, "--json"]);
+    let j: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(j["status"], "valid", "{j}");
+    assert_eq!(j["product"], "q", "{j}");
+    // Nothing like a key: judged against both, not one picked at random.
+    let o = airseal(d, &["keys", "inspect", "TOTALLYWRONG", "--json"]);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["status"], "malformed", "{j}");
+    let reason = j["reason"].as_str().unwrap();
+    assert!(reason.contains("p, q"), "{j}");
+    assert!(j.get("pattern").is_none(), "{j}");
+}
