@@ -494,3 +494,19 @@ fn keys_inspect_without_a_product_judges_against_every_product() {
     assert!(reason.contains("p, q"), "{j}");
     assert!(j.get("pattern").is_none(), "{j}");
 }
+
+#[test]
+fn deactivate_by_activation_id_reports_seats_and_deactivations_like_the_proof_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    one_machine(d);
+    let o = airseal(
+        d,
+        &["deactivate", "--activation", "1", "--reason", "x", "--json"],
+    );
+    let j: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
+    assert_eq!(j["by"], "vendor", "{j}");
+    assert_eq!(j["seats"]["used"], 0, "{j}");
+    assert_eq!(j["seats"]["limit"], 1, "{j}");
+    assert_eq!(j["deactivations"]["used"], 1, "{j}");
+}

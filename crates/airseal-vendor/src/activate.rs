@@ -1200,6 +1200,48 @@ pub fn deactivate(
 
 /// The claims of a seat's last response (read back from the ledger, which signed it): its
 /// limits are the ones the key was sold with, its expiry the one a renewal checks.
+/// Frees a seat at the vendor's word, without a proof (`SPEC.md` §17.3): the seat's
+/// activation id and the reason, audited by the ledger. Reports the key's seats and
+/// deactivations afterwards, as [`deactivate`] does for a proof.
+///
+/// # Errors
+/// The ledger's (an unknown or already freed activation among them).
+pub fn release_seat(
+    ledger: &mut Ledger,
+    id: crate::ledger::ActivationId,
+    reason: &str,
+    now: UnixTime,
+) -> Result<Deactivated, ActivationError> {
+    let activation = ledger.seats().release(id, reason, now)?;
+    let (mut deactivations, mut seats) = (None, None);
+    if let Some(key) = &activation.key {
+        // Read in a transaction of its own, never committed: counts after the release.
+        let tx = ledger.seats().begin()?;
+        let record = tx.key(&activation.product, key)?;
+        let terms = record.as_ref().and_then(|r| r.terms.as_ref());
+        let prior_d = terms.map_or(0, |t| t.prior_deactivations);
+        let prior_a = terms.map_or(0, |t| t.prior_activations);
+        let license = license_limits(&activation)?;
+        deactivations = Some(Seats {
+            used: tx
+                .deactivations(&activation.product, key)?
+                .saturating_add(prior_d),
+            limit: license.max_deactivations.unwrap_or(Limit::Unlimited),
+        });
+        seats = Some(Seats {
+            used: tx
+                .live_seats(&activation.product, key)?
+                .saturating_add(prior_a),
+            limit: license.max_activations.unwrap_or(Limit::AtMost(1)),
+        });
+    }
+    Ok(Deactivated {
+        activation,
+        deactivations,
+        seats,
+    })
+}
+
 fn license_limits(seat: &Activation) -> Result<LicenseClaims, ActivationError> {
     let corrupt = |what: String| {
         ActivationError::Ledger(LedgerError::Corrupt {
