@@ -1,5 +1,5 @@
 //! The rules for text that enters the vendor side from outside: what a product id may be,
-//! and that no stored id, e-mail, name or note carries control characters (`SPEC.md` §17.8).
+//! and that no stored id, e-mail, name or note carries control characters (`SPEC.md` §17.6).
 //! One function per rule, called wherever such a value enters: the configuration, the
 //! product table, issuing, import and the ledger's operations.
 

@@ -506,7 +506,7 @@ impl LicenseSpec {
         crate::ids::check_product_id(&product)
             .map_err(|e| field_error("product", e.to_string()))?;
         // The key is an id the ledger and revocation lists match on. Licensee fields are
-        // signed data any issuer may fill: readers escape them (`SPEC.md` §17.8).
+        // signed data any issuer may fill: readers escape them (`SPEC.md` §17.6).
         if let Some(key) = &self.product_key {
             crate::ids::check_text("product key", key)
                 .map_err(|e| field_error("product-key", e.to_string()))?;
