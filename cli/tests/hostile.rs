@@ -420,6 +420,10 @@ fn control_characters_are_refused_in_ids_emails_names_and_notes() {
         ),
         (vec!["keys", "suspend", &key, "--reason", evil], "--reason"),
         (vec!["keys", "update", &key, "--notes", evil], "--notes"),
+        (
+            vec!["deactivate", "--activation", "1", "--reason", evil],
+            "reason",
+        ),
     ] {
         let o = airseal(d, &args);
         exits(&o, 1);

@@ -125,6 +125,8 @@ pub struct Deactivated {
 #[non_exhaustive]
 #[derive(Debug)]
 pub enum ActivationError {
+    /// A reason given by the vendor holds a control character (`SPEC.md` §17.6).
+    Text(crate::ids::TextError),
     /// The request is not a valid activation request (malformed, wrong type, bad
     /// device-key signature).
     BadRequest(airseal_verify::Error),
@@ -328,6 +330,7 @@ pub enum ActivationError {
 impl fmt::Display for ActivationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Text(e) => e.fmt(f),
             Self::BadRequest(e) => describe_refusal(f, "activation request", e),
             Self::BadProof(e) => describe_refusal(f, "deactivation proof", e),
             Self::UnknownProduct { product } => write!(
@@ -1205,13 +1208,15 @@ pub fn deactivate(
 /// deactivations afterwards, as [`deactivate`] does for a proof.
 ///
 /// # Errors
-/// The ledger's (an unknown or already freed activation among them).
+/// [`ActivationError::Text`] for a reason with a control character; the ledger's (an
+/// unknown or already freed activation among them).
 pub fn release_seat(
     ledger: &mut Ledger,
     id: crate::ledger::ActivationId,
     reason: &str,
     now: UnixTime,
 ) -> Result<Deactivated, ActivationError> {
+    crate::ids::check_text("reason", reason).map_err(ActivationError::Text)?;
     let activation = ledger.seats().release(id, reason, now)?;
     let (mut deactivations, mut seats) = (None, None);
     if let Some(key) = &activation.key {
