@@ -1023,6 +1023,7 @@ fn a_data_key_keeps_its_term_and_features_after_a_rotation() {
             output: &path,
             force: false,
             template: None,
+            customer: None,
         },
         &mut |_| {},
     )
