@@ -81,6 +81,28 @@ fn config_errors_say_what_is_expected_at_the_fields_own_line() {
         let line = line_of(dir, "max_activations");
         assert!(e.contains(&format!("line {line}:")), "{value}: {e}");
     }
+    // An unknown key and a metadata value of no usable type: their own lines, in words.
+    for (body, key, says) in [
+        ("dayz = 3", "dayz", "unknown field `dayz`"),
+        (
+            "metadata = { a = 1.5 }",
+            "metadata",
+            "expected text or a whole number",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        init_vendor(
+            dir,
+            &format!("\n[products.p]\n[products.p.templates.sub]\ndays = 30\n{body}\n"),
+        );
+        let o = airseal(dir, &["products", "list"]);
+        exits(&o, 1);
+        let e = stderr(&o);
+        assert!(!e.contains("untagged") && e.contains(says), "{e}");
+        let line = line_of(dir, key);
+        assert!(e.contains(&format!("line {line}:")), "{body}: {e}");
+    }
     // A template named by activation_template that does not exist: its own line.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

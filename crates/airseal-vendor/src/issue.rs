@@ -245,14 +245,39 @@ impl From<LimitSpec> for Limit {
     }
 }
 
-/// A metadata value as written in a template: text or integer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A metadata value as written in a template: text or integer (read by hand, like
+/// [`LimitSpec`], so a bad value says what is expected).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum MetaSpec {
     /// Integer.
     Int(i64),
     /// Text.
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for MetaSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = MetaSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("text or a whole number")
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<MetaSpec, E> {
+                Ok(MetaSpec::Int(n))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<MetaSpec, E> {
+                i64::try_from(n)
+                    .map(MetaSpec::Int)
+                    .map_err(|_| E::custom(format_args!("{n} is too large for a metadata number")))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<MetaSpec, E> {
+                Ok(MetaSpec::Text(s.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// A human-level description of a license: what `airseal issue` flags and a TOML

@@ -149,7 +149,7 @@ pub struct TemplateFault {
     /// The template's name.
     pub template: String,
     /// The template key at fault (`expires`, `features`, …), when known.
-    pub field: Option<&'static str>,
+    pub field: Option<String>,
     /// What is wrong.
     pub message: String,
 }
@@ -165,7 +165,7 @@ impl fmt::Display for TemplateFault {
             ": template products.{}.templates.{}",
             self.product, self.template
         )?;
-        if let Some(field) = self.field {
+        if let Some(field) = &self.field {
             write!(f, ", field {field}")?;
         }
         write!(f, ": {}", self.message.trim_end())
@@ -316,7 +316,12 @@ impl Config {
         config.check(path, text).map_err(|e| match e {
             VendorDirError::InvalidTemplate(mut fault) => {
                 if fault.line.is_none() {
-                    fault.line = template_line(text, &fault.product, &fault.template, fault.field);
+                    fault.line = template_line(
+                        text,
+                        &fault.product,
+                        &fault.template,
+                        fault.field.as_deref(),
+                    );
                 }
                 VendorDirError::InvalidTemplate(fault)
             }
@@ -382,7 +387,7 @@ impl Config {
                 spec.check().map_err(|e| {
                     let (field, message) = match e {
                         IssueError::InvalidField { field, message } => {
-                            (Some(template_key(field)), message)
+                            (Some(template_key(field).to_string()), message)
                         }
                         IssueError::InvalidClaims(why) => (None, why.to_string()),
                     };
@@ -416,7 +421,7 @@ impl Config {
                 template: name.to_string(),
             })?;
         // The path is the file name only; `Config::load` reports the full path.
-        let fault = |field: Option<&'static str>, message: String| {
+        let fault = |field: Option<String>, message: String| {
             VendorDirError::InvalidTemplate(Box::new(TemplateFault {
                 path: PathBuf::from(CONFIG_FILE),
                 line: None,
@@ -440,11 +445,10 @@ impl Config {
                 .iter()
                 .find_map(|(key, value)| {
                     let alone = read(toml::Table::from_iter([(key.clone(), value.clone())]));
-                    let field = TEMPLATE_FIELDS.iter().copied().find(|f| f == key)?;
                     // The field is named already: the parser's "in `key`" line goes.
                     alone.err().map(|message| {
                         let first = message.lines().next().unwrap_or_default().to_string();
-                        fault(Some(field), first)
+                        fault(Some(key.clone()), first)
                     })
                 })
                 .unwrap_or_else(|| invalid(whole))
@@ -464,31 +468,6 @@ impl Config {
         Ok(spec)
     }
 }
-
-/// The keys of a template (the fields of [`LicenseSpec`]), as the names a [`TemplateFault`]
-/// carries.
-const TEMPLATE_FIELDS: &[&str] = &[
-    "product",
-    "issuer",
-    "kind",
-    "licensee_name",
-    "licensee_email",
-    "licensee_org",
-    "product_key",
-    "days",
-    "expires",
-    "not_before",
-    "features",
-    "max_activations",
-    "max_deactivations",
-    "maintenance_until",
-    "grace_days",
-    "clock_offset_minutes",
-    "metadata",
-    "machine_threshold",
-    "min_components",
-    "term_starts",
-];
 
 /// The template key an [`IssueError::InvalidField`] names (issuing names some fields as
 /// their flags are spelt: `not-before`, `feature`).
