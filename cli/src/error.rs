@@ -149,6 +149,19 @@ impl CliError {
 
     /// This error, said about `path`.
     pub fn at(self, path: &Path) -> Self {
+        // A ledger error about this very file names it already: said once.
+        if let CliError::Ledger(
+            LedgerError::Missing { path: p }
+            | LedgerError::Empty { path: p }
+            | LedgerError::NotALedger { path: p }
+            | LedgerError::Open { path: p, .. }
+            | LedgerError::Foreign { path: p, .. },
+        ) = &self
+        {
+            if p == path {
+                return self;
+            }
+        }
         self.about(path.display().to_string())
     }
 
@@ -262,7 +275,12 @@ fn template_code(e: &TemplateError) -> u8 {
 
 fn ledger_code(e: &LedgerError) -> u8 {
     match e {
-        LedgerError::Open { .. } | LedgerError::Io { .. } => IO,
+        // A ledger that is gone or emptied is a file that cannot be read. (Another folder's
+        // ledger reads fine: a refusal, 1.)
+        LedgerError::Open { .. }
+        | LedgerError::Io { .. }
+        | LedgerError::Missing { .. }
+        | LedgerError::Empty { .. } => IO,
         _ => GENERAL,
     }
 }
@@ -329,6 +347,11 @@ impl fmt::Display for CliError {
                         f,
                         "; `airseal revoke --undo --key {key}` takes the revocation back"
                     ),
+                    RecordedError::KeyNotActive {
+                        status: KeyStatus::Suspended,
+                        key,
+                        ..
+                    } => write!(f, "; `airseal keys reinstate {key}` lifts the suspension"),
                     _ => Ok(()),
                 }
             }
@@ -376,6 +399,11 @@ impl fmt::Display for CliError {
                         f,
                         "; to sell more time, `airseal keys update {key} --extend DAYS` (or \
                          --expires DATE)"
+                    ),
+                    ActivationError::KeyBlocked { key, .. } => write!(
+                        f,
+                        "; `airseal keys reinstate {key}` lifts the suspension, then activate \
+                         again"
                     ),
                     ActivationError::OtherMachine { license_id, .. } => write!(
                         f,
@@ -462,6 +490,8 @@ fn key_op(e: &KeyOpError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         KeyOpError::Invalid { field, message } => {
             let flag = match *field {
                 "features" => "--add-feature/--remove-feature".to_string(),
+                // Issuing's name for one feature's value: only an added one can be wrong.
+                "feature" => "--add-feature".to_string(),
                 "metadata" => "--meta/--remove-meta".to_string(),
                 "terms" => "the key's terms".to_string(),
                 other => format!("--{}", other.replace('_', "-")),

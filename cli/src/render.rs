@@ -308,12 +308,14 @@ impl Sink {
     }
 
     /// A new file at `path`; an existing one is refused (now, and again atomically at
-    /// commit) unless `force`.
+    /// commit) unless `force`. Readable by its owner only (0600), the temporary file too:
+    /// what the ledger lists (product keys, which work as passwords, and customers' e-mail
+    /// addresses) is as private as the ledger itself.
     ///
     /// # Errors
     /// The target exists without `force`, or its folder cannot take the temporary file.
     pub fn file(path: &Path, force: bool) -> Result<Sink, WriteError> {
-        DurableFile::create(path, Access::Default, Mode::replace_if(force)).map(Sink::File)
+        DurableFile::create(path, Access::OwnerOnly, Mode::replace_if(force)).map(Sink::File)
     }
 
     /// Whether this is standard output and it is a terminal.

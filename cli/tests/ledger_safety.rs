@@ -77,15 +77,19 @@ fn ledger_commands() -> Vec<Vec<&'static str>> {
     ]
 }
 
+/// Every ledger command refuses with exit `code` (3: the ledger file cannot be read; 1:
+/// it is the wrong one), naming the ledger once, the failure and the way out.
 #[track_caller]
-fn all_refused(dir: &Path, what: &str) {
+fn all_refused(dir: &Path, what: &str, code: i32) {
     for args in ledger_commands() {
         let o = airseal(dir, &args);
         let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
-        assert!(
-            err.contains(&dir.join("ledger.sqlite3").display().to_string()),
-            "{args:?} names the ledger: {err}"
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+        assert_eq!(
+            err.matches(&dir.join("ledger.sqlite3").display().to_string())
+                .count(),
+            1,
+            "{args:?} names the ledger once: {err}"
         );
         assert!(err.contains(what), "{args:?}: {err}");
         assert!(
@@ -111,7 +115,7 @@ fn a_deleted_ledger_stops_every_command_and_a_backup_brings_it_back() {
     ));
 
     remove_ledger(d);
-    all_refused(d, "is missing");
+    all_refused(d, "is missing", 3);
     // Nothing recreated it.
     assert!(!d.join("ledger.sqlite3").exists());
 
@@ -132,7 +136,7 @@ fn an_emptied_ledger_stops_every_command() {
     generate(d, "20", "keys.csv");
     remove_ledger(d);
     std::fs::write(d.join("ledger.sqlite3"), b"").unwrap();
-    all_refused(d, "is empty");
+    all_refused(d, "is empty", 3);
     assert_eq!(
         std::fs::metadata(d.join("ledger.sqlite3")).unwrap().len(),
         0
@@ -162,7 +166,7 @@ fn another_folders_ledger_is_refused_and_its_backup_does_not_restore() {
     // B's ledger copied over A's: every command refuses it.
     remove_ledger(a.path());
     std::fs::copy(&b_backup, a.path().join("ledger.sqlite3")).unwrap();
-    all_refused(a.path(), "not ledger");
+    all_refused(a.path(), "not ledger", 1);
 }
 
 #[test]
@@ -338,7 +342,7 @@ fn an_older_vendor_folder_adopts_its_ledger_once() {
     let rows: serde_json::Value = serde_json::from_str(&audit).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 1, "{audit}");
     remove_ledger(d);
-    all_refused(d, "is missing");
+    all_refused(d, "is missing", 3);
 }
 
 /// With no backup, starting again is a deliberate act: remove ledger.id, then init --force.
@@ -348,7 +352,7 @@ fn a_new_ledger_only_after_the_old_one_is_disowned() {
     let d = v.path();
     remove_ledger(d);
     let o = airseal(d, &["init", "--force"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(!d.join("ledger.sqlite3").exists());
     std::fs::remove_file(d.join("ledger.id")).unwrap();
     let out = ok(&airseal(d, &["init", "--force"]));

@@ -208,8 +208,8 @@ pub fn deactivate(args: &DeactivateArgs) -> Result<ExitCode, CliError> {
     let (activation, deactivations, seats, by) = match (&args.proof, args.activation) {
         (_, Some(id)) => {
             let reason = args.reason.clone().unwrap_or_default();
-            let a = ledger.seats().release(id, &reason, now)?;
-            (a, None, None, "vendor")
+            let done = activate::release_seat(&mut ledger, id, &reason, now)?;
+            (done.activation, done.deactivations, done.seats, "vendor")
         }
         (Some(path), None) => {
             let proof = crate::io::read_input(path)?;

@@ -91,9 +91,12 @@ pub fn run(args: &InitArgs) -> Result<ExitCode, CliError> {
             )?;
         }
     }
-    outln!(
-        "next: add a [products.<id>] table to {}, then `airseal keys generate`",
-        vendor.config_path().display()
-    );
+    if vendor.config().products.is_empty() {
+        outln!(
+            "next: add a product (`airseal products add ID`, or a [products.<id>] table in \
+             {}), then `airseal keys generate`",
+            vendor.config_path().display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -63,7 +63,7 @@ impl RevocationList {
             .binary_search_by(|l| text_key_order(l, license_id))
             .is_ok()
         {
-            return Some("license revoked");
+            return Some("its id is listed");
         }
         if let Some(k) = product_key {
             let k = match_form(k);
@@ -72,7 +72,7 @@ impl RevocationList {
                 .binary_search_by(|p| text_key_order(p, &k))
                 .is_ok()
             {
-                return Some("product key revoked");
+                return Some("its product key is listed");
             }
         }
         if self
@@ -238,11 +238,11 @@ mod tests {
         assert_eq!(RevocationList::decode(&bytes, 0).unwrap(), l);
         assert_eq!(
             l.revokes("0C8G2X9RTV4MA", None, "x", 0),
-            Some("license revoked")
+            Some("its id is listed")
         );
         assert_eq!(
             l.revokes("other", Some("7K3QDM2XRP9FTWB4HCNV"), "x", 0),
-            Some("product key revoked")
+            Some("its product key is listed")
         );
         assert!(
             l.revokes("other", None, "photo-pro", 1_699_999_999)

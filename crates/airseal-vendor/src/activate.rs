@@ -125,6 +125,8 @@ pub struct Deactivated {
 #[non_exhaustive]
 #[derive(Debug)]
 pub enum ActivationError {
+    /// A reason given by the vendor holds a control character (`SPEC.md` §17.6).
+    Text(crate::ids::TextError),
     /// The request is not a valid activation request (malformed, wrong type, bad
     /// device-key signature).
     BadRequest(airseal_verify::Error),
@@ -328,6 +330,7 @@ pub enum ActivationError {
 impl fmt::Display for ActivationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Text(e) => e.fmt(f),
             Self::BadRequest(e) => describe_refusal(f, "activation request", e),
             Self::BadProof(e) => describe_refusal(f, "deactivation proof", e),
             Self::UnknownProduct { product } => write!(
@@ -353,11 +356,7 @@ impl fmt::Display for ActivationError {
                  and case are ignored ({}); ask the customer to enter it exactly as issued",
                 keys.join(", ")
             ),
-            Self::KeyBlocked { product, key } => write!(
-                f,
-                "key {key} of {product:?} is suspended; reinstate it with the ledger before \
-                 activating"
-            ),
+            Self::KeyBlocked { product, key } => write!(f, "key {key} of {product:?} is suspended"),
             Self::KeyRevoked { product, key } => write!(f, "key {key} of {product:?} is revoked"),
             Self::LicenseRevoked { license_id } => {
                 write!(f, "license {license_id} held by this device is revoked")
@@ -1238,6 +1237,50 @@ pub fn deactivate(
 
 /// The claims of a seat's last response (read back from the ledger, which signed it): its
 /// limits are the ones the key was sold with, its expiry the one a renewal checks.
+/// Frees a seat at the vendor's word, without a proof (`SPEC.md` §17.3): the seat's
+/// activation id and the reason, audited by the ledger. Reports the key's seats and
+/// deactivations afterwards, as [`deactivate`] does for a proof.
+///
+/// # Errors
+/// [`ActivationError::Text`] for a reason with a control character; the ledger's (an
+/// unknown or already freed activation among them).
+pub fn release_seat(
+    ledger: &mut Ledger,
+    id: crate::ledger::ActivationId,
+    reason: &str,
+    now: UnixTime,
+) -> Result<Deactivated, ActivationError> {
+    crate::ids::check_text("reason", reason).map_err(ActivationError::Text)?;
+    let activation = ledger.seats().release(id, reason, now)?;
+    let (mut deactivations, mut seats) = (None, None);
+    if let Some(key) = &activation.key {
+        // Read in a transaction of its own, never committed: counts after the release.
+        let tx = ledger.seats().begin()?;
+        let record = tx.key(&activation.product, key)?;
+        let terms = record.as_ref().and_then(|r| r.terms.as_ref());
+        let prior_d = terms.map_or(0, |t| t.prior_deactivations);
+        let prior_a = terms.map_or(0, |t| t.prior_activations);
+        let license = license_limits(&activation)?;
+        deactivations = Some(Seats {
+            used: tx
+                .deactivations(&activation.product, key)?
+                .saturating_add(prior_d),
+            limit: license.max_deactivations.unwrap_or(Limit::Unlimited),
+        });
+        seats = Some(Seats {
+            used: tx
+                .live_seats(&activation.product, key)?
+                .saturating_add(prior_a),
+            limit: license.max_activations.unwrap_or(Limit::AtMost(1)),
+        });
+    }
+    Ok(Deactivated {
+        activation,
+        deactivations,
+        seats,
+    })
+}
+
 fn license_limits(seat: &Activation) -> Result<LicenseClaims, ActivationError> {
     let corrupt = |what: String| {
         ActivationError::Ledger(LedgerError::Corrupt {

@@ -415,8 +415,9 @@ fn write_batch(
     )?;
     let batch = writer.batch_id();
     let output = req.output;
-    // Dropped on any error before publication, it removes its temporary file.
-    let mut out = DurableFile::create(output, Access::Default, Mode::Replace)?;
+    // Dropped on any error before publication, it removes its temporary file. Owner-only
+    // from its first byte, the temporary too: every key works as a password for activation.
+    let mut out = DurableFile::create(output, Access::OwnerOnly, Mode::Replace)?;
     write_header(&mut out, req.format).map_err(io_err(output))?;
 
     // Candidates are inserted a chunk at a time: the ledger sorts each chunk so its B-tree is
@@ -539,7 +540,7 @@ pub fn recover_pending(ledger: &mut Ledger) -> Result<Vec<i64>, BatchError> {
             column: "kind",
             value: pending.kind.to_string(),
         })?;
-        let mut out = DurableFile::create(&output, Access::Default, Mode::Replace)?;
+        let mut out = DurableFile::create(&output, Access::OwnerOnly, Mode::Replace)?;
         write_header(&mut out, format).map_err(io_err(&output))?;
         for key in ledger.batches().keys(pending.id)? {
             write_line(

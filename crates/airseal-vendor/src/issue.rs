@@ -166,8 +166,10 @@ pub(crate) fn field_error(field: &'static str, message: impl Into<String>) -> Is
     }
 }
 
-/// A limit as people write it: a number or `"unlimited"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A limit as people write it: a number or `"unlimited"`. Read by hand rather than as an
+/// untagged enum, so a bad value says what is expected instead of serde's "did not match any
+/// variant" (`SPEC.md` §17.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum LimitSpec {
     /// At most this many.
@@ -199,6 +201,39 @@ impl LimitSpec {
     }
 }
 
+/// What a limit must be, said the same way wherever one is read.
+const LIMIT_EXPECTED: &str = "a whole number of at least 1, or \"unlimited\"";
+
+impl<'de> Deserialize<'de> for LimitSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = LimitSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(LIMIT_EXPECTED)
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<LimitSpec, E> {
+                Ok(LimitSpec::Count(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<LimitSpec, E> {
+                u64::try_from(n)
+                    .map(LimitSpec::Count)
+                    .map_err(|_| E::custom(format_args!("expected {LIMIT_EXPECTED}, got {n}")))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<LimitSpec, E> {
+                if s == "unlimited" {
+                    Ok(LimitSpec::Word(UnlimitedWord::Unlimited))
+                } else {
+                    Err(E::custom(format_args!(
+                        "expected {LIMIT_EXPECTED}, got {s:?}"
+                    )))
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// The one conversion from what people write to what a license carries (issuing and
 /// activation both use it).
 impl From<LimitSpec> for Limit {
@@ -210,14 +245,39 @@ impl From<LimitSpec> for Limit {
     }
 }
 
-/// A metadata value as written in a template: text or integer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A metadata value as written in a template: text or integer (read by hand, like
+/// [`LimitSpec`], so a bad value says what is expected).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum MetaSpec {
     /// Integer.
     Int(i64),
     /// Text.
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for MetaSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = MetaSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("text or a whole number")
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<MetaSpec, E> {
+                Ok(MetaSpec::Int(n))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<MetaSpec, E> {
+                i64::try_from(n)
+                    .map(MetaSpec::Int)
+                    .map_err(|_| E::custom(format_args!("{n} is too large for a metadata number")))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<MetaSpec, E> {
+                Ok(MetaSpec::Text(s.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// A human-level description of a license: what `airseal issue` flags and a TOML
@@ -425,6 +485,29 @@ impl LicenseSpec {
                 "0 would bind the license to no machine: give at least 1",
             ));
         }
+        // Contradictions no request could satisfy, refused here rather than at activation.
+        if let Some(t) = self.machine_threshold {
+            let most = airseal_core::claims::MAX_COMPONENTS;
+            if usize::from(t) > most {
+                return Err(field_error(
+                    "machine_threshold",
+                    format!("{t} is more than the {most} components a request may carry"),
+                ));
+            }
+            if let Some(min) = self.min_components.filter(|m| m.get() < t) {
+                return Err(field_error(
+                    "machine_threshold",
+                    format!(
+                        "{t} is more than min_components ({}): a request with {} to {} \
+                         components would pass min_components and still be refused; set \
+                         min_components to at least {t} or lower machine_threshold",
+                        min.get(),
+                        min.get(),
+                        t - 1
+                    ),
+                ));
+            }
+        }
         let mut spec = self.clone();
         spec.product.get_or_insert_with(|| "check".to_string());
         let issuer = Issuer::new(SigningKey::from_bytes(&[1; 32]));
@@ -445,8 +528,13 @@ impl LicenseSpec {
             .product
             .clone()
             .ok_or_else(|| field_error("product", "a product id is required"))?;
-        if product.is_empty() {
-            return Err(field_error("product", "must not be empty"));
+        crate::ids::check_product_id(&product)
+            .map_err(|e| field_error("product", e.to_string()))?;
+        // The key is an id the ledger and revocation lists match on. Licensee fields are
+        // signed data any issuer may fill: readers escape them (`SPEC.md` §17.6).
+        if let Some(key) = &self.product_key {
+            crate::ids::check_text("product key", key)
+                .map_err(|e| field_error("product-key", e.to_string()))?;
         }
         let issuer_name = self
             .issuer

@@ -9,6 +9,7 @@ pub mod batch;
 pub mod csv;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod ids;
 pub mod import;
 pub mod issue;
 pub mod keyfile;

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use airseal_core::productkey::Pattern;
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{check_product_id, check_text};
 use crate::issue::{IssueError, LicenseSpec};
 use crate::ledger::{Ledger, LedgerError, RestoreReport};
 
@@ -84,6 +85,8 @@ pub enum VendorDirError {
     InvalidConfig {
         /// The configuration file.
         path: PathBuf,
+        /// The line of the key at fault, when it could be located.
+        line: Option<u32>,
         /// The key, e.g. `products.photo-pro.key_pattern`.
         key: String,
         /// What is wrong.
@@ -150,7 +153,7 @@ pub struct TemplateFault {
     /// The template's name.
     pub template: String,
     /// The template key at fault (`expires`, `features`, …), when known.
-    pub field: Option<&'static str>,
+    pub field: Option<String>,
     /// What is wrong.
     pub message: String,
 }
@@ -166,7 +169,7 @@ impl fmt::Display for TemplateFault {
             ": template products.{}.templates.{}",
             self.product, self.template
         )?;
-        if let Some(field) = self.field {
+        if let Some(field) = &self.field {
             write!(f, ", field {field}")?;
         }
         write!(f, ": {}", self.message.trim_end())
@@ -200,8 +203,17 @@ impl fmt::Display for VendorDirError {
             Self::ConfigParse { path, message } => {
                 write!(f, "{}: {}", path.display(), message.trim_end())
             }
-            Self::InvalidConfig { path, key, message } => {
-                write!(f, "{}: {key}: {message}", path.display())
+            Self::InvalidConfig {
+                path,
+                line,
+                key,
+                message,
+            } => {
+                write!(f, "{}", path.display())?;
+                if let Some(line) = line {
+                    write!(f, " line {line}")?;
+                }
+                write!(f, ": {key}: {message}")
             }
             Self::InvalidTemplate(fault) => fault.fmt(f),
             Self::UnknownTemplate { product, template } => write!(
@@ -305,14 +317,14 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        config.check(path).map_err(|e| match e {
+        config.check(path, text).map_err(|e| match e {
             VendorDirError::InvalidTemplate(mut fault) => {
                 if fault.line.is_none() {
                     // The TOML reader names the key in its message (``in `days` ``,
                     // ``unknown field `featurez` ``) when the check could not.
                     let named = fault
                         .field
-                        .map(str::to_string)
+                        .clone()
                         .or_else(|| key_in_message(&fault.message));
                     fault.line =
                         template_line(text, &fault.product, &fault.template, named.as_deref());
@@ -335,25 +347,23 @@ impl Config {
     }
 
     /// Everything serde cannot check, reported at load time rather than at first use.
-    fn check(&self, path: &Path) -> Result<(), VendorDirError> {
-        let invalid = |key: String, message: String| VendorDirError::InvalidConfig {
+    fn check(&self, path: &Path, text: &str) -> Result<(), VendorDirError> {
+        // `at` is the key's path in the file, for its line; the message names it dotted.
+        let invalid = |at: &[&str], message: String| VendorDirError::InvalidConfig {
             path: path.to_path_buf(),
-            key,
+            line: key_line(text, at),
+            key: at.join("."),
             message,
         };
         if self.vendor.trim().is_empty() {
-            return Err(invalid("vendor".into(), "must not be empty".into()));
+            return Err(invalid(&["vendor"], "must not be empty".into()));
         }
+        check_text("vendor id", &self.vendor).map_err(|e| invalid(&["vendor"], e.to_string()))?;
         for (id, product) in &self.products {
-            if id.trim().is_empty() || id.trim() != id {
-                return Err(invalid(
-                    format!("products.{id:?}"),
-                    "a product id must be non-empty, without leading or trailing spaces".into(),
-                ));
-            }
+            check_product_id(id).map_err(|e| invalid(&["products", id], e.to_string()))?;
             if let Some(pattern) = &product.key_pattern {
                 Pattern::parse(pattern)
-                    .map_err(|e| invalid(format!("products.{id}.key_pattern"), e.to_string()))?;
+                    .map_err(|e| invalid(&["products", id, "key_pattern"], e.to_string()))?;
             }
             for (field, name) in [
                 ("activation_template", &product.activation_template),
@@ -362,7 +372,7 @@ impl Config {
                 if let Some(name) = name {
                     if !product.templates.contains_key(name) {
                         return Err(invalid(
-                            format!("products.{id}.{field}"),
+                            &["products", id, field],
                             format!("no template {name:?} under [products.{id}.templates]"),
                         ));
                     }
@@ -383,7 +393,7 @@ impl Config {
                 spec.check().map_err(|e| {
                     let (field, message) = match e {
                         IssueError::InvalidField { field, message } => {
-                            (Some(template_key(field)), message)
+                            (Some(template_key(field).to_string()), message)
                         }
                         IssueError::InvalidClaims(why) => (None, why.to_string()),
                     };
@@ -417,20 +427,38 @@ impl Config {
                 template: name.to_string(),
             })?;
         // The path is the file name only; `Config::load` reports the full path.
-        let invalid = |message: String| {
+        let fault = |field: Option<String>, message: String| {
             VendorDirError::InvalidTemplate(Box::new(TemplateFault {
                 path: PathBuf::from(CONFIG_FILE),
                 line: None,
                 product: product.to_string(),
                 template: name.to_string(),
-                field: None,
+                field,
                 message,
             }))
         };
+        let invalid = |message: String| fault(None, message);
         // Through `toml`, so the template is read exactly as `--template FILE` would be.
-        let mut spec: LicenseSpec = toml::Value::Table(table.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+        let read = |t: toml::Table| -> Result<LicenseSpec, String> {
+            toml::Value::Table(t)
+                .try_into()
+                .map_err(|e: toml::de::Error| e.to_string())
+        };
+        let mut spec: LicenseSpec = read(table.clone()).map_err(|whole| {
+            // A value without a place of its own in the parsed table: find the key at fault
+            // by reading each alone, so the message (and its line) name that field.
+            table
+                .iter()
+                .find_map(|(key, value)| {
+                    let alone = read(toml::Table::from_iter([(key.clone(), value.clone())]));
+                    // The field is named already: the parser's "in `key`" line goes.
+                    alone.err().map(|message| {
+                        let first = message.lines().next().unwrap_or_default().to_string();
+                        fault(Some(key.clone()), first)
+                    })
+                })
+                .unwrap_or_else(|| invalid(whole))
+        })?;
         match &spec.product {
             Some(p) if p != product => {
                 return Err(invalid(format!(
@@ -455,6 +483,9 @@ fn template_key(field: &'static str) -> &'static str {
         "not-before" => "not_before",
         "maintenance-until" => "maintenance_until",
         "licensee-email" => "licensee_email",
+        "licensee-name" => "licensee_name",
+        "licensee-org" => "licensee_org",
+        "product-key" => "product_key",
         other => other,
     }
 }
@@ -477,16 +508,22 @@ fn key_in_message(message: &str) -> Option<String> {
 /// place of its own), from the spans of the TOML parser: however the file spells the keys
 /// (quoted, dotted, inline tables), the line is where the value is.
 fn template_line(text: &str, product: &str, template: &str, field: Option<&str>) -> Option<u32> {
+    let table = ["products", product, "templates", template];
+    field
+        .and_then(|f| key_line(text, &[&table[..], &[f]].concat()))
+        .or_else(|| key_line(text, &table))
+}
+
+/// The line of the value at `at` (a key's path: `["products", "p", "trial_template"]`) in the
+/// text of `airseal.toml`, from the TOML parser's spans.
+fn key_line(text: &str, at: &[&str]) -> Option<u32> {
     let doc = toml_edit::Document::parse(text).ok()?;
-    let table = doc
-        .get("products")
-        .and_then(|p| p.get(product))
-        .and_then(|p| p.get("templates"))
-        .and_then(|t| t.get(template))?;
-    let span = field
-        .and_then(|f| table.get(f))
-        .and_then(toml_edit::Item::span)
-        .or_else(|| table.span())?;
+    let (first, rest) = at.split_first()?;
+    let mut item = doc.get(first)?;
+    for key in rest {
+        item = item.get(key)?;
+    }
+    let span = item.span()?;
     let before = text.get(..span.start)?;
     u32::try_from(before.matches('\n').count() + 1).ok()
 }
@@ -639,7 +676,9 @@ impl VendorDir {
         if let Ok(config) = Config::load(&dir.join(CONFIG_FILE)) {
             return config.vendor;
         }
+        // A folder that does not exist yet (`init acme`) is named all the same.
         fs::canonicalize(dir)
+            .or_else(|_| std::path::absolute(dir))
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "vendor".into())
@@ -669,6 +708,7 @@ impl VendorDir {
         if vendor_id.trim().is_empty() {
             return Err(VendorDirError::InvalidConfig {
                 path: config_path,
+                line: None,
                 key: "vendor".into(),
                 message: "must not be empty".into(),
             });
@@ -1050,17 +1090,20 @@ impl VendorDir {
         let path = self.config_path();
         let invalid = |key: String, message: String| VendorDirError::InvalidConfig {
             path: path.clone(),
+            line: None,
             key,
             message,
         };
-        if id.trim().is_empty() || id.trim() != id {
-            return Err(invalid(
-                format!("products.{id:?}"),
-                "a product id must be non-empty, without leading or trailing spaces".into(),
-            ));
+        check_product_id(id).map_err(|e| invalid(format!("products.{id:?}"), e.to_string()))?;
+        if let Some(n) = name {
+            check_text("product name", n)
+                .map_err(|e| invalid(format!("products.{id}.name"), e.to_string()))?;
         }
         if let Some(p) = pattern {
+            // A product's pattern is what its random keys are made with: held to the same
+            // entropy floor as `keys generate` holds it, now rather than at the first batch.
             Pattern::parse(p)
+                .and_then(|parsed| parsed.require_bits(crate::keys::DEFAULT_RANDOM_BITS))
                 .map_err(|e| invalid(format!("products.{id}.key_pattern"), e.to_string()))?;
         }
         // Read again: the file may have changed since this folder was opened.
@@ -1412,7 +1455,7 @@ mod tests {
         let added = vendor
             .add_product(
                 &mut ledger,
-                "b c",
+                "b.c",
                 Some("B"),
                 Some("XXXXX-XXXXX-XXXXX-XXXXX"),
             )
@@ -1421,12 +1464,12 @@ mod tests {
         assert!(after.starts_with(text), "{after}");
         assert!(
             after.ends_with(
-                "\n[products.\"b c\"]\nname = \"B\"\nkey_pattern = \"XXXXX-XXXXX-XXXXX-XXXXX\"\n"
+                "\n[products.\"b.c\"]\nname = \"B\"\nkey_pattern = \"XXXXX-XXXXX-XXXXX-XXXXX\"\n"
             ),
             "{after}"
         );
-        assert!(added.config().products.contains_key("b c"));
-        assert!(ledger.products().get("b c").unwrap().is_some());
+        assert!(added.config().products.contains_key("b.c"));
+        assert!(ledger.products().get("b.c").unwrap().is_some());
         for (id, pattern) in [("a", None), (" a", None), ("d", Some("XX-I"))] {
             assert!(
                 vendor.add_product(&mut ledger, id, None, pattern).is_err(),

@@ -261,7 +261,7 @@ impl fmt::Display for Error {
             }
             Error::GuardState { reason } => f.write_str(reason),
             Error::Revoked { reason, list_seq } => {
-                write!(f, "license revoked ({reason}; revocation list #{list_seq})")
+                write!(f, "license revoked: {reason} (revocation list #{list_seq})")
             }
             Error::KeyOutOfValidity { kid, issued_at } => write!(
                 f,

@@ -335,10 +335,11 @@ pub fn issue(
     let index_path = out_dir.join(INDEX_FILE);
     // The license files reach the disk before the index that lists them.
     durable::sync_files(written.iter().map(PathBuf::as_path))?;
+    // The index lists every license's key and licensee: owner-only, like the ledger.
     durable::write(
         &index_path,
         index.as_bytes(),
-        durable::Access::Default,
+        durable::Access::OwnerOnly,
         durable::Mode::Replace,
     )?;
     // Every license of the run and the run's audit row, in one transaction. The files are

@@ -227,12 +227,17 @@ pub fn classify(
             },
         })));
     }
-    // Read the key with each candidate product's pattern; the first that reads it wins, a
-    // typo beats "malformed" for another product's pattern.
+    // Read the key with every candidate product's pattern, never just one of them: a key
+    // the ledger holds wins, then a well-formed key no ledger holds, then a typo; "malformed"
+    // names the product's pattern only when there was one product to judge by.
     let mut verdict = KeyVerdict::Malformed {
-        reason: "no product's pattern matches".into(),
+        reason: format!(
+            "no product's pattern matches (tried {})",
+            products.join(", ")
+        ),
         pattern: None,
     };
+    let mut unknown = None;
     for product in &products {
         let pattern_text = vendor
             .config()
@@ -245,7 +250,7 @@ pub fn classify(
         };
         match read_key(&pattern, typed) {
             KeyReading::Malformed(e) => {
-                if matches!(verdict, KeyVerdict::Malformed { .. }) {
+                if products.len() == 1 && matches!(verdict, KeyVerdict::Malformed { .. }) {
                     verdict = KeyVerdict::Malformed {
                         reason: e.to_string(),
                         pattern: Some(pattern_text),
@@ -253,17 +258,21 @@ pub fn classify(
                 }
             }
             KeyReading::Typo => {
-                verdict = KeyVerdict::Typo {
-                    product: product.clone(),
-                };
+                if !matches!(verdict, KeyVerdict::Typo { .. }) {
+                    verdict = KeyVerdict::Typo {
+                        product: product.clone(),
+                    };
+                }
             }
             KeyReading::Canonical(c) => {
                 let Some(r) = ledger.keys().info(Some(product), &c)? else {
-                    return Ok(KeyVerdict::Unknown {
+                    // Another product may hold it: go on.
+                    unknown.get_or_insert(KeyVerdict::Unknown {
                         product: product.clone(),
                         key: pattern.display(&c),
                         canonical: c,
                     });
+                    continue;
                 };
                 let data = (r.kind.as_str() == "data")
                     .then(|| decode_data_key(&pattern, &c, product, None).fields);
@@ -276,7 +285,7 @@ pub fn classify(
             }
         }
     }
-    Ok(verdict)
+    Ok(unknown.unwrap_or(verdict))
 }
 
 fn facts(r: &crate::ledger::KeyRecord) -> LedgerFacts {

@@ -231,6 +231,9 @@ fn set_status(
     to: KeyStatus,
     reason: Option<&str>,
 ) -> Result<StatusChange, KeyOpError> {
+    if let Some(reason) = reason {
+        crate::ids::check_text("reason", reason).map_err(|e| invalid("reason", e.to_string()))?;
+    }
     let key = find_key(ledger, product, entered)?;
     ledger.keys().change(&key.product, &key.key, |state| {
         let from = state.key.status;
@@ -410,6 +413,9 @@ pub fn update(
 
 /// Options that cannot both be meant.
 fn contradictions(c: &KeyUpdate) -> Result<(), KeyOpError> {
+    if let Some(notes) = &c.notes {
+        crate::ids::check_text("notes", notes).map_err(|e| invalid("notes", e.to_string()))?;
+    }
     for f in &c.add_features {
         let name = feature_name(f);
         if name.is_empty() {

@@ -21,6 +21,8 @@ pub enum CustomerError {
         /// The address given.
         email: String,
     },
+    /// A field holds a control character.
+    Text(crate::ids::TextError),
     /// A customer already has this e-mail address.
     Duplicate {
         /// The address.
@@ -35,6 +37,7 @@ impl std::fmt::Display for CustomerError {
         match self {
             Self::Ledger(e) => e.fmt(f),
             Self::BadEmail { email } => write!(f, "{email:?} is not an e-mail address"),
+            Self::Text(e) => e.fmt(f),
             Self::Duplicate { email, id } => {
                 write!(f, "customer {id} already has the e-mail address {email}")
             }
@@ -125,9 +128,20 @@ impl Customers<'_> {
     ///
     /// # Errors
     /// [`CustomerError::BadEmail`] for an address without `@` or with spaces,
+    /// [`CustomerError::Text`] for a control character in any field,
     /// [`CustomerError::Duplicate`] when the address is already a customer's, or a ledger
     /// error.
     pub fn add(&self, c: &NewCustomer) -> Result<Customer, CustomerError> {
+        for (field, text) in [
+            ("e-mail", Some(&c.email)),
+            ("name", c.name.as_ref()),
+            ("organisation", c.org.as_ref()),
+            ("notes", c.notes.as_ref()),
+        ] {
+            if let Some(text) = text {
+                crate::ids::check_text(field, text).map_err(CustomerError::Text)?;
+            }
+        }
         let email = c.email.trim();
         if !email.contains('@') || email.chars().any(char::is_whitespace) {
             return Err(CustomerError::BadEmail {

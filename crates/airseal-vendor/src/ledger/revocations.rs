@@ -141,6 +141,8 @@ pub struct RevokeReport {
 #[non_exhaustive]
 #[derive(Debug)]
 pub enum RevokeError {
+    /// A license id or the reason holds a control character: never stored.
+    Text(crate::ids::TextError),
     /// The ledger recorded no license with this id.
     UnknownLicense {
         /// The id.
@@ -203,6 +205,7 @@ impl fmt::Display for RevokeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let time = crate::time::format_time;
         match self {
+            Self::Text(e) => e.fmt(f),
             Self::UnknownLicense { id } => {
                 write!(f, "the ledger recorded no license with id {id:?}")
             }
@@ -472,6 +475,12 @@ impl Revocations<'_> {
         reason: Option<&str>,
         now_at: i64,
     ) -> Result<RevokeReport, RevokeError> {
+        if let RevokeTarget::License { id, .. } = target {
+            crate::ids::check_text("license id", id).map_err(RevokeError::Text)?;
+        }
+        if let Some(reason) = reason {
+            crate::ids::check_text("reason", reason).map_err(RevokeError::Text)?;
+        }
         let tx = write_tx(self.conn)?;
         let report = match target {
             RevokeTarget::License { id, external } => {

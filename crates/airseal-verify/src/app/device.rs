@@ -696,8 +696,10 @@ impl Device {
     ///
     /// # Errors
     /// [`DeviceError::Verify`] with [`Error::WrongType`] for a signed object that is neither
-    /// a response nor a license (a request, a revocation list…), [`Error::WrongRequest`] when
-    /// no request is pending and no license is installed, or the response answers neither
+    /// a response nor a license (a request, a revocation list…) or a plain license (one that
+    /// answers no request), [`Error::Released`] for an update of a license this folder
+    /// released, [`Error::WrongRequest`] when no request is pending and no license is
+    /// installed, or the response answers neither
     /// (replayed or mixed up), [`Error::WrongDevice`] when it is bound to another device
     /// key, [`Error::StaleUpdate`], [`Error::Released`], or any verification failure
     /// ([`Error::BadSignature`], [`Error::WrongMachine`]…); [`DeviceError::Corrupt`] /
@@ -720,11 +722,21 @@ impl Device {
                 .into());
             }
         }
+        let unverified = LicenseClaims::read_unverified(&raw).ok();
+        // A license that answers no request (a plain license) is neither a response nor an
+        // update of one: the wrong kind of file for this folder (`airseal verify` reads it).
+        if unverified
+            .as_ref()
+            .is_some_and(|c| c.request_nonce.is_none())
+        {
+            return Err(Error::WrongType {
+                found: ObjectType::License.typ().to_string(),
+            }
+            .into());
+        }
         let pending = self.pending_request()?;
         // Which of the two it is, read before verifying: the checks that follow decide.
-        let nonce = LicenseClaims::read_unverified(&raw)
-            .ok()
-            .and_then(|c| c.request_nonce);
+        let nonce = unverified.as_ref().and_then(|c| c.request_nonce);
         let answers_pending = matches!(
             (&pending, nonce),
             (Some(p), Some(n)) if p.request.nonce == n
@@ -749,6 +761,12 @@ impl Device {
             }
             (Some(pending), None) => (check_response(trust, &raw, &pending.request, now)?, false),
             (None, None) => {
+                // An update for a license this folder released: say so (it does not come
+                // back), rather than that nothing is pending.
+                if let (Some(c), Some(key)) = (&unverified, self.load_key()?) {
+                    let state = self.load_state(&key)?;
+                    self.check_remembered(&state, &c.license_id, c.issued_at)?;
+                }
                 return Err(Error::WrongRequest {
                     reason: "no activation request is pending and no license is installed on this machine",
                 }
