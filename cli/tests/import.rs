@@ -453,3 +453,51 @@ fn index_csv_defuses_formulas_in_customer_fields() {
         }
     }
 }
+
+/// Two spellings of one key in one export (`ABCD-1234-EFGH` and `abcd1234efgh`) are one key:
+/// the second is rejected as a duplicate of the first, so neither spelling becomes
+/// ambiguous and revoking one customer's key cannot list another's license.
+#[test]
+fn two_spellings_of_one_key_in_an_export_are_a_duplicate() {
+    let tmp = vendor();
+    let d = tmp.path();
+    std::fs::write(
+        d.join("two.csv"),
+        "key,email\nABCD-1234-EFGH,a@example.com\nabcd1234efgh,g@example.com\nWXYZ-1,w@example.com\n",
+    )
+    .unwrap();
+    let args = [
+        "import",
+        "--from",
+        "generic",
+        "two.csv",
+        "--product",
+        "photo-pro",
+        "--map",
+        "key=key",
+        "--map",
+        "email=email",
+        "--json",
+    ];
+    let o = airseal(d, &args);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["imported"], 2, "{v}");
+    assert_eq!(v["duplicates"], 1, "{v}");
+    let ledger = Ledger::open(&d.join("ledger.sqlite3")).unwrap();
+    assert_eq!(
+        count(
+            &ledger,
+            "SELECT count(*) FROM keys WHERE upper(replace(key, '-', '')) = 'ABCD1234EFGH'"
+        ),
+        1
+    );
+    // Either spelling finds the one key.
+    for typed in ["abcd1234efgh", "ABCD-1234-EFGH"] {
+        let out = ok(&airseal(
+            d,
+            &["keys", "inspect", typed, "--product", "photo-pro", "--json"],
+        ));
+        let v: Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["key"], "ABCD-1234-EFGH", "{out}");
+    }
+}

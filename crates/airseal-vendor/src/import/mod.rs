@@ -1048,6 +1048,19 @@ struct Ctx<'a> {
     secret: Option<&'a str>,
 }
 
+/// `key` in its match form ([`airseal_core::productkey::match_form`]), borrowed when it
+/// already is (every key airseal generates, most keys of other platforms).
+fn match_form_of(key: &str) -> Cow<'_, str> {
+    let is_match_form = key.chars().all(|c| {
+        !airseal_core::productkey::LOOSE_SEPARATORS.contains(&c) && !c.is_ascii_lowercase()
+    });
+    if is_match_form {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(airseal_core::productkey::match_form(key))
+    }
+}
+
 /// One data row read, before duplicates across the file are known.
 struct Entry {
     /// The row, or why it was rejected.
@@ -1460,16 +1473,20 @@ pub fn parse_export_with_progress(
     };
     let body = reader.pos();
     let chunks = read_rows(&ctx, text, body, csv::line_at(text, body), &mut progress)?;
-    // Duplicates, in file order: the first line with a key keeps it. One hash per key, into
-    // a table sized for every row, borrowing the keys (measured: growing a table of owned
-    // copies was a tenth of the parse of a million rows, all of it on one core).
+    // Duplicates, in file order: the first line with a key keeps it. Two spellings of one
+    // key (`ABCD-1234-EFGH`, `abcd1234efgh`) are one key: they have one match form, the
+    // form activation, revocation and the verifier find a key by (`SPEC.md` §13, §16.2), so
+    // keeping both would make either spelling ambiguous and revoke one customer's license
+    // with the other's key. One hash per key, into a table sized for every row, borrowing
+    // the keys already in match form (measured: growing a table of owned copies was a
+    // tenth of the parse of a million rows, all of it on one core).
     let entries = chunks.iter().map(|c| c.entries.len()).sum();
-    let mut seen: HashMap<&str, u64> = HashMap::with_capacity(entries);
+    let mut seen: HashMap<Cow<'_, str>, u64> = HashMap::with_capacity(entries);
     let mut first_of: Vec<Option<u64>> = Vec::with_capacity(entries);
     for e in chunks.iter().flat_map(|c| &c.entries) {
         let line = e.line();
         first_of.push(match e.key() {
-            Some(key) => match seen.entry(key) {
+            Some(key) => match seen.entry(match_form_of(key)) {
                 std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     slot.insert(line);
