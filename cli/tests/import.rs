@@ -456,7 +456,8 @@ fn index_csv_defuses_formulas_in_customer_fields() {
 
 /// Two spellings of one key in one export (`ABCD-1234-EFGH` and `abcd1234efgh`) are one key:
 /// the second is rejected as a duplicate of the first, so neither spelling becomes
-/// ambiguous and revoking one customer's key cannot list another's license.
+/// ambiguous and revoking one customer's key cannot list another's license; a later import
+/// spelling it another way finds the key already there.
 #[test]
 fn two_spellings_of_one_key_in_an_export_are_a_duplicate() {
     let tmp = vendor();
@@ -490,6 +491,20 @@ fn two_spellings_of_one_key_in_an_export_are_a_duplicate() {
             "SELECT count(*) FROM keys WHERE upper(replace(key, '-', '')) = 'ABCD1234EFGH'"
         ),
         1
+    );
+    // A later export spelling it a third way is that key again: already present.
+    std::fs::write(
+        d.join("again.csv"),
+        "key,email\nabcd.1234.efgh,a@example.com\n",
+    )
+    .unwrap();
+    let mut again = args;
+    again[3] = "again.csv";
+    let v: Value = serde_json::from_slice(&airseal(d, &again).stdout).unwrap();
+    assert_eq!(
+        (v["imported"].as_u64(), v["already_present"].as_u64()),
+        (Some(0), Some(1)),
+        "{v}"
     );
     // Either spelling finds the one key.
     for typed in ["abcd1234efgh", "ABCD-1234-EFGH"] {

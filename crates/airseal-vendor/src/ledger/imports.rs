@@ -168,9 +168,9 @@ fn loose_forms(
     Ok((loose, added))
 }
 
-/// For each row, the key the ledger already holds for it in another spelling: its
-/// canonical form (§12.1), when that differs from the row's key, the row's key itself is
-/// not stored, and the canonical form is. An export of keys airseal generated spells them
+/// For each row whose own spelling is not stored, the key the ledger already holds for it
+/// in another spelling: its canonical form (§12.1) when that is stored, or the one key
+/// imported before with the same loose form (`lookup.rs`, §16.2). An export of keys airseal generated spells them
 /// with dashes (`NV3Y0-FMAQF-S40MV-E25QS`); they are the keys stored as
 /// `NV3Y0FMAQFS40MVE25QS`, not new ones (`SPEC.md` §16). Only probed when the product has
 /// keys of its own making: a first import of another platform's keys costs nothing here.
@@ -185,7 +185,17 @@ fn same_keys(
         )
         .and_then(|mut st| st.query_row([product], |r| r.get(0)))
         .map_err(db("reading a product's batches"))?;
-    if !generated {
+    // Keys imported before, found by their loose form (`lookup.rs`): an export spelling a
+    // key another way than an earlier import did (`abcd1234efgh`, `ABCD-1234-EFGH`).
+    let imported: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM key_shapes WHERE product = ?1)
+                 OR EXISTS (SELECT 1 FROM keys INDEXED BY keys_loose
+                            WHERE product = ?1 AND loose IS NOT NULL)",
+        )
+        .and_then(|mut st| st.query_row([product], |r| r.get(0)))
+        .map_err(db("reading a product's imported keys"))?;
+    if !generated && !imported {
         return Ok(vec![None; rows.len()]);
     }
     let mut exists = tx
@@ -197,9 +207,27 @@ fn same_keys(
             .map_err(db("looking up a key"))
     };
     rows.iter()
-        .map(|r| match airseal_core::productkey::canonical_form(&r.key) {
-            Some(c) if c != r.key && !probe(&r.key)? && probe(&c)? => Ok(Some(c)),
-            _ => Ok(None),
+        .map(|r| {
+            if probe(&r.key)? {
+                return Ok(None);
+            }
+            if generated {
+                if let Some(c) = airseal_core::productkey::canonical_form(&r.key) {
+                    if c != r.key && probe(&c)? {
+                        return Ok(Some(c));
+                    }
+                }
+            }
+            if imported {
+                // One earlier key in another spelling is this key; several (an older
+                // ledger's) stay as they are, and the row is a key of its own.
+                match lookup::find_key_in(tx, product, &r.key) {
+                    Ok(Some(found)) if found.key != r.key => return Ok(Some(found.key)),
+                    Ok(_) | Err(LedgerError::AmbiguousEntry { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(None)
         })
         .collect()
 }
