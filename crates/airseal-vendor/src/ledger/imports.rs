@@ -170,10 +170,10 @@ fn loose_forms(
 
 /// For each row whose own spelling is not stored, the key the ledger already holds for it
 /// in another spelling: its canonical form (§12.1) when that is stored, or the one key
-/// imported before with the same loose form (`lookup.rs`, §16.2). An export of keys airseal generated spells them
-/// with dashes (`NV3Y0-FMAQF-S40MV-E25QS`); they are the keys stored as
-/// `NV3Y0FMAQFS40MVE25QS`, not new ones (`SPEC.md` §16). Only probed when the product has
-/// keys of its own making: a first import of another platform's keys costs nothing here.
+/// imported before with the same loose form (`lookup.rs`, §16.2). An export of keys airseal
+/// generated spells them with dashes (`NV3Y0-FMAQF-S40MV-E25QS`); they are the keys stored
+/// as `NV3Y0FMAQFS40MVE25QS`, not new ones (`SPEC.md` §16). Only probed when the product
+/// has keys of its own making or imported ones: a first import costs nothing here.
 fn same_keys(
     tx: &Connection,
     product: &str,
