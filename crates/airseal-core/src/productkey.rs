@@ -13,6 +13,7 @@
 //! case, no separators. Reading is typo-tolerant: case-insensitive, `I`/`L` read as `1`, `O`
 //! as `0`, separators and spaces ignored.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -82,12 +83,22 @@ pub const LOOSE_SEPARATORS: [char; 4] = ['-', ' ', '_', '.'];
 /// match form: as typed with dashes, canonical (which is already its own match form),
 /// lower case, or an imported key's own spelling (`ABCD-1234-EFGH`, `KG/KEY,1`). No typo
 /// mapping (`O` stays `O`): imported keys are not Crockford keys, and two of them that
-/// differ by `O` and `0` are different keys.
-pub fn match_form(key: &str) -> String {
-    key.chars()
-        .filter(|c| !LOOSE_SEPARATORS.contains(c))
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
+/// differ by `O` and `0` are different keys. Borrowed when `key` already is in that form
+/// (every key airseal makes, most imported ones): the verifier looks one up per license it
+/// checks against a list, and an import hashes one per row.
+pub fn match_form(key: &str) -> Cow<'_, str> {
+    let already = key
+        .chars()
+        .all(|c| !LOOSE_SEPARATORS.contains(&c) && !c.is_ascii_lowercase());
+    if already {
+        return Cow::Borrowed(key);
+    }
+    Cow::Owned(
+        key.chars()
+            .filter(|c| !LOOSE_SEPARATORS.contains(c))
+            .map(|c| c.to_ascii_uppercase())
+            .collect(),
+    )
 }
 
 /// The symbol for a value (only the low 5 bits are used).

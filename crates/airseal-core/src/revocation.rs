@@ -65,7 +65,7 @@ impl RevocationList {
         {
             return Some("its id is listed");
         }
-        if let Some(k) = product_key {
+        if let Some(k) = product_key.filter(|_| !self.product_keys.is_empty()) {
             let k = match_form(k);
             if self
                 .product_keys

@@ -32,7 +32,7 @@ fn licenses_are_revoked_by_every_spelling_of_a_listed_key_and_no_other() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|k| match_form(k.as_str().unwrap()))
+        .map(|k| match_form(k.as_str().unwrap()).into_owned())
         .collect();
     entries.sort();
     let mut listed = list.product_keys.clone();

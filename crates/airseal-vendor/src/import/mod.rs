@@ -1048,19 +1048,6 @@ struct Ctx<'a> {
     secret: Option<&'a str>,
 }
 
-/// `key` in its match form ([`airseal_core::productkey::match_form`]), borrowed when it
-/// already is (every key airseal generates, most keys of other platforms).
-fn match_form_of(key: &str) -> Cow<'_, str> {
-    let is_match_form = key.chars().all(|c| {
-        !airseal_core::productkey::LOOSE_SEPARATORS.contains(&c) && !c.is_ascii_lowercase()
-    });
-    if is_match_form {
-        Cow::Borrowed(key)
-    } else {
-        Cow::Owned(airseal_core::productkey::match_form(key))
-    }
-}
-
 /// One data row read, before duplicates across the file are known.
 struct Entry {
     /// The row, or why it was rejected.
@@ -1486,7 +1473,7 @@ pub fn parse_export_with_progress(
     for e in chunks.iter().flat_map(|c| &c.entries) {
         let line = e.line();
         first_of.push(match e.key() {
-            Some(key) => match seen.entry(match_form_of(key)) {
+            Some(key) => match seen.entry(airseal_core::productkey::match_form(key)) {
                 std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     slot.insert(line);

@@ -841,7 +841,7 @@ impl Revocations<'_> {
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
             .map_err(db("reading revoked keys"))?;
         out.product_keys
-            .extend(unattached.iter().map(|k| match_form(k)));
+            .extend(unattached.iter().map(|k| match_form(k).into_owned()));
         let revoked: Vec<(String, String)> = conn
             .prepare(
                 "SELECT product, key FROM keys INDEXED BY keys_revoked WHERE status = 'revoked'",
@@ -850,7 +850,7 @@ impl Revocations<'_> {
             .map_err(db("reading revoked keys"))?;
         for (product, key) in revoked {
             out.licenses.extend(licenses_of_key(conn, &product, &key)?);
-            out.product_keys.insert(match_form(&key));
+            out.product_keys.insert(match_form(&key).into_owned());
         }
         let freed: Vec<String> = conn
             .prepare(
