@@ -160,3 +160,30 @@ fn the_check_finds_an_unlisted_rule_or_context() {
         ]
     );
 }
+
+#[test]
+fn every_boundary_vector_spec_names_exists() {
+    let spec = std::fs::read_to_string(root().join("SPEC.md")).unwrap();
+    let files: BTreeSet<String> = airseal_vectors::generate()
+        .into_iter()
+        .map(|c| c.file)
+        .collect();
+    let named: BTreeSet<&str> = spec
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|t| t.starts_with("boundary-"))
+        .map(|t| t.trim_end_matches(".cose"))
+        .collect();
+    assert!(
+        named.len() >= 20,
+        "only {} boundary vectors named",
+        named.len()
+    );
+    for name in named {
+        assert!(
+            files.contains(&format!("{name}.cose")),
+            "SPEC.md names {name}, which the generator does not make"
+        );
+    }
+}
