@@ -14,35 +14,7 @@ mod fixtures;
 /// The `now` of the vectors: 2026-01-01T00:00:00Z.
 const NOW: &str = "1767225600";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The folder holding `libairseal.so`: the profile folder this test binary was built into
-/// (`target/<profile>/deps/c_example-…` → `target/<profile>`). `cargo test` builds the
-/// library but leaves it in `deps/` under a hashed name, so build it the way a C user would;
-/// this is quick when it is up to date, and never links a stale library.
-fn lib_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-        let profile = match dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev",
-            Some(other) => other,
-        };
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "airseal-ffi", "--lib", "--profile", profile])
-            .current_dir(repo())
-            .status()
-            .unwrap();
-        assert!(status.success(), "cargo build -p airseal-ffi failed");
-        let so = dir.join(format!("libairseal{}", std::env::consts::DLL_SUFFIX));
-        assert!(so.exists(), "no {}", so.display());
-        dir
-    })
-    .clone()
-}
+use fixtures::repo;
 
 fn c_compiler() -> Option<String> {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
@@ -62,7 +34,7 @@ fn example() -> Option<&'static Path> {
             return None;
         };
         let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let lib = lib_dir();
+        let lib = fixtures::lib_dir();
         let exe = Path::new(env!("CARGO_TARGET_TMPDIR")).join("airseal-verify-c-example");
         let out = Command::new(&cc)
             .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-o"])
@@ -260,7 +232,7 @@ fn static_library_links() {
         .arg("-I")
         .arg(crate_dir.join("include"))
         .arg(crate_dir.join("examples/verify.c"))
-        .arg(lib_dir().join("libairseal.a"))
+        .arg(fixtures::lib_dir().join("libairseal.a"))
         .args([
             "-lgcc_s",
             "-lutil",
