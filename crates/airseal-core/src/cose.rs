@@ -1,8 +1,9 @@
 //! The COSE_Sign1 envelope (RFC 9052 §4.2) every signed airseal object travels in.
 //!
 //! `SPEC.md` §3. The protected header holds exactly three parameters — `alg` (1), `kid` (4)
-//! and `typ` (16, RFC 9596) — and the unprotected header is empty, so every byte that
-//! influences verification is covered by the signature. The signature covers the exact
+//! and `typ` (16, RFC 9596) — or, for an object signed by a certified issuing key, `alg`,
+//! `typ` and the certificate (−65537, §18.2) in place of `kid`. The unprotected header is
+//! empty, so every byte that influences verification is covered by the signature. The signature covers the exact
 //! protected-header and payload bytes found in the input: nothing is re-serialised.
 
 use alloc::vec::Vec;
@@ -25,6 +26,8 @@ pub const MAX_OBJECT_SIZE: usize = 64 * 1024;
 const LABEL_ALG: u64 = 1;
 const LABEL_KID: u64 = 4;
 const LABEL_TYP: u64 = 16;
+/// The certificate of the issuing key that signed the object (COSE private use, §18.2).
+const LABEL_CERT: i64 = -65537;
 const SIGNATURE1: &str = "Signature1";
 
 /// What kind of airseal object a signed envelope holds: the COSE `typ` header.
@@ -46,17 +49,20 @@ pub enum ObjectType {
     RevocationList,
     /// A self-verifying product key (`airseal-key`).
     SignedKey,
+    /// An issuing-key certificate signed by a root key (`airseal-cert`, §18).
+    Certificate,
 }
 
 impl ObjectType {
     /// Every object type, for lookups.
-    pub const ALL: [ObjectType; 6] = [
+    pub const ALL: [ObjectType; 7] = [
         ObjectType::License,
         ObjectType::ActivationResponse,
         ObjectType::ActivationRequest,
         ObjectType::DeactivationProof,
         ObjectType::RevocationList,
         ObjectType::SignedKey,
+        ObjectType::Certificate,
     ];
 
     /// The `typ` header value.
@@ -68,6 +74,7 @@ impl ObjectType {
             ObjectType::DeactivationProof => "airseal-deactivation",
             ObjectType::RevocationList => "airseal-revocations",
             ObjectType::SignedKey => "airseal-key",
+            ObjectType::Certificate => "airseal-cert",
         }
     }
 
@@ -80,6 +87,7 @@ impl ObjectType {
             ObjectType::DeactivationProof => "AIRSEAL DEACTIVATION PROOF",
             ObjectType::RevocationList => "AIRSEAL REVOCATION LIST",
             ObjectType::SignedKey => "AIRSEAL KEY",
+            ObjectType::Certificate => "AIRSEAL ISSUING KEY CERTIFICATE",
         }
     }
 
@@ -92,6 +100,7 @@ impl ObjectType {
             ObjectType::DeactivationProof => "deactivation proof",
             ObjectType::RevocationList => "revocation list",
             ObjectType::SignedKey => "signed product key",
+            ObjectType::Certificate => "issuing-key certificate",
         }
     }
 
@@ -106,11 +115,24 @@ impl ObjectType {
 pub struct ProtectedHeader<'a> {
     /// The COSE algorithm: [`ALG_EDDSA`] or [`ALG_ED25519`] (others are rejected).
     pub alg: i64,
-    /// The signing key's id.
+    /// The signing key's id: the `kid` header, or for an object carrying a certificate the
+    /// id of the certificate's key.
     pub kid: KeyId,
     /// The `typ` header, as found (see [`ObjectType::from_typ`]).
     pub typ: &'a str,
+    /// The issuing-key certificate the object carries (its complete COSE_Sign1 bytes), if it
+    /// was signed by an issuing key rather than a root (§18.2). Already decoded once to find
+    /// the key id, but not verified.
+    pub cert: Option<&'a [u8]>,
 }
+
+/// The object types that may carry a certificate: what issuing keys sign, except signed
+/// product keys, which are text.
+pub const CHAINABLE: [ObjectType; 3] = [
+    ObjectType::License,
+    ObjectType::ActivationResponse,
+    ObjectType::RevocationList,
+];
 
 /// A parsed, not yet verified, COSE_Sign1 object.
 #[derive(Clone, Copy, Debug)]
@@ -165,7 +187,13 @@ impl core::error::Error for EnvelopeError {}
 /// [`EnvelopeError::Malformed`] for any structural problem (with offset and field),
 /// [`EnvelopeError::UnsupportedAlgorithm`] for a well-formed header with another `alg`.
 pub fn parse_sign1(input: &[u8]) -> Result<Sign1<'_>, EnvelopeError> {
-    let mut r = Reader::new(input);
+    parse_sign1_at(input, 0, true)
+}
+
+/// [`parse_sign1`] for bytes found at offset `base` of a larger input; `chained` says whether
+/// the protected header may carry a certificate (not inside a certificate: one level only).
+fn parse_sign1_at(input: &[u8], base: usize, chained: bool) -> Result<Sign1<'_>, EnvelopeError> {
+    let mut r = Reader::with_base(input, base);
     r.set_context("envelope");
     if input.len() > MAX_OBJECT_SIZE {
         return Err(r
@@ -193,7 +221,7 @@ pub fn parse_sign1(input: &[u8]) -> Result<Sign1<'_>, EnvelopeError> {
     let protected = r.bytes()?;
     // The header's own offset is where its bytes start: after the bstr head.
     let header_base = protected_offset + (r.position() - protected_offset - protected.len());
-    let header = parse_protected(protected, header_base)?;
+    let header = parse_protected(protected, base + header_base, chained)?;
 
     r.set_context("unprotected header");
     let unprotected_at = r.position();
@@ -208,7 +236,7 @@ pub fn parse_sign1(input: &[u8]) -> Result<Sign1<'_>, EnvelopeError> {
     r.set_context("payload");
     let payload_head = r.position();
     let payload = r.bytes()?;
-    let payload_offset = payload_head + (r.position() - payload_head - payload.len());
+    let payload_offset = base + payload_head + (r.position() - payload_head - payload.len());
     r.set_context("signature");
     let signature = r.bytes_exact::<64>()?;
     r.set_context("envelope");
@@ -222,11 +250,15 @@ pub fn parse_sign1(input: &[u8]) -> Result<Sign1<'_>, EnvelopeError> {
     })
 }
 
-fn parse_protected(bytes: &[u8], base: usize) -> Result<ProtectedHeader<'_>, EnvelopeError> {
+fn parse_protected(
+    bytes: &[u8],
+    base: usize,
+    chained: bool,
+) -> Result<ProtectedHeader<'_>, EnvelopeError> {
     let mut r = Reader::with_base(bytes, base);
     r.set_context("protected header");
     let n = r.map()?;
-    let (mut alg, mut kid, mut typ) = (None, None, None);
+    let (mut alg, mut kid, mut typ, mut cert) = (None, None, None, None);
     let mut order = KeyOrder::new();
     for _ in 0..n {
         let key_at = r.position();
@@ -245,6 +277,13 @@ fn parse_protected(bytes: &[u8], base: usize) -> Result<ProtectedHeader<'_>, Env
                 r.set_context("protected header typ");
                 typ = Some(r.text()?);
             }
+            _ if label == LABEL_CERT && chained => {
+                r.set_context("protected header certificate");
+                let head_at = r.position();
+                let bytes = r.bytes()?;
+                let at = head_at + (r.position() - head_at - bytes.len());
+                cert = Some((key_at, base + at, bytes));
+            }
             _ => {
                 return Err(r
                     .error_at(key_at, DecodeErrorKind::UnknownCriticalKey(label))
@@ -256,12 +295,60 @@ fn parse_protected(bytes: &[u8], base: usize) -> Result<ProtectedHeader<'_>, Env
     r.finish()?;
     let missing = |ctx| DecodeError::new(base, ctx, DecodeErrorKind::MissingField);
     let alg = alg.ok_or_else(|| missing("protected header alg"))?;
-    let kid = kid.ok_or_else(|| missing("protected header kid"))?;
     let typ = typ.ok_or_else(|| missing("protected header typ"))?;
+    let (kid, cert) = match (kid, cert) {
+        (Some(kid), None) => (kid, None),
+        (None, None) => return Err(missing("protected header kid").into()),
+        (Some(_), Some((key_at, _, _))) => {
+            return Err(r
+                .error_at(
+                    key_at,
+                    DecodeErrorKind::InvalidValue(
+                        "an object carrying a certificate names its key by the certificate, not kid",
+                    ),
+                )
+                .with_context("protected header certificate")
+                .into());
+        }
+        (None, Some((key_at, at, bytes))) => {
+            if !CHAINABLE.iter().any(|t| t.typ() == typ) {
+                return Err(r
+                    .error_at(
+                        key_at,
+                        DecodeErrorKind::InvalidValue(
+                            "only licenses, activation responses and revocation lists carry a certificate",
+                        ),
+                    )
+                    .with_context("protected header certificate")
+                    .into());
+            }
+            (certificate_key_id(bytes, at)?, Some(bytes))
+        }
+    };
     if alg != ALG_EDDSA && alg != ALG_ED25519 {
         return Err(EnvelopeError::UnsupportedAlgorithm(alg));
     }
-    Ok(ProtectedHeader { alg, kid, typ })
+    Ok(ProtectedHeader {
+        alg,
+        kid,
+        typ,
+        cert,
+    })
+}
+
+/// Decodes a certificate carried in a protected header (found at offset `at`) far enough to
+/// name the key that signed the carrying object. Its signature is the verifier's business.
+fn certificate_key_id(bytes: &[u8], at: usize) -> Result<KeyId, EnvelopeError> {
+    let sign1 = parse_sign1_at(bytes, at, false)?;
+    if sign1.header.typ != ObjectType::Certificate.typ() {
+        return Err(DecodeError::new(
+            at,
+            "protected header certificate",
+            DecodeErrorKind::InvalidValue("the certificate label holds another object type"),
+        )
+        .into());
+    }
+    Ok(crate::cert::Certificate::decode(sign1.payload, sign1.payload_offset)?.key_id())
 }
 
 /// Serializes the protected header airseal writes: `{1: -8, 4: kid, 16: typ}`.
@@ -271,6 +358,17 @@ pub fn encode_protected(kid: &KeyId, typ: ObjectType) -> Vec<u8> {
     w.uint(LABEL_ALG).int(ALG_EDDSA);
     w.uint(LABEL_KID).bytes(&kid.0);
     w.uint(LABEL_TYP).text(typ.typ());
+    w.into_bytes()
+}
+
+/// Serializes the protected header of an object signed by a certified issuing key:
+/// `{1: -8, 16: typ, -65537: certificate}` (§18.2). The key id is the certificate's key.
+pub fn encode_protected_with_cert(typ: ObjectType, cert: &[u8]) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.map(3);
+    w.uint(LABEL_ALG).int(ALG_EDDSA);
+    w.uint(LABEL_TYP).text(typ.typ());
+    w.int(LABEL_CERT).bytes(cert);
     w.into_bytes()
 }
 

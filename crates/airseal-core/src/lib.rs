@@ -8,6 +8,7 @@ extern crate alloc;
 pub mod activation;
 pub mod armor;
 pub mod cbor;
+pub mod cert;
 pub mod claims;
 pub mod cose;
 pub mod expiry;

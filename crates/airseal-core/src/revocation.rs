@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 
 use crate::cbor::{DecodeError, DecodeErrorKind, KeyOrder, Reader, Writer, text_key_order};
 use crate::claims::UnixTime;
+use crate::kid::KeyId;
 use crate::productkey::match_form;
 
 const K_SEQ: u64 = 1;
@@ -18,6 +19,7 @@ const K_ISSUED: u64 = 2;
 const K_LICENSES: u64 = 3;
 const K_KEYS: u64 = 4;
 const K_MIN_ISSUE: u64 = 5;
+const K_ISSUING_KEYS: u64 = 6;
 
 /// A decoded revocation list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,6 +35,9 @@ pub struct RevocationList {
     pub product_keys: Vec<String>,
     /// Per product: licenses issued before this instant are no longer accepted.
     pub min_issued_at: Vec<(String, UnixTime)>,
+    /// Revoked issuing keys (§18.4), by key id, in increasing byte order: every object such
+    /// a key signed is refused, whatever its issue time says.
+    pub issuing_keys: Vec<KeyId>,
 }
 
 impl RevocationList {
@@ -45,6 +50,13 @@ impl RevocationList {
         self.min_issued_at
             .sort_by(|a, b| text_key_order(&a.0, &b.0));
         self.min_issued_at.dedup_by(|a, b| a.0 == b.0);
+        self.issuing_keys.sort();
+        self.issuing_keys.dedup();
+    }
+
+    /// Does the list revoke the issuing key with this id?
+    pub fn revokes_issuer(&self, kid: KeyId) -> bool {
+        self.issuing_keys.binary_search(&kid).is_ok()
     }
 
     /// Is the license with this id, product key, product and issue time revoked? Returns
@@ -91,7 +103,8 @@ impl RevocationList {
         let n = 2
             + usize::from(!self.licenses.is_empty())
             + usize::from(!self.product_keys.is_empty())
-            + usize::from(!self.min_issued_at.is_empty());
+            + usize::from(!self.min_issued_at.is_empty())
+            + usize::from(!self.issuing_keys.is_empty());
         w.map(n);
         w.uint(K_SEQ).uint(self.seq);
         w.uint(K_ISSUED).int(self.issued_at);
@@ -107,6 +120,12 @@ impl RevocationList {
             w.uint(K_MIN_ISSUE).map(self.min_issued_at.len());
             for (p, t) in &self.min_issued_at {
                 w.text(p).int(*t);
+            }
+        }
+        if !self.issuing_keys.is_empty() {
+            w.uint(K_ISSUING_KEYS).array(self.issuing_keys.len());
+            for kid in &self.issuing_keys {
+                w.bytes(&kid.0);
             }
         }
         w.into_bytes()
@@ -195,6 +214,35 @@ impl RevocationList {
                         out.min_issued_at.push((product.to_string(), r.int()?));
                     }
                 }
+                Ok(K_ISSUING_KEYS) => {
+                    r.set_context("revocations.issuing_keys");
+                    let at = r.position();
+                    let count = r.array()?;
+                    if count == 0 {
+                        return Err(r.error_at(
+                            at,
+                            DecodeErrorKind::InvalidValue("empty list (omit it instead)"),
+                        ));
+                    }
+                    let mut keys: Vec<KeyId> = Vec::with_capacity(count.min(256));
+                    for _ in 0..count {
+                        let item_at = r.position();
+                        let kid = KeyId(r.bytes_exact::<8>()?);
+                        if let Some(prev) = keys.last() {
+                            match prev.cmp(&kid) {
+                                core::cmp::Ordering::Less => {}
+                                core::cmp::Ordering::Equal => {
+                                    return Err(r.error_at(item_at, DecodeErrorKind::DuplicateKey));
+                                }
+                                core::cmp::Ordering::Greater => {
+                                    return Err(r.error_at(item_at, DecodeErrorKind::UnsortedKeys));
+                                }
+                            }
+                        }
+                        keys.push(kid);
+                    }
+                    out.issuing_keys = keys;
+                }
                 _ => return Err(r.error_at(key_at, DecodeErrorKind::UnknownCriticalKey(key))),
             }
         }
@@ -222,6 +270,7 @@ mod tests {
             licenses: vec!["ZZZ".into(), "0C8G2X9RTV4MA".into(), "ZZZ".into()],
             product_keys: vec!["7K3QDM2XRP9FTWB4HCNV".into()],
             min_issued_at: vec![("photo-pro".into(), 1_700_000_000)],
+            issuing_keys: vec![KeyId([9; 8]), KeyId([1; 8]), KeyId([9; 8])],
         };
         l.normalize();
         l
@@ -234,6 +283,8 @@ mod tests {
             l.licenses,
             vec!["ZZZ".to_string(), "0C8G2X9RTV4MA".to_string()]
         );
+        assert_eq!(l.issuing_keys, vec![KeyId([1; 8]), KeyId([9; 8])]);
+        assert!(l.revokes_issuer(KeyId([9; 8])) && !l.revokes_issuer(KeyId([2; 8])));
         let bytes = l.encode();
         assert_eq!(RevocationList::decode(&bytes, 0).unwrap(), l);
         assert_eq!(

@@ -66,6 +66,7 @@ fn sign_next(
         licenses: contents.licenses.into_iter().collect(),
         product_keys: contents.product_keys.into_iter().collect(),
         min_issued_at: contents.min_issued_at,
+        issuing_keys: Vec::new(),
     };
     list.normalize();
     let bytes = issuer.sign(ObjectType::RevocationList, &list.encode());

@@ -138,6 +138,57 @@ pub enum Error {
         /// The issue time of the newest license installed for the seat.
         installed_at: UnixTime,
     },
+    /// The object was issued (`iat`) outside its issuing key's certificate window
+    /// (`SPEC.md` §18.3): the key was not yet, or no longer, certified then.
+    CertificateOutOfValidity {
+        /// The certificate's serial.
+        serial: u64,
+        /// Start of the window.
+        not_before: UnixTime,
+        /// End of the window (exclusive).
+        not_after: UnixTime,
+        /// The object's issue time.
+        issued_at: UnixTime,
+    },
+    /// The issuing key's certificate does not cover this product.
+    CertificateProductNotAllowed {
+        /// The certificate's serial.
+        serial: u64,
+        /// The object's product.
+        product: String,
+    },
+    /// The issuing key's certificate does not allow it to sign this kind of object (a key
+    /// certified for licenses presenting a revocation list, say).
+    CertificateTypeNotAllowed {
+        /// The certificate's serial.
+        serial: u64,
+        /// The object's type, as people call it ("revocation list").
+        object: &'static str,
+    },
+    /// The issuing key that signed the object is revoked by the revocation list: everything
+    /// it signed is refused, whatever its issue time says (`SPEC.md` §18.4).
+    IssuingKeyRevoked {
+        /// The issuing key's id.
+        kid: KeyId,
+        /// Sequence number of the revocation list that revokes it.
+        list_seq: u64,
+    },
+    /// A revocation list signed by an issuing key whose sequence number lies outside the
+    /// range its certificate grants (`SPEC.md` §18.4).
+    RevocationSeqOutOfRange {
+        /// The list's sequence number.
+        seq: u64,
+        /// First sequence number the certificate allows.
+        lo: u64,
+        /// First sequence number past the range.
+        hi: u64,
+    },
+    /// The certificate carried by the object does not verify under the root key it names:
+    /// it was modified or forged.
+    BadCertificateSignature {
+        /// The root key the certificate names.
+        root: KeyId,
+    },
 }
 
 impl Error {
@@ -167,6 +218,12 @@ impl Error {
             Error::WrongRequest { .. } => 28,
             Error::Released { .. } => 29,
             Error::StaleUpdate { .. } => 30,
+            Error::CertificateOutOfValidity { .. } => 31,
+            Error::CertificateProductNotAllowed { .. } => 32,
+            Error::CertificateTypeNotAllowed { .. } => 33,
+            Error::IssuingKeyRevoked { .. } => 34,
+            Error::RevocationSeqOutOfRange { .. } => 35,
+            Error::BadCertificateSignature { .. } => 36,
         }
     }
 
@@ -194,6 +251,12 @@ impl Error {
             Error::WrongRequest { .. } => "wrong_request",
             Error::Released { .. } => "released",
             Error::StaleUpdate { .. } => "stale_update",
+            Error::CertificateOutOfValidity { .. } => "certificate_out_of_validity",
+            Error::CertificateProductNotAllowed { .. } => "certificate_product_not_allowed",
+            Error::CertificateTypeNotAllowed { .. } => "certificate_type_not_allowed",
+            Error::IssuingKeyRevoked { .. } => "issuing_key_revoked",
+            Error::RevocationSeqOutOfRange { .. } => "revocation_seq_out_of_range",
+            Error::BadCertificateSignature { .. } => "bad_certificate_signature",
         }
     }
 }
@@ -283,6 +346,30 @@ impl fmt::Display for Error {
             ),
             Error::Typo => f.write_str(
                 "the key's check symbol does not match: a symbol was mistyped; compare it with the key you were sent",
+            ),
+            Error::CertificateOutOfValidity { serial, not_before, not_after, issued_at } => write!(
+                f,
+                "issued at {issued_at} by an issuing key whose certificate #{serial} is valid only from {not_before} until {not_after} (seconds since 1970)"
+            ),
+            Error::CertificateProductNotAllowed { serial, product } => write!(
+                f,
+                "the issuing key's certificate #{serial} does not allow it to sign for product {product:?}"
+            ),
+            Error::CertificateTypeNotAllowed { serial, object } => write!(
+                f,
+                "the issuing key's certificate #{serial} does not allow it to sign a {object}"
+            ),
+            Error::IssuingKeyRevoked { kid, list_seq } => write!(
+                f,
+                "signed by issuing key {kid}, which revocation list #{list_seq} revokes: everything it signed is refused"
+            ),
+            Error::RevocationSeqOutOfRange { seq, lo, hi } => write!(
+                f,
+                "revocation list #{seq} is outside the sequence range its signer's certificate allows ({lo} to {hi}, exclusive)"
+            ),
+            Error::BadCertificateSignature { root } => write!(
+                f,
+                "the issuing-key certificate does not verify under root key {root}: it was modified or forged"
             ),
         }
     }

@@ -14,6 +14,7 @@ mod license;
 mod signedkey;
 mod trust;
 
+pub use airseal_core::cert::{Certificate, MaySign};
 pub use airseal_core::revocation::RevocationList;
 pub use airseal_core::{
     DecodeError, DecodeErrorKind, Features, KeyId, LicenseClaims, LicenseKind, Licensee, Limit,
@@ -30,7 +31,7 @@ pub use license::{License, Status};
 pub use signedkey::{SignedKeyPayload, VerifiedKey};
 #[cfg(fuzzing)]
 pub use trust::fuzzing;
-pub use trust::{Expected, KeyValidity, Machine, TrustStore};
+pub use trust::{Expected, Issuer, KeyValidity, Machine, TrustStore};
 
 /// Public key A of `vectors/` (seed `a1` × 32), for the fuzz hooks.
 const FUZZ_KEY_A: [u8; 32] = [

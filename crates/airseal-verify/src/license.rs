@@ -24,6 +24,7 @@ pub enum Status {
 pub struct License {
     pub(crate) claims: LicenseClaims,
     pub(crate) key_id: KeyId,
+    pub(crate) issuer: Option<crate::Issuer>,
     pub(crate) status: Status,
 }
 
@@ -38,9 +39,15 @@ impl License {
         self.claims
     }
 
-    /// The id of the key that signed it.
+    /// The id of the key that signed it: a root, or the issuing key of [`License::issuer`].
     pub fn key_id(&self) -> KeyId {
         self.key_id
+    }
+
+    /// The certified issuing key that signed it, or `None` for a license signed by a root
+    /// directly (`SPEC.md` §18).
+    pub fn issuer(&self) -> Option<&crate::Issuer> {
+        self.issuer.as_ref()
     }
 
     /// Valid, or in grace.

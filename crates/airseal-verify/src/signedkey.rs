@@ -1,6 +1,7 @@
 //! Verifying signed keys: product keys that carry their own signature, for vendors who ship
 //! no license file (`SPEC.md` §12.4 gives the format and the order of checks).
 
+use airseal_core::cose::ObjectType;
 use alloc::format;
 use alloc::string::ToString;
 
@@ -87,22 +88,24 @@ impl TrustStore {
         now: UnixTime,
     ) -> Result<VerifiedKey, Error> {
         let (bytes, payload, signature) = signedkey::decode(typed).map_err(decode_error)?;
-        let (key, validity) = self
-            .key(payload.kid)
+        let (key, root, issuer) = self
+            .signed_key_signer(payload.kid)
             .ok_or(Error::UnknownKeyId { kid: payload.kid })?;
         key.verify_strict(
             &signedkey::signing_message(&bytes),
             &Signature::from_bytes(&signature),
         )
         .map_err(|_| Error::BadSignature)?;
-        // Key rotation applies to keys as to licenses: the creation day stands for the
-        // issue time (SPEC.md §6.1, §12.4).
-        if !validity.covers(payload.created_at()) {
-            return Err(Error::KeyOutOfValidity {
-                kid: payload.kid,
-                issued_at: payload.created_at(),
-            });
-        }
+        // Key rotation and certificates apply to keys as to licenses: the creation day
+        // stands for the issue time (SPEC.md §6.1, §12.4, §18.3).
+        crate::trust::check_chain(
+            root,
+            issuer,
+            ObjectType::SignedKey,
+            Some(product),
+            payload.created_at(),
+            None,
+        )?;
         if payload.product_tag != signedkey::product_tag(product) {
             let [a, b] = payload.product_tag;
             return Err(Error::WrongProduct {

@@ -4,6 +4,7 @@ use alloc::borrow::Cow;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
+use airseal_core::cert::Certificate;
 use airseal_core::claims::COMPONENT_HASH_LEN;
 use airseal_core::cose::{self, ObjectType};
 use airseal_core::revocation::RevocationList;
@@ -17,7 +18,7 @@ use alloc::boxed::Box;
 
 /// One trusted public key, decoded once when it is added.
 #[derive(Clone, Debug)]
-struct TrustedKey {
+pub(crate) struct TrustedKey {
     id: KeyId,
     key: VerifyingKey,
     validity: KeyValidity,
@@ -30,13 +31,64 @@ impl TrustedKey {
     /// accept exactly the same signatures (tests/fast_path.rs, the `fast_differential` fuzz
     /// target).
     fn verify_strict(&self, message: &[u8], signature: &[u8; 64]) -> bool {
-        match &self.fast {
-            Some(fast) => fast.verify_strict(message, signature),
-            None => self
-                .key
-                .verify_strict(message, &Signature::from_bytes(signature))
-                .is_ok(),
-        }
+        verify_with(&self.key, self.fast.as_deref(), message, signature)
+    }
+}
+
+/// An issuing key's certificate the app added ahead of time ([`TrustStore::add_certificate`]),
+/// verified once: objects carrying byte-identical certificates skip the root's signature check.
+#[derive(Clone, Debug)]
+struct TrustedCert {
+    bytes: Vec<u8>,
+    issuer: Issuer,
+    key: VerifyingKey,
+    fast: Option<Box<PrecomputedKey>>,
+}
+
+impl TrustedCert {
+    fn verify_strict(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        verify_with(&self.key, self.fast.as_deref(), message, signature)
+    }
+}
+
+/// Strict Ed25519 verification, through precomputed tables when present: both paths accept
+/// exactly the same signatures (tests/fast_path.rs, the `fast_differential` fuzz target).
+fn verify_with(
+    key: &VerifyingKey,
+    fast: Option<&PrecomputedKey>,
+    message: &[u8],
+    signature: &[u8; 64],
+) -> bool {
+    match fast {
+        Some(fast) => fast.verify_strict(message, signature),
+        None => key
+            .verify_strict(message, &Signature::from_bytes(signature))
+            .is_ok(),
+    }
+}
+
+/// The issuing key that signed an object, as its root-signed certificate describes it
+/// (`SPEC.md` §18).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issuer {
+    root: KeyId,
+    certificate: Certificate,
+}
+
+impl Issuer {
+    /// The root key that signed the certificate.
+    pub fn root(&self) -> KeyId {
+        self.root
+    }
+
+    /// The issuing key's id.
+    pub fn key_id(&self) -> KeyId {
+        self.certificate.key_id()
+    }
+
+    /// The certificate: serial, window, products, what the key may sign.
+    pub fn certificate(&self) -> &Certificate {
+        &self.certificate
     }
 }
 
@@ -64,7 +116,10 @@ impl KeyValidity {
 /// Keys are decompressed and checked when added, not on every verification.
 #[derive(Clone, Debug, Default)]
 pub struct TrustStore {
+    /// Root keys: trusted directly.
     keys: Vec<TrustedKey>,
+    /// Certificates added ahead of time, already verified against a root.
+    certs: Vec<TrustedCert>,
 }
 
 /// The fingerprint of the machine the app is running on: salted component hashes.
@@ -215,13 +270,84 @@ impl TrustStore {
         self.add_key_with_validity(&key, validity)
     }
 
-    /// The trusted key with this id and its validity window, if any (used by signed-key
-    /// verification).
-    pub(crate) fn key(&self, kid: KeyId) -> Option<(&VerifyingKey, KeyValidity)> {
-        self.keys
+    /// The key with this id that may sign signed product keys: a root, or the key of an
+    /// added certificate (with that certificate, for the chain checks).
+    pub(crate) fn signed_key_signer(
+        &self,
+        kid: KeyId,
+    ) -> Option<(&VerifyingKey, &TrustedKey, Option<&Issuer>)> {
+        if let Some(root) = self.keys.iter().find(|k| k.id == kid) {
+            return Some((&root.key, root, None));
+        }
+        self.certs
+            .iter()
+            .filter(|c| c.issuer.key_id() == kid)
+            .find_map(|c| {
+                let root = self.keys.iter().find(|k| k.id == c.issuer.root)?;
+                Some((&c.key, root, Some(&c.issuer)))
+            })
+    }
+
+    /// Verifies an issuing-key certificate (raw or armored) against the trusted roots and
+    /// keeps it: objects carrying the same certificate then skip the root's signature check,
+    /// and signed product keys (`SPEC.md` §12.4), which cannot carry a certificate, verify
+    /// under its key. Adding the same certificate twice keeps one.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`], [`Error::WrongType`], [`Error::UnknownKeyId`] (no trusted root
+    /// signed it) or [`Error::BadCertificateSignature`].
+    pub fn add_certificate(&mut self, input: &[u8]) -> Result<Issuer, Error> {
+        let bytes: Cow<'_, [u8]> = armor::dearmor(input)?;
+        let (_, issuer, key) = self.check_certificate(&bytes)?;
+        if !self.certs.iter().any(|c| c.bytes[..] == bytes[..]) {
+            self.certs.push(TrustedCert {
+                bytes: bytes.into_owned(),
+                issuer: issuer.clone(),
+                key,
+                fast: None,
+            });
+        }
+        Ok(issuer)
+    }
+
+    /// Parses and verifies a certificate against the roots: its own envelope and type, the
+    /// root it names, the root's signature, and a usable issuing key.
+    fn check_certificate(
+        &self,
+        bytes: &[u8],
+    ) -> Result<(&TrustedKey, Issuer, VerifyingKey), Error> {
+        let sign1 = crate::error::parse_typed(bytes, ObjectType::Certificate)?;
+        let certificate = Certificate::decode(sign1.payload, sign1.payload_offset)?;
+        let kid = sign1.header.kid;
+        let root = self
+            .keys
             .iter()
             .find(|k| k.id == kid)
-            .map(|k| (&k.key, k.validity))
+            .ok_or(Error::UnknownKeyId { kid })?;
+        let message = cose::sig_structure(sign1.protected, sign1.payload);
+        if !root.verify_strict(&message, &sign1.signature) {
+            return Err(Error::BadCertificateSignature { root: kid });
+        }
+        let key = VerifyingKey::from_bytes(&certificate.key)
+            .ok()
+            .filter(|k| !k.is_weak())
+            .ok_or_else(|| {
+                Error::Malformed(airseal_core::DecodeError::new(
+                    sign1.payload_offset,
+                    "certificate.key",
+                    airseal_core::DecodeErrorKind::InvalidValue(
+                        "not a usable Ed25519 public key (not a curve point, or of small order)",
+                    ),
+                ))
+            })?;
+        Ok((
+            root,
+            Issuer {
+                root: kid,
+                certificate,
+            },
+            key,
+        ))
     }
 
     /// Builds precomputed tables for every trusted key, so later verifications cost about
@@ -232,6 +358,11 @@ impl TrustStore {
         for k in &mut self.keys {
             if k.fast.is_none() {
                 k.fast = Some(Box::new(PrecomputedKey::new(&k.key)));
+            }
+        }
+        for c in &mut self.certs {
+            if c.fast.is_none() {
+                c.fast = Some(Box::new(PrecomputedKey::new(&c.key)));
             }
         }
     }
@@ -255,28 +386,45 @@ impl TrustStore {
         now: UnixTime,
         expected: &Expected<'_>,
     ) -> Result<License, Error> {
-        let (claims, key_id, validity) = self.verify_signed(input)?;
-        if !validity.covers(claims.issued_at) {
-            return Err(Error::KeyOutOfValidity {
-                kid: key_id,
-                issued_at: claims.issued_at,
-            });
-        }
-        check_claims(claims, key_id, now, expected)
+        let (claims, signer) = self.verify_signed(input)?;
+        signer.check(
+            Some(&claims.product),
+            claims.issued_at,
+            expected.revocations,
+        )?;
+        check_claims(claims, signer.key_id(), signer.issuer, now, expected)
     }
 
-    /// Verifies a revocation list (raw or armored) signed by a trusted key.
+    /// Verifies a revocation list (raw or armored): signed by a root whose validity window
+    /// covers the list's `issued_at`, or by an issuing key whose certificate allows lists,
+    /// covers `issued_at`, grants the list's `seq` and is not revoked by the list itself
+    /// (`SPEC.md` §13, §18.4).
     ///
     /// The caller should also refuse a list whose `seq` is lower than the newest it has
-    /// seen (see `SPEC.md` §13); this call only proves the list is authentic.
+    /// seen ([`crate::ClockGuard::accept_revocations`]); this call only proves the list is
+    /// authentic and within its signer's rights.
     ///
     /// # Errors
     /// As for [`TrustStore::verify`] up to the signature, then [`Error::Malformed`] for a
-    /// malformed list.
+    /// malformed list, and the chain errors ([`Error::KeyOutOfValidity`],
+    /// [`Error::CertificateTypeNotAllowed`], [`Error::CertificateOutOfValidity`],
+    /// [`Error::IssuingKeyRevoked`], [`Error::RevocationSeqOutOfRange`]).
     pub fn verify_revocations(&self, input: &[u8]) -> Result<RevocationList, Error> {
         let bytes: Cow<'_, [u8]> = armor::dearmor(input)?;
-        let (sign1, _, _) = self.check_envelope(&bytes, &[ObjectType::RevocationList])?;
-        Ok(RevocationList::decode(sign1.payload, sign1.payload_offset)?)
+        let (sign1, signer) = self.check_envelope(&bytes, &[ObjectType::RevocationList])?;
+        let list = RevocationList::decode(sign1.payload, sign1.payload_offset)?;
+        signer.check(None, list.issued_at, Some(&list))?;
+        if let Some(issuer) = &signer.issuer {
+            let (lo, hi) = issuer.certificate.list_seq.unwrap_or((0, 0));
+            if !(lo..hi).contains(&list.seq) {
+                return Err(Error::RevocationSeqOutOfRange {
+                    seq: list.seq,
+                    lo,
+                    hi,
+                });
+            }
+        }
+        Ok(list)
     }
 
     /// Checks armor, envelope, type, key and signature; returns the decoded claims.
@@ -284,17 +432,14 @@ impl TrustStore {
     /// A license is either a plain license (`airseal-license`) or an activation response
     /// (`airseal-activation`, SPEC.md §15.3): the same claims, but only a response carries a
     /// request nonce, and it must be bound to a device key.
-    pub(crate) fn verify_signed(
-        &self,
-        input: &[u8],
-    ) -> Result<(LicenseClaims, KeyId, KeyValidity), Error> {
+    fn verify_signed(&self, input: &[u8]) -> Result<(LicenseClaims, Signer<'_>), Error> {
         let bytes: Cow<'_, [u8]> = armor::dearmor(input)?;
-        let (sign1, trusted, typ) = self.check_envelope(
+        let (sign1, signer) = self.check_envelope(
             &bytes,
             &[ObjectType::License, ObjectType::ActivationResponse],
         )?;
         let claims = LicenseClaims::of_sign1(&sign1)?;
-        let is_response = typ == ObjectType::ActivationResponse;
+        let is_response = signer.typ == ObjectType::ActivationResponse;
         let device_bound = claims
             .machine
             .as_ref()
@@ -311,28 +456,101 @@ impl TrustStore {
                 airseal_core::DecodeErrorKind::InvalidValue(why),
             )));
         }
-        Ok((claims, trusted.id, trusted.validity))
+        Ok((claims, signer))
     }
 
-    /// Envelope, type, key lookup and strict signature check over the exact bytes: the
-    /// steps every signed object shares (SPEC.md §6, steps 2-6).
+    /// Envelope, type, key lookup (through the carried certificate, if any) and strict
+    /// signature check over the exact bytes: the steps every signed object shares (SPEC.md
+    /// §6 steps 2-6, with §18.3's certificate steps).
     fn check_envelope<'b>(
         &self,
         bytes: &'b [u8],
         accepted: &[ObjectType],
-    ) -> Result<(cose::Sign1<'b>, &TrustedKey, ObjectType), Error> {
+    ) -> Result<(cose::Sign1<'b>, Signer<'_>), Error> {
         let (sign1, typ) = crate::error::parse_typed_any(bytes, accepted)?;
-        let kid = sign1.header.kid;
-        let trusted = self
-            .keys
-            .iter()
-            .find(|k| k.id == kid)
-            .ok_or(Error::UnknownKeyId { kid })?;
         let message = cose::sig_structure(sign1.protected, sign1.payload);
-        if !trusted.verify_strict(&message, &sign1.signature) {
+        let Some(cert) = sign1.header.cert else {
+            let kid = sign1.header.kid;
+            let root = self
+                .keys
+                .iter()
+                .find(|k| k.id == kid)
+                .ok_or(Error::UnknownKeyId { kid })?;
+            if !root.verify_strict(&message, &sign1.signature) {
+                return Err(Error::BadSignature);
+            }
+            let signer = Signer {
+                root,
+                issuer: None,
+                typ,
+            };
+            return Ok((sign1, signer));
+        };
+        // A certificate added ahead of time was verified then: compare bytes, not signatures.
+        let known = self.certs.iter().find(|c| c.bytes[..] == *cert);
+        let (root, issuer, verified) = match known {
+            Some(c) => {
+                let root = self
+                    .keys
+                    .iter()
+                    .find(|k| k.id == c.issuer.root)
+                    .ok_or(Error::UnknownKeyId { kid: c.issuer.root })?;
+                (
+                    root,
+                    c.issuer.clone(),
+                    c.verify_strict(&message, &sign1.signature),
+                )
+            }
+            None => {
+                let (root, issuer, key) = self.check_certificate(cert)?;
+                let ok = verify_with(&key, None, &message, &sign1.signature);
+                (root, issuer, ok)
+            }
+        };
+        if !verified {
             return Err(Error::BadSignature);
         }
-        Ok((sign1, trusted, typ))
+        let signer = Signer {
+            root,
+            issuer: Some(issuer),
+            typ,
+        };
+        Ok((sign1, signer))
+    }
+}
+
+/// Who signed an object that verified: a root directly, or an issuing key the root
+/// certified.
+struct Signer<'s> {
+    root: &'s TrustedKey,
+    issuer: Option<Issuer>,
+    typ: ObjectType,
+}
+
+impl Signer<'_> {
+    /// The id of the key whose signature was checked.
+    fn key_id(&self) -> KeyId {
+        self.issuer.as_ref().map_or(self.root.id, Issuer::key_id)
+    }
+
+    /// The chain's rules for an object of this signer's type issued at `issued_at` for
+    /// `product` (SPEC.md §18.3, in this order): the certificate allows the type and the
+    /// product and covers the issue time; the root's own window covers it; the revocation
+    /// list does not name the issuing key.
+    fn check(
+        &self,
+        product: Option<&str>,
+        issued_at: UnixTime,
+        revocations: Option<&RevocationList>,
+    ) -> Result<(), Error> {
+        check_chain(
+            self.root,
+            self.issuer.as_ref(),
+            self.typ,
+            product,
+            issued_at,
+            revocations,
+        )
     }
 }
 
@@ -351,6 +569,7 @@ pub mod fuzzing {
             let _ = check_claims(
                 claims,
                 KeyId([0; 8]),
+                None,
                 now,
                 &Expected::product(&product).machine(&machine),
             );
@@ -367,9 +586,59 @@ fn public_key_problem(e: &pubkey::PublicKeyError) -> &'static str {
     }
 }
 
+/// See [`Signer::check`]; also used for signed product keys.
+pub(crate) fn check_chain(
+    root: &TrustedKey,
+    issuer: Option<&Issuer>,
+    typ: ObjectType,
+    product: Option<&str>,
+    issued_at: UnixTime,
+    revocations: Option<&RevocationList>,
+) -> Result<(), Error> {
+    if let Some(issuer) = issuer {
+        let c = &issuer.certificate;
+        if !c.may_sign.allows(typ) {
+            return Err(Error::CertificateTypeNotAllowed {
+                serial: c.serial,
+                object: typ.name(),
+            });
+        }
+        if let Some(product) = product.filter(|p| !c.allows_product(p)) {
+            return Err(Error::CertificateProductNotAllowed {
+                serial: c.serial,
+                product: product.to_string(),
+            });
+        }
+        if !c.covers(issued_at) {
+            return Err(Error::CertificateOutOfValidity {
+                serial: c.serial,
+                not_before: c.not_before,
+                not_after: c.not_after,
+                issued_at,
+            });
+        }
+    }
+    if !root.validity.covers(issued_at) {
+        return Err(Error::KeyOutOfValidity {
+            kid: root.id,
+            issued_at,
+        });
+    }
+    if let (Some(issuer), Some(list)) = (issuer, revocations) {
+        if list.revokes_issuer(issuer.key_id()) {
+            return Err(Error::IssuingKeyRevoked {
+                kid: issuer.key_id(),
+                list_seq: list.seq,
+            });
+        }
+    }
+    Ok(())
+}
+
 fn check_claims(
     claims: LicenseClaims,
     key_id: KeyId,
+    issuer: Option<Issuer>,
     now: UnixTime,
     expected: &Expected<'_>,
 ) -> Result<License, Error> {
@@ -438,6 +707,7 @@ fn check_claims(
     Ok(License {
         claims,
         key_id,
+        issuer,
         status,
     })
 }
