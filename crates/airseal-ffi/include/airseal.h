@@ -127,6 +127,21 @@ enum AirsealStatus
   AIRSEAL_STATUS_RELEASED = 29,
   // A license update (renewal) that is not newer than the license already installed.
   AIRSEAL_STATUS_STALE_UPDATE = 30,
+  // Issued outside its issuing key's certificate window (the key was not yet, or no
+  // longer, certified by the root then).
+  AIRSEAL_STATUS_CERTIFICATE_OUT_OF_VALIDITY = 31,
+  // The issuing key's certificate does not allow this product.
+  AIRSEAL_STATUS_CERTIFICATE_PRODUCT_NOT_ALLOWED = 32,
+  // The issuing key's certificate does not allow this kind of object (a license, an
+  // activation response, a revocation list, a signed key).
+  AIRSEAL_STATUS_CERTIFICATE_TYPE_NOT_ALLOWED = 33,
+  // Signed by an issuing key that the revocation list revokes (a leaked key).
+  AIRSEAL_STATUS_ISSUING_KEY_REVOKED = 34,
+  // A revocation list signed by an issuing key with a sequence number outside the range
+  // its certificate grants.
+  AIRSEAL_STATUS_REVOCATION_SEQ_OUT_OF_RANGE = 35,
+  // The issuing key's certificate does not verify under the root key it names.
+  AIRSEAL_STATUS_BAD_CERTIFICATE_SIGNATURE = 36,
   // A required pointer argument was NULL. FFI only.
   AIRSEAL_STATUS_NULL_POINTER = 90,
   // A string argument is not valid UTF-8. FFI only.
@@ -275,6 +290,25 @@ int32_t airseal_trust_store_add_key_file_with_validity(struct AirsealTrustStore 
                                                        size_t len,
                                                        int64_t not_before,
                                                        int64_t not_after);
+
+// Trusts an issuing-key certificate (`SPEC.md` section 18; raw COSE bytes or armored text,
+// `len` bytes) after verifying it against the trusted root keys now. Licenses, activation
+// responses and revocation lists signed by an issuing key carry their certificate and need
+// no call (trusting the root is enough); this is for signed product keys (text, which
+// cannot carry one), and it makes later verifications of objects carrying the same
+// certificate skip the root's signature check.
+//
+// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_MALFORMED` (10), `AIRSEAL_STATUS_WRONG_TYPE`
+// (12: not a certificate), `AIRSEAL_STATUS_UNKNOWN_KEY_ID` (13: signed by no trusted root),
+// `AIRSEAL_STATUS_BAD_CERTIFICATE_SIGNATURE` (36), `AIRSEAL_STATUS_INVALID_PUBLIC_KEY` (19:
+// an unusable issuing key), or 90/92 (over `AIRSEAL_MAX_LICENSE_LEN`). Add the roots first.
+//
+// # Safety
+// `store` is NULL or a live trust store that no other thread is using during the call;
+// `certificate` is NULL or points to `len` readable bytes.
+int32_t airseal_trust_store_add_certificate(struct AirsealTrustStore *store,
+                                            const uint8_t *certificate,
+                                            size_t len);
 
 // Verifies a license as `airseal_verify` does, with everything else an app can check:
 //

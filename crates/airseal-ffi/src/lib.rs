@@ -113,6 +113,21 @@ pub enum AirsealStatus {
     Released = 29,
     /// A license update (renewal) that is not newer than the license already installed.
     StaleUpdate = 30,
+    /// Issued outside its issuing key's certificate window (the key was not yet, or no
+    /// longer, certified by the root then).
+    CertificateOutOfValidity = 31,
+    /// The issuing key's certificate does not allow this product.
+    CertificateProductNotAllowed = 32,
+    /// The issuing key's certificate does not allow this kind of object (a license, an
+    /// activation response, a revocation list, a signed key).
+    CertificateTypeNotAllowed = 33,
+    /// Signed by an issuing key that the revocation list revokes (a leaked key).
+    IssuingKeyRevoked = 34,
+    /// A revocation list signed by an issuing key with a sequence number outside the range
+    /// its certificate grants.
+    RevocationSeqOutOfRange = 35,
+    /// The issuing key's certificate does not verify under the root key it names.
+    BadCertificateSignature = 36,
     /// A required pointer argument was NULL. FFI only.
     NullPointer = 90,
     /// A string argument is not valid UTF-8. FFI only.
@@ -126,7 +141,7 @@ pub enum AirsealStatus {
 }
 
 /// Every status, in code order (for `from_code` and the tests).
-const ALL_STATUSES: [AirsealStatus; 26] = [
+const ALL_STATUSES: [AirsealStatus; 32] = [
     AirsealStatus::Ok,
     AirsealStatus::Malformed,
     AirsealStatus::UnsupportedAlgorithm,
@@ -149,6 +164,12 @@ const ALL_STATUSES: [AirsealStatus; 26] = [
     AirsealStatus::WrongRequest,
     AirsealStatus::Released,
     AirsealStatus::StaleUpdate,
+    AirsealStatus::CertificateOutOfValidity,
+    AirsealStatus::CertificateProductNotAllowed,
+    AirsealStatus::CertificateTypeNotAllowed,
+    AirsealStatus::IssuingKeyRevoked,
+    AirsealStatus::RevocationSeqOutOfRange,
+    AirsealStatus::BadCertificateSignature,
     AirsealStatus::NullPointer,
     AirsealStatus::InvalidUtf8,
     AirsealStatus::TooLarge,
@@ -209,6 +230,24 @@ impl AirsealStatus {
             }
             Self::StaleUpdate => {
                 c"stale update: not newer than the license already installed for this seat"
+            }
+            Self::CertificateOutOfValidity => {
+                c"certificate out of validity: issued when its issuing key was not certified"
+            }
+            Self::CertificateProductNotAllowed => {
+                c"certificate product not allowed: the issuing key may not sign for this product"
+            }
+            Self::CertificateTypeNotAllowed => {
+                c"certificate type not allowed: the issuing key may not sign this kind of object"
+            }
+            Self::IssuingKeyRevoked => {
+                c"issuing key revoked: signed by an issuing key the revocation list revokes"
+            }
+            Self::RevocationSeqOutOfRange => {
+                c"revocation seq out of range: outside the range its signer's certificate grants"
+            }
+            Self::BadCertificateSignature => {
+                c"bad certificate signature: the issuing key's certificate was modified or forged"
             }
             Self::NullPointer => c"null pointer: a required pointer argument was NULL",
             Self::InvalidUtf8 => c"invalid utf8: a string argument is not valid UTF-8",
@@ -604,6 +643,41 @@ pub unsafe extern "C" fn airseal_trust_store_add_key_file_with_validity(
         store
             .inner
             .add_public_key_file_with_validity(text, validity(not_before, not_after))
+            .map(drop)
+            .map_err(|e| fail(&e))
+    })
+}
+
+/// Trusts an issuing-key certificate (`SPEC.md` section 18; raw COSE bytes or armored text,
+/// `len` bytes) after verifying it against the trusted root keys now. Licenses, activation
+/// responses and revocation lists signed by an issuing key carry their certificate and need
+/// no call (trusting the root is enough); this is for signed product keys (text, which
+/// cannot carry one), and it makes later verifications of objects carrying the same
+/// certificate skip the root's signature check.
+///
+/// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_MALFORMED` (10), `AIRSEAL_STATUS_WRONG_TYPE`
+/// (12: not a certificate), `AIRSEAL_STATUS_UNKNOWN_KEY_ID` (13: signed by no trusted root),
+/// `AIRSEAL_STATUS_BAD_CERTIFICATE_SIGNATURE` (36), `AIRSEAL_STATUS_INVALID_PUBLIC_KEY` (19:
+/// an unusable issuing key), or 90/92 (over `AIRSEAL_MAX_LICENSE_LEN`). Add the roots first.
+///
+/// # Safety
+/// `store` is NULL or a live trust store that no other thread is using during the call;
+/// `certificate` is NULL or points to `len` readable bytes.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_trust_store_add_certificate(
+    store: *mut AirsealTrustStore,
+    certificate: *const u8,
+    len: usize,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `store` is NULL or live and not shared during the call.
+        let store = unsafe { store.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `certificate` is NULL or has `len` readable bytes.
+        let certificate = unsafe { bytes(certificate, len, AIRSEAL_MAX_LICENSE_LEN) }?;
+        store
+            .inner
+            .add_certificate(certificate)
             .map(drop)
             .map_err(|e| fail(&e))
     })
@@ -1216,6 +1290,50 @@ mod tests {
                     installed_at: 2,
                 },
                 AirsealStatus::StaleUpdate,
+            ),
+            (
+                Error::CertificateOutOfValidity {
+                    serial: 1,
+                    not_before: 0,
+                    not_after: 1,
+                    issued_at: 2,
+                },
+                AirsealStatus::CertificateOutOfValidity,
+            ),
+            (
+                Error::CertificateProductNotAllowed {
+                    serial: 1,
+                    product: "p".into(),
+                },
+                AirsealStatus::CertificateProductNotAllowed,
+            ),
+            (
+                Error::CertificateTypeNotAllowed {
+                    serial: 1,
+                    object: "license",
+                },
+                AirsealStatus::CertificateTypeNotAllowed,
+            ),
+            (
+                Error::IssuingKeyRevoked {
+                    kid: KeyId([0; 8]),
+                    list_seq: 1,
+                },
+                AirsealStatus::IssuingKeyRevoked,
+            ),
+            (
+                Error::RevocationSeqOutOfRange {
+                    seq: 1,
+                    lo: 2,
+                    hi: 3,
+                },
+                AirsealStatus::RevocationSeqOutOfRange,
+            ),
+            (
+                Error::BadCertificateSignature {
+                    root: KeyId([0; 8]),
+                },
+                AirsealStatus::BadCertificateSignature,
             ),
         ]
     }

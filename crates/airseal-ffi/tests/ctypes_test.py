@@ -173,9 +173,7 @@ class Revocations(unittest.TestCase):
         finally:
             store_free(s)
 
-    # Issue 14: verify_revocations ignored key windows; the fix lands in airseal-verify on
-    # main (this decorator comes off when it is merged here).
-    @unittest.expectedFailure
+    # Issue 14: verify_revocations used to ignore key windows.
     def test_a_list_signed_outside_its_key_window_is_22(self):
         late = new_store((NO_NOT_BEFORE, NOW - DAY))  # the lists are issued NOW - DAY/2
         try:
