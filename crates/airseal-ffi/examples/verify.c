@@ -7,6 +7,8 @@
  *   --machine HEX                  a fingerprint component hash (16 hex digits); repeatable
  *   --device-key FILE              this machine's device public key (32 raw bytes)
  *   --revocations FILE             a revocation list, verified through the trust store
+ *   --certificate FILE             trust an issuing-key certificate the root signed (licenses
+ *                                  signed by an issuing key carry theirs and need none)
  *   --guard STATE_FILE SECRET_FILE the clock guard: its state file and 32-byte secret
  *
  * NOW is the time in seconds since 1970 (an app would pass time(NULL)). Prints the license
@@ -93,7 +95,7 @@ struct options {
     size_t n_components;
     int has_device_key;
     uint8_t device_key[AIRSEAL_PUBLIC_KEY_LEN];
-    const char *revocations, *guard_state, *guard_secret;
+    const char *revocations, *certificate, *guard_state, *guard_secret;
 };
 
 /* Parses argv[4..]; 0 on success, 2 for a bad argument, 3 for an unreadable file. */
@@ -120,6 +122,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
             o->has_device_key = 1;
         } else if (strcmp(a, "--revocations") == 0 && has_value) {
             o->revocations = argv[++i];
+        } else if (strcmp(a, "--certificate") == 0 && has_value) {
+            o->certificate = argv[++i];
         } else if (strcmp(a, "--guard") == 0 && i + 2 < argc) {
             o->guard_state = argv[++i];
             o->guard_secret = argv[++i];
@@ -157,6 +161,22 @@ static int run(const uint8_t *license, size_t license_len, const uint8_t *key, s
     if (status != AIRSEAL_STATUS_OK) {
         code = refused("public key", status);
         goto done;
+    }
+
+    if (o->certificate != NULL) {
+        size_t len = 0;
+        uint8_t *bytes = read_file(o->certificate, AIRSEAL_MAX_LICENSE_LEN, &len);
+        if (bytes == NULL) {
+            fprintf(stderr, "cannot read %s\n", o->certificate);
+            code = 3;
+            goto done;
+        }
+        status = airseal_trust_store_add_certificate(store, bytes, len);
+        free(bytes);
+        if (status != AIRSEAL_STATUS_OK) {
+            code = refused("certificate", status);
+            goto done;
+        }
     }
 
     if (o->revocations != NULL) {

@@ -444,3 +444,42 @@ fn the_clock_guard_catches_a_rolled_back_clock_and_an_older_list() {
     .unwrap();
     assert_refused(&out, 26, "clock guard");
 }
+
+#[test]
+fn a_license_signed_by_a_certified_issuing_key_needs_only_the_root() {
+    use fixtures::NOW;
+    let Some(out) = run_fixture("chained.lic", NOW, &[]) else {
+        return;
+    };
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).starts_with("license id: CHAINED1\n"));
+    let revoked = [
+        "--revocations".to_string(),
+        fixture("revocations-issuing.lst"),
+    ];
+    assert_refused(
+        &run_fixture("chained.lic", NOW, &revoked).unwrap(),
+        34,
+        "license",
+    );
+    assert_refused(
+        &run_fixture("chained-before-cert.lic", NOW, &[]).unwrap(),
+        31,
+        "license",
+    );
+    assert_refused(
+        &run_fixture("chained-other-product.lic", NOW, &[]).unwrap(),
+        32,
+        "license",
+    );
+    let cert = |name: &str| vec!["--certificate".to_string(), fixture(name)];
+    let out = run_fixture("chained.lic", NOW, &cert("issuing.cert")).unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let out = run_fixture("chained.lic", NOW, &cert("issuing-tampered.cert")).unwrap();
+    assert_refused(&out, 36, "certificate");
+}

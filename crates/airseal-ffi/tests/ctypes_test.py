@@ -57,6 +57,7 @@ store_new = fn("airseal_trust_store_new", P)
 store_free = fn("airseal_trust_store_free", None, P)
 add_key_file = fn("airseal_trust_store_add_key_file", C.c_int32, P, BYTES, C.c_size_t)
 add_key_v = fn("airseal_trust_store_add_key_with_validity", C.c_int32, P, BYTES, C.c_int64, C.c_int64)
+add_certificate = fn("airseal_trust_store_add_certificate", C.c_int32, P, BYTES, C.c_size_t)
 add_key_file_v = fn(
     "airseal_trust_store_add_key_file_with_validity",
     C.c_int32, P, BYTES, C.c_size_t, C.c_int64, C.c_int64,
@@ -195,6 +196,60 @@ class Revocations(unittest.TestCase):
             rev_free(None)
         finally:
             store_free(s)
+
+
+class Chains(unittest.TestCase):
+    """Licenses signed by an issuing key the root certified: the app trusts only the root."""
+
+    def test_a_chained_license_verifies_with_only_the_root(self):
+        s = new_store()
+        try:
+            self.assertEqual(check(s, "chained.lic"), (S["OK"], "CHAINED1"))
+            self.assertEqual(check(s, "chained-before-cert.lic")[0], S["CERTIFICATE_OUT_OF_VALIDITY"])
+            self.assertEqual(check(s, "chained-other-product.lic")[0], S["CERTIFICATE_PRODUCT_NOT_ALLOWED"])
+            st, lst = load_list(s, "revocations-issuing.lst")
+            self.assertEqual(st, S["OK"])
+            self.assertEqual(check(s, "chained.lic", revocations=lst)[0], S["ISSUING_KEY_REVOKED"])
+            # The root's own licenses are not touched by revoking an issuing key.
+            self.assertEqual(check(s, "revoked.lic", revocations=lst)[0], S["OK"])
+            rev_free(lst)
+        finally:
+            store_free(s)
+        self.assertEqual([S[n] for n in (
+            "CERTIFICATE_OUT_OF_VALIDITY", "CERTIFICATE_PRODUCT_NOT_ALLOWED",
+            "CERTIFICATE_TYPE_NOT_ALLOWED", "ISSUING_KEY_REVOKED",
+            "REVOCATION_SEQ_OUT_OF_RANGE", "BAD_CERTIFICATE_SIGNATURE")], list(range(31, 37)))
+        for code in range(31, 37):
+            self.assertNotIn(b"unknown", error_message(code))
+        # Without the root trusted, the chain leads nowhere.
+        empty = store_new()
+        try:
+            self.assertEqual(check(empty, "chained.lic")[0], S["UNKNOWN_KEY_ID"])
+        finally:
+            store_free(empty)
+
+    def test_add_certificate(self):
+        s = new_store()
+        try:
+            cert = read("issuing.cert")
+            self.assertEqual(add_certificate(s, cert, len(cert)), S["OK"])
+            self.assertEqual(check(s, "chained.lic")[0], S["OK"])
+            bad = read("issuing-tampered.cert")
+            self.assertEqual(add_certificate(s, bad, len(bad)), S["BAD_CERTIFICATE_SIGNATURE"])
+            lic = read("revoked.lic")
+            self.assertEqual(add_certificate(s, lic, len(lic)), S["WRONG_TYPE"])
+            self.assertEqual(add_certificate(s, cert[:10], 10), S["MALFORMED"])
+            self.assertEqual(add_certificate(None, cert, len(cert)), S["NULL_POINTER"])
+            self.assertEqual(add_certificate(s, None, 0), S["NULL_POINTER"])
+            self.assertEqual(add_certificate(s, cert, (1 << 20) + 1), S["TOO_LARGE"])
+        finally:
+            store_free(s)
+        empty = store_new()
+        try:
+            cert = read("issuing.cert")
+            self.assertEqual(add_certificate(empty, cert, len(cert)), S["UNKNOWN_KEY_ID"])
+        finally:
+            store_free(empty)
 
 
 class KeyWindow(unittest.TestCase):
