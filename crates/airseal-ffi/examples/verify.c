@@ -6,10 +6,14 @@
  *   --not-before T, --not-after T  trust the key only for licenses issued in [T, T')
  *   --machine HEX                  a fingerprint component hash (16 hex digits); repeatable
  *   --device-key FILE              this machine's device public key (32 raw bytes)
+ *   --device-dir DIR               the app's data folder (`airseal request --data-dir`):
+ *                                  its device key, and the clock guard's secret with
+ *                                  --guard-device
  *   --revocations FILE             a revocation list, verified through the trust store
  *   --certificate FILE             trust an issuing-key certificate the root signed (licenses
  *                                  signed by an issuing key carry theirs and need none)
  *   --guard STATE_FILE SECRET_FILE the clock guard: its state file and 32-byte secret
+ *   --guard-device STATE_FILE      the clock guard, its secret from --device-dir's key
  *
  * NOW is the time in seconds since 1970 (an app would pass time(NULL)). Prints the license
  * id, its expiry and whether feature F1 is enabled, and exits with the status code: 0 when
@@ -95,7 +99,7 @@ struct options {
     size_t n_components;
     int has_device_key;
     uint8_t device_key[AIRSEAL_PUBLIC_KEY_LEN];
-    const char *revocations, *certificate, *guard_state, *guard_secret;
+    const char *revocations, *certificate, *guard_state, *guard_secret, *device_dir;
 };
 
 /* Parses argv[4..]; 0 on success, 2 for a bad argument, 3 for an unreadable file. */
@@ -120,6 +124,10 @@ static int parse_options(int argc, char **argv, struct options *o) {
                 return 3;
             }
             o->has_device_key = 1;
+        } else if (strcmp(a, "--device-dir") == 0 && has_value) {
+            o->device_dir = argv[++i];
+        } else if (strcmp(a, "--guard-device") == 0 && has_value) {
+            o->guard_state = argv[++i];
         } else if (strcmp(a, "--revocations") == 0 && has_value) {
             o->revocations = argv[++i];
         } else if (strcmp(a, "--certificate") == 0 && has_value) {
@@ -144,7 +152,7 @@ static int refused(const char *what, int32_t status) {
 /* Verifies with everything the options ask for; returns the exit code. Frees nothing of
  * the caller's; every handle it makes is freed before it returns. */
 static int run(const uint8_t *license, size_t license_len, const uint8_t *key, size_t key_len,
-               int64_t now, const struct options *o) {
+               int64_t now, struct options *o) {
     int code = 0;
     int32_t status;
     AirsealRevocationList *list = NULL;
@@ -195,13 +203,17 @@ static int run(const uint8_t *license, size_t license_len, const uint8_t *key, s
         }
     }
 
-    if (o->guard_state != NULL) {
-        uint8_t secret[AIRSEAL_GUARD_SECRET_LEN];
-        if (read_exact(o->guard_secret, secret, sizeof secret) != 0) {
-            fprintf(stderr, "cannot read a 32-byte secret from %s\n", o->guard_secret);
-            code = 3;
+    if (o->device_dir != NULL) {
+        /* The key this machine activated with, from its data folder. */
+        status = airseal_device_public_key(o->device_dir, o->device_key);
+        if (status != AIRSEAL_STATUS_OK) {
+            code = refused("data folder", status);
             goto done;
         }
+        o->has_device_key = 1;
+    }
+
+    if (o->guard_state != NULL) {
         /* The binding: the product and the machine's components (public values; the
          * secret is what keeps the state file from being forged). */
         uint8_t binding[sizeof "photo-pro" + sizeof o->components];
@@ -209,8 +221,21 @@ static int run(const uint8_t *license, size_t license_len, const uint8_t *key, s
         memcpy(binding + sizeof "photo-pro", o->components,
                o->n_components * AIRSEAL_COMPONENT_LEN);
         size_t binding_len = sizeof "photo-pro" + o->n_components * AIRSEAL_COMPONENT_LEN;
-        status = airseal_clock_guard_open(o->guard_state, binding, binding_len, secret, &guard);
-        memset(secret, 0, sizeof secret);
+        if (o->guard_secret == NULL) {
+            /* The secret is derived from the data folder's device key, inside the library. */
+            status = airseal_clock_guard_open_device(o->guard_state, binding, binding_len,
+                                                     o->device_dir, &guard);
+        } else {
+            uint8_t secret[AIRSEAL_GUARD_SECRET_LEN];
+            if (read_exact(o->guard_secret, secret, sizeof secret) != 0) {
+                fprintf(stderr, "cannot read a 32-byte secret from %s\n", o->guard_secret);
+                code = 3;
+                goto done;
+            }
+            status =
+                airseal_clock_guard_open(o->guard_state, binding, binding_len, secret, &guard);
+            memset(secret, 0, sizeof secret);
+        }
         if (status != AIRSEAL_STATUS_OK) {
             code = refused("clock guard", status);
             goto done;

@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: MIT OR Apache-2.0
  *
  * Functions return an int32_t status (enum AirsealStatus): 0 is success, 10-89 are the
- * verifier's error codes (SPEC.md section 6), 90-92 misuse of this API, 99 internal.
+ * verifier's error codes (SPEC.md section 6), 90-94 misuse of this API or an unusable
+ * data folder, 99 internal.
  * See crates/airseal-ffi/README.md for linking, the string-buffer convention and threads.
  */
 
@@ -75,8 +76,8 @@ typedef int32_t AirsealLicenseKind;
 #endif // __cplusplus
 
 // What a call returned: 0 for success, 10-89 exactly the verifier's error codes (the
-// `airseal verify` exit codes, `SPEC.md` section 6), 90-92 misuse of the C API, 99 an internal
-// error. Functions return these as `int32_t`; `airseal_error_message` describes each.
+// `airseal verify` exit codes, `SPEC.md` section 6), 90-92 misuse of the C API, 93-94 an
+// unusable data folder, 99 an internal error. Functions return these as `int32_t`; `airseal_error_message` describes each.
 enum AirsealStatus
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : int32_t
@@ -149,6 +150,11 @@ enum AirsealStatus
   // An argument is longer than its limit (`AIRSEAL_MAX_*`), or a NUL-terminated string
   // has no NUL within `AIRSEAL_MAX_TEXT_LEN` bytes. FFI only.
   AIRSEAL_STATUS_TOO_LARGE = 92,
+  // The app's data folder has no device key yet: the machine was never activated (no
+  // activation request was made). FFI only.
+  AIRSEAL_STATUS_NOT_ACTIVATED = 93,
+  // The data folder's device key file cannot be read, or is damaged. FFI only.
+  AIRSEAL_STATUS_DEVICE_FOLDER = 94,
   // A panic inside the library was caught at the C boundary (a bug: please report it).
   // FFI only.
   AIRSEAL_STATUS_PANIC = 99,
@@ -229,8 +235,9 @@ int32_t airseal_trust_store_add_key_file(struct AirsealTrustStore *store,
 //
 // On success returns `AIRSEAL_STATUS_OK` and stores a new license in `*out`, to be freed
 // with `airseal_license_free`. Otherwise stores NULL in `*out` (if `out` is not NULL) and
-// returns the first check that failed, in the order of `SPEC.md` section 6 (10-18), or 90-92 for
-// a NULL pointer, a product that is not UTF-8, or an argument over its limit.
+// returns the first check that failed, in the order of `SPEC.md` section 6 (10-18, 22 outside
+// the key's window, 31-33 and 36 for a license signed by a certified issuing key), or 90-92
+// for a NULL pointer, a product that is not UTF-8, or an argument over its limit.
 //
 // # Safety
 // `store` is NULL or a live trust store (other threads may verify with it at the same
@@ -395,6 +402,38 @@ int32_t airseal_clock_guard_open(const char *path,
                                  size_t binding_len,
                                  const uint8_t *secret,
                                  struct AirsealClockGuard **out);
+
+// Opens the clock guard as `airseal_clock_guard_open` does, with the secret derived from
+// the device key in the app's data folder `device_dir` (NUL-terminated UTF-8; the folder
+// `airseal request --data-dir` and the Rust `Device` keep, `SPEC.md` section 15.5). The secret
+// and the seed it comes from never leave the library. A release replaces the device key, so
+// state kept under the old one then fails with 26: start a new state file for the new
+// license.
+//
+// Returns as `airseal_clock_guard_open`, and `AIRSEAL_STATUS_NOT_ACTIVATED` (93: no device
+// key yet) or `AIRSEAL_STATUS_DEVICE_FOLDER` (94: the key file cannot be read or is
+// damaged).
+//
+// # Safety
+// `path` and `device_dir` are NULL or NUL-terminated strings; `binding` is NULL or points
+// to `binding_len` readable bytes; `out` is NULL or writable.
+int32_t airseal_clock_guard_open_device(const char *path,
+                                        const uint8_t *binding,
+                                        size_t binding_len,
+                                        const char *device_dir,
+                                        struct AirsealClockGuard **out);
+
+// Copies the device public key of the app's data folder `device_dir` (NUL-terminated
+// UTF-8, as for `airseal_clock_guard_open_device`) into `out`
+// (`AIRSEAL_PUBLIC_KEY_LEN` = 32 bytes), for `airseal_verify_full`.
+//
+// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_NOT_ACTIVATED` (93),
+// `AIRSEAL_STATUS_DEVICE_FOLDER` (94) or 90-92; `out` is written only on success.
+//
+// # Safety
+// `device_dir` is NULL or a NUL-terminated string; `out` is NULL or points to 32 writable
+// bytes.
+int32_t airseal_device_public_key(const char *device_dir, uint8_t *out);
 
 // After a license verified: checks `now` against the guard's high-water mark, then raises
 // the mark to max(mark, now, the license's issue time) and saves it.

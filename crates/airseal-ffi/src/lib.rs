@@ -11,6 +11,7 @@ use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
+use airseal_verify::app::device::{Device, DeviceError};
 use airseal_verify::{
     ClockGuard, Error, Expected, GuardSecret, KeyValidity, License, LicenseKind, Machine,
     RevocationList, Status, TrustStore,
@@ -63,8 +64,8 @@ pub enum AirsealLicenseKind {
 }
 
 /// What a call returned: 0 for success, 10-89 exactly the verifier's error codes (the
-/// `airseal verify` exit codes, `SPEC.md` section 6), 90-92 misuse of the C API, 99 an internal
-/// error. Functions return these as `int32_t`; `airseal_error_message` describes each.
+/// `airseal verify` exit codes, `SPEC.md` section 6), 90-92 misuse of the C API, 93-94 an
+/// unusable data folder, 99 an internal error. Functions return these as `int32_t`; `airseal_error_message` describes each.
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AirsealStatus {
@@ -135,13 +136,18 @@ pub enum AirsealStatus {
     /// An argument is longer than its limit (`AIRSEAL_MAX_*`), or a NUL-terminated string
     /// has no NUL within `AIRSEAL_MAX_TEXT_LEN` bytes. FFI only.
     TooLarge = 92,
+    /// The app's data folder has no device key yet: the machine was never activated (no
+    /// activation request was made). FFI only.
+    NotActivated = 93,
+    /// The data folder's device key file cannot be read, or is damaged. FFI only.
+    DeviceFolder = 94,
     /// A panic inside the library was caught at the C boundary (a bug: please report it).
     /// FFI only.
     Panic = 99,
 }
 
 /// Every status, in code order (for `from_code` and the tests).
-const ALL_STATUSES: [AirsealStatus; 32] = [
+const ALL_STATUSES: [AirsealStatus; 34] = [
     AirsealStatus::Ok,
     AirsealStatus::Malformed,
     AirsealStatus::UnsupportedAlgorithm,
@@ -173,6 +179,8 @@ const ALL_STATUSES: [AirsealStatus; 32] = [
     AirsealStatus::NullPointer,
     AirsealStatus::InvalidUtf8,
     AirsealStatus::TooLarge,
+    AirsealStatus::NotActivated,
+    AirsealStatus::DeviceFolder,
     AirsealStatus::Panic,
 ];
 
@@ -252,6 +260,12 @@ impl AirsealStatus {
             Self::NullPointer => c"null pointer: a required pointer argument was NULL",
             Self::InvalidUtf8 => c"invalid utf8: a string argument is not valid UTF-8",
             Self::TooLarge => c"too large: an argument is longer than its limit (AIRSEAL_MAX_*)",
+            Self::NotActivated => {
+                c"not activated: the data folder has no device key yet (make a request first)"
+            }
+            Self::DeviceFolder => {
+                c"device folder: the data folder's device key cannot be read or is damaged"
+            }
             Self::Panic => c"panic: an internal error was caught at the C boundary",
         }
     }
@@ -506,8 +520,9 @@ pub unsafe extern "C" fn airseal_trust_store_add_key_file(
 ///
 /// On success returns `AIRSEAL_STATUS_OK` and stores a new license in `*out`, to be freed
 /// with `airseal_license_free`. Otherwise stores NULL in `*out` (if `out` is not NULL) and
-/// returns the first check that failed, in the order of `SPEC.md` section 6 (10-18), or 90-92 for
-/// a NULL pointer, a product that is not UTF-8, or an argument over its limit.
+/// returns the first check that failed, in the order of `SPEC.md` section 6 (10-18, 22 outside
+/// the key's window, 31-33 and 36 for a license signed by a certified issuing key), or 90-92
+/// for a NULL pointer, a product that is not UTF-8, or an argument over its limit.
 ///
 /// # Safety
 /// `store` is NULL or a live trust store (other threads may verify with it at the same
@@ -876,6 +891,88 @@ pub unsafe extern "C" fn airseal_clock_guard_open(
         *out = Box::into_raw(Box::new(AirsealClockGuard { inner: opened }));
         Ok(())
     })
+}
+
+/// Opens the clock guard as `airseal_clock_guard_open` does, with the secret derived from
+/// the device key in the app's data folder `device_dir` (NUL-terminated UTF-8; the folder
+/// `airseal request --data-dir` and the Rust `Device` keep, `SPEC.md` section 15.5). The secret
+/// and the seed it comes from never leave the library. A release replaces the device key, so
+/// state kept under the old one then fails with 26: start a new state file for the new
+/// license.
+///
+/// Returns as `airseal_clock_guard_open`, and `AIRSEAL_STATUS_NOT_ACTIVATED` (93: no device
+/// key yet) or `AIRSEAL_STATUS_DEVICE_FOLDER` (94: the key file cannot be read or is
+/// damaged).
+///
+/// # Safety
+/// `path` and `device_dir` are NULL or NUL-terminated strings; `binding` is NULL or points
+/// to `binding_len` readable bytes; `out` is NULL or writable.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_clock_guard_open_device(
+    path: *const c_char,
+    binding: *const u8,
+    binding_len: usize,
+    device_dir: *const c_char,
+    out: *mut *mut AirsealClockGuard,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `out` is NULL or writable (and a pointer is aligned).
+        let out = unsafe { out.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        *out = ptr::null_mut();
+        // SAFETY: by the contract, `path` is NULL or NUL-terminated.
+        let path = unsafe { c_str(path) }?;
+        // SAFETY: by the contract, `binding` is NULL or has `binding_len` readable bytes.
+        let binding = unsafe { bytes(binding, binding_len, AIRSEAL_MAX_TEXT_LEN) }?;
+        // SAFETY: by the contract, `device_dir` is NULL or NUL-terminated.
+        let device_dir = unsafe { c_str(device_dir) }?;
+        let secret = Device::open(device_dir)
+            .guard_secret()
+            .map_err(|e| device_failure(&e))?
+            .ok_or(AirsealStatus::NotActivated)?;
+        let opened =
+            ClockGuard::open(std::path::Path::new(path), binding, &secret).map_err(|e| fail(&e))?;
+        *out = Box::into_raw(Box::new(AirsealClockGuard { inner: opened }));
+        Ok(())
+    })
+}
+
+/// Copies the device public key of the app's data folder `device_dir` (NUL-terminated
+/// UTF-8, as for `airseal_clock_guard_open_device`) into `out`
+/// (`AIRSEAL_PUBLIC_KEY_LEN` = 32 bytes), for `airseal_verify_full`.
+///
+/// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_NOT_ACTIVATED` (93),
+/// `AIRSEAL_STATUS_DEVICE_FOLDER` (94) or 90-92; `out` is written only on success.
+///
+/// # Safety
+/// `device_dir` is NULL or a NUL-terminated string; `out` is NULL or points to 32 writable
+/// bytes.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_device_public_key(device_dir: *const c_char, out: *mut u8) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `out` is NULL or points to 32 writable bytes; a byte
+        // array has alignment 1.
+        let out = unsafe { out.cast::<[u8; AIRSEAL_PUBLIC_KEY_LEN]>().as_mut() }
+            .ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `device_dir` is NULL or NUL-terminated.
+        let device_dir = unsafe { c_str(device_dir) }?;
+        let key = Device::open(device_dir)
+            .public_key()
+            .map_err(|e| device_failure(&e))?
+            .ok_or(AirsealStatus::NotActivated)?;
+        *out = key;
+        Ok(())
+    })
+}
+
+/// The status of a data folder that cannot give its device key.
+fn device_failure(e: &DeviceError) -> AirsealStatus {
+    match e {
+        DeviceError::Verify(e) => fail(e),
+        DeviceError::NotActivated => AirsealStatus::NotActivated,
+        _ => AirsealStatus::DeviceFolder,
+    }
 }
 
 /// After a license verified: checks `now` against the guard's high-water mark, then raises

@@ -483,3 +483,43 @@ fn a_license_signed_by_a_certified_issuing_key_needs_only_the_root() {
     let out = run_fixture("chained.lic", NOW, &cert("issuing-tampered.cert")).unwrap();
     assert_refused(&out, 36, "certificate");
 }
+
+#[test]
+fn the_data_folder_gives_the_device_key_and_the_guard_secret() {
+    use fixtures::{DAY, NOW};
+    let state = Path::new(env!("CARGO_TARGET_TMPDIR")).join("c-example-device-guard.state");
+    let _ = std::fs::remove_file(&state);
+    let args = |dir: &str| {
+        let mut a: Vec<String> = fixtures::COMPONENTS
+            .iter()
+            .flat_map(|c| ["--machine".to_string(), c.to_string()])
+            .collect();
+        a.extend([
+            "--device-dir".to_string(),
+            fixture(dir),
+            "--guard-device".to_string(),
+            state.display().to_string(),
+        ]);
+        a
+    };
+    let Some(out) = run_fixture("bound-to-folder.lic", NOW + DAY, &args("device")) else {
+        return;
+    };
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).starts_with("license id: BOUND2\n"));
+    // The clock set back a day on the same machine.
+    let out = run_fixture("bound-to-folder.lic", NOW, &args("device")).unwrap();
+    assert_refused(&out, 24, "license");
+    // Device A's license copied onto this machine (same components).
+    let out = run_fixture("bound.lic", NOW + DAY, &args("device")).unwrap();
+    assert_refused(&out, 27, "license");
+    let out = run_fixture("bound-to-folder.lic", NOW + DAY, &args("device-empty")).unwrap();
+    assert_refused(&out, 93, "data folder");
+    let out = run_fixture("bound-to-folder.lic", NOW + DAY, &args("device-damaged")).unwrap();
+    assert_refused(&out, 94, "data folder");
+}

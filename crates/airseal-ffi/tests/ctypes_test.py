@@ -73,6 +73,8 @@ rev_verify = fn("airseal_revocations_verify", C.c_int32, P, BYTES, C.c_size_t, P
 rev_seq = fn("airseal_revocations_seq", C.c_uint64, P)
 rev_free = fn("airseal_revocations_free", None, P)
 guard_open = fn("airseal_clock_guard_open", C.c_int32, BYTES, BYTES, C.c_size_t, BYTES, PP)
+guard_open_device = fn("airseal_clock_guard_open_device", C.c_int32, BYTES, BYTES, C.c_size_t, BYTES, PP)
+device_public_key = fn("airseal_device_public_key", C.c_int32, BYTES, C.c_char_p)
 guard_observe = fn("airseal_clock_guard_observe", C.c_int32, P, C.c_int64, P)
 guard_accept = fn("airseal_clock_guard_accept_revocations", C.c_int32, P, P)
 guard_mark = fn("airseal_clock_guard_high_water_mark", C.c_bool, P, C.POINTER(C.c_int64))
@@ -368,6 +370,65 @@ class ClockGuard(unittest.TestCase):
         guard_free(None)
         guard_free(g)
         license_free(lic)
+
+
+def folder(name):
+    return os.path.join(FIXTURES, name).encode()
+
+
+class DataFolder(unittest.TestCase):
+    """A C app whose activation lives in a data folder (`airseal request --data-dir`)."""
+
+    def test_the_device_key_comes_from_the_folder(self):
+        key = C.create_string_buffer(32)
+        self.assertEqual(device_public_key(folder("device"), key), S["OK"])
+        s = new_store()
+        try:
+            self.assertEqual(check(s, "bound-to-folder.lic", machine=COMPONENTS, device=key.raw), (S["OK"], "BOUND2"))
+            self.assertEqual(check(s, "bound-to-folder.lic", machine=COMPONENTS, device=DEVICE_A)[0], S["WRONG_DEVICE"])
+            self.assertEqual(check(s, "bound.lic", machine=COMPONENTS, device=key.raw)[0], S["WRONG_DEVICE"])
+        finally:
+            store_free(s)
+        untouched = C.create_string_buffer(b"\x55" * 32, 32)
+        self.assertEqual(device_public_key(folder("device-empty"), untouched), S["NOT_ACTIVATED"])
+        self.assertEqual(device_public_key(folder("device-damaged"), untouched), S["DEVICE_FOLDER"])
+        self.assertEqual(untouched.raw, b"\x55" * 32)
+        self.assertEqual(device_public_key(None, key), S["NULL_POINTER"])
+        self.assertEqual(device_public_key(folder("device"), None), S["NULL_POINTER"])
+        self.assertEqual((S["NOT_ACTIVATED"], S["DEVICE_FOLDER"]), (93, 94))
+
+    def test_the_guard_secret_comes_from_the_folder(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "guard.state").encode()
+            b = PRODUCT + COMPONENTS
+            g = P()
+            self.assertEqual(guard_open_device(path, b, len(b), folder("device"), C.byref(g)), S["OK"])
+            s = new_store()
+            lic = read("revoked.lic")
+            out = P()
+            self.assertEqual(verify_full(s, lic, len(lic), NOW, PRODUCT, None, 0, None, None, C.byref(out)), S["OK"])
+            self.assertEqual(guard_observe(g, NOW + DAY, out), S["OK"])
+            guard_free(g)
+            g = P()
+            self.assertEqual(guard_open_device(path, b, len(b), folder("device"), C.byref(g)), S["OK"])
+            self.assertEqual(guard_observe(g, NOW, out), S["CLOCK_ROLLED_BACK"])
+            guard_free(g)
+            license_free(out)
+            store_free(s)
+            # The secret is not something the caller could have guessed: not the zero key,
+            # not the device public key.
+            key = C.create_string_buffer(32)
+            device_public_key(folder("device"), key)
+            for guess in (bytes(32), key.raw):
+                g = P()
+                self.assertEqual(guard_open(path, b, len(b), guess, C.byref(g)), S["GUARD_STATE"])
+            g = P()
+            self.assertEqual(guard_open_device(path, b, len(b), folder("device-empty"), C.byref(g)), S["NOT_ACTIVATED"])
+            self.assertFalse(g)
+            self.assertEqual(guard_open_device(path, b, len(b), folder("device-damaged"), C.byref(g)), S["DEVICE_FOLDER"])
+            self.assertEqual(guard_open_device(path, b, len(b), None, C.byref(g)), S["NULL_POINTER"])
+            self.assertEqual(guard_open_device(None, b, len(b), folder("device"), C.byref(g)), S["NULL_POINTER"])
+            self.assertEqual(guard_open_device(path, b, len(b), folder("device"), None), S["NULL_POINTER"])
 
 
 class VerifyFullMisuse(unittest.TestCase):
