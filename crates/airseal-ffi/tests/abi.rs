@@ -530,3 +530,228 @@ fn a_store_is_shared_across_threads() {
         }
     });
 }
+
+/// The functions for key windows, certificates, full verification, revocation lists and the
+/// clock guard refuse every NULL and over-long argument with its code, and set no handle.
+#[test]
+fn the_newer_functions_refuse_null_and_over_long_arguments() {
+    let store = Store::new(&[key(KEY_A)]);
+    let k = key(KEY_A);
+    let byte = [0u8; 32];
+    let p = c"photo-pro".as_ptr();
+    let lic = std::fs::read(vectors().join("doc-example.lic")).unwrap();
+    let (l, n) = (lic.as_ptr(), lic.len());
+    let mut out: *mut AirsealLicense = ptr::dangling_mut();
+    let mut list: *mut AirsealRevocationList = ptr::dangling_mut();
+    let mut guard: *mut AirsealClockGuard = ptr::dangling_mut();
+    let dir = std::env::temp_dir().join(format!("airseal-abi-guard-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = CString::new(dir.join("state").display().to_string()).unwrap();
+    unsafe {
+        let (nb, na) = (AIRSEAL_NO_NOT_BEFORE, AIRSEAL_NO_NOT_AFTER);
+        assert_eq!(
+            airseal_trust_store_add_key_with_validity(ptr::null_mut(), k.as_ptr(), nb, na),
+            90
+        );
+        assert_eq!(
+            airseal_trust_store_add_key_with_validity(store.0, ptr::null(), nb, na),
+            90
+        );
+        assert_eq!(
+            airseal_trust_store_add_key_file_with_validity(
+                ptr::null_mut(),
+                byte.as_ptr(),
+                1,
+                nb,
+                na
+            ),
+            90
+        );
+        assert_eq!(
+            airseal_trust_store_add_key_file_with_validity(store.0, ptr::null(), 0, nb, na),
+            90
+        );
+        assert_eq!(
+            airseal_trust_store_add_key_file_with_validity(
+                store.0,
+                byte.as_ptr(),
+                AIRSEAL_MAX_TEXT_LEN + 1,
+                nb,
+                na
+            ),
+            92
+        );
+        assert_eq!(
+            airseal_trust_store_add_certificate(ptr::null_mut(), byte.as_ptr(), 1),
+            90
+        );
+        assert_eq!(
+            airseal_trust_store_add_certificate(store.0, ptr::null(), 0),
+            90
+        );
+        assert_eq!(
+            airseal_trust_store_add_certificate(
+                store.0,
+                byte.as_ptr(),
+                AIRSEAL_MAX_LICENSE_LEN + 1
+            ),
+            92
+        );
+        assert_eq!(
+            airseal_trust_store_add_certificate(store.0, byte.as_ptr(), 32),
+            10
+        );
+
+        let none = ptr::null::<AirsealRevocationList>();
+        assert_eq!(
+            airseal_verify_full(
+                ptr::null(),
+                l,
+                n,
+                NOW,
+                p,
+                ptr::null(),
+                0,
+                ptr::null(),
+                none,
+                &mut out
+            ),
+            90
+        );
+        assert!(out.is_null());
+        assert_eq!(
+            airseal_verify_full(
+                store.0,
+                l,
+                n,
+                NOW,
+                p,
+                ptr::null(),
+                3,
+                k.as_ptr(),
+                none,
+                &mut out
+            ),
+            90
+        );
+        assert_eq!(
+            airseal_verify_full(
+                store.0,
+                l,
+                n,
+                NOW,
+                p,
+                ptr::null(),
+                0,
+                k.as_ptr(),
+                none,
+                ptr::null_mut()
+            ),
+            90
+        );
+        // A license that is not node-locked: the device key and list change nothing.
+        assert_eq!(
+            airseal_verify_full(
+                store.0,
+                l,
+                n,
+                NOW,
+                p,
+                ptr::null(),
+                0,
+                k.as_ptr(),
+                none,
+                &mut out
+            ),
+            0
+        );
+        assert!(!out.is_null());
+        let verified = Lic(out);
+
+        assert_eq!(airseal_revocations_verify(ptr::null(), l, n, &mut list), 90);
+        assert!(list.is_null());
+        assert_eq!(
+            airseal_revocations_verify(store.0, ptr::null(), 0, &mut list),
+            90
+        );
+        assert_eq!(
+            airseal_revocations_verify(store.0, l, n, ptr::null_mut()),
+            90
+        );
+        assert_eq!(
+            airseal_revocations_verify(store.0, l, AIRSEAL_MAX_REVOCATION_LIST_LEN + 1, &mut list),
+            92
+        );
+        // A license is not a list.
+        assert_eq!(airseal_revocations_verify(store.0, l, n, &mut list), 12);
+        assert!(list.is_null());
+        assert_eq!(airseal_revocations_seq(ptr::null()), 0);
+        airseal_revocations_free(ptr::null_mut());
+
+        let b = b"binding";
+        assert_eq!(
+            airseal_clock_guard_open(ptr::null(), b.as_ptr(), b.len(), byte.as_ptr(), &mut guard),
+            90
+        );
+        assert!(guard.is_null());
+        assert_eq!(
+            airseal_clock_guard_open(path.as_ptr(), ptr::null(), 0, byte.as_ptr(), &mut guard),
+            90
+        );
+        assert_eq!(
+            airseal_clock_guard_open(path.as_ptr(), b.as_ptr(), b.len(), ptr::null(), &mut guard),
+            90
+        );
+        assert_eq!(
+            airseal_clock_guard_open(
+                path.as_ptr(),
+                b.as_ptr(),
+                b.len(),
+                byte.as_ptr(),
+                ptr::null_mut()
+            ),
+            90
+        );
+        assert_eq!(
+            airseal_clock_guard_open(
+                path.as_ptr(),
+                b.as_ptr(),
+                AIRSEAL_MAX_TEXT_LEN + 1,
+                byte.as_ptr(),
+                &mut guard
+            ),
+            92
+        );
+        assert_eq!(
+            airseal_clock_guard_open(
+                path.as_ptr(),
+                b.as_ptr(),
+                b.len(),
+                byte.as_ptr(),
+                &mut guard
+            ),
+            0
+        );
+        assert!(!guard.is_null());
+        assert_eq!(
+            airseal_clock_guard_observe(ptr::null_mut(), NOW, verified.0),
+            90
+        );
+        assert_eq!(airseal_clock_guard_observe(guard, NOW, ptr::null()), 90);
+        assert_eq!(
+            airseal_clock_guard_accept_revocations(guard, ptr::null()),
+            90
+        );
+        assert_eq!(airseal_clock_guard_observe(guard, NOW, verified.0), 0);
+        let mut mark = 0;
+        assert!(airseal_clock_guard_high_water_mark(guard, &mut mark));
+        assert_eq!(mark, NOW);
+        assert_eq!(airseal_clock_guard_observe(guard, NOW - 1, verified.0), 24);
+        assert!(!airseal_clock_guard_high_water_mark(ptr::null(), &mut mark));
+        assert!(!airseal_clock_guard_high_water_mark(guard, ptr::null_mut()));
+        assert_eq!(airseal_clock_guard_revocations_seq(ptr::null()), 0);
+        airseal_clock_guard_free(guard);
+        airseal_clock_guard_free(ptr::null_mut());
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

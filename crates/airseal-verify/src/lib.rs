@@ -21,7 +21,7 @@ pub use airseal_core::{
     MachineBinding, MetaValue, NamedFeature, UnixTime,
 };
 #[cfg(feature = "std")]
-pub use app::ClockGuard;
+pub use app::{ClockGuard, GuardSecret};
 pub use error::Error;
 /// Precomputed strict verification; not yet used by [`TrustStore`], exported for its tests
 /// and benchmark until it replaces `verify_strict` there.

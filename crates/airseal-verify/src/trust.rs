@@ -244,6 +244,19 @@ impl TrustStore {
     /// [`Error::Malformed`] when the file cannot be read as a public key file,
     /// [`Error::InvalidPublicKey`] when the key itself is unusable.
     pub fn add_public_key_file(&mut self, text: &[u8]) -> Result<KeyId, Error> {
+        self.add_public_key_file_with_validity(text, KeyValidity::default())
+    }
+
+    /// Trusts the key in a public key file for licenses issued inside `validity` only, as
+    /// [`TrustStore::add_key_with_validity`] does for a raw key.
+    ///
+    /// # Errors
+    /// As for [`TrustStore::add_public_key_file`].
+    pub fn add_public_key_file_with_validity(
+        &mut self,
+        text: &[u8],
+        validity: KeyValidity,
+    ) -> Result<KeyId, Error> {
         let key = pubkey::parse_public_key(text).map_err(|e| {
             Error::Malformed(airseal_core::DecodeError::new(
                 0,
@@ -251,7 +264,7 @@ impl TrustStore {
                 airseal_core::DecodeErrorKind::InvalidValue(public_key_problem(&e)),
             ))
         })?;
-        self.add_key(&key)
+        self.add_key_with_validity(&key, validity)
     }
 
     /// The key with this id that may sign signed product keys: a root, or the key of an
