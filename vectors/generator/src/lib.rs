@@ -18,9 +18,11 @@ use serde_json::{Value, json};
 
 mod activation;
 mod boundaries;
+mod chain;
 mod renewal;
 mod revocation;
 pub use activation::{activation_cases, activation_manifest};
+pub use chain::{chain_cases, chain_manifest, issuing_keys};
 pub use renewal::{renewal_cases, renewal_installed, renewal_manifest};
 pub use revocation::revocation_vectors;
 
