@@ -19,7 +19,7 @@ use airseal_core::cert::{Certificate, MaySign};
 use airseal_core::cose::{self, ObjectType};
 use airseal_core::revocation::RevocationList;
 use airseal_core::{KeyId, LicenseClaims};
-use airseal_verify::{ClockGuard, Error, Expected, TrustStore};
+use airseal_verify::{ClockGuard, Error, Expected, GuardSecret, TrustStore};
 use ed25519_dalek::{Signer, SigningKey};
 use proptest::prelude::*;
 
@@ -128,7 +128,12 @@ impl World {
         let mut trust = TrustStore::new();
         trust.add_key(root.verifying_key().as_bytes()).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let guard = ClockGuard::open(&dir.path().join("guard"), b"model").unwrap();
+        let guard = ClockGuard::open(
+            &dir.path().join("guard"),
+            b"model",
+            &GuardSecret::from_bytes([5; 32]),
+        )
+        .unwrap();
         World {
             root,
             k1,
