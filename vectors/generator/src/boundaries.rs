@@ -116,6 +116,18 @@ fn depth(b: &mut Builder, a: &Issuer) {
         "claims (extension)",
         "too_deep",
     );
+    let mut tags = vec![0xc6u8; 17]; // tag 6, seventeen times
+    tags.push(0x00);
+    b.malformed(
+        "boundary-extension-depth-17-tags.cose",
+        "extension value of 17 nested tags around an integer: tags count like arrays",
+        a.sign(
+            ObjectType::License,
+            &with_claim(&payload, key(-70_000), tags),
+        ),
+        "claims (extension)",
+        "too_deep",
+    );
     b.malformed(
         "boundary-airseal-extension-depth-17.cose",
         "extension -1 of the airseal map, 17 nested arrays around an integer",
