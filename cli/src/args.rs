@@ -41,6 +41,20 @@ pub struct PassphraseArgs {
     pub passphrase_file: Option<PathBuf>,
 }
 
+/// Which key a signing command signs with (`SPEC.md` §18): the root signing key, or an
+/// issuing key the root certified.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SignerArgs {
+    /// Sign with the issuing key in DIR (made by `airseal issuing-key create`) instead of
+    /// the root signing key; its passphrase comes from the usual sources. Default: the
+    /// vendor folder's `issuing_key` in airseal.toml, if set.
+    #[arg(long, value_name = "DIR")]
+    pub issuing_key: Option<PathBuf>,
+    /// Sign with the root signing key even though airseal.toml names a default issuing key.
+    #[arg(long, conflicts_with = "issuing_key")]
+    pub root: bool,
+}
+
 /// The instant a command acts at: the system clock, or `--now` (tests, and checking what a
 /// file will say on a given day).
 #[derive(Debug, Clone, Default, Args)]

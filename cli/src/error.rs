@@ -12,8 +12,9 @@ use airseal_vendor::activate::ActivationError;
 use airseal_vendor::batch::BatchError;
 use airseal_vendor::import::ImportError;
 use airseal_vendor::import::export::ExportError;
-use airseal_vendor::issue::IssueError;
 use airseal_vendor::issue::recorded::RecordedError;
+use airseal_vendor::issue::{IssueError, ScopeError};
+use airseal_vendor::issuing::IssuingError;
 use airseal_vendor::keyfile::KeyFileError;
 use airseal_vendor::keys::GeneratorError;
 use airseal_vendor::keys::classify::ClassifyError;
@@ -21,7 +22,7 @@ use airseal_vendor::keys::ops::KeyOpError;
 use airseal_vendor::keys::source::SourceError;
 use airseal_vendor::ledger::{CustomerError, KeyStatus, LedgerError};
 use airseal_vendor::renew::RenewError;
-use airseal_vendor::revoke::RevokeError;
+use airseal_vendor::revoke::{ExportError as ListExportError, RevokeError};
 use airseal_vendor::template::TemplateError;
 use airseal_vendor::vendor_dir::{SearchOrigin, VENDOR_ENV, VendorDirError};
 use airseal_verify::app::device::DeviceError;
@@ -131,6 +132,10 @@ pub enum CliError {
     KeyOp(KeyOpError),
     /// A customer could not be added.
     Customer(CustomerError),
+    /// An issuing key could not be certified, written or read.
+    Issuing(IssuingError),
+    /// A revocation list could not be exported.
+    ListExport(ListExportError),
 }
 
 impl CliError {
@@ -200,6 +205,17 @@ impl CliError {
                 _ => GENERAL,
             },
             CliError::Issue(_) | CliError::Generator(_) | CliError::Source(_) => GENERAL,
+            CliError::Issuing(e) => match e {
+                IssuingError::Io { .. } => IO,
+                IssuingError::NotACertificate { .. } => MALFORMED,
+                IssuingError::KeyFile(k) => key_file_code(k),
+                IssuingError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
+            CliError::ListExport(e) => match e {
+                ListExportError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
             CliError::Batch(e) => match e {
                 BatchError::Io { .. } => IO,
                 BatchError::Ledger(l) => ledger_code(l),
@@ -323,7 +339,46 @@ impl fmt::Display for CliError {
             CliError::VendorDir(e) => vendor_dir(e, f),
             CliError::Ledger(e) => ledger(e, f),
             CliError::Import(e) => import(e, f),
-            CliError::Issue(e) => e.fmt(f),
+            CliError::Issue(e) => {
+                e.fmt(f)?;
+                match e {
+                    IssueError::Scope(s) => scope_remedy(s, f),
+                    _ => Ok(()),
+                }
+            }
+            CliError::Issuing(e) => {
+                e.fmt(f)?;
+                match e {
+                    IssuingError::Exists { .. } => f.write_str("; pass --force to replace it"),
+                    IssuingError::NotARoot { .. } => f.write_str(
+                        "; pass the root signing key (keys/signing.key) with --root-key",
+                    ),
+                    IssuingError::UnknownProduct { .. } => f.write_str(
+                        "; `airseal products list` shows them, `airseal products add` adds one",
+                    ),
+                    IssuingError::NoDays => f.write_str(" (--days)"),
+                    IssuingError::KeyFile(KeyFileError::WrongPassphrase) => f.write_str(
+                        " (check --passphrase-file or the AIRSEAL_PASSPHRASE environment variable)",
+                    ),
+                    _ => Ok(()),
+                }
+            }
+            CliError::ListExport(e) => {
+                e.fmt(f)?;
+                match e {
+                    ListExportError::RootRequired { .. } => f.write_str(
+                        "; export this list with the root key: `airseal revocations export \
+                         --root --out FILE` on the machine that holds keys/signing.key",
+                    ),
+                    ListExportError::SignerRevoked { .. }
+                    | ListExportError::SeqOutOfRange { .. } => f.write_str(
+                        "; sign it with the root key (--root) or another issuing key \
+                         (--issuing-key DIR)",
+                    ),
+                    ListExportError::Scope(s) => scope_remedy(s, f),
+                    _ => Ok(()),
+                }
+            }
             CliError::Recorded(e) => {
                 e.fmt(f)?;
                 match e {
@@ -364,6 +419,9 @@ impl fmt::Display for CliError {
                     f.write_str("--seed: ")?;
                 }
                 e.fmt(f)?;
+                if let SourceError::Scope(s) = e {
+                    return scope_remedy(s, f);
+                }
                 weak_pattern_remedy(
                     matches!(
                         e,
@@ -518,6 +576,20 @@ fn key_op(e: &KeyOpError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     }
 }
 
+/// An issuing key asked to sign what its certificate does not allow: the way out.
+fn scope_remedy(e: &ScopeError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match e {
+        ScopeError::OutOfWindow { .. } => f.write_str(
+            "; certify a new issuing key (`airseal issuing-key create`) or sign with the root \
+             key (--root)",
+        ),
+        _ => f.write_str(
+            "; sign with an issuing key certified for it (`airseal issuing-key create \
+             --products … --can …`) or with the root key (--root)",
+        ),
+    }
+}
+
 /// The flag that accepts a pattern with too little entropy.
 fn weak_pattern_remedy(too_weak: bool, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     if too_weak {
@@ -601,6 +673,9 @@ fn revoke(e: &RevokeError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             "; to lower it on purpose, run `airseal revoke --undo --product {product} \
              --issued-before DATE`"
         ),
+        RevokeError::UnknownIssuingKey { .. } => {
+            f.write_str("; `airseal issuing-key list` shows the certified issuing keys")
+        }
         RevokeError::CutoffRaised { .. } => {
             f.write_str("; raise a cutoff with `airseal revoke` (without --undo)")
         }
@@ -672,6 +747,8 @@ from_library!(
     DeviceError => Device,
     KeyOpError => KeyOp,
     CustomerError => Customer,
+    IssuingError => Issuing,
+    ListExportError => ListExport,
 );
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ enum Command {
     Init(cmd::init::InitArgs),
     /// Create a vendor signing key: DIR/signing.key (encrypted) and DIR/signing.pub.
     Keygen(cmd::keygen::KeygenArgs),
+    /// Issuing keys the root certifies, for servers: create one, list them, show one.
+    IssuingKey(cmd::issuing_key::IssuingKeyArgs),
     /// Product keys: generate batches, inspect a key, recover an interrupted batch.
     Keys(cmd::keys::KeysArgs),
     /// Issue a signed license file (or, with --batch --from-import, one per imported key).
@@ -105,6 +107,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Init(a) => cmd::init::run(&a),
         Command::Keygen(a) => cmd::keygen::run(&a),
+        Command::IssuingKey(a) => cmd::issuing_key::run(&a),
         Command::Keys(a) => cmd::keys::run(&a),
         Command::Issue(a) => cmd::issue::run(&a),
         Command::Import(a) => cmd::import::run(&a),

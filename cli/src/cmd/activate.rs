@@ -52,6 +52,8 @@ pub struct ActivateArgs {
     pub vendor: VendorArgs,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
+    #[command(flatten)]
+    pub signer: crate::args::SignerArgs,
 }
 
 /// Arguments of `airseal deactivate`.
@@ -120,7 +122,7 @@ pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
     };
     // What needs no signing key first: a garbage file costs no key derivation.
     activate::check_request(&mut ledger, vendor.config(), &request).map_err(refused)?;
-    let issuer = super::unlock_key(&vendor.signing_key_path(), &args.passphrase)?;
+    let issuer = super::unlock_signer(Some(&vendor), None, &args.signer, &args.passphrase)?;
     let response = activate::answer_request(&mut ledger, &issuer, vendor.config(), &request, now)
         .map_err(refused)?;
     // The seat is committed: from here on a failure loses only the file, and re-running the

@@ -97,6 +97,7 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
             seed: None,
             insecure_seed: false,
             passphrase: pass.clone(),
+            signer: crate::args::SignerArgs::default(),
         }),
         vendor: vendor_args.clone(),
     })?;
@@ -414,6 +415,7 @@ fn demo_issue_args(keys: &Path, out: &Path, pass: &PassphraseArgs) -> issue::Iss
         no_ledger: true,
         json: false,
         passphrase: pass.clone(),
+        signer: crate::args::SignerArgs::default(),
         batch: Default::default(),
     }
 }

@@ -36,9 +36,35 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
         EnvelopeError::Malformed(d) => fail(format!("malformed: {d}")),
         other => fail(other.to_string()),
     })?;
+    // An issuing-key certificate (`SPEC.md` §18) is shown as one.
+    let typ = sign1.header.typ;
+    if typ == ObjectType::Certificate.typ() {
+        let (_, cert) = airseal_vendor::issuing::parse_certificate(&raw)
+            .map_err(|e| fail(format!("malformed: {e}")))?;
+        if args.json {
+            crate::term::out_json(&json!({
+                "verified": false,
+                "typ": typ,
+                "size": raw.len(),
+                "certificate": super::issuing_key::certificate_json(&cert, &sign1.header.kid),
+            }));
+        } else {
+            outln!("UNVERIFIED — shows what the file claims; run `airseal verify` to check it");
+            outln!("  type       {typ} ({} bytes)", raw.len());
+            super::issuing_key::print_certificate(&cert, &sign1.header.kid);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    // A chained object carries the certificate of the issuing key that signed it.
+    let chain = match sign1.header.cert {
+        Some(bytes) => Some(
+            airseal_vendor::issuing::parse_certificate(bytes)
+                .map_err(|e| fail(format!("the certificate it carries is malformed: {e}")))?,
+        ),
+        None => None,
+    };
     // Licenses and activation responses carry license claims; anything else (a request, a
     // proof, a revocation list) would only fail to decode as one: say what it is instead.
-    let typ = sign1.header.typ;
     if typ != ObjectType::License.typ() && typ != ObjectType::ActivationResponse.typ() {
         return Err(CliError::from(airseal_verify::Error::WrongType {
             found: typ.to_string(),
@@ -58,6 +84,9 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
             Ok(c) => j["claims"] = claims_to_json(c),
             Err(e) => j["claims_error"] = json!(e.to_string()),
         }
+        if let Some((root, cert)) = &chain {
+            j["chain"] = super::issuing_key::certificate_json(cert, root);
+        }
         crate::term::out_json(&j);
     } else {
         outln!("UNVERIFIED — shows what the file claims; run `airseal verify` to check it");
@@ -68,6 +97,15 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
             sign1.header.kid,
             raw.len()
         );
+        if let Some((root, cert)) = &chain {
+            outln!(
+                "  chain      root key {} → certificate {} → issuing key {}",
+                root,
+                cert.serial,
+                cert.key_id()
+            );
+            super::issuing_key::print_certificate(cert, root);
+        }
         match &claims {
             Ok(c) => {
                 outln!(

@@ -11,7 +11,7 @@ use airseal_vendor::template;
 use airseal_vendor::vendor_dir::{VendorDir, VendorDirError};
 use clap::Args;
 
-use crate::args::PassphraseArgs;
+use crate::args::{PassphraseArgs, SignerArgs};
 use crate::error::CliError;
 
 /// Arguments of `airseal issue`.
@@ -24,7 +24,8 @@ use crate::error::CliError;
     --feature export-raw=2026-12-31 --meta order=A-1001 --max-activations 3 --out jane.lic"
 )]
 pub struct IssueArgs {
-    /// The encrypted signing key (default: the vendor folder's keys/signing.key).
+    /// The encrypted root signing key (default: the vendor folder's keys/signing.key, or
+    /// its default issuing key; see --issuing-key).
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// Default values: a TOML file (same names as the flags, with `_` for `-`), or the name
@@ -107,6 +108,8 @@ pub struct IssueArgs {
     pub json: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
+    #[command(flatten)]
+    pub signer: SignerArgs,
     /// `--batch --from-import BATCH_ID --out-dir DIR`: licenses for every imported key.
     #[command(flatten)]
     pub batch: super::issue_batch::BatchArgs,
@@ -191,15 +194,7 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
             spec.issuer = Some(v.config().vendor.clone());
         }
     }
-    let key_path = match (&args.key, &vendor) {
-        (Some(k), _) => k.clone(),
-        (None, Some(v)) => v.signing_key_path(),
-        (None, None) => {
-            return Err(CliError::msg(
-                "--key is required outside a vendor folder (see `airseal init`)",
-            ));
-        }
-    };
+    let signer = super::signer_choice(vendor.as_ref(), args.key.as_deref(), &args.signer)?;
     if spec.product.is_none() {
         return Err(CliError::msg(
             "--product is required (or `product` in the --template file)",
@@ -238,7 +233,7 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
         }
         (_, true) => None,
     };
-    let issuer = super::unlock_key(&key_path, &args.passphrase)?;
+    let issuer = super::unlock_choice(&signer, &args.passphrase)?;
     let deliver = |_: &airseal_core::LicenseClaims, bytes: &[u8]| -> Result<(), CliError> {
         let out = if args.raw {
             bytes.to_vec()

@@ -56,11 +56,12 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
         now: chrono::Utc::now().timestamp(),
     };
     let prepared = export::prepare(&ledger, vendor.config(), batch, options)?;
-    let key_path = args
-        .key
-        .clone()
-        .unwrap_or_else(|| vendor.signing_key_path());
-    let issuer = super::unlock_key(&key_path, &args.passphrase)?;
+    let issuer = super::unlock_signer(
+        Some(&vendor),
+        args.key.as_deref(),
+        &args.signer,
+        &args.passphrase,
+    )?;
 
     let bar = crate::progress::Progress::bar(prepared.licenses() as u64, "licenses", b.quiet);
     let started = std::time::Instant::now();

@@ -199,6 +199,8 @@ pub struct GenerateArgs {
     pub insecure_seed: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
+    #[command(flatten)]
+    pub signer: crate::args::SignerArgs,
 }
 
 /// Arguments of `airseal keys inspect`.
@@ -421,8 +423,10 @@ fn generate(vendor_args: &VendorArgs, a: &GenerateArgs) -> Result<ExitCode, CliE
         },
     )?;
     let issuer = if plan.needs_issuer() {
-        Some(super::unlock_key(
-            &vendor.signing_key_path(),
+        Some(super::unlock_signer(
+            Some(&vendor),
+            None,
+            &a.signer,
             &a.passphrase,
         )?)
     } else {

@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod install;
 pub mod issue;
 pub mod issue_batch;
+pub mod issuing_key;
 pub mod keygen;
 pub mod keys;
 pub mod ledger;
@@ -24,9 +25,11 @@ use std::path::Path;
 
 use crate::passphrase::{PassphraseOptions, Purpose, obtain_passphrase};
 use airseal_vendor::issue::Issuer;
+use airseal_vendor::issuing::{self, SignerChoice};
 use airseal_vendor::keyfile;
+use airseal_vendor::vendor_dir::VendorDir;
 
-use crate::args::PassphraseArgs;
+use crate::args::{PassphraseArgs, SignerArgs};
 use crate::error::CliError;
 
 /// Unlocks the signing key in `path` with the passphrase from the usual sources.
@@ -39,4 +42,51 @@ pub fn unlock_key(path: &Path, pass: &PassphraseArgs) -> Result<Issuer, CliError
     keyfile::decrypt_signing_key(&text, passphrase.as_bytes())
         .map(Issuer::new)
         .map_err(|e| CliError::from(e).at(path))
+}
+
+/// The key a signing command signs with ([`issuing::choose_signer`]): the issuing key of
+/// `signer`, else the root key file `root_key`, else the vendor folder's default issuing key
+/// (unless `--root`), else its root key.
+pub fn signer_choice(
+    vendor: Option<&VendorDir>,
+    root_key: Option<&Path>,
+    signer: &SignerArgs,
+) -> Result<SignerChoice, CliError> {
+    issuing::choose_signer(vendor, root_key, signer.issuing_key.as_deref(), signer.root).ok_or_else(
+        || {
+            CliError::msg(
+                "--key or --issuing-key is required outside a vendor folder (see `airseal init`)",
+            )
+        },
+    )
+}
+
+/// Unlocks the key `choice` names, with the passphrase from the usual sources.
+pub fn unlock_choice(choice: &SignerChoice, pass: &PassphraseArgs) -> Result<Issuer, CliError> {
+    match choice {
+        SignerChoice::Issuing(dir) => unlock_issuing(dir, pass),
+        SignerChoice::Root(file) => unlock_key(file, pass),
+    }
+}
+
+/// [`signer_choice`], then [`unlock_choice`].
+pub fn unlock_signer(
+    vendor: Option<&VendorDir>,
+    root_key: Option<&Path>,
+    signer: &SignerArgs,
+    pass: &PassphraseArgs,
+) -> Result<Issuer, CliError> {
+    unlock_choice(&signer_choice(vendor, root_key, signer)?, pass)
+}
+
+/// Unlocks the issuing key in folder `dir` with the passphrase from the usual sources.
+pub fn unlock_issuing(dir: &Path, pass: &PassphraseArgs) -> Result<Issuer, CliError> {
+    // The folder is read before the passphrase is asked for, so nobody types it for nothing.
+    issuing::key_id_of_folder(dir)?;
+    issuing::read_certificate(dir)?;
+    let opts = PassphraseOptions {
+        file: pass.passphrase_file.clone(),
+    };
+    let passphrase = obtain_passphrase(&opts, Purpose::Unlock)?;
+    Ok(issuing::unlock(dir, passphrase.as_bytes())?)
 }

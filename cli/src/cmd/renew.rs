@@ -45,13 +45,15 @@ pub struct RenewArgs {
     pub vendor: VendorArgs,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
+    #[command(flatten)]
+    pub signer: crate::args::SignerArgs,
 }
 
 /// Runs `airseal renew`.
 pub fn run(args: &RenewArgs) -> Result<ExitCode, CliError> {
     let now = args.now.instant()?;
     let vendor = args.vendor.open()?;
-    let issuer = super::unlock_key(&vendor.signing_key_path(), &args.passphrase)?;
+    let issuer = super::unlock_signer(Some(&vendor), None, &args.signer, &args.passphrase)?;
     let mut ledger = vendor
         .open_ledger()
         .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;

@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use airseal_core::ObjectType;
 use airseal_core::armor::armor;
+use airseal_core::{KeyId, ObjectType};
 use airseal_vendor::revoke::{RevokeOutcome, RevokeReport, RevokeTarget, UndoTarget};
 use airseal_vendor::time::{EndOfDay, parse_time};
 use clap::{Args, Subcommand};
 
-use crate::args::PassphraseArgs;
 use crate::args::VendorArgs;
+use crate::args::{PassphraseArgs, SignerArgs};
 use crate::error::CliError;
 
 /// Arguments of `airseal revoke`.
@@ -35,16 +35,23 @@ pub struct RevokeArgs {
     /// and every license the ledger recorded for it).
     #[arg(long, value_name = "KEY", group = "what")]
     pub key: Option<String>,
-    /// Refuse every license of --product issued before DATE (e.g. after a key leak). Not in
-    /// the future; never lower than the product's cutoff (see --undo).
+    /// Refuse every license of --product issued before DATE (licenses sold under old
+    /// terms, say). Not in the future; never lower than the product's cutoff (see --undo).
+    /// NOT for a leaked key: whoever holds a key chooses the issue time of what it signs,
+    /// so revoke that issuing key (--issuing-key) instead.
     #[arg(long, value_name = "DATE", group = "what", requires = "product")]
     pub issued_before: Option<String>,
+    /// Revoke an issuing key by its key id (`airseal issuing-key list`): apps holding the
+    /// next list refuse everything it signed, whatever its issue time. That list must be
+    /// exported with the root key.
+    #[arg(long, value_name = "KID", group = "what")]
+    pub issuing_key: Option<String>,
     /// The product, for --issued-before; with --key, only that product's key; with --undo
     /// alone, remove the product's cutoff.
     #[arg(long, value_name = "ID")]
     pub product: Option<String>,
-    /// Take a revocation back: --license ID, --key KEY, --product P (remove its cutoff) or
-    /// --product P --issued-before DATE (lower its cutoff). Audited.
+    /// Take a revocation back: --license ID, --key KEY, --issuing-key KID, --product P
+    /// (remove its cutoff) or --product P --issued-before DATE (lower its cutoff). Audited.
     #[arg(long)]
     pub undo: bool,
     /// Why (kept in the ledger's audit log).
@@ -80,6 +87,8 @@ pub enum RevocationsCommand {
         json: bool,
         #[command(flatten)]
         passphrase: PassphraseArgs,
+        #[command(flatten)]
+        signer: SignerArgs,
     },
 }
 
@@ -88,16 +97,39 @@ pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
     let cutoff = |d: &str| parse_time("--issued-before", d, EndOfDay::No);
     let usage = || {
         CliError::Message(
-            "say what to revoke: --license ID, --key KEY, or --product P --issued-before DATE"
+            "say what to revoke: --license ID, --key KEY, --issuing-key KID, or --product P \
+             --issued-before DATE"
                 .into(),
             2,
         )
     };
+    let issuing_kid = args
+        .issuing_key
+        .as_deref()
+        .map(|k| {
+            KeyId::from_hex(k.trim()).ok_or_else(|| {
+                CliError::Message(
+                    format!("--issuing-key {k:?}: expected a key id (16 hex digits)"),
+                    crate::error::USAGE,
+                )
+            })
+        })
+        .transpose()?;
     let vendor = args.vendor.open()?;
     let ledger = vendor.open_ledger()?;
     let now = chrono::Utc::now().timestamp();
     let reason = args.reason.as_deref();
-    let report = if args.undo {
+    let report = if let Some(kid) = issuing_kid {
+        if args.undo {
+            ledger
+                .revocations()
+                .undo(&UndoTarget::IssuingKey { kid }, reason, now)?
+        } else {
+            ledger
+                .revocations()
+                .revoke(&RevokeTarget::IssuingKey { kid }, reason, now)?
+        }
+    } else if args.undo {
         let target = match (&args.license, &args.key, &args.product) {
             (Some(id), _, _) => UndoTarget::License { id: id.clone() },
             (_, Some(key), product) => UndoTarget::Key {
@@ -155,6 +187,10 @@ fn render(report: &RevokeReport, undo: bool, json: bool) {
                 "product": product,
                 "issued_before": to.map(time),
                 "previous": from.map(time),
+            }),
+            RevokeOutcome::IssuingKey { kid, serial } => serde_json::json!({
+                "issuing_key": kid.to_string(),
+                "serial": serial,
             }),
         };
         let verb = if undo { "undone" } else { "revoked" };
@@ -222,6 +258,21 @@ fn render(report: &RevokeReport, undo: bool, json: bool) {
                 from.map(time).unwrap_or_default()
             ),
         },
+        RevokeOutcome::IssuingKey { kid, serial } => {
+            if undo {
+                outln!("issuing key {kid} (certificate {serial}) is no longer revoked");
+            } else {
+                outln!(
+                    "{already}revoked issuing key {kid} (certificate {serial}): apps holding \
+                     the next list refuse everything it signed"
+                );
+                outln!(
+                    "export that list with the ROOT key: `airseal revocations export --root \
+                     --out FILE`"
+                );
+                return;
+            }
+        }
     }
     outln!("export a new list with `airseal revocations export`");
 }
@@ -233,6 +284,7 @@ pub fn revocations(args: &RevocationsArgs) -> Result<ExitCode, CliError> {
         force,
         json,
         passphrase,
+        signer,
     } = &args.command;
     let to_stdout = out.as_os_str() == "-";
     if to_stdout && *json {
@@ -248,7 +300,7 @@ pub fn revocations(args: &RevocationsArgs) -> Result<ExitCode, CliError> {
         )));
     }
     let vendor = args.vendor.open()?;
-    let issuer = super::unlock_key(&vendor.signing_key_path(), passphrase)?;
+    let issuer = super::unlock_signer(Some(&vendor), None, signer, passphrase)?;
     let mut ledger = vendor.open_ledger()?;
     let (list, bytes) = airseal_vendor::revoke::export_from(
         &vendor,
@@ -268,13 +320,21 @@ pub fn revocations(args: &RevocationsArgs) -> Result<ExitCode, CliError> {
             "licenses": list.licenses.len(),
             "keys": list.product_keys.len(),
             "min_issued_at": list.min_issued_at.len(),
+            "issuing_keys": list.issuing_keys.iter().map(KeyId::to_string).collect::<Vec<_>>(),
+            "signed_by": issuer.key_id().to_string(),
             "bytes": bytes.len(),
             "out": out.display().to_string(),
         }));
     }
     errln!(
-        "revocation list #{}: {}, {}, {} → {}",
+        "revocation list #{}, signed by {} key {}: {}, {}, {}, {} → {}",
         list.seq,
+        if issuer.chain().is_some() {
+            "issuing"
+        } else {
+            "root"
+        },
+        issuer.key_id(),
         crate::term::count(list.licenses.len() as u64, "license", "licenses"),
         crate::term::count(
             list.product_keys.len() as u64,
@@ -285,6 +345,11 @@ pub fn revocations(args: &RevocationsArgs) -> Result<ExitCode, CliError> {
             list.min_issued_at.len() as u64,
             "minimum issue time",
             "minimum issue times"
+        ),
+        crate::term::count(
+            list.issuing_keys.len() as u64,
+            "issuing key",
+            "issuing keys"
         ),
         out.display()
     );

@@ -59,7 +59,7 @@ fn ledger_with(dir: &std::path::Path, rng: &mut StdRng, existing: usize) -> (Led
         let old = licenses(rng, existing, "E");
         ledger
             .licenses()
-            .record_batch(batch, &old, &json!({}))
+            .record_batch(batch, &old, None, &json!({}))
             .unwrap();
     }
     (ledger, batch)
@@ -122,7 +122,7 @@ fn main() {
         let start = Instant::now();
         let n = ledger
             .licenses()
-            .record_batch(batch, &rows, &json!({}))
+            .record_batch(batch, &rows, None, &json!({}))
             .unwrap();
         let ours = start.elapsed().as_secs_f64();
         assert_eq!(n as usize, count);

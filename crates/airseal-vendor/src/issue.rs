@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::time::{EndOfDay, end_after_days, parse_time};
+use airseal_core::cert::Certificate;
 use airseal_core::claims::bit_name;
 use airseal_core::cose::{self, ObjectType};
 use airseal_core::{
@@ -16,6 +17,7 @@ use airseal_core::{
 use ed25519_dalek::{Signer, SigningKey};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 pub mod recorded;
 
@@ -24,11 +26,118 @@ const LICENSE_ID_BYTES: usize = 8;
 /// Length of a `cti` token id.
 const TOKEN_ID_BYTES: usize = 8;
 
-/// Signs airseal objects with one vendor key.
+/// Signs airseal objects with one vendor key: the root key itself, or an issuing key with
+/// the certificate the root gave it (`SPEC.md` §18), which every object it signs carries.
 pub struct Issuer {
     key: SigningKey,
     kid: KeyId,
+    chain: Option<Chain>,
+    /// The MAC key of the vendor's data keys: always the one derived from the ROOT key's
+    /// seed, so data keys do not depend on which key signs (`SPEC.md` §18.3).
+    data_mac: Zeroizing<[u8; 32]>,
 }
+
+/// The certificate an issuing key signs under.
+#[derive(Clone, Debug)]
+pub struct Chain {
+    /// The signed certificate (raw COSE), carried in every object's protected header.
+    pub bytes: Vec<u8>,
+    /// Its decoded payload.
+    pub certificate: Certificate,
+    /// The id of the root key that signed it.
+    pub root: KeyId,
+}
+
+/// Why an issuing key refuses to sign something: its certificate does not allow it.
+/// Verifiers would refuse the object (`SPEC.md` §18), so it is never made.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeError {
+    /// The certificate does not allow this kind of object.
+    TypeNotAllowed {
+        /// The certificate's serial.
+        serial: u64,
+        /// The object's kind, in words.
+        what: &'static str,
+    },
+    /// The certificate does not list this product.
+    ProductNotAllowed {
+        /// The certificate's serial.
+        serial: u64,
+        /// The product.
+        product: String,
+    },
+    /// The instant the object says it was issued is outside the certificate's window.
+    OutOfWindow {
+        /// The certificate's serial.
+        serial: u64,
+        /// Its window's start.
+        not_before: UnixTime,
+        /// Its window's end (exclusive).
+        not_after: UnixTime,
+        /// The issue time asked for.
+        at: UnixTime,
+    },
+}
+
+impl fmt::Display for ScopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let time = crate::time::format_time;
+        match self {
+            Self::TypeNotAllowed { serial, what } => write!(
+                f,
+                "the issuing key's certificate (serial {serial}) does not allow it to sign {what}"
+            ),
+            Self::ProductNotAllowed { serial, product } => write!(
+                f,
+                "the issuing key's certificate (serial {serial}) does not allow product {product:?}"
+            ),
+            Self::OutOfWindow {
+                serial,
+                not_before,
+                not_after,
+                at,
+            } => write!(
+                f,
+                "the issuing key's certificate (serial {serial}) is valid from {} until {}, not at {}",
+                time(*not_before),
+                time(*not_after),
+                time(*at)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ScopeError {}
+
+/// Why [`Issuer::certified`] refused a key and certificate.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertifiedError {
+    /// The bytes are not an issuing-key certificate.
+    NotACertificate(String),
+    /// The certificate certifies another key.
+    KeyMismatch {
+        /// The key the certificate names.
+        certified: KeyId,
+        /// The key given.
+        key: KeyId,
+    },
+}
+
+impl fmt::Display for CertifiedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotACertificate(why) => write!(f, "not an issuing-key certificate: {why}"),
+            Self::KeyMismatch { certified, key } => write!(
+                f,
+                "the certificate is for issuing key {certified}, and the key given is {key}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CertifiedError {}
 
 impl fmt::Debug for Issuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -40,13 +149,99 @@ impl fmt::Debug for Issuer {
 }
 
 impl Issuer {
-    /// An issuer signing with `key`.
+    /// An issuer signing with `key`, a root key (objects carry its key id).
     pub fn new(key: SigningKey) -> Self {
         let kid = KeyId::of_public_key(key.verifying_key().as_bytes());
-        Self { key, kid }
+        let data_mac = Zeroizing::new(crate::keys::data_key_mac_key(&key.to_bytes()));
+        Self {
+            key,
+            kid,
+            chain: None,
+            data_mac,
+        }
     }
 
-    /// The signing key's id.
+    /// An issuer signing with issuing key `key` under `certificate` (raw COSE bytes of the
+    /// certificate the root signed for it), which every object it signs carries. `data_mac`
+    /// is the root's data-key MAC key (kept beside the issuing key, `SPEC.md` §18.3). The
+    /// certificate's signature is not checked here: the root's public key may not be at
+    /// hand; verifiers check it, and [`crate::issuing`] checks it when it reads a folder.
+    ///
+    /// # Errors
+    /// [`CertifiedError`] when the bytes are not a certificate or certify another key.
+    pub fn certified(
+        key: SigningKey,
+        certificate: &[u8],
+        data_mac: [u8; 32],
+    ) -> Result<Self, CertifiedError> {
+        let (root, cert) = crate::issuing::parse_certificate(certificate)
+            .map_err(CertifiedError::NotACertificate)?;
+        let kid = KeyId::of_public_key(key.verifying_key().as_bytes());
+        if cert.key != key.verifying_key().to_bytes() {
+            return Err(CertifiedError::KeyMismatch {
+                certified: cert.key_id(),
+                key: kid,
+            });
+        }
+        Ok(Self {
+            key,
+            kid,
+            chain: Some(Chain {
+                bytes: certificate.to_vec(),
+                certificate: cert,
+                root,
+            }),
+            data_mac: Zeroizing::new(data_mac),
+        })
+    }
+
+    /// The certificate this issuer signs under; `None` for a root key.
+    pub fn chain(&self) -> Option<&Chain> {
+        self.chain.as_ref()
+    }
+
+    /// Refuses what this issuer's certificate does not allow: an object of kind `typ`, for
+    /// `product` (when the object names one), issued at `at` (`SPEC.md` §18). A root key
+    /// may sign anything.
+    ///
+    /// # Errors
+    /// [`ScopeError`] naming the rule.
+    pub fn check_scope(
+        &self,
+        typ: ObjectType,
+        product: Option<&str>,
+        at: UnixTime,
+    ) -> Result<(), ScopeError> {
+        let Some(chain) = &self.chain else {
+            return Ok(());
+        };
+        let cert = &chain.certificate;
+        if !cert.may_sign.allows(typ) {
+            return Err(ScopeError::TypeNotAllowed {
+                serial: cert.serial,
+                what: typ.name(),
+            });
+        }
+        if let Some(product) = product {
+            if !cert.allows_product(product) {
+                return Err(ScopeError::ProductNotAllowed {
+                    serial: cert.serial,
+                    product: product.to_string(),
+                });
+            }
+        }
+        if !cert.covers(at) {
+            return Err(ScopeError::OutOfWindow {
+                serial: cert.serial,
+                not_before: cert.not_before,
+                not_after: cert.not_after,
+                at,
+            });
+        }
+        Ok(())
+    }
+
+    /// The signing key's id (the issuing key's for a certified issuer).
     pub fn key_id(&self) -> KeyId {
         self.kid
     }
@@ -57,9 +252,15 @@ impl Issuer {
     }
 
     /// Signs `payload` as an object of type `typ`: a tagged COSE_Sign1 whose protected
-    /// header is `{alg: EdDSA, kid, typ}`.
+    /// header is `{alg: EdDSA, kid, typ}`, or `{alg, typ, certificate}` for a certified
+    /// issuer (`SPEC.md` §18). No scope check: the typed operations ([`Issuer::issue`],
+    /// [`Issuer::issue_activation_response`], [`crate::revoke`]) call
+    /// [`Issuer::check_scope`] first.
     pub fn sign(&self, typ: ObjectType, payload: &[u8]) -> Vec<u8> {
-        let protected = cose::encode_protected(&self.kid, typ);
+        let protected = match &self.chain {
+            Some(chain) => cose::encode_protected_with_cert(typ, &chain.bytes),
+            None => cose::encode_protected(&self.kid, typ),
+        };
         let signature = self.key.sign(&cose::sig_structure(&protected, payload));
         cose::encode_sign1(&protected, payload, &signature.to_bytes())
     }
@@ -71,10 +272,11 @@ impl Issuer {
         self.key.sign(message).to_bytes()
     }
 
-    /// The MAC key of this vendor's data keys, derived from the signing key so there is no
-    /// second secret to keep: SHA-256("airseal-data-key-mac-v1" || seed).
+    /// The MAC key of this vendor's data keys, derived from the ROOT signing key so there is
+    /// no second secret to keep: SHA-256("airseal-data-key-mac-v1" || root seed). A
+    /// certified issuer holds the root's (`SPEC.md` §18.3).
     pub fn data_key_mac_key(&self) -> [u8; 32] {
-        crate::keys::data_key_mac_key(&self.key.to_bytes())
+        *self.data_mac
     }
 
     /// Signs a license: normalizes and validates the claims, encodes them deterministically
@@ -90,6 +292,8 @@ impl Issuer {
                 "only an activation response carries a request nonce",
             ));
         }
+        self.check_scope(ObjectType::License, Some(&claims.product), claims.issued_at)
+            .map_err(IssueError::Scope)?;
         Ok(self.sign(ObjectType::License, &claims.encode()))
     }
 
@@ -114,6 +318,12 @@ impl Issuer {
                 "an activation response needs a request nonce and a device key",
             ));
         }
+        self.check_scope(
+            ObjectType::ActivationResponse,
+            Some(&claims.product),
+            claims.issued_at,
+        )
+        .map_err(IssueError::Scope)?;
         Ok(self.sign(ObjectType::ActivationResponse, &claims.encode()))
     }
 
@@ -146,11 +356,14 @@ pub enum IssueError {
         /// What is wrong with it.
         message: String,
     },
+    /// The issuing key's certificate does not allow this license.
+    Scope(ScopeError),
 }
 
 impl fmt::Display for IssueError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            IssueError::Scope(e) => e.fmt(f),
             IssueError::InvalidClaims(why) => write!(f, "invalid license: {why}"),
             IssueError::InvalidField { field, message } => write!(f, "{field}: {message}"),
         }

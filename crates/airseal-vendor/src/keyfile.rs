@@ -234,11 +234,20 @@ pub enum KeyFileError {
         /// The underlying error.
         source: io::Error,
     },
+    /// The data-key MAC key kept beside an issuing key ([`wrap_data_mac_key`]) does not
+    /// open with that issuing key: it belongs to another key, or was modified.
+    DataMacKey {
+        /// What is wrong.
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for KeyFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            KeyFileError::DataMacKey { why } => {
+                write!(f, "the data-key MAC key file is unusable: {why}")
+            }
             Self::Armor(e) => write!(f, "not a readable airseal signing key: {e}"),
             Self::NotAKeyFile => {
                 f.write_str("not an airseal signing key file (the armored data is something else)")
@@ -562,6 +571,95 @@ pub fn key_id_of_file(text: &[u8]) -> Result<KeyId, KeyFileError> {
     let bytes = dearmor(text).map_err(KeyFileError::Armor)?;
     let (header, _, _) = parse(&bytes)?;
     Ok(header.key_id)
+}
+
+/// Armor label of the root's data-key MAC key kept beside an issuing key.
+pub const DATA_MAC_ARMOR_LABEL: &str = "AIRSEAL DATA KEY MAC KEY";
+/// Magic of [`wrap_data_mac_key`]'s binary form.
+const DATA_MAC_MAGIC: &[u8; 16] = b"airseal-dmac-v1\0";
+/// magic, issuing key id, nonce, sealed MAC key, tag.
+const DATA_MAC_LEN: usize = DATA_MAC_MAGIC.len() + KID_LEN + NONCE_LEN + 32 + TAG_LEN;
+
+/// The key that seals the data-key MAC key: SHA-256("airseal-data-mac-wrap-v1" || issuing
+/// seed). Whoever unlocks the issuing key can open it, and nobody else.
+fn data_mac_wrapping_key(issuing: &SigningKey) -> Zeroizing<[u8; 32]> {
+    use sha2::Digest as _;
+    let seed = Zeroizing::new(issuing.to_bytes());
+    let out = sha2::Sha256::new()
+        .chain_update(b"airseal-data-mac-wrap-v1")
+        .chain_update(&seed[..])
+        .finalize();
+    Zeroizing::new(out.into())
+}
+
+/// Seals the root's data-key MAC key (`SPEC.md` §18.3) under a key derived from the issuing
+/// key `issuing`, so a server that holds the issuing key can check data keys at activation
+/// without the root: text form (armored), the issuing key's id bound as associated data.
+///
+/// # Errors
+/// [`KeyFileError::Rng`], [`KeyFileError::Internal`].
+pub fn wrap_data_mac_key(issuing: &SigningKey, mac_key: &[u8; 32]) -> Result<String, KeyFileError> {
+    let kid = KeyId::of_public_key(&issuing.verifying_key().to_bytes());
+    let nonce: [u8; NONCE_LEN] = os_random()?;
+    let mut head = DATA_MAC_MAGIC.to_vec();
+    head.extend_from_slice(&kid.0);
+    head.extend_from_slice(&nonce);
+    let key = data_mac_wrapping_key(issuing);
+    let cipher = XChaCha20Poly1305::new(<&Key>::from(&*key));
+    let mut buf = Zeroizing::new(*mac_key);
+    let tag = cipher
+        .encrypt_inout_detached(&XNonce::from(nonce), &head, (&mut buf[..]).into())
+        .map_err(|_| KeyFileError::Internal {
+            what: "XChaCha20-Poly1305 refused a 32-byte key",
+        })?;
+    let mut bytes = head;
+    bytes.extend_from_slice(&buf[..]);
+    bytes.extend_from_slice(&tag);
+    Ok(format!(
+        "# airseal data-key MAC key, sealed under issuing key {kid}. Keep this file private.\n{}",
+        armor(DATA_MAC_ARMOR_LABEL, &bytes)
+    ))
+}
+
+/// Opens what [`wrap_data_mac_key`] sealed, with the same issuing key.
+///
+/// # Errors
+/// [`KeyFileError::Armor`], [`KeyFileError::DataMacKey`].
+pub fn unwrap_data_mac_key(issuing: &SigningKey, text: &[u8]) -> Result<[u8; 32], KeyFileError> {
+    let bytes = dearmor(text).map_err(KeyFileError::Armor)?;
+    if bytes.len() != DATA_MAC_LEN || !bytes.starts_with(DATA_MAC_MAGIC) {
+        return Err(KeyFileError::DataMacKey {
+            why: "not a sealed data-key MAC key",
+        });
+    }
+    let (head, sealed) = bytes.split_at(DATA_MAC_MAGIC.len() + KID_LEN + NONCE_LEN);
+    let kid = KeyId::of_public_key(&issuing.verifying_key().to_bytes());
+    if head.get(DATA_MAC_MAGIC.len()..DATA_MAC_MAGIC.len() + KID_LEN) != Some(&kid.0[..]) {
+        return Err(KeyFileError::DataMacKey {
+            why: "it was sealed for another issuing key",
+        });
+    }
+    let nonce: [u8; NONCE_LEN] = head
+        .get(DATA_MAC_MAGIC.len() + KID_LEN..)
+        .and_then(|n| n.try_into().ok())
+        .ok_or(KeyFileError::Internal {
+            what: "a sealed MAC key's nonce is not 24 bytes",
+        })?;
+    let (ciphertext, tag) = sealed.split_at(32);
+    let tag = <&Tag>::try_from(tag).map_err(|_| KeyFileError::Internal {
+        what: "Poly1305 tag is not 16 bytes",
+    })?;
+    let key = data_mac_wrapping_key(issuing);
+    let cipher = XChaCha20Poly1305::new(<&Key>::from(&*key));
+    let mut out: [u8; 32] = ciphertext.try_into().map_err(|_| KeyFileError::Internal {
+        what: "a sealed MAC key is not 32 bytes",
+    })?;
+    cipher
+        .decrypt_inout_detached(&XNonce::from(nonce), head, (&mut out[..]).into(), tag)
+        .map_err(|_| KeyFileError::DataMacKey {
+            why: "it does not authenticate (modified)",
+        })?;
+    Ok(out)
 }
 
 /// Fewest characters (Unicode scalar values) in the passphrase of a new signing key.

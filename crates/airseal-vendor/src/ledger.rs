@@ -78,6 +78,7 @@
 //! | [`Ledger::customers`] | `customers.rs` | customers (keys link to them in their terms) |
 //! | [`Ledger::audit`] | `audit.rs` | the append-only audit log |
 //! | [`Ledger::revocations`] | `revocations.rs` | revocations and exported lists |
+//! | [`Ledger::certificates`] | `certificates.rs` | issuing-key certificates (`SPEC.md` §18) |
 //!
 //! A store's writes each run in their own immediate transaction with their audit row. Work
 //! that spans domains runs in one long transaction: [`Batches::begin`] (a batch's keys, with
@@ -93,6 +94,7 @@ use serde_json::Value;
 mod audit;
 mod backup;
 mod batches;
+mod certificates;
 mod connection;
 mod customers;
 mod error;
@@ -111,6 +113,9 @@ pub use audit::{Audit, AuditEntry, AuditFilter};
 pub use backup::{BackupReport, RestoreReport, restore};
 pub(crate) use batches::KeyWithTerms;
 pub use batches::{BatchId, BatchInfo, BatchKind, BatchStatus, BatchWriter, Batches};
+pub use certificates::{
+    CertificatePlan, CertificateRecord, CertificateStatus, Certificates, LIST_SEQ_RANGE,
+};
 pub use connection::{APPLICATION_ID, BULK_ROWS, BUSY_TIMEOUT, Ledger};
 pub use customers::{Customer, CustomerError, Customers, NewCustomer};
 pub use error::LedgerError;

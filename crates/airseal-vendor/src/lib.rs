@@ -12,6 +12,7 @@ pub mod fuzzing;
 pub mod ids;
 pub mod import;
 pub mod issue;
+pub mod issuing;
 pub mod keyfile;
 pub mod keys;
 pub mod ledger;

@@ -2,11 +2,18 @@
 //! ([`crate::ledger::Revocations::revoke`], checked against what the ledger knows, and
 //! [`crate::ledger::Revocations::undo`], the explicit way back) and exports them as a signed,
 //! numbered list that apps load from a file.
+//!
+//! Issuing keys (`SPEC.md` §18): a list may be signed by an issuing key whose certificate
+//! allows lists, numbered inside its certificate's range; the list that first names a revoked
+//! issuing key must be signed by the root, and every list naming one is numbered at or above
+//! the end of that key's range, so it is newer than any list the key could have signed.
 
-use airseal_core::ObjectType;
+use std::fmt;
+
 use airseal_core::revocation::RevocationList;
+use airseal_core::{KeyId, ObjectType};
 
-use crate::issue::Issuer;
+use crate::issue::{Issuer, ScopeError};
 use crate::ledger::{Ledger, LedgerError};
 use crate::vendor_dir::VendorDir;
 
@@ -15,19 +22,96 @@ pub use crate::ledger::{
     UndoTarget,
 };
 
+/// Why a revocation list was not exported. Nothing is recorded.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum ExportError {
+    /// The ledger failed.
+    Ledger(LedgerError),
+    /// The list is the first to name these revoked issuing keys: only the root may sign
+    /// it (an issuing key's list could be numbered below what the revoked key could sign).
+    RootRequired {
+        /// The issuing key asked to sign.
+        signer: KeyId,
+        /// The revoked issuing keys no list has named yet.
+        newly_revoked: Vec<KeyId>,
+    },
+    /// The issuing key asked to sign is itself revoked.
+    SignerRevoked {
+        /// Its id.
+        kid: KeyId,
+    },
+    /// No number inside the issuing key's certificate range is left for the list.
+    SeqOutOfRange {
+        /// The number the list needs.
+        seq: u64,
+        /// The range's start.
+        lo: u64,
+        /// The range's end (exclusive).
+        hi: u64,
+    },
+    /// The issuing key's certificate does not allow revocation lists (now).
+    Scope(ScopeError),
+}
+
+impl From<LedgerError> for ExportError {
+    fn from(e: LedgerError) -> Self {
+        Self::Ledger(e)
+    }
+}
+
+impl fmt::Display for ExportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ledger(e) => e.fmt(f),
+            Self::RootRequired {
+                signer,
+                newly_revoked,
+            } => {
+                let kids: Vec<String> = newly_revoked.iter().map(KeyId::to_string).collect();
+                write!(
+                    f,
+                    "this list is the first to revoke issuing key(s) {}: it must be signed by \
+                     the root key, not by issuing key {signer} (a list an issuing key signs \
+                     could be numbered below one the revoked key can sign)",
+                    kids.join(", ")
+                )
+            }
+            Self::SignerRevoked { kid } => {
+                write!(f, "issuing key {kid} is revoked: it cannot sign a list")
+            }
+            Self::SeqOutOfRange { seq, lo, hi } => write!(
+                f,
+                "the list needs number {seq}, outside the issuing key's range {lo}..{hi}"
+            ),
+            Self::Scope(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ExportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Ledger(e) => Some(e),
+            Self::Scope(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Builds the next revocation list from everything the ledger records
-/// ([`crate::ledger::Revocations::contents`]), signs it and records its sequence number.
-/// Returns the list and the signed bytes.
+/// ([`crate::ledger::Revocations::contents`]), signs it and records its sequence number and
+/// signer. Returns the list and the signed bytes.
 ///
 /// # Errors
-/// [`LedgerError`] when the ledger cannot be read or written.
+/// [`ExportError`]: the ledger failed, or an issuing key may not sign this list.
 pub fn export(
     ledger: &mut Ledger,
     issuer: &Issuer,
     now: i64,
-) -> Result<(RevocationList, Vec<u8>), LedgerError> {
+) -> Result<(RevocationList, Vec<u8>), ExportError> {
     let (list, bytes) = sign_next(ledger, issuer, now, 0)?;
-    record(ledger, &list)?;
+    record(ledger, issuer, &list)?;
     Ok((list, bytes))
 }
 
@@ -44,39 +128,84 @@ pub fn export_from(
     ledger: &mut Ledger,
     issuer: &Issuer,
     now: i64,
-) -> Result<(RevocationList, Vec<u8>), LedgerError> {
+) -> Result<(RevocationList, Vec<u8>), ExportError> {
     let floor = vendor.exported_revocation_seq()?;
     let (list, bytes) = sign_next(ledger, issuer, now, floor)?;
     vendor.record_revocation_seq(list.seq)?;
-    record(ledger, &list)?;
+    record(ledger, issuer, &list)?;
     Ok((list, bytes))
 }
 
-/// The next list, numbered above the ledger's last and above `floor`, signed.
+/// The number of the next list: above the ledger's last and above `floor`, at or above the
+/// end of every revoked issuing key's range, and for an issuing key inside its own range.
+/// Refuses an issuing key that may not sign this list.
+fn next_seq(
+    contents: &ListContents,
+    issuer: &Issuer,
+    now: i64,
+    floor: u64,
+) -> Result<u64, ExportError> {
+    let seq = contents
+        .seq
+        .max(floor.saturating_add(1))
+        .max(contents.issuing_floor);
+    let Some(chain) = issuer.chain() else {
+        return Ok(seq);
+    };
+    issuer
+        .check_scope(ObjectType::RevocationList, None, now)
+        .map_err(ExportError::Scope)?;
+    if contents.issuing_keys.contains(&issuer.key_id()) {
+        return Err(ExportError::SignerRevoked {
+            kid: issuer.key_id(),
+        });
+    }
+    if !contents.newly_revoked_issuing.is_empty() {
+        return Err(ExportError::RootRequired {
+            signer: issuer.key_id(),
+            newly_revoked: contents.newly_revoked_issuing.clone(),
+        });
+    }
+    // A certificate that allows lists always has a range (`SPEC.md` §18); (0, 0) refuses.
+    let (lo, hi) = chain.certificate.list_seq.unwrap_or((0, 0));
+    let seq = seq.max(lo);
+    if seq >= hi {
+        return Err(ExportError::SeqOutOfRange { seq, lo, hi });
+    }
+    Ok(seq)
+}
+
+/// The next list, numbered by [`next_seq`], signed.
 fn sign_next(
     ledger: &mut Ledger,
     issuer: &Issuer,
     now: i64,
     floor: u64,
-) -> Result<(RevocationList, Vec<u8>), LedgerError> {
+) -> Result<(RevocationList, Vec<u8>), ExportError> {
     let contents = ledger.revocations().contents()?;
+    let seq = next_seq(&contents, issuer, now, floor)?;
     let mut list = RevocationList {
-        seq: contents.seq.max(floor.saturating_add(1)),
+        seq,
         issued_at: now,
         licenses: contents.licenses.into_iter().collect(),
         product_keys: contents.product_keys.into_iter().collect(),
         min_issued_at: contents.min_issued_at,
-        issuing_keys: Vec::new(),
+        issuing_keys: contents.issuing_keys.into_iter().collect(),
     };
     list.normalize();
     let bytes = issuer.sign(ObjectType::RevocationList, &list.encode());
     Ok((list, bytes))
 }
 
-/// Records `list` as exported in the ledger (audited).
-fn record(ledger: &Ledger, list: &RevocationList) -> Result<(), LedgerError> {
-    let entries = list.licenses.len() + list.product_keys.len() + list.min_issued_at.len();
-    ledger
-        .revocations()
-        .record_list(list.seq, u64::try_from(entries).unwrap_or(u64::MAX))
+/// Records `list` as exported in the ledger, with its signer (audited).
+fn record(ledger: &Ledger, issuer: &Issuer, list: &RevocationList) -> Result<(), LedgerError> {
+    let entries = list.licenses.len()
+        + list.product_keys.len()
+        + list.min_issued_at.len()
+        + list.issuing_keys.len();
+    ledger.revocations().record_list(
+        list.seq,
+        u64::try_from(entries).unwrap_or(u64::MAX),
+        Some(issuer.key_id()),
+    )
 }

@@ -278,6 +278,11 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> VendorDirError + '_ {
 pub struct Config {
     /// The vendor id, written into every license as its issuer (`iss`).
     pub vendor: String,
+    /// The issuing key that signs by default (`SPEC.md` §18): the folder `airseal
+    /// issuing-key create` wrote, relative to the vendor folder. Without it the root signing
+    /// key (`keys/signing.key`) signs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuing_key: Option<PathBuf>,
     /// Products by id (the license `aud`).
     #[serde(default)]
     pub products: BTreeMap<String, ProductConfig>,
@@ -396,6 +401,7 @@ impl Config {
                             (Some(template_key(field).to_string()), message)
                         }
                         IssueError::InvalidClaims(why) => (None, why.to_string()),
+                        IssueError::Scope(e) => (None, e.to_string()),
                     };
                     VendorDirError::InvalidTemplate(Box::new(TemplateFault {
                         path: path.to_path_buf(),
@@ -581,6 +587,11 @@ const DEFAULT_CONFIG: &str = r#"# airseal vendor configuration.
 
 # Your vendor id: the issuer (`iss`) of every license you sign.
 vendor = {vendor}
+
+# The issuing key that signs by default instead of the root key keys/signing.key: a folder
+# made by `airseal issuing-key create` (relative to this folder). Commands that sign take
+# --issuing-key DIR to choose another, --root to use the root key.
+# issuing_key = "issuing/2027-q1"
 
 # One [products.<id>] table per product; <id> is the product id apps check (`aud`).
 #
@@ -797,6 +808,12 @@ impl VendorDir {
     /// `keys/signing.key`.
     pub fn signing_key_path(&self) -> PathBuf {
         self.keys_dir().join(SIGNING_KEY_FILE)
+    }
+
+    /// The default issuing key's folder (`issuing_key` in `airseal.toml`), resolved against
+    /// the vendor folder.
+    pub fn default_issuing_key(&self) -> Option<PathBuf> {
+        self.config.issuing_key.as_ref().map(|p| self.root.join(p))
     }
 
     /// `keys/signing.pub`.

@@ -130,7 +130,7 @@ fn a_single_issue_is_recorded_with_its_fields_and_audited_together() {
         .unwrap();
     v.ledger
         .licenses()
-        .record(&claims, &json!({ "key_id": "k1" }))
+        .record(&claims, None, &json!({ "key_id": "k1" }))
         .unwrap();
     let rows = v.list(LicenseFilter::default());
     assert_eq!(
@@ -169,7 +169,12 @@ fn a_single_issue_is_recorded_with_its_fields_and_audited_together() {
     assert_eq!(audit[0].detail["key_id"], "k1");
     assert_eq!(audit[0].detail["product_key"], "AB-CD");
     // Recording the same document twice is refused, and the refusal audits nothing.
-    assert!(v.ledger.licenses().record(&claims, &json!({})).is_err());
+    assert!(
+        v.ledger
+            .licenses()
+            .record(&claims, None, &json!({}))
+            .is_err()
+    );
     assert_eq!(v.count(), 1);
     assert_eq!(
         v.ledger
@@ -238,7 +243,7 @@ fn batch_licenses_are_recorded_in_one_transaction_in_their_order() {
     let n = v
         .ledger
         .licenses()
-        .record_batch(batch, &claims, &json!({ "issued": 3 }))
+        .record_batch(batch, &claims, None, &json!({ "issued": 3 }))
         .unwrap();
     assert_eq!(n, 3);
     let rows = v.list(LicenseFilter {
@@ -266,7 +271,9 @@ fn batch_licenses_are_recorded_in_one_transaction_in_their_order() {
 
     // A batch that does not exist, or a document recorded twice: nothing at all.
     assert!(matches!(
-        v.ledger.licenses().record_batch(99, &claims, &json!({})),
+        v.ledger
+            .licenses()
+            .record_batch(99, &claims, None, &json!({})),
         Err(LedgerError::UnknownBatch { id: 99 })
     ));
     let fresh = v
@@ -277,7 +284,7 @@ fn batch_licenses_are_recorded_in_one_transaction_in_their_order() {
     assert!(
         v.ledger
             .licenses()
-            .record_batch(batch, &[fresh, claims[0].clone()], &json!({}))
+            .record_batch(batch, &[fresh, claims[0].clone()], None, &json!({}))
             .is_err()
     );
     assert_eq!(v.count(), 3);
@@ -294,21 +301,27 @@ fn filters_narrow_by_product_key_license_email_and_source() {
         .0;
     v.ledger
         .licenses()
-        .record_batch(batch, std::slice::from_ref(&imported), &json!({}))
+        .record_batch(batch, std::slice::from_ref(&imported), None, &json!({}))
         .unwrap();
     let generated = v
         .issuer
         .issue_spec(&spec("JOHN@example.org", Some("CCCCDDDD")), NOW)
         .unwrap()
         .0;
-    v.ledger.licenses().record(&generated, &json!({})).unwrap();
+    v.ledger
+        .licenses()
+        .record(&generated, None, &json!({}))
+        .unwrap();
     let mut other = v
         .issuer
         .issue_spec(&spec("jane@example.com", None), NOW)
         .unwrap()
         .0;
     other.product = "video-pro".into();
-    v.ledger.licenses().record(&other, &json!({})).unwrap();
+    v.ledger
+        .licenses()
+        .record(&other, None, &json!({}))
+        .unwrap();
 
     let ids =
         |f: LicenseFilter| -> Vec<String> { v.list(f).into_iter().map(|r| r.license_id).collect() };
@@ -421,7 +434,7 @@ fn a_large_batch_is_recorded_whole() {
     assert_eq!(
         v.ledger
             .licenses()
-            .record_batch(batch, &claims, &json!({}))
+            .record_batch(batch, &claims, None, &json!({}))
             .unwrap(),
         20_000
     );

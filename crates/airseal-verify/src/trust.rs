@@ -208,8 +208,8 @@ impl TrustStore {
     /// Trusts a raw 32-byte Ed25519 public key; returns its key id.
     ///
     /// # Errors
-    /// [`Error::InvalidPublicKey`] if the bytes are not a point on the curve, or are a
-    /// small-order ("weak") key.
+    /// [`Error::InvalidPublicKey`] if the bytes are not the canonical encoding of a curve
+    /// point, or are a small-order ("weak") key ([`usable_public_key`]).
     pub fn add_key(&mut self, public_key: &[u8; 32]) -> Result<KeyId, Error> {
         self.add_key_with_validity(public_key, KeyValidity::default())
     }
@@ -224,10 +224,7 @@ impl TrustStore {
         public_key: &[u8; 32],
         validity: KeyValidity,
     ) -> Result<KeyId, Error> {
-        let key = VerifyingKey::from_bytes(public_key).map_err(|_| Error::InvalidPublicKey)?;
-        if key.is_weak() {
-            return Err(Error::InvalidPublicKey);
-        }
+        let key = usable_public_key(public_key)?;
         let id = KeyId::of_public_key(public_key);
         match self.keys.iter_mut().find(|k| k.id == id) {
             Some(existing) => existing.validity = validity,
@@ -577,6 +574,22 @@ pub mod fuzzing {
     }
 }
 
+/// The one rule for a public key airseal accepts (a trusted key, a device key; SPEC.md
+/// §3.1): the canonical encoding of an Ed25519 curve point (`y < p`, and the point
+/// re-encodes to the same 32 bytes) that is not of small order. ed25519-dalek alone accepts
+/// the non-canonical encodings `y + p` of the points with `y < 19`; a key id is a hash of
+/// the bytes, so two encodings of one key would be two keys.
+///
+/// # Errors
+/// [`Error::InvalidPublicKey`] for anything else.
+pub(crate) fn usable_public_key(public_key: &[u8; 32]) -> Result<VerifyingKey, Error> {
+    let key = VerifyingKey::from_bytes(public_key).map_err(|_| Error::InvalidPublicKey)?;
+    if key.is_weak() || key.to_edwards().compress().to_bytes() != *public_key {
+        return Err(Error::InvalidPublicKey);
+    }
+    Ok(key)
+}
+
 fn public_key_problem(e: &pubkey::PublicKeyError) -> &'static str {
     match e {
         pubkey::PublicKeyError::NoKeyLine => "no airseal-pk-v1 line",
@@ -648,8 +661,8 @@ fn check_claims(
             found: claims.product,
         });
     }
-    let skew = i64::try_from(claims.clock_offset.unwrap_or(0)).unwrap_or(i64::MAX);
-    let valid_from = claims.valid_from().saturating_sub(skew);
+    // The start minus the clock offset, without overflow (`airseal_core::expiry`).
+    let valid_from = claims.usable_from();
     if now < valid_from {
         return Err(Error::NotYetValid { valid_from, now });
     }

@@ -350,6 +350,7 @@ pub fn issue(
         .record_batch(
             batch,
             &recorded,
+            Some(issuer.key_id()),
             &serde_json::json!({
                 "product": plan.product,
                 "issued": issued,

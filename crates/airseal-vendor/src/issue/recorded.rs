@@ -192,7 +192,7 @@ pub fn issue_recorded<E: From<RecordedError>>(
         }
         ledger
             .licenses()
-            .record(&claims, &extra)
+            .record(&claims, Some(issuer.key_id()), &extra)
             .map_err(|source| RecordedError::NotRecorded {
                 license_id: claims.license_id.clone(),
                 source,

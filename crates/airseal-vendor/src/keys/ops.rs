@@ -368,6 +368,7 @@ pub fn update(
         effective.check().map_err(|e| match e {
             IssueError::InvalidField { field, message } => invalid(field, message),
             IssueError::InvalidClaims(why) => invalid("terms", why),
+            IssueError::Scope(e) => invalid("terms", e.to_string()),
         })?;
         let prior = before.prior_activations;
         let seats_in_use = state.live_seats.saturating_add(prior);
@@ -574,6 +575,7 @@ fn issue_error(e: IssueError) -> KeyOpError {
     match e {
         IssueError::InvalidField { field, message } => invalid(field, message),
         IssueError::InvalidClaims(why) => invalid("terms", why),
+        IssueError::Scope(e) => invalid("terms", e.to_string()),
     }
 }
 

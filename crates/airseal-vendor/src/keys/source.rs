@@ -74,6 +74,8 @@ pub enum SourceError {
     Generator(GeneratorError),
     /// Data and signed keys need the issuer, and none was given.
     NoIssuer,
+    /// The issuing key's certificate does not allow signed keys for this product now.
+    Scope(crate::issue::ScopeError),
     /// Random keys carry nothing: features or days given for them would be dropped.
     TermsOnRandomKeys {
         /// Feature bits were given.
@@ -103,6 +105,7 @@ impl fmt::Display for SourceError {
             Self::Pattern { pattern, error } => write!(f, "pattern {pattern:?}: {error}"),
             Self::Generator(e) => e.fmt(f),
             Self::NoIssuer => f.write_str("data and signed keys need the signing key"),
+            Self::Scope(e) => e.fmt(f),
             Self::TermsOnRandomKeys { features, days } => write!(
                 f,
                 "random keys carry no {}: they would be dropped (data and signed keys carry \
@@ -204,13 +207,18 @@ impl SourcePlan {
                 };
                 generator(KeyGenerator::data(self.pattern, spec, rng))
             }
-            (_, Some(issuer)) => Ok(KeySource::Signed {
-                issuer,
-                features: o.features,
-                days: o.days.unwrap_or(0),
-                created: now,
-                rng,
-            }),
+            (_, Some(issuer)) => {
+                issuer
+                    .check_scope(airseal_core::ObjectType::SignedKey, Some(&o.product), now)
+                    .map_err(SourceError::Scope)?;
+                Ok(KeySource::Signed {
+                    issuer,
+                    features: o.features,
+                    days: o.days.unwrap_or(0),
+                    created: now,
+                    rng,
+                })
+            }
             (_, None) => Err(SourceError::NoIssuer),
         }
     }

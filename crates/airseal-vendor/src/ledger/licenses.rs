@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use airseal_core::{LicenseClaims, LicenseKind};
+use airseal_core::{KeyId, LicenseClaims, LicenseKind};
 use rusqlite::{Connection, Row, ToSql, params_from_iter};
 use serde_json::{Value, json};
 
@@ -126,13 +126,14 @@ fn kind_from_ledger(s: &str) -> Result<LicenseKind, LedgerError> {
 
 /// The insert every path shares; cached per connection, so a batch prepares it once.
 const INSERT: &str = "INSERT INTO licenses (token_id, license_id, product, product_key, kind,
-        email, name, issued_at, expires_at, source, activation, batch)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+        email, name, issued_at, expires_at, source, activation, batch, signed_by)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 
 /// Records one signed license inside the caller's transaction (`conn` is the transaction),
 /// so the license and the change that produced it commit together. `activation` must be
 /// set exactly when `source` is [`LicenseSource::Activation`], `batch` exactly when it is
-/// [`LicenseSource::Batch`].
+/// [`LicenseSource::Batch`]. `signed_by`: the id of the key whose signature it carries
+/// (an issuing key's for a chained license, `SPEC.md` §18).
 ///
 /// # Errors
 /// A database error: a `cti` already recorded, a source without its activation or batch,
@@ -143,6 +144,7 @@ pub(crate) fn record_license_in(
     source: LicenseSource,
     activation: Option<ActivationId>,
     batch: Option<BatchId>,
+    signed_by: Option<KeyId>,
 ) -> Result<(), LedgerError> {
     conn.prepare_cached(INSERT)
         .and_then(|mut st| {
@@ -159,10 +161,20 @@ pub(crate) fn record_license_in(
                 source.as_str(),
                 activation,
                 batch,
+                signed_by.map(|k| k.to_string()),
             ])
         })
         .map_err(db("recording a license"))?;
     Ok(())
+}
+
+/// The id of the key whose signature a signed document (raw COSE) carries: the header's
+/// `kid`, or for a chained document its certificate's key (`SPEC.md` §18). `None` for bytes
+/// that are not a COSE_Sign1 (never the case for what this process has just signed).
+pub(crate) fn signer_of(document: &[u8]) -> Option<KeyId> {
+    airseal_core::cose::parse_sign1(document)
+        .ok()
+        .map(|s| s.header.kid)
 }
 
 /// The claims of a license document (raw COSE bytes, not armored) exactly as signed, for
@@ -292,14 +304,20 @@ impl Ledger {
 impl Licenses<'_> {
     /// Records a license signed by `airseal issue` (or a vendor's own backend), with its
     /// `license.issue` audit row, in one transaction. `extra` (a JSON object: the signing
-    /// key id, the output file, …) is added to the audit row's details.
+    /// key id, the output file, …) is added to the audit row's details. `signed_by`: the
+    /// id of the key that signed it (root or issuing key).
     ///
     /// # Errors
     /// A database error (also when the `cti` is already recorded); nothing is then
     /// recorded.
-    pub fn record(&self, claims: &LicenseClaims, extra: &Value) -> Result<(), LedgerError> {
+    pub fn record(
+        &self,
+        claims: &LicenseClaims,
+        signed_by: Option<KeyId>,
+        extra: &Value,
+    ) -> Result<(), LedgerError> {
         let tx = write_tx(self.conn)?;
-        record_license_in(&tx, claims, LicenseSource::Issue, None, None)?;
+        record_license_in(&tx, claims, LicenseSource::Issue, None, None, signed_by)?;
         let mut detail = json!({
             "product": claims.product,
             "product_key": claims.product_key,
@@ -314,7 +332,7 @@ impl Licenses<'_> {
     }
 
     /// Records the licenses of one `airseal issue --batch` run for `batch` (the import's
-    /// batch), and its `license.issue_batch` audit row (`detail`, plus `recorded`), in one
+    /// batch), signed by `signed_by`, and its `license.issue_batch` audit row (`detail`, plus `recorded`), in one
     /// transaction: all of them or none. Returns how many were recorded.
     ///
     /// The insert is prepared once and the rows go in the order given, which keeps the
@@ -330,12 +348,20 @@ impl Licenses<'_> {
         &self,
         batch: BatchId,
         licenses: &[LicenseClaims],
+        signed_by: Option<KeyId>,
         detail: &Value,
     ) -> Result<u64, LedgerError> {
         let tx = write_tx(self.conn)?;
         batch_status(&tx, batch)?;
         for claims in licenses {
-            record_license_in(&tx, claims, LicenseSource::Batch, None, Some(batch))?;
+            record_license_in(
+                &tx,
+                claims,
+                LicenseSource::Batch,
+                None,
+                Some(batch),
+                signed_by,
+            )?;
         }
         let recorded = u64::try_from(licenses.len()).unwrap_or(u64::MAX);
         let mut detail = detail.clone();
@@ -454,14 +480,16 @@ mod tests {
         let ledger = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
         let c = ledger.connection();
         let claims = LicenseClaims::new("acme", "L1", "p", 1, vec![1]);
-        assert!(record_license_in(c, &claims, LicenseSource::Activation, None, None).is_err());
-        assert!(record_license_in(c, &claims, LicenseSource::Batch, None, None).is_err());
+        assert!(
+            record_license_in(c, &claims, LicenseSource::Activation, None, None, None).is_err()
+        );
+        assert!(record_license_in(c, &claims, LicenseSource::Batch, None, None, None).is_err());
         // A batch that does not exist is refused by the foreign key.
-        assert!(record_license_in(c, &claims, LicenseSource::Batch, None, Some(9)).is_err());
-        assert!(record_license_in(c, &claims, LicenseSource::Issue, Some(1), None).is_err());
-        record_license_in(c, &claims, LicenseSource::Issue, None, None).unwrap();
+        assert!(record_license_in(c, &claims, LicenseSource::Batch, None, Some(9), None).is_err());
+        assert!(record_license_in(c, &claims, LicenseSource::Issue, Some(1), None, None).is_err());
+        record_license_in(c, &claims, LicenseSource::Issue, None, None, None).unwrap();
         // The same cti twice is refused.
-        assert!(record_license_in(c, &claims, LicenseSource::Issue, None, None).is_err());
+        assert!(record_license_in(c, &claims, LicenseSource::Issue, None, None, None).is_err());
         let n: i64 = c
             .query_row("SELECT count(*) FROM licenses", [], |r| r.get(0))
             .unwrap();
@@ -478,6 +506,7 @@ mod tests {
                 ledger.connection(),
                 &claims,
                 LicenseSource::Issue,
+                None,
                 None,
                 None,
             )

@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use airseal_core::KeyId;
 use airseal_core::productkey::match_form;
 use rusqlite::{Connection, OptionalExtension as _, params};
 use serde_json::json;
@@ -64,6 +65,12 @@ pub enum RevokeTarget {
         /// The cutoff; not after now.
         before: i64,
     },
+    /// An issuing key (`SPEC.md` §18): everything it signed is refused by apps holding a
+    /// list that names it, whatever its issue time says.
+    IssuingKey {
+        /// The issuing key's id.
+        kid: KeyId,
+    },
 }
 
 /// What to take back, explicitly ([`Revocations::undo`]).
@@ -87,6 +94,11 @@ pub enum UndoTarget {
         product: String,
         /// The lower cutoff, or `None` to remove it.
         to: Option<i64>,
+    },
+    /// A revoked issuing key: active again in the next list.
+    IssuingKey {
+        /// The issuing key's id.
+        kid: KeyId,
     },
 }
 
@@ -126,6 +138,13 @@ pub enum RevokeOutcome {
         /// The cutoff after, if any.
         to: Option<i64>,
     },
+    /// An issuing key is (or no longer is) revoked.
+    IssuingKey {
+        /// The key's id.
+        kid: KeyId,
+        /// Its certificate's serial.
+        serial: u64,
+    },
 }
 
 /// What [`Revocations::revoke`] and [`Revocations::undo`] return.
@@ -154,6 +173,11 @@ pub enum RevokeError {
         key: String,
         /// The product searched, if one was named.
         product: Option<String>,
+    },
+    /// The ledger recorded no certificate for this issuing key.
+    UnknownIssuingKey {
+        /// The key id asked for.
+        kid: KeyId,
     },
     /// The product is not in the ledger.
     UnknownProduct {
@@ -219,6 +243,12 @@ impl fmt::Display for RevokeError {
             Self::UnknownProduct { product } => {
                 write!(f, "the ledger has no product {product:?}")
             }
+            Self::UnknownIssuingKey { kid } => {
+                write!(
+                    f,
+                    "the ledger recorded no certificate for issuing key {kid}"
+                )
+            }
             Self::CutoffInFuture { before, now } => write!(
                 f,
                 "the cutoff {} is in the future (now {}): it would revoke licenses not yet issued",
@@ -274,6 +304,15 @@ pub struct ListContents {
     pub product_keys: BTreeSet<String>,
     /// Per product, the cutoff.
     pub min_issued_at: Vec<(String, i64)>,
+    /// Revoked issuing keys (`SPEC.md` §18).
+    pub issuing_keys: BTreeSet<KeyId>,
+    /// The lowest number a list naming them may have: the highest `hi` of their
+    /// certificates' list ranges (0 when none has one), so the list is newer than any list
+    /// a revoked key could have signed.
+    pub issuing_floor: u64,
+    /// Revoked issuing keys no exported list has named yet: the list that first names one
+    /// must be signed by the root.
+    pub newly_revoked_issuing: Vec<KeyId>,
 }
 
 /// The revocations of a ledger: `ledger.revocations()`.
@@ -608,6 +647,22 @@ impl Revocations<'_> {
                     changed,
                 }
             }
+            RevokeTarget::IssuingKey { kid } => {
+                let Some(cert) = super::certificates::get_in(&tx, kid)? else {
+                    return Err(RevokeError::UnknownIssuingKey { kid: *kid });
+                };
+                let changed = cert.revoked_at.is_none();
+                if changed {
+                    super::certificates::set_revoked_in(&tx, kid, true, reason)?;
+                }
+                RevokeReport {
+                    outcome: RevokeOutcome::IssuingKey {
+                        kid: *kid,
+                        serial: cert.serial,
+                    },
+                    changed,
+                }
+            }
         };
         tx.commit().map_err(db("committing a revocation"))?;
         Ok(report)
@@ -740,6 +795,21 @@ impl Revocations<'_> {
                     to: *to,
                 }
             }
+            UndoTarget::IssuingKey { kid } => {
+                let Some(cert) = super::certificates::get_in(&tx, kid)? else {
+                    return Err(RevokeError::UnknownIssuingKey { kid: *kid });
+                };
+                if cert.revoked_at.is_none() {
+                    return Err(RevokeError::NotRevoked {
+                        what: format!("issuing key {kid}"),
+                    });
+                }
+                super::certificates::set_revoked_in(&tx, kid, false, reason)?;
+                RevokeOutcome::IssuingKey {
+                    kid: *kid,
+                    serial: cert.serial,
+                }
+            }
         };
         tx.commit().map_err(db("committing an undo"))?;
         Ok(RevokeReport {
@@ -860,29 +930,48 @@ impl Revocations<'_> {
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
             .map_err(db("reading freed seats"))?;
         out.licenses.extend(freed);
+        for (kid, hi, listed) in super::certificates::revoked_in(conn)? {
+            out.issuing_keys.insert(kid);
+            out.issuing_floor = out.issuing_floor.max(hi.unwrap_or(0));
+            if listed.is_none() {
+                out.newly_revoked_issuing.push(kid);
+            }
+        }
         Ok(out)
     }
 
-    /// Records that revocation list `seq` was exported with `entries` entries. Audited.
+    /// Records that revocation list `seq` was exported with `entries` entries, signed by
+    /// `signed_by` (the root's or an issuing key's id), and that it names every revoked
+    /// issuing key. Audited.
     ///
     /// # Errors
     /// A database error (also when `seq` was already used).
-    pub fn record_list(&self, seq: u64, entries: u64) -> Result<(), LedgerError> {
+    pub fn record_list(
+        &self,
+        seq: u64,
+        entries: u64,
+        signed_by: Option<KeyId>,
+    ) -> Result<(), LedgerError> {
         let tx = write_tx(self.conn)?;
         tx.execute(
-            "INSERT INTO revocation_lists (seq, at, entries) VALUES (?1, ?2, ?3)",
+            "INSERT INTO revocation_lists (seq, at, entries, signed_by) VALUES (?1, ?2, ?3, ?4)",
             params![
                 i64::try_from(seq).unwrap_or(i64::MAX),
                 now(),
-                i64::try_from(entries).unwrap_or(i64::MAX)
+                i64::try_from(entries).unwrap_or(i64::MAX),
+                signed_by.map(|k| k.to_string()),
             ],
         )
         .map_err(db("recording a revocation list"))?;
+        super::certificates::mark_listed_in(&tx, seq)?;
         audit_in(
             &tx,
             "revocations.export",
             &seq.to_string(),
-            &serde_json::json!({ "entries": entries }),
+            &serde_json::json!({
+                "entries": entries,
+                "signed_by": signed_by.map(|k| k.to_string()),
+            }),
         )?;
         tx.commit().map_err(db("committing a revocation list"))?;
         Ok(())

@@ -842,6 +842,7 @@ impl SeatTx<'_> {
             super::licenses::LicenseSource::Activation,
             Some(id),
             None,
+            super::licenses::signer_of(response),
         )?;
         audit_in(
             &self.tx,
@@ -904,6 +905,7 @@ impl SeatTx<'_> {
             super::licenses::LicenseSource::Activation,
             Some(activation.id),
             None,
+            super::licenses::signer_of(response),
         )?;
         audit_in(
             &self.tx,
@@ -1174,6 +1176,7 @@ impl SeatTx<'_> {
             super::licenses::LicenseSource::Activation,
             Some(activation.id),
             None,
+            super::licenses::signer_of(response),
         )?;
         let summary = |c: &LicenseClaims| {
             json!({
