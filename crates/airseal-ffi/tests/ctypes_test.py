@@ -67,6 +67,7 @@ verify_full = fn(
     "airseal_verify_full",
     C.c_int32, P, BYTES, C.c_size_t, C.c_int64, BYTES, BYTES, C.c_size_t, BYTES, P, PP,
 )
+verify_signed_key = fn("airseal_verify_signed_key", C.c_int32, P, BYTES, BYTES, C.c_int64, C.POINTER(C.c_uint8))
 license_free = fn("airseal_license_free", None, P)
 license_id = fn("airseal_license_id", C.c_size_t, P, C.c_char_p, C.c_size_t)
 rev_verify = fn("airseal_revocations_verify", C.c_int32, P, BYTES, C.c_size_t, PP)
@@ -244,6 +245,28 @@ class Chains(unittest.TestCase):
             self.assertEqual(add_certificate(None, cert, len(cert)), S["NULL_POINTER"])
             self.assertEqual(add_certificate(s, None, 0), S["NULL_POINTER"])
             self.assertEqual(add_certificate(s, cert, (1 << 20) + 1), S["TOO_LARGE"])
+        finally:
+            store_free(s)
+
+    def test_signed_keys_verify_under_an_added_certificate(self):
+        # Signed product keys are text and cannot carry a certificate: the app adds it.
+        key = read("issuing-signed.key")
+        s = new_store()
+        try:
+            bits = C.c_uint8(0xFF)
+            self.assertEqual(verify_signed_key(s, key, PRODUCT, NOW, C.byref(bits)), S["UNKNOWN_KEY_ID"])
+            self.assertEqual(bits.value, 0)
+            cert = read("issuing.cert")
+            self.assertEqual(add_certificate(s, cert, len(cert)), S["OK"])
+            self.assertEqual(verify_signed_key(s, key, PRODUCT, NOW, C.byref(bits)), S["OK"])
+            self.assertEqual(bits.value, 0b101)
+            # A signed key names its product only by hash, so the certificate (photo-pro only)
+            # is checked against the product the app expects, before the hash is.
+            self.assertEqual(
+                verify_signed_key(s, key, b"video-pro", NOW, C.byref(bits)),
+                S["CERTIFICATE_PRODUCT_NOT_ALLOWED"],
+            )
+            self.assertEqual(bits.value, 0)
         finally:
             store_free(s)
         empty = store_new()
