@@ -779,14 +779,18 @@ pub unsafe extern "C" fn airseal_verify_full(
 }
 
 /// Verifies a revocation list (raw COSE bytes or armored text, `len` bytes) through the
-/// trust store: signed by a trusted key, inside that key's validity window (`SPEC.md` section
-/// 13). The app then passes it to `airseal_clock_guard_accept_revocations` (which refuses
-/// a list older than one already seen) and to `airseal_verify_full`.
+/// trust store (`SPEC.md` sections 13 and 18): signed by a trusted root inside that key's
+/// validity window, or by an issuing key whose certificate (carried in the list) the root
+/// signed, allows lists, covers the list's issue time and grants its sequence number. The
+/// app then passes it to `airseal_clock_guard_accept_revocations` (which refuses a list
+/// older than one already seen) and to `airseal_verify_full`.
 ///
 /// On success returns `AIRSEAL_STATUS_OK` and stores a new list in `*out`, to be freed with
 /// `airseal_revocations_free`. Otherwise stores NULL in `*out` (if `out` is not NULL) and
-/// returns 10-14 or 22 as for a license (12 for a license given as a list), or 90/92
-/// (over `AIRSEAL_MAX_REVOCATION_LIST_LEN`).
+/// returns 10-14 or 22 as for a license (12 for a license given as a list); for a list
+/// signed by an issuing key 31, 33 (its certificate does not allow lists), 34 (the list
+/// revokes its own signer), 35 (a sequence number outside the certificate's range) or 36;
+/// or 90/92 (over `AIRSEAL_MAX_REVOCATION_LIST_LEN`).
 ///
 /// # Safety
 /// `store` is NULL or a live trust store (shared read-only as for `airseal_verify`); `list`

@@ -231,6 +231,25 @@ class Chains(unittest.TestCase):
         finally:
             store_free(empty)
 
+    def test_lists_signed_by_issuing_keys(self):
+        s = new_store()
+        try:
+            st, lst = load_list(s, "revocations-by-issuer-150.lst")
+            self.assertEqual(st, S["OK"])
+            self.assertEqual(rev_seq(lst), 150)
+            self.assertEqual(check(s, "revoked.lic", revocations=lst)[0], S["REVOKED"])
+            rev_free(lst)
+            # Past the certificate's range: a stolen key cannot push seq to the end.
+            st, lst = load_list(s, "revocations-by-issuer-250.lst")
+            self.assertEqual(st, S["REVOCATION_SEQ_OUT_OF_RANGE"])
+            self.assertFalse(lst)
+            # A key certified for licenses only may not sign lists.
+            st, lst = load_list(s, "revocations-by-license-key.lst")
+            self.assertEqual(st, S["CERTIFICATE_TYPE_NOT_ALLOWED"])
+            self.assertFalse(lst)
+        finally:
+            store_free(s)
+
     def test_add_certificate(self):
         s = new_store()
         try:
