@@ -37,6 +37,9 @@
 // The length of one machine fingerprint component hash, in bytes.
 #define AIRSEAL_COMPONENT_LEN 8
 
+// The length of a key id (`SPEC.md` section 3.2), in bytes.
+#define AIRSEAL_KEY_ID_LEN 8
+
 // The longest revocation list accepted, in bytes (64 MiB); a longer one is
 // `AIRSEAL_STATUS_TOO_LARGE`. A list naming 100 000 licenses is about 1.5 MB.
 #define AIRSEAL_MAX_REVOCATION_LIST_LEN (1 << 26)
@@ -544,6 +547,26 @@ bool airseal_license_feature_enabled(const struct AirsealLicense *license,
 // # Safety
 // `license` is NULL or a live license.
 uint8_t airseal_license_feature_bits(const struct AirsealLicense *license, int64_t now);
+
+// Copies the id of the key that signed the license (a trusted root, or the issuing key of
+// `airseal_license_issuer`) into `out` (`AIRSEAL_KEY_ID_LEN` = 8 bytes) and returns true;
+// false, writing nothing, when an argument is NULL.
+//
+// # Safety
+// `license` is NULL or a live license; `out` is NULL or points to 8 writable bytes.
+bool airseal_license_key_id(const struct AirsealLicense *license, uint8_t *out);
+
+// True when the license was signed by an issuing key a root certified (`SPEC.md` section
+// 18): then stores, for each pointer that is not NULL, the root's key id (8 bytes) and the
+// certificate's serial. False, writing nothing, for a license signed by a root directly, or
+// a NULL license.
+//
+// # Safety
+// `license` is NULL or a live license; `root_key_id` is NULL or points to 8 writable bytes;
+// `serial` is NULL or writable.
+bool airseal_license_issuer(const struct AirsealLicense *license,
+                            uint8_t *root_key_id,
+                            uint64_t *serial);
 
 // A static, NUL-terminated description of a status code (never NULL, never to be freed);
 // "unknown status code" for a number that is not one.

@@ -68,6 +68,8 @@ verify_full = fn(
     C.c_int32, P, BYTES, C.c_size_t, C.c_int64, BYTES, BYTES, C.c_size_t, BYTES, P, PP,
 )
 verify_signed_key = fn("airseal_verify_signed_key", C.c_int32, P, BYTES, BYTES, C.c_int64, C.POINTER(C.c_uint8))
+license_key_id = fn("airseal_license_key_id", C.c_bool, P, C.c_char_p)
+license_issuer = fn("airseal_license_issuer", C.c_bool, P, C.c_char_p, C.POINTER(C.c_uint64))
 license_free = fn("airseal_license_free", None, P)
 license_id = fn("airseal_license_id", C.c_size_t, P, C.c_char_p, C.c_size_t)
 rev_verify = fn("airseal_revocations_verify", C.c_int32, P, BYTES, C.c_size_t, PP)
@@ -94,6 +96,8 @@ ROOT_PUB = read("root.pub")
 ROOT_RAW = base64.b64decode(
     next(l for l in ROOT_PUB.decode().splitlines() if l.startswith("airseal-pk-v1:")).split(":")[2]
 )
+# Its key id, as the public key file states it.
+ROOT_KID = next(l for l in ROOT_PUB.decode().splitlines() if l.startswith("airseal-pk-v1:")).split(":")[1]
 DEVICE_A = read("device-a.key")
 DEVICE_B = read("device-b.key")
 SECRET = read("guard.secret")
@@ -224,6 +228,30 @@ class Chains(unittest.TestCase):
             "REVOCATION_SEQ_OUT_OF_RANGE", "BAD_CERTIFICATE_SIGNATURE")], list(range(31, 37)))
         for code in range(31, 37):
             self.assertNotIn(b"unknown", error_message(code))
+        # Which key signed: the issuing key, certified by the root with serial 7.
+        s = new_store()
+        try:
+            for name, chained in (("chained.lic", True), ("revoked.lic", False)):
+                lic = read(name)
+                out = P()
+                self.assertEqual(verify_full(s, lic, len(lic), NOW, PRODUCT, None, 0, None, None, C.byref(out)), S["OK"])
+                kid, root, serial = C.create_string_buffer(8), C.create_string_buffer(8), C.c_uint64(0)
+                self.assertTrue(license_key_id(out, kid))
+                self.assertEqual(license_issuer(out, root, C.byref(serial)), chained)
+                if chained:
+                    self.assertEqual(serial.value, 7)
+                    self.assertEqual(root.raw.hex(), ROOT_KID)
+                    self.assertNotEqual(kid.raw.hex(), ROOT_KID)
+                    self.assertTrue(license_issuer(out, None, None))
+                else:
+                    self.assertEqual(kid.raw.hex(), ROOT_KID)
+                    self.assertEqual(root.raw, bytes(8))
+                self.assertFalse(license_key_id(out, None))
+                license_free(out)
+            self.assertFalse(license_key_id(None, C.create_string_buffer(8)))
+            self.assertFalse(license_issuer(None, None, None))
+        finally:
+            store_free(s)
         # Without the root trusted, the chain leads nowhere.
         empty = store_new()
         try:
