@@ -667,6 +667,24 @@ fn the_newer_functions_refuse_null_and_over_long_arguments() {
         );
         assert!(!out.is_null());
         let verified = Lic(out);
+        let mut kid = [0u8; AIRSEAL_KEY_ID_LEN];
+        assert!(!airseal_license_key_id(ptr::null(), kid.as_mut_ptr()));
+        assert!(!airseal_license_key_id(verified.0, ptr::null_mut()));
+        assert!(airseal_license_key_id(verified.0, kid.as_mut_ptr()));
+        assert_eq!(kid, airseal_verify::KeyId::of_public_key(&k).0);
+        // Signed by the root itself: no issuer, nothing written.
+        let mut serial = 5u64;
+        assert!(!airseal_license_issuer(
+            verified.0,
+            kid.as_mut_ptr(),
+            &mut serial
+        ));
+        assert_eq!(serial, 5);
+        assert!(!airseal_license_issuer(
+            ptr::null(),
+            ptr::null_mut(),
+            ptr::null_mut()
+        ));
 
         assert_eq!(airseal_revocations_verify(ptr::null(), l, n, &mut list), 90);
         assert!(list.is_null());
