@@ -283,6 +283,16 @@ static int run(const uint8_t *license, size_t license_len, const uint8_t *key, s
         printf("expires: never\n");
     }
     printf("F1: %s\n", airseal_license_feature_enabled(lic, "F1", now) ? "enabled" : "disabled");
+    uint8_t root[AIRSEAL_KEY_ID_LEN];
+    uint64_t serial = 0;
+    if (airseal_license_issuer(lic, root, &serial)) {
+        /* Signed by an issuing key the root certified (the license carries the certificate). */
+        printf("issuing key certificate: serial %" PRIu64 ", root ", serial);
+        for (size_t i = 0; i < sizeof root; i++) {
+            printf("%02x", root[i]);
+        }
+        printf("\n");
+    }
     if (list != NULL) {
         printf("revocation list: seq %" PRIu64 "\n", airseal_revocations_seq(list));
     }

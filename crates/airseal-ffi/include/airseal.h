@@ -37,6 +37,9 @@
 // The length of one machine fingerprint component hash, in bytes.
 #define AIRSEAL_COMPONENT_LEN 8
 
+// The length of a key id (`SPEC.md` section 3.2), in bytes.
+#define AIRSEAL_KEY_ID_LEN 8
+
 // The longest revocation list accepted, in bytes (64 MiB); a longer one is
 // `AIRSEAL_STATUS_TOO_LARGE`. A list naming 100 000 licenses is about 1.5 MB.
 #define AIRSEAL_MAX_REVOCATION_LIST_LEN (1 << 26)
@@ -346,14 +349,18 @@ int32_t airseal_verify_full(const struct AirsealTrustStore *store,
                             struct AirsealLicense **out);
 
 // Verifies a revocation list (raw COSE bytes or armored text, `len` bytes) through the
-// trust store: signed by a trusted key, inside that key's validity window (`SPEC.md` section
-// 13). The app then passes it to `airseal_clock_guard_accept_revocations` (which refuses
-// a list older than one already seen) and to `airseal_verify_full`.
+// trust store (`SPEC.md` sections 13 and 18): signed by a trusted root inside that key's
+// validity window, or by an issuing key whose certificate (carried in the list) the root
+// signed, allows lists, covers the list's issue time and grants its sequence number. The
+// app then passes it to `airseal_clock_guard_accept_revocations` (which refuses a list
+// older than one already seen) and to `airseal_verify_full`.
 //
 // On success returns `AIRSEAL_STATUS_OK` and stores a new list in `*out`, to be freed with
 // `airseal_revocations_free`. Otherwise stores NULL in `*out` (if `out` is not NULL) and
-// returns 10-14 or 22 as for a license (12 for a license given as a list), or 90/92
-// (over `AIRSEAL_MAX_REVOCATION_LIST_LEN`).
+// returns 10-14 or 22 as for a license (12 for a license given as a list); for a list
+// signed by an issuing key 31, 33 (its certificate does not allow lists), 34 (the list
+// revokes its own signer), 35 (a sequence number outside the certificate's range) or 36;
+// or 90/92 (over `AIRSEAL_MAX_REVOCATION_LIST_LEN`).
 //
 // # Safety
 // `store` is NULL or a live trust store (shared read-only as for `airseal_verify`); `list`
@@ -540,6 +547,26 @@ bool airseal_license_feature_enabled(const struct AirsealLicense *license,
 // # Safety
 // `license` is NULL or a live license.
 uint8_t airseal_license_feature_bits(const struct AirsealLicense *license, int64_t now);
+
+// Copies the id of the key that signed the license (a trusted root, or the issuing key of
+// `airseal_license_issuer`) into `out` (`AIRSEAL_KEY_ID_LEN` = 8 bytes) and returns true;
+// false, writing nothing, when an argument is NULL.
+//
+// # Safety
+// `license` is NULL or a live license; `out` is NULL or points to 8 writable bytes.
+bool airseal_license_key_id(const struct AirsealLicense *license, uint8_t *out);
+
+// True when the license was signed by an issuing key a root certified (`SPEC.md` section
+// 18): then stores, for each pointer that is not NULL, the root's key id (8 bytes) and the
+// certificate's serial. False, writing nothing, for a license signed by a root directly, or
+// a NULL license.
+//
+// # Safety
+// `license` is NULL or a live license; `root_key_id` is NULL or points to 8 writable bytes;
+// `serial` is NULL or writable.
+bool airseal_license_issuer(const struct AirsealLicense *license,
+                            uint8_t *root_key_id,
+                            uint64_t *serial);
 
 // A static, NUL-terminated description of a status code (never NULL, never to be freed);
 // "unknown status code" for a number that is not one.

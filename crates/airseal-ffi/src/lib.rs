@@ -34,6 +34,9 @@ pub const AIRSEAL_PUBLIC_KEY_LEN: usize = 32;
 /// The length of one machine fingerprint component hash, in bytes.
 pub const AIRSEAL_COMPONENT_LEN: usize = 8;
 
+/// The length of a key id (`SPEC.md` section 3.2), in bytes.
+pub const AIRSEAL_KEY_ID_LEN: usize = 8;
+
 /// The longest revocation list accepted, in bytes (64 MiB); a longer one is
 /// `AIRSEAL_STATUS_TOO_LARGE`. A list naming 100 000 licenses is about 1.5 MB.
 pub const AIRSEAL_MAX_REVOCATION_LIST_LEN: usize = 1 << 26;
@@ -779,14 +782,18 @@ pub unsafe extern "C" fn airseal_verify_full(
 }
 
 /// Verifies a revocation list (raw COSE bytes or armored text, `len` bytes) through the
-/// trust store: signed by a trusted key, inside that key's validity window (`SPEC.md` section
-/// 13). The app then passes it to `airseal_clock_guard_accept_revocations` (which refuses
-/// a list older than one already seen) and to `airseal_verify_full`.
+/// trust store (`SPEC.md` sections 13 and 18): signed by a trusted root inside that key's
+/// validity window, or by an issuing key whose certificate (carried in the list) the root
+/// signed, allows lists, covers the list's issue time and grants its sequence number. The
+/// app then passes it to `airseal_clock_guard_accept_revocations` (which refuses a list
+/// older than one already seen) and to `airseal_verify_full`.
 ///
 /// On success returns `AIRSEAL_STATUS_OK` and stores a new list in `*out`, to be freed with
 /// `airseal_revocations_free`. Otherwise stores NULL in `*out` (if `out` is not NULL) and
-/// returns 10-14 or 22 as for a license (12 for a license given as a list), or 90/92
-/// (over `AIRSEAL_MAX_REVOCATION_LIST_LEN`).
+/// returns 10-14 or 22 as for a license (12 for a license given as a list); for a list
+/// signed by an issuing key 31, 33 (its certificate does not allow lists), 34 (the list
+/// revokes its own signer), 35 (a sequence number outside the certificate's range) or 36;
+/// or 90/92 (over `AIRSEAL_MAX_REVOCATION_LIST_LEN`).
 ///
 /// # Safety
 /// `store` is NULL or a live trust store (shared read-only as for `airseal_verify`); `list`
@@ -1258,6 +1265,67 @@ pub unsafe extern "C" fn airseal_license_feature_bits(
         (0..8u8)
             .filter(|i| license.inner.feature_enabled(&format!("F{}", i + 1), now))
             .fold(0, |bits, i| bits | (1 << i))
+    })
+}
+
+/// Copies the id of the key that signed the license (a trusted root, or the issuing key of
+/// `airseal_license_issuer`) into `out` (`AIRSEAL_KEY_ID_LEN` = 8 bytes) and returns true;
+/// false, writing nothing, when an argument is NULL.
+///
+/// # Safety
+/// `license` is NULL or a live license; `out` is NULL or points to 8 writable bytes.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_license_key_id(
+    license: *const AirsealLicense,
+    out: *mut u8,
+) -> bool {
+    guard(false, || {
+        // SAFETY: by the contract, `license` is NULL or live.
+        let license = unsafe { license.as_ref() };
+        // SAFETY: by the contract, `out` is NULL or points to 8 writable bytes; a byte array
+        // has alignment 1.
+        let out = unsafe { out.cast::<[u8; AIRSEAL_KEY_ID_LEN]>().as_mut() };
+        match (license, out) {
+            (Some(l), Some(out)) => {
+                *out = l.inner.key_id().0;
+                true
+            }
+            _ => false,
+        }
+    })
+}
+
+/// True when the license was signed by an issuing key a root certified (`SPEC.md` section
+/// 18): then stores, for each pointer that is not NULL, the root's key id (8 bytes) and the
+/// certificate's serial. False, writing nothing, for a license signed by a root directly, or
+/// a NULL license.
+///
+/// # Safety
+/// `license` is NULL or a live license; `root_key_id` is NULL or points to 8 writable bytes;
+/// `serial` is NULL or writable.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_license_issuer(
+    license: *const AirsealLicense,
+    root_key_id: *mut u8,
+    serial: *mut u64,
+) -> bool {
+    guard(false, || {
+        // SAFETY: by the contract, `license` is NULL or live.
+        let Some(issuer) = (unsafe { license.as_ref() }).and_then(|l| l.inner.issuer()) else {
+            return false;
+        };
+        // SAFETY: by the contract, `root_key_id` is NULL or points to 8 writable bytes; a
+        // byte array has alignment 1.
+        if let Some(out) = unsafe { root_key_id.cast::<[u8; AIRSEAL_KEY_ID_LEN]>().as_mut() } {
+            *out = issuer.root().0;
+        }
+        // SAFETY: by the contract, `serial` is NULL or writable (and aligned for a u64).
+        if let Some(out) = unsafe { serial.as_mut() } {
+            *out = issuer.certificate().serial;
+        }
+        true
     })
 }
 

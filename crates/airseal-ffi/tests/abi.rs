@@ -667,6 +667,24 @@ fn the_newer_functions_refuse_null_and_over_long_arguments() {
         );
         assert!(!out.is_null());
         let verified = Lic(out);
+        let mut kid = [0u8; AIRSEAL_KEY_ID_LEN];
+        assert!(!airseal_license_key_id(ptr::null(), kid.as_mut_ptr()));
+        assert!(!airseal_license_key_id(verified.0, ptr::null_mut()));
+        assert!(airseal_license_key_id(verified.0, kid.as_mut_ptr()));
+        assert_eq!(kid, airseal_verify::KeyId::of_public_key(&k).0);
+        // Signed by the root itself: no issuer, nothing written.
+        let mut serial = 5u64;
+        assert!(!airseal_license_issuer(
+            verified.0,
+            kid.as_mut_ptr(),
+            &mut serial
+        ));
+        assert_eq!(serial, 5);
+        assert!(!airseal_license_issuer(
+            ptr::null(),
+            ptr::null_mut(),
+            ptr::null_mut()
+        ));
 
         assert_eq!(airseal_revocations_verify(ptr::null(), l, n, &mut list), 90);
         assert!(list.is_null());
@@ -754,4 +772,66 @@ fn the_newer_functions_refuse_null_and_over_long_arguments() {
         airseal_clock_guard_free(ptr::null_mut());
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Every file of the renewal vectors (activation responses bound to a device key) gives the
+/// same answer through `airseal_verify_full` with the vectors' device key and components as
+/// through `airseal-verify`; the one bound to another device is 27 both ways.
+#[test]
+fn device_bound_vectors_agree_with_the_rust_verifier() {
+    let renewal = json("renewal.json");
+    let device = key(renewal["device_public_key"].as_str().unwrap());
+    let roots: Vec<[u8; 32]> = renewal["trusted_public_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| key(k.as_str().unwrap()))
+        .collect();
+    let components = [[1u8; 8], [2; 8], [3; 8]];
+    let store = Store::new(&roots);
+    let mut trust = TrustStore::new();
+    for k in &roots {
+        trust.add_key(k).unwrap();
+    }
+    let machine = Machine::from_component_hashes(components.to_vec()).with_device_key(&device);
+    let product = renewal["product"].as_str().unwrap();
+    let c_product = CString::new(product).unwrap();
+    let mut files: Vec<String> = vec![renewal["installed"].as_str().unwrap().to_string()];
+    files.extend(
+        renewal["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["file"].as_str().unwrap().to_string()),
+    );
+    let mut wrong_device = 0;
+    for file in files {
+        let bytes = std::fs::read(vectors().join(&file)).unwrap();
+        let want = trust
+            .verify(&bytes, NOW, &Expected::product(product).machine(&machine))
+            .map_or_else(|e| i32::from(e.code()), |_| 0);
+        let mut out: *mut AirsealLicense = ptr::dangling_mut();
+        let got = unsafe {
+            airseal_verify_full(
+                store.0,
+                bytes.as_ptr(),
+                bytes.len(),
+                NOW,
+                c_product.as_ptr(),
+                components.as_ptr().cast(),
+                components.len(),
+                device.as_ptr(),
+                ptr::null(),
+                &mut out,
+            )
+        };
+        assert_eq!(got == 0, !out.is_null(), "{file}");
+        drop(Lic(out));
+        assert_eq!(got, want, "{file}");
+        wrong_device += usize::from(got == 27);
+    }
+    assert_eq!(
+        wrong_device, 1,
+        "renewal-other-device.cose, and only it, is 27"
+    );
 }

@@ -458,6 +458,15 @@ fn a_license_signed_by_a_certified_issuing_key_needs_only_the_root() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout(&out).starts_with("license id: CHAINED1\n"));
+    let root_kid = airseal_core::KeyId::of_public_key(&fixtures::public(7));
+    assert!(
+        stdout(&out).ends_with(&format!(
+            "issuing key certificate: serial 7, root {}\n",
+            hex::encode(root_kid.0)
+        )),
+        "{}",
+        stdout(&out)
+    );
     let revoked = [
         "--revocations".to_string(),
         fixture("revocations-issuing.lst"),

@@ -67,6 +67,9 @@ verify_full = fn(
     "airseal_verify_full",
     C.c_int32, P, BYTES, C.c_size_t, C.c_int64, BYTES, BYTES, C.c_size_t, BYTES, P, PP,
 )
+verify_signed_key = fn("airseal_verify_signed_key", C.c_int32, P, BYTES, BYTES, C.c_int64, C.POINTER(C.c_uint8))
+license_key_id = fn("airseal_license_key_id", C.c_bool, P, C.c_char_p)
+license_issuer = fn("airseal_license_issuer", C.c_bool, P, C.c_char_p, C.POINTER(C.c_uint64))
 license_free = fn("airseal_license_free", None, P)
 license_id = fn("airseal_license_id", C.c_size_t, P, C.c_char_p, C.c_size_t)
 rev_verify = fn("airseal_revocations_verify", C.c_int32, P, BYTES, C.c_size_t, PP)
@@ -93,6 +96,8 @@ ROOT_PUB = read("root.pub")
 ROOT_RAW = base64.b64decode(
     next(l for l in ROOT_PUB.decode().splitlines() if l.startswith("airseal-pk-v1:")).split(":")[2]
 )
+# Its key id, as the public key file states it.
+ROOT_KID = next(l for l in ROOT_PUB.decode().splitlines() if l.startswith("airseal-pk-v1:")).split(":")[1]
 DEVICE_A = read("device-a.key")
 DEVICE_B = read("device-b.key")
 SECRET = read("guard.secret")
@@ -223,12 +228,55 @@ class Chains(unittest.TestCase):
             "REVOCATION_SEQ_OUT_OF_RANGE", "BAD_CERTIFICATE_SIGNATURE")], list(range(31, 37)))
         for code in range(31, 37):
             self.assertNotIn(b"unknown", error_message(code))
+        # Which key signed: the issuing key, certified by the root with serial 7.
+        s = new_store()
+        try:
+            for name, chained in (("chained.lic", True), ("revoked.lic", False)):
+                lic = read(name)
+                out = P()
+                self.assertEqual(verify_full(s, lic, len(lic), NOW, PRODUCT, None, 0, None, None, C.byref(out)), S["OK"])
+                kid, root, serial = C.create_string_buffer(8), C.create_string_buffer(8), C.c_uint64(0)
+                self.assertTrue(license_key_id(out, kid))
+                self.assertEqual(license_issuer(out, root, C.byref(serial)), chained)
+                if chained:
+                    self.assertEqual(serial.value, 7)
+                    self.assertEqual(root.raw.hex(), ROOT_KID)
+                    self.assertNotEqual(kid.raw.hex(), ROOT_KID)
+                    self.assertTrue(license_issuer(out, None, None))
+                else:
+                    self.assertEqual(kid.raw.hex(), ROOT_KID)
+                    self.assertEqual(root.raw, bytes(8))
+                self.assertFalse(license_key_id(out, None))
+                license_free(out)
+            self.assertFalse(license_key_id(None, C.create_string_buffer(8)))
+            self.assertFalse(license_issuer(None, None, None))
+        finally:
+            store_free(s)
         # Without the root trusted, the chain leads nowhere.
         empty = store_new()
         try:
             self.assertEqual(check(empty, "chained.lic")[0], S["UNKNOWN_KEY_ID"])
         finally:
             store_free(empty)
+
+    def test_lists_signed_by_issuing_keys(self):
+        s = new_store()
+        try:
+            st, lst = load_list(s, "revocations-by-issuer-150.lst")
+            self.assertEqual(st, S["OK"])
+            self.assertEqual(rev_seq(lst), 150)
+            self.assertEqual(check(s, "revoked.lic", revocations=lst)[0], S["REVOKED"])
+            rev_free(lst)
+            # Past the certificate's range: a stolen key cannot push seq to the end.
+            st, lst = load_list(s, "revocations-by-issuer-250.lst")
+            self.assertEqual(st, S["REVOCATION_SEQ_OUT_OF_RANGE"])
+            self.assertFalse(lst)
+            # A key certified for licenses only may not sign lists.
+            st, lst = load_list(s, "revocations-by-license-key.lst")
+            self.assertEqual(st, S["CERTIFICATE_TYPE_NOT_ALLOWED"])
+            self.assertFalse(lst)
+        finally:
+            store_free(s)
 
     def test_add_certificate(self):
         s = new_store()
@@ -244,6 +292,28 @@ class Chains(unittest.TestCase):
             self.assertEqual(add_certificate(None, cert, len(cert)), S["NULL_POINTER"])
             self.assertEqual(add_certificate(s, None, 0), S["NULL_POINTER"])
             self.assertEqual(add_certificate(s, cert, (1 << 20) + 1), S["TOO_LARGE"])
+        finally:
+            store_free(s)
+
+    def test_signed_keys_verify_under_an_added_certificate(self):
+        # Signed product keys are text and cannot carry a certificate: the app adds it.
+        key = read("issuing-signed.key")
+        s = new_store()
+        try:
+            bits = C.c_uint8(0xFF)
+            self.assertEqual(verify_signed_key(s, key, PRODUCT, NOW, C.byref(bits)), S["UNKNOWN_KEY_ID"])
+            self.assertEqual(bits.value, 0)
+            cert = read("issuing.cert")
+            self.assertEqual(add_certificate(s, cert, len(cert)), S["OK"])
+            self.assertEqual(verify_signed_key(s, key, PRODUCT, NOW, C.byref(bits)), S["OK"])
+            self.assertEqual(bits.value, 0b101)
+            # A signed key names its product only by hash, so the certificate (photo-pro only)
+            # is checked against the product the app expects, before the hash is.
+            self.assertEqual(
+                verify_signed_key(s, key, b"video-pro", NOW, C.byref(bits)),
+                S["CERTIFICATE_PRODUCT_NOT_ALLOWED"],
+            )
+            self.assertEqual(bits.value, 0)
         finally:
             store_free(s)
         empty = store_new()

@@ -204,3 +204,14 @@ fn the_secret_and_the_key_are_never_printed() {
         assert!(!shown.contains("171") && !shown.contains("key"), "{shown}");
     }
 }
+
+#[test]
+fn an_oversized_state_file_is_refused_not_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s");
+    std::fs::write(&path, vec![0u8; 4 << 20]).unwrap();
+    assert!(matches!(
+        ClockGuard::open(&path, b"b", &secret()),
+        Err(Error::GuardState { .. })
+    ));
+}

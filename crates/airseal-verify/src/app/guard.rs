@@ -18,7 +18,6 @@
 //! controls the app's process and memory. It raises the bar from "change the date" to
 //! "find and delete the right file", and says so honestly.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use hmac::{KeyInit, Mac};
@@ -29,6 +28,7 @@ use airseal_core::revocation::RevocationList;
 
 use zeroize::Zeroizing;
 
+use crate::app::fs::Read;
 use crate::error::Error;
 use crate::license::License;
 
@@ -37,6 +37,9 @@ const MAGIC: &[u8; 16] = b"airseal-clock-v2";
 /// a file is refused, never read (`SPEC.md` §14).
 const MAGIC_V1: &[u8; 16] = b"airseal-clock-v1";
 const STATE_LEN: usize = MAGIC.len() + 8 + 8 + 32;
+/// Why a state file that is not one this guard wrote is refused.
+const TAMPERED: &str =
+    "the clock guard state file was modified, or belongs to another machine, license or secret";
 
 /// The secret part of the clock guard's key: 32 bytes the user cannot read without reading
 /// the app's own secrets. An activated app gets it from
@@ -109,9 +112,12 @@ impl ClockGuard {
             high_water: UnixTime::MIN,
             revocations_seq: 0,
         };
-        match fs::read(path) {
-            Ok(bytes) => guard.load(&bytes)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // The one bounded reader: a huge file at the path is refused, never held in memory.
+        let state_len = u64::try_from(STATE_LEN).unwrap_or(u64::MAX);
+        match crate::app::fs::read_bounded(path, state_len) {
+            Ok(Read::Bytes(bytes)) => guard.load(&bytes)?,
+            Ok(Read::Missing) => {}
+            Ok(Read::TooLarge) => return Err(Error::GuardState { reason: TAMPERED }),
             Err(_) => {
                 return Err(Error::GuardState {
                     reason: "the clock guard state file cannot be read",
@@ -135,9 +141,7 @@ impl ClockGuard {
     }
 
     fn load(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let bad = Error::GuardState {
-            reason: "the clock guard state file was modified, or belongs to another machine, license or secret",
-        };
+        let bad = Error::GuardState { reason: TAMPERED };
         if bytes.starts_with(MAGIC_V1) {
             return Err(Error::GuardState {
                 reason: "the clock guard state file is in the first layout (airseal-clock-v1, keyed without a secret) and cannot be trusted; delete it to start afresh",
