@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 //! Issuing-key certificates (SPEC.md §18): objects signed by a key a root certified verify
 //! with only the root trusted, and each chain rule refuses with its own error.
 
