@@ -56,6 +56,10 @@ EXIT CODES:
   28  activation response answers another request
   29  released: this machine gave the license back (it does not come back)
   30  stale update: not newer than the license already installed
+  31-34 issuing key (SPEC §18): certificate out of its window, product or object type not
+        allowed by the certificate, issuing key revoked by the --revocations list
+  35  revocation list numbered outside its signer's certificate range
+  36  bad certificate signature: the issuing key's certificate was not signed by the root
   70  internal error: a bug in airseal (please report it)";
 
 /// General error: bad input, a refusal, a wrong passphrase.

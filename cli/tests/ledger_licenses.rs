@@ -294,7 +294,7 @@ fn issue_batch_and_activation_licenses_are_listed_with_their_sources() {
     assert_eq!(
         lines.next().unwrap(),
         "license_id,source,product,key,kind,email,name,issued_at,expires_at,activation,\
-         batch,token_id"
+         batch,signed_by,token_id"
     );
     assert!(
         lines

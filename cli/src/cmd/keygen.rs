@@ -17,7 +17,9 @@ use crate::error::CliError;
     after_help = "The private key is encrypted with Argon2id + XChaCha20-Poly1305 \
     (parameters in the file) and written with mode 0600. The passphrase needs at least 12 \
     characters, 6 of them different, unless --weak-passphrase. Back it up: a lost key cannot sign \
-    renewals, and a leaked one must be rotated (see README, key rotation)."
+    renewals, and a leaked one can only be replaced by an app release that trusts a new \
+    key. Keep it offline and sign on servers with issuing keys it certifies (`airseal \
+    issuing-key create`; README, \"Rotating and revoking issuing keys\")."
 )]
 pub struct KeygenArgs {
     /// Folder for signing.key (private, encrypted) and signing.pub; created if missing.

@@ -244,6 +244,7 @@ const LICENSE_COLUMNS: &[&str] = &[
     "expires_at",
     "activation",
     "batch",
+    "signed_by",
     "token_id",
 ];
 
@@ -260,6 +261,7 @@ fn license_row(l: LicenseRecord) -> Vec<Value> {
         time(l.expires_at),
         json!(l.activation),
         json!(l.batch),
+        json!(l.signed_by.map(|k| k.to_string())),
         json!(hex(&l.token_id)),
     ]
 }

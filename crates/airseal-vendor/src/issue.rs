@@ -33,7 +33,7 @@ pub struct Issuer {
     kid: KeyId,
     chain: Option<Chain>,
     /// The MAC key of the vendor's data keys: always the one derived from the ROOT key's
-    /// seed, so data keys do not depend on which key signs (`SPEC.md` §18.3).
+    /// seed, so data keys do not depend on which key signs (`SPEC.md` §18.8).
     data_mac: Zeroizing<[u8; 32]>,
 }
 
@@ -163,7 +163,7 @@ impl Issuer {
 
     /// An issuer signing with issuing key `key` under `certificate` (raw COSE bytes of the
     /// certificate the root signed for it), which every object it signs carries. `data_mac`
-    /// is the root's data-key MAC key (kept beside the issuing key, `SPEC.md` §18.3). The
+    /// is the root's data-key MAC key (kept beside the issuing key, `SPEC.md` §18.8). The
     /// certificate's signature is not checked here: the root's public key may not be at
     /// hand; verifiers check it, and [`crate::issuing`] checks it when it reads a folder.
     ///
@@ -274,7 +274,7 @@ impl Issuer {
 
     /// The MAC key of this vendor's data keys, derived from the ROOT signing key so there is
     /// no second secret to keep: SHA-256("airseal-data-key-mac-v1" || root seed). A
-    /// certified issuer holds the root's (`SPEC.md` §18.3).
+    /// certified issuer holds the root's (`SPEC.md` §18.8).
     pub fn data_key_mac_key(&self) -> [u8; 32] {
         *self.data_mac
     }

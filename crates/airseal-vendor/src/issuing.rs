@@ -9,7 +9,7 @@
 //! DIR/issuing.key    the issuing key, encrypted exactly like the signing key (its own passphrase)
 //! DIR/issuing.pub    its public key
 //! DIR/issuing.cert   the certificate the root signed (armored)
-//! DIR/data-mac.key   the root's data-key MAC key, sealed under the issuing key (§18.3)
+//! DIR/data-mac.key   the root's data-key MAC key, sealed under the issuing key (§18.8)
 //! ```
 
 use std::fmt;

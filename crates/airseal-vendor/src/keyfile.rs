@@ -592,7 +592,7 @@ fn data_mac_wrapping_key(issuing: &SigningKey) -> Zeroizing<[u8; 32]> {
     Zeroizing::new(out.into())
 }
 
-/// Seals the root's data-key MAC key (`SPEC.md` §18.3) under a key derived from the issuing
+/// Seals the root's data-key MAC key (`SPEC.md` §18.8) under a key derived from the issuing
 /// key `issuing`, so a server that holds the issuing key can check data keys at activation
 /// without the root: text form (armored), the issuing key's id bound as associated data.
 ///

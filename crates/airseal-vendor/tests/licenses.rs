@@ -128,9 +128,10 @@ fn a_single_issue_is_recorded_with_its_fields_and_audited_together() {
         .issuer
         .issue_spec(&spec("Jane@Example.com", Some("AB-CD")), NOW)
         .unwrap();
+    let signer = v.issuer.key_id();
     v.ledger
         .licenses()
-        .record(&claims, None, &json!({ "key_id": "k1" }))
+        .record(&claims, Some(signer), &json!({ "key_id": "k1" }))
         .unwrap();
     let rows = v.list(LicenseFilter::default());
     assert_eq!(
@@ -148,6 +149,7 @@ fn a_single_issue_is_recorded_with_its_fields_and_audited_together() {
             source: LicenseSource::Issue,
             activation: None,
             batch: None,
+            signed_by: Some(signer),
         }]
     );
     // The signed bytes say the same as the claims recorded.

@@ -381,10 +381,12 @@ pub(super) fn set_revoked_in(
     Ok(())
 }
 
-/// The revoked issuing keys: `(kid, hi of its range if any, first list naming it)`.
-pub(super) fn revoked_in(
-    conn: &Connection,
-) -> Result<Vec<(KeyId, Option<u64>, Option<u64>)>, LedgerError> {
+/// A revoked issuing key: its id, the end of its list range (if it has one), the first
+/// exported list that named it (if one did).
+pub(super) type RevokedIssuer = (KeyId, Option<u64>, Option<u64>);
+
+/// The revoked issuing keys.
+pub(super) fn revoked_in(conn: &Connection) -> Result<Vec<RevokedIssuer>, LedgerError> {
     let rows: Vec<(String, Option<i64>, Option<i64>)> = conn
         .prepare(
             "SELECT kid, seq_hi, listed_seq FROM certificates WHERE revoked_at IS NOT NULL

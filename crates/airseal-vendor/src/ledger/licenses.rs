@@ -90,6 +90,9 @@ pub struct LicenseRecord {
     pub activation: Option<ActivationId>,
     /// The batch it was issued for (batch issues only).
     pub batch: Option<BatchId>,
+    /// The id of the key that signed it: an issuing key's for a chained license, else the
+    /// root's (`SPEC.md` §18); `None` for licenses recorded before the ledger kept it.
+    pub signed_by: Option<KeyId>,
 }
 
 /// Which licenses [`Licenses::list`] returns (every field narrows the list).
@@ -229,7 +232,7 @@ pub(super) fn license_ids_for_key_in(
 }
 
 const COLUMNS: &str = "token_id, license_id, product, product_key, kind, email, name, \
-     issued_at, expires_at, source, activation, batch";
+     issued_at, expires_at, source, activation, batch, signed_by";
 
 /// A row as stored, before its words are checked.
 type Raw = (
@@ -245,6 +248,7 @@ type Raw = (
     String,
     Option<i64>,
     Option<i64>,
+    Option<String>,
 );
 
 fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
@@ -261,11 +265,19 @@ fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
         r.get(9)?,
         r.get(10)?,
         r.get(11)?,
+        r.get(12)?,
     ))
 }
 
 fn check(raw: Raw) -> Result<LicenseRecord, LedgerError> {
-    let (token_id, license_id, product, product_key, kind, email, name, iat, exp, src, a, b) = raw;
+    let (token_id, license_id, product, product_key, kind, email, name, iat, exp, src, a, b, by) =
+        raw;
+    let signed_by = match by {
+        Some(text) => Some(KeyId::from_hex(&text).ok_or_else(|| LedgerError::Corrupt {
+            what: format!("licenses.signed_by {text:?}"),
+        })?),
+        None => None,
+    };
     Ok(LicenseRecord {
         token_id,
         license_id,
@@ -283,6 +295,7 @@ fn check(raw: Raw) -> Result<LicenseRecord, LedgerError> {
         })?,
         activation: a,
         batch: b,
+        signed_by,
     })
 }
 
