@@ -246,3 +246,18 @@ fn chained_typical_license_is_at_most_450_bytes() {
     let b = airseal_core::cose::parse_sign1(&plain).unwrap();
     assert_eq!(a.payload, b.payload);
 }
+
+/// The `certificate` fuzz target's hook takes every chain vector (its seed corpus) without
+/// panicking, and its root is the vectors' root: the valid certificate is added by it.
+#[test]
+fn the_fuzz_hook_takes_every_chain_vector() {
+    let m = manifest();
+    for case in m["cases"].as_array().unwrap() {
+        airseal_verify::fuzz_certificate(&read(&case["file"]));
+    }
+    let cert = read(&json!("chain/valid-certificate.cose"));
+    let mut t = TrustStore::new();
+    t.add_key(&hex32(m["roots"][0]["public_key"].as_str().unwrap()))
+        .unwrap();
+    assert!(t.add_certificate(&cert).is_ok());
+}

@@ -8,6 +8,7 @@
 //! windows), and the outcome: one valid object of each sort, and one hostile object per
 //! broken rule, with its exact error class (and the context and rule of a malformed one).
 
+use airseal_core::armor::armor;
 use airseal_core::cert::{Certificate, MaySign};
 use airseal_core::cose::{self, ObjectType};
 use airseal_core::json::claims_to_json;
@@ -360,6 +361,13 @@ pub fn chain_cases() -> Vec<Case> {
         "valid-certificate.cose",
         "issuing key I's certificate on its own (what airseal issuing-key create writes, raw)",
         good.clone(),
+        Check::of("certificate"),
+        json!({"result": "valid", "root": hex(&a.kid().0), "certificate": cert_to_json(&cert)}),
+    );
+    s.push(
+        "valid-certificate-armored.txt",
+        "the same certificate armored (AIRSEAL ISSUING KEY CERTIFICATE)",
+        armor(ObjectType::Certificate.armor_label(), &good).into_bytes(),
         Check::of("certificate"),
         json!({"result": "valid", "root": hex(&a.kid().0), "certificate": cert_to_json(&cert)}),
     );
