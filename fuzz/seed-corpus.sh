@@ -3,7 +3,7 @@
 # COSE payloads (claims) for the claims targets. Usage: fuzz/seed-corpus.sh
 set -euo pipefail
 cd "$(dirname "$0")"
-for t in armor envelope verify public_key claims claims_policy product_key signed_key revocations fast_differential activation activation_response import terms_record license_update device_state; do mkdir -p "corpus/$t"; done
+for t in armor envelope verify public_key claims claims_policy product_key signed_key revocations fast_differential activation activation_response import terms_record license_update device_state certificate; do mkdir -p "corpus/$t"; done
 for f in ../vectors/licenses/*; do
   base=$(basename "$f")
   for t in armor envelope verify; do cp "$f" "corpus/$t/$base"; done
@@ -42,3 +42,6 @@ cp ../vectors/renewal/* corpus/license_update/
 # installed plus one released license.
 printf 'airseal-state-v1\x00\x00' > corpus/device_state/empty
 printf 'airseal-state-v1\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x01\x01A\x01\x00\x00\x00\x00\x00\x00\x00\x02\x01B' > corpus/device_state/two
+# Issuing-key certificates (SPEC.md §18): every chain vector (certificates, chained
+# licenses, responses and lists, and the hostile ones), rooted in key A like the hook.
+cp ../vectors/chain/* corpus/certificate/

@@ -82,6 +82,18 @@ pub fn verify_error(e: &Error) -> Option<String> {
             at(*issued_at),
             at(*installed_at)
         ),
+        Error::CertificateOutOfValidity {
+            serial,
+            not_before,
+            not_after,
+            issued_at,
+        } => format!(
+            "issued {} by an issuing key whose certificate #{serial} is valid only from {} \
+             until {}",
+            at(*issued_at),
+            at(*not_before),
+            at(*not_after)
+        ),
         _ => return None,
     })
 }

@@ -451,6 +451,26 @@ fn code_19_invalid_public_key() {
 }
 
 #[test]
+fn code_19_a_public_key_that_is_no_canonical_point_of_large_order() {
+    // SPEC.md §3.1: y = p + 3 (a non-canonical encoding of a point of large order, which
+    // ed25519-dalek alone accepts), a point of order 8, and no point at all.
+    for file in [
+        "boundary-public-key-non-canonical.cose",
+        "boundary-public-key-order-8.cose",
+        "boundary-public-key-not-a-point.cose",
+    ] {
+        exits(&verify_vector(file), 19);
+    }
+}
+
+#[test]
+fn code_0_nbf_minus_the_clock_offset_never_wraps() {
+    // nbf = 2^63 - 1 with a clock offset of 2^64 - 1 is valid from -2^63 (SPEC.md §6): at
+    // 1969-12-31T23:59:59Z it verifies, where a clamped offset would say not yet valid.
+    exits(&verify_vector("boundary-nbf-minus-offset-no-wrap.cose"), 0);
+}
+
+#[test]
 fn code_20_typo_in_inspect_and_in_activate() {
     let v = Vendor::new();
     let typo = v.typo();

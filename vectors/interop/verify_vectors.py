@@ -305,7 +305,16 @@ class KeyOrder:
 
 # --- envelope ------------------------------------------------------------------------------
 
-def parse_protected(data: bytes) -> dict:
+CERT_LABEL = -65537  # the certificate of the issuing key that signed the object (SPEC.md 18.2)
+TYP_CERT = "airseal-cert"
+TYP_REVOCATIONS = "airseal-revocations"
+# The object types that may carry a certificate (SPEC.md 18.2).
+CHAINABLE = (TYP_LICENSE, TYP_RESPONSE, TYP_REVOCATIONS)
+
+
+def parse_protected(data: bytes, chained: bool = True) -> dict:
+    """{1: alg, 4: kid, 16: typ}, or {1: alg, 16: typ, -65537: certificate} for an object
+    signed by an issuing key (never inside a certificate: `chained` is then False)."""
     r = Reader(data, "protected header")
     n = r.length(MAP)
     found = {}
@@ -324,21 +333,43 @@ def parse_protected(data: bytes) -> dict:
         elif label == 16:
             r.context = "protected header typ"
             found["typ"] = r.text()
+        elif label == CERT_LABEL and chained:
+            r.context = "protected header certificate"
+            found["cert"] = r.bytes()
         else:
             r.context = "protected header"
             raise r.err("unknown_critical_key", f"label {label}")
     r.context = "protected header"
     r.finish()
-    for name in ("alg", "kid", "typ"):
+    for name in ("alg", "typ"):
         if name not in found:
             raise malformed(f"protected header {name}", "missing_field")
+    if "cert" not in found:
+        if "kid" not in found:
+            raise malformed("protected header kid", "missing_field")
+    else:
+        if "kid" in found:
+            raise malformed("protected header certificate", "invalid_value",
+                            "an object carrying a certificate names its key by the certificate, not kid")
+        if found["typ"] not in CHAINABLE:
+            raise malformed("protected header certificate", "invalid_value",
+                            f"a {found['typ']!r} object cannot carry a certificate")
+        # Decoded far enough to name the signing key: the certificate's key id (SPEC.md 18.2).
+        cert_env = parse_envelope(found["cert"], chained=False)
+        if cert_env["header"]["typ"] != TYP_CERT:
+            raise malformed("protected header certificate", "invalid_value",
+                            "the certificate label holds another object type")
+        found["certificate"] = decode_certificate(cert_env["payload"])
+        found["cert_env"] = cert_env
+        found["kid"] = kid_of(found["certificate"]["key"])
     if found["alg"] not in (ALG_EDDSA, ALG_ED25519):
         raise Reject("unsupported_algorithm", detail=f"alg {found['alg']}")
     return found
 
 
-def parse_envelope(data: bytes) -> dict:
-    """Strict COSE_Sign1 parse: tag 18, 4 elements, protected {1,4,16}, empty unprotected."""
+def parse_envelope(data: bytes, chained: bool = True) -> dict:
+    """Strict COSE_Sign1 parse: tag 18, 4 elements, protected {1,4,16} (or {1,16,-65537}),
+    empty unprotected."""
     if len(data) > MAX_OBJECT_SIZE:
         raise malformed("envelope", "too_large", f"{len(data)} bytes")
     r = Reader(data, "envelope")
@@ -348,7 +379,7 @@ def parse_envelope(data: bytes) -> dict:
         raise r.err("invalid_value", "COSE_Sign1 must have 4 elements")
     r.context = "protected header"
     protected = r.bytes()
-    header = parse_protected(protected)
+    header = parse_protected(protected, chained)
     r.context = "unprotected header"
     if r.length(MAP) != 0:
         raise r.err("invalid_value", "unprotected header must be empty")
@@ -359,6 +390,252 @@ def parse_envelope(data: bytes) -> dict:
     r.context = "envelope"
     r.finish()
     return {"protected": protected, "header": header, "payload": payload, "signature": signature}
+
+
+# --- issuing-key certificates (SPEC.md section 18.1) ----------------------------------------
+MAY_SIGN = ((1, "licenses"), (2, "activations"), (4, "revocations"), (8, "signed-keys"))
+# The bit an object type needs in may_sign.
+MAY_SIGN_BIT = {TYP_LICENSE: 1, TYP_RESPONSE: 2, TYP_REVOCATIONS: 4}
+TYPE_NAMES = {TYP_LICENSE: "license", TYP_RESPONSE: "activation response",
+              TYP_REVOCATIONS: "revocation list"}
+
+
+def text_order_key(t: str) -> tuple:
+    """SPEC.md 2's text order: shorter first, then bytewise (the order of their encodings)."""
+    b = t.encode()
+    return (len(b), b)
+
+
+def sorted_texts(r: Reader, count: int, empty_ok: bool = False) -> list[str]:
+    """`count` texts, strictly increasing in text order (unsorted_keys / duplicate_key)."""
+    out: list[str] = []
+    for _ in range(count):
+        item = r.text()
+        if not item and not empty_ok:
+            raise r.err("invalid_value", "empty product id")
+        if out:
+            prev, cur = text_order_key(out[-1]), text_order_key(item)
+            if prev == cur:
+                raise r.err("duplicate_key")
+            if prev > cur:
+                raise r.err("unsorted_keys")
+        out.append(item)
+    return out
+
+
+def decode_certificate(payload: bytes) -> dict:
+    r = Reader(payload, "certificate")
+    n = r.length(MAP)
+    order, c = KeyOrder(), {}
+    for _ in range(n):
+        r.context = "certificate"
+        at = r.pos
+        key = r.int()
+        order.check(r, payload[at:r.pos])
+        if key == 1:
+            r.context = "certificate.serial"
+            c["serial"] = r.expect(UNSIGNED)
+            if c["serial"] == 0:
+                raise r.err("invalid_value", "serial 0")
+        elif key == 2:
+            r.context = "certificate.key"
+            c["key"] = r.bytes_exact(32)
+        elif key == 3:
+            r.context = "certificate.not_before"
+            c["not_before"] = r.int()
+        elif key == 4:
+            r.context = "certificate.not_after"
+            c["not_after"] = r.int()
+        elif key == 5:
+            r.context = "certificate.products"
+            count = r.length(ARRAY)
+            if count == 0:
+                raise r.err("invalid_value", "empty product list (omit it for every product)")
+            c["products"] = sorted_texts(r, count)
+        elif key == 6:
+            r.context = "certificate.may_sign"
+            bits = r.expect(UNSIGNED)
+            if bits == 0 or bits & ~15:
+                raise r.err("invalid_value", "may_sign must be a non-zero set of the bits 1, 2, 4, 8")
+            c["may_sign"] = bits
+        elif key == 7:
+            r.context = "certificate.list_seq"
+            if r.length(ARRAY) != 2:
+                raise r.err("invalid_value", "list_seq must be [lo, hi]")
+            lo, hi = r.expect(UNSIGNED), r.expect(UNSIGNED)
+            if lo >= hi:
+                raise r.err("invalid_value", "list_seq needs lo < hi")
+            c["list_seq"] = [lo, hi]
+        else:
+            raise r.err("unknown_critical_key", f"key {key}")
+    r.context = "certificate"
+    r.finish()
+    for name in ("serial", "key", "not_before", "not_after", "may_sign"):
+        if name not in c:
+            raise malformed(f"certificate.{name}", "missing_field")
+    if c["not_after"] <= c["not_before"]:
+        raise malformed("certificate.not_after", "invalid_value", "not_after must be later than not_before")
+    if bool(c["may_sign"] & 4) != ("list_seq" in c):
+        raise malformed("certificate.list_seq", "invalid_value",
+                        "list_seq exactly when the key may sign revocation lists")
+    return c
+
+
+def cert_json(c: dict) -> dict:
+    out = {"serial": c["serial"], "key": c["key"].hex(), "kid": kid_of(c["key"]).hex(),
+           "not_before": c["not_before"], "not_after": c["not_after"],
+           "may_sign": [name for bit, name in MAY_SIGN if c["may_sign"] & bit]}
+    if "products" in c:
+        out["products"] = c["products"]
+    if "list_seq" in c:
+        out["list_seq"] = c["list_seq"]
+    return out
+
+
+def check_certificate(cert_bytes: bytes, env: dict, trusted: list[bytes]) -> tuple[bytes, dict]:
+    """SPEC.md 18.3 c2-c3: the root the certificate names is trusted, its signature is
+    strict, and the certified key is usable. Returns (root public key, certificate)."""
+    cert = decode_certificate(env["payload"])
+    root = next((k for k in trusted if kid_of(k) == env["header"]["kid"]), None)
+    if root is None:
+        raise Reject("unknown_key_id", detail=f"certificate root {env['header']['kid'].hex()}")
+    if not strict_signature(cert_bytes, env, root, []):
+        raise Reject("bad_certificate_signature")
+    if not usable_public_key(cert["key"]):
+        raise malformed("certificate.key", "invalid_value",
+                        "not a usable Ed25519 public key (not a curve point, or of small order)")
+    return root, cert
+
+
+def check_chain(root: bytes, cert: dict | None, typ: str, product: str | None, iat: int,
+                validity: dict | None, revoked_issuers: list[bytes]) -> None:
+    """SPEC.md 18.3 c4-c7, after the claims (or list) decode: the certificate may sign this
+    type, for this product, at this issue time; the root's own window covers the issue time;
+    the current revocation list does not name the issuing key."""
+    if cert is not None:
+        if not cert["may_sign"] & MAY_SIGN_BIT[typ]:
+            raise Reject("certificate_type_not_allowed", detail=TYPE_NAMES[typ])
+        if product is not None and "products" in cert and product not in cert["products"]:
+            raise Reject("certificate_product_not_allowed", detail=product)
+        if not cert["not_before"] <= iat < cert["not_after"]:
+            raise Reject("certificate_out_of_validity",
+                         detail=f"iat {iat} outside [{cert['not_before']}, {cert['not_after']})")
+    window = (validity or {}).get(root.hex(), {})
+    nb, na = window.get("not_before"), window.get("not_after")
+    if (nb is not None and iat < nb) or (na is not None and iat >= na):
+        raise Reject("key_out_of_validity", detail=f"iat {iat} outside [{nb}, {na})")
+    if cert is not None and kid_of(cert["key"]) in revoked_issuers:
+        raise Reject("issuing_key_revoked", detail=kid_of(cert["key"]).hex())
+
+
+def signer_of(raw: bytes, env: dict, trusted: list[bytes], notes: list) -> tuple[bytes, dict | None]:
+    """Key lookup and strict signature, directly under a root or through the carried
+    certificate (SPEC.md 6 steps 5-6 with 18.3's c2-c3). Returns (root, certificate)."""
+    header = env["header"]
+    if "cert" not in header:
+        key = next((k for k in trusted if kid_of(k) == header["kid"]), None)
+        if key is None:
+            raise Reject("unknown_key_id", detail=header["kid"].hex())
+        if not strict_signature(raw, env, key, notes):
+            raise Reject("bad_signature")
+        return key, None
+    root, cert = check_certificate(header["cert"], header["cert_env"], trusted)
+    if not strict_signature(raw, env, cert["key"], notes):
+        raise Reject("bad_signature", detail="not signed by the certified key")
+    notes.append(f"chained: certificate #{cert['serial']}")
+    return root, cert
+
+
+# --- revocation lists (SPEC.md section 13) --------------------------------------------------
+
+def decode_revocations(payload: bytes) -> dict:
+    r = Reader(payload, "revocations")
+    n = r.length(MAP)
+    order, out = KeyOrder(), {}
+    for _ in range(n):
+        r.context = "revocations"
+        at = r.pos
+        key = r.int()
+        order.check(r, payload[at:r.pos])
+        if key == 1:
+            r.context = "revocations.seq"
+            out["seq"] = r.expect(UNSIGNED)
+        elif key == 2:
+            r.context = "revocations.issued_at"
+            out["issued_at"] = r.int()
+        elif key in (3, 4):
+            name = "licenses" if key == 3 else "product_keys"
+            r.context = "revocations." + name
+            count = r.length(ARRAY)
+            if count == 0:
+                raise r.err("invalid_value", "empty list (omit it instead)")
+            out[name] = sorted_texts(r, count, empty_ok=True)
+        elif key == 5:
+            r.context = "revocations.min_issued_at"
+            count = r.length(MAP)
+            if count == 0:
+                raise r.err("invalid_value", "empty map (omit it instead)")
+            inner, items = KeyOrder(), []
+            for _ in range(count):
+                k_at = r.pos
+                product = r.text()
+                inner.check(r, payload[k_at:r.pos])
+                items.append({"product": product, "before": r.int()})
+            out["min_issued_at"] = items
+        elif key == 6:
+            r.context = "revocations.issuing_keys"
+            count = r.length(ARRAY)
+            if count == 0:
+                raise r.err("invalid_value", "empty list (omit it instead)")
+            kids: list[bytes] = []
+            for _ in range(count):
+                kid = r.bytes_exact(8)
+                if kids and kids[-1] == kid:
+                    raise r.err("duplicate_key")
+                if kids and kids[-1] > kid:
+                    raise r.err("unsorted_keys")
+                kids.append(kid)
+            out["issuing_keys"] = [k.hex() for k in kids]
+        else:
+            raise r.err("unknown_critical_key", f"key {key}")
+    r.context = "revocations"
+    r.finish()
+    for name in ("seq", "issued_at"):
+        if name not in out:
+            raise malformed(f"revocations.{name}", "missing_field")
+    return out
+
+
+def verify_revocations(data: bytes, trusted: list[bytes], validity: dict | None, notes: list) -> dict:
+    """A list is accepted from a root whose window covers its issued_at, or from an issuing
+    key whose certificate allows lists, covers issued_at, grants its seq, and which the list
+    does not revoke itself (SPEC.md 13, 18.4)."""
+    raw = dearmor(data)
+    env = parse_envelope(raw)
+    if env["header"]["typ"] != TYP_REVOCATIONS:
+        raise Reject("wrong_type", detail=f"typ {env['header']['typ']!r}")
+    root, cert = signer_of(raw, env, trusted, notes)
+    lst = decode_revocations(env["payload"])
+    if det_encode(cbor2_loads_plain_tags(env["payload"])) != env["payload"]:
+        raise RuntimeError("cbor2 round trip differs from the list payload")
+    revoked = [bytes.fromhex(k) for k in lst.get("issuing_keys", [])]
+    check_chain(root, cert, TYP_REVOCATIONS, None, lst["issued_at"], validity, revoked)
+    if cert is not None:
+        lo, hi = cert["list_seq"]
+        if not lo <= lst["seq"] < hi:
+            raise Reject("revocation_seq_out_of_range", detail=f"{lst['seq']} outside [{lo}, {hi})")
+    return lst
+
+
+def revoked_license(lst: dict, claims: dict) -> bool:
+    """SPEC.md 13: a license is revoked by its id, its product key's match form, or an issue
+    time before its product's minimum."""
+    if claims["sub"] in lst.get("licenses", []):
+        return True
+    if "product_key" in claims and match_form(claims["product_key"]) in lst.get("product_keys", []):
+        return True
+    return any(m["product"] == claims["aud"] and claims["iat"] < m["before"]
+               for m in lst.get("min_issued_at", []))
 
 
 def kid_of(public_key: bytes) -> bytes:
@@ -793,21 +1070,17 @@ def decode_claims(payload: bytes) -> tuple[dict, dict]:
 
 # --- policy --------------------------------------------------------------------------------
 
-def sat(v: int) -> int:
-    return max(I64_MIN, min(I64_MAX, v))
-
-
 def apply_policy(pol: dict, product: str, now: int, machine: list[bytes] | None,
                  device_public_key: bytes | None = None) -> tuple[str, list]:
     if pol["product"] != product:
         raise Reject("wrong_product", detail=f"license is for {pol['product']!r}")
-    skew = min(pol["clock_offset"] or 0, I64_MAX)
-    valid_from = sat((pol["nbf"] if pol["nbf"] is not None else pol["iat"]) - skew)
+    # Both bounds are compared in unbounded integers (SPEC.md section 6, steps 9 and 10).
+    valid_from = (pol["nbf"] if pol["nbf"] is not None else pol["iat"]) - (pol["clock_offset"] or 0)
     if now < valid_from:
         raise Reject("not_yet_valid", detail=f"valid from {valid_from}")
     status = "valid"
     if pol["exp"] is not None and now >= pol["exp"]:
-        until = sat(pol["exp"] + min(pol["grace"] or 0, I64_MAX))
+        until = pol["exp"] + (pol["grace"] or 0)
         if now >= until:
             raise Reject("expired", detail=f"expired at {until}")
         status = "in_grace"
@@ -843,62 +1116,70 @@ def verify_signature_pycose(data: bytes, env: dict, public_key: bytes) -> bool:
     return msg.verify_signature()
 
 
-def verify(data: bytes, trusted: list[bytes], product: str, now: int, machine, notes: list,
-           validity: dict | None = None, release_date: int | None = None,
-           device_public_key: bytes | None = None) -> dict:
-    raw = dearmor(data)
-    env = parse_envelope(raw)
-    if env["header"]["typ"] not in (TYP_LICENSE, TYP_RESPONSE):
-        raise Reject("wrong_type", detail=f"typ {env['header']['typ']!r}")
-    key = next((k for k in trusted if kid_of(k) == env["header"]["kid"]), None)
-    if key is None:
-        raise Reject("unknown_key_id", detail=env["header"]["kid"].hex())
+def strict_signature(raw: bytes, env: dict, key: bytes, notes: list) -> bool:
+    """Ed25519 with verify_strict semantics: pycose's check, then S < l and R not of small
+    order (which OpenSSL does not check)."""
     s = int.from_bytes(env["signature"][32:], "little")
     if not verify_signature_pycose(raw, env, key):
         if s >= ED25519_L:
             notes.append("S >= l; pycose/cryptography rejected it itself")
-        raise Reject("bad_signature")
+        return False
     # pycose accepted. A strict verifier additionally refuses these (never reached by the
     # committed vectors; kept so that this script is a verify_strict-equivalent oracle).
     if s >= ED25519_L:
         notes.append("GAP: pycose accepted S >= l")
-        raise Reject("bad_signature", detail="S >= l (strict check in this script)")
+        return False
     r_point = decode_point(env["signature"][:32])
     if r_point is None or is_small_order(r_point):
         notes.append("pycose accepted a small-order or undecodable R")
-        raise Reject("bad_signature", detail="R of small order (strict check in this script)")
+        return False
     if env["header"]["alg"] == ALG_ED25519:
         notes.append("alg -19 mapped to pycose EdDSA")
+    return True
+
+
+def verify(data: bytes, trusted: list[bytes], product: str, now: int, machine, notes: list,
+           validity: dict | None = None, release_date: int | None = None,
+           device_public_key: bytes | None = None, revocations: dict | None = None) -> dict:
+    raw = dearmor(data)
+    env = parse_envelope(raw)
+    if env["header"]["typ"] not in (TYP_LICENSE, TYP_RESPONSE):
+        raise Reject("wrong_type", detail=f"typ {env['header']['typ']!r}")
+    root, cert = signer_of(raw, env, trusted, notes)
     claims, pol = decode_claims(env["payload"])
     # Only an activation response carries a request nonce, and it must be device-bound.
     is_response = env["header"]["typ"] == TYP_RESPONSE
     device_bound = pol["machine"] is not None and "device_key" in pol["machine"]
     want(("request_nonce" in claims) == is_response and (device_bound or not is_response),
          "claims", "invalid_value", "request nonce and device key rules of section 15.3")
-    # Key rotation (SPEC.md §6.1): the signing key must have been trusted at the license's
-    # issue time: not_before <= iat < not_after.
-    window = (validity or {}).get(key.hex(), {})
-    nb, na = window.get("not_before"), window.get("not_after")
-    if (nb is not None and pol["iat"] < nb) or (na is not None and pol["iat"] >= na):
-        raise Reject("key_out_of_validity", detail=f"iat {pol['iat']} outside [{nb}, {na})")
+    # The chain (SPEC.md 18.3 c4-c7) and key rotation (SPEC.md 6.1): the signing root must
+    # have been trusted at the license's issue time: not_before <= iat < not_after.
+    revoked = [bytes.fromhex(k) for k in (revocations or {}).get("issuing_keys", [])]
+    check_chain(root, cert, env["header"]["typ"], pol["product"], pol["iat"], validity, revoked)
     status, active = apply_policy(pol, product, now, machine, device_public_key)
+    if revocations is not None and revoked_license(revocations, claims):
+        raise Reject("revoked")
     # Release gating: the app's release must be before the maintenance end (exclusive).
     until = claims.get("maintenance_until")
     if release_date is not None and until is not None and release_date >= until:
         raise Reject("maintenance_ended", detail=f"release {release_date} >= maintenance end {until}")
-    return {"claims": claims, "status": status, "active_features": active}
+    out = {"claims": claims, "status": status, "active_features": active}
+    if cert is not None:
+        out["issuer"] = {"root": kid_of(root).hex(), "kid": kid_of(cert["key"]).hex(),
+                         "serial": cert["serial"]}
+    return out
 
 
 def run_case(base: pathlib.Path, case: dict) -> tuple[bool, str]:
     data = (base / case["file"]).read_bytes()
     trusted = [bytes.fromhex(k) for k in case["trusted_public_keys"]]
-    for k in trusted:  # a trust store refuses non-points and small-order ("weak") keys
-        if not usable_public_key(k):
-            return False, f"trusted key {k.hex()} is not a usable Ed25519 public key"
     machine = None if case["machine"] is None else [bytes.fromhex(c) for c in case["machine"]]
     exp = case["expected"]
     notes: list[str] = []
     try:
+        for k in trusted:  # a trust store refuses non-points, non-canonical and small-order keys
+            if not usable_public_key(k):
+                raise Reject("invalid_public_key", detail=f"trusted key {k.hex()}")
         got = verify(data, trusted, case["product"], case["now"], machine, notes,
                      case.get("key_validity"), case.get("release_date"),
                      bytes.fromhex(case["device_public_key"]) if case.get("device_public_key") else None)
@@ -1229,6 +1510,66 @@ def run_revocation_vectors(path: pathlib.Path) -> tuple[int, int]:
     return passed, failed
 
 
+# vectors/chain.json: issuing-key certificates, objects signed by certified issuing keys,
+# and revocation lists (SPEC.md 13, 18). `kind` names the reader: a license or activation
+# response, a certificate on its own, a revocation list (then the clock guard's sequence
+# rule against a list accepted before), or an activation request.
+
+def run_chain_case(base: pathlib.Path, case: dict) -> tuple[bool, str]:
+    data = (base / case["file"]).read_bytes()
+    trusted = [bytes.fromhex(k) for k in case["trusted_public_keys"]]
+    validity = case.get("key_validity")
+    exp = case["expected"]
+    notes: list[str] = []
+    kind = case["kind"]
+    try:
+        if kind == "license":
+            lst = None
+            if case.get("revocation_list"):
+                lst = verify_revocations((base / case["revocation_list"]).read_bytes(), trusted, validity, [])
+            machine = None if case["machine"] is None else [bytes.fromhex(c) for c in case["machine"]]
+            device = bytes.fromhex(case["device_public_key"]) if case.get("device_public_key") else None
+            got = verify(data, trusted, case["product"], case["now"], machine, notes, validity,
+                         None, device, lst)
+            got = {"result": "valid", "status": got["status"], "claims": got["claims"],
+                   "active_features": got["active_features"], "issuer": got.get("issuer")}
+        elif kind == "certificate":
+            raw = dearmor(data)
+            env = parse_envelope(raw)
+            if env["header"]["typ"] != TYP_CERT:
+                raise Reject("wrong_type", detail=f"typ {env['header']['typ']!r}")
+            root, cert = check_certificate(raw, env, trusted)
+            got = {"result": "valid", "root": kid_of(root).hex(), "certificate": cert_json(cert)}
+        elif kind == "revocations":
+            lst = verify_revocations(data, trusted, validity, notes)
+            if case.get("accepted_before"):
+                newest = verify_revocations((base / case["accepted_before"]).read_bytes(), trusted, validity, [])
+                # The clock guard keeps the newest sequence number accepted (SPEC.md 14).
+                if lst["seq"] < newest["seq"]:
+                    raise Reject("stale_revocation_list", detail=f"{lst['seq']} < {newest['seq']}")
+            got = {"result": "valid", "list": lst}
+        elif kind == "request":
+            verify_device_signed(data, "request", notes)
+            got = {"result": "valid"}
+        else:
+            return False, f"unknown kind {kind!r}"
+    except Reject as e:
+        if exp["result"] != "error":
+            return False, f"expected valid, got {e.cls} ({e.context} {e.rule} {e.detail})"
+        if e.cls != exp["error"]:
+            return False, f"expected {exp['error']}, got {e.cls} ({e.context} {e.rule} {e.detail})"
+        if e.cls == "malformed" and (e.context, e.rule) != (exp.get("context"), exp.get("rule")):
+            # For chain vectors the rule is part of the contract: each names one broken rule.
+            return False, (f"rule differs: ours {e.context}/{e.rule}, "
+                           f"vectors {exp.get('context')}/{exp.get('rule')} ({e.detail})")
+        notes.append(f"{e.cls} {e.context}/{e.rule}".rstrip(" /"))
+        return True, "; ".join(notes)
+    if got != exp:
+        diff = sorted(k for k in set(got) | set(exp) if got.get(k) != exp.get(k))
+        return False, f"outcome differs in {diff}: ours {[got.get(k) for k in diff]}"
+    return True, "; ".join(["valid"] + notes)
+
+
 def main(argv: list[str]) -> int:
     verbose = "-v" in argv
     args = [a for a in argv if a != "-v"]
@@ -1284,6 +1625,24 @@ def main(argv: list[str]) -> int:
         for case in renewal["cases"]:
             try:
                 ok, why = run_renewal_case(base, renewal, case)
+            except Exception as e:
+                ok, why = False, f"internal error: {e!r} {traceback.format_exc(limit=2).splitlines()[-1]}"
+            if ok:
+                passed += 1
+                print(f"ok   {case['file']}" + (f"  [{why}]" if verbose and why else ""))
+            else:
+                failed += 1
+                print(f"FAIL {case['file']}: {why}")
+    chain_path = base / "chain.json"
+    if chain_path.exists():  # certificates, chained objects and revocation lists
+        chain = json.loads(chain_path.read_text())
+        for k in chain["roots"] + chain["issuing_keys"]:
+            if kid_of(bytes.fromhex(k["public_key"])).hex() != k["kid"]:
+                failed += 1
+                print(f"FAIL chain.json key {k['name']}: kid does not match")
+        for case in chain["cases"]:
+            try:
+                ok, why = run_chain_case(base, case)
             except Exception as e:
                 ok, why = False, f"internal error: {e!r} {traceback.format_exc(limit=2).splitlines()[-1]}"
             if ok:

@@ -16,13 +16,25 @@ pub fn valid_until(expires_at: UnixTime, grace_period: Option<u64>) -> UnixTime 
     UnixTime::try_from(end).unwrap_or(UnixTime::MAX)
 }
 
+/// The first instant at which a license whose validity starts at `start` (`nbf`, or `iat`)
+/// may be used, allowing `clock_offset` seconds of clock skew: `start − clock_offset`.
+///
+/// Computed without overflow: a difference below what a [`UnixTime`] can hold gives
+/// [`UnixTime::MIN`], which no `now` is before, so `now < usable_from(…)` is exactly the
+/// comparison in unbounded integers (`SPEC.md` §6, step 9).
+pub fn usable_from(start: UnixTime, clock_offset: Option<u64>) -> UnixTime {
+    let begin = i128::from(start) - i128::from(clock_offset.unwrap_or(0));
+    UnixTime::try_from(begin).unwrap_or(UnixTime::MIN)
+}
+
 /// Where a license stands against its expiry at some instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expiry {
     /// No expiry, or not reached yet.
     Current,
     /// Past the expiry but within the grace period: the license still works until `until`
-    /// (reported so the app can ask for a renewal).
+    /// (reported so the app can ask for a renewal; [`UnixTime::MAX`] when the end is past
+    /// what a [`UnixTime`] holds).
     InGrace {
         /// The end of the grace period ([`valid_until`]).
         until: UnixTime,
@@ -37,7 +49,9 @@ pub enum Expiry {
 impl Expiry {
     /// The state at `now` of a license expiring at `expires_at` (`None`: never) with
     /// `grace_period` seconds of grace. The expiry instant itself is already past
-    /// (`now >= exp`), as is the end of the grace period.
+    /// (`now >= exp`), as is the end of the grace period. `now < exp + grace` is compared
+    /// in unbounded integers (`SPEC.md` §6, step 10): an end past the last [`UnixTime`]
+    /// is never reached, even at [`UnixTime::MAX`].
     pub fn at(expires_at: Option<UnixTime>, grace_period: Option<u64>, now: UnixTime) -> Self {
         let Some(exp) = expires_at else {
             return Expiry::Current;
@@ -46,7 +60,8 @@ impl Expiry {
             return Expiry::Current;
         }
         let until = valid_until(exp, grace_period);
-        if now < until {
+        let end = i128::from(exp) + i128::from(grace_period.unwrap_or(0));
+        if i128::from(now) < end {
             Expiry::InGrace { until }
         } else {
             Expiry::Expired { until }
@@ -65,6 +80,12 @@ impl LicenseClaims {
     pub fn valid_until(&self) -> Option<UnixTime> {
         self.expires_at
             .map(|exp| valid_until(exp, self.grace_period))
+    }
+
+    /// The first instant at which this license may be used: `nbf` (or `iat`) minus its
+    /// clock offset. See [`usable_from`].
+    pub fn usable_from(&self) -> UnixTime {
+        usable_from(self.valid_from(), self.clock_offset)
     }
 
     /// Where this license stands against its expiry at `now`. See [`Expiry::at`].
@@ -134,7 +155,45 @@ mod tests {
         assert_eq!(c.expiry(600), Expiry::Expired { until: 600 });
     }
 
+    #[test]
+    fn the_end_of_time_is_not_an_expiry() {
+        // exp + grace beyond the last UnixTime: still in grace at UnixTime::MAX.
+        assert_eq!(
+            Expiry::at(Some(UnixTime::MAX - 1), Some(10), UnixTime::MAX),
+            Expiry::InGrace {
+                until: UnixTime::MAX
+            }
+        );
+        // exp + grace exactly UnixTime::MAX: the end itself is exclusive.
+        assert_eq!(
+            Expiry::at(Some(UnixTime::MIN), Some(u64::MAX), UnixTime::MAX),
+            Expiry::Expired {
+                until: UnixTime::MAX
+            }
+        );
+    }
+
+    #[test]
+    fn the_clock_offset_never_wraps() {
+        assert_eq!(usable_from(1_000, None), 1_000);
+        assert_eq!(usable_from(1_000, Some(300)), 700);
+        assert_eq!(usable_from(UnixTime::MIN, Some(1)), UnixTime::MIN);
+        assert_eq!(usable_from(UnixTime::MAX, Some(u64::MAX)), UnixTime::MIN);
+        assert_eq!(usable_from(UnixTime::MAX, Some(UnixTime::MAX as u64)), 0);
+    }
+
     proptest! {
+        /// `now < usable_from(start, offset)` is the unbounded `now < start − offset`.
+        #[test]
+        fn usable_from_agrees_with_wide_arithmetic(
+            start in any::<i64>(),
+            offset in prop_oneof![Just(None), any::<u64>().prop_map(Some)],
+            now in any::<i64>(),
+        ) {
+            let wide = i128::from(start) - i128::from(offset.unwrap_or(0));
+            prop_assert_eq!(now < usable_from(start, offset), i128::from(now) < wide);
+        }
+
         /// The state agrees with the arithmetic for any expiry, grace and instant: works
         /// exactly while `now < exp + grace` (computed wide, so it cannot overflow).
         #[test]
@@ -147,8 +206,8 @@ mod tests {
             let until = valid_until(exp, grace);
             prop_assert_eq!(i128::from(until), wide_until.min(i128::from(i64::MAX)));
             let e = Expiry::at(Some(exp), grace, now);
-            // Saturated at the end of time, the one instant a UnixTime cannot go past.
-            let end = wide_until.min(i128::from(i64::MAX));
+            // Compared wide: an end past the last UnixTime is never reached.
+            let end = wide_until;
             prop_assert_eq!(e.works(), i128::from(now) < end);
             prop_assert_eq!(matches!(e, Expiry::Current), now < exp);
             prop_assert_eq!(

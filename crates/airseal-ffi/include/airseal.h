@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: MIT OR Apache-2.0
  *
  * Functions return an int32_t status (enum AirsealStatus): 0 is success, 10-89 are the
- * verifier's error codes (SPEC.md section 6), 90-92 misuse of this API, 99 internal.
+ * verifier's error codes (SPEC.md section 6), 90-94 misuse of this API or an unusable
+ * data folder, 99 internal.
  * See crates/airseal-ffi/README.md for linking, the string-buffer convention and threads.
  */
 
@@ -36,6 +37,24 @@
 // The length of one machine fingerprint component hash, in bytes.
 #define AIRSEAL_COMPONENT_LEN 8
 
+// The length of a key id (`SPEC.md` section 3.2), in bytes.
+#define AIRSEAL_KEY_ID_LEN 8
+
+// The longest revocation list accepted, in bytes (64 MiB); a longer one is
+// `AIRSEAL_STATUS_TOO_LARGE`. A list naming 100 000 licenses is about 1.5 MB.
+#define AIRSEAL_MAX_REVOCATION_LIST_LEN (1 << 26)
+
+// The length of the clock guard's secret, in bytes.
+#define AIRSEAL_GUARD_SECRET_LEN 32
+
+// `not_before` of `airseal_trust_store_add_key_with_validity` (and the key file variant)
+// meaning "no lower bound".
+#define AIRSEAL_NO_NOT_BEFORE INT64_MIN
+
+// `not_after` of `airseal_trust_store_add_key_with_validity` (and the key file variant)
+// meaning "no upper bound".
+#define AIRSEAL_NO_NOT_AFTER INT64_MAX
+
 // What kind of license it is (`airseal_license_kind`).
 enum AirsealLicenseKind
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -60,8 +79,8 @@ typedef int32_t AirsealLicenseKind;
 #endif // __cplusplus
 
 // What a call returned: 0 for success, 10-89 exactly the verifier's error codes (the
-// `airseal verify` exit codes, `SPEC.md` section 6), 90-92 misuse of the C API, 99 an internal
-// error. Functions return these as `int32_t`; `airseal_error_message` describes each.
+// `airseal verify` exit codes, `SPEC.md` section 6), 90-92 misuse of the C API, 93-94 an
+// unusable data folder, 99 an internal error. Functions return these as `int32_t`; `airseal_error_message` describes each.
 enum AirsealStatus
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : int32_t
@@ -112,6 +131,21 @@ enum AirsealStatus
   AIRSEAL_STATUS_RELEASED = 29,
   // A license update (renewal) that is not newer than the license already installed.
   AIRSEAL_STATUS_STALE_UPDATE = 30,
+  // Issued outside its issuing key's certificate window (the key was not yet, or no
+  // longer, certified by the root then).
+  AIRSEAL_STATUS_CERTIFICATE_OUT_OF_VALIDITY = 31,
+  // The issuing key's certificate does not allow this product.
+  AIRSEAL_STATUS_CERTIFICATE_PRODUCT_NOT_ALLOWED = 32,
+  // The issuing key's certificate does not allow this kind of object (a license, an
+  // activation response, a revocation list, a signed key).
+  AIRSEAL_STATUS_CERTIFICATE_TYPE_NOT_ALLOWED = 33,
+  // Signed by an issuing key that the revocation list revokes (a leaked key).
+  AIRSEAL_STATUS_ISSUING_KEY_REVOKED = 34,
+  // A revocation list signed by an issuing key with a sequence number outside the range
+  // its certificate grants.
+  AIRSEAL_STATUS_REVOCATION_SEQ_OUT_OF_RANGE = 35,
+  // The issuing key's certificate does not verify under the root key it names.
+  AIRSEAL_STATUS_BAD_CERTIFICATE_SIGNATURE = 36,
   // A required pointer argument was NULL. FFI only.
   AIRSEAL_STATUS_NULL_POINTER = 90,
   // A string argument is not valid UTF-8. FFI only.
@@ -119,6 +153,11 @@ enum AirsealStatus
   // An argument is longer than its limit (`AIRSEAL_MAX_*`), or a NUL-terminated string
   // has no NUL within `AIRSEAL_MAX_TEXT_LEN` bytes. FFI only.
   AIRSEAL_STATUS_TOO_LARGE = 92,
+  // The app's data folder has no device key yet: the machine was never activated (no
+  // activation request was made). FFI only.
+  AIRSEAL_STATUS_NOT_ACTIVATED = 93,
+  // The data folder's device key file cannot be read, or is damaged. FFI only.
+  AIRSEAL_STATUS_DEVICE_FOLDER = 94,
   // A panic inside the library was caught at the C boundary (a bug: please report it).
   // FFI only.
   AIRSEAL_STATUS_PANIC = 99,
@@ -131,9 +170,18 @@ typedef int32_t AirsealStatus;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// A clock guard bound to one state file (opaque): see `airseal_clock_guard_open`. One
+// thread at a time; free with `airseal_clock_guard_free`.
+typedef struct AirsealClockGuard AirsealClockGuard;
+
 // A verified license (opaque): its signature, type, product, dates and machine binding
 // have been checked. Immutable; free with `airseal_license_free`.
 typedef struct AirsealLicense AirsealLicense;
+
+// A revocation list whose signature was verified through a trust store (opaque). Immutable;
+// pass it to `airseal_verify_full` and `airseal_clock_guard_accept_revocations`; free with
+// `airseal_revocations_free`.
+typedef struct AirsealRevocationList AirsealRevocationList;
 
 // A set of trusted public keys (opaque). Create with `airseal_trust_store_new`, add keys,
 // then share it read-only: `airseal_verify` and `airseal_verify_signed_key` may run on one
@@ -190,8 +238,9 @@ int32_t airseal_trust_store_add_key_file(struct AirsealTrustStore *store,
 //
 // On success returns `AIRSEAL_STATUS_OK` and stores a new license in `*out`, to be freed
 // with `airseal_license_free`. Otherwise stores NULL in `*out` (if `out` is not NULL) and
-// returns the first check that failed, in the order of `SPEC.md` section 6 (10-18), or 90-92 for
-// a NULL pointer, a product that is not UTF-8, or an argument over its limit.
+// returns the first check that failed, in the order of `SPEC.md` section 6 (10-18, 22 outside
+// the key's window, 31-33 and 36 for a license signed by a certified issuing key), or 90-92
+// for a NULL pointer, a product that is not UTF-8, or an argument over its limit.
 //
 // # Safety
 // `store` is NULL or a live trust store (other threads may verify with it at the same
@@ -223,6 +272,222 @@ int32_t airseal_verify_signed_key(const struct AirsealTrustStore *store,
                                   const char *product,
                                   int64_t now,
                                   uint8_t *features_out);
+
+// Trusts a raw 32-byte Ed25519 public key for licenses (and revocation lists) issued
+// inside a window only (key rotation, `SPEC.md` section 6.1): an `iat` before `not_before` or
+// at or after `not_after` is `AIRSEAL_STATUS_KEY_OUT_OF_VALIDITY` (22). Pass
+// `AIRSEAL_NO_NOT_BEFORE` / `AIRSEAL_NO_NOT_AFTER` for an open end. Adding a key that is
+// already trusted replaces its window.
+//
+// Returns as `airseal_trust_store_add_key`.
+//
+// # Safety
+// As for `airseal_trust_store_add_key`.
+int32_t airseal_trust_store_add_key_with_validity(struct AirsealTrustStore *store,
+                                                  const uint8_t *key,
+                                                  int64_t not_before,
+                                                  int64_t not_after);
+
+// Trusts the key in a public key file (as `airseal_trust_store_add_key_file`) for licenses
+// issued inside a window only, as `airseal_trust_store_add_key_with_validity` does.
+//
+// Returns as `airseal_trust_store_add_key_file`.
+//
+// # Safety
+// As for `airseal_trust_store_add_key_file`.
+int32_t airseal_trust_store_add_key_file_with_validity(struct AirsealTrustStore *store,
+                                                       const uint8_t *text,
+                                                       size_t len,
+                                                       int64_t not_before,
+                                                       int64_t not_after);
+
+// Trusts an issuing-key certificate (`SPEC.md` section 18; raw COSE bytes or armored text,
+// `len` bytes) after verifying it against the trusted root keys now. Licenses, activation
+// responses and revocation lists signed by an issuing key carry their certificate and need
+// no call (trusting the root is enough); this is for signed product keys (text, which
+// cannot carry one), and it makes later verifications of objects carrying the same
+// certificate skip the root's signature check.
+//
+// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_MALFORMED` (10), `AIRSEAL_STATUS_WRONG_TYPE`
+// (12: not a certificate), `AIRSEAL_STATUS_UNKNOWN_KEY_ID` (13: signed by no trusted root),
+// `AIRSEAL_STATUS_BAD_CERTIFICATE_SIGNATURE` (36), `AIRSEAL_STATUS_INVALID_PUBLIC_KEY` (19:
+// an unusable issuing key), or 90/92 (over `AIRSEAL_MAX_LICENSE_LEN`). Add the roots first.
+//
+// # Safety
+// `store` is NULL or a live trust store that no other thread is using during the call;
+// `certificate` is NULL or points to `len` readable bytes.
+int32_t airseal_trust_store_add_certificate(struct AirsealTrustStore *store,
+                                            const uint8_t *certificate,
+                                            size_t len);
+
+// Verifies a license as `airseal_verify` does, with everything else an app can check:
+//
+// * `device_public_key`: NULL, or the `AIRSEAL_PUBLIC_KEY_LEN` (32) bytes of this machine's
+//   device public key. A license bound to another device key (activated on another
+//   machine and copied here) is then `AIRSEAL_STATUS_WRONG_DEVICE` (27), even when the
+//   fingerprint was faked or the machine cloned. With NULL, the device binding is not
+//   checked. A device key without fingerprint components still fails a node-locked license
+//   with `AIRSEAL_STATUS_WRONG_MACHINE`: pass both.
+// * `revocations`: NULL, or a list from `airseal_revocations_verify` (with the same trust
+//   store); a license it revokes is `AIRSEAL_STATUS_REVOKED` (23).
+//
+// Key validity windows (`airseal_trust_store_add_key_with_validity`) apply here as in
+// `airseal_verify`: 22 for a license issued outside its key's window.
+//
+// # Safety
+// As for `airseal_verify`; `device_public_key` is NULL or points to 32 readable bytes;
+// `revocations` is NULL or a live revocation list.
+int32_t airseal_verify_full(const struct AirsealTrustStore *store,
+                            const uint8_t *license,
+                            size_t len,
+                            int64_t now,
+                            const char *product,
+                            const uint8_t *machine_components,
+                            size_t n_components,
+                            const uint8_t *device_public_key,
+                            const struct AirsealRevocationList *revocations,
+                            struct AirsealLicense **out);
+
+// Verifies a revocation list (raw COSE bytes or armored text, `len` bytes) through the
+// trust store (`SPEC.md` sections 13 and 18): signed by a trusted root inside that key's
+// validity window, or by an issuing key whose certificate (carried in the list) the root
+// signed, allows lists, covers the list's issue time and grants its sequence number. The
+// app then passes it to `airseal_clock_guard_accept_revocations` (which refuses a list
+// older than one already seen) and to `airseal_verify_full`.
+//
+// On success returns `AIRSEAL_STATUS_OK` and stores a new list in `*out`, to be freed with
+// `airseal_revocations_free`. Otherwise stores NULL in `*out` (if `out` is not NULL) and
+// returns 10-14 or 22 as for a license (12 for a license given as a list); for a list
+// signed by an issuing key 31, 33 (its certificate does not allow lists), 34 (the list
+// revokes its own signer), 35 (a sequence number outside the certificate's range) or 36;
+// or 90/92 (over `AIRSEAL_MAX_REVOCATION_LIST_LEN`).
+//
+// # Safety
+// `store` is NULL or a live trust store (shared read-only as for `airseal_verify`); `list`
+// is NULL or points to `len` readable bytes; `out` is NULL or writable.
+int32_t airseal_revocations_verify(const struct AirsealTrustStore *store,
+                                   const uint8_t *list,
+                                   size_t len,
+                                   struct AirsealRevocationList **out);
+
+// The list's sequence number (`seq`: a newer list has a larger one); 0 when NULL.
+//
+// # Safety
+// `list` is NULL or a live revocation list.
+uint64_t airseal_revocations_seq(const struct AirsealRevocationList *list);
+
+// Frees a revocation list. NULL is ignored.
+//
+// # Safety
+// `list` is NULL or a pointer stored by `airseal_revocations_verify` not yet freed, and no
+// other thread is using it.
+void airseal_revocations_free(struct AirsealRevocationList *list);
+
+// Opens the clock guard (`SPEC.md` section 14) whose state is the file at `path`
+// (NUL-terminated UTF-8; absent = a fresh guard, created at the first change).
+//
+// The state file is authenticated with a key made from `secret`
+// (`AIRSEAL_GUARD_SECRET_LEN` = 32 bytes the user cannot read: for example random bytes
+// the app keeps in the platform's key store; never a value found in the license) and
+// `binding` (`binding_len` bytes of public material, typically the machine's component
+// hashes and the license id). Without the secret the file cannot be forged; a file made
+// for another binding or secret is refused. Deleting the file, or restoring this machine's
+// own older copy, is not detected (see SPEC.md).
+//
+// On success returns `AIRSEAL_STATUS_OK` and stores a new guard in `*out`, to be freed with
+// `airseal_clock_guard_free`. Otherwise stores NULL in `*out` (if `out` is not NULL) and
+// returns `AIRSEAL_STATUS_GUARD_STATE` (26: unreadable, forged, another binding or secret,
+// or a first-layout file, which is refused: delete it to start afresh), or 90-92 (a
+// binding over `AIRSEAL_MAX_TEXT_LEN`).
+//
+// # Safety
+// `path` is NULL or a NUL-terminated string; `binding` is NULL or points to `binding_len`
+// readable bytes; `secret` is NULL or points to 32 readable bytes; `out` is NULL or
+// writable.
+int32_t airseal_clock_guard_open(const char *path,
+                                 const uint8_t *binding,
+                                 size_t binding_len,
+                                 const uint8_t *secret,
+                                 struct AirsealClockGuard **out);
+
+// Opens the clock guard as `airseal_clock_guard_open` does, with the secret derived from
+// the device key in the app's data folder `device_dir` (NUL-terminated UTF-8; the folder
+// `airseal request --data-dir` and the Rust `Device` keep, `SPEC.md` section 15.5). The secret
+// and the seed it comes from never leave the library. A release replaces the device key, so
+// state kept under the old one then fails with 26: start a new state file for the new
+// license.
+//
+// Returns as `airseal_clock_guard_open`, and `AIRSEAL_STATUS_NOT_ACTIVATED` (93: no device
+// key yet) or `AIRSEAL_STATUS_DEVICE_FOLDER` (94: the key file cannot be read or is
+// damaged).
+//
+// # Safety
+// `path` and `device_dir` are NULL or NUL-terminated strings; `binding` is NULL or points
+// to `binding_len` readable bytes; `out` is NULL or writable.
+int32_t airseal_clock_guard_open_device(const char *path,
+                                        const uint8_t *binding,
+                                        size_t binding_len,
+                                        const char *device_dir,
+                                        struct AirsealClockGuard **out);
+
+// Copies the device public key of the app's data folder `device_dir` (NUL-terminated
+// UTF-8, as for `airseal_clock_guard_open_device`) into `out`
+// (`AIRSEAL_PUBLIC_KEY_LEN` = 32 bytes), for `airseal_verify_full`.
+//
+// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_NOT_ACTIVATED` (93),
+// `AIRSEAL_STATUS_DEVICE_FOLDER` (94) or 90-92; `out` is written only on success.
+//
+// # Safety
+// `device_dir` is NULL or a NUL-terminated string; `out` is NULL or points to 32 writable
+// bytes.
+int32_t airseal_device_public_key(const char *device_dir, uint8_t *out);
+
+// After a license verified: checks `now` against the guard's high-water mark, then raises
+// the mark to max(mark, now, the license's issue time) and saves it.
+//
+// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_CLOCK_ROLLED_BACK` (24: `now` is earlier
+// than the mark by more than the license's allowed clock offset), `AIRSEAL_STATUS_GUARD_STATE`
+// (26: the state cannot be saved) or `AIRSEAL_STATUS_NULL_POINTER`.
+//
+// # Safety
+// `guard` is NULL or a live clock guard no other thread is using during the call;
+// `license` is NULL or a live license.
+int32_t airseal_clock_guard_observe(struct AirsealClockGuard *guard,
+                                    int64_t now,
+                                    const struct AirsealLicense *license);
+
+// Accepts a verified revocation list unless a newer one was accepted before, and remembers
+// its `seq` in the state file.
+//
+// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_STALE_REVOCATION_LIST` (25: older than one
+// already accepted: an old list restored to un-revoke a license), `AIRSEAL_STATUS_GUARD_STATE`
+// (26) or `AIRSEAL_STATUS_NULL_POINTER`.
+//
+// # Safety
+// `guard` is NULL or a live clock guard no other thread is using during the call; `list`
+// is NULL or a live revocation list.
+int32_t airseal_clock_guard_accept_revocations(struct AirsealClockGuard *guard,
+                                               const struct AirsealRevocationList *list);
+
+// If the guard has observed a time, stores its high-water mark in `*out` and returns true;
+// false for a fresh guard, or when an argument is NULL.
+//
+// # Safety
+// `guard` is NULL or a live clock guard; `out` is NULL or writable.
+bool airseal_clock_guard_high_water_mark(const struct AirsealClockGuard *guard, int64_t *out);
+
+// The newest revocation list `seq` the guard has accepted (0 when none, or NULL).
+//
+// # Safety
+// `guard` is NULL or a live clock guard.
+uint64_t airseal_clock_guard_revocations_seq(const struct AirsealClockGuard *guard);
+
+// Frees a clock guard (its state is already saved). NULL is ignored.
+//
+// # Safety
+// `guard` is NULL or a pointer stored by `airseal_clock_guard_open` not yet freed, and no
+// other thread is using it.
+void airseal_clock_guard_free(struct AirsealClockGuard *guard);
 
 // Frees a license. NULL is ignored.
 //
@@ -282,6 +547,26 @@ bool airseal_license_feature_enabled(const struct AirsealLicense *license,
 // # Safety
 // `license` is NULL or a live license.
 uint8_t airseal_license_feature_bits(const struct AirsealLicense *license, int64_t now);
+
+// Copies the id of the key that signed the license (a trusted root, or the issuing key of
+// `airseal_license_issuer`) into `out` (`AIRSEAL_KEY_ID_LEN` = 8 bytes) and returns true;
+// false, writing nothing, when an argument is NULL.
+//
+// # Safety
+// `license` is NULL or a live license; `out` is NULL or points to 8 writable bytes.
+bool airseal_license_key_id(const struct AirsealLicense *license, uint8_t *out);
+
+// True when the license was signed by an issuing key a root certified (`SPEC.md` section
+// 18): then stores, for each pointer that is not NULL, the root's key id (8 bytes) and the
+// certificate's serial. False, writing nothing, for a license signed by a root directly, or
+// a NULL license.
+//
+// # Safety
+// `license` is NULL or a live license; `root_key_id` is NULL or points to 8 writable bytes;
+// `serial` is NULL or writable.
+bool airseal_license_issuer(const struct AirsealLicense *license,
+                            uint8_t *root_key_id,
+                            uint64_t *serial);
 
 // A static, NUL-terminated description of a status code (never NULL, never to be freed);
 // "unknown status code" for a number that is not one.

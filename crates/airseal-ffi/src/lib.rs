@@ -11,7 +11,11 @@ use std::ffi::c_char;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
-use airseal_verify::{Error, Expected, License, LicenseKind, Machine, Status, TrustStore};
+use airseal_verify::app::device::{Device, DeviceError};
+use airseal_verify::{
+    ClockGuard, Error, Expected, GuardSecret, KeyValidity, License, LicenseKind, Machine,
+    RevocationList, Status, TrustStore,
+};
 
 /// The longest license accepted, in bytes (1 MiB); a longer one is `AIRSEAL_STATUS_TOO_LARGE`.
 /// Real licenses are a few hundred bytes.
@@ -30,6 +34,24 @@ pub const AIRSEAL_PUBLIC_KEY_LEN: usize = 32;
 /// The length of one machine fingerprint component hash, in bytes.
 pub const AIRSEAL_COMPONENT_LEN: usize = 8;
 
+/// The length of a key id (`SPEC.md` section 3.2), in bytes.
+pub const AIRSEAL_KEY_ID_LEN: usize = 8;
+
+/// The longest revocation list accepted, in bytes (64 MiB); a longer one is
+/// `AIRSEAL_STATUS_TOO_LARGE`. A list naming 100 000 licenses is about 1.5 MB.
+pub const AIRSEAL_MAX_REVOCATION_LIST_LEN: usize = 1 << 26;
+
+/// The length of the clock guard's secret, in bytes.
+pub const AIRSEAL_GUARD_SECRET_LEN: usize = 32;
+
+/// `not_before` of `airseal_trust_store_add_key_with_validity` (and the key file variant)
+/// meaning "no lower bound".
+pub const AIRSEAL_NO_NOT_BEFORE: i64 = i64::MIN;
+
+/// `not_after` of `airseal_trust_store_add_key_with_validity` (and the key file variant)
+/// meaning "no upper bound".
+pub const AIRSEAL_NO_NOT_AFTER: i64 = i64::MAX;
+
 /// What kind of license it is (`airseal_license_kind`).
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,8 +67,8 @@ pub enum AirsealLicenseKind {
 }
 
 /// What a call returned: 0 for success, 10-89 exactly the verifier's error codes (the
-/// `airseal verify` exit codes, `SPEC.md` section 6), 90-92 misuse of the C API, 99 an internal
-/// error. Functions return these as `int32_t`; `airseal_error_message` describes each.
+/// `airseal verify` exit codes, `SPEC.md` section 6), 90-92 misuse of the C API, 93-94 an
+/// unusable data folder, 99 an internal error. Functions return these as `int32_t`; `airseal_error_message` describes each.
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AirsealStatus {
@@ -95,6 +117,21 @@ pub enum AirsealStatus {
     Released = 29,
     /// A license update (renewal) that is not newer than the license already installed.
     StaleUpdate = 30,
+    /// Issued outside its issuing key's certificate window (the key was not yet, or no
+    /// longer, certified by the root then).
+    CertificateOutOfValidity = 31,
+    /// The issuing key's certificate does not allow this product.
+    CertificateProductNotAllowed = 32,
+    /// The issuing key's certificate does not allow this kind of object (a license, an
+    /// activation response, a revocation list, a signed key).
+    CertificateTypeNotAllowed = 33,
+    /// Signed by an issuing key that the revocation list revokes (a leaked key).
+    IssuingKeyRevoked = 34,
+    /// A revocation list signed by an issuing key with a sequence number outside the range
+    /// its certificate grants.
+    RevocationSeqOutOfRange = 35,
+    /// The issuing key's certificate does not verify under the root key it names.
+    BadCertificateSignature = 36,
     /// A required pointer argument was NULL. FFI only.
     NullPointer = 90,
     /// A string argument is not valid UTF-8. FFI only.
@@ -102,13 +139,18 @@ pub enum AirsealStatus {
     /// An argument is longer than its limit (`AIRSEAL_MAX_*`), or a NUL-terminated string
     /// has no NUL within `AIRSEAL_MAX_TEXT_LEN` bytes. FFI only.
     TooLarge = 92,
+    /// The app's data folder has no device key yet: the machine was never activated (no
+    /// activation request was made). FFI only.
+    NotActivated = 93,
+    /// The data folder's device key file cannot be read, or is damaged. FFI only.
+    DeviceFolder = 94,
     /// A panic inside the library was caught at the C boundary (a bug: please report it).
     /// FFI only.
     Panic = 99,
 }
 
 /// Every status, in code order (for `from_code` and the tests).
-const ALL_STATUSES: [AirsealStatus; 26] = [
+const ALL_STATUSES: [AirsealStatus; 34] = [
     AirsealStatus::Ok,
     AirsealStatus::Malformed,
     AirsealStatus::UnsupportedAlgorithm,
@@ -131,9 +173,17 @@ const ALL_STATUSES: [AirsealStatus; 26] = [
     AirsealStatus::WrongRequest,
     AirsealStatus::Released,
     AirsealStatus::StaleUpdate,
+    AirsealStatus::CertificateOutOfValidity,
+    AirsealStatus::CertificateProductNotAllowed,
+    AirsealStatus::CertificateTypeNotAllowed,
+    AirsealStatus::IssuingKeyRevoked,
+    AirsealStatus::RevocationSeqOutOfRange,
+    AirsealStatus::BadCertificateSignature,
     AirsealStatus::NullPointer,
     AirsealStatus::InvalidUtf8,
     AirsealStatus::TooLarge,
+    AirsealStatus::NotActivated,
+    AirsealStatus::DeviceFolder,
     AirsealStatus::Panic,
 ];
 
@@ -192,9 +242,33 @@ impl AirsealStatus {
             Self::StaleUpdate => {
                 c"stale update: not newer than the license already installed for this seat"
             }
+            Self::CertificateOutOfValidity => {
+                c"certificate out of validity: issued when its issuing key was not certified"
+            }
+            Self::CertificateProductNotAllowed => {
+                c"certificate product not allowed: the issuing key may not sign for this product"
+            }
+            Self::CertificateTypeNotAllowed => {
+                c"certificate type not allowed: the issuing key may not sign this kind of object"
+            }
+            Self::IssuingKeyRevoked => {
+                c"issuing key revoked: signed by an issuing key the revocation list revokes"
+            }
+            Self::RevocationSeqOutOfRange => {
+                c"revocation seq out of range: outside the range its signer's certificate grants"
+            }
+            Self::BadCertificateSignature => {
+                c"bad certificate signature: the issuing key's certificate was modified or forged"
+            }
             Self::NullPointer => c"null pointer: a required pointer argument was NULL",
             Self::InvalidUtf8 => c"invalid utf8: a string argument is not valid UTF-8",
             Self::TooLarge => c"too large: an argument is longer than its limit (AIRSEAL_MAX_*)",
+            Self::NotActivated => {
+                c"not activated: the data folder has no device key yet (make a request first)"
+            }
+            Self::DeviceFolder => {
+                c"device folder: the data folder's device key cannot be read or is damaged"
+            }
             Self::Panic => c"panic: an internal error was caught at the C boundary",
         }
     }
@@ -216,11 +290,29 @@ pub struct AirsealLicense {
     inner: License,
 }
 
-// The README promises that both handles may be shared between threads (read-only).
+/// A revocation list whose signature was verified through a trust store (opaque). Immutable;
+/// pass it to `airseal_verify_full` and `airseal_clock_guard_accept_revocations`; free with
+/// `airseal_revocations_free`.
+#[derive(Debug)]
+pub struct AirsealRevocationList {
+    inner: RevocationList,
+}
+
+/// A clock guard bound to one state file (opaque): see `airseal_clock_guard_open`. One
+/// thread at a time; free with `airseal_clock_guard_free`.
+#[derive(Debug)]
+pub struct AirsealClockGuard {
+    inner: ClockGuard,
+}
+
+// The README promises that the handles may be shared between threads (read-only; a clock
+// guard may move between threads, used by one at a time).
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<AirsealTrustStore>();
     send_sync::<AirsealLicense>();
+    send_sync::<AirsealRevocationList>();
+    send_sync::<AirsealClockGuard>();
 };
 
 /// Runs `f`, returning `on_panic` if it panics: no unwinding crosses the C boundary.
@@ -431,8 +523,9 @@ pub unsafe extern "C" fn airseal_trust_store_add_key_file(
 ///
 /// On success returns `AIRSEAL_STATUS_OK` and stores a new license in `*out`, to be freed
 /// with `airseal_license_free`. Otherwise stores NULL in `*out` (if `out` is not NULL) and
-/// returns the first check that failed, in the order of `SPEC.md` section 6 (10-18), or 90-92 for
-/// a NULL pointer, a product that is not UTF-8, or an argument over its limit.
+/// returns the first check that failed, in the order of `SPEC.md` section 6 (10-18, 22 outside
+/// the key's window, 31-33 and 36 for a license signed by a certified issuing key), or 90-92
+/// for a NULL pointer, a product that is not UTF-8, or an argument over its limit.
 ///
 /// # Safety
 /// `store` is NULL or a live trust store (other threads may verify with it at the same
@@ -451,29 +544,21 @@ pub unsafe extern "C" fn airseal_verify(
     n_components: usize,
     out: *mut *mut AirsealLicense,
 ) -> i32 {
-    status(|| {
-        // SAFETY: by the contract, `out` is NULL or writable (and a pointer is aligned).
-        let out = unsafe { out.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
-        *out = ptr::null_mut();
-        // SAFETY: by the contract, `store` is NULL or live, and only read here.
-        let store = unsafe { store.as_ref() }.ok_or(AirsealStatus::NullPointer)?;
-        // SAFETY: by the contract, `license` is NULL or has `len` readable bytes.
-        let license = unsafe { bytes(license, len, AIRSEAL_MAX_LICENSE_LEN) }?;
-        // SAFETY: by the contract, `product` is NULL or NUL-terminated.
-        let product = unsafe { c_str(product) }?;
-        // SAFETY: by the contract, `machine_components` has `n_components * 8` bytes.
-        let machine = unsafe { machine(machine_components, n_components) }?;
-        let mut expected = Expected::product(product);
-        if let Some(m) = &machine {
-            expected = expected.machine(m);
-        }
-        let verified = store
-            .inner
-            .verify(license, now, &expected)
-            .map_err(|e| fail(&e))?;
-        *out = Box::into_raw(Box::new(AirsealLicense { inner: verified }));
-        Ok(())
-    })
+    // SAFETY: the same contract, with no device key and no revocation list.
+    unsafe {
+        airseal_verify_full(
+            store,
+            license,
+            len,
+            now,
+            product,
+            machine_components,
+            n_components,
+            ptr::null(),
+            ptr::null(),
+            out,
+        )
+    }
 }
 
 /// Verifies a signed product key as the user typed it (NUL-terminated; separators, case and
@@ -517,6 +602,499 @@ pub unsafe extern "C" fn airseal_verify_signed_key(
         }
         Ok(())
     })
+}
+
+/// Trusts a raw 32-byte Ed25519 public key for licenses (and revocation lists) issued
+/// inside a window only (key rotation, `SPEC.md` section 6.1): an `iat` before `not_before` or
+/// at or after `not_after` is `AIRSEAL_STATUS_KEY_OUT_OF_VALIDITY` (22). Pass
+/// `AIRSEAL_NO_NOT_BEFORE` / `AIRSEAL_NO_NOT_AFTER` for an open end. Adding a key that is
+/// already trusted replaces its window.
+///
+/// Returns as `airseal_trust_store_add_key`.
+///
+/// # Safety
+/// As for `airseal_trust_store_add_key`.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_trust_store_add_key_with_validity(
+    store: *mut AirsealTrustStore,
+    key: *const u8,
+    not_before: i64,
+    not_after: i64,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `store` is NULL or live and not shared during the call.
+        let store = unsafe { store.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `key` is NULL or points to 32 readable bytes; a byte
+        // array has alignment 1.
+        let key = unsafe { key.cast::<[u8; AIRSEAL_PUBLIC_KEY_LEN]>().as_ref() }
+            .ok_or(AirsealStatus::NullPointer)?;
+        store
+            .inner
+            .add_key_with_validity(key, validity(not_before, not_after))
+            .map(drop)
+            .map_err(|e| fail(&e))
+    })
+}
+
+/// Trusts the key in a public key file (as `airseal_trust_store_add_key_file`) for licenses
+/// issued inside a window only, as `airseal_trust_store_add_key_with_validity` does.
+///
+/// Returns as `airseal_trust_store_add_key_file`.
+///
+/// # Safety
+/// As for `airseal_trust_store_add_key_file`.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_trust_store_add_key_file_with_validity(
+    store: *mut AirsealTrustStore,
+    text: *const u8,
+    len: usize,
+    not_before: i64,
+    not_after: i64,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `store` is NULL or live and not shared during the call.
+        let store = unsafe { store.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `text` is NULL or has `len` readable bytes.
+        let text = unsafe { bytes(text, len, AIRSEAL_MAX_TEXT_LEN) }?;
+        store
+            .inner
+            .add_public_key_file_with_validity(text, validity(not_before, not_after))
+            .map(drop)
+            .map_err(|e| fail(&e))
+    })
+}
+
+/// Trusts an issuing-key certificate (`SPEC.md` section 18; raw COSE bytes or armored text,
+/// `len` bytes) after verifying it against the trusted root keys now. Licenses, activation
+/// responses and revocation lists signed by an issuing key carry their certificate and need
+/// no call (trusting the root is enough); this is for signed product keys (text, which
+/// cannot carry one), and it makes later verifications of objects carrying the same
+/// certificate skip the root's signature check.
+///
+/// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_MALFORMED` (10), `AIRSEAL_STATUS_WRONG_TYPE`
+/// (12: not a certificate), `AIRSEAL_STATUS_UNKNOWN_KEY_ID` (13: signed by no trusted root),
+/// `AIRSEAL_STATUS_BAD_CERTIFICATE_SIGNATURE` (36), `AIRSEAL_STATUS_INVALID_PUBLIC_KEY` (19:
+/// an unusable issuing key), or 90/92 (over `AIRSEAL_MAX_LICENSE_LEN`). Add the roots first.
+///
+/// # Safety
+/// `store` is NULL or a live trust store that no other thread is using during the call;
+/// `certificate` is NULL or points to `len` readable bytes.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_trust_store_add_certificate(
+    store: *mut AirsealTrustStore,
+    certificate: *const u8,
+    len: usize,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `store` is NULL or live and not shared during the call.
+        let store = unsafe { store.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `certificate` is NULL or has `len` readable bytes.
+        let certificate = unsafe { bytes(certificate, len, AIRSEAL_MAX_LICENSE_LEN) }?;
+        store
+            .inner
+            .add_certificate(certificate)
+            .map(drop)
+            .map_err(|e| fail(&e))
+    })
+}
+
+/// The window of the `*_with_validity` functions: the two sentinels are open ends.
+fn validity(not_before: i64, not_after: i64) -> KeyValidity {
+    KeyValidity {
+        not_before: (not_before != AIRSEAL_NO_NOT_BEFORE).then_some(not_before),
+        not_after: (not_after != AIRSEAL_NO_NOT_AFTER).then_some(not_after),
+    }
+}
+
+/// Verifies a license as `airseal_verify` does, with everything else an app can check:
+///
+/// * `device_public_key`: NULL, or the `AIRSEAL_PUBLIC_KEY_LEN` (32) bytes of this machine's
+///   device public key. A license bound to another device key (activated on another
+///   machine and copied here) is then `AIRSEAL_STATUS_WRONG_DEVICE` (27), even when the
+///   fingerprint was faked or the machine cloned. With NULL, the device binding is not
+///   checked. A device key without fingerprint components still fails a node-locked license
+///   with `AIRSEAL_STATUS_WRONG_MACHINE`: pass both.
+/// * `revocations`: NULL, or a list from `airseal_revocations_verify` (with the same trust
+///   store); a license it revokes is `AIRSEAL_STATUS_REVOKED` (23).
+///
+/// Key validity windows (`airseal_trust_store_add_key_with_validity`) apply here as in
+/// `airseal_verify`: 22 for a license issued outside its key's window.
+///
+/// # Safety
+/// As for `airseal_verify`; `device_public_key` is NULL or points to 32 readable bytes;
+/// `revocations` is NULL or a live revocation list.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_verify_full(
+    store: *const AirsealTrustStore,
+    license: *const u8,
+    len: usize,
+    now: i64,
+    product: *const c_char,
+    machine_components: *const u8,
+    n_components: usize,
+    device_public_key: *const u8,
+    revocations: *const AirsealRevocationList,
+    out: *mut *mut AirsealLicense,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `out` is NULL or writable (and a pointer is aligned).
+        let out = unsafe { out.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        *out = ptr::null_mut();
+        // SAFETY: by the contract, `store` is NULL or live, and only read here.
+        let store = unsafe { store.as_ref() }.ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `license` is NULL or has `len` readable bytes.
+        let license = unsafe { bytes(license, len, AIRSEAL_MAX_LICENSE_LEN) }?;
+        // SAFETY: by the contract, `product` is NULL or NUL-terminated.
+        let product = unsafe { c_str(product) }?;
+        // SAFETY: by the contract, `machine_components` has `n_components * 8` bytes.
+        let mut machine = unsafe { machine(machine_components, n_components) }?;
+        // SAFETY: by the contract, `device_public_key` is NULL or points to 32 readable
+        // bytes; a byte array has alignment 1.
+        let device = unsafe {
+            device_public_key
+                .cast::<[u8; AIRSEAL_PUBLIC_KEY_LEN]>()
+                .as_ref()
+        };
+        if let Some(device) = device {
+            let m = machine.unwrap_or_else(|| Machine::from_component_hashes(Vec::new()));
+            machine = Some(m.with_device_key(device));
+        }
+        // SAFETY: by the contract, `revocations` is NULL or live, and only read here.
+        let revocations = unsafe { revocations.as_ref() };
+        let mut expected = Expected::product(product);
+        if let Some(m) = &machine {
+            expected = expected.machine(m);
+        }
+        if let Some(list) = revocations {
+            expected = expected.revocations(&list.inner);
+        }
+        let verified = store
+            .inner
+            .verify(license, now, &expected)
+            .map_err(|e| fail(&e))?;
+        *out = Box::into_raw(Box::new(AirsealLicense { inner: verified }));
+        Ok(())
+    })
+}
+
+/// Verifies a revocation list (raw COSE bytes or armored text, `len` bytes) through the
+/// trust store (`SPEC.md` sections 13 and 18): signed by a trusted root inside that key's
+/// validity window, or by an issuing key whose certificate (carried in the list) the root
+/// signed, allows lists, covers the list's issue time and grants its sequence number. The
+/// app then passes it to `airseal_clock_guard_accept_revocations` (which refuses a list
+/// older than one already seen) and to `airseal_verify_full`.
+///
+/// On success returns `AIRSEAL_STATUS_OK` and stores a new list in `*out`, to be freed with
+/// `airseal_revocations_free`. Otherwise stores NULL in `*out` (if `out` is not NULL) and
+/// returns 10-14 or 22 as for a license (12 for a license given as a list); for a list
+/// signed by an issuing key 31, 33 (its certificate does not allow lists), 34 (the list
+/// revokes its own signer), 35 (a sequence number outside the certificate's range) or 36;
+/// or 90/92 (over `AIRSEAL_MAX_REVOCATION_LIST_LEN`).
+///
+/// # Safety
+/// `store` is NULL or a live trust store (shared read-only as for `airseal_verify`); `list`
+/// is NULL or points to `len` readable bytes; `out` is NULL or writable.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_revocations_verify(
+    store: *const AirsealTrustStore,
+    list: *const u8,
+    len: usize,
+    out: *mut *mut AirsealRevocationList,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `out` is NULL or writable (and a pointer is aligned).
+        let out = unsafe { out.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        *out = ptr::null_mut();
+        // SAFETY: by the contract, `store` is NULL or live, and only read here.
+        let store = unsafe { store.as_ref() }.ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `list` is NULL or has `len` readable bytes.
+        let list = unsafe { bytes(list, len, AIRSEAL_MAX_REVOCATION_LIST_LEN) }?;
+        let verified = store.inner.verify_revocations(list).map_err(|e| fail(&e))?;
+        *out = Box::into_raw(Box::new(AirsealRevocationList { inner: verified }));
+        Ok(())
+    })
+}
+
+/// The list's sequence number (`seq`: a newer list has a larger one); 0 when NULL.
+///
+/// # Safety
+/// `list` is NULL or a live revocation list.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_revocations_seq(list: *const AirsealRevocationList) -> u64 {
+    guard(0, || {
+        // SAFETY: by the contract, `list` is NULL or live.
+        unsafe { list.as_ref() }.map_or(0, |l| l.inner.seq)
+    })
+}
+
+/// Frees a revocation list. NULL is ignored.
+///
+/// # Safety
+/// `list` is NULL or a pointer stored by `airseal_revocations_verify` not yet freed, and no
+/// other thread is using it.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_revocations_free(list: *mut AirsealRevocationList) {
+    guard((), || {
+        if !list.is_null() {
+            // SAFETY: by the contract, `list` came from `Box::into_raw` in
+            // `airseal_revocations_verify` and is freed only once.
+            drop(unsafe { Box::from_raw(list) });
+        }
+    });
+}
+
+/// Opens the clock guard (`SPEC.md` section 14) whose state is the file at `path`
+/// (NUL-terminated UTF-8; absent = a fresh guard, created at the first change).
+///
+/// The state file is authenticated with a key made from `secret`
+/// (`AIRSEAL_GUARD_SECRET_LEN` = 32 bytes the user cannot read: for example random bytes
+/// the app keeps in the platform's key store; never a value found in the license) and
+/// `binding` (`binding_len` bytes of public material, typically the machine's component
+/// hashes and the license id). Without the secret the file cannot be forged; a file made
+/// for another binding or secret is refused. Deleting the file, or restoring this machine's
+/// own older copy, is not detected (see SPEC.md).
+///
+/// On success returns `AIRSEAL_STATUS_OK` and stores a new guard in `*out`, to be freed with
+/// `airseal_clock_guard_free`. Otherwise stores NULL in `*out` (if `out` is not NULL) and
+/// returns `AIRSEAL_STATUS_GUARD_STATE` (26: unreadable, forged, another binding or secret,
+/// or a first-layout file, which is refused: delete it to start afresh), or 90-92 (a
+/// binding over `AIRSEAL_MAX_TEXT_LEN`).
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string; `binding` is NULL or points to `binding_len`
+/// readable bytes; `secret` is NULL or points to 32 readable bytes; `out` is NULL or
+/// writable.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_clock_guard_open(
+    path: *const c_char,
+    binding: *const u8,
+    binding_len: usize,
+    secret: *const u8,
+    out: *mut *mut AirsealClockGuard,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `out` is NULL or writable (and a pointer is aligned).
+        let out = unsafe { out.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        *out = ptr::null_mut();
+        // SAFETY: by the contract, `path` is NULL or NUL-terminated.
+        let path = unsafe { c_str(path) }?;
+        // SAFETY: by the contract, `binding` is NULL or has `binding_len` readable bytes.
+        let binding = unsafe { bytes(binding, binding_len, AIRSEAL_MAX_TEXT_LEN) }?;
+        // SAFETY: by the contract, `secret` is NULL or points to 32 readable bytes; a byte
+        // array has alignment 1.
+        let secret = unsafe { secret.cast::<[u8; AIRSEAL_GUARD_SECRET_LEN]>().as_ref() }
+            .ok_or(AirsealStatus::NullPointer)?;
+        let secret = GuardSecret::from_bytes(*secret);
+        let opened =
+            ClockGuard::open(std::path::Path::new(path), binding, &secret).map_err(|e| fail(&e))?;
+        *out = Box::into_raw(Box::new(AirsealClockGuard { inner: opened }));
+        Ok(())
+    })
+}
+
+/// Opens the clock guard as `airseal_clock_guard_open` does, with the secret derived from
+/// the device key in the app's data folder `device_dir` (NUL-terminated UTF-8; the folder
+/// `airseal request --data-dir` and the Rust `Device` keep, `SPEC.md` section 15.5). The secret
+/// and the seed it comes from never leave the library. A release replaces the device key, so
+/// state kept under the old one then fails with 26: start a new state file for the new
+/// license.
+///
+/// Returns as `airseal_clock_guard_open`, and `AIRSEAL_STATUS_NOT_ACTIVATED` (93: no device
+/// key yet) or `AIRSEAL_STATUS_DEVICE_FOLDER` (94: the key file cannot be read or is
+/// damaged).
+///
+/// # Safety
+/// `path` and `device_dir` are NULL or NUL-terminated strings; `binding` is NULL or points
+/// to `binding_len` readable bytes; `out` is NULL or writable.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_clock_guard_open_device(
+    path: *const c_char,
+    binding: *const u8,
+    binding_len: usize,
+    device_dir: *const c_char,
+    out: *mut *mut AirsealClockGuard,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `out` is NULL or writable (and a pointer is aligned).
+        let out = unsafe { out.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        *out = ptr::null_mut();
+        // SAFETY: by the contract, `path` is NULL or NUL-terminated.
+        let path = unsafe { c_str(path) }?;
+        // SAFETY: by the contract, `binding` is NULL or has `binding_len` readable bytes.
+        let binding = unsafe { bytes(binding, binding_len, AIRSEAL_MAX_TEXT_LEN) }?;
+        // SAFETY: by the contract, `device_dir` is NULL or NUL-terminated.
+        let device_dir = unsafe { c_str(device_dir) }?;
+        let secret = Device::open(device_dir)
+            .guard_secret()
+            .map_err(|e| device_failure(&e))?
+            .ok_or(AirsealStatus::NotActivated)?;
+        let opened =
+            ClockGuard::open(std::path::Path::new(path), binding, &secret).map_err(|e| fail(&e))?;
+        *out = Box::into_raw(Box::new(AirsealClockGuard { inner: opened }));
+        Ok(())
+    })
+}
+
+/// Copies the device public key of the app's data folder `device_dir` (NUL-terminated
+/// UTF-8, as for `airseal_clock_guard_open_device`) into `out`
+/// (`AIRSEAL_PUBLIC_KEY_LEN` = 32 bytes), for `airseal_verify_full`.
+///
+/// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_NOT_ACTIVATED` (93),
+/// `AIRSEAL_STATUS_DEVICE_FOLDER` (94) or 90-92; `out` is written only on success.
+///
+/// # Safety
+/// `device_dir` is NULL or a NUL-terminated string; `out` is NULL or points to 32 writable
+/// bytes.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_device_public_key(device_dir: *const c_char, out: *mut u8) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `out` is NULL or points to 32 writable bytes; a byte
+        // array has alignment 1.
+        let out = unsafe { out.cast::<[u8; AIRSEAL_PUBLIC_KEY_LEN]>().as_mut() }
+            .ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `device_dir` is NULL or NUL-terminated.
+        let device_dir = unsafe { c_str(device_dir) }?;
+        let key = Device::open(device_dir)
+            .public_key()
+            .map_err(|e| device_failure(&e))?
+            .ok_or(AirsealStatus::NotActivated)?;
+        *out = key;
+        Ok(())
+    })
+}
+
+/// The status of a data folder that cannot give its device key.
+fn device_failure(e: &DeviceError) -> AirsealStatus {
+    match e {
+        DeviceError::Verify(e) => fail(e),
+        DeviceError::NotActivated => AirsealStatus::NotActivated,
+        _ => AirsealStatus::DeviceFolder,
+    }
+}
+
+/// After a license verified: checks `now` against the guard's high-water mark, then raises
+/// the mark to max(mark, now, the license's issue time) and saves it.
+///
+/// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_CLOCK_ROLLED_BACK` (24: `now` is earlier
+/// than the mark by more than the license's allowed clock offset), `AIRSEAL_STATUS_GUARD_STATE`
+/// (26: the state cannot be saved) or `AIRSEAL_STATUS_NULL_POINTER`.
+///
+/// # Safety
+/// `guard` is NULL or a live clock guard no other thread is using during the call;
+/// `license` is NULL or a live license.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_clock_guard_observe(
+    guard: *mut AirsealClockGuard,
+    now: i64,
+    license: *const AirsealLicense,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `guard` is NULL or live and not shared during the call.
+        let guard = unsafe { guard.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `license` is NULL or live.
+        let license = unsafe { license.as_ref() }.ok_or(AirsealStatus::NullPointer)?;
+        guard
+            .inner
+            .observe(now, &license.inner)
+            .map_err(|e| fail(&e))
+    })
+}
+
+/// Accepts a verified revocation list unless a newer one was accepted before, and remembers
+/// its `seq` in the state file.
+///
+/// Returns `AIRSEAL_STATUS_OK`, `AIRSEAL_STATUS_STALE_REVOCATION_LIST` (25: older than one
+/// already accepted: an old list restored to un-revoke a license), `AIRSEAL_STATUS_GUARD_STATE`
+/// (26) or `AIRSEAL_STATUS_NULL_POINTER`.
+///
+/// # Safety
+/// `guard` is NULL or a live clock guard no other thread is using during the call; `list`
+/// is NULL or a live revocation list.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_clock_guard_accept_revocations(
+    guard: *mut AirsealClockGuard,
+    list: *const AirsealRevocationList,
+) -> i32 {
+    status(|| {
+        // SAFETY: by the contract, `guard` is NULL or live and not shared during the call.
+        let guard = unsafe { guard.as_mut() }.ok_or(AirsealStatus::NullPointer)?;
+        // SAFETY: by the contract, `list` is NULL or live.
+        let list = unsafe { list.as_ref() }.ok_or(AirsealStatus::NullPointer)?;
+        guard
+            .inner
+            .accept_revocations(&list.inner)
+            .map_err(|e| fail(&e))
+    })
+}
+
+/// If the guard has observed a time, stores its high-water mark in `*out` and returns true;
+/// false for a fresh guard, or when an argument is NULL.
+///
+/// # Safety
+/// `guard` is NULL or a live clock guard; `out` is NULL or writable.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_clock_guard_high_water_mark(
+    guard: *const AirsealClockGuard,
+    out: *mut i64,
+) -> bool {
+    self::guard(false, || {
+        // SAFETY: by the contract, `guard` is NULL or live.
+        let guard = unsafe { guard.as_ref() };
+        // SAFETY: by the contract, `out` is NULL or writable (and aligned for an i64).
+        let out = unsafe { out.as_mut() };
+        match (guard.and_then(|g| g.inner.high_water_mark()), out) {
+            (Some(mark), Some(out)) => {
+                *out = mark;
+                true
+            }
+            _ => false,
+        }
+    })
+}
+
+/// The newest revocation list `seq` the guard has accepted (0 when none, or NULL).
+///
+/// # Safety
+/// `guard` is NULL or a live clock guard.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_clock_guard_revocations_seq(
+    guard: *const AirsealClockGuard,
+) -> u64 {
+    self::guard(0, || {
+        // SAFETY: by the contract, `guard` is NULL or live.
+        unsafe { guard.as_ref() }.map_or(0, |g| g.inner.revocations_seq())
+    })
+}
+
+/// Frees a clock guard (its state is already saved). NULL is ignored.
+///
+/// # Safety
+/// `guard` is NULL or a pointer stored by `airseal_clock_guard_open` not yet freed, and no
+/// other thread is using it.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_clock_guard_free(guard: *mut AirsealClockGuard) {
+    self::guard((), || {
+        if !guard.is_null() {
+            // SAFETY: by the contract, `guard` came from `Box::into_raw` in
+            // `airseal_clock_guard_open` and is freed only once.
+            drop(unsafe { Box::from_raw(guard) });
+        }
+    });
 }
 
 /// Frees a license. NULL is ignored.
@@ -690,6 +1268,67 @@ pub unsafe extern "C" fn airseal_license_feature_bits(
     })
 }
 
+/// Copies the id of the key that signed the license (a trusted root, or the issuing key of
+/// `airseal_license_issuer`) into `out` (`AIRSEAL_KEY_ID_LEN` = 8 bytes) and returns true;
+/// false, writing nothing, when an argument is NULL.
+///
+/// # Safety
+/// `license` is NULL or a live license; `out` is NULL or points to 8 writable bytes.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_license_key_id(
+    license: *const AirsealLicense,
+    out: *mut u8,
+) -> bool {
+    guard(false, || {
+        // SAFETY: by the contract, `license` is NULL or live.
+        let license = unsafe { license.as_ref() };
+        // SAFETY: by the contract, `out` is NULL or points to 8 writable bytes; a byte array
+        // has alignment 1.
+        let out = unsafe { out.cast::<[u8; AIRSEAL_KEY_ID_LEN]>().as_mut() };
+        match (license, out) {
+            (Some(l), Some(out)) => {
+                *out = l.inner.key_id().0;
+                true
+            }
+            _ => false,
+        }
+    })
+}
+
+/// True when the license was signed by an issuing key a root certified (`SPEC.md` section
+/// 18): then stores, for each pointer that is not NULL, the root's key id (8 bytes) and the
+/// certificate's serial. False, writing nothing, for a license signed by a root directly, or
+/// a NULL license.
+///
+/// # Safety
+/// `license` is NULL or a live license; `root_key_id` is NULL or points to 8 writable bytes;
+/// `serial` is NULL or writable.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_license_issuer(
+    license: *const AirsealLicense,
+    root_key_id: *mut u8,
+    serial: *mut u64,
+) -> bool {
+    guard(false, || {
+        // SAFETY: by the contract, `license` is NULL or live.
+        let Some(issuer) = (unsafe { license.as_ref() }).and_then(|l| l.inner.issuer()) else {
+            return false;
+        };
+        // SAFETY: by the contract, `root_key_id` is NULL or points to 8 writable bytes; a
+        // byte array has alignment 1.
+        if let Some(out) = unsafe { root_key_id.cast::<[u8; AIRSEAL_KEY_ID_LEN]>().as_mut() } {
+            *out = issuer.root().0;
+        }
+        // SAFETY: by the contract, `serial` is NULL or writable (and aligned for a u64).
+        if let Some(out) = unsafe { serial.as_mut() } {
+            *out = issuer.certificate().serial;
+        }
+        true
+    })
+}
+
 /// A static, NUL-terminated description of a status code (never NULL, never to be freed);
 /// "unknown status code" for a number that is not one.
 #[allow(unsafe_code)]
@@ -816,6 +1455,50 @@ mod tests {
                     installed_at: 2,
                 },
                 AirsealStatus::StaleUpdate,
+            ),
+            (
+                Error::CertificateOutOfValidity {
+                    serial: 1,
+                    not_before: 0,
+                    not_after: 1,
+                    issued_at: 2,
+                },
+                AirsealStatus::CertificateOutOfValidity,
+            ),
+            (
+                Error::CertificateProductNotAllowed {
+                    serial: 1,
+                    product: "p".into(),
+                },
+                AirsealStatus::CertificateProductNotAllowed,
+            ),
+            (
+                Error::CertificateTypeNotAllowed {
+                    serial: 1,
+                    object: "license",
+                },
+                AirsealStatus::CertificateTypeNotAllowed,
+            ),
+            (
+                Error::IssuingKeyRevoked {
+                    kid: KeyId([0; 8]),
+                    list_seq: 1,
+                },
+                AirsealStatus::IssuingKeyRevoked,
+            ),
+            (
+                Error::RevocationSeqOutOfRange {
+                    seq: 1,
+                    lo: 2,
+                    hi: 3,
+                },
+                AirsealStatus::RevocationSeqOutOfRange,
+            ),
+            (
+                Error::BadCertificateSignature {
+                    root: KeyId([0; 8]),
+                },
+                AirsealStatus::BadCertificateSignature,
             ),
         ]
     }

@@ -69,9 +69,17 @@ fn header_names_every_status_by_its_class() {
         ("wrong_request", 28),
         ("released", 29),
         ("stale_update", 30),
+        ("certificate_out_of_validity", 31),
+        ("certificate_product_not_allowed", 32),
+        ("certificate_type_not_allowed", 33),
+        ("issuing_key_revoked", 34),
+        ("revocation_seq_out_of_range", 35),
+        ("bad_certificate_signature", 36),
         ("null_pointer", 90),
         ("invalid_utf8", 91),
         ("too_large", 92),
+        ("not_activated", 93),
+        ("device_folder", 94),
         ("panic", 99),
     ] {
         let line = format!("AIRSEAL_STATUS_{} = {code},", class.to_uppercase());

@@ -8,7 +8,7 @@ use alloc::borrow::Cow;
 use airseal_core::activation::{ActivationRequest, DeactivationProof};
 use airseal_core::cose::{self, ObjectType, Sign1};
 use airseal_core::{DecodeError, DecodeErrorKind, KeyId, armor};
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::Signature;
 
 use crate::error::{Error, parse_typed};
 
@@ -22,10 +22,7 @@ fn check_device_signature(sign1: &Sign1<'_>, device_key: &[u8; 32]) -> Result<()
             DecodeErrorKind::InvalidValue("kid is not the id of the device key in the payload"),
         )));
     }
-    let key = VerifyingKey::from_bytes(device_key).map_err(|_| Error::InvalidPublicKey)?;
-    if key.is_weak() {
-        return Err(Error::InvalidPublicKey);
-    }
+    let key = crate::trust::usable_public_key(device_key)?;
     let message = cose::sig_structure(sign1.protected, sign1.payload);
     key.verify_strict(&message, &Signature::from_bytes(&sign1.signature))
         .map_err(|_| Error::BadSignature)

@@ -21,7 +21,7 @@ pub use airseal_core::{
     MachineBinding, MetaValue, NamedFeature, UnixTime,
 };
 #[cfg(feature = "std")]
-pub use app::ClockGuard;
+pub use app::{ClockGuard, GuardSecret};
 pub use error::Error;
 /// Precomputed strict verification; not yet used by [`TrustStore`], exported for its tests
 /// and benchmark until it replaces `verify_strict` there.
@@ -46,6 +46,34 @@ pub fn fuzz_verify(data: &[u8]) {
     let mut trust = TrustStore::new();
     if trust.add_key(&FUZZ_KEY_A).is_ok() {
         let _ = trust.verify(data, 1_767_225_600, &Expected::product("photo-pro"));
+    }
+}
+
+/// Issuing-key certificates (`SPEC.md` §18) on arbitrary bytes, with the test key A of
+/// `vectors/` as the only root (the root of `vectors/chain/`, so seeds from there reach every
+/// chain check): read as a certificate (added to a trust store), as a license that may carry
+/// one, and, when the bytes are an envelope, its payload as a certificate payload, which must
+/// encode back to the same bytes when it decodes. Never panics. Used by the fuzz targets.
+#[doc(hidden)]
+pub fn fuzz_certificate(data: &[u8]) {
+    let mut trust = TrustStore::new();
+    if trust.add_key(&FUZZ_KEY_A).is_err() {
+        return;
+    }
+    let _ = trust.verify(data, 1_767_225_600, &Expected::product("photo-pro"));
+    let _ = trust.verify_revocations(data);
+    if trust.add_certificate(data).is_ok() {
+        // A certificate the store took is then found by its bytes, not checked again.
+        let _ = trust.verify(data, 1_767_225_600, &Expected::product("photo-pro"));
+    }
+    if let Ok(sign1) = airseal_core::cose::parse_sign1(data) {
+        if let Ok(cert) = Certificate::decode(sign1.payload, 0) {
+            assert_eq!(
+                cert.encode(),
+                sign1.payload,
+                "decode then encode changed a certificate"
+            );
+        }
     }
 }
 

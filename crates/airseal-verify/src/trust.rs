@@ -208,8 +208,8 @@ impl TrustStore {
     /// Trusts a raw 32-byte Ed25519 public key; returns its key id.
     ///
     /// # Errors
-    /// [`Error::InvalidPublicKey`] if the bytes are not a point on the curve, or are a
-    /// small-order ("weak") key.
+    /// [`Error::InvalidPublicKey`] if the bytes are not the canonical encoding of a curve
+    /// point, or are a small-order ("weak") key ([`usable_public_key`]).
     pub fn add_key(&mut self, public_key: &[u8; 32]) -> Result<KeyId, Error> {
         self.add_key_with_validity(public_key, KeyValidity::default())
     }
@@ -224,10 +224,7 @@ impl TrustStore {
         public_key: &[u8; 32],
         validity: KeyValidity,
     ) -> Result<KeyId, Error> {
-        let key = VerifyingKey::from_bytes(public_key).map_err(|_| Error::InvalidPublicKey)?;
-        if key.is_weak() {
-            return Err(Error::InvalidPublicKey);
-        }
+        let key = usable_public_key(public_key)?;
         let id = KeyId::of_public_key(public_key);
         match self.keys.iter_mut().find(|k| k.id == id) {
             Some(existing) => existing.validity = validity,
@@ -247,6 +244,19 @@ impl TrustStore {
     /// [`Error::Malformed`] when the file cannot be read as a public key file,
     /// [`Error::InvalidPublicKey`] when the key itself is unusable.
     pub fn add_public_key_file(&mut self, text: &[u8]) -> Result<KeyId, Error> {
+        self.add_public_key_file_with_validity(text, KeyValidity::default())
+    }
+
+    /// Trusts the key in a public key file for licenses issued inside `validity` only, as
+    /// [`TrustStore::add_key_with_validity`] does for a raw key.
+    ///
+    /// # Errors
+    /// As for [`TrustStore::add_public_key_file`].
+    pub fn add_public_key_file_with_validity(
+        &mut self,
+        text: &[u8],
+        validity: KeyValidity,
+    ) -> Result<KeyId, Error> {
         let key = pubkey::parse_public_key(text).map_err(|e| {
             Error::Malformed(airseal_core::DecodeError::new(
                 0,
@@ -254,7 +264,7 @@ impl TrustStore {
                 airseal_core::DecodeErrorKind::InvalidValue(public_key_problem(&e)),
             ))
         })?;
-        self.add_key(&key)
+        self.add_key_with_validity(&key, validity)
     }
 
     /// The key with this id that may sign signed product keys: a root, or the key of an
@@ -564,6 +574,22 @@ pub mod fuzzing {
     }
 }
 
+/// The one rule for a public key airseal accepts (a trusted key, a device key; SPEC.md
+/// §3.1): the canonical encoding of an Ed25519 curve point (`y < p`, and the point
+/// re-encodes to the same 32 bytes) that is not of small order. ed25519-dalek alone accepts
+/// the non-canonical encodings `y + p` of the points with `y < 19`; a key id is a hash of
+/// the bytes, so two encodings of one key would be two keys.
+///
+/// # Errors
+/// [`Error::InvalidPublicKey`] for anything else.
+pub(crate) fn usable_public_key(public_key: &[u8; 32]) -> Result<VerifyingKey, Error> {
+    let key = VerifyingKey::from_bytes(public_key).map_err(|_| Error::InvalidPublicKey)?;
+    if key.is_weak() || key.to_edwards().compress().to_bytes() != *public_key {
+        return Err(Error::InvalidPublicKey);
+    }
+    Ok(key)
+}
+
 fn public_key_problem(e: &pubkey::PublicKeyError) -> &'static str {
     match e {
         pubkey::PublicKeyError::NoKeyLine => "no airseal-pk-v1 line",
@@ -635,8 +661,8 @@ fn check_claims(
             found: claims.product,
         });
     }
-    let skew = i64::try_from(claims.clock_offset.unwrap_or(0)).unwrap_or(i64::MAX);
-    let valid_from = claims.valid_from().saturating_sub(skew);
+    // The start minus the clock offset, without overflow (`airseal_core::expiry`).
+    let valid_from = claims.usable_from();
     if now < valid_from {
         return Err(Error::NotYetValid { valid_from, now });
     }

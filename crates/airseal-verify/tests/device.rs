@@ -20,7 +20,7 @@ use airseal_verify::app::device::{
     RELEASE_PROOF_FILE, STATE_FILE, check_update,
 };
 use airseal_verify::app::fingerprint::{ComponentKind, Fingerprint};
-use airseal_verify::{Error, Expected, TrustStore};
+use airseal_verify::{ClockGuard, Error, Expected, GuardSecret, TrustStore};
 use ed25519_dalek::SigningKey;
 
 const NOW: i64 = 1_767_225_600;
@@ -1007,4 +1007,42 @@ fn a_crash_while_the_key_is_replaced_leaves_a_working_folder() {
         matches!(&e, DeviceError::Corrupt { file, .. } if file.ends_with(NEXT_KEY_FILE)),
         "{e}"
     );
+}
+
+#[test]
+fn the_clock_guard_secret_comes_from_the_device_key_and_binds_the_state_to_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        Device::open(tmp.path().join("a")),
+        Device::open(tmp.path().join("b")),
+    );
+    // No device key yet, no secret.
+    assert!(a.guard_secret().unwrap().is_none());
+    request(&a, &machine("a"));
+    request(&b, &machine("a"));
+    let state = tmp.path().join("guard.state");
+    let binding = b"same-machine/LIC1"; // everything public is the same on both
+    let mut guard = ClockGuard::open(&state, binding, &a.guard_secret().unwrap().unwrap()).unwrap();
+    let (vendor, trust) = vendor();
+    let lic = vendor
+        .issue(LicenseClaims::new("acme", "LIC1", PRODUCT, NOW, vec![1; 8]))
+        .unwrap();
+    let lic = trust
+        .verify(&lic, NOW, &Expected::product(PRODUCT))
+        .unwrap();
+    guard.observe(NOW, &lic).unwrap();
+    // The same device reads its state back (the secret is stable)…
+    let again = ClockGuard::open(&state, binding, &a.guard_secret().unwrap().unwrap()).unwrap();
+    assert_eq!(again.high_water_mark(), Some(NOW));
+    // …another device's key does not authenticate it.
+    assert!(matches!(
+        ClockGuard::open(&state, binding, &b.guard_secret().unwrap().unwrap()),
+        Err(Error::GuardState { .. })
+    ));
+    // Nor does a key made from the public key alone, or the seed used as the secret as is.
+    let key_file = fs::read(tmp.path().join("a").join(DEVICE_KEY_FILE)).unwrap();
+    for guess in [&key_file[17..49], &key_file[49..81]] {
+        let guess = GuardSecret::from_bytes(guess.try_into().unwrap());
+        assert!(ClockGuard::open(&state, binding, &guess).is_err());
+    }
 }

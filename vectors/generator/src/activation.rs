@@ -318,6 +318,17 @@ pub fn activation_cases() -> Vec<Case> {
             "device key is not the encoding of a curve point; the kid is its id",
             not_a_point(),
         ),
+        (
+            "request-device-key-non-canonical.cose",
+            "device key y = p + 3: a non-canonical encoding of a point not of small order \
+             (SPEC.md §3.1); the kid is its id",
+            {
+                let mut k = [0xff; 32];
+                k[0] = 0xf0;
+                k[31] = 0x7f;
+                k
+            },
+        ),
     ] {
         let mut bad = request.clone();
         bad.device_key = device_key;

@@ -17,9 +17,12 @@ use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 
 mod activation;
+mod boundaries;
+mod chain;
 mod renewal;
 mod revocation;
 pub use activation::{activation_cases, activation_manifest};
+pub use chain::{chain_cases, chain_manifest, issuing_keys};
 pub use renewal::{renewal_cases, renewal_installed, renewal_manifest};
 pub use revocation::revocation_vectors;
 
@@ -1531,6 +1534,7 @@ pub fn generate() -> Vec<Case> {
         "wrong_machine",
     );
     activation_responses(&mut b, &a);
+    boundaries::boundary_cases(&mut b, &a);
 
     b.cases
 }
@@ -1712,27 +1716,9 @@ fn swap_alg(raw: &[u8]) -> Vec<u8> {
 /// Re-signs `raw` (a license signed by `key`) with R = identity and S = k·a mod ℓ, so that
 /// [S]B = R + [k]A holds: accepted by a non-strict verifier, refused by `verify_strict`.
 fn small_order_r(key: &SigningKey, raw: &[u8]) -> Vec<u8> {
-    use curve25519_dalek::Scalar;
-    use sha2::{Digest, Sha512};
-    let Ok(s) = cose::parse_sign1(raw) else {
-        return Vec::new();
-    };
-    let message = cose::sig_structure(s.protected, s.payload);
-    let mut r = [0u8; 32];
-    r[0] = 1; // the identity point (0, 1)
-    let public = key.verifying_key().to_bytes();
-    let digest: [u8; 64] = Sha512::new()
-        .chain_update(r)
-        .chain_update(public)
-        .chain_update(&message)
-        .finalize()
-        .into();
-    let k = Scalar::from_bytes_mod_order_wide(&digest);
-    let s_scalar = k * key.to_scalar();
-    let mut sig = [0u8; 64];
-    sig[..32].copy_from_slice(&r);
-    sig[32..].copy_from_slice(s_scalar.as_bytes());
-    cose::encode_sign1(s.protected, s.payload, &sig)
+    let mut identity = [0u8; 32];
+    identity[0] = 1; // the point (0, 1)
+    boundaries::with_r(key, raw, identity)
 }
 
 /// Adds the group order l to a 32-byte little-endian scalar, in place.

@@ -67,8 +67,20 @@ fn write(dir: &std::path::Path) -> std::io::Result<usize> {
     let revocations = serde_json::to_string_pretty(&airseal_vectors::revocation_vectors())
         .map_err(std::io::Error::other)?;
     std::fs::write(dir.join("revocations.json"), revocations + "\n")?;
+    let chain = airseal_vectors::chain_cases();
+    let dir_chain = dir.join("chain");
+    if dir_chain.exists() {
+        std::fs::remove_dir_all(&dir_chain)?;
+    }
+    std::fs::create_dir_all(&dir_chain)?;
+    for c in &chain {
+        std::fs::write(dir_chain.join(&c.file), &c.bytes)?;
+    }
+    let manifest = serde_json::to_string_pretty(&airseal_vectors::chain_manifest(&chain))
+        .map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("chain.json"), manifest + "\n")?;
     let (public, license) = airseal_vectors::doc_example();
     std::fs::write(dir.join("doc-example.pub"), public)?;
     std::fs::write(dir.join("doc-example.lic"), license)?;
-    Ok(cases.len() + activation.len() + renewal.len())
+    Ok(cases.len() + activation.len() + renewal.len() + chain.len())
 }

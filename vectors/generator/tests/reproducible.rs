@@ -150,3 +150,26 @@ fn small_order_r_vector_passes_plain_verify_only() {
         "verify_strict must refuse it"
     );
 }
+
+/// The same for `vectors/chain.json` and `vectors/chain/`.
+#[test]
+fn committed_chain_files_match_the_generator() {
+    let cases = airseal_vectors::chain_cases();
+    let names: BTreeSet<String> = cases.iter().map(|c| c.file.clone()).collect();
+    assert_eq!(names.len(), cases.len(), "two cases share a file name");
+    for c in &cases {
+        let on_disk = std::fs::read(dir().join("chain").join(&c.file))
+            .unwrap_or_else(|e| panic!("{}: {e} (run `cargo run -p airseal-vectors`)", c.file));
+        assert!(on_disk == c.bytes, "chain/{} differs", c.file);
+    }
+    for entry in std::fs::read_dir(dir().join("chain")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            names.contains(&name),
+            "{name} is in vectors/chain but no case makes it"
+        );
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("chain.json")).unwrap()).unwrap();
+    assert_eq!(manifest, airseal_vectors::chain_manifest(&cases));
+}

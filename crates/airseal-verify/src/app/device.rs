@@ -77,10 +77,12 @@ use airseal_core::claims::MAX_COMPONENTS;
 use airseal_core::cose::{self, ObjectType};
 use airseal_core::{KeyId, LicenseClaims, UnixTime, armor};
 use ed25519_dalek::{Signer as _, SigningKey};
-use zeroize::Zeroizing;
+use sha2::{Digest as _, Sha256};
+use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::app::fingerprint::Fingerprint;
 use crate::app::fs::{self as durable, Access, Mode, Read};
+use crate::app::guard::GuardSecret;
 use crate::app::state::{MAX_STATE_FILE, State, StateError, StateKey};
 use crate::{Error, Expected, License, Machine, TrustStore};
 
@@ -212,6 +214,20 @@ impl fmt::Debug for DeviceKey {
 impl DeviceKey {
     fn public(&self) -> [u8; 32] {
         self.0.verifying_key().to_bytes()
+    }
+
+    /// The clock guard's secret (`SPEC.md` §14), derived from the seed under its own label
+    /// so it reveals nothing of the seed or of the state key.
+    fn guard_secret(&self) -> GuardSecret {
+        let seed = Zeroizing::new(self.0.to_bytes());
+        let mut digest: [u8; 32] = Sha256::new()
+            .chain_update(b"airseal-clock-guard-secret-v1")
+            .chain_update(seed.as_slice())
+            .finalize()
+            .into();
+        let secret = GuardSecret::from_bytes(digest);
+        digest.zeroize();
+        secret
     }
 
     /// The key `device.state` is authenticated with, derived from the seed.
@@ -439,6 +455,19 @@ impl Device {
     /// [`DeviceError::Corrupt`] or [`DeviceError::Io`] for an unreadable key file.
     pub fn public_key(&self) -> Result<Option<[u8; 32]>, DeviceError> {
         Ok(self.load_key()?.map(|k| k.public()))
+    }
+
+    /// The secret for this machine's clock guard ([`ClockGuard::open`](crate::ClockGuard::open),
+    /// `SPEC.md` §14): SHA-256("airseal-clock-guard-secret-v1" ‖ device key seed). The seed
+    /// itself never leaves this module, and the secret reveals nothing of it. `None` before
+    /// the first request (there is no device key yet). A release replaces the device key, so
+    /// the secret changes with it: state kept under the old one no longer authenticates
+    /// (start a new state file for the new license).
+    ///
+    /// # Errors
+    /// [`DeviceError::Corrupt`] or [`DeviceError::Io`] for an unreadable key file.
+    pub fn guard_secret(&self) -> Result<Option<GuardSecret>, DeviceError> {
+        Ok(self.load_key()?.map(|k| k.guard_secret()))
     }
 
     /// What this folder remembers of the licenses it installed and released (empty when

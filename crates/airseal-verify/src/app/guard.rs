@@ -1,19 +1,23 @@
 //! The clock guard (`SPEC.md` §14): notices a clock turned back, and remembers the newest
-//! revocation list seen, in a small tamper-evident state file chosen by the app.
+//! revocation list seen, in a small authenticated state file chosen by the app.
 //!
 //! Every successful check raises a high-water mark to max(now, license issue time). If the
 //! clock later reads earlier than the mark by more than the license's allowed clock offset,
 //! the check fails with [`Error::ClockRolledBack`], stating both times. The file is written
 //! atomically (temporary file, fsync, rename) and authenticated with HMAC-SHA256 under a key
-//! derived from material the app binds it to (machine fingerprint, license id), so copying
-//! it from another machine or editing it by hand is detected.
+//! derived from a **secret** ([`GuardSecret`]: for an activated app, the one
+//! [`Device::guard_secret`](crate::app::device::Device::guard_secret) derives from its device
+//! key's seed) and from material the app binds it to (machine fingerprint, license id). So
+//! without the secret the file can be neither forged nor replaced by an older copy made
+//! under another binding, and a file from another machine does not authenticate.
 //!
 //! What it cannot stop: deleting the state file (the guard then starts afresh — apps that
-//! care can refuse to run when a license they have seen before has no state), or a user who
+//! care can refuse to run when a license they have seen before has no state), restoring a
+//! copy of the same file saved earlier on this machine, or a snapshot of the whole machine;
+//! a user who can read the secret (the device key file) can forge the file; and a user who
 //! controls the app's process and memory. It raises the bar from "change the date" to
 //! "find and delete the right file", and says so honestly.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use hmac::{KeyInit, Mac};
@@ -22,43 +26,98 @@ use sha2::{Digest, Sha256};
 use airseal_core::UnixTime;
 use airseal_core::revocation::RevocationList;
 
+use zeroize::Zeroizing;
+
+use crate::app::fs::Read;
 use crate::error::Error;
 use crate::license::License;
 
-const MAGIC: &[u8; 16] = b"airseal-clock-v1";
+const MAGIC: &[u8; 16] = b"airseal-clock-v2";
+/// The magic of the first layout, whose key had no secret (so anyone could forge it): such
+/// a file is refused, never read (`SPEC.md` §14).
+const MAGIC_V1: &[u8; 16] = b"airseal-clock-v1";
 const STATE_LEN: usize = MAGIC.len() + 8 + 8 + 32;
+/// Why a state file that is not one this guard wrote is refused.
+const TAMPERED: &str =
+    "the clock guard state file was modified, or belongs to another machine, license or secret";
+
+/// The secret part of the clock guard's key: 32 bytes the user cannot read without reading
+/// the app's own secrets. An activated app gets it from
+/// [`Device::guard_secret`](crate::app::device::Device::guard_secret) (derived from the
+/// device key's seed, which never leaves that module); an app without a device key supplies
+/// 32 random bytes it keeps as well as it keeps anything. Wiped on drop; `Debug` shows no
+/// bytes.
+pub struct GuardSecret(Zeroizing<[u8; 32]>);
+
+impl GuardSecret {
+    /// A secret from 32 bytes the app keeps secret (for example random bytes stored in the
+    /// platform's key store).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The secret's bytes (for the key derivation only).
+    fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for GuardSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GuardSecret(..)")
+    }
+}
 
 /// A clock guard bound to one state file.
-#[derive(Debug)]
 pub struct ClockGuard {
     path: PathBuf,
-    key: [u8; 32],
+    key: Zeroizing<[u8; 32]>,
     high_water: UnixTime,
     revocations_seq: u64,
 }
 
+impl std::fmt::Debug for ClockGuard {
+    // The key is derived from the secret: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClockGuard")
+            .field("path", &self.path)
+            .field("high_water", &self.high_water)
+            .field("revocations_seq", &self.revocations_seq)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ClockGuard {
-    /// Opens the guard's state at `path` (absent = a fresh guard), authenticated under a key
-    /// derived from `binding` (for example the machine's component hashes and the license
-    /// id: state from another machine or license does not authenticate).
+    /// Opens the guard's state at `path` (absent = a fresh guard), authenticated under the
+    /// key SHA-256("airseal-clock-guard-v2" ‖ `secret` ‖ `binding`): without the secret the
+    /// file cannot be forged, and state made under another binding (the machine's component
+    /// hashes and the license id, for example) or another secret does not authenticate.
     ///
     /// # Errors
-    /// [`Error::GuardState`] when the file cannot be read, or fails authentication.
-    pub fn open(path: &Path, binding: &[u8]) -> Result<Self, Error> {
-        let key: [u8; 32] = Sha256::new()
-            .chain_update(b"airseal-clock-guard-v1")
-            .chain_update(binding)
-            .finalize()
-            .into();
+    /// [`Error::GuardState`] when the file cannot be read, fails authentication, or is in
+    /// the first layout (`airseal-clock-v1`, keyed without a secret: refused, because anyone
+    /// could have written it; delete it to start afresh).
+    pub fn open(path: &Path, binding: &[u8], secret: &GuardSecret) -> Result<Self, Error> {
+        let key = Zeroizing::new(
+            Sha256::new()
+                .chain_update(b"airseal-clock-guard-v2")
+                .chain_update(secret.bytes())
+                .chain_update(binding)
+                .finalize()
+                .into(),
+        );
         let mut guard = ClockGuard {
             path: path.to_path_buf(),
             key,
             high_water: UnixTime::MIN,
             revocations_seq: 0,
         };
-        match fs::read(path) {
-            Ok(bytes) => guard.load(&bytes)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // The one bounded reader: a huge file at the path is refused, never held in memory.
+        let state_len = u64::try_from(STATE_LEN).unwrap_or(u64::MAX);
+        match crate::app::fs::read_bounded(path, state_len) {
+            Ok(Read::Bytes(bytes)) => guard.load(&bytes)?,
+            Ok(Read::Missing) => {}
+            Ok(Read::TooLarge) => return Err(Error::GuardState { reason: TAMPERED }),
             Err(_) => {
                 return Err(Error::GuardState {
                     reason: "the clock guard state file cannot be read",
@@ -72,19 +131,22 @@ impl ClockGuard {
     /// 64-byte block pads the 32-byte key with zeros exactly as RFC 2104 does, so this
     /// constructor cannot fail.
     fn hmac(&self, body: &[u8]) -> hmac::Hmac<Sha256> {
-        let mut block = [0u8; 64];
+        let mut block = Zeroizing::new([0u8; 64]);
         if let Some(head) = block.get_mut(..32) {
-            head.copy_from_slice(&self.key);
+            head.copy_from_slice(self.key.as_slice());
         }
-        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new(&block.into());
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new(&(*block).into());
         mac.update(body);
         mac
     }
 
     fn load(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let bad = Error::GuardState {
-            reason: "the clock guard state file was modified or belongs to another machine or license",
-        };
+        let bad = Error::GuardState { reason: TAMPERED };
+        if bytes.starts_with(MAGIC_V1) {
+            return Err(Error::GuardState {
+                reason: "the clock guard state file is in the first layout (airseal-clock-v1, keyed without a secret) and cannot be trusted; delete it to start afresh",
+            });
+        }
         if bytes.len() != STATE_LEN || !bytes.starts_with(MAGIC) {
             return Err(bad);
         }

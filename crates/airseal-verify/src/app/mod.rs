@@ -16,4 +16,4 @@ pub mod fs;
 mod guard;
 pub(crate) mod state;
 
-pub use guard::ClockGuard;
+pub use guard::{ClockGuard, GuardSecret};
