@@ -425,6 +425,72 @@ fn an_issuing_key_signs_only_what_its_certificate_allows() {
         1,
     );
     assert!(e.contains("signed product key"), "{e}");
+    // Nor are activation responses: refused before the seat is recorded.
+    let key = product_key(d);
+    ok(&airseal(
+        d,
+        &[
+            "request",
+            "--product",
+            "photo",
+            "--key",
+            &key,
+            "--data-dir",
+            "m1",
+            "--no-system-components",
+            "--component",
+            "custom:id=one",
+            "--out",
+            "m1.req",
+        ],
+    ));
+    let e = fails(
+        &airseal(
+            d,
+            &[
+                "activate",
+                "m1.req",
+                "--issuing-key",
+                "photo-only",
+                "--out",
+                "m1.resp",
+            ],
+        ),
+        1,
+    );
+    assert!(
+        e.contains("activation response") && e.contains("--root"),
+        "{e}"
+    );
+    let seats = json(&airseal(d, &["ledger", "activations", "--json"]));
+    assert_eq!(seats, serde_json::json!([]), "{seats}");
+    // `show --public-key` checks the certificate as an app does.
+    let shown = json(&airseal(
+        d,
+        &[
+            "issuing-key",
+            "show",
+            "photo-only",
+            "--public-key",
+            "keys/signing.pub",
+            "--json",
+        ],
+    ));
+    assert_eq!(shown["verified"], true, "{shown}");
+    ok(&airseal(d, &["keygen", "--out", "other-root"]));
+    exits(
+        &airseal(
+            d,
+            &[
+                "issuing-key",
+                "show",
+                "photo-only/issuing.cert",
+                "--public-key",
+                "other-root/signing.pub",
+            ],
+        ),
+        13,
+    );
     // An unknown product or word is refused before anything is signed or written.
     let o = airseal(
         d,
