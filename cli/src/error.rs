@@ -467,6 +467,7 @@ impl fmt::Display for CliError {
                         "; `airseal keys reinstate {key}` lifts the suspension, then activate \
                          again"
                     ),
+                    ActivationError::Issue(IssueError::Scope(s)) => scope_remedy(s, f),
                     ActivationError::OtherMachine { license_id, .. } => write!(
                         f,
                         " (`airseal ledger activations --license {license_id} --history` shows \
@@ -480,6 +481,7 @@ impl fmt::Display for CliError {
                 e.fmt(f)?;
                 match e {
                     RenewError::AlreadyExists { .. } => f.write_str("; pass --force to replace it"),
+                    RenewError::Issue(IssueError::Scope(s)) => scope_remedy(s, f),
                     RenewError::AmbiguousProduct { .. } => f.write_str(" with --product"),
                     RenewError::TermEnded { key, .. } => write!(
                         f,

@@ -203,11 +203,19 @@ pub fn certify(
     let lists = opts.may_sign.0 & MaySign::REVOCATIONS.0 != 0;
     let floor = vendor.exported_revocation_seq()?;
     let plan = ledger.certificates().plan(lists, floor)?;
+    // A signed key carries only its creation day, and claims the start of it: a certificate
+    // that may sign them starts at the beginning of its UTC day, or keys made on its first
+    // day would claim a time before it.
+    let not_before = if opts.may_sign.contains(MaySign::SIGNED_KEYS) {
+        crate::signedkey::claimed_issue_time(now)
+    } else {
+        now
+    };
     let key = keyfile::generate_signing_key();
     let mut certificate = Certificate {
         serial: plan.serial,
         key: key.verifying_key().to_bytes(),
-        not_before: now,
+        not_before,
         not_after: now.saturating_add(i64::from(opts.days).saturating_mul(DAY)),
         products: opts.products.clone(),
         may_sign: opts.may_sign,
