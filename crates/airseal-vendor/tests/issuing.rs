@@ -21,7 +21,12 @@ fn vendor(dir: &std::path::Path) -> VendorDir {
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("\n[products.photo]\n[products.other]\n");
     std::fs::write(&config, text).unwrap();
-    VendorDir::open(dir).unwrap()
+    let v = VendorDir::open(dir).unwrap();
+    // The root the folder names: certify refuses any other key.
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    let public = airseal_core::pubkey::encode_public_key(&root().public_key());
+    std::fs::write(v.public_key_path(), public).unwrap();
+    v
 }
 
 fn root() -> Issuer {
