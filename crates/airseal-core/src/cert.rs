@@ -306,7 +306,7 @@ fn decode_products(r: &mut Reader<'_>) -> Result<Vec<String>, DecodeError> {
             return Err(r.error_at(item_at, DecodeErrorKind::InvalidValue("empty product id")));
         }
         if let Some(prev) = out.last() {
-            ascending(&r, item_at, text_key_order(prev, item))?;
+            ascending(r, item_at, text_key_order(prev, item))?;
         }
         out.push(item.to_string());
     }
