@@ -15,7 +15,7 @@ use airseal_core::{LicenseClaims, ObjectType};
 use serde_json::Value;
 
 mod common;
-use common::{PASSPHRASE, airseal, exits, init_vendor, ok, stderr};
+use common::{ISSUING_PASSPHRASE, airseal, exits, init_vendor, ok, stderr};
 
 const PRODUCTS: &str = "\n[products.photo]\nactivation_template = \"pro\"\n\
     [products.photo.templates.pro]\nkind = \"subscription\"\ndays = 30\nmax_activations = 2\n\
@@ -210,7 +210,8 @@ fn rotation_after_a_leak_end_to_end() {
 
     // K1 leaks. The thief signs a license with it, its issue time set back to the very
     // start of K1's certificate, long before anyone noticed the leak.
-    let thief = airseal_vendor::issuing::unlock(&d.join("k1"), PASSPHRASE.as_bytes()).unwrap();
+    let thief =
+        airseal_vendor::issuing::unlock(&d.join("k1"), ISSUING_PASSPHRASE.as_bytes()).unwrap();
     let start = thief.chain().unwrap().certificate.not_before;
     let mut claims = LicenseClaims::new("acme", "STOLEN", "photo", start, vec![7; 8]);
     claims.issued_at = start;
@@ -246,7 +247,7 @@ fn rotation_after_a_leak_end_to_end() {
                 "l.txt",
             ],
         ),
-        1,
+        34,
     );
     assert!(e.contains("is revoked"), "{e}");
     let e = fails(
