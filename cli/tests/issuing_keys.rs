@@ -670,7 +670,7 @@ fn verify_exit_codes_of_the_chain() {
     let d = tmp.path();
     init_vendor(d, PRODUCTS);
     create(d, "k", "licenses", &["--products", "photo"]);
-    let k = airseal_vendor::issuing::unlock(&d.join("k"), PASSPHRASE.as_bytes()).unwrap();
+    let k = airseal_vendor::issuing::unlock(&d.join("k"), ISSUING_PASSPHRASE.as_bytes()).unwrap();
     let cert = k.chain().unwrap().certificate.clone();
     let sign = |product: &str, iat: i64, typ: ObjectType| {
         let mut c = LicenseClaims::new("acme", "L", product, iat, vec![3; 8]);
@@ -704,7 +704,7 @@ fn verify_exit_codes_of_the_chain() {
     // 33: an object type the certificate does not allow (a license, from a key that may
     // sign only activation responses).
     create(d, "a", "activations", &[]);
-    let a = airseal_vendor::issuing::unlock(&d.join("a"), PASSPHRASE.as_bytes()).unwrap();
+    let a = airseal_vendor::issuing::unlock(&d.join("a"), ISSUING_PASSPHRASE.as_bytes()).unwrap();
     let mut c = LicenseClaims::new("acme", "L", "photo", cert.not_before, vec![4; 8]);
     c.normalize();
     let license = a.sign(ObjectType::License, &c.encode());
