@@ -21,6 +21,13 @@ fn vendor(dir: &std::path::Path) -> VendorDir {
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("\n[products.photo]\n[products.other]\n");
     std::fs::write(&config, text).unwrap();
+    // The folder's public key is the root's: certify checks the root against it.
+    std::fs::create_dir_all(dir.join("keys")).unwrap();
+    std::fs::write(
+        dir.join("keys/signing.pub"),
+        airseal_core::pubkey::encode_public_key(&root().public_key()),
+    )
+    .unwrap();
     VendorDir::open(dir).unwrap()
 }
 
