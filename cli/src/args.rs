@@ -46,8 +46,10 @@ pub struct PassphraseArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct SignerArgs {
     /// Sign with the issuing key in DIR (made by `airseal issuing-key create`) instead of
-    /// the root signing key; its passphrase comes from the usual sources. Default: the
-    /// vendor folder's `issuing_key` in airseal.toml, if set.
+    /// the root signing key; its passphrase comes from --passphrase-file, else
+    /// AIRSEAL_ISSUING_PASSPHRASE, else AIRSEAL_PASSPHRASE, else a prompt. Refused when the
+    /// vendor folder records it revoked. Default: the vendor folder's `issuing_key` in
+    /// airseal.toml, if set.
     #[arg(long, value_name = "DIR")]
     pub issuing_key: Option<PathBuf>,
     /// Sign with the root signing key even though airseal.toml names a default issuing key.

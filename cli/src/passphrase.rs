@@ -77,6 +77,9 @@ impl fmt::Display for PassphraseOrigin {
 pub enum PassphraseError {
     /// No file, no environment variable, and standard input is not a terminal to prompt on.
     NoSource,
+    /// No `--issuing-passphrase-file`, no [`ISSUING_PASSPHRASE_ENV`], and standard input is
+    /// not a terminal: a new issuing key has no passphrase (it never takes the root's).
+    NoIssuingSource,
     /// The source gave an empty passphrase; it would protect nothing, and an empty
     /// variable or file is far more often a mistake than a choice.
     EmptyPassphrase {
@@ -113,6 +116,12 @@ impl fmt::Display for PassphraseError {
                 f,
                 "no passphrase given and standard input is not a terminal to ask on: \
                  pass --passphrase-file FILE, set {PASSPHRASE_ENV}, or run in a terminal"
+            ),
+            Self::NoIssuingSource => write!(
+                f,
+                "no passphrase for the new issuing key and standard input is not a terminal to \
+                 ask on: pass --issuing-passphrase-file FILE, set {ISSUING_PASSPHRASE_ENV}, or \
+                 run in a terminal (the root's {PASSPHRASE_ENV} is never used for it)"
             ),
             Self::EmptyPassphrase { origin } => write!(f, "empty passphrase from {origin}"),
             Self::NotUtf8 { origin } => write!(f, "the passphrase from {origin} is not UTF-8"),
@@ -173,7 +182,10 @@ pub fn obtain_issuing_passphrase(
     purpose: Purpose,
 ) -> Result<Zeroizing<String>, PassphraseError> {
     match purpose {
-        Purpose::Create => obtain_from_env(opts, purpose, &[ISSUING_PASSPHRASE_ENV]),
+        Purpose::Create => match obtain_from_env(opts, purpose, &[ISSUING_PASSPHRASE_ENV]) {
+            Err(PassphraseError::NoSource) => Err(PassphraseError::NoIssuingSource),
+            other => other,
+        },
         Purpose::Unlock => {
             obtain_from_env(opts, purpose, &[ISSUING_PASSPHRASE_ENV, PASSPHRASE_ENV])
         }

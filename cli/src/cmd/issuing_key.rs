@@ -33,6 +33,9 @@ pub enum IssuingKeyCommand {
         signs (it needs no other key). Commands sign with it given --issuing-key DIR, or by \
         default when airseal.toml says issuing_key = \"DIR\". Revoke it with `airseal revoke \
         --issuing-key KID` and a root-signed `airseal revocations export --root`.\n\n\
+        The issuing key gets its own passphrase: --issuing-passphrase-file FILE, else \
+        AIRSEAL_ISSUING_PASSPHRASE, else a prompt (never AIRSEAL_PASSPHRASE, the root's); \
+        one equal to the root's is refused unless --same-passphrase.\n\n\
         Example:\n  airseal issuing-key create --out issuing/2027-q1 --days 90 \\\n    \
         --products photo-pro --can licenses,activations"
     )]

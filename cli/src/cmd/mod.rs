@@ -69,7 +69,12 @@ pub fn unlock_choice(
     choice: &SignerChoice,
     pass: &PassphraseArgs,
 ) -> Result<Issuer, CliError> {
-    issuing::check_signer(vendor, choice)?;
+    issuing::check_signer(vendor, choice).map_err(|e| match (e, choice) {
+        // The root key file's own trouble (permissions, format) named with its path, as
+        // unlocking it names it.
+        (issuing::IssuingError::KeyFile(k), SignerChoice::Root(file)) => CliError::from(k).at(file),
+        (e, _) => CliError::from(e),
+    })?;
     match choice {
         SignerChoice::Issuing(dir) => unlock_issuing(dir, pass),
         SignerChoice::Root(file) => unlock_key(file, pass),

@@ -21,14 +21,12 @@ fn vendor(dir: &std::path::Path) -> VendorDir {
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("\n[products.photo]\n[products.other]\n");
     std::fs::write(&config, text).unwrap();
-    // The folder's public key is the root's: certify checks the root against it.
+    let v = VendorDir::open(dir).unwrap();
+    // The root the folder names: certify refuses any other key.
     std::fs::create_dir_all(dir.join("keys")).unwrap();
-    std::fs::write(
-        dir.join("keys/signing.pub"),
-        airseal_core::pubkey::encode_public_key(&root().public_key()),
-    )
-    .unwrap();
-    VendorDir::open(dir).unwrap()
+    let public = airseal_core::pubkey::encode_public_key(&root().public_key());
+    std::fs::write(v.public_key_path(), public).unwrap();
+    v
 }
 
 fn root() -> Issuer {
