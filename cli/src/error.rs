@@ -31,35 +31,39 @@ use crate::passphrase::PassphraseError;
 
 /// Shown at the end of `airseal --help` and `airseal verify --help`.
 pub const EXIT_CODES_HELP: &str = "\
-EXIT CODES:
+EXIT CODES (10-36: with --json, the same number is \"code\" and the name \"error\"):
    0  success (for verify: the license is valid)
    1  error (bad arguments or input, wrong passphrase, refused to overwrite…)
    2  usage error (unknown option, missing argument)
    3  a file could not be read or written
    4  import: some rows were rejected (the others were imported; see the report)
   10  malformed: not a well-formed airseal file (armor, CBOR, COSE or claims), or too large
-  11  unsupported signature algorithm
-  12  wrong type: a signed airseal object of another kind than the command reads
-  13  unknown key id: signed by a key you did not pass with --public-key
-  14  bad signature: the license was modified or forged
-  15  wrong product
-  16  not yet valid
-  17  expired (grace period included)
-  18  bound to another machine
-  19  invalid public key
+  11  unsupported_algorithm: unsupported signature algorithm
+  12  wrong_type: a signed airseal object of another kind than the command reads
+  13  unknown_key_id: signed by a key (or a root) you did not pass with --public-key
+  14  bad_signature: the file was modified or forged
+  15  wrong_product: the license is for another product
+  16  not_yet_valid: the license is not valid yet
+  17  expired: the license expired (grace period included)
+  18  wrong_machine: bound to another machine
+  19  invalid_public_key: not a usable public key
   20  typo: a product key's check symbol does not match (compare with the key sent)
-  21  maintenance ended: this release is newer than the license's updates period
-  22  signing key not trusted at the license's issue time (rotated out)
-  23  revoked by the --revocations list (keys inspect: a revoked key)
-  24-26 clock guard: clock rolled back, stale revocation list, guard state
-  27  bound to another device key (activated for another machine)
-  28  activation response answers another request
+  21  maintenance_ended: this release is newer than the license's updates period
+  22  key_out_of_validity: signing key not trusted at the issue time (rotated out)
+  23  revoked: revoked by the --revocations list (keys inspect: a revoked key)
+  24  clock_rolled_back: the clock went back (clock guard)
+  25  stale_revocation_list: older than a list already accepted (clock guard)
+  26  guard_state: the clock guard's state file is unusable
+  27  wrong_device: bound to another device key (activated for another machine)
+  28  wrong_request: an activation response that answers another request
   29  released: this machine gave the license back (it does not come back)
-  30  stale update: not newer than the license already installed
-  31-34 issuing key (SPEC §18): certificate out of its window, product or object type not
-        allowed by the certificate, issuing key revoked by the --revocations list
-  35  revocation list numbered outside its signer's certificate range
-  36  bad certificate signature: the issuing key's certificate was not signed by the root
+  30  stale_update: not newer than the license already installed
+  31  certificate_out_of_validity: the issuing key's certificate does not cover the issue time
+  32  certificate_product_not_allowed: the certificate does not allow this product
+  33  certificate_type_not_allowed: the certificate does not allow this kind of object
+  34  issuing_key_revoked: the issuing key is revoked by the revocation list
+  35  revocation_seq_out_of_range: a list numbered outside its signer's certificate range
+  36  bad_certificate_signature: the certificate was not signed by the root it names
   70  internal error: a bug in airseal (please report it)";
 
 /// General error: bad input, a refusal, a wrong passphrase.
@@ -498,6 +502,7 @@ impl fmt::Display for CliError {
                         "; `airseal keys reinstate {key}` lifts the suspension, then activate \
                          again"
                     ),
+                    ActivationError::Issue(IssueError::Scope(s)) => scope_remedy(s, f),
                     ActivationError::OtherMachine { license_id, .. } => write!(
                         f,
                         " (`airseal ledger activations --license {license_id} --history` shows \
@@ -511,6 +516,7 @@ impl fmt::Display for CliError {
                 e.fmt(f)?;
                 match e {
                     RenewError::AlreadyExists { .. } => f.write_str("; pass --force to replace it"),
+                    RenewError::Issue(IssueError::Scope(s)) => scope_remedy(s, f),
                     RenewError::AmbiguousProduct { .. } => f.write_str(" with --product"),
                     RenewError::TermEnded { key, .. } => write!(
                         f,

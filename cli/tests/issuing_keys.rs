@@ -426,6 +426,72 @@ fn an_issuing_key_signs_only_what_its_certificate_allows() {
         1,
     );
     assert!(e.contains("signed product key"), "{e}");
+    // Nor are activation responses: refused before the seat is recorded.
+    let key = product_key(d);
+    ok(&airseal(
+        d,
+        &[
+            "request",
+            "--product",
+            "photo",
+            "--key",
+            &key,
+            "--data-dir",
+            "m1",
+            "--no-system-components",
+            "--component",
+            "custom:id=one",
+            "--out",
+            "m1.req",
+        ],
+    ));
+    let e = fails(
+        &airseal(
+            d,
+            &[
+                "activate",
+                "m1.req",
+                "--issuing-key",
+                "photo-only",
+                "--out",
+                "m1.resp",
+            ],
+        ),
+        1,
+    );
+    assert!(
+        e.contains("activation response") && e.contains("--root"),
+        "{e}"
+    );
+    let seats = json(&airseal(d, &["ledger", "activations", "--json"]));
+    assert_eq!(seats, serde_json::json!([]), "{seats}");
+    // `show --public-key` checks the certificate as an app does.
+    let shown = json(&airseal(
+        d,
+        &[
+            "issuing-key",
+            "show",
+            "photo-only",
+            "--public-key",
+            "keys/signing.pub",
+            "--json",
+        ],
+    ));
+    assert_eq!(shown["verified"], true, "{shown}");
+    ok(&airseal(d, &["keygen", "--out", "other-root"]));
+    exits(
+        &airseal(
+            d,
+            &[
+                "issuing-key",
+                "show",
+                "photo-only/issuing.cert",
+                "--public-key",
+                "other-root/signing.pub",
+            ],
+        ),
+        13,
+    );
     // An unknown product or word is refused before anything is signed or written.
     let o = airseal(
         d,
@@ -590,4 +656,84 @@ fn signed_and_data_keys_from_an_issuing_key() {
     };
     mac_id("d.jsonl");
     mac_id("r.jsonl");
+}
+
+/// Exit codes 31–33 and 36 (README "Exit codes"), met by `verify` on chained licenses a
+/// careless or hostile signer made with the library (the vendor's own commands refuse to
+/// make them: `an_issuing_key_signs_only_what_its_certificate_allows`). 34 and 35 are met
+/// in `rotation_after_a_leak_end_to_end`.
+#[test]
+fn verify_exit_codes_of_the_chain() {
+    use airseal_core::cose;
+    use ed25519_dalek::Signer as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    init_vendor(d, PRODUCTS);
+    create(d, "k", "licenses", &["--products", "photo"]);
+    let k = airseal_vendor::issuing::unlock(&d.join("k"), ISSUING_PASSPHRASE.as_bytes()).unwrap();
+    let cert = k.chain().unwrap().certificate.clone();
+    let sign = |product: &str, iat: i64, typ: ObjectType| {
+        let mut c = LicenseClaims::new("acme", "L", product, iat, vec![3; 8]);
+        c.normalize();
+        k.sign(typ, &c.encode())
+    };
+    let verify_as = |bytes: &[u8], product: &str| {
+        std::fs::write(d.join("x.lic"), bytes).unwrap();
+        airseal(
+            d,
+            &[
+                "verify",
+                "x.lic",
+                "--public-key",
+                "keys/signing.pub",
+                "--product",
+                product,
+                "--now",
+                "2100-01-01",
+            ],
+        )
+        .status
+        .code()
+    };
+    // 31: issued after the certificate's window.
+    let late = sign("photo", cert.not_after, ObjectType::License);
+    assert_eq!(verify_as(&late, "photo"), Some(31));
+    // 32: a product the certificate does not list.
+    let other = sign("other", cert.not_before, ObjectType::License);
+    assert_eq!(verify_as(&other, "other"), Some(32));
+    // 33: an object type the certificate does not allow (a license, from a key that may
+    // sign only activation responses).
+    create(d, "a", "activations", &[]);
+    let a = airseal_vendor::issuing::unlock(&d.join("a"), ISSUING_PASSPHRASE.as_bytes()).unwrap();
+    let mut c = LicenseClaims::new("acme", "L", "photo", cert.not_before, vec![4; 8]);
+    c.normalize();
+    let license = a.sign(ObjectType::License, &c.encode());
+    assert_eq!(verify_as(&license, "photo"), Some(33));
+    // 36: a certificate naming the root's key id, signed by another key.
+    let root_kid = k.chain().unwrap().root;
+    let forger = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+    let protected = cose::encode_protected(&root_kid, ObjectType::Certificate);
+    let payload = cert.encode();
+    let signature = forger.sign(&cose::sig_structure(&protected, &payload));
+    let forged_cert = cose::encode_sign1(&protected, &payload, &signature.to_bytes());
+    let thief = airseal_vendor::issue::Issuer::certified(
+        ed25519_dalek::SigningKey::from_bytes(&[43; 32]),
+        &forged_cert,
+        [0; 32],
+    );
+    // The forged certificate names the issuing key's public key, which the forger lacks:
+    // the vendor library refuses to pair them …
+    assert!(thief.is_err());
+    // … so the forger certifies a key of its own under the root's name.
+    let own = ed25519_dalek::SigningKey::from_bytes(&[43; 32]);
+    let mut forged = cert.clone();
+    forged.key = own.verifying_key().to_bytes();
+    let payload = forged.encode();
+    let signature = forger.sign(&cose::sig_structure(&protected, &payload));
+    let forged_cert = cose::encode_sign1(&protected, &payload, &signature.to_bytes());
+    let thief = airseal_vendor::issue::Issuer::certified(own, &forged_cert, [0; 32]).unwrap();
+    let mut c = LicenseClaims::new("acme", "L", "photo", cert.not_before, vec![5; 8]);
+    c.normalize();
+    let forged_license = thief.sign(ObjectType::License, &c.encode());
+    assert_eq!(verify_as(&forged_license, "photo"), Some(36));
 }

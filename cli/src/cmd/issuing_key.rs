@@ -55,12 +55,16 @@ pub enum IssuingKeyCommand {
         #[arg(long, help = crate::args::JSON_HELP)]
         json: bool,
     },
-    /// Show an issuing key's certificate (a folder made by `create`, or the .cert file),
-    /// WITHOUT verifying it.
+    /// Show an issuing key's certificate (a folder made by `create`, or the .cert file);
+    /// verified only with --public-key.
     Show {
         /// The issuing key's folder or its certificate file.
         #[arg(value_name = "DIR|CERT")]
         path: PathBuf,
+        /// Check the certificate's signature against this root public key (signing.pub),
+        /// as an app does; exits with the verification code when it fails.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
         #[arg(long, help = crate::args::JSON_HELP)]
         json: bool,
     },
@@ -118,7 +122,11 @@ pub fn run(args: &IssuingKeyArgs) -> Result<ExitCode, CliError> {
         IssuingKeyCommand::Create(a) => create(a, &args.vendor),
         IssuingKeyCommand::List { json } => list(&args.vendor, *json),
         IssuingKeyCommand::Import { path, json } => import(path, &args.vendor, *json),
-        IssuingKeyCommand::Show { path, json } => show(path, *json),
+        IssuingKeyCommand::Show {
+            path,
+            public_key,
+            json,
+        } => show(path, public_key.as_deref(), *json),
     }
 }
 
@@ -348,13 +356,33 @@ fn import(path: &std::path::Path, vendor: &VendorArgs, json: bool) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(path: &std::path::Path, json: bool) -> Result<ExitCode, CliError> {
+fn show(
+    path: &std::path::Path,
+    public_key: Option<&std::path::Path>,
+    json: bool,
+) -> Result<ExitCode, CliError> {
     let file = issuing::read_certificate(path)?;
+    let verified = match public_key {
+        Some(p) => {
+            let mut trust = super::machine::load_trust(&[p.to_path_buf()])?;
+            trust
+                .add_certificate(&file.bytes)
+                .map_err(|e| CliError::from(e).at(path))?;
+            true
+        }
+        None => false,
+    };
     if json {
-        crate::term::out_json(&certificate_json(&file.certificate, &file.root));
+        let mut v = certificate_json(&file.certificate, &file.root);
+        v["verified"] = json!(verified);
+        crate::term::out_json(&v);
     } else {
         print_certificate(&file.certificate, &file.root);
-        errln!("note: the certificate's signature was NOT checked (airseal verify does)");
+        if verified {
+            errln!("verified: signed by root key {}", file.root);
+        } else {
+            errln!("note: the certificate's signature was NOT checked (pass --public-key)");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
