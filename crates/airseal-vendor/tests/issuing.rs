@@ -21,12 +21,14 @@ fn vendor(dir: &std::path::Path) -> VendorDir {
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("\n[products.photo]\n[products.other]\n");
     std::fs::write(&config, text).unwrap();
-    let v = VendorDir::open(dir).unwrap();
-    // The root the folder names: certify refuses any other key.
+    // The folder's root is `root()`: only it certifies.
     std::fs::create_dir_all(dir.join("keys")).unwrap();
-    let public = airseal_core::pubkey::encode_public_key(&root().public_key());
-    std::fs::write(v.public_key_path(), public).unwrap();
-    v
+    std::fs::write(
+        dir.join("keys").join("signing.pub"),
+        airseal_core::pubkey::encode_public_key(&root().public_key()),
+    )
+    .unwrap();
+    VendorDir::open(dir).unwrap()
 }
 
 fn root() -> Issuer {
@@ -240,4 +242,58 @@ fn list_ranges_never_overlap_and_a_revoked_keys_first_list_is_the_roots() {
     let c3 = issuing::certify(&root, &v, &ledger, &opts(lists, &[]), NOW).unwrap();
     assert!(c3.record.list_seq.unwrap().0 >= c2.record.list_seq.unwrap().1);
     assert_eq!(c3.record.serial, 3);
+}
+
+#[test]
+fn only_the_folders_root_certifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = vendor(tmp.path());
+    let ledger = v.open_ledger().unwrap();
+    let other = Issuer::new(SigningKey::from_bytes(&[2; 32]));
+    match issuing::certify(&other, &v, &ledger, &opts(MaySign::LICENSES, &[]), NOW) {
+        Err(IssuingError::NotTheRoot { given, root: r, .. }) => {
+            assert_eq!(given, other.key_id());
+            assert_eq!(r, root().key_id());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(ledger.certificates().list().unwrap().is_empty());
+}
+
+#[test]
+fn a_ledger_that_lost_certificates_and_revocations_gets_them_back_from_the_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = vendor(tmp.path());
+    let ledger = v.open_ledger().unwrap();
+    let root = root();
+    let lists = MaySign(MaySign::LICENSES.0 | MaySign::REVOCATIONS.0);
+    let c1 = issuing::certify(&root, &v, &ledger, &opts(lists, &[]), NOW).unwrap();
+    issuing::revoke(&v, &ledger, c1.record.kid, Some("leak"), NOW).unwrap();
+    // A ledger that never saw either (as a restored older backup).
+    let fresh = airseal_vendor::ledger::Ledger::open(&tmp.path().join("other.sqlite3")).unwrap();
+    assert!(fresh.certificates().list().unwrap().is_empty());
+    issuing::reconcile(&v, &fresh).unwrap();
+    let back = fresh.certificates().get(&c1.record.kid).unwrap().unwrap();
+    assert_eq!(back.serial, c1.record.serial);
+    assert_eq!(back.list_seq, c1.record.list_seq);
+    assert_eq!(back.certificate, c1.certificate);
+    assert!(back.revoked_at.is_some());
+    // Merging again changes nothing.
+    issuing::reconcile(&v, &fresh).unwrap();
+    assert_eq!(fresh.certificates().list().unwrap().len(), 1);
+    // The folder's high-water mark keeps serials and ranges from being handed out twice,
+    // even by a ledger that has none.
+    let high = issuing::read_high_water(&v).unwrap();
+    assert_eq!(high.serial, c1.record.serial);
+    assert_eq!(high.list_hi, c1.record.list_seq.unwrap().1);
+    let plan = airseal_vendor::ledger::Ledger::open(&tmp.path().join("third.sqlite3"))
+        .unwrap()
+        .certificates()
+        .plan(true, high.list_hi - 1, high.serial)
+        .unwrap();
+    assert!(plan.serial > c1.record.serial);
+    assert!(plan.list_seq.unwrap().0 >= c1.record.list_seq.unwrap().1);
+    // Taking the revocation back removes it from the folder's record too.
+    issuing::unrevoke(&v, &fresh, c1.record.kid, None, NOW).unwrap();
+    assert!(issuing::revoked_keys(&v).unwrap().is_empty());
 }
