@@ -80,6 +80,10 @@ pub const MALFORMED: u8 = 10;
 pub const INVALID_PUBLIC_KEY: u8 = 19;
 /// A product key's check symbol does not match.
 pub const TYPO: u8 = 20;
+/// A signed airseal object of another type than the command reads.
+pub const WRONG_TYPE: u8 = 12;
+/// An issuing key revoked (by a list an app loaded, or in the vendor's records).
+pub const ISSUING_KEY_REVOKED: u8 = 34;
 
 /// Everything a command can fail with.
 #[derive(Debug)]
@@ -216,7 +220,11 @@ impl CliError {
             CliError::Issuing(e) => match e {
                 IssuingError::Io { .. } => IO,
                 IssuingError::NotACertificate { .. } => MALFORMED,
-                IssuingError::KeyFile(k) => key_file_code(k),
+                IssuingError::WrongType { .. } => WRONG_TYPE,
+                IssuingError::Revoked { .. } => ISSUING_KEY_REVOKED,
+                IssuingError::KeyFile(k) | IssuingError::Unlock { source: k, .. } => {
+                    key_file_code(k)
+                }
                 IssuingError::Ledger(l) => ledger_code(l),
                 _ => GENERAL,
             },
@@ -365,6 +373,29 @@ impl fmt::Display for CliError {
                         "; `airseal products list` shows them, `airseal products add` adds one",
                     ),
                     IssuingError::NoDays => f.write_str(" (--days)"),
+                    IssuingError::Days(_) => f.write_str(" (--days)"),
+                    IssuingError::Revoked { .. } => f.write_str(
+                        "; sign with another issuing key (--issuing-key DIR, or issuing_key in \
+                         airseal.toml; `airseal issuing-key create` certifies a new one) or with \
+                         the root key (--root)",
+                    ),
+                    IssuingError::NotTheRoot { .. } => f.write_str(
+                        "; certify and sign with the vendor folder's root key, keys/signing.key \
+                         (its public key, keys/signing.pub, is what apps trust)",
+                    ),
+                    IssuingError::ForeignCertificate { .. } => f.write_str(
+                        "; only certificates this vendor folder's root key signed can be imported",
+                    ),
+                    IssuingError::WrongType { .. } => {
+                        f.write_str("; `airseal inspect FILE` shows what it is")
+                    }
+                    IssuingError::Unlock {
+                        source: KeyFileError::WrongPassphrase,
+                        ..
+                    } => f.write_str(
+                        " (the issuing key's own passphrase: check --passphrase-file or the \
+                         AIRSEAL_ISSUING_PASSPHRASE environment variable)",
+                    ),
                     IssuingError::KeyFile(KeyFileError::WrongPassphrase) => f.write_str(
                         " (check --passphrase-file or the AIRSEAL_PASSPHRASE environment variable)",
                     ),
@@ -471,6 +502,7 @@ impl fmt::Display for CliError {
                         "; `airseal keys reinstate {key}` lifts the suspension, then activate \
                          again"
                     ),
+                    ActivationError::Issue(IssueError::Scope(s)) => scope_remedy(s, f),
                     ActivationError::OtherMachine { license_id, .. } => write!(
                         f,
                         " (`airseal ledger activations --license {license_id} --history` shows \
@@ -484,6 +516,7 @@ impl fmt::Display for CliError {
                 e.fmt(f)?;
                 match e {
                     RenewError::AlreadyExists { .. } => f.write_str("; pass --force to replace it"),
+                    RenewError::Issue(IssueError::Scope(s)) => scope_remedy(s, f),
                     RenewError::AmbiguousProduct { .. } => f.write_str(" with --product"),
                     RenewError::TermEnded { key, .. } => write!(
                         f,

@@ -17,6 +17,12 @@ use zeroize::Zeroizing;
 /// The environment variable that may hold the passphrase.
 pub const PASSPHRASE_ENV: &str = "AIRSEAL_PASSPHRASE";
 
+/// The environment variable that may hold an issuing key's passphrase (`SPEC.md` §18): a
+/// new issuing key takes its passphrase from `--issuing-passphrase-file`, this variable or
+/// a prompt, never from [`PASSPHRASE_ENV`] (the root's); unlocking one tries it before
+/// [`PASSPHRASE_ENV`].
+pub const ISSUING_PASSPHRASE_ENV: &str = "AIRSEAL_ISSUING_PASSPHRASE";
+
 /// Largest passphrase file we read. It holds one line; a bigger file is almost certainly
 /// the wrong file (the key itself, a log), and the limit keeps `/dev/zero` from filling
 /// memory.
@@ -153,15 +159,48 @@ pub fn obtain_passphrase(
     opts: &PassphraseOptions,
     purpose: Purpose,
 ) -> Result<Zeroizing<String>, PassphraseError> {
-    let env = match std::env::var(PASSPHRASE_ENV) {
-        Ok(value) => Some(value),
-        Err(std::env::VarError::NotPresent) => None,
-        Err(std::env::VarError::NotUnicode(_)) => {
-            return Err(PassphraseError::NotUtf8 {
-                origin: PassphraseOrigin::Env,
-            });
+    obtain_from_env(opts, purpose, &[PASSPHRASE_ENV])
+}
+
+/// An issuing key's passphrase: `opts.file`, else [`ISSUING_PASSPHRASE_ENV`], else (only
+/// to unlock) [`PASSPHRASE_ENV`], else a prompt. A new issuing key never takes the root's
+/// variable: a server that holds the issuing key must not learn the root's passphrase.
+///
+/// # Errors
+/// As [`obtain_passphrase`].
+pub fn obtain_issuing_passphrase(
+    opts: &PassphraseOptions,
+    purpose: Purpose,
+) -> Result<Zeroizing<String>, PassphraseError> {
+    match purpose {
+        Purpose::Create => obtain_from_env(opts, purpose, &[ISSUING_PASSPHRASE_ENV]),
+        Purpose::Unlock => {
+            obtain_from_env(opts, purpose, &[ISSUING_PASSPHRASE_ENV, PASSPHRASE_ENV])
         }
-    };
+    }
+}
+
+/// [`obtain_with`] with the first of the variables `vars` that is set.
+fn obtain_from_env(
+    opts: &PassphraseOptions,
+    purpose: Purpose,
+    vars: &[&str],
+) -> Result<Zeroizing<String>, PassphraseError> {
+    let mut env = None;
+    for var in vars {
+        match std::env::var(var) {
+            Ok(value) => {
+                env = Some(value);
+                break;
+            }
+            Err(std::env::VarError::NotPresent) => {}
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(PassphraseError::NotUtf8 {
+                    origin: PassphraseOrigin::Env,
+                });
+            }
+        }
+    }
     obtain_with(
         opts,
         purpose,

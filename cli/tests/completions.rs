@@ -27,6 +27,7 @@ fn completion_scripts_know_the_commands_and_flags() {
             "passphrase-file",
             "customers",
             "templates",
+            "issuing-key",
         ] {
             assert!(script.contains(word), "{shell}: {word} missing");
         }
@@ -49,6 +50,7 @@ fn man_pages_for_every_subcommand() {
         ("airseal-keys-update.1", "extend"),
         ("airseal-customers-add.1", "email"),
         ("airseal-products-add.1", "pattern"),
+        ("airseal-issuing-key-create.1", "root\\-key"),
         ("airseal-verify.1", "EXIT CODES"),
     ] {
         let text = std::fs::read_to_string(d.join("man").join(page))

@@ -15,7 +15,7 @@ use airseal_core::{LicenseClaims, ObjectType};
 use serde_json::Value;
 
 mod common;
-use common::{PASSPHRASE, airseal, exits, init_vendor, ok, stderr};
+use common::{ISSUING_PASSPHRASE, airseal, exits, init_vendor, ok, stderr};
 
 const PRODUCTS: &str = "\n[products.photo]\nactivation_template = \"pro\"\n\
     [products.photo.templates.pro]\nkind = \"subscription\"\ndays = 30\nmax_activations = 2\n\
@@ -210,7 +210,8 @@ fn rotation_after_a_leak_end_to_end() {
 
     // K1 leaks. The thief signs a license with it, its issue time set back to the very
     // start of K1's certificate, long before anyone noticed the leak.
-    let thief = airseal_vendor::issuing::unlock(&d.join("k1"), PASSPHRASE.as_bytes()).unwrap();
+    let thief =
+        airseal_vendor::issuing::unlock(&d.join("k1"), ISSUING_PASSPHRASE.as_bytes()).unwrap();
     let start = thief.chain().unwrap().certificate.not_before;
     let mut claims = LicenseClaims::new("acme", "STOLEN", "photo", start, vec![7; 8]);
     claims.issued_at = start;
@@ -246,7 +247,7 @@ fn rotation_after_a_leak_end_to_end() {
                 "l.txt",
             ],
         ),
-        1,
+        34,
     );
     assert!(e.contains("is revoked"), "{e}");
     let e = fails(
@@ -425,6 +426,72 @@ fn an_issuing_key_signs_only_what_its_certificate_allows() {
         1,
     );
     assert!(e.contains("signed product key"), "{e}");
+    // Nor are activation responses: refused before the seat is recorded.
+    let key = product_key(d);
+    ok(&airseal(
+        d,
+        &[
+            "request",
+            "--product",
+            "photo",
+            "--key",
+            &key,
+            "--data-dir",
+            "m1",
+            "--no-system-components",
+            "--component",
+            "custom:id=one",
+            "--out",
+            "m1.req",
+        ],
+    ));
+    let e = fails(
+        &airseal(
+            d,
+            &[
+                "activate",
+                "m1.req",
+                "--issuing-key",
+                "photo-only",
+                "--out",
+                "m1.resp",
+            ],
+        ),
+        1,
+    );
+    assert!(
+        e.contains("activation response") && e.contains("--root"),
+        "{e}"
+    );
+    let seats = json(&airseal(d, &["ledger", "activations", "--json"]));
+    assert_eq!(seats, serde_json::json!([]), "{seats}");
+    // `show --public-key` checks the certificate as an app does.
+    let shown = json(&airseal(
+        d,
+        &[
+            "issuing-key",
+            "show",
+            "photo-only",
+            "--public-key",
+            "keys/signing.pub",
+            "--json",
+        ],
+    ));
+    assert_eq!(shown["verified"], true, "{shown}");
+    ok(&airseal(d, &["keygen", "--out", "other-root"]));
+    exits(
+        &airseal(
+            d,
+            &[
+                "issuing-key",
+                "show",
+                "photo-only/issuing.cert",
+                "--public-key",
+                "other-root/signing.pub",
+            ],
+        ),
+        13,
+    );
     // An unknown product or word is refused before anything is signed or written.
     let o = airseal(
         d,
@@ -516,4 +583,77 @@ fn the_vendor_folder_names_a_default_issuing_key_and_undo_works() {
         1,
     );
     assert!(e.contains("issuing-key list"), "{e}");
+}
+
+#[test]
+fn signed_and_data_keys_from_an_issuing_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    init_vendor(d, PRODUCTS);
+    let k = create(d, "sk", "signed-keys", &[]);
+    let generate = |kind: &str, out: &str| {
+        airseal(
+            d,
+            &[
+                "keys",
+                "generate",
+                "--product",
+                "photo",
+                "--kind",
+                kind,
+                "--count",
+                "1",
+                "--issuing-key",
+                "sk",
+                "--out",
+                out,
+            ],
+        )
+    };
+    ok(&generate("signed", "s.txt"));
+    let key = std::fs::read_to_string(d.join("s.txt")).unwrap();
+    let key = key.lines().next().unwrap().to_string();
+    // An app that adds the certificate verifies it with the root's public key.
+    let mut trust = airseal_verify::TrustStore::new();
+    trust
+        .add_public_key_file(&std::fs::read(d.join("keys/signing.pub")).unwrap())
+        .unwrap();
+    let cert = std::fs::read(d.join("sk/issuing.cert")).unwrap();
+    trust.add_certificate(&cert).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let verified = trust.verify_signed_key(&key, "photo", now).unwrap();
+    assert_eq!(verified.key_id().to_string(), k);
+    // `keys inspect` trusts the ledger's unrevoked certificates.
+    let info = json(&airseal(d, &["keys", "inspect", &key, "--json"]));
+    assert_eq!(info["status"], "valid", "{info}");
+    // Data keys made with an issuing key carry the ROOT's MAC: the same as the root makes.
+    ok(&generate("data", "d.jsonl"));
+    ok(&airseal(
+        d,
+        &[
+            "keys",
+            "generate",
+            "--product",
+            "photo",
+            "--kind",
+            "data",
+            "--count",
+            "1",
+            "--root",
+            "--out",
+            "r.jsonl",
+        ],
+    ));
+    let mac_id = |f: &str| {
+        let line = std::fs::read_to_string(d.join(f)).unwrap();
+        let key: Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+        let info = json(&airseal(
+            d,
+            &["keys", "inspect", key["key"].as_str().unwrap(), "--json"],
+        ));
+        assert_eq!(info["status"], "valid", "{info}");
+        info.to_string()
+    };
+    mac_id("d.jsonl");
+    mac_id("r.jsonl");
 }

@@ -15,13 +15,12 @@ use airseal_core::revocation::RevocationList;
 use serde_json::Value;
 
 mod common;
-use common::{PASSPHRASE, airseal, exits, init_vendor, ok, stderr};
+use common::{ISSUING_PASSPHRASE, airseal, exits, init_vendor, ok, stderr};
 
-/// A vendor folder with products `photo` and `other`, and a passphrase file for issuing keys.
+/// A vendor folder with products `photo` and `other`.
 fn vendor() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     init_vendor(tmp.path(), "\n[products.photo]\n[products.other]\n");
-    std::fs::write(tmp.path().join("issuing.pass"), format!("{PASSPHRASE}\n")).unwrap();
     tmp
 }
 
@@ -44,8 +43,6 @@ fn create(d: &Path, dir: &str, extra: &[&str]) -> Value {
         dir,
         "--days",
         "90",
-        "--issuing-passphrase-file",
-        "issuing.pass",
         "--json",
     ];
     args.extend_from_slice(extra);
@@ -313,7 +310,8 @@ fn inspect_shows_a_revocation_list_and_its_signers_chain() {
 
 /// Signs `list` with the issuing key in `dir` (as a thief holding it could).
 fn sign_list(d: &Path, dir: &str, list: &RevocationList, out: &str) {
-    let issuer = airseal_vendor::issuing::unlock(&d.join(dir), PASSPHRASE.as_bytes()).unwrap();
+    let issuer =
+        airseal_vendor::issuing::unlock(&d.join(dir), ISSUING_PASSPHRASE.as_bytes()).unwrap();
     let bytes = issuer.sign(ObjectType::RevocationList, &list.encode());
     std::fs::write(d.join(out), bytes).unwrap();
 }

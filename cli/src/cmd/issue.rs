@@ -233,7 +233,7 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
         }
         (_, true) => None,
     };
-    let issuer = super::unlock_choice(&signer, &args.passphrase)?;
+    let issuer = super::unlock_choice(vendor.as_ref(), &signer, &args.passphrase)?;
     let deliver = |_: &airseal_core::LicenseClaims, bytes: &[u8]| -> Result<(), CliError> {
         let out = if args.raw {
             bytes.to_vec()

@@ -42,12 +42,26 @@ pub enum IssuingKeyCommand {
         #[arg(long, help = crate::args::JSON_HELP)]
         json: bool,
     },
-    /// Show an issuing key's certificate (a folder made by `create`, or the .cert file),
-    /// WITHOUT verifying it.
+    /// Put an issuing key's certificate back into the ledger (after a ledger restore, or
+    /// one made on another machine), once the vendor folder's root is checked to have
+    /// signed it; then it is listed and can be revoked.
+    Import {
+        /// The issuing key's folder or its certificate file.
+        #[arg(value_name = "DIR|CERT")]
+        path: PathBuf,
+        #[arg(long, help = crate::args::JSON_HELP)]
+        json: bool,
+    },
+    /// Show an issuing key's certificate (a folder made by `create`, or the .cert file);
+    /// verified only with --public-key.
     Show {
         /// The issuing key's folder or its certificate file.
         #[arg(value_name = "DIR|CERT")]
         path: PathBuf,
+        /// Check the certificate's signature against this root public key (signing.pub),
+        /// as an app does; exits with the verification code when it fails.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
         #[arg(long, help = crate::args::JSON_HELP)]
         json: bool,
     },
@@ -78,10 +92,15 @@ pub struct CreateArgs {
         default_value = "licenses,activations"
     )]
     pub can: Vec<String>,
-    /// The new issuing key's passphrase, from the first line of FILE (default: the usual
-    /// sources, as for the root key: AIRSEAL_PASSPHRASE, else a prompt).
+    /// The new issuing key's passphrase, from the first line of FILE (default: the
+    /// AIRSEAL_ISSUING_PASSPHRASE environment variable, else a prompt; never the root's
+    /// AIRSEAL_PASSPHRASE). It must differ from the root key's passphrase.
     #[arg(long, value_name = "FILE")]
     pub issuing_passphrase_file: Option<PathBuf>,
+    /// Accept an issuing key passphrase equal to the root key's (a thief of the server
+    /// then learns the root's passphrase too).
+    #[arg(long)]
+    pub same_passphrase: bool,
     /// Accept a short or repetitive passphrase for the issuing key.
     #[arg(long)]
     pub weak_passphrase: bool,
@@ -99,7 +118,12 @@ pub fn run(args: &IssuingKeyArgs) -> Result<ExitCode, CliError> {
     match &args.command {
         IssuingKeyCommand::Create(a) => create(a, &args.vendor),
         IssuingKeyCommand::List { json } => list(&args.vendor, *json),
-        IssuingKeyCommand::Show { path, json } => show(path, *json),
+        IssuingKeyCommand::Import { path, json } => import(path, &args.vendor, *json),
+        IssuingKeyCommand::Show {
+            path,
+            public_key,
+            json,
+        } => show(path, public_key.as_deref(), *json),
     }
 }
 
@@ -131,13 +155,34 @@ fn create(a: &CreateArgs, vendor: &VendorArgs) -> Result<ExitCode, CliError> {
         .root_key
         .clone()
         .unwrap_or_else(|| vendor.signing_key_path());
-    let root = super::unlock_key(&root_path, &a.passphrase)?;
-    let new_pass = super::keygen::new_passphrase(
-        &PassphraseArgs {
-            passphrase_file: a.issuing_passphrase_file.clone(),
-        },
-        a.weak_passphrase,
+    let root = super::unlock_choice(
+        Some(&vendor),
+        &issuing::SignerChoice::Root(root_path.clone()),
+        &a.passphrase,
     )?;
+    let new_pass = crate::passphrase::obtain_issuing_passphrase(
+        &crate::passphrase::PassphraseOptions {
+            file: a.issuing_passphrase_file.clone(),
+        },
+        crate::passphrase::Purpose::Create,
+    )?;
+    if !a.weak_passphrase {
+        airseal_vendor::keyfile::check_passphrase_strength(&new_pass)?;
+    }
+    if !a.same_passphrase {
+        // Decrypting the root key with the new passphrase tells whether they are equal
+        // without keeping the root's passphrase around.
+        let text = airseal_vendor::keyfile::read_signing_key_file(&root_path)?;
+        if airseal_vendor::keyfile::decrypt_signing_key(&text, new_pass.as_bytes()).is_ok() {
+            return Err(CliError::Message(
+                "the issuing key's passphrase is the root key's: a thief of the server would \
+                 learn the root's passphrase; give it its own (--issuing-passphrase-file or \
+                 AIRSEAL_ISSUING_PASSPHRASE), or pass --same-passphrase"
+                    .into(),
+                crate::error::GENERAL,
+            ));
+        }
+    }
     let ledger = vendor
         .open_ledger()
         .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;
@@ -278,13 +323,63 @@ fn list(vendor: &VendorArgs, json: bool) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(path: &std::path::Path, json: bool) -> Result<ExitCode, CliError> {
-    let file = issuing::read_certificate(path)?;
+fn import(path: &std::path::Path, vendor: &VendorArgs, json: bool) -> Result<ExitCode, CliError> {
+    let vendor = vendor.open()?;
+    let ledger = vendor
+        .open_ledger()
+        .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;
+    let now = chrono::Utc::now().timestamp();
+    let (rec, added) = issuing::import(&vendor, &ledger, path, now)?;
     if json {
-        crate::term::out_json(&certificate_json(&file.certificate, &file.root));
+        let mut v = record_json(&rec, now);
+        if let Some(map) = v.as_object_mut() {
+            map.insert("imported".into(), json!(added));
+        }
+        crate::term::out_json(&v);
+    } else if added {
+        outln!(
+            "imported issuing key {} (certificate serial {}, {})",
+            rec.kid,
+            rec.serial,
+            rec.status(now).as_str()
+        );
+    } else {
+        outln!(
+            "the ledger already has issuing key {} (certificate serial {})",
+            rec.kid,
+            rec.serial
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(
+    path: &std::path::Path,
+    public_key: Option<&std::path::Path>,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let file = issuing::read_certificate(path)?;
+    let verified = match public_key {
+        Some(p) => {
+            let mut trust = super::machine::load_trust(&[p.to_path_buf()])?;
+            trust
+                .add_certificate(&file.bytes)
+                .map_err(|e| CliError::from(e).at(path))?;
+            true
+        }
+        None => false,
+    };
+    if json {
+        let mut v = certificate_json(&file.certificate, &file.root);
+        v["verified"] = json!(verified);
+        crate::term::out_json(&v);
     } else {
         print_certificate(&file.certificate, &file.root);
-        errln!("note: the certificate's signature was NOT checked (airseal verify does)");
+        if verified {
+            errln!("verified: signed by root key {}", file.root);
+        } else {
+            errln!("note: the certificate's signature was NOT checked (pass --public-key)");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

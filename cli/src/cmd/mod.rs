@@ -23,7 +23,7 @@ pub mod verify;
 
 use std::path::Path;
 
-use crate::passphrase::{PassphraseOptions, Purpose, obtain_passphrase};
+use crate::passphrase::{PassphraseOptions, Purpose, obtain_issuing_passphrase, obtain_passphrase};
 use airseal_vendor::issue::Issuer;
 use airseal_vendor::issuing::{self, SignerChoice};
 use airseal_vendor::keyfile;
@@ -61,8 +61,15 @@ pub fn signer_choice(
     )
 }
 
-/// Unlocks the key `choice` names, with the passphrase from the usual sources.
-pub fn unlock_choice(choice: &SignerChoice, pass: &PassphraseArgs) -> Result<Issuer, CliError> {
+/// Unlocks the key `choice` names, with the passphrase from the usual sources, once
+/// [`issuing::check_signer`] accepts it (a root key file that is the vendor folder's root, an
+/// issuing key the vendor has not revoked): every signing command comes through here.
+pub fn unlock_choice(
+    vendor: Option<&VendorDir>,
+    choice: &SignerChoice,
+    pass: &PassphraseArgs,
+) -> Result<Issuer, CliError> {
+    issuing::check_signer(vendor, choice)?;
     match choice {
         SignerChoice::Issuing(dir) => unlock_issuing(dir, pass),
         SignerChoice::Root(file) => unlock_key(file, pass),
@@ -76,17 +83,16 @@ pub fn unlock_signer(
     signer: &SignerArgs,
     pass: &PassphraseArgs,
 ) -> Result<Issuer, CliError> {
-    unlock_choice(&signer_choice(vendor, root_key, signer)?, pass)
+    unlock_choice(vendor, &signer_choice(vendor, root_key, signer)?, pass)
 }
 
-/// Unlocks the issuing key in folder `dir` with the passphrase from the usual sources.
-pub fn unlock_issuing(dir: &Path, pass: &PassphraseArgs) -> Result<Issuer, CliError> {
-    // The folder is read before the passphrase is asked for, so nobody types it for nothing.
-    issuing::key_id_of_folder(dir)?;
-    issuing::read_certificate(dir)?;
+/// Unlocks the issuing key in folder `dir` with the passphrase from `--passphrase-file`,
+/// `AIRSEAL_ISSUING_PASSPHRASE`, `AIRSEAL_PASSPHRASE` or a prompt (the folder was read by
+/// [`issuing::check_signer`] before, so nobody types it for nothing).
+fn unlock_issuing(dir: &Path, pass: &PassphraseArgs) -> Result<Issuer, CliError> {
     let opts = PassphraseOptions {
         file: pass.passphrase_file.clone(),
     };
-    let passphrase = obtain_passphrase(&opts, Purpose::Unlock)?;
+    let passphrase = obtain_issuing_passphrase(&opts, Purpose::Unlock)?;
     Ok(issuing::unlock(dir, passphrase.as_bytes())?)
 }

@@ -121,13 +121,9 @@ pub fn revoke(args: &RevokeArgs) -> Result<ExitCode, CliError> {
     let reason = args.reason.as_deref();
     let report = if let Some(kid) = issuing_kid {
         if args.undo {
-            ledger
-                .revocations()
-                .undo(&UndoTarget::IssuingKey { kid }, reason, now)?
+            airseal_vendor::issuing::unrevoke(&vendor, &ledger, kid, reason, now)?
         } else {
-            ledger
-                .revocations()
-                .revoke(&RevokeTarget::IssuingKey { kid }, reason, now)?
+            airseal_vendor::issuing::revoke(&vendor, &ledger, kid, reason, now)?
         }
     } else if args.undo {
         let target = match (&args.license, &args.key, &args.product) {

@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 
 /// The passphrase of every signing key these tests create.
 pub const PASSPHRASE: &str = "test passphrase";
+/// The passphrase of every issuing key the tests create (its own, never the root's).
+pub const ISSUING_PASSPHRASE: &str = "issuing test passphrase";
 
 /// `airseal ARGS` in `dir`, with [`PASSPHRASE`] and no inherited airseal variables.
 pub fn airseal(dir: &Path, args: &[&str]) -> Output {
@@ -15,6 +17,7 @@ pub fn airseal(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .args(args)
         .env("AIRSEAL_PASSPHRASE", PASSPHRASE)
+        .env("AIRSEAL_ISSUING_PASSPHRASE", ISSUING_PASSPHRASE)
         .env_remove("AIRSEAL_VENDOR")
         .env_remove("AIRSEAL_DATA_DIR")
         .env_remove("XDG_DATA_HOME")

@@ -54,6 +54,17 @@ impl RevocationList {
         self.issuing_keys.dedup();
     }
 
+    /// Does the list revoke this product key, in any spelling (compared in its match form,
+    /// [`match_form`])?
+    pub fn revokes_product_key(&self, product_key: &str) -> bool {
+        !self.product_keys.is_empty() && {
+            let k = match_form(product_key);
+            self.product_keys
+                .binary_search_by(|p| text_key_order(p, &k))
+                .is_ok()
+        }
+    }
+
     /// Does the list revoke the issuing key with this id?
     pub fn revokes_issuer(&self, kid: KeyId) -> bool {
         self.issuing_keys.binary_search(&kid).is_ok()
@@ -77,15 +88,8 @@ impl RevocationList {
         {
             return Some("its id is listed");
         }
-        if let Some(k) = product_key.filter(|_| !self.product_keys.is_empty()) {
-            let k = match_form(k);
-            if self
-                .product_keys
-                .binary_search_by(|p| text_key_order(p, &k))
-                .is_ok()
-            {
-                return Some("its product key is listed");
-            }
+        if product_key.is_some_and(|k| self.revokes_product_key(k)) {
+            return Some("its product key is listed");
         }
         if self
             .min_issued_at

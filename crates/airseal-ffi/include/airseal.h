@@ -273,6 +273,22 @@ int32_t airseal_verify_signed_key(const struct AirsealTrustStore *store,
                                   int64_t now,
                                   uint8_t *features_out);
 
+// `airseal_verify_signed_key`, and then a revocation list (from
+// `airseal_revocations_verify`): a key made by an issuing key the list revokes is
+// `AIRSEAL_STATUS_ISSUING_KEY_REVOKED` (34) whatever its creation day says, and a key the
+// list names (in any spelling) is `AIRSEAL_STATUS_REVOKED` (23). A key made by an issuing
+// key verifies once that key's certificate was added
+// (`airseal_trust_store_add_certificate`); a product its certificate does not list is 32.
+//
+// # Safety
+// As for `airseal_verify_signed_key`; `revocations` is NULL or a live revocation list.
+int32_t airseal_verify_signed_key_full(const struct AirsealTrustStore *store,
+                                       const char *key,
+                                       const char *product,
+                                       int64_t now,
+                                       const struct AirsealRevocationList *revocations,
+                                       uint8_t *features_out);
+
 // Trusts a raw 32-byte Ed25519 public key for licenses (and revocation lists) issued
 // inside a window only (key rotation, `SPEC.md` section 6.1): an `iat` before `not_before` or
 // at or after `not_after` is `AIRSEAL_STATUS_KEY_OUT_OF_VALIDITY` (22). Pass

@@ -581,6 +581,29 @@ pub unsafe extern "C" fn airseal_verify_signed_key(
     now: i64,
     features_out: *mut u8,
 ) -> i32 {
+    // SAFETY: the same contract, with no revocation list.
+    unsafe { airseal_verify_signed_key_full(store, key, product, now, ptr::null(), features_out) }
+}
+
+/// `airseal_verify_signed_key`, and then a revocation list (from
+/// `airseal_revocations_verify`): a key made by an issuing key the list revokes is
+/// `AIRSEAL_STATUS_ISSUING_KEY_REVOKED` (34) whatever its creation day says, and a key the
+/// list names (in any spelling) is `AIRSEAL_STATUS_REVOKED` (23). A key made by an issuing
+/// key verifies once that key's certificate was added
+/// (`airseal_trust_store_add_certificate`); a product its certificate does not list is 32.
+///
+/// # Safety
+/// As for `airseal_verify_signed_key`; `revocations` is NULL or a live revocation list.
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn airseal_verify_signed_key_full(
+    store: *const AirsealTrustStore,
+    key: *const c_char,
+    product: *const c_char,
+    now: i64,
+    revocations: *const AirsealRevocationList,
+    features_out: *mut u8,
+) -> i32 {
     status(|| {
         // SAFETY: by the contract, `features_out` is NULL or writable; alignment is 1.
         let mut features_out = unsafe { features_out.as_mut() };
@@ -593,10 +616,16 @@ pub unsafe extern "C" fn airseal_verify_signed_key(
         let key = unsafe { c_str(key) }?;
         // SAFETY: by the contract, `product` is NULL or NUL-terminated.
         let product = unsafe { c_str(product) }?;
-        let verified = store
-            .inner
-            .verify_signed_key(key, product, now)
-            .map_err(|e| fail(&e))?;
+        // SAFETY: by the contract, `revocations` is NULL or live, and only read here.
+        let verified = match unsafe { revocations.as_ref() } {
+            Some(list) => {
+                store
+                    .inner
+                    .verify_signed_key_with_revocations(key, product, now, &list.inner)
+            }
+            None => store.inner.verify_signed_key(key, product, now),
+        }
+        .map_err(|e| fail(&e))?;
         if let Some(f) = features_out {
             *f = verified.features();
         }

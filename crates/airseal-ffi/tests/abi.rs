@@ -309,6 +309,21 @@ fn null_pointers_are_refused() {
             airseal_verify_signed_key(store.0, p, ptr::null(), NOW, ptr::null_mut()),
             90
         );
+        assert_eq!(
+            airseal_verify_signed_key_full(ptr::null(), p, p, NOW, ptr::null(), ptr::null_mut()),
+            90
+        );
+        assert_eq!(
+            airseal_verify_signed_key_full(
+                store.0,
+                ptr::null(),
+                p,
+                NOW,
+                ptr::null(),
+                ptr::null_mut()
+            ),
+            90
+        );
         let null = ptr::null();
         assert_eq!(airseal_license_id(null, ptr::null_mut(), 0), 0);
         assert_eq!(airseal_license_product(null, ptr::null_mut(), 0), 0);

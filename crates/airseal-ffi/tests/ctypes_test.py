@@ -68,6 +68,9 @@ verify_full = fn(
     C.c_int32, P, BYTES, C.c_size_t, C.c_int64, BYTES, BYTES, C.c_size_t, BYTES, P, PP,
 )
 verify_signed_key = fn("airseal_verify_signed_key", C.c_int32, P, BYTES, BYTES, C.c_int64, C.POINTER(C.c_uint8))
+verify_signed_key_full = fn(
+    "airseal_verify_signed_key_full", C.c_int32, P, BYTES, BYTES, C.c_int64, P, C.POINTER(C.c_uint8),
+)
 license_key_id = fn("airseal_license_key_id", C.c_bool, P, C.c_char_p)
 license_issuer = fn("airseal_license_issuer", C.c_bool, P, C.c_char_p, C.POINTER(C.c_uint64))
 license_free = fn("airseal_license_free", None, P)
@@ -314,6 +317,21 @@ class Chains(unittest.TestCase):
                 S["CERTIFICATE_PRODUCT_NOT_ALLOWED"],
             )
             self.assertEqual(bits.value, 0)
+            # Revoking the issuing key ends the keys it made, whatever their creation day.
+            st, revoking = load_list(s, "revocations-issuing.lst")
+            self.assertEqual(st, S["OK"])
+            st, other = load_list(s, "revocations-5.lst")
+            self.assertEqual(st, S["OK"])
+            self.assertEqual(verify_signed_key_full(s, key, PRODUCT, NOW, other, C.byref(bits)), S["OK"])
+            self.assertEqual(bits.value, 0b101)
+            self.assertEqual(
+                verify_signed_key_full(s, key, PRODUCT, NOW, revoking, C.byref(bits)),
+                S["ISSUING_KEY_REVOKED"],
+            )
+            self.assertEqual(bits.value, 0)
+            self.assertEqual(verify_signed_key_full(s, key, PRODUCT, NOW, None, C.byref(bits)), S["OK"])
+            rev_free(revoking)
+            rev_free(other)
         finally:
             store_free(s)
         empty = store_new()

@@ -36,9 +36,6 @@ pub const CERT_FILE: &str = "issuing.cert";
 /// The root's data-key MAC key, sealed under the issuing key.
 pub const DATA_MAC_FILE: &str = "data-mac.key";
 
-/// Seconds in a day.
-const DAY: i64 = 86_400;
-
 /// What a new certificate says, as the vendor asks for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertifyOptions {
@@ -100,6 +97,53 @@ pub enum IssuingError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The file is a signed airseal object of another type than a certificate.
+    WrongType {
+        /// The file.
+        path: PathBuf,
+        /// Its `typ`.
+        typ: String,
+    },
+    /// The key asked to sign with is an issuing key the vendor recorded as revoked (in the
+    /// ledger or in the vendor folder's own record): nothing it signs would be accepted.
+    Revoked {
+        /// The issuing key's id.
+        kid: KeyId,
+        /// Its folder.
+        dir: PathBuf,
+    },
+    /// The key given as the root is not the vendor folder's root key (`keys/signing.pub`).
+    NotTheRoot {
+        /// The key file given.
+        path: PathBuf,
+        /// Its key id.
+        given: KeyId,
+        /// The vendor folder's root key id.
+        root: KeyId,
+    },
+    /// The vendor folder's root public key cannot be read.
+    RootPublicKey {
+        /// `keys/signing.pub`.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// A certificate to import was not signed by the vendor folder's root key.
+    ForeignCertificate {
+        /// The file.
+        path: PathBuf,
+        /// Why the root does not verify it.
+        why: String,
+    },
+    /// The number of days is refused by the one days rule.
+    Days(crate::issue::IssueError),
+    /// The issuing key's file could not be unlocked.
+    Unlock {
+        /// The key file.
+        path: PathBuf,
+        /// Why.
+        source: KeyFileError,
+    },
     /// The file is not an issuing-key certificate.
     NotACertificate {
         /// The file.
@@ -152,6 +196,35 @@ impl fmt::Display for IssuingError {
                 path.display()
             ),
             Self::Mismatch { dir, source } => write!(f, "{}: {source}", dir.display()),
+            Self::WrongType { path, typ } => write!(
+                f,
+                "{} is not an issuing-key certificate: it is a signed object of type {typ:?}",
+                path.display()
+            ),
+            Self::Revoked { kid, dir } => write!(
+                f,
+                "issuing key {kid} ({}) is revoked: apps refuse everything it signs",
+                dir.display()
+            ),
+            Self::NotTheRoot { path, given, root } => write!(
+                f,
+                "{} holds key {given}, not the vendor folder's root key {root}",
+                path.display()
+            ),
+            Self::RootPublicKey { path, why } => {
+                write!(
+                    f,
+                    "cannot read the root public key {}: {why}",
+                    path.display()
+                )
+            }
+            Self::ForeignCertificate { path, why } => write!(
+                f,
+                "{} was not certified by the vendor folder's root key: {why}",
+                path.display()
+            ),
+            Self::Days(e) => e.fmt(f),
+            Self::Unlock { path, source } => write!(f, "{}: {source}", path.display()),
             Self::KeyFile(e) => e.fmt(f),
             Self::Ledger(e) => e.fmt(f),
         }
@@ -164,6 +237,8 @@ impl std::error::Error for IssuingError {
             Self::Io { source, .. } => Some(source),
             Self::Mismatch { source, .. } => Some(source),
             Self::KeyFile(e) => Some(e),
+            Self::Unlock { source, .. } => Some(source),
+            Self::Days(e) => Some(e),
             Self::Ledger(e) => Some(e),
             _ => None,
         }
@@ -187,9 +262,11 @@ pub fn certify(
     if root.chain().is_some() {
         return Err(IssuingError::NotARoot { kid: root.key_id() });
     }
-    if opts.days == 0 {
-        return Err(IssuingError::NoDays);
-    }
+    check_root(vendor, root.key_id(), None)?;
+    let days = crate::time::require_days("days", opts.days).map_err(|e| match opts.days {
+        0 => IssuingError::NoDays,
+        _ => IssuingError::Days(e),
+    })?;
     if opts.may_sign.0 == 0 {
         return Err(IssuingError::NothingToSign);
     }
@@ -201,14 +278,28 @@ pub fn certify(
         }
     }
     let lists = opts.may_sign.0 & MaySign::REVOCATIONS.0 != 0;
-    let floor = vendor.exported_revocation_seq()?;
-    let plan = ledger.certificates().plan(lists, floor)?;
+    // What the vendor folder remembers whatever ledger is in place (a restored backup
+    // included): serials and list ranges above it are never handed out twice.
+    let high = read_high_water(vendor)?;
+    let floor = vendor
+        .exported_revocation_seq()?
+        .max(high.list_hi.saturating_sub(1));
+    let plan = ledger.certificates().plan(lists, floor, high.serial)?;
+    // A signed key carries only its creation day, and claims the start of it: a certificate
+    // that may sign them starts at the beginning of its UTC day, or keys made on its first
+    // day would claim a time before it.
+    let not_before = if opts.may_sign.contains(MaySign::SIGNED_KEYS) {
+        crate::signedkey::claimed_issue_time(now)
+    } else {
+        now
+    };
+    let not_after = crate::time::end_after_days("days", now, days).map_err(IssuingError::Days)?;
     let key = keyfile::generate_signing_key();
     let mut certificate = Certificate {
         serial: plan.serial,
         key: key.verifying_key().to_bytes(),
-        not_before: now,
-        not_after: now.saturating_add(i64::from(opts.days).saturating_mul(DAY)),
+        not_before,
+        not_after,
         products: opts.products.clone(),
         may_sign: opts.may_sign,
         list_seq: plan.list_seq,
@@ -231,7 +322,10 @@ pub fn certify(
         listed_seq: None,
     };
     let data_mac = keyfile::wrap_data_mac_key(&key, &root.data_key_mac_key())?;
-    ledger.certificates().record(&record, floor)?;
+    // Kept in the vendor folder, durably, before the ledger records it and before the
+    // certificate is handed out (§18.10).
+    remember_certificate(vendor, &record)?;
+    ledger.certificates().record(&record, floor, high.serial)?;
     Ok(Certified {
         key,
         certificate: signed,
@@ -337,6 +431,14 @@ pub fn read_certificate(path: &Path) -> Result<CertificateFile, IssuingError> {
             why: e.to_string(),
         })?
         .into_owned();
+    if let Ok(sign1) = parse_sign1(&bytes) {
+        if sign1.header.typ != ObjectType::Certificate.typ() {
+            return Err(IssuingError::WrongType {
+                path: file,
+                typ: sign1.header.typ.to_string(),
+            });
+        }
+    }
     let (root, certificate) =
         parse_certificate(&bytes).map_err(|why| IssuingError::NotACertificate {
             path: file.clone(),
@@ -399,7 +501,12 @@ pub fn key_id_of_folder(dir: &Path) -> Result<KeyId, IssuingError> {
 pub fn unlock(dir: &Path, passphrase: &[u8]) -> Result<Issuer, IssuingError> {
     let text = keyfile::read_signing_key_file(&dir.join(KEY_FILE))?;
     let cert = read_certificate(&dir.join(CERT_FILE))?;
-    let key = keyfile::decrypt_signing_key(&text, passphrase)?;
+    let key_path = dir.join(KEY_FILE);
+    let key =
+        keyfile::decrypt_signing_key(&text, passphrase).map_err(|source| IssuingError::Unlock {
+            path: key_path.clone(),
+            source,
+        })?;
     let mac_text = keyfile::read_signing_key_file(&dir.join(DATA_MAC_FILE))?;
     let mac = keyfile::unwrap_data_mac_key(&key, &mac_text)?;
     Issuer::certified(key, &cert.bytes, mac).map_err(|source| IssuingError::Mismatch {
@@ -438,4 +545,414 @@ pub fn choose_signer(
         Some(dir) if !force_root => Some(SignerChoice::Issuing(dir)),
         _ => Some(SignerChoice::Root(vendor.signing_key_path())),
     }
+}
+
+/// The id of the vendor folder's root key, from its public key (`keys/signing.pub`).
+///
+/// # Errors
+/// [`IssuingError::RootPublicKey`] when it cannot be read or is not a public key.
+pub fn root_key_id(vendor: &VendorDir) -> Result<KeyId, IssuingError> {
+    let path = vendor.public_key_path();
+    let text = read_small(&path).map_err(|e| IssuingError::RootPublicKey {
+        path: path.clone(),
+        why: e.to_string(),
+    })?;
+    let key =
+        airseal_core::pubkey::parse_public_key(&text).map_err(|e| IssuingError::RootPublicKey {
+            path: path.clone(),
+            why: e.to_string(),
+        })?;
+    Ok(KeyId::of_public_key(&key))
+}
+
+/// Refuses a key `given` (from file `path`, when known) that is not the vendor folder's root.
+fn check_root(vendor: &VendorDir, given: KeyId, path: Option<&Path>) -> Result<(), IssuingError> {
+    let root = root_key_id(vendor)?;
+    if given == root {
+        return Ok(());
+    }
+    Err(IssuingError::NotTheRoot {
+        path: path.map_or_else(|| vendor.signing_key_path(), Path::to_path_buf),
+        given,
+        root,
+    })
+}
+
+/// The one check before a signing command unlocks the key `choice` names (the passphrase
+/// is asked for only after it): with a vendor folder, a root key file must hold the folder's
+/// root key (`keys/signing.pub`), and an issuing key must not be one the vendor recorded as
+/// revoked (the ledger, merged with the folder's own record, §18.10). Without a vendor
+/// folder there is nothing to check against. An issuing key's folder must be readable.
+///
+/// # Errors
+/// [`IssuingError::NotTheRoot`], [`IssuingError::Revoked`], the folder's read errors, ledger
+/// errors.
+pub fn check_signer(vendor: Option<&VendorDir>, choice: &SignerChoice) -> Result<(), IssuingError> {
+    match choice {
+        SignerChoice::Root(file) => {
+            let Some(vendor) = vendor else { return Ok(()) };
+            let text = keyfile::read_signing_key_file(file)?;
+            let given = keyfile::key_id_of_file(&text)?;
+            check_root(vendor, given, Some(file))
+        }
+        SignerChoice::Issuing(dir) => {
+            let kid = key_id_of_folder(dir)?;
+            read_certificate(dir)?;
+            let Some(vendor) = vendor else { return Ok(()) };
+            let ledger = vendor.open_ledger()?;
+            let revoked = ledger
+                .certificates()
+                .get(&kid)?
+                .is_some_and(|c| c.revoked_at.is_some());
+            if revoked || revoked_keys(vendor)?.contains(&kid) {
+                return Err(IssuingError::Revoked {
+                    kid,
+                    dir: dir.clone(),
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// What a ledger restore must not lose (§18.10): kept in the vendor folder, like
+// `revocations.seq`, written durably before the ledger changes and merged into the
+// ledger's view whenever it is opened ([`reconcile`]).
+
+/// The vendor folder's ledger-independent record of issuing keys.
+pub const RECORD_DIR: &str = "issuing/ledger-independent";
+/// In [`RECORD_DIR`]: the highest serial and list range end ever handed out.
+pub const HIGH_WATER_FILE: &str = "high-water";
+/// In [`RECORD_DIR`]: the ids of the issuing keys revoked (one per line).
+pub const REVOKED_FILE: &str = "revoked";
+/// In [`RECORD_DIR`]: a copy of every certificate made (`SERIAL-KID.cert`, armored).
+pub const CERTIFICATES_DIR: &str = "certificates";
+
+/// The highest serial and list range end (`hi`) any certificate of this folder got.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HighWater {
+    /// The highest serial.
+    pub serial: u64,
+    /// The highest `hi`.
+    pub list_hi: u64,
+}
+
+fn record_dir(vendor: &VendorDir) -> PathBuf {
+    vendor.root().join(RECORD_DIR)
+}
+
+fn corrupt(path: &Path, what: &str) -> LedgerError {
+    LedgerError::Corrupt {
+        what: format!("{}: {what}", path.display()),
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>, LedgerError> {
+    match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| corrupt(path, "not UTF-8")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(LedgerError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Writes a record file through the durable writer (owner-only), its folder created first.
+fn write_record(path: &Path, contents: &[u8]) -> Result<(), LedgerError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| LedgerError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    airseal_verify::app::fs::write(
+        path,
+        contents,
+        airseal_verify::app::fs::Access::OwnerOnly,
+        airseal_verify::app::fs::Mode::Replace,
+    )
+    .map_err(LedgerError::from)
+}
+
+/// The folder's high-water mark (zeros when none was recorded).
+///
+/// # Errors
+/// [`LedgerError::Io`], or [`LedgerError::Corrupt`] for a file that is not one.
+pub fn read_high_water(vendor: &VendorDir) -> Result<HighWater, LedgerError> {
+    let path = record_dir(vendor).join(HIGH_WATER_FILE);
+    let Some(text) = read_optional(&path)? else {
+        return Ok(HighWater::default());
+    };
+    let mut high = HighWater::default();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (name, value) = line
+            .split_once(' ')
+            .ok_or_else(|| corrupt(&path, &format!("line {line:?}")))?;
+        let value: u64 = value
+            .trim()
+            .parse()
+            .map_err(|_| corrupt(&path, &format!("line {line:?}")))?;
+        match name {
+            "serial" => high.serial = value,
+            "list-hi" => high.list_hi = value,
+            _ => return Err(corrupt(&path, &format!("line {line:?}"))),
+        }
+    }
+    Ok(high)
+}
+
+/// Raises the high-water mark to cover `serial` and `list_hi` (never lowers it).
+fn raise_high_water(vendor: &VendorDir, serial: u64, list_hi: u64) -> Result<(), LedgerError> {
+    let old = read_high_water(vendor)?;
+    let new = HighWater {
+        serial: old.serial.max(serial),
+        list_hi: old.list_hi.max(list_hi),
+    };
+    if new == old {
+        return Ok(());
+    }
+    write_record(
+        &record_dir(vendor).join(HIGH_WATER_FILE),
+        format!("serial {}\nlist-hi {}\n", new.serial, new.list_hi).as_bytes(),
+    )
+}
+
+/// Keeps `rec`'s certificate and raises the high-water mark, durably.
+fn remember_certificate(vendor: &VendorDir, rec: &CertificateRecord) -> Result<(), LedgerError> {
+    let path = record_dir(vendor)
+        .join(CERTIFICATES_DIR)
+        .join(format!("{}-{}.cert", rec.serial, rec.kid));
+    if !path.exists() {
+        let text = armor(ObjectType::Certificate.armor_label(), &rec.certificate);
+        write_record(&path, text.as_bytes())?;
+    }
+    raise_high_water(vendor, rec.serial, rec.list_seq.map_or(0, |(_, hi)| hi))
+}
+
+/// The issuing keys the folder records as revoked.
+///
+/// # Errors
+/// [`LedgerError::Io`], or [`LedgerError::Corrupt`] for a line that is not a key id.
+pub fn revoked_keys(vendor: &VendorDir) -> Result<std::collections::BTreeSet<KeyId>, LedgerError> {
+    let path = record_dir(vendor).join(REVOKED_FILE);
+    let Some(text) = read_optional(&path)? else {
+        return Ok(std::collections::BTreeSet::new());
+    };
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| KeyId::from_hex(l).ok_or_else(|| corrupt(&path, &format!("line {l:?}"))))
+        .collect()
+}
+
+fn set_revoked_record(vendor: &VendorDir, kid: KeyId, revoked: bool) -> Result<(), LedgerError> {
+    let mut set = revoked_keys(vendor)?;
+    let changed = if revoked {
+        set.insert(kid)
+    } else {
+        set.remove(&kid)
+    };
+    if !changed {
+        return Ok(());
+    }
+    let text: String = set.iter().map(|k| format!("{k}\n")).collect();
+    write_record(&record_dir(vendor).join(REVOKED_FILE), text.as_bytes())
+}
+
+/// Revokes issuing key `kid`: recorded in the vendor folder first (durably, so no ledger
+/// restore forgets it), then in the ledger (audited).
+///
+/// # Errors
+/// Those of [`crate::ledger::Revocations::revoke`], or the folder's write errors.
+pub fn revoke(
+    vendor: &VendorDir,
+    ledger: &crate::ledger::Ledger,
+    kid: KeyId,
+    reason: Option<&str>,
+    now: UnixTime,
+) -> Result<crate::ledger::RevokeReport, crate::ledger::RevokeError> {
+    let target = crate::ledger::RevokeTarget::IssuingKey { kid };
+    if let Some(rec) = ledger.certificates().get(&kid)? {
+        remember_certificate(vendor, &rec)?;
+        set_revoked_record(vendor, kid, true)?;
+    }
+    ledger.revocations().revoke(&target, reason, now)
+}
+
+/// Takes the revocation of issuing key `kid` back: in the ledger (audited), then in the
+/// vendor folder's record.
+///
+/// # Errors
+/// Those of [`crate::ledger::Revocations::undo`], or the folder's write errors.
+pub fn unrevoke(
+    vendor: &VendorDir,
+    ledger: &crate::ledger::Ledger,
+    kid: KeyId,
+    reason: Option<&str>,
+    now: UnixTime,
+) -> Result<crate::ledger::RevokeReport, crate::ledger::RevokeError> {
+    let report =
+        ledger
+            .revocations()
+            .undo(&crate::ledger::UndoTarget::IssuingKey { kid }, reason, now)?;
+    set_revoked_record(vendor, kid, false)?;
+    Ok(report)
+}
+
+/// Checks that `bytes` is a certificate the vendor folder's root signed; its payload.
+fn verify_by_root(
+    vendor: &VendorDir,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(KeyId, Certificate), IssuingError> {
+    let foreign = |why: String| IssuingError::ForeignCertificate {
+        path: path.to_path_buf(),
+        why,
+    };
+    let public = read_small(&vendor.public_key_path())?;
+    let mut trust = airseal_verify::TrustStore::new();
+    trust
+        .add_public_key_file(&public)
+        .map_err(|e| IssuingError::RootPublicKey {
+            path: vendor.public_key_path(),
+            why: e.to_string(),
+        })?;
+    trust
+        .add_certificate(bytes)
+        .map_err(|e| foreign(e.to_string()))?;
+    parse_certificate(bytes).map_err(foreign)
+}
+
+/// The ledger's row for a certificate put back from a file.
+fn record_of(
+    bytes: &[u8],
+    root: KeyId,
+    certificate: &Certificate,
+    now: UnixTime,
+) -> CertificateRecord {
+    CertificateRecord {
+        serial: certificate.serial,
+        kid: certificate.key_id(),
+        root_kid: root,
+        not_before: certificate.not_before,
+        not_after: certificate.not_after,
+        products: certificate.products.clone(),
+        may_sign: certificate.may_sign.0,
+        list_seq: certificate.list_seq,
+        certificate: bytes.to_vec(),
+        created: now,
+        revoked_at: None,
+        reason: None,
+        listed_seq: None,
+    }
+}
+
+/// Puts the certificate in `path` (an issuing key's folder or its certificate file) back
+/// into the ledger, after checking that the vendor folder's root signed it; it is also kept
+/// in the folder's record. A certificate the ledger has already is returned as it is
+/// (`false`: nothing changed).
+///
+/// # Errors
+/// [`IssuingError::ForeignCertificate`], the file's read errors, ledger errors (another
+/// certificate with the same serial included).
+pub fn import(
+    vendor: &VendorDir,
+    ledger: &crate::ledger::Ledger,
+    path: &Path,
+    now: UnixTime,
+) -> Result<(CertificateRecord, bool), IssuingError> {
+    let file = read_certificate(path)?;
+    let (root, certificate) = verify_by_root(vendor, path, &file.bytes)?;
+    if let Some(rec) = ledger.certificates().get(&certificate.key_id())? {
+        return Ok((rec, false));
+    }
+    let rec = record_of(&file.bytes, root, &certificate, now);
+    remember_certificate(vendor, &rec)?;
+    ledger.certificates().import(&rec)?;
+    if revoked_keys(vendor)?.contains(&rec.kid) {
+        ledger
+            .revocations()
+            .revoke(
+                &crate::ledger::RevokeTarget::IssuingKey { kid: rec.kid },
+                Some("recorded revoked in the vendor folder"),
+                now,
+            )
+            .map_err(|e| match e {
+                crate::ledger::RevokeError::Ledger(l) => IssuingError::Ledger(l),
+                other => IssuingError::Ledger(LedgerError::Corrupt {
+                    what: other.to_string(),
+                }),
+            })?;
+    }
+    let rec = ledger.certificates().get(&rec.kid)?.unwrap_or(rec);
+    Ok((rec, true))
+}
+
+/// Merges the vendor folder's record (§18.10) and the ledger: every certificate the ledger
+/// holds is kept in the folder (and raises its high-water mark); every certificate the
+/// folder kept and the ledger lacks (a restored backup) is put back, after checking the
+/// root signed it; every issuing key the folder records as revoked is revoked in the
+/// ledger. Only differences are written (and audited), so this runs whenever the vendor
+/// folder's ledger is opened.
+///
+/// # Errors
+/// [`LedgerError`]: the folder's files cannot be read or written, a kept certificate is not
+/// the root's, or the ledger fails.
+pub fn reconcile(vendor: &VendorDir, ledger: &crate::ledger::Ledger) -> Result<(), LedgerError> {
+    let as_ledger = |e: IssuingError| match e {
+        IssuingError::Ledger(l) => l,
+        other => LedgerError::Corrupt {
+            what: other.to_string(),
+        },
+    };
+    let known = ledger.certificates().list()?;
+    for rec in &known {
+        remember_certificate(vendor, rec)?;
+    }
+    let dir = record_dir(vendor).join(CERTIFICATES_DIR);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(LedgerError::Io { path: dir, source }),
+    };
+    let now = chrono::Utc::now().timestamp();
+    for entry in entries {
+        let path = entry
+            .map_err(|source| LedgerError::Io {
+                path: dir.clone(),
+                source,
+            })?
+            .path();
+        if path.extension().is_none_or(|e| e != "cert") {
+            continue;
+        }
+        let file = read_certificate(&path).map_err(as_ledger)?;
+        if known.iter().any(|r| r.kid == file.certificate.key_id()) {
+            continue;
+        }
+        import(vendor, ledger, &path, now).map_err(as_ledger)?;
+    }
+    for kid in revoked_keys(vendor)? {
+        let row = ledger.certificates().get(&kid)?;
+        if row.is_some_and(|r| r.revoked_at.is_none()) {
+            ledger
+                .revocations()
+                .revoke(
+                    &crate::ledger::RevokeTarget::IssuingKey { kid },
+                    Some("recorded revoked in the vendor folder"),
+                    now,
+                )
+                .map_err(|e| match e {
+                    crate::ledger::RevokeError::Ledger(l) => l,
+                    other => LedgerError::Corrupt {
+                        what: other.to_string(),
+                    },
+                })?;
+        }
+    }
+    Ok(())
 }

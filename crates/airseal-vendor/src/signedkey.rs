@@ -9,6 +9,13 @@ use airseal_core::signedkey::{self, SignedKeyPayload};
 
 use crate::issue::Issuer;
 
+/// The issue time a signed key made at `created` claims: the start of its UTC creation day
+/// (a signed key carries only the day), which is what verifiers check a certificate's window
+/// against (`SPEC.md` §18.6).
+pub fn claimed_issue_time(created: UnixTime) -> UnixTime {
+    signedkey::EPOCH_2020 + i64::from(SignedKeyPayload::day_of(created)) * 86_400
+}
+
 /// Makes one signed key (display form, 17 groups of 8 symbols) for `product`.
 ///
 /// `features`: bit i grants `F(i+1)`. `days`: validity from the start of the creation day,

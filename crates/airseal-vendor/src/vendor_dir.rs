@@ -585,13 +585,14 @@ const DEFAULT_CONFIG: &str = r#"# airseal vendor configuration.
 # every key and batch. Commands find it from the working directory upwards, from
 # --vendor DIR, or from the AIRSEAL_VENDOR environment variable.
 
-# Your vendor id: the issuer (`iss`) of every license you sign.
-vendor = {vendor}
-
 # The issuing key that signs by default instead of the root key keys/signing.key: a folder
 # made by `airseal issuing-key create` (relative to this folder). Commands that sign take
-# --issuing-key DIR to choose another, --root to use the root key.
+# --issuing-key DIR to choose another, --root to use the root key. (Kept above `vendor`:
+# top-level keys must come before every [table], including those `products add` appends.)
 # issuing_key = "issuing/2027-q1"
+
+# Your vendor id: the issuer (`iss`) of every license you sign.
+vendor = {vendor}
 
 # One [products.<id>] table per product; <id> is the product id apps check (`aud`).
 #
@@ -973,7 +974,8 @@ impl VendorDir {
     }
 
     /// Records the products and templates of `airseal.toml` in `ledger` (see
-    /// [`VendorDir::open_ledger`]). Products and templates removed from the file stay in
+    /// [`VendorDir::open_ledger`]), and merges the folder's record of issuing keys
+    /// ([`crate::issuing::reconcile`]). Products and templates removed from the file stay in
     /// the ledger: it is a record of what existed.
     ///
     /// # Errors
@@ -987,6 +989,8 @@ impl VendorDir {
                     .put_template(id, name, &table.to_string())?;
             }
         }
+        // Issuing keys a restored ledger lost, or revocations it forgot (`SPEC.md` §18.10).
+        crate::issuing::reconcile(self, ledger)?;
         Ok(())
     }
 }

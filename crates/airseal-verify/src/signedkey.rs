@@ -6,6 +6,7 @@ use alloc::format;
 use alloc::string::ToString;
 
 use airseal_core::claims::bit_name;
+use airseal_core::revocation::RevocationList;
 use airseal_core::signedkey::{self, SignedKeyError};
 use airseal_core::{DecodeError, DecodeErrorKind, KeyId, UnixTime};
 use ed25519_dalek::Signature;
@@ -87,6 +88,33 @@ impl TrustStore {
         product: &str,
         now: UnixTime,
     ) -> Result<VerifiedKey, Error> {
+        self.check_signed_key(typed, product, now, None)
+    }
+
+    /// [`TrustStore::verify_signed_key`], and then the revocation list: a key made by an
+    /// issuing key the list revokes is refused, whatever its creation day says
+    /// (`SPEC.md` §18.4), and so is a key the list names.
+    ///
+    /// # Errors
+    /// As for [`TrustStore::verify_signed_key`], then [`Error::IssuingKeyRevoked`] (checked
+    /// with the chain, before the product tag) and [`Error::Revoked`] (last).
+    pub fn verify_signed_key_with_revocations(
+        &self,
+        typed: &str,
+        product: &str,
+        now: UnixTime,
+        revocations: &RevocationList,
+    ) -> Result<VerifiedKey, Error> {
+        self.check_signed_key(typed, product, now, Some(revocations))
+    }
+
+    fn check_signed_key(
+        &self,
+        typed: &str,
+        product: &str,
+        now: UnixTime,
+        revocations: Option<&RevocationList>,
+    ) -> Result<VerifiedKey, Error> {
         let (bytes, payload, signature) = signedkey::decode(typed).map_err(decode_error)?;
         let (key, root, issuer) = self
             .signed_key_signer(payload.kid)
@@ -104,7 +132,7 @@ impl TrustStore {
             ObjectType::SignedKey,
             Some(product),
             payload.created_at(),
-            None,
+            revocations,
         )?;
         if payload.product_tag != signedkey::product_tag(product) {
             let [a, b] = payload.product_tag;
@@ -120,6 +148,14 @@ impl TrustStore {
         if let Some(expired_at) = payload.expires_at() {
             if now >= expired_at {
                 return Err(Error::Expired { expired_at, now });
+            }
+        }
+        if let Some(list) = revocations {
+            if list.revokes_product_key(&signedkey::encode(&bytes, &signature)) {
+                return Err(Error::Revoked {
+                    reason: "its product key is listed",
+                    list_seq: list.seq,
+                });
             }
         }
         Ok(VerifiedKey { payload })

@@ -325,18 +325,15 @@ impl TrustStore {
         if !root.verify_strict(&message, &sign1.signature) {
             return Err(Error::BadCertificateSignature { root: kid });
         }
-        let key = VerifyingKey::from_bytes(&certificate.key)
-            .ok()
-            .filter(|k| !k.is_weak())
-            .ok_or_else(|| {
-                Error::Malformed(airseal_core::DecodeError::new(
-                    sign1.payload_offset,
-                    "certificate.key",
-                    airseal_core::DecodeErrorKind::InvalidValue(
-                        "not a usable Ed25519 public key (not a curve point, or of small order)",
-                    ),
-                ))
-            })?;
+        let key = usable_public_key(&certificate.key).map_err(|_| {
+            Error::Malformed(airseal_core::DecodeError::new(
+                sign1.payload_offset,
+                "certificate.key",
+                airseal_core::DecodeErrorKind::InvalidValue(
+                    "not a usable Ed25519 public key (not a canonical curve point, or of small order)",
+                ),
+            ))
+        })?;
         Ok((
             root,
             Issuer {

@@ -380,3 +380,71 @@ fn revocation_lists_respect_windows_rights_and_ranges() {
         "issuing_key_revoked"
     );
 }
+
+#[test]
+fn revoking_an_issuing_key_ends_the_signed_keys_it_made() {
+    use airseal_core::signedkey::{self, SignedKeyPayload};
+    let (root, issuing) = (key(1), key(2));
+    let cert = sign_cert(
+        &root,
+        &cert_for(&issuing, |c| c.may_sign = MaySign::SIGNED_KEYS),
+    );
+    let payload = SignedKeyPayload {
+        kid: kid(&issuing),
+        product_tag: signedkey::product_tag("photo-pro"),
+        features: 1,
+        days: 0,
+        created_day: u16::try_from((T - signedkey::EPOCH_2020) / DAY).unwrap(),
+        serial: 42,
+    };
+    let bytes = payload.to_bytes();
+    let signature = issuing.sign(&signedkey::signing_message(&bytes)).to_bytes();
+    let typed = signedkey::encode(&bytes, &signature);
+    let mut t = trust(&root);
+    // Not before its certificate is added: a key string cannot carry one.
+    assert_eq!(
+        t.verify_signed_key(&typed, "photo-pro", T).unwrap_err(),
+        Error::UnknownKeyId { kid: kid(&issuing) }
+    );
+    t.add_certificate(&cert).unwrap();
+    let empty = RevocationList {
+        seq: 1,
+        issued_at: T,
+        ..RevocationList::default()
+    };
+    assert!(
+        t.verify_signed_key_with_revocations(&typed, "photo-pro", T, &empty)
+            .is_ok()
+    );
+    let mut revoking = RevocationList {
+        seq: 2,
+        issued_at: T,
+        issuing_keys: vec![kid(&issuing)],
+        ..RevocationList::default()
+    };
+    revoking.normalize();
+    assert_eq!(
+        t.verify_signed_key_with_revocations(&typed, "photo-pro", T, &revoking)
+            .unwrap_err(),
+        Error::IssuingKeyRevoked {
+            kid: kid(&issuing),
+            list_seq: 2
+        }
+    );
+    // A list naming the key itself, in any spelling, refuses it too.
+    let mut naming = RevocationList {
+        seq: 3,
+        issued_at: T,
+        product_keys: vec![
+            airseal_core::productkey::match_form(&typed.to_lowercase()).into_owned(),
+        ],
+        ..RevocationList::default()
+    };
+    naming.normalize();
+    assert_eq!(
+        t.verify_signed_key_with_revocations(&typed, "photo-pro", T, &naming)
+            .unwrap_err()
+            .class(),
+        "revoked"
+    );
+}

@@ -877,6 +877,13 @@ pub fn chain_cases() -> Vec<Case> {
         "certificate_out_of_validity",
     );
     s.error(
+        "revocations-license-as-list.cose",
+        "the chained license presented as a revocation list",
+        license(&good, &payload),
+        Check::of("revocations"),
+        "wrong_type",
+    );
+    s.error(
         "revocations-unknown-root.cose",
         "a list signed by key U, which the app does not trust",
         plain(&u, ObjectType::RevocationList, &list_at(12, vec![])),

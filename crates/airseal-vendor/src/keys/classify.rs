@@ -7,6 +7,7 @@
 //! with each candidate product's pattern, which tells a typo (the check symbol fails) from a
 //! key that is well-formed but was never issued, and from something that is not a key.
 
+use airseal_core::cert::MaySign;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -297,7 +298,8 @@ fn facts(r: &crate::ledger::KeyRecord) -> LedgerFacts {
     }
 }
 
-/// A 136-symbol key: verified as a signed key with the vendor's own public key.
+/// A 136-symbol key: verified as a signed key with the vendor's own public key, or an
+/// issuing key's certificate the ledger holds.
 fn classify_signed(
     vendor: &VendorDir,
     ledger: &Ledger,
@@ -314,6 +316,14 @@ fn classify_signed(
     trust
         .add_public_key_file(&public)
         .map_err(|error| ClassifyError::PublicKey { path, error })?;
+    // Keys an issuing key signed (`SPEC.md` §18): its certificate, when the ledger holds it
+    // unrevoked and it allows signed keys, is trusted as an app would add it. One the root's
+    // public key does not verify (another root's) is simply not trusted.
+    for cert in ledger.certificates().list()? {
+        if cert.revoked_at.is_none() && cert.may_sign & MaySign::SIGNED_KEYS.0 != 0 {
+            let _ = trust.add_certificate(&cert.certificate);
+        }
+    }
     let canonical: String = typed
         .chars()
         .filter(char::is_ascii_alphanumeric)

@@ -209,7 +209,11 @@ impl SourcePlan {
             }
             (_, Some(issuer)) => {
                 issuer
-                    .check_scope(airseal_core::ObjectType::SignedKey, Some(&o.product), now)
+                    .check_scope(
+                        airseal_core::ObjectType::SignedKey,
+                        Some(&o.product),
+                        crate::signedkey::claimed_issue_time(now),
+                    )
                     .map_err(SourceError::Scope)?;
                 Ok(KeySource::Signed {
                     issuer,

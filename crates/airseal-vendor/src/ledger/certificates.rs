@@ -200,7 +200,12 @@ fn i64_of(v: u64) -> i64 {
 }
 
 /// The plan inside a transaction (or on the plain connection): see [`Certificates::plan`].
-fn plan_in(conn: &Connection, lists: bool, floor: u64) -> Result<CertificatePlan, LedgerError> {
+fn plan_in(
+    conn: &Connection,
+    lists: bool,
+    floor: u64,
+    serial_floor: u64,
+) -> Result<CertificatePlan, LedgerError> {
     let (serial, highest_hi): (Option<i64>, Option<i64>) = conn
         .query_row(
             "SELECT MAX(serial), MAX(seq_hi) FROM certificates",
@@ -208,7 +213,9 @@ fn plan_in(conn: &Connection, lists: bool, floor: u64) -> Result<CertificatePlan
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(db("reading certificates"))?;
-    let serial = u64_of(serial.unwrap_or(0), "serial")?.saturating_add(1);
+    let serial = u64_of(serial.unwrap_or(0), "serial")?
+        .max(serial_floor)
+        .saturating_add(1);
     let list_seq = if lists {
         let last: Option<i64> = conn
             .query_row("SELECT MAX(seq) FROM revocation_lists", [], |r| r.get(0))
@@ -236,12 +243,41 @@ impl Certificates<'_> {
     /// The serial and (when `lists`) the list-number range the next certificate gets:
     /// `lo` = the larger of the next list number (above the ledger's last and above
     /// `floor`, the vendor folder's record) and the highest `hi` ever handed out;
-    /// `hi = lo + 2^40` ([`LIST_SEQ_RANGE`]).
+    /// `hi = lo + 2^40` ([`LIST_SEQ_RANGE`]). The serial is above the ledger's highest and
+    /// above `serial_floor` (the vendor folder's record, so a restored ledger never hands
+    /// out a serial twice).
     ///
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`] when no numbers are left.
-    pub fn plan(&self, lists: bool, floor: u64) -> Result<CertificatePlan, LedgerError> {
-        plan_in(self.conn, lists, floor)
+    pub fn plan(
+        &self,
+        lists: bool,
+        floor: u64,
+        serial_floor: u64,
+    ) -> Result<CertificatePlan, LedgerError> {
+        plan_in(self.conn, lists, floor, serial_floor)
+    }
+
+    /// Puts back a certificate the ledger lost (a restored backup) or never had, as it was
+    /// signed (audited `issuing_key.import`). The caller has checked the root signed it.
+    ///
+    /// # Errors
+    /// A database error (another certificate with its serial or key id included).
+    pub fn import(&self, rec: &CertificateRecord) -> Result<(), LedgerError> {
+        let tx = write_tx(self.conn)?;
+        insert_in(&tx, rec)?;
+        audit_in(
+            &tx,
+            "issuing_key.import",
+            &rec.kid.to_string(),
+            &json!({
+                "serial": rec.serial,
+                "root": rec.root_kid.to_string(),
+                "before": null,
+                "after": "active",
+            }),
+        )?;
+        tx.commit().map_err(db("committing a certificate"))
     }
 
     /// Records a certificate signed for `plan` (audited `issuing_key.create`). Refused with
@@ -250,9 +286,14 @@ impl Certificates<'_> {
     ///
     /// # Errors
     /// A database error, or the conflict above.
-    pub fn record(&self, rec: &CertificateRecord, floor: u64) -> Result<(), LedgerError> {
+    pub fn record(
+        &self,
+        rec: &CertificateRecord,
+        floor: u64,
+        serial_floor: u64,
+    ) -> Result<(), LedgerError> {
         let tx = write_tx(self.conn)?;
-        let now_plan = plan_in(&tx, rec.list_seq.is_some(), floor)?;
+        let now_plan = plan_in(&tx, rec.list_seq.is_some(), floor, serial_floor)?;
         let range_ok = match (rec.list_seq, now_plan.list_seq) {
             (Some((lo, _)), Some((min_lo, _))) => lo >= min_lo,
             (None, None) => true,
@@ -266,28 +307,7 @@ impl Certificates<'_> {
                 ),
             });
         }
-        let products = if rec.products.is_empty() {
-            None
-        } else {
-            Some(json!(rec.products).to_string())
-        };
-        tx.execute(
-            &format!("INSERT INTO certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, NULL, NULL)"),
-            params![
-                i64_of(rec.serial),
-                rec.kid.to_string(),
-                rec.root_kid.to_string(),
-                rec.not_before,
-                rec.not_after,
-                products,
-                i64::from(rec.may_sign),
-                rec.list_seq.map(|(lo, _)| i64_of(lo)),
-                rec.list_seq.map(|(_, hi)| i64_of(hi)),
-                rec.certificate,
-                rec.created,
-            ],
-        )
-        .map_err(db("recording a certificate"))?;
+        insert_in(&tx, rec)?;
         audit_in(
             &tx,
             "issuing_key.create",
@@ -329,6 +349,33 @@ impl Certificates<'_> {
     pub fn get(&self, kid: &KeyId) -> Result<Option<CertificateRecord>, LedgerError> {
         get_in(self.conn, kid)
     }
+}
+
+/// Inserts `rec` (not revoked).
+fn insert_in(conn: &Connection, rec: &CertificateRecord) -> Result<(), LedgerError> {
+    let products = if rec.products.is_empty() {
+        None
+    } else {
+        Some(json!(rec.products).to_string())
+    };
+    conn.execute(
+        &format!("INSERT INTO certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, NULL, NULL)"),
+        params![
+            i64_of(rec.serial),
+            rec.kid.to_string(),
+            rec.root_kid.to_string(),
+            rec.not_before,
+            rec.not_after,
+            products,
+            i64::from(rec.may_sign),
+            rec.list_seq.map(|(lo, _)| i64_of(lo)),
+            rec.list_seq.map(|(_, hi)| i64_of(hi)),
+            rec.certificate,
+            rec.created,
+        ],
+    )
+    .map_err(db("recording a certificate"))?;
+    Ok(())
 }
 
 pub(super) fn get_in(
