@@ -45,8 +45,9 @@ pub struct VerifyArgs {
     /// ended before it (release gating).
     #[arg(long, value_name = "DATE")]
     pub release_date: Option<String>,
-    /// A revocation list (from `airseal revocations export`) to check the license against;
-    /// it must be signed by one of the --public-key keys.
+    /// A revocation list (from `airseal revocations export`) to check the license against:
+    /// signed by a --public-key root, or by an issuing key whose certificate allows lists
+    /// with this number. A list refused exits with its own code (31, 33-35…), naming it.
     #[arg(long, value_name = "FILE")]
     pub revocations: Option<PathBuf>,
     /// Print the verified claims, or the error, as JSON on standard output.
