@@ -25,7 +25,8 @@ use crate::error::CliError;
 )]
 pub struct IssueArgs {
     /// The encrypted root signing key (default: the vendor folder's keys/signing.key, or
-    /// its default issuing key; see --issuing-key).
+    /// its default issuing key; see --issuing-key). In a vendor folder it must be the key
+    /// keys/signing.pub names.
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// Default values: a TOML file (same names as the flags, with `_` for `-`), or the name

@@ -74,7 +74,8 @@ pub enum IssuingKeyCommand {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// The root signing key that certifies it (default: the vendor folder's
-    /// keys/signing.key); its passphrase comes from the usual sources.
+    /// keys/signing.key; another key than keys/signing.pub names is refused); its
+    /// passphrase comes from the usual sources.
     #[arg(long, value_name = "FILE")]
     pub root_key: Option<PathBuf>,
     /// The folder to write the issuing key into (created owner-only).
