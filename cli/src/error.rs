@@ -222,6 +222,7 @@ impl CliError {
                 IssuingError::NotACertificate { .. } => MALFORMED,
                 IssuingError::WrongType { .. } => WRONG_TYPE,
                 IssuingError::Revoked { .. } => ISSUING_KEY_REVOKED,
+                IssuingError::UnsafeFolder { .. } => USAGE,
                 IssuingError::KeyFile(k) | IssuingError::Unlock { source: k, .. } => {
                     key_file_code(k)
                 }
@@ -353,6 +354,10 @@ impl fmt::Display for CliError {
                     ),
                     IssuingError::UnknownProduct { .. } => f.write_str(
                         "; `airseal products list` shows them, `airseal products add` adds one",
+                    ),
+                    IssuingError::UnsafeFolder { .. } => f.write_str(
+                        "; give --out a folder of its own, outside keys/ and the vendor \
+                         folder's records (e.g. --out issuing/2027-q1)",
                     ),
                     IssuingError::NoDays => f.write_str(" (--days)"),
                     IssuingError::Days(_) => f.write_str(" (--days)"),

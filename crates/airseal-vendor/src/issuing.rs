@@ -158,6 +158,16 @@ pub enum IssuingError {
         /// What does not match.
         source: CertifiedError,
     },
+    /// The folder asked for the new issuing key is, contains or lies inside a folder that
+    /// must never hold it: deploying it would ship the root key or the vendor's records.
+    UnsafeFolder {
+        /// The folder asked for.
+        out: PathBuf,
+        /// The protected folder it collides with.
+        protected: PathBuf,
+        /// What that folder is ("the root key's folder", …).
+        what: &'static str,
+    },
     /// The key file, or the sealed MAC key, failed.
     KeyFile(KeyFileError),
     /// The ledger failed.
@@ -222,6 +232,17 @@ impl fmt::Display for IssuingError {
                 f,
                 "{} was not certified by the vendor folder's root key: {why}",
                 path.display()
+            ),
+            Self::UnsafeFolder {
+                out,
+                protected,
+                what,
+            } => write!(
+                f,
+                "{} cannot hold an issuing key: it is, contains or lies inside {what} {} \
+                 (deploying the issuing key's folder would ship it)",
+                out.display(),
+                protected.display()
             ),
             Self::Days(e) => e.fmt(f),
             Self::Unlock { path, source } => write!(f, "{}: {source}", path.display()),
@@ -332,6 +353,83 @@ pub fn certify(
         record,
         data_mac,
     })
+}
+
+/// `path` made absolute, with symbolic links and `..` resolved as far as it exists.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = Vec::new();
+    let mut base = absolute.as_path();
+    loop {
+        if let Ok(real) = base.canonicalize() {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                match part {
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    std::path::Component::CurDir => {}
+                    other => out.push(other.as_os_str()),
+                }
+            }
+            return out;
+        }
+        let (Some(parent), Some(last)) = (base.parent(), base.components().next_back()) else {
+            return absolute;
+        };
+        rest.push(last);
+        base = parent;
+    }
+}
+
+/// Refuses a folder `out` for a new issuing key that is, contains or lies inside the root
+/// key's folder (`root_key`'s), or that is or contains the vendor folder, or is, contains
+/// or lies inside its internal folders (`keys/`, the ledger-independent record): its
+/// folder is deployed to a server, and must hold nothing but the issuing key. A folder
+/// elsewhere in the vendor folder (`issuing/2027-q1`) is fine.
+///
+/// # Errors
+/// [`IssuingError::UnsafeFolder`].
+pub fn check_out_folder(
+    vendor: &VendorDir,
+    root_key: &Path,
+    out: &Path,
+) -> Result<(), IssuingError> {
+    let out_r = resolved(out);
+    let related = |p: &Path| out_r.starts_with(p) || p.starts_with(&out_r);
+    let mut protected: Vec<(PathBuf, &'static str, bool)> = vec![
+        (vendor.keys_dir(), "the vendor folder's keys folder", true),
+        (
+            record_dir(vendor),
+            "the vendor folder's issuing-key record",
+            true,
+        ),
+        (vendor.root().to_path_buf(), "the vendor folder", false),
+    ];
+    if let Some(parent) = root_key.parent() {
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        protected.insert(0, (parent.to_path_buf(), "the root key's folder", true));
+    }
+    for (path, what, inside_too) in protected {
+        let p = resolved(&path);
+        let hit = if inside_too {
+            related(&p)
+        } else {
+            p.starts_with(&out_r)
+        };
+        if hit {
+            return Err(IssuingError::UnsafeFolder {
+                out: out.to_path_buf(),
+                protected: path,
+                what,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The files of an issuing key's folder `dir`.
