@@ -81,3 +81,102 @@ fn an_issuing_key_folder_never_lands_with_the_root_or_the_records() {
     create(d, "issuing/second", "licenses");
     assert!(d.join("issuing/second/issuing.key").exists());
 }
+
+/// A vendor folder `v` and a copy `v2` of it, each having certified an issuing key (the same
+/// serial, the same list range); the copy's kid.
+fn copied_folders(t: &Path) -> (std::path::PathBuf, std::path::PathBuf, String) {
+    let v = t.join("v");
+    std::fs::create_dir(&v).unwrap();
+    init_vendor(&v, PRODUCTS);
+    create(&v, "issuing/base", "licenses");
+    let v2 = t.join("v2");
+    let cp = std::process::Command::new("cp")
+        .args(["-a"])
+        .arg(&v)
+        .arg(&v2)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let a = create(&v, "issuing/here", "licenses,revocations");
+    let b = create(&v2, "issuing/fork", "licenses,revocations");
+    assert_eq!(a["serial"], b["serial"], "{a} {b}");
+    (v, v2, b["kid"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn a_certificate_whose_serial_is_taken_imports_and_is_revocable() {
+    let t = tempfile::tempdir().unwrap();
+    let (v, v2, fork) = copied_folders(t.path());
+    let fork_dir = v2.join("issuing/fork");
+    let fork_dir = fork_dir.to_str().unwrap();
+    // Unknown here: signing with it is refused (the vendor could not revoke it), and
+    // revoking it says to import it.
+    let e = fails(
+        &airseal(
+            &v,
+            &[
+                "issue",
+                "--issuing-key",
+                fork_dir,
+                "--product",
+                "photo",
+                "--out",
+                "a.lic",
+            ],
+        ),
+        1,
+    );
+    assert!(e.contains(&fork) && e.contains("issuing-key import"), "{e}");
+    assert!(!v.join("a.lic").exists());
+    let e = fails(&airseal(&v, &["revoke", "--issuing-key", &fork]), 1);
+    assert!(e.contains("issuing-key import"), "{e}");
+    // Imported although its serial is taken; every command still works.
+    ok(&airseal(&v, &["issuing-key", "import", fork_dir]));
+    let list = json(&airseal(&v, &["issuing-key", "list", "--json"]));
+    assert!(list.to_string().contains(&fork), "{list}");
+    ok(&airseal(&v, &["ledger", "keys"]));
+    ok(&airseal(
+        &v,
+        &[
+            "issue",
+            "--issuing-key",
+            fork_dir,
+            "--product",
+            "photo",
+            "--out",
+            "b.lic",
+        ],
+    ));
+    ok(&airseal(&v, &["revoke", "--issuing-key", &fork]));
+    ok(&airseal(
+        &v,
+        &["revocations", "export", "--root", "--out", "r.list"],
+    ));
+    ok(&airseal(&v, &["ledger", "keys"]));
+}
+
+#[test]
+fn a_damaged_file_in_the_record_does_not_stop_every_command() {
+    let t = vendor();
+    let d = t.path();
+    create(d, "issuing/k1", "licenses");
+    let dir = d.join("issuing/ledger-independent/certificates");
+    std::fs::write(dir.join("99-0000000000000000.cert"), "not a certificate").unwrap();
+    ok(&airseal(d, &["ledger", "keys"]));
+    ok(&airseal(
+        d,
+        &["issue", "--root", "--product", "photo", "--out", "a.lic"],
+    ));
+    let e = fails(
+        &airseal(
+            d,
+            &[
+                "issuing-key",
+                "import",
+                dir.join("99-0000000000000000.cert").to_str().unwrap(),
+            ],
+        ),
+        10,
+    );
+    assert!(e.contains("99-0000000000000000.cert"), "{e}");
+}

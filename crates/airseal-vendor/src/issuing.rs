@@ -104,6 +104,14 @@ pub enum IssuingError {
         /// Its `typ`.
         typ: String,
     },
+    /// The key asked to sign with is an issuing key whose certificate the vendor folder's
+    /// ledger does not record: the vendor could not revoke what it signs.
+    NotRecorded {
+        /// The issuing key's id.
+        kid: KeyId,
+        /// Its folder.
+        dir: PathBuf,
+    },
     /// The key asked to sign with is an issuing key the vendor recorded as revoked (in the
     /// ledger or in the vendor folder's own record): nothing it signs would be accepted.
     Revoked {
@@ -210,6 +218,12 @@ impl fmt::Display for IssuingError {
                 f,
                 "{} is not an issuing-key certificate: it is a signed object of type {typ:?}",
                 path.display()
+            ),
+            Self::NotRecorded { kid, dir } => write!(
+                f,
+                "issuing key {kid} ({}) is not recorded in this vendor folder's ledger: \
+                 it could not be revoked, so it does not sign here",
+                dir.display()
             ),
             Self::Revoked { kid, dir } => write!(
                 f,
@@ -698,10 +712,14 @@ pub fn check_signer(vendor: Option<&VendorDir>, choice: &SignerChoice) -> Result
             read_certificate(dir)?;
             let Some(vendor) = vendor else { return Ok(()) };
             let ledger = vendor.open_ledger()?;
-            let revoked = ledger
-                .certificates()
-                .get(&kid)?
-                .is_some_and(|c| c.revoked_at.is_some());
+            let Some(record) = ledger.certificates().get(&kid)? else {
+                // The vendor could not revoke what it signs: the ledger must know it first.
+                return Err(IssuingError::NotRecorded {
+                    kid,
+                    dir: dir.clone(),
+                });
+            };
+            let revoked = record.revoked_at.is_some();
             if revoked || revoked_keys(vendor)?.contains(&kid) {
                 return Err(IssuingError::Revoked {
                     kid,
@@ -969,8 +987,9 @@ pub fn import(
         return Ok((rec, false));
     }
     let rec = record_of(&file.bytes, root, &certificate, now);
-    remember_certificate(vendor, &rec)?;
+    // The ledger first: a certificate it cannot take leaves nothing in the folder's record.
     ledger.certificates().import(&rec)?;
+    remember_certificate(vendor, &rec)?;
     if revoked_keys(vendor)?.contains(&rec.kid) {
         ledger
             .revocations()
@@ -1028,11 +1047,21 @@ pub fn reconcile(vendor: &VendorDir, ledger: &crate::ledger::Ledger) -> Result<(
         if path.extension().is_none_or(|e| e != "cert") {
             continue;
         }
-        let file = read_certificate(&path).map_err(as_ledger)?;
+        // A damaged or foreign file in the record is skipped, not fatal: it would otherwise
+        // stop every command that opens the ledger. `issuing-key import FILE` names what is
+        // wrong with it.
+        let Ok(file) = read_certificate(&path) else {
+            continue;
+        };
         if known.iter().any(|r| r.kid == file.certificate.key_id()) {
             continue;
         }
-        import(vendor, ledger, &path, now).map_err(as_ledger)?;
+        match import(vendor, ledger, &path, now) {
+            Ok(_)
+            | Err(IssuingError::ForeignCertificate { .. } | IssuingError::RootPublicKey { .. }) => {
+            }
+            Err(e) => return Err(as_ledger(e)),
+        }
     }
     for kid in revoked_keys(vendor)? {
         let row = ledger.certificates().get(&kid)?;
