@@ -406,8 +406,9 @@ impl fmt::Display for CliError {
                     ),
                     ListExportError::SignerRevoked { .. }
                     | ListExportError::SeqOutOfRange { .. } => f.write_str(
-                        "; sign it with the root key (--root) or another issuing key \
-                         (--issuing-key DIR)",
+                        "; sign it with the root key (--root) or an issuing key certified \
+                         since (--issuing-key DIR; `airseal issuing-key create --can \
+                         revocations` certifies a new list-signing key)",
                     ),
                     ListExportError::Scope(s) => scope_remedy(s, f),
                     _ => Ok(()),

@@ -180,3 +180,74 @@ fn a_damaged_file_in_the_record_does_not_stop_every_command() {
     );
     assert!(e.contains("99-0000000000000000.cert"), "{e}");
 }
+
+#[test]
+fn the_list_revoking_a_key_outranks_every_list_key_certified_before() {
+    let t = vendor();
+    let d = t.path();
+    let k1 = create(d, "k1", "licenses")["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let k2 = create(d, "k2", "licenses,revocations");
+    let k2_hi = k2["list_seq"][1]
+        .as_u64()
+        .or_else(|| k2["list_range"][1].as_u64())
+        .unwrap_or_else(|| panic!("{k2}"));
+    // k2 signs lists before anything is revoked.
+    ok(&airseal(
+        d,
+        &[
+            "revocations",
+            "export",
+            "--issuing-key",
+            "k2",
+            "--out",
+            "a.list",
+        ],
+    ));
+    ok(&airseal(d, &["revoke", "--issuing-key", &k1]));
+    let root = json(&airseal(
+        d,
+        &[
+            "revocations",
+            "export",
+            "--root",
+            "--out",
+            "b.list",
+            "--json",
+        ],
+    ));
+    let seq = root["seq"].as_u64().unwrap();
+    assert!(seq >= k2_hi, "root list {seq} below k2's range end {k2_hi}");
+    // k2 can no longer sign a list apps would accept: the vendor says so.
+    let e = fails(
+        &airseal(
+            d,
+            &[
+                "revocations",
+                "export",
+                "--issuing-key",
+                "k2",
+                "--out",
+                "c.list",
+            ],
+        ),
+        1,
+    );
+    assert!(e.contains("certify a new list-signing"), "{e}");
+    assert!(!d.join("c.list").exists());
+    // A list key certified after it signs again.
+    create(d, "k3", "licenses,revocations");
+    ok(&airseal(
+        d,
+        &[
+            "revocations",
+            "export",
+            "--issuing-key",
+            "k3",
+            "--out",
+            "d.list",
+        ],
+    ));
+}

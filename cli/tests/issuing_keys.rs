@@ -342,21 +342,39 @@ fn rotation_after_a_leak_end_to_end() {
     std::fs::write(d.join("thief-top.lst"), bad(k1_hi - 1)).unwrap();
     assert!(k1_hi - 1 < root_seq);
 
-    // Later lists may be signed by K2 again (numbered inside its range, above K1's).
+    // The root's list is numbered above every range handed out before it, K2's too: K2
+    // (certified before it) can no longer sign a list apps accept, and the vendor says so;
+    // a list key certified after it (K3) signs the later lists.
+    let e = fails(
+        &airseal(
+            d,
+            &[
+                "revocations",
+                "export",
+                "--issuing-key",
+                "k2",
+                "--out",
+                "l2.txt",
+            ],
+        ),
+        1,
+    );
+    assert!(e.contains("certify a new list-signing"), "{e}");
+    let k3 = create(d, "k3", "licenses,revocations", &[]);
     let later = json(&airseal(
         d,
         &[
             "revocations",
             "export",
             "--issuing-key",
-            "k2",
+            "k3",
             "--out",
             "l2.txt",
             "--json",
         ],
     ));
     assert!(later["seq"].as_u64().unwrap() > root_seq, "{later}");
-    assert_eq!(later["signed_by"], k2.as_str(), "{later}");
+    assert_eq!(later["signed_by"], k3.as_str(), "{later}");
     let o = verify(d, "stolen.lic", Some("l2.txt"));
     assert_eq!(o.status.code(), Some(34), "{}", stderr(&o));
 }

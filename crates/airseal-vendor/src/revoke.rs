@@ -80,6 +80,13 @@ impl fmt::Display for ExportError {
             Self::SignerRevoked { kid } => {
                 write!(f, "issuing key {kid} is revoked: it cannot sign a list")
             }
+            Self::SeqOutOfRange { seq, lo, hi } if seq >= hi => write!(
+                f,
+                "the list needs number {seq}, past the end of the issuing key's range \
+                 {lo}..{hi}: a list that revoked an issuing key was numbered above every \
+                 range handed out before it, so this key can no longer sign a list apps \
+                 accept; certify a new list-signing issuing key"
+            ),
             Self::SeqOutOfRange { seq, lo, hi } => write!(
                 f,
                 "the list needs number {seq}, outside the issuing key's range {lo}..{hi}"

@@ -221,6 +221,10 @@ fn list_ranges_never_overlap_and_a_revoked_keys_first_list_is_the_roots() {
     );
     let (first, bytes) = revoke::export_from(&v, &mut ledger, &root, NOW + 8).unwrap();
     assert!(first.seq >= hi1, "{} {hi1}", first.seq);
+    // At or above the end of EVERY range so far, K2's included: no list key certified
+    // before it can sign a list that leaves K1 out and outranks it.
+    let hi2 = c2.record.list_seq.unwrap().1;
+    assert!(first.seq >= hi2, "{} {hi2}", first.seq);
     assert_eq!(first.issuing_keys, vec![k1.key_id()]);
     // Apps accept it (root-signed), and refuse what K1 signs afterwards.
     let mut trust = TrustStore::new();
@@ -235,13 +239,21 @@ fn list_ranges_never_overlap_and_a_revoked_keys_first_list_is_the_roots() {
         ),
         Err(Error::IssuingKeyRevoked { .. })
     ));
-    // Later lists may come from K2 again, inside its range.
-    let (later, _) = revoke::export_from(&v, &mut ledger, &k2, NOW + 9).unwrap();
-    assert!(later.seq > first.seq && later.seq >= lo2);
-    // A new certificate's range starts above every list and every range so far.
+    // K2, certified before that list, can no longer sign one: past its range.
+    let refused = revoke::export_from(&v, &mut ledger, &k2, NOW + 9).unwrap_err();
+    assert!(
+        matches!(refused, ExportError::SeqOutOfRange { seq, hi, .. } if seq >= hi && hi == hi2),
+        "{refused}"
+    );
+    // A new certificate's range starts above every list and every range so far, and its
+    // key signs the later lists.
     let c3 = issuing::certify(&root, &v, &ledger, &opts(lists, &[]), NOW).unwrap();
-    assert!(c3.record.list_seq.unwrap().0 >= c2.record.list_seq.unwrap().1);
+    let (lo3, _) = c3.record.list_seq.unwrap();
+    assert!(lo3 >= hi2 && lo3 > first.seq);
     assert_eq!(c3.record.serial, 3);
+    let k3 = Issuer::certified(c3.key, &c3.certificate, [0; 32]).unwrap();
+    let (later, _) = revoke::export_from(&v, &mut ledger, &k3, NOW + 9).unwrap();
+    assert!(later.seq > first.seq && later.seq >= lo3);
 }
 
 #[test]

@@ -7,7 +7,10 @@
 //! A model-based test of revocation lists under a stolen issuing key (SPEC.md §18.4).
 //!
 //! A vendor with a root key and two issuing keys that may sign lists (K1 with the sequence
-//! range [100, 200), K2 certified later with [300, 400)) publishes lists; a thief who stole
+//! range [100, 200), K2 certified when the leak is found, with [300, 400): the vendor
+//! numbers the root's list revoking K1 at or above the end of every range handed out so
+//! far, which is K1's alone then, and a list key certified before it could sign no more
+//! lists) publishes lists; a thief who stole
 //! K1 signs lists of their own (any sequence number, omitting whatever they like) and
 //! licenses with backdated issue times; a user replays old lists. Random interleavings are
 //! delivered to an app that verifies each list and keeps the newest through the clock guard.

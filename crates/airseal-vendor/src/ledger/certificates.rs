@@ -457,6 +457,14 @@ pub(super) fn revoked_in(conn: &Connection) -> Result<Vec<RevokedIssuer>, Ledger
         .collect()
 }
 
+/// The highest end of any certificate's list range (0 when none has one).
+pub(super) fn highest_hi_in(conn: &Connection) -> Result<u64, LedgerError> {
+    let hi: Option<i64> = conn
+        .query_row("SELECT MAX(seq_hi) FROM certificates", [], |r| r.get(0))
+        .map_err(db("reading certificates"))?;
+    u64_of(hi.unwrap_or(0), "list number")
+}
+
 /// Notes that list `seq` names every revoked issuing key not yet named by a list.
 pub(super) fn mark_listed_in(conn: &Connection, seq: u64) -> Result<(), LedgerError> {
     conn.execute(

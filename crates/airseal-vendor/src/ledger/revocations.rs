@@ -307,8 +307,9 @@ pub struct ListContents {
     /// Revoked issuing keys (`SPEC.md` §18).
     pub issuing_keys: BTreeSet<KeyId>,
     /// The lowest number a list naming them may have: the highest `hi` of their
-    /// certificates' list ranges (0 when none has one), so the list is newer than any list
-    /// a revoked key could have signed.
+    /// certificates' list ranges (0 when none has one) and, while some revoked key is not
+    /// yet named by an exported list, the highest `hi` of EVERY certificate: the list is
+    /// newer than any list a revoked key, or any other key certified so far, could sign.
     pub issuing_floor: u64,
     /// Revoked issuing keys no exported list has named yet: the list that first names one
     /// must be signed by the root.
@@ -936,6 +937,15 @@ impl Revocations<'_> {
             if listed.is_none() {
                 out.newly_revoked_issuing.push(kid);
             }
+        }
+        if !out.newly_revoked_issuing.is_empty() {
+            // The list that first names a revoked issuing key is numbered at or above the
+            // end of EVERY range handed out, not only the revoked keys': otherwise another
+            // list-signing key (perhaps stolen with it) could sign a higher-numbered list
+            // that leaves it out, and apps would take it as newer (`SPEC.md` §18.4).
+            out.issuing_floor = out
+                .issuing_floor
+                .max(super::certificates::highest_hi_in(conn)?);
         }
         Ok(out)
     }
