@@ -251,3 +251,39 @@ fn the_list_revoking_a_key_outranks_every_list_key_certified_before() {
         ],
     ));
 }
+
+#[test]
+fn keys_inspect_says_a_revoked_issuing_keys_signed_key_is_revoked() {
+    let t = vendor();
+    let d = t.path();
+    let k = create(d, "sk", "signed-keys")["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(&airseal(
+        d,
+        &[
+            "keys",
+            "generate",
+            "--product",
+            "photo",
+            "--kind",
+            "signed",
+            "--count",
+            "1",
+            "--issuing-key",
+            "sk",
+            "--out",
+            "s.txt",
+        ],
+    ));
+    let key = std::fs::read_to_string(d.join("s.txt")).unwrap();
+    let key = key.lines().next().unwrap().to_string();
+    ok(&airseal(d, &["keys", "inspect", &key]));
+    ok(&airseal(d, &["revoke", "--issuing-key", &k]));
+    let o = airseal(d, &["keys", "inspect", &key, "--json"]);
+    exits(&o, 34);
+    let info: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(info["class"], "issuing_key_revoked", "{info}");
+    assert!(info["reason"].as_str().unwrap().contains(&k), "{info}");
+}

@@ -317,13 +317,28 @@ fn classify_signed(
         .add_public_key_file(&public)
         .map_err(|error| ClassifyError::PublicKey { path, error })?;
     // Keys an issuing key signed (`SPEC.md` §18): its certificate, when the ledger holds it
-    // unrevoked and it allows signed keys, is trusted as an app would add it. One the root's
-    // public key does not verify (another root's) is simply not trusted.
+    // and it allows signed keys, is trusted as an app would add it, revoked or not; the
+    // ledger's revoked issuing keys then refuse what they signed, as an app holding the
+    // current list would (`issuing_key_revoked`, not "unknown key"). One the root's public
+    // key does not verify (another root's) is simply not trusted.
+    let mut revoked = Vec::new();
     for cert in ledger.certificates().list()? {
-        if cert.revoked_at.is_none() && cert.may_sign & MaySign::SIGNED_KEYS.0 != 0 {
+        if cert.may_sign & MaySign::SIGNED_KEYS.0 != 0 {
             let _ = trust.add_certificate(&cert.certificate);
         }
+        if cert.revoked_at.is_some() {
+            revoked.push(cert.kid);
+        }
     }
+    let mut revocations = airseal_core::revocation::RevocationList {
+        seq: ledger.revocations().contents()?.seq.saturating_sub(1),
+        issued_at: now,
+        licenses: Vec::new(),
+        product_keys: Vec::new(),
+        min_issued_at: Vec::new(),
+        issuing_keys: revoked,
+    };
+    revocations.normalize();
     let canonical: String = typed
         .chars()
         .filter(char::is_ascii_alphanumeric)
@@ -336,7 +351,7 @@ fn classify_signed(
         },
     };
     for product in products {
-        match trust.verify_signed_key(typed, product, now) {
+        match trust.verify_signed_key_with_revocations(typed, product, now, &revocations) {
             Ok(k) => {
                 let record = ledger.keys().info(Some(product), &canonical)?;
                 return Ok(KeyVerdict::Valid(Box::new(ValidKey {
