@@ -333,25 +333,7 @@ impl fmt::Display for CliError {
             CliError::Passphrase(e) => e.fmt(f),
             CliError::KeyFile(e) => {
                 e.fmt(f)?;
-                match e {
-                    KeyFileError::AlreadyExists { .. } => {
-                        f.write_str("; pass --force to replace it")
-                    }
-                    KeyFileError::WeakPassphrase { .. } => f.write_str(
-                        "; choose a longer one (a few words), or pass --weak-passphrase to \
-                         accept it",
-                    ),
-                    KeyFileError::LoosePermissions { path, .. } => write!(
-                        f,
-                        "; restrict it with `chmod 600 {}`, and if others could read it, \
-                         consider the key leaked and rotate it",
-                        path.display()
-                    ),
-                    KeyFileError::WrongPassphrase => f.write_str(
-                        " (check --passphrase-file or the AIRSEAL_PASSPHRASE environment variable)",
-                    ),
-                    _ => Ok(()),
-                }
+                key_file_remedy(e, f)
             }
             CliError::VendorDir(e) => vendor_dir(e, f),
             CliError::Ledger(e) => ledger(e, f),
@@ -397,9 +379,11 @@ impl fmt::Display for CliError {
                         " (the issuing key's own passphrase: check --passphrase-file or the \
                          AIRSEAL_ISSUING_PASSPHRASE environment variable)",
                     ),
-                    IssuingError::KeyFile(KeyFileError::WrongPassphrase) => f.write_str(
-                        " (check --passphrase-file or the AIRSEAL_PASSPHRASE environment variable)",
-                    ),
+                    // A key file's own refusals (loose permissions, an existing file…) keep
+                    // their remedies whichever key they are about.
+                    IssuingError::KeyFile(k) | IssuingError::Unlock { source: k, .. } => {
+                        key_file_remedy(k, f)
+                    }
                     _ => Ok(()),
                 }
             }
@@ -615,6 +599,26 @@ fn key_op(e: &KeyOpError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str(" (`airseal customers list` shows them, `airseal customers add` adds one)")
         }
         _ => fmt::Display::fmt(e, f),
+    }
+}
+
+/// A key file's refusal: the flag or command that fixes it.
+fn key_file_remedy(e: &KeyFileError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match e {
+        KeyFileError::AlreadyExists { .. } => f.write_str("; pass --force to replace it"),
+        KeyFileError::WeakPassphrase { .. } => f.write_str(
+            "; choose a longer one (a few words), or pass --weak-passphrase to accept it",
+        ),
+        KeyFileError::LoosePermissions { path, .. } => write!(
+            f,
+            "; restrict it with `chmod 600 {}`, and if others could read it, consider the key \
+             leaked and rotate it",
+            path.display()
+        ),
+        KeyFileError::WrongPassphrase => {
+            f.write_str(" (check --passphrase-file or the AIRSEAL_PASSPHRASE environment variable)")
+        }
+        _ => Ok(()),
     }
 }
 
