@@ -47,8 +47,8 @@ enum Command {
     Issue(Box<cmd::issue::IssueArgs>),
     /// Import keys and their terms from another platform's CSV export.
     Import(cmd::import::ImportArgs),
-    /// Verify a license file offline (exit 0 only when valid; see EXIT CODES); with
-    /// --machine, the license installed on this machine.
+    /// Verify a license, an issuing-key certificate or a revocation list offline (exit 0
+    /// only when valid; see EXIT CODES); with --machine, the license installed here.
     Verify(cmd::verify::VerifyArgs),
     /// Create an activation (or trial) request on this machine, as a file or a QR code.
     Request(Box<cmd::request::RequestArgs>),
@@ -74,7 +74,7 @@ enum Command {
     Revoke(cmd::revoke::RevokeArgs),
     /// Export the signed revocation list apps load.
     Revocations(cmd::revoke::RevocationsArgs),
-    /// Show a license's contents WITHOUT verifying it.
+    /// Show what a license, certificate or revocation list says, WITHOUT verifying it.
     Inspect(cmd::inspect::InspectArgs),
     /// Run the whole flow in a fresh temporary folder, printing each step.
     Demo(cmd::demo::DemoArgs),

@@ -405,7 +405,7 @@ fn help_documents_exit_codes() {
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("14  bad_signature:") && out.contains("13  unknown_key_id:"),
+        out.contains("14  bad_signature: ") && out.contains("13  unknown_key_id: "),
         "{out}"
     );
 }

@@ -18,8 +18,12 @@ fn a_revocation_list_is_named_and_refused_where_a_license_is_read() {
         &["revoke", "--license", "KDQ55VCSPJWEW", "--external"],
     ));
     ok(&airseal(d, &["revocations", "export", "--out", "rl.txt"]));
+    // `inspect` shows a list for what it is (with what it names); `verify` checks one given
+    // alone, but asked for a license of a product, a list is the wrong type.
+    let shown = ok(&airseal(d, &["inspect", "rl.txt"]));
+    assert!(shown.contains("a revocation list"), "{shown}");
+    assert!(shown.contains("license    KDQ55VCSPJWEW"), "{shown}");
     for args in [
-        &["inspect", "rl.txt"][..],
         &[
             "verify",
             "rl.txt",

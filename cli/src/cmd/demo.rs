@@ -424,7 +424,7 @@ fn verify_args(file: &Path, keys: &Path, product: &str) -> verify::VerifyArgs {
     verify::VerifyArgs {
         file: Some(file.to_path_buf()),
         public_key: vec![keys.join("signing.pub")],
-        product: product.into(),
+        product: Some(product.into()),
         now: crate::args::NowArgs::default(),
         release_date: None,
         revocations: None,

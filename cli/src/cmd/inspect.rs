@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_core::cose::{EnvelopeError, ObjectType, parse_sign1};
-use airseal_core::json::claims_to_json;
+use airseal_core::json::{claims_to_json, revocation_list_to_json};
+use airseal_core::revocation::RevocationList;
 use airseal_core::{LicenseClaims, Limit, MetaValue, armor};
 use airseal_vendor::time::format_time;
 use clap::Args;
@@ -17,10 +18,11 @@ use crate::term::field;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Nothing shown is verified: anyone can write any claims into a file. \
-    Use `airseal verify` to check a license."
+    Use `airseal verify` to check a license, a certificate or a revocation list."
 )]
 pub struct InspectArgs {
-    /// The license file (armored or raw; `-` for stdin).
+    /// The file (armored or raw; `-` for stdin): a license, an activation response, an
+    /// issuing-key certificate or a revocation list.
     pub file: PathBuf,
     /// Print as JSON (with "verified": false).
     #[arg(long)]
@@ -63,8 +65,48 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode, CliError> {
         ),
         None => None,
     };
+    // A revocation list: its entries, and the chain of its signer when it carries one.
+    if typ == ObjectType::RevocationList.typ() {
+        let list = RevocationList::decode(sign1.payload, sign1.payload_offset)
+            .map_err(|e| fail(format!("malformed: {e}")))?;
+        if args.json {
+            let mut j = json!({
+                "verified": false,
+                "typ": typ,
+                "alg": sign1.header.alg,
+                "key_id": sign1.header.kid.to_string(),
+                "size": raw.len(),
+                "list": revocation_list_to_json(&list),
+                "counts": {
+                    "licenses": list.licenses.len(),
+                    "product_keys": list.product_keys.len(),
+                    "min_issued_at": list.min_issued_at.len(),
+                    "issuing_keys": list.issuing_keys.len(),
+                },
+            });
+            if let Some((root, cert)) = &chain {
+                j["chain"] = super::verify::issuer_json(root, cert);
+            }
+            crate::term::out_json(&j);
+        } else {
+            outln!("UNVERIFIED — shows what the file claims; run `airseal verify` to check it");
+            outln!(
+                "  type       {typ}: a {} (alg {}, key {}, {} bytes)",
+                ObjectType::RevocationList.name(),
+                sign1.header.alg,
+                sign1.header.kid,
+                raw.len()
+            );
+            super::verify::print_revocation_list(&list);
+            match &chain {
+                Some((root, cert)) => super::verify::print_chain(root, cert),
+                None => outln!("  signed by  root key {}", sign1.header.kid),
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     // Licenses and activation responses carry license claims; anything else (a request, a
-    // proof, a revocation list) would only fail to decode as one: say what it is instead.
+    // proof) would only fail to decode as one: say what it is instead.
     if typ != ObjectType::License.typ() && typ != ObjectType::ActivationResponse.typ() {
         return Err(CliError::from(airseal_verify::Error::WrongType {
             found: typ.to_string(),

@@ -526,6 +526,20 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The one rule for sorted sequences (map keys, and the arrays airseal keeps sorted): an item
+/// whose `order` against the previous one is not `Less` is `DuplicateKey` (equal) or
+/// `UnsortedKeys` (greater), at the item's offset `at`.
+///
+/// # Errors
+/// As described.
+pub fn ascending(r: &Reader<'_>, at: usize, order: core::cmp::Ordering) -> Result<(), DecodeError> {
+    match order {
+        core::cmp::Ordering::Less => Ok(()),
+        core::cmp::Ordering::Equal => Err(r.error_at(at, DecodeErrorKind::DuplicateKey)),
+        core::cmp::Ordering::Greater => Err(r.error_at(at, DecodeErrorKind::UnsortedKeys)),
+    }
+}
+
 /// Enforces RFC 8949 §4.2.1 key order within one map: each key's encoding must sort
 /// strictly after the previous one's, which also rules out duplicates.
 #[derive(Debug, Default)]
@@ -546,15 +560,7 @@ impl<'a> KeyOrder<'a> {
     pub fn check(&mut self, r: &Reader<'a>, key_start: usize) -> Result<(), DecodeError> {
         let key = r.slice(key_start, r.position());
         if let Some(prev) = self.prev {
-            match prev.cmp(key) {
-                core::cmp::Ordering::Less => {}
-                core::cmp::Ordering::Equal => {
-                    return Err(r.error_at(key_start, DecodeErrorKind::DuplicateKey));
-                }
-                core::cmp::Ordering::Greater => {
-                    return Err(r.error_at(key_start, DecodeErrorKind::UnsortedKeys));
-                }
-            }
+            ascending(r, key_start, prev.cmp(key))?;
         }
         self.prev = Some(key);
         Ok(())

@@ -11,7 +11,9 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::cbor::{DecodeError, DecodeErrorKind, KeyOrder, Reader, Writer, text_key_order};
+use crate::cbor::{
+    DecodeError, DecodeErrorKind, KeyOrder, Reader, Writer, ascending, text_key_order,
+};
 use crate::claims::UnixTime;
 use crate::cose::ObjectType;
 use crate::kid::KeyId;
@@ -304,15 +306,7 @@ fn decode_products(r: &mut Reader<'_>) -> Result<Vec<String>, DecodeError> {
             return Err(r.error_at(item_at, DecodeErrorKind::InvalidValue("empty product id")));
         }
         if let Some(prev) = out.last() {
-            match text_key_order(prev, item) {
-                core::cmp::Ordering::Less => {}
-                core::cmp::Ordering::Equal => {
-                    return Err(r.error_at(item_at, DecodeErrorKind::DuplicateKey));
-                }
-                core::cmp::Ordering::Greater => {
-                    return Err(r.error_at(item_at, DecodeErrorKind::UnsortedKeys));
-                }
-            }
+            ascending(r, item_at, text_key_order(prev, item))?;
         }
         out.push(item.to_string());
     }

@@ -9,7 +9,9 @@ use alloc::vec::Vec;
 
 use serde_json::{Map, Value, json};
 
+use crate::cert::Certificate;
 use crate::claims::{LicenseClaims, Limit, MetaValue};
+use crate::revocation::RevocationList;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -128,6 +130,58 @@ pub fn claims_to_json(c: &LicenseClaims) -> Value {
                 .collect();
             m.insert(name.into(), Value::Array(list));
         }
+    }
+    Value::Object(m)
+}
+
+/// An issuing-key certificate's payload as JSON, the form of `vectors/README.md` (chain
+/// vectors): `serial`, `key` and `kid` (hex), `not_before`, `not_after`, `products` (left out
+/// for every product), `may_sign` (words, in bit order), `list_seq` (`[lo, hi]`, left out
+/// when absent).
+pub fn certificate_to_json(c: &Certificate) -> Value {
+    let mut m = Map::new();
+    m.insert("serial".into(), json!(c.serial));
+    m.insert("key".into(), json!(hex(&c.key)));
+    m.insert("kid".into(), json!(hex(&c.key_id().0)));
+    m.insert("not_before".into(), json!(c.not_before));
+    m.insert("not_after".into(), json!(c.not_after));
+    if !c.products.is_empty() {
+        m.insert("products".into(), json!(c.products));
+    }
+    m.insert(
+        "may_sign".into(),
+        json!(c.may_sign.names().collect::<Vec<_>>()),
+    );
+    if let Some((lo, hi)) = c.list_seq {
+        m.insert("list_seq".into(), json!([lo, hi]));
+    }
+    Value::Object(m)
+}
+
+/// A revocation list's payload as JSON, the form of `vectors/README.md` (chain vectors):
+/// `seq`, `issued_at`, and, when present, `licenses`, `product_keys`, `min_issued_at`
+/// (`[{"product": p, "before": t}]`) and `issuing_keys` (hex key ids), in payload order.
+pub fn revocation_list_to_json(l: &RevocationList) -> Value {
+    let mut m = Map::new();
+    m.insert("seq".into(), json!(l.seq));
+    m.insert("issued_at".into(), json!(l.issued_at));
+    if !l.licenses.is_empty() {
+        m.insert("licenses".into(), json!(l.licenses));
+    }
+    if !l.product_keys.is_empty() {
+        m.insert("product_keys".into(), json!(l.product_keys));
+    }
+    if !l.min_issued_at.is_empty() {
+        let cutoffs: Vec<Value> = l
+            .min_issued_at
+            .iter()
+            .map(|(p, t)| json!({"product": p, "before": t}))
+            .collect();
+        m.insert("min_issued_at".into(), Value::Array(cutoffs));
+    }
+    if !l.issuing_keys.is_empty() {
+        let kids: Vec<String> = l.issuing_keys.iter().map(|k| hex(&k.0)).collect();
+        m.insert("issuing_keys".into(), json!(kids));
     }
     Value::Object(m)
 }

@@ -9,7 +9,9 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::cbor::{DecodeError, DecodeErrorKind, KeyOrder, Reader, Writer, text_key_order};
+use crate::cbor::{
+    DecodeError, DecodeErrorKind, KeyOrder, Reader, Writer, ascending, text_key_order,
+};
 use crate::claims::UnixTime;
 use crate::kid::KeyId;
 use crate::productkey::match_form;
@@ -181,15 +183,7 @@ impl RevocationList {
                         let item_at = r.position();
                         let item = r.text()?;
                         if let Some(p) = prev {
-                            match text_key_order(p, item) {
-                                core::cmp::Ordering::Less => {}
-                                core::cmp::Ordering::Equal => {
-                                    return Err(r.error_at(item_at, DecodeErrorKind::DuplicateKey));
-                                }
-                                core::cmp::Ordering::Greater => {
-                                    return Err(r.error_at(item_at, DecodeErrorKind::UnsortedKeys));
-                                }
-                            }
+                            ascending(&r, item_at, text_key_order(p, item))?;
                         }
                         prev = Some(item);
                         list.push(item.to_string());
@@ -233,15 +227,7 @@ impl RevocationList {
                         let item_at = r.position();
                         let kid = KeyId(r.bytes_exact::<8>()?);
                         if let Some(prev) = keys.last() {
-                            match prev.cmp(&kid) {
-                                core::cmp::Ordering::Less => {}
-                                core::cmp::Ordering::Equal => {
-                                    return Err(r.error_at(item_at, DecodeErrorKind::DuplicateKey));
-                                }
-                                core::cmp::Ordering::Greater => {
-                                    return Err(r.error_at(item_at, DecodeErrorKind::UnsortedKeys));
-                                }
-                            }
+                            ascending(&r, item_at, prev.cmp(&kid))?;
                         }
                         keys.push(kid);
                     }
