@@ -61,7 +61,8 @@ EXIT CODES (10-36: with --json, the same number is \"code\" and the name \"error
   31  certificate_out_of_validity: the issuing key's certificate does not cover the issue time
   32  certificate_product_not_allowed: the certificate does not allow this product
   33  certificate_type_not_allowed: the certificate does not allow this kind of object
-  34  issuing_key_revoked: the issuing key is revoked by the revocation list
+  34  issuing_key_revoked: the issuing key is revoked by the revocation list (signing
+      commands: the vendor folder records the issuing key asked to sign as revoked)
   35  revocation_seq_out_of_range: a list numbered outside its signer's certificate range
   36  bad_certificate_signature: the certificate was not signed by the root it names
   70  internal error: a bug in airseal (please report it)";

@@ -1010,7 +1010,8 @@ pub fn import(
 }
 
 /// Merges the vendor folder's record (§18.10) and the ledger: every certificate the ledger
-/// holds is kept in the folder (and raises its high-water mark); every certificate the
+/// holds is kept in the folder (and raises its high-water mark), and every revocation it
+/// holds is recorded there; every certificate the
 /// folder kept and the ledger lacks (a restored backup) is put back, after checking the
 /// root signed it; every issuing key the folder records as revoked is revoked in the
 /// ledger. Only differences are written (and audited), so this runs whenever the vendor
@@ -1029,6 +1030,10 @@ pub fn reconcile(vendor: &VendorDir, ledger: &crate::ledger::Ledger) -> Result<(
     let known = ledger.certificates().list()?;
     for rec in &known {
         remember_certificate(vendor, rec)?;
+        // A revocation the ledger carries (made on another machine that held it) is kept too.
+        if rec.revoked_at.is_some() {
+            set_revoked_record(vendor, rec.kid, true)?;
+        }
     }
     let dir = record_dir(vendor).join(CERTIFICATES_DIR);
     let entries = match std::fs::read_dir(&dir) {

@@ -93,9 +93,11 @@ impl Issuer {
 }
 
 /// When a trusted key may have signed: licenses whose issue time (`iat`) falls outside the
-/// window are refused with [`Error::KeyOutOfValidity`]. This is what makes key rotation
-/// safe: retire an old key by giving it a `not_after`, and licenses it signs afterwards (if
-/// it leaks) are refused while the ones it signed before keep working.
+/// window are refused with [`Error::KeyOutOfValidity`]. This retires an *honest* key: licenses
+/// it signed before keep working, and it stops signing after. It does not contain a leak:
+/// `iat` is written by whoever signs, so a thief backdates it into the window. A key that
+/// may leak is an issuing key certified by an offline root, which a revocation list switches
+/// off whatever its licenses claim (`SPEC.md` §18.4).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KeyValidity {
     /// Licenses issued before this instant are refused.
