@@ -223,6 +223,8 @@ impl CliError {
                 IssuingError::NotACertificate { .. } => MALFORMED,
                 IssuingError::WrongType { .. } => WRONG_TYPE,
                 IssuingError::Revoked { .. } => ISSUING_KEY_REVOKED,
+                IssuingError::UnsafeFolder { .. } => USAGE,
+                IssuingError::NotRecorded { .. } => GENERAL,
                 IssuingError::KeyFile(k) | IssuingError::Unlock { source: k, .. } => {
                     key_file_code(k)
                 }
@@ -354,6 +356,15 @@ impl fmt::Display for CliError {
                     ),
                     IssuingError::UnknownProduct { .. } => f.write_str(
                         "; `airseal products list` shows them, `airseal products add` adds one",
+                    ),
+                    IssuingError::NotRecorded { dir, .. } => write!(
+                        f,
+                        "; record its certificate first: `airseal issuing-key import {}`",
+                        dir.display()
+                    ),
+                    IssuingError::UnsafeFolder { .. } => f.write_str(
+                        "; give --out a folder of its own, outside keys/ and the vendor \
+                         folder's records (e.g. --out issuing/2027-q1)",
                     ),
                     IssuingError::NoDays => f.write_str(" (--days)"),
                     IssuingError::Days(_) => f.write_str(" (--days)"),
@@ -719,9 +730,11 @@ fn revoke(e: &RevokeError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             "; to lower it on purpose, run `airseal revoke --undo --product {product} \
              --issued-before DATE`"
         ),
-        RevokeError::UnknownIssuingKey { .. } => {
-            f.write_str("; `airseal issuing-key list` shows the certified issuing keys")
-        }
+        RevokeError::UnknownIssuingKey { .. } => f.write_str(
+            "; `airseal issuing-key list` shows the certified issuing keys; a key certified \
+                 elsewhere (another copy of the vendor folder) is recorded with `airseal \
+                 issuing-key import DIR` (its folder or issuing.cert), then revoked",
+        ),
         RevokeError::CutoffRaised { .. } => {
             f.write_str("; raise a cutoff with `airseal revoke` (without --undo)")
         }

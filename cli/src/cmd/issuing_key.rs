@@ -154,11 +154,12 @@ fn create(a: &CreateArgs, vendor: &VendorArgs) -> Result<ExitCode, CliError> {
         may_sign: may_sign(&a.can)?,
     };
     // Refused before any passphrase is asked for or anything is signed.
-    issuing::check_folder_free(&a.out, a.force)?;
     let root_path = a
         .root_key
         .clone()
         .unwrap_or_else(|| vendor.signing_key_path());
+    issuing::check_out_folder(&vendor, &root_path, &a.out)?;
+    issuing::check_folder_free(&a.out, a.force)?;
     let root = super::unlock_choice(
         Some(&vendor),
         &issuing::SignerChoice::Root(root_path.clone()),

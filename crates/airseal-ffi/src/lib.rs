@@ -224,7 +224,7 @@ impl AirsealStatus {
                 c"maintenance ended: the license's maintenance period ended before this release"
             }
             Self::KeyOutOfValidity => {
-                c"key out of validity: the signing key was not trusted when the license was issued"
+                c"key out of validity: the signing key was not trusted when the signed object was issued"
             }
             Self::Revoked => c"revoked: the revocation list revokes this license",
             Self::ClockRolledBack => {

@@ -104,6 +104,14 @@ pub enum IssuingError {
         /// Its `typ`.
         typ: String,
     },
+    /// The key asked to sign with is an issuing key whose certificate the vendor folder's
+    /// ledger does not record: the vendor could not revoke what it signs.
+    NotRecorded {
+        /// The issuing key's id.
+        kid: KeyId,
+        /// Its folder.
+        dir: PathBuf,
+    },
     /// The key asked to sign with is an issuing key the vendor recorded as revoked (in the
     /// ledger or in the vendor folder's own record): nothing it signs would be accepted.
     Revoked {
@@ -158,6 +166,16 @@ pub enum IssuingError {
         /// What does not match.
         source: CertifiedError,
     },
+    /// The folder asked for the new issuing key is, contains or lies inside a folder that
+    /// must never hold it: deploying it would ship the root key or the vendor's records.
+    UnsafeFolder {
+        /// The folder asked for.
+        out: PathBuf,
+        /// The protected folder it collides with.
+        protected: PathBuf,
+        /// What that folder is ("the root key's folder", …).
+        what: &'static str,
+    },
     /// The key file, or the sealed MAC key, failed.
     KeyFile(KeyFileError),
     /// The ledger failed.
@@ -201,6 +219,12 @@ impl fmt::Display for IssuingError {
                 "{} is not an issuing-key certificate: it is a signed object of type {typ:?}",
                 path.display()
             ),
+            Self::NotRecorded { kid, dir } => write!(
+                f,
+                "issuing key {kid} ({}) is not recorded in this vendor folder's ledger: \
+                 it could not be revoked, so it does not sign here",
+                dir.display()
+            ),
             Self::Revoked { kid, dir } => write!(
                 f,
                 "issuing key {kid} ({}) is revoked: apps refuse everything it signs",
@@ -222,6 +246,17 @@ impl fmt::Display for IssuingError {
                 f,
                 "{} was not certified by the vendor folder's root key: {why}",
                 path.display()
+            ),
+            Self::UnsafeFolder {
+                out,
+                protected,
+                what,
+            } => write!(
+                f,
+                "{} cannot hold an issuing key: it is, contains or lies inside {what} {} \
+                 (deploying the issuing key's folder would ship it)",
+                out.display(),
+                protected.display()
             ),
             Self::Days(e) => e.fmt(f),
             Self::Unlock { path, source } => write!(f, "{}: {source}", path.display()),
@@ -332,6 +367,83 @@ pub fn certify(
         record,
         data_mac,
     })
+}
+
+/// `path` made absolute, with symbolic links and `..` resolved as far as it exists.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = Vec::new();
+    let mut base = absolute.as_path();
+    loop {
+        if let Ok(real) = base.canonicalize() {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                match part {
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    std::path::Component::CurDir => {}
+                    other => out.push(other.as_os_str()),
+                }
+            }
+            return out;
+        }
+        let (Some(parent), Some(last)) = (base.parent(), base.components().next_back()) else {
+            return absolute;
+        };
+        rest.push(last);
+        base = parent;
+    }
+}
+
+/// Refuses a folder `out` for a new issuing key that is, contains or lies inside the root
+/// key's folder (`root_key`'s), or that is or contains the vendor folder, or is, contains
+/// or lies inside its internal folders (`keys/`, the ledger-independent record): its
+/// folder is deployed to a server, and must hold nothing but the issuing key. A folder
+/// elsewhere in the vendor folder (`issuing/2027-q1`) is fine.
+///
+/// # Errors
+/// [`IssuingError::UnsafeFolder`].
+pub fn check_out_folder(
+    vendor: &VendorDir,
+    root_key: &Path,
+    out: &Path,
+) -> Result<(), IssuingError> {
+    let out_r = resolved(out);
+    let related = |p: &Path| out_r.starts_with(p) || p.starts_with(&out_r);
+    let mut protected: Vec<(PathBuf, &'static str, bool)> = vec![
+        (vendor.keys_dir(), "the vendor folder's keys folder", true),
+        (
+            record_dir(vendor),
+            "the vendor folder's issuing-key record",
+            true,
+        ),
+        (vendor.root().to_path_buf(), "the vendor folder", false),
+    ];
+    if let Some(parent) = root_key.parent() {
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        protected.insert(0, (parent.to_path_buf(), "the root key's folder", true));
+    }
+    for (path, what, inside_too) in protected {
+        let p = resolved(&path);
+        let hit = if inside_too {
+            related(&p)
+        } else {
+            p.starts_with(&out_r)
+        };
+        if hit {
+            return Err(IssuingError::UnsafeFolder {
+                out: out.to_path_buf(),
+                protected: path,
+                what,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The files of an issuing key's folder `dir`.
@@ -600,10 +712,14 @@ pub fn check_signer(vendor: Option<&VendorDir>, choice: &SignerChoice) -> Result
             read_certificate(dir)?;
             let Some(vendor) = vendor else { return Ok(()) };
             let ledger = vendor.open_ledger()?;
-            let revoked = ledger
-                .certificates()
-                .get(&kid)?
-                .is_some_and(|c| c.revoked_at.is_some());
+            let Some(record) = ledger.certificates().get(&kid)? else {
+                // The vendor could not revoke what it signs: the ledger must know it first.
+                return Err(IssuingError::NotRecorded {
+                    kid,
+                    dir: dir.clone(),
+                });
+            };
+            let revoked = record.revoked_at.is_some();
             if revoked || revoked_keys(vendor)?.contains(&kid) {
                 return Err(IssuingError::Revoked {
                     kid,
@@ -871,8 +987,9 @@ pub fn import(
         return Ok((rec, false));
     }
     let rec = record_of(&file.bytes, root, &certificate, now);
-    remember_certificate(vendor, &rec)?;
+    // The ledger first: a certificate it cannot take leaves nothing in the folder's record.
     ledger.certificates().import(&rec)?;
+    remember_certificate(vendor, &rec)?;
     if revoked_keys(vendor)?.contains(&rec.kid) {
         ledger
             .revocations()
@@ -935,11 +1052,21 @@ pub fn reconcile(vendor: &VendorDir, ledger: &crate::ledger::Ledger) -> Result<(
         if path.extension().is_none_or(|e| e != "cert") {
             continue;
         }
-        let file = read_certificate(&path).map_err(as_ledger)?;
+        // A damaged or foreign file in the record is skipped, not fatal: it would otherwise
+        // stop every command that opens the ledger. `issuing-key import FILE` names what is
+        // wrong with it.
+        let Ok(file) = read_certificate(&path) else {
+            continue;
+        };
         if known.iter().any(|r| r.kid == file.certificate.key_id()) {
             continue;
         }
-        import(vendor, ledger, &path, now).map_err(as_ledger)?;
+        match import(vendor, ledger, &path, now) {
+            Ok(_)
+            | Err(IssuingError::ForeignCertificate { .. } | IssuingError::RootPublicKey { .. }) => {
+            }
+            Err(e) => return Err(as_ledger(e)),
+        }
     }
     for kid in revoked_keys(vendor)? {
         let row = ledger.certificates().get(&kid)?;

@@ -262,7 +262,8 @@ impl Certificates<'_> {
     /// signed (audited `issuing_key.import`). The caller has checked the root signed it.
     ///
     /// # Errors
-    /// A database error (another certificate with its serial or key id included).
+    /// A database error (another certificate with its key id included; a serial another
+    /// certificate has is kept: serials are for people, the key id is the identity).
     pub fn import(&self, rec: &CertificateRecord) -> Result<(), LedgerError> {
         let tx = write_tx(self.conn)?;
         insert_in(&tx, rec)?;
@@ -327,7 +328,8 @@ impl Certificates<'_> {
         tx.commit().map_err(db("committing a certificate"))
     }
 
-    /// Every certificate, by serial.
+    /// Every certificate, by serial (then key id: two folders copied from one may have
+    /// handed out the same serial).
     ///
     /// # Errors
     /// A database error, or [`LedgerError::Corrupt`].
@@ -335,7 +337,7 @@ impl Certificates<'_> {
         let rows: Vec<RawRow> = self
             .conn
             .prepare(&format!(
-                "SELECT {COLUMNS} FROM certificates ORDER BY serial"
+                "SELECT {COLUMNS} FROM certificates ORDER BY serial, kid"
             ))
             .and_then(|mut st| st.query_map([], raw)?.collect())
             .map_err(db("reading certificates"))?;
