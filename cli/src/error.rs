@@ -180,6 +180,10 @@ impl CliError {
                 return self;
             }
         }
+        // …and one about another file names that file, not the ledger.
+        if let CliError::Ledger(LedgerError::DamagedRecord { .. }) = &self {
+            return self;
+        }
         self.about(path.display().to_string())
     }
 
@@ -711,6 +715,11 @@ fn ledger_remedy(e: &LedgerError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
              of it), or use the vendor folder this ledger belongs to",
         ),
         LedgerError::OutputExists { .. } => f.write_str("; pass --force to replace it"),
+        LedgerError::DamagedRecord { .. } => f.write_str(
+            ". It keeps what a ledger restore must not forget (certificates, revoked issuing \
+             keys, the highest serial and list range): put it back from a backup of the vendor \
+             folder, or correct the named line by hand",
+        ),
         _ => Ok(()),
     }
 }

@@ -287,3 +287,16 @@ fn keys_inspect_says_a_revoked_issuing_keys_signed_key_is_revoked() {
     assert_eq!(info["class"], "issuing_key_revoked", "{info}");
     assert!(info["reason"].as_str().unwrap().contains(&k), "{info}");
 }
+
+#[test]
+fn a_damaged_revoked_record_names_itself_not_the_ledger() {
+    let t = vendor();
+    let d = t.path();
+    create(d, "issuing/k1", "licenses");
+    let revoked = d.join("issuing/ledger-independent/revoked");
+    std::fs::write(&revoked, "garbage\n").unwrap();
+    let e = fails(&airseal(d, &["ledger", "keys"]), 1);
+    assert!(e.contains("ledger-independent/revoked"), "{e}");
+    assert!(!e.contains("ledger.sqlite3"), "{e}");
+    assert!(e.contains("not the ledger"), "{e}");
+}

@@ -759,8 +759,9 @@ fn record_dir(vendor: &VendorDir) -> PathBuf {
 }
 
 fn corrupt(path: &Path, what: &str) -> LedgerError {
-    LedgerError::Corrupt {
-        what: format!("{}: {what}", path.display()),
+    LedgerError::DamagedRecord {
+        path: path.to_path_buf(),
+        what: what.to_string(),
     }
 }
 

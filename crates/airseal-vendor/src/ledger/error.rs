@@ -152,6 +152,15 @@ pub enum LedgerError {
         /// When it was deactivated (seconds since 1970).
         at: i64,
     },
+    /// A file of the vendor folder's ledger-independent issuing-key record (`SPEC.md`
+    /// §18.10) cannot be read: not the ledger's fault, and not skipped (it keeps what a
+    /// ledger restore must not forget, such as revoked issuing keys).
+    DamagedRecord {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
     /// The ledger holds a value this build cannot read (a number out of range, a JSON column).
     Corrupt {
         /// What was wrong.
@@ -277,6 +286,11 @@ impl fmt::Display for LedgerError {
             Self::AlreadyDeactivated { id, license_id, .. } => write!(
                 f,
                 "activation {id} (license {license_id}) is already deactivated"
+            ),
+            Self::DamagedRecord { path, what } => write!(
+                f,
+                "{} (the vendor folder's issuing-key record, not the ledger) is damaged: {what}",
+                path.display()
             ),
             Self::Corrupt { what } => write!(f, "the ledger holds unreadable data: {what}"),
             Self::BadLicense { reason } => {
