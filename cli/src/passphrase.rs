@@ -55,8 +55,8 @@ pub enum Purpose {
 pub enum PassphraseOrigin {
     /// The file given with `--passphrase-file`.
     File(PathBuf),
-    /// The [`PASSPHRASE_ENV`] environment variable.
-    Env,
+    /// An environment variable ([`PASSPHRASE_ENV`] or [`ISSUING_PASSPHRASE_ENV`]).
+    Env(&'static str),
     /// The terminal prompt.
     Prompt,
 }
@@ -65,7 +65,7 @@ impl fmt::Display for PassphraseOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::File(path) => write!(f, "the passphrase file {}", path.display()),
-            Self::Env => write!(f, "the {PASSPHRASE_ENV} environment variable"),
+            Self::Env(var) => write!(f, "the {var} environment variable"),
             Self::Prompt => f.write_str("the prompt"),
         }
     }
@@ -196,19 +196,19 @@ pub fn obtain_issuing_passphrase(
 fn obtain_from_env(
     opts: &PassphraseOptions,
     purpose: Purpose,
-    vars: &[&str],
+    vars: &[&'static str],
 ) -> Result<Zeroizing<String>, PassphraseError> {
     let mut env = None;
     for var in vars {
         match std::env::var(var) {
             Ok(value) => {
-                env = Some(value);
+                env = Some((*var, value));
                 break;
             }
             Err(std::env::VarError::NotPresent) => {}
             Err(std::env::VarError::NotUnicode(_)) => {
                 return Err(PassphraseError::NotUtf8 {
-                    origin: PassphraseOrigin::Env,
+                    origin: PassphraseOrigin::Env(var),
                 });
             }
         }
@@ -227,18 +227,18 @@ fn obtain_from_env(
 fn obtain_with(
     opts: &PassphraseOptions,
     purpose: Purpose,
-    env: Option<String>,
+    env: Option<(&'static str, String)>,
     stdin_is_terminal: bool,
     mut prompt: impl FnMut(&str) -> io::Result<String>,
 ) -> Result<Zeroizing<String>, PassphraseError> {
-    let env = env.map(Zeroizing::new);
+    let env = env.map(|(var, value)| (var, Zeroizing::new(value)));
     if let Some(path) = &opts.file {
         return non_empty(read_first_line(path)?, || {
             PassphraseOrigin::File(path.clone())
         });
     }
-    if let Some(value) = env {
-        return non_empty(value, || PassphraseOrigin::Env);
+    if let Some((var, value)) = env {
+        return non_empty(value, || PassphraseOrigin::Env(var));
     }
     if !stdin_is_terminal {
         return Err(PassphraseError::NoSource);
@@ -372,7 +372,7 @@ mod tests {
     #[test]
     fn file_beats_env_and_env_beats_prompt() {
         let f = file_with(b"from-file\n");
-        let env = || Some("from-env".to_owned());
+        let env = || Some((PASSPHRASE_ENV, "from-env".to_owned()));
         let got = obtain_with(
             &opts(Some(f.path())),
             Purpose::Unlock,
@@ -411,7 +411,7 @@ mod tests {
         let e = obtain_with(
             &opts(None),
             Purpose::Unlock,
-            Some(String::new()),
+            Some((ISSUING_PASSPHRASE_ENV, String::new())),
             true,
             no_prompt,
         )
@@ -419,10 +419,11 @@ mod tests {
         assert!(matches!(
             e,
             PassphraseError::EmptyPassphrase {
-                origin: PassphraseOrigin::Env
+                origin: PassphraseOrigin::Env(ISSUING_PASSPHRASE_ENV)
             }
         ));
-        assert!(e.to_string().contains(PASSPHRASE_ENV));
+        // The variable that was empty is the one named.
+        assert!(e.to_string().contains(ISSUING_PASSPHRASE_ENV), "{e}");
         let asked = RefCell::new(Vec::new());
         let e = obtain_with(
             &opts(None),
