@@ -12,6 +12,7 @@ use airseal_core::armor::armor;
 use airseal_core::cert::{Certificate, MaySign};
 use airseal_core::cose::{self, ObjectType};
 use airseal_core::json::claims_to_json;
+use airseal_core::json::{certificate_to_json, revocation_list_to_json};
 use airseal_core::revocation::RevocationList;
 use airseal_core::{KeyId, LicenseClaims};
 use ed25519_dalek::SigningKey;
@@ -84,53 +85,6 @@ fn plain(root: &TestKey, typ: ObjectType, payload: &[u8]) -> Vec<u8> {
         &protected_with(-8, &root.kid(), typ.typ()),
         payload,
     )
-}
-
-/// The JSON form of a certificate in `chain.json` (README: "chain.json").
-pub fn cert_to_json(c: &Certificate) -> Value {
-    let mut m = Map::new();
-    m.insert("serial".into(), json!(c.serial));
-    m.insert("key".into(), json!(hex(&c.key)));
-    m.insert("kid".into(), json!(hex(&c.key_id().0)));
-    m.insert("not_before".into(), json!(c.not_before));
-    m.insert("not_after".into(), json!(c.not_after));
-    if !c.products.is_empty() {
-        m.insert("products".into(), json!(c.products));
-    }
-    m.insert(
-        "may_sign".into(),
-        json!(c.may_sign.names().collect::<Vec<_>>()),
-    );
-    if let Some((lo, hi)) = c.list_seq {
-        m.insert("list_seq".into(), json!([lo, hi]));
-    }
-    Value::Object(m)
-}
-
-/// The JSON form of a revocation list in `chain.json`: empty arrays are left out.
-pub fn list_to_json(l: &RevocationList) -> Value {
-    let mut m = Map::new();
-    m.insert("seq".into(), json!(l.seq));
-    m.insert("issued_at".into(), json!(l.issued_at));
-    if !l.licenses.is_empty() {
-        m.insert("licenses".into(), json!(l.licenses));
-    }
-    if !l.product_keys.is_empty() {
-        m.insert("product_keys".into(), json!(l.product_keys));
-    }
-    if !l.min_issued_at.is_empty() {
-        let v: Vec<Value> = l
-            .min_issued_at
-            .iter()
-            .map(|(p, t)| json!({"product": p, "before": t}))
-            .collect();
-        m.insert("min_issued_at".into(), Value::Array(v));
-    }
-    if !l.issuing_keys.is_empty() {
-        let v: Vec<String> = l.issuing_keys.iter().map(|k| hex(&k.0)).collect();
-        m.insert("issuing_keys".into(), json!(v));
-    }
-    Value::Object(m)
 }
 
 /// How a case is read and checked.
@@ -251,7 +205,7 @@ impl Cases {
     }
 
     fn valid_list(&mut self, file: &str, description: &str, list: &RevocationList, bytes: Vec<u8>) {
-        let expected = json!({"result": "valid", "list": list_to_json(list)});
+        let expected = json!({"result": "valid", "list": revocation_list_to_json(list)});
         self.push(file, description, bytes, Check::of("revocations"), expected);
     }
 }
@@ -362,14 +316,14 @@ pub fn chain_cases() -> Vec<Case> {
         "issuing key I's certificate on its own (what airseal issuing-key create writes, raw)",
         good.clone(),
         Check::of("certificate"),
-        json!({"result": "valid", "root": hex(&a.kid().0), "certificate": cert_to_json(&cert)}),
+        json!({"result": "valid", "root": hex(&a.kid().0), "certificate": certificate_to_json(&cert)}),
     );
     s.push(
         "valid-certificate-armored.txt",
         "the same certificate armored (AIRSEAL ISSUING KEY CERTIFICATE)",
         armor(ObjectType::Certificate.armor_label(), &good).into_bytes(),
         Check::of("certificate"),
-        json!({"result": "valid", "root": hex(&a.kid().0), "certificate": cert_to_json(&cert)}),
+        json!({"result": "valid", "root": hex(&a.kid().0), "certificate": certificate_to_json(&cert)}),
     );
     let lcert = list_cert(&l);
     let lgood = sign_cert(a, &lcert);
@@ -378,7 +332,7 @@ pub fn chain_cases() -> Vec<Case> {
         "issuing key L's certificate: revocation lists only, sequence range [2^40, 2^41)",
         lgood.clone(),
         Check::of("certificate"),
-        json!({"result": "valid", "root": hex(&a.kid().0), "certificate": cert_to_json(&lcert)}),
+        json!({"result": "valid", "root": hex(&a.kid().0), "certificate": certificate_to_json(&lcert)}),
     );
     // Revocation lists.
     let stranger_kid = TestKey::new("X", 0x3e).kid();
