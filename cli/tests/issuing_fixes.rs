@@ -12,24 +12,13 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 mod common;
-use common::{ISSUING_PASSPHRASE, PASSPHRASE, airseal, exits, init_vendor, ok, stderr};
+use common::{ISSUING_PASSPHRASE, PASSPHRASE, airseal, fails, init_vendor, ok, ok_json};
 
 const PRODUCTS: &str = "\n[products.photo]\n[products.video]\n";
 
-/// Asserts the command exited with `code`; its standard error.
-#[track_caller]
-fn fails(o: &Output, code: i32) -> String {
-    exits(o, code);
-    stderr(o)
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_str(&ok(o)).unwrap()
-}
-
 /// `issuing-key create` into `dir`; its `--json` answer.
 fn create(d: &Path, dir: &str, can: &str) -> Value {
-    json(&airseal(
+    ok_json(&airseal(
         d,
         &[
             "issuing-key",
@@ -140,7 +129,7 @@ fn only_the_vendor_folders_root_certifies_or_signs_as_root() {
         .as_str()
         .unwrap()
         .to_string();
-    let root = json(&airseal(d, &["issuing-key", "list", "--json"]))[0]["root_kid"]
+    let root = ok_json(&airseal(d, &["issuing-key", "list", "--json"]))[0]["root_kid"]
         .as_str()
         .unwrap()
         .to_string();
@@ -178,7 +167,7 @@ fn only_the_vendor_folders_root_certifies_or_signs_as_root() {
     assert!(e.contains(&k1) && e.contains(&root), "{e}");
     assert!(!d.join("x.lic").exists());
     assert_eq!(
-        json(&airseal(d, &["issuing-key", "list", "--json"]))
+        ok_json(&airseal(d, &["issuing-key", "list", "--json"]))
             .as_array()
             .unwrap()
             .len(),
@@ -267,7 +256,7 @@ fn uncommenting_issuing_key_in_the_generated_config_works_after_products_add() {
         d,
         &["issue", "--product", "photo", "--out", "a.lic"],
     ));
-    let v = json(&airseal(d, &["inspect", "a.lic", "--json"]));
+    let v = ok_json(&airseal(d, &["inspect", "a.lic", "--json"]));
     assert!(v.to_string().contains("issuing"), "{v}");
 }
 
@@ -290,7 +279,7 @@ fn small_refusals_name_what_is_wrong() {
     assert!(e.contains("too long") && e.contains("--days"), "{e}");
     assert!(!d.join("k9").exists());
     // Products out of order and duplicated: normalized.
-    let v = json(&airseal(
+    let v = ok_json(&airseal(
         d,
         &[
             "issuing-key",
@@ -316,7 +305,7 @@ fn a_ledger_restore_forgets_no_issuing_key_and_unrevokes_none() {
     let k2_kid = k2["kid"].as_str().unwrap().to_string();
     ok(&airseal(d, &["ledger", "backup", "--out", "bk1"]));
     ok(&airseal(d, &["revoke", "--issuing-key", &k2_kid]));
-    let first = json(&airseal(
+    let first = ok_json(&airseal(
         d,
         &[
             "revocations",
@@ -333,7 +322,7 @@ fn a_ledger_restore_forgets_no_issuing_key_and_unrevokes_none() {
     ok(&airseal(d, &["ledger", "restore", "bk1"]));
 
     // k3 is back (the folder kept its certificate), and can be revoked.
-    let listed = json(&airseal(d, &["issuing-key", "list", "--json"]));
+    let listed = ok_json(&airseal(d, &["issuing-key", "list", "--json"]));
     let kids: Vec<&str> = listed
         .as_array()
         .unwrap()
@@ -350,7 +339,7 @@ fn a_ledger_restore_forgets_no_issuing_key_and_unrevokes_none() {
         .unwrap();
     assert_eq!(k2_row["status"], "revoked", "{listed}");
     ok(&airseal(d, &["revoke", "--issuing-key", &k3_kid]));
-    let next = json(&airseal(
+    let next = ok_json(&airseal(
         d,
         &[
             "revocations",
@@ -387,7 +376,7 @@ fn a_ledger_restore_forgets_no_issuing_key_and_unrevokes_none() {
     }
 
     // `import` puts a certificate back (idempotent here), and refuses another root's.
-    let again = json(&airseal(d, &["issuing-key", "import", "k3", "--json"]));
+    let again = ok_json(&airseal(d, &["issuing-key", "import", "k3", "--json"]));
     assert_eq!(again["imported"], false, "{again}");
     let other = tempfile::tempdir().unwrap();
     init_vendor(other.path(), PRODUCTS);

@@ -12,20 +12,9 @@ use std::process::Output;
 use serde_json::Value;
 
 mod common;
-use common::{airseal, exits, init_vendor, ok, stderr};
+use common::{airseal, exits, fails, init_vendor, ok, ok_json};
 
 const PRODUCTS: &str = "\n[products.photo]\n";
-
-/// Asserts the command exited with `code`; its standard error.
-#[track_caller]
-fn fails(o: &Output, code: i32) -> String {
-    exits(o, code);
-    stderr(o)
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_str(&ok(o)).unwrap()
-}
 
 /// `issuing-key create` into `dir` (a path relative to `d`); the command's output.
 fn create_raw(d: &Path, dir: &str, can: &str) -> Output {
@@ -46,7 +35,7 @@ fn create_raw(d: &Path, dir: &str, can: &str) -> Output {
 }
 
 fn create(d: &Path, dir: &str, can: &str) -> Value {
-    json(&create_raw(d, dir, can))
+    ok_json(&create_raw(d, dir, can))
 }
 
 fn vendor() -> tempfile::TempDir {
@@ -132,7 +121,7 @@ fn a_certificate_whose_serial_is_taken_imports_and_is_revocable() {
     assert!(e.contains("issuing-key import"), "{e}");
     // Imported although its serial is taken; every command still works.
     ok(&airseal(&v, &["issuing-key", "import", fork_dir]));
-    let list = json(&airseal(&v, &["issuing-key", "list", "--json"]));
+    let list = ok_json(&airseal(&v, &["issuing-key", "list", "--json"]));
     assert!(list.to_string().contains(&fork), "{list}");
     ok(&airseal(&v, &["ledger", "keys"]));
     ok(&airseal(
@@ -207,7 +196,7 @@ fn the_list_revoking_a_key_outranks_every_list_key_certified_before() {
         ],
     ));
     ok(&airseal(d, &["revoke", "--issuing-key", &k1]));
-    let root = json(&airseal(
+    let root = ok_json(&airseal(
         d,
         &[
             "revocations",

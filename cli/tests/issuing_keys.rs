@@ -15,22 +15,11 @@ use airseal_core::{LicenseClaims, ObjectType};
 use serde_json::Value;
 
 mod common;
-use common::{ISSUING_PASSPHRASE, airseal, exits, init_vendor, ok, stderr};
+use common::{ISSUING_PASSPHRASE, airseal, exits, fails, init_vendor, ok, ok_json, stderr};
 
 const PRODUCTS: &str = "\n[products.photo]\nactivation_template = \"pro\"\n\
     [products.photo.templates.pro]\nkind = \"subscription\"\ndays = 30\nmax_activations = 2\n\
     [products.other]\n";
-
-/// Asserts the command exited with `code`; its standard error.
-#[track_caller]
-fn fails(o: &Output, code: i32) -> String {
-    exits(o, code);
-    stderr(o)
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_str(&ok(o)).unwrap()
-}
 
 /// `issuing-key create` into `dir`; its key id.
 fn create(d: &Path, dir: &str, can: &str, extra: &[&str]) -> String {
@@ -46,7 +35,7 @@ fn create(d: &Path, dir: &str, can: &str, extra: &[&str]) -> String {
         "--json",
     ];
     args.extend_from_slice(extra);
-    json(&airseal(d, &args))["kid"]
+    ok_json(&airseal(d, &args))["kid"]
         .as_str()
         .unwrap()
         .to_string()
@@ -125,14 +114,14 @@ fn rotation_after_a_leak_end_to_end() {
 
     // The root certifies K1 (licenses, activations, lists) and the certificate is recorded.
     let k1 = create(d, "k1", "licenses,activations,revocations", &[]);
-    let listed = json(&airseal(d, &["issuing-key", "list", "--json"]));
+    let listed = ok_json(&airseal(d, &["issuing-key", "list", "--json"]));
     assert_eq!(listed[0]["kid"], k1.as_str(), "{listed}");
     assert_eq!(listed[0]["serial"], 1, "{listed}");
     assert_eq!(listed[0]["status"], "active", "{listed}");
     let k1_range = listed[0]["list_seq"].clone();
     let k1_hi = k1_range[1].as_u64().unwrap();
     assert_eq!(k1_hi - k1_range[0].as_u64().unwrap(), 1 << 40);
-    let shown = json(&airseal(d, &["issuing-key", "show", "k1", "--json"]));
+    let shown = ok_json(&airseal(d, &["issuing-key", "show", "k1", "--json"]));
     assert_eq!(shown["issuing_kid"], k1.as_str(), "{shown}");
 
     // A license K1 signs verifies with nothing but the root's public key.
@@ -150,10 +139,10 @@ fn rotation_after_a_leak_end_to_end() {
             "honest.lic",
         ],
     ));
-    let v = json(&verify(d, "honest.lic", None));
+    let v = ok_json(&verify(d, "honest.lic", None));
     assert_eq!(v["valid"], true, "{v}");
     assert_eq!(v["key_id"], k1.as_str(), "{v}");
-    let inspected = json(&airseal(d, &["inspect", "honest.lic", "--json"]));
+    let inspected = ok_json(&airseal(d, &["inspect", "honest.lic", "--json"]));
     assert_eq!(
         inspected["chain"]["issuing_kid"],
         k1.as_str(),
@@ -161,8 +150,8 @@ fn rotation_after_a_leak_end_to_end() {
     );
     assert_eq!(inspected["chain"]["serial"], 1, "{inspected}");
     // The ledger records which key signed it.
-    let licenses = json(&airseal(d, &["ledger", "licenses", "--json"]));
-    let audit = json(&airseal(d, &["ledger", "audit", "--json"]));
+    let licenses = ok_json(&airseal(d, &["ledger", "licenses", "--json"]));
+    let audit = ok_json(&airseal(d, &["ledger", "audit", "--json"]));
     assert!(audit.to_string().contains(&k1), "{audit}{licenses}");
 
     // An activation response K1 signs installs on a machine that trusts only the root.
@@ -206,7 +195,7 @@ fn rotation_after_a_leak_end_to_end() {
             "m1",
         ],
     ));
-    assert_eq!(json(&verify_machine(d, None))["valid"], true);
+    assert_eq!(ok_json(&verify_machine(d, None))["valid"], true);
 
     // K1 leaks. The thief signs a license with it, its issue time set back to the very
     // start of K1's certificate, long before anyone noticed the leak.
@@ -217,7 +206,7 @@ fn rotation_after_a_leak_end_to_end() {
     claims.issued_at = start;
     let stolen = thief.issue(claims).unwrap();
     std::fs::write(d.join("stolen.lic"), &stolen).unwrap();
-    assert_eq!(json(&verify(d, "stolen.lic", None))["valid"], true);
+    assert_eq!(ok_json(&verify(d, "stolen.lic", None))["valid"], true);
 
     // The vendor revokes K1 and certifies K2.
     let o = ok(&airseal(
@@ -226,7 +215,7 @@ fn rotation_after_a_leak_end_to_end() {
     ));
     assert!(o.contains("--root"), "{o}");
     let k2 = create(d, "k2", "licenses,activations,revocations", &[]);
-    let listed = json(&airseal(d, &["issuing-key", "list", "--json"]));
+    let listed = ok_json(&airseal(d, &["issuing-key", "list", "--json"]));
     assert_eq!(listed[0]["status"], "revoked", "{listed}");
     // K2's list range starts above everything K1 could ever sign.
     assert!(
@@ -266,7 +255,7 @@ fn rotation_after_a_leak_end_to_end() {
     );
     assert!(e.contains("must be signed by the root key"), "{e}");
     assert!(!d.join("l.txt").exists());
-    let exported = json(&airseal(
+    let exported = ok_json(&airseal(
         d,
         &[
             "revocations",
@@ -292,7 +281,7 @@ fn rotation_after_a_leak_end_to_end() {
     assert_eq!(verify_machine(d, Some("l.txt")).status.code(), Some(34));
 
     // Honest customers get their licenses back under K2 with `renew` (no request needed).
-    let renewed = json(&airseal(
+    let renewed = ok_json(&airseal(
         d,
         &[
             "renew",
@@ -321,7 +310,7 @@ fn rotation_after_a_leak_end_to_end() {
             "m1",
         ],
     ));
-    let v = json(&verify_machine(d, Some("l.txt")));
+    let v = ok_json(&verify_machine(d, Some("l.txt")));
     assert_eq!(v["valid"], true, "{v}");
     assert_eq!(v["key_id"], k2.as_str(), "{v}");
 
@@ -361,7 +350,7 @@ fn rotation_after_a_leak_end_to_end() {
     );
     assert!(e.contains("certify a new list-signing"), "{e}");
     let k3 = create(d, "k3", "licenses,revocations", &[]);
-    let later = json(&airseal(
+    let later = ok_json(&airseal(
         d,
         &[
             "revocations",
@@ -481,10 +470,10 @@ fn an_issuing_key_signs_only_what_its_certificate_allows() {
         e.contains("activation response") && e.contains("--root"),
         "{e}"
     );
-    let seats = json(&airseal(d, &["ledger", "activations", "--json"]));
+    let seats = ok_json(&airseal(d, &["ledger", "activations", "--json"]));
     assert_eq!(seats, serde_json::json!([]), "{seats}");
     // `show --public-key` checks the certificate as an app does.
-    let shown = json(&airseal(
+    let shown = ok_json(&airseal(
         d,
         &[
             "issuing-key",
@@ -572,13 +561,13 @@ fn the_vendor_folder_names_a_default_issuing_key_and_undo_works() {
         ),
     )
     .unwrap();
-    let issued = json(&airseal(
+    let issued = ok_json(&airseal(
         d,
         &["issue", "--product", "photo", "--out", "a.lic", "--json"],
     ));
     assert_eq!(issued["key_id"], k.as_str(), "{issued}");
     // --root signs with the root key instead.
-    let root = json(&airseal(
+    let root = ok_json(&airseal(
         d,
         &[
             "issue",
@@ -594,7 +583,7 @@ fn the_vendor_folder_names_a_default_issuing_key_and_undo_works() {
     // Revoke, then undo: the list goes back to naming nothing.
     ok(&airseal(d, &["revoke", "--issuing-key", &k]));
     ok(&airseal(d, &["revoke", "--issuing-key", &k, "--undo"]));
-    let listed = json(&airseal(d, &["issuing-key", "list", "--json"]));
+    let listed = ok_json(&airseal(d, &["issuing-key", "list", "--json"]));
     assert_eq!(listed[0]["status"], "active", "{listed}");
     let e = fails(
         &airseal(d, &["revoke", "--issuing-key", "0011223344556677"]),
@@ -642,7 +631,7 @@ fn signed_and_data_keys_from_an_issuing_key() {
     let verified = trust.verify_signed_key(&key, "photo", now).unwrap();
     assert_eq!(verified.key_id().to_string(), k);
     // `keys inspect` trusts the ledger's unrevoked certificates.
-    let info = json(&airseal(d, &["keys", "inspect", &key, "--json"]));
+    let info = ok_json(&airseal(d, &["keys", "inspect", &key, "--json"]));
     assert_eq!(info["status"], "valid", "{info}");
     // Data keys made with an issuing key carry the ROOT's MAC: the same as the root makes.
     ok(&generate("data", "d.jsonl"));
@@ -665,7 +654,7 @@ fn signed_and_data_keys_from_an_issuing_key() {
     let mac_id = |f: &str| {
         let line = std::fs::read_to_string(d.join(f)).unwrap();
         let key: Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
-        let info = json(&airseal(
+        let info = ok_json(&airseal(
             d,
             &["keys", "inspect", key["key"].as_str().unwrap(), "--json"],
         ));

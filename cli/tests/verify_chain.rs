@@ -15,17 +15,13 @@ use airseal_core::revocation::RevocationList;
 use serde_json::Value;
 
 mod common;
-use common::{ISSUING_PASSPHRASE, airseal, exits, init_vendor, ok, stderr};
+use common::{ISSUING_PASSPHRASE, airseal, exits, init_vendor, ok, ok_json, stderr};
 
 /// A vendor folder with products `photo` and `other`.
 fn vendor() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     init_vendor(tmp.path(), "\n[products.photo]\n[products.other]\n");
     tmp
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_str(&ok(o)).unwrap()
 }
 
 /// The JSON a refused command printed on standard output, after checking its exit code.
@@ -46,7 +42,7 @@ fn create(d: &Path, dir: &str, extra: &[&str]) -> Value {
         "--json",
     ];
     args.extend_from_slice(extra);
-    json(&airseal(d, &args))
+    ok_json(&airseal(d, &args))
 }
 
 /// `verify FILE --public-key keys/signing.pub EXTRA…`.
@@ -72,7 +68,7 @@ fn issue(d: &Path, dir: &str, out: &str) -> String {
             out,
         ],
     ));
-    json(&airseal(d, &["inspect", out, "--json"]))["claims"]["sub"]
+    ok_json(&airseal(d, &["inspect", out, "--json"]))["claims"]["sub"]
         .as_str()
         .unwrap()
         .to_string()
@@ -88,7 +84,7 @@ fn verify_checks_an_issuing_key_certificate_against_the_root() {
         &["--products", "photo", "--can", "licenses,revocations"],
     );
 
-    let j = json(&verify(d, "k1/issuing.cert", &["--json"]));
+    let j = ok_json(&verify(d, "k1/issuing.cert", &["--json"]));
     assert_eq!(j["valid"], true, "{j}");
     assert_eq!(j["typ"], "airseal-cert");
     assert_eq!(j["root"], rec["root_kid"]);
@@ -170,7 +166,7 @@ fn verify_json_of_a_chained_license_names_its_issuer() {
     let rec = create(d, "k1", &["--products", "photo", "--can", "licenses"]);
     issue(d, "k1", "chained.lic");
 
-    let j = json(&verify(d, "chained.lic", &["--product", "photo", "--json"]));
+    let j = ok_json(&verify(d, "chained.lic", &["--product", "photo", "--json"]));
     let issuer = &j["issuer"];
     assert_eq!(issuer["root"], rec["root_kid"], "{j}");
     for field in [
@@ -208,7 +204,7 @@ fn verify_json_of_a_chained_license_names_its_issuer() {
             "root.lic",
         ],
     ));
-    let j = json(&verify(d, "root.lic", &["--product", "photo", "--json"]));
+    let j = ok_json(&verify(d, "root.lic", &["--product", "photo", "--json"]));
     assert!(j.get("issuer").is_none(), "{j}");
     assert_eq!(j["key_id"], rec["root_kid"]);
     let human = ok(&verify(d, "root.lic", &["--product", "photo"]));
@@ -246,7 +242,7 @@ fn inspect_shows_a_revocation_list_and_its_signers_chain() {
             "rl1.txt",
         ],
     ));
-    let j = json(&airseal(d, &["inspect", "rl1.txt", "--json"]));
+    let j = ok_json(&airseal(d, &["inspect", "rl1.txt", "--json"]));
     assert_eq!(j["verified"], false);
     assert_eq!(j["typ"], "airseal-revocations");
     assert_eq!(j["list"]["licenses"], serde_json::json!([id]), "{j}");
@@ -278,7 +274,7 @@ fn inspect_shows_a_revocation_list_and_its_signers_chain() {
         d,
         &["revocations", "export", "--root", "--out", "rl2.txt"],
     ));
-    let j = json(&airseal(d, &["inspect", "rl2.txt", "--json"]));
+    let j = ok_json(&airseal(d, &["inspect", "rl2.txt", "--json"]));
     assert_eq!(
         j["list"]["issuing_keys"],
         serde_json::json!([k2["kid"]]),
@@ -301,10 +297,10 @@ fn inspect_shows_a_revocation_list_and_its_signers_chain() {
     );
 
     // `verify` checks the same lists.
-    let j = json(&verify(d, "rl2.txt", &["--json"]));
+    let j = ok_json(&verify(d, "rl2.txt", &["--json"]));
     assert_eq!(j["valid"], true);
     assert_eq!(j["list"]["issuing_keys"], serde_json::json!([k2["kid"]]));
-    let j = json(&verify(d, "rl1.txt", &["--json"]));
+    let j = ok_json(&verify(d, "rl1.txt", &["--json"]));
     assert_eq!(j["issuer"]["kid"], k1["kid"]);
 }
 

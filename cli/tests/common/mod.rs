@@ -70,6 +70,19 @@ pub fn exits(o: &Output, code: i32) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Asserts the command exited with `code`; its standard error.
+#[track_caller]
+pub fn fails(o: &Output, code: i32) -> String {
+    exits(o, code);
+    stderr(o)
+}
+
+/// Asserts the command succeeded; its standard output read as JSON.
+#[track_caller]
+pub fn ok_json(o: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(o)).unwrap()
+}
+
 /// Its standard error, as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
