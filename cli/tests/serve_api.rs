@@ -73,14 +73,24 @@ impl Answer {
 impl Service {
     /// `airseal serve --vendor DIR --listen 127.0.0.1:0 ARGS`, once it prints its address.
     fn start(dir: &Path, args: &[&str]) -> Self {
+        Self::start_with(dir, args, true)
+    }
+
+    /// [`Service::start`], with the passphrase variables set or not.
+    fn start_with(dir: &Path, args: &[&str], passphrase_env: bool) -> Self {
         let log = std::fs::File::create(dir.join("serve.log")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_airseal"))
-            .current_dir(dir)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_airseal"));
+        cmd.current_dir(dir)
             .args(["serve", "--vendor", ".", "--listen", "127.0.0.1:0"])
             .args(args)
-            .env("AIRSEAL_PASSPHRASE", PASSPHRASE)
-            .env("AIRSEAL_ISSUING_PASSPHRASE", ISSUING_PASSPHRASE)
-            .env_remove("AIRSEAL_VENDOR")
+            .env_remove("AIRSEAL_PASSPHRASE")
+            .env_remove("AIRSEAL_ISSUING_PASSPHRASE")
+            .env_remove("AIRSEAL_VENDOR");
+        if passphrase_env {
+            cmd.env("AIRSEAL_PASSPHRASE", PASSPHRASE)
+                .env("AIRSEAL_ISSUING_PASSPHRASE", ISSUING_PASSPHRASE);
+        }
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -597,4 +607,35 @@ fn fifty_concurrent_activations_take_exactly_three_seats() {
             .collect::<Vec<_>>()
     );
     assert_eq!(live_seats(&d), 3);
+}
+
+/// A service started by a script (no terminal) with no passphrase anywhere fails at once,
+/// naming where a passphrase may come from, and never waits for a prompt.
+#[test]
+fn no_passphrase_and_no_terminal_fails_at_once() {
+    let (tmp, _) = vendor(1, 1);
+    let d = tmp.path();
+    let started = std::time::Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_airseal"))
+        .current_dir(d)
+        .args(["serve", "--vendor", ".", "--listen", "127.0.0.1:0"])
+        .args(ISSUING)
+        .env_remove("AIRSEAL_PASSPHRASE")
+        .env_remove("AIRSEAL_ISSUING_PASSPHRASE")
+        .env_remove("AIRSEAL_VENDOR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let err = stderr(&o);
+    assert!(err.contains("--passphrase-file"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+
+    // From a file: it starts.
+    std::fs::write(d.join("pass.txt"), format!("{ISSUING_PASSPHRASE}\n")).unwrap();
+    let mut args = ISSUING.to_vec();
+    args.extend(["--passphrase-file", "pass.txt"]);
+    let service = Service::start_with(d, &args, false);
+    assert_eq!(service.get("/healthz").status, 200);
 }

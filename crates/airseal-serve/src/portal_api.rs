@@ -255,3 +255,31 @@ async fn public_keys(
     }))
     .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> Format {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT,
+            HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("")),
+        );
+        Format::from_headers(&h)
+    }
+
+    #[test]
+    fn accept_chooses_the_form() {
+        assert_eq!(Format::from_headers(&HeaderMap::new()), Format::Armored);
+        assert_eq!(accept("application/json"), Format::Json);
+        assert_eq!(accept("application/cose"), Format::Raw("application/cose"));
+        assert_eq!(
+            accept("application/octet-stream"),
+            Format::Raw("application/octet-stream")
+        );
+        assert_eq!(accept("text/html, */*;q=0.8"), Format::Armored);
+        assert_eq!(accept("application/json;q=0, text/plain"), Format::Armored);
+        assert_eq!(accept("image/png"), Format::Armored);
+    }
+}

@@ -168,3 +168,58 @@ impl From<Limited> for Problem {
         .retry_after(l.retry_after)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_ledger_is_503_with_retry_after() {
+        let p = Problem::from(LedgerError::Busy);
+        assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(p.retry_after, Some(1));
+        assert_eq!(p.error, "busy");
+        let response = p.into_response();
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from(1u64))
+        );
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE),
+            Some(&HeaderValue::from_static("application/problem+json"))
+        );
+        // Also when it reaches the service inside an activation refusal.
+        let p = Problem::from(ActivationError::Ledger(LedgerError::Busy));
+        assert_eq!(p.status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn classes_choose_the_status() {
+        let cases = [
+            (Class::Malformed, 400),
+            (Class::NotFound, 404),
+            (Class::Conflict, 409),
+            (Class::Gone, 410),
+            (Class::Refused, 422),
+            (Class::Busy, 503),
+            (Class::Failure, 500),
+        ];
+        for (class, status) in cases {
+            assert_eq!(status_of(class).as_u16(), status, "{class:?}");
+        }
+    }
+
+    /// A refusal naming several stored keys never lists them to the caller.
+    #[test]
+    fn an_ambiguous_key_does_not_name_the_other_keys() {
+        let p = Problem::from(ActivationError::AmbiguousKey {
+            product: "p".into(),
+            entered: "ab-cd".into(),
+            keys: vec!["AB-CD".into(), "ABCD".into()],
+        });
+        assert_eq!(p.status, StatusCode::CONFLICT);
+        assert!(!p.detail.contains("ABCD"), "{}", p.detail);
+        let body = p.body().to_string();
+        assert!(!body.contains("AB-CD"), "{body}");
+    }
+}
