@@ -181,6 +181,10 @@ pub enum LedgerCommand {
         /// Only rows at or after this date (YYYY-MM-DD or RFC 3339).
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
+        /// Only rows made through `airseal serve` by this actor (`token:NAME`,
+        /// `portal:ADDRESS`); an empty value for local commands only.
+        #[arg(long, value_name = "ACTOR")]
+        actor: Option<String>,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -363,7 +367,7 @@ fn batch_row(b: BatchInfo) -> Vec<Value> {
     ]
 }
 
-const AUDIT_COLUMNS: &[&str] = &["id", "at", "action", "subject", "detail"];
+const AUDIT_COLUMNS: &[&str] = &["id", "at", "action", "subject", "detail", "actor"];
 
 fn audit_row(e: AuditEntry) -> Vec<Value> {
     vec![
@@ -372,6 +376,7 @@ fn audit_row(e: AuditEntry) -> Vec<Value> {
         json!(e.action),
         json!(e.subject),
         e.detail,
+        json!(e.actor),
     ]
 }
 
@@ -685,6 +690,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             action,
             search,
             since,
+            actor,
             output,
         } => {
             // The filter first: a bad --since must fail before the header is written.
@@ -695,6 +701,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                     .as_deref()
                     .map(|s| parse_time("--since", s, EndOfDay::No))
                     .transpose()?,
+                actor: actor.clone(),
                 limit: output.limit,
             };
             let mut e = Emitter::start(output, format, AUDIT_COLUMNS)?;

@@ -24,4 +24,5 @@ pub mod skgl;
 pub mod template;
 pub mod terms;
 pub mod time;
+pub mod tokens;
 pub mod vendor_dir;
