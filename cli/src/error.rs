@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use airseal_core::productkey::PatternError::TooWeak;
+use airseal_serve::ServeError;
 use airseal_vendor::activate::ActivationError;
 use airseal_vendor::batch::BatchError;
 use airseal_vendor::import::ImportError;
@@ -152,6 +153,8 @@ pub enum CliError {
     ListExport(ListExportError),
     /// A token could not be made or revoked.
     Token(TokenError),
+    /// The vendor service could not start or stopped with an error.
+    Serve(ServeError),
 }
 
 impl CliError {
@@ -299,6 +302,12 @@ impl CliError {
             CliError::Device(e) => match e {
                 DeviceError::Verify(v) => v.code(),
                 DeviceError::Io { .. } => IO,
+                _ => GENERAL,
+            },
+            CliError::Serve(e) => match e {
+                ServeError::Ledger(l) => ledger_code(l),
+                ServeError::VendorDir(VendorDirError::Io { .. }) => IO,
+                ServeError::VendorDir(VendorDirError::Ledger(l)) => ledger_code(l),
                 _ => GENERAL,
             },
         }
@@ -574,6 +583,19 @@ impl fmt::Display for CliError {
             }
             CliError::Device(e) => e.fmt(f),
             CliError::KeyOp(e) => key_op(e, f),
+            CliError::Serve(e) => match e {
+                ServeError::VendorDir(v) => vendor_dir(v, f),
+                ServeError::Ledger(l) => ledger(l, f),
+                ServeError::RootKey { .. } => {
+                    e.fmt(f)?;
+                    f.write_str(
+                        ". Certify one with `airseal issuing-key create --out DIR` and pass \
+                         --issuing-key DIR (or set issuing_key in airseal.toml); to sign with \
+                         the root anyway, pass --allow-root-key",
+                    )
+                }
+                _ => e.fmt(f),
+            },
             CliError::Customer(e) => {
                 e.fmt(f)?;
                 match e {
@@ -846,6 +868,7 @@ from_library!(
     IssuingError => Issuing,
     ListExportError => ListExport,
     TokenError => Token,
+    ServeError => Serve,
 );
 
 #[cfg(test)]
