@@ -16,6 +16,7 @@ pub mod issuing;
 pub mod keyfile;
 pub mod keys;
 pub mod ledger;
+pub mod listing;
 pub mod renew;
 pub mod revoke;
 pub mod sign;
