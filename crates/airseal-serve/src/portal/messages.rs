@@ -252,3 +252,151 @@ pub(crate) fn unavailable(problem: &crate::problem::Problem) -> Refusal {
         details: format!("{} ({}): {}", problem.error, problem.code, problem.detail),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+    use airseal_vendor::activate::DataKeyProblem;
+
+    /// One error of every class a customer's file can be refused with.
+    fn customer_errors() -> Vec<ActivationError> {
+        let p = || "photo-pro".to_string();
+        let k = || "K3Y".to_string();
+        let l = || "LIC".to_string();
+        vec![
+            ActivationError::BadRequest(airseal_verify::Error::BadSignature),
+            ActivationError::BadProof(airseal_verify::Error::WrongType { found: "x".into() }),
+            ActivationError::UnknownProduct { product: p() },
+            ActivationError::UnknownKey {
+                product: p(),
+                key: k(),
+            },
+            ActivationError::KeyTypo {
+                product: p(),
+                key: k(),
+            },
+            ActivationError::AmbiguousKey {
+                product: p(),
+                entered: k(),
+                keys: vec![k(), k()],
+            },
+            ActivationError::KeyBlocked {
+                product: p(),
+                key: k(),
+            },
+            ActivationError::KeyRevoked {
+                product: p(),
+                key: k(),
+            },
+            ActivationError::LicenseRevoked { license_id: l() },
+            ActivationError::KeyExpired {
+                key: k(),
+                at: 1_800_000_000,
+            },
+            ActivationError::DataKey {
+                product: p(),
+                key: k(),
+                problem: DataKeyProblem::BadMac,
+            },
+            ActivationError::LicenseExpired {
+                license_id: l(),
+                at: 1_800_000_000,
+            },
+            ActivationError::NoSeatsLeft {
+                key: k(),
+                used: 2,
+                limit: 2,
+            },
+            ActivationError::OtherMachine {
+                key: k(),
+                license_id: l(),
+                matched: 1,
+                threshold: 2,
+                used: 2,
+                limit: 2,
+            },
+            ActivationError::TrialsNotOffered { product: p() },
+            ActivationError::TrialUsed {
+                product: p(),
+                at: 1_800_000_000,
+                license_id: l(),
+            },
+            ActivationError::TermEnded {
+                key: k(),
+                started: 1_700_000_000,
+                ended: 1_800_000_000,
+            },
+            ActivationError::BelowMinComponents { given: 1, min: 3 },
+            ActivationError::TooFewComponents {
+                given: 1,
+                required: 2,
+            },
+            ActivationError::ProofReplayed {
+                license_id: l(),
+                accepted_at: 1_800_000_000,
+            },
+            ActivationError::UnknownActivation {
+                product: p(),
+                license_id: l(),
+                reason: "x",
+            },
+            ActivationError::AlreadyDeactivated {
+                license_id: l(),
+                at: 1_800_000_000,
+            },
+            ActivationError::DeactivationLimit {
+                license_id: l(),
+                used: 3,
+                limit: 3,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_refusal_of_a_customer_file_has_its_own_words() {
+        let generic = refusal(&ActivationError::NoTemplate {
+            product: "p".into(),
+            key: "k".into(),
+        });
+        assert!(generic.headline.contains("right now"));
+        for e in customer_errors() {
+            let r = refusal(&e);
+            assert_ne!(
+                r.headline, generic.headline,
+                "{e:?} is told as a failure of ours"
+            );
+            assert!(
+                !r.explain.is_empty() && r.explain.ends_with('.'),
+                "{e:?}: {r:?}"
+            );
+            if let Some(next) = &r.next {
+                // The page ends the sentence with ", or contact …".
+                assert!(!next.ends_with('.'), "{e:?}: {next}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_seat_refusal_says_what_to_do() {
+        let r = refusal(&ActivationError::NoSeatsLeft {
+            key: "K3Y".into(),
+            used: 1,
+            limit: 1,
+        });
+        assert_eq!(r.headline, "This key has no free seat");
+        assert!(
+            r.explain.contains("1 machine at a time, and 1 already is"),
+            "{}",
+            r.explain
+        );
+        assert!(r.next.unwrap().starts_with("Release it on the old machine"));
+        // Dates are days, as customers read them.
+        let r = refusal(&ActivationError::KeyExpired {
+            key: "K".into(),
+            at: 1_800_000_000,
+        });
+        assert!(r.explain.contains("2027-01-15."), "{}", r.explain);
+    }
+}
