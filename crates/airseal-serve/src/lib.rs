@@ -9,6 +9,7 @@
 pub mod config;
 pub mod limit;
 pub mod pool;
+mod portal;
 pub mod portal_api;
 pub mod problem;
 pub mod state;
@@ -33,6 +34,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(portal_api::routes())
+        .merge(portal::routes())
         .layer(axum::extract::DefaultBodyLimit::max(limits.body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             limits.request_timeout,
