@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use airseal_core::productkey::PatternError::TooWeak;
+use airseal_serve::ServeError;
 use airseal_vendor::activate::ActivationError;
 use airseal_vendor::batch::BatchError;
 use airseal_vendor::import::ImportError;
@@ -149,6 +150,8 @@ pub enum CliError {
     Issuing(IssuingError),
     /// A revocation list could not be exported.
     ListExport(ListExportError),
+    /// The vendor service could not start or stopped with an error.
+    Serve(ServeError),
 }
 
 impl CliError {
@@ -292,6 +295,12 @@ impl CliError {
             CliError::Device(e) => match e {
                 DeviceError::Verify(v) => v.code(),
                 DeviceError::Io { .. } => IO,
+                _ => GENERAL,
+            },
+            CliError::Serve(e) => match e {
+                ServeError::Ledger(l) => ledger_code(l),
+                ServeError::VendorDir(VendorDirError::Io { .. }) => IO,
+                ServeError::VendorDir(VendorDirError::Ledger(l)) => ledger_code(l),
                 _ => GENERAL,
             },
         }
@@ -567,6 +576,19 @@ impl fmt::Display for CliError {
             }
             CliError::Device(e) => e.fmt(f),
             CliError::KeyOp(e) => key_op(e, f),
+            CliError::Serve(e) => match e {
+                ServeError::VendorDir(v) => vendor_dir(v, f),
+                ServeError::Ledger(l) => ledger(l, f),
+                ServeError::RootKey { .. } => {
+                    e.fmt(f)?;
+                    f.write_str(
+                        ". Certify one with `airseal issuing-key create --out DIR` and pass \
+                         --issuing-key DIR (or set issuing_key in airseal.toml); to sign with \
+                         the root anyway, pass --allow-root-key",
+                    )
+                }
+                _ => e.fmt(f),
+            },
             CliError::Customer(e) => {
                 e.fmt(f)?;
                 match e {
@@ -818,6 +840,7 @@ from_library!(
     CustomerError => Customer,
     IssuingError => Issuing,
     ListExportError => ListExport,
+    ServeError => Serve,
 );
 
 #[cfg(test)]

@@ -76,6 +76,8 @@ enum Command {
     Revocations(cmd::revoke::RevocationsArgs),
     /// Show what a license, certificate or revocation list says, WITHOUT verifying it.
     Inspect(cmd::inspect::InspectArgs),
+    /// Run the vendor service: the HTTP API and the customers' activation portal.
+    Serve(Box<cmd::serve::ServeArgs>),
     /// Run the whole flow in a fresh temporary folder, printing each step.
     Demo(cmd::demo::DemoArgs),
     /// Print a shell completion script (e.g. `airseal completions bash > /etc/bash_completion.d/airseal`).
@@ -125,6 +127,7 @@ fn main() -> ExitCode {
         Command::Templates(a) => cmd::products::templates(&a),
         Command::Revoke(a) => cmd::revoke::revoke(&a),
         Command::Revocations(a) => cmd::revoke::revocations(&a),
+        Command::Serve(a) => cmd::serve::run(&a),
         Command::Demo(a) => cmd::demo::run(&a),
         Command::Completions { shell } => {
             // Into memory first: clap_complete panics when its writer fails (a closed pipe,

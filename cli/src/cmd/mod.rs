@@ -19,6 +19,7 @@ pub mod release;
 pub mod renew;
 pub mod request;
 pub mod revoke;
+pub mod serve;
 pub mod verify;
 
 use std::path::Path;

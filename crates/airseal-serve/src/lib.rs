@@ -1,0 +1,200 @@
+//! The airseal vendor service (`airseal serve`): an HTTP API for the vendor's backend and a
+//! self-service offline-activation portal for customers, over the vendor library
+//! (`airseal-vendor`). Handlers are thin: parse → one vendor call on the blocking pool
+//! ([`state::AppState::with_ledger`]) → respond; errors become `application/problem+json`
+//! ([`problem`]). ARCHITECTURE.md, "The vendor service", has the map.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod limit;
+pub mod pool;
+pub mod portal_api;
+pub mod problem;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use airseal_vendor::issue::Issuer;
+use airseal_vendor::issuing::SignerChoice;
+use airseal_vendor::ledger::LedgerError;
+use airseal_vendor::vendor_dir::{VendorDir, VendorDirError};
+use axum::Router;
+use axum::routing::get;
+
+pub use config::ServeConfig;
+pub use state::AppState;
+
+/// Every route of the service. Each module adds its own with one line here.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .merge(portal_api::routes())
+        .with_state(state)
+}
+
+/// Why the service could not start.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum ServeError {
+    /// The vendor folder could not be opened.
+    VendorDir(VendorDirError),
+    /// The ledger could not be opened.
+    Ledger(LedgerError),
+    /// The address could not be listened on.
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    Io(std::io::Error),
+    /// The signer is the vendor's root key and the service was not allowed to use it.
+    RootKey {
+        /// The root key file.
+        path: std::path::PathBuf,
+    },
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::VendorDir(e) => e.fmt(f),
+            Self::Ledger(e) => e.fmt(f),
+            Self::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            Self::Io(e) => write!(f, "serving failed: {e}"),
+            Self::RootKey { path } => write!(
+                f,
+                "the service would sign with the root key {}: an online service should hold an \
+                 issuing key the root certified, so that the root stays offline",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// Refuses to run the service with the root key unless `allow_root_key` (the issue's rule:
+/// an online service signs with an issuing key, so that a stolen server key can be revoked
+/// without replacing the root every app trusts).
+///
+/// # Errors
+/// [`ServeError::RootKey`].
+pub fn check_signer(choice: &SignerChoice, allow_root_key: bool) -> Result<(), ServeError> {
+    match choice {
+        SignerChoice::Root(path) if !allow_root_key => {
+            Err(ServeError::RootKey { path: path.clone() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+/// A service bound to its address, not yet answering.
+#[derive(Debug)]
+pub struct Server {
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Opens the vendor folder and the ledger, and binds the listening address. `issuer` is
+    /// the key the service signs with (the caller unlocked it).
+    ///
+    /// # Errors
+    /// [`ServeError`].
+    pub async fn bind(config: ServeConfig, issuer: Issuer) -> Result<Self, ServeError> {
+        let vendor = VendorDir::open(&config.vendor_dir).map_err(ServeError::VendorDir)?;
+        let state = Arc::new(AppState::new(vendor, config, issuer));
+        let pool = Arc::clone(&state.pool);
+        tokio::task::spawn_blocking(move || pool.warm_up())
+            .await
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))?
+            .map_err(ServeError::Ledger)?;
+        let listen = state.config.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|source| ServeError::Listen {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(ServeError::Io)?;
+        Ok(Self {
+            state,
+            listener,
+            addr,
+        })
+    }
+
+    /// The address the service listens on (the port chosen when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state (tests and the other rooms' setup).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Answers requests until `shutdown` completes, then lets requests in flight finish.
+    ///
+    /// # Errors
+    /// [`ServeError::Io`].
+    pub async fn serve<S>(self, shutdown: S) -> Result<(), ServeError>
+    where
+        S: Future<Output = ()> + Send + 'static,
+    {
+        let app =
+            router(Arc::clone(&self.state)).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(ServeError::Io)?;
+        self.state.pool.close();
+        Ok(())
+    }
+}
+
+/// [`Server::bind`], then `ready(address)`, then [`Server::serve`].
+///
+/// # Errors
+/// [`ServeError`].
+pub async fn run<S>(
+    config: ServeConfig,
+    issuer: Issuer,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: S,
+) -> Result<(), ServeError>
+where
+    S: Future<Output = ()> + Send + 'static,
+{
+    let server = Server::bind(config, issuer).await?;
+    ready(server.local_addr());
+    server.serve(shutdown).await
+}
