@@ -26,6 +26,7 @@ use airseal_vendor::problem::{ErrorName, Named as _};
 use airseal_vendor::renew::RenewError;
 use airseal_vendor::revoke::{ExportError as ListExportError, RevokeError};
 use airseal_vendor::template::TemplateError;
+use airseal_vendor::tokens::TokenError;
 use airseal_vendor::vendor_dir::{SearchOrigin, VENDOR_ENV, VendorDirError};
 use airseal_verify::app::device::DeviceError;
 
@@ -151,6 +152,8 @@ pub enum CliError {
     Issuing(IssuingError),
     /// A revocation list could not be exported.
     ListExport(ListExportError),
+    /// A token could not be made or revoked.
+    Token(TokenError),
     /// The vendor service could not start or stopped with an error.
     Serve(ServeError),
 }
@@ -301,6 +304,10 @@ impl CliError {
             },
             CliError::Customer(e) => match e {
                 CustomerError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
+            CliError::Token(e) => match e {
+                TokenError::Ledger(l) => ledger_code(l),
                 _ => GENERAL,
             },
             CliError::Device(e) => match e {
@@ -606,7 +613,27 @@ impl fmt::Display for CliError {
                     _ => Ok(()),
                 }
             }
+            CliError::Token(e) => token(e, f),
         }
+    }
+}
+
+/// Token refusals, with the command that does what was meant.
+fn token(e: &TokenError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match e {
+        TokenError::Ledger(l) => return ledger(l, f),
+        TokenError::BadExpiry(IssueError::InvalidField { message, .. }) => {
+            return write!(f, "--expires: {message}");
+        }
+        _ => fmt::Display::fmt(e, f)?,
+    }
+    match e {
+        TokenError::Duplicate { .. } => f.write_str(
+            " (names are never reused: choose another; `airseal tokens list` shows them)",
+        ),
+        TokenError::Unknown { .. } => f.write_str(" (`airseal tokens list` shows them)"),
+        TokenError::ExpiryPassed { .. } => f.write_str("; give a later --expires"),
+        _ => Ok(()),
     }
 }
 
@@ -845,6 +872,7 @@ from_library!(
     CustomerError => Customer,
     IssuingError => Issuing,
     ListExportError => ListExport,
+    TokenError => Token,
     ServeError => Serve,
 );
 

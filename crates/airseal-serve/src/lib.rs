@@ -9,6 +9,7 @@
 pub mod config;
 pub mod limit;
 pub mod pool;
+mod portal;
 pub mod portal_api;
 pub mod problem;
 pub mod state;
@@ -35,6 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(portal_api::routes())
+        .merge(portal::routes())
         .fallback(|| async {
             problem::Problem::new(
                 axum::http::StatusCode::NOT_FOUND,
