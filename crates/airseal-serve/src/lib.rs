@@ -6,8 +6,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod admin_api;
+pub mod auth;
 pub mod config;
 pub mod limit;
+pub mod openapi;
 pub mod pool;
 pub mod portal_api;
 pub mod problem;
@@ -32,6 +35,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .merge(portal_api::routes())
+        .merge(admin_api::routes())
+        .merge(openapi::routes())
         .with_state(state)
 }
 
