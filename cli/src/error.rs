@@ -22,6 +22,7 @@ use airseal_vendor::keys::classify::ClassifyError;
 use airseal_vendor::keys::ops::KeyOpError;
 use airseal_vendor::keys::source::SourceError;
 use airseal_vendor::ledger::{CustomerError, KeyStatus, LedgerError};
+use airseal_vendor::problem::{ErrorName, Named as _};
 use airseal_vendor::renew::RenewError;
 use airseal_vendor::revoke::{ExportError as ListExportError, RevokeError};
 use airseal_vendor::template::TemplateError;
@@ -201,6 +202,19 @@ impl CliError {
         }
     }
 
+    /// The stable name and code of a failure the vendor library names (`airseal_vendor::problem`),
+    /// as the service reports it too: printed with `--json` by the commands the service
+    /// mirrors (`activate`, `deactivate`).
+    pub fn error_name(&self) -> Option<ErrorName> {
+        match self {
+            CliError::Context { source, .. } => source.error_name(),
+            CliError::Activation(e) => Some(e.named()),
+            CliError::Ledger(e) => Some(e.named()),
+            CliError::Verify(e) => Some(e.named()),
+            _ => None,
+        }
+    }
+
     /// The process exit code (see [`EXIT_CODES_HELP`]).
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -250,12 +264,9 @@ impl CliError {
                 BatchError::Ledger(l) => ledger_code(l),
                 _ => GENERAL,
             },
-            CliError::Activation(e) => match e {
-                ActivationError::BadRequest(v) | ActivationError::BadProof(v) => v.code(),
-                ActivationError::KeyTypo { .. } => TYPO,
-                ActivationError::Ledger(l) => ledger_code(l),
-                _ => GENERAL,
-            },
+            // The vendor library's one mapping (`airseal_vendor::problem`): the service
+            // answers the same name and code.
+            CliError::Activation(e) => e.named().code,
             CliError::Renew(e) => match e {
                 RenewError::Io { .. } => IO,
                 RenewError::Ledger(l) => ledger_code(l),
@@ -328,16 +339,10 @@ fn template_code(e: &TemplateError) -> u8 {
     }
 }
 
+/// A ledger that is gone or emptied is a file that cannot be read (3); another folder's
+/// ledger reads fine: a refusal (1). The vendor library's mapping, shared with the service.
 fn ledger_code(e: &LedgerError) -> u8 {
-    match e {
-        // A ledger that is gone or emptied is a file that cannot be read. (Another folder's
-        // ledger reads fine: a refusal, 1.)
-        LedgerError::Open { .. }
-        | LedgerError::Io { .. }
-        | LedgerError::Missing { .. }
-        | LedgerError::Empty { .. } => IO,
-        _ => GENERAL,
-    }
+    e.named().code
 }
 
 impl fmt::Display for CliError {
@@ -884,6 +889,19 @@ mod tests {
         let e = CliError::from(airseal_verify::Error::Typo).at(Path::new("k"));
         assert_eq!(e.exit_code(), TYPO);
         assert!(e.to_string().starts_with("k: "), "{e}");
+    }
+
+    /// The CLI's general and I/O codes are the vendor library's, which the service reports.
+    #[test]
+    fn codes_agree_with_the_vendor_mapping() {
+        assert_eq!(GENERAL, airseal_vendor::problem::GENERAL);
+        assert_eq!(IO, airseal_vendor::problem::IO);
+        let e = CliError::from(ActivationError::KeyTypo {
+            product: "p".into(),
+            key: "k".into(),
+        });
+        assert_eq!(e.exit_code(), TYPO);
+        assert_eq!(e.error_name().map(|n| n.error), Some("typo"));
     }
 
     #[test]

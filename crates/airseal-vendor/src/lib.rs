@@ -17,6 +17,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod ledger;
 pub mod listing;
+pub mod problem;
 pub mod renew;
 pub mod revoke;
 pub mod sign;
