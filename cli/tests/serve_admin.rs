@@ -337,7 +337,7 @@ fn a_store_creates_keys_and_licenses_and_the_audit_log_names_its_token() {
         t,
         &json!({"status": "active"}),
     ))
-    .problem(410, "revoked");
+    .problem(410, "key_revoked");
 
     // Every change above is in the audit log under the token's name.
     let audit = seen

@@ -13,19 +13,16 @@ use std::sync::Arc;
 use airseal_core::ObjectType;
 use airseal_core::armor::armor;
 use airseal_vendor::issue::LimitSpec;
-use airseal_vendor::issue::for_key::{self, LicenseOrder, LicenseOrderError};
-use airseal_vendor::issue::recorded::RecordedError;
+use airseal_vendor::issue::for_key::{self, LicenseOrder};
 use airseal_vendor::keys::KeyKind;
 use airseal_vendor::keys::ops::{self, KeyOpError, KeyUpdate, TermChange};
-use airseal_vendor::keys::order::{self, KeyOrder, OrderError};
-use airseal_vendor::keys::source::SourceError;
+use airseal_vendor::keys::order::{self, KeyOrder};
 use airseal_vendor::ledger::{
-    ActivationFilter, AuditFilter, KeyFilter, KeyStatus, LedgerError, LicenseFilter, RevokeError,
-    RevokeOutcome, RevokeTarget,
+    ActivationFilter, AuditFilter, KeyFilter, KeyStatus, LedgerError, LicenseFilter, RevokeOutcome,
+    RevokeTarget,
 };
 use airseal_vendor::listing;
-use airseal_vendor::renew::{self, RenewError};
-use airseal_vendor::revoke::ExportError;
+use airseal_vendor::renew;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -37,7 +34,7 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AdminCaller;
-use crate::problem::Problem;
+use crate::problem::{Problem, refusal};
 use crate::state::AppState;
 
 /// The admin API's routes.
@@ -204,18 +201,6 @@ pub struct KeysResponse {
     pub keys: Vec<String>,
 }
 
-fn order_problem(e: &OrderError) -> Problem {
-    match e {
-        OrderError::Source(SourceError::UnknownProduct { .. }) => {
-            refused(StatusCode::NOT_FOUND, "unknown_product", e)
-        }
-        OrderError::Ledger(l) => ledger_problem(l),
-        OrderError::Batch(airseal_vendor::batch::BatchError::Ledger(l)) => ledger_problem(l),
-        OrderError::Batch(_) => Problem::internal("the keys could not be made"),
-        _ => invalid(e),
-    }
-}
-
 /// Makes keys for a product (a store's purchase): a batch recorded as `airseal keys
 /// generate` records one, each key linked to the customer and given the terms.
 #[utoipa::path(post, path = "/v1/keys", tag = "admin",
@@ -261,7 +246,7 @@ pub(crate) async fn create_keys(
             )
         })
         .await?
-        .map_err(|e| order_problem(&e))?;
+        .map_err(|e| refusal(&e))?;
     Ok((
         StatusCode::CREATED,
         Json(KeysResponse {
@@ -279,16 +264,6 @@ pub(crate) async fn create_keys(
 pub struct ProductQuery {
     /// The product (needed only when several products hold the key).
     pub product: Option<String>,
-}
-
-fn key_problem(e: &KeyOpError) -> Problem {
-    match e {
-        KeyOpError::UnknownKey { .. } => refused(StatusCode::NOT_FOUND, "unknown_key", e),
-        KeyOpError::AmbiguousKey { .. } => refused(StatusCode::CONFLICT, "ambiguous_key", e),
-        KeyOpError::Revoked { .. } => Problem::new(StatusCode::GONE, "revoked", 23, e.to_string()),
-        KeyOpError::Ledger(l) => ledger_problem(l),
-        _ => invalid(e),
-    }
 }
 
 /// A key with its seats and licenses.
@@ -326,7 +301,7 @@ pub(crate) async fn get_key(
             airseal_vendor::keys::details::details(ledger, q.product.as_deref(), &key)
         })
         .await?
-        .map_err(|e| key_problem(&e))?;
+        .map_err(|e| refusal(&e))?;
     Ok(Json(KeyResponse {
         key: listing::object(listing::KEY_COLUMNS, listing::key_row(found.overview)),
         seats: found
@@ -429,7 +404,7 @@ pub(crate) async fn patch_key(
             Ok::<_, KeyOpError>((status, terms))
         })
         .await?
-        .map_err(|e| key_problem(&e))?;
+        .map_err(|e| refusal(&e))?;
     Ok(Json(KeyPatchResponse {
         status: out.0.map(|s| json!(s)),
         terms: out.1.map(|t| json!(t)),
@@ -470,24 +445,6 @@ pub struct LicenseResponse {
     pub claims: Value,
 }
 
-fn license_problem(e: &LicenseOrderError) -> Problem {
-    match e {
-        LicenseOrderError::Recorded(r) => match r {
-            RecordedError::UnknownProduct { .. } => {
-                refused(StatusCode::NOT_FOUND, "unknown_product", e)
-            }
-            RecordedError::UnknownKey { .. } => refused(StatusCode::NOT_FOUND, "unknown_key", e),
-            RecordedError::KeyTypo { .. } => {
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "typo", 20, e.to_string())
-            }
-            RecordedError::KeyNotActive { .. } => refused(StatusCode::CONFLICT, "key_blocked", e),
-            RecordedError::NotRecorded { source, .. } => ledger_problem(source),
-            _ => invalid(e),
-        },
-        _ => invalid(e),
-    }
-}
-
 /// Issues and records a license for a key from a named template of the product
 /// (`airseal issue --product-key KEY --template NAME`).
 #[utoipa::path(post, path = "/v1/licenses", tag = "admin",
@@ -520,7 +477,7 @@ pub(crate) async fn create_license(
             for_key::issue_for_key(&shared.vendor, ledger, &shared.issuer, &order, now())
         })
         .await?
-        .map_err(|e| license_problem(&e))?;
+        .map_err(|e| refusal(&e))?;
     Ok((
         StatusCode::CREATED,
         Json(LicenseResponse {
@@ -571,20 +528,6 @@ pub struct RenewalResponse {
     pub skipped: Vec<Value>,
 }
 
-fn renew_problem(e: &RenewError) -> Problem {
-    match e {
-        RenewError::UnknownProduct { .. } => refused(StatusCode::NOT_FOUND, "unknown_product", e),
-        RenewError::UnknownKey { .. } => refused(StatusCode::NOT_FOUND, "unknown_key", e),
-        RenewError::AmbiguousProduct { .. } => refused(StatusCode::CONFLICT, "ambiguous_key", e),
-        RenewError::KeyRevoked { .. } => {
-            Problem::new(StatusCode::GONE, "revoked", 23, e.to_string())
-        }
-        RenewError::Ledger(l) => ledger_problem(l),
-        RenewError::Io { .. } => Problem::internal("the updates could not be written"),
-        _ => invalid(e),
-    }
-}
-
 /// Renews every live seat of a key: one license update per machine (`airseal renew`).
 #[utoipa::path(post, path = "/v1/renewals", tag = "admin",
     request_body = RenewalRequest,
@@ -615,7 +558,7 @@ pub(crate) async fn create_renewal(
             )
         })
         .await?
-        .map_err(|e| renew_problem(&e))?;
+        .map_err(|e| refusal(&e))?;
     Ok(Json(RenewalResponse {
         product: renewal.product,
         key: renewal.key,
@@ -674,23 +617,6 @@ pub struct RevocationResponse {
     pub seq: u64,
     /// The new signed revocation list (armored), also served at `GET /v1/revocations`.
     pub list: String,
-}
-
-fn revoke_problem(e: &RevokeError) -> Problem {
-    match e {
-        RevokeError::UnknownLicense { .. } => refused(StatusCode::NOT_FOUND, "unknown_license", e),
-        RevokeError::UnknownKey { .. } => refused(StatusCode::NOT_FOUND, "unknown_key", e),
-        RevokeError::UnknownProduct { .. } => refused(StatusCode::NOT_FOUND, "unknown_product", e),
-        RevokeError::Ledger(l) => ledger_problem(l),
-        _ => invalid(e),
-    }
-}
-
-fn export_problem(e: &ExportError) -> Problem {
-    match e {
-        ExportError::Ledger(l) => ledger_problem(l),
-        _ => invalid(e),
-    }
 }
 
 fn outcome_json(o: &RevokeOutcome) -> Value {
@@ -780,10 +706,10 @@ pub(crate) async fn create_revocation(
             let report = ledger
                 .revocations()
                 .revoke(&target, body.reason.as_deref(), at)
-                .map_err(|e| revoke_problem(&e))?;
+                .map_err(|e| refusal(&e))?;
             let (list, bytes) =
                 airseal_vendor::revoke::export_from(&shared.vendor, ledger, &shared.issuer, at)
-                    .map_err(|e| export_problem(&e))?;
+                    .map_err(|e| refusal(&e))?;
             Ok::<_, Problem>((report, list, bytes))
         })
         .await??;

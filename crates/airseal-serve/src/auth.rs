@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use airseal_vendor::problem::Named as _;
 use airseal_vendor::tokens::{self, AuthError, Caller, TokenScope};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -46,20 +47,12 @@ impl IntoResponse for Refused {
 /// The problem for a refused token: 401 when there is no usable token, 403 when it works
 /// but not for this. Names only the token's name (never its text).
 pub fn problem(e: &AuthError) -> Problem {
-    let unauthorized =
-        |error, detail: String| Problem::new(StatusCode::UNAUTHORIZED, error, 1, detail);
     match e {
-        AuthError::Malformed | AuthError::Unknown => unauthorized(
-            "unauthorized",
-            "an admin token is required: Authorization: Bearer airseal_admin_…".into(),
+        AuthError::Malformed | AuthError::Unknown => crate::problem::named(
+            e.named(),
+            "an admin token is required: Authorization: Bearer airseal_admin_…",
         ),
-        AuthError::Revoked { .. } => unauthorized("token_revoked", e.to_string()),
-        AuthError::Expired { .. } => unauthorized("token_expired", e.to_string()),
-        AuthError::WrongScope { .. } => {
-            Problem::new(StatusCode::FORBIDDEN, "wrong_scope", 1, e.to_string())
-        }
-        AuthError::Ledger(l) => crate::problem::from_ledger(l),
-        _ => Problem::internal("the token could not be checked"),
+        _ => crate::problem::refusal(e),
     }
 }
 
