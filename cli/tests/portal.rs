@@ -238,6 +238,13 @@ fn the_portal_answers_plain_forms_with_secured_escaped_pages() {
         );
     }
 
+    // A form over the body limit (64 KiB) is a page too, with the API's status.
+    let huge = "A".repeat(70 * 1024);
+    let large = post_form(&s, "/activate", &[("text", &huge)]);
+    assert_eq!(large.status, 413, "{}", large.body);
+    large.assert_secured();
+    assert!(large.body.contains("The file is too large"), "{}", large.body);
+
     // An empty form is told so.
     let empty = post_form(&s, "/activate", &[("text", "  ")]);
     assert_eq!(empty.status, 400);
@@ -299,4 +306,32 @@ fn the_portal_answers_plain_forms_with_secured_escaped_pages() {
         "{}",
         again.body
     );
+}
+
+#[test]
+fn a_rate_limited_customer_gets_a_page_saying_when_to_retry() {
+    let (tmp, key) = setup();
+    let d = tmp.path();
+    // One portal request a minute per address.
+    let s = Service::start(d, &["--allow-root-key", "--client-rate", "1"]);
+    let req = request(d, &key, &MACHINE_A, "a.req");
+    let first = post_form(&s, "/activate", &[("text", &req)]);
+    assert_eq!(first.status, 200, "{}", first.body);
+    let second = post_form(&s, "/activate", &[("text", &req)]);
+    assert_eq!(second.status, 429, "{}", second.body);
+    second.assert_secured();
+    second.assert_html();
+    let retry: u64 = second.header("retry-after").parse().unwrap();
+    assert!(retry >= 1);
+    assert!(second.body.contains("Too many requests"), "{}", second.body);
+    assert!(
+        second
+            .body
+            .contains(&format!("Try again in {retry} second")),
+        "{}",
+        second.body
+    );
+    assert!(second.body.contains("rate_limited"), "{}", second.body);
+    // The start page itself is not rate-limited: it costs no ledger work.
+    assert_eq!(get(&s, "/").status, 200);
 }

@@ -208,6 +208,16 @@ pub(crate) fn unreadable_form(why: &str) -> Refusal {
     }
 }
 
+/// The form is larger than the service reads.
+pub(crate) fn too_large() -> Refusal {
+    Refusal {
+        headline: "The file is too large".to_string(),
+        explain: "An activation request or a deactivation proof is a few hundred bytes; what was sent is far more.".to_string(),
+        next: Some("Check that you chose the file your software made for this".to_string()),
+        details: "too_large".to_string(),
+    }
+}
+
 /// The download button was given something other than an activation response.
 pub(crate) fn not_a_response() -> Refusal {
     Refusal {

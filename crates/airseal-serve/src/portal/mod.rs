@@ -105,7 +105,7 @@ async fn submission(
     let client = client.map_err(|problem| failed(state, Failure::Service(problem)))?;
     let bytes = form::submitted(request)
         .await
-        .map_err(|refusal| refused(state, StatusCode::BAD_REQUEST, &refusal))?;
+        .map_err(|(status, refusal)| refused(state, status, &refusal))?;
     Ok((client, Bytes::from(bytes)))
 }
 
@@ -192,7 +192,7 @@ fn failed(state: &AppState, failure: Failure) -> Response {
 async fn download(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let text = match form::field(request, "response").await {
         Ok(text) => text,
-        Err(refusal) => return refused(&state, StatusCode::BAD_REQUEST, &refusal),
+        Err((status, refusal)) => return refused(&state, status, &refusal),
     };
     let bytes = match dearmor(text.as_bytes()) {
         Ok(bytes) => bytes.into_owned(),
