@@ -243,7 +243,11 @@ fn the_portal_answers_plain_forms_with_secured_escaped_pages() {
     let large = post_form(&s, "/activate", &[("text", &huge)]);
     assert_eq!(large.status, 413, "{}", large.body);
     large.assert_secured();
-    assert!(large.body.contains("The file is too large"), "{}", large.body);
+    assert!(
+        large.body.contains("The file is too large"),
+        "{}",
+        large.body
+    );
 
     // An empty form is told so.
     let empty = post_form(&s, "/activate", &[("text", "  ")]);
@@ -279,6 +283,16 @@ fn the_portal_answers_plain_forms_with_secured_escaped_pages() {
         refused.body
     );
     assert!(refused.body.contains("no_seats_left"), "{}", refused.body);
+    // …and counted as the API's refusals are, by route and error name.
+    let metrics = get(&s, "/metrics").body;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("airseal_refusals_total")
+                && l.contains(r#"route="/activate""#)
+                && l.contains(r#"error="no_seats_left""#)),
+        "{metrics}"
+    );
 
     // A file of the wrong kind in the deactivation form.
     let wrong = post_form(&s, "/deactivate", &[("text", &req_b)]);

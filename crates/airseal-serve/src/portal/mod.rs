@@ -178,6 +178,10 @@ fn failed(state: &AppState, failure: Failure) -> Response {
     // they must not see (other keys, the vendor's files), and so does the page.
     refusal.details = format!("{} ({}): {}", problem.error, problem.code, problem.detail);
     let mut response = refused(state, problem.status, &refusal);
+    // Counted and logged by its error name, as the API's problem documents are.
+    response
+        .extensions_mut()
+        .insert(crate::ops::Refusal(problem.error));
     if let Some(seconds) = problem.retry_after {
         response
             .headers_mut()
