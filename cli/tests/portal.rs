@@ -349,3 +349,65 @@ fn a_rate_limited_customer_gets_a_page_saying_when_to_retry() {
     // The start page itself is not rate-limited: it costs no ledger work.
     assert_eq!(get(&s, "/").status, 200);
 }
+
+#[test]
+fn a_trial_through_the_portal_once_per_machine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    init_vendor(
+        d,
+        "\n[products.photo-pro]\ntrial_template = \"trial\"\n\
+         [products.photo-pro.templates.trial]\nkind = \"trial\"\ndays = 14\n",
+    );
+    let s = Service::start(d, &["--allow-root-key"]);
+    let mut args = vec![
+        "request",
+        "--product",
+        "photo-pro",
+        "--trial",
+        "--out",
+        "t.req",
+    ];
+    args.extend(MACHINE_A);
+    ok(&airseal(d, &args));
+    let req = std::fs::read_to_string(d.join("t.req")).unwrap();
+    let trial = post_form(&s, "/activate", &[("text", &req)]);
+    assert_eq!(trial.status, 200, "{}", trial.body);
+    // No name in airseal.toml: the product id; a trial holds no seat of a key.
+    assert!(
+        trial.body.contains("photo-pro: this machine is activated."),
+        "{}",
+        trial.body
+    );
+    assert!(!trial.body.contains("Seats of this key"), "{}", trial.body);
+    assert!(
+        trial.body.contains("The license runs until "),
+        "{}",
+        trial.body
+    );
+
+    // The same request again is the same trial, answered again (idempotent)…
+    let again = post_form(&s, "/activate", &[("text", &req)]);
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert!(again.body.contains("here is its response again"), "{}", again.body);
+
+    // …but the same machine with a fresh device key (its data folder wiped) has had it.
+    std::fs::remove_dir_all(d.join("machine-a")).unwrap();
+    args.push("--force");
+    ok(&airseal(d, &args));
+    let req = std::fs::read_to_string(d.join("t.req")).unwrap();
+    let again = post_form(&s, "/activate", &[("text", &req)]);
+    assert_ne!(again.status, 200, "{}", again.body);
+    assert!(
+        again.body.contains("This machine has had its trial"),
+        "{}",
+        again.body
+    );
+    assert!(
+        again
+            .body
+            .contains("or contact the company that sold you the software."),
+        "{}",
+        again.body
+    );
+}

@@ -24,8 +24,8 @@ pub(crate) struct Refusal {
     pub details: String,
 }
 
-/// A day as customers read it (`2027-03-01`), UTC.
-fn day(t: UnixTime) -> String {
+/// A day as customers read it (`2027-03-01`, UTC): every date the portal shows.
+pub(crate) fn day(t: UnixTime) -> String {
     let full = format_time(t);
     match full.split_once('T') {
         Some((date, _)) => date.to_string(),

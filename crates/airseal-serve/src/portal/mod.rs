@@ -25,7 +25,6 @@ use axum::routing::{get, post};
 
 use airseal_core::armor::{armor, dearmor};
 use airseal_core::cose::{ObjectType, parse_sign1};
-use airseal_vendor::time::format_time;
 
 use crate::limit::Client;
 use crate::portal_api::Failure;
@@ -88,13 +87,6 @@ fn product_name(state: &AppState, product: &str) -> String {
         .unwrap_or_else(|| product.to_string())
 }
 
-/// A day as customers read it (`2027-03-01`, UTC).
-fn day(t: airseal_core::claims::UnixTime) -> String {
-    let full = format_time(t);
-    full.split_once('T')
-        .map_or(full.clone(), |(date, _)| date.to_string())
-}
-
 /// The form's file or text, once the client's rate limit let the request through; or the
 /// page to answer instead.
 async fn submission(
@@ -127,7 +119,7 @@ async fn activate(
                 product: product_name(&state, &response.claims.product),
                 reissued: response.reissued,
                 seats: response.seats.map(|s| s.to_string()),
-                expires: response.claims.expires_at.map(day),
+                expires: response.claims.expires_at.map(messages::day),
                 armored: response.armored(),
                 qr_svg,
             };
