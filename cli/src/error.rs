@@ -156,6 +156,8 @@ pub enum CliError {
     Token(TokenError),
     /// The vendor service could not start or stopped with an error.
     Serve(ServeError),
+    /// An object could not be made into a QR code (too large for one).
+    Qr(airseal_qr::QrError),
 }
 
 impl CliError {
@@ -322,6 +324,7 @@ impl CliError {
                 ServeError::Tls(_) => IO,
                 _ => GENERAL,
             },
+            CliError::Qr(_) => GENERAL,
         }
     }
 }
@@ -622,6 +625,7 @@ impl fmt::Display for CliError {
                 }
             }
             CliError::Token(e) => token(e, f),
+            CliError::Qr(e) => e.fmt(f),
         }
     }
 }
@@ -882,6 +886,7 @@ from_library!(
     ListExportError => ListExport,
     TokenError => Token,
     ServeError => Serve,
+    airseal_qr::QrError => Qr,
 );
 
 #[cfg(test)]

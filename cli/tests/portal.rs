@@ -389,7 +389,11 @@ fn a_trial_through_the_portal_once_per_machine() {
     // The same request again is the same trial, answered again (idempotent)…
     let again = post_form(&s, "/activate", &[("text", &req)]);
     assert_eq!(again.status, 200, "{}", again.body);
-    assert!(again.body.contains("here is its response again"), "{}", again.body);
+    assert!(
+        again.body.contains("here is its response again"),
+        "{}",
+        again.body
+    );
 
     // …but the same machine with a fresh device key (its data folder wiped) has had it.
     std::fs::remove_dir_all(d.join("machine-a")).unwrap();
