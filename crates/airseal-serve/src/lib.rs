@@ -30,13 +30,31 @@ use axum::Router;
 pub use config::ServeConfig;
 pub use state::AppState;
 
-/// Every route of the service. Each module adds its own with one line here.
+/// Every route of the service. Each module adds its own with one line here (its
+/// `routes()`, which must not set a fallback: unknown routes and methods are answered here,
+/// as problems).
 pub fn router(state: Arc<AppState>) -> Router {
     let limits = state.config.limits;
     Router::new()
         .merge(ops::routes())
         .merge(portal_api::routes())
         .merge(portal::routes())
+        .fallback(|| async {
+            problem::Problem::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                1,
+                "no such route",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            problem::Problem::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                1,
+                "this route does not take this method",
+            )
+        })
         .layer(axum::extract::DefaultBodyLimit::max(limits.body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             limits.request_timeout,

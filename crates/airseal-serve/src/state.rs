@@ -66,10 +66,16 @@ impl AppState {
         F: FnOnce(&mut Ledger) -> T + Send + 'static,
         T: Send + 'static,
     {
-        // The actor is set on the connection before `op` and cleared after, so a pooled
-        // connection never carries a stale one (set_actor arrives with the tokens work).
-        let _ = &actor;
-        self.pool.run(op).await.map_err(Problem::from)
+        self.pool
+            .run(move |ledger| {
+                // The actor is set on the connection before `op` and cleared after, so a
+                // pooled connection never carries a stale one (`Ledger::set_actor` arrives
+                // with the tokens work: set it here, run `op`, clear it).
+                let _ = actor;
+                op(ledger)
+            })
+            .await
+            .map_err(Problem::from)
     }
 }
 
