@@ -156,6 +156,8 @@ pub enum CliError {
     Token(TokenError),
     /// The vendor service could not start or stopped with an error.
     Serve(ServeError),
+    /// An object could not be made into a QR code (too large for one).
+    Qr(airseal_qr::QrError),
 }
 
 impl CliError {
@@ -329,6 +331,7 @@ impl CliError {
                 ServeError::Tls(_) => IO,
                 _ => GENERAL,
             },
+            CliError::Qr(_) => GENERAL,
         }
     }
 }
@@ -629,6 +632,7 @@ impl fmt::Display for CliError {
                 }
             }
             CliError::Token(e) => token(e, f),
+            CliError::Qr(e) => e.fmt(f),
         }
     }
 }
@@ -889,6 +893,7 @@ from_library!(
     ListExportError => ListExport,
     TokenError => Token,
     ServeError => Serve,
+    airseal_qr::QrError => Qr,
 );
 
 #[cfg(test)]
