@@ -66,6 +66,8 @@ enum Command {
     Ledger(cmd::ledger::LedgerArgs),
     /// Customers keys are sold to: add one, list them.
     Customers(cmd::customers::CustomersArgs),
+    /// Bearer tokens for `airseal serve`: create one (shown once), list, revoke.
+    Tokens(cmd::tokens::TokensArgs),
     /// The products of airseal.toml: list them, add one.
     Products(cmd::products::ProductsArgs),
     /// The license templates of airseal.toml.
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
         Command::Renew(a) => cmd::renew::run(&a),
         Command::Ledger(a) => cmd::ledger::run(&a),
         Command::Customers(a) => cmd::customers::run(&a),
+        Command::Tokens(a) => cmd::tokens::run(&a),
         Command::Products(a) => cmd::products::products(&a),
         Command::Templates(a) => cmd::products::templates(&a),
         Command::Revoke(a) => cmd::revoke::revoke(&a),

@@ -232,9 +232,11 @@ fn activate(agent: &ureq::Agent, base: &str, body: &[u8]) -> Option<(u16, Value)
 
 #[test]
 fn health_readiness_and_metrics_count_requests_and_refusals() {
-    let (tmp, _) = vendor(1, 1);
+    let (tmp, keys) = vendor(1, 1);
     let service = Service::start(tmp.path(), "serve.log", &ISSUING, None);
     assert_eq!(service.get("/healthz"), (200, ct_text(), "ok\n".into()));
+    let (status, _) = activate(&service.agent, &service.base, &request(0, &keys[0])).unwrap();
+    assert_eq!(status, 201);
     assert_eq!(service.get("/readyz").0, 200);
     // A refusal: its error name is counted under its route.
     let mut r = service
@@ -258,6 +260,7 @@ fn health_readiness_and_metrics_count_requests_and_refusals() {
             .to_string(),
         format!("airseal_refusals_total{{route=\"/v1/activations\",error=\"{error}\"}} 1"),
         "airseal_http_request_duration_seconds_count{route=\"/healthz\"} 1".to_string(),
+        "airseal_activations_total{kind=\"seat\"} 1".to_string(),
         "# TYPE airseal_http_request_duration_seconds histogram".to_string(),
     ] {
         assert!(

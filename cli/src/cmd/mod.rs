@@ -20,6 +20,7 @@ pub mod renew;
 pub mod request;
 pub mod revoke;
 pub mod serve;
+pub mod tokens;
 pub mod verify;
 
 use std::path::Path;

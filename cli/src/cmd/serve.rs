@@ -55,6 +55,11 @@ pub struct ServeArgs {
     /// Portal requests a minute per product key (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub key_rate: u32,
+    /// The service runs behind your own reverse proxy: a client's address (for rate limits
+    /// and the audit log) is the last X-Forwarded-For entry. Never with clients reaching
+    /// the service directly.
+    #[arg(long)]
+    pub behind_proxy: bool,
     #[command(flatten)]
     pub vendor: VendorArgs,
     #[command(flatten)]
@@ -98,6 +103,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, CliError> {
     config.allow_root_key = args.allow_root_key;
     config.limits.per_client = rate(args.client_rate);
     config.limits.per_key = rate(args.key_rate);
+    config.limits.behind_proxy = args.behind_proxy;
 
     config.tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(airseal_serve::config::TlsConfig {

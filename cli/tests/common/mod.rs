@@ -3,8 +3,11 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+pub mod service;
 
 /// The passphrase of every signing key these tests create.
 pub const PASSPHRASE: &str = "test passphrase";
@@ -96,6 +99,22 @@ pub fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
             rust_files(&path, out);
         } else if path.extension().is_some_and(|e| e == "rs") {
             out.push(path);
+        }
+    }
+}
+
+/// The folder whose `node_modules` holds `playwright-core` (`AIRSEAL_TEST_BROWSER`, DESIGN15
+/// §6; Chromium is `/usr/bin/chromium`). Without it the test says so on standard error (a
+/// direct write libtest does not capture, so the skip is visible) and the caller returns.
+pub fn browser_or_skip(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("AIRSEAL_TEST_BROWSER").filter(|v| !v.is_empty()) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED (no AIRSEAL_TEST_BROWSER): {test}"
+            );
+            None
         }
     }
 }

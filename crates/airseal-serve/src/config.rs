@@ -109,6 +109,10 @@ pub struct Limits {
     pub per_key: Option<Rate>,
     /// Ledger connections kept open (and vendor operations run at once).
     pub pool_size: usize,
+    /// The service runs behind the vendor's own reverse proxy: a client's address is the
+    /// last `X-Forwarded-For` entry, not the proxy's. Never set it when clients reach the
+    /// service directly (they could then choose their own address).
+    pub behind_proxy: bool,
 }
 
 impl Default for Limits {
@@ -120,6 +124,7 @@ impl Default for Limits {
             per_client: Rate::new(60, 30),
             per_key: Rate::new(20, 10),
             pool_size: cores.saturating_mul(2),
+            behind_proxy: false,
         }
     }
 }

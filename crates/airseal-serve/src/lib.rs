@@ -10,6 +10,7 @@ pub mod config;
 pub mod limit;
 pub mod ops;
 pub mod pool;
+mod portal;
 pub mod portal_api;
 pub mod problem;
 pub mod shutdown;
@@ -31,11 +32,40 @@ pub use state::AppState;
 
 /// Every route of the service. Each module adds its own with one line here.
 pub fn router(state: Arc<AppState>) -> Router {
+    let limits = state.config.limits;
     Router::new()
         .merge(ops::routes())
         .merge(portal_api::routes())
+        .merge(portal::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(limits.body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            limits.request_timeout,
+            timeout,
+        ))
         .layer(axum::middleware::from_fn(ops::observe))
         .with_state(state)
+}
+
+/// Answers 503 (a problem) to a request not answered within the configured time. A vendor
+/// operation already running on the blocking pool still finishes (its transaction commits
+/// or not as a whole); the client retries, and activation is idempotent.
+async fn timeout(
+    axum::extract::State(limit): axum::extract::State<std::time::Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => problem::Problem::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            1,
+            "the request took too long; try again",
+        )
+        .retry_after(1)
+        .into_response(),
+    }
 }
 
 /// Why the service could not start.
@@ -172,6 +202,17 @@ impl Server {
         S: Future<Output = ()> + Send + 'static,
     {
         use axum::serve::ListenerExt as _;
+        // Buckets of clients gone quiet are forgotten, so memory follows recent traffic.
+        let tidy = {
+            let state = Arc::clone(&self.state);
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    every.tick().await;
+                    state.limiters.tidy();
+                }
+            })
+        };
         let app =
             router(Arc::clone(&self.state)).into_make_service_with_connect_info::<SocketAddr>();
         match self.tls {
@@ -193,6 +234,7 @@ impl Server {
             }
         }
         .map_err(ServeError::Io)?;
+        tidy.abort();
         shutdown::finish(&self.state);
         Ok(())
     }

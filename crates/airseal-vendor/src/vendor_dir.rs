@@ -49,6 +49,9 @@ pub const LEDGER_ID_FILE: &str = "ledger.id";
 /// The highest revocation list sequence number exported from the folder (one line), inside
 /// the vendor folder: the floor of the next list's number whatever ledger is in place.
 pub const REVOCATION_SEQ_FILE: &str = "revocations.seq";
+/// The latest revocation list exported from this folder, armored: what the vendor service
+/// publishes (`GET /v1/revocations`). Written after the list is recorded.
+pub const LATEST_LIST_FILE: &str = "revocations.latest";
 
 /// Where [`find_vendor_dir`] was told (or had) to look.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -880,6 +883,11 @@ impl VendorDir {
     /// `revocations.seq`.
     pub fn revocation_seq_path(&self) -> PathBuf {
         self.root.join(REVOCATION_SEQ_FILE)
+    }
+
+    /// `revocations.latest`: the latest exported list, armored.
+    pub fn latest_revocation_list_path(&self) -> PathBuf {
+        self.root.join(LATEST_LIST_FILE)
     }
 
     /// The highest revocation list number this folder records as exported (0: none).

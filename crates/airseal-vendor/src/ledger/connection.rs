@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
-use super::audit::audit_in;
+use super::audit::{Actor, audit_migration_in, register_actor};
 use super::error::{db, is_busy};
 use super::{LedgerError, SCHEMA_VERSION};
 
@@ -65,6 +65,7 @@ const WAL_RETRY: Duration = Duration::from_millis(20);
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
+    pub(super) actor: Actor,
 }
 
 impl fmt::Debug for Ledger {
@@ -190,6 +191,7 @@ impl Ledger {
         let mut ledger = Self {
             conn,
             path: path.to_path_buf(),
+            actor: Actor::default(),
         };
         ledger.configure().map_err(|e| ledger.not_a_ledger(e))?;
         ledger.migrate().map_err(|e| ledger.not_a_ledger(e))?;
@@ -243,7 +245,7 @@ impl Ledger {
             .map_err(db("setting the cache size"))?;
         c.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
             .map_err(db("setting the journal size limit"))?;
-        Ok(())
+        register_actor(c, &self.actor)
     }
 
     /// Puts the ledger in WAL mode (a new file starts in rollback mode; so does one that
@@ -368,12 +370,7 @@ impl Ledger {
             }
             tx.pragma_update(None, "user_version", number)
                 .map_err(db("recording the schema version"))?;
-            audit_in(
-                &tx,
-                "ledger.migrate",
-                "",
-                &serde_json::json!({ "from": version, "to": number }),
-            )?;
+            audit_migration_in(&tx, version, number)?;
             tx.commit().map_err(db("committing a migration"))?;
         }
     }
