@@ -224,6 +224,7 @@ impl Server {
     where
         S: Future<Output = ()> + Send + 'static,
     {
+        use axum::serve::ListenerExt as _;
         // Buckets of clients gone quiet are forgotten, so memory follows recent traffic.
         let tidy = {
             let state = Arc::clone(&self.state);
@@ -235,7 +236,6 @@ impl Server {
                 }
             })
         };
-        use axum::serve::ListenerExt as _;
         let app =
             router(Arc::clone(&self.state)).into_make_service_with_connect_info::<SocketAddr>();
         match self.tls {
