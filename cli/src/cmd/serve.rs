@@ -88,7 +88,7 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::msg(format!("cannot start the service's runtime: {e}")))?;
+        .map_err(airseal_serve::ServeError::Runtime)?;
     runtime.block_on(async {
         let server = airseal_serve::Server::bind(config, issuer).await?;
         outln!("listening on http://{}", server.local_addr());

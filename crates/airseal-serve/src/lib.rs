@@ -100,6 +100,8 @@ pub enum ServeError {
     },
     /// Serving failed.
     Io(std::io::Error),
+    /// The async runtime could not be started.
+    Runtime(std::io::Error),
     /// The signer is the vendor's root key and the service was not allowed to use it.
     RootKey {
         /// The root key file.
@@ -114,6 +116,7 @@ impl std::fmt::Display for ServeError {
             Self::Ledger(e) => e.fmt(f),
             Self::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             Self::Io(e) => write!(f, "serving failed: {e}"),
+            Self::Runtime(e) => write!(f, "cannot start the service's runtime: {e}"),
             Self::RootKey { path } => write!(
                 f,
                 "the service would sign with the root key {}: an online service should hold an \

@@ -6,7 +6,7 @@
 
 use airseal_vendor::activate::ActivationError;
 use airseal_vendor::ledger::LedgerError;
-use airseal_vendor::problem::{Class, ErrorName, Named as _};
+use airseal_vendor::problem::{Class, ErrorName, Named};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -111,6 +111,21 @@ pub fn named(name: ErrorName, detail: impl Into<String>) -> Problem {
     }
 }
 
+/// The problem for any named vendor error (`airseal_vendor::problem::Named`): its name,
+/// code and status, and its own text as the detail — except for the vendor's own failures,
+/// whose text may name files of the vendor's machine and is not told.
+pub fn of<E: Named + std::fmt::Display>(e: &E) -> Problem {
+    let name = e.named();
+    match name.class {
+        Class::Busy => named(name, "the ledger is busy; try again shortly"),
+        Class::Failure => named(
+            name,
+            "the vendor's service failed; try again later or contact the vendor",
+        ),
+        _ => named(name, e.to_string()),
+    }
+}
+
 /// A ledger error. Its text may name files of the vendor's machine: only the class is told.
 pub fn from_ledger(e: &LedgerError) -> Problem {
     let name = e.named();
@@ -207,6 +222,30 @@ mod tests {
         for (class, status) in cases {
             assert_eq!(status_of(class).as_u16(), status, "{class:?}");
         }
+    }
+
+    #[test]
+    fn any_named_error_becomes_its_problem_without_the_vendors_paths() {
+        use airseal_vendor::keys::ops::KeyOpError;
+        let p = of(&KeyOpError::UnknownKey {
+            entered: "AB-CD".into(),
+        });
+        assert_eq!(
+            (p.status, p.error, p.code),
+            (StatusCode::NOT_FOUND, "unknown_key", 1)
+        );
+        assert!(p.detail.contains("AB-CD"), "{}", p.detail);
+        let p = of(&KeyOpError::Ledger(LedgerError::Io {
+            path: "/srv/vendor/ledger.sqlite3".into(),
+            source: std::io::Error::other("disk full"),
+        }));
+        assert_eq!(p.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(p.code, 3);
+        assert!(
+            !p.body().to_string().contains("/srv/vendor"),
+            "{}",
+            p.detail
+        );
     }
 
     /// A refusal naming several stored keys never lists them to the caller.
