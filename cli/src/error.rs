@@ -301,6 +301,7 @@ impl CliError {
                 ServeError::Ledger(l) => ledger_code(l),
                 ServeError::VendorDir(VendorDirError::Io { .. }) => IO,
                 ServeError::VendorDir(VendorDirError::Ledger(l)) => ledger_code(l),
+                ServeError::Tls(_) => IO,
                 _ => GENERAL,
             },
         }
@@ -576,6 +577,18 @@ impl fmt::Display for CliError {
                         ". Certify one with `airseal issuing-key create --out DIR` and pass \
                          --issuing-key DIR (or set issuing_key in airseal.toml); to sign with \
                          the root anyway, pass --allow-root-key",
+                    )
+                }
+                // The filter comes from the environment variable (the library does not know).
+                ServeError::Logging(_) => {
+                    f.write_str("AIRSEAL_LOG: ")?;
+                    e.fmt(f)
+                }
+                ServeError::Tls(_) => {
+                    e.fmt(f)?;
+                    f.write_str(
+                        ". --tls-cert takes the PEM certificate chain (server certificate \
+                         first), --tls-key its PEM private key (PKCS#8, PKCS#1 or SEC1)",
                     )
                 }
                 _ => e.fmt(f),

@@ -8,11 +8,14 @@
 
 pub mod config;
 pub mod limit;
+pub mod ops;
 pub mod pool;
 mod portal;
 pub mod portal_api;
 pub mod problem;
+pub mod shutdown;
 pub mod state;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,7 +26,6 @@ use airseal_vendor::issuing::SignerChoice;
 use airseal_vendor::ledger::LedgerError;
 use airseal_vendor::vendor_dir::{VendorDir, VendorDirError};
 use axum::Router;
-use axum::routing::get;
 
 pub use config::ServeConfig;
 pub use state::AppState;
@@ -34,7 +36,7 @@ pub use state::AppState;
 pub fn router(state: Arc<AppState>) -> Router {
     let limits = state.config.limits;
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .merge(ops::routes())
         .merge(portal_api::routes())
         .merge(portal::routes())
         .fallback(|| async {
@@ -58,6 +60,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             limits.request_timeout,
             timeout,
         ))
+        .layer(axum::middleware::from_fn(ops::observe))
         .with_state(state)
 }
 
@@ -102,6 +105,10 @@ pub enum ServeError {
     Io(std::io::Error),
     /// The async runtime could not be started.
     Runtime(std::io::Error),
+    /// Logging could not be set up.
+    Logging(ops::LogInitError),
+    /// The TLS certificate or key could not be used.
+    Tls(tls::TlsError),
     /// The signer is the vendor's root key and the service was not allowed to use it.
     RootKey {
         /// The root key file.
@@ -117,6 +124,8 @@ impl std::fmt::Display for ServeError {
             Self::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             Self::Io(e) => write!(f, "serving failed: {e}"),
             Self::Runtime(e) => write!(f, "cannot start the service's runtime: {e}"),
+            Self::Logging(e) => e.fmt(f),
+            Self::Tls(e) => e.fmt(f),
             Self::RootKey { path } => write!(
                 f,
                 "the service would sign with the root key {}: an online service should hold an \
@@ -144,27 +153,7 @@ pub fn check_signer(choice: &SignerChoice, allow_root_key: bool) -> Result<(), S
     }
 }
 
-/// Completes on Ctrl-C (SIGINT) or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-}
+pub use shutdown::signal as shutdown_signal;
 
 /// A service bound to its address, not yet answering.
 #[derive(Debug)]
@@ -172,6 +161,7 @@ pub struct Server {
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
+    tls: Option<tls::Acceptor>,
 }
 
 impl Server {
@@ -182,6 +172,13 @@ impl Server {
     /// [`ServeError`].
     pub async fn bind(config: ServeConfig, issuer: Issuer) -> Result<Self, ServeError> {
         let vendor = VendorDir::open(&config.vendor_dir).map_err(ServeError::VendorDir)?;
+        // Before anything else: a bad certificate or key stops the service at start.
+        let tls = config
+            .tls
+            .as_ref()
+            .map(tls::acceptor)
+            .transpose()
+            .map_err(ServeError::Tls)?;
         let state = Arc::new(AppState::new(vendor, config, issuer));
         let pool = Arc::clone(&state.pool);
         tokio::task::spawn_blocking(move || pool.warm_up())
@@ -200,12 +197,19 @@ impl Server {
             state,
             listener,
             addr,
+            tls,
         })
     }
 
     /// The address the service listens on (the port chosen when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The URL the service answers on: `https://ADDR` with TLS, else `http://ADDR`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The shared state (tests and the other rooms' setup).
@@ -232,14 +236,30 @@ impl Server {
                 }
             })
         };
+        use axum::serve::ListenerExt as _;
         let app =
             router(Arc::clone(&self.state)).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServeError::Io)?;
+        match self.tls {
+            None => {
+                let listener = self.listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(self.listener, acceptor)
+                    .map_err(ServeError::Io)?
+                    .tap_io(|_| {});
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        }
+        .map_err(ServeError::Io)?;
         tidy.abort();
-        self.state.pool.close();
+        shutdown::finish(&self.state);
         Ok(())
     }
 }
