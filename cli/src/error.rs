@@ -211,14 +211,16 @@ impl CliError {
         match self {
             CliError::Context { source, .. } => source.error_name(),
             CliError::Activation(e) => Some(e.named()),
+            CliError::VendorDir(e) => Some(e.named()),
+            CliError::ListExport(e) => Some(e.named()),
+            CliError::Renew(e) => Some(e.named()),
+            CliError::Template(e) => Some(e.named()),
+            CliError::Recorded(e) => Some(e.named()),
+            CliError::Revoke(e) => Some(e.named()),
+            CliError::KeyOp(e) => Some(e.named()),
+            CliError::Customer(e) => Some(e.named()),
             CliError::Ledger(e) => Some(e.named()),
             CliError::Verify(e) => Some(e.named()),
-            // The failures the service's admin API reports too.
-            CliError::KeyOp(e) => Some(e.named()),
-            CliError::Recorded(e) => Some(e.named()),
-            CliError::Renew(e) => Some(e.named()),
-            CliError::Revoke(e) => Some(e.named()),
-            CliError::ListExport(e) => Some(e.named()),
             CliError::Token(e) => Some(e.named()),
             _ => None,
         }
@@ -240,11 +242,7 @@ impl CliError {
                 _ => GENERAL,
             },
             CliError::KeyFile(e) => key_file_code(e),
-            CliError::VendorDir(e) => match e {
-                VendorDirError::Io { .. } => IO,
-                VendorDirError::Ledger(l) => ledger_code(l),
-                _ => GENERAL,
-            },
+            CliError::VendorDir(e) => e.named().code,
             CliError::Ledger(e) => ledger_code(e),
             CliError::Import(e) => match e {
                 ImportError::Ledger(l) => ledger_code(l),
@@ -264,10 +262,7 @@ impl CliError {
                 IssuingError::Ledger(l) => ledger_code(l),
                 _ => GENERAL,
             },
-            CliError::ListExport(e) => match e {
-                ListExportError::Ledger(l) => ledger_code(l),
-                _ => GENERAL,
-            },
+            CliError::ListExport(e) => e.named().code,
             CliError::Batch(e) => match e {
                 BatchError::Io { .. } => IO,
                 BatchError::Ledger(l) => ledger_code(l),
@@ -276,19 +271,9 @@ impl CliError {
             // The vendor library's one mapping (`airseal_vendor::problem`): the service
             // answers the same name and code.
             CliError::Activation(e) => e.named().code,
-            CliError::Renew(e) => match e {
-                RenewError::Io { .. } => IO,
-                RenewError::Ledger(l) => ledger_code(l),
-                RenewError::Terms(ActivationError::Ledger(l)) => ledger_code(l),
-                _ => GENERAL,
-            },
-            CliError::Template(e) => template_code(e),
-            CliError::Recorded(e) => match e {
-                RecordedError::NotRecorded { source, .. } => ledger_code(source),
-                RecordedError::KeyTypo { .. } => TYPO,
-                RecordedError::Classify(ClassifyError::Ledger(l)) => ledger_code(l),
-                _ => GENERAL,
-            },
+            CliError::Renew(e) => e.named().code,
+            CliError::Template(e) => e.named().code,
+            CliError::Recorded(e) => e.named().code,
             CliError::Classify(e) => match e {
                 ClassifyError::Ledger(l) => ledger_code(l),
                 ClassifyError::PublicKeyIo { .. } => IO,
@@ -302,19 +287,10 @@ impl CliError {
                 ExportError::NotRecorded { source, .. } => ledger_code(source),
                 _ => GENERAL,
             },
-            CliError::Revoke(e) => match e {
-                RevokeError::Ledger(l) => ledger_code(l),
-                _ => GENERAL,
-            },
+            CliError::Revoke(e) => e.named().code,
             CliError::Verify(e) => e.code(),
-            CliError::KeyOp(e) => match e {
-                KeyOpError::Ledger(l) => ledger_code(l),
-                _ => GENERAL,
-            },
-            CliError::Customer(e) => match e {
-                CustomerError::Ledger(l) => ledger_code(l),
-                _ => GENERAL,
-            },
+            CliError::KeyOp(e) => e.named().code,
+            CliError::Customer(e) => e.named().code,
             CliError::Token(e) => match e {
                 TokenError::Ledger(l) => ledger_code(l),
                 _ => GENERAL,
@@ -344,10 +320,7 @@ fn key_file_code(e: &KeyFileError) -> u8 {
 }
 
 fn template_code(e: &TemplateError) -> u8 {
-    match e {
-        TemplateError::Io { .. } => IO,
-        _ => GENERAL,
-    }
+    e.named().code
 }
 
 /// A ledger that is gone or emptied is a file that cannot be read (3); another folder's
@@ -609,6 +582,11 @@ impl fmt::Display for CliError {
                          --issuing-key DIR (or set issuing_key in airseal.toml); to sign with \
                          the root anyway, pass --allow-root-key",
                     )
+                }
+                // The filter comes from the environment variable (the library does not know).
+                ServeError::Logging(_) => {
+                    f.write_str("AIRSEAL_LOG: ")?;
+                    e.fmt(f)
                 }
                 ServeError::Tls(_) => {
                     e.fmt(f)?;

@@ -644,3 +644,25 @@ fn no_passphrase_and_no_terminal_fails_at_once() {
     let service = Service::start_with(d, &args, false);
     assert_eq!(service.get("/healthz").status, 200);
 }
+
+/// A ledger held by another process longer than its busy timeout: 503 with Retry-After and
+/// the error name `busy`, nothing recorded; once free, the same request succeeds.
+#[test]
+fn a_busy_ledger_answers_503_with_retry_after() {
+    let (tmp, keys) = vendor(1, 1);
+    let d = tmp.path();
+    let service = Service::start(d, &ISSUING);
+    let body = crafted_request(1, &keys[0]);
+    {
+        let ledger = Ledger::open(&d.join("ledger.sqlite3")).unwrap();
+        let seats = ledger.seats();
+        let _held = seats.begin().unwrap();
+        let busy = service.post("/v1/activations", "application/json", &body);
+        let p = busy.problem(503, "busy");
+        assert_eq!(p["code"], 1);
+        assert_eq!(busy.retry_after.as_deref(), Some("1"));
+    }
+    assert_eq!(live_seats(d), 0);
+    let a = service.post("/v1/activations", "application/json", &body);
+    assert_eq!(a.status, 201, "{}", a.text());
+}

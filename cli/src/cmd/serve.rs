@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// Portal requests a minute per product key (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub key_rate: u32,
+    /// Ledger connections kept open, and vendor operations run at once (default: twice the
+    /// number of cores).
+    #[arg(long, value_name = "N")]
+    pub pool_size: Option<usize>,
     /// The service runs behind your own reverse proxy: a client's address (for rate limits
     /// and the audit log) is the last X-Forwarded-For entry. Never with clients reaching
     /// the service directly.
@@ -104,6 +108,9 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, CliError> {
     config.limits.per_client = rate(args.client_rate);
     config.limits.per_key = rate(args.key_rate);
     config.limits.behind_proxy = args.behind_proxy;
+    if let Some(n) = args.pool_size {
+        config.limits.pool_size = n;
+    }
 
     config.tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(airseal_serve::config::TlsConfig {
@@ -118,12 +125,12 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, CliError> {
     };
     let filter = std::env::var("AIRSEAL_LOG").ok();
     airseal_serve::ops::init_logging(config.log_format, filter.as_deref())
-        .map_err(|e| CliError::msg(format!("AIRSEAL_LOG: {e}")))?;
+        .map_err(airseal_serve::ServeError::Logging)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::msg(format!("cannot start the service's runtime: {e}")))?;
+        .map_err(airseal_serve::ServeError::Runtime)?;
     runtime.block_on(async {
         let server = airseal_serve::Server::bind(config, issuer).await?;
         outln!("listening on {}", server.url());

@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::AdminCaller;
-use crate::problem::{Problem, refusal};
+use crate::problem::{self, Problem};
 use crate::state::AppState;
 
 /// The admin API's routes.
@@ -246,7 +246,7 @@ pub(crate) async fn create_keys(
             )
         })
         .await?
-        .map_err(|e| refusal(&e))?;
+        .map_err(|e| problem::of(&e))?;
     Ok((
         StatusCode::CREATED,
         Json(KeysResponse {
@@ -301,7 +301,7 @@ pub(crate) async fn get_key(
             airseal_vendor::keys::details::details(ledger, q.product.as_deref(), &key)
         })
         .await?
-        .map_err(|e| refusal(&e))?;
+        .map_err(|e| problem::of(&e))?;
     Ok(Json(KeyResponse {
         key: listing::object(listing::KEY_COLUMNS, listing::key_row(found.overview)),
         seats: found
@@ -404,7 +404,7 @@ pub(crate) async fn patch_key(
             Ok::<_, KeyOpError>((status, terms))
         })
         .await?
-        .map_err(|e| refusal(&e))?;
+        .map_err(|e| problem::of(&e))?;
     Ok(Json(KeyPatchResponse {
         status: out.0.map(|s| json!(s)),
         terms: out.1.map(|t| json!(t)),
@@ -477,7 +477,7 @@ pub(crate) async fn create_license(
             for_key::issue_for_key(&shared.vendor, ledger, &shared.issuer, &order, now())
         })
         .await?
-        .map_err(|e| refusal(&e))?;
+        .map_err(|e| problem::of(&e))?;
     Ok((
         StatusCode::CREATED,
         Json(LicenseResponse {
@@ -558,7 +558,7 @@ pub(crate) async fn create_renewal(
             )
         })
         .await?
-        .map_err(|e| refusal(&e))?;
+        .map_err(|e| problem::of(&e))?;
     Ok(Json(RenewalResponse {
         product: renewal.product,
         key: renewal.key,
@@ -706,10 +706,10 @@ pub(crate) async fn create_revocation(
             let report = ledger
                 .revocations()
                 .revoke(&target, body.reason.as_deref(), at)
-                .map_err(|e| refusal(&e))?;
+                .map_err(|e| problem::of(&e))?;
             let (list, bytes) =
                 airseal_vendor::revoke::export_from(&shared.vendor, ledger, &shared.issuer, at)
-                    .map_err(|e| refusal(&e))?;
+                    .map_err(|e| problem::of(&e))?;
             Ok::<_, Problem>((report, list, bytes))
         })
         .await??;

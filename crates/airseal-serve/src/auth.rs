@@ -52,7 +52,7 @@ pub fn problem(e: &AuthError) -> Problem {
             e.named(),
             "an admin token is required: Authorization: Bearer airseal_admin_…",
         ),
-        _ => crate::problem::refusal(e),
+        _ => crate::problem::of(e),
     }
 }
 

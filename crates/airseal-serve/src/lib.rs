@@ -10,8 +10,8 @@ pub mod admin_api;
 pub mod auth;
 pub mod config;
 pub mod limit;
-pub mod ops;
 pub mod openapi;
+pub mod ops;
 pub mod pool;
 mod portal;
 pub mod portal_api;
@@ -108,6 +108,10 @@ pub enum ServeError {
     },
     /// Serving failed.
     Io(std::io::Error),
+    /// The async runtime could not be started.
+    Runtime(std::io::Error),
+    /// Logging could not be set up.
+    Logging(ops::LogInitError),
     /// The TLS certificate or key could not be used.
     Tls(tls::TlsError),
     /// The signer is the vendor's root key and the service was not allowed to use it.
@@ -124,6 +128,8 @@ impl std::fmt::Display for ServeError {
             Self::Ledger(e) => e.fmt(f),
             Self::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             Self::Io(e) => write!(f, "serving failed: {e}"),
+            Self::Runtime(e) => write!(f, "cannot start the service's runtime: {e}"),
+            Self::Logging(e) => e.fmt(f),
             Self::Tls(e) => e.fmt(f),
             Self::RootKey { path } => write!(
                 f,

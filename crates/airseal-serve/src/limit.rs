@@ -79,6 +79,12 @@ impl Limiters {
         })
     }
 
+    /// Whether requests are limited per product key at all (when not, nobody needs to read
+    /// the key out of a request for it).
+    pub fn limits_keys(&self) -> bool {
+        self.per_key.is_some()
+    }
+
     /// Takes one token from the bucket of product key `key` (in its match form, so the
     /// same key typed differently shares a bucket).
     ///

@@ -116,23 +116,19 @@ pub fn named(name: ErrorName, detail: impl Into<String>) -> Problem {
     }
 }
 
-/// A named library error: its detail is the error's own text when it is a refusal of the
-/// request (which names only what the request gave), and only its class when the service
-/// itself failed (whose text may name the vendor's files).
-pub fn refusal<E: Named + std::fmt::Display>(e: &E) -> Problem {
+/// The problem for any named vendor error (`airseal_vendor::problem::Named`): its name,
+/// code and status, and its own text as the detail — except for the vendor's own failures,
+/// whose text may name files of the vendor's machine and is not told.
+pub fn of<E: Named + std::fmt::Display>(e: &E) -> Problem {
     let name = e.named();
     match name.class {
-        Class::Busy | Class::Failure => generic(name),
+        Class::Busy => named(name, "the ledger is busy; try again shortly"),
+        Class::Failure => named(
+            name,
+            "the vendor's service failed; try again later or contact the vendor",
+        ),
         _ => named(name, e.to_string()),
     }
-}
-
-fn generic(name: ErrorName) -> Problem {
-    let detail = match name.class {
-        Class::Busy => "the ledger is busy; try again shortly",
-        _ => "the vendor's ledger failed; try again later or contact the vendor",
-    };
-    named(name, detail)
 }
 
 /// A ledger error. Its text may name files of the vendor's machine: only the class is told.
@@ -231,6 +227,30 @@ mod tests {
         for (class, status) in cases {
             assert_eq!(status_of(class).as_u16(), status, "{class:?}");
         }
+    }
+
+    #[test]
+    fn any_named_error_becomes_its_problem_without_the_vendors_paths() {
+        use airseal_vendor::keys::ops::KeyOpError;
+        let p = of(&KeyOpError::UnknownKey {
+            entered: "AB-CD".into(),
+        });
+        assert_eq!(
+            (p.status, p.error, p.code),
+            (StatusCode::NOT_FOUND, "unknown_key", 1)
+        );
+        assert!(p.detail.contains("AB-CD"), "{}", p.detail);
+        let p = of(&KeyOpError::Ledger(LedgerError::Io {
+            path: "/srv/vendor/ledger.sqlite3".into(),
+            source: std::io::Error::other("disk full"),
+        }));
+        assert_eq!(p.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(p.code, 3);
+        assert!(
+            !p.body().to_string().contains("/srv/vendor"),
+            "{}",
+            p.detail
+        );
     }
 
     /// A refusal naming several stored keys never lists them to the caller.

@@ -153,6 +153,12 @@ impl Named for ActivationError {
     }
 }
 
+/// A wrapped library error keeps its name and class; its code is the refusal's (1) unless
+/// the ledger failed: the wrapping command's exit code, which the CLI has always given.
+fn wrapped(inner: ErrorName) -> ErrorName {
+    named(inner.error, GENERAL, inner.class)
+}
+
 impl Named for crate::keys::ops::KeyOpError {
     fn named(&self) -> ErrorName {
         use crate::keys::ops::KeyOpError as K;
@@ -162,9 +168,12 @@ impl Named for crate::keys::ops::KeyOpError {
             K::AmbiguousKey { .. } => named("ambiguous_key", GENERAL, Class::Conflict),
             K::Revoked { .. } => named("key_revoked", GENERAL, Class::Gone),
             K::EndInPast { .. } => named("end_in_past", GENERAL, Class::Refused),
-            K::UnknownCustomer { .. } => named("unknown_customer", GENERAL, Class::NotFound),
-            K::Invalid { .. } => named("invalid_terms", GENERAL, Class::Refused),
-            _ => named("bad_template", GENERAL, Class::Refused),
+            K::UnknownCustomer { .. } => named("unknown_customer", GENERAL, Class::Refused),
+            K::Invalid { .. } => named("invalid", GENERAL, Class::Refused),
+            K::Template(a) => match a.as_ref() {
+                ActivationError::Ledger(l) => l.named(),
+                other => wrapped(other.named()),
+            },
         }
     }
 }
@@ -190,21 +199,6 @@ impl Named for crate::keys::order::OrderError {
     }
 }
 
-impl Named for crate::issue::recorded::RecordedError {
-    fn named(&self) -> ErrorName {
-        use crate::issue::recorded::RecordedError as R;
-        match self {
-            R::Issue(i) => i.named(),
-            R::UnknownProduct { .. } => named("unknown_product", GENERAL, Class::NotFound),
-            R::KeyTypo { .. } => named("typo", airseal_verify::Error::Typo.code(), Class::Refused),
-            R::UnknownKey { .. } => named("unknown_key", GENERAL, Class::NotFound),
-            R::KeyNotActive { .. } => named("key_not_active", GENERAL, Class::Conflict),
-            R::NotRecorded { source, .. } => source.named(),
-            _ => named("ledger", GENERAL, Class::Failure),
-        }
-    }
-}
-
 impl Named for crate::issue::for_key::LicenseOrderError {
     fn named(&self) -> ErrorName {
         use crate::issue::for_key::LicenseOrderError as L;
@@ -216,36 +210,20 @@ impl Named for crate::issue::for_key::LicenseOrderError {
     }
 }
 
-impl Named for crate::renew::RenewError {
-    fn named(&self) -> ErrorName {
-        use crate::renew::RenewError as R;
-        match self {
-            R::UnknownProduct { .. } => named("unknown_product", GENERAL, Class::NotFound),
-            R::UnknownKey { .. } => named("unknown_key", GENERAL, Class::NotFound),
-            R::AmbiguousProduct { .. } => named("ambiguous_key", GENERAL, Class::Conflict),
-            R::KeySuspended { .. } => named("key_suspended", GENERAL, Class::Refused),
-            R::KeyRevoked { .. } => named("key_revoked", GENERAL, Class::Gone),
-            R::TermEnded { .. } => named("term_ended", GENERAL, Class::Refused),
-            R::NoLiveSeats { .. } => named("no_live_seats", GENERAL, Class::Refused),
-            R::Terms(a) => a.named(),
-            R::Issue(i) => i.named(),
-            R::Ledger(l) => l.named(),
-            _ => named("renewal_failed", IO, Class::Failure),
-        }
-    }
-}
-
 impl Named for crate::ledger::RevokeError {
     fn named(&self) -> ErrorName {
         use crate::ledger::RevokeError as R;
         match self {
+            R::Ledger(l) => l.named(),
             R::Text(_) => named("invalid_text", GENERAL, Class::Malformed),
             R::UnknownLicense { .. } => named("unknown_license", GENERAL, Class::NotFound),
             R::UnknownKey { .. } => named("unknown_key", GENERAL, Class::NotFound),
             R::UnknownIssuingKey { .. } => named("unknown_issuing_key", GENERAL, Class::NotFound),
             R::UnknownProduct { .. } => named("unknown_product", GENERAL, Class::NotFound),
-            R::Ledger(l) => l.named(),
-            _ => named("revocation_refused", GENERAL, Class::Refused),
+            R::CutoffInFuture { .. } => named("cutoff_in_future", GENERAL, Class::Refused),
+            R::CutoffLowered { .. } => named("cutoff_lowered", GENERAL, Class::Conflict),
+            R::CutoffRaised { .. } => named("cutoff_raised", GENERAL, Class::Conflict),
+            R::NotRevoked { .. } => named("not_revoked", GENERAL, Class::Conflict),
         }
     }
 }
@@ -255,7 +233,30 @@ impl Named for crate::revoke::ExportError {
         use crate::revoke::ExportError as E;
         match self {
             E::Ledger(l) => l.named(),
-            _ => named("signer_not_allowed", GENERAL, Class::Refused),
+            E::RootRequired { .. } => named("root_required", GENERAL, Class::Refused),
+            E::SignerRevoked { .. } => named("signer_revoked", GENERAL, Class::Refused),
+            E::SeqOutOfRange { .. } => named("seq_out_of_range", GENERAL, Class::Refused),
+            E::Scope(_) => named("signer_not_allowed", GENERAL, Class::Refused),
+        }
+    }
+}
+
+impl Named for crate::renew::RenewError {
+    fn named(&self) -> ErrorName {
+        use crate::renew::RenewError as R;
+        match self {
+            R::Ledger(l) | R::Terms(ActivationError::Ledger(l)) => l.named(),
+            R::Terms(other) => wrapped(other.named()),
+            R::Issue(i) => i.named(),
+            R::Io { .. } => named("io", IO, Class::Failure),
+            R::UnknownProduct { .. } => named("unknown_product", GENERAL, Class::NotFound),
+            R::UnknownKey { .. } => named("unknown_key", GENERAL, Class::NotFound),
+            R::AmbiguousProduct { .. } => named("ambiguous_product", GENERAL, Class::Conflict),
+            R::KeySuspended { .. } => named("key_suspended", GENERAL, Class::Refused),
+            R::KeyRevoked { .. } => named("key_revoked", GENERAL, Class::Gone),
+            R::TermEnded { .. } => named("term_ended", GENERAL, Class::Refused),
+            R::NoLiveSeats { .. } => named("no_live_seats", GENERAL, Class::Conflict),
+            R::AlreadyExists { .. } => named("already_exists", GENERAL, Class::Conflict),
         }
     }
 }
@@ -269,6 +270,76 @@ impl Named for crate::tokens::AuthError {
             A::WrongScope { .. } => named("wrong_scope", GENERAL, Class::Forbidden),
             A::Ledger(l) => l.named(),
             _ => named("unauthorized", GENERAL, Class::Unauthorized),
+        }
+    }
+}
+
+impl Named for crate::issue::recorded::RecordedError {
+    fn named(&self) -> ErrorName {
+        use crate::issue::recorded::RecordedError as R;
+        use crate::keys::classify::ClassifyError;
+        use crate::ledger::KeyStatus;
+        match self {
+            R::Issue(i) => i.named(),
+            R::UnknownProduct { .. } => named("unknown_product", GENERAL, Class::NotFound),
+            R::KeyTypo { .. } => named("typo", airseal_verify::Error::Typo.code(), Class::Refused),
+            R::UnknownKey { .. } => named("unknown_key", GENERAL, Class::NotFound),
+            R::KeyNotActive { status, .. } => match status {
+                KeyStatus::Revoked => named("key_revoked", GENERAL, Class::Gone),
+                KeyStatus::Suspended => named("key_suspended", GENERAL, Class::Refused),
+                _ => named("key_not_active", GENERAL, Class::Refused),
+            },
+            R::Classify(ClassifyError::Ledger(l)) => l.named(),
+            R::Classify(_) => named("classify_failed", GENERAL, Class::Failure),
+            R::NotRecorded { source, .. } => {
+                named("not_recorded", source.named().code, Class::Failure)
+            }
+        }
+    }
+}
+
+impl Named for crate::ledger::CustomerError {
+    fn named(&self) -> ErrorName {
+        use crate::ledger::CustomerError as C;
+        match self {
+            C::Ledger(l) => l.named(),
+            C::BadEmail { .. } => named("bad_email", GENERAL, Class::Malformed),
+            C::Text(_) => named("invalid_text", GENERAL, Class::Malformed),
+            C::Duplicate { .. } => named("duplicate_customer", GENERAL, Class::Conflict),
+        }
+    }
+}
+
+impl Named for crate::template::TemplateError {
+    fn named(&self) -> ErrorName {
+        use crate::template::TemplateError as T;
+        match self {
+            T::Io { .. } => named("io", IO, Class::Failure),
+            T::TooLarge { .. } => named("template_too_large", GENERAL, Class::Refused),
+            T::NotText { .. } => named("template_not_text", GENERAL, Class::Refused),
+            T::Invalid { .. } => named("bad_template", GENERAL, Class::Refused),
+            T::NoProduct { .. } => named("no_product", GENERAL, Class::Malformed),
+            T::Config(v) => wrapped(v.named()),
+        }
+    }
+}
+
+impl Named for crate::vendor_dir::VendorDirError {
+    fn named(&self) -> ErrorName {
+        use crate::vendor_dir::VendorDirError as V;
+        match self {
+            V::Io { .. } => named("io", IO, Class::Failure),
+            V::Ledger(l) => l.named(),
+            V::NotFound { .. } => named("no_vendor_folder", GENERAL, Class::Failure),
+            V::ConfigParse { .. } | V::InvalidConfig { .. } => {
+                named("config_invalid", GENERAL, Class::Failure)
+            }
+            V::InvalidTemplate(_) => named("bad_template", GENERAL, Class::Refused),
+            V::UnknownTemplate { .. } => named("unknown_template", GENERAL, Class::NotFound),
+            V::ProductExists { .. } => named("product_exists", GENERAL, Class::Conflict),
+            V::UnknownProduct { .. } => named("unknown_product", GENERAL, Class::NotFound),
+            V::AlreadyInitialized { .. } => named("already_initialized", GENERAL, Class::Conflict),
+            V::VendorIdChange { .. } => named("vendor_id_change", GENERAL, Class::Conflict),
         }
     }
 }
