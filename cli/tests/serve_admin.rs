@@ -149,9 +149,10 @@ fn a_store_creates_keys_and_licenses_and_the_audit_log_names_its_token() {
     ];
     req.extend(MACHINE_A);
     ok(&airseal(d, &req));
-    let err = fails(&airseal(d, &["activate", "k1.req", "--out", "k1.resp"]), 1);
-    assert!(err.contains("suspended"), "{err}");
-    // Reinstated and extended, it activates.
+    let request = std::fs::read_to_string(d.join("k1.req")).unwrap();
+    seen.keep(svc.post_text("/v1/activations", &request))
+        .problem(422, "key_suspended");
+    // Reinstated and extended, it activates through the portal; its one machine renews.
     seen.keep(svc.send(
         "PATCH",
         &format!("/v1/keys/{}", keys[1]),
@@ -159,7 +160,30 @@ fn a_store_creates_keys_and_licenses_and_the_audit_log_names_its_token() {
         &json!({"status": "active", "terms": {"extend_days": 30}}),
     ))
     .ok(200);
-    ok(&airseal(d, &["activate", "k1.req", "--out", "k1.resp"]));
+    let activated = seen.keep(svc.post_text("/v1/activations", &request));
+    assert!(matches!(activated.status, 200 | 201), "{}", activated.body);
+    let renewed = seen
+        .keep(svc.send("POST", "/v1/renewals", t, &json!({"key": keys[1]})))
+        .ok(200);
+    let updates = renewed["renewed"].as_array().unwrap();
+    assert_eq!(updates.len(), 1, "{renewed}");
+    assert!(
+        updates[0]["response"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN AIRSEAL ACTIVATION RESPONSE-----")
+    );
+    let seats = seen
+        .keep(svc.get(&format!("/v1/keys/{}", keys[1]), t))
+        .ok(200);
+    assert_eq!(seats["seats"][0]["license_id"], updates[0]["license_id"]);
+    // No scratch folder of the renewal is left in the vendor folder.
+    assert!(std::fs::read_dir(d).unwrap().all(|e| {
+        !e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".renewal-")
+    }));
     seen.keep(svc.send(
         "PATCH",
         &format!("/v1/keys/{}", keys[1]),
@@ -180,6 +204,10 @@ fn a_store_creates_keys_and_licenses_and_the_audit_log_names_its_token() {
     assert_eq!(revoked["changed"], true);
     assert!(revoked["seq"].as_u64().unwrap() >= 1);
     std::fs::write(d.join("list.rev"), revoked["list"].as_str().unwrap()).unwrap();
+    // The portal serves the same list from now on.
+    let served = seen.keep(svc.get("/v1/revocations", None));
+    assert_eq!(served.status, 200, "{}", served.body);
+    assert_eq!(served.body.trim(), revoked["list"].as_str().unwrap().trim());
     let code = airseal(
         d,
         &[

@@ -127,4 +127,15 @@ impl Api {
                 .unwrap(),
         )
     }
+
+    /// `POST path` with a text body (an armored request or proof), no token.
+    pub fn post_text(&self, path: &str, body: &str) -> Answer {
+        Self::answer(
+            self.agent
+                .post(format!("{}{path}", self.base))
+                .header("content-type", "text/plain")
+                .send(body)
+                .unwrap(),
+        )
+    }
 }
