@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 mod common;
 use common::http::{Answer, Api};
-use common::{MACHINE_A, airseal, fails, init_vendor, ok, ok_json, stderr};
+use common::{MACHINE_A, airseal, init_vendor, ok, ok_json, stderr};
 
 /// A vendor folder with product `photo-pro` (template `pro`: 2 seats, a year).
 fn vendor() -> tempfile::TempDir {
