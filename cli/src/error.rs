@@ -156,6 +156,8 @@ pub enum CliError {
     Token(TokenError),
     /// The vendor service could not start or stopped with an error.
     Serve(ServeError),
+    /// An object could not be made into a QR code (too large for one).
+    Qr(airseal_qr::QrError),
 }
 
 impl CliError {
@@ -326,8 +328,10 @@ impl CliError {
                 ServeError::Ledger(l) => ledger_code(l),
                 ServeError::VendorDir(VendorDirError::Io { .. }) => IO,
                 ServeError::VendorDir(VendorDirError::Ledger(l)) => ledger_code(l),
+                ServeError::Tls(_) => IO,
                 _ => GENERAL,
             },
+            CliError::Qr(_) => GENERAL,
         }
     }
 }
@@ -606,6 +610,13 @@ impl fmt::Display for CliError {
                          the root anyway, pass --allow-root-key",
                     )
                 }
+                ServeError::Tls(_) => {
+                    e.fmt(f)?;
+                    f.write_str(
+                        ". --tls-cert takes the PEM certificate chain (server certificate \
+                         first), --tls-key its PEM private key (PKCS#8, PKCS#1 or SEC1)",
+                    )
+                }
                 _ => e.fmt(f),
             },
             CliError::Customer(e) => {
@@ -621,6 +632,7 @@ impl fmt::Display for CliError {
                 }
             }
             CliError::Token(e) => token(e, f),
+            CliError::Qr(e) => e.fmt(f),
         }
     }
 }
@@ -881,6 +893,7 @@ from_library!(
     ListExportError => ListExport,
     TokenError => Token,
     ServeError => Serve,
+    airseal_qr::QrError => Qr,
 );
 
 #[cfg(test)]

@@ -38,6 +38,17 @@ pub struct ServeArgs {
     /// `airseal issuing-key create` certifies a key for servers).
     #[arg(long)]
     pub allow_root_key: bool,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key); without it, plain HTTP
+    /// (put a reverse proxy in front for TLS).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Log lines on standard error as text or as one JSON object per line (level filter:
+    /// AIRSEAL_LOG, e.g. `info` or `warn,airseal_serve=debug`).
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormatArg::Text)]
+    pub log_format: LogFormatArg,
     /// Portal requests a minute per client address (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 60)]
     pub client_rate: u32,
@@ -53,6 +64,15 @@ pub struct ServeArgs {
     pub vendor: VendorArgs,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// A bucket of `per_minute` with bursts of half a minute's worth (at least 1); 0: none.
@@ -85,13 +105,28 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, CliError> {
     config.limits.per_key = rate(args.key_rate);
     config.limits.behind_proxy = args.behind_proxy;
 
+    config.tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(airseal_serve::config::TlsConfig {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        _ => None,
+    };
+    config.log_format = match args.log_format {
+        LogFormatArg::Text => airseal_serve::config::LogFormat::Text,
+        LogFormatArg::Json => airseal_serve::config::LogFormat::Json,
+    };
+    let filter = std::env::var("AIRSEAL_LOG").ok();
+    airseal_serve::ops::init_logging(config.log_format, filter.as_deref())
+        .map_err(|e| CliError::msg(format!("AIRSEAL_LOG: {e}")))?;
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::msg(format!("cannot start the service's runtime: {e}")))?;
     runtime.block_on(async {
         let server = airseal_serve::Server::bind(config, issuer).await?;
-        outln!("listening on http://{}", server.local_addr());
+        outln!("listening on {}", server.url());
         crate::term::flush();
         server.serve(airseal_serve::shutdown_signal()).await
     })?;

@@ -11,11 +11,14 @@ pub mod auth;
 pub mod config;
 pub mod limit;
 pub mod openapi;
+pub mod ops;
 pub mod pool;
 mod portal;
 pub mod portal_api;
 pub mod problem;
+pub mod shutdown;
 pub mod state;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,25 +29,43 @@ use airseal_vendor::issuing::SignerChoice;
 use airseal_vendor::ledger::LedgerError;
 use airseal_vendor::vendor_dir::{VendorDir, VendorDirError};
 use axum::Router;
-use axum::routing::get;
 
 pub use config::ServeConfig;
 pub use state::AppState;
 
-/// Every route of the service. Each module adds its own with one line here.
+/// Every route of the service. Each module adds its own with one line here (its
+/// `routes()`, which must not set a fallback: unknown routes and methods are answered here,
+/// as problems).
 pub fn router(state: Arc<AppState>) -> Router {
     let limits = state.config.limits;
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .merge(ops::routes())
         .merge(portal_api::routes())
         .merge(admin_api::routes())
         .merge(openapi::routes())
         .merge(portal::routes())
+        .fallback(|| async {
+            problem::Problem::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                1,
+                "no such route",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            problem::Problem::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                1,
+                "this route does not take this method",
+            )
+        })
         .layer(axum::extract::DefaultBodyLimit::max(limits.body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             limits.request_timeout,
             timeout,
         ))
+        .layer(axum::middleware::from_fn(ops::observe))
         .with_state(state)
 }
 
@@ -87,6 +108,8 @@ pub enum ServeError {
     },
     /// Serving failed.
     Io(std::io::Error),
+    /// The TLS certificate or key could not be used.
+    Tls(tls::TlsError),
     /// The signer is the vendor's root key and the service was not allowed to use it.
     RootKey {
         /// The root key file.
@@ -101,6 +124,7 @@ impl std::fmt::Display for ServeError {
             Self::Ledger(e) => e.fmt(f),
             Self::Listen { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             Self::Io(e) => write!(f, "serving failed: {e}"),
+            Self::Tls(e) => e.fmt(f),
             Self::RootKey { path } => write!(
                 f,
                 "the service would sign with the root key {}: an online service should hold an \
@@ -128,27 +152,7 @@ pub fn check_signer(choice: &SignerChoice, allow_root_key: bool) -> Result<(), S
     }
 }
 
-/// Completes on Ctrl-C (SIGINT) or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-}
+pub use shutdown::signal as shutdown_signal;
 
 /// A service bound to its address, not yet answering.
 #[derive(Debug)]
@@ -156,6 +160,7 @@ pub struct Server {
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
+    tls: Option<tls::Acceptor>,
 }
 
 impl Server {
@@ -166,6 +171,13 @@ impl Server {
     /// [`ServeError`].
     pub async fn bind(config: ServeConfig, issuer: Issuer) -> Result<Self, ServeError> {
         let vendor = VendorDir::open(&config.vendor_dir).map_err(ServeError::VendorDir)?;
+        // Before anything else: a bad certificate or key stops the service at start.
+        let tls = config
+            .tls
+            .as_ref()
+            .map(tls::acceptor)
+            .transpose()
+            .map_err(ServeError::Tls)?;
         let state = Arc::new(AppState::new(vendor, config, issuer));
         let pool = Arc::clone(&state.pool);
         tokio::task::spawn_blocking(move || pool.warm_up())
@@ -184,12 +196,19 @@ impl Server {
             state,
             listener,
             addr,
+            tls,
         })
     }
 
     /// The address the service listens on (the port chosen when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The URL the service answers on: `https://ADDR` with TLS, else `http://ADDR`.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The shared state (tests and the other rooms' setup).
@@ -216,14 +235,30 @@ impl Server {
                 }
             })
         };
+        use axum::serve::ListenerExt as _;
         let app =
             router(Arc::clone(&self.state)).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(ServeError::Io)?;
+        match self.tls {
+            None => {
+                let listener = self.listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            Some(acceptor) => {
+                let listener = tls::TlsListener::new(self.listener, acceptor)
+                    .map_err(ServeError::Io)?
+                    .tap_io(|_| {});
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        }
+        .map_err(ServeError::Io)?;
         tidy.abort();
-        self.state.pool.close();
+        shutdown::finish(&self.state);
         Ok(())
     }
 }

@@ -92,9 +92,13 @@ impl LedgerPool {
         .map_err(|_| PoolError::Aborted)?
     }
 
-    /// Closes the pool: operations already running finish, new ones get [`PoolError::Closed`].
+    /// Closes the pool: operations already running finish, new ones get [`PoolError::Closed`];
+    /// idle connections are closed now, busy ones when their operation ends.
     pub fn close(&self) {
         self.permits.close();
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
     }
 
     fn take(&self) -> Option<Ledger> {
@@ -102,6 +106,9 @@ impl LedgerPool {
     }
 
     fn put_back(&self, ledger: Ledger) {
+        if self.permits.is_closed() {
+            return; // closing: the connection is dropped (closed) here
+        }
         if let Ok(mut idle) = self.idle.lock() {
             idle.push(ledger);
         }

@@ -136,12 +136,88 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// Why a portal operation gave no answer: the vendor library refused the file (kept typed,
+/// so the HTML portal can say why in the customer's terms), or the service could not run
+/// the operation (a rate limit, a busy or stopping ledger).
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The vendor library's refusal.
+    Refused(activate::ActivationError),
+    /// The service's own problem.
+    Service(Problem),
+}
+
+impl From<Failure> for Problem {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Refused(e) => Problem::from(e),
+            Failure::Service(p) => p,
+        }
+    }
+}
+
+impl From<Problem> for Failure {
+    fn from(p: Problem) -> Self {
+        Self::Service(p)
+    }
+}
+
+impl From<crate::limit::Limited> for Failure {
+    fn from(l: crate::limit::Limited) -> Self {
+        Self::Service(Problem::from(l))
+    }
+}
+
+/// The activation behind `POST /v1/activations` and the HTML portal's form: the product
+/// key's rate limit, then [`activate::answer_request`] on the blocking pool as `client`.
+///
+/// # Errors
+/// [`Failure`].
+pub(crate) async fn answer(
+    state: &Arc<AppState>,
+    client: &Client,
+    body: Bytes,
+) -> Result<activate::Response, Failure> {
+    let shared = Arc::clone(state);
+    state
+        .with_ledger_as(Some(client.actor()), move |ledger| {
+            // The key's bucket before the ledger is touched; a request that does not verify
+            // names no key and is refused by `answer_request` itself.
+            if let Ok(request) = airseal_verify::activation::verify_request(&body) {
+                if let Some(key) = &request.product_key {
+                    shared.limiters.check_key(key)?;
+                }
+            }
+            activate::answer_request(ledger, &shared.issuer, shared.vendor.config(), &body, now())
+                .map_err(Failure::Refused)
+        })
+        .await?
+}
+
+/// The deactivation behind `POST /v1/deactivations` and the HTML portal's form:
+/// [`activate::deactivate`] on the blocking pool as `client`.
+///
+/// # Errors
+/// [`Failure`].
+pub(crate) async fn give_back(
+    state: &Arc<AppState>,
+    client: &Client,
+    body: Bytes,
+) -> Result<activate::Deactivated, Failure> {
+    state
+        .with_ledger_as(Some(client.actor()), move |ledger| {
+            activate::deactivate(ledger, &body, now()).map_err(Failure::Refused)
+        })
+        .await?
+}
+
 /// `POST /v1/activations`: [`activate::answer_request`], as `airseal activate`.
 #[utoipa::path(post, path = "/v1/activations", tag = "portal",
     request_body(content = String, description = "The request: raw bytes, armored text or the AIRSEAL: QR text",
         content_type = "text/plain"),
     responses(
-        (status = 200, description = "The signed activation response", content_type = "text/plain", body = String),
+        (status = 200, description = "The signed activation response (again)", content_type = "text/plain", body = String),
+        (status = 201, description = "The signed activation response", content_type = "text/plain", body = String),
         (status = 400, description = "Not a valid request", body = crate::openapi::ProblemDoc),
         (status = 404, description = "Unknown product or key", body = crate::openapi::ProblemDoc),
         (status = 409, description = "No seat left, trial used", body = crate::openapi::ProblemDoc),
@@ -157,20 +233,7 @@ pub(crate) async fn activations(
     Payload(body): Payload,
 ) -> Result<Response, Problem> {
     let format = Format::from_headers(&headers);
-    let shared = Arc::clone(&state);
-    let response = state
-        .with_ledger_as(Some(client.actor()), move |ledger| {
-            // The key's bucket before the ledger is touched; a request that does not verify
-            // names no key and is refused by `answer_request` itself.
-            if let Ok(request) = airseal_verify::activation::verify_request(&body) {
-                if let Some(key) = &request.product_key {
-                    shared.limiters.check_key(key)?;
-                }
-            }
-            activate::answer_request(ledger, &shared.issuer, shared.vendor.config(), &body, now())
-                .map_err(Problem::from)
-        })
-        .await??;
+    let response = answer(&state, &client, body).await?;
     let status = if response.reissued {
         StatusCode::OK
     } else {
@@ -205,11 +268,7 @@ pub(crate) async fn deactivations(
     client: Client,
     Payload(body): Payload,
 ) -> Result<Response, Problem> {
-    let done = state
-        .with_ledger_as(Some(client.actor()), move |ledger| {
-            activate::deactivate(ledger, &body, now()).map_err(Problem::from)
-        })
-        .await??;
+    let done = give_back(&state, &client, body).await?;
     Ok(axum::Json(done.summary("proof")).into_response())
 }
 

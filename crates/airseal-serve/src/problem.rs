@@ -85,6 +85,9 @@ impl IntoResponse for Problem {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+            .extensions_mut()
+            .insert(crate::ops::Refusal(self.error));
+        response
     }
 }
 
