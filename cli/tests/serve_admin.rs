@@ -6,150 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
 mod common;
-use common::{MACHINE_A, PASSPHRASE, airseal, fails, init_vendor, ok, ok_json, stderr};
-
-/// A running `airseal serve`, killed when dropped.
-struct Service {
-    child: Child,
-    base: String,
-    agent: ureq::Agent,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// An HTTP answer.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    content_type: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    #[track_caller]
-    fn ok(&self, status: u16) -> Value {
-        assert_eq!(self.status, status, "{}", self.body);
-        self.json()
-    }
-
-    /// Asserts a problem with `status` and `error`; the document.
-    #[track_caller]
-    fn problem(&self, status: u16, error: &str) -> Value {
-        assert_eq!(self.status, status, "{}", self.body);
-        assert_eq!(self.content_type, "application/problem+json");
-        let p = self.json();
-        assert_eq!(p["error"], error, "{p}");
-        assert_eq!(p["status"], status);
-        p
-    }
-}
-
-impl Service {
-    /// `airseal serve` on a free loopback port, signing with the root key (these tests are
-    /// about the admin API, not the signer), logs to `serve.log`.
-    fn start(dir: &Path) -> Self {
-        let log = std::fs::File::create(dir.join("serve.log")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_airseal"))
-            .current_dir(dir)
-            .args(["serve", "--vendor", ".", "--listen", "127.0.0.1:0"])
-            .arg("--allow-root-key")
-            .env("AIRSEAL_PASSPHRASE", PASSPHRASE)
-            .env_remove("AIRSEAL_ISSUING_PASSPHRASE")
-            .env_remove("AIRSEAL_VENDOR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| {
-                let log = std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default();
-                panic!("no address line: {line:?}; log: {log}")
-            })
-            .to_string();
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        Self { child, base, agent }
-    }
-
-    fn answer(mut r: ureq::http::Response<ureq::Body>) -> Answer {
-        let headers = r
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect::<Vec<_>>();
-        let content_type = headers
-            .iter()
-            .find(|(n, _)| n == "content-type")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        Answer {
-            status: r.status().as_u16(),
-            content_type,
-            headers,
-            body: r.body_mut().read_to_string().unwrap(),
-        }
-    }
-
-    fn get(&self, path: &str, token: Option<&str>) -> Answer {
-        let mut req = self.agent.get(format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        Self::answer(req.call().unwrap())
-    }
-
-    fn send(&self, method: &str, path: &str, token: Option<&str>, body: &Value) -> Answer {
-        let url = format!("{}{path}", self.base);
-        let mut req = match method {
-            "POST" => self.agent.post(url),
-            "PATCH" => self.agent.patch(url),
-            other => panic!("{other}"),
-        };
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        Self::answer(
-            req.header("content-type", "application/json")
-                .send(body.to_string())
-                .unwrap(),
-        )
-    }
-}
+use common::http::{Answer, Api};
+use common::{MACHINE_A, airseal, init_vendor, ok, ok_json, stderr};
 
 /// A vendor folder with product `photo-pro` (template `pro`: 2 seats, a year).
 fn vendor() -> tempfile::TempDir {
@@ -192,7 +55,7 @@ fn a_store_creates_keys_and_licenses_and_the_audit_log_names_its_token() {
     let tmp = vendor();
     let d = tmp.path();
     let admin = token(d, "admin", "store", &[]);
-    let svc = Service::start(d);
+    let svc = Api::start(d, &[]);
     let mut seen = Seen::default();
     let t = Some(admin.as_str());
 
@@ -286,9 +149,10 @@ fn a_store_creates_keys_and_licenses_and_the_audit_log_names_its_token() {
     ];
     req.extend(MACHINE_A);
     ok(&airseal(d, &req));
-    let err = fails(&airseal(d, &["activate", "k1.req", "--out", "k1.resp"]), 1);
-    assert!(err.contains("suspended"), "{err}");
-    // Reinstated and extended, it activates.
+    let request = std::fs::read_to_string(d.join("k1.req")).unwrap();
+    seen.keep(svc.post_text("/v1/activations", &request))
+        .problem(422, "key_suspended");
+    // Reinstated and extended, it activates through the portal; its one machine renews.
     seen.keep(svc.send(
         "PATCH",
         &format!("/v1/keys/{}", keys[1]),
@@ -296,7 +160,30 @@ fn a_store_creates_keys_and_licenses_and_the_audit_log_names_its_token() {
         &json!({"status": "active", "terms": {"extend_days": 30}}),
     ))
     .ok(200);
-    ok(&airseal(d, &["activate", "k1.req", "--out", "k1.resp"]));
+    let activated = seen.keep(svc.post_text("/v1/activations", &request));
+    assert!(matches!(activated.status, 200 | 201), "{}", activated.body);
+    let renewed = seen
+        .keep(svc.send("POST", "/v1/renewals", t, &json!({"key": keys[1]})))
+        .ok(200);
+    let updates = renewed["renewed"].as_array().unwrap();
+    assert_eq!(updates.len(), 1, "{renewed}");
+    assert!(
+        updates[0]["response"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN AIRSEAL ACTIVATION RESPONSE-----")
+    );
+    let seats = seen
+        .keep(svc.get(&format!("/v1/keys/{}", keys[1]), t))
+        .ok(200);
+    assert_eq!(seats["seats"][0]["license_id"], updates[0]["license_id"]);
+    // No scratch folder of the renewal is left in the vendor folder.
+    assert!(std::fs::read_dir(d).unwrap().all(|e| {
+        !e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".renewal-")
+    }));
     seen.keep(svc.send(
         "PATCH",
         &format!("/v1/keys/{}", keys[1]),
@@ -317,6 +204,10 @@ fn a_store_creates_keys_and_licenses_and_the_audit_log_names_its_token() {
     assert_eq!(revoked["changed"], true);
     assert!(revoked["seq"].as_u64().unwrap() >= 1);
     std::fs::write(d.join("list.rev"), revoked["list"].as_str().unwrap()).unwrap();
+    // The portal serves the same list from now on.
+    let served = seen.keep(svc.get("/v1/revocations", None));
+    assert_eq!(served.status, 200, "{}", served.body);
+    assert_eq!(served.body.trim(), revoked["list"].as_str().unwrap().trim());
     let code = airseal(
         d,
         &[
@@ -388,7 +279,7 @@ fn listings_page_filter_and_guard_csv_cells() {
     let tmp = vendor();
     let d = tmp.path();
     let admin = token(d, "admin", "store", &[]);
-    let svc = Service::start(d);
+    let svc = Api::start(d, &[]);
     let t = Some(admin.as_str());
     let made = svc
         .send(
@@ -490,7 +381,7 @@ fn every_bad_token_is_refused_with_a_problem() {
         &["--now", "2001-01-01", "--expires", "2001-01-02"],
     );
     let revoked = token(d, "admin", "gone", &[]);
-    let svc = Service::start(d);
+    let svc = Api::start(d, &[]);
     let path = "/v1/ledger/keys";
 
     let p = svc.get(path, None).problem(401, "unauthorized");

@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod http;
 pub mod service;
 
 /// The passphrase of every signing key these tests create.
@@ -113,6 +114,22 @@ pub fn browser_or_skip(test: &str) -> Option<PathBuf> {
             let _ = writeln!(
                 std::io::stderr(),
                 "SKIPPED (no AIRSEAL_TEST_BROWSER): {test}"
+            );
+            None
+        }
+    }
+}
+
+/// The `schemathesis` executable (`AIRSEAL_TEST_SCHEMATHESIS`, DESIGN15 §6). Without it the
+/// test says so on standard error (a direct write libtest does not capture) and the caller
+/// returns.
+pub fn schemathesis_or_skip(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("AIRSEAL_TEST_SCHEMATHESIS").filter(|v| !v.is_empty()) {
+        Some(exe) => Some(PathBuf::from(exe)),
+        None => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED (no AIRSEAL_TEST_SCHEMATHESIS): {test}"
             );
             None
         }

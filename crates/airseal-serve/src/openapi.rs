@@ -11,8 +11,8 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::admin_api;
 use crate::state::AppState;
+use crate::{admin_api, portal_api};
 
 /// An error on the wire (`application/problem+json`, RFC 9457), as [`crate::problem`]
 /// writes it.
@@ -74,11 +74,16 @@ impl Modify for BearerAuth {
         admin_api::ledger_licenses,
         admin_api::ledger_activations,
         admin_api::ledger_audit,
+        portal_api::activations,
+        portal_api::deactivations,
+        portal_api::revocations,
+        portal_api::public_keys,
     ),
     components(schemas(ProblemDoc)),
     modifiers(&BearerAuth),
     tags(
         (name = "admin", description = "For the vendor's backend: an admin token is required"),
+        (name = "portal", description = "For customers: no token, rate-limited"),
     )
 )]
 pub struct ApiDoc;

@@ -216,7 +216,21 @@ pub(crate) async fn give_back(
 }
 
 /// `POST /v1/activations`: [`activate::answer_request`], as `airseal activate`.
-async fn activations(
+#[utoipa::path(post, path = "/v1/activations", tag = "portal",
+    request_body(content = String, description = "The request: raw bytes, armored text or the AIRSEAL: QR text",
+        content_type = "text/plain"),
+    responses(
+        (status = 200, description = "The signed activation response (again)", content_type = "text/plain", body = String),
+        (status = 201, description = "The signed activation response", content_type = "text/plain", body = String),
+        (status = 400, description = "Not a valid request", body = crate::openapi::ProblemDoc),
+        (status = 404, description = "Unknown product or key", body = crate::openapi::ProblemDoc),
+        (status = 409, description = "No seat left, trial used", body = crate::openapi::ProblemDoc),
+        (status = 410, description = "Revoked", body = crate::openapi::ProblemDoc),
+        (status = 413, description = "Too large", body = crate::openapi::ProblemDoc),
+        (status = 422, description = "Refused", body = crate::openapi::ProblemDoc),
+        (status = 429, description = "Rate limited", body = crate::openapi::ProblemDoc),
+    ))]
+pub(crate) async fn activations(
     State(state): State<Arc<AppState>>,
     client: Client,
     headers: HeaderMap,
@@ -242,7 +256,18 @@ async fn activations(
 }
 
 /// `POST /v1/deactivations`: [`activate::deactivate`], as `airseal deactivate PROOF`.
-async fn deactivations(
+#[utoipa::path(post, path = "/v1/deactivations", tag = "portal",
+    request_body(content = String, description = "The deactivation proof (raw, armored or AIRSEAL: text)",
+        content_type = "text/plain"),
+    responses(
+        (status = 200, description = "The seat is free"),
+        (status = 400, description = "Not a valid proof", body = crate::openapi::ProblemDoc),
+        (status = 404, description = "Unknown activation", body = crate::openapi::ProblemDoc),
+        (status = 410, description = "Already released", body = crate::openapi::ProblemDoc),
+        (status = 413, description = "Too large", body = crate::openapi::ProblemDoc),
+        (status = 429, description = "Rate limited", body = crate::openapi::ProblemDoc),
+    ))]
+pub(crate) async fn deactivations(
     State(state): State<Arc<AppState>>,
     client: Client,
     Payload(body): Payload,
@@ -252,7 +277,13 @@ async fn deactivations(
 }
 
 /// `GET /v1/revocations`: the latest list the vendor exported.
-async fn revocations(
+#[utoipa::path(get, path = "/v1/revocations", tag = "portal",
+    responses(
+        (status = 200, description = "The list, armored (raw with Accept: application/octet-stream)", content_type = "text/plain", body = String),
+        (status = 404, description = "No list published yet", body = crate::openapi::ProblemDoc),
+        (status = 429, description = "Rate limited", body = crate::openapi::ProblemDoc),
+    ))]
+pub(crate) async fn revocations(
     State(state): State<Arc<AppState>>,
     _client: Client,
     headers: HeaderMap,
@@ -279,7 +310,12 @@ async fn revocations(
 }
 
 /// `GET /v1/keys/public`: the root public key and the current issuing certificates.
-async fn public_keys(
+#[utoipa::path(get, path = "/v1/keys/public", tag = "portal",
+    responses(
+        (status = 200, description = "The root key and issuing certificates", content_type = "text/plain", body = String),
+        (status = 429, description = "Rate limited", body = crate::openapi::ProblemDoc),
+    ))]
+pub(crate) async fn public_keys(
     State(state): State<Arc<AppState>>,
     _client: Client,
 ) -> Result<Response, Problem> {
