@@ -213,6 +213,13 @@ impl CliError {
             CliError::Activation(e) => Some(e.named()),
             CliError::Ledger(e) => Some(e.named()),
             CliError::Verify(e) => Some(e.named()),
+            // The failures the service's admin API reports too.
+            CliError::KeyOp(e) => Some(e.named()),
+            CliError::Recorded(e) => Some(e.named()),
+            CliError::Renew(e) => Some(e.named()),
+            CliError::Revoke(e) => Some(e.named()),
+            CliError::ListExport(e) => Some(e.named()),
+            CliError::Token(e) => Some(e.named()),
             _ => None,
         }
     }

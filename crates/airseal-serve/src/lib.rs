@@ -6,9 +6,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod admin_api;
+pub mod auth;
 pub mod config;
 pub mod limit;
 pub mod ops;
+pub mod openapi;
 pub mod pool;
 mod portal;
 pub mod portal_api;
@@ -38,6 +41,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(ops::routes())
         .merge(portal_api::routes())
+        .merge(admin_api::routes())
+        .merge(openapi::routes())
         .merge(portal::routes())
         .fallback(|| async {
             problem::Problem::new(
@@ -219,6 +224,7 @@ impl Server {
     where
         S: Future<Output = ()> + Send + 'static,
     {
+        use axum::serve::ListenerExt as _;
         // Buckets of clients gone quiet are forgotten, so memory follows recent traffic.
         let tidy = {
             let state = Arc::clone(&self.state);
@@ -230,7 +236,6 @@ impl Server {
                 }
             })
         };
-        use axum::serve::ListenerExt as _;
         let app =
             router(Arc::clone(&self.state)).into_make_service_with_connect_info::<SocketAddr>();
         match self.tls {

@@ -192,6 +192,7 @@ pub(crate) async fn answer(
                 .map_err(Failure::Refused)
         })
         .await?
+        .inspect(crate::ops::count_activation)
 }
 
 /// The deactivation behind `POST /v1/deactivations` and the HTML portal's form:
@@ -209,6 +210,7 @@ pub(crate) async fn give_back(
             activate::deactivate(ledger, &body, now()).map_err(Failure::Refused)
         })
         .await?
+        .inspect(|_| crate::ops::count_deactivation())
 }
 
 /// `POST /v1/activations`: [`activate::answer_request`], as `airseal activate`.

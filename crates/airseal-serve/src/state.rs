@@ -66,13 +66,15 @@ impl AppState {
         F: FnOnce(&mut Ledger) -> T + Send + 'static,
         T: Send + 'static,
     {
+        // The actor is set on the connection before `op` and cleared after, so a pooled
+        // connection never carries a stale one (a connection whose `op` panicked is dropped
+        // by the pool, actor and all).
         self.pool
             .run(move |ledger| {
-                // The actor is set on the connection before `op` and cleared after, so a
-                // pooled connection never carries a stale one (`Ledger::set_actor` arrives
-                // with the tokens work: set it here, run `op`, clear it).
-                let _ = actor;
-                op(ledger)
+                ledger.set_actor(actor);
+                let out = op(ledger);
+                ledger.set_actor(None);
+                out
             })
             .await
             .map_err(Problem::from)
