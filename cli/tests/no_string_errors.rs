@@ -18,6 +18,16 @@ use common::rust_files;
 const ALLOWED: &[(&str, &str, &str)] = &[
     ("qr.rs", "cannot encode the PNG", "the PNG encoder's error"),
     (
+        "serve.rs",
+        "AIRSEAL_LOG: {e}",
+        "the log filter's parse error (tracing-subscriber's): a bad variable, exit 1",
+    ),
+    (
+        "serve.rs",
+        "cannot start the service's runtime",
+        "tokio's I/O error building the runtime: nothing of ours to name",
+    ),
+    (
         "demo.rs",
         "demo step 20: POST",
         "the HTTP client's error: the demo's HTTP step failed, like any demo step (exit 1)",

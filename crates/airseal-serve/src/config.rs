@@ -35,8 +35,6 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     /// Body size, timeout, rate limits and pool size.
     pub limits: Limits,
-    /// Who customers contact when the portal cannot help (shown in the portal's messages).
-    pub support: Option<String>,
 }
 
 impl ServeConfig {
@@ -51,7 +49,6 @@ impl ServeConfig {
             tls: None,
             log_format: LogFormat::Text,
             limits: Limits::default(),
-            support: None,
         }
     }
 }
