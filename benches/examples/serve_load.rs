@@ -254,7 +254,12 @@ fn floor(vendor: &Path, issuing: &Path, requests: &[Vec<u8>], now: i64) -> Stats
 
 /// User + system CPU seconds of this process so far (`/proc/self/stat`, 100 ticks/s).
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_seconds_of("self")
+}
+
+/// The same for process `pid` (`self` for this one).
+fn cpu_seconds_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
     let tick = |i: usize| {
@@ -483,7 +488,16 @@ fn main() {
     let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.1).collect();
     std::thread::sleep(Duration::from_millis(200));
     let requests = Arc::new(requests);
+    let pids: Vec<String> = servers.iter().map(|s| s.0.id().to_string()).collect();
+    let server_cpu = |pids: &[String]| pids.iter().map(|p| cpu_seconds_of(p)).sum::<f64>();
+    let (before, client_before) = (server_cpu(&pids), cpu_seconds());
     let mut stats = load(&o, &addrs, &requests);
+    let (server, client) = (server_cpu(&pids) - before, cpu_seconds() - client_before);
+    println!(
+        "HTTP CPU time: {:.1} µs per activation in the service, {:.1} µs in the load generator",
+        server * 1e6 / requests.len() as f64,
+        client * 1e6 / requests.len() as f64
+    );
     stats.print("HTTP: POST /v1/activations", floor_rate);
     drop(servers);
     if !stats.other.is_empty() || stats.answered != requests.len() {
