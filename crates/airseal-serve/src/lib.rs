@@ -6,9 +6,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod admin_api;
+pub mod auth;
 pub mod config;
 pub mod limit;
 pub mod ops;
+pub mod openapi;
 pub mod pool;
 mod portal;
 pub mod portal_api;
@@ -30,13 +33,33 @@ use axum::Router;
 pub use config::ServeConfig;
 pub use state::AppState;
 
-/// Every route of the service. Each module adds its own with one line here.
+/// Every route of the service. Each module adds its own with one line here (its
+/// `routes()`, which must not set a fallback: unknown routes and methods are answered here,
+/// as problems).
 pub fn router(state: Arc<AppState>) -> Router {
     let limits = state.config.limits;
     Router::new()
         .merge(ops::routes())
         .merge(portal_api::routes())
+        .merge(admin_api::routes())
+        .merge(openapi::routes())
         .merge(portal::routes())
+        .fallback(|| async {
+            problem::Problem::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                1,
+                "no such route",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            problem::Problem::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                1,
+                "this route does not take this method",
+            )
+        })
         .layer(axum::extract::DefaultBodyLimit::max(limits.body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             limits.request_timeout,
