@@ -55,10 +55,6 @@ pub struct ServeArgs {
     /// Portal requests a minute per product key (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub key_rate: u32,
-    /// Ledger connections kept open, and vendor operations run at once (default: twice
-    /// the CPU cores).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
-    pub ledger_connections: Option<u16>,
     /// The service runs behind your own reverse proxy: a client's address (for rate limits
     /// and the audit log) is the last X-Forwarded-For entry. Never with clients reaching
     /// the service directly.
@@ -107,9 +103,6 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, CliError> {
     config.allow_root_key = args.allow_root_key;
     config.limits.per_client = rate(args.client_rate);
     config.limits.per_key = rate(args.key_rate);
-    if let Some(n) = args.ledger_connections {
-        config.limits.pool_size = usize::from(n);
-    }
     config.limits.behind_proxy = args.behind_proxy;
 
     config.tls = match (&args.tls_cert, &args.tls_key) {
