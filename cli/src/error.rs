@@ -319,7 +319,8 @@ fn ledger_code(e: &LedgerError) -> u8 {
         LedgerError::Open { .. }
         | LedgerError::Io { .. }
         | LedgerError::Missing { .. }
-        | LedgerError::Empty { .. } => IO,
+        | LedgerError::Empty { .. }
+        | LedgerError::Connect { .. } => IO,
         _ => GENERAL,
     }
 }
@@ -715,6 +716,15 @@ fn ledger_remedy(e: &LedgerError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
              of it), or use the vendor folder this ledger belongs to",
         ),
         LedgerError::OutputExists { .. } => f.write_str("; pass --force to replace it"),
+        LedgerError::NotAFile { .. } => f.write_str(
+            ". Back it up with `pg_dump --format=custom DATABASE > FILE` and restore it with \
+             `pg_restore --clean --dbname DATABASE FILE`, or copy it to a SQLite file first \
+             with `airseal ledger migrate --from URL --to FILE`",
+        ),
+        LedgerError::Connect { .. } => f.write_str(
+            "; check that PostgreSQL is running and the URL (--database or AIRSEAL_DATABASE) \
+             names a database this user may open",
+        ),
         LedgerError::DamagedRecord { .. } => f.write_str(
             ". It keeps what a ledger restore must not forget (certificates, revoked issuing \
              keys, the highest serial and list range): put it back from a backup of the vendor \

@@ -174,7 +174,7 @@ impl Device {
 /// Every row of every table a request could touch, as text: equal snapshots mean the
 /// ledger did not change.
 fn snapshot(ledger: &Ledger) -> Vec<String> {
-    let c = ledger.connection();
+    let c = ledger.sqlite_connection().unwrap();
     let mut out = Vec::new();
     for table in [
         "activations",
@@ -1042,7 +1042,8 @@ fn a_data_key_keeps_its_term_and_features_after_a_rotation() {
 
     // A batch from before the record: the rotated key's MAC does not verify it.
     v.ledger
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .execute(
             "UPDATE batches SET params = json_remove(params, '$.data_key')",
             [],
@@ -1271,7 +1272,8 @@ fn a_term_can_start_at_the_keys_creation() {
     v.keys("photo-pro", &["SUB2", "SUB3"], json!({}));
     let created: i64 = v
         .ledger
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .query_row("SELECT created FROM batches", [], |r| r.get(0))
         .unwrap();
     let r = v
@@ -1377,7 +1379,8 @@ fn import_typed(v: &mut Vendor) {
     assert_eq!((report.imported, report.duplicates), (4, 1), "{report:#?}");
     // A ledger written before that rule holds both; the lookup must still never pick one.
     v.ledger
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .execute(
             "INSERT INTO keys (product, key, batch, seq, status, terms, loose)
              SELECT product, 'ABCD1234-EF56', batch, seq + 100, status, terms, 'abcd1234ef56'
@@ -1491,7 +1494,8 @@ fn the_lookup_is_exact_then_canonical_then_loose_and_never_guesses() {
         .unwrap();
     let rows: Vec<(String, String, Option<String>)> = v
         .ledger
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .prepare("SELECT product, key, loose FROM keys WHERE terms IS NOT NULL")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -1523,7 +1527,8 @@ fn the_lookup_is_exact_then_canonical_then_loose_and_never_guesses() {
     // ledger's twin has one).
     assert_eq!(shaped, 4);
     v.ledger
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .execute(
             "UPDATE keys SET terms = NULL, loose = NULL WHERE key = '7K3QD0M2XRP9FTWB4HCN'",
             [],

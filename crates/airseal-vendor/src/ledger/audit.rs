@@ -1,7 +1,7 @@
 //! The audit log: an append-only record of every change (triggers refuse updates and
 //! deletes), each row written in the transaction of the change it records.
 
-use rusqlite::{Connection, params};
+use super::db::{Connection, params};
 use serde_json::Value;
 
 use super::connection::{ListingCache, collect, write_tx};
@@ -34,7 +34,8 @@ pub(super) fn audit_in(
     conn.prepare_cached("INSERT INTO audit (at, action, subject, detail) VALUES (?1, ?2, ?3, ?4)")
         .and_then(|mut st| st.execute(params![now(), action, subject, detail.to_string()]))
         .map_err(db("writing the audit log"))?;
-    Ok(conn.last_insert_rowid())
+    conn.last_insert_rowid()
+        .map_err(db("reading the new row's id"))
 }
 
 /// Which audit rows [`Audit::search`] returns, newest first.

@@ -10,9 +10,9 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use super::db::{Connection, OptionalExtension as _, params};
 use airseal_core::KeyId;
 use airseal_core::productkey::match_form;
-use rusqlite::{Connection, OptionalExtension as _, params};
 use serde_json::json;
 
 use super::audit::audit_in;

@@ -1,0 +1,305 @@
+//! The PostgreSQL side of the adapter: one `postgres::Client` (the sync client; the service
+//! calls the ledger from `spawn_blocking` threads, never from an async worker), its cache of
+//! prepared statements, the ledger-wide write lock, and the conversion of values between
+//! rusqlite's dynamic types and PostgreSQL's typed wire format.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::error::Error as StdError;
+
+use postgres::types::{FromSql as PgFromSql, IsNull, ToSql as PgToSql, Type, to_sql_checked};
+use rusqlite::types::{FromSqlError, ToSqlOutput, Type as SqlType};
+
+use super::{Behavior, DbError, Result, ToSql, Value, ValueRef, translate};
+
+/// The key of the ledger-wide advisory lock every write transaction takes
+/// (`pg_advisory_xact_lock`): "ASLG" followed by "LOCK", so it does not collide with another
+/// application's locks in a shared database by accident.
+pub const LEDGER_LOCK: i64 = 0x4153_4C47_4C4F_434B;
+
+/// How long a write waits for another instance's write lock before the ledger says
+/// [`crate::ledger::LedgerError::Busy`] (PostgreSQL's `lock_timeout`, SQLSTATE 55P03); the
+/// same as SQLite's busy timeout.
+const LOCK_TIMEOUT_MS: u128 = crate::ledger::BUSY_TIMEOUT.as_millis();
+
+/// A PostgreSQL connection with its statement cache.
+pub struct PgConn {
+    client: RefCell<postgres::Client>,
+    cache: RefCell<HashMap<String, postgres::Statement>>,
+}
+
+impl PgConn {
+    /// Connects to `url` (a `postgres://` URL), without TLS (a loopback or private-network
+    /// database; see ARCHITECTURE.md).
+    pub fn connect(url: &str) -> Result<Self> {
+        let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+        client.batch_execute(&format!(
+            "SET lock_timeout = {LOCK_TIMEOUT_MS}; SET client_min_messages = warning"
+        ))?;
+        Ok(Self {
+            client: RefCell::new(client),
+            cache: RefCell::new(HashMap::new()),
+        })
+    }
+
+    fn client(&self) -> Result<std::cell::RefMut<'_, postgres::Client>> {
+        self.client
+            .try_borrow_mut()
+            .map_err(|_| DbError::Refused("the PostgreSQL connection is in use"))
+    }
+
+    /// The prepared form of `sql` (SQLite dialect), translated and prepared once.
+    pub fn prepare(&self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(st) = self.cache.borrow().get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.client()?.prepare(&translate::statement(sql))?;
+        self.cache.borrow_mut().insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+
+    /// Forgets the prepared statements (after a migration changed the tables).
+    pub fn clear_cache(&self) {
+        self.cache.borrow_mut().clear();
+    }
+
+    pub fn execute(&self, sql: &str, params: &[&dyn ToSql]) -> Result<usize> {
+        let st = self.prepare(sql)?;
+        self.execute_prepared(&st, params)
+    }
+
+    pub fn execute_prepared(
+        &self,
+        st: &postgres::Statement,
+        params: &[&dyn ToSql],
+    ) -> Result<usize> {
+        let values = owned_all(params)?;
+        let refs: Vec<&(dyn PgToSql + Sync)> =
+            values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
+        let n = self.client()?.execute(st, &refs)?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    /// Every row of a query, each as rusqlite values. A listing is read whole (the stores'
+    /// callbacks may query the same connection while they walk it).
+    pub fn query_prepared(
+        &self,
+        st: &postgres::Statement,
+        params: &[&dyn ToSql],
+    ) -> Result<Vec<Vec<Value>>> {
+        let values = owned_all(params)?;
+        let refs: Vec<&(dyn PgToSql + Sync)> =
+            values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
+        let rows = self.client()?.query(st, &refs)?;
+        rows.iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| row.try_get::<_, Any>(i).map(|a| a.0))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(DbError::from)
+            })
+            .collect()
+    }
+
+    /// Runs a script (already in PostgreSQL's dialect).
+    pub fn execute_batch(&self, script: &str) -> Result<()> {
+        Ok(self.client()?.batch_execute(script)?)
+    }
+
+    /// The last identity value this session generated.
+    pub fn lastval(&self) -> Result<i64> {
+        let row = self.client()?.query_one("SELECT lastval()", &[])?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Begins a transaction; a write transaction takes the ledger-wide lock first.
+    pub fn begin(&self, behavior: Behavior) -> Result<()> {
+        let sql = match behavior {
+            Behavior::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string(),
+            Behavior::Write => format!("BEGIN; SELECT pg_advisory_xact_lock({LEDGER_LOCK})"),
+        };
+        let mut c = self.client()?;
+        if let Err(e) = c.batch_execute(&sql) {
+            let _ = c.batch_execute("ROLLBACK");
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Ends the open transaction.
+    pub fn finish(&self, commit: bool) -> Result<()> {
+        let mut c = self.client()?;
+        if commit {
+            if let Err(e) = c.batch_execute("COMMIT") {
+                let _ = c.batch_execute("ROLLBACK");
+                return Err(e.into());
+            }
+            Ok(())
+        } else {
+            Ok(c.batch_execute("ROLLBACK")?)
+        }
+    }
+}
+
+/// A rusqlite value bound to a PostgreSQL parameter: converted to the parameter's type the
+/// way SQLite's column affinity would store it.
+#[derive(Debug)]
+pub(super) struct Param(Value);
+
+fn owned_all(params: &[&dyn ToSql]) -> Result<Vec<Param>> {
+    params.iter().map(|p| owned(*p).map(Param)).collect()
+}
+
+/// The owned value of a parameter.
+pub(super) fn owned(p: &dyn ToSql) -> Result<Value> {
+    Ok(match p.to_sql()? {
+        ToSqlOutput::Borrowed(v) => match v {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(i) => Value::Integer(i),
+            ValueRef::Real(f) => Value::Real(f),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        },
+        ToSqlOutput::Owned(v) => v,
+        _ => return Err(DbError::Refused("a parameter PostgreSQL cannot take")),
+    })
+}
+
+type BoxError = Box<dyn StdError + Sync + Send>;
+
+impl PgToSql for Param {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> std::result::Result<IsNull, BoxError> {
+        match &self.0 {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Integer(i) => match *ty {
+                Type::INT8 => PgToSql::to_sql(&i, ty, out),
+                Type::INT4 => PgToSql::to_sql(&i32::try_from(*i)?, ty, out),
+                Type::INT2 => PgToSql::to_sql(&i16::try_from(*i)?, ty, out),
+                Type::BOOL => PgToSql::to_sql(&(*i != 0), ty, out),
+                Type::FLOAT8 => {
+                    #[allow(clippy::cast_precision_loss)]
+                    let f = *i as f64;
+                    PgToSql::to_sql(&f, ty, out)
+                }
+                _ => text_of(&i.to_string(), ty, out),
+            },
+            Value::Real(f) => match *ty {
+                Type::FLOAT8 => PgToSql::to_sql(&f, ty, out),
+                _ => text_of(&f.to_string(), ty, out),
+            },
+            Value::Text(s) => match *ty {
+                Type::INT8 => PgToSql::to_sql(&s.parse::<i64>()?, ty, out),
+                Type::INT4 => PgToSql::to_sql(&s.parse::<i32>()?, ty, out),
+                _ => text_of(s, ty, out),
+            },
+            Value::Blob(b) => PgToSql::to_sql(&b.as_slice(), ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+/// Text for a text-like parameter (text, varchar, citext, json, unknown).
+fn text_of(
+    s: &str,
+    ty: &Type,
+    out: &mut postgres::types::private::BytesMut,
+) -> std::result::Result<IsNull, BoxError> {
+    if *ty == Type::JSONB {
+        out.extend_from_slice(&[1]);
+    }
+    out.extend_from_slice(s.as_bytes());
+    Ok(IsNull::No)
+}
+
+/// Any column, read as the rusqlite value SQLite would have returned for it.
+struct Any(Value);
+
+impl<'a> PgFromSql<'a> for Any {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
+        Ok(Self(match *ty {
+            Type::INT8 => Value::Integer(<i64 as PgFromSql>::from_sql(ty, raw)?),
+            Type::INT4 => Value::Integer(i64::from(<i32 as PgFromSql>::from_sql(ty, raw)?)),
+            Type::INT2 => Value::Integer(i64::from(<i16 as PgFromSql>::from_sql(ty, raw)?)),
+            Type::OID => Value::Integer(i64::from(<u32 as PgFromSql>::from_sql(ty, raw)?)),
+            Type::BOOL => Value::Integer(i64::from(<bool as PgFromSql>::from_sql(ty, raw)?)),
+            Type::FLOAT8 => Value::Real(<f64 as PgFromSql>::from_sql(ty, raw)?),
+            Type::FLOAT4 => Value::Real(f64::from(<f32 as PgFromSql>::from_sql(ty, raw)?)),
+            Type::BYTEA => Value::Blob(raw.to_vec()),
+            Type::NUMERIC => numeric(raw)?,
+            Type::JSONB => Value::Text(String::from_utf8(raw.get(1..).unwrap_or(&[]).to_vec())?),
+            // Text, varchar, name, json, citext and anything else with a text form.
+            _ => Value::Text(String::from_utf8(raw.to_vec())?),
+        }))
+    }
+
+    fn from_sql_null(_: &Type) -> std::result::Result<Self, BoxError> {
+        Ok(Self(Value::Null))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// A NUMERIC (what PostgreSQL's `sum` of integers returns) as an integer when it is one,
+/// else a real. Binary format: ndigits, weight, sign, dscale, then base-10000 digits.
+fn numeric(raw: &[u8]) -> std::result::Result<Value, BoxError> {
+    let word = |i: usize| -> std::result::Result<i16, BoxError> {
+        let b = raw.get(i * 2..i * 2 + 2).ok_or("short numeric")?;
+        Ok(i16::from_be_bytes([b[0], b[1]]))
+    };
+    let ndigits = usize::try_from(word(0)?)?;
+    let weight = i32::from(word(1)?);
+    let sign = u16::from_be_bytes(word(2)?.to_be_bytes());
+    if sign == 0xC000 {
+        return Ok(Value::Null); // NaN
+    }
+    let mut int: i128 = 0;
+    let mut frac = 0.0_f64;
+    for i in 0..ndigits {
+        let d = i128::from(word(4 + i)?);
+        let power = weight - i32::try_from(i)?;
+        if power >= 0 {
+            int = int * 10_000 + d;
+        } else {
+            #[allow(clippy::cast_precision_loss)]
+            let df = d as f64;
+            frac += df * 10_000_f64.powi(power);
+        }
+    }
+    // Trailing zero groups are omitted from the digits.
+    let last = weight - i32::try_from(ndigits)? + 1;
+    for _ in 0..last.max(0) {
+        int *= 10_000;
+    }
+    let negative = sign == 0x4000;
+    if frac == 0.0 {
+        let v = i64::try_from(int)?;
+        return Ok(Value::Integer(if negative { -v } else { v }));
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let f = int as f64 + frac;
+    Ok(Value::Real(if negative { -f } else { f }))
+}
+
+/// Column `idx`'s value as a `T`, by rusqlite's rules and with rusqlite's errors.
+pub(super) fn convert<T: rusqlite::types::FromSql>(idx: usize, v: &Value) -> rusqlite::Result<T> {
+    let r = ValueRef::from(v);
+    T::column_result(r).map_err(|err| match err {
+        FromSqlError::InvalidType => {
+            rusqlite::Error::InvalidColumnType(idx, String::new(), r.data_type())
+        }
+        FromSqlError::OutOfRange(i) => rusqlite::Error::IntegralValueOutOfRange(idx, i),
+        FromSqlError::Other(e) => rusqlite::Error::FromSqlConversionFailure(idx, r.data_type(), e),
+        e => rusqlite::Error::FromSqlConversionFailure(idx, SqlType::Null, Box::new(e)),
+    })
+}
