@@ -131,8 +131,8 @@ pub use migrations::{DATA_STEP, MIGRATIONS, Migration, SCHEMA_VERSION};
 pub use outputs::ClearedOutputs;
 pub use products::{Product, Products};
 pub use revocations::{
-    ListContents, Revocation, Revocations, RevokeError, RevokeOutcome, RevokeReport, RevokeTarget,
-    RevokedKeyChange, UndoTarget,
+    ExportedList, ListContents, Revocation, Revocations, RevokeError, RevokeOutcome, RevokeReport,
+    RevokeTarget, RevokedKeyChange, UndoTarget,
 };
 pub use seats::{
     Activation, ActivationFilter, ActivationId, DeactivatedBy, IssuedResponse, SeatKey,

@@ -3,11 +3,11 @@
 //! prepared statements, the ledger-wide write lock, and the conversion of values between
 //! rusqlite's dynamic types and PostgreSQL's typed wire format.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::error::Error as StdError;
 
-use postgres::types::{FromSql as PgFromSql, IsNull, ToSql as PgToSql, Type, to_sql_checked};
+use postgres::types::{FromSql as PgFromSql, IsNull, Kind, ToSql as PgToSql, Type, to_sql_checked};
 use rusqlite::types::{FromSqlError, ToSqlOutput, Type as SqlType};
 
 use super::{Behavior, DbError, Result, ToSql, Value, ValueRef, translate};
@@ -26,6 +26,7 @@ const LOCK_TIMEOUT_MS: u128 = crate::ledger::BUSY_TIMEOUT.as_millis();
 pub struct PgConn {
     client: RefCell<postgres::Client>,
     cache: RefCell<HashMap<String, postgres::Statement>>,
+    in_tx: Cell<bool>,
 }
 
 impl PgConn {
@@ -39,6 +40,7 @@ impl PgConn {
         Ok(Self {
             client: RefCell::new(client),
             cache: RefCell::new(HashMap::new()),
+            in_tx: Cell::new(false),
         })
     }
 
@@ -53,9 +55,79 @@ impl PgConn {
         if let Some(st) = self.cache.borrow().get(sql) {
             return Ok(st.clone());
         }
-        let st = self.client()?.prepare(&translate::statement(sql))?;
+        let st = self.prepare_new(&translate::statement(sql))?;
         self.cache.borrow_mut().insert(sql.to_string(), st.clone());
         Ok(st)
+    }
+
+    /// Prepares `sql`, letting the server infer every parameter's type (SQLite needs none).
+    /// A parameter PostgreSQL cannot infer because its first use is a null test
+    /// (`?1 IS NULL OR a.at >= ?1`) gets the type PostgreSQL infers from the statement
+    /// without its null tests; one with no other use, `text`.
+    fn prepare_new(&self, sql: &str) -> Result<postgres::Statement> {
+        match self.prepare_typed(sql, Vec::new(), false) {
+            Err(e) if undetermined_parameter(&e).is_some() => {
+                let variant = translate::without_null_tests(sql);
+                let types = self
+                    .prepare_typed(&variant, Vec::new(), true)?
+                    .params()
+                    .to_vec();
+                self.prepare_typed(sql, types, true)
+            }
+            other => other,
+        }
+    }
+
+    /// Prepares `sql` with parameter `types` (oid 0: inferred), declaring `text` each
+    /// parameter the server cannot infer when `fill`. Inside a transaction each attempt runs under a
+    /// savepoint: a failed prepare would otherwise abort the transaction.
+    fn prepare_typed(
+        &self,
+        sql: &str,
+        mut types: Vec<Type>,
+        fill: bool,
+    ) -> Result<postgres::Statement> {
+        let mut c = self.client()?;
+        let in_tx = self.in_tx.get();
+        let unspecified = || Type::new("unspecified".into(), 0, Kind::Pseudo, "pg_catalog".into());
+        for t in &mut types {
+            if *t == Type::UNKNOWN {
+                *t = Type::TEXT;
+            }
+        }
+        loop {
+            if in_tx {
+                c.batch_execute("SAVEPOINT airseal_prepare")?;
+            }
+            match c.prepare_typed(sql, &types) {
+                Ok(st) => {
+                    if in_tx {
+                        c.batch_execute("RELEASE SAVEPOINT airseal_prepare")?;
+                    }
+                    return Ok(st);
+                }
+                Err(e) => {
+                    if in_tx {
+                        c.batch_execute("ROLLBACK TO SAVEPOINT airseal_prepare")?;
+                    }
+                    let e = DbError::from(e);
+                    if !fill {
+                        return Err(e);
+                    }
+                    let Some(n) = undetermined_parameter(&e).filter(|&n| (1..=100).contains(&n))
+                    else {
+                        return Err(e);
+                    };
+                    if types.len() < n {
+                        types.resize_with(n, unspecified);
+                    }
+                    match types.get_mut(n - 1) {
+                        Some(t) if t.oid() == 0 => *t = Type::TEXT,
+                        _ => return Err(e),
+                    }
+                }
+            }
+        }
     }
 
     /// Forgets the prepared statements (after a migration changed the tables).
@@ -114,6 +186,7 @@ impl PgConn {
 
     /// Begins a transaction; a write transaction takes the ledger-wide lock first.
     pub fn begin(&self, behavior: Behavior) -> Result<()> {
+        self.in_tx.set(true);
         let sql = match behavior {
             Behavior::Read => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string(),
             Behavior::Write => format!("BEGIN; SELECT pg_advisory_xact_lock({LEDGER_LOCK})"),
@@ -121,6 +194,7 @@ impl PgConn {
         let mut c = self.client()?;
         if let Err(e) = c.batch_execute(&sql) {
             let _ = c.batch_execute("ROLLBACK");
+            self.in_tx.set(false);
             return Err(e.into());
         }
         Ok(())
@@ -128,6 +202,7 @@ impl PgConn {
 
     /// Ends the open transaction.
     pub fn finish(&self, commit: bool) -> Result<()> {
+        self.in_tx.set(false);
         let mut c = self.client()?;
         if commit {
             if let Err(e) = c.batch_execute("COMMIT") {
@@ -291,8 +366,40 @@ fn numeric(raw: &[u8]) -> std::result::Result<Value, BoxError> {
     Ok(Value::Real(if negative { -f } else { f }))
 }
 
-/// Column `idx`'s value as a `T`, by rusqlite's rules and with rusqlite's errors.
+/// The parameter number of PostgreSQL's "could not determine data type of parameter $N".
+fn undetermined_parameter(e: &DbError) -> Option<usize> {
+    let DbError::Postgres(e) = e else {
+        return None;
+    };
+    let db = e.as_db_error()?;
+    let code = db.code();
+    if code != &postgres::error::SqlState::INDETERMINATE_DATATYPE
+        && code != &postgres::error::SqlState::AMBIGUOUS_PARAMETER
+    {
+        return None;
+    }
+    let (_, n) = db.message().rsplit_once('$')?;
+    n.trim().parse().ok()
+}
+
+/// Column `idx`'s value as a `T`, by rusqlite's rules and with rusqlite's errors. A text
+/// that SQLite would have given as a number (`json_extract` of a JSON number, which
+/// PostgreSQL's `->>` gives as text) converts as that number.
 pub(super) fn convert<T: rusqlite::types::FromSql>(idx: usize, v: &Value) -> rusqlite::Result<T> {
+    if let Value::Text(s) = v {
+        if let Err(FromSqlError::InvalidType) = T::column_result(ValueRef::from(v)) {
+            if let Ok(i) = s.parse::<i64>() {
+                return convert_exact(idx, &Value::Integer(i));
+            }
+            if let Ok(f) = s.parse::<f64>() {
+                return convert_exact(idx, &Value::Real(f));
+            }
+        }
+    }
+    convert_exact(idx, v)
+}
+
+fn convert_exact<T: rusqlite::types::FromSql>(idx: usize, v: &Value) -> rusqlite::Result<T> {
     let r = ValueRef::from(v);
     T::column_result(r).map_err(|err| match err {
         FromSqlError::InvalidType => {
