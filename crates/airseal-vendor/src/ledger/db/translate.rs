@@ -311,7 +311,8 @@ fn emit(toks: &[Tok], ddl: bool) -> String {
         if t.is_word("INDEXED") {
             if let Some(by) = next_word(i + 1).filter(|&j| toks[j].is_word("BY")) {
                 if let Some(name) = next_word(by + 1) {
-                    i = name + 1;
+                    // The blank after the name goes too.
+                    i = name + 1 + usize::from(toks.get(name + 1).is_some_and(Tok::is_blank));
                     continue;
                 }
             }
@@ -457,6 +458,14 @@ mod tests {
     }
 
     #[test]
+    fn planner_hints_are_dropped() {
+        assert_eq!(
+            statement("SELECT a FROM k INDEXED BY k_i WHERE b = 'x'"),
+            "SELECT a FROM k WHERE b = 'x'"
+        );
+    }
+
+    #[test]
     fn null_tests_of_parameters_become_true() {
         assert_eq!(
             without_null_tests(
@@ -493,7 +502,7 @@ mod tests {
             statement(
                 "SELECT instr(lower(hex(x)), lower(?1)), json_extract(p, '$.customer'), max(a, min(b, 1)), max(c)"
             ),
-            "SELECT strpos(lower(upper(encode(x, 'hex'))), lower($1)), (p::jsonb ->> 'customer'), greatest(a, least(b, 1)), max(c) FROM k WHERE 1"
+            "SELECT strpos(lower(upper(encode(x, 'hex'))), lower($1)), (p::jsonb ->> 'customer'), greatest(a, least(b, 1)), max(c)"
         );
     }
 
