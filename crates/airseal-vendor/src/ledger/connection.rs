@@ -216,19 +216,62 @@ impl Ledger {
     /// [`LedgerError::NotALedger`] for a database holding other tables,
     /// [`LedgerError::TooNew`], [`LedgerError::Busy`].
     pub fn open_postgres(url: &str) -> Result<Self, LedgerError> {
+        Self::open_postgres_identified(url, None)
+    }
+
+    /// [`Ledger::open_postgres`] for a ledger that must already be there: with `expected`
+    /// (the identity a vendor folder records), a database holding no ledger is
+    /// [`LedgerError::Empty`] and one holding another ledger [`LedgerError::Foreign`], both
+    /// before anything is written to it. Without `expected`, as [`Ledger::open_postgres`].
+    ///
+    /// # Errors
+    /// Those of [`Ledger::open_postgres`], [`LedgerError::Empty`], [`LedgerError::Foreign`].
+    pub fn open_postgres_identified(
+        url: &str,
+        expected: Option<&str>,
+    ) -> Result<Self, LedgerError> {
+        let ledger = Self::connect_postgres(url)?;
+        let version = Self::read_schema_version(&ledger.conn)?;
+        if version == 0 {
+            check_identity(&ledger.conn, &ledger.path)?;
+            if expected.is_some() {
+                return Err(LedgerError::Empty {
+                    path: ledger.path.clone(),
+                });
+            }
+        }
+        if let Some(expected) = expected {
+            let found = if version >= IDENTITY_MIGRATION {
+                identity_of(&ledger.conn).ok()
+            } else {
+                None
+            };
+            if found.as_deref() != Some(expected) {
+                return Err(LedgerError::Foreign {
+                    path: ledger.path.clone(),
+                    expected: expected.to_string(),
+                    found,
+                });
+            }
+        }
+        let mut ledger = ledger;
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    /// Connects to a PostgreSQL ledger.
+    fn connect_postgres(url: &str) -> Result<Self, LedgerError> {
         let location = LedgerLocation::Postgres(url.to_string());
         let shown = PathBuf::from(location.to_string());
         let conn = db::pg::PgConn::connect(url).map_err(|source| LedgerError::Connect {
             url: location.to_string(),
             source,
         })?;
-        let mut ledger = Self {
+        Ok(Self {
             conn: db::Connection::postgres(conn),
             path: shown,
             location,
-        };
-        ledger.migrate()?;
-        Ok(ledger)
+        })
     }
 
     fn open_file(path: &Path) -> Result<Self, LedgerError> {
