@@ -716,6 +716,9 @@ fn ledger_remedy(e: &LedgerError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
              of it), or use the vendor folder this ledger belongs to",
         ),
         LedgerError::OutputExists { .. } => f.write_str("; pass --force to replace it"),
+        LedgerError::TargetNotEmpty { .. } => {
+            f.write_str("; pass --force to replace its contents (a file is kept aside)")
+        }
         LedgerError::NotAFile { .. } => f.write_str(
             ". Back it up with `pg_dump --format=custom DATABASE > FILE` and restore it with \
              `pg_restore --clean --dbname DATABASE FILE`, or copy it to a SQLite file first \

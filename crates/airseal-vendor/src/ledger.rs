@@ -96,6 +96,7 @@ mod backup;
 mod batches;
 mod certificates;
 mod connection;
+pub mod copy;
 mod customers;
 pub mod db;
 mod error;

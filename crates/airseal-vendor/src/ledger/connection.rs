@@ -451,6 +451,34 @@ impl Ledger {
     }
 
     fn migrate(&mut self) -> Result<(), LedgerError> {
+        self.migrate_with(true)
+    }
+
+    /// Creates a new SQLite ledger at `path` (which must not exist, or be empty) to receive
+    /// a copy of another ledger ([`super::copy`]): its migrations are applied without their
+    /// audit rows, since the copied audit log brings the source's own.
+    pub(super) fn create_for_copy(path: &Path) -> Result<Self, LedgerError> {
+        if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+            return Err(LedgerError::OutputExists {
+                path: path.to_path_buf(),
+            });
+        }
+        create_owner_only(path)?;
+        let conn = Connection::open(path).map_err(|source| LedgerError::Open {
+            path: path.to_path_buf(),
+            source: source.into(),
+        })?;
+        let mut ledger = Self {
+            conn: db::Connection::sqlite(conn),
+            path: path.to_path_buf(),
+            location: LedgerLocation::File(path.to_path_buf()),
+        };
+        ledger.configure()?;
+        ledger.migrate_with(false)?;
+        Ok(ledger)
+    }
+
+    fn migrate_with(&mut self, audit: bool) -> Result<(), LedgerError> {
         // The common case, an up-to-date ledger, takes no write lock.
         let version = Self::read_schema_version(&self.conn)?;
         if version == SCHEMA_VERSION {
@@ -500,12 +528,14 @@ impl Ledger {
                         .map_err(db("recording the schema version"))?;
                 }
             }
-            audit_in(
-                &tx,
-                "ledger.migrate",
-                "",
-                &serde_json::json!({ "from": version, "to": number }),
-            )?;
+            if audit {
+                audit_in(
+                    &tx,
+                    "ledger.migrate",
+                    "",
+                    &serde_json::json!({ "from": version, "to": number }),
+                )?;
+            }
             tx.commit().map_err(db("committing a migration"))?;
         }
     }

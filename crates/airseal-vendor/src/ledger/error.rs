@@ -35,6 +35,27 @@ pub enum LedgerError {
         /// Where the ledger lives, any password replaced by `***`.
         location: String,
     },
+    /// A ledger copy's target already holds a ledger with rows, and replacing it was not
+    /// asked for.
+    TargetNotEmpty {
+        /// The target, any password replaced by `***`.
+        location: String,
+        /// How many rows it holds (besides its identity and migration records).
+        rows: u64,
+    },
+    /// A ledger was to be copied onto itself.
+    CopyOntoItself {
+        /// The ledger, any password replaced by `***`.
+        location: String,
+    },
+    /// A copied ledger does not read back as its source: a table's row count or a sampled
+    /// row differs.
+    CopyMismatch {
+        /// The table.
+        table: String,
+        /// What differs.
+        what: String,
+    },
     /// The file is not an airseal ledger (not SQLite, or another program's database).
     NotALedger {
         /// The file.
@@ -209,6 +230,17 @@ impl fmt::Display for LedgerError {
                 f,
                 "the ledger {location} is a PostgreSQL database, not a file: back it up and \
                  restore it with PostgreSQL's own tools"
+            ),
+            Self::TargetNotEmpty { location, rows } => write!(
+                f,
+                "the ledger {location} already holds {rows} rows; it is replaced only when asked"
+            ),
+            Self::CopyOntoItself { location } => {
+                write!(f, "the ledger {location} cannot be copied onto itself")
+            }
+            Self::CopyMismatch { table, what } => write!(
+                f,
+                "the copy does not read back as its source: table {table}: {what}"
             ),
             Self::NotALedger { path } => {
                 write!(f, "{} is not an airseal ledger", path.display())

@@ -475,6 +475,20 @@ impl<'a> Statement<'a> {
         }
     }
 
+    /// The names of the columns the statement returns.
+    ///
+    /// # Errors
+    /// PostgreSQL's error preparing it.
+    pub fn column_names(&mut self) -> Result<Vec<String>> {
+        match &self.inner {
+            StInner::Sqlite(s) => Ok(s.column_names().into_iter().map(String::from).collect()),
+            StInner::SqliteCached(s) => {
+                Ok(s.column_names().into_iter().map(String::from).collect())
+            }
+            StInner::Postgres { conn, stmt, .. } => Ok(conn.column_names(stmt)),
+        }
+    }
+
     /// Runs the statement; returns the number of rows changed.
     ///
     /// # Errors

@@ -130,6 +130,58 @@ impl PgConn {
         }
     }
 
+    /// The names of the columns `st` returns.
+    pub fn column_names(&self, st: &postgres::Statement) -> Vec<String> {
+        st.columns().iter().map(|c| c.name().to_string()).collect()
+    }
+
+    /// Moves every identity column's sequence past the largest value in its column, after
+    /// rows were copied in with their ids (`ledger migrate`).
+    pub fn reset_identities(&self) -> Result<()> {
+        let mut c = self.client()?;
+        let columns = c.query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = current_schema() AND is_identity = 'YES'",
+            &[],
+        )?;
+        for col in columns {
+            let (table, column): (String, String) = (col.try_get(0)?, col.try_get(1)?);
+            c.query_one(
+                &format!(
+                    "SELECT setval(pg_get_serial_sequence($1, $2), coalesce(max({column}), 0) + 1, \
+                     false) FROM {table}"
+                ),
+                &[&table, &column],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Empties every table of the ledger (`ledger migrate --force` onto a ledger that holds
+    /// rows), identities restarted; the schema version stays. `TRUNCATE` does not fire the
+    /// audit log's row triggers.
+    pub fn empty_tables(&self) -> Result<()> {
+        let mut c = self.client()?;
+        let tables: Vec<String> = c
+            .query(
+                "SELECT table_name::text FROM information_schema.tables
+                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+                   AND table_name <> 'airseal_schema'",
+                &[],
+            )?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()?;
+        if tables.is_empty() {
+            return Ok(());
+        }
+        c.batch_execute(&format!(
+            "TRUNCATE {} RESTART IDENTITY CASCADE",
+            tables.join(", ")
+        ))?;
+        Ok(())
+    }
+
     /// Forgets the prepared statements (after a migration changed the tables).
     pub fn clear_cache(&self) {
         self.cache.borrow_mut().clear();
