@@ -180,8 +180,14 @@ impl CliError {
                 return self;
             }
         }
-        // …and one about another file names that file, not the ledger.
-        if let CliError::Ledger(LedgerError::DamagedRecord { .. }) = &self {
+        // …and one about another file names that file, not the ledger; one about a
+        // PostgreSQL ledger names its database.
+        if let CliError::Ledger(
+            LedgerError::DamagedRecord { .. }
+            | LedgerError::Connect { .. }
+            | LedgerError::NotAFile { .. },
+        ) = &self
+        {
             return self;
         }
         self.about(path.display().to_string())

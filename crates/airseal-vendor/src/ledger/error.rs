@@ -233,7 +233,8 @@ impl fmt::Display for LedgerError {
             ),
             Self::TargetNotEmpty { location, rows } => write!(
                 f,
-                "the ledger {location} already holds {rows} rows; it is replaced only when asked"
+                "the ledger {location} already holds a ledger ({rows} rows besides its identity); \
+                 it is replaced only when asked"
             ),
             Self::CopyOntoItself { location } => {
                 write!(f, "the ledger {location} cannot be copied onto itself")
