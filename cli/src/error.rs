@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use airseal_core::productkey::PatternError::TooWeak;
+use airseal_serve::ServeError;
 use airseal_vendor::activate::ActivationError;
 use airseal_vendor::batch::BatchError;
 use airseal_vendor::import::ImportError;
@@ -21,9 +22,11 @@ use airseal_vendor::keys::classify::ClassifyError;
 use airseal_vendor::keys::ops::KeyOpError;
 use airseal_vendor::keys::source::SourceError;
 use airseal_vendor::ledger::{CustomerError, KeyStatus, LedgerError};
+use airseal_vendor::problem::{ErrorName, Named as _};
 use airseal_vendor::renew::RenewError;
 use airseal_vendor::revoke::{ExportError as ListExportError, RevokeError};
 use airseal_vendor::template::TemplateError;
+use airseal_vendor::tokens::TokenError;
 use airseal_vendor::vendor_dir::{SearchOrigin, VENDOR_ENV, VendorDirError};
 use airseal_verify::app::device::DeviceError;
 
@@ -149,6 +152,10 @@ pub enum CliError {
     Issuing(IssuingError),
     /// A revocation list could not be exported.
     ListExport(ListExportError),
+    /// A token could not be made or revoked.
+    Token(TokenError),
+    /// The vendor service could not start or stopped with an error.
+    Serve(ServeError),
 }
 
 impl CliError {
@@ -201,6 +208,19 @@ impl CliError {
         }
     }
 
+    /// The stable name and code of a failure the vendor library names (`airseal_vendor::problem`),
+    /// as the service reports it too: printed with `--json` by the commands the service
+    /// mirrors (`activate`, `deactivate`).
+    pub fn error_name(&self) -> Option<ErrorName> {
+        match self {
+            CliError::Context { source, .. } => source.error_name(),
+            CliError::Activation(e) => Some(e.named()),
+            CliError::Ledger(e) => Some(e.named()),
+            CliError::Verify(e) => Some(e.named()),
+            _ => None,
+        }
+    }
+
     /// The process exit code (see [`EXIT_CODES_HELP`]).
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -250,12 +270,9 @@ impl CliError {
                 BatchError::Ledger(l) => ledger_code(l),
                 _ => GENERAL,
             },
-            CliError::Activation(e) => match e {
-                ActivationError::BadRequest(v) | ActivationError::BadProof(v) => v.code(),
-                ActivationError::KeyTypo { .. } => TYPO,
-                ActivationError::Ledger(l) => ledger_code(l),
-                _ => GENERAL,
-            },
+            // The vendor library's one mapping (`airseal_vendor::problem`): the service
+            // answers the same name and code.
+            CliError::Activation(e) => e.named().code,
             CliError::Renew(e) => match e {
                 RenewError::Io { .. } => IO,
                 RenewError::Ledger(l) => ledger_code(l),
@@ -295,9 +312,20 @@ impl CliError {
                 CustomerError::Ledger(l) => ledger_code(l),
                 _ => GENERAL,
             },
+            CliError::Token(e) => match e {
+                TokenError::Ledger(l) => ledger_code(l),
+                _ => GENERAL,
+            },
             CliError::Device(e) => match e {
                 DeviceError::Verify(v) => v.code(),
                 DeviceError::Io { .. } => IO,
+                _ => GENERAL,
+            },
+            CliError::Serve(e) => match e {
+                ServeError::Ledger(l) => ledger_code(l),
+                ServeError::VendorDir(VendorDirError::Io { .. }) => IO,
+                ServeError::VendorDir(VendorDirError::Ledger(l)) => ledger_code(l),
+                ServeError::Tls(_) => IO,
                 _ => GENERAL,
             },
         }
@@ -318,17 +346,10 @@ fn template_code(e: &TemplateError) -> u8 {
     }
 }
 
+/// A ledger that is gone or emptied is a file that cannot be read (3); another folder's
+/// ledger reads fine: a refusal (1). The vendor library's mapping, shared with the service.
 fn ledger_code(e: &LedgerError) -> u8 {
-    match e {
-        // A ledger that is gone or emptied is a file that cannot be read. (Another folder's
-        // ledger reads fine: a refusal, 1.)
-        LedgerError::Open { .. }
-        | LedgerError::Io { .. }
-        | LedgerError::Missing { .. }
-        | LedgerError::Empty { .. }
-        | LedgerError::Connect { .. } => IO,
-        _ => GENERAL,
-    }
+    e.named().code
 }
 
 impl fmt::Display for CliError {
@@ -574,6 +595,26 @@ impl fmt::Display for CliError {
             }
             CliError::Device(e) => e.fmt(f),
             CliError::KeyOp(e) => key_op(e, f),
+            CliError::Serve(e) => match e {
+                ServeError::VendorDir(v) => vendor_dir(v, f),
+                ServeError::Ledger(l) => ledger(l, f),
+                ServeError::RootKey { .. } => {
+                    e.fmt(f)?;
+                    f.write_str(
+                        ". Certify one with `airseal issuing-key create --out DIR` and pass \
+                         --issuing-key DIR (or set issuing_key in airseal.toml); to sign with \
+                         the root anyway, pass --allow-root-key",
+                    )
+                }
+                ServeError::Tls(_) => {
+                    e.fmt(f)?;
+                    f.write_str(
+                        ". --tls-cert takes the PEM certificate chain (server certificate \
+                         first), --tls-key its PEM private key (PKCS#8, PKCS#1 or SEC1)",
+                    )
+                }
+                _ => e.fmt(f),
+            },
             CliError::Customer(e) => {
                 e.fmt(f)?;
                 match e {
@@ -586,7 +627,27 @@ impl fmt::Display for CliError {
                     _ => Ok(()),
                 }
             }
+            CliError::Token(e) => token(e, f),
         }
+    }
+}
+
+/// Token refusals, with the command that does what was meant.
+fn token(e: &TokenError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match e {
+        TokenError::Ledger(l) => return ledger(l, f),
+        TokenError::BadExpiry(IssueError::InvalidField { message, .. }) => {
+            return write!(f, "--expires: {message}");
+        }
+        _ => fmt::Display::fmt(e, f)?,
+    }
+    match e {
+        TokenError::Duplicate { .. } => f.write_str(
+            " (names are never reused: choose another; `airseal tokens list` shows them)",
+        ),
+        TokenError::Unknown { .. } => f.write_str(" (`airseal tokens list` shows them)"),
+        TokenError::ExpiryPassed { .. } => f.write_str("; give a later --expires"),
+        _ => Ok(()),
     }
 }
 
@@ -837,6 +898,8 @@ from_library!(
     CustomerError => Customer,
     IssuingError => Issuing,
     ListExportError => ListExport,
+    TokenError => Token,
+    ServeError => Serve,
 );
 
 #[cfg(test)]
@@ -852,6 +915,19 @@ mod tests {
         let e = CliError::from(airseal_verify::Error::Typo).at(Path::new("k"));
         assert_eq!(e.exit_code(), TYPO);
         assert!(e.to_string().starts_with("k: "), "{e}");
+    }
+
+    /// The CLI's general and I/O codes are the vendor library's, which the service reports.
+    #[test]
+    fn codes_agree_with_the_vendor_mapping() {
+        assert_eq!(GENERAL, airseal_vendor::problem::GENERAL);
+        assert_eq!(IO, airseal_vendor::problem::IO);
+        let e = CliError::from(ActivationError::KeyTypo {
+            product: "p".into(),
+            key: "k".into(),
+        });
+        assert_eq!(e.exit_code(), TYPO);
+        assert_eq!(e.error_name().map(|n| n.error), Some("typo"));
     }
 
     #[test]

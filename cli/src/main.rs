@@ -66,6 +66,8 @@ enum Command {
     Ledger(cmd::ledger::LedgerArgs),
     /// Customers keys are sold to: add one, list them.
     Customers(cmd::customers::CustomersArgs),
+    /// Bearer tokens for `airseal serve`: create one (shown once), list, revoke.
+    Tokens(cmd::tokens::TokensArgs),
     /// The products of airseal.toml: list them, add one.
     Products(cmd::products::ProductsArgs),
     /// The license templates of airseal.toml.
@@ -76,6 +78,8 @@ enum Command {
     Revocations(cmd::revoke::RevocationsArgs),
     /// Show what a license, certificate or revocation list says, WITHOUT verifying it.
     Inspect(cmd::inspect::InspectArgs),
+    /// Run the vendor service: the HTTP API and the customers' activation portal.
+    Serve(Box<cmd::serve::ServeArgs>),
     /// Run the whole flow in a fresh temporary folder, printing each step.
     Demo(cmd::demo::DemoArgs),
     /// Print a shell completion script (e.g. `airseal completions bash > /etc/bash_completion.d/airseal`).
@@ -121,10 +125,12 @@ fn main() -> ExitCode {
         Command::Renew(a) => cmd::renew::run(&a),
         Command::Ledger(a) => cmd::ledger::run(&a),
         Command::Customers(a) => cmd::customers::run(&a),
+        Command::Tokens(a) => cmd::tokens::run(&a),
         Command::Products(a) => cmd::products::products(&a),
         Command::Templates(a) => cmd::products::templates(&a),
         Command::Revoke(a) => cmd::revoke::revoke(&a),
         Command::Revocations(a) => cmd::revoke::revocations(&a),
+        Command::Serve(a) => cmd::serve::run(&a),
         Command::Demo(a) => cmd::demo::run(&a),
         Command::Completions { shell } => {
             // Into memory first: clap_complete panics when its writer fails (a closed pipe,

@@ -1,31 +1,19 @@
 //! QR codes for files that cross an air gap (activation requests, responses, deactivation
 //! proofs): printed in the terminal for a phone camera, or written as PNG or SVG.
 //!
-//! A code holds the object's QR text form (`SPEC.md` §5.1): `AIRSEAL:` and the Base45
-//! (RFC 9285) of the raw bytes, in alphanumeric mode, as the EU Digital COVID Certificate
-//! does. Raw bytes in byte mode would be a little smaller (the same version for a request, at
-//! most one version less for a response), but a phone's camera app shows a code's contents
-//! as text and mangles binary; the text form is what it shows and what the customer can
-//! paste into an e-mail, and every airseal reader accepts it (`armor::dearmor`). A 262-byte
-//! request is 401 characters, a version 12 code at error correction level M (65 × 65
-//! modules, 73 columns with the quiet zone), which fits an 80-column terminal; the usual
-//! response (316 bytes, 482 characters) is version 13, 77 columns.
+//! The code itself (which text, which version and level, the SVG) comes from `airseal-qr`,
+//! the encoder the vendor service's portal uses too; this file draws its modules as
+//! terminal blocks and PNG pixels, which only the CLI writes.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use qrcode::bits::Bits;
-use qrcode::{Color, EcLevel, QrCode, Version};
 
 use airseal_core::armor::qr_text;
+use airseal_qr::Code;
 
 use crate::error::CliError;
 
-/// Error correction level M (15% of the code may be damaged): a printout or a photo of a
-/// screen survives a smudge or glare, and a request still fits an 80-column terminal.
-const EC_LEVEL: EcLevel = EcLevel::M;
-/// Light modules around the code; the standard asks for 4.
-const QUIET_ZONE: usize = 4;
 /// Pixels per module in PNG output: 65 modules + quiet zone → 584 px, sharp when printed.
 const PNG_SCALE: usize = 8;
 
@@ -70,54 +58,21 @@ impl QrArgs {
     }
 }
 
-/// The most raw bytes one code holds: a version 40 code at level M holds 3391 alphanumeric
-/// characters, `AIRSEAL:` and 3383 of Base45.
-pub const MAX_BYTES: usize = 2255;
-
-/// The smallest QR code (at level M) holding the QR text form of `data` as one
-/// alphanumeric-mode segment.
-pub fn encode(data: &[u8]) -> Result<QrCode, CliError> {
-    encode_text(&qr_text(data))
-        .ok_or_else(|| {
-            CliError::msg(format!(
-                "{} bytes is too much for one QR code (at most {MAX_BYTES} at level M)",
-                data.len()
-            ))
-        })?
-        .map_err(|e| CliError::msg(format!("cannot make a QR code: {e}")))
-}
-
-/// The smallest code holding `text` (QR alphanumeric characters only) in alphanumeric mode;
-/// `None` when no version is large enough.
-fn encode_text(text: &str) -> Option<qrcode::types::QrResult<QrCode>> {
-    (1..=40).find_map(|v| {
-        let mut bits = Bits::new(Version::Normal(v));
-        let fits = bits.push_alphanumeric_data(text.as_bytes()).is_ok()
-            && bits.push_terminator(EC_LEVEL).is_ok();
-        fits.then(|| QrCode::with_bits(bits, EC_LEVEL))
-    })
-}
-
-/// Whether the module at (x, y), counted from the corner of the quiet zone, is dark.
-fn dark(code: &QrCode, colors: &[Color], x: usize, y: usize) -> bool {
-    let w = code.width();
-    let (Some(cx), Some(cy)) = (x.checked_sub(QUIET_ZONE), y.checked_sub(QUIET_ZONE)) else {
-        return false;
-    };
-    cx < w && cy < w && colors.get(cy * w + cx) == Some(&Color::Dark)
+/// The smallest QR code (at level M) holding the QR text form of `data`.
+pub fn encode(data: &[u8]) -> Result<Code, CliError> {
+    airseal_qr::encode(data).map_err(|e| CliError::msg(e.to_string()))
 }
 
 /// The code as text, two module rows per line with half blocks. Light modules are drawn
 /// (`█▀▄`), dark ones left blank, so on a dark terminal the code reads as dark-on-light.
 pub fn terminal_text(data: &[u8]) -> Result<String, CliError> {
     let code = encode(data)?;
-    let colors = code.to_colors();
-    let size = code.width() + 2 * QUIET_ZONE;
+    let size = code.size();
     let mut out = String::with_capacity((size + 1) * size.div_ceil(2) * 3);
     for y in (0..size).step_by(2) {
         for x in 0..size {
-            let top = !dark(&code, &colors, x, y);
-            let bottom = y + 1 < size && !dark(&code, &colors, x, y + 1);
+            let top = !code.is_dark(x, y);
+            let bottom = y + 1 < size && !code.is_dark(x, y + 1);
             out.push(match (top, bottom) {
                 (true, true) => '█',
                 (true, false) => '▀',
@@ -141,13 +96,11 @@ pub fn print_terminal(data: &[u8]) -> Result<(), CliError> {
 /// The code as an 8-bit greyscale PNG (dark modules black on white, with the quiet zone).
 pub fn png_bytes(data: &[u8]) -> Result<Vec<u8>, CliError> {
     let code = encode(data)?;
-    let colors = code.to_colors();
-    let modules = code.width() + 2 * QUIET_ZONE;
-    let side = modules * PNG_SCALE;
+    let side = code.size() * PNG_SCALE;
     let mut pixels = Vec::with_capacity(side * side);
     for py in 0..side {
         for px in 0..side {
-            let is_dark = dark(&code, &colors, px / PNG_SCALE, py / PNG_SCALE);
+            let is_dark = code.is_dark(px / PNG_SCALE, py / PNG_SCALE);
             pixels.push(if is_dark { 0 } else { 255 });
         }
     }
@@ -170,10 +123,7 @@ pub fn write_png(data: &[u8], path: &Path, force: bool) -> Result<(), CliError> 
 
 /// The code as an SVG image (black modules on white, with the quiet zone).
 pub fn svg_text(data: &[u8]) -> Result<String, CliError> {
-    Ok(encode(data)?
-        .render::<qrcode::render::svg::Color<'_>>()
-        .min_dimensions(256, 256)
-        .build())
+    Ok(encode(data)?.svg_document())
 }
 
 /// Writes the code as an SVG image; refuses to replace a file without `force`.
@@ -214,37 +164,6 @@ mod tests {
     }
 
     #[test]
-    fn sizes_of_the_codes() {
-        // (raw bytes, version, modules): a request, the vector activation response, a
-        // response with a longer licensee (81 columns with the quiet zone in byte mode,
-        // 85 as text: over 80 either way), and the largest object one code holds.
-        for (n, version, width) in [
-            (262, 12, 65),
-            (316, 13, 69),
-            (350, 15, 77),
-            (MAX_BYTES as u32, 40, 177),
-        ] {
-            let code = encode(&bytes(n)).unwrap();
-            assert_eq!(code.version(), Version::Normal(version), "{n} bytes");
-            assert_eq!(code.error_correction_level(), EcLevel::M);
-            assert_eq!(code.width(), width, "{n} bytes");
-        }
-        assert!(encode(&vec![0; MAX_BYTES + 1]).is_err());
-    }
-
-    #[test]
-    fn the_text_is_held_in_alphanumeric_mode() {
-        // 401 characters fit version 12 only at 5.5 bits each: byte mode holds 287 there.
-        let text = qr_text(&sample());
-        assert_eq!(text.len(), 401);
-        let mut bits = Bits::new(Version::Normal(12));
-        let as_bytes =
-            bits.push_byte_data(text.as_bytes()).is_ok() && bits.push_terminator(EC_LEVEL).is_ok();
-        assert!(!as_bytes);
-        assert_eq!(encode(&sample()).unwrap().version(), Version::Normal(12));
-    }
-
-    #[test]
     fn the_png_decodes_to_the_qr_text() {
         let data = sample();
         let png = png_bytes(&data).unwrap();
@@ -264,7 +183,7 @@ mod tests {
         for (data, modules) in [(sample(), 65), (bytes(316), 69)] {
             let text = terminal_text(&data).unwrap();
             let lines: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
-            let modules = modules + 2 * QUIET_ZONE;
+            let modules = modules + 2 * airseal_qr::QUIET_ZONE;
             assert!(lines.iter().all(|l| l.len() == modules));
             assert!(modules <= 80, "fits an 80-column terminal");
             // Back to modules (blocks are light), 4 pixels each.

@@ -74,18 +74,10 @@ impl Format {
     }
 }
 
-/// A cell as text: strings as they are, null as empty, arrays joined with spaces, an empty
-/// object as empty, anything else as compact JSON.
+/// A cell as text ([`airseal_vendor::listing::cell_text`], the one rule the service's CSV
+/// follows too).
 pub fn cell_text(v: &Value) -> Cow<'_, str> {
-    match v {
-        Value::Null => Cow::Borrowed(""),
-        Value::String(s) => Cow::Borrowed(s),
-        Value::Array(items) => {
-            Cow::Owned(items.iter().map(cell_text).collect::<Vec<_>>().join(" "))
-        }
-        Value::Object(m) if m.is_empty() => Cow::Borrowed(""),
-        other => Cow::Owned(other.to_string()),
-    }
+    airseal_vendor::listing::cell_text(v)
 }
 
 /// One CSV cell, through the one CSV writer ([`airseal_vendor::csv::cell`]): RFC 4180

@@ -114,11 +114,66 @@ fn the_cli_does_not_depend_on_storage_or_crypto_crates() {
     }
 }
 
+/// The vendor service (`crates/airseal-serve`) is a room of thin handlers over the vendor
+/// library (DESIGN15 §1): no SQL, no signing primitives, no storage or crypto crates.
+#[test]
+fn the_service_holds_no_sql_and_no_signing() {
+    let found = offending_lines(
+        "../crates/airseal-serve/src",
+        &[
+            "SELECT ",
+            "INSERT ",
+            "UPDATE ",
+            "DELETE FROM",
+            "rusqlite",
+            "postgres::",
+            "connection()",
+            "ed25519_dalek",
+            ".sign(",
+            "SigningKey",
+        ],
+    );
+    assert!(
+        found.is_empty(),
+        "crates/airseal-serve decides what the vendor library should:\n{}",
+        found.join("\n")
+    );
+    let manifest = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/airseal-serve/Cargo.toml"),
+    )
+    .unwrap();
+    let deps = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .and_then(|rest| rest.split("\n[").next())
+        .unwrap();
+    assert!(
+        deps.contains("airseal-vendor"),
+        "the scanner read the wrong manifest"
+    );
+    for forbidden in [
+        "rusqlite",
+        "postgres",
+        "ed25519-dalek",
+        "argon2",
+        "chacha20poly1305",
+        "sha2",
+        "hmac",
+    ] {
+        assert!(
+            !deps.lines().any(|l| l.trim_start().starts_with(forbidden)),
+            "crates/airseal-serve/Cargo.toml [dependencies] names {forbidden}: the service \
+             reaches storage and signing only through airseal-vendor"
+        );
+    }
+}
+
 #[test]
 fn the_scanner_finds_what_it_looks_for() {
     // Without this, a broken scanner (wrong folder, nothing read) would pass every check.
     assert!(!offending_lines("src/cmd", &["fn run"]).is_empty());
     assert!(!offending_lines("src", &["airseal_verify::app::fs"]).is_empty());
+    assert!(!offending_lines("../crates/airseal-serve/src", &["fn router"]).is_empty());
     assert!(contains_word(
         "let f = std::fs::File::create(p);",
         "File::create("

@@ -28,6 +28,7 @@ fn completion_scripts_know_the_commands_and_flags() {
             "customers",
             "templates",
             "issuing-key",
+            "tokens",
         ] {
             assert!(script.contains(word), "{shell}: {word} missing");
         }
@@ -49,6 +50,7 @@ fn man_pages_for_every_subcommand() {
         ("airseal-revocations-export.1", "json"),
         ("airseal-keys-update.1", "extend"),
         ("airseal-customers-add.1", "email"),
+        ("airseal-tokens-create.1", "scope"),
         ("airseal-products-add.1", "pattern"),
         ("airseal-issuing-key-create.1", "root\\-key"),
         ("airseal-verify.1", "EXIT CODES"),

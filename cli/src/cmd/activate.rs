@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use airseal_core::KeyId;
 use airseal_core::activation::Purpose;
-use airseal_vendor::activate::{self, ActivationError, Seats};
+use airseal_vendor::activate::{self, ActivationError};
 use airseal_vendor::time::format_time;
 use clap::Args;
 use serde_json::json;
@@ -84,22 +84,26 @@ pub struct DeactivateArgs {
     pub vendor: VendorArgs,
 }
 
-/// Refusals: a request or proof that does not verify keeps the verifier's exit code
-/// (malformed 10, bad signature 14, …); every other refusal is 1.
-fn seats_json(s: Option<Seats>) -> serde_json::Value {
-    s.map_or(serde_json::Value::Null, |s| {
-        json!({
-            "used": s.used,
-            "limit": match s.limit {
-                airseal_core::Limit::AtMost(n) => json!(n),
-                airseal_core::Limit::Unlimited => json!("unlimited"),
-            },
-        })
-    })
+/// With `--json`, a refusal the vendor library names is also one JSON document on standard
+/// output: `{"result": "refused", "error", "code", "message"}`, the name and code the
+/// service's problem documents carry (`airseal_vendor::problem`).
+fn refusal_json(json: bool, e: &CliError) {
+    if let (true, Some(name)) = (json, e.error_name()) {
+        crate::term::out_json(&json!({
+            "result": "refused",
+            "error": name.error,
+            "code": name.code,
+            "message": e.to_string(),
+        }));
+    }
 }
 
 /// Runs `airseal activate`.
 pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
+    answer(args).inspect_err(|e| refusal_json(args.json, e))
+}
+
+fn answer(args: &ActivateArgs) -> Result<ExitCode, CliError> {
     // Every output is checked before the passphrase is asked for and before the ledger
     // changes, so a refusal to overwrite never leaves a seat without its file.
     for path in args.out.iter().map(PathBuf::as_path).chain(args.qr.files()) {
@@ -167,18 +171,7 @@ pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
         .expires_at
         .map_or_else(|| "never".to_string(), format_time);
     if args.json {
-        crate::term::out_json(&json!({
-            "result": if response.reissued { "reissued" } else { "activated" },
-            "purpose": if a.purpose == Purpose::Trial { "trial" } else { "activation" },
-            "product": a.product,
-            "key": a.key,
-            "license_id": a.license_id,
-            "activation": a.id,
-            "device_key_id": device,
-            "seats": seats_json(response.seats),
-            "expires": response.claims.expires_at,
-            "bytes": response.bytes.len(),
-        }));
+        crate::term::out_json(&response.summary());
     }
     errln!(
         "{what}: license {} for {}{} on device {device}; expires {expires}{}{}",
@@ -202,38 +195,35 @@ pub fn activate(args: &ActivateArgs) -> Result<ExitCode, CliError> {
 
 /// Runs `airseal deactivate`.
 pub fn deactivate(args: &DeactivateArgs) -> Result<ExitCode, CliError> {
+    free(args).inspect_err(|e| refusal_json(args.json, e))
+}
+
+fn free(args: &DeactivateArgs) -> Result<ExitCode, CliError> {
     let now = args.now.instant()?;
     let vendor = args.vendor.open()?;
     let mut ledger = vendor
         .open_ledger()
         .map_err(|e| CliError::from(e).at(&vendor.ledger_path()))?;
-    let (activation, deactivations, seats, by) = match (&args.proof, args.activation) {
+    let (done, by) = match (&args.proof, args.activation) {
         (_, Some(id)) => {
             let reason = args.reason.clone().unwrap_or_default();
-            let done = activate::release_seat(&mut ledger, id, &reason, now)?;
-            (done.activation, done.deactivations, done.seats, "vendor")
+            (
+                activate::release_seat(&mut ledger, id, &reason, now)?,
+                "vendor",
+            )
         }
         (Some(path), None) => {
             let proof = crate::io::read_input(path)?;
             let done = activate::deactivate(&mut ledger, &proof, now)
                 .map_err(|e| CliError::from(e).at(path))?;
-            (done.activation, done.deactivations, done.seats, "proof")
+            (done, "proof")
         }
         (None, None) => return Err(CliError::msg("give a PROOF file, or --activation ID")),
     };
     if args.json {
-        crate::term::out_json(&json!({
-            "result": "deactivated",
-            "by": by,
-            "product": activation.product,
-            "key": activation.key,
-            "license_id": activation.license_id,
-            "activation": activation.id,
-            "device_key_id": activation.device_key_id().to_string(),
-            "deactivations": seats_json(deactivations),
-            "seats": seats_json(seats),
-        }));
+        crate::term::out_json(&done.summary(by));
     }
+    let (activation, deactivations, seats) = (&done.activation, done.deactivations, done.seats);
     errln!(
         "deactivated license {} of {}{} (device {}){}{}",
         activation.license_id,

@@ -6,10 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_vendor::ledger::{
-    Activation, ActivationFilter, AuditEntry, AuditFilter, BatchInfo, KeyFilter, KeyOverview,
-    KeyStatus, LedgerLocation, LicenseFilter, LicenseRecord, LicenseSource, SeatRequest,
+    ActivationFilter, AuditFilter, KeyFilter, KeyStatus, LedgerLocation, LicenseFilter,
+    LicenseSource,
 };
-use airseal_vendor::time::{EndOfDay, format_time, parse_time};
+use airseal_vendor::listing::{
+    ACTIVATION_COLUMNS, AUDIT_COLUMNS, BATCH_COLUMNS, HISTORY_COLUMNS, KEY_COLUMNS,
+    LICENSE_COLUMNS, activation_row, audit_row, batch_row, history_row, key_row, license_row,
+};
+use airseal_vendor::time::{EndOfDay, parse_time};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
@@ -199,198 +203,13 @@ pub enum LedgerCommand {
         /// Only rows at or after this date (YYYY-MM-DD or RFC 3339).
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
+        /// Only rows made through `airseal serve` by this actor (`token:NAME`,
+        /// `portal:ADDRESS`); an empty value for local commands only.
+        #[arg(long, value_name = "ACTOR")]
+        actor: Option<String>,
         #[command(flatten)]
         output: OutputArgs,
     },
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn time(t: Option<i64>) -> Value {
-    t.map_or(Value::Null, |t| Value::String(format_time(t)))
-}
-
-const KEY_COLUMNS: &[&str] = &[
-    "product",
-    "key",
-    "status",
-    "kind",
-    "batch",
-    "created",
-    "email",
-    "template",
-    "seats_in_use",
-    "live_seats",
-    "prior_activations",
-    "deactivations",
-    "prior_deactivations",
-    "customer",
-    "notes",
-];
-
-fn key_row(k: KeyOverview) -> Vec<Value> {
-    vec![
-        json!(k.record.product),
-        json!(k.record.key),
-        json!(k.record.status.as_str()),
-        json!(k.record.kind),
-        json!(k.record.batch),
-        time(Some(k.record.created)),
-        json!(k.email),
-        json!(k.template),
-        json!(k.seats_in_use()),
-        json!(k.live_seats),
-        json!(k.prior_activations),
-        json!(k.deactivations),
-        json!(k.prior_deactivations),
-        json!(k.customer),
-        json!(k.notes),
-    ]
-}
-
-const LICENSE_COLUMNS: &[&str] = &[
-    "license_id",
-    "source",
-    "product",
-    "key",
-    "kind",
-    "email",
-    "name",
-    "issued_at",
-    "expires_at",
-    "activation",
-    "batch",
-    "signed_by",
-    "token_id",
-];
-
-fn license_row(l: LicenseRecord) -> Vec<Value> {
-    vec![
-        json!(l.license_id),
-        json!(l.source.as_str()),
-        json!(l.product),
-        json!(l.product_key),
-        json!(l.kind.as_str()),
-        json!(l.email),
-        json!(l.name),
-        time(Some(l.issued_at)),
-        time(l.expires_at),
-        json!(l.activation),
-        json!(l.batch),
-        json!(l.signed_by.map(|k| k.to_string())),
-        json!(hex(&l.token_id)),
-    ]
-}
-
-const ACTIVATION_COLUMNS: &[&str] = &[
-    "id",
-    "product",
-    "key",
-    "purpose",
-    "license_id",
-    "device_key_id",
-    "email",
-    "activated_at",
-    "deactivated_at",
-    "deactivated_by",
-    "reissues",
-    "app_version",
-    "threshold",
-    "components",
-    "token_id",
-    "device_key",
-    "meters",
-];
-
-const HISTORY_COLUMNS: &[&str] = &[
-    "activation",
-    "license_id",
-    "at",
-    "matched",
-    "threshold",
-    "components",
-];
-
-/// One request of a seat's component history ([`SeatRequest`]).
-fn history_row(a: &Activation, h: &SeatRequest) -> Vec<Value> {
-    vec![
-        json!(a.id),
-        json!(a.license_id),
-        time(Some(h.at)),
-        json!(h.matched),
-        json!(a.threshold),
-        json!(h.components.iter().map(|c| hex(c)).collect::<Vec<_>>()),
-    ]
-}
-
-fn activation_row(a: Activation) -> Vec<Value> {
-    let meters: serde_json::Map<String, Value> = a
-        .meters
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
-    vec![
-        json!(a.id),
-        json!(a.product),
-        json!(a.key),
-        json!(match a.purpose {
-            airseal_core::activation::Purpose::Trial => "trial",
-            airseal_core::activation::Purpose::Activation => "activation",
-        }),
-        json!(a.license_id),
-        json!(a.device_key_id().to_string()),
-        json!(a.email),
-        time(Some(a.activated_at)),
-        time(a.deactivated_at),
-        json!(a.deactivated_by),
-        json!(a.reissues),
-        json!(a.app_version),
-        json!(a.threshold),
-        json!(a.components.iter().map(|c| hex(c)).collect::<Vec<_>>()),
-        json!(hex(&a.token_id)),
-        json!(hex(&a.device_key)),
-        Value::Object(meters),
-    ]
-}
-
-const BATCH_COLUMNS: &[&str] = &[
-    "id",
-    "product",
-    "kind",
-    "status",
-    "requested",
-    "inserted",
-    "created",
-    "template",
-    "output",
-];
-
-fn batch_row(b: BatchInfo) -> Vec<Value> {
-    vec![
-        json!(b.id),
-        json!(b.product),
-        json!(b.kind),
-        json!(b.status.as_str()),
-        json!(b.requested),
-        json!(b.inserted),
-        time(Some(b.created)),
-        b.params.get("template").cloned().unwrap_or(Value::Null),
-        json!(b.output.map(|p| p.display().to_string())),
-    ]
-}
-
-const AUDIT_COLUMNS: &[&str] = &["id", "at", "action", "subject", "detail"];
-
-fn audit_row(e: AuditEntry) -> Vec<Value> {
-    vec![
-        json!(e.id),
-        time(Some(e.at)),
-        json!(e.action),
-        json!(e.subject),
-        e.detail,
-    ]
 }
 
 /// A listing being written row by row through the renderer, to standard output or to a
@@ -749,6 +568,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             action,
             search,
             since,
+            actor,
             output,
         } => {
             // The filter first: a bad --since must fail before the header is written.
@@ -759,6 +579,7 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
                     .as_deref()
                     .map(|s| parse_time("--since", s, EndOfDay::No))
                     .transpose()?,
+                actor: actor.clone(),
                 limit: output.limit,
             };
             let mut e = Emitter::start(output, format, AUDIT_COLUMNS)?;

@@ -19,6 +19,8 @@ pub mod release;
 pub mod renew;
 pub mod request;
 pub mod revoke;
+pub mod serve;
+pub mod tokens;
 pub mod verify;
 
 use std::path::Path;

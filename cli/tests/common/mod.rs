@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub mod service;
+
 /// The passphrase of every signing key these tests create.
 pub const PASSPHRASE: &str = "test passphrase";
 /// The passphrase of every issuing key the tests create (its own, never the root's).
@@ -99,6 +101,22 @@ pub fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
             rust_files(&path, out);
         } else if path.extension().is_some_and(|e| e == "rs") {
             out.push(path);
+        }
+    }
+}
+
+/// The folder whose `node_modules` holds `playwright-core` (`AIRSEAL_TEST_BROWSER`, DESIGN15
+/// §6; Chromium is `/usr/bin/chromium`). Without it the test says so on standard error (a
+/// direct write libtest does not capture, so the skip is visible) and the caller returns.
+pub fn browser_or_skip(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("AIRSEAL_TEST_BROWSER").filter(|v| !v.is_empty()) {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED (no AIRSEAL_TEST_BROWSER): {test}"
+            );
+            None
         }
     }
 }

@@ -107,6 +107,37 @@ impl Response {
     pub fn armored(&self) -> String {
         armor(ObjectType::ActivationResponse.armor_label(), &self.bytes)
     }
+
+    /// The JSON summary `airseal activate --json` prints and the service returns (README,
+    /// "JSON output"): what was answered, for which key and device, and the key's seats.
+    pub fn summary(&self) -> serde_json::Value {
+        let a = &self.activation;
+        serde_json::json!({
+            "result": if self.reissued { "reissued" } else { "activated" },
+            "purpose": if a.purpose == Purpose::Trial { "trial" } else { "activation" },
+            "product": a.product,
+            "key": a.key,
+            "license_id": a.license_id,
+            "activation": a.id,
+            "device_key_id": a.device_key_id().to_string(),
+            "seats": seats_json(self.seats),
+            "expires": self.claims.expires_at,
+            "bytes": self.bytes.len(),
+        })
+    }
+}
+
+/// Seats (or deactivations) as JSON: `{"used": N, "limit": N | "unlimited"}`, or null.
+fn seats_json(s: Option<Seats>) -> serde_json::Value {
+    s.map_or(serde_json::Value::Null, |s| {
+        serde_json::json!({
+            "used": s.used,
+            "limit": match s.limit {
+                Limit::AtMost(n) => serde_json::json!(n),
+                Limit::Unlimited => serde_json::json!("unlimited"),
+            },
+        })
+    })
 }
 
 /// A seat given back.
@@ -118,6 +149,25 @@ pub struct Deactivated {
     pub deactivations: Option<Seats>,
     /// The key's seats after this one was freed (`None` for a trial).
     pub seats: Option<Seats>,
+}
+
+impl Deactivated {
+    /// The JSON summary `airseal deactivate --json` prints and the service returns; `by`
+    /// says who freed the seat (`"proof"`, `"vendor"`).
+    pub fn summary(&self, by: &str) -> serde_json::Value {
+        let a = &self.activation;
+        serde_json::json!({
+            "result": "deactivated",
+            "by": by,
+            "product": a.product,
+            "key": a.key,
+            "license_id": a.license_id,
+            "activation": a.id,
+            "device_key_id": a.device_key_id().to_string(),
+            "deactivations": seats_json(self.deactivations),
+            "seats": seats_json(self.seats),
+        })
+    }
 }
 
 /// Why an activation request or a deactivation proof was refused. Nothing is recorded in

@@ -19,6 +19,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+pub mod for_key;
 pub mod recorded;
 
 /// Length of a license id in random bytes (rendered as 13 Crockford base32 symbols).

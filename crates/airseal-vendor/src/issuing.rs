@@ -677,6 +677,58 @@ pub fn root_key_id(vendor: &VendorDir) -> Result<KeyId, IssuingError> {
     Ok(KeyId::of_public_key(&key))
 }
 
+/// What a vendor publishes for apps and customers to trust (the service's
+/// `GET /v1/keys/public`): the root public key, and the issuing-key certificates that are
+/// current.
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// The root key's id.
+    pub root_kid: KeyId,
+    /// The root public key, as `keys/signing.pub` holds it (its text form).
+    pub root_public_key: String,
+    /// The certificates usable now or later (neither revoked nor expired), by serial.
+    pub certificates: Vec<CertificateRecord>,
+}
+
+/// The root public key of `vendor` and the certificates in `ledger` that are current at
+/// `now`: neither revoked nor past their window (one not yet valid is included: apps may
+/// learn it before it signs).
+///
+/// # Errors
+/// [`IssuingError::RootPublicKey`], or the ledger's.
+pub fn published(
+    vendor: &VendorDir,
+    ledger: &crate::ledger::Ledger,
+    now: UnixTime,
+) -> Result<Published, IssuingError> {
+    use crate::ledger::CertificateStatus;
+    let root_kid = root_key_id(vendor)?;
+    let path = vendor.public_key_path();
+    let text = read_small(&path)?;
+    let key =
+        airseal_core::pubkey::parse_public_key(&text).map_err(|e| IssuingError::RootPublicKey {
+            path: path.clone(),
+            why: e.to_string(),
+        })?;
+    let mut certificates: Vec<CertificateRecord> = ledger
+        .certificates()
+        .list()?
+        .into_iter()
+        .filter(|c| {
+            matches!(
+                c.status(now),
+                CertificateStatus::Active | CertificateStatus::NotYetValid
+            )
+        })
+        .collect();
+    certificates.sort_by_key(|c| c.serial);
+    Ok(Published {
+        root_kid,
+        root_public_key: encode_public_key(&key),
+        certificates,
+    })
+}
+
 /// Refuses a key `given` (from file `path`, when known) that is not the vendor folder's root.
 fn check_root(vendor: &VendorDir, given: KeyId, path: Option<&Path>) -> Result<(), IssuingError> {
     let root = root_key_id(vendor)?;

@@ -8,7 +8,9 @@
 use std::fmt;
 
 pub mod classify;
+pub mod details;
 pub mod ops;
+pub mod order;
 pub mod source;
 
 use airseal_core::productkey::{

@@ -79,6 +79,7 @@
 //! | [`Ledger::audit`] | `audit.rs` | the append-only audit log |
 //! | [`Ledger::revocations`] | `revocations.rs` | revocations and exported lists |
 //! | [`Ledger::certificates`] | `certificates.rs` | issuing-key certificates (`SPEC.md` §18) |
+//! | [`Ledger::tokens`] | `tokens.rs` | `airseal serve`'s bearer tokens (hashes only) |
 //!
 //! A store's writes each run in their own immediate transaction with their audit row. Work
 //! that spans domains runs in one long transaction: [`Batches::begin`] (a batch's keys, with
@@ -111,6 +112,7 @@ mod products;
 mod revocations;
 mod seats;
 mod terms;
+mod tokens;
 
 pub use audit::{Audit, AuditEntry, AuditFilter};
 pub use backup::{BackupReport, RestoreReport, restore};
@@ -141,6 +143,11 @@ pub use seats::{
 };
 pub(crate) use terms::decode_terms;
 pub use terms::{KeyTerms, TermsRecord, feature_name};
+pub(crate) use tokens::NewTokenRow;
+pub use tokens::{
+    NAME_MAX as TOKEN_NAME_MAX, TokenError, TokenRecord, TokenScope, Tokens,
+    check_name as check_token_name,
+};
 
 /// Seconds since 1970 from the system clock (0 if the clock is before 1970).
 fn now() -> i64 {

@@ -137,11 +137,41 @@ pub fn export_from(
     now: i64,
 ) -> Result<(RevocationList, Vec<u8>), ExportError> {
     let floor = vendor.exported_revocation_seq()?;
-    ledger.revocations().export_next(|contents| {
+    let (list, bytes) = ledger.revocations().export_next(|contents| {
         let (recorded, (list, bytes)) = sign_next(contents, issuer, now, floor)?;
         vendor.record_revocation_seq(list.seq)?;
-        Ok((recorded, (list, bytes)))
-    })
+        Ok::<_, ExportError>((recorded, (list, bytes)))
+    })?;
+    // Published last: a list is never served before its number is recorded.
+    let text = airseal_core::armor::armor(ObjectType::RevocationList.armor_label(), &bytes);
+    airseal_verify::app::fs::write(
+        &vendor.latest_revocation_list_path(),
+        text.as_bytes(),
+        airseal_verify::app::fs::Access::Default,
+        airseal_verify::app::fs::Mode::Replace,
+    )
+    .map_err(LedgerError::from)?;
+    Ok((list, bytes))
+}
+
+/// The latest revocation list exported from `vendor` ([`export_from`]), as signed (raw
+/// COSE bytes), or `None` when none was exported since the folder kept a copy.
+///
+/// # Errors
+/// [`LedgerError::Io`] when the copy exists but cannot be read; [`LedgerError::Corrupt`]
+/// when it is not an armored revocation list.
+pub fn latest_list(vendor: &VendorDir) -> Result<Option<Vec<u8>>, LedgerError> {
+    let path = vendor.latest_revocation_list_path();
+    let text = match std::fs::read(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(LedgerError::Io { path, source }),
+    };
+    airseal_core::armor::dearmor(&text)
+        .map(|raw| Some(raw.into_owned()))
+        .map_err(|e| LedgerError::Corrupt {
+            what: format!("{}: {e}", path.display()),
+        })
 }
 
 /// The number of the next list: above the ledger's last and above `floor`, at or above the

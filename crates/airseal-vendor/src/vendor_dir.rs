@@ -49,6 +49,9 @@ pub const LEDGER_ID_FILE: &str = "ledger.id";
 /// The highest revocation list sequence number exported from the folder (one line), inside
 /// the vendor folder: the floor of the next list's number whatever ledger is in place.
 pub const REVOCATION_SEQ_FILE: &str = "revocations.seq";
+/// The latest revocation list exported from this folder, armored: what the vendor service
+/// publishes (`GET /v1/revocations`). Written after the list is recorded.
+pub const LATEST_LIST_FILE: &str = "revocations.latest";
 
 /// Where [`find_vendor_dir`] was told (or had) to look.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -286,6 +289,24 @@ pub struct Config {
     /// Products by id (the license `aud`).
     #[serde(default)]
     pub products: BTreeMap<String, ProductConfig>,
+    /// The customer portal of `airseal serve` (the `[portal]` table); optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal: Option<PortalConfig>,
+}
+
+/// The `[portal]` table: what the customer portal tells customers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalConfig {
+    /// Where customers get help, shown in the portal's error pages ("…or contact
+    /// support@example.com"): an e-mail address, a web address or a phone number, as
+    /// text (at most [`PortalConfig::SUPPORT_MAX`] characters, no control characters).
+    pub support: Option<String>,
+}
+
+impl PortalConfig {
+    /// The longest support text accepted: one line on a page.
+    pub const SUPPORT_MAX: usize = 200;
 }
 
 /// One `[products.<id>]` table.
@@ -364,6 +385,19 @@ impl Config {
             return Err(invalid(&["vendor"], "must not be empty".into()));
         }
         check_text("vendor id", &self.vendor).map_err(|e| invalid(&["vendor"], e.to_string()))?;
+        if let Some(support) = self.portal.as_ref().and_then(|p| p.support.as_deref()) {
+            let at = ["portal", "support"];
+            if support.trim().is_empty() {
+                return Err(invalid(&at, "must not be empty".into()));
+            }
+            if support.chars().count() > PortalConfig::SUPPORT_MAX {
+                return Err(invalid(
+                    &at,
+                    format!("longer than {} characters", PortalConfig::SUPPORT_MAX),
+                ));
+            }
+            check_text("support address", support).map_err(|e| invalid(&at, e.to_string()))?;
+        }
         for (id, product) in &self.products {
             check_product_id(id).map_err(|e| invalid(&["products", id], e.to_string()))?;
             if let Some(pattern) = &product.key_pattern {
@@ -855,6 +889,11 @@ impl VendorDir {
         self.root.join(REVOCATION_SEQ_FILE)
     }
 
+    /// `revocations.latest`: the latest exported list, armored.
+    pub fn latest_revocation_list_path(&self) -> PathBuf {
+        self.root.join(LATEST_LIST_FILE)
+    }
+
     /// The highest revocation list number this folder records as exported (0: none).
     ///
     /// # Errors
@@ -1334,6 +1373,44 @@ mod tests {
 
         let e = Config::parse("vendor = \"\"\n", Path::new("c.toml")).unwrap_err();
         assert!(matches!(e, VendorDirError::InvalidConfig { .. }), "{e}");
+    }
+
+    #[test]
+    fn the_portal_support_address_is_read_and_checked_with_its_line() {
+        let path = Path::new("airseal.toml");
+        let text = "vendor = \"acme\"\n\n[portal]\nsupport = \"help@acme.example\"\n";
+        let config = Config::parse(text, path).unwrap();
+        let support = config.portal.and_then(|p| p.support);
+        assert_eq!(support.as_deref(), Some("help@acme.example"));
+        assert_eq!(
+            Config::parse("vendor = \"acme\"\n", path).unwrap().portal,
+            None
+        );
+
+        let long = "x".repeat(PortalConfig::SUPPORT_MAX + 1);
+        for (value, why) in [
+            ("\"  \"".to_string(), "must not be empty"),
+            ("\"a\\u0007b\"".to_string(), "control"),
+            (format!("\"{long}\""), "longer than"),
+        ] {
+            let text = format!("vendor = \"acme\"\n[portal]\n\nsupport = {value}\n");
+            match Config::parse(&text, path).unwrap_err() {
+                VendorDirError::InvalidConfig {
+                    line, key, message, ..
+                } => {
+                    assert_eq!((line, key.as_str()), (Some(4), "portal.support"), "{value}");
+                    assert!(message.contains(why), "{message}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // An unknown field of the table is named, with its line, by the TOML reader.
+        let e = Config::parse("vendor = \"acme\"\n[portal]\nsuport = \"x\"\n", path).unwrap_err();
+        assert!(matches!(e, VendorDirError::ConfigParse { .. }), "{e}");
+        assert!(
+            e.to_string().contains("suport") && e.to_string().contains("line 3"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -149,6 +149,10 @@ struct MMachine {
     /// The newest version of each seat's documents this folder has installed: its
     /// `device.state` refuses an older one put back (`SPEC.md` §15.5).
     newest: Vec<(usize, u64)>,
+    /// The device key that signed the release proof this folder keeps (`release.proof`).
+    release_proof_by: Option<usize>,
+    /// Whether the folder holds a request not yet answered by an installed response.
+    pending: bool,
 }
 
 /// Which document of a seat a file is: the answer (`generation`), the document (`version`)
@@ -300,6 +304,8 @@ impl Model {
                     backup: None,
                     backup_as: Held::default(),
                     newest: Vec::new(),
+                    release_proof_by: None,
+                    pending: false,
                 })
                 .collect(),
             next_device: 0,
@@ -340,6 +346,33 @@ impl Model {
                 d
             }
         }
+    }
+
+    /// The app finishes a release left half-done when nothing needs the key any more
+    /// (`Device::finish_release`): no license installed and a kept release proof signed by
+    /// the current key — as when the customer copies back the very key the folder gave
+    /// back. Checked before every request (a pending one is dropped then) and whenever the
+    /// app verifies with nothing installed (only when no request is pending).
+    fn finish_release(&mut self, m: usize, dropping_pending: bool) {
+        let machine = &self.machines[m];
+        if machine.installed.is_none()
+            && (dropping_pending || !machine.pending)
+            && machine.device.is_some()
+            && machine.release_proof_by == machine.device
+        {
+            // Replacing the key drops the pending request, made with the old one.
+            self.machines[m].pending = false;
+            self.machines[m].device = Some(self.next_device);
+            self.next_device += 1;
+        }
+    }
+
+    /// A request from machine `m`: its outcome, and the request pending unless answered.
+    fn request(&mut self, m: usize, answer: impl FnOnce(&mut Self) -> Outcome) -> Outcome {
+        self.finish_release(m, true);
+        let outcome = answer(self);
+        self.machines[m].pending = outcome == Outcome::Refused;
+        outcome
     }
 
     fn activate(&mut self, m: usize, k: usize) -> Outcome {
@@ -455,6 +488,8 @@ impl Model {
         // Once the proof is signed, the app replaces its device key (`SPEC.md` §15.5): the
         // machine is a new device from now on, whatever the vendor does with the proof.
         self.machines[m].installed = None;
+        self.machines[m].release_proof_by = self.machines[m].device;
+        self.machines[m].pending = false;
         self.machines[m].device = Some(self.next_device);
         self.next_device += 1;
         if !self.seats[s].live {
@@ -528,8 +563,10 @@ impl Model {
                 state.now += days * DAY;
                 Outcome::Nothing
             }
-            Op::Activate { machine, key, .. } => state.activate(machine, key),
-            Op::Trial { machine } => state.trial(machine),
+            Op::Activate { machine, key, .. } => {
+                state.request(machine, |state| state.activate(machine, key))
+            }
+            Op::Trial { machine } => state.request(machine, |state| state.trial(machine)),
             Op::Release { machine } => state.release(machine),
             Op::Backup { machine } => {
                 state.machines[machine].backup = state.machines[machine].installed;
@@ -627,6 +664,10 @@ impl Model {
             },
             Op::Renew { key } => state.renew(key),
         };
+        // `check` then verifies every machine.
+        for m in 0..state.machines.len() {
+            state.finish_release(m, false);
+        }
         state
     }
 
@@ -1200,4 +1241,33 @@ proptest! {
     fn the_lifecycle_keeps_its_promises(ops in proptest::collection::vec(op(), 1..24)) {
         run(ops)?;
     }
+}
+
+/// Found by a long run: a machine releases a key, gets back (from a clone made earlier) the
+/// very device key it gave back, and asks again. Its folder still keeps the release proof
+/// signed by that key, so the app finishes the release first and asks with a fresh key: a
+/// new seat, not the old one.
+#[test]
+fn a_released_key_copied_back_asks_as_a_new_device() {
+    run(vec![
+        Op::Activate {
+            machine: 0,
+            key: 0,
+            spelling: 0,
+        },
+        Op::Activate {
+            machine: 0,
+            key: 1,
+            spelling: 0,
+        },
+        Op::Clone { from: 0, to: 1 },
+        Op::Release { machine: 0 },
+        Op::CopyDeviceKey { from: 1, to: 0 },
+        Op::Activate {
+            machine: 0,
+            key: 0,
+            spelling: 0,
+        },
+    ])
+    .unwrap();
 }

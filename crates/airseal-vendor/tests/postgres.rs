@@ -16,7 +16,7 @@ use airseal_vendor::activate::{self, ActivationError};
 use airseal_vendor::issue::Issuer;
 use airseal_vendor::ledger::{
     AuditFilter, Backend, KeyFilter, KeyStatus, Ledger, LedgerError, LedgerLocation, NewCustomer,
-    Revocation,
+    Revocation, TokenScope,
 };
 use airseal_vendor::vendor_dir::Config;
 use common::{TempDb, postgres_or_skip};
@@ -393,6 +393,33 @@ fn lifecycle(l: &mut Ledger) -> Vec<String> {
         out.push(format!("list {} {:?}", list.seq, list.licenses));
     }
     out.push(format!("{}", l.revocations().last_exported().unwrap()));
+    // Service tokens, and the audit actor the service sets.
+    let token = airseal_vendor::tokens::create(
+        l,
+        &airseal_vendor::tokens::NewToken {
+            name: "shop".into(),
+            scope: TokenScope::Admin,
+            expires: None,
+        },
+        NOW,
+    )
+    .unwrap();
+    let caller = airseal_vendor::tokens::verify(l, token.secret.expose(), TokenScope::Admin, NOW);
+    out.push(format!("{:?}", caller.map(|c| c.name)));
+    l.set_actor(Some("token:shop".into()));
+    l.audit()
+        .record("x.by_token", "s", &serde_json::json!({}))
+        .unwrap();
+    l.set_actor(None);
+    out.push(format!(
+        "{:?}",
+        l.audit()
+            .recent(2)
+            .unwrap()
+            .iter()
+            .map(|a| (&a.action, &a.actor))
+            .collect::<Vec<_>>()
+    ));
     let audit: Vec<String> = l
         .audit()
         .search(&AuditFilter {

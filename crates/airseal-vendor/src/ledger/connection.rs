@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-use super::audit::audit_in;
+use super::audit::{Actor, audit_migration_in, register_actor};
 use super::db::{self, Backend, Behavior, Transaction};
 use super::error::{db, is_sqlite_busy};
 use super::location::LedgerLocation;
@@ -68,6 +68,7 @@ pub struct Ledger {
     conn: db::Connection,
     path: PathBuf,
     location: LedgerLocation,
+    pub(super) actor: Actor,
 }
 
 impl fmt::Debug for Ledger {
@@ -267,11 +268,14 @@ impl Ledger {
             url: location.to_string(),
             source,
         })?;
-        Ok(Self {
+        let ledger = Self {
             conn: db::Connection::postgres(conn),
             path: shown,
             location,
-        })
+            actor: Actor::default(),
+        };
+        register_actor(&ledger.conn, &ledger.actor)?;
+        Ok(ledger)
     }
 
     fn open_file(path: &Path) -> Result<Self, LedgerError> {
@@ -283,6 +287,7 @@ impl Ledger {
             conn: db::Connection::sqlite(conn),
             path: path.to_path_buf(),
             location: LedgerLocation::File(path.to_path_buf()),
+            actor: Actor::default(),
         };
         ledger.configure().map_err(|e| ledger.not_a_ledger(e))?;
         ledger.migrate().map_err(|e| ledger.not_a_ledger(e))?;
@@ -353,7 +358,7 @@ impl Ledger {
             .map_err(db("setting the cache size"))?;
         c.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
             .map_err(db("setting the journal size limit"))?;
-        Ok(())
+        register_actor(&self.conn, &self.actor)
     }
 
     /// Puts the ledger in WAL mode (a new file starts in rollback mode; so does one that
@@ -472,6 +477,7 @@ impl Ledger {
             conn: db::Connection::sqlite(conn),
             path: path.to_path_buf(),
             location: LedgerLocation::File(path.to_path_buf()),
+            actor: Actor::default(),
         };
         ledger.configure()?;
         ledger.migrate_with(false)?;
@@ -529,12 +535,7 @@ impl Ledger {
                 }
             }
             if audit {
-                audit_in(
-                    &tx,
-                    "ledger.migrate",
-                    "",
-                    &serde_json::json!({ "from": version, "to": number }),
-                )?;
+                audit_migration_in(&tx, version, number)?;
             }
             tx.commit().map_err(db("committing a migration"))?;
         }

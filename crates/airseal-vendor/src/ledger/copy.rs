@@ -39,6 +39,7 @@ pub const TABLES: &[&str] = &[
     "batch_outputs",
     "customers",
     "certificates",
+    "tokens",
 ];
 
 /// How many rows from each end of a table the check compares.

@@ -71,10 +71,11 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_customers.sql", postgres),
     migration!(12, "0012_issuing_keys.sql"),
     migration!(13, "0013_certificates_by_key.sql"),
+    migration!(14, "0014_tokens.sql"),
 ];
 
 /// The schema version this build writes: the number of the last migration.
-pub const SCHEMA_VERSION: u32 = 13;
+pub const SCHEMA_VERSION: u32 = 14;
 
 /// The migration to apply to a ledger at `version`: the first one listed above it.
 pub(super) fn next_after(version: u32) -> Option<&'static Migration> {

@@ -455,7 +455,7 @@ enum StInner<'a> {
     SqliteCached(rusqlite::CachedStatement<'a>),
     Postgres {
         conn: &'a pg::PgConn,
-        stmt: postgres::Statement,
+        stmt: pg::PgStatement,
         bound: Vec<Value>,
     },
 }

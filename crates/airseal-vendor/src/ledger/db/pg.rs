@@ -10,6 +10,7 @@ use std::error::Error as StdError;
 use postgres::types::{FromSql as PgFromSql, IsNull, Kind, ToSql as PgToSql, Type, to_sql_checked};
 use rusqlite::types::{FromSqlError, ToSqlOutput, Type as SqlType};
 
+use super::super::audit::Actor;
 use super::{Behavior, DbError, Result, ToSql, Value, ValueRef, translate};
 
 /// The key of the ledger-wide advisory lock every write transaction takes
@@ -25,8 +26,17 @@ const LOCK_TIMEOUT_MS: u128 = crate::ledger::BUSY_TIMEOUT.as_millis();
 /// A PostgreSQL connection with its statement cache.
 pub struct PgConn {
     client: RefCell<postgres::Client>,
-    cache: RefCell<HashMap<String, postgres::Statement>>,
+    cache: RefCell<HashMap<String, PgStatement>>,
     in_tx: Cell<bool>,
+    actor: RefCell<Option<Actor>>,
+}
+
+/// A prepared statement, and whether its last parameter is the connection's actor
+/// ([`translate::ACTOR_CALL`]).
+#[derive(Clone)]
+pub struct PgStatement {
+    stmt: postgres::Statement,
+    actor: bool,
 }
 
 impl PgConn {
@@ -41,6 +51,7 @@ impl PgConn {
             client: RefCell::new(client),
             cache: RefCell::new(HashMap::new()),
             in_tx: Cell::new(false),
+            actor: RefCell::new(None),
         })
     }
 
@@ -50,14 +61,35 @@ impl PgConn {
             .map_err(|_| DbError::Refused("the PostgreSQL connection is in use"))
     }
 
+    /// Gives the connection's statements that read [`translate::ACTOR_CALL`] this actor.
+    pub fn set_actor_source(&self, actor: Actor) {
+        *self.actor.borrow_mut() = Some(actor);
+    }
+
     /// The prepared form of `sql` (SQLite dialect), translated and prepared once.
-    pub fn prepare(&self, sql: &str) -> Result<postgres::Statement> {
+    pub fn prepare(&self, sql: &str) -> Result<PgStatement> {
         if let Some(st) = self.cache.borrow().get(sql) {
             return Ok(st.clone());
         }
-        let st = self.prepare_new(&translate::statement(sql))?;
+        let st = PgStatement {
+            stmt: self.prepare_new(&translate::statement(sql))?,
+            actor: translate::uses_actor(sql),
+        };
         self.cache.borrow_mut().insert(sql.to_string(), st.clone());
         Ok(st)
+    }
+
+    /// The parameters of one execution of `st`: `params`, then the actor if it reads it.
+    fn bind(&self, st: &PgStatement, params: &[&dyn ToSql]) -> Result<Vec<Param>> {
+        let mut values = owned_all(params)?;
+        if st.actor {
+            let actor = self.actor.borrow().as_ref().and_then(|a| match a.lock() {
+                Ok(a) => a.clone(),
+                Err(p) => p.into_inner().clone(),
+            });
+            values.push(Param(actor.map_or(Value::Null, Value::Text)));
+        }
+        Ok(values)
     }
 
     /// Prepares `sql`, letting the server infer every parameter's type (SQLite needs none).
@@ -131,8 +163,12 @@ impl PgConn {
     }
 
     /// The names of the columns `st` returns.
-    pub fn column_names(&self, st: &postgres::Statement) -> Vec<String> {
-        st.columns().iter().map(|c| c.name().to_string()).collect()
+    pub fn column_names(&self, st: &PgStatement) -> Vec<String> {
+        st.stmt
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect()
     }
 
     /// Moves every identity column's sequence past the largest value in its column, after
@@ -192,15 +228,11 @@ impl PgConn {
         self.execute_prepared(&st, params)
     }
 
-    pub fn execute_prepared(
-        &self,
-        st: &postgres::Statement,
-        params: &[&dyn ToSql],
-    ) -> Result<usize> {
-        let values = owned_all(params)?;
+    pub fn execute_prepared(&self, st: &PgStatement, params: &[&dyn ToSql]) -> Result<usize> {
+        let values = self.bind(st, params)?;
         let refs: Vec<&(dyn PgToSql + Sync)> =
             values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
-        let n = self.client()?.execute(st, &refs)?;
+        let n = self.client()?.execute(&st.stmt, &refs)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
@@ -208,13 +240,13 @@ impl PgConn {
     /// callbacks may query the same connection while they walk it).
     pub fn query_prepared(
         &self,
-        st: &postgres::Statement,
+        st: &PgStatement,
         params: &[&dyn ToSql],
     ) -> Result<Vec<Vec<Value>>> {
-        let values = owned_all(params)?;
+        let values = self.bind(st, params)?;
         let refs: Vec<&(dyn PgToSql + Sync)> =
             values.iter().map(|v| v as &(dyn PgToSql + Sync)).collect();
-        let rows = self.client()?.query(st, &refs)?;
+        let rows = self.client()?.query(&st.stmt, &refs)?;
         rows.iter()
             .map(|row| {
                 (0..row.len())

@@ -196,7 +196,17 @@ pub fn without_null_tests(pg_sql: &str) -> String {
     out
 }
 
-fn number_params(toks: &mut [Tok]) {
+/// The SQL function that gives an audit row its actor (`ledger/audit.rs`). SQLite has it
+/// registered on each connection; on PostgreSQL it becomes one more parameter, bound to the
+/// connection's actor on every execution (`pg.rs`).
+pub const ACTOR_CALL: &str = "airseal_actor()";
+
+/// Whether `sql` reads the connection's actor ([`ACTOR_CALL`]).
+pub fn uses_actor(sql: &str) -> bool {
+    sql.contains(ACTOR_CALL)
+}
+
+fn number_params(toks: &mut Vec<Tok>) {
     let mut highest = 0_u64;
     for t in toks.iter_mut() {
         if let Tok::Param(n) = t {
@@ -207,6 +217,17 @@ fn number_params(toks: &mut [Tok]) {
             highest = highest.max(k);
             *t = Tok::Word(format!("${k}"));
         }
+    }
+    // `airseal_actor()`: the parameter after the others.
+    let mut i = 0;
+    while i + 2 < toks.len() {
+        if toks[i].is_word("airseal_actor")
+            && toks[i + 1] == Tok::Punct('(')
+            && toks[i + 2] == Tok::Punct(')')
+        {
+            toks.splice(i..i + 3, [Tok::Word(format!("${}", highest + 1))]);
+        }
+        i += 1;
     }
 }
 
@@ -454,6 +475,16 @@ mod tests {
         assert_eq!(
             statement("SELECT 1 WHERE a = ? AND b = ?"),
             "SELECT 1 WHERE a = $1 AND b = $2"
+        );
+    }
+
+    #[test]
+    fn the_actor_is_the_last_parameter() {
+        let sql = "INSERT INTO audit (at, actor) VALUES (?1, airseal_actor())";
+        assert!(uses_actor(sql));
+        assert_eq!(
+            statement(sql),
+            "INSERT INTO audit (at, actor) VALUES ($1, $2)"
         );
     }
 

@@ -1,0 +1,169 @@
+//! The one mapping from a vendor library error to its stable name and code: what the CLI
+//! prints with `--json` (and exits with) and what the service puts in a problem document
+//! (`application/problem+json`, DESIGN15 §5). Both read it from here, so the two cannot
+//! drift. The [`Class`] tells the service which HTTP status to answer with; the name and the
+//! code never change once released (scripts and stores rely on them).
+//!
+//! Codes are the CLI's exit codes: 1 for a refusal, 3 when a file (the ledger) cannot be
+//! read or written, 10–36 the verifier's own ([`airseal_verify::Error::code`]).
+
+use crate::activate::ActivationError;
+use crate::issue::IssueError;
+use crate::ledger::LedgerError;
+
+/// A refusal or failure that is not one of the verifier's (exit code 1).
+pub const GENERAL: u8 = 1;
+/// A file (the ledger) could not be read or written (exit code 3).
+pub const IO: u8 = 3;
+/// Not an airseal object, or too large to be one: the verifier's `malformed` (10).
+pub const MALFORMED: u8 = 10;
+
+/// What kind of failure an error is, for choosing how to answer it (an HTTP status).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// The input is not what it claims to be (malformed, bad signature, wrong type).
+    Malformed,
+    /// What the input names is not known (a key, a product, an activation).
+    NotFound,
+    /// The input conflicts with the ledger's state (no seat left, a trial already used).
+    Conflict,
+    /// What the input names is gone for good (revoked, already given back).
+    Gone,
+    /// A business rule refuses it (suspended, expired, no trial offered…).
+    Refused,
+    /// The ledger is busy: the same request may succeed shortly.
+    Busy,
+    /// The vendor's side failed (the ledger cannot be read, signing failed).
+    Failure,
+}
+
+/// An error's stable name, code and class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorName {
+    /// The stable snake_case name (`no_seats_left`).
+    pub error: &'static str,
+    /// The stable code: the CLI's exit code for it.
+    pub code: u8,
+    /// What kind of failure it is.
+    pub class: Class,
+}
+
+const fn named(error: &'static str, code: u8, class: Class) -> ErrorName {
+    ErrorName { error, code, class }
+}
+
+/// An error with a stable name and code.
+pub trait Named {
+    /// Its name, code and class.
+    fn named(&self) -> ErrorName;
+}
+
+impl Named for airseal_verify::Error {
+    fn named(&self) -> ErrorName {
+        use airseal_verify::Error as E;
+        let class = match self {
+            E::Malformed(_)
+            | E::UnsupportedAlgorithm { .. }
+            | E::WrongType { .. }
+            | E::BadSignature
+            | E::InvalidPublicKey
+            | E::BadCertificateSignature { .. } => Class::Malformed,
+            E::UnknownKeyId { .. } => Class::NotFound,
+            E::Revoked { .. } | E::Released { .. } | E::IssuingKeyRevoked { .. } => Class::Gone,
+            _ => Class::Refused,
+        };
+        named(self.class(), self.code(), class)
+    }
+}
+
+impl Named for LedgerError {
+    fn named(&self) -> ErrorName {
+        use LedgerError as L;
+        match self {
+            L::Busy => named("busy", GENERAL, Class::Busy),
+            L::Open { .. }
+            | L::Io { .. }
+            | L::Missing { .. }
+            | L::Empty { .. }
+            | L::Connect { .. } => named("ledger_unavailable", IO, Class::Failure),
+            L::TargetNotEmpty { .. } => named("ledger_not_empty", GENERAL, Class::Conflict),
+            L::UnknownProduct { .. } => named("unknown_product", GENERAL, Class::NotFound),
+            L::UnknownKey { .. } => named("unknown_key", GENERAL, Class::NotFound),
+            L::UnknownBatch { .. } => named("unknown_batch", GENERAL, Class::NotFound),
+            L::UnknownActivation { .. } => named("unknown_activation", GENERAL, Class::NotFound),
+            L::AmbiguousKey { .. } | L::AmbiguousEntry { .. } => {
+                named("ambiguous_key", GENERAL, Class::Conflict)
+            }
+            L::AlreadyDeactivated { .. } => named("already_deactivated", GENERAL, Class::Gone),
+            L::EmptyProductId | L::EmptyKey => named("invalid_input", GENERAL, Class::Malformed),
+            _ => named("ledger", GENERAL, Class::Failure),
+        }
+    }
+}
+
+impl Named for IssueError {
+    fn named(&self) -> ErrorName {
+        match self {
+            IssueError::Scope(_) => named("signer_not_allowed", GENERAL, Class::Refused),
+            _ => named("issue_failed", GENERAL, Class::Failure),
+        }
+    }
+}
+
+impl Named for ActivationError {
+    fn named(&self) -> ErrorName {
+        use ActivationError as A;
+        use Class::{Conflict, Gone, Malformed, NotFound, Refused};
+        match self {
+            A::BadRequest(v) | A::BadProof(v) => {
+                let v = v.named();
+                // A request or proof that does not verify is a bad input, whatever the
+                // verifier would call a license failing the same way.
+                named(v.error, v.code, Malformed)
+            }
+            A::Ledger(l) => l.named(),
+            A::Issue(i) => i.named(),
+            A::Text(_) => named("invalid_text", GENERAL, Malformed),
+            A::UnknownProduct { .. } => named("unknown_product", GENERAL, NotFound),
+            A::UnknownKey { .. } => named("unknown_key", GENERAL, NotFound),
+            A::KeyTypo { .. } => named("typo", airseal_verify::Error::Typo.code(), Refused),
+            A::AmbiguousKey { .. } => named("ambiguous_key", GENERAL, Conflict),
+            A::KeyBlocked { .. } => named("key_suspended", GENERAL, Refused),
+            A::KeyRevoked { .. } => named("key_revoked", GENERAL, Gone),
+            A::LicenseRevoked { .. } => named("license_revoked", GENERAL, Gone),
+            A::KeyExpired { .. } => named("key_expired", GENERAL, Refused),
+            A::DataKey { .. } => named("data_key_refused", GENERAL, Refused),
+            A::LicenseExpired { .. } => named("license_expired", GENERAL, Refused),
+            A::NoSeatsLeft { .. } => named("no_seats_left", GENERAL, Conflict),
+            A::OtherMachine { .. } => named("seat_on_other_machine", GENERAL, Conflict),
+            A::TrialsNotOffered { .. } => named("trials_not_offered", GENERAL, Refused),
+            A::TrialUsed { .. } => named("trial_used", GENERAL, Conflict),
+            A::NoTemplate { .. } => named("no_template", GENERAL, Refused),
+            A::TermEnded { .. } => named("term_ended", GENERAL, Refused),
+            A::BelowMinComponents { .. } => named("below_min_components", GENERAL, Refused),
+            A::TooFewComponents { .. } => named("too_few_components", GENERAL, Refused),
+            A::Template { .. } => named("bad_template", GENERAL, Refused),
+            A::ProofReplayed { .. } => named("proof_replayed", GENERAL, Conflict),
+            A::UnknownActivation { .. } => named("unknown_activation", GENERAL, NotFound),
+            A::AlreadyDeactivated { .. } => named("already_deactivated", GENERAL, Gone),
+            A::DeactivationLimit { .. } => named("deactivation_limit", GENERAL, Conflict),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_is_the_verifiers() {
+        let e = airseal_verify::Error::Malformed(airseal_core::cbor::DecodeError::new(
+            0,
+            "test",
+            airseal_core::cbor::DecodeErrorKind::TrailingBytes,
+        ));
+        assert_eq!(e.named().code, MALFORMED);
+        assert_eq!(e.named().class, Class::Malformed);
+    }
+}
