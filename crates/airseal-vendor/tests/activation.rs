@@ -3,6 +3,8 @@
 //! seat. Machines are simulated as component sets; device keys sign exactly as apps do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::Path;
 use std::sync::{Arc, Barrier};
 
@@ -15,7 +17,7 @@ use airseal_vendor::import::{self, ImportOptions, Preset};
 use airseal_vendor::issue::{Issuer, LicenseSpec, LimitSpec};
 use airseal_vendor::ledger::{
     ActivationFilter, AuditFilter, KeyFilter, KeyMatch, KeyStatus, KeyTerms, Ledger, LedgerError,
-    Revocation,
+    LedgerLocation, Revocation,
 };
 use airseal_vendor::vendor_dir::Config;
 use airseal_verify::{Expected, Machine, TrustStore};
@@ -54,22 +56,41 @@ days = 14
 
 struct Vendor {
     _dir: tempfile::TempDir,
-    path: std::path::PathBuf,
+    location: LedgerLocation,
     ledger: Ledger,
     issuer: Issuer,
     config: Config,
+    /// The PostgreSQL database of a run with `AIRSEAL_TEST_LEDGER=postgres` (dropped last).
+    _db: Option<common::TempDb>,
+}
+
+/// The ledger of one test: a SQLite file, or with `AIRSEAL_TEST_LEDGER=postgres` (as
+/// `.ci/run` runs this suite a second time) a PostgreSQL database of its own.
+fn test_ledger(dir: &Path) -> (LedgerLocation, Option<common::TempDb>) {
+    let file = LedgerLocation::File(dir.join("ledger.sqlite3"));
+    if std::env::var("AIRSEAL_TEST_LEDGER").as_deref() != Ok("postgres") {
+        return (file, None);
+    }
+    match common::postgres_or_skip("the activation suite on PostgreSQL") {
+        Some(base) => {
+            let db = common::TempDb::new(&base, "activation");
+            (LedgerLocation::Postgres(db.url.clone()), Some(db))
+        }
+        None => (file, None),
+    }
 }
 
 fn vendor() -> Vendor {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ledger.sqlite3");
-    let ledger = Ledger::open(&path).unwrap();
+    let (location, db) = test_ledger(dir.path());
+    let ledger = Ledger::open_at(&location).unwrap();
     ledger.products().ensure("photo-pro", None).unwrap();
     ledger.products().ensure("bare", None).unwrap();
     let config = Config::parse(CONFIG, Path::new("airseal.toml")).unwrap();
     Vendor {
         _dir: dir,
-        path,
+        location,
+        _db: db,
         ledger,
         issuer: Issuer::new(SigningKey::from_bytes(&[1; 32])),
         config,
@@ -174,7 +195,7 @@ impl Device {
 /// Every row of every table a request could touch, as text: equal snapshots mean the
 /// ledger did not change.
 fn snapshot(ledger: &Ledger) -> Vec<String> {
-    let c = ledger.sqlite_connection().unwrap();
+    let c = ledger.connection();
     let mut out = Vec::new();
     for table in [
         "activations",
@@ -186,7 +207,7 @@ fn snapshot(ledger: &Ledger) -> Vec<String> {
         "audit",
     ] {
         let mut st = c.prepare(&format!("SELECT * FROM {table}")).unwrap();
-        let n = st.column_count();
+        let n = st.column_names().unwrap().len();
         let rows = st
             .query_map([], |r| {
                 let mut cells = Vec::new();
@@ -378,7 +399,7 @@ fn a_seat_committed_before_a_crash_is_reissued_by_the_same_request() {
     let lost = v.answer(&request).unwrap();
     drop(lost); // "crash": the response never reached a file
     // A fresh connection, as after a restart.
-    v.ledger = Ledger::open(&v.path).unwrap();
+    v.ledger = Ledger::open_at(&v.location).unwrap();
     let again = v.answer(&request).unwrap();
     assert!(again.reissued);
     assert_eq!(again.seats.unwrap().used, 1);
@@ -852,14 +873,14 @@ fn racing_vendors_never_sell_more_than_the_limit() {
     // Eight connections (as eight processes would have) race for two seats of one key.
     let mut v = vendor();
     v.keys("photo-pro", &["RACE"], json!({}));
-    let path = v.path.clone();
+    let location = v.location.clone();
     let config = Arc::new(v.config.clone());
     let barrier = Arc::new(Barrier::new(8));
     let handles: Vec<_> = (0..8u8)
         .map(|i| {
-            let (path, config, barrier) = (path.clone(), config.clone(), barrier.clone());
+            let (location, config, barrier) = (location.clone(), config.clone(), barrier.clone());
             std::thread::spawn(move || {
-                let mut ledger = Ledger::open(&path).unwrap();
+                let mut ledger = Ledger::open_at(&location).unwrap();
                 let issuer = Issuer::new(SigningKey::from_bytes(&[1; 32]));
                 let request =
                     device(100 + i, &[i, i + 50, i + 100]).request("photo-pro", Some("RACE"), i);
@@ -1042,8 +1063,7 @@ fn a_data_key_keeps_its_term_and_features_after_a_rotation() {
 
     // A batch from before the record: the rotated key's MAC does not verify it.
     v.ledger
-        .sqlite_connection()
-        .unwrap()
+        .connection()
         .execute(
             "UPDATE batches SET params = json_remove(params, '$.data_key')",
             [],
@@ -1272,8 +1292,7 @@ fn a_term_can_start_at_the_keys_creation() {
     v.keys("photo-pro", &["SUB2", "SUB3"], json!({}));
     let created: i64 = v
         .ledger
-        .sqlite_connection()
-        .unwrap()
+        .connection()
         .query_row("SELECT created FROM batches", [], |r| r.get(0))
         .unwrap();
     let r = v
@@ -1379,8 +1398,7 @@ fn import_typed(v: &mut Vendor) {
     assert_eq!((report.imported, report.duplicates), (4, 1), "{report:#?}");
     // A ledger written before that rule holds both; the lookup must still never pick one.
     v.ledger
-        .sqlite_connection()
-        .unwrap()
+        .connection()
         .execute(
             "INSERT INTO keys (product, key, batch, seq, status, terms, loose)
              SELECT product, 'ABCD1234-EF56', batch, seq + 100, status, terms, 'abcd1234ef56'
@@ -1494,8 +1512,7 @@ fn the_lookup_is_exact_then_canonical_then_loose_and_never_guesses() {
         .unwrap();
     let rows: Vec<(String, String, Option<String>)> = v
         .ledger
-        .sqlite_connection()
-        .unwrap()
+        .connection()
         .prepare("SELECT product, key, loose FROM keys WHERE terms IS NOT NULL")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -1527,8 +1544,7 @@ fn the_lookup_is_exact_then_canonical_then_loose_and_never_guesses() {
     // ledger's twin has one).
     assert_eq!(shaped, 4);
     v.ledger
-        .sqlite_connection()
-        .unwrap()
+        .connection()
         .execute(
             "UPDATE keys SET terms = NULL, loose = NULL WHERE key = '7K3QD0M2XRP9FTWB4HCN'",
             [],
