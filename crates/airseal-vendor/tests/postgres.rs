@@ -205,10 +205,7 @@ fn a_database_holding_other_tables_is_not_a_ledger_and_a_password_is_never_shown
     let shown = format!("{e} {e:?}");
     assert!(!shown.contains("s3cret-pw"), "{shown}");
     assert!(shown.contains("***"), "{shown}");
-    assert_eq!(
-        LedgerLocation::parse(&wrong).to_string().contains("s3cret"),
-        false
-    );
+    assert!(!LedgerLocation::parse(&wrong).to_string().contains("s3cret"));
 }
 
 /// The same lifecycle on SQLite and PostgreSQL gives the same answers.

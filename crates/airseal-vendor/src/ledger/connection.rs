@@ -708,6 +708,20 @@ fn check_identity(conn: &db::Connection, path: &Path) -> Result<(), LedgerError>
     Ok(())
 }
 
+/// The PostgreSQL ledger's schema version table (migration 1's PostgreSQL version).
+struct PgVersionTable;
+
+impl PgVersionTable {
+    fn exists(conn: &db::Connection) -> Result<bool, LedgerError> {
+        conn.query_row(
+            "SELECT to_regclass('airseal_schema') IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db("reading the schema"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -825,19 +839,5 @@ mod tests {
             .unwrap();
         assert_eq!(opened, (true, "wal".to_string()));
         assert_eq!(journal_mode(&l), "wal");
-    }
-}
-
-/// The PostgreSQL ledger's schema version table (migration 1's PostgreSQL version).
-struct PgVersionTable;
-
-impl PgVersionTable {
-    fn exists(conn: &db::Connection) -> Result<bool, LedgerError> {
-        conn.query_row(
-            "SELECT to_regclass('airseal_schema') IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db("reading the schema"))
     }
 }

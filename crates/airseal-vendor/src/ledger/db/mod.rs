@@ -112,6 +112,9 @@ pub type Result<T, E = DbError> = std::result::Result<T, E>;
 /// `.optional()` on a query for one row, as rusqlite's.
 pub trait OptionalExtension<T> {
     /// `Ok(None)` when the query returned no row.
+    ///
+    /// # Errors
+    /// Any other error.
     fn optional(self) -> Result<Option<T>>;
 }
 
@@ -204,7 +207,7 @@ pub struct Connection {
 
 enum Inner {
     Sqlite(rusqlite::Connection),
-    Postgres(pg::PgConn),
+    Postgres(Box<pg::PgConn>),
 }
 
 impl fmt::Debug for Connection {
@@ -237,7 +240,7 @@ impl Connection {
 
     pub(crate) fn postgres(conn: pg::PgConn) -> Self {
         Self {
-            inner: Inner::Postgres(conn),
+            inner: Inner::Postgres(Box::new(conn)),
             in_tx: Cell::new(false),
         }
     }
@@ -481,10 +484,8 @@ impl<'a> Statement<'a> {
     /// PostgreSQL's error preparing it.
     pub fn column_names(&mut self) -> Result<Vec<String>> {
         match &self.inner {
-            StInner::Sqlite(s) => Ok(s.column_names().into_iter().map(String::from).collect()),
-            StInner::SqliteCached(s) => {
-                Ok(s.column_names().into_iter().map(String::from).collect())
-            }
+            StInner::Sqlite(s) => Ok(s.column_names().map(String::from).collect()),
+            StInner::SqliteCached(s) => Ok(s.column_names().map(String::from).collect()),
             StInner::Postgres { conn, stmt, .. } => Ok(conn.column_names(stmt)),
         }
     }

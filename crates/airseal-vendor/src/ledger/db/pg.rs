@@ -413,12 +413,16 @@ impl<'a> PgFromSql<'a> for Any {
 /// else a real. Binary format: ndigits, weight, sign, dscale, then base-10000 digits.
 fn numeric(raw: &[u8]) -> std::result::Result<Value, BoxError> {
     let word = |i: usize| -> std::result::Result<i16, BoxError> {
-        let b = raw.get(i * 2..i * 2 + 2).ok_or("short numeric")?;
-        Ok(i16::from_be_bytes([b[0], b[1]]))
+        let b: [u8; 2] = raw
+            .get(i * 2..i * 2 + 2)
+            .ok_or("short numeric")?
+            .try_into()?;
+        Ok(i16::from_be_bytes(b))
     };
     let ndigits = usize::try_from(word(0)?)?;
     let weight = i32::from(word(1)?);
     let sign = u16::from_be_bytes(word(2)?.to_be_bytes());
+    let _dscale = word(3)?;
     if sign == 0xC000 {
         return Ok(Value::Null); // NaN
     }
@@ -493,4 +497,45 @@ fn convert_exact<T: rusqlite::types::FromSql>(idx: usize, v: &Value) -> rusqlite
         FromSqlError::Other(e) => rusqlite::Error::FromSqlConversionFailure(idx, r.data_type(), e),
         e => rusqlite::Error::FromSqlConversionFailure(idx, SqlType::Null, Box::new(e)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numeric_bytes(words: &[i16]) -> Vec<u8> {
+        words.iter().flat_map(|w| w.to_be_bytes()).collect()
+    }
+
+    #[test]
+    fn numeric_sums_read_as_sqlite_integers() {
+        // ndigits, weight, sign, dscale, then base-10000 digits.
+        assert_eq!(
+            numeric(&numeric_bytes(&[2, 1, 0, 0, 1234, 5678])).unwrap(),
+            Value::Integer(12_345_678)
+        );
+        // 10000: one digit group, the zero group after it omitted.
+        assert_eq!(
+            numeric(&numeric_bytes(&[1, 1, 0, 0, 1])).unwrap(),
+            Value::Integer(10_000)
+        );
+        assert_eq!(
+            numeric(&numeric_bytes(&[1, 0, 0x4000, 0, 7])).unwrap(),
+            Value::Integer(-7)
+        );
+        assert_eq!(
+            numeric(&numeric_bytes(&[0, 0, 0, 0])).unwrap(),
+            Value::Integer(0)
+        );
+    }
+
+    #[test]
+    fn text_that_sqlite_would_give_as_a_number_reads_as_one() {
+        assert_eq!(convert::<i64>(0, &Value::Text("42".into())).unwrap(), 42);
+        assert_eq!(
+            convert::<String>(0, &Value::Text("42".into())).unwrap(),
+            "42"
+        );
+        assert!(convert::<i64>(0, &Value::Text("x".into())).is_err());
+    }
 }
