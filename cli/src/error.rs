@@ -156,6 +156,8 @@ pub enum CliError {
     Token(TokenError),
     /// The vendor service could not start or stopped with an error.
     Serve(ServeError),
+    /// An object could not be made into a QR code (too large for one).
+    Qr(airseal_qr::QrError),
 }
 
 impl CliError {
@@ -217,6 +219,13 @@ impl CliError {
             CliError::Activation(e) => Some(e.named()),
             CliError::Ledger(e) => Some(e.named()),
             CliError::Verify(e) => Some(e.named()),
+            // The failures the service's admin API reports too.
+            CliError::KeyOp(e) => Some(e.named()),
+            CliError::Recorded(e) => Some(e.named()),
+            CliError::Renew(e) => Some(e.named()),
+            CliError::Revoke(e) => Some(e.named()),
+            CliError::ListExport(e) => Some(e.named()),
+            CliError::Token(e) => Some(e.named()),
             _ => None,
         }
     }
@@ -328,6 +337,7 @@ impl CliError {
                 ServeError::Tls(_) => IO,
                 _ => GENERAL,
             },
+            CliError::Qr(_) => GENERAL,
         }
     }
 }
@@ -628,6 +638,7 @@ impl fmt::Display for CliError {
                 }
             }
             CliError::Token(e) => token(e, f),
+            CliError::Qr(e) => e.fmt(f),
         }
     }
 }
@@ -900,6 +911,7 @@ from_library!(
     ListExportError => ListExport,
     TokenError => Token,
     ServeError => Serve,
+    airseal_qr::QrError => Qr,
 );
 
 #[cfg(test)]

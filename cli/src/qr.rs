@@ -60,7 +60,7 @@ impl QrArgs {
 
 /// The smallest QR code (at level M) holding the QR text form of `data`.
 pub fn encode(data: &[u8]) -> Result<Code, CliError> {
-    airseal_qr::encode(data).map_err(|e| CliError::msg(e.to_string()))
+    Ok(airseal_qr::encode(data)?)
 }
 
 /// The code as text, two module rows per line with half blocks. Light modules are drawn

@@ -392,6 +392,10 @@ fn demo_runs() {
         "(as expected: no seat left (exit 1))",
         "(as expected: a replayed proof is refused (exit 1))",
         "(as expected: valid on machine B)",
+        // …and a third machine activated through the vendor service over HTTP.
+        "(as expected: activated over HTTP)",
+        "-----BEGIN AIRSEAL ACTIVATION RESPONSE-----",
+        "(as expected: valid on machine C)",
     ] {
         assert!(out.contains(step), "{step} missing from:\n{out}");
     }

@@ -222,7 +222,7 @@ fn a_customer_activates_moves_and_is_refused_through_the_portal_in_a_browser() {
         &out,
         "2-refused",
     );
-    assert_ne!(r["status"], 200, "{r}");
+    assert_eq!(r["status"], 409, "{r}");
     assert_eq!(r["headline"], "This key has no free seat", "{r}");
     let text = r["text"].as_str().unwrap();
     assert!(

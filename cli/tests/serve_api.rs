@@ -440,6 +440,11 @@ fn malformed_and_oversized_bodies_are_problems() {
     service
         .post("/v1/deactivations", "text/plain", b"")
         .problem(400, "malformed");
+    // Unknown routes and methods are problems too, never empty bodies.
+    service.get("/v1/nothing-here").problem(404, "not_found");
+    service
+        .get("/v1/activations")
+        .problem(405, "method_not_allowed");
     assert_eq!(live_seats(d), 0);
 }
 

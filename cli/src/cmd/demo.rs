@@ -2,7 +2,9 @@
 //! command a user would type for it. Steps 1-8 call the same code as those commands; the
 //! offline activation steps run this very binary with exactly the arguments printed, on two
 //! simulated air-gapped machines (explicit fingerprint components, so the demo behaves the
-//! same everywhere).
+//! same everywhere). The last steps start the vendor service (`airseal serve`, this binary
+//! again) on a free local port and activate a third machine through its HTTP API, as a web
+//! shop or the customer portal would.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -184,6 +186,14 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
     })?;
 
     air_gap(&dir, &product_key)?;
+    // The batch's second key: the first one's only seat is on machine B now.
+    let second_key = csv
+        .lines()
+        .nth(2)
+        .and_then(|l| l.split(',').next())
+        .unwrap_or_default()
+        .to_string();
+    over_http(&dir, &second_key)?;
 
     outln!("\nDemo complete: every step behaved as expected.");
     if args.keep {
@@ -339,6 +349,157 @@ fn air_gap(dir: &Path, product_key: &str) -> Result<(), CliError> {
     )?;
     run_step(dir, 16, "", &verify_on(&MACHINE_B), 0, "valid on machine B")?;
     Ok(())
+}
+
+/// A third simulated machine, activated through the service.
+const MACHINE_C: [&str; 9] = [
+    "--data-dir",
+    "machine-c",
+    "--no-system-components",
+    "--component",
+    "machine-id=4c4c4544-c",
+    "--component",
+    "mac=02:00:00:00:00:0c",
+    "--component",
+    "root-disk=disk-c",
+];
+
+/// The vendor service, stopped when dropped.
+struct Service(std::process::Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Steps 17-20: an issuing key for the service, `airseal serve` on a free local port, a
+/// machine's request posted to `POST /v1/activations`, the response installed and verified.
+fn over_http(dir: &Path, product_key: &str) -> Result<(), CliError> {
+    crate::io::write_output(
+        &dir.join("service-passphrase.txt"),
+        b"a different passphrase for the service\n",
+        true,
+    )?;
+    run_step(
+        dir,
+        17,
+        "[vendor] Certify an issuing key for the service: the root key stays offline",
+        &words(&[
+            "issuing-key",
+            "create",
+            "--vendor",
+            "acme",
+            "--out",
+            "service-key",
+            "--days",
+            "30",
+            "--can",
+            "activations",
+            "--passphrase-file",
+            "passphrase.txt",
+            "--issuing-passphrase-file",
+            "service-passphrase.txt",
+        ]),
+        0,
+        "an issuing key",
+    )?;
+
+    let serve = words(&[
+        "serve",
+        "--vendor",
+        "acme",
+        "--listen",
+        "127.0.0.1:0",
+        "--issuing-key",
+        "service-key",
+        "--passphrase-file",
+        "service-passphrase.txt",
+    ]);
+    step(
+        18,
+        "[vendor] Start the service (HTTP API and customer portal) on a free local port",
+        &format!("airseal {}", serve.join(" ")),
+    );
+    let (service, base) = start_service(dir, &serve)?;
+    outln!("{base}/ is the customer portal; stores and scripts use {base}/v1/…");
+
+    let mut request = words(&["request", "--product", "photo-pro", "--key", product_key]);
+    request.extend(words(&MACHINE_C));
+    request.extend(words(&["--out", "c.req"]));
+    run_step(
+        dir,
+        19,
+        "[machine C, offline] A request for the batch's second key",
+        &request,
+        0,
+        "a request",
+    )?;
+
+    let url = format!("{base}/v1/activations");
+    step(
+        20,
+        "[anyone online] Post it to the service; the response comes back over HTTP",
+        &format!("curl --data-binary @c.req {url} -o c.resp"),
+    );
+    let body = std::fs::read(dir.join("c.req")).map_err(|e| CliError::io(&dir.join("c.req"), e))?;
+    let response = post(&url, &body)?;
+    crate::io::write_output(&dir.join("c.resp"), response.as_bytes(), true)?;
+    out!("{response}");
+    outln!("(as expected: activated over HTTP)");
+    drop(service);
+
+    let public = words(&["--public-key", "acme/keys/signing.pub"]);
+    let mut install = words(&["install", "c.resp"]);
+    install.extend(public.clone());
+    install.extend(words(MACHINE_C.get(..2).unwrap_or_default()));
+    run_step(dir, 20, "", &install, 0, "installed")?;
+    let mut verify = words(&["verify", "--machine", "--product", "photo-pro"]);
+    verify.extend(public);
+    verify.extend(words(&MACHINE_C));
+    run_step(dir, 20, "", &verify, 0, "valid on machine C")
+}
+
+/// Starts `airseal ARGS` (`serve`) in `dir`; the service and its base URL, once it printed
+/// `listening on http://…`.
+fn start_service(dir: &Path, args: &[String]) -> Result<(Service, String), CliError> {
+    use std::io::BufRead as _;
+    let exe = std::env::current_exe().map_err(|e| CliError::io(Path::new("airseal"), e))?;
+    let mut child = Command::new(exe)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AIRSEAL_VENDOR")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| CliError::io(Path::new("airseal serve"), e))?;
+    let stdout = child.stdout.take();
+    let service = Service(child);
+    let mut line = String::new();
+    if let Some(stdout) = stdout {
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| CliError::io(Path::new("airseal serve"), e))?;
+    }
+    match line.trim().strip_prefix("listening on ") {
+        Some(base) => {
+            outln!("{}", line.trim());
+            Ok((service, base.to_string()))
+        }
+        None => Err(CliError::msg("demo step 18: the service did not start")),
+    }
+}
+
+/// `POST url` with `body`; the answer's text when the status is a success.
+fn post(url: &str, body: &[u8]) -> Result<String, CliError> {
+    let failed = |e: ureq::Error| CliError::msg(format!("demo step 20: POST {url}: {e}"));
+    let mut answer = ureq::post(url)
+        .header("Content-Type", "text/plain")
+        .send(body)
+        .map_err(failed)?;
+    answer.body_mut().read_to_string().map_err(failed)
 }
 
 fn words(w: &[&str]) -> Vec<String> {

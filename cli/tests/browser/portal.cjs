@@ -9,7 +9,8 @@
 // OUT_DIR/NAME.txt; the QR code as shown to OUT_DIR/NAME-qr.png), `activate-paste` (the
 // same, pasting INPUT's text instead of uploading the file),
 // `deactivate` (upload INPUT, a deactivation proof) or `refused` (upload INPUT, a request
-// the portal refuses). Every step saves OUT_DIR/NAME.png (a full-page screenshot) and fails
+// the portal refuses). Every step saves OUT_DIR/NAME-form.png (the filled-in form) and
+// OUT_DIR/NAME.png (the answer), full-page screenshots, and fails
 // on any Content-Security-Policy violation or page error.
 'use strict';
 
@@ -27,8 +28,16 @@ function fail(message) {
 
 async function main() {
   if (!step || !base || !input || !outDir || !name) fail('usage: STEP BASE_URL INPUT OUT_DIR NAME');
+  // A fresh profile each run (Playwright passes it as --user-data-dir), removed at the end.
   const profile = fs.mkdtempSync(path.join(outDir, 'profile-'));
-  // A fresh profile each run (Playwright passes it as --user-data-dir).
+  try {
+    await run(profile);
+  } finally {
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+async function run(profile) {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -49,7 +58,7 @@ async function main() {
     page.on('pageerror', (e) => problems.push(String(e)));
 
     const home = await page.goto(base + '/');
-    if (!home || home.status() !== 200) fail(`GET / answered ${home && home.status()}`);
+    if (!home || home.status() !== 200) throw new Error(`GET / answered ${home && home.status()}`);
     const csp = (await home.allHeaders())['content-security-policy'] || '';
 
     const form = step === 'deactivate' ? 'proof' : 'request';
@@ -58,6 +67,8 @@ async function main() {
     } else {
       await page.setInputFiles(`#${form}-file`, input);
     }
+    // The start page with the form filled in, as the customer sees it before sending.
+    await page.screenshot({ path: path.join(outDir, `${name}-form.png`), fullPage: true });
     const [answer] = await Promise.all([
       page.waitForNavigation(),
       page.click(`#${step === 'deactivate' ? 'deactivate' : 'activate'} button[type=submit]`),
@@ -89,7 +100,6 @@ async function main() {
     process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
     await context.close();
-    fs.rmSync(profile, { recursive: true, force: true });
   }
 }
 

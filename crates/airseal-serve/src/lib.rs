@@ -6,8 +6,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod admin_api;
+pub mod auth;
 pub mod config;
 pub mod limit;
+pub mod openapi;
 pub mod ops;
 pub mod pool;
 mod portal;
@@ -30,13 +33,33 @@ use axum::Router;
 pub use config::ServeConfig;
 pub use state::AppState;
 
-/// Every route of the service. Each module adds its own with one line here.
+/// Every route of the service. Each module adds its own with one line here (its
+/// `routes()`, which must not set a fallback: unknown routes and methods are answered here,
+/// as problems).
 pub fn router(state: Arc<AppState>) -> Router {
     let limits = state.config.limits;
     Router::new()
         .merge(ops::routes())
         .merge(portal_api::routes())
+        .merge(admin_api::routes())
+        .merge(openapi::routes())
         .merge(portal::routes())
+        .fallback(|| async {
+            problem::Problem::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                1,
+                "no such route",
+            )
+        })
+        .method_not_allowed_fallback(|| async {
+            problem::Problem::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                1,
+                "this route does not take this method",
+            )
+        })
         .layer(axum::extract::DefaultBodyLimit::max(limits.body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             limits.request_timeout,
@@ -147,7 +170,9 @@ impl Server {
     /// # Errors
     /// [`ServeError`].
     pub async fn bind(config: ServeConfig, issuer: Issuer) -> Result<Self, ServeError> {
-        let vendor = VendorDir::open(&config.vendor_dir).map_err(ServeError::VendorDir)?;
+        let vendor = VendorDir::open(&config.vendor_dir)
+            .map_err(ServeError::VendorDir)?
+            .with_database(config.database.clone());
         // Before anything else: a bad certificate or key stops the service at start.
         let tls = config
             .tls
@@ -201,6 +226,7 @@ impl Server {
     where
         S: Future<Output = ()> + Send + 'static,
     {
+        use axum::serve::ListenerExt as _;
         // Buckets of clients gone quiet are forgotten, so memory follows recent traffic.
         let tidy = {
             let state = Arc::clone(&self.state);
@@ -212,7 +238,6 @@ impl Server {
                 }
             })
         };
-        use axum::serve::ListenerExt as _;
         let app =
             router(Arc::clone(&self.state)).into_make_service_with_connect_info::<SocketAddr>();
         match self.tls {

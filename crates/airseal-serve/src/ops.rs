@@ -28,6 +28,8 @@ pub const REQUESTS: &str = "airseal_http_requests_total";
 pub const LATENCY: &str = "airseal_http_request_duration_seconds";
 /// Activation requests answered with a signed response, by kind (`seat`, `reissue`, `trial`).
 pub const ACTIVATIONS: &str = "airseal_activations_total";
+/// Deactivation proofs accepted (seats given back).
+pub const DEACTIVATIONS: &str = "airseal_deactivations_total";
 /// Requests refused with a problem, by route template and error name (the CLI's names:
 /// `no_seats_left`, `key_revoked`, `rate_limited`…).
 pub const REFUSALS: &str = "airseal_refusals_total";
@@ -141,11 +143,23 @@ fn describe() {
     );
 }
 
-/// Counts one answered activation request: `seat` (a new seat), `reissue` (the machine's own
-/// seat again) or `trial`. Called by the handlers that answer activation requests (the
-/// portal API and the portal page).
-pub fn count_activation(kind: &'static str) {
+/// Counts one answered activation request by kind: `seat` (a new seat), `reissue` (the
+/// machine's own seat again) or `trial`. Called by the handlers that answer activation
+/// requests (the portal API and the portal page).
+pub fn count_activation(response: &airseal_vendor::activate::Response) {
+    let kind = if response.reissued {
+        "reissue"
+    } else if response.seats.is_none() {
+        "trial"
+    } else {
+        "seat"
+    };
     metrics::counter!(ACTIVATIONS, "kind" => kind).increment(1);
+}
+
+/// Counts one seat given back (a deactivation proof accepted).
+pub fn count_deactivation() {
+    metrics::counter!(DEACTIVATIONS).increment(1);
 }
 
 /// Put on a problem's response by [`Problem`]'s `IntoResponse`, so that [`observe`] counts

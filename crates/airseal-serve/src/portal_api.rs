@@ -136,16 +136,50 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// `POST /v1/activations`: [`activate::answer_request`], as `airseal activate`.
-async fn activations(
-    State(state): State<Arc<AppState>>,
-    client: Client,
-    headers: HeaderMap,
-    Payload(body): Payload,
-) -> Result<Response, Problem> {
-    let format = Format::from_headers(&headers);
-    let shared = Arc::clone(&state);
-    let response = state
+/// Why a portal operation gave no answer: the vendor library refused the file (kept typed,
+/// so the HTML portal can say why in the customer's terms), or the service could not run
+/// the operation (a rate limit, a busy or stopping ledger).
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The vendor library's refusal.
+    Refused(activate::ActivationError),
+    /// The service's own problem.
+    Service(Problem),
+}
+
+impl From<Failure> for Problem {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Refused(e) => Problem::from(e),
+            Failure::Service(p) => p,
+        }
+    }
+}
+
+impl From<Problem> for Failure {
+    fn from(p: Problem) -> Self {
+        Self::Service(p)
+    }
+}
+
+impl From<crate::limit::Limited> for Failure {
+    fn from(l: crate::limit::Limited) -> Self {
+        Self::Service(Problem::from(l))
+    }
+}
+
+/// The activation behind `POST /v1/activations` and the HTML portal's form: the product
+/// key's rate limit, then [`activate::answer_request`] on the blocking pool as `client`.
+///
+/// # Errors
+/// [`Failure`].
+pub(crate) async fn answer(
+    state: &Arc<AppState>,
+    client: &Client,
+    body: Bytes,
+) -> Result<activate::Response, Failure> {
+    let shared = Arc::clone(state);
+    state
         .with_ledger_as(Some(client.actor()), move |ledger| {
             // The key's bucket before the ledger is touched; a request that does not verify
             // names no key and is refused by `answer_request` itself.
@@ -155,9 +189,39 @@ async fn activations(
                 }
             }
             activate::answer_request(ledger, &shared.issuer, shared.vendor.config(), &body, now())
-                .map_err(Problem::from)
+                .map_err(Failure::Refused)
         })
-        .await??;
+        .await?
+        .inspect(crate::ops::count_activation)
+}
+
+/// The deactivation behind `POST /v1/deactivations` and the HTML portal's form:
+/// [`activate::deactivate`] on the blocking pool as `client`.
+///
+/// # Errors
+/// [`Failure`].
+pub(crate) async fn give_back(
+    state: &Arc<AppState>,
+    client: &Client,
+    body: Bytes,
+) -> Result<activate::Deactivated, Failure> {
+    state
+        .with_ledger_as(Some(client.actor()), move |ledger| {
+            activate::deactivate(ledger, &body, now()).map_err(Failure::Refused)
+        })
+        .await?
+        .inspect(|_| crate::ops::count_deactivation())
+}
+
+/// `POST /v1/activations`: [`activate::answer_request`], as `airseal activate`.
+async fn activations(
+    State(state): State<Arc<AppState>>,
+    client: Client,
+    headers: HeaderMap,
+    Payload(body): Payload,
+) -> Result<Response, Problem> {
+    let format = Format::from_headers(&headers);
+    let response = answer(&state, &client, body).await?;
     let status = if response.reissued {
         StatusCode::OK
     } else {
@@ -181,11 +245,7 @@ async fn deactivations(
     client: Client,
     Payload(body): Payload,
 ) -> Result<Response, Problem> {
-    let done = state
-        .with_ledger_as(Some(client.actor()), move |ledger| {
-            activate::deactivate(ledger, &body, now()).map_err(Problem::from)
-        })
-        .await??;
+    let done = give_back(&state, &client, body).await?;
     Ok(axum::Json(done.summary("proof")).into_response())
 }
 

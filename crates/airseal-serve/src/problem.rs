@@ -6,7 +6,7 @@
 
 use airseal_vendor::activate::ActivationError;
 use airseal_vendor::ledger::LedgerError;
-use airseal_vendor::problem::{Class, ErrorName, Named as _};
+use airseal_vendor::problem::{Class, ErrorName, Named};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -100,6 +100,8 @@ pub fn status_of(class: Class) -> StatusCode {
         Class::Gone => StatusCode::GONE,
         Class::Refused => StatusCode::UNPROCESSABLE_ENTITY,
         Class::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        Class::Unauthorized => StatusCode::UNAUTHORIZED,
+        Class::Forbidden => StatusCode::FORBIDDEN,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -112,6 +114,25 @@ pub fn named(name: ErrorName, detail: impl Into<String>) -> Problem {
         Class::Busy => problem.retry_after(1),
         _ => problem,
     }
+}
+
+/// A named library error: its detail is the error's own text when it is a refusal of the
+/// request (which names only what the request gave), and only its class when the service
+/// itself failed (whose text may name the vendor's files).
+pub fn refusal<E: Named + std::fmt::Display>(e: &E) -> Problem {
+    let name = e.named();
+    match name.class {
+        Class::Busy | Class::Failure => generic(name),
+        _ => named(name, e.to_string()),
+    }
+}
+
+fn generic(name: ErrorName) -> Problem {
+    let detail = match name.class {
+        Class::Busy => "the ledger is busy; try again shortly",
+        _ => "the vendor's ledger failed; try again later or contact the vendor",
+    };
+    named(name, detail)
 }
 
 /// A ledger error. Its text may name files of the vendor's machine: only the class is told.

@@ -67,9 +67,17 @@ impl AppState {
         T: Send + 'static,
     {
         // The actor is set on the connection before `op` and cleared after, so a pooled
-        // connection never carries a stale one (set_actor arrives with the tokens work).
-        let _ = &actor;
-        self.pool.run(op).await.map_err(Problem::from)
+        // connection never carries a stale one (a connection whose `op` panicked is dropped
+        // by the pool, actor and all).
+        self.pool
+            .run(move |ledger| {
+                ledger.set_actor(actor);
+                let out = op(ledger);
+                ledger.set_actor(None);
+                out
+            })
+            .await
+            .map_err(Problem::from)
     }
 }
 

@@ -34,6 +34,10 @@ pub enum Class {
     Refused,
     /// The ledger is busy: the same request may succeed shortly.
     Busy,
+    /// No usable credentials (the service's tokens).
+    Unauthorized,
+    /// The credentials work, but not for this.
+    Forbidden,
     /// The vendor's side failed (the ledger cannot be read, signing failed).
     Failure,
 }
@@ -148,6 +152,139 @@ impl Named for ActivationError {
             A::UnknownActivation { .. } => named("unknown_activation", GENERAL, NotFound),
             A::AlreadyDeactivated { .. } => named("already_deactivated", GENERAL, Gone),
             A::DeactivationLimit { .. } => named("deactivation_limit", GENERAL, Conflict),
+        }
+    }
+}
+
+impl Named for crate::keys::ops::KeyOpError {
+    fn named(&self) -> ErrorName {
+        use crate::keys::ops::KeyOpError as K;
+        match self {
+            K::Ledger(l) => l.named(),
+            K::UnknownKey { .. } => named("unknown_key", GENERAL, Class::NotFound),
+            K::AmbiguousKey { .. } => named("ambiguous_key", GENERAL, Class::Conflict),
+            K::Revoked { .. } => named("key_revoked", GENERAL, Class::Gone),
+            K::EndInPast { .. } => named("end_in_past", GENERAL, Class::Refused),
+            K::UnknownCustomer { .. } => named("unknown_customer", GENERAL, Class::NotFound),
+            K::Invalid { .. } => named("invalid_terms", GENERAL, Class::Refused),
+            _ => named("bad_template", GENERAL, Class::Refused),
+        }
+    }
+}
+
+impl Named for crate::keys::order::OrderError {
+    fn named(&self) -> ErrorName {
+        use crate::keys::order::OrderError as O;
+        use crate::keys::source::SourceError as S;
+        match self {
+            O::Count { .. } => named("invalid_count", GENERAL, Class::Refused),
+            O::Source(S::UnknownProduct { .. }) => {
+                named("unknown_product", GENERAL, Class::NotFound)
+            }
+            O::Source(S::UnknownTemplate { .. }) => {
+                named("unknown_template", GENERAL, Class::NotFound)
+            }
+            O::Source(_) => named("cannot_make_keys", GENERAL, Class::Refused),
+            O::UnknownCustomer { .. } => named("unknown_customer", GENERAL, Class::NotFound),
+            O::Batch(crate::batch::BatchError::Ledger(l)) | O::Ledger(l) => l.named(),
+            O::Batch(_) => named("batch_failed", GENERAL, Class::Failure),
+            O::Terms { source, .. } => source.named(),
+        }
+    }
+}
+
+impl Named for crate::issue::recorded::RecordedError {
+    fn named(&self) -> ErrorName {
+        use crate::issue::recorded::RecordedError as R;
+        match self {
+            R::Issue(i) => i.named(),
+            R::UnknownProduct { .. } => named("unknown_product", GENERAL, Class::NotFound),
+            R::KeyTypo { .. } => named("typo", airseal_verify::Error::Typo.code(), Class::Refused),
+            R::UnknownKey { .. } => named("unknown_key", GENERAL, Class::NotFound),
+            R::KeyNotActive { .. } => named("key_not_active", GENERAL, Class::Conflict),
+            R::NotRecorded { source, .. } => source.named(),
+            _ => named("ledger", GENERAL, Class::Failure),
+        }
+    }
+}
+
+impl Named for crate::issue::for_key::LicenseOrderError {
+    fn named(&self) -> ErrorName {
+        use crate::issue::for_key::LicenseOrderError as L;
+        match self {
+            L::NoTemplate { .. } => named("no_template", GENERAL, Class::Refused),
+            L::Config(_) => named("unknown_template", GENERAL, Class::NotFound),
+            L::Recorded(r) => r.named(),
+        }
+    }
+}
+
+impl Named for crate::renew::RenewError {
+    fn named(&self) -> ErrorName {
+        use crate::renew::RenewError as R;
+        match self {
+            R::UnknownProduct { .. } => named("unknown_product", GENERAL, Class::NotFound),
+            R::UnknownKey { .. } => named("unknown_key", GENERAL, Class::NotFound),
+            R::AmbiguousProduct { .. } => named("ambiguous_key", GENERAL, Class::Conflict),
+            R::KeySuspended { .. } => named("key_suspended", GENERAL, Class::Refused),
+            R::KeyRevoked { .. } => named("key_revoked", GENERAL, Class::Gone),
+            R::TermEnded { .. } => named("term_ended", GENERAL, Class::Refused),
+            R::NoLiveSeats { .. } => named("no_live_seats", GENERAL, Class::Refused),
+            R::Terms(a) => a.named(),
+            R::Issue(i) => i.named(),
+            R::Ledger(l) => l.named(),
+            _ => named("renewal_failed", IO, Class::Failure),
+        }
+    }
+}
+
+impl Named for crate::ledger::RevokeError {
+    fn named(&self) -> ErrorName {
+        use crate::ledger::RevokeError as R;
+        match self {
+            R::Text(_) => named("invalid_text", GENERAL, Class::Malformed),
+            R::UnknownLicense { .. } => named("unknown_license", GENERAL, Class::NotFound),
+            R::UnknownKey { .. } => named("unknown_key", GENERAL, Class::NotFound),
+            R::UnknownIssuingKey { .. } => named("unknown_issuing_key", GENERAL, Class::NotFound),
+            R::UnknownProduct { .. } => named("unknown_product", GENERAL, Class::NotFound),
+            R::Ledger(l) => l.named(),
+            _ => named("revocation_refused", GENERAL, Class::Refused),
+        }
+    }
+}
+
+impl Named for crate::revoke::ExportError {
+    fn named(&self) -> ErrorName {
+        use crate::revoke::ExportError as E;
+        match self {
+            E::Ledger(l) => l.named(),
+            _ => named("signer_not_allowed", GENERAL, Class::Refused),
+        }
+    }
+}
+
+impl Named for crate::tokens::AuthError {
+    fn named(&self) -> ErrorName {
+        use crate::tokens::AuthError as A;
+        match self {
+            A::Revoked { .. } => named("token_revoked", GENERAL, Class::Unauthorized),
+            A::Expired { .. } => named("token_expired", GENERAL, Class::Unauthorized),
+            A::WrongScope { .. } => named("wrong_scope", GENERAL, Class::Forbidden),
+            A::Ledger(l) => l.named(),
+            _ => named("unauthorized", GENERAL, Class::Unauthorized),
+        }
+    }
+}
+
+impl Named for crate::tokens::TokenError {
+    fn named(&self) -> ErrorName {
+        use crate::tokens::TokenError as T;
+        match self {
+            T::Ledger(l) => l.named(),
+            T::Unknown { .. } => named("unknown_token", GENERAL, Class::NotFound),
+            T::Duplicate { .. } => named("token_name_taken", GENERAL, Class::Conflict),
+            T::AlreadyRevoked { .. } => named("token_revoked", GENERAL, Class::Gone),
+            _ => named("invalid_token_request", GENERAL, Class::Malformed),
         }
     }
 }

@@ -473,3 +473,38 @@ fn remove_all(renewed: &[RenewedSeat]) {
         let _ = std::fs::remove_file(&seat.file);
     }
 }
+
+/// [`renew`] for a caller that hands the updates out itself (the service answers with them):
+/// the update files go to a fresh scratch folder under `scratch`, removed before this
+/// returns; each update is in its [`RenewedSeat::bytes`].
+///
+/// # Errors
+/// As [`renew`].
+pub fn renew_unwritten(
+    ledger: &mut Ledger,
+    issuer: &Issuer,
+    config: &Config,
+    key: &str,
+    product: Option<&str>,
+    scratch: &Path,
+    now: UnixTime,
+) -> Result<Renewal, RenewError> {
+    let mut name = [0u8; 8];
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut name);
+    let out_dir = scratch.join(format!(".renewal-{}", crate::issue::crockford(&name)));
+    let done = renew(
+        ledger,
+        issuer,
+        config,
+        &RenewOptions {
+            key,
+            product,
+            out_dir: &out_dir,
+            force: false,
+        },
+        now,
+    );
+    // Nothing in it is kept: the updates are returned.
+    let _ = std::fs::remove_dir_all(&out_dir);
+    done
+}

@@ -671,8 +671,8 @@ pub struct VendorDir {
     root: PathBuf,
     config: Config,
     /// A PostgreSQL ledger in place of the folder's `ledger.sqlite3`
-    /// ([`VendorDir::with_database`]).
-    database: Option<String>,
+    /// ([`VendorDir::with_database`]); a `LedgerLocation`, whose `Debug` hides the password.
+    database: Option<LedgerLocation>,
 }
 
 impl VendorDir {
@@ -969,7 +969,7 @@ impl VendorDir {
     /// [`crate::ledger::migrate::copy`]).
     #[must_use]
     pub fn with_database(mut self, url: Option<String>) -> Self {
-        self.database = url;
+        self.database = url.map(LedgerLocation::Postgres);
         self
     }
 
@@ -977,7 +977,7 @@ impl VendorDir {
     /// [`VendorDir::with_database`], else `ledger.sqlite3`.
     pub fn ledger_location(&self) -> LedgerLocation {
         match &self.database {
-            Some(url) => LedgerLocation::Postgres(url.clone()),
+            Some(location) => location.clone(),
             None => LedgerLocation::File(self.ledger_path()),
         }
     }

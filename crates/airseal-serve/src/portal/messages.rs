@@ -1,8 +1,8 @@
 //! Every refusal of an activation request or deactivation proof, in the customer's terms:
 //! what happened, and what they can do about it ("this key has no free seat: release it on
-//! the old machine, or contact …"). The vendor's words (`ActivationError`'s `Display`) stay
-//! available under "details for support", so a support desk sees exactly what the CLI would
-//! have printed.
+//! the old machine, or contact …"). Under "details for support" the page shows the error's
+//! name, code and detail as the API's problem document has them (`mod.rs`, `failed`), so a
+//! support desk sees what the CLI and the API report.
 
 use airseal_core::claims::UnixTime;
 use airseal_vendor::activate::ActivationError;
@@ -18,12 +18,14 @@ pub(crate) struct Refusal {
     /// What the customer can do, as the start of a sentence the page ends with "…, or
     /// contact <support>". `None` when there is nothing to do but contact support.
     pub next: Option<String>,
-    /// The vendor's own words for the failure, for the support desk.
+    /// For the support desk: the error's name, code and detail as the API reports them
+    /// (set by the caller from the problem document; never the error's raw text, which may
+    /// name other keys or the vendor's files).
     pub details: String,
 }
 
-/// A day as customers read it (`2027-03-01`), UTC.
-fn day(t: UnixTime) -> String {
+/// A day as customers read it (`2027-03-01`, UTC): every date the portal shows.
+pub(crate) fn day(t: UnixTime) -> String {
     let full = format_time(t);
     match full.split_once('T') {
         Some((date, _)) => date.to_string(),
@@ -33,12 +35,11 @@ fn day(t: UnixTime) -> String {
 
 /// What to tell the customer about `error`.
 pub(crate) fn refusal(error: &ActivationError) -> Refusal {
-    let details = error.to_string();
     let r = |headline: &str, explain: String, next: Option<&str>| Refusal {
         headline: headline.to_string(),
         explain,
         next: next.map(str::to_string),
-        details: details.clone(),
+        details: String::new(),
     };
     let new_request = "Make a new request with the key exactly as you received it";
     match error {
@@ -204,6 +205,16 @@ pub(crate) fn unreadable_form(why: &str) -> Refusal {
         explain: "What was sent is not what this page's form sends (or it is far larger than an activation file).".to_string(),
         next: Some("Go back and give the file again".to_string()),
         details: why.to_string(),
+    }
+}
+
+/// The form is larger than the service reads.
+pub(crate) fn too_large() -> Refusal {
+    Refusal {
+        headline: "The file is too large".to_string(),
+        explain: "An activation request or a deactivation proof is a few hundred bytes; what was sent is far more.".to_string(),
+        next: Some("Check that you chose the file your software made for this".to_string()),
+        details: "too_large".to_string(),
     }
 }
 

@@ -12,22 +12,23 @@
 mod form;
 mod headers;
 mod messages;
-mod ops;
 mod pages;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::body::Bytes;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 
 use airseal_core::armor::{armor, dearmor};
 use airseal_core::cose::{ObjectType, parse_sign1};
-use airseal_vendor::time::format_time;
 
+use crate::limit::Client;
+use crate::portal_api::Failure;
+use crate::problem::Problem;
 use crate::state::AppState;
 use messages::Refusal;
 use pages::Vendor;
@@ -86,23 +87,30 @@ fn product_name(state: &AppState, product: &str) -> String {
         .unwrap_or_else(|| product.to_string())
 }
 
-/// A day as customers read it (`2027-03-01`, UTC).
-fn day(t: airseal_core::claims::UnixTime) -> String {
-    let full = format_time(t);
-    full.split_once('T')
-        .map_or(full.clone(), |(date, _)| date.to_string())
+/// The form's file or text, once the client's rate limit let the request through; or the
+/// page to answer instead.
+async fn submission(
+    state: &AppState,
+    client: Result<Client, Problem>,
+    request: Request,
+) -> Result<(Client, Bytes), Response> {
+    let client = client.map_err(|problem| failed(state, Failure::Service(problem)))?;
+    let bytes = form::submitted(request)
+        .await
+        .map_err(|(status, refusal)| refused(state, status, &refusal))?;
+    Ok((client, Bytes::from(bytes)))
 }
 
 async fn activate(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: Result<Client, Problem>,
     request: Request,
 ) -> Response {
-    let bytes = match form::submitted(request).await {
-        Ok(bytes) => bytes,
-        Err(refusal) => return refused(&state, StatusCode::BAD_REQUEST, &refusal),
+    let (client, bytes) = match submission(&state, client, request).await {
+        Ok(submitted) => submitted,
+        Err(page) => return page,
     };
-    match ops::activate(&state, client.ip(), bytes).await {
+    match crate::portal_api::answer(&state, &client, bytes).await {
         Ok(response) => {
             let qr_svg = airseal_qr::encode(&response.bytes)
                 .ok()
@@ -111,7 +119,7 @@ async fn activate(
                 product: product_name(&state, &response.claims.product),
                 reissued: response.reissued,
                 seats: response.seats.map(|s| s.to_string()),
-                expires: response.claims.expires_at.map(day),
+                expires: response.claims.expires_at.map(messages::day),
                 armored: response.armored(),
                 qr_svg,
             };
@@ -121,20 +129,20 @@ async fn activate(
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             page
         }
-        Err(failure) => failed(&state, &failure),
+        Err(failure) => failed(&state, failure),
     }
 }
 
 async fn deactivate(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    client: Result<Client, Problem>,
     request: Request,
 ) -> Response {
-    let bytes = match form::submitted(request).await {
-        Ok(bytes) => bytes,
-        Err(refusal) => return refused(&state, StatusCode::BAD_REQUEST, &refusal),
+    let (client, bytes) = match submission(&state, client, request).await {
+        Ok(submitted) => submitted,
+        Err(page) => return page,
     };
-    match ops::deactivate(&state, client.ip(), bytes).await {
+    match crate::portal_api::give_back(&state, &client, bytes).await {
         Ok(done) => {
             let product = product_name(&state, &done.activation.product);
             let seats = done.seats.map(|s| s.to_string());
@@ -143,19 +151,29 @@ async fn deactivate(
                 pages::released(&vendor(&state), &product, seats.as_deref()),
             )
         }
-        Err(failure) => failed(&state, &failure),
+        Err(failure) => failed(&state, failure),
     }
 }
 
 /// The page for a refused or failed operation: the customer's terms for a vendor refusal,
-/// the service's own words for a rate limit or an outage; the status is the API's.
-fn failed(state: &AppState, failure: &ops::Failure) -> Response {
-    let problem = failure.problem();
-    let refusal = match failure.refusal() {
-        Some(e) => messages::refusal(e),
-        None => messages::unavailable(&problem),
+/// the service's own words for a rate limit or an outage. The status, and the error name
+/// and code shown for the support desk, are the API's for the same failure.
+fn failed(state: &AppState, failure: Failure) -> Response {
+    let (mut refusal, problem) = match failure {
+        Failure::Refused(e) => {
+            let refusal = messages::refusal(&e);
+            (refusal, Problem::from(e))
+        }
+        Failure::Service(problem) => (messages::unavailable(&problem), problem),
     };
+    // The problem's detail, never the error's own text: the API keeps from customers what
+    // they must not see (other keys, the vendor's files), and so does the page.
+    refusal.details = format!("{} ({}): {}", problem.error, problem.code, problem.detail);
     let mut response = refused(state, problem.status, &refusal);
+    // Counted and logged by its error name, as the API's problem documents are.
+    response
+        .extensions_mut()
+        .insert(crate::ops::Refusal(problem.error));
     if let Some(seconds) = problem.retry_after {
         response
             .headers_mut()
@@ -170,7 +188,7 @@ fn failed(state: &AppState, failure: &ops::Failure) -> Response {
 async fn download(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let text = match form::field(request, "response").await {
         Ok(text) => text,
-        Err(refusal) => return refused(&state, StatusCode::BAD_REQUEST, &refusal),
+        Err((status, refusal)) => return refused(&state, status, &refusal),
     };
     let bytes = match dearmor(text.as_bytes()) {
         Ok(bytes) => bytes.into_owned(),

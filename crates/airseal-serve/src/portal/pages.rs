@@ -132,7 +132,7 @@ pub(crate) fn answered(vendor: &Vendor, a: &Answered) -> Markup {
             h1 { "Your response is ready" }
             p.summary {
                 (a.product)
-                @if a.reissued { ": this machine already had its seat; here is its response again (no new seat was used)." }
+                @if a.reissued { ": this machine was already activated; here is its response again (nothing new was used)." }
                 @else { ": this machine is activated." }
                 @if let Some(seats) = &a.seats { " Seats of this key in use: " (seats) "." }
                 @if let Some(expires) = &a.expires { " The license runs until " (expires) "." }
