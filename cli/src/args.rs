@@ -21,14 +21,34 @@ pub struct VendorArgs {
     /// airseal.toml at or above the current one).
     #[arg(long, value_name = "DIR", global = true)]
     pub vendor: Option<PathBuf>,
+    /// Use the ledger in this PostgreSQL database (postgres://USER:PASSWORD@HOST/DB) instead
+    /// of the vendor folder's ledger.sqlite3; it must hold the folder's ledger (copy it there
+    /// with `airseal ledger migrate --to URL`). Default: $AIRSEAL_DATABASE.
+    #[arg(long, value_name = "URL", global = true)]
+    pub database: Option<String>,
 }
 
+/// The variable `--database` defaults to.
+pub const DATABASE_ENV: &str = "AIRSEAL_DATABASE";
+
 impl VendorArgs {
-    /// Finds and opens the vendor folder.
+    /// Finds and opens the vendor folder, with its ledger where `--database` (or
+    /// $AIRSEAL_DATABASE) says.
     pub fn open(&self) -> Result<VendorDir, CliError> {
         let cwd = std::env::current_dir().map_err(|e| CliError::io(Path::new("."), e))?;
-        VendorDir::discover(self.vendor.as_deref(), std::env::var_os(VENDOR_ENV), &cwd)
-            .map_err(CliError::from)
+        let vendor =
+            VendorDir::discover(self.vendor.as_deref(), std::env::var_os(VENDOR_ENV), &cwd)
+                .map_err(CliError::from)?;
+        Ok(vendor.with_database(self.database_url()))
+    }
+
+    /// The PostgreSQL URL of `--database`, else of $AIRSEAL_DATABASE (an empty one is
+    /// none). Read here, not by clap's `env`, so `--help` never shows its password.
+    pub fn database_url(&self) -> Option<String> {
+        self.database
+            .clone()
+            .or_else(|| std::env::var(DATABASE_ENV).ok())
+            .filter(|u| !u.is_empty())
     }
 }
 

@@ -189,8 +189,14 @@ impl CliError {
                 return self;
             }
         }
-        // …and one about another file names that file, not the ledger.
-        if let CliError::Ledger(LedgerError::DamagedRecord { .. }) = &self {
+        // …and one about another file names that file, not the ledger; one about a
+        // PostgreSQL ledger names its database.
+        if let CliError::Ledger(
+            LedgerError::DamagedRecord { .. }
+            | LedgerError::Connect { .. }
+            | LedgerError::NotAFile { .. },
+        ) = &self
+        {
             return self;
         }
         self.about(path.display().to_string())
@@ -766,6 +772,18 @@ fn ledger_remedy(e: &LedgerError, f: &mut fmt::Formatter<'_>) -> fmt::Result {
              of it), or use the vendor folder this ledger belongs to",
         ),
         LedgerError::OutputExists { .. } => f.write_str("; pass --force to replace it"),
+        LedgerError::TargetNotEmpty { .. } => {
+            f.write_str("; pass --force to replace its contents (a file is kept aside)")
+        }
+        LedgerError::NotAFile { .. } => f.write_str(
+            ". Back it up with `pg_dump --format=custom DATABASE > FILE` and restore it with \
+             `pg_restore --clean --dbname DATABASE FILE`, or copy it to a SQLite file first \
+             with `airseal ledger migrate --from URL --to FILE`",
+        ),
+        LedgerError::Connect { .. } => f.write_str(
+            "; check that PostgreSQL is running and the URL (--database or AIRSEAL_DATABASE) \
+             names a database this user may open",
+        ),
         LedgerError::DamagedRecord { .. } => f.write_str(
             ". It keeps what a ledger restore must not forget (certificates, revoked issuing \
              keys, the highest serial and list range): put it back from a backup of the vendor \

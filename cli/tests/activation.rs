@@ -413,7 +413,7 @@ fn killed_activation_leaves_the_ledger_consistent_and_rerunning_recovers() {
             assert_eq!(c.request_nonce, Some([100 + round; 16]));
         }
         let ledger = Ledger::open(&d.join("ledger.sqlite3")).unwrap();
-        let conn = ledger.connection();
+        let conn = ledger.sqlite_connection().unwrap();
         let check: String = conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();

@@ -136,7 +136,8 @@ fn a_mac_that_does_not_verify_is_an_error() {
     {
         let l = Ledger::open(&d.join("ledger.sqlite3")).unwrap();
         let changed = l
-            .connection()
+            .sqlite_connection()
+            .unwrap()
             .execute(
                 "UPDATE batches SET params = json_remove(params, '$.data_key')",
                 [],

@@ -36,7 +36,8 @@ fn vendor() -> tempfile::TempDir {
 
 fn count(ledger: &Ledger, sql: &str) -> i64 {
     ledger
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .query_row(sql, [], |r| r.get(0))
         .unwrap()
 }
@@ -318,7 +319,8 @@ fn killed_import_leaves_none_or_all_of_the_batch() {
             );
         }
         let mode: String = ledger
-            .connection()
+            .sqlite_connection()
+            .unwrap()
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");

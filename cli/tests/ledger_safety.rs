@@ -194,13 +194,15 @@ fn restore_keeps_the_current_ledger_aside_and_is_audited() {
     // The ledger kept aside still holds all 25 keys, whole on its own.
     let kept = Ledger::open(&aside).unwrap();
     let n: i64 = kept
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .query_row("SELECT count(*) FROM keys", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 25);
     // What the replaced ledger did after the backup is counted for the vendor.
     let last = |l: &Ledger| -> i64 {
-        l.connection()
+        l.sqlite_connection()
+            .unwrap()
             .query_row("SELECT max(id) FROM audit", [], |r| r.get(0))
             .unwrap()
     };
@@ -300,7 +302,7 @@ fn backup_is_consistent_while_another_process_writes() {
     backups.push(d.join("after.bak"));
     for b in &backups {
         let l = Ledger::open(b).unwrap();
-        let c = l.connection();
+        let c = l.sqlite_connection().unwrap();
         let check: String = c
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();

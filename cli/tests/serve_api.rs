@@ -666,3 +666,62 @@ fn a_busy_ledger_answers_503_with_retry_after() {
     let a = service.post("/v1/activations", "application/json", &body);
     assert_eq!(a.status, 201, "{}", a.text());
 }
+
+/// Two services on one PostgreSQL ledger (as two instances behind a load balancer), 50
+/// machines asking at once, alternately to each, for a key with 3 seats: exactly 3 get one,
+/// 47 the seat refusal, and the shared ledger holds 3 seats.
+#[test]
+fn two_services_on_one_postgres_ledger_never_oversell() {
+    let Some(base) = common::postgres_or_skip("two_services_on_one_postgres_ledger_never_oversell")
+    else {
+        return;
+    };
+    let db = common::TempDb::new(&base, "two_services");
+    let (tmp, keys) = vendor(3, 1);
+    let d: PathBuf = tmp.path().to_path_buf();
+    ok(&airseal(&d, &["ledger", "migrate", "--to", &db.url]));
+    let mut args = ISSUING.to_vec();
+    args.extend(["--database", db.url.as_str()]);
+    let services = [Service::start(&d, &args), Service::start(&d, &args)];
+    let bodies: Vec<Vec<u8>> = (0..50u8)
+        .map(|i| crafted_request(i.wrapping_add(10), &keys[0]))
+        .collect();
+    let answers: Vec<Answer> = std::thread::scope(|s| {
+        let handles: Vec<_> = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let service = &services[i % 2];
+                s.spawn(move || service.post("/v1/activations", "application/json", b))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let granted = answers.iter().filter(|a| a.status == 201).count();
+    let refused: Vec<&Answer> = answers.iter().filter(|a| a.status == 409).collect();
+    for a in &refused {
+        a.problem(409, "no_seats_left");
+    }
+    assert_eq!(
+        (granted, refused.len()),
+        (3, 47),
+        "{:?}",
+        answers
+            .iter()
+            .filter(|a| a.status != 201 && a.status != 409)
+            .map(Answer::text)
+            .collect::<Vec<_>>()
+    );
+    let live = Ledger::open_url(&db.url)
+        .unwrap()
+        .seats()
+        .list(&ActivationFilter {
+            live_only: true,
+            ..Default::default()
+        })
+        .unwrap()
+        .len();
+    assert_eq!(live, 3);
+    // The folder's own SQLite ledger was not used.
+    assert_eq!(live_seats(&d), 0);
+}

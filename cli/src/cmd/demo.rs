@@ -79,6 +79,8 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
     );
     let vendor_args = crate::args::VendorArgs {
         vendor: Some(vendor.clone()),
+        // The demo's own folder and ledger, never $AIRSEAL_DATABASE's.
+        database: Some(String::new()),
     };
     keys::run(&keys::KeysArgs {
         command: keys::KeysCommand::Generate(keys::GenerateArgs {

@@ -177,6 +177,7 @@ pub fn run(args: &IssueArgs) -> Result<ExitCode, CliError> {
     // the vendor id and named templates.
     let vendor_args = crate::args::VendorArgs {
         vendor: args.vendor.clone(),
+        database: None,
     };
     let vendor = match vendor_args.open() {
         Ok(v) => Some(v),

@@ -43,6 +43,7 @@ pub fn run(args: &IssueArgs, batch: i64) -> Result<ExitCode, CliError> {
         .ok_or_else(|| CliError::msg("--from-import needs --out-dir"))?;
     let vendor = crate::args::VendorArgs {
         vendor: args.vendor.clone(),
+        database: None,
     }
     .open()?;
     let mut ledger = vendor.open_ledger()?;

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use airseal_vendor::ledger::{
-    ActivationFilter, AuditFilter, KeyFilter, KeyStatus, LicenseFilter, LicenseSource,
+    ActivationFilter, AuditFilter, KeyFilter, KeyStatus, LedgerLocation, LicenseFilter,
+    LicenseSource,
 };
 use airseal_vendor::listing::{
     ACTIVATION_COLUMNS, AUDIT_COLUMNS, BATCH_COLUMNS, HISTORY_COLUMNS, KEY_COLUMNS,
@@ -161,6 +162,24 @@ pub enum LedgerCommand {
     Restore {
         /// The backup file.
         file: PathBuf,
+        /// Print a JSON summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copies the whole ledger to another place: from the vendor folder's ledger (or --from)
+    /// to a PostgreSQL database or a SQLite file, ids and identity included, then checks row
+    /// counts per table and a sample of rows. Use the copy with --database URL (or
+    /// AIRSEAL_DATABASE). Run it while no other airseal command writes to the ledger.
+    Migrate {
+        /// Where to copy to: postgres://USER:PASSWORD@HOST/DB, or a SQLite file path.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Where to copy from (default: this vendor folder's ledger, or --database's).
+        #[arg(long, value_name = "URL")]
+        from: Option<String>,
+        /// Replace a target that already holds a ledger (a file is kept aside, renamed).
+        #[arg(long)]
+        force: bool,
         /// Print a JSON summary.
         #[arg(long)]
         json: bool,
@@ -328,6 +347,46 @@ fn backup(args: &LedgerArgs, out: &std::path::Path, force: bool, as_json: bool) 
     Ok(ExitCode::SUCCESS)
 }
 
+/// Runs `airseal ledger migrate`.
+fn migrate(
+    args: &LedgerArgs,
+    to: &str,
+    from: Option<&str>,
+    force: bool,
+    as_json: bool,
+) -> CliResult {
+    let from = match from {
+        Some(from) => LedgerLocation::parse(from),
+        None => args.vendor.open()?.ledger_location(),
+    };
+    let report = airseal_vendor::ledger::copy::copy(&from, &LedgerLocation::parse(to), force)?;
+    if as_json {
+        crate::term::out_json(&json!({
+            "result": "migrated",
+            "from": report.from,
+            "to": report.to,
+            "identity": report.identity,
+            "tables": report.tables,
+            "sampled": report.sampled,
+            "replaced": report.replaced.as_ref().map(|p| p.display().to_string()),
+        }));
+    }
+    let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
+    errln!(
+        "copied ledger {} ({} rows in {} tables, counts and {} sampled rows checked) from {} to {}",
+        report.identity,
+        rows,
+        report.tables.len(),
+        report.sampled,
+        crate::term::field(&report.from),
+        crate::term::field(&report.to),
+    );
+    if let Some(aside) = &report.replaced {
+        errln!("the ledger that was there is kept as {}", aside.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `airseal ledger restore`.
 fn restore(args: &LedgerArgs, file: &std::path::Path, as_json: bool) -> CliResult {
     let vendor = args.vendor.open()?;
@@ -371,6 +430,12 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
     let output = match &args.command {
         LedgerCommand::Backup { out, force, json } => return backup(args, out, *force, *json),
         LedgerCommand::Restore { file, json } => return restore(args, file, *json),
+        LedgerCommand::Migrate {
+            to,
+            from,
+            force,
+            json,
+        } => return migrate(args, to, from.as_deref(), *force, *json),
         LedgerCommand::Keys { output, .. }
         | LedgerCommand::Licenses { output, .. }
         | LedgerCommand::Activations { output, .. }
@@ -521,7 +586,9 @@ pub fn run(args: &LedgerArgs) -> Result<ExitCode, CliError> {
             walked(ledger.audit().for_each(&filter, |a| e.row(&audit_row(a))))?;
             e.finish()?;
         }
-        LedgerCommand::Backup { .. } | LedgerCommand::Restore { .. } => {}
+        LedgerCommand::Backup { .. }
+        | LedgerCommand::Restore { .. }
+        | LedgerCommand::Migrate { .. } => {}
     };
     Ok(ExitCode::SUCCESS)
 }

@@ -28,9 +28,6 @@ pub struct ServeArgs {
     /// The address to listen on (port 0: any free port, printed when ready).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// The ledger's database URL (postgres://…) instead of the vendor folder's SQLite file.
-    #[arg(long, value_name = "URL")]
-    pub database: Option<String>,
     /// Sign with the issuing key in DIR (default: airseal.toml's issuing_key).
     #[arg(long, value_name = "DIR")]
     pub issuing_key: Option<PathBuf>,
@@ -86,11 +83,6 @@ fn rate(per_minute: u32) -> Option<Rate> {
 
 /// Runs `airseal serve`.
 pub fn run(args: &ServeArgs) -> Result<ExitCode, CliError> {
-    if args.database.is_some() {
-        return Err(CliError::msg(
-            "--database is not supported yet: the service uses the vendor folder's ledger",
-        ));
-    }
     let vendor = args.vendor.open()?;
     let signer = SignerArgs {
         issuing_key: args.issuing_key.clone(),
@@ -102,7 +94,9 @@ pub fn run(args: &ServeArgs) -> Result<ExitCode, CliError> {
     let issuer = super::unlock_choice(Some(&vendor), &choice, &args.passphrase)?;
 
     let mut config = ServeConfig::new(vendor.root().to_path_buf(), args.listen);
-    config.database = args.database.clone();
+    // `--database URL` / $AIRSEAL_DATABASE (VendorArgs): several instances share one
+    // PostgreSQL ledger.
+    config.database = args.vendor.database_url();
     config.issuing_key = args.issuing_key.clone();
     config.allow_root_key = args.allow_root_key;
     config.limits.per_client = rate(args.client_rate);

@@ -6,6 +6,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 pub mod http;
 pub mod service;
@@ -23,6 +24,7 @@ pub fn airseal(dir: &Path, args: &[&str]) -> Output {
         .env("AIRSEAL_PASSPHRASE", PASSPHRASE)
         .env("AIRSEAL_ISSUING_PASSPHRASE", ISSUING_PASSPHRASE)
         .env_remove("AIRSEAL_VENDOR")
+        .env_remove("AIRSEAL_DATABASE")
         .env_remove("AIRSEAL_DATA_DIR")
         .env_remove("XDG_DATA_HOME")
         .output()
@@ -132,6 +134,78 @@ pub fn schemathesis_or_skip(test: &str) -> Option<PathBuf> {
                 "SKIPPED (no AIRSEAL_TEST_SCHEMATHESIS): {test}"
             );
             None
+        }
+    }
+}
+
+/// The PostgreSQL URL of `AIRSEAL_TEST_POSTGRES`; without it, says the test was skipped, on
+/// stderr directly (libtest does not capture it, so the skip is visible), and gives `None`.
+pub fn postgres_or_skip(test: &str) -> Option<String> {
+    match std::env::var("AIRSEAL_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED (no AIRSEAL_TEST_POSTGRES): {test}"
+            );
+            None
+        }
+    }
+}
+
+/// A database of its own for one test, on the server of `AIRSEAL_TEST_POSTGRES`, dropped
+/// when this is dropped.
+pub struct TempDb {
+    admin_url: String,
+    name: String,
+    /// The new database's URL.
+    pub url: String,
+}
+
+static DB_SEQ: AtomicU32 = AtomicU32::new(0);
+
+impl TempDb {
+    /// A new, empty database named after `test`.
+    pub fn new(base: &str, test: &str) -> Self {
+        let clean: String = test
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(30)
+            .collect();
+        let name = format!(
+            "c_{}_{}_{}",
+            clean.to_ascii_lowercase(),
+            std::process::id(),
+            DB_SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = postgres::Client::connect(base, postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        let (head, query) = match base.split_once('?') {
+            Some((h, q)) => (h, format!("?{q}")),
+            None => (base, String::new()),
+        };
+        let scheme_end = head.find("://").map_or(0, |i| i + 3);
+        let server = match head[scheme_end..].find('/') {
+            Some(i) => &head[..scheme_end + i],
+            None => head,
+        };
+        Self {
+            admin_url: base.to_string(),
+            url: format!("{server}/{name}{query}"),
+            name,
+        }
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
         }
     }
 }

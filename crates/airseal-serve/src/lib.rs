@@ -176,7 +176,9 @@ impl Server {
     /// # Errors
     /// [`ServeError`].
     pub async fn bind(config: ServeConfig, issuer: Issuer) -> Result<Self, ServeError> {
-        let vendor = VendorDir::open(&config.vendor_dir).map_err(ServeError::VendorDir)?;
+        let vendor = VendorDir::open(&config.vendor_dir)
+            .map_err(ServeError::VendorDir)?
+            .with_database(config.database.clone());
         // Before anything else: a bad certificate or key stops the service at start.
         let tls = config
             .tls

@@ -81,7 +81,8 @@ fn main() {
 
         // The floor: same columns, same bound values, no index, one transaction.
         ledger
-            .connection()
+            .sqlite_connection()
+            .unwrap()
             .execute_batch(
                 "CREATE TABLE floor (token_id BLOB, license_id TEXT, product TEXT,
                  product_key TEXT, kind TEXT, email TEXT, name TEXT, issued_at INTEGER,
@@ -90,7 +91,7 @@ fn main() {
             .unwrap();
         let start = Instant::now();
         {
-            let c = ledger.connection();
+            let c = ledger.sqlite_connection().unwrap();
             c.execute_batch("BEGIN IMMEDIATE").unwrap();
             let mut st = c
                 .prepare(

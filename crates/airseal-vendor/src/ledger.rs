@@ -97,11 +97,14 @@ mod backup;
 mod batches;
 mod certificates;
 mod connection;
+pub mod copy;
 mod customers;
+pub mod db;
 mod error;
 mod imports;
 mod keys;
 mod licenses;
+mod location;
 mod lookup;
 mod migrations;
 mod outputs;
@@ -120,17 +123,19 @@ pub use certificates::{
 };
 pub use connection::{APPLICATION_ID, BULK_ROWS, BUSY_TIMEOUT, Ledger};
 pub use customers::{Customer, CustomerError, Customers, NewCustomer};
+pub use db::{Backend, DbError};
 pub use error::LedgerError;
 pub use imports::{ImportInfo, ImportRow, ImportWrite, ImportedKey, Imports, RowOutcome};
 pub use keys::{KeyEdit, KeyFilter, KeyOverview, KeyRecord, KeyState, KeyStatus, Keys};
 pub use licenses::{LicenseFilter, LicenseRecord, LicenseSource, Licenses, signed_claims};
+pub use location::{LedgerLocation, is_postgres_url, redact_url};
 pub use lookup::{FoundKey, KeyMatch};
 pub use migrations::{DATA_STEP, MIGRATIONS, Migration, SCHEMA_VERSION};
 pub use outputs::ClearedOutputs;
 pub use products::{Product, Products};
 pub use revocations::{
-    ListContents, Revocation, Revocations, RevokeError, RevokeOutcome, RevokeReport, RevokeTarget,
-    RevokedKeyChange, UndoTarget,
+    ExportedList, ListContents, Revocation, Revocations, RevokeError, RevokeOutcome, RevokeReport,
+    RevokeTarget, RevokedKeyChange, UndoTarget,
 };
 pub use seats::{
     Activation, ActivationFilter, ActivationId, DeactivatedBy, IssuedResponse, SeatKey,

@@ -86,9 +86,12 @@ impl Named for LedgerError {
         use LedgerError as L;
         match self {
             L::Busy => named("busy", GENERAL, Class::Busy),
-            L::Open { .. } | L::Io { .. } | L::Missing { .. } | L::Empty { .. } => {
-                named("ledger_unavailable", IO, Class::Failure)
-            }
+            L::Open { .. }
+            | L::Io { .. }
+            | L::Missing { .. }
+            | L::Empty { .. }
+            | L::Connect { .. } => named("ledger_unavailable", IO, Class::Failure),
+            L::TargetNotEmpty { .. } => named("ledger_not_empty", GENERAL, Class::Conflict),
             L::UnknownProduct { .. } => named("unknown_product", GENERAL, Class::NotFound),
             L::UnknownKey { .. } => named("unknown_key", GENERAL, Class::NotFound),
             L::UnknownBatch { .. } => named("unknown_batch", GENERAL, Class::NotFound),

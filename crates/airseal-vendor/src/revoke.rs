@@ -18,8 +18,8 @@ use crate::ledger::{Ledger, LedgerError};
 use crate::vendor_dir::VendorDir;
 
 pub use crate::ledger::{
-    ListContents, RevokeError, RevokeOutcome, RevokeReport, RevokeTarget, RevokedKeyChange,
-    UndoTarget,
+    ExportedList, ListContents, RevokeError, RevokeOutcome, RevokeReport, RevokeTarget,
+    RevokedKeyChange, UndoTarget,
 };
 
 /// Why a revocation list was not exported. Nothing is recorded.
@@ -117,9 +117,9 @@ pub fn export(
     issuer: &Issuer,
     now: i64,
 ) -> Result<(RevocationList, Vec<u8>), ExportError> {
-    let (list, bytes) = sign_next(ledger, issuer, now, 0)?;
-    record(ledger, issuer, &list)?;
-    Ok((list, bytes))
+    ledger
+        .revocations()
+        .export_next(|contents| sign_next(contents, issuer, now, 0))
 }
 
 /// [`export`] for a vendor folder's ledger: the list is numbered above every list ever
@@ -137,9 +137,11 @@ pub fn export_from(
     now: i64,
 ) -> Result<(RevocationList, Vec<u8>), ExportError> {
     let floor = vendor.exported_revocation_seq()?;
-    let (list, bytes) = sign_next(ledger, issuer, now, floor)?;
-    vendor.record_revocation_seq(list.seq)?;
-    record(ledger, issuer, &list)?;
+    let (list, bytes) = ledger.revocations().export_next(|contents| {
+        let (recorded, (list, bytes)) = sign_next(contents, issuer, now, floor)?;
+        vendor.record_revocation_seq(list.seq)?;
+        Ok::<_, ExportError>((recorded, (list, bytes)))
+    })?;
     // Published last: a list is never served before its number is recorded.
     let text = airseal_core::armor::armor(ObjectType::RevocationList.armor_label(), &bytes);
     airseal_verify::app::fs::write(
@@ -211,37 +213,33 @@ fn next_seq(
     Ok(seq)
 }
 
-/// The next list, numbered by [`next_seq`], signed.
+/// The next list after `contents` (read under the ledger's write lock), numbered by
+/// [`next_seq`], signed; with what the ledger records of it.
 fn sign_next(
-    ledger: &mut Ledger,
+    contents: &ListContents,
     issuer: &Issuer,
     now: i64,
     floor: u64,
-) -> Result<(RevocationList, Vec<u8>), ExportError> {
-    let contents = ledger.revocations().contents()?;
-    let seq = next_seq(&contents, issuer, now, floor)?;
+) -> Result<(ExportedList, (RevocationList, Vec<u8>)), ExportError> {
+    let seq = next_seq(contents, issuer, now, floor)?;
     let mut list = RevocationList {
         seq,
         issued_at: now,
-        licenses: contents.licenses.into_iter().collect(),
-        product_keys: contents.product_keys.into_iter().collect(),
-        min_issued_at: contents.min_issued_at,
-        issuing_keys: contents.issuing_keys.into_iter().collect(),
+        licenses: contents.licenses.iter().cloned().collect(),
+        product_keys: contents.product_keys.iter().cloned().collect(),
+        min_issued_at: contents.min_issued_at.clone(),
+        issuing_keys: contents.issuing_keys.iter().cloned().collect(),
     };
     list.normalize();
     let bytes = issuer.sign(ObjectType::RevocationList, &list.encode());
-    Ok((list, bytes))
-}
-
-/// Records `list` as exported in the ledger, with its signer (audited).
-fn record(ledger: &Ledger, issuer: &Issuer, list: &RevocationList) -> Result<(), LedgerError> {
     let entries = list.licenses.len()
         + list.product_keys.len()
         + list.min_issued_at.len()
         + list.issuing_keys.len();
-    ledger.revocations().record_list(
-        list.seq,
-        u64::try_from(entries).unwrap_or(u64::MAX),
-        Some(issuer.key_id()),
-    )
+    let recorded = ExportedList {
+        seq,
+        entries: u64::try_from(entries).unwrap_or(u64::MAX),
+        signed_by: Some(issuer.key_id()),
+    };
+    Ok((recorded, (list, bytes)))
 }

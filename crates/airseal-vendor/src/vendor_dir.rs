@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{check_product_id, check_text};
 use crate::issue::{IssueError, LicenseSpec};
-use crate::ledger::{Ledger, LedgerError, RestoreReport};
+use crate::ledger::{Ledger, LedgerError, LedgerLocation, RestoreReport};
 
 /// The configuration file whose presence makes a folder a vendor folder.
 pub const CONFIG_FILE: &str = "airseal.toml";
@@ -670,6 +670,9 @@ pub struct Initialized {
 pub struct VendorDir {
     root: PathBuf,
     config: Config,
+    /// A PostgreSQL ledger in place of the folder's `ledger.sqlite3`
+    /// ([`VendorDir::with_database`]); a `LedgerLocation`, whose `Debug` hides the password.
+    database: Option<LedgerLocation>,
 }
 
 impl VendorDir {
@@ -689,6 +692,7 @@ impl VendorDir {
         Ok(Self {
             root: root.to_path_buf(),
             config: Config::load(&path)?,
+            database: None,
         })
     }
 
@@ -955,9 +959,47 @@ impl VendorDir {
     /// [`LedgerError::Missing`], [`LedgerError::Empty`], [`LedgerError::Foreign`], or
     /// another [`LedgerError`] from opening or writing the ledger.
     pub fn open_ledger(&self) -> Result<Ledger, LedgerError> {
+        self.open_ledger_at(&self.ledger_location())
+    }
+
+    /// This folder with its ledger in the PostgreSQL database at `url` (`None`: the folder's
+    /// own `ledger.sqlite3`). The folder keeps what must outlive any one ledger
+    /// (`ledger.id`, `revocations.seq`, the issuing-key records) either way; the database
+    /// must hold the ledger `ledger.id` names (copied there with
+    /// [`crate::ledger::migrate::copy`]).
+    #[must_use]
+    pub fn with_database(mut self, url: Option<String>) -> Self {
+        self.database = url.map(LedgerLocation::Postgres);
+        self
+    }
+
+    /// Where this folder's ledger lives: the PostgreSQL database given to
+    /// [`VendorDir::with_database`], else `ledger.sqlite3`.
+    pub fn ledger_location(&self) -> LedgerLocation {
+        match &self.database {
+            Some(location) => location.clone(),
+            None => LedgerLocation::File(self.ledger_path()),
+        }
+    }
+
+    /// [`VendorDir::open_ledger`] for the ledger at `location`: it must exist and carry
+    /// the identity this folder records (an empty PostgreSQL database is
+    /// [`LedgerError::Empty`], as an empty file is).
+    ///
+    /// # Errors
+    /// As [`VendorDir::open_ledger`].
+    pub fn open_ledger_at(&self, location: &LedgerLocation) -> Result<Ledger, LedgerError> {
         let recorded = self.recorded_ledger_id()?;
-        let path = self.ledger_path();
-        let mut ledger = Ledger::open_identified(&path, recorded.as_deref())?;
+        let (mut ledger, path) = match location {
+            LedgerLocation::File(path) => (
+                Ledger::open_identified(path, recorded.as_deref())?,
+                path.clone(),
+            ),
+            LedgerLocation::Postgres(url) => (
+                Ledger::open_postgres_identified(url, recorded.as_deref())?,
+                PathBuf::from(location.to_string()),
+            ),
+        };
         let identity = ledger.identity()?;
         match recorded {
             Some(expected) if expected == identity => {}
@@ -993,6 +1035,11 @@ impl VendorDir {
     /// # Errors
     /// Those of [`crate::ledger::restore`].
     pub fn restore_ledger(&self, from: &Path) -> Result<RestoreReport, LedgerError> {
+        if let location @ LedgerLocation::Postgres(_) = self.ledger_location() {
+            return Err(LedgerError::NotAFile {
+                location: location.to_string(),
+            });
+        }
         let recorded = self.recorded_ledger_id()?;
         // The replaced ledger's lists stay numbered below the next one (lists exported
         // before `revocations.seq` existed): read when that ledger can still be read (a
@@ -1215,6 +1262,7 @@ impl VendorDir {
         let vendor = Self {
             root: self.root.clone(),
             config,
+            database: self.database.clone(),
         };
         ledger.audit().record(
             "product.add",

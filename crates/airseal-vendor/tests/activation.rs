@@ -3,6 +3,8 @@
 //! seat. Machines are simulated as component sets; device keys sign exactly as apps do.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::Path;
 use std::sync::{Arc, Barrier};
 
@@ -15,7 +17,7 @@ use airseal_vendor::import::{self, ImportOptions, Preset};
 use airseal_vendor::issue::{Issuer, LicenseSpec, LimitSpec};
 use airseal_vendor::ledger::{
     ActivationFilter, AuditFilter, KeyFilter, KeyMatch, KeyStatus, KeyTerms, Ledger, LedgerError,
-    Revocation,
+    LedgerLocation, Revocation,
 };
 use airseal_vendor::vendor_dir::Config;
 use airseal_verify::{Expected, Machine, TrustStore};
@@ -54,22 +56,41 @@ days = 14
 
 struct Vendor {
     _dir: tempfile::TempDir,
-    path: std::path::PathBuf,
+    location: LedgerLocation,
     ledger: Ledger,
     issuer: Issuer,
     config: Config,
+    /// The PostgreSQL database of a run with `AIRSEAL_TEST_LEDGER=postgres` (dropped last).
+    _db: Option<common::TempDb>,
+}
+
+/// The ledger of one test: a SQLite file, or with `AIRSEAL_TEST_LEDGER=postgres` (as
+/// `.ci/run` runs this suite a second time) a PostgreSQL database of its own.
+fn test_ledger(dir: &Path) -> (LedgerLocation, Option<common::TempDb>) {
+    let file = LedgerLocation::File(dir.join("ledger.sqlite3"));
+    if std::env::var("AIRSEAL_TEST_LEDGER").as_deref() != Ok("postgres") {
+        return (file, None);
+    }
+    match common::postgres_or_skip("the activation suite on PostgreSQL") {
+        Some(base) => {
+            let db = common::TempDb::new(&base, "activation");
+            (LedgerLocation::Postgres(db.url.clone()), Some(db))
+        }
+        None => (file, None),
+    }
 }
 
 fn vendor() -> Vendor {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ledger.sqlite3");
-    let ledger = Ledger::open(&path).unwrap();
+    let (location, db) = test_ledger(dir.path());
+    let ledger = Ledger::open_at(&location).unwrap();
     ledger.products().ensure("photo-pro", None).unwrap();
     ledger.products().ensure("bare", None).unwrap();
     let config = Config::parse(CONFIG, Path::new("airseal.toml")).unwrap();
     Vendor {
         _dir: dir,
-        path,
+        location,
+        _db: db,
         ledger,
         issuer: Issuer::new(SigningKey::from_bytes(&[1; 32])),
         config,
@@ -186,7 +207,7 @@ fn snapshot(ledger: &Ledger) -> Vec<String> {
         "audit",
     ] {
         let mut st = c.prepare(&format!("SELECT * FROM {table}")).unwrap();
-        let n = st.column_count();
+        let n = st.column_names().unwrap().len();
         let rows = st
             .query_map([], |r| {
                 let mut cells = Vec::new();
@@ -378,7 +399,7 @@ fn a_seat_committed_before_a_crash_is_reissued_by_the_same_request() {
     let lost = v.answer(&request).unwrap();
     drop(lost); // "crash": the response never reached a file
     // A fresh connection, as after a restart.
-    v.ledger = Ledger::open(&v.path).unwrap();
+    v.ledger = Ledger::open_at(&v.location).unwrap();
     let again = v.answer(&request).unwrap();
     assert!(again.reissued);
     assert_eq!(again.seats.unwrap().used, 1);
@@ -852,14 +873,14 @@ fn racing_vendors_never_sell_more_than_the_limit() {
     // Eight connections (as eight processes would have) race for two seats of one key.
     let mut v = vendor();
     v.keys("photo-pro", &["RACE"], json!({}));
-    let path = v.path.clone();
+    let location = v.location.clone();
     let config = Arc::new(v.config.clone());
     let barrier = Arc::new(Barrier::new(8));
     let handles: Vec<_> = (0..8u8)
         .map(|i| {
-            let (path, config, barrier) = (path.clone(), config.clone(), barrier.clone());
+            let (location, config, barrier) = (location.clone(), config.clone(), barrier.clone());
             std::thread::spawn(move || {
-                let mut ledger = Ledger::open(&path).unwrap();
+                let mut ledger = Ledger::open_at(&location).unwrap();
                 let issuer = Issuer::new(SigningKey::from_bytes(&[1; 32]));
                 let request =
                     device(100 + i, &[i, i + 50, i + 100]).request("photo-pro", Some("RACE"), i);

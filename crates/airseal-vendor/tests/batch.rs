@@ -148,7 +148,8 @@ fn recovery_refuses_a_recorded_format_it_does_not_know() {
         let unpublished =
             batch::generate_unpublished(&mut l, request(&out, 10, 5), &mut |_| {}).unwrap();
         std::mem::forget(unpublished);
-        l.connection()
+        l.sqlite_connection()
+            .unwrap()
             .execute(
                 "UPDATE batches SET params = json_set(params, '$.format', 'xml')",
                 [],

@@ -290,7 +290,8 @@ fn dry_run_reports_the_same_and_writes_nothing() {
     assert_eq!((dry.read, dry.imported, dry.rejected), (16, 7, 9));
     assert_eq!(l.keys().count("photo-pro").unwrap(), 0);
     let key_terms: i64 = l
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .query_row(
             "SELECT count(*) FROM keys WHERE terms IS NOT NULL",
             [],
@@ -298,7 +299,8 @@ fn dry_run_reports_the_same_and_writes_nothing() {
         )
         .unwrap();
     let batches: i64 = l
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .query_row("SELECT count(*) FROM batches", [], |r| r.get(0))
         .unwrap();
     assert_eq!((key_terms, batches), (0, 0));
@@ -760,7 +762,12 @@ fn keys_of_many_shapes_are_all_found_by_their_loose_form() {
         assert!(r.balanced());
         assert_eq!(r.imported as usize, part.len());
     }
-    let count = |sql: &str| -> i64 { l.connection().query_row(sql, [], |r| r.get(0)).unwrap() };
+    let count = |sql: &str| -> i64 {
+        l.sqlite_connection()
+            .unwrap()
+            .query_row(sql, [], |r| r.get(0))
+            .unwrap()
+    };
     assert_eq!(count("SELECT count(*) FROM key_shapes"), 64);
     assert_eq!(
         count("SELECT count(*) FROM keys WHERE loose IS NOT NULL"),

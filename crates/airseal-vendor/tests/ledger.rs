@@ -63,7 +63,8 @@ fn migrations_apply_once_and_reopening_is_idempotent() {
     let ledger = Ledger::open(&path).unwrap();
     assert_eq!(ledger.schema_version().unwrap(), SCHEMA_VERSION);
     let version: u32 = ledger
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
@@ -162,7 +163,8 @@ fn migration_7_moves_key_terms_into_the_keys_rows_unchanged() {
     assert_eq!(found.key, "AB12-cd34");
     assert_eq!(ledger.keys().find("p", "gen_0001").unwrap(), None);
     let old_table: i64 = ledger
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .query_row(
             "SELECT count(*) FROM sqlite_schema WHERE name LIKE 'key_terms%'",
             [],
@@ -218,7 +220,7 @@ fn unknown_words_in_the_ledger_are_errors_naming_where_they_are() {
         }) => (table, column, value),
         other => panic!("expected UnknownValue, got {other:?}"),
     };
-    let c = ledger.connection();
+    let c = ledger.sqlite_connection().unwrap();
     c.execute("UPDATE batches SET kind = 'quantum' WHERE id = ?1", [id])
         .unwrap();
     assert_eq!(
@@ -288,7 +290,8 @@ fn a_streaming_listing_stops_at_the_first_error_from_its_callback() {
     assert_eq!(seen, ["K00", "K01", "K02"]);
     // The connection is usable afterwards, with its normal page cache back.
     let cache: i64 = ledger
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .pragma_query_value(None, "cache_size", |r| r.get(0))
         .unwrap();
     assert_eq!(cache, -256 * 1024);
@@ -310,7 +313,8 @@ fn a_ledger_from_a_newer_airseal_is_refused() {
     let path = ledger_path(&dir);
     let ledger = Ledger::open(&path).unwrap();
     ledger
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
         .unwrap();
     drop(ledger);
@@ -358,7 +362,7 @@ fn files_that_are_not_ledgers_are_refused() {
 #[test]
 fn wal_foreign_keys_and_synchronous_normal_are_on() {
     let (_dir, ledger) = new_ledger();
-    let c = ledger.connection();
+    let c = ledger.sqlite_connection().unwrap();
     let mode: String = c
         .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .unwrap();
@@ -585,7 +589,7 @@ fn the_audit_log_is_append_only() {
             &json!({ "licensee": "jane@example.com" }),
         )
         .unwrap();
-    let c = ledger.connection();
+    let c = ledger.sqlite_connection().unwrap();
     let e = c
         .execute("UPDATE audit SET action = 'nothing' WHERE id = ?1", [id])
         .unwrap_err();
@@ -802,7 +806,8 @@ fn crash_child() {
     // A tiny page cache makes SQLite spill uncommitted pages into the WAL mid-batch, the
     // hardest case for "nothing recorded".
     ledger
-        .connection()
+        .sqlite_connection()
+        .unwrap()
         .pragma_update(None, "cache_size", 10)
         .unwrap();
     let commit = std::env::var("AIRSEAL_LEDGER_CRASH_COMMIT").is_ok();

@@ -1,7 +1,7 @@
 //! The audit log: an append-only record of every change (triggers refuse updates and
 //! deletes), each row written in the transaction of the change it records.
 
-use rusqlite::{Connection, params};
+use super::db::{Connection, params};
 use serde_json::Value;
 
 use super::connection::{ListingCache, collect, write_tx};
@@ -42,7 +42,8 @@ pub(super) fn audit_in(
     )
     .and_then(|mut st| st.execute(params![now(), action, subject, detail.to_string()]))
     .map_err(db("writing the audit log"))?;
-    Ok(conn.last_insert_rowid())
+    conn.last_insert_rowid()
+        .map_err(db("reading the new row's id"))
 }
 
 /// The SQL function, registered on every ledger connection, that gives [`audit_in`] the
@@ -54,7 +55,14 @@ pub(super) const ACTOR_FUNCTION: &str = "airseal_actor";
 pub(super) type Actor = std::sync::Arc<std::sync::Mutex<Option<String>>>;
 
 /// Registers [`ACTOR_FUNCTION`] on `conn`, reading `actor`.
+/// On PostgreSQL the call is a parameter bound to `actor` ([`super::db::translate::ACTOR_CALL`]).
 pub(super) fn register_actor(conn: &Connection, actor: &Actor) -> Result<(), LedgerError> {
+    let Some(conn) = conn.as_sqlite() else {
+        if let Some(pg) = conn.as_postgres() {
+            pg.set_actor_source(std::sync::Arc::clone(actor));
+        }
+        return Ok(());
+    };
     let actor = std::sync::Arc::clone(actor);
     conn.create_scalar_function(
         ACTOR_FUNCTION,

@@ -18,7 +18,7 @@ use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
 use super::audit::audit_in;
-use super::connection::{create_owner_only, identity_of, write_tx};
+use super::connection::{IDENTITY_SQL, create_owner_only, write_tx};
 use super::error::db;
 use super::{APPLICATION_ID, Ledger, LedgerError, SCHEMA_VERSION};
 
@@ -112,7 +112,7 @@ fn copy_pages(from: &Connection, to: &Path) -> Result<(), LedgerError> {
     create_owner_only(to)?;
     let mut dst = Connection::open(to).map_err(|source| LedgerError::Open {
         path: to.to_path_buf(),
-        source,
+        source: source.into(),
     })?;
     {
         let backup = Backup::new(from, &mut dst).map_err(db("starting a backup"))?;
@@ -173,6 +173,12 @@ struct Inspected {
     last_audit: i64,
 }
 
+/// The identity of the ledger file open on `conn`.
+fn identity_of(conn: &Connection) -> Result<String, LedgerError> {
+    conn.query_row(IDENTITY_SQL, [], |r| r.get(0))
+        .map_err(db("reading the ledger identity"))
+}
+
 fn last_audit(conn: &Connection) -> Result<i64, LedgerError> {
     conn.query_row("SELECT coalesce(max(id), 0) FROM audit", [], |r| r.get(0))
         .map_err(db("reading the audit log"))
@@ -194,7 +200,7 @@ fn inspect(path: &Path) -> Result<Inspected, LedgerError> {
     )
     .map_err(|source| LedgerError::Open {
         path: path.to_path_buf(),
-        source,
+        source: source.into(),
     })?;
     let app: i32 = conn
         .pragma_query_value(None, "application_id", |r| r.get(0))
@@ -245,6 +251,15 @@ fn inspect(path: &Path) -> Result<Inspected, LedgerError> {
 }
 
 impl Ledger {
+    /// The SQLite connection of a file ledger; a PostgreSQL ledger is backed up with
+    /// PostgreSQL's own tools ([`LedgerError::NotAFile`]).
+    fn file_connection(&self) -> Result<&Connection, LedgerError> {
+        self.sqlite_connection()
+            .ok_or_else(|| LedgerError::NotAFile {
+                location: self.location().to_string(),
+            })
+    }
+
     /// Writes a consistent copy of this ledger to `out` while other processes may be writing
     /// to it (see the module docs), and records the backup in the audit log. An existing
     /// `out` is refused unless `replace`.
@@ -253,6 +268,7 @@ impl Ledger {
     /// [`LedgerError::OutputExists`], [`LedgerError::Io`], [`LedgerError::Busy`], or a
     /// database error.
     pub fn backup_to(&self, out: &Path, replace: bool) -> Result<BackupReport, LedgerError> {
+        self.file_connection()?;
         if is_ledger_file(self.path(), out) {
             return Err(LedgerError::BackupOverLedger {
                 path: out.to_path_buf(),
@@ -264,7 +280,7 @@ impl Ledger {
             });
         }
         let scratch = Scratch::beside(out, "backup");
-        copy_pages(self.connection(), &scratch.0)?;
+        copy_pages(self.file_connection()?, &scratch.0)?;
         let copied = inspect(&scratch.0)?;
         let identity = self.identity()?;
         if copied.identity.as_deref() != Some(identity.as_str()) {
@@ -293,8 +309,10 @@ impl Ledger {
     /// ledger, and one taken while a long batch holds the write lock must not fail (or wait
     /// for it) only to say so. False when the lock was taken.
     fn record_backup(&self, report: &BackupReport, replaced: bool) -> Result<bool, LedgerError> {
+        let sqlite = self.file_connection()?;
         let conn = self.connection();
-        conn.busy_timeout(Duration::ZERO)
+        sqlite
+            .busy_timeout(Duration::ZERO)
             .map_err(db("setting the busy timeout"))?;
         let recorded = (|| {
             let tx = write_tx(conn)?;
@@ -311,7 +329,8 @@ impl Ledger {
             )?;
             tx.commit().map_err(db("recording the backup"))
         })();
-        conn.busy_timeout(super::BUSY_TIMEOUT)
+        sqlite
+            .busy_timeout(super::BUSY_TIMEOUT)
             .map_err(db("setting the busy timeout"))?;
         match recorded {
             Ok(()) => Ok(true),
@@ -384,7 +403,7 @@ pub fn restore(
         )
         .map_err(|source| LedgerError::Open {
             path: from.to_path_buf(),
-            source,
+            source: source.into(),
         })?;
         copy_pages(&src, &scratch.0)?;
     }

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension as _, Statement, Transaction, params};
+use super::db::{Connection, OptionalExtension as _, Statement, Transaction, params};
 use serde_json::Value;
 
 use super::audit::audit_in;
@@ -160,7 +160,7 @@ type RawBatch = (
     String,
 );
 
-fn raw_batch(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawBatch> {
+fn raw_batch(row: &super::db::Row<'_>) -> rusqlite::Result<RawBatch> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -255,7 +255,9 @@ impl<'a> Batches<'a> {
             ],
         )
         .map_err(db("recording a batch"))?;
-        let id = tx.last_insert_rowid();
+        let id = tx
+            .last_insert_rowid()
+            .map_err(db("reading the new row's id"))?;
         let mut insert = conn
             .prepare(
                 "INSERT OR IGNORE INTO keys (product, key, batch, seq) VALUES (?1, ?2, ?3, ?4)",

@@ -6,8 +6,8 @@
 //! and above every range already handed out ([`Certificates::plan`]), so a list the root
 //! signs after revoking a key can always be numbered above anything that key could sign.
 
+use super::db::{Connection, OptionalExtension as _, Row, params};
 use airseal_core::KeyId;
-use rusqlite::{Connection, OptionalExtension as _, Row, params};
 use serde_json::json;
 
 use super::audit::audit_in;

@@ -7,10 +7,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::audit::{Actor, audit_migration_in, register_actor};
-use super::error::{db, is_busy};
+use super::db::{self, Backend, Behavior, Transaction};
+use super::error::{db, is_sqlite_busy};
+use super::location::LedgerLocation;
 use super::{LedgerError, SCHEMA_VERSION};
 
 /// How long a process waits for another one holding the ledger's write lock before giving
@@ -63,15 +65,16 @@ const WAL_RETRY: Duration = Duration::from_millis(20);
 /// [`super::BatchWriter`] or [`super::SeatTx`]; while one of those is open, SQLite refuses to
 /// begin another on the same connection.
 pub struct Ledger {
-    conn: Connection,
+    conn: db::Connection,
     path: PathBuf,
+    location: LedgerLocation,
     pub(super) actor: Actor,
 }
 
 impl fmt::Debug for Ledger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ledger")
-            .field("path", &self.path)
+            .field("location", &self.location)
             .finish_non_exhaustive()
     }
 }
@@ -144,11 +147,12 @@ impl Ledger {
             },
             _ => LedgerError::Open {
                 path: path.to_path_buf(),
-                source,
+                source: source.into(),
             },
         })?;
         // A SQLite file without our schema (no migration ever ran) is as empty as a
         // zero-byte one; another program's database is not a ledger.
+        let conn = db::Connection::sqlite(conn);
         let version = Self::read_schema_version(&conn).map_err(|_| LedgerError::NotALedger {
             path: path.to_path_buf(),
         })?;
@@ -183,14 +187,106 @@ impl Ledger {
         Self::open_file(path)
     }
 
+    /// Opens the ledger at `location`: a file as [`Ledger::open`] does, or a PostgreSQL
+    /// database as [`Ledger::open_postgres`] does.
+    ///
+    /// # Errors
+    /// Those of [`Ledger::open`] or [`Ledger::open_postgres`].
+    pub fn open_at(location: &LedgerLocation) -> Result<Self, LedgerError> {
+        match location {
+            LedgerLocation::File(path) => Self::open(path),
+            LedgerLocation::Postgres(url) => Self::open_postgres(url),
+        }
+    }
+
+    /// Opens the ledger named by `url`: a `postgres://` (or `postgresql://`) URL, or a file
+    /// path. See [`LedgerLocation::parse`].
+    ///
+    /// # Errors
+    /// Those of [`Ledger::open_at`].
+    pub fn open_url(url: &str) -> Result<Self, LedgerError> {
+        Self::open_at(&LedgerLocation::parse(url))
+    }
+
+    /// Opens the ledger in the PostgreSQL database at `url`, creating its tables if the
+    /// database holds none, and brings its schema up to date. Every write transaction takes
+    /// the ledger-wide advisory lock, so any number of processes may share it.
+    ///
+    /// # Errors
+    /// [`LedgerError::Connect`] when the database cannot be reached,
+    /// [`LedgerError::NotALedger`] for a database holding other tables,
+    /// [`LedgerError::TooNew`], [`LedgerError::Busy`].
+    pub fn open_postgres(url: &str) -> Result<Self, LedgerError> {
+        Self::open_postgres_identified(url, None)
+    }
+
+    /// [`Ledger::open_postgres`] for a ledger that must already be there: with `expected`
+    /// (the identity a vendor folder records), a database holding no ledger is
+    /// [`LedgerError::Empty`] and one holding another ledger [`LedgerError::Foreign`], both
+    /// before anything is written to it. Without `expected`, as [`Ledger::open_postgres`].
+    ///
+    /// # Errors
+    /// Those of [`Ledger::open_postgres`], [`LedgerError::Empty`], [`LedgerError::Foreign`].
+    pub fn open_postgres_identified(
+        url: &str,
+        expected: Option<&str>,
+    ) -> Result<Self, LedgerError> {
+        let ledger = Self::connect_postgres(url)?;
+        let version = Self::read_schema_version(&ledger.conn)?;
+        if version == 0 {
+            check_identity(&ledger.conn, &ledger.path)?;
+            if expected.is_some() {
+                return Err(LedgerError::Empty {
+                    path: ledger.path.clone(),
+                });
+            }
+        }
+        if let Some(expected) = expected {
+            let found = if version >= IDENTITY_MIGRATION {
+                identity_of(&ledger.conn).ok()
+            } else {
+                None
+            };
+            if found.as_deref() != Some(expected) {
+                return Err(LedgerError::Foreign {
+                    path: ledger.path.clone(),
+                    expected: expected.to_string(),
+                    found,
+                });
+            }
+        }
+        let mut ledger = ledger;
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    /// Connects to a PostgreSQL ledger.
+    fn connect_postgres(url: &str) -> Result<Self, LedgerError> {
+        let location = LedgerLocation::Postgres(url.to_string());
+        let shown = PathBuf::from(location.to_string());
+        let conn = db::pg::PgConn::connect(url).map_err(|source| LedgerError::Connect {
+            url: location.to_string(),
+            source,
+        })?;
+        let ledger = Self {
+            conn: db::Connection::postgres(conn),
+            path: shown,
+            location,
+            actor: Actor::default(),
+        };
+        register_actor(&ledger.conn, &ledger.actor)?;
+        Ok(ledger)
+    }
+
     fn open_file(path: &Path) -> Result<Self, LedgerError> {
         let conn = Connection::open(path).map_err(|source| LedgerError::Open {
             path: path.to_path_buf(),
-            source,
+            source: source.into(),
         })?;
         let mut ledger = Self {
-            conn,
+            conn: db::Connection::sqlite(conn),
             path: path.to_path_buf(),
+            location: LedgerLocation::File(path.to_path_buf()),
             actor: Actor::default(),
         };
         ledger.configure().map_err(|e| ledger.not_a_ledger(e))?;
@@ -222,13 +318,30 @@ impl Ledger {
         identity_of(&self.conn)
     }
 
-    /// The file this ledger lives in.
+    /// The file this ledger lives in; for a PostgreSQL ledger, its URL with any password
+    /// replaced by `***` (see [`Ledger::location`]).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Where this ledger lives.
+    pub fn location(&self) -> &LedgerLocation {
+        &self.location
+    }
+
+    /// Which database holds this ledger.
+    pub fn backend(&self) -> Backend {
+        self.conn.backend()
+    }
+
+    fn sqlite(&self) -> Result<&Connection, LedgerError> {
+        self.conn.as_sqlite().ok_or(LedgerError::NotAFile {
+            location: self.location.to_string(),
+        })
+    }
+
     fn configure(&self) -> Result<(), LedgerError> {
-        let c = &self.conn;
+        let c = self.sqlite()?;
         c.busy_timeout(BUSY_TIMEOUT)
             .map_err(db("setting the busy timeout"))?;
         // Only takes effect on a new, empty file; must come before the switch to WAL.
@@ -245,7 +358,7 @@ impl Ledger {
             .map_err(db("setting the cache size"))?;
         c.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
             .map_err(db("setting the journal size limit"))?;
-        register_actor(c, &self.actor)
+        register_actor(&self.conn, &self.actor)
     }
 
     /// Puts the ledger in WAL mode (a new file starts in rollback mode; so does one that
@@ -256,7 +369,7 @@ impl Ledger {
     /// a read lock would deadlock with that writer's commit), so it is retried here after a
     /// pause, until [`BUSY_TIMEOUT`].
     fn switch_to_wal(&self) -> Result<(), LedgerError> {
-        let c = &self.conn;
+        let c = self.sqlite()?;
         let mode: String = c
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .map_err(db("reading the journal mode"))?;
@@ -267,7 +380,7 @@ impl Ledger {
         let mode = loop {
             match c.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
             {
-                Err(e) if is_busy(&e) && Instant::now() < deadline => {
+                Err(e) if is_sqlite_busy(&e) && Instant::now() < deadline => {
                     std::thread::sleep(WAL_RETRY);
                 }
                 r => break r.map_err(db("switching to WAL mode"))?,
@@ -288,6 +401,9 @@ impl Ledger {
         rows: usize,
         write: impl FnOnce(&Self) -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
+        let Some(conn) = self.conn.as_sqlite() else {
+            return write(self);
+        };
         if rows < BULK_ROWS || !self.leave_wal() {
             return write(self);
         }
@@ -298,9 +414,9 @@ impl Ledger {
             let _ = c.pragma_update(None, "synchronous", sync);
             let _ = c.pragma_update(None, "cache_size", -cache);
         };
-        set(&self.conn, "FULL", BULK_CACHE_KIB);
+        set(conn, "FULL", BULK_CACHE_KIB);
         let out = write(self);
-        set(&self.conn, "NORMAL", CACHE_KIB);
+        set(conn, "NORMAL", CACHE_KIB);
         // If this fails (another process keeps reading past the busy timeout), this
         // connection stays in rollback mode, which is as safe, and the next `open` of the
         // ledger switches back. The write has already committed or rolled back.
@@ -311,7 +427,9 @@ impl Ledger {
     /// Tries once, without waiting, to switch from WAL to rollback-journal mode; false when
     /// another connection has the ledger open.
     fn leave_wal(&self) -> bool {
-        let c = &self.conn;
+        let Some(c) = self.conn.as_sqlite() else {
+            return false;
+        };
         if c.busy_timeout(Duration::ZERO).is_err() {
             return false;
         }
@@ -322,16 +440,51 @@ impl Ledger {
         left
     }
 
-    fn read_schema_version(conn: &Connection) -> Result<u32, LedgerError> {
-        let v: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(db("reading the schema version"))?;
+    fn read_schema_version(conn: &db::Connection) -> Result<u32, LedgerError> {
+        let v: i64 = match conn.as_sqlite() {
+            Some(c) => c
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .map_err(db("reading the schema version"))?,
+            None if !PgVersionTable::exists(conn)? => 0,
+            None => conn
+                .query_row(PG_SCHEMA_VERSION, [], |r| r.get(0))
+                .map_err(db("reading the schema version"))?,
+        };
         u32::try_from(v).map_err(|_| LedgerError::Corrupt {
             what: format!("schema version {v}"),
         })
     }
 
     fn migrate(&mut self) -> Result<(), LedgerError> {
+        self.migrate_with(true)
+    }
+
+    /// Creates a new SQLite ledger at `path` (which must not exist, or be empty) to receive
+    /// a copy of another ledger ([`super::copy`]): its migrations are applied without their
+    /// audit rows, since the copied audit log brings the source's own.
+    pub(super) fn create_for_copy(path: &Path) -> Result<Self, LedgerError> {
+        if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+            return Err(LedgerError::OutputExists {
+                path: path.to_path_buf(),
+            });
+        }
+        create_owner_only(path)?;
+        let conn = Connection::open(path).map_err(|source| LedgerError::Open {
+            path: path.to_path_buf(),
+            source: source.into(),
+        })?;
+        let mut ledger = Self {
+            conn: db::Connection::sqlite(conn),
+            path: path.to_path_buf(),
+            location: LedgerLocation::File(path.to_path_buf()),
+            actor: Actor::default(),
+        };
+        ledger.configure()?;
+        ledger.migrate_with(false)?;
+        Ok(ledger)
+    }
+
+    fn migrate_with(&mut self, audit: bool) -> Result<(), LedgerError> {
         // The common case, an up-to-date ledger, takes no write lock.
         let version = Self::read_schema_version(&self.conn)?;
         if version == SCHEMA_VERSION {
@@ -341,7 +494,7 @@ impl Ledger {
         loop {
             let tx = self
                 .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .begin(Behavior::Write)
                 .map_err(db("starting a migration"))?;
             // Read again under the lock: another process may have migrated meanwhile.
             let version = Self::read_schema_version(&tx)?;
@@ -352,6 +505,9 @@ impl Ledger {
                 });
             }
             if version == SCHEMA_VERSION {
+                if let Some(pg) = self.conn.as_postgres() {
+                    pg.clear_cache();
+                }
                 return Ok(());
             }
             if version == 0 {
@@ -364,13 +520,23 @@ impl Ledger {
             };
             let number = migration.version;
             migration.apply(&tx)?;
-            if number == 1 {
-                tx.pragma_update(None, "application_id", APPLICATION_ID)
-                    .map_err(db("setting the application id"))?;
+            match tx.as_sqlite() {
+                Some(c) => {
+                    if number == 1 {
+                        c.pragma_update(None, "application_id", APPLICATION_ID)
+                            .map_err(db("setting the application id"))?;
+                    }
+                    c.pragma_update(None, "user_version", number)
+                        .map_err(db("recording the schema version"))?;
+                }
+                None => {
+                    tx.execute(PG_SET_SCHEMA_VERSION, [i64::from(number)])
+                        .map_err(db("recording the schema version"))?;
+                }
             }
-            tx.pragma_update(None, "user_version", number)
-                .map_err(db("recording the schema version"))?;
-            audit_migration_in(&tx, version, number)?;
+            if audit {
+                audit_migration_in(&tx, version, number)?;
+            }
             tx.commit().map_err(db("committing a migration"))?;
         }
     }
@@ -394,7 +560,9 @@ impl Ledger {
         &self,
         f: impl FnOnce(&Self) -> Result<T, E>,
     ) -> Result<T, E> {
-        let read = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
+        let read = self
+            .conn
+            .begin(Behavior::Read)
             .map_err(db("starting a read"))?;
         let out = f(self);
         // Nothing was written: ending the read by rolling back releases the snapshot.
@@ -402,10 +570,15 @@ impl Ledger {
         out
     }
 
-    /// The underlying SQLite connection, for diagnostics and tests (pragmas, ad-hoc
-    /// queries). Writing through it bypasses the audit log.
-    pub fn connection(&self) -> &Connection {
+    /// The underlying database connection, for diagnostics and tests (ad-hoc queries, in
+    /// SQLite's dialect on either backend). Writing through it bypasses the audit log.
+    pub fn connection(&self) -> &db::Connection {
         &self.conn
+    }
+
+    /// The SQLite connection of a file ledger (pragmas, backups); `None` on PostgreSQL.
+    pub fn sqlite_connection(&self) -> Option<&Connection> {
+        self.conn.as_sqlite()
     }
 }
 
@@ -419,24 +592,29 @@ const LISTING_CACHE_KIB: i64 = 8 * 1024;
 /// and puts the previous size back when dropped. Failures only cost memory or speed, so
 /// they are ignored.
 pub(super) struct ListingCache<'a> {
-    conn: &'a Connection,
+    conn: Option<&'a Connection>,
     before: Option<i64>,
 }
 
 impl<'a> ListingCache<'a> {
-    pub(super) fn new(conn: &'a Connection) -> Self {
-        let before = conn
-            .pragma_query_value(None, "cache_size", |r| r.get::<_, i64>(0))
-            .ok();
-        let _ = conn.pragma_update(None, "cache_size", -LISTING_CACHE_KIB);
+    /// Nothing to do on PostgreSQL: its server manages its own cache.
+    pub(super) fn new(conn: &'a db::Connection) -> Self {
+        let conn = conn.as_sqlite();
+        let before = conn.and_then(|c| {
+            c.pragma_query_value(None, "cache_size", |r| r.get::<_, i64>(0))
+                .ok()
+        });
+        if let Some(c) = conn {
+            let _ = c.pragma_update(None, "cache_size", -LISTING_CACHE_KIB);
+        }
         Self { conn, before }
     }
 }
 
 impl Drop for ListingCache<'_> {
     fn drop(&mut self) {
-        if let Some(before) = self.before {
-            let _ = self.conn.pragma_update(None, "cache_size", before);
+        if let (Some(c), Some(before)) = (self.conn, self.before) {
+            let _ = c.pragma_update(None, "cache_size", before);
         }
     }
 }
@@ -454,14 +632,21 @@ pub(super) fn collect<T>(
     Ok(out)
 }
 
-/// Starts a write transaction on `conn`: takes the ledger's write lock at once
-/// (`BEGIN IMMEDIATE`, waiting up to [`BUSY_TIMEOUT`] for another process), so what it reads
-/// cannot change before it commits. SQLite refuses it while another transaction is open on
-/// the same connection (a [`super::BatchWriter`] or [`super::SeatTx`] not yet committed).
-pub(super) fn write_tx(conn: &Connection) -> Result<Transaction<'_>, LedgerError> {
-    Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+/// Starts a write transaction on `conn`: takes the ledger's write lock at once (SQLite
+/// `BEGIN IMMEDIATE`; on PostgreSQL the ledger-wide advisory lock, `db.rs`), waiting up to
+/// [`BUSY_TIMEOUT`] for another process, so what it reads cannot change before it commits.
+/// Refused while another transaction is open on the same connection (a
+/// [`super::BatchWriter`] or [`super::SeatTx`] not yet committed).
+pub(super) fn write_tx(conn: &db::Connection) -> Result<Transaction<'_>, LedgerError> {
+    conn.begin(Behavior::Write)
         .map_err(db("starting a transaction"))
 }
+
+/// The schema version of a PostgreSQL ledger (0 before migration 1 made its table).
+const PG_SCHEMA_VERSION: &str = "SELECT version FROM airseal_schema";
+
+/// Records the schema version of a PostgreSQL ledger.
+const PG_SET_SCHEMA_VERSION: &str = "UPDATE airseal_schema SET version = ?1";
 
 /// Creates an empty file at `path` readable by its owner only, unless something is already
 /// there: SQLite then opens it and gives its `-wal` and `-shm` files the same mode, so the
@@ -475,22 +660,40 @@ pub(super) fn create_owner_only(path: &Path) -> Result<(), LedgerError> {
 }
 
 /// The identity row of migration 10.
-pub(super) fn identity_of(conn: &Connection) -> Result<String, LedgerError> {
-    conn.query_row("SELECT id FROM ledger_identity WHERE one = 1", [], |r| {
-        r.get(0)
-    })
-    .map_err(db("reading the ledger identity"))
+pub(super) const IDENTITY_SQL: &str = "SELECT id FROM ledger_identity WHERE one = 1";
+
+/// The identity row of migration 10.
+pub(super) fn identity_of(conn: &db::Connection) -> Result<String, LedgerError> {
+    conn.query_row(IDENTITY_SQL, [], |r| r.get(0))
+        .map_err(db("reading the ledger identity"))
 }
 
-fn count_objects(conn: &Connection) -> Result<i64, LedgerError> {
-    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+fn count_objects(conn: &db::Connection) -> Result<i64, LedgerError> {
+    let sql = match conn.backend() {
+        Backend::Sqlite => "SELECT count(*) FROM sqlite_schema",
+        Backend::Postgres => {
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+        }
+    };
+    conn.query_row(sql, [], |r| r.get(0))
         .map_err(db("reading the schema"))
 }
 
 /// Refuses files that are some other program's database: ours carry our application id from
 /// migration 1 on, and a file without it must be empty.
-fn check_identity(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
-    let app: i32 = conn
+fn check_identity(conn: &db::Connection, path: &Path) -> Result<(), LedgerError> {
+    let Some(sqlite) = conn.as_sqlite() else {
+        // PostgreSQL: a database that holds tables but no ledger schema is another
+        // program's (the schema version table comes with migration 1).
+        return match PgVersionTable::exists(conn)? {
+            true => Ok(()),
+            false if count_objects(conn)? == 0 => Ok(()),
+            false => Err(LedgerError::NotALedger {
+                path: path.to_path_buf(),
+            }),
+        };
+    };
+    let app: i32 = sqlite
         .pragma_query_value(None, "application_id", |r| r.get(0))
         .map_err(db("reading the application id"))?;
     if app == APPLICATION_ID {
@@ -505,6 +708,20 @@ fn check_identity(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
     Ok(())
 }
 
+/// The PostgreSQL ledger's schema version table (migration 1's PostgreSQL version).
+struct PgVersionTable;
+
+impl PgVersionTable {
+    fn exists(conn: &db::Connection) -> Result<bool, LedgerError> {
+        conn.query_row(
+            "SELECT to_regclass('airseal_schema') IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db("reading the schema"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,12 +729,16 @@ mod tests {
 
     fn journal_mode(l: &Ledger) -> String {
         l.conn
+            .as_sqlite()
+            .unwrap()
             .pragma_query_value(None, "journal_mode", |r| r.get(0))
             .unwrap()
     }
 
     fn has_product(l: &Ledger, id: &str) -> rusqlite::Result<bool> {
         l.conn
+            .as_sqlite()
+            .unwrap()
             .query_row("SELECT count(*) FROM products WHERE id = ?1", [id], |r| {
                 r.get::<_, i64>(0)
             })
@@ -526,7 +747,13 @@ mod tests {
 
     /// `synchronous` (2 is FULL, 1 is NORMAL) and `cache_size`.
     fn sync_and_cache(l: &Ledger) -> (i64, i64) {
-        let get = |p: &str| l.conn.pragma_query_value(None, p, |r| r.get(0)).unwrap();
+        let get = |p: &str| {
+            l.conn
+                .as_sqlite()
+                .unwrap()
+                .pragma_query_value(None, p, |r| r.get(0))
+                .unwrap()
+        };
         (get("synchronous"), get("cache_size"))
     }
 
@@ -556,7 +783,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let l = Ledger::open(&dir.path().join("l.sqlite3")).unwrap();
         let r: Result<(), _> = l.bulk_journal(BULK_ROWS, |l| {
-            let tx = l.conn.unchecked_transaction().unwrap();
+            let tx = l.conn.as_sqlite().unwrap().unchecked_transaction().unwrap();
             tx.execute("INSERT INTO products (id, created) VALUES ('p', 0)", [])
                 .unwrap();
             // Dropped without a commit: rolled back.
@@ -591,7 +818,7 @@ mod tests {
         let l = Ledger::open(&path).unwrap();
         let opened = l
             .bulk_journal(BULK_ROWS, |l| {
-                let tx = l.conn.unchecked_transaction().unwrap();
+                let tx = l.conn.as_sqlite().unwrap().unchecked_transaction().unwrap();
                 tx.execute("INSERT INTO products (id, created) VALUES ('p', 0)", [])
                     .unwrap();
                 let opener = std::thread::spawn({

@@ -2,7 +2,7 @@
 //! terms record (`terms.rs`), set by [`crate::keys::ops::update`]; `airseal ledger keys
 //! --customer` lists a customer's keys.
 
-use rusqlite::{Connection, OptionalExtension as _, Row, params};
+use super::db::{Connection, OptionalExtension as _, Row, params};
 use serde::Serialize;
 
 use super::audit::audit_in;
@@ -162,7 +162,9 @@ impl Customers<'_> {
             params![email, name, org, notes, now()],
         )
         .map_err(db("adding a customer"))?;
-        let id = tx.last_insert_rowid();
+        let id = tx
+            .last_insert_rowid()
+            .map_err(db("reading the new row's id"))?;
         let customer = tx
             .query_row(
                 &format!("SELECT {COLUMNS} FROM customers WHERE id = ?1"),

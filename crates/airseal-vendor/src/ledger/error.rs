@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use rusqlite::ErrorCode;
 
+use super::db::DbError;
+
 use super::{BUSY_TIMEOUT, BatchId, BatchStatus};
 
 /// Why a ledger operation failed.
@@ -16,8 +18,43 @@ pub enum LedgerError {
     Open {
         /// The ledger file.
         path: PathBuf,
-        /// SQLite's error.
-        source: rusqlite::Error,
+        /// The database's error.
+        source: DbError,
+    },
+    /// The PostgreSQL database holding the ledger could not be reached (or refused the
+    /// connection).
+    Connect {
+        /// The database URL, any password replaced by `***`.
+        url: String,
+        /// The database's error.
+        source: DbError,
+    },
+    /// The operation works on a ledger file (backup, restore, SQLite tuning) and this ledger
+    /// lives in PostgreSQL, whose own tools back it up.
+    NotAFile {
+        /// Where the ledger lives, any password replaced by `***`.
+        location: String,
+    },
+    /// A ledger copy's target already holds a ledger with rows, and replacing it was not
+    /// asked for.
+    TargetNotEmpty {
+        /// The target, any password replaced by `***`.
+        location: String,
+        /// How many rows it holds (besides its identity and migration records).
+        rows: u64,
+    },
+    /// A ledger was to be copied onto itself.
+    CopyOntoItself {
+        /// The ledger, any password replaced by `***`.
+        location: String,
+    },
+    /// A copied ledger does not read back as its source: a table's row count or a sampled
+    /// row differs.
+    CopyMismatch {
+        /// The table.
+        table: String,
+        /// What differs.
+        what: String,
     },
     /// The file is not an airseal ledger (not SQLite, or another program's database).
     NotALedger {
@@ -175,8 +212,8 @@ pub enum LedgerError {
     Database {
         /// What the ledger was doing.
         doing: &'static str,
-        /// SQLite's error.
-        source: rusqlite::Error,
+        /// The database's error.
+        source: DbError,
     },
 }
 
@@ -186,6 +223,26 @@ impl fmt::Display for LedgerError {
             Self::Open { path, source } => {
                 write!(f, "cannot open the ledger {}: {source}", path.display())
             }
+            Self::Connect { url, source } => {
+                write!(f, "cannot connect to the ledger database {url}: {source}")
+            }
+            Self::NotAFile { location } => write!(
+                f,
+                "the ledger {location} is a PostgreSQL database, not a file: back it up and \
+                 restore it with PostgreSQL's own tools"
+            ),
+            Self::TargetNotEmpty { location, rows } => write!(
+                f,
+                "the ledger {location} already holds a ledger ({rows} rows besides its identity); \
+                 it is replaced only when asked"
+            ),
+            Self::CopyOntoItself { location } => {
+                write!(f, "the ledger {location} cannot be copied onto itself")
+            }
+            Self::CopyMismatch { table, what } => write!(
+                f,
+                "the copy does not read back as its source: table {table}: {what}"
+            ),
             Self::NotALedger { path } => {
                 write!(f, "{} is not an airseal ledger", path.display())
             }
@@ -304,7 +361,9 @@ impl fmt::Display for LedgerError {
 impl std::error::Error for LedgerError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Open { source, .. } | Self::Database { source, .. } => Some(source),
+            Self::Open { source, .. }
+            | Self::Database { source, .. }
+            | Self::Connect { source, .. } => Some(source),
             Self::Io { source, .. } => Some(source),
             _ => None,
         }
@@ -313,8 +372,9 @@ impl std::error::Error for LedgerError {
 
 /// Wraps a SQLite error with what the ledger was doing; a busy timeout gets its own variant
 /// because the remedy (wait, retry) differs from every other database error.
-pub(super) fn db(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> LedgerError {
+pub(super) fn db<E: Into<DbError>>(doing: &'static str) -> impl FnOnce(E) -> LedgerError {
     move |source| {
+        let source = source.into();
         if is_busy(&source) {
             LedgerError::Busy
         } else {
@@ -324,9 +384,20 @@ pub(super) fn db(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> LedgerE
 }
 
 /// Another connection holds the lock this statement needed.
-pub(super) fn is_busy(e: &rusqlite::Error) -> bool {
+pub(super) fn is_busy(e: &DbError) -> bool {
+    match e {
+        DbError::Sqlite(e) => is_sqlite_busy(e),
+        _ => e.sqlstate() == Some(PG_LOCK_NOT_AVAILABLE),
+    }
+}
+
+/// SQLite's "busy": another connection holds the lock.
+pub(super) fn is_sqlite_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
     )
 }
+
+/// PostgreSQL's `lock_not_available`: `lock_timeout` expired waiting for another instance.
+const PG_LOCK_NOT_AVAILABLE: &str = "55P03";

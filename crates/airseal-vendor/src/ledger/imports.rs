@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use rusqlite::{Connection, OptionalExtension as _, params};
+use super::db::{Connection, OptionalExtension as _, params};
 use serde_json::Value;
 
 use super::audit::audit_in;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use rusqlite::{Connection, OptionalExtension as _, params};
+use super::db::{Connection, OptionalExtension as _, params};
 
 use super::audit::audit_in;
 use super::connection::{ListingCache, collect, write_tx};
@@ -180,7 +180,7 @@ impl Keys<'_> {
     /// [`LedgerError::AmbiguousKey`], a database error, or [`LedgerError::Corrupt`].
     pub fn info(&self, product: Option<&str>, key: &str) -> Result<Option<KeyRecord>, LedgerError> {
         const COLUMNS: &str = "k.product, k.key, k.batch, b.kind, b.created, k.status";
-        let read = |r: &rusqlite::Row<'_>| {
+        let read = |r: &super::db::Row<'_>| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,

@@ -12,8 +12,8 @@
 
 use std::fmt;
 
+use super::db::{Connection, Row, ToSql, params, params_from_iter};
 use airseal_core::{KeyId, LicenseClaims, LicenseKind};
-use rusqlite::{Connection, Row, ToSql, params_from_iter};
 use serde_json::{Value, json};
 
 use super::audit::audit_in;
@@ -151,7 +151,7 @@ pub(crate) fn record_license_in(
 ) -> Result<(), LedgerError> {
     conn.prepare_cached(INSERT)
         .and_then(|mut st| {
-            st.execute(rusqlite::params![
+            st.execute(params![
                 claims.token_id,
                 claims.license_id,
                 claims.product,
@@ -222,10 +222,9 @@ pub(super) fn license_ids_for_key_in(
         key_match()
     ))
     .and_then(|mut st| {
-        st.query_map(
-            rusqlite::params![super::lookup::loose_form(key), product],
-            |r| r.get(0),
-        )?
+        st.query_map(params![super::lookup::loose_form(key), product], |r| {
+            r.get(0)
+        })?
         .collect()
     })
     .map_err(db("reading a key's licenses"))
@@ -404,7 +403,7 @@ impl Licenses<'_> {
             .map_err(db("listing licenses"))?;
         let mut n = 0;
         while let Some(r) = rows.next().map_err(db("listing licenses"))? {
-            let license = check(raw(r).map_err(db("listing licenses"))?)?;
+            let license = check(raw(&r).map_err(db("listing licenses"))?)?;
             n += 1;
             f(license)?;
         }

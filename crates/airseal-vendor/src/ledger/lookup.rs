@@ -30,8 +30,8 @@
 //! lookup probes the index and each recorded shape with as many characters as the entry:
 //! a few primary-key probes, never a scan.
 
+use super::db::{Connection, OptionalExtension as _, params};
 use airseal_core::productkey::{LOOSE_SEPARATORS, canonical_form};
-use rusqlite::{Connection, OptionalExtension as _};
 
 use super::LedgerError;
 use super::error::db;
@@ -171,17 +171,15 @@ pub(super) fn find_key_in(
              WHERE product = ?1 AND loose = ?2 ORDER BY key LIMIT ?3",
         )
         .and_then(|mut st| {
-            st.query_map(rusqlite::params![product, loose, MAX_NAMED as i64], |r| {
-                r.get(0)
-            })?
-            .collect()
+            st.query_map(params![product, loose, MAX_NAMED as i64], |r| r.get(0))?
+                .collect()
         })
         .map_err(db("looking up a key by its loose form"))?;
     let shapes: Vec<String> = conn
         .prepare_cached("SELECT shape FROM key_shapes WHERE product = ?1 AND slots = ?2")
         .and_then(|mut st| {
             let slots = i64::try_from(loose.chars().count()).unwrap_or(i64::MAX);
-            st.query_map(rusqlite::params![product, slots], |r| r.get(0))?
+            st.query_map(params![product, slots], |r| r.get(0))?
                 .collect()
         })
         .map_err(db("looking up a key by its shape"))?;

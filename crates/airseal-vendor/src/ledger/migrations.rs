@@ -10,7 +10,7 @@
 //! one line [`DATA_STEP`]: the SQL above it runs first, then the Rust step, then the SQL
 //! below it, all in the migration's one transaction.
 
-use rusqlite::Connection;
+use super::db::{Backend, Connection};
 
 use super::LedgerError;
 use super::error::db;
@@ -24,6 +24,9 @@ pub struct Migration {
     pub file: &'static str,
     /// The file's text.
     pub sql: &'static str,
+    /// The PostgreSQL version under `migrations/postgres/`, for a migration that
+    /// [`super::db::translate::script`] cannot translate honestly (triggers, `NOCASE`).
+    pub postgres: Option<&'static str>,
 }
 
 macro_rules! migration {
@@ -32,6 +35,15 @@ macro_rules! migration {
             version: $version,
             file: $file,
             sql: include_str!(concat!("../../migrations/", $file)),
+            postgres: None,
+        }
+    };
+    ($version:literal, $file:literal, postgres) => {
+        Migration {
+            version: $version,
+            file: $file,
+            sql: include_str!(concat!("../../migrations/", $file)),
+            postgres: Some(include_str!(concat!("../../migrations/postgres/", $file))),
         }
     };
 }
@@ -42,7 +54,11 @@ macro_rules! migration {
 /// lack a number another branch holds; [`next_after`] applies the next one listed. Once every
 /// number handed out has landed, the list has no gap again.
 pub const MIGRATIONS: &[Migration] = &[
-    migration!(1, "0001_products_templates_batches_keys_audit.sql"),
+    migration!(
+        1,
+        "0001_products_templates_batches_keys_audit.sql",
+        postgres
+    ),
     migration!(2, "0002_revocations.sql"),
     migration!(3, "0003_key_terms.sql"),
     migration!(4, "0004_activations.sql"),
@@ -52,7 +68,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_revocation_undo.sql"),
     migration!(9, "0009_seat_components_and_term_start.sql"),
     migration!(10, "0010_ledger_identity.sql"),
-    migration!(11, "0011_customers.sql"),
+    migration!(11, "0011_customers.sql", postgres),
     migration!(12, "0012_issuing_keys.sql"),
     migration!(13, "0013_certificates_by_key.sql"),
     migration!(14, "0014_tokens.sql"),
@@ -85,20 +101,33 @@ impl Migration {
     /// Applies this migration on `tx` (the caller's transaction): its SQL, with its data step
     /// at the [`DATA_STEP`] line.
     pub(super) fn apply(&self, tx: &Connection) -> Result<(), LedgerError> {
-        let (before, after) = self.sql.split_once(DATA_STEP).unwrap_or((self.sql, ""));
-        tx.execute_batch(before)
+        let text = match tx.backend() {
+            Backend::Sqlite => self.sql.to_string(),
+            Backend::Postgres => self.postgres_sql(),
+        };
+        let (before, after) = text.split_once(DATA_STEP).unwrap_or((&text, ""));
+        tx.execute_native(before)
             .map_err(db("applying a migration"))?;
         if let Some(step) = data_step(self.version) {
             step(tx)?;
         }
-        tx.execute_batch(after)
+        tx.execute_native(after)
             .map_err(db("applying a migration"))?;
         Ok(())
+    }
+
+    /// This migration in PostgreSQL's dialect: its file under `migrations/postgres/`, or its
+    /// SQLite file translated.
+    pub fn postgres_sql(&self) -> String {
+        match self.postgres {
+            Some(sql) => sql.to_string(),
+            None => super::db::translate::script(self.sql),
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::ledger::Ledger;
 
@@ -122,6 +151,7 @@ mod tests {
         let mut files: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|f| f.ends_with(".sql"))
             .collect();
         files.sort();
         let listed: Vec<&str> = MIGRATIONS.iter().map(|m| m.file).collect();
@@ -192,8 +222,30 @@ mod tests {
         );
     }
 
+    /// What an older airseal left on `c`: the migrations up to `version` applied, one
+    /// transaction each.
+    pub(in crate::ledger) fn older_ledger(c: rusqlite::Connection, version: u32) -> Connection {
+        let c = Connection::sqlite(c);
+        for m in MIGRATIONS.iter().filter(|m| m.version <= version) {
+            let tx = c.begin(super::super::db::Behavior::Write).unwrap();
+            m.apply(&tx).unwrap();
+            let sqlite = tx.as_sqlite().unwrap();
+            if m.version == 1 {
+                sqlite
+                    .pragma_update(None, "application_id", super::super::APPLICATION_ID)
+                    .unwrap();
+            }
+            sqlite
+                .pragma_update(None, "user_version", m.version)
+                .unwrap();
+            tx.commit().unwrap();
+        }
+        c
+    }
+
     /// The schema as SQLite stores it, and the pragmas the ledger sets at creation.
     fn schema(conn: &Connection) -> Vec<String> {
+        let conn = conn.as_sqlite().unwrap();
         let mut st = conn
             .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name")
             .unwrap();
@@ -239,19 +291,10 @@ mod tests {
             let path = dir.path().join(format!("v{version}.sqlite3"));
             {
                 // What an older airseal left: its migrations applied, one transaction each.
-                let mut c = Connection::open(&path).unwrap();
+                let c = rusqlite::Connection::open(&path).unwrap();
                 c.pragma_update(None, "page_size", 8192).unwrap();
                 c.pragma_update(None, "journal_mode", "WAL").unwrap();
-                for m in MIGRATIONS.iter().filter(|m| m.version <= version) {
-                    let tx = c.transaction().unwrap();
-                    m.apply(&tx).unwrap();
-                    if m.version == 1 {
-                        tx.pragma_update(None, "application_id", super::super::APPLICATION_ID)
-                            .unwrap();
-                    }
-                    tx.pragma_update(None, "user_version", m.version).unwrap();
-                    tx.commit().unwrap();
-                }
+                let c = older_ledger(c, version);
                 assert_ne!(schema(&c), want, "version {version} is not the latest");
             }
             let migrated = Ledger::open(&path).unwrap();

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::params;
+use super::db::params;
 
 use super::audit::audit_in;
 use super::connection::write_tx;

@@ -1,7 +1,7 @@
 //! Products and their license templates, as `airseal.toml` declares them: every other table
 //! names a product recorded here.
 
-use rusqlite::{Connection, OptionalExtension as _, params};
+use super::db::{Connection, OptionalExtension as _, params};
 
 use super::audit::audit_in;
 use super::connection::write_tx;

@@ -10,9 +10,9 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use super::db::{Connection, OptionalExtension as _, params};
 use airseal_core::KeyId;
 use airseal_core::productkey::match_form;
-use rusqlite::{Connection, OptionalExtension as _, params};
 use serde_json::json;
 
 use super::audit::audit_in;
@@ -963,29 +963,71 @@ impl Revocations<'_> {
         signed_by: Option<KeyId>,
     ) -> Result<(), LedgerError> {
         let tx = write_tx(self.conn)?;
-        tx.execute(
-            "INSERT INTO revocation_lists (seq, at, entries, signed_by) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                i64::try_from(seq).unwrap_or(i64::MAX),
-                now(),
-                i64::try_from(entries).unwrap_or(i64::MAX),
-                signed_by.map(|k| k.to_string()),
-            ],
-        )
-        .map_err(db("recording a revocation list"))?;
-        super::certificates::mark_listed_in(&tx, seq)?;
-        audit_in(
-            &tx,
-            "revocations.export",
-            &seq.to_string(),
-            &serde_json::json!({
-                "entries": entries,
-                "signed_by": signed_by.map(|k| k.to_string()),
-            }),
-        )?;
+        record_list_in(&tx, seq, entries, signed_by)?;
         tx.commit().map_err(db("committing a revocation list"))?;
         Ok(())
     }
+
+    /// Builds, numbers and records the next list in one write transaction, so its number
+    /// comes from under the ledger's write lock: `sign` gets the [`ListContents`] (whose
+    /// `seq` is above every list recorded), returns the number it gave the list, how many
+    /// entries it has, its signer, and what to hand back; the list is recorded as
+    /// [`Revocations::record_list`] does, before the lock is released. Two processes (or
+    /// service instances on one PostgreSQL ledger) exporting at once get two numbers.
+    ///
+    /// # Errors
+    /// A database error (nothing recorded), or what `sign` returns.
+    pub fn export_next<T, E: From<LedgerError>>(
+        &self,
+        sign: impl FnOnce(&ListContents) -> Result<(ExportedList, T), E>,
+    ) -> Result<T, E> {
+        let tx = write_tx(self.conn)?;
+        let contents = Revocations { conn: &tx }.contents()?;
+        let (list, out) = sign(&contents)?;
+        record_list_in(&tx, list.seq, list.entries, list.signed_by)?;
+        tx.commit().map_err(db("committing a revocation list"))?;
+        Ok(out)
+    }
+}
+
+/// A list [`Revocations::export_next`] records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExportedList {
+    /// Its sequence number.
+    pub seq: u64,
+    /// How many entries it has.
+    pub entries: u64,
+    /// The key that signed it.
+    pub signed_by: Option<KeyId>,
+}
+
+fn record_list_in(
+    tx: &Connection,
+    seq: u64,
+    entries: u64,
+    signed_by: Option<KeyId>,
+) -> Result<(), LedgerError> {
+    tx.execute(
+        "INSERT INTO revocation_lists (seq, at, entries, signed_by) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            i64::try_from(seq).unwrap_or(i64::MAX),
+            now(),
+            i64::try_from(entries).unwrap_or(i64::MAX),
+            signed_by.map(|k| k.to_string()),
+        ],
+    )
+    .map_err(db("recording a revocation list"))?;
+    super::certificates::mark_listed_in(tx, seq)?;
+    audit_in(
+        tx,
+        "revocations.export",
+        &seq.to_string(),
+        &serde_json::json!({
+            "entries": entries,
+            "signed_by": signed_by.map(|k| k.to_string()),
+        }),
+    )?;
+    Ok(())
 }
 
 /// Replaces a product's cutoff (or removes it, `to` None) inside the caller's transaction.

@@ -21,10 +21,10 @@
 
 use std::collections::BTreeMap;
 
+use super::db::{Connection, OptionalExtension as _, Row, Transaction, params};
 use airseal_core::activation::{ActivationRequest, DeactivationProof, NONCE_LEN, Purpose};
 use airseal_core::claims::{COMPONENT_HASH_LEN, matched_components};
 use airseal_core::{KeyId, LicenseClaims};
-use rusqlite::{Connection, OptionalExtension as _, Row, Transaction, params};
 use serde_json::{Value, json};
 
 use super::audit::audit_in;
@@ -485,7 +485,7 @@ impl<'a> Seats<'a> {
             .map_err(db("listing activations"))?;
         let mut n = 0;
         while let Some(r) = rows.next().map_err(db("listing activations"))? {
-            let a = raw_activation(r)
+            let a = raw_activation(&r)
                 .map_err(db("listing activations"))?
                 .check()?;
             n += 1;
@@ -574,7 +574,7 @@ impl<'a> Seats<'a> {
 fn activation_where(
     conn: &Connection,
     condition: &str,
-    params: impl rusqlite::Params,
+    params: impl super::db::Params,
 ) -> Result<Option<Activation>, LedgerError> {
     conn.prepare_cached(&format!(
         "SELECT {ACTIVATION_COLUMNS} FROM activations a WHERE {condition}"
@@ -833,7 +833,10 @@ impl SeatTx<'_> {
                 ])
             })
             .map_err(db("recording an activation"))?;
-        let id = self.tx.last_insert_rowid();
+        let id = self
+            .tx
+            .last_insert_rowid()
+            .map_err(db("reading the new row's id"))?;
         self.record_components(id, request, None, now)?;
         self.record_response(id, request, claims, now)?;
         super::licenses::record_license_in(
@@ -1270,21 +1273,13 @@ mod tests {
     /// device key may then hold a second live seat of a key (another machine).
     #[test]
     fn migration_9_backfills_term_starts_and_histories() {
-        use super::super::{APPLICATION_ID, MIGRATIONS};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v8.sqlite3");
         {
-            let mut c = Connection::open(&path).unwrap();
-            for m in MIGRATIONS.iter().filter(|m| m.version < 9) {
-                let tx = c.transaction().unwrap();
-                m.apply(&tx).unwrap();
-                if m.version == 1 {
-                    tx.pragma_update(None, "application_id", APPLICATION_ID)
-                        .unwrap();
-                }
-                tx.pragma_update(None, "user_version", m.version).unwrap();
-                tx.commit().unwrap();
-            }
+            let c = super::super::migrations::tests::older_ledger(
+                rusqlite::Connection::open(&path).unwrap(),
+                8,
+            );
             c.execute_batch(
                 "INSERT INTO products (id, created) VALUES ('p', 0);
                  INSERT INTO batches (id, product, kind, requested, created, status, params)

@@ -22,8 +22,8 @@
 //! shape recorded once per product in `key_shapes` (`lookup.rs`). Keys without terms (all of
 //! `keys generate`'s) have neither and cost nothing.
 
+use super::db::{Connection, OptionalExtension as _, params};
 use airseal_core::cbor::{DecodeError, DecodeErrorKind, Reader, Writer, text_key_order};
-use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::LedgerError;
 use super::error::db;

@@ -2,7 +2,7 @@
 //! ledger keeps each token's public id and the SHA-256 of its text, never the text; making
 //! and checking tokens is [`crate::tokens`]'s job, this store only keeps the rows.
 
-use rusqlite::{Connection, OptionalExtension as _, Row, params};
+use super::db::{Connection, OptionalExtension as _, Row, params};
 use serde::Serialize;
 
 use super::audit::audit_in;
