@@ -342,6 +342,22 @@ impl Ledger {
 
 /// The name the ledger at `ledger` is kept under when a backup replaces it:
 /// `ledger.sqlite3.replaced-YYYYMMDDTHHMMSSZ`, with `-2`, `-3`… if taken.
+/// Renames the ledger file at `ledger` to `….replaced-STAMP`, never over an existing file,
+/// and returns the new name; restore and copy keep a replaced ledger this way, never
+/// deleting it. The WAL and shared-memory files go first: a WAL left beside a new file at
+/// the old name would be replayed into it.
+pub(super) fn set_aside(ledger: &Path, now: i64) -> Result<PathBuf, LedgerError> {
+    let aside = aside_name(ledger, now);
+    for suffix in ["-wal", "-shm"] {
+        let companion = with_suffix(ledger, suffix);
+        if std::fs::symlink_metadata(&companion).is_ok() {
+            airseal_verify::app::fs::rename_new(&companion, &with_suffix(&aside, suffix))?;
+        }
+    }
+    airseal_verify::app::fs::rename_new(ledger, &aside)?;
+    Ok(aside)
+}
+
 fn aside_name(ledger: &Path, now: i64) -> PathBuf {
     let stamp = chrono::DateTime::<chrono::Utc>::from_timestamp(now, 0).map_or_else(
         || now.to_string(),
@@ -427,20 +443,11 @@ pub fn restore(
         }
     }
     let now = super::now();
-    let mut kept_aside = None;
-    if std::fs::symlink_metadata(ledger).is_ok() {
-        let aside = aside_name(ledger, now);
-        // The WAL and shared-memory files first: a WAL left beside the restored file would
-        // be replayed into it.
-        for suffix in ["-wal", "-shm"] {
-            let companion = with_suffix(ledger, suffix);
-            if std::fs::symlink_metadata(&companion).is_ok() {
-                airseal_verify::app::fs::rename_new(&companion, &with_suffix(&aside, suffix))?;
-            }
-        }
-        airseal_verify::app::fs::rename_new(ledger, &aside)?;
-        kept_aside = Some(aside);
-    }
+    let kept_aside = if std::fs::symlink_metadata(ledger).is_ok() {
+        Some(set_aside(ledger, now)?)
+    } else {
+        None
+    };
     for suffix in ["-wal", "-shm", "-journal"] {
         let _ = std::fs::remove_file(with_suffix(ledger, suffix));
     }

@@ -7,7 +7,7 @@
 //! target is then kept aside (renamed `…replaced-SECONDS`), never deleted, and a PostgreSQL
 //! one emptied in the copy's transaction (a failed copy leaves it as it was).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -134,7 +134,7 @@ fn open_target(
                         rows,
                     });
                 }
-                replaced = Some(set_aside(path)?);
+                replaced = Some(super::backup::set_aside(path, now())?);
             }
             Ok((Ledger::create_for_copy(path)?, replaced))
         }
@@ -150,31 +150,6 @@ fn open_target(
             Ok((target, None))
         }
     }
-}
-
-/// Renames a ledger file (and any `-wal`/`-shm` beside it) to `…replaced-SECONDS`.
-fn set_aside(path: &Path) -> Result<PathBuf, LedgerError> {
-    let mut aside = path.as_os_str().to_owned();
-    aside.push(format!(".replaced-{}", now()));
-    let aside = PathBuf::from(aside);
-    for suffix in ["-wal", "-shm"] {
-        let mut from = path.as_os_str().to_owned();
-        from.push(suffix);
-        let mut to = aside.as_os_str().to_owned();
-        to.push(suffix);
-        let from = PathBuf::from(from);
-        if from.exists() {
-            std::fs::rename(&from, PathBuf::from(to)).map_err(|source| LedgerError::Io {
-                path: from.clone(),
-                source,
-            })?;
-        }
-    }
-    std::fs::rename(path, &aside).map_err(|source| LedgerError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    Ok(aside)
 }
 
 /// Rows a ledger holds besides what every new ledger has (its identity, its migrations'
