@@ -16,7 +16,9 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything the service needs to start. Built by the CLI from `airseal serve`'s flags.
-#[derive(Clone, Debug)]
+/// Its `Debug` shows the database URL with its password replaced (`LedgerLocation`'s rule),
+/// so a logged configuration never carries it.
+#[derive(Clone)]
 pub struct ServeConfig {
     /// The vendor folder (`airseal.toml`, keys, ledger).
     pub vendor_dir: PathBuf,
@@ -35,6 +37,25 @@ pub struct ServeConfig {
     pub log_format: LogFormat,
     /// Body size, timeout, rate limits and pool size.
     pub limits: Limits,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let database = self
+            .database
+            .as_deref()
+            .map(airseal_vendor::ledger::LedgerLocation::parse);
+        f.debug_struct("ServeConfig")
+            .field("vendor_dir", &self.vendor_dir)
+            .field("listen", &self.listen)
+            .field("database", &database)
+            .field("issuing_key", &self.issuing_key)
+            .field("allow_root_key", &self.allow_root_key)
+            .field("tls", &self.tls)
+            .field("log_format", &self.log_format)
+            .field("limits", &self.limits)
+            .finish()
+    }
 }
 
 impl ServeConfig {
@@ -123,5 +144,20 @@ impl Default for Limits {
             pool_size: cores.saturating_mul(2),
             behind_proxy: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_database_password() {
+        let mut config =
+            ServeConfig::new(PathBuf::from("v"), SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.database = Some("postgres://airseal:hunter2-secret@db.example/ledger".into());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2-secret"), "{shown}");
+        assert!(shown.contains("db.example/ledger"), "{shown}");
     }
 }
